@@ -1,0 +1,78 @@
+"""Ingest through modelyard's own SDK, embedded (in process) and over HTTP.
+
+Points are built before the clock starts. The clock stops when the last
+log_batch call returns (the write is committed); then every point is read
+back with get_metric_history and compared, timed separately.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from . import data
+from .workloads import Result, WORKLOADS
+
+KEYS = 10
+
+
+def _process_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _experiment(client: Any, name: str) -> str:
+    create = getattr(client, "create_experiment", None)
+    if create is None:
+        return "0"
+    exp = create(name)
+    return str(getattr(exp, "experiment_id", exp))
+
+
+def ingest(key: str, tracking_uri: str, points: int, batch: int, server: Any = None) -> Result:
+    """Log `points` points (KEYS keys × points/KEYS steps) in `batch`-point calls."""
+    import modelyard as my
+
+    client = my.Client(tracking_uri)
+    exp = _experiment(client, f"sdk-{key}-{time.time_ns()}")
+    run_id = client.create_run(exp).info.run_id
+    per_key = points // KEYS
+    metrics = [my.Metric(f"m{k}", step * 0.001 + k, data.T0 + step, step)
+               for step in range(per_key) for k in range(KEYS)]
+    total = len(metrics)
+
+    c0 = server.cpu() if server else 0.0
+    p0 = _process_cpu()
+    t0 = time.perf_counter()
+    for i in range(0, total, batch):
+        client.log_batch(run_id, metrics=metrics[i:i + batch])
+    wall = time.perf_counter() - t0
+    p1 = _process_cpu()
+    cpu = (server.cpu() - c0) if server else (p1 - p0)
+
+    t1 = time.perf_counter()
+    bad = 0
+    for k in range(KEYS):
+        hist = client.get_metric_history(run_id, f"m{k}")
+        got = {(m.step, m.value) for m in hist}
+        want = {(step, step * 0.001 + k) for step in range(per_key)}
+        bad += len(got ^ want) + (len(hist) - len(got))
+    verify = time.perf_counter() - t1
+    where = "server" if server else "in-process (SDK + store)"
+    note = (f"{total / wall:,.0f} points/s until acked, {total / (wall + verify):,.0f} incl. read-back "
+            f"({verify:.2f}s); batch {batch:,}; cpu is {where}"
+            + (f"; client cpu {p1 - p0:.2f}s" if server else ""))
+    close = getattr(client, "close", None)
+    if close:
+        close()
+    r = Result(key, wall, cpu, total, WORKLOADS[key][1], note=note, ok=bad == 0)
+    print(f"    {key:<18} wall {wall:8.3f}s  cpu {cpu:8.3f}s  {note}  ok={r.ok}", flush=True)
+    return r
+
+
+def embedded_uri(workdir: Path, backend: str, pg_url: str | None) -> str:
+    if backend == "postgresql" and pg_url:
+        return pg_url
+    return f"sqlite:///{workdir / 'embedded' / 'modelyard.db'}"

@@ -1,0 +1,25 @@
+"""The ``modelyard`` command: a thin shell over the SDK and the server."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .server import server, ui
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="modelyard")
+def main() -> None:
+    """modelyard: track, register, serve and monitor models."""
+
+
+main.add_command(server)
+main.add_command(ui)
+
+for _name in ("experiments", "runs", "quickstart"):
+    try:
+        _module = __import__(f"modelyard.cli.{_name}", fromlist=["command"])
+    except ImportError:  # pragma: no cover - while a command module is being written
+        continue
+    main.add_command(_module.command)

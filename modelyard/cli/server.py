@@ -1,0 +1,116 @@
+"""``modelyard server`` and ``modelyard ui``: the HTTP server over a store."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import click
+
+from ..settings import Settings
+
+
+def run_server(settings: Settings, log_level: str = "warning") -> None:
+    """Serve ``settings`` with uvicorn, in one process or ``settings.workers`` processes."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from ..server import create_app
+
+    config = uvicorn.Config(
+        functools.partial(create_app, settings),
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=log_level,
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+    if settings.workers > 1:
+        sock = config.bind_socket()
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run()
+
+
+def _common(fn):  # type: ignore[no-untyped-def]
+    for option in reversed(
+        [
+            click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on."),
+            click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on."),
+            click.option("--workers", "-w", default=1, show_default=True, type=int, help="Worker processes."),
+            click.option("--log-level", default="warning", show_default=True, help="uvicorn log level."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@click.command()
+@click.option(
+    "--backend-store-uri",
+    default=None,
+    help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB. Default: ./.modelyard/modelyard.db",
+)
+@click.option(
+    "--artifacts-destination",
+    default=None,
+    help="Where proxied artifacts are kept: a path or s3://BUCKET/PREFIX. Default: ./.modelyard/artifacts",
+)
+@click.option(
+    "--default-artifact-root",
+    default=None,
+    help="Artifact root given to clients for direct access (with --no-serve-artifacts).",
+)
+@click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=True,
+    show_default=True,
+    help="Proxy artifact uploads and downloads through this server (mlflow-artifacts:/ URIs).",
+)
+@_common
+def server(
+    backend_store_uri: str | None,
+    artifacts_destination: str | None,
+    default_artifact_root: str | None,
+    serve_artifacts: bool,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+) -> None:
+    """Run the tracking server (MLflow REST API) over a store."""
+    folder = os.path.abspath(".modelyard")
+    if not serve_artifacts and not default_artifact_root:
+        raise click.UsageError("--no-serve-artifacts needs --default-artifact-root (e.g. s3://bucket/prefix).")
+    settings = Settings.from_env(
+        backend_store_uri=backend_store_uri or f"sqlite:///{folder}/modelyard.db",
+        artifacts_destination=artifacts_destination or os.path.join(folder, "artifacts"),
+        default_artifact_root=default_artifact_root,
+        serve_artifacts=serve_artifacts,
+        host=host,
+        port=port,
+        workers=workers,
+    )
+    click.echo(f"modelyard server on http://{host}:{port}  store={settings.backend_store_uri}", err=True)
+    run_server(settings, log_level)
+
+
+@click.command()
+@click.option("--dir", "folder", default=".modelyard", show_default=True, help="The embedded store folder.")
+@_common
+def ui(folder: str, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the local ./.modelyard/ store over HTTP (API and UI)."""
+    folder = os.path.abspath(folder)
+    settings = Settings.from_env(
+        backend_store_uri=f"sqlite:///{folder}/modelyard.db",
+        artifacts_destination=os.path.join(folder, "artifacts"),
+        default_artifact_root=os.path.join(folder, "artifacts"),
+        serve_artifacts=False,
+        host=host,
+        port=port,
+        workers=workers,
+    )
+    click.echo(f"modelyard ui on http://{host}:{port}  store={folder}", err=True)
+    run_server(settings, log_level)

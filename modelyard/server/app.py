@@ -1,0 +1,92 @@
+"""The ASGI app: ``create_app(settings)`` assembles every route module."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import EndpointNotFound, ModelyardError
+from ..service import TrackingService
+from ..settings import Settings
+from .protocol import JSONResponse
+from .routes import artifacts, experiments, logged_models, meta, metrics, runs
+
+log = logging.getLogger("modelyard.server")
+
+MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
+EXTENSION_PREFIXES = ("/api/2.0/modelyard", "/ajax-api/2.0/modelyard")
+
+RouteTable = list[tuple[str, list[str], Callable[..., Any]]]
+
+
+def _mount(prefixes: tuple[str, ...], table: RouteTable) -> list[Route]:
+    return [
+        Route(prefix + path, fn, methods=methods, name=f"{prefix}{path}:{'/'.join(methods)}")
+        for prefix in prefixes
+        for path, methods, fn in table
+    ]
+
+
+def build_routes() -> list[Route]:
+    mlflow: RouteTable = (
+        experiments.ROUTES + runs.ROUTES + metrics.ROUTES + artifacts.ROUTES + logged_models.ROUTES
+    )
+    return (
+        _mount(("",), meta.ROUTES)
+        + _mount(MLFLOW_PREFIXES, mlflow)
+        + _mount(ARTIFACT_PREFIXES, artifacts.PROXY_ROUTES)
+        + _mount(EXTENSION_PREFIXES, runs.EXTENSION_ROUTES)
+    )
+
+
+async def _on_modelyard_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ModelyardError)
+    return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err: ModelyardError = EndpointNotFound(f"No endpoint {request.method} {request.url.path}.")
+    elif exc.status_code == 405:
+        err = EndpointNotFound(f"Method {request.method} is not allowed on {request.url.path}.")
+        return JSONResponse(err.to_dict(), status_code=405)
+    else:
+        err = ModelyardError(str(exc.detail))
+        err.status = exc.status_code
+        err.error_code = "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR"
+    return JSONResponse(err.to_dict(), status_code=err.status)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}: {exc}"},
+        status_code=500,
+    )
+
+
+def create_app(settings: Settings | None = None, service: TrackingService | None = None) -> Starlette:
+    """Build the app over ``settings`` (or an already open ``service``)."""
+    if service is None:
+        if settings is None:
+            raise ValueError("create_app needs settings or a service")
+        service = TrackingService(settings)
+    app = Starlette(
+        routes=build_routes(),
+        exception_handlers={
+            ModelyardError: _on_modelyard_error,
+            HTTPException: _on_http_error,
+            Exception: _on_unexpected,
+        },
+    )
+    app.state.service = service
+    return app

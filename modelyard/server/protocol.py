@@ -1,0 +1,87 @@
+"""Reading requests into declared schemas and writing MLflow-shaped JSON.
+
+``endpoint(Schema)`` turns a plain function ``fn(service, body) -> dict`` into
+an ASGI endpoint: it reads the query string (GET) or the JSON body, decodes it
+into ``Schema`` with msgspec (which names the offending field on error), runs
+``fn`` in the thread pool (the store is synchronous) and encodes the result.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import InvalidParameterValue, MalformedRequest, RequestTooLarge
+
+S = TypeVar("S", bound=msgspec.Struct)
+_encoder = msgspec.json.Encoder()
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _encoder.encode(content)
+
+
+def _list_fields(schema: type[msgspec.Struct]) -> frozenset[str]:
+    hints = typing.get_type_hints(schema)
+    out = set()
+    for name in schema.__struct_fields__:
+        origin = typing.get_origin(hints[name])
+        args = typing.get_args(hints[name])
+        if origin is list or any(typing.get_origin(a) is list for a in args):
+            out.add(name)
+    return frozenset(out)
+
+
+def decode_query(request: Request, schema: type[S]) -> S:
+    lists = _list_fields(schema)
+    data: dict[str, Any] = {}
+    for key in request.query_params:
+        data[key] = request.query_params.getlist(key) if key in lists else request.query_params[key]
+    try:
+        return msgspec.convert(data, schema, strict=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidParameterValue(f"Invalid request: {exc}. Check the named query parameter.") from None
+
+
+def decode_body(body: bytes, schema: type[S], max_bytes: int) -> S:
+    if len(body) > max_bytes:
+        raise RequestTooLarge(f"Request body of {len(body)} bytes exceeds the limit of {max_bytes} bytes.")
+    if not body.strip():
+        body = b"{}"
+    try:
+        return msgspec.json.decode(body, type=schema, strict=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidParameterValue(f"Invalid request: {exc}. Fix that field and retry.") from None
+    except msgspec.DecodeError as exc:
+        raise MalformedRequest(f"Malformed JSON in request body: {exc}.") from None
+
+
+def endpoint(
+    schema: type[S], fn: Callable[[Any, S], Any], *, max_bytes_setting: str = "max_request_bytes"
+) -> Callable[[Request], Any]:
+    """An async endpoint that decodes ``schema`` and runs ``fn(service, request_obj)``."""
+
+    async def handle(request: Request) -> Response:
+        service = request.app.state.service
+        if request.method == "GET":
+            obj = decode_query(request, schema)
+        else:
+            limit = getattr(service.settings, max_bytes_setting)
+            declared = request.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes.")
+            obj = decode_body(await request.body(), schema, limit)
+        result = await run_in_threadpool(fn, service, obj)
+        return JSONResponse({} if result is None else result)
+
+    handle.__name__ = getattr(fn, "__name__", "endpoint")
+    return handle

@@ -1,0 +1,73 @@
+"""/experiments/*: create, get, search, update, delete, restore, tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import ResourceDoesNotExist
+from ...service import TrackingService
+from .. import schemas as s
+from ..protocol import endpoint
+
+
+def create(svc: TrackingService, req: s.CreateExperiment) -> dict[str, Any]:
+    tags = {t.key or "": t.value or "" for t in req.tags}
+    return {"experiment_id": svc.experiments.create(req.name or "", req.artifact_location, tags)}
+
+
+def get(svc: TrackingService, req: s.ExperimentId) -> dict[str, Any]:
+    return {"experiment": svc.experiments.get(req.experiment_id or "").to_dict()}
+
+
+def get_by_name(svc: TrackingService, req: s.GetExperimentByName) -> dict[str, Any]:
+    exp = svc.experiments.get_by_name(req.experiment_name or "")
+    if exp is None:
+        raise ResourceDoesNotExist(f"Could not find experiment with name {req.experiment_name}")
+    return {"experiment": exp.to_dict()}
+
+
+def search(svc: TrackingService, req: s.SearchExperiments) -> dict[str, Any]:
+    page = svc.experiments.search(
+        view_type=req.view_type or "ACTIVE_ONLY",
+        max_results=1000 if req.max_results is None else req.max_results,
+        filter_string=req.filter,
+        order_by=req.order_by,
+        page_token=req.page_token,
+    )
+    out: dict[str, Any] = {"experiments": [e.to_dict() for e in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+def update(svc: TrackingService, req: s.UpdateExperiment) -> None:
+    svc.experiments.rename(req.experiment_id or "", req.new_name or "")
+
+
+def delete(svc: TrackingService, req: s.ExperimentId) -> None:
+    svc.experiments.delete(req.experiment_id or "")
+
+
+def restore(svc: TrackingService, req: s.ExperimentId) -> None:
+    svc.experiments.restore(req.experiment_id or "")
+
+
+def set_tag(svc: TrackingService, req: s.SetExperimentTag) -> None:
+    svc.experiments.set_tag(req.experiment_id or "", req.key or "", req.value if req.value is not None else "")
+
+
+def delete_tag(svc: TrackingService, req: s.DeleteExperimentTag) -> None:
+    svc.experiments.delete_tag(req.experiment_id or "", req.key or "")
+
+
+ROUTES = [
+    ("/experiments/create", ["POST"], endpoint(s.CreateExperiment, create)),
+    ("/experiments/get", ["GET"], endpoint(s.ExperimentId, get)),
+    ("/experiments/get-by-name", ["GET"], endpoint(s.GetExperimentByName, get_by_name)),
+    ("/experiments/search", ["GET", "POST"], endpoint(s.SearchExperiments, search)),
+    ("/experiments/update", ["POST"], endpoint(s.UpdateExperiment, update)),
+    ("/experiments/delete", ["POST"], endpoint(s.ExperimentId, delete)),
+    ("/experiments/restore", ["POST"], endpoint(s.ExperimentId, restore)),
+    ("/experiments/set-experiment-tag", ["POST"], endpoint(s.SetExperimentTag, set_tag)),
+    ("/experiments/delete-experiment-tag", ["POST"], endpoint(s.DeleteExperimentTag, delete_tag)),
+]

@@ -1,0 +1,43 @@
+"""/health, /version and server-info."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from ... import __version__
+from ..protocol import JSONResponse
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("OK")
+
+
+async def version(request: Request) -> Response:
+    return PlainTextResponse(__version__)
+
+
+async def server_info(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "store_type": "SqlStore",
+            "workspaces_enabled": False,
+            "trace_archival_enabled": False,
+            "multipart_uploads_enabled": False,
+            "multipart_downloads_enabled": False,
+            "presigned_upload_run_id_supported": False,
+            "presigned_upload_model_id_supported": False,
+            "features_enabled": {"gateway": False},
+            "server": "modelyard",
+            "version": __version__,
+        }
+    )
+
+
+# Absolute paths.
+ROUTES = [
+    ("/health", ["GET"], health),
+    ("/version", ["GET"], version),
+    ("/api/3.0/mlflow/server-info", ["GET"], server_info),
+    ("/ajax-api/3.0/mlflow/server-info", ["GET"], server_info),
+]

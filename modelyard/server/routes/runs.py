@@ -1,0 +1,154 @@
+"""/runs/*: create, get, update, delete, restore, search, logging, tags, inputs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from ...errors import InvalidParameterValue
+from ...service import TrackingService
+from ...service.limits import MAX_BULK_METRICS, missing_value
+from .. import schemas as s
+from ..protocol import endpoint
+
+
+def _run_id(req: s.RunId) -> str:
+    rid = req.id
+    if not rid:
+        raise InvalidParameterValue(missing_value("run_id"))
+    return rid
+
+
+def create(svc: TrackingService, req: s.CreateRun) -> dict[str, Any]:
+    run = svc.runs.create(
+        experiment_id=req.experiment_id,
+        user_id=req.user_id,
+        start_time=req.start_time,
+        tags={t.key or "": t.value or "" for t in req.tags},
+        run_name=req.run_name,
+    )
+    return {"run": run.to_dict()}
+
+
+def get(svc: TrackingService, req: s.RunId) -> dict[str, Any]:
+    return {"run": svc.runs.get(_run_id(req)).to_dict()}
+
+
+def update(svc: TrackingService, req: s.UpdateRun) -> dict[str, Any]:
+    info = svc.runs.update(_run_id(req), req.status, req.end_time, req.run_name)
+    return {"run_info": info.to_dict()}
+
+
+def delete(svc: TrackingService, req: s.RunId) -> None:
+    svc.runs.delete(_run_id(req))
+
+
+def restore(svc: TrackingService, req: s.RunId) -> None:
+    svc.runs.restore(_run_id(req))
+
+
+def search(svc: TrackingService, req: s.SearchRuns) -> dict[str, Any]:
+    page = svc.runs.search(
+        experiment_ids=req.experiment_ids,
+        filter_string=req.filter,
+        run_view_type=req.run_view_type or "ACTIVE_ONLY",
+        max_results=1000 if req.max_results is None else req.max_results,
+        order_by=req.order_by,
+        page_token=req.page_token,
+    )
+    out: dict[str, Any] = {"runs": [r.to_dict() for r in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+def _metric(m: s.MetricIn | s.LogMetric, path: str) -> Metric:
+    if m.key is None:
+        raise InvalidParameterValue(missing_value(f"{path}key"))
+    if m.value is None:
+        raise InvalidParameterValue(missing_value(f"{path}value"))
+    if m.timestamp is None:
+        raise InvalidParameterValue(missing_value(f"{path}timestamp"))
+    return Metric(m.key, m.value, m.timestamp, m.step or 0)
+
+
+def log_metric(svc: TrackingService, req: s.LogMetric) -> None:
+    svc.runs.log_metric(_run_id(req), _metric(req, ""))
+
+
+def log_param(svc: TrackingService, req: s.LogParam) -> None:
+    if req.value is None:
+        raise InvalidParameterValue(missing_value("value"))
+    svc.runs.log_param(_run_id(req), Param(req.key or "", req.value))
+
+
+def set_tag(svc: TrackingService, req: s.SetTag) -> None:
+    if req.value is None:
+        raise InvalidParameterValue(missing_value("value"))
+    svc.runs.set_tag(_run_id(req), RunTag(req.key or "", req.value))
+
+
+def delete_tag(svc: TrackingService, req: s.DeleteTag) -> None:
+    svc.runs.delete_tag(_run_id(req), req.key or "")
+
+
+def log_batch(svc: TrackingService, req: s.LogBatch) -> None:
+    metrics = [_metric(m, f"metrics[{i}].") for i, m in enumerate(req.metrics)]
+    params = [Param(p.key or "", p.value if p.value is not None else "") for p in req.params]
+    tags = [RunTag(t.key or "", t.value if t.value is not None else "") for t in req.tags]
+    svc.runs.log_batch(_run_id(req), metrics, params, tags)
+
+
+def log_inputs(svc: TrackingService, req: s.LogInputs) -> None:
+    items = []
+    for i, d in enumerate(req.datasets):
+        if d.dataset is None:
+            raise InvalidParameterValue(missing_value(f"datasets[{i}].dataset"))
+        ds = d.dataset
+        items.append(
+            DatasetInput(
+                Dataset(ds.name or "", ds.digest or "", ds.source_type or "", ds.source or "", ds.schema, ds.profile),
+                [InputTag(t.key or "", t.value or "") for t in d.tags],
+            )
+        )
+    svc.runs.log_inputs(_run_id(req), items)
+
+
+def ingest(svc: TrackingService, req: s.IngestBatch) -> dict[str, Any]:
+    """Our bulk path: columnar series, up to 100,000 points, one transaction."""
+    metrics: list[Metric] = []
+    for i, series in enumerate(req.metrics):
+        n = len(series.values)
+        if len(series.timestamps) != n or len(series.steps) != n:
+            raise InvalidParameterValue(
+                f"metrics[{i}]: 'values', 'timestamps' and 'steps' must have the same length "
+                f"(got {n}, {len(series.timestamps)}, {len(series.steps)})."
+            )
+        key = series.key
+        metrics.extend(map(Metric, [key] * n, series.values, series.timestamps, series.steps))
+    params = [Param(p.key or "", p.value if p.value is not None else "") for p in req.params]
+    tags = [RunTag(t.key or "", t.value if t.value is not None else "") for t in req.tags]
+    svc.runs.log_batch(_run_id(req), metrics, params, tags, max_metrics=MAX_BULK_METRICS)
+    return {"points": len(metrics), "committed_at": int(time.time() * 1000)}
+
+
+ROUTES = [
+    ("/runs/create", ["POST"], endpoint(s.CreateRun, create)),
+    ("/runs/get", ["GET"], endpoint(s.RunId, get)),
+    ("/runs/update", ["POST"], endpoint(s.UpdateRun, update)),
+    ("/runs/delete", ["POST"], endpoint(s.RunId, delete)),
+    ("/runs/restore", ["POST"], endpoint(s.RunId, restore)),
+    ("/runs/search", ["POST", "GET"], endpoint(s.SearchRuns, search)),
+    ("/runs/log-metric", ["POST"], endpoint(s.LogMetric, log_metric)),
+    ("/runs/log-parameter", ["POST"], endpoint(s.LogParam, log_param)),
+    ("/runs/set-tag", ["POST"], endpoint(s.SetTag, set_tag)),
+    ("/runs/delete-tag", ["POST"], endpoint(s.DeleteTag, delete_tag)),
+    ("/runs/log-batch", ["POST"], endpoint(s.LogBatch, log_batch, max_bytes_setting="max_log_batch_bytes")),
+    ("/runs/log-inputs", ["POST"], endpoint(s.LogInputs, log_inputs)),
+]
+
+# Under /api/2.0/modelyard: our extensions.
+EXTENSION_ROUTES = [
+    ("/runs/ingest", ["POST"], endpoint(s.IngestBatch, ingest)),
+]

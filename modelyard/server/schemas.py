@@ -1,0 +1,195 @@
+"""Declared request schemas of the MLflow REST API (and our extensions).
+
+Fields are optional where MLflow's protos make them optional; the service
+layer reports a missing required value with MLflow's message. Numbers may
+arrive as JSON numbers or strings ("5", "NaN"), as protobuf JSON allows.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import msgspec
+
+
+class KeyValue(msgspec.Struct):
+    key: Optional[str] = None
+    value: Optional[str] = None
+
+
+class MetricIn(msgspec.Struct):
+    key: Optional[str] = None
+    value: Optional[float] = None
+    timestamp: Optional[int] = None
+    step: Optional[int] = 0
+    model_id: Optional[str] = None
+    dataset_name: Optional[str] = None
+    dataset_digest: Optional[str] = None
+    run_id: Optional[str] = None
+
+
+# ---- experiments ---------------------------------------------------------------
+
+class CreateExperiment(msgspec.Struct):
+    name: Optional[str] = None
+    artifact_location: Optional[str] = None
+    tags: list[KeyValue] = []
+
+
+class ExperimentId(msgspec.Struct):
+    experiment_id: Optional[str] = None
+
+
+class GetExperimentByName(msgspec.Struct):
+    experiment_name: Optional[str] = None
+
+
+class SearchExperiments(msgspec.Struct):
+    max_results: Optional[int] = 1000
+    page_token: Optional[str] = None
+    filter: Optional[str] = None
+    order_by: list[str] = []
+    view_type: Optional[str] = "ACTIVE_ONLY"
+
+
+class UpdateExperiment(msgspec.Struct):
+    experiment_id: Optional[str] = None
+    new_name: Optional[str] = None
+
+
+class SetExperimentTag(msgspec.Struct):
+    experiment_id: Optional[str] = None
+    key: Optional[str] = None
+    value: Optional[str] = None
+
+
+class DeleteExperimentTag(msgspec.Struct):
+    experiment_id: Optional[str] = None
+    key: Optional[str] = None
+
+
+# ---- runs ----------------------------------------------------------------------
+
+class CreateRun(msgspec.Struct):
+    experiment_id: Optional[str] = None
+    user_id: Optional[str] = None
+    run_name: Optional[str] = None
+    start_time: Optional[int] = None
+    tags: list[KeyValue] = []
+
+
+class RunId(msgspec.Struct):
+    run_id: Optional[str] = None
+    run_uuid: Optional[str] = None
+
+    @property
+    def id(self) -> str | None:
+        return self.run_id or self.run_uuid
+
+
+class UpdateRun(RunId):
+    status: Optional[str] = None
+    end_time: Optional[int] = None
+    run_name: Optional[str] = None
+
+
+class SearchRuns(msgspec.Struct):
+    experiment_ids: list[str] = []
+    filter: Optional[str] = None
+    run_view_type: Optional[str] = "ACTIVE_ONLY"
+    max_results: Optional[int] = 1000
+    order_by: list[str] = []
+    page_token: Optional[str] = None
+
+
+class LogMetric(RunId):
+    key: Optional[str] = None
+    value: Optional[float] = None
+    timestamp: Optional[int] = None
+    step: Optional[int] = 0
+    model_id: Optional[str] = None
+    dataset_name: Optional[str] = None
+    dataset_digest: Optional[str] = None
+
+
+class LogParam(RunId):
+    key: Optional[str] = None
+    value: Optional[str] = None
+
+
+class SetTag(RunId):
+    key: Optional[str] = None
+    value: Optional[str] = None
+
+
+class DeleteTag(RunId):
+    key: Optional[str] = None
+
+
+class LogBatch(RunId):
+    metrics: list[MetricIn] = []
+    params: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class DatasetIn(msgspec.Struct):
+    name: Optional[str] = None
+    digest: Optional[str] = None
+    source_type: Optional[str] = None
+    source: Optional[str] = None
+    schema: Optional[str] = None
+    profile: Optional[str] = None
+
+
+class DatasetInputIn(msgspec.Struct):
+    dataset: Optional[DatasetIn] = None
+    tags: list[KeyValue] = []
+
+
+class LogInputs(RunId):
+    datasets: list[DatasetInputIn] = []
+
+
+# ---- metrics and artifacts -----------------------------------------------------
+
+class GetMetricHistory(RunId):
+    metric_key: Optional[str] = None
+    max_results: Optional[int] = None
+    page_token: Optional[str] = None
+
+
+class GetMetricHistoryBulkInterval(msgspec.Struct):
+    run_ids: list[str] = []
+    metric_key: Optional[str] = None
+    start_step: Optional[int] = None
+    end_step: Optional[int] = None
+    max_results: Optional[int] = None
+
+
+class ListArtifacts(RunId):
+    path: Optional[str] = None
+    page_token: Optional[str] = None
+
+
+class ListProxiedArtifacts(msgspec.Struct):
+    path: Optional[str] = None
+
+
+# ---- modelyard extensions ------------------------------------------------------
+
+class MetricSeries(msgspec.Struct):
+    """One key's points, columnar: equal-length lists."""
+
+    key: str
+    values: list[float]
+    timestamps: list[int]
+    steps: list[int]
+
+
+class IngestBatch(msgspec.Struct):
+    """``POST /api/2.0/modelyard/runs/ingest``: many points, one transaction."""
+
+    run_id: Optional[str] = None
+    metrics: list[MetricSeries] = []
+    params: list[KeyValue] = []
+    tags: list[KeyValue] = []

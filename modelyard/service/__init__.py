@@ -1,0 +1,46 @@
+"""The service layer: the rules of modelyard, shared by the SDK and the server."""
+
+from __future__ import annotations
+
+import os
+
+from ..settings import Settings
+from ..store import TrackingStore
+from .artifacts import PROXY_SCHEME, ArtifactService
+from .experiments import ExperimentService
+from .runs import RunService
+
+__all__ = ["ArtifactService", "ExperimentService", "RunService", "TrackingService"]
+
+
+class TrackingService:
+    """Experiments, runs and artifacts over one store.
+
+    With ``serve_artifacts`` experiments get ``mlflow-artifacts:/<id>`` locations
+    that clients reach through the server; otherwise ``default_artifact_root/<id>``.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = TrackingStore(settings.backend_store_uri, sqlite_synchronous=settings.sqlite_synchronous)
+        destination = settings.artifacts_destination or settings.default_artifact_root
+        self.artifacts = ArtifactService(_as_uri(destination))
+        self.experiments = ExperimentService(self.store, self._location_for)
+        self.runs = RunService(self.store, self.experiments)
+        self.experiments.ensure_default()
+
+    def _location_for(self, experiment_id: int) -> str:
+        if self.settings.serve_artifacts:
+            return f"{PROXY_SCHEME}/{experiment_id}"
+        return f"{_as_uri(self.settings.default_artifact_root or self.settings.artifacts_destination)}/{experiment_id}"
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _as_uri(location: str) -> str:
+    if not location or "://" in location or location.startswith("file:"):
+        return location.rstrip("/")
+    return "file://" + os.path.abspath(location)
+
+

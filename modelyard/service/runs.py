@@ -1,0 +1,286 @@
+"""Run rules: lifecycle, logging limits, history, search."""
+
+from __future__ import annotations
+
+import getpass
+import uuid
+from collections.abc import Sequence
+
+from ..entities import (
+    DatasetInput,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from ..errors import InvalidParameterValue, ResourceDoesNotExist
+from ..store import RunRow, TrackingStore
+from . import limits
+from .experiments import ExperimentService, now_ms
+from .names import random_run_name
+from .search import decode_page_token, encode_page_token, parse_run_filter, parse_run_order_by
+
+RUN_NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
+MAX_BULK_INTERVAL_RUNS = 100
+MAX_BULK_INTERVAL_RESULTS = 2500
+
+
+class RunService:
+    def __init__(self, store: TrackingStore, experiments: ExperimentService) -> None:
+        self.store = store
+        self.experiments = experiments
+
+    # ---- lifecycle ------------------------------------------------------------
+
+    def create(
+        self,
+        experiment_id: str | int | None = None,
+        user_id: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        exp = self.experiments.get_active(0 if experiment_id in (None, "") else experiment_id)
+        tags = dict(tags or {})
+        for i, (key, value) in enumerate(tags.items()):
+            limits.check_tag(RunTag(key, value), f"tags[{i}]")
+        tag_name = tags.get(RUN_NAME_TAG)
+        if run_name and tag_name and run_name != tag_name:
+            raise InvalidParameterValue(
+                f"Both 'run_name' argument and '{RUN_NAME_TAG}' tag are specified, but with different "
+                f"values (run_name='{run_name}', {RUN_NAME_TAG}='{tag_name}'). Give one name."
+            )
+        name = run_name or tag_name or random_run_name()
+        limits.check_length("run_name", name, limits.MAX_ENTITY_KEY_LENGTH)
+        tags[RUN_NAME_TAG] = name
+        user = user_id or tags.get(USER_TAG) or _user()
+        run_id = uuid.uuid4().hex
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=exp.experiment_id,
+            run_name=name,
+            user_id=user,
+            status=RunStatus.RUNNING,
+            start_time=start_time if start_time is not None else now_ms(),
+            end_time=None,
+            artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
+        )
+        self.store.runs.create(info, tags)
+        return self.get(run_id)
+
+    def get(self, run_id: str) -> Run:
+        limits.check_run_id(run_id)
+        run = self.store.runs.get(run_id)
+        if run is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return run
+
+    def _row(self, conn, run_id: str) -> RunRow:  # type: ignore[no-untyped-def]
+        limits.check_run_id(run_id)
+        row = self.store.runs.row(conn, run_id)
+        if row is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return row
+
+    def _active_row(self, conn, run_id: str) -> RunRow:  # type: ignore[no-untyped-def]
+        row = self._row(conn, run_id)
+        if row.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterValue(
+                f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}."
+            )
+        return row
+
+    def update(
+        self, run_id: str, status: str | None = None, end_time: int | None = None, run_name: str | None = None
+    ) -> RunInfo:
+        if status is not None and status not in RunStatus.ALL:
+            raise InvalidParameterValue(
+                limits.invalid_value("status", status, f"use one of {', '.join(RunStatus.ALL)}.")
+            )
+        if run_name is not None:
+            limits.check_length("run_name", run_name, limits.MAX_ENTITY_KEY_LENGTH)
+        with self.store.db.read() as conn:
+            row = self._active_row(conn, run_id)
+        self.store.runs.update(row.pk, status, end_time, run_name or None)
+        return self.get(run_id).info
+
+    def delete(self, run_id: str) -> None:
+        with self.store.db.read() as conn:
+            row = self._row(conn, run_id)
+        self.store.runs.set_lifecycle(row.pk, LifecycleStage.DELETED, now_ms())
+
+    def restore(self, run_id: str) -> None:
+        with self.store.db.read() as conn:
+            row = self._row(conn, run_id)
+        self.store.runs.set_lifecycle(row.pk, LifecycleStage.ACTIVE, now_ms())
+
+    # ---- logging --------------------------------------------------------------
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        *,
+        max_metrics: int = limits.MAX_METRICS_PER_BATCH,
+    ) -> None:
+        """Validate everything, then write it all in one transaction (or nothing)."""
+        limits.check_batch_limits(metrics, params, tags, max_metrics=max_metrics)
+        limits.check_batch(metrics, params, tags)
+        with self.store.db.write() as conn:
+            row = self._active_row(conn, run_id)
+            self.store.runs.log_batch(conn, row.pk, metrics, params, tags)
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        limits.check_metric(metric)
+        with self.store.db.write() as conn:
+            row = self._active_row(conn, run_id)
+            self.store.metrics.write(conn, row.pk, (metric,))
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        limits.check_param(param)
+        with self.store.db.write() as conn:
+            row = self._active_row(conn, run_id)
+            self.store.runs.log_batch(conn, row.pk, params=(param,))
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        limits.check_tag(tag)
+        with self.store.db.write() as conn:
+            row = self._active_row(conn, run_id)
+            self.store.runs.log_batch(conn, row.pk, tags=(tag,))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self.store.db.write() as conn:
+            row = self._active_row(conn, run_id)
+            if not self.store.runs.delete_tag(conn, row.pk, key):
+                raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        for i, item in enumerate(datasets):
+            ds = item.dataset
+            path = f"datasets[{i}].dataset"
+            for field, value, limit in (
+                ("name", ds.name, limits.MAX_DATASET_NAME_SIZE),
+                ("digest", ds.digest, limits.MAX_DATASET_DIGEST_SIZE),
+                ("source_type", ds.source_type, 36),
+                ("source", ds.source, limits.MAX_DATASET_SOURCE_SIZE),
+            ):
+                if not value:
+                    raise InvalidParameterValue(limits.missing_value(f"{path}.{field}"))
+                limits.check_length(f"{path}.{field}", value, limit)
+            limits.check_length(f"{path}.schema", ds.schema, limits.MAX_DATASET_SCHEMA_SIZE)
+            limits.check_length(f"{path}.profile", ds.profile, limits.MAX_DATASET_PROFILE_SIZE)
+            for j, tag in enumerate(item.tags):
+                if not tag.key:
+                    raise InvalidParameterValue(limits.missing_value(f"datasets[{i}].tags[{j}].key"))
+                limits.check_length(f"datasets[{i}].tags[{j}].key", tag.key, limits.MAX_INPUT_TAG_KEY_SIZE)
+                limits.check_length(f"datasets[{i}].tags[{j}].value", tag.value, limits.MAX_INPUT_TAG_VALUE_SIZE)
+        with self.store.db.write() as conn:
+            row = self._active_row(conn, run_id)
+            self.store.runs.log_inputs(conn, row.pk, row.experiment_id, datasets)
+
+    # ---- reads ----------------------------------------------------------------
+
+    def metric_history(
+        self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        if not key:
+            raise InvalidParameterValue(limits.missing_value("metric_key"))
+        if max_results is not None:
+            limits.check_max_results(max_results, limits.MAX_METRIC_HISTORY_PAGE)
+        offset = decode_page_token(page_token)
+        with self.store.db.read() as conn:
+            row = self._row(conn, run_id)
+            limit = None if max_results is None else max_results + 1
+            points = self.store.metrics.history(conn, row.pk, key, limit, offset)
+        if max_results is not None and len(points) > max_results:
+            return PagedList(points[:max_results], encode_page_token(offset + max_results))
+        return PagedList(points, None)
+
+    def metric_history_bulk_interval(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        start_step: int | None = None,
+        end_step: int | None = None,
+        max_results: int | None = None,
+    ) -> list[Metric]:
+        """Up to ``max_results`` evenly spread steps of ``key`` for each run (MLflow's sampling)."""
+        if not run_ids:
+            raise InvalidParameterValue(limits.missing_value("run_ids"))
+        if len(run_ids) > MAX_BULK_INTERVAL_RUNS:
+            raise InvalidParameterValue(
+                f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_INTERVAL_RUNS} run_ids. "
+                f"Received {len(run_ids)} run_ids."
+            )
+        if not key:
+            raise InvalidParameterValue(limits.missing_value("metric_key"))
+        if (start_step is None) != (end_step is None):
+            raise InvalidParameterValue("If either start step or end step are specified, both must be specified.")
+        if start_step is not None and end_step is not None and start_step > end_step:
+            raise InvalidParameterValue("end_step must be greater than start_step.")
+        max_results = MAX_BULK_INTERVAL_RESULTS if max_results is None else max_results
+        limits.check_max_results(max_results, MAX_BULK_INTERVAL_RESULTS)
+        with self.store.db.read() as conn:
+            rows = [self._row(conn, rid) for rid in run_ids]
+            by_pk = {r.pk: r.run_id for r in rows}
+            points = self.store.metrics.history_in_steps(conn, list(by_pk), key, start_step, end_step)
+        out: list[Metric] = []
+        steps_by_run: dict[int, list[int]] = {}
+        for pk, m in points:
+            steps_by_run.setdefault(pk, []).append(m.step)
+        keep = {pk: _sample_steps(sorted(set(steps)), max_results) for pk, steps in steps_by_run.items()}
+        for pk, m in points:
+            if m.step in keep[pk]:
+                m.run_id = by_pk[pk]
+                out.append(m)
+        return out
+
+    def search(
+        self,
+        experiment_ids: Sequence[str | int],
+        filter_string: str | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        limits.check_max_results(max_results, limits.MAX_RESULTS_SEARCH_RUNS)
+        if run_view_type not in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
+            raise InvalidParameterValue(
+                f"Invalid run_view_type {run_view_type!r}: use ACTIVE_ONLY, DELETED_ONLY or ALL."
+            )
+        ids = [limits.parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
+        filters = parse_run_filter(filter_string)
+        order = parse_run_order_by(order_by)
+        offset = decode_page_token(page_token)
+        if not ids:
+            return PagedList([], None)
+        runs = self.store.runs_search(ids, ViewType.stages(run_view_type), filters, order, max_results + 1, offset)
+        token = encode_page_token(offset + max_results) if len(runs) > max_results else None
+        return PagedList(runs[:max_results], token)
+
+
+def _sample_steps(steps: list[int], max_results: int) -> set[int]:
+    """Evenly spaced steps, always with the first and the last."""
+    if len(steps) <= max_results:
+        return set(steps)
+    n = len(steps)
+    picked = {steps[round(i * (n - 1) / (max_results - 1))] for i in range(max_results)} if max_results > 1 else set()
+    picked.add(steps[0])
+    picked.add(steps[-1])
+    return picked
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"

@@ -1,0 +1,73 @@
+"""Typed settings: every setting has a name, a type, a default and help.
+
+Environment variables share the prefix ``MODELYARD_`` and are read here only,
+by :meth:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+PREFIX = "MODELYARD_"
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend_store_uri: str = _setting("", "Database URI: sqlite:///PATH or postgresql://USER@HOST:PORT/DB.")
+    artifacts_destination: str = _setting(
+        "", "Where the server keeps artifacts it proxies: a local path or s3://BUCKET/PREFIX."
+    )
+    default_artifact_root: str = _setting(
+        "", "Artifact root handed to clients for direct access when serve_artifacts is off."
+    )
+    serve_artifacts: bool = _setting(True, "Proxy artifacts through the server (mlflow-artifacts:/ URIs).")
+    host: str = _setting("127.0.0.1", "Address the server listens on.")
+    port: int = _setting(5000, "Port the server listens on.")
+    workers: int = _setting(1, "Server worker processes.")
+    sqlite_synchronous: str = _setting(
+        "FULL", "SQLite synchronous pragma: FULL (no acknowledged write lost on power cut) or NORMAL."
+    )
+    max_request_bytes: int = _setting(64 * 1024 * 1024, "Largest JSON request body the server accepts.")
+    max_log_batch_bytes: int = _setting(1_000_000, "Largest MLflow log-batch request body, as MLflow.")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``MODELYARD_*`` variables, then explicit overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, Any, str]]:
+        """(environment variable, type, default, help) of every setting."""
+        return [(PREFIX + f.name.upper(), str(f.type), f.default, f.metadata["help"]) for f in fields(cls)]
+
+
+def _parse(kind: Any, raw: str, name: str) -> Any:
+    kind = str(kind)
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not a boolean: use true or false.")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not an integer.") from None
+    return raw

@@ -1,0 +1,50 @@
+"""The tracking store: SQL over SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from ..entities import Experiment, Run
+from ..query import Comparison, OrderKey
+from .database import Database
+from .experiments import ExperimentStore
+from .metrics import MetricStore
+from .runs import RunRow, RunStore
+from .search import experiment_search_select, run_search_select
+
+__all__ = ["Database", "ExperimentStore", "MetricStore", "RunRow", "RunStore", "TrackingStore"]
+
+
+class TrackingStore:
+    """Experiments, runs and metrics of one database."""
+
+    def __init__(self, uri: str, *, sqlite_synchronous: str = "FULL") -> None:
+        self.db = Database(uri, sqlite_synchronous=sqlite_synchronous)
+        self.experiments = ExperimentStore(self.db)
+        self.metrics = MetricStore(self.db)
+        self.runs = RunStore(self.db, self.metrics)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def runs_search(
+        self,
+        experiment_ids: list[int],
+        stages: tuple[str, ...],
+        filters: list[Comparison],
+        order_by: list[OrderKey],
+        limit: int,
+        offset: int,
+    ) -> list[Run]:
+        query = run_search_select(experiment_ids, stages, filters, order_by, limit, offset, self.db.dialect)
+        with self.db.read() as conn:
+            return self.runs.load(conn, query)
+
+    def experiments_search(
+        self,
+        stages: tuple[str, ...],
+        filters: list[Comparison],
+        order_by: list[OrderKey],
+        limit: int,
+        offset: int,
+    ) -> list[Experiment]:
+        query = experiment_search_select(stages, filters, order_by, limit, offset, self.db.dialect)
+        return self.experiments.search(query)

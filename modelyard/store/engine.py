@@ -1,0 +1,64 @@
+"""Engines for the store: SQLite tuned for a local folder, PostgreSQL for servers."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+from ..errors import InvalidParameterValue
+
+
+def normalize_db_uri(uri: str) -> str:
+    """Map user-facing database URIs to SQLAlchemy URLs with our drivers."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix):]
+    if uri.startswith(("sqlite:", "postgresql+psycopg://")):
+        return uri
+    raise InvalidParameterValue(
+        f"Unsupported backend store URI {uri!r}: use sqlite:///PATH or postgresql://USER@HOST:PORT/DB."
+    )
+
+
+def make_engine(uri: str, *, sqlite_synchronous: str = "FULL", busy_timeout_ms: int = 60_000) -> Engine:
+    """Create an engine. SQLite gets WAL, a busy timeout and explicit BEGIN modes.
+
+    Write transactions on SQLite start with ``BEGIN IMMEDIATE`` (open them with
+    ``conn.execution_options(write=True)``) so concurrent writers queue on the
+    lock instead of failing with "database is locked" on upgrade.
+    """
+    url = normalize_db_uri(uri)
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            poolclass=NullPool if path in ("", ":memory:") else None,
+        )
+        _tune_sqlite(engine, sqlite_synchronous, busy_timeout_ms)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: Engine, synchronous: str, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the tracking store (linear, numbered ``0001_...``)."""
