@@ -1,3 +1,99 @@
-"""modelyard: track, register, serve and monitor models — one package, MLflow-compatible."""
+"""modelyard: track, register, serve and monitor models — one package, MLflow-compatible.
+
+>>> import modelyard as my
+>>> my.set_experiment("demo")
+>>> with my.start_run(run_name="first"):
+...     my.log_param("lr", 0.01)
+...     my.log_metric("loss", 0.3, step=1)
+"""
 
 __version__ = "0.1.0"
+
+from . import data as data
+from .client import Client as Client
+from .client.fluent import ActiveRun as ActiveRun
+from .client.fluent import active_run as active_run
+from .client.fluent import create_experiment as create_experiment
+from .client.fluent import delete_experiment as delete_experiment
+from .client.fluent import delete_tag as delete_tag
+from .client.fluent import end_run as end_run
+from .client.fluent import flush as flush
+from .client.fluent import get_experiment as get_experiment
+from .client.fluent import get_experiment_by_name as get_experiment_by_name
+from .client.fluent import get_metric_history as get_metric_history
+from .client.fluent import get_run as get_run
+from .client.fluent import last_active_run as last_active_run
+from .client.fluent import log_artifact as log_artifact
+from .client.fluent import log_artifacts as log_artifacts
+from .client.fluent import log_dict as log_dict
+from .client.fluent import log_figure as log_figure
+from .client.fluent import log_input as log_input
+from .client.fluent import log_metric as log_metric
+from .client.fluent import log_metrics as log_metrics
+from .client.fluent import log_param as log_param
+from .client.fluent import log_params as log_params
+from .client.fluent import log_text as log_text
+from .client.fluent import search_experiments as search_experiments
+from .client.fluent import search_runs as search_runs
+from .client.fluent import set_experiment as set_experiment
+from .client.fluent import set_tag as set_tag
+from .client.fluent import set_tags as set_tags
+from .client.fluent import start_run as start_run
+from .client.uri import get_tracking_uri as get_tracking_uri
+from .client.uri import set_tracking_uri as set_tracking_uri
+from .entities import Dataset as Dataset
+from .entities import Experiment as Experiment
+from .entities import Metric as Metric
+from .entities import Param as Param
+from .entities import Run as Run
+from .entities import RunInfo as RunInfo
+from .entities import RunStatus as RunStatus
+from .entities import RunTag as RunTag
+from .entities import ViewType as ViewType
+from .errors import ModelyardError as ModelyardError
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "Dataset",
+    "Experiment",
+    "Metric",
+    "ModelyardError",
+    "Param",
+    "Run",
+    "RunInfo",
+    "RunStatus",
+    "RunTag",
+    "ViewType",
+    "__version__",
+    "active_run",
+    "create_experiment",
+    "data",
+    "delete_experiment",
+    "delete_tag",
+    "end_run",
+    "flush",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

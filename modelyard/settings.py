@@ -35,6 +35,7 @@ class Settings:
     )
     max_request_bytes: int = _setting(64 * 1024 * 1024, "Largest JSON request body the server accepts.")
     max_log_batch_bytes: int = _setting(1_000_000, "Largest MLflow log-batch request body, as MLflow.")
+    system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -70,4 +71,9 @@ def _parse(kind: Any, raw: str, name: str) -> Any:
             return int(raw)
         except ValueError:
             raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not an integer.") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not a number.") from None
     return raw

@@ -47,3 +47,96 @@ def _fresh_postgres_db(admin_uri: str) -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real ``modelyard server`` subprocess on 127.0.0.1."""
+
+    def __init__(self, backend_store_uri: str, artifacts: str, *extra: str) -> None:
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(artifacts + "-server.log"), "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "modelyard.cli", "server",
+                "--backend-store-uri", backend_store_uri,
+                "--artifacts-destination", artifacts,
+                "--port", str(self.port), *extra,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait()
+
+    def _wait(self) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start within 30 s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def live_server(db_uri: str, tmp_path) -> Iterator[LiveServer]:
+    """A server subprocess over a fresh store (SQLite and PostgreSQL)."""
+    server = LiveServer(db_uri, str(tmp_path / "artifacts"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sqlite_live_server(tmp_path) -> Iterator[LiveServer]:
+    """A server subprocess over a fresh SQLite store only."""
+    server = LiveServer(f"sqlite:///{tmp_path / 'server.db'}", str(tmp_path / "artifacts"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def service(db_uri: str, tmp_path):
+    """A TrackingService over a fresh store (SQLite and PostgreSQL), embedded artifacts."""
+    from modelyard.service import TrackingService
+    from modelyard.settings import Settings
+
+    svc = TrackingService(
+        Settings(
+            backend_store_uri=db_uri,
+            artifacts_destination=str(tmp_path / "artifacts"),
+            default_artifact_root=str(tmp_path / "artifacts"),
+            serve_artifacts=False,
+        )
+    )
+    yield svc
+    svc.close()

@@ -70,3 +70,8 @@ def embedded_location(uri: str) -> EmbeddedLocation:
         return EmbeddedLocation(uri, root)
     folder = os.path.abspath(uri)
     return EmbeddedLocation(f"sqlite:///{os.path.join(folder, 'modelyard.db')}", os.path.join(folder, "artifacts"))
+
+
+def default_experiment_from_env() -> tuple[str | None, str | None]:
+    """MLflow's ``MLFLOW_EXPERIMENT_NAME`` / ``MLFLOW_EXPERIMENT_ID``, honoured as MLflow does."""
+    return os.environ.get("MLFLOW_EXPERIMENT_NAME") or None, os.environ.get("MLFLOW_EXPERIMENT_ID") or None
