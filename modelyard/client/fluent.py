@@ -30,7 +30,7 @@ from .uri import default_experiment_from_env, get_tracking_uri
 _lock = threading.RLock()
 _clients: dict[str, tuple[Client, MetricBatcher]] = {}
 _active: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar("modelyard_active_runs", default=())
-_experiment_id: str | None = None
+_experiment_ids: dict[str, str] = {}  # active experiment per tracking URI
 _last_run_id: str | None = None
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -85,7 +85,6 @@ class ActiveRun:
 
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
     """Make an experiment the default for new runs; create it by name if missing."""
-    global _experiment_id
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidParameterValue("Give exactly one of experiment_name or experiment_id.")
     client = get_client()
@@ -109,13 +108,14 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
             "Restore it first or choose another name."
         )
     with _lock:
-        _experiment_id = exp.experiment_id
+        _experiment_ids[get_tracking_uri()] = exp.experiment_id
     return exp
 
 
 def _default_experiment_id() -> str:
-    if _experiment_id is not None:
-        return _experiment_id
+    chosen = _experiment_ids.get(get_tracking_uri())
+    if chosen is not None:
+        return chosen
     name, experiment_id = default_experiment_from_env()
     if name:
         return set_experiment(name).experiment_id

@@ -186,10 +186,9 @@ class MetricSeries(msgspec.Struct):
     steps: list[int]
 
 
-class IngestBatch(msgspec.Struct):
+class IngestBatch(RunId):
     """``POST /api/2.0/modelyard/runs/ingest``: many points, one transaction."""
 
-    run_id: Optional[str] = None
     metrics: list[MetricSeries] = []
     params: list[KeyValue] = []
     tags: list[KeyValue] = []

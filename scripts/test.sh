@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what the tests need into ./.venv and run the whole suite.
+# Usage: bash scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -c .ci/constraints.txt -e ".[test]"
+
+# PostgreSQL: the store and server suites run on it too. CI must not skip them.
+export MODELYARD_TEST_POSTGRES_URL=${MODELYARD_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
+if [ -n "${CI:-}" ]; then
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+  fi
+  pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+fi
+
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,100 @@
+"""MLflow's metric semantics in the store: dedup, 'latest' ordering, NaN/inf, folding."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from modelyard.entities import Metric
+from modelyard.errors import InvalidParameterValue
+
+
+@pytest.fixture
+def run_id(service):
+    exp = service.experiments.create("semantics")
+    return service.runs.create(exp).info.run_id
+
+
+def test_identical_points_are_stored_once(service, run_id):
+    points = [Metric("loss", 0.5, 100, 1)] * 3
+    service.runs.log_batch(run_id, points)
+    service.runs.log_batch(run_id, points)
+    history = service.runs.metric_history(run_id, "loss").items
+    assert [(m.step, m.timestamp, m.value) for m in history] == [(1, 100, 0.5)]
+
+
+def test_latest_is_highest_step_then_timestamp_then_value_not_last_write(service, run_id):
+    service.runs.log_batch(run_id, [Metric("m", 9.0, 500, 3)])
+    service.runs.log_batch(run_id, [Metric("m", 1.0, 900, 2)])  # later write, lower step
+    assert service.runs.get(run_id).data.metrics["m"] == 9.0
+    service.runs.log_batch(run_id, [Metric("m", 2.0, 600, 3)])  # same step, newer timestamp
+    assert service.runs.get(run_id).data.metrics["m"] == 2.0
+    service.runs.log_batch(run_id, [Metric("m", 5.0, 600, 3)])  # same step and time, larger value
+    assert service.runs.get(run_id).data.metrics["m"] == 5.0
+    service.runs.log_batch(run_id, [Metric("m", 4.0, 600, 3)])  # smaller value does not win
+    assert service.runs.get(run_id).data.metrics["m"] == 5.0
+
+
+def test_batch_touching_one_key_twice_is_folded(service, run_id):
+    batch = [Metric("k", float(v), 1000 + v, v) for v in (3, 7, 5)]
+    service.runs.log_batch(run_id, batch)
+    run = service.runs.get(run_id)
+    assert run.data.metrics["k"] == 7.0
+    assert len(service.runs.metric_history(run_id, "k").items) == 3
+
+
+def test_nan_and_infinities_round_trip(service, run_id):
+    service.runs.log_batch(
+        run_id,
+        [Metric("nan", math.nan, 1, 0), Metric("pinf", math.inf, 1, 0), Metric("ninf", -math.inf, 1, 0)],
+    )
+    metrics = service.runs.get(run_id).data.metrics
+    assert math.isnan(metrics["nan"])
+    assert metrics["pinf"] == math.inf
+    assert metrics["ninf"] == -math.inf
+    history = service.runs.metric_history(run_id, "nan").items
+    assert len(history) == 1 and math.isnan(history[0].value)
+
+
+def test_history_is_ordered_by_step_and_pages(service, run_id):
+    service.runs.log_batch(run_id, [Metric("h", float(s), 10, s) for s in reversed(range(50))])
+    page1 = service.runs.metric_history(run_id, "h", max_results=20)
+    assert [m.step for m in page1.items] == list(range(20))
+    page2 = service.runs.metric_history(run_id, "h", max_results=20, page_token=page1.next_page_token)
+    page3 = service.runs.metric_history(run_id, "h", max_results=20, page_token=page2.next_page_token)
+    assert [m.step for m in page2.items + page3.items] == list(range(20, 50))
+    assert page3.next_page_token is None
+
+
+def test_rejected_batch_writes_nothing(service, run_id):
+    good = [Metric("ok", 1.0, 1, 0)]
+    with pytest.raises(InvalidParameterValue, match="at most 1000 metrics"):
+        service.runs.log_batch(run_id, good + [Metric("x", 1.0, 1, i) for i in range(1000)])
+    with pytest.raises(InvalidParameterValue, match=r"metrics\[1\]"):
+        service.runs.log_batch(run_id, good + [Metric("bad key!", 1.0, 1, 0)])
+    assert service.runs.get(run_id).data.metrics == {}
+    assert service.runs.metric_history(run_id, "ok").items == []
+
+
+def test_param_conflict_rolls_back_the_whole_batch(service, run_id):
+    from modelyard.entities import Param
+
+    service.runs.log_batch(run_id, params=[Param("lr", "0.1")])
+    with pytest.raises(InvalidParameterValue, match="Changing param values is not allowed"):
+        service.runs.log_batch(run_id, [Metric("after", 1.0, 1, 0)], params=[Param("lr", "0.2")])
+    run = service.runs.get(run_id)
+    assert run.data.params == {"lr": "0.1"}
+    assert "after" not in run.data.metrics
+    service.runs.log_batch(run_id, params=[Param("lr", "0.1")])  # same value is fine
+
+
+def test_bulk_interval_samples_evenly_with_first_and_last(service, run_id):
+    service.runs.log_batch(run_id, [Metric("s", float(i), 1, i) for i in range(1000)])
+    points = service.runs.metric_history_bulk_interval([run_id], "s", max_results=10)
+    steps = [m.step for m in points]
+    assert steps[0] == 0 and steps[-1] == 999
+    assert 9 <= len(steps) <= 11
+    assert all(m.run_id == run_id for m in points)
+    window = service.runs.metric_history_bulk_interval([run_id], "s", start_step=100, end_step=109)
+    assert [m.step for m in window] == list(range(100, 110))
