@@ -134,12 +134,15 @@ class RunService:
         """Validate everything, then write it all in one transaction (or nothing)."""
         limits.check_batch_limits(metrics, params, tags, max_metrics=max_metrics)
         limits.check_batch(metrics, params, tags)
+        if metrics:
+            self.store.metrics.ensure_keys({m.key for m in metrics})
         with self.store.db.write() as conn:
             row = self._active_row(conn, run_id)
             self.store.runs.log_batch(conn, row.pk, metrics, params, tags)
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         limits.check_metric(metric)
+        self.store.metrics.ensure_keys((metric.key,))
         with self.store.db.write() as conn:
             row = self._active_row(conn, run_id)
             self.store.metrics.write(conn, row.pk, (metric,))

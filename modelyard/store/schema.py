@@ -77,12 +77,20 @@ tags = Table(
     Column("value", Text),
 )
 
+# Metric names, interned: history rows carry a small integer instead of the text.
+metric_keys = Table(
+    "metric_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(250), nullable=False, unique=True),
+)
+
 # Full history. A point identical in every column is stored once.
 metrics = Table(
     "metrics",
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("key", String(250), primary_key=True),
+    Column("key_id", Integer, ForeignKey("metric_keys.id"), primary_key=True),
     Column("step", BigInteger, primary_key=True),
     Column("timestamp", BigInteger, primary_key=True),
     Column("value", Float(precision=53), primary_key=True),

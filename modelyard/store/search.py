@@ -29,7 +29,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, or_, select, true
+from sqlalchemy import (
+    ColumnElement, Select, and_, case, cast, exists, false, func, literal, null, or_, select, true, union_all,
+)
 from sqlalchemy.sql.expression import FromClause
 
 from ..query import (
@@ -123,6 +125,81 @@ def _dataset_exists(f: Comparison, dialect: str) -> ColumnElement[bool]:
     )
 
 
+def _filter_condition(f: Comparison, dialect: str) -> ColumnElement[bool]:
+    """One filter as a WHERE term on ``runs``: a column test or a correlated EXISTS."""
+    if f.kind == ATTRIBUTE:
+        return _compare(_RUN_COLUMNS[f.key], f.op, f.value, dialect)
+    if f.kind == DATASET:
+        return _dataset_exists(f, dialect)
+    table = _KEY_VALUE_TABLES[f.kind]
+    row = [table.c.run_id == runs.c.id, table.c.key == f.key]
+    if f.op in ("IS NULL", "IS NOT NULL"):
+        present = exists().where(*row)
+        return present if f.op == "IS NOT NULL" else ~present
+    if f.kind == METRIC:
+        passes = _metric_value_filter(table.c.value, table.c.is_nan, f.op, float(f.value), dialect)  # type: ignore[arg-type]
+    else:
+        passes = _compare(table.c.value, f.op, f.value, dialect)
+    return exists().where(*row, passes)
+
+
+def _sort_terms(keys: list[OrderKey], source: FromClause, first: int) -> tuple[FromClause, list[tuple[Any, bool]]]:
+    """ORDER BY terms (expression, ascending) for ``keys``, outer-joining key/value rows to ``source``.
+
+    For every key, a rank puts runs lacking it last (and NaN metrics just before
+    them) in both directions, as MLflow does; then the value; then the tie-breaks.
+    """
+    terms: list[tuple[Any, bool]] = []
+    for n, o in enumerate(keys, start=first):
+        if o.kind == ATTRIBUTE:
+            value = _RUN_COLUMNS[o.key]
+            if value.nullable:
+                terms.append((case((value.is_(None), 1), else_=0), True))
+        elif o.kind in _KEY_VALUE_TABLES:
+            row = _KEY_VALUE_TABLES[o.kind].alias(f"o{n}")
+            source = source.outerjoin(row, and_(row.c.run_id == runs.c.id, row.c.key == o.key))
+            value = row.c.value
+            if o.kind == METRIC:
+                terms.append((case((row.c.is_nan == true(), 1), (value.is_(None), 2), else_=0), True))
+            else:
+                terms.append((case((value.is_(None), 1), else_=0), True))
+        else:
+            raise ValueError(f"runs cannot be ordered by {o.kind} fields")
+        terms.append((value, o.ascending))
+    if not any(o.kind == ATTRIBUTE and o.key == "start_time" for o in keys):
+        terms.append((runs.c.start_time, False))
+    terms.append((runs.c.run_uuid, True))
+    return source, terms
+
+
+def _ordered(terms: list[tuple[Any, bool]]) -> list[Any]:
+    return [t.asc() if asc else t.desc() for t, asc in terms]
+
+
+def _segments(key: OrderKey) -> list[tuple[FromClause, list[ColumnElement[bool]], Any]] | None:
+    """Split runs by the rank of the first sort key: (source, where, sort value) per rank.
+
+    Rank 0 holds the runs with a value; a database can read it in index order
+    and stop at the page's end. NaN metrics (rank 1) and runs lacking the key
+    (rank 2) follow. None when the key needs no split.
+    """
+    if key.kind == ATTRIBUTE:
+        column = _RUN_COLUMNS[key.key]
+        if not column.nullable:
+            return None
+        return [(runs, [column.is_not(None)], column), (runs, [column.is_(None)], None)]
+    table = _KEY_VALUE_TABLES[key.kind]
+    row = table.alias("k")
+    on = and_(row.c.run_id == runs.c.id, row.c.key == key.key)
+    has_value = exists().where(table.c.run_id == runs.c.id, table.c.key == key.key, table.c.value.is_not(None))
+    if key.kind == METRIC:
+        return [(runs.join(row, and_(on, row.c.is_nan == false())), [], row.c.value),
+                # NaN rows hold value 0: saying so lets the (key, value) index find them.
+                (runs.join(row, and_(on, row.c.value == 0, row.c.is_nan == true())), [], None),
+                (runs, [~has_value], None)]
+    return [(runs.join(row, and_(on, row.c.value.is_not(None))), [], row.c.value), (runs, [~has_value], None)]
+
+
 def run_search_select(
     experiment_ids: list[int],
     lifecycle_stages: tuple[str, ...],
@@ -137,60 +214,54 @@ def run_search_select(
     Pass ``limit = max_results + 1`` to learn whether a next page exists, e.g.
     ``run_search_select([1], ("active",), [Comparison("metric", "acc", ">", 0.9)],
     [OrderKey("metric", "acc", False)], 101, 0, conn.dialect.name)``.
+
+    Filters are correlated EXISTS terms, so the database walks runs in the
+    requested order (an index on the sort key, or on ``start_time``) and stops
+    once the page is full. When the first sort key can be missing, the query is
+    a UNION ALL of one branch per rank (values, NaN, missing), each cut at
+    ``offset + limit`` rows; a later branch runs only if the earlier ones came
+    up short.
     """
-    source: FromClause = runs
-    where: list[ColumnElement[bool]] = [
+    where = [
         runs.c.experiment_id.in_(list(experiment_ids)),
         runs.c.lifecycle_stage.in_(list(lifecycle_stages)),
+        *(_filter_condition(f, dialect_name) for f in filters),
     ]
-    # Inner-joined rows, by (kind, key): an ORDER BY on the same key reads them.
-    joined: dict[tuple[str, str], Any] = {}
-    for n, f in enumerate(filters):
-        if f.kind == ATTRIBUTE:
-            where.append(_compare(_RUN_COLUMNS[f.key], f.op, f.value, dialect_name))
-        elif f.kind == DATASET:
-            where.append(_dataset_exists(f, dialect_name))
-        elif f.op in ("IS NULL", "IS NOT NULL"):
-            table = _KEY_VALUE_TABLES[f.kind]
-            present = exists().where(table.c.run_id == runs.c.id, table.c.key == f.key)
-            where.append(present if f.op == "IS NOT NULL" else ~present)
-        else:
-            row = _KEY_VALUE_TABLES[f.kind].alias(f"f{n}")
-            if f.kind == METRIC:
-                passes = _metric_value_filter(row.c.value, row.c.is_nan, f.op, float(f.value), dialect_name)  # type: ignore[arg-type]
-            else:
-                passes = _compare(row.c.value, f.op, f.value, dialect_name)
-            source = source.join(row, and_(row.c.run_id == runs.c.id, row.c.key == f.key, passes))
-            joined.setdefault((f.kind, f.key), row)
+    segments = _segments(order_by[0]) if order_by else None
+    if segments is None:
+        source, terms = _sort_terms(order_by, runs, 0)
+        return select(runs).select_from(source).where(*where).order_by(*_ordered(terms)).limit(limit).offset(offset)
 
-    clauses: list[Any] = []
-    for n, o in enumerate(order_by):
-        if o.kind == ATTRIBUTE:
-            value = _RUN_COLUMNS[o.key]
-            missing_rank: Any = case((value.is_(None), 1), else_=0) if value.nullable else None
-        elif o.kind in _KEY_VALUE_TABLES:
-            row = joined.get((o.kind, o.key))
-            if row is None:
-                row = _KEY_VALUE_TABLES[o.kind].alias(f"o{n}")
-                source = source.outerjoin(row, and_(row.c.run_id == runs.c.id, row.c.key == o.key))
-            value = row.c.value
-            if o.kind == METRIC:
-                missing_rank = case((row.c.is_nan == true(), 1), (value.is_(None), 2), else_=0)
-            else:
-                missing_rank = case((value.is_(None), 1), else_=0)
+    need = offset + limit
+    first = order_by[0]
+    value_type = segments[0][2].type
+    branches: list[Any] = []
+    for rank, (base, extra, value) in enumerate(segments):
+        source, terms = _sort_terms(order_by[1:], base, 1)
+        labelled = [t.label(f"t{i}") for i, (t, _) in enumerate(terms) if not _is_run_column(t)]
+        branch = (
+            select(runs, literal(rank).label("rank"),
+                   (value if value is not None else cast(null(), value_type)).label("v0"), *labelled)
+            .select_from(source).where(*extra, *where)
+            .order_by(*_ordered(([(value, first.ascending)] if value is not None else []) + terms))
+        )
+        if branches:
+            # A later rank is read only if the earlier ones came up short. The
+            # guard sits in LIMIT, which both databases evaluate once, first.
+            filled = sum((select(func.count()).select_from(b).scalar_subquery() for b in branches), literal(0))
+            branch = branch.limit(case((filled < need, need - filled), else_=0))
         else:
-            raise ValueError(f"runs cannot be ordered by {o.kind} fields")
-        if missing_rank is not None:
-            clauses.append(missing_rank)
-        clauses.append(value.asc() if o.ascending else value.desc())
-    if not any(o.kind == ATTRIBUTE and o.key == "start_time" for o in order_by):
-        clauses.append(runs.c.start_time.desc())
-    clauses.append(runs.c.run_uuid.asc())
+            branch = branch.limit(need)
+        branches.append(branch.cte(f"rank{rank}"))
+    page = union_all(*(select(b) for b in branches)).subquery("page")
+    outer = [(page.c.rank, True), (page.c.v0, first.ascending)] + [
+        (page.c[t.name] if _is_run_column(t) else page.c[f"t{i}"], asc) for i, (t, asc) in enumerate(terms)
+    ]
+    return select(*(page.c[c.name] for c in runs.c)).order_by(*_ordered(outer)).limit(limit).offset(offset)
 
-    return (
-        select(runs).select_from(source).where(*where)
-        .order_by(*clauses).limit(limit).offset(offset)
-    )
+
+def _is_run_column(expr: Any) -> bool:
+    return getattr(expr, "table", None) is runs
 
 
 def experiment_search_select(

@@ -62,9 +62,14 @@ def upgrade() -> None:
         )
     op.create_index("ix_params_key_value", "params", ["key", "value"])
     op.create_table(
+        "metric_keys",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("key", sa.String(250), nullable=False, unique=True),
+    )
+    op.create_table(
         "metrics",
         sa.Column("run_id", sa.Integer, _run_fk(), primary_key=True),
-        sa.Column("key", sa.String(250), primary_key=True),
+        sa.Column("key_id", sa.Integer, sa.ForeignKey("metric_keys.id"), primary_key=True),
         sa.Column("step", sa.BigInteger, primary_key=True),
         sa.Column("timestamp", sa.BigInteger, primary_key=True),
         sa.Column("value", sa.Float(precision=53), primary_key=True),
@@ -112,7 +117,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for name in (
-        "input_tags", "inputs", "datasets", "latest_metrics", "metrics",
+        "input_tags", "inputs", "datasets", "latest_metrics", "metrics", "metric_keys",
         "tags", "params", "runs", "experiment_tags", "experiments",
     ):
         op.drop_table(name)
