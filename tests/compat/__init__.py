@@ -1,0 +1,1 @@
+"""Compatibility tests: the official mlflow client against a live modelyard server."""
