@@ -465,7 +465,7 @@ def decode_page_token(token: str | None) -> int:
         return 0
     hint = "Pass the next_page_token of the previous response unchanged, or omit it for the first page."
     try:
-        decoded = base64.b64decode(token, validate=False)
+        decoded = base64.b64decode(token, validate=True)
     except (binascii.Error, ValueError, TypeError):
         raise InvalidParameterValue(f"Invalid page token, could not base64-decode. {hint}") from None
     try:

@@ -67,6 +67,7 @@ params = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
     Index("ix_params_key_value", "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 tags = Table(
@@ -75,6 +76,7 @@ tags = Table(
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text),
+    sqlite_with_rowid=False,
 )
 
 # Metric names, interned: history rows carry a small integer instead of the text.
@@ -109,6 +111,7 @@ latest_metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 datasets = Table(

@@ -59,6 +59,7 @@ def upgrade() -> None:
             sa.Column("run_id", sa.Integer, _run_fk(), primary_key=True),
             sa.Column("key", sa.String(250), primary_key=True),
             sa.Column("value", value_type, nullable=name == "tags"),
+            sqlite_with_rowid=False,
         )
     op.create_index("ix_params_key_value", "params", ["key", "value"])
     op.create_table(
@@ -84,6 +85,7 @@ def upgrade() -> None:
         sa.Column("is_nan", sa.Boolean, nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
         sa.Column("step", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
     op.create_table(
