@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import click
 
-from ..entities import Experiment, ViewType
-from .output import SdkGroup, client, echo_json, echo_table, format_time, json_option, tracking_uri_option
-
-VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
-
-
-def view_option(what: str):  # type: ignore[no-untyped-def]
-    return click.option(
-        "--view",
-        type=click.Choice(list(VIEWS)),
-        default="active",
-        show_default=True,
-        help=f"Which {what} to show: active, deleted or all.",
-    )
-
+from ..entities import Experiment
+from .output import (
+    VIEWS,
+    SdkGroup,
+    client,
+    echo_json,
+    echo_table,
+    format_time,
+    json_option,
+    tracking_uri_option,
+    view_option,
+)
 
 @click.group("experiments", cls=SdkGroup)
 def command() -> None:

@@ -11,11 +11,15 @@ import datetime as _dt
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..entities import ViewType
 from ..errors import ModelyardError
+
+if TYPE_CHECKING:
+    from ..client.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,11 +64,29 @@ def json_option(fn: F) -> F:
     )
 
 
-def client(tracking_uri: str | None):  # type: ignore[no-untyped-def]
-    """A :class:`~modelyard.client.client.Client` on ``tracking_uri``, else the SDK's resolved URI."""
+VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
+
+
+def view_option(what: str) -> Callable[[F], F]:
+    """``--view active|deleted|all``, the value a key of :data:`VIEWS`."""
+    return click.option(
+        "--view",
+        type=click.Choice(list(VIEWS)),
+        default="active",
+        show_default=True,
+        help=f"Which {what} to show: active, deleted or all.",
+    )
+
+
+def client(tracking_uri: str | None) -> Client:
+    """A :class:`~modelyard.Client` on ``tracking_uri`` (else the SDK's URI), closed with the command."""
     from ..client.client import Client
 
-    return Client(tracking_uri)
+    c = Client(tracking_uri)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(c.close)
+    return c
 
 
 # ---- JSON ---------------------------------------------------------------------
@@ -89,13 +111,17 @@ def _finite(value: Any) -> Any:
 
 
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
-    """Rows as a plain text table with a header, columns left-aligned, numbers right-aligned."""
-    cells = [[cell_text(c) for c in row] for row in rows]
+    """Rows as a plain text table under a header; number columns right-aligned, the rest left."""
+    values = [list(row) for row in rows]
+    cells = [[cell_text(c) for c in row] for row in values]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, c in enumerate(row):
             widths[i] = max(widths[i], len(c))
-    numeric = [bool(cells) and all(_is_number(row[i]) for row in cells if row[i]) for i in range(len(headers))]
+    numeric = [
+        any(row[i] is not None for row in values) and all(row[i] is None or _is_number(row[i]) for row in values)
+        for i in range(len(headers))
+    ]
 
     def line(values: Sequence[str]) -> str:
         parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
@@ -112,8 +138,8 @@ def echo_table(rows: Iterable[Sequence[Any]], headers: Sequence[str], empty: str
 
 
 def key_values(pairs: Iterable[tuple[str, Any]]) -> str:
-    """``key: value`` lines with the values aligned."""
-    pairs = [(k, cell_text(v)) for k, v in pairs]
+    """``key: value`` lines with the values aligned; empty values are left out."""
+    pairs = [(k, cell_text(v)) for k, v in pairs if v not in (None, "")]
     width = max((len(k) for k, _ in pairs), default=0)
     return "\n".join(f"{k + ':':<{width + 1}} {v}".rstrip() for k, v in pairs)
 
@@ -140,12 +166,8 @@ def format_number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def format_time(ms: int | None) -> str:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 import click
 
-from ..entities import PagedList, Run
-from .experiments import VIEWS, view_option
+from ..client.client import Client
+from ..entities import InputTag, PagedList, Run
 from .output import (
+    VIEWS,
+    F,
     SdkGroup,
     client,
     echo_json,
@@ -19,6 +22,7 @@ from .output import (
     json_option,
     key_values,
     tracking_uri_option,
+    view_option,
 )
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -30,7 +34,7 @@ def command() -> None:
     """List, search, show and delete runs."""
 
 
-def _page_options(fn):  # type: ignore[no-untyped-def]
+def _page_options(fn: F) -> F:
     fn = click.option("--page-token", default=None, help="Continue from the token a previous page printed.")(fn)
     fn = click.option("--max-results", default=100, show_default=True, type=click.IntRange(1, 50_000), help="Runs per page.")(fn)
     return fn
@@ -163,8 +167,8 @@ def delete(run_ids: tuple[str, ...], tracking_uri: str | None, as_json: bool) ->
 # ---- helpers ------------------------------------------------------------------
 
 
-def _experiment_ids(c, ids: list[str], names: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    resolved = list(ids)
+def _experiment_ids(c: Client, ids: list[str], names: list[str]) -> list[str]:
+    resolved = [c.get_experiment(i).experiment_id for i in ids]  # an unknown id is an error, not "No runs."
     for name in names:
         experiment = c.get_experiment_by_name(name)
         if experiment is None:
@@ -201,9 +205,10 @@ def _echo_runs(page: PagedList, as_json: bool, first_metrics: Sequence[str] = ()
 
 
 def _metric_columns(runs: list[Run], first: Sequence[str]) -> list[str]:
-    """The metric keys worth a column: those ordered by, then the others A-Z, without system metrics."""
-    present = {k for r in runs for k in r.data.metrics if not k.startswith("system/")}
-    ordered = [k for k in first if k in present] + sorted(present - set(first))
+    """The metric keys worth a column: those ordered by, then the most common, without system metrics."""
+    counts = Counter(k for r in runs for k in r.data.metrics if not k.startswith("system/"))
+    ordered = [k for k in first if k in counts]
+    ordered += sorted(set(counts) - set(ordered), key=lambda k: (-counts[k], k))
     return ordered[:MAX_METRIC_COLUMNS]
 
 
@@ -219,7 +224,7 @@ def _metric_keys(order_by: Sequence[str]) -> list[str]:
     return keys
 
 
-def _context(tags: list) -> str:  # type: ignore[type-arg]
+def _context(tags: list[InputTag]) -> str:
     return next((t.value for t in tags if t.key == "mlflow.data.context"), "")
 
 

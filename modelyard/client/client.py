@@ -53,6 +53,12 @@ class Client:
     def close(self) -> None:
         self._t.close()
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ---- experiments ----------------------------------------------------------
 
     def create_experiment(
