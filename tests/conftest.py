@@ -66,7 +66,9 @@ class LiveServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(artifacts + "-server.log"), "wb")  # noqa: SIM115
+        import tempfile
+
+        self.log = tempfile.NamedTemporaryFile(prefix="modelyard-server-", suffix=".log", delete=False)  # noqa: SIM115
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "modelyard.cli", "server",

@@ -204,10 +204,14 @@ class ProxiedArtifactRepository(ArtifactRepository):
         ]
 
     def open(self, path: str) -> Iterator[bytes]:
-        resp = self.t.http.get(f"{ARTIFACTS}/{self._remote(path)}")
+        """Stream a download; errors (404…) are raised before the first chunk."""
+        request = self.t.http.build_request("GET", f"{ARTIFACTS}/{self._remote(path)}")
+        resp = self.t.http.send(request, stream=True)
         if resp.status_code != 200:
+            resp.read()
+            resp.close()
             _decode(resp)
-        return iter([resp.content])
+        return _stream(resp)
 
     def is_file(self, path: str) -> bool:
         rel = safe_relpath(path)
@@ -216,6 +220,13 @@ class ProxiedArtifactRepository(ArtifactRepository):
 
     def delete(self, path: str = "") -> None:
         _decode(self.t.http.delete(f"{ARTIFACTS}/{self._remote(path)}"))
+
+
+def _stream(resp: httpx.Response) -> Iterator[bytes]:
+    try:
+        yield from resp.iter_bytes(1 << 20)
+    finally:
+        resp.close()
 
 
 def _file_chunks(data: BinaryIO) -> Iterator[bytes]:
