@@ -58,26 +58,30 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A real ``modelyard server`` subprocess on 127.0.0.1."""
+    """A real ``modelyard server`` subprocess on 127.0.0.1 (it inherits this process's env).
 
-    def __init__(self, backend_store_uri: str, artifacts: str, *extra: str) -> None:
+    ``artifacts`` is the ``--artifacts-destination`` (a path or s3://…), or None to
+    pass only ``extra`` flags; ``cwd`` is where a default ./.modelyard/ would land.
+    """
+
+    def __init__(self, backend_store_uri: str, artifacts: str | None, *extra: str, cwd: str | None = None) -> None:
         import subprocess
         import sys
+        import tempfile
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        import tempfile
-
         self.log = tempfile.NamedTemporaryFile(prefix="modelyard-server-", suffix=".log", delete=False)  # noqa: SIM115
+        destination = ["--artifacts-destination", artifacts] if artifacts else []
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "modelyard.cli", "server",
-                "--backend-store-uri", backend_store_uri,
-                "--artifacts-destination", artifacts,
+                "--backend-store-uri", backend_store_uri, *destination,
                 "--port", str(self.port), *extra,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            cwd=cwd,
         )
         self._wait()
 
@@ -89,7 +93,8 @@ class LiveServer:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log.name}")
+                with open(self.log.name, encoding="utf-8", errors="replace") as fh:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}:\n{fh.read()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return

@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import LiveServer, free_port
 
 ACCESS_KEY = "modelyard-test"
 SECRET_KEY = "modelyard-test-secret"
@@ -33,12 +34,6 @@ def rclone_binary() -> str | None:
     except (ImportError, AssertionError):  # the package asserts its binary exists at import
         return shutil.which("rclone")
     return str(BINARY_PATH)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path, what: str) -> None:
@@ -159,53 +154,14 @@ def s3_bucket(rclone_s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
     return bucket
 
 
-class S3LiveServer:
-    """A ``modelyard server`` subprocess whose artifacts live in S3 (it inherits this env).
-
-    Like ``tests/conftest.py::LiveServer``, which cannot take an s3:// destination yet
-    (it derives its log file name from the destination).
-    """
-
-    def __init__(self, backend_store_uri: str, log: Path, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "modelyard.cli", "server",
-                 "--backend-store-uri", backend_store_uri, "--port", str(self.port), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=log.parent,  # a default ./.modelyard/ lands in the test's folder
-            )
-        self._wait()
-
-    def _wait(self) -> None:
-        import httpx
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start within 30 s")
-
-    def stop(self) -> None:
-        _stop(self.proc)
-
-
 @pytest.fixture
-def s3_server_factory(tmp_path: Path) -> Iterator[Callable[..., S3LiveServer]]:
+def s3_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start ``modelyard server`` subprocesses with the given flags; stopped after the test."""
-    servers: list[S3LiveServer] = []
+    servers: list[LiveServer] = []
 
-    def start(*args: str) -> S3LiveServer:
+    def start(*args: str) -> LiveServer:
         n = len(servers)
-        server = S3LiveServer(f"sqlite:///{tmp_path / f'server{n}.db'}", tmp_path / f"server{n}.log", *args)
+        server = LiveServer(f"sqlite:///{tmp_path / f'server{n}.db'}", None, *args, cwd=str(tmp_path))
         servers.append(server)
         return server
 
