@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +18,7 @@ from ..errors import EndpointNotFound, ModelyardError
 from ..service import TrackingService
 from ..settings import Settings
 from .protocol import JSONResponse
-from .routes import artifacts, experiments, logged_models, meta, metrics, runs
+from . import routes as routes_package
 
 log = logging.getLogger("modelyard.server")
 
@@ -35,16 +37,26 @@ def _mount(prefixes: tuple[str, ...], table: RouteTable) -> list[Route]:
     ]
 
 
+# Which table of a route module goes under which prefixes.
+_TABLES = (
+    ("ABSOLUTE_ROUTES", ("",)),
+    ("ROUTES", MLFLOW_PREFIXES),
+    ("PROXY_ROUTES", ARTIFACT_PREFIXES),
+    ("EXTENSION_ROUTES", EXTENSION_PREFIXES),
+)
+
+
 def build_routes() -> list[Route]:
-    mlflow: RouteTable = (
-        experiments.ROUTES + runs.ROUTES + metrics.ROUTES + artifacts.ROUTES + logged_models.ROUTES
-    )
-    return (
-        _mount(("",), meta.ROUTES)
-        + _mount(MLFLOW_PREFIXES, mlflow)
-        + _mount(ARTIFACT_PREFIXES, artifacts.PROXY_ROUTES)
-        + _mount(EXTENSION_PREFIXES, runs.EXTENSION_ROUTES)
-    )
+    """Every table of every module in ``server/routes``, each under its prefixes."""
+    modules = [
+        importlib.import_module(f"{routes_package.__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(routes_package.__path__), key=lambda i: i.name)
+    ]
+    out: list[Route] = []
+    for attr, prefixes in _TABLES:
+        for module in modules:
+            out += _mount(prefixes, getattr(module, attr, []))
+    return out
 
 
 async def _on_modelyard_error(request: Request, exc: Exception) -> Response:

@@ -35,7 +35,7 @@ async def server_info(request: Request) -> Response:
 
 
 # Absolute paths.
-ROUTES = [
+ABSOLUTE_ROUTES = [
     ("/health", ["GET"], health),
     ("/version", ["GET"], version),
     ("/api/3.0/mlflow/server-info", ["GET"], server_info),
