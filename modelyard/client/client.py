@@ -33,6 +33,8 @@ from ..entities import (
 from ..errors import ResourceDoesNotExist
 from ..service.limits import MAX_PARAMS_TAGS_PER_BATCH
 from .http import HttpTransport
+from .logged_models import LoggedModelsMethods
+from .registry import RegistryMethods
 from .transport import LocalTransport, Transport
 from .uri import get_tracking_uri, is_http
 
@@ -41,7 +43,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client:
+class Client(RegistryMethods, LoggedModelsMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

@@ -24,6 +24,8 @@ from ..entities import (
 )
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
 from ..service.limits import MAX_BULK_METRICS
+from .logged_models_http import HttpLoggedModels
+from .registry_http import HttpRegistry
 
 API = "/api/2.0/mlflow"
 EXT = "/api/2.0/modelyard"
@@ -32,7 +34,7 @@ _RETRY_STATUSES = (429, 502, 503, 504)
 _encoder = msgspec.json.Encoder()
 
 
-class HttpTransport:
+class HttpTransport(HttpRegistry, HttpLoggedModels):
     """A keep-alive connection to a modelyard (or MLflow) server."""
 
     def __init__(self, base_url: str, *, timeout: float = 120.0, retries: int = 3) -> None:

@@ -15,6 +15,8 @@ from ..entities import DatasetInput, Experiment, Metric, PagedList, Param, Run, 
 from ..service import TrackingService
 from ..service.limits import MAX_BULK_METRICS
 from ..settings import Settings
+from .logged_models_local import LocalLoggedModels
+from .registry_local import LocalRegistry
 from .uri import embedded_location
 
 
@@ -56,7 +58,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class LocalTransport:
+class LocalTransport(LocalRegistry, LocalLoggedModels):
     """The service in this process, over an embedded store."""
 
     def __init__(self, uri: str) -> None:

@@ -8,9 +8,18 @@ from ..settings import Settings
 from ..store import TrackingStore
 from .artifacts import PROXY_SCHEME, ArtifactService
 from .experiments import ExperimentService
+from .logged_models import LoggedModelService
+from .registry import RegistryService
 from .runs import RunService
 
-__all__ = ["ArtifactService", "ExperimentService", "RunService", "TrackingService"]
+__all__ = [
+    "ArtifactService",
+    "ExperimentService",
+    "LoggedModelService",
+    "RegistryService",
+    "RunService",
+    "TrackingService",
+]
 
 
 class TrackingService:
@@ -27,6 +36,8 @@ class TrackingService:
         self.artifacts = ArtifactService(_as_uri(destination))
         self.experiments = ExperimentService(self.store, self._location_for)
         self.runs = RunService(self.store, self.experiments)
+        self.registry = RegistryService(self.store, self.runs)
+        self.logged_models = LoggedModelService(self.store, self.experiments, self.runs)
         self.experiments.ensure_default()
 
     def _location_for(self, experiment_id: int) -> str:

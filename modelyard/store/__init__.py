@@ -5,12 +5,24 @@ from __future__ import annotations
 from ..entities import Experiment, Run
 from ..query import Comparison, OrderKey
 from .database import Database
+from . import logged_models_schema, registry_schema  # noqa: F401  (complete the metadata)
 from .experiments import ExperimentStore
+from .logged_models import LoggedModelStore
 from .metrics import MetricStore
+from .registry import RegistryStore
 from .runs import RunRow, RunStore
 from .search import experiment_search_select, run_search_select
 
-__all__ = ["Database", "ExperimentStore", "MetricStore", "RunRow", "RunStore", "TrackingStore"]
+__all__ = [
+    "Database",
+    "ExperimentStore",
+    "LoggedModelStore",
+    "MetricStore",
+    "RegistryStore",
+    "RunRow",
+    "RunStore",
+    "TrackingStore",
+]
 
 
 class TrackingStore:
@@ -21,6 +33,8 @@ class TrackingStore:
         self.experiments = ExperimentStore(self.db)
         self.metrics = MetricStore(self.db)
         self.runs = RunStore(self.db, self.metrics)
+        self.registry = RegistryStore(self.db)
+        self.logged_models = LoggedModelStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()
