@@ -33,6 +33,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--big", action="store_true",
                    help="also seed and search the big experiment on mlflow and fml (slow: "
                         "runs are created over REST); modelyard always gets it")
+    p.add_argument("--big-rest", action="store_true",
+                   help="seed modelyard's big experiment over REST like the peers, not with its embedded SDK")
     p.add_argument("--big-runs", type=int, help="runs in the big experiment (default 100,000; quick 5,000)")
     p.add_argument("--sdk-points", type=int, help="points for the modelyard SDK ingest (default 1M)")
     p.add_argument("--sdk-batch", type=int, help="points per SDK log_batch call (default 100,000)")
@@ -59,7 +61,10 @@ def run_server(name: str, args: argparse.Namespace, z: Sizes, only: set[str], ba
     with servers.launch(spec, args.backend, workdir, args.pg_url) as server:
         print(f"  {name} healthy at {server.url} after {server.startup_s:.1f}s; "
               f"idle CPU {server.idle_cpu_per_s * 1000:.0f} ms/s", flush=True)
-        bench = Bench(server, z, big=big)
+        seeder = None
+        if name == "modelyard" and not args.big_rest:
+            seeder = lambda seeds: sdk.seed_runs(server.store_uri, seeds)  # noqa: E731
+        bench = Bench(server, z, big=big, big_seeder=seeder)
         try:
             for r in bench.run_all(only):
                 results[r.key] = r
@@ -68,8 +73,7 @@ def run_server(name: str, args: argparse.Namespace, z: Sizes, only: set[str], ba
         if name == "modelyard" and "sdk" in only:
             _attempt(results, "sdk.http", lambda: sdk.ingest("sdk.http", server.url, z.sdk_points, z.sdk_batch, server))
     if name == "modelyard" and "sdk" in only:
-        uri = f"sqlite:///{workdir / 'embedded' / 'modelyard.db'}"
-        (workdir / "embedded").mkdir(parents=True, exist_ok=True)
+        uri = str(workdir / "embedded")  # an embedded store folder (SQLite in WAL + artifacts)
         _attempt(results, "sdk.embedded", lambda: sdk.ingest("sdk.embedded", uri, z.sdk_points, z.sdk_batch))
     return results
 

@@ -76,8 +76,8 @@ class PgDatabase:
     postmaster: int | None = None
 
     def url(self, scheme: str = "postgresql") -> str:
-        rest = self.base_url.split("://", 1)[1].rstrip("/")
-        return f"{scheme}://{rest}/{self.name}"
+        server = self.base_url.split("://", 1)[1].split("/", 1)[0]  # user@host:port
+        return f"{scheme}://{server}/{self.name}"
 
     def create(self) -> None:
         import psycopg
@@ -125,6 +125,7 @@ class Server:
     log: Path
     workdir: Path
     db_pid: int | None = None  # postmaster, when the store is PostgreSQL
+    store_uri: str = ""
     startup_s: float = 0.0
     idle_cpu_per_s: float = 0.0
 
@@ -209,7 +210,8 @@ def _sqlalchemy_uri(workdir: Path, pg: PgDatabase | None, file: str) -> str:
 SPECS: dict[str, ServerSpec] = {
     "mlflow": ServerSpec(
         "mlflow", _mlflow_command,
-        lambda d, pg: _sqlalchemy_uri(d, pg, "mlflow.db"),
+        # mlflow 3.17 picks the psycopg (3) dialect for postgresql://; its venv has psycopg2.
+        lambda d, pg: pg.url("postgresql+psycopg2") if pg else f"sqlite:///{d / 'mlflow.db'}",
         prepare=lambda: ensure_venv("mlflow", MLFLOW_REQUIREMENTS) and None,
     ),
     "fml": ServerSpec(
@@ -268,7 +270,8 @@ def launch(spec: ServerSpec, backend: str, workdir: Path, pg_base: str) -> Itera
         if pg:
             pg.create()
         port = free_port()
-        argv = spec.command(spec.store_uri(workdir, pg), workdir / "artifacts", port)
+        store_uri = spec.store_uri(workdir, pg)
+        argv = spec.command(store_uri, workdir / "artifacts", port)
         log = workdir / f"{spec.name}.log"
         print(f"  $ {' '.join(argv)}", flush=True)
         t0 = time.perf_counter()
@@ -279,11 +282,17 @@ def launch(spec: ServerSpec, backend: str, workdir: Path, pg_base: str) -> Itera
                 env={**os.environ, **spec.env()},
             )
         server = Server(spec.name, f"http://127.0.0.1:{port}", proc, log, workdir,
-                        db_pid=pg.postmaster if pg else None)
+                        db_pid=pg.postmaster if pg else None, store_uri=store_uri)
         wait_healthy(server)
         server.startup_s = time.perf_counter() - t0
-        # Let start-up work (imports in worker processes, migrations) finish.
-        settled_cpu([proc.pid], quiet=0.5, limit=30.0)
+        # Let start-up work (imports in worker processes, migrations) finish:
+        # wait for a second with under 50 ms of CPU, for at most two minutes.
+        deadline = time.monotonic() + 120.0
+        while time.monotonic() < deadline:
+            a = tree_cpu(proc.pid)
+            time.sleep(1.0)
+            if tree_cpu(proc.pid) - a < 0.05:
+                break
         a = tree_cpu(proc.pid)
         time.sleep(2.0)
         server.idle_cpu_per_s = (tree_cpu(proc.pid) - a) / 2.0
