@@ -17,7 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import InvalidParameterValue, MalformedRequest, RequestTooLarge
+from ..errors import (
+    InvalidParameterValue,
+    MalformedRequest,
+    ModelyardError,
+    RequestTooLarge,
+)
 
 S = TypeVar("S", bound=msgspec.Struct)
 _encoder = msgspec.json.Encoder()
@@ -52,9 +57,23 @@ def decode_query(request: Request, schema: type[S]) -> S:
         raise InvalidParameterValue(f"Invalid request: {exc}. Check the named query parameter.") from None
 
 
-def decode_body(body: bytes, schema: type[S], max_bytes: int) -> S:
+def too_large(size: int, limit: int) -> ModelyardError:
+    """A body over the server's limit: 413 REQUEST_LIMIT_EXCEEDED."""
+    return RequestTooLarge(f"Request body of {size} bytes exceeds the limit of {limit} bytes.")
+
+
+def batch_too_large(size: int, limit: int) -> ModelyardError:
+    """A log-batch body over MLflow's limit: MLflow answers 400 INVALID_PARAMETER_VALUE, so do we."""
+    return InvalidParameterValue(
+        f"Batched logging API requests must be at most {limit} bytes, got a request of size {size}."
+    )
+
+
+def decode_body(
+    body: bytes, schema: type[S], max_bytes: int, on_too_large: Callable[[int, int], ModelyardError] = too_large
+) -> S:
     if len(body) > max_bytes:
-        raise RequestTooLarge(f"Request body of {len(body)} bytes exceeds the limit of {max_bytes} bytes.")
+        raise on_too_large(len(body), max_bytes)
     if not body.strip():
         body = b"{}"
     try:
@@ -66,9 +85,17 @@ def decode_body(body: bytes, schema: type[S], max_bytes: int) -> S:
 
 
 def endpoint(
-    schema: type[S], fn: Callable[[Any, S], Any], *, max_bytes_setting: str = "max_request_bytes"
+    schema: type[S],
+    fn: Callable[[Any, S], Any],
+    *,
+    max_bytes_setting: str = "max_request_bytes",
+    on_too_large: Callable[[int, int], ModelyardError] = too_large,
 ) -> Callable[[Request], Any]:
-    """An async endpoint that decodes ``schema`` and runs ``fn(service, request_obj)``."""
+    """An async endpoint that decodes ``schema`` and runs ``fn(service, request_obj)``.
+
+    A body over the ``max_bytes_setting`` limit is refused with ``on_too_large(size, limit)``
+    before it is read when Content-Length says so, else once read.
+    """
 
     async def handle(request: Request) -> Response:
         service = request.app.state.service
@@ -78,8 +105,8 @@ def endpoint(
             limit = getattr(service.settings, max_bytes_setting)
             declared = request.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit:
-                raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes.")
-            obj = decode_body(await request.body(), schema, limit)
+                raise on_too_large(int(declared), limit)
+            obj = decode_body(await request.body(), schema, limit, on_too_large)
         result = await run_in_threadpool(fn, service, obj)
         return JSONResponse({} if result is None else result)
 

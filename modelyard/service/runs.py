@@ -13,13 +13,16 @@ from ..entities import (
     PagedList,
     Param,
     Run,
+    RunData,
     RunInfo,
+    RunInputs,
     RunStatus,
     RunTag,
     ViewType,
 )
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import RunRow, TrackingStore
+from ..store.database import Tx
 from . import limits
 from .experiments import ExperimentService, now_ms
 from .names import random_run_name
@@ -46,7 +49,7 @@ class RunService:
         tags: dict[str, str] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        exp = self.experiments.get_active(0 if experiment_id in (None, "") else experiment_id)
+        exp_id = limits.parse_experiment_id(0 if experiment_id in (None, "") else experiment_id)
         tags = dict(tags or {})
         for i, (key, value) in enumerate(tags.items()):
             limits.check_tag(RunTag(key, value), f"tags[{i}]")
@@ -59,20 +62,27 @@ class RunService:
         name = run_name or tag_name or random_run_name()
         limits.check_length("run_name", name, limits.MAX_ENTITY_KEY_LENGTH)
         tags[RUN_NAME_TAG] = name
-        user = user_id or tags.get(USER_TAG) or _user()
         run_id = uuid.uuid4().hex
-        info = RunInfo(
-            run_id=run_id,
-            experiment_id=exp.experiment_id,
-            run_name=name,
-            user_id=user,
-            status=RunStatus.RUNNING,
-            start_time=start_time if start_time is not None else now_ms(),
-            end_time=None,
-            artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
-        )
-        self.store.runs.create(info, tags)
-        return self.get(run_id)
+        with self.store.db.fast_write() as tx:
+            exp = self.store.experiments.brief(tx, exp_id)
+            if exp is None:
+                raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+            if exp[1] != LifecycleStage.ACTIVE:
+                raise InvalidParameterValue(
+                    f"The experiment {experiment_id} must be in the 'active' state. Current state is {exp[1]}."
+                )
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=str(exp[0]),
+                run_name=name,
+                user_id=user_id or tags.get(USER_TAG) or _user(),
+                status=RunStatus.RUNNING,
+                start_time=start_time if start_time is not None else now_ms(),
+                end_time=None,
+                artifact_uri=f"{exp[2]}/{run_id}/artifacts",
+            )
+            self.store.runs.create(tx, info, tags)
+        return Run(info, RunData(tags=tags), RunInputs())
 
     def get(self, run_id: str) -> Run:
         limits.check_run_id(run_id)
@@ -81,15 +91,15 @@ class RunService:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         return run
 
-    def _row(self, conn, run_id: str) -> RunRow:  # type: ignore[no-untyped-def]
+    def _row(self, tx: Tx, run_id: str) -> RunRow:
         limits.check_run_id(run_id)
-        row = self.store.runs.row(conn, run_id)
+        row = self.store.runs.row(tx, run_id)
         if row is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         return row
 
-    def _active_row(self, conn, run_id: str) -> RunRow:  # type: ignore[no-untyped-def]
-        row = self._row(conn, run_id)
+    def _active_row(self, tx: Tx, run_id: str) -> RunRow:
+        row = self._row(tx, run_id)
         if row.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidParameterValue(
                 f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}."
@@ -105,19 +115,19 @@ class RunService:
             )
         if run_name is not None:
             limits.check_length("run_name", run_name, limits.MAX_ENTITY_KEY_LENGTH)
-        with self.store.db.read() as conn:
-            row = self._active_row(conn, run_id)
+        with self.store.db.fast_read() as tx:
+            row = self._active_row(tx, run_id)
         self.store.runs.update(row.pk, status, end_time, run_name or None)
         return self.get(run_id).info
 
     def delete(self, run_id: str) -> None:
-        with self.store.db.read() as conn:
-            row = self._row(conn, run_id)
+        with self.store.db.fast_read() as tx:
+            row = self._row(tx, run_id)
         self.store.runs.set_lifecycle(row.pk, LifecycleStage.DELETED, now_ms())
 
     def restore(self, run_id: str) -> None:
-        with self.store.db.read() as conn:
-            row = self._row(conn, run_id)
+        with self.store.db.fast_read() as tx:
+            row = self._row(tx, run_id)
         self.store.runs.set_lifecycle(row.pk, LifecycleStage.ACTIVE, now_ms())
 
     # ---- logging --------------------------------------------------------------
@@ -136,33 +146,33 @@ class RunService:
         limits.check_batch(metrics, params, tags)
         if metrics:
             self.store.metrics.ensure_keys({m.key for m in metrics})
-        with self.store.db.write() as conn:
-            row = self._active_row(conn, run_id)
-            self.store.runs.log_batch(conn, row.pk, metrics, params, tags)
+        with self.store.db.fast_write() as tx:
+            row = self._active_row(tx, run_id)
+            self.store.runs.log_batch(tx, row.pk, metrics, params, tags)
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         limits.check_metric(metric)
         self.store.metrics.ensure_keys((metric.key,))
-        with self.store.db.write() as conn:
-            row = self._active_row(conn, run_id)
-            self.store.metrics.write(conn, row.pk, (metric,))
+        with self.store.db.fast_write() as tx:
+            row = self._active_row(tx, run_id)
+            self.store.metrics.write(tx, row.pk, (metric,))
 
     def log_param(self, run_id: str, param: Param) -> None:
         limits.check_param(param)
-        with self.store.db.write() as conn:
-            row = self._active_row(conn, run_id)
-            self.store.runs.log_batch(conn, row.pk, params=(param,))
+        with self.store.db.fast_write() as tx:
+            row = self._active_row(tx, run_id)
+            self.store.runs.log_batch(tx, row.pk, params=(param,))
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
         limits.check_tag(tag)
-        with self.store.db.write() as conn:
-            row = self._active_row(conn, run_id)
-            self.store.runs.log_batch(conn, row.pk, tags=(tag,))
+        with self.store.db.fast_write() as tx:
+            row = self._active_row(tx, run_id)
+            self.store.runs.log_batch(tx, row.pk, tags=(tag,))
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        with self.store.db.write() as conn:
-            row = self._active_row(conn, run_id)
-            if not self.store.runs.delete_tag(conn, row.pk, key):
+        with self.store.db.fast_write() as tx:
+            row = self._active_row(tx, run_id)
+            if not self.store.runs.delete_tag(tx, row.pk, key):
                 raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
@@ -185,9 +195,9 @@ class RunService:
                     raise InvalidParameterValue(limits.missing_value(f"datasets[{i}].tags[{j}].key"))
                 limits.check_length(f"datasets[{i}].tags[{j}].key", tag.key, limits.MAX_INPUT_TAG_KEY_SIZE)
                 limits.check_length(f"datasets[{i}].tags[{j}].value", tag.value, limits.MAX_INPUT_TAG_VALUE_SIZE)
-        with self.store.db.write() as conn:
-            row = self._active_row(conn, run_id)
-            self.store.runs.log_inputs(conn, row.pk, row.experiment_id, datasets)
+        with self.store.db.fast_write() as tx:
+            row = self._active_row(tx, run_id)
+            self.store.runs.log_inputs(tx, row.pk, row.experiment_id, datasets)
 
     # ---- reads ----------------------------------------------------------------
 
@@ -199,10 +209,10 @@ class RunService:
         if max_results is not None:
             limits.check_max_results(max_results, limits.MAX_METRIC_HISTORY_PAGE)
         offset = decode_page_token(page_token)
-        with self.store.db.read() as conn:
-            row = self._row(conn, run_id)
+        with self.store.db.fast_read() as tx:
+            row = self._row(tx, run_id)
             limit = None if max_results is None else max_results + 1
-            points = self.store.metrics.history(conn, row.pk, key, limit, offset)
+            points = self.store.metrics.history(tx, row.pk, key, limit, offset)
         if max_results is not None and len(points) > max_results:
             return PagedList(points[:max_results], encode_page_token(offset + max_results))
         return PagedList(points, None)
@@ -231,20 +241,15 @@ class RunService:
             raise InvalidParameterValue("end_step must be greater than start_step.")
         max_results = MAX_BULK_INTERVAL_RESULTS if max_results is None else max_results
         limits.check_max_results(max_results, MAX_BULK_INTERVAL_RESULTS)
-        with self.store.db.read() as conn:
-            rows = [self._row(conn, rid) for rid in run_ids]
+        with self.store.db.fast_read() as tx:
+            rows = [self._row(tx, rid) for rid in run_ids]
             by_pk = {r.pk: r.run_id for r in rows}
-            points = self.store.metrics.history_in_steps(conn, list(by_pk), key, start_step, end_step)
-        out: list[Metric] = []
-        steps_by_run: dict[int, list[int]] = {}
+            points = self.store.metrics.history_in_steps(tx, list(by_pk), key, start_step, end_step)
+        by_run: dict[int, list[Metric]] = {}
         for pk, m in points:
-            steps_by_run.setdefault(pk, []).append(m.step)
-        keep = {pk: _sample_steps(sorted(set(steps)), max_results) for pk, steps in steps_by_run.items()}
-        for pk, m in points:
-            if m.step in keep[pk]:
-                m.run_id = by_pk[pk]
-                out.append(m)
-        return out
+            m.run_id = by_pk[pk]
+            by_run.setdefault(pk, []).append(m)
+        return [m for pk in by_pk if pk in by_run for m in _sample_rows(by_run[pk], max_results)]
 
     def search(
         self,
@@ -271,14 +276,23 @@ class RunService:
         return PagedList(runs[:max_results], token)
 
 
-def _sample_steps(steps: list[int], max_results: int) -> set[int]:
-    """Evenly spaced steps, always with the first and the last."""
-    if len(steps) <= max_results:
-        return set(steps)
-    n = len(steps)
-    picked = {steps[round(i * (n - 1) / (max_results - 1))] for i in range(max_results)} if max_results > 1 else set()
-    picked.add(steps[0])
-    picked.add(steps[-1])
+def _sample_rows(rows: list[Metric], max_results: int) -> list[Metric]:
+    """MLflow's sampling: the first row of each of ``max_results`` NTILE buckets, always ending on the last row.
+
+    ``rows`` are ordered by (step, timestamp, value).
+    """
+    n = len(rows)
+    if n <= max_results:
+        return rows
+    if max_results == 1:
+        return [rows[-1]]
+    size, extra = divmod(n, max_results)
+    picked, start = [], 0
+    for bucket in range(max_results):
+        picked.append(rows[start])
+        start += size + (1 if bucket < extra else 0)
+    if picked[-1] is not rows[-1]:
+        picked[-1] = rows[-1]
     return picked
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from ..entities import Experiment, LifecycleStage
 from ..errors import ResourceAlreadyExists
 from . import schema as s
-from .database import Database
+from .database import Database, Tx
 
 _COLUMNS = (
     s.experiments.c.experiment_id,
@@ -61,6 +61,15 @@ class ExperimentStore:
         except IntegrityError as exc:
             raise ResourceAlreadyExists(f"Experiment(name={name}) already exists.") from exc
         return str(new_id)
+
+    def brief(self, tx: Tx, experiment_id: int) -> tuple[int, str, str] | None:
+        """(id, lifecycle_stage, artifact_location): what creating a run needs, one query."""
+        return tx.one(
+            self.db.sql(
+                "SELECT experiment_id, lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?"
+            ),
+            (experiment_id,),
+        )
 
     def get(self, experiment_id: int) -> Experiment | None:
         with self.db.read() as conn:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
 from ..entities import Metric
 from . import schema as s
-from .database import Database
+from .database import Database, Tx
 
 _HISTORY_COLS = ("run_id", "key_id", "step", "timestamp", "value", "is_nan")
 _LATEST_COLS = ("run_id", "key", "value", "is_nan", "timestamp", "step")
@@ -37,24 +38,32 @@ class MetricStore:
         missing = {k for k in keys if k not in self._key_ids}
         if not missing:
             return
-        k = s.metric_keys.c
-        with self.db.read() as conn:
-            found = conn.execute(select(k.key, k.id).where(k.key.in_(missing))).all()
-        self._key_ids.update(dict(found))  # type: ignore[arg-type]
-        missing -= {key for key, _ in found}
+        with self.db.fast_read() as tx:
+            self._key_ids.update(self._lookup_keys(tx, missing))
+        missing -= self._key_ids.keys()
         if missing:
-            with self.db.write() as conn:
-                conn.exec_driver_sql(self._insert_key, [(key,) for key in missing])
-                found = conn.execute(select(k.key, k.id).where(k.key.in_(missing))).all()
-            self._key_ids.update(dict(found))  # type: ignore[arg-type]
+            with self.db.fast_write() as tx:
+                tx.executemany(self._insert_key, [(key,) for key in sorted(missing)])
+                found = self._lookup_keys(tx, missing)
+            self._key_ids.update(found)
 
-    def key_id(self, conn: Connection, key: str) -> int | None:
+    def _lookup_keys(self, tx: Tx, keys: set[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            sql = self.db.sql(f"SELECT key, id FROM metric_keys WHERE key IN ({', '.join('?' * len(chunk))})")
+            out.update(dict(tx.all(sql, chunk)))
+        return out
+
+    def key_id(self, tx: Tx, key: str) -> int | None:
         found = self._key_ids.get(key)
         if found is None:
-            found = conn.execute(select(s.metric_keys.c.id).where(s.metric_keys.c.key == key)).scalar()
+            row = tx.one(self.db.sql("SELECT id FROM metric_keys WHERE key = ?"), (key,))
+            found = None if row is None else row[0]
         return found
 
-    def write(self, conn: Connection, run_pk: int, metrics: Sequence[Metric]) -> None:
+    def write(self, tx: Tx, run_pk: int, metrics: Sequence[Metric]) -> None:
         """Insert points (identical ones once) and move each key's latest value forward.
 
         Keys must have been interned with :meth:`ensure_keys`. NaN is stored as 0
@@ -78,53 +87,43 @@ class MetricStore:
             b = best.get(key)
             if b is None or step > b[0] or (step == b[0] and (ts > b[1] or (ts == b[1] and v > b[2]))):
                 best[key] = (step, ts, v, nan)
-        conn.exec_driver_sql(self._insert_history, rows)
-        conn.exec_driver_sql(
+        tx.executemany(self._insert_history, rows)
+        tx.executemany(
             self._upsert_latest,
             [(run_pk, key, v, nan, ts, step) for key, (step, ts, v, nan) in best.items()],
         )
 
-    def history(
-        self, conn: Connection, run_pk: int, key: str, limit: int | None = None, offset: int = 0
-    ) -> list[Metric]:
-        key_id = self.key_id(conn, key)
+    def history(self, tx: Tx, run_pk: int, key: str, limit: int | None = None, offset: int = 0) -> list[Metric]:
+        key_id = self.key_id(tx, key)
         if key_id is None:
             return []
-        m = s.metrics.c
-        query = (
-            select(m.step, m.timestamp, m.value, m.is_nan)
-            .where(m.run_id == run_pk, m.key_id == key_id)
-            .order_by(m.step, m.timestamp, m.value)
-            .offset(offset)
+        sql = (
+            "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key_id = ?"
+            " ORDER BY step, timestamp, value LIMIT ? OFFSET ?"
         )
-        if limit is not None:
-            query = query.limit(limit)
-        return [
-            Metric(key, math.nan if nan else value, ts, step)
-            for step, ts, value, nan in conn.execute(query)
-        ]
+        rows = tx.all(self.db.sql(sql), (run_pk, key_id, -1 if limit is None and self.db.is_sqlite else limit, offset))
+        nan = math.nan
+        return [Metric(key, nan if n else v, ts, step) for step, ts, v, n in rows]
 
     def history_in_steps(
-        self, conn: Connection, run_pks: Sequence[int], key: str, start_step: int | None, end_step: int | None
+        self, tx: Tx, run_pks: Sequence[int], key: str, start_step: int | None, end_step: int | None
     ) -> list[tuple[int, Metric]]:
         """All points of ``key`` for these runs with steps in [start, end], as (run_pk, metric)."""
-        key_id = self.key_id(conn, key)
-        if key_id is None:
+        key_id = self.key_id(tx, key)
+        if key_id is None or not run_pks:
             return []
-        m = s.metrics.c
-        conds = [m.run_id.in_(run_pks), m.key_id == key_id]
+        sql = f"SELECT run_id, step, timestamp, value, is_nan FROM metrics WHERE key_id = ? AND run_id IN ({', '.join('?' * len(run_pks))})"
+        params: list[Any] = [key_id, *run_pks]
         if start_step is not None:
-            conds.append(m.step >= start_step)
+            sql += " AND step >= ?"
+            params.append(start_step)
         if end_step is not None:
-            conds.append(m.step <= end_step)
-        query = (
-            select(m.run_id, m.step, m.timestamp, m.value, m.is_nan)
-            .where(and_(*conds))
-            .order_by(m.run_id, m.step, m.timestamp, m.value)
-        )
+            sql += " AND step <= ?"
+            params.append(end_step)
+        sql += " ORDER BY run_id, step, timestamp, value"
         return [
-            (run_pk, Metric(key, math.nan if nan else value, ts, step))
-            for run_pk, step, ts, value, nan in conn.execute(query)
+            (run_pk, Metric(key, math.nan if n else v, ts, step))
+            for run_pk, step, ts, v, n in tx.all(self.db.sql(sql), params)
         ]
 
     def latest(self, conn: Connection, run_pks: Sequence[int]) -> dict[int, list[Metric]]:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, select, update
 
 from ..entities import (
     Dataset,
@@ -23,7 +23,7 @@ from ..entities import (
 )
 from ..errors import InvalidParameterValue
 from . import schema as s
-from .database import Database
+from .database import Database, Tx
 from .metrics import MetricStore
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -46,33 +46,36 @@ class RunStore:
         self.metrics = metrics
         self._insert_param = db.insert_ignore("params", ("run_id", "key", "value"))
         self._upsert_tag = db.upsert("tags", ("run_id", "key", "value"), ("run_id", "key"))
+        self._select_row = db.sql(
+            "SELECT id, run_uuid, experiment_id, lifecycle_stage, status FROM runs WHERE run_uuid = ?"
+        )
+        self._insert_run = db.sql(
+            "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time,"
+            " artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+        )
+        self._insert_dataset = db.insert_ignore(
+            "datasets",
+            ("dataset_uuid", "experiment_id", "name", "digest", "source_type", "source", "schema", "profile"),
+        )
+        self._insert_input = db.sql("INSERT INTO inputs (input_uuid, dataset_id, run_id) VALUES (?, ?, ?)")
+        self._upsert_input_tag = db.upsert("input_tags", ("input_id", "name", "value"), ("input_id", "name"))
 
     # ---- rows -------------------------------------------------------------
 
-    def row(self, conn: Connection, run_id: str) -> RunRow | None:
-        r = s.runs.c
-        found = conn.execute(
-            select(r.id, r.run_uuid, r.experiment_id, r.lifecycle_stage, r.status).where(r.run_uuid == run_id)
-        ).first()
+    def row(self, tx: Tx, run_id: str) -> RunRow | None:
+        found = tx.one(self._select_row, (run_id,))
         return RunRow(*found) if found else None
 
-    def create(self, info: RunInfo, tags: dict[str, str]) -> None:
-        with self.db.write() as conn:
-            pk = conn.execute(
-                insert(s.runs).values(
-                    run_uuid=info.run_id,
-                    name=info.run_name,
-                    experiment_id=int(info.experiment_id),
-                    user_id=info.user_id,
-                    status=info.status,
-                    start_time=info.start_time,
-                    end_time=info.end_time,
-                    artifact_uri=info.artifact_uri,
-                    lifecycle_stage=info.lifecycle_stage,
-                )
-            ).inserted_primary_key[0]
-            if tags:
-                conn.exec_driver_sql(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
+    def create(self, tx: Tx, info: RunInfo, tags: dict[str, str]) -> int:
+        pk = tx.one(
+            self._insert_run,
+            (
+                info.run_id, info.run_name, int(info.experiment_id), info.user_id, info.status,
+                info.start_time, info.end_time, info.artifact_uri, info.lifecycle_stage,
+            ),
+        )[0]
+        tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
+        return int(pk)
 
     def update(self, pk: int, status: str | None, end_time: int | None, run_name: str | None) -> None:
         values: dict[str, Any] = {}
@@ -100,24 +103,24 @@ class RunStore:
 
     def log_batch(
         self,
-        conn: Connection,
+        tx: Tx,
         pk: int,
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        """Write one batch inside ``conn``'s transaction (the caller commits)."""
+        """Write one batch inside ``tx``'s transaction (the caller commits)."""
         if params:
-            self._write_params(conn, pk, params)
+            self._write_params(tx, pk, params)
         if tags:
             folded = {t.key: t.value for t in tags}
-            conn.exec_driver_sql(self._upsert_tag, [(pk, k, v) for k, v in folded.items()])
+            tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in folded.items()])
             if RUN_NAME_TAG in folded:
-                conn.execute(update(s.runs).where(s.runs.c.id == pk).values(name=folded[RUN_NAME_TAG]))
+                tx.execute(self.db.sql("UPDATE runs SET name = ? WHERE id = ?"), (folded[RUN_NAME_TAG], pk))
         if metrics:
-            self.metrics.write(conn, pk, metrics)
+            self.metrics.write(tx, pk, metrics)
 
-    def _write_params(self, conn: Connection, pk: int, params: Sequence[Param]) -> None:
+    def _write_params(self, tx: Tx, pk: int, params: Sequence[Param]) -> None:
         wanted: dict[str, str] = {}
         for p in params:
             if wanted.setdefault(p.key, p.value) != p.value:
@@ -125,51 +128,46 @@ class RunStore:
                     f"Duplicate parameter keys with different values in one batch: {p.key!r}. "
                     "Log each param once."
                 )
-        conn.exec_driver_sql(self._insert_param, [(pk, k, v) for k, v in wanted.items()])
+        tx.executemany(self._insert_param, [(pk, k, v) for k, v in wanted.items()])
         # Params are write-once: whatever won (ours or an earlier write) must equal ours.
-        p = s.params.c
-        stored = conn.execute(select(p.key, p.value).where(p.run_id == pk, p.key.in_(list(wanted)))).all()
+        keys = list(wanted)
+        stored = tx.all(
+            self.db.sql(f"SELECT key, value FROM params WHERE run_id = ? AND key IN ({', '.join('?' * len(keys))})"),
+            [pk, *keys],
+        )
         changed = [(k, v) for k, v in stored if wanted[k] != v]
         if changed:
             key, old = changed[0]
+            run_id = tx.one(self.db.sql("SELECT run_uuid FROM runs WHERE id = ?"), (pk,))[0]
             raise InvalidParameterValue(
                 f"Changing param values is not allowed. Param with key='{key}' was already logged "
-                f"with value='{old}' for run ID='{self._uuid(conn, pk)}'. "
+                f"with value='{old}' for run ID='{run_id}'. "
                 f"Attempted logging new value '{wanted[key]}'."
             )
 
-    def _uuid(self, conn: Connection, pk: int) -> str:
-        return conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.id == pk)).scalar_one()
+    def delete_tag(self, tx: Tx, pk: int, key: str) -> int:
+        return int(tx.execute(self.db.sql("DELETE FROM tags WHERE run_id = ? AND key = ?"), (pk, key)).rowcount)
 
-    def delete_tag(self, conn: Connection, pk: int, key: str) -> int:
-        return conn.execute(delete(s.tags).where(s.tags.c.run_id == pk, s.tags.c.key == key)).rowcount
-
-    def log_inputs(self, conn: Connection, pk: int, experiment_id: int, inputs: Sequence[DatasetInput]) -> None:
-        d = s.datasets.c
+    def log_inputs(self, tx: Tx, pk: int, experiment_id: int, inputs: Sequence[DatasetInput]) -> None:
+        q = self.db.sql
+        find_dataset = q("SELECT id FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?")
+        find_input = q("SELECT id FROM inputs WHERE run_id = ? AND dataset_id = ?")
         for item in inputs:
             ds = item.dataset
-            where = (d.experiment_id == experiment_id, d.name == ds.name, d.digest == ds.digest)
-            dataset_pk = conn.execute(select(d.id).where(*where)).scalar()
-            if dataset_pk is None:
-                conn.exec_driver_sql(
-                    self.db.insert_ignore(
-                        "datasets",
-                        ("dataset_uuid", "experiment_id", "name", "digest", "source_type", "source", "schema", "profile"),
-                    ),
+            key = (experiment_id, ds.name, ds.digest)
+            found = tx.one(find_dataset, key)
+            if found is None:
+                tx.execute(
+                    self._insert_dataset,
                     (uuid.uuid4().hex, experiment_id, ds.name, ds.digest, ds.source_type, ds.source, ds.schema, ds.profile),
                 )
-                dataset_pk = conn.execute(select(d.id).where(*where)).scalar_one()
-            i = s.inputs.c
-            input_pk = conn.execute(select(i.id).where(i.run_id == pk, i.dataset_id == dataset_pk)).scalar()
-            if input_pk is None:
-                input_pk = conn.execute(
-                    insert(s.inputs).values(input_uuid=uuid.uuid4().hex, dataset_id=dataset_pk, run_id=pk)
-                ).inserted_primary_key[0]
-            if item.tags:
-                conn.exec_driver_sql(
-                    self.db.upsert("input_tags", ("input_id", "name", "value"), ("input_id", "name")),
-                    [(input_pk, t.key, t.value) for t in item.tags],
-                )
+                found = tx.one(find_dataset, key)
+            dataset_pk = found[0]
+            found = tx.one(find_input, (pk, dataset_pk))
+            if found is None:
+                tx.execute(self._insert_input, (uuid.uuid4().hex, dataset_pk, pk))
+                found = tx.one(find_input, (pk, dataset_pk))
+            tx.executemany(self._upsert_input_tag, [(found[0], t.key, t.value) for t in item.tags])
 
     # ---- reads ------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ...service.limits import MAX_BULK_METRICS, missing_value
 from .. import schemas as s
-from ..protocol import endpoint
+from ..protocol import batch_too_large, endpoint
 
 
 def _run_id(req: s.RunId) -> str:
@@ -144,7 +144,9 @@ ROUTES = [
     ("/runs/log-parameter", ["POST"], endpoint(s.LogParam, log_param)),
     ("/runs/set-tag", ["POST"], endpoint(s.SetTag, set_tag)),
     ("/runs/delete-tag", ["POST"], endpoint(s.DeleteTag, delete_tag)),
-    ("/runs/log-batch", ["POST"], endpoint(s.LogBatch, log_batch, max_bytes_setting="max_log_batch_bytes")),
+    ("/runs/log-batch", ["POST"], endpoint(
+        s.LogBatch, log_batch, max_bytes_setting="max_log_batch_bytes", on_too_large=batch_too_large
+    )),
     ("/runs/log-inputs", ["POST"], endpoint(s.LogInputs, log_inputs)),
 ]
 
