@@ -35,6 +35,11 @@ class Settings:
     )
     max_request_bytes: int = _setting(64 * 1024 * 1024, "Largest JSON request body the server accepts.")
     max_log_batch_bytes: int = _setting(1_000_000, "Largest MLflow log-batch request body, as MLflow.")
+    inline_small_requests: bool = _setting(
+        True,
+        "On SQLite, answer small bounded requests (log-metric, set-tag, get run…) on the event loop"
+        " instead of a thread hop. Ignored on PostgreSQL, where round trips would stall the loop.",
+    )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
 
     @classmethod

@@ -147,3 +147,10 @@ def service(db_uri: str, tmp_path):
     )
     yield svc
     svc.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_experiment_env(monkeypatch):
+    """``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID; keep it from leaking between tests."""
+    for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(var, raising=False)

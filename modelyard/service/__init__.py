@@ -39,6 +39,8 @@ class TrackingService:
         self.registry = RegistryService(self.store, self.runs)
         self.logged_models = LoggedModelService(self.store, self.experiments, self.runs)
         self.experiments.ensure_default()
+        # Small requests may run on the server's event loop only where a query never waits on a network.
+        self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite
 
     def _location_for(self, experiment_id: int) -> str:
         if self.settings.serve_artifacts:

@@ -19,6 +19,8 @@ def embedded(tmp_path, monkeypatch):
     my.set_tracking_uri(None)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MODELYARD_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)  # mlflow.set_experiment exports it
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     yield tmp_path / ".modelyard"
     while my.active_run():
         my.end_run()
@@ -26,7 +28,9 @@ def embedded(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def served(live_server):
+def served(live_server, monkeypatch):
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     my.set_tracking_uri(live_server.url)
     yield live_server.url
     while my.active_run():
