@@ -17,7 +17,7 @@ def main() -> None:
 main.add_command(server)
 main.add_command(ui)
 
-for _name in ("experiments", "runs", "quickstart"):
+for _name in ("experiments", "runs", "quickstart", "models"):
     try:
         _module = __import__(f"modelyard.cli.{_name}", fromlist=["command"])
     except ImportError:  # pragma: no cover - while a command module is being written

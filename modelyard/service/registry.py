@@ -1,12 +1,443 @@
-"""Model registry rules: names, versions, aliases, stages, search, audit trail."""
+"""Model registry rules: names, versions, aliases, stages, search, audit trail.
+
+Limits, messages and error codes follow MLflow 3.17.2 (``utils/validation.py``,
+the registry SQL store and ``server/handlers.py``). Every change is recorded
+with the acting user: the server sets :data:`acting_user` per request; in
+process it is the operating-system user.
+
+>>> svc.registry.create_registered_model("fraud")
+>>> mv = svc.registry.create_model_version("fraud", f"runs:/{run_id}/model", run_id)
+>>> svc.registry.set_registered_model_alias("fraud", "champion", mv.version)
+>>> svc.registry.resolve("models:/fraud@champion").version
+'1'
+"""
 
 from __future__ import annotations
 
+import contextvars
+import posixpath
+import re
+import urllib.parse
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..entities import PagedList
+from ..entities_registry import ModelVersion, RegisteredModel, Stage
+from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
-from .runs import RunService
+from ..store.registry_search import PROMPT_TAG
+from . import limits
+from .experiments import now_ms
+from .registry_search import (
+    parse_model_version_filter,
+    parse_model_version_order_by,
+    parse_registered_model_filter,
+    parse_registered_model_order_by,
+)
+from .runs import RunService, _user
+from .search import decode_page_token, encode_page_token
+
+MAX_TAG_VALUE_LENGTH = 100_000
+MAX_ALIAS_LENGTH = 255
+MAX_MODEL_NAME_LENGTH = 256
+SEARCH_MODELS_DEFAULT, SEARCH_MODELS_MAX = 100, 1000
+SEARCH_VERSIONS_DEFAULT, SEARCH_VERSIONS_MAX = 10_000, 200_000
+MAX_AUDIT_PAGE = 10_000
+
+_ALIAS_RE = re.compile(r"^[\w\-]*$")
+_VERSION_ALIAS_RE = re.compile(r"^[vV]\d+$")
+_UNSET = object()
+
+acting_user: contextvars.ContextVar[Any] = contextvars.ContextVar("modelyard_acting_user", default=_UNSET)
+"""Who is changing the registry: set by the server per request (``None`` when anonymous)."""
+
+
+def _who() -> str | None:
+    user = acting_user.get()
+    return _user() if user is _UNSET else user
+
+
+def check_model_name(name: Any, path: str = "name") -> str:
+    if name is None or not isinstance(name, str) or name.strip() == "":
+        raise InvalidParameterValue(limits.missing_value(path))
+    if "/" in name or ":" in name:
+        raise InvalidParameterValue(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.")
+    norm = posixpath.normpath(name)
+    if norm != name or norm == "." or norm.startswith(".."):
+        raise InvalidParameterValue(limits.invalid_value(
+            path, name, "Names may be treated as files in certain cases, and must not resolve to other names"
+            f" when treated as such. This name would resolve to {norm!r}"))
+    limits.check_length(path, name, MAX_MODEL_NAME_LENGTH)
+    return name
+
+
+def check_version(version: Any) -> int:
+    if version is None or version == "":
+        raise InvalidParameterValue(limits.missing_value("version"))
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(f"Parameter 'version' must be an integer, got '{version}'.") from None
+
+
+def check_alias(alias: Any, *, setting: bool = False) -> str:
+    if alias is None or alias == "":
+        raise InvalidParameterValue("Registered model alias name cannot be empty.")
+    if not isinstance(alias, str) or not _ALIAS_RE.match(alias):
+        raise InvalidParameterValue(
+            f"Invalid alias name: '{alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-).")
+    limits.check_length("Registered model alias name", alias, MAX_ALIAS_LENGTH)
+    if setting and alias.lower() == "latest":
+        raise InvalidParameterValue("'latest' alias name (case insensitive) is reserved.")
+    if setting and _VERSION_ALIAS_RE.match(alias):
+        raise InvalidParameterValue(f"Version alias name '{alias}' is reserved.")
+    return alias
+
+
+def check_stage(stage: Any) -> str:
+    canonical = {s.lower(): s for s in Stage.ALL}.get(str(stage or "").lower())
+    if canonical is None:
+        raise InvalidParameterValue(
+            f"Invalid Model Version stage: {stage}. Value must be one of {', '.join(Stage.ALL)}.")
+    return canonical
+
+
+def check_tag(key: Any, value: Any) -> None:
+    limits.check_name(key, "key", "Tag")
+    if value is not None and not isinstance(value, str):
+        raise InvalidParameterValue(limits.invalid_value("value", value, "Tag values must be strings."))
+    limits.check_length("value", value, MAX_TAG_VALUE_LENGTH)
+
+
+def _page(items: list[Any], offset: int, max_results: int) -> PagedList:
+    token = encode_page_token(offset + max_results) if len(items) > max_results else None
+    return PagedList(items[:max_results], token)
+
+
+def _asks_for_prompts(filters: list[Any]) -> tuple[bool, list[Any]]:
+    """MLflow hides prompts unless the filter asks for them; other is_prompt tests are dropped."""
+    for f in filters:
+        if f.kind == "tag" and f.key == PROMPT_TAG:
+            value = str(f.value).lower()
+            if (f.op == "=" and value == "true") or (f.op == "!=" and value == "false"):
+                return True, filters
+    return False, [f for f in filters if not (f.kind == "tag" and f.key == PROMPT_TAG)]
 
 
 class RegistryService:
+    """Registered models, versions, tags, aliases and legacy stages, as MLflow's registry."""
+
     def __init__(self, store: TrackingStore, runs: RunService) -> None:
         self.store = store
         self.runs = runs
+        # Set by whoever owns logged models: model_id -> an object with
+        # ``artifact_location`` and ``source_run_id`` (or None when unknown).
+        self.logged_model_lookup: Callable[[str], Any] | None = None
+
+    @property
+    def _r(self):  # type: ignore[no-untyped-def]
+        return self.store.registry
+
+    # ---- registered models ----------------------------------------------------
+
+    def create_registered_model(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        check_model_name(name)
+        for key, value in (tags or {}).items():
+            check_tag(key, value)
+        return self._r.create_model(name, description, dict(tags or {}), _who(), now_ms())
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self._r.get_model(check_model_name(name))
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        check_model_name(new_name, "new_name")
+        return self._r.rename_model(check_model_name(name), new_name, _who(), now_ms())
+
+    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
+        return self._r.update_model(check_model_name(name), description, _who(), now_ms())
+
+    def delete_registered_model(self, name: str) -> None:
+        self._r.delete_model(check_model_name(name), _who(), now_ms())
+
+    def set_registered_model_tag(self, name: str, key: str, value: str | None) -> None:
+        check_model_name(name)
+        check_tag(key, value)
+        self._r.set_model_tag(name, key, value, _who(), now_ms())
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        check_model_name(name)
+        limits.check_name(key, "key", "Tag")
+        self._r.delete_model_tag(name, key, _who(), now_ms())
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_MODELS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        limits.check_max_results(max_results, SEARCH_MODELS_MAX)
+        prompts, filters = _asks_for_prompts(parse_registered_model_filter(filter_string))
+        order = parse_registered_model_order_by(order_by)
+        offset = decode_page_token(page_token)
+        return _page(self._r.search_models(filters, order, max_results + 1, offset, prompts), offset, max_results)
+
+    def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
+        wanted = [check_stage(s) for s in stages] if stages else list(Stage.ALL)
+        return self._r.latest_versions(check_model_name(name), wanted)
+
+    # ---- model versions -------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+    ) -> ModelVersion:
+        """Register ``source`` as the model's next version (status READY: registration is synchronous)."""
+        check_model_name(name)
+        if not source or not isinstance(source, str):
+            raise InvalidParameterValue(limits.missing_value("source"))
+        for key, value in (tags or {}).items():
+            check_tag(key, value)
+        run_id, model_id = run_id or None, model_id or None
+        source, run_id, model_id, storage = self._check_source(source, run_id, model_id)
+        return self._r.create_version(
+            name, source=source, storage_location=storage, run_id=run_id, run_link=run_link or None,
+            description=description, model_id=model_id, tags=dict(tags or {}), who=_who(), now=now_ms(),
+        )
+
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+        return self._r.get_version(check_model_name(name), check_version(version))
+
+    def update_model_version(self, name: str, version: str | int, description: str | None) -> ModelVersion:
+        return self._r.update_version(check_model_name(name), check_version(version), description, _who(), now_ms())
+
+    def delete_model_version(self, name: str, version: str | int) -> None:
+        self._r.delete_version(check_model_name(name), check_version(version), _who(), now_ms())
+
+    def transition_model_version_stage(
+        self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        canonical = check_stage(stage)
+        if archive_existing_versions and canonical not in Stage.ACTIVE:
+            raise InvalidParameterValue(
+                "Model version transition cannot archive existing model versions because "
+                f"'{stage}' is not an Active stage. Valid stages are {list(Stage.ACTIVE)}")
+        return self._r.transition_stage(check_model_name(name), check_version(version), canonical,
+                                        bool(archive_existing_versions), _who(), now_ms())
+
+    def get_model_version_download_uri(self, name: str, version: str | int) -> str:
+        row = self._r.version_locations(check_model_name(name), check_version(version))
+        return row.storage_location or row.source or ""
+
+    def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
+        check_model_name(name)
+        number = check_version(version)
+        check_tag(key, value)
+        self._r.set_version_tag(name, number, key, value, _who(), now_ms())
+
+    def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
+        check_model_name(name)
+        number = check_version(version)
+        limits.check_name(key, "key", "Tag")
+        self._r.delete_version_tag(name, number, key, _who(), now_ms())
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_VERSIONS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        limits.check_max_results(max_results, SEARCH_VERSIONS_MAX)
+        prompts, filters = _asks_for_prompts(parse_model_version_filter(filter_string))
+        order = parse_model_version_order_by(order_by)
+        offset = decode_page_token(page_token)
+        return _page(self._r.search_versions(filters, order, max_results + 1, offset, prompts), offset, max_results)
+
+    # ---- aliases and models:/ URIs --------------------------------------------
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
+        check_model_name(name)
+        check_alias(alias, setting=True)
+        self._r.set_alias(name, alias, check_version(version), _who(), now_ms())
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        check_model_name(name)
+        self._r.delete_alias(name, check_alias(alias), _who(), now_ms())
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        check_model_name(name)
+        check_alias(alias)
+        if alias.lower() == "latest":
+            latest = self.get_latest_versions(name)
+            if not latest:
+                raise ResourceDoesNotExist(f"Latest version not found for model {name}.")
+            return max(latest, key=lambda mv: int(mv.version))
+        found = self._r.version_by_alias(name, alias)
+        if found is None:
+            raise InvalidParameterValue(f"Registered model alias {alias} not found.")
+        return found
+
+    def resolve(self, uri: str) -> ModelVersion:
+        """The version a ``models:/`` URI names: ``models:/name@alias``, ``models:/name/3``,
+        ``models:/name/Production`` (newest in that stage) or ``models:/name/latest``."""
+        name, ref, by_alias = parse_models_uri(uri)
+        if by_alias:
+            return self.get_model_version_by_alias(name, ref)
+        if ref.isdigit():
+            return self.get_model_version(name, ref)
+        if ref.lower() == "latest":
+            return self.get_model_version_by_alias(name, "latest")
+        latest = self.get_latest_versions(name, [ref])
+        if not latest:
+            raise ResourceDoesNotExist(f"No versions of model with name '{name}' and stage '{ref}' found")
+        return latest[0]
+
+    def download_uri(self, uri: str) -> str:
+        """Where the artifacts of the version a ``models:/`` URI names are."""
+        mv = self.resolve(uri)
+        return self.get_model_version_download_uri(mv.name, mv.version)
+
+    def audit(self, name: str, max_results: int = 1000, page_token: str | None = None) -> PagedList:
+        """The recorded changes to every model ever called ``name``, oldest first (across renames, after deletion)."""
+        check_model_name(name)
+        limits.check_max_results(max_results, MAX_AUDIT_PAGE)
+        offset = decode_page_token(page_token)
+        return _page(self._r.audit(name, max_results + 1, offset), offset, max_results)
+
+    # ---- sources --------------------------------------------------------------
+
+    def _check_source(
+        self, source: str, run_id: str | None, model_id: str | None
+    ) -> tuple[str, str | None, str | None, str | None]:
+        """MLflow's checks of a version source; returns (source, run_id, model_id, storage location)."""
+        parsed = urllib.parse.urlparse(source)
+        if parsed.scheme == "models":
+            return self._models_source(source, parsed, run_id, model_id)
+        if parsed.scheme in ("", "file"):
+            if not run_id:
+                raise _local_source_error(source, "run_id")
+            run_root = self._run_root(source, run_id)
+            path = posixpath.normpath(urllib.parse.unquote(parsed.path))
+            if run_root is None or not (path == run_root or path.startswith(run_root.rstrip("/") + "/")):
+                raise _local_source_error(source, "run_id")
+            return source, run_id, model_id, source
+        _check_no_relative_parts(source)
+        if parsed.scheme == "runs":
+            if parsed.netloc or not run_id or parsed.path.lstrip("/").split("/", 1)[0] != run_id:
+                raise _source_error(source, "run_id")
+        elif parsed.scheme == "mlflow-artifacts" and run_id:
+            run = self._source_run(source, run_id)
+            root = urllib.parse.urlparse(run.info.artifact_uri)
+            if root.scheme != "mlflow-artifacts" or not _within(parsed.path, root.path):
+                raise _source_error(source, "run_id")
+        elif parsed.scheme == "mlflow-artifacts" and not model_id:
+            raise _source_error(source, "run_id")
+        if model_id and not run_id:
+            run_id = (self._logged_model(model_id) or (None, None))[1]
+        return source, run_id, model_id, source
+
+    def _models_source(
+        self, source: str, parsed: urllib.parse.ParseResult, run_id: str | None, model_id: str | None
+    ) -> tuple[str, str | None, str | None, str | None]:
+        if parsed.netloc:
+            raise InvalidParameterValue(
+                f"Invalid model version source: '{source}'. Registered model sources must use the "
+                "active model registry.")
+        ref = parsed.path.lstrip("/")
+        if "/" not in ref and "@" not in ref:  # models:/<model_id>, a logged model
+            if not model_id or ref != model_id:
+                raise _source_error(source, "model_id")
+            found = self._logged_model(model_id)
+            if found is None:
+                raise _source_error(source, "model_id")
+            location, source_run = found
+            return source, run_id or source_run, model_id, location or source
+        mv = self.resolve(source)
+        if (run_id and run_id != (mv.run_id or "")) or (model_id and model_id != (mv.model_id or "")):
+            raise InvalidParameterValue(
+                f"Invalid model version source: '{source}'. The run_id and model_id request "
+                "parameters must match the referenced model version.")
+        storage = self.get_model_version_download_uri(mv.name, mv.version)
+        return f"models:/{mv.name}/{mv.version}", mv.run_id, mv.model_id, storage
+
+    def _logged_model(self, model_id: str) -> tuple[str | None, str | None] | None:
+        """(artifact location, source run id) of a logged model; None if it does not exist."""
+        if self.logged_model_lookup is None:  # nobody wired logged models in: trust the caller
+            return None, None
+        try:
+            model = self.logged_model_lookup(model_id)
+        except ResourceDoesNotExist:
+            return None
+        if model is None:
+            return None
+        return getattr(model, "artifact_location", None), getattr(model, "source_run_id", None)
+
+    def _source_run(self, source: str, run_id: str):  # type: ignore[no-untyped-def]
+        try:
+            return self.runs.get(run_id)
+        except (ResourceDoesNotExist, InvalidParameterValue):
+            raise _source_error(source, "run_id") from None
+
+    def _run_root(self, source: str, run_id: str) -> str | None:
+        root = urllib.parse.urlparse(self._source_run(source, run_id).info.artifact_uri)
+        return posixpath.normpath(urllib.parse.unquote(root.path)) if root.scheme in ("", "file") else None
+
+
+def parse_models_uri(uri: str) -> tuple[str, str, bool]:
+    """``models:/name@alias`` -> (name, alias, True); ``models:/name/ref`` -> (name, ref, False)."""
+    parsed = urllib.parse.urlparse(uri)
+    path = parsed.path.lstrip("/")
+    if parsed.scheme != "models" or parsed.netloc or not path:
+        raise InvalidParameterValue(
+            f"Not a proper models:/ URI: {uri!r}. Use models:/<name>/<version>, models:/<name>/<stage> "
+            "or models:/<name>@<alias>.")
+    if "/" in path:
+        name, _, ref = path.partition("/")
+        if name and ref and "/" not in ref:
+            return name, ref, False
+    elif "@" in path:
+        name, _, alias = path.rpartition("@")
+        if name and alias:
+            return name, alias, True
+    raise InvalidParameterValue(
+        f"Not a proper models:/ URI: {uri!r}. Use models:/<name>/<version>, models:/<name>/<stage> "
+        "or models:/<name>@<alias>.")
+
+
+def _within(path: str, root: str) -> bool:
+    parts = [urllib.parse.unquote(p) for p in path.split("/") if p]
+    root_parts = [urllib.parse.unquote(p) for p in root.split("/") if p]
+    return bool(root_parts) and parts[: len(root_parts)] == root_parts
+
+
+def _check_no_relative_parts(source: str) -> None:
+    text = source
+    while (unquoted := urllib.parse.unquote_plus(text)) != text:
+        text = unquoted
+    if "\x00" in text or any(part == ".." for part in text.split("/")):
+        raise InvalidParameterValue(
+            f"Invalid model version source: '{source}'. If supplying a source as an http, https, "
+            "local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path must be "
+            "provided without relative path references present. Please provide an absolute path.")
+
+
+def _source_error(source: str, id_name: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Invalid model version source: '{source}'. The {id_name} request parameter must "
+        "identify the resource that contains the source.")
+
+
+def _local_source_error(source: str, id_name: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Invalid model version source: '{source}'. To use a local path as a model version "
+        f"source, the {id_name} request parameter has to be specified and the local path has to be "
+        f"contained within the artifact directory of the run specified by the {id_name}.")

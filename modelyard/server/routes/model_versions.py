@@ -1,0 +1,86 @@
+"""/model-versions/*: create, get, update, delete, search, tags, stage transitions, download URI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...service import TrackingService
+from ...service.registry import SEARCH_VERSIONS_DEFAULT
+from .. import schemas_registry as s
+from .registered_models import registry_endpoint, required
+
+
+def _version(req: s.Version) -> str:
+    return str(required(req.version, "version"))
+
+
+def create(svc: TrackingService, req: s.CreateModelVersion) -> dict[str, Any]:
+    mv = svc.registry.create_model_version(
+        name=req.name or "",
+        source=req.source or "",
+        run_id=req.run_id,
+        tags={t.key or "": t.value if t.value is not None else "" for t in req.tags},
+        run_link=req.run_link,
+        description=req.description,
+        model_id=req.model_id,
+    )
+    return {"model_version": mv.to_dict()}
+
+
+def get(svc: TrackingService, req: s.Version) -> dict[str, Any]:
+    return {"model_version": svc.registry.get_model_version(req.name or "", _version(req)).to_dict()}
+
+
+def update(svc: TrackingService, req: s.UpdateModelVersion) -> dict[str, Any]:
+    mv = svc.registry.update_model_version(req.name or "", _version(req), req.description)
+    return {"model_version": mv.to_dict()}
+
+
+def delete(svc: TrackingService, req: s.Version) -> None:
+    svc.registry.delete_model_version(req.name or "", _version(req))
+
+
+def transition_stage(svc: TrackingService, req: s.TransitionModelVersionStage) -> dict[str, Any]:
+    mv = svc.registry.transition_model_version_stage(
+        req.name or "", _version(req), required(req.stage, "stage"), bool(req.archive_existing_versions)
+    )
+    return {"model_version": mv.to_dict()}
+
+
+def download_uri(svc: TrackingService, req: s.Version) -> dict[str, Any]:
+    return {"artifact_uri": svc.registry.get_model_version_download_uri(req.name or "", _version(req))}
+
+
+def search(svc: TrackingService, req: s.SearchModelVersions) -> dict[str, Any]:
+    page = svc.registry.search_model_versions(
+        filter_string=req.filter,
+        max_results=SEARCH_VERSIONS_DEFAULT if req.max_results is None else req.max_results,
+        order_by=req.order_by,
+        page_token=req.page_token,
+    )
+    out: dict[str, Any] = {"model_versions": [v.to_dict() for v in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+def set_tag(svc: TrackingService, req: s.SetModelVersionTag) -> None:
+    value = req.value if req.value is not None else ""
+    svc.registry.set_model_version_tag(req.name or "", _version(req), required(req.key, "key"), value)
+
+
+def delete_tag(svc: TrackingService, req: s.DeleteModelVersionTag) -> None:
+    svc.registry.delete_model_version_tag(req.name or "", _version(req), required(req.key, "key"))
+
+
+ROUTES = [
+    ("/model-versions/create", ["POST"], registry_endpoint(s.CreateModelVersion, create)),
+    ("/model-versions/get", ["GET"], registry_endpoint(s.Version, get)),
+    ("/model-versions/update", ["PATCH"], registry_endpoint(s.UpdateModelVersion, update)),
+    ("/model-versions/delete", ["DELETE"], registry_endpoint(s.Version, delete)),
+    ("/model-versions/transition-stage", ["POST"], registry_endpoint(s.TransitionModelVersionStage, transition_stage)),
+    ("/model-versions/get-download-uri", ["GET"], registry_endpoint(s.Version, download_uri)),
+    ("/model-versions/search", ["GET"], registry_endpoint(s.SearchModelVersions, search)),
+    ("/model-versions/set-tag", ["POST"], registry_endpoint(s.SetModelVersionTag, set_tag)),
+    ("/model-versions/delete-tag", ["DELETE"], registry_endpoint(s.DeleteModelVersionTag, delete_tag)),
+]
