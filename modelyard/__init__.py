@@ -10,6 +10,7 @@
 __version__ = "0.1.0"
 
 from . import data as data
+from . import models as models
 from .client import Client as Client
 from .client.fluent import ActiveRun as ActiveRun
 from .client.fluent import active_run as active_run
@@ -89,6 +90,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "models",
     "search_experiments",
     "search_runs",
     "set_experiment",

@@ -1,0 +1,108 @@
+"""Model URIs → a local model directory.
+
+``runs:/<run_id>/<path>``, ``models:/<name>/<version>``, ``models:/<name>/latest``,
+``models:/<name>/<stage>``, ``models:/<name>@<alias>``, ``models:/<model_id>``
+(an MLflow 3 logged model), ``file:///path`` and plain local paths.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from ..errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
+
+_STAGES = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
+
+
+def parse_runs_uri(uri: str) -> tuple[str, str]:
+    """``runs:/RUN_ID/a/b`` → ``("RUN_ID", "a/b")``."""
+    rest = uri[len("runs:"):].lstrip("/")
+    run_id, _, path = rest.partition("/")
+    if not run_id:
+        raise InvalidParameterValue(f"Malformed runs URI {uri!r}: expected runs:/<run_id>/<path>.")
+    return run_id, path.strip("/")
+
+
+def download_model(uri: str, dst_path: str | None = None, client: Any = None) -> str:
+    """The local directory holding the model at ``uri`` (downloaded first when remote)."""
+    uri = str(uri)
+    scheme = urlparse(uri).scheme
+    if scheme == "file":
+        return _local(unquote(urlparse(uri).path))
+    if len(scheme) <= 1:  # a plain path (or a Windows drive letter)
+        return _local(uri)
+    client = client or _default_client()
+    dest = dst_path or tempfile.mkdtemp(prefix="modelyard-model-")
+    if uri.startswith("runs:"):
+        run_id, path = parse_runs_uri(uri)
+        return str(client.download_artifacts(run_id, path, dest))
+    if uri.startswith("models:"):
+        return download_model(model_source(uri, client), dest, client)
+    return _download_artifact_uri(uri, dest, client)
+
+
+def model_source(uri: str, client: Any) -> str:
+    """Where ``models:/...`` points: a model version's download URI, or a logged model's artifacts."""
+    rest = uri[len("models:"):].lstrip("/")
+    if ("@" in rest or "/" in rest) and hasattr(client, "resolve_model_version"):
+        return _version_uri(client, client.resolve_model_version(uri))
+    if "@" in rest:
+        name, _, alias = rest.partition("@")
+        mv = _call(client, "get_model_version_by_alias", name, alias)
+        return _version_uri(client, mv)
+    if "/" in rest:
+        name, _, ref = rest.rpartition("/")
+        if ref.isdigit():
+            mv = _call(client, "get_model_version", name, ref)
+        else:
+            stages = None if ref.lower() == "latest" else [_STAGES.get(ref.lower(), ref)]
+            found = _call(client, "get_latest_versions", name, stages=stages)
+            if not found:
+                raise ResourceDoesNotExist(f"No version of registered model {name!r} matches {ref!r}.")
+            mv = max(found, key=lambda v: int(v.version))
+        return _version_uri(client, mv)
+    if not rest:
+        raise InvalidParameterValue(f"Malformed models URI {uri!r}.")
+    logged = _call(client, "get_logged_model", rest)
+    return str(logged.artifact_location)
+
+
+def _version_uri(client: Any, mv: Any) -> str:
+    source = str(getattr(mv, "source", "") or "")
+    if source.startswith(("runs:", "models:")):
+        return source
+    if hasattr(client, "get_model_version_download_uri"):
+        return str(client.get_model_version_download_uri(mv.name, mv.version))
+    return source
+
+
+def _call(client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    fn = getattr(client, method, None)
+    if fn is None:
+        raise ModelyardError(f"This client has no {method}(): the model registry is not available.")
+    return fn(*args, **kwargs)
+
+
+def _local(path: str) -> str:
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.exists(path):
+        raise ResourceDoesNotExist(f"No model at {path!r}.")
+    return path
+
+
+def _download_artifact_uri(uri: str, dest: str, client: Any) -> str:
+    """Any artifact URI the client's transport understands (``mlflow-artifacts:``, ``s3://``…)."""
+    download = getattr(client, "download_artifacts_from_uri", None)
+    if download is not None:
+        return str(download(uri, dest))
+    repo = client._t.artifact_repository(uri)  # until Client offers download_artifacts_from_uri
+    return str(repo.download("", dest))
+
+
+def _default_client() -> Any:
+    from ..client.fluent import get_client
+
+    return get_client()
