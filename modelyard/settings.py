@@ -40,6 +40,9 @@ class Settings:
         "On SQLite, answer small bounded requests (log-metric, set-tag, get run…) on the event loop"
         " instead of a thread hop. Ignored on PostgreSQL, where round trips would stall the loop.",
     )
+    background_workers: bool = _setting(
+        True, "Run the server's background workers (webhook deliveries, pipeline scheduler)."
+    )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
 
     @classmethod

@@ -33,8 +33,11 @@ from ..entities import (
 from ..errors import ResourceDoesNotExist
 from ..service.limits import MAX_PARAMS_TAGS_PER_BATCH
 from .http import HttpTransport
+from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
+from .pipelines import PipelinesMethods
 from .registry import RegistryMethods
+from .webhooks import WebhooksMethods
 from .transport import LocalTransport, Transport
 from .uri import get_tracking_uri, is_http
 
@@ -43,7 +46,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(RegistryMethods, LoggedModelsMethods):
+class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

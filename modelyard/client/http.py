@@ -24,8 +24,11 @@ from ..entities import (
 )
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
 from ..service.limits import MAX_BULK_METRICS
+from .inference_http import HttpInference
 from .logged_models_http import HttpLoggedModels
+from .pipelines_http import HttpPipelines
 from .registry_http import HttpRegistry
+from .webhooks_http import HttpWebhooks
 
 API = "/api/2.0/mlflow"
 EXT = "/api/2.0/modelyard"
@@ -34,7 +37,7 @@ _RETRY_STATUSES = (429, 502, 503, 504)
 _encoder = msgspec.json.Encoder()
 
 
-class HttpTransport(HttpRegistry, HttpLoggedModels):
+class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference, HttpPipelines):
     """A keep-alive connection to a modelyard (or MLflow) server."""
 
     def __init__(self, base_url: str, *, timeout: float = 120.0, retries: int = 3) -> None:

@@ -15,9 +15,12 @@ from ..entities import DatasetInput, Experiment, Metric, PagedList, Param, Run, 
 from ..service import TrackingService
 from ..service.limits import MAX_BULK_METRICS
 from ..settings import Settings
+from .inference_local import LocalInference
 from .logged_models_local import LocalLoggedModels
+from .pipelines_local import LocalPipelines
 from .registry_local import LocalRegistry
 from .uri import embedded_location
+from .webhooks_local import LocalWebhooks
 
 
 class Transport(Protocol):
@@ -58,7 +61,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class LocalTransport(LocalRegistry, LocalLoggedModels):
+class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalInference, LocalPipelines):
     """The service in this process, over an embedded store."""
 
     def __init__(self, uri: str) -> None:

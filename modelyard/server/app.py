@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import pkgutil
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from ..service import TrackingService
 from ..settings import Settings
 from .protocol import JSONResponse
 from . import routes as routes_package
+from . import workers
 
 log = logging.getLogger("modelyard.server")
 
@@ -120,7 +122,17 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
         if settings is None:
             raise ValueError("create_app needs settings or a service")
         service = TrackingService(settings)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        running = workers.start_all(service) if service.settings.background_workers else []
+        try:
+            yield
+        finally:
+            for worker in running:
+                await worker.stop()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=build_routes(),
         exception_handlers={
             ModelyardError: _on_modelyard_error,

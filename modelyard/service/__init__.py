@@ -8,9 +8,12 @@ from ..settings import Settings
 from ..store import TrackingStore
 from .artifacts import PROXY_SCHEME, ArtifactService
 from .experiments import ExperimentService
+from .inference import InferenceService
 from .logged_models import LoggedModelService
+from .pipelines import PipelinesService
 from .registry import RegistryService
 from .runs import RunService
+from .webhooks import WebhooksService
 
 __all__ = [
     "ArtifactService",
@@ -38,6 +41,9 @@ class TrackingService:
         self.runs = RunService(self.store, self.experiments)
         self.registry = RegistryService(self.store, self.runs)
         self.logged_models = LoggedModelService(self.store, self.experiments, self.runs)
+        self.webhooks = WebhooksService(self.store, self)
+        self.inference = InferenceService(self.store, self)
+        self.pipelines = PipelinesService(self.store, self)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

@@ -5,13 +5,22 @@ from __future__ import annotations
 from ..entities import Experiment, Run
 from ..query import Comparison, OrderKey
 from .database import Database
-from . import logged_models_schema, registry_schema  # noqa: F401  (complete the metadata)
+from . import (  # noqa: F401  (complete the metadata)
+    inference_schema,
+    logged_models_schema,
+    pipelines_schema,
+    registry_schema,
+    webhooks_schema,
+)
 from .experiments import ExperimentStore
+from .inference import InferenceStore
 from .logged_models import LoggedModelStore
 from .metrics import MetricStore
+from .pipelines import PipelinesStore
 from .registry import RegistryStore
 from .runs import RunRow, RunStore
 from .search import experiment_search_select, run_search_select
+from .webhooks import WebhooksStore
 
 __all__ = [
     "Database",
@@ -35,6 +44,9 @@ class TrackingStore:
         self.runs = RunStore(self.db, self.metrics)
         self.registry = RegistryStore(self.db)
         self.logged_models = LoggedModelStore(self.db)
+        self.webhooks = WebhooksStore(self.db)
+        self.inference = InferenceStore(self.db)
+        self.pipelines = PipelinesStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()

@@ -1,0 +1,9 @@
+"""Inference methods of ``Client``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InferenceMethods:
+    _t: Any

@@ -1,0 +1,9 @@
+"""Inference methods of the in-process transport (they call the service)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LocalInference:
+    service: Any

@@ -1,0 +1,10 @@
+"""Pipelines methods of the HTTP transport."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class HttpPipelines:
+    call: Callable[..., dict[str, Any]]

@@ -1,0 +1,13 @@
+"""Registry webhooks: subscriptions, a durable delivery outbox, delivery history — the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..store import TrackingStore
+
+
+class WebhooksService:
+    def __init__(self, store: TrackingStore, service: Any) -> None:
+        self.store = store
+        self.service = service  # the TrackingService, for its other parts
