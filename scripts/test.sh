@@ -24,4 +24,9 @@ if [ -n "${CI:-}" ]; then
   pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 fi
 
+# Browser tests drive Debian's Chromium (never a downloaded browser); CI installs it when missing.
+if [ ! -x /usr/bin/chromium ] && [ -n "${CI:-}" ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

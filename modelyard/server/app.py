@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, Router
+from starlette.routing import Mount, Route, Router
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from ..errors import EndpointNotFound, ModelyardError
@@ -22,6 +23,7 @@ from ..settings import Settings
 from .protocol import JSONResponse
 from . import routes as routes_package
 from . import workers
+from .ui import STATIC_DIR
 
 log = logging.getLogger("modelyard.server")
 
@@ -141,5 +143,6 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
         },
     )
     app.router = TableRouter(app.router.routes)  # type: ignore[arg-type]
+    app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     app.state.service = service
     return app

@@ -1,0 +1,31 @@
+"""Web UI pages at absolute paths (``/``, ``/experiments/{id}``, ``/runs/{id}``, ``/models``…)."""
+
+from __future__ import annotations
+
+from ..ui import artifacts, compare, experiments, registry, run_page, runs_table
+from ..ui.render import action, page
+
+ABSOLUTE_ROUTES = [
+    ("/", ["GET"], page(experiments.index)),
+    ("/experiments/create", ["POST"], action(experiments.create)),
+    ("/experiments/{experiment_id}", ["GET"], page(runs_table.experiment_page)),
+    ("/experiments/{experiment_id}/rename", ["POST"], action(experiments.rename)),
+    ("/experiments/{experiment_id}/delete", ["POST"], action(experiments.delete)),
+    ("/experiments/{experiment_id}/restore", ["POST"], action(experiments.restore)),
+    ("/runs/{run_id}", ["GET"], page(run_page.run_page)),
+    ("/runs/{run_id}/metrics", ["GET"], page(run_page.run_metrics)),
+    ("/runs/{run_id}/description", ["POST"], action(run_page.set_description)),
+    ("/runs/{run_id}/tags", ["POST"], action(run_page.add_tag)),
+    ("/runs/{run_id}/tags/delete", ["POST"], action(run_page.delete_tag)),
+    ("/runs/{run_id}/artifacts/tree", ["GET"], page(artifacts.tree)),
+    ("/runs/{run_id}/artifacts/preview", ["GET"], page(artifacts.preview_fragment)),
+    ("/runs/{run_id}/artifacts/raw", ["GET"], page(artifacts.raw)),
+    ("/ui/series", ["GET"], page(run_page.series)),
+    ("/compare", ["GET"], page(compare.compare_page)),
+    ("/models", ["GET"], page(registry.models_page)),
+    ("/models/{name}", ["GET"], page(registry.model_page)),
+    ("/models/{name}/versions/{version}", ["GET"], page(registry.version_page)),
+    ("/models/{name}/versions/{version}/alias", ["POST"], action(registry.set_alias)),
+    ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias)),
+    ("/models/{name}/versions/{version}/stage", ["POST"], action(registry.set_stage)),
+]

@@ -1,0 +1,117 @@
+"""Registry pages: models, a model, a version (lineage, signature, audit, aliases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...entities_registry import ModelVersion, Stage
+from ...errors import ModelyardError
+from ...service import TrackingService
+from . import artifacts
+from .experiments import name_filter
+from .render import done, inline_status, render, service
+
+PAGE_SIZE = 50
+
+
+def models_page(request: Request) -> Response:
+    svc = service(request)
+    q = request.query_params.get("q", "")
+    token = request.query_params.get("page_token") or None
+    error, models, next_token = None, [], None
+    try:
+        found = svc.registry.search_registered_models(name_filter(q) or None, max_results=PAGE_SIZE,
+                                                      order_by=["name ASC"], page_token=token)
+        models, next_token = found.items, found.next_page_token
+    except ModelyardError as exc:
+        error = exc.message
+    return render(request, "models.html", status=inline_status(request) if error else 200, section="models",
+                  models=models, q=q, error=error, next_token=next_token, params={"q": q})
+
+
+def _versions(svc: TrackingService, name: str) -> list[ModelVersion]:
+    clause = f"name = '{name}'" if "'" not in name else f'name = "{name}"'
+    return svc.registry.search_model_versions(clause, max_results=1000, order_by=["version_number DESC"]).items
+
+
+def model_page(request: Request) -> Response:
+    svc = service(request)
+    model = svc.registry.get_registered_model(request.path_params["name"])
+    return render(request, "model.html", section="models", model=model, versions=_versions(svc, model.name))
+
+
+def _model_signature(svc: TrackingService, mv: ModelVersion) -> dict[str, Any]:
+    """Flavors, signature and requirements from the version's MLmodel, when it can be read."""
+    try:
+        uri = svc.registry.get_model_version_download_uri(mv.name, mv.version)
+        if uri.startswith("runs:/"):
+            run_id, _, path = uri[len("runs:/"):].partition("/")
+            uri = svc.runs.get(run_id).info.artifact_uri + (f"/{path}" if path else "")
+        repo = svc.artifacts.repository(uri)
+        if not repo.is_file("MLmodel"):
+            return {}
+        return artifacts._model(repo, "")
+    except (ModelyardError, OSError, ValueError):
+        return {}
+
+
+def version_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
+    svc = service(request)
+    name, number = request.path_params["name"], request.path_params["version"]
+    mv = svc.registry.get_model_version(name, number)
+    model = svc.registry.get_registered_model(name)
+    run = experiment = None
+    if mv.run_id:
+        try:
+            run = svc.runs.get(mv.run_id)
+            experiment = svc.experiments.get(run.info.experiment_id)
+        except ModelyardError:
+            run = None
+    # This version's changes, and alias moves away from it (recorded on the version the alias left).
+    audit = [e for e in svc.registry.audit(name).items
+             if e.version == mv.version or (e.action.endswith("_alias") and mv.version in (e.old_value, e.new_value))]
+    return render(
+        request, "model_version.html", status=status, section="models", mv=mv, model=model, run=run,
+        experiment=experiment, audit=list(reversed(audit)), model_info=_model_signature(svc, mv),
+        stages=Stage.ALL, **extra,
+    )
+
+
+def _version_action(request: Request, fn: Any, what: str) -> Response:
+    name, number = request.path_params["name"], request.path_params["version"]
+    try:
+        fn()
+    except ModelyardError as exc:
+        return version_page(request, status=inline_status(request), alias_error=f"{what} failed: {exc.message}")
+    return done(request, f"/models/{name}/versions/{number}")
+
+
+def set_alias(request: Request, form: FormData) -> Response:
+    name, number = request.path_params["name"], request.path_params["version"]
+    alias = str(form.get("alias", "")).strip()
+    return _version_action(
+        request, lambda: service(request).registry.set_registered_model_alias(name, alias, number), "Setting the alias"
+    )
+
+
+def delete_alias(request: Request, form: FormData) -> Response:
+    name = request.path_params["name"]
+    alias = str(form.get("alias", ""))
+    return _version_action(
+        request, lambda: service(request).registry.delete_registered_model_alias(name, alias), "Removing the alias"
+    )
+
+
+def set_stage(request: Request, form: FormData) -> Response:
+    name, number = request.path_params["name"], request.path_params["version"]
+    stage = str(form.get("stage", ""))
+    archive = form.get("archive_existing") == "1"
+    return _version_action(
+        request,
+        lambda: service(request).registry.transition_model_version_stage(name, number, stage, archive),
+        "Changing the stage",
+    )

@@ -1,0 +1,125 @@
+"""The run page: overview, description, params, metrics (live), tags, datasets, model versions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ...entities import Run, RunStatus, RunTag
+from ...errors import InvalidParameterValue, ModelyardError
+from ...service.runs import MAX_BULK_INTERVAL_RUNS
+from . import artifacts
+from .render import done, render, render_fragment, service
+
+NOTE_TAG = "mlflow.note.content"
+SYSTEM_PREFIX = "system/"
+CHART_POINTS = 1000
+POLL_SECONDS = 5
+
+
+def _split_metrics(run: Run) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    items = sorted(run.data.metrics.items())
+    return ([(k, v) for k, v in items if not k.startswith(SYSTEM_PREFIX)],
+            [(k, v) for k, v in items if k.startswith(SYSTEM_PREFIX)])
+
+
+def _context(request: Request, run: Run, **extra: Any) -> dict[str, Any]:
+    svc = service(request)
+    metrics, system = _split_metrics(run)
+    experiment = svc.experiments.get(run.info.experiment_id)
+    versions = svc.registry.search_model_versions(f"run_id = '{run.info.run_id}'", max_results=100).items
+    parent_id = run.data.tags.get("mlflow.parentRunId")
+    return dict(
+        section="experiments", run=run, experiment=experiment, metrics=metrics, system=system,
+        live=run.info.status == RunStatus.RUNNING, poll=POLL_SECONDS, versions=versions, parent_id=parent_id,
+        note=run.data.tags.get(NOTE_TAG, ""), user_tags=sorted(run.data.tags.items()), **extra,
+    )
+
+
+def run_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
+    svc = service(request)
+    run = svc.runs.get(request.path_params["run_id"])
+    path = request.query_params.get("artifact", "")
+    tree = artifacts.listing(svc, run, "")
+    preview = artifacts.preview(svc, run, path) if path else None
+    return render(request, "run.html", status=status, tree=tree, artifact=path, preview=preview,
+                  **_context(request, run, **extra))
+
+
+def run_metrics(request: Request) -> Response:
+    """The metrics section alone: what the page polls while the run is active."""
+    run = service(request).runs.get(request.path_params["run_id"])
+    return render_fragment(request, "run_metrics.html", **_context(request, run))
+
+
+def _fragment_or_page(request: Request, template: str, run_id: str, **extra: Any) -> Response:
+    """htmx gets the section back (with its inline error); a plain form POST gets the page or a redirect."""
+    failed = any(key.endswith("error") and value for key, value in extra.items())
+    if request.headers.get("HX-Request") == "true":
+        run = service(request).runs.get(run_id)
+        return render_fragment(request, template, **_context(request, run, **extra))
+    if failed:
+        return run_page(request, status=400, **extra)
+    return done(request, f"/runs/{run_id}")
+
+
+def set_description(request: Request, form: FormData) -> Response:
+    run_id = request.path_params["run_id"]
+    try:
+        service(request).runs.set_tag(run_id, RunTag(NOTE_TAG, str(form.get("description", ""))))
+    except ModelyardError as exc:
+        return _fragment_or_page(request, "run_description.html", run_id, error=exc.message)
+    return _fragment_or_page(request, "run_description.html", run_id, saved=True)
+
+
+def add_tag(request: Request, form: FormData) -> Response:
+    run_id = request.path_params["run_id"]
+    key, value = str(form.get("key", "")).strip(), str(form.get("value", ""))
+    try:
+        if not key:
+            raise InvalidParameterValue("A tag needs a key.")
+        service(request).runs.set_tag(run_id, RunTag(key, value))
+    except ModelyardError as exc:
+        return _fragment_or_page(request, "run_tags.html", run_id, tag_error=exc.message, tag_form={"key": key, "value": value})
+    return _fragment_or_page(request, "run_tags.html", run_id)
+
+
+def delete_tag(request: Request, form: FormData) -> Response:
+    run_id = request.path_params["run_id"]
+    try:
+        service(request).runs.delete_tag(run_id, str(form.get("key", "")))
+    except ModelyardError as exc:
+        return _fragment_or_page(request, "run_tags.html", run_id, tag_error=exc.message)
+    return _fragment_or_page(request, "run_tags.html", run_id)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def series(request: Request) -> Response:
+    """Downsampled histories of one metric for up to 100 runs, as JSON for the charts."""
+    svc = service(request)
+    qp = request.query_params
+    run_ids = list(dict.fromkeys(qp.getlist("run")))[:MAX_BULK_INTERVAL_RUNS]
+    key = qp.get("key", "")
+    try:
+        points = int(qp.get("max") or CHART_POINTS)
+        names = {rid: svc.runs.get(rid).info.run_name for rid in run_ids}
+        metrics = svc.runs.metric_history_bulk_interval(run_ids, key, max_results=min(points, 2500))
+    except (ModelyardError, ValueError) as exc:
+        message = exc.message if isinstance(exc, ModelyardError) else "max must be an integer."
+        return JSONResponse({"error": message}, status_code=400)
+    by_run: dict[str, dict[str, list[Any]]] = {}
+    for m in metrics:
+        entry = by_run.setdefault(m.run_id or "", {"steps": [], "values": []})
+        entry["steps"].append(m.step)
+        entry["values"].append(_finite(m.value))
+    return JSONResponse({
+        "key": key,
+        "runs": [{"run_id": rid, "name": names[rid], **by_run[rid]} for rid in run_ids if rid in by_run],
+    })

@@ -1,0 +1,182 @@
+"""The runs table of an experiment: search, sort, columns, nesting, paging, chart view."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...entities import Run
+from ...errors import ModelyardError
+from ...service import TrackingService
+from ...service.search import decode_page_token, encode_page_token
+from .render import inline_status, render, service
+
+PAGE_SIZES = (25, 50, 100, 250)
+DEFAULT_PAGE_SIZE = 50
+DEFAULT_ORDER = "attributes.start_time DESC"
+PARENT_TAG = "mlflow.parentRunId"
+MAX_CHILDREN = 1000
+MAX_CHART_RUNS = 20
+DEFAULT_KEY_COLUMNS = 5
+_PLAIN_KEY = re.compile(r"[\w.]+")
+_KIND_PREFIX = {"metrics": "metrics", "params": "params", "tags": "tags"}
+
+# (label, order_by key or None when the column cannot be sorted)
+FIXED_COLUMNS = (
+    ("Run name", "attributes.run_name"),
+    ("Created", "attributes.start_time"),
+    ("Duration", None),
+    ("Status", "attributes.status"),
+    ("User", "attributes.user_id"),
+    ("Source", "tags.`mlflow.source.name`"),
+    ("Dataset", None),
+    ("Models", None),
+)
+
+
+def order_key(kind: str, key: str) -> str:
+    """``metrics.rmse`` or ``metrics.`val-loss``` as the order_by grammar wants it."""
+    return f"{kind}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{kind}.`{key}`"
+
+
+@dataclass
+class Row:
+    run: Run
+    depth: int = 0
+    children: list[Row] = field(default_factory=list)
+    orphan_of: str | None = None
+
+
+@dataclass
+class Column:
+    kind: str  # metrics | params | tags
+    key: str
+
+    @property
+    def token(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+    @property
+    def order(self) -> str:
+        return order_key(self.kind, self.key)
+
+    def value(self, run: Run) -> Any:
+        data = run.data.metrics if self.kind == "metrics" else run.data.params if self.kind == "params" else run.data.tags
+        return data.get(self.key)
+
+
+def _columns(tokens: list[str], runs: list[Run]) -> list[Column]:
+    chosen = [t for t in tokens if t and t != "-"]
+    if tokens:
+        out = []
+        for token in chosen:
+            kind, _, key = token.partition(":")
+            if kind in _KIND_PREFIX and key:
+                out.append(Column(kind, key))
+        return out
+    metrics = sorted({k for r in runs for k in r.data.metrics if not k.startswith("system/")})
+    params = sorted({k for r in runs for k in r.data.params})
+    return [Column("metrics", k) for k in metrics[:DEFAULT_KEY_COLUMNS]] + [
+        Column("params", k) for k in params[:DEFAULT_KEY_COLUMNS]
+    ]
+
+
+def _available(runs: list[Run], columns: list[Column]) -> dict[str, list[str]]:
+    found = {
+        "metrics": {k for r in runs for k in r.data.metrics},
+        "params": {k for r in runs for k in r.data.params},
+        "tags": {k for r in runs for k in r.data.tags if not k.startswith("mlflow.")},
+    }
+    for c in columns:
+        found[c.kind].add(c.key)
+    return {kind: sorted(keys) for kind, keys in found.items()}
+
+
+def _and(*clauses: str) -> str | None:
+    parts = [c.strip() for c in clauses if c and c.strip()]
+    return " AND ".join(parts) or None
+
+
+def _page(svc: TrackingService, experiment_id: str, q: str, order: str, size: int, token: str | None,
+          group: bool) -> tuple[list[Row], str | None]:
+    if not group:
+        page = svc.runs.search([experiment_id], q or None, max_results=size, order_by=[order], page_token=token)
+        return [Row(r) for r in page.items], page.next_page_token
+    page = svc.runs.search([experiment_id], _and(q, f"tags.`{PARENT_TAG}` IS NULL"),
+                           max_results=size, order_by=[order], page_token=token)
+    rows = {r.info.run_id: Row(r) for r in page.items}
+    if not rows:
+        return [], page.next_page_token
+    # Children of this page's parents: one bounded query over runs started since the oldest parent
+    # shown (a child starts after its parent), attached where their parent is on the page.
+    since = min(r.info.start_time or 0 for r in page.items)
+    children = svc.runs.search([experiment_id], _and(q, f"tags.`{PARENT_TAG}` IS NOT NULL",
+                                                     f"attributes.start_time >= {since}"),
+                               max_results=MAX_CHILDREN, order_by=[order])
+    for child in children.items:
+        parent = rows.get(child.data.tags.get(PARENT_TAG, ""))
+        if parent is not None:
+            parent.children.append(Row(child, depth=1))
+    return list(rows.values()), page.next_page_token
+
+
+def _models(svc: TrackingService, runs: list[Run]) -> dict[str, list[tuple[str, str]]]:
+    ids = [r.info.run_id for r in runs]
+    if not ids:
+        return {}
+    quoted = ", ".join(f"'{i}'" for i in ids)
+    found = svc.registry.search_model_versions(f"run_id IN ({quoted})", max_results=1000)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for mv in found.items:
+        out.setdefault(mv.run_id or "", []).append((mv.name, mv.version))
+    return out
+
+
+def _size(raw: str | None) -> int:
+    try:
+        value = int(raw or DEFAULT_PAGE_SIZE)
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return value if value in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def experiment_page(request: Request) -> Response:
+    svc = service(request)
+    experiment = svc.experiments.get(request.path_params["experiment_id"])
+    qp = request.query_params
+    q = qp.get("q", "")
+    order = qp.get("order") or DEFAULT_ORDER
+    size = _size(qp.get("n"))
+    token = qp.get("page_token") or None
+    group = qp.get("group") == "1"
+    view = "chart" if qp.get("view") == "chart" else "table"
+    params: dict[str, Any] = {
+        "q": q or None, "order": None if order == DEFAULT_ORDER else order, "n": None if size == DEFAULT_PAGE_SIZE else size,
+        "group": "1" if group else None, "col": qp.getlist("col"), "view": None if view == "table" else view,
+        "metric": qp.get("metric"), "run": qp.getlist("run") if view == "chart" else None,
+    }
+    rows: list[Row] = []
+    next_token, error = None, None
+    try:
+        rows, next_token = _page(svc, experiment.experiment_id, q, order, size, token, group)
+    except ModelyardError as exc:
+        error = exc.message
+    all_runs = [r.run for r in rows] + [c.run for r in rows for c in r.children]
+    columns = _columns(qp.getlist("col"), all_runs)
+    offset = decode_page_token(token) if token and not error else 0
+    prev_token = None if offset == 0 else (encode_page_token(offset - size) if offset > size else "")
+    chart_runs = qp.getlist("run") or [r.info.run_id for r in all_runs[:MAX_CHART_RUNS]]
+    metric_keys = sorted({k for r in all_runs for k in r.data.metrics})
+    return render(
+        request, "experiment.html", status=inline_status(request) if error else 200, section="experiments",
+        experiment=experiment, rows=rows, columns=columns, available=_available(all_runs, columns),
+        fixed_columns=FIXED_COLUMNS, models=_models(svc, all_runs) if not error else {},
+        q=q, order=order, size=size, sizes=PAGE_SIZES, group=group, view=view, error=error,
+        next_token=next_token, prev_token=prev_token, offset=offset, params=params,
+        chart_runs=chart_runs[:MAX_CHART_RUNS], metric=qp.get("metric") or (metric_keys[0] if metric_keys else ""),
+        metric_keys=metric_keys, parent_tag=PARENT_TAG,
+    )

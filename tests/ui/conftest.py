@@ -1,0 +1,32 @@
+"""UI fixtures: a seeded store, the app in process, and (for browser tests) a live server + Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from modelyard.server import create_app
+from modelyard.service import TrackingService
+
+from .seed import Seeded, seed, settings_for
+
+
+@pytest.fixture
+def seeded_service(tmp_path) -> Iterator[tuple[TrackingService, Seeded]]:
+    svc = TrackingService(settings_for(f"sqlite:///{tmp_path / 'ui.db'}", str(tmp_path / "artifacts")))
+    try:
+        yield svc, seed(svc)
+    finally:
+        svc.close()
+
+
+@pytest.fixture
+def ui(seeded_service) -> Iterator[tuple[httpx.Client, Seeded]]:
+    """A sync httpx client on the app in process (no socket), over the seeded store."""
+    from starlette.testclient import TestClient
+
+    svc, seeded = seeded_service
+    with TestClient(create_app(service=svc), follow_redirects=False) as client:
+        yield client, seeded

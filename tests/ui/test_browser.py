@@ -1,0 +1,212 @@
+"""The UI in headless Debian Chromium (Playwright) against a real ``modelyard server`` subprocess.
+
+Screenshots of every page land in ``tests/ui/screenshots/`` (or ``$MODELYARD_UI_SCREENSHOTS``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from modelyard.service import TrackingService
+
+from ..conftest import LiveServer
+from .seed import Seeded, seed, settings_for
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+SHOTS = Path(os.environ.get("MODELYARD_UI_SCREENSHOTS") or Path(__file__).parent / "screenshots")
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing in CI: apt-get install chromium")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[tuple[str, Seeded]]:
+    folder = tmp_path_factory.mktemp("ui-site")
+    db, artifacts = f"sqlite:///{folder / 'ui.db'}", str(folder / "artifacts")
+    svc = TrackingService(settings_for(db, artifacts))
+    seeded = seed(svc)
+    svc.close()
+    server = LiveServer(db, artifacts)
+    try:
+        yield server.url, seeded
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, site):
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=site[0])
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.on("dialog", lambda dialog: dialog.accept())
+    yield p
+    context.close()
+    assert not errors, errors
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def runs_in_table(page) -> list[str]:
+    return page.locator("table.runs tbody td.name a").all_inner_texts()
+
+
+def test_search_and_sort_runs(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}")
+    shot(page, "experiment-runs")
+    page.get_by_label("Filter runs").fill("params.model != 'linear'")
+    page.get_by_label("Filter runs").press("Enter")
+    sync_api.expect(page).to_have_url(re.compile(r"q=params\.model"))
+    sync_api.expect(page.locator("table.runs")).not_to_contain_text("linear-b")
+    assert set(runs_in_table(page)) == {"tree-a", "forest-c"}
+    page.get_by_role("link", name="rmse").first.click()
+    sync_api.expect(page).to_have_url(re.compile(r"order=metrics\.rmse"))
+    sync_api.expect(page.locator("table.runs th[aria-sort='descending']")).to_have_count(1)
+    assert runs_in_table(page) == ["tree-a", "forest-c"]
+    page.get_by_role("link", name="rmse").first.click()
+    sync_api.expect(page.locator("table.runs th[aria-sort='ascending']")).to_have_count(1)
+    assert runs_in_table(page) == ["forest-c", "tree-a"]
+    shot(page, "experiment-runs-filtered-sorted")
+    page.reload()  # the URL alone restores the filtered, sorted table
+    assert runs_in_table(page) == ["forest-c", "tree-a"]
+
+
+def test_bad_filter_shows_inline_error(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}")
+    page.get_by_label("Filter runs").fill("metrics.rmse <")
+    page.get_by_role("button", name="Search").click()
+    alert = page.locator("#runs-error")
+    sync_api.expect(alert).to_be_visible()
+    sync_api.expect(alert).to_contain_text("Invalid filter")
+    shot(page, "experiment-bad-filter")
+
+
+def test_group_nested_runs_and_chart(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}?group=1")
+    sync_api.expect(page.locator("tr.depth-1")).to_contain_text("tree-a-fold1")
+    page.goto(f"/experiments/{s.experiment_id}?view=chart&metric=rmse&run={s.runs['tree-a']}&run={s.runs['forest-c']}")
+    sync_api.expect(page.locator(".chart-view canvas")).to_have_count(1)
+    shot(page, "experiment-chart")
+
+
+def test_open_run_and_preview_artifacts(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}")
+    page.get_by_role("link", name="tree-a", exact=True).click()
+    page.wait_for_url(re.compile(r"/runs/"))
+    sync_api.expect(page.locator("#overview")).to_contain_text("abc123def")
+    sync_api.expect(page.locator("#datasets")).to_contain_text("customers")
+    sync_api.expect(page.locator("#metrics canvas").first).to_be_visible()
+    page.get_by_role("link", name="notes.txt").click()
+    sync_api.expect(page.locator("#preview")).to_contain_text("hello from the run notes")
+    page.locator("summary", has_text="data").click()
+    page.get_by_role("link", name="predictions.csv").click()
+    sync_api.expect(page.locator("#preview table.csv td", has_text="0.77")).to_be_visible()
+    page.locator("summary", has_text="plots").click()
+    page.get_by_role("link", name="curve.png").click()
+    image = page.locator("#preview img")
+    sync_api.expect(image).to_be_visible()
+    page.wait_for_function("() => document.querySelector('#preview img').naturalWidth > 0")
+    page.get_by_role("link", name="report.html").click()
+    sync_api.expect(page.locator("#preview iframe[sandbox]")).to_be_visible()
+    assert page.title() != "pwned"
+    page.locator("summary", has_text="model").click()
+    page.get_by_role("link", name="open model").click()
+    sync_api.expect(page.locator("#preview")).to_contain_text("scikit-learn==1.5.0")
+    shot(page, "run")
+    page.get_by_role("textbox", name="Description").fill("Better than *baseline*.")
+    page.get_by_role("button", name="Save description").click()
+    sync_api.expect(page.locator("#description")).to_contain_text("Saved.")
+
+
+def test_run_updates_live_while_running(page, site):
+    url, s = site
+    page.goto(f"/runs/{s.runs['live-run']}")
+    sync_api.expect(page.locator("#metrics .live")).to_be_visible()
+    httpx.post(f"{url}/api/2.0/mlflow/runs/log-metric", json={
+        "run_id": s.runs["live-run"], "key": "val_acc", "value": 0.9, "timestamp": int(time.time() * 1000), "step": 1,
+    }).raise_for_status()
+    sync_api.expect(page.locator("#metrics")).to_contain_text("val_acc", timeout=12_000)
+    shot(page, "run-live")
+
+
+def test_compare_three_runs(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}")
+    for name in ("tree-a", "linear-b", "forest-c"):
+        page.get_by_label(f"Select run {name}", exact=True).check()
+    page.get_by_role("button", name="Compare selected").click()
+    page.wait_for_url(re.compile(r"/compare\?"))
+    sync_api.expect(page.locator("h1")).to_have_text("Compare 3 runs")
+    sync_api.expect(page.locator("polyline.pc-line")).to_have_count(3)
+    sync_api.expect(page.locator("svg circle")).to_have_count(3)
+    sync_api.expect(page.locator("tr.differs")).to_have_count(3)
+    sync_api.expect(page.locator("section canvas").first).to_be_visible()
+    shot(page, "compare")
+
+
+def test_set_alias_on_model_version(page, site):
+    _, s = site
+    page.goto("/models")
+    shot(page, "models")
+    page.get_by_role("link", name=s.model).click()
+    sync_api.expect(page.locator("h1")).to_have_text(s.model)
+    shot(page, "model")
+    page.get_by_role("link", name="Version 2").click()
+    page.get_by_label("Set or move alias to this version").fill("champion")
+    page.get_by_role("button", name="Set alias").click()
+    sync_api.expect(page.locator("h1 .alias")).to_have_text("@champion")
+    sync_api.expect(page.locator("#h-audit + table")).to_contain_text("set registered model alias")
+    page.get_by_label("Set or move alias to this version").fill("bad alias!")
+    page.get_by_role("button", name="Set alias").click()
+    sync_api.expect(page.locator("#alias-error")).to_be_visible()
+    shot(page, "model-version")
+
+
+def test_create_rename_delete_experiment(page, site):
+    page.goto("/")
+    page.get_by_label("New experiment").fill("from-the-browser")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r"/experiments/\d+"))
+    page.goto("/")
+    row = page.locator("tr", has_text="from-the-browser")
+    row.locator("summary", has_text="Rename").click()
+    row.get_by_label("New name for from-the-browser").fill("renamed-in-browser")
+    row.get_by_role("button", name="Save").click()
+    sync_api.expect(page.locator("#experiments")).to_contain_text("renamed-in-browser")
+    shot(page, "experiments")
+    page.get_by_role("button", name="Delete renamed-in-browser").click()
+    sync_api.expect(page.locator("#experiments")).not_to_contain_text("renamed-in-browser")
+    page.get_by_label("Show").select_option("deleted")
+    sync_api.expect(page.locator("#experiments")).to_contain_text("renamed-in-browser")
+    page.get_by_label("Search experiments").fill("renamed")
+    sync_api.expect(page.locator("#experiments tbody tr")).to_have_count(1)

@@ -1,0 +1,140 @@
+"""The UI page handlers in process (no browser): statuses, escaping, inline errors, writes."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from .seed import XSS_NAME
+
+HX = {"HX-Request": "true"}
+
+
+def test_every_page_renders(ui):
+    client, s = ui
+    a = s.runs["tree-a"]
+    for url in (
+        "/", "/?view=deleted", f"/experiments/{s.experiment_id}", f"/experiments/{s.experiment_id}?group=1",
+        f"/experiments/{s.experiment_id}?view=chart&metric=rmse", f"/runs/{a}", f"/runs/{a}?artifact=model",
+        f"/runs/{s.runs['live-run']}", f"/compare?run={a}&run={s.runs['forest-c']}", "/models",
+        "/models/churn-model", "/models/churn-model/versions/1", "/static/app.css", "/static/vendor/uPlot.iife.min.js",
+    ):
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.text[:500])
+
+
+def test_user_content_is_escaped(ui):
+    client, s = ui
+    for url in (f"/experiments/{s.experiment_id}", f"/runs/{s.runs['xss']}", f"/compare?run={s.runs['xss']}"):
+        html = client.get(url).text
+        assert XSS_NAME not in html
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "<b>bold</b>" not in client.get(f"/runs/{s.runs['xss']}").text
+
+
+def test_missing_things_are_html_error_pages(ui):
+    client, _ = ui
+    for url in ("/runs/0123456789abcdef0123456789abcdef", "/models/nope", "/experiments/999", "/compare"):
+        r = client.get(url)
+        assert r.status_code in (400, 404)
+        assert r.headers["content-type"].startswith("text/html")
+        assert 'role="alert"' in r.text
+
+
+def test_runs_search_sort_and_group(ui):
+    client, s = ui
+    base = f"/experiments/{s.experiment_id}"
+    html = client.get(base, params={"q": "params.model = 'tree'"}).text
+    assert "tree-a" in html and "linear-b" not in html
+    html = client.get(base, params={"order": "metrics.rmse ASC", "col": "metrics:rmse"}).text
+    assert html.index("forest-c") < html.index("tree-a") < html.index("linear-b")
+    assert 'aria-sort="ascending"' in html
+    grouped = client.get(base, params={"group": "1"}).text
+    assert 'class="depth-1"' in grouped and "tree-a-fold1" in grouped
+
+
+def test_bad_filter_is_an_inline_error(ui):
+    client, s = ui
+    r = client.get(f"/experiments/{s.experiment_id}", params={"q": "metrics.rmse <"})
+    assert r.status_code == 400
+    assert 'id="runs-error"' in r.text and "Invalid filter" in r.text
+    assert client.get(f"/experiments/{s.experiment_id}", params={"q": "metrics.rmse <"}, headers=HX).status_code == 200
+
+
+def test_pages_and_tokens(ui):
+    client, s = ui
+    html = client.get(f"/experiments/{s.experiment_id}", params={"n": "25"}).text
+    assert 'rel="next"' not in html
+    first = client.get(f"/experiments/{s.experiment_id}", params={"n": "25", "page_token": "bad"})
+    assert first.status_code == 400 and 'id="runs-error"' in first.text
+
+
+def test_experiment_create_rename_delete_restore(ui):
+    client, _ = ui
+    r = client.post("/experiments/create", data={"name": "made-in-ui"})
+    assert r.status_code == 303
+    new_id = r.headers["location"].rsplit("/", 1)[1]
+    dup = client.post("/experiments/create", data={"name": "made-in-ui"})
+    assert dup.status_code == 400 and "already exists" in dup.text
+    assert client.post(f"/experiments/{new_id}/rename", data={"name": "renamed"}).status_code == 303
+    assert "renamed" in client.get("/").text
+    assert client.post(f"/experiments/{new_id}/delete").status_code == 303
+    assert "renamed" not in client.get("/").text and "renamed" in client.get("/?view=deleted").text
+    assert client.post(f"/experiments/{new_id}/restore").status_code == 303
+    bad = client.post("/experiments/0/delete")
+    assert bad.status_code == 400 and "default experiment" in bad.text
+
+
+def test_description_and_tags(ui):
+    client, s = ui
+    rid = s.runs["linear-b"]
+    r = client.post(f"/runs/{rid}/description", data={"description": "new <note>"}, headers=HX)
+    assert r.status_code == 200 and "new &lt;note&gt;" in r.text and "Saved" in r.text
+    assert client.post(f"/runs/{rid}/tags", data={"key": "stage", "value": "dev"}).status_code == 303
+    assert "stage" in client.get(f"/runs/{rid}").text
+    bad = client.post(f"/runs/{rid}/tags", data={"key": "", "value": "x"}, headers=HX)
+    assert bad.status_code == 200 and "A tag needs a key" in bad.text
+    assert client.post(f"/runs/{rid}/tags/delete", data={"key": "stage"}, headers=HX).status_code == 200
+    missing = client.post(f"/runs/{rid}/tags/delete", data={"key": "stage"})
+    assert missing.status_code == 400 and "No tag" in missing.text
+
+
+def test_artifact_previews(ui):
+    client, s = ui
+    a = s.runs["tree-a"]
+    preview = f"/runs/{a}/artifacts/preview"
+    assert "hello from the run notes" in client.get(preview, params={"path": "notes.txt"}).text
+    assert "&#34;layers&#34;: [" in client.get(preview, params={"path": "config.json"}).text
+    csv = client.get(preview, params={"path": "data/predictions.csv"}).text
+    assert "<th scope=\"col\">score</th>" in csv and "<td>0.77</td>" in csv
+    assert "<img" in client.get(preview, params={"path": "plots/curve.png"}).text
+    assert 'sandbox="allow-scripts"' in client.get(preview, params={"path": "report.html"}).text
+    model = client.get(preview, params={"path": "model"}).text
+    assert "tenure" in model and "scikit-learn==1.5.0" in model
+    raw = client.get(f"/runs/{a}/artifacts/raw", params={"path": "report.html"})
+    assert raw.headers["content-security-policy"].startswith("sandbox")
+    assert client.get(f"/runs/{a}/artifacts/raw", params={"path": "plots/curve.png"}).content.startswith(b"\x89PNG")
+    assert client.get(f"/runs/{a}/artifacts/raw", params={"path": "../../etc/passwd"}).status_code == 400
+    assert "predictions.csv" in client.get(f"/runs/{a}/artifacts/tree", params={"path": "data"}).text
+
+
+def test_series_are_downsampled(ui):
+    client, s = ui
+    body = client.get("/ui/series", params={"key": "rmse", "run": [s.runs["tree-a"], s.runs["forest-c"]], "max": 10}).json()
+    assert [len(r["steps"]) for r in body["runs"]] == [10, 10]
+    assert body["runs"][0]["steps"][-1] == 49
+    assert client.get("/ui/series", params={"key": "", "run": s.runs["tree-a"]}).status_code == 400
+
+
+def test_alias_and_stage_forms(ui):
+    client, s = ui
+    base = f"/models/{quote(s.model)}/versions/2"
+    assert client.post(f"{base}/alias", data={"alias": "champion"}).status_code == 303
+    html = client.get(base).text
+    assert "@champion" in html and "set registered model alias" in html
+    bad = client.post(f"{base}/alias", data={"alias": "latest"})
+    assert bad.status_code == 400 and 'id="alias-error"' in bad.text
+    assert client.post(f"{base}/stage", data={"stage": "Staging"}).status_code == 303
+    assert "Staging" in client.get(f"/models/{quote(s.model)}").text
+    assert client.post(f"{base}/alias/delete", data={"alias": "champion"}).status_code == 303
+    assert "churn-model" in client.get("/models", params={"q": "churn"}).text
+    assert client.get("/models", params={"q": "name = "}).status_code == 400
