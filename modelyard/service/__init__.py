@@ -41,6 +41,7 @@ class TrackingService:
         self.runs = RunService(self.store, self.experiments)
         self.registry = RegistryService(self.store, self.runs)
         self.logged_models = LoggedModelService(self.store, self.experiments, self.runs)
+        self.registry.logged_model_lookup = self.logged_models.get
         self.webhooks = WebhooksService(self.store, self)
         self.inference = InferenceService(self.store, self)
         self.pipelines = PipelinesService(self.store, self)

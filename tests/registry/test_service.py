@@ -225,8 +225,11 @@ def test_source_rules(reg, service, run_id, tmp_path) -> None:
     copied = reg.create_model_version("m", "models:/m/1")
     assert (copied.source, copied.run_id) == ("models:/m/1", run_id)
     assert reg.get_model_version_download_uri("m", copied.version) == inside
-    logged = reg.create_model_version("m", "models:/m-abc", model_id="m-abc")
-    assert logged.model_id == "m-abc"
+    model = service.logged_models.create(run.info.experiment_id, "model", source_run_id=run_id)
+    logged = reg.create_model_version("m", f"models:/{model.model_id}", model_id=model.model_id)
+    assert (logged.model_id, logged.run_id) == (model.model_id, run_id)
+    with pytest.raises(InvalidParameterValue, match="model_id"):  # no such logged model
+        reg.create_model_version("m", "models:/m-abc", model_id="m-abc")
 
 
 def test_audit_trail(reg, run_id) -> None:

@@ -31,8 +31,18 @@ def create(svc: TrackingService, req: s.CreateRun) -> dict[str, Any]:
     return {"run": run.to_dict()}
 
 
+def _with_outputs(svc: TrackingService, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add MLflow 3's ``outputs.model_outputs`` (the logged models each run made)."""
+    outputs = svc.logged_models.run_outputs([r["info"]["run_id"] for r in runs])
+    for r in runs:
+        found = outputs.get(r["info"]["run_id"])
+        if found:
+            r["outputs"] = {"model_outputs": [o.to_dict() for o in found]}
+    return runs
+
+
 def get(svc: TrackingService, req: s.RunId) -> dict[str, Any]:
-    return {"run": svc.runs.get(_run_id(req)).to_dict()}
+    return {"run": _with_outputs(svc, [svc.runs.get(_run_id(req)).to_dict()])[0]}
 
 
 def update(svc: TrackingService, req: s.UpdateRun) -> dict[str, Any]:
@@ -57,7 +67,7 @@ def search(svc: TrackingService, req: s.SearchRuns) -> dict[str, Any]:
         order_by=req.order_by,
         page_token=req.page_token,
     )
-    out: dict[str, Any] = {"runs": [r.to_dict() for r in page.items]}
+    out: dict[str, Any] = {"runs": _with_outputs(svc, [r.to_dict() for r in page.items])}
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return out
@@ -70,11 +80,14 @@ def _metric(m: s.MetricIn | s.LogMetric, path: str) -> Metric:
         raise InvalidParameterValue(missing_value(f"{path}value"))
     if m.timestamp is None:
         raise InvalidParameterValue(missing_value(f"{path}timestamp"))
-    return Metric(m.key, m.value, m.timestamp, m.step or 0)
+    return Metric(m.key, m.value, m.timestamp, m.step or 0, None, m.model_id or None,
+                  m.dataset_name or None, m.dataset_digest or None)
 
 
 def log_metric(svc: TrackingService, req: s.LogMetric) -> None:
-    svc.runs.log_metric(_run_id(req), _metric(req, ""))
+    metric = _metric(req, "")
+    svc.runs.log_metric(_run_id(req), metric)
+    svc.logged_models.link_metrics(_run_id(req), [metric])
 
 
 def log_param(svc: TrackingService, req: s.LogParam) -> None:
@@ -98,6 +111,7 @@ def log_batch(svc: TrackingService, req: s.LogBatch) -> None:
     params = [Param(p.key or "", p.value if p.value is not None else "") for p in req.params]
     tags = [RunTag(t.key or "", t.value if t.value is not None else "") for t in req.tags]
     svc.runs.log_batch(_run_id(req), metrics, params, tags)
+    svc.logged_models.link_metrics(_run_id(req), metrics)
 
 
 def log_inputs(svc: TrackingService, req: s.LogInputs) -> None:
