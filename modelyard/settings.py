@@ -43,6 +43,14 @@ class Settings:
     background_workers: bool = _setting(
         True, "Run the server's background workers (webhook deliveries, pipeline scheduler)."
     )
+    webhook_poll_interval: float = _setting(
+        1.0, "Seconds between webhook outbox polls (changes in the same process wake it at once)."
+    )
+    webhook_timeout: float = _setting(10.0, "Seconds a webhook receiver has to answer.")
+    webhook_max_attempts: int = _setting(10, "Attempts per webhook delivery before it is marked failed.")
+    webhook_backoff_ms: int = _setting(
+        1000, "First retry delay of a webhook delivery (doubles each attempt, capped at 10 min)."
+    )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
 
     @classmethod

@@ -1,4 +1,4 @@
-"""``modelyard models list|show|versions|search|stage|audit`` and ``modelyard models alias set|delete``."""
+"""``modelyard models list|show|versions|search|stage|audit|lineage`` and ``modelyard models alias set|delete``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .output import (
 
 @click.group("models", cls=SdkGroup)
 def command() -> None:
-    """Registered models: list, show, search, versions, aliases, stages, audit trail."""
+    """Registered models: list, show, search, versions, aliases, stages, audit trail, lineage."""
 
 
 def _page_json(key: str, page: PagedList) -> dict[str, object]:
@@ -226,3 +226,49 @@ def audit(name: str, tracking_uri: str | None, as_json: bool) -> None:
         for e in entries
     )
     echo_table(rows, ["WHEN", "WHO", "ACTION", "VERSION", "KEY", "OLD", "NEW"], empty="No recorded changes.")
+
+
+@command.command("lineage")
+@click.argument("uri")
+@tracking_uri_option
+@json_option
+def lineage(uri: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Where the version URI names came from: run, code, datasets, parent runs.
+
+    URI is models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/STAGE.
+    """
+    from ..models.lineage import lineage as find_lineage
+
+    tree = find_lineage(uri, client(tracking_uri))
+    if as_json:
+        echo_json(tree.to_dict())
+        return
+    click.echo(key_values([
+        ("model", f"{tree.name} version {tree.version}"),
+        ("stage", tree.current_stage),
+        ("aliases", ", ".join(tree.aliases)),
+        ("source", tree.source),
+        ("created", format_time(tree.creation_timestamp)),
+    ]))
+    run = tree.run
+    if run is None:
+        click.echo("\nNo run recorded for this version.")
+        return
+    click.echo("\nRun")
+    click.echo(key_values([
+        ("run", f"{run.run_name} ({run.run_id})"),
+        ("status", run.status),
+        ("git commit", run.git_commit),
+        ("entry point", run.entry_point),
+    ]))
+    click.echo("\nDatasets")
+    echo_table(([d.name, d.context or "", d.digest, truncate(d.source, 50)] for d in run.datasets),
+               ["NAME", "CONTEXT", "DIGEST", "SOURCE"])
+    click.echo("\nParams")
+    echo_table(sorted(run.params.items()), ["KEY", "VALUE"])
+    click.echo("\nMetrics")
+    echo_table(sorted(run.metrics.items()), ["KEY", "VALUE"])
+    if run.ancestors():
+        click.echo("\nParent runs")
+        echo_table(([a.run_name, a.run_id, a.status, a.git_commit or ""] for a in run.ancestors()),
+                   ["NAME", "RUN", "STATUS", "GIT COMMIT"])

@@ -14,6 +14,10 @@ Models saved by MLflow's sklearn, transformers, pytorch and python-model flavors
 
 from .enforce import SchemaError as SchemaError
 from .flavors import UnsafeSerializationWarning as UnsafeSerializationWarning
+from .lineage import DatasetLineage as DatasetLineage
+from .lineage import ModelLineage as ModelLineage
+from .lineage import RunLineage as RunLineage
+from .lineage import lineage as lineage
 from .mlmodel import Model as Model
 from .packaging import ModelInfo as ModelInfo
 from .packaging import load_model as load_model
@@ -31,10 +35,13 @@ from .uri import download_model as download_model
 
 __all__ = [
     "ColSpec",
+    "DatasetLineage",
     "Model",
     "ModelInfo",
+    "ModelLineage",
     "ModelSignature",
     "PyFuncModel",
+    "RunLineage",
     "Schema",
     "SchemaError",
     "TensorSpec",
@@ -42,6 +49,7 @@ __all__ = [
     "download_model",
     "infer_schema",
     "infer_signature",
+    "lineage",
     "load_model",
     "log_model",
     "register_model",

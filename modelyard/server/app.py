@@ -71,8 +71,8 @@ class TableRouter(Router):
     than the work of a small request; a fixed path is found in one lookup.
     """
 
-    def __init__(self, routes: list[Route]) -> None:
-        super().__init__(routes=routes)
+    def __init__(self, routes: list[Route], lifespan: Any = None) -> None:
+        super().__init__(routes=routes, lifespan=lifespan)
         self.exact: dict[tuple[str, str], Route] = {}
         for route in routes:
             if "{" not in route.path:
@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
             Exception: _on_unexpected,
         },
     )
-    app.router = TableRouter(app.router.routes)  # type: ignore[arg-type]
+    app.router = TableRouter(app.router.routes, lifespan=lifespan)  # type: ignore[arg-type]
     app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     app.state.service = service
     return app

@@ -55,6 +55,7 @@ class TrackingService:
         return f"{_as_uri(self.settings.default_artifact_root or self.settings.artifacts_destination)}/{experiment_id}"
 
     def close(self) -> None:
+        self.webhooks.close()
         self.store.close()
 
 

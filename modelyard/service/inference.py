@@ -1,13 +1,164 @@
-"""The inference log: served predictions and their later ground truth — the rules."""
+"""The inference log: served predictions and their later ground truth — the rules.
+
+A serving process writes request rows in bulk (``log_requests``); ground truth
+arrives later as feedback (``log_feedback``); monitoring reads both back joined
+(``search``). Inputs, outputs and labels are any JSON values.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
+from ..errors import InvalidParameterValue
 from ..store import TrackingStore
+from ..store.inference import FeedbackRow, RequestRow
+from .limits import invalid_value, missing_value
+
+MAX_ROWS_PER_CALL = 10_000
+MAX_SEARCH_RESULTS = 50_000
+MAX_REQUEST_ID_LENGTH = 64
+MAX_MODEL_NAME_LENGTH = 256
+MAX_MODEL_VERSION_LENGTH = 64
+MAX_JSON_BYTES = 1_000_000
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+
+@dataclass(frozen=True)
+class InferenceRecord:
+    """One served request: what came in, what went out, which version answered, and its label if known."""
+
+    request_id: str
+    model_name: str
+    model_version: str
+    timestamp_ms: int
+    latency_ms: float
+    inputs: Any
+    outputs: Any
+    label: Any = None
+    label_timestamp_ms: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if self.label_timestamp_ms is None:
+            del out["label"], out["label_timestamp_ms"]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InferenceRecord:
+        return cls(
+            str(d["request_id"]), str(d["model_name"]), str(d["model_version"]), int(d["timestamp_ms"]),
+            float(d["latency_ms"]), d.get("inputs"), d.get("outputs"), d.get("label"), d.get("label_timestamp_ms"),
+        )
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class InferenceService:
     def __init__(self, store: TrackingStore, service: Any) -> None:
         self.store = store
         self.service = service  # the TrackingService, for its other parts
+
+    def log_requests(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store served requests (dicts with the fields of :class:`InferenceRecord`); returns how many."""
+        _check_count(rows, "requests")
+        out: list[RequestRow] = []
+        for i, row in enumerate(rows):
+            where = f"requests[{i}]"
+            if not isinstance(row, dict):
+                raise InvalidParameterValue(invalid_value(where, row, "expected an object."))
+            request_id = _text(row.get("request_id"), f"{where}.request_id", MAX_REQUEST_ID_LENGTH)
+            name = _text(row.get("model_name"), f"{where}.model_name", MAX_MODEL_NAME_LENGTH)
+            version = _text(row.get("model_version"), f"{where}.model_version", MAX_MODEL_VERSION_LENGTH)
+            ts = row.get("timestamp_ms")
+            ts = now_ms() if ts is None else _int(ts, f"{where}.timestamp_ms")
+            latency = row.get("latency_ms", 0.0)
+            if isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0:
+                raise InvalidParameterValue(invalid_value(f"{where}.latency_ms", latency, "expected a number >= 0."))
+            out.append(RequestRow(request_id, name, version, ts, float(latency),
+                                  _json(row.get("inputs"), f"{where}.inputs"), _json(row.get("outputs"), f"{where}.outputs")))
+        self.store.inference.log_requests(out)
+        return len(out)
+
+    def log_feedback(self, items: Sequence[dict[str, Any]]) -> int:
+        """Attach ground truth: dicts ``{"request_id": ..., "label": ...}`` (a later label replaces an earlier one)."""
+        _check_count(items, "feedback")
+        now = now_ms()
+        rows = []
+        for i, item in enumerate(items):
+            where = f"feedback[{i}]"
+            if not isinstance(item, dict):
+                raise InvalidParameterValue(invalid_value(where, item, "expected an object."))
+            request_id = _text(item.get("request_id"), f"{where}.request_id", MAX_REQUEST_ID_LENGTH)
+            if "label" not in item:
+                raise InvalidParameterValue(missing_value(f"{where}.label"))
+            ts = item.get("timestamp_ms")
+            rows.append(FeedbackRow(request_id, _json(item["label"], f"{where}.label"),
+                                    now if ts is None else _int(ts, f"{where}.timestamp_ms")))
+        self.store.inference.log_feedback(rows)
+        return len(rows)
+
+    def search(
+        self,
+        model_name: str | None = None,
+        model_version: str | None = None,
+        start_time_ms: int | None = None,
+        end_time_ms: int | None = None,
+        max_results: int = 1000,
+        offset: int = 0,
+    ) -> list[InferenceRecord]:
+        """Served requests, newest first, with their labels."""
+        if not 1 <= max_results <= MAX_SEARCH_RESULTS:
+            raise InvalidParameterValue(invalid_value("max_results", max_results, f"must be 1..{MAX_SEARCH_RESULTS}."))
+        if offset < 0:
+            raise InvalidParameterValue(invalid_value("offset", offset, "must be >= 0."))
+        found = self.store.inference.search(model_name, model_version, start_time_ms, end_time_ms, max_results, offset)
+        return [
+            InferenceRecord(*r.request[:5], _decode(r.request.inputs), _decode(r.request.outputs),
+                            None if r.label is None else _decode(r.label), r.label_timestamp_ms)
+            for r in found
+        ]
+
+
+def _check_count(rows: Sequence[Any], what: str) -> None:
+    if not isinstance(rows, (list, tuple)):
+        raise InvalidParameterValue(invalid_value(what, type(rows).__name__, "expected a list."))
+    if len(rows) > MAX_ROWS_PER_CALL:
+        raise InvalidParameterValue(
+            invalid_value(what, f"{len(rows)} items", f"at most {MAX_ROWS_PER_CALL} per call.")
+        )
+
+
+def _text(value: Any, path: str, limit: int) -> str:
+    if value is None or value == "":
+        raise InvalidParameterValue(missing_value(path))
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise InvalidParameterValue(invalid_value(path, value, "expected a string."))
+    value = str(value)
+    if len(value) > limit:
+        raise InvalidParameterValue(invalid_value(path, value[:80] + "…", f"longer than {limit} characters."))
+    return value
+
+
+def _int(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameterValue(invalid_value(path, value, "expected an integer."))
+    return value
+
+
+def _json(value: Any, path: str) -> str:
+    try:
+        text = _encode(value).decode()
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise InvalidParameterValue(invalid_value(path, str(value)[:80], f"not JSON: {exc}")) from None
+    if len(text) > MAX_JSON_BYTES:
+        raise InvalidParameterValue(invalid_value(path, f"{len(text)} bytes", f"larger than {MAX_JSON_BYTES} bytes."))
+    return text

@@ -3,7 +3,8 @@
 Methods take what the service already validated (a name, an integer
 version, a canonical stage) and raise MLflow's "not found" errors. Each
 write records who did it, when, and the old and new value in
-``registry_audit``.
+``registry_audit``, and the webhook events it announces go into the
+delivery outbox in the same transaction (:func:`~.webhooks.enqueue_event`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..query import Comparison, OrderKey
 from . import registry_schema as r
 from .database import Database
 from .registry_search import model_version_search_select, registered_model_search_select
+from .webhooks import enqueue_event
 
 _VERSION_COLUMNS = (
     r.model_versions.c.id, r.registered_models.c.name, r.model_versions.c.version,
@@ -114,6 +116,8 @@ class RegistryStore:
                 for key, value in tags.items():
                     conn.exec_driver_sql(self._upsert_model_tag, (pk, key, value))
                     self._audit(conn, who, now, model, "set_registered_model_tag", key=key, new=value)
+                enqueue_event(conn, "registered_model.created",
+                              {"name": name, "tags": dict(tags), "description": description}, now)
         except IntegrityError as exc:
             raise ResourceAlreadyExists(f"Registered Model (name={name}) already exists.") from exc
         return self.get_model(name)
@@ -189,6 +193,9 @@ class RegistryStore:
             for key, value in tags.items():
                 conn.exec_driver_sql(self._upsert_version_tag, (pk, key, value))
                 self._audit(conn, who, now, model, "set_model_version_tag", version=version, key=key, new=value)
+            enqueue_event(conn, "model_version.created", {
+                "name": name, "version": str(version), "source": source, "run_id": run_id, "tags": dict(tags),
+                "description": description}, now)
         return self.get_version(name, version)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
@@ -229,11 +236,13 @@ class RegistryStore:
                                  .values(current_stage=Stage.ARCHIVED, last_updated_time=now))
                     self._audit(conn, who, now, model, "transition_model_version_stage", version=other,
                                 key="current_stage", old=old_stage, new=Stage.ARCHIVED)
+                    _stage_changed(conn, name, other, old_stage, Stage.ARCHIVED, now)
             conn.execute(update(r.model_versions).where(c.id == row.pk)
                          .values(current_stage=stage, last_updated_time=now))
             self._touch(conn, model, now)
             self._audit(conn, who, now, model, "transition_model_version_stage", version=version,
                         key="current_stage", old=row.current_stage, new=stage)
+            _stage_changed(conn, name, version, row.current_stage, stage, now)
         return self.get_version(name, version)
 
     def delete_version(self, name: str, version: int, who: str | None, now: int) -> None:
@@ -259,6 +268,8 @@ class RegistryStore:
             old = conn.execute(select(t.value).where(t.model_version_id == row.pk, t.key == key)).scalar()
             conn.exec_driver_sql(self._upsert_version_tag, (row.pk, key, value))
             self._audit(conn, who, now, model, "set_model_version_tag", version=version, key=key, old=old, new=value)
+            enqueue_event(conn, "model_version_tag.set",
+                          {"name": name, "version": str(version), "key": key, "value": value}, now)
 
     def delete_version_tag(self, name: str, version: int, key: str, who: str | None, now: int) -> None:
         t = r.model_version_tags.c
@@ -269,6 +280,7 @@ class RegistryStore:
             if old is not None:
                 conn.execute(delete(r.model_version_tags).where(t.model_version_id == row.pk, t.key == key))
                 self._audit(conn, who, now, model, "delete_model_version_tag", version=version, key=key, old=old[0])
+                enqueue_event(conn, "model_version_tag.deleted", {"name": name, "version": str(version), "key": key}, now)
 
     # ---- aliases --------------------------------------------------------------
 
@@ -288,6 +300,8 @@ class RegistryStore:
             conn.exec_driver_sql(self._upsert_alias, (model.pk, alias, row.pk))
             self._audit(conn, who, now, model, "set_registered_model_alias", version=version, key=alias,
                         old=old, new=version)
+            enqueue_event(conn, "model_version_alias.created",
+                          {"name": name, "alias": alias, "version": str(version)}, now)
 
     def delete_alias(self, name: str, alias: str, who: str | None, now: int) -> None:
         a = r.registered_model_aliases.c
@@ -298,6 +312,7 @@ class RegistryStore:
                 conn.execute(delete(r.registered_model_aliases).where(
                     a.registered_model_id == model.pk, a.alias == alias))
                 self._audit(conn, who, now, model, "delete_registered_model_alias", version=old, key=alias, old=old)
+                enqueue_event(conn, "model_version_alias.deleted", {"name": name, "alias": alias}, now)
 
     def version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         with self.db.read() as conn:
@@ -426,3 +441,10 @@ class RegistryStore:
             ))
             for row in rows
         ]
+
+
+def _stage_changed(conn: Connection, name: str, version: int, old: str, new: str, now: int) -> None:
+    """Our extension event: a version moved between legacy stages."""
+    if old != new:
+        enqueue_event(conn, "model_version.stage_changed",
+                      {"name": name, "version": str(version), "from_stage": old, "to_stage": new}, now)

@@ -1,0 +1,94 @@
+"""``modelyard serve MODEL_URI``: the inference server (or, with ``--export``, its deployment files)."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from .output import SdkCommand, tracking_uri_option
+
+
+def run(config: object, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve with uvicorn, in one process or ``workers`` processes (each loads the model)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from ..serving import create_app
+
+    uv = uvicorn.Config(
+        functools.partial(create_app, config), factory=True, host=host, port=port, workers=workers,
+        log_level=log_level, access_log=False, timeout_keep_alive=30,
+    )
+    if workers > 1:
+        Multiprocess(uv, sockets=[uv.bind_socket()]).run()
+    else:
+        uvicorn.Server(uv).run()
+
+
+@click.command("serve", cls=SdkCommand)
+@click.argument("model_uri")
+@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", "-w", default=1, show_default=True, type=int, help="Worker processes.")
+@tracking_uri_option
+@click.option("--name", "model_name", default=None, help="Model name to report (default: from the URI).")
+@click.option("--poll-interval", default=30.0, show_default=True, type=float,
+              help="Seconds between checks of the alias in the registry; 0 = only on webhook.")
+@click.option("--max-batch-size", default=32, show_default=True, type=int, help="Most requests per micro-batch.")
+@click.option("--max-wait-ms", default=2.0, show_default=True, type=float,
+              help="Longest a batch waits for requests still arriving (never when idle).")
+@click.option("--request-log/--no-request-log", default=True, show_default=True,
+              help="Write every prediction to the tracking store's inference table.")
+@click.option("--request-log-queue", default=10_000, show_default=True, type=int,
+              help="Request-log entries held in memory before new ones are dropped (and counted).")
+@click.option("--webhook-secret", default=None, envvar="MODELYARD_WEBHOOK_SECRET",
+              help="Check registry webhook signatures with this secret.")
+@click.option("--log-level", default="warning", show_default=True, help="uvicorn log level.")
+@click.option("--export", "export", nargs=2, type=(click.Choice(["docker", "k8s"]), click.Path(file_okay=False)),
+              default=None, metavar="docker|k8s DIR",
+              help="Write a Dockerfile (docker) or Kubernetes manifests (k8s) into DIR instead of serving.")
+@click.option("--image", default=None, help="With --export k8s: the container image to run.")
+def command(
+    model_uri: str, host: str, port: int, workers: int, tracking_uri: str | None, model_name: str | None,
+    poll_interval: float, max_batch_size: int, max_wait_ms: float, request_log: bool, request_log_queue: int,
+    webhook_secret: str | None, log_level: str, export: tuple[str, str] | None, image: str | None,
+) -> None:
+    """Serve MODEL_URI (models:/name@alias, models:/name/N, runs:/id/path or a path) over HTTP.
+
+    MLflow's scoring protocol (/invocations), Open Inference Protocol v2 (/v2/...), /metrics,
+    /feedback, a try-it page at /. The alias is followed: the server switches to the new
+    version when it moves (polling, or POST /-/webhook from the registry).
+    """
+    from ..client.uri import get_tracking_uri
+    from ..serving import ServingConfig
+
+    resolved = tracking_uri or get_tracking_uri()
+    if export is not None:
+        _export(model_uri, resolved, export[0], export[1], image)
+        return
+    config = ServingConfig(
+        model_uri=model_uri, tracking_uri=resolved, model_name=model_name, poll_interval=poll_interval,
+        max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, request_log=request_log,
+        request_log_queue=request_log_queue, webhook_secret=webhook_secret,
+    )
+    click.echo(f"modelyard serve {model_uri} on http://{host}:{port}", err=True)
+    run(config, host, port, workers, log_level)
+
+
+def _export(model_uri: str, tracking_uri: str, kind: str, out_dir: str, image: str | None) -> None:
+    from ..client import Client
+    from ..serving.batch import load_for_batch
+    from ..serving.export import export_docker, export_k8s
+
+    with Client(tracking_uri) as client:
+        model = load_for_batch(model_uri, client)
+        try:
+            if kind == "docker":
+                files = export_docker(model, model_uri, out_dir, tracking_uri)
+            else:
+                files = export_k8s(model, out_dir, image, tracking_uri if tracking_uri.startswith("http") else None)
+        finally:
+            model.close()
+    for name in files:
+        click.echo(f"wrote {out_dir.rstrip('/')}/{name}")

@@ -1,0 +1,160 @@
+"""/webhooks: MLflow 3's webhook API (create, list, get, update, delete, test), plus delivery history.
+
+MLflow's shapes: events travel as ``{"entity": "MODEL_VERSION", "action": "CREATED"}``;
+our SDK may also send them as strings (``"model_version.stage_changed"``, an
+event MLflow's enums cannot carry). Responses list MLflow's events in
+``events`` and every event in ``event_names``. ``GET /webhooks`` leaves out
+webhooks with none of MLflow's events (``MlflowClient`` could not read them)
+unless ``include_all=true``.
+
+Our extension: ``GET /api/2.0/modelyard/webhooks/{webhook_id}/deliveries``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...errors import InvalidParameterValue
+from ...service import TrackingService
+from ..protocol import JSONResponse, decode_body, decode_query
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+class EventIn(msgspec.Struct):
+    entity: str | None = None
+    action: str | None = None
+
+
+EventsIn = list[str | EventIn] | None
+
+
+class CreateWebhook(msgspec.Struct):
+    name: str | None = None
+    url: str | None = None
+    events: EventsIn = None
+    description: str | None = None
+    secret: str | None = None
+    status: str | None = None
+
+
+class UpdateWebhook(CreateWebhook):
+    webhook_id: str | None = None
+
+
+class ListWebhooks(msgspec.Struct):
+    max_results: int | None = None
+    page_token: str | None = None
+    include_all: bool = False
+
+
+class WebhookId(msgspec.Struct):
+    webhook_id: str | None = None
+
+
+class TestWebhook(WebhookId):
+    event: str | EventIn | None = None
+
+
+class ListDeliveries(WebhookId):
+    max_results: int | None = None
+    page_token: str | None = None
+
+
+def _event(item: str | EventIn) -> str:
+    if isinstance(item, str):
+        return item
+    if not item.entity or not item.action:
+        raise InvalidParameterValue(f"Invalid webhook event {msgspec.to_builtins(item)}: give entity and action.")
+    return f"{item.entity}.{item.action}".lower()
+
+
+def _events(items: EventsIn) -> list[str] | None:
+    return None if items is None else [_event(e) for e in items]
+
+
+def _required(value: str | None, name: str) -> str:
+    if value is None:
+        raise InvalidParameterValue(f"Missing value for required parameter '{name}'.")
+    return value
+
+
+def webhook_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[[Request], Any]:
+    """Decode ``schema`` from the query (GET) or JSON body, take ``webhook_id`` from the path, run ``fn``."""
+
+    async def handle(request: Request) -> Response:
+        service = request.app.state.service
+        if request.method in ("GET", "DELETE"):
+            obj = decode_query(request, schema)
+        else:
+            obj = decode_body(await request.body(), schema, service.settings.max_request_bytes)
+        if "webhook_id" in request.path_params:
+            obj.webhook_id = request.path_params["webhook_id"]  # type: ignore[attr-defined]
+        result = await run_in_threadpool(fn, service, obj)
+        return JSONResponse({} if result is None else result)
+
+    handle.__name__ = getattr(fn, "__name__", "endpoint")
+    return handle
+
+
+def create(svc: TrackingService, req: CreateWebhook) -> dict[str, Any]:
+    hook = svc.webhooks.create_webhook(
+        _required(req.name, "name"), _required(req.url, "url"), _events(req.events) or [],
+        req.description, req.secret, req.status)
+    return {"webhook": hook.to_dict()}
+
+
+def list_(svc: TrackingService, req: ListWebhooks) -> dict[str, Any]:
+    page = svc.webhooks.list_webhooks(req.max_results, req.page_token, mlflow_only=not req.include_all)
+    out: dict[str, Any] = {"webhooks": [h.to_dict() for h in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+def get(svc: TrackingService, req: WebhookId) -> dict[str, Any]:
+    return {"webhook": svc.webhooks.get_webhook(req.webhook_id or "").to_dict()}
+
+
+def update(svc: TrackingService, req: UpdateWebhook) -> dict[str, Any]:
+    hook = svc.webhooks.update_webhook(
+        req.webhook_id or "", name=req.name or None, description=req.description, url=req.url or None,
+        events=_events(req.events) or None, secret=req.secret, status=req.status)
+    return {"webhook": hook.to_dict()}
+
+
+def delete(svc: TrackingService, req: WebhookId) -> None:
+    svc.webhooks.delete_webhook(req.webhook_id or "")
+
+
+def test(svc: TrackingService, req: TestWebhook) -> dict[str, Any]:
+    event = None if req.event is None else _event(req.event)
+    return {"result": svc.webhooks.test_webhook(req.webhook_id or "", event).to_dict()}
+
+
+def deliveries(svc: TrackingService, req: ListDeliveries) -> dict[str, Any]:
+    page = svc.webhooks.deliveries(req.webhook_id or "", req.max_results, req.page_token)
+    out: dict[str, Any] = {"deliveries": [d.to_dict() for d in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+ROUTES = [
+    ("/webhooks", ["POST"], webhook_endpoint(CreateWebhook, create)),
+    ("/webhooks", ["GET"], webhook_endpoint(ListWebhooks, list_)),
+    ("/webhooks/{webhook_id}", ["GET"], webhook_endpoint(WebhookId, get)),
+    ("/webhooks/{webhook_id}", ["PATCH"], webhook_endpoint(UpdateWebhook, update)),
+    ("/webhooks/{webhook_id}", ["DELETE"], webhook_endpoint(WebhookId, delete)),
+    ("/webhooks/{webhook_id}/test", ["POST"], webhook_endpoint(TestWebhook, test)),
+]
+
+EXTENSION_ROUTES = [
+    ("/webhooks/{webhook_id}/deliveries", ["GET"], webhook_endpoint(ListDeliveries, deliveries)),
+]

@@ -1,0 +1,293 @@
+"""The inference server: ``create_app(ServingConfig | model_uri)`` builds an ASGI app.
+
+Endpoints (MLflow scoring protocol, so existing MLflow clients keep working):
+``POST /invocations``, ``GET /ping``, ``GET /health``, ``GET /version``; Open
+Inference Protocol v2 under ``/v2`` (see :mod:`.oip`); ``GET /metrics``
+(Prometheus); ``POST /feedback``; ``POST /-/webhook`` (the registry's alias
+events); ``GET /openapi.json``; ``GET /`` (a try-it page from the signature).
+Every prediction response names the version that answered in ``x-model-version``
+and its request id in ``x-request-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
+
+from ..errors import InvalidParameterValue, ModelyardError, RequestTooLarge, TemporarilyUnavailable
+from .batching import Batcher
+from .config import ServingConfig
+from .holder import ModelHolder
+from .inputs import Inputs
+from .metrics import CONTENT_TYPE, ServingMetrics
+from .model import LoadedModel, jsonable
+from .request_log import RequestLog
+
+_encode = msgspec.json.Encoder().encode
+JSON = "application/json"
+log = logging.getLogger("modelyard.serving")
+
+
+class ModelServer:
+    """The state behind one app: the model holder, batcher, metrics and request log."""
+
+    def __init__(self, config: ServingConfig, client_factory: Callable[[], Any] | None = None) -> None:
+        self.config = config
+        if client_factory is None:
+            def client_factory() -> Any:
+                from ..client import Client
+
+                return Client(config.tracking_uri)
+        self.client_factory = client_factory
+        self.metrics = ServingMetrics()
+        self.holder = ModelHolder(config.model_uri, client_factory, self.metrics, config.model_name)
+        self.batcher = Batcher(config.max_batch_size, config.max_wait_ms, config.inline_predict_ms,
+                               self.metrics.batch_size.observe)
+        self.request_log = (
+            RequestLog(client_factory, config.request_log_queue, config.request_log_flush_s)
+            if config.request_log else None
+        )
+        self._prefix = uuid.uuid4().hex[:12]
+        self._ids = itertools.count(1)
+        self._feedback_client: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def model(self) -> LoadedModel:
+        model = self.holder.current
+        if model is None:
+            raise TemporarilyUnavailable("The model is still loading.")
+        return model
+
+    def request_id(self, request: Request) -> str:
+        given = request.headers.get("x-request-id")
+        if given and len(given) <= 64:
+            return given
+        return f"{self._prefix}-{next(self._ids):x}"
+
+    async def body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        limit = self.config.max_request_bytes
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes.")
+        self.batcher.receiving += 1
+        try:
+            return await request.body()
+        finally:
+            self.batcher.receiving -= 1
+
+    async def predict(self, model: LoadedModel, inputs: Inputs, params: dict[str, Any] | None) -> Any:
+        return await self.batcher.predict(model, inputs, params)
+
+    def record(self, request_id: str, model: LoadedModel, inputs: Inputs, pred: Any, seconds: float) -> None:
+        """After a successful prediction: metrics of the outputs, and the request log (never blocks)."""
+        self.metrics.predictions(model.version, pred)
+        if self.request_log is not None:
+            self.request_log.put((request_id, int(time.time() * 1000), model, inputs, pred, seconds * 1000))
+
+    def headers(self, model: LoadedModel | None, request_id: str | None) -> dict[str, str]:
+        out = {}
+        if model is not None:
+            out["x-model-name"] = model.name
+            out["x-model-version"] = model.version
+        if request_id is not None:
+            out["x-request-id"] = request_id
+        return out
+
+    # ---- MLflow scoring protocol ---------------------------------------------------
+
+    async def invocations(self, request: Request) -> Response:
+        t0 = time.perf_counter()
+        model = self.holder.current
+        request_id = self.request_id(request)
+        try:
+            if model is None:
+                raise TemporarilyUnavailable("The model is still loading.")
+            body = await self.body(request)
+            inputs, params = model.reader.read_mlflow(body, request.headers.get("content-type", JSON))
+            pred = await self.predict(model, inputs, params)
+            content, status = _encode({"predictions": jsonable(pred)}), 200
+        except ModelyardError as exc:
+            content, status = _encode(exc.to_dict()), exc.status
+        except Exception as exc:  # noqa: BLE001 - the model refused this input: the caller's 400
+            content, status = _encode(model_failed(exc)), 400
+        seconds = time.perf_counter() - t0
+        self.metrics.observe("invocations", status, seconds)
+        if status == 200:
+            self.record(request_id, model, inputs, pred, seconds)  # type: ignore[arg-type]
+        return Response(content, status, self.headers(model, request_id), JSON)
+
+    async def ping(self, request: Request) -> Response:
+        ok = self.holder.current is not None
+        return Response(b"\n" if ok else b"loading\n", 200 if ok else 503, media_type="text/plain")
+
+    async def version(self, request: Request) -> Response:
+        from .. import __version__
+
+        info = {**self.holder.describe(), "server_version": __version__}
+        return Response(_encode(info), 200, self.headers(self.holder.current, None), JSON)
+
+    async def metrics_page(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+    # ---- feedback and the registry webhook -----------------------------------------
+
+    async def feedback(self, request: Request) -> Response:
+        """``{"request_id", "label"}``, ``{"feedback": [...]}`` or a list of those: ground truth for served requests."""
+        t0 = time.perf_counter()
+        try:
+            items = feedback_items(await self.body(request))
+            await run_in_threadpool(self._write_feedback, items)
+            content, status = _encode({"logged": len(items)}), 200
+        except ModelyardError as exc:
+            content, status = _encode(exc.to_dict()), exc.status
+        self.metrics.observe("feedback", status, time.perf_counter() - t0)
+        return Response(content, status, media_type=JSON)
+
+    def _write_feedback(self, items: list[dict[str, Any]]) -> None:
+        if self._feedback_client is None:
+            self._feedback_client = self.client_factory()
+        self._feedback_client.log_inference_feedback(items)
+
+    async def webhook(self, request: Request) -> Response:
+        from .webhook import parse_event
+
+        body = await request.body()
+        event = parse_event(body, request.headers, self.config.webhook_secret)
+        model = self.holder.current
+        relevant = model is not None and event.name in (None, model.name) and self.holder.movable
+        if relevant:
+            if request.query_params.get("wait") in ("1", "true"):
+                await self.holder.refresh_soon()
+            else:
+                task = asyncio.create_task(self.holder.refresh_soon())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        answer = {"accepted": relevant, "event": event.event, **self.holder.describe()}
+        return Response(_encode(answer), 200, media_type=JSON)
+
+    # ---- documents -----------------------------------------------------------------
+
+    async def page(self, request: Request) -> Response:
+        from .page import render_page
+
+        return HTMLResponse(render_page(self.model))
+
+    async def openapi(self, request: Request) -> Response:
+        from .openapi import openapi_document
+
+        return Response(_encode(openapi_document(self.model)), media_type=JSON)
+
+    # ---- lifecycle -----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(self.holder.load_initial)
+        if self.request_log is not None:
+            self.request_log.start()
+            self.metrics.add_collector(self.request_log.counters)
+        poller = None
+        if self.config.poll_interval > 0:
+            poller = asyncio.create_task(self.holder.poll(self.config.poll_interval))
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+            if self.request_log is not None:
+                await run_in_threadpool(self.request_log.stop)
+            self.batcher.close()
+            self.holder.close()
+            if self._feedback_client is not None:
+                self._feedback_client.close()
+
+
+def model_failed(exc: Exception) -> dict[str, str]:
+    return {"error_code": "BAD_REQUEST",
+            "message": f"The model could not predict on this input: {type(exc).__name__}: {exc}"}
+
+
+def feedback_items(body: bytes) -> list[dict[str, Any]]:
+    try:
+        obj = msgspec.json.decode(body or b"null")
+    except msgspec.DecodeError as exc:
+        raise InvalidParameterValue(f"Malformed JSON in request body: {exc}.") from None
+    if isinstance(obj, dict) and "feedback" in obj:
+        obj = obj["feedback"]
+    items = obj if isinstance(obj, list) else [obj]
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not item.get("request_id") or "label" not in item:
+            raise InvalidParameterValue(f"feedback[{i}] must be an object with 'request_id' and 'label'.")
+    return items
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ModelyardError)
+    return Response(_encode(exc.to_dict()), exc.status, media_type=JSON)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return Response(_encode({"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}), 500,
+                    media_type=JSON)
+
+
+class _ExactRouter(Router):
+    """Starlette's router with a dictionary lookup in front for fixed paths."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        super().__init__(routes=routes)
+        self.exact = {(r.path, m): r for r in routes if "{" not in r.path for m in (r.methods or ())}
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.exact.get((scope["path"], scope["method"]))
+            if route is not None:
+                scope["path_params"] = {}
+                await route.handle(scope, receive, send)
+                return
+        await super().app(scope, receive, send)
+
+
+def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | None = None) -> Starlette:
+    """An ASGI app serving ``config.model_uri`` (or a model URI with default settings).
+
+    >>> app = create_app("models:/churn@champion")      # uvicorn / gunicorn-with-uvicorn workers
+    """
+    from .oip import oip_routes
+
+    if isinstance(config, str):
+        config = ServingConfig(model_uri=config)
+    server = ModelServer(config, client_factory)
+    routes = [
+        Route("/", server.page, methods=["GET"]),
+        Route("/invocations", server.invocations, methods=["POST"]),
+        Route("/ping", server.ping, methods=["GET"]),
+        Route("/health", server.ping, methods=["GET"]),
+        Route("/version", server.version, methods=["GET"]),
+        Route("/metrics", server.metrics_page, methods=["GET"]),
+        Route("/feedback", server.feedback, methods=["POST"]),
+        Route("/-/webhook", server.webhook, methods=["POST"]),
+        Route("/openapi.json", server.openapi, methods=["GET"]),
+        *oip_routes(server),
+    ]
+    app = Starlette(routes=routes, lifespan=server.lifespan,
+                    exception_handlers={ModelyardError: _on_error, Exception: _on_unexpected})
+    app.router = _ExactRouter(app.router.routes)  # type: ignore[arg-type]
+    app.router.lifespan_context = server.lifespan
+    app.state.server = server
+    return app

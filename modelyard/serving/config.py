@@ -1,0 +1,28 @@
+"""What a serving process is told: the model URI, where the registry is, and its knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _setting(default: object, help: str) -> object:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Settings of ``modelyard serve`` / :func:`modelyard.serving.create_app` (each with its CLI option)."""
+
+    model_uri: str = _setting("", "models:/name@alias, models:/name/N, runs:/id/path or a local path.")  # type: ignore[assignment]
+    tracking_uri: str | None = _setting(None, "Tracking URI of the registry and request log (default: the SDK's).")  # type: ignore[assignment]
+    model_name: str | None = _setting(None, "Name reported for the model (default: from the URI).")  # type: ignore[assignment]
+    poll_interval: float = _setting(30.0, "Seconds between registry checks of an alias; 0 turns polling off.")  # type: ignore[assignment]
+    max_batch_size: int = _setting(32, "Most requests predicted together in one micro-batch.")  # type: ignore[assignment]
+    max_wait_ms: float = _setting(2.0, "Longest a batch waits for requests still arriving (never when idle).")  # type: ignore[assignment]
+    inline_predict_ms: float = _setting(
+        5.0, "Models predicting faster than this (on their example) run on the event loop; slower ones on a thread.")  # type: ignore[assignment]
+    request_log: bool = _setting(True, "Write every prediction to the tracking store's inference table.")  # type: ignore[assignment]
+    request_log_queue: int = _setting(10_000, "Request-log entries held in memory; more are dropped and counted.")  # type: ignore[assignment]
+    request_log_flush_s: float = _setting(0.5, "Seconds between request-log writes.")  # type: ignore[assignment]
+    webhook_secret: str | None = _setting(None, "Secret of the registry webhook; when set, signatures are checked.")  # type: ignore[assignment]
+    max_request_bytes: int = _setting(64 * 1024 * 1024, "Largest request body accepted.")  # type: ignore[assignment]
