@@ -23,7 +23,7 @@ async def server_info(request: Request) -> Response:
             "store_type": "SqlStore",
             "workspaces_enabled": False,
             "trace_archival_enabled": False,
-            "multipart_uploads_enabled": False,
+            "multipart_uploads_enabled": request.app.state.service.settings.serve_artifacts,
             "multipart_downloads_enabled": False,
             "presigned_upload_run_id_supported": False,
             "presigned_upload_model_id_supported": False,

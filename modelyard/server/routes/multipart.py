@@ -1,0 +1,166 @@
+"""Multipart uploads through the ``mlflow-artifacts`` proxy, for any artifact destination.
+
+MLflow's client asks ``mpu/create`` for one upload URL per part, PUTs the parts
+(in parallel), then calls ``mpu/complete`` (or ``mpu/abort``). MLflow itself
+supports this only for cloud stores that presign URLs; here the part URLs point
+back at this server, which keeps the parts under a staging prefix of the
+destination (so every server process sees them) and joins them on completion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any, Optional
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...artifacts import ArtifactRepository, safe_relpath
+from ...errors import InvalidParameterValue
+from ...service.limits import missing_value
+from ..protocol import JSONResponse, decode_body
+from .artifacts import _proxy_repo
+
+STAGING = ".modelyard-uploads"
+MAX_PARTS = 10_000
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class CreateUpload(msgspec.Struct):
+    path: Optional[str] = None
+    num_parts: Optional[int] = 1
+
+
+class UploadPart(msgspec.Struct):
+    part_number: int
+    etag: Optional[str] = None
+    url: Optional[str] = None
+
+
+class CompleteUpload(msgspec.Struct):
+    path: Optional[str] = None
+    upload_id: Optional[str] = None
+    parts: list[UploadPart] = []
+
+
+def _target(request: Request, local_path: str | None) -> str:
+    if not local_path:
+        raise InvalidParameterValue(missing_value("path"))
+    folder = safe_relpath(request.path_params.get("artifact_path", ""), "artifact_path")
+    name = posixpath.basename(local_path.replace("\\", "/"))
+    if not name:
+        raise InvalidParameterValue(f"Invalid value {local_path!r} for parameter 'path': it names no file.")
+    return posixpath.join(folder, name) if folder else name
+
+
+def _upload_id(value: str | None) -> str:
+    if not value or not _UPLOAD_ID.match(value):
+        raise InvalidParameterValue(f"Invalid upload_id {value!r}: use the upload_id that mpu/create returned.")
+    return value
+
+
+async def _body(request: Request, schema: type[Any]) -> Any:
+    svc = request.app.state.service
+    return decode_body(await request.body(), schema, svc.settings.max_request_bytes)
+
+
+async def create(request: Request) -> Response:
+    repo = _proxy_repo(request)
+    req = await _body(request, CreateUpload)
+    _target(request, req.path)
+    num_parts = req.num_parts or 1
+    if not 1 <= num_parts <= MAX_PARTS:
+        raise InvalidParameterValue(f"Invalid value {num_parts} for parameter 'num_parts': use 1 to {MAX_PARTS}.")
+    upload_id = uuid.uuid4().hex
+    base = str(request.base_url).rstrip("/")
+    prefix = request.url.path.split("/mpu/create", 1)[0]
+    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/parts", _Chunks(iter([str(num_parts).encode()])))
+    credentials = [
+        {"url": f"{base}{prefix}/mpu/part/{upload_id}/{n}", "part_number": n, "headers": {}}
+        for n in range(1, num_parts + 1)
+    ]
+    return JSONResponse({"upload_id": upload_id, "credentials": credentials})
+
+
+async def upload_part(request: Request) -> Response:
+    repo = _proxy_repo(request)
+    upload_id = _upload_id(request.path_params["upload_id"])
+    number = int(request.path_params["part_number"])
+    if not await run_in_threadpool(repo.is_file, f"{STAGING}/{upload_id}/parts"):
+        raise InvalidParameterValue(f"Unknown upload_id {upload_id!r}: create the upload with mpu/create first.")
+    data = await request.body()
+    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/{number:05d}", _Chunks(iter([data])))
+    return Response(status_code=200, headers={"ETag": f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'})
+
+
+async def complete(request: Request) -> Response:
+    repo = _proxy_repo(request)
+    req = await _body(request, CompleteUpload)
+    target = _target(request, req.path)
+    upload_id = _upload_id(req.upload_id)
+    numbers = sorted(p.part_number for p in req.parts)
+    if not numbers or numbers != list(range(1, len(numbers) + 1)):
+        raise InvalidParameterValue("'parts' must list part numbers 1..N, each once.")
+    for n in numbers:
+        if not await run_in_threadpool(repo.is_file, f"{STAGING}/{upload_id}/{n:05d}"):
+            raise InvalidParameterValue(f"Part {n} of upload {upload_id} was never uploaded.")
+    await run_in_threadpool(_join, repo, upload_id, numbers, target)
+    return JSONResponse({})
+
+
+async def abort(request: Request) -> Response:
+    repo = _proxy_repo(request)
+    req = await _body(request, CompleteUpload)
+    _target(request, req.path)
+    upload_id = _upload_id(req.upload_id)
+    await run_in_threadpool(_discard, repo, upload_id)
+    return JSONResponse({})
+
+
+def _join(repo: ArtifactRepository, upload_id: str, numbers: list[int], target: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        for n in numbers:
+            yield from repo.open(f"{STAGING}/{upload_id}/{n:05d}")
+
+    repo.put(target, _Chunks(chunks()))
+    _discard(repo, upload_id)
+
+
+def _discard(repo: ArtifactRepository, upload_id: str) -> None:
+    if repo.list(f"{STAGING}/{upload_id}"):
+        repo.delete(f"{STAGING}/{upload_id}")
+
+
+class _Chunks:
+    """A read-only binary stream over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        if size < 0:
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+
+# Under /api/2.0/mlflow-artifacts (and its /ajax-api twin).
+PROXY_ROUTES = [
+    ("/mpu/create/{artifact_path:path}", ["POST"], create),
+    ("/mpu/complete/{artifact_path:path}", ["POST"], complete),
+    ("/mpu/abort/{artifact_path:path}", ["POST"], abort),
+    ("/mpu/part/{upload_id}/{part_number:int}", ["PUT"], upload_part),
+]
