@@ -59,6 +59,14 @@ class PyFuncModel:
         data = enforce_schema(data, sig.inputs if sig is not None else None)
         return self._impl.predict(data, params)
 
+    def predict_checked(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Predict on ``data`` that the caller has already checked against the signature.
+
+        For servers that validate requests their own (faster) way; anyone else
+        wants :meth:`predict`.
+        """
+        return self._impl.predict(data, params)
+
     def unwrap_python_model(self) -> Any:
         """The native model: the estimator, ``nn.Module``, pipeline or Python object."""
         return self._impl.raw_model

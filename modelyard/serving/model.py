@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InvalidParameterValue
 from ..models import PyFuncModel, load_model
 from ..models.uri import parse_runs_uri
 from .inputs import InputReader, Inputs
@@ -62,7 +61,6 @@ class LoadedModel:
     loaded_at: float = field(default_factory=time.time)
     tmpdir: str | None = None
     predict_ms: float = 0.0  # measured on the input example at load time
-    _predictor: Any = None
     _frame_names: list[str] | None = None
 
     @property
@@ -80,7 +78,7 @@ class LoadedModel:
         data = inputs.data
         if inputs.kind == "matrix" and self._frame_names is not None:
             data = pd.DataFrame(data, columns=self._frame_names, copy=False)
-        return self._predictor.predict(data, params)
+        return self.pyfunc.predict_checked(data, params)
 
     def example_inputs(self) -> Inputs | None:
         """The model's input example read as a request would be, or None."""
@@ -107,13 +105,10 @@ def load(target: Target, client: Any) -> LoadedModel:
     try:
         pyfunc = load_model(target.load_uri, dst_path=tmpdir, client=client)
         model = LoadedModel(target, pyfunc, InputReader(pyfunc.signature), tmpdir=tmpdir)
-        model._predictor = getattr(pyfunc, "_impl", None)  # see module docstring: the checked path
         raw = pyfunc.unwrap_python_model()
         needs_names = "sklearn" not in pyfunc.flavors or hasattr(raw, "feature_names_in_")
         if model.reader.fast and needs_names:
             model._frame_names = model.reader.names
-        if model._predictor is None:
-            raise InvalidParameterValue("This model object has no predictor to call.")
         example = model.example_inputs()
         if example is not None:
             t0 = time.perf_counter()
