@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from . import data as data
 from . import models as models
+from . import pipelines as pipelines
 from .client import Client as Client
 from .client.fluent import ActiveRun as ActiveRun
 from .client.fluent import active_run as active_run
@@ -52,6 +53,8 @@ from .entities import RunStatus as RunStatus
 from .entities import RunTag as RunTag
 from .entities import ViewType as ViewType
 from .errors import ModelyardError as ModelyardError
+from .pipelines import pipeline as pipeline
+from .pipelines import step as step
 
 __all__ = [
     "ActiveRun",
@@ -91,6 +94,8 @@ __all__ = [
     "log_params",
     "log_text",
     "models",
+    "pipeline",
+    "pipelines",
     "search_experiments",
     "search_runs",
     "set_experiment",
@@ -98,4 +103,5 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "step",
 ]

@@ -1,9 +1,205 @@
-"""Pipelines methods of ``Client``."""
+"""Pipelines methods of ``Client``: recording pipeline runs, lineage, cache, schedules, triggers.
+
+>>> c = my.Client()
+>>> lineage = c.get_pipeline_lineage(run_id)        # a pipeline run or any of its steps
+>>> [(e["from_task"], e["to_task"]) for e in lineage.edges]
+>>> c.create_pipeline_schedule("nightly", "flows.py:train", "0 3 * * *", params={"epochs": 5})
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from ..entities import PagedList
+
+
+@dataclass
+class PipelineStep:
+    """One executed step of a pipeline run: a nested run, with its inputs and output."""
+
+    task_key: str
+    step: str
+    run_id: str
+    position: int
+    status: str  # PENDING RUNNING FINISHED CACHED FAILED SKIPPED
+    attempts: int = 0
+    cache_key: str | None = None
+    cached_from: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    output: dict[str, Any] | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PipelineStep:
+        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class PipelineRunRecord:
+    """A pipeline run (a tracking run) and the graph it executed."""
+
+    run_id: str
+    pipeline: str
+    status: str
+    reference: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    executor: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    trigger: str | None = None
+    output: Any = None
+    steps: list[PipelineStep] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PipelineRunRecord:
+        kw = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d and k != "steps"}
+        return cls(**kw, steps=[PipelineStep.from_dict(s) for s in d.get("steps") or []])
+
+    def step(self, task_key: str) -> PipelineStep:
+        for s in self.steps:
+            if s.task_key == task_key:
+                return s
+        raise KeyError(task_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PipelineLineage:
+    """Which step output fed which step, and which model versions came out.
+
+    ``edges``: ``{"from_task", "from_run_id", "to_task", "to_run_id", "input", "content_hash"}``;
+    ``model_versions``: ``{"name", "version", "run_id", "task_key"}``.
+    """
+
+    pipeline_run: PipelineRunRecord
+    edges: list[dict[str, Any]]
+    model_versions: list[dict[str, Any]]
+
+    @property
+    def steps(self) -> list[PipelineStep]:
+        return self.pipeline_run.steps
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PipelineLineage:
+        run = PipelineRunRecord.from_dict({**d["pipeline_run"], "steps": d.get("steps") or []})
+        return cls(run, list(d.get("edges") or []), list(d.get("model_versions") or []))
+
+    def to_dict(self) -> dict[str, Any]:
+        run = self.pipeline_run.to_dict()
+        steps = run.pop("steps")
+        return {"pipeline_run": run, "steps": steps, "edges": self.edges, "model_versions": self.model_versions}
 
 
 class PipelinesMethods:
     _t: Any
+
+    # ---- runs and lineage -----------------------------------------------------
+
+    def record_pipeline(self, batch: dict[str, Any]) -> None:
+        """Write a batch of pipeline progress (the engine's bulk call; see PipelinesService.record)."""
+        self._t.record_pipeline(batch)
+
+    def get_pipeline_run(self, run_id: str) -> PipelineRunRecord:
+        """The pipeline run ``run_id`` (or the one a step run ``run_id`` belongs to), with its steps."""
+        return PipelineRunRecord.from_dict(self._t.get_pipeline_run(run_id))
+
+    def search_pipeline_runs(
+        self, pipeline: str | None = None, status: str | None = None, max_results: int = 100, page_token: str | None = None
+    ) -> PagedList:
+        """Pipeline runs, newest first (``.items``: :class:`PipelineRunRecord` without steps)."""
+        out = self._t.search_pipeline_runs(pipeline, status, max_results, page_token)
+        return PagedList([PipelineRunRecord.from_dict(r) for r in out.get("pipeline_runs", [])], out.get("next_page_token"))
+
+    def get_pipeline_lineage(self, run_id: str) -> PipelineLineage:
+        """The lineage of the pipeline run that ``run_id`` is (or is a step of)."""
+        return PipelineLineage.from_dict(self._t.get_pipeline_lineage(run_id))
+
+    # ---- cache -----------------------------------------------------------------
+
+    def get_pipeline_cache_keys(self, pipeline: str) -> set[str]:
+        return set(self._t.pipeline_cache_keys(pipeline))
+
+    def get_pipeline_cache_entry(self, cache_key: str) -> dict[str, Any] | None:
+        return self._t.pipeline_cache_entry(cache_key)
+
+    def list_pipeline_cache(self, pipeline: str | None = None, step: str | None = None, max_results: int = 1000) -> list[dict[str, Any]]:
+        return self._t.list_pipeline_cache(pipeline, step, max_results)
+
+    def clear_pipeline_cache(self, pipeline: str | None = None, step: str | None = None) -> int:
+        """Delete cache entries (all, of a pipeline, or of one of its steps); the number deleted."""
+        return int(self._t.clear_pipeline_cache(pipeline, step))
+
+    # ---- schedules -------------------------------------------------------------
+
+    def create_pipeline_schedule(
+        self, name: str, reference: str, cron: str, params: dict[str, Any] | None = None, executor: str | None = None,
+        date_param: str | None = "logical_date", catchup: bool = False, paused: bool = False,
+    ) -> dict[str, Any]:
+        """Run ``reference`` (``file.py:name``) on the server at each cron tick (UTC; 6 fields = seconds first)."""
+        return self._t.create_pipeline_schedule(name, reference, cron, params or {}, executor, date_param, catchup, paused)
+
+    def get_pipeline_schedule(self, name: str) -> dict[str, Any]:
+        return self._t.get_pipeline_schedule(name)
+
+    def list_pipeline_schedules(self) -> list[dict[str, Any]]:
+        return self._t.list_pipeline_schedules()
+
+    def pause_pipeline_schedule(self, name: str) -> dict[str, Any]:
+        return self._t.set_pipeline_schedule_paused(name, True)
+
+    def resume_pipeline_schedule(self, name: str) -> dict[str, Any]:
+        return self._t.set_pipeline_schedule_paused(name, False)
+
+    def delete_pipeline_schedule(self, name: str) -> None:
+        self._t.delete_pipeline_schedule(name)
+
+    def get_pipeline_schedule_ticks(self, name: str, max_results: int = 100) -> list[dict[str, Any]]:
+        return self._t.pipeline_schedule_ticks(name, max_results)
+
+    def claim_pipeline_backfill(self, name: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        """Claim the schedule's ticks in ``[start_ms, end_ms]`` that never ran (so the server won't run them)."""
+        return self._t.claim_pipeline_backfill(name, start_ms, end_ms)
+
+    def set_pipeline_tick(self, tick_id: int, status: str, pipeline_run_id: str | None = None) -> None:
+        self._t.set_pipeline_tick(tick_id, status, pipeline_run_id)
+
+    # ---- triggers --------------------------------------------------------------
+
+    def create_pipeline_trigger(
+        self, name: str, kind: str, reference: str, params: dict[str, Any] | None = None, executor: str | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A trigger (``model_version`` with config ``{"model": NAME}``, ``http`` or ``api``); its ``token`` is shown once."""
+        return self._t.create_pipeline_trigger(name, kind, reference, params or {}, executor, config or {})
+
+    def get_pipeline_trigger(self, name: str) -> dict[str, Any]:
+        return self._t.get_pipeline_trigger(name)
+
+    def list_pipeline_triggers(self) -> list[dict[str, Any]]:
+        return self._t.list_pipeline_triggers()
+
+    def pause_pipeline_trigger(self, name: str) -> dict[str, Any]:
+        return self._t.set_pipeline_trigger_paused(name, True)
+
+    def resume_pipeline_trigger(self, name: str) -> dict[str, Any]:
+        return self._t.set_pipeline_trigger_paused(name, False)
+
+    def delete_pipeline_trigger(self, name: str) -> None:
+        self._t.delete_pipeline_trigger(name)
+
+    def fire_pipeline_trigger(
+        self, name: str, payload: dict[str, Any] | None = None, dedupe_key: str | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """Queue a run of the trigger's pipeline (over HTTP the trigger's ``token`` is required).
+
+        Monitoring alerts call this; the same ``dedupe_key`` fires once.
+        """
+        return self._t.fire_pipeline_trigger(name, payload or {}, dedupe_key, token)
+
+    def get_pipeline_trigger_events(self, name: str, max_results: int = 100) -> list[dict[str, Any]]:
+        return self._t.pipeline_trigger_events(name, max_results)

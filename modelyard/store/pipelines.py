@@ -1,10 +1,346 @@
-"""Pipelines: runs of steps, cache entries, schedules and their ticks, triggers — in SQL."""
+"""Pipelines: runs of steps, cache entries, schedules and their ticks, triggers — in SQL.
+
+Rows come back as plain dicts keyed by column name; JSON columns stay text
+(the service decodes them). ``record`` writes a whole batch of step runs —
+tracking runs, tags, params, metrics and ``pipeline_steps`` rows — in one
+transaction, which is what keeps a step's bookkeeping cheap.
+"""
 
 from __future__ import annotations
 
-from .database import Database
+from collections.abc import Sequence
+from typing import Any
+
+from . import pipelines_schema as ps
+from .database import Database, Tx
+from .metrics import MetricStore
+
+_RUN_COLS = tuple(c.name for c in ps.pipeline_runs.columns)
+_STEP_COLS = tuple(c.name for c in ps.pipeline_steps.columns)
+_CACHE_COLS = tuple(c.name for c in ps.pipeline_cache.columns)
+_SCHEDULE_COLS = tuple(c.name for c in ps.pipeline_schedules.columns)
+_TICK_COLS = tuple(c.name for c in ps.pipeline_ticks.columns)
+_TRIGGER_COLS = tuple(c.name for c in ps.pipeline_triggers.columns)
+_EVENT_COLS = tuple(c.name for c in ps.pipeline_trigger_events.columns)
+
+
+def _rows(cols: Sequence[str], rows: Sequence[Any]) -> list[dict[str, Any]]:
+    return [dict(zip(cols, r)) for r in rows]
 
 
 class PipelinesStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.metrics: MetricStore | None = None  # set by the service (the tracking store's)
+        q = db.sql
+        self._upsert_run = q(
+            "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri,"
+            " lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active') ON CONFLICT (run_uuid) DO UPDATE SET"
+            " status = excluded.status, end_time = excluded.end_time RETURNING id"
+        )
+        self._upsert_tag = db.upsert("tags", ("run_id", "key", "value"), ("run_id", "key"))
+        self._insert_param = db.insert_ignore("params", ("run_id", "key", "value"))
+        self._upsert_pipeline_run = db.upsert("pipeline_runs", _RUN_COLS, ("run_uuid",))
+        self._upsert_step = db.upsert("pipeline_steps", _STEP_COLS, ("pipeline_run_uuid", "task_key"))
+        self._insert_cache = db.insert_ignore("pipeline_cache", _CACHE_COLS)
+
+    # ---- the bulk write of a pipeline run's progress ----------------------------
+
+    def record(
+        self,
+        pipeline_run: dict[str, Any] | None,
+        steps: Sequence[dict[str, Any]],
+        cache_entries: Sequence[dict[str, Any]],
+        cache_hits: Sequence[str],
+        now: int,
+    ) -> None:
+        """Upsert a pipeline run, its step runs and cache entries in one transaction.
+
+        A step dict has the ``pipeline_steps`` columns plus ``experiment_id``,
+        ``artifact_uri``, ``user_id``, ``tags``, ``params`` and ``metrics``.
+        """
+        q = self.db.sql
+        keys = {m.key for st in steps for m in st.get("metrics") or ()}
+        if keys and self.metrics is not None:
+            self.metrics.ensure_keys(keys)
+        with self.db.fast_write() as tx:
+            if pipeline_run is not None:
+                existing = tx.one(q("SELECT start_time FROM pipeline_runs WHERE run_uuid = ?"), (pipeline_run["run_uuid"],))
+                row = dict(pipeline_run)
+                if existing is not None and existing[0] is not None:
+                    row["start_time"] = existing[0]
+                tx.execute(self._upsert_pipeline_run, [row.get(c) for c in _RUN_COLS])
+                tick = row.get("tick_id")
+                if tick is not None:
+                    tx.execute(q("UPDATE pipeline_ticks SET pipeline_run_uuid = ?, status = 'launched' WHERE id = ?"),
+                               (row["run_uuid"], int(tick)))
+                event = row.get("event_id")
+                if event is not None:
+                    tx.execute(
+                        q("UPDATE pipeline_trigger_events SET pipeline_run_uuid = ?, status = 'launched' WHERE id = ?"),
+                        (row["run_uuid"], int(event)),
+                    )
+            for st in steps:
+                pk = tx.one(
+                    self._upsert_run,
+                    (st["run_uuid"], st["task_key"], int(st["experiment_id"]), st.get("user_id"), st["run_status"],
+                     st.get("start_time"), st.get("end_time"), st["artifact_uri"]),
+                )[0]
+                if st.get("tags"):
+                    tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in st["tags"].items()])
+                if st.get("params"):
+                    tx.executemany(self._insert_param, [(pk, k, v) for k, v in st["params"].items()])
+                if st.get("metrics") and self.metrics is not None:
+                    self.metrics.write(tx, pk, st["metrics"])
+                tx.execute(self._upsert_step, [st.get(c) for c in _STEP_COLS])
+            for entry in cache_entries:
+                tx.execute(self._insert_cache, [entry.get(c) for c in _CACHE_COLS])
+            if cache_hits:
+                tx.executemany(
+                    q("UPDATE pipeline_cache SET hits = hits + 1, last_hit_time = ? WHERE cache_key = ?"),
+                    [(now, key) for key in cache_hits],
+                )
+
+    # ---- pipeline runs and steps ------------------------------------------------
+
+    def pipeline_run(self, run_id: str) -> dict[str, Any] | None:
+        with self.db.fast_read() as tx:
+            row = tx.one(self.db.sql(f"SELECT {', '.join(_RUN_COLS)} FROM pipeline_runs WHERE run_uuid = ?"), (run_id,))
+        return dict(zip(_RUN_COLS, row)) if row else None
+
+    def pipeline_run_of_step(self, step_run_id: str) -> str | None:
+        with self.db.fast_read() as tx:
+            row = tx.one(self.db.sql("SELECT pipeline_run_uuid FROM pipeline_steps WHERE run_uuid = ?"), (step_run_id,))
+        return row[0] if row else None
+
+    def steps(self, pipeline_run_id: str) -> list[dict[str, Any]]:
+        with self.db.fast_read() as tx:
+            rows = tx.all(
+                self.db.sql(
+                    f"SELECT {', '.join(_STEP_COLS)} FROM pipeline_steps WHERE pipeline_run_uuid = ? ORDER BY position"
+                ),
+                (pipeline_run_id,),
+            )
+        return _rows(_STEP_COLS, rows)
+
+    def list_runs(self, pipeline: str | None, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        where, args = [], []
+        if pipeline:
+            where.append("pipeline = ?")
+            args.append(pipeline)
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        sql = f"SELECT {', '.join(_RUN_COLS)} FROM pipeline_runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_time DESC, run_uuid LIMIT ? OFFSET ?"
+        with self.db.fast_read() as tx:
+            return _rows(_RUN_COLS, tx.all(self.db.sql(sql), [*args, limit, offset]))
+
+    def model_versions_of_runs(self, run_ids: Sequence[str]) -> list[tuple[str, int, str]]:
+        """(model name, version, run id) of every model version logged by one of ``run_ids``."""
+        if not run_ids:
+            return []
+        sql = (
+            "SELECT rm.name, mv.version, mv.run_id FROM model_versions mv JOIN registered_models rm"
+            f" ON rm.id = mv.registered_model_id WHERE mv.run_id IN ({', '.join('?' * len(run_ids))})"
+            " ORDER BY rm.name, mv.version"
+        )
+        with self.db.fast_read() as tx:
+            return [(r[0], int(r[1]), r[2]) for r in tx.all(self.db.sql(sql), list(run_ids))]
+
+    def model_versions_after(self, name: str, after: int) -> list[tuple[int, str | None]]:
+        """(version, run id) of ``name``'s versions above ``after``, oldest first."""
+        sql = (
+            "SELECT mv.version, mv.run_id FROM model_versions mv JOIN registered_models rm ON rm.id = mv.registered_model_id"
+            " WHERE rm.name = ? AND mv.version > ? ORDER BY mv.version"
+        )
+        with self.db.fast_read() as tx:
+            return [(int(r[0]), r[1]) for r in tx.all(self.db.sql(sql), (name, after))]
+
+    # ---- cache ------------------------------------------------------------------
+
+    def cache_keys(self, pipeline: str) -> set[str]:
+        with self.db.fast_read() as tx:
+            return {r[0] for r in tx.all(self.db.sql("SELECT cache_key FROM pipeline_cache WHERE pipeline = ?"), (pipeline,))}
+
+    def cache_entry(self, key: str) -> dict[str, Any] | None:
+        with self.db.fast_read() as tx:
+            row = tx.one(self.db.sql(f"SELECT {', '.join(_CACHE_COLS)} FROM pipeline_cache WHERE cache_key = ?"), (key,))
+        return dict(zip(_CACHE_COLS, row)) if row else None
+
+    def _cache_where(self, pipeline: str | None, step: str | None) -> tuple[str, list[Any]]:
+        where, args = [], []
+        if pipeline:
+            where.append("pipeline = ?")
+            args.append(pipeline)
+        if step:
+            where.append("step = ?")
+            args.append(step)
+        return (" WHERE " + " AND ".join(where)) if where else "", args
+
+    def cache_list(self, pipeline: str | None, step: str | None, limit: int) -> list[dict[str, Any]]:
+        where, args = self._cache_where(pipeline, step)
+        sql = f"SELECT {', '.join(_CACHE_COLS)} FROM pipeline_cache{where} ORDER BY created_time DESC LIMIT ?"
+        with self.db.fast_read() as tx:
+            return _rows(_CACHE_COLS, tx.all(self.db.sql(sql), [*args, limit]))
+
+    def cache_clear(self, pipeline: str | None, step: str | None) -> int:
+        where, args = self._cache_where(pipeline, step)
+        with self.db.fast_write() as tx:
+            return int(tx.execute(self.db.sql(f"DELETE FROM pipeline_cache{where}"), args).rowcount)
+
+    # ---- schedules and ticks -------------------------------------------------------
+
+    def insert_schedule(self, row: dict[str, Any]) -> None:
+        cols = [c for c in _SCHEDULE_COLS if c != "id"]
+        with self.db.fast_write() as tx:
+            tx.execute(
+                self.db.sql(f"INSERT INTO pipeline_schedules ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"),
+                [row.get(c) for c in cols],
+            )
+
+    def schedules(self, name: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(_SCHEDULE_COLS)} FROM pipeline_schedules"
+        args: list[Any] = []
+        if name is not None:
+            sql += " WHERE name = ?"
+            args.append(name)
+        with self.db.fast_read() as tx:
+            return _rows(_SCHEDULE_COLS, tx.all(self.db.sql(sql + " ORDER BY name"), args))
+
+    def update_schedule(self, name: str, **values: Any) -> int:
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self.db.fast_write() as tx:
+            cur = tx.execute(self.db.sql(f"UPDATE pipeline_schedules SET {sets} WHERE name = ?"), [*values.values(), name])
+            return int(cur.rowcount)
+
+    def advance_schedule(self, schedule_id: int, seen: int | None, next_tick: int) -> bool:
+        """Move ``next_tick_time`` on if it still is ``seen`` (compare-and-set)."""
+        q = self.db.sql
+        with self.db.fast_write() as tx:
+            if seen is None:
+                cur = tx.execute(q("UPDATE pipeline_schedules SET next_tick_time = ? WHERE id = ? AND next_tick_time IS NULL"),
+                                 (next_tick, schedule_id))
+            else:
+                cur = tx.execute(q("UPDATE pipeline_schedules SET next_tick_time = ? WHERE id = ? AND next_tick_time = ?"),
+                                 (next_tick, schedule_id, seen))
+            return bool(cur.rowcount)
+
+    def delete_schedule(self, name: str) -> int:
+        q = self.db.sql
+        with self.db.fast_write() as tx:
+            found = tx.one(q("SELECT id FROM pipeline_schedules WHERE name = ?"), (name,))
+            if found is None:
+                return 0
+            tx.execute(q("DELETE FROM pipeline_ticks WHERE schedule_id = ?"), (found[0],))
+            return int(tx.execute(q("DELETE FROM pipeline_schedules WHERE id = ?"), (found[0],)).rowcount)
+
+    def claim_tick(self, schedule_id: int, tick_time: int, kind: str, now: int) -> int | None:
+        """Insert the (schedule, tick) row; its id if this caller won it, else None."""
+        q = self.db.sql
+        with self.db.fast_write() as tx:
+            cur = tx.execute(
+                self.db.insert_ignore("pipeline_ticks", ("schedule_id", "tick_time", "kind", "status", "claimed_time")),
+                (schedule_id, tick_time, kind, "claimed", now),
+            )
+            if cur.rowcount != 1:
+                return None
+            return int(tx.one(q("SELECT id FROM pipeline_ticks WHERE schedule_id = ? AND tick_time = ?"),
+                              (schedule_id, tick_time))[0])
+
+    def set_tick(self, tick_id: int, status: str, pipeline_run_id: str | None = None) -> None:
+        with self.db.fast_write() as tx:
+            tx.execute(self.db.sql("UPDATE pipeline_ticks SET status = ?, pipeline_run_uuid = COALESCE(?, pipeline_run_uuid)"
+                                   " WHERE id = ?"), (status, pipeline_run_id, tick_id))
+
+    def ticks(self, schedule_id: int, limit: int) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(_TICK_COLS)} FROM pipeline_ticks WHERE schedule_id = ? ORDER BY tick_time DESC LIMIT ?"
+        with self.db.fast_read() as tx:
+            return _rows(_TICK_COLS, tx.all(self.db.sql(sql), (schedule_id, limit)))
+
+    # ---- triggers and their events ---------------------------------------------------
+
+    def insert_trigger(self, row: dict[str, Any]) -> None:
+        cols = [c for c in _TRIGGER_COLS if c != "id"]
+        with self.db.fast_write() as tx:
+            tx.execute(
+                self.db.sql(f"INSERT INTO pipeline_triggers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"),
+                [row.get(c) for c in cols],
+            )
+
+    def triggers(self, name: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        where, args = [], []
+        if name is not None:
+            where.append("name = ?")
+            args.append(name)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        sql = f"SELECT {', '.join(_TRIGGER_COLS)} FROM pipeline_triggers"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self.db.fast_read() as tx:
+            return _rows(_TRIGGER_COLS, tx.all(self.db.sql(sql + " ORDER BY name"), args))
+
+    def update_trigger(self, name: str, **values: Any) -> int:
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self.db.fast_write() as tx:
+            return int(tx.execute(self.db.sql(f"UPDATE pipeline_triggers SET {sets} WHERE name = ?"),
+                                  [*values.values(), name]).rowcount)
+
+    def advance_cursor(self, trigger_id: int, seen: str | None, cursor: str) -> bool:
+        q = self.db.sql
+        with self.db.fast_write() as tx:
+            if seen is None:
+                cur = tx.execute(q("UPDATE pipeline_triggers SET cursor = ? WHERE id = ? AND cursor IS NULL"), (cursor, trigger_id))
+            else:
+                cur = tx.execute(q("UPDATE pipeline_triggers SET cursor = ? WHERE id = ? AND cursor = ?"),
+                                 (cursor, trigger_id, seen))
+            return bool(cur.rowcount)
+
+    def delete_trigger(self, name: str) -> int:
+        q = self.db.sql
+        with self.db.fast_write() as tx:
+            found = tx.one(q("SELECT id FROM pipeline_triggers WHERE name = ?"), (name,))
+            if found is None:
+                return 0
+            tx.execute(q("DELETE FROM pipeline_trigger_events WHERE trigger_id = ?"), (found[0],))
+            return int(tx.execute(q("DELETE FROM pipeline_triggers WHERE id = ?"), (found[0],)).rowcount)
+
+    def insert_event(self, trigger_id: int, dedupe_key: str, payload: str, now: int) -> int | None:
+        """The new event's id, or None when this (trigger, dedupe key) was already fired."""
+        q = self.db.sql
+        with self.db.fast_write() as tx:
+            cur = tx.execute(
+                self.db.insert_ignore("pipeline_trigger_events", ("trigger_id", "dedupe_key", "payload", "status", "created_time")),
+                (trigger_id, dedupe_key, payload, "pending", now),
+            )
+            if cur.rowcount != 1:
+                return None
+            return int(tx.one(q("SELECT id FROM pipeline_trigger_events WHERE trigger_id = ? AND dedupe_key = ?"),
+                              (trigger_id, dedupe_key))[0])
+
+    def pending_events(self, limit: int) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(_EVENT_COLS)} FROM pipeline_trigger_events WHERE status = 'pending' ORDER BY id LIMIT ?"
+        with self.db.fast_read() as tx:
+            return _rows(_EVENT_COLS, tx.all(self.db.sql(sql), (limit,)))
+
+    def claim_event(self, event_id: int, now: int) -> bool:
+        with self.db.fast_write() as tx:
+            cur = tx.execute(self.db.sql("UPDATE pipeline_trigger_events SET status = 'claimed', claimed_time = ?"
+                                         " WHERE id = ? AND status = 'pending'"), (now, event_id))
+            return cur.rowcount == 1
+
+    def set_event(self, event_id: int, status: str) -> None:
+        with self.db.fast_write() as tx:
+            tx.execute(self.db.sql("UPDATE pipeline_trigger_events SET status = ? WHERE id = ?"), (status, event_id))
+
+    def events(self, trigger_id: int, limit: int) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(_EVENT_COLS)} FROM pipeline_trigger_events WHERE trigger_id = ? ORDER BY id DESC LIMIT ?"
+        with self.db.fast_read() as tx:
+            return _rows(_EVENT_COLS, tx.all(self.db.sql(sql), (trigger_id, limit)))
+
+
+__all__ = ["PipelinesStore", "Tx"]

@@ -1,0 +1,120 @@
+"""The pipeline scheduler: fires due schedule ticks and trigger events, once across server processes.
+
+Every ``interval`` seconds each server process asks the service for due ticks;
+a tick is a unique (schedule, tick time) row, so of several processes exactly one
+wins it and launches the run. Model-version triggers poll the registry for new
+versions; HTTP and API triggers queue events, claimed the same way. Runs start
+as ``modelyard pipelines run`` subprocesses on this machine, reporting to this
+server over HTTP (so artifacts go where the server keeps them); with
+``--executor ray`` that process submits the steps to Ray.
+
+The clock is injectable: ``Scheduler(service, clock=lambda: t)`` and ``tick()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+log = logging.getLogger("modelyard.scheduler")
+INTERVAL = 0.5
+
+Launcher = Callable[[list[str]], Any]
+
+
+class Scheduler:
+    def __init__(
+        self, service: Any, *, clock: Callable[[], float] = time.time, interval: float = INTERVAL,
+        launcher: Launcher | None = None, tracking_uri: str | None = None,
+    ) -> None:
+        self.service = service
+        self.clock = clock
+        self.interval = interval
+        self.launcher = launcher or self._popen
+        settings = service.settings
+        host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        self.tracking_uri = tracking_uri or f"http://{host}:{settings.port}"
+        self.children: list[subprocess.Popen[bytes]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def tick(self) -> int:
+        """One pass: launch what is due now; the number of runs launched."""
+        now = int(self.clock() * 1000)
+        svc = self.service.pipelines
+        launched = 0
+        for due in svc.due_ticks(now):
+            sched = due["schedule"]
+            args = self._command(sched["reference"], sched["params"], sched["executor"], f"schedule:{sched['name']}")
+            args += ["--tick-id", str(due["tick_id"])]
+            if sched.get("date_param"):
+                date = datetime.fromtimestamp(due["tick_time"] / 1000, tz=timezone.utc).isoformat()
+                args += ["--logical-date", date, "--date-param", sched["date_param"]]
+            launched += self._launch(args, lambda: svc.set_tick(due["tick_id"], "failed"))
+        svc.poll_model_versions()
+        for event in svc.claim_events():
+            trig = event["trigger"]
+            params = {**trig["params"], **{k: v for k, v in event["payload"].items()}}
+            args = self._command(trig["reference"], params, trig["executor"], f"trigger:{trig['name']}")
+            args += ["--event-id", str(event["event_id"]), "--ignore-unknown-params"]
+            launched += self._launch(args, lambda: svc.set_event(event["event_id"], "failed"))
+        self.children = [c for c in self.children if c.poll() is None]
+        return launched
+
+    def _command(self, reference: str, params: dict[str, Any], executor: str | None, trigger: str) -> list[str]:
+        return [
+            sys.executable, "-m", "modelyard.cli", "pipelines", "run", reference, "--quiet",
+            "--tracking-uri", self.tracking_uri, "--executor", executor or "process",
+            "--params-json", json.dumps(params), "--trigger", trigger,
+        ]
+
+    def _launch(self, args: list[str], on_error: Callable[[], None]) -> int:
+        try:
+            self.launcher(args)
+            return 1
+        except Exception:
+            log.exception("could not launch %s", args)
+            on_error()
+            return 0
+
+    def _popen(self, args: list[str]) -> Any:
+        out = tempfile.NamedTemporaryFile(prefix="modelyard-pipeline-", suffix=".log", delete=False)  # noqa: SIM115
+        child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        out.close()
+        self.children.append(child)
+        return child
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await asyncio.to_thread(self.tick)
+            except Exception:
+                log.exception("scheduler pass failed")
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> Scheduler:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+        return self
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+def start(service: Any) -> Scheduler:
+    return Scheduler(service).start()

@@ -1,0 +1,48 @@
+"""Fixtures of the pipeline tests: a fresh store per test, graph shapes loaded from a temp file, executors."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+import modelyard as my
+
+HERE = os.path.dirname(__file__)
+HAS_RAY = importlib.util.find_spec("ray") is not None
+EXECUTORS = ["inline", "process", pytest.param("ray", marks=pytest.mark.skipif(not HAS_RAY and not os.environ.get("CI"),
+                                                                                  reason="ray is not installed"))]
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[str]:
+    """A fresh embedded store, as the SDK's tracking URI."""
+    uri = str(tmp_path / "store")
+    my.set_tracking_uri(uri)
+    try:
+        yield uri
+    finally:
+        my.set_tracking_uri(None)
+
+
+@pytest.fixture
+def shapes_file(tmp_path) -> str:
+    """The graph shapes module, copied to a temp folder (edit it to change a helper)."""
+    path = tmp_path / "shapes.py"
+    shutil.copy(os.path.join(HERE, "shapes_template.py"), path)
+    return str(path)
+
+
+@pytest.fixture
+def workdir(tmp_path) -> str:
+    path = tmp_path / "work"
+    path.mkdir()
+    return str(path)
+
+
+def count(workdir: str, name: str) -> int:
+    path = os.path.join(workdir, name + ".log")
+    return len(open(path).read().splitlines()) if os.path.exists(path) else 0
