@@ -11,8 +11,8 @@ Bare names are model attributes: ``name``, ``model_id``, ``model_type``,
 numeric comparisons). ``metrics.*`` compare numbers, ``params.*`` and ``tags.*``
 strings. A status may be written ``'READY'`` or ``'LOGGED_MODEL_READY'``.
 
-The tokenizer is run search's (``service/search.py``); only the rules per
-entity differ, following ``mlflow.utils.search_logged_model_utils``.
+The tokenizer is the shared one of ``service/grammar.py``, as for runs; only
+the rules per entity differ, following ``mlflow.utils.search_logged_model_utils``.
 """
 
 from __future__ import annotations
@@ -36,24 +36,27 @@ from ..query import (
     Comparison,
 )
 from ..store.logged_models_search import DatasetRef, ModelOrder
-from .search import (
-    _INTEGER,
-    _bad_comparator,
-    _number,
-    _Raw,
-    _split_clauses,
-    _string_list,
-    _string_value,
+from .grammar import (
+    INTEGER,
+    NUMERIC_OPS,
+    STRING_OPS,
+    Prefixes,
+    Raw,
+    bad_comparator,
+    number,
+    split_clauses,
+    string_list,
+    string_value,
 )
 
 __all__ = ["PageToken", "parse_datasets", "parse_model_filter", "parse_model_order_by"]
 
-_PREFIXES = {
+_PREFIXES = Prefixes({
     "metric": METRIC, "metrics": METRIC,
     "param": PARAM, "params": PARAM, "parameter": PARAM, "parameters": PARAM,
     "tag": TAG, "tags": TAG,
     "attribute": ATTRIBUTE, "attributes": ATTRIBUTE,
-}
+}, listing="attributes, metrics, params, tags")
 ALIASES = {
     "creation_time": "creation_timestamp_ms",
     "creation_timestamp": "creation_timestamp_ms",
@@ -62,8 +65,6 @@ ALIASES = {
 NUMERIC_ATTRIBUTES = ("creation_timestamp_ms", "last_updated_timestamp_ms")
 STRING_ATTRIBUTES = ("model_id", "model_type", "name", "source_run_id", "status")
 _ATTRIBUTES = sorted(NUMERIC_ATTRIBUTES + STRING_ATTRIBUTES + tuple(ALIASES))
-_NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
-_STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 _WORD = {METRIC: "metric", PARAM: "param", TAG: "tag", ATTRIBUTE: "attribute"}
 
 
@@ -74,7 +75,7 @@ def _attribute(key: str) -> str:
     return key
 
 
-def _comparison(kind: str, key: str, op: str, raw: _Raw | None) -> Comparison:
+def _comparison(kind: str, key: str, op: str, raw: Raw | None) -> Comparison:
     if kind == ATTRIBUTE:
         key = _attribute(key)
     if raw is None or op in (IS_NULL, IS_NOT_NULL):
@@ -82,21 +83,21 @@ def _comparison(kind: str, key: str, op: str, raw: _Raw | None) -> Comparison:
             f"{op} is not supported in logged model searches ({_WORD[kind]} '{key}'). "
             "Compare with =, !=, LIKE, ILIKE, IN or NOT IN instead.")
     numeric = kind == METRIC or key in NUMERIC_ATTRIBUTES
-    allowed = _NUMERIC_OPS if numeric else _STRING_OPS
+    allowed = NUMERIC_OPS if numeric else STRING_OPS
     if op not in allowed:
-        raise _bad_comparator(op, allowed, f"{_WORD[kind]} '{key}'")
+        raise bad_comparator(op, allowed, f"{_WORD[kind]} '{key}'")
     value: Any
     if numeric:
-        text = _number(raw, f"Expected a numeric value for {_WORD[kind]} '{key}'")
-        value = float(text) if kind == METRIC or not _INTEGER.fullmatch(text) else int(text)
+        text = number(raw, f"Expected a numeric value for {_WORD[kind]} '{key}'")
+        value = float(text) if kind == METRIC or not INTEGER.fullmatch(text) else int(text)
     elif op in (IN, NOT_IN):
         if raw.kind != "list":
             raise InvalidParameterValue(f"{op} takes a parenthesized list of quoted strings, e.g. name IN ('a', 'b').")
-        value = _string_list(raw)
+        value = string_list(raw)
     elif raw.kind == "list":
         raise InvalidParameterValue(f"A list of values can only be compared with IN or NOT IN, not '{op}'.")
     else:
-        value = _string_value(kind, raw)
+        value = string_value(kind, raw)
     if kind == ATTRIBUTE and key == "status" and op not in ("LIKE", "ILIKE"):
         value = tuple(LoggedModelStatus.parse(v) for v in value) if isinstance(value, tuple) \
             else LoggedModelStatus.parse(value)
@@ -112,7 +113,7 @@ def parse_model_filter(filter_string: str | None) -> list[Comparison]:
     if not filter_string or not filter_string.strip():
         return []
     try:
-        clauses = _split_clauses(filter_string, _PREFIXES)
+        clauses = split_clauses(filter_string, _PREFIXES)
     except InvalidParameterValue as exc:
         if exc.message.startswith("Invalid entity type"):
             entity = exc.message.split("'")[1]

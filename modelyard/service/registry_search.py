@@ -1,7 +1,7 @@
 """MLflow's search grammar for the registry: registered model and model version filters.
 
-The same scanner as run search (``service/search.py``), with the registry's
-keys, as ``mlflow.utils.search_utils`` (``SearchModelUtils``,
+The shared scanner of ``service/grammar.py``, as for run search, with the
+registry's keys, as ``mlflow.utils.search_utils`` (``SearchModelUtils``,
 ``SearchModelVersionUtils``) and the registry SQL store of MLflow 3.17.2
 accept them::
 
@@ -17,15 +17,17 @@ from __future__ import annotations
 
 from ..errors import InvalidParameterValue
 from ..query import ATTRIBUTE, IN, NOT_IN, TAG, Comparison, OrderKey
-from .search import (
-    _EXPERIMENT_PREFIXES,
-    _INTEGER,
-    _bad_comparator,
-    _order_clause,
-    _Raw,
-    _split_clauses,
-    _string_list,
-    _string_value,
+from .grammar import (
+    INTEGER,
+    NUMERIC_OPS,
+    STRING_OPS,
+    Prefixes,
+    Raw,
+    bad_comparator,
+    order_clause,
+    split_clauses,
+    string_list,
+    string_value,
 )
 
 __all__ = [
@@ -34,10 +36,8 @@ __all__ = [
 ]
 
 # The registry knows the same entity types as experiments: attribute, tag, tags.
-_PREFIXES = _EXPERIMENT_PREFIXES
-_STRING_OPS = ("=", "!=", "LIKE", "ILIKE", IN, NOT_IN)
+_PREFIXES = Prefixes({"attribute": ATTRIBUTE, "tag": TAG, "tags": TAG}, listing="('attribute', 'tag', 'tags')")
 _TAG_OPS = ("=", "!=", "LIKE", "ILIKE")
-_NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
 MODEL_FILTER_KEYS = ("name",)
 VERSION_FILTER_KEYS = ("name", "run_id", "source_path", "version_number")
 MODEL_ORDER_KEYS = ("creation_timestamp", "last_updated_timestamp", "name", "timestamp")
@@ -45,15 +45,15 @@ VERSION_ORDER_KEYS = ("creation_timestamp", "last_updated_timestamp", "name", "v
 _LIST_KEYS = ("name", "run_id")
 
 
-def _tag(key: str, op: str, raw: _Raw | None) -> Comparison:
+def _tag(key: str, op: str, raw: Raw | None) -> Comparison:
     if raw is None or op not in _TAG_OPS:
-        raise _bad_comparator(op, _TAG_OPS, f"tag '{key}'")
-    return Comparison(TAG, key, op, _string_value(TAG, raw))
+        raise bad_comparator(op, _TAG_OPS, f"tag '{key}'")
+    return Comparison(TAG, key, op, string_value(TAG, raw))
 
 
-def _string_attribute(key: str, op: str, raw: _Raw | None, ops: tuple[str, ...]) -> Comparison:
+def _string_attribute(key: str, op: str, raw: Raw | None, ops: tuple[str, ...]) -> Comparison:
     if raw is None or op not in ops:
-        raise _bad_comparator(op, ops, f"attribute '{key}'")
+        raise bad_comparator(op, ops, f"attribute '{key}'")
     if raw.kind == "list" or op in (IN, NOT_IN):
         if key not in _LIST_KEYS:
             raise InvalidParameterValue(
@@ -61,15 +61,15 @@ def _string_attribute(key: str, op: str, raw: _Raw | None, ops: tuple[str, ...])
         if raw.kind != "list" or op not in (IN, NOT_IN):
             raise InvalidParameterValue(
                 f"A list of values can only be compared with IN or NOT IN: write {key} IN ('a', 'b').")
-        return Comparison(ATTRIBUTE, key, op, _string_list(raw))
-    return Comparison(ATTRIBUTE, key, op, _string_value(ATTRIBUTE, raw))
+        return Comparison(ATTRIBUTE, key, op, string_list(raw))
+    return Comparison(ATTRIBUTE, key, op, string_value(ATTRIBUTE, raw))
 
 
-def _version_number(op: str, raw: _Raw | None) -> Comparison:
-    if raw is None or op not in _NUMERIC_OPS:
-        raise _bad_comparator(op, _NUMERIC_OPS, "attribute 'version_number'")
+def _version_number(op: str, raw: Raw | None) -> Comparison:
+    if raw is None or op not in NUMERIC_OPS:
+        raise bad_comparator(op, NUMERIC_OPS, "attribute 'version_number'")
     text = raw.text.strip() if raw.kind in ("number", "string") else None
-    if text is None or not _INTEGER.fullmatch(text):
+    if text is None or not INTEGER.fullmatch(text):
         raise InvalidParameterValue(f"Invalid value for numeric attribute 'version_number': {raw.text!r}")
     return Comparison(ATTRIBUTE, "version_number", op, int(text))
 
@@ -84,12 +84,12 @@ def parse_registered_model_filter(filter_string: str | None) -> list[Comparison]
     if not filter_string or not filter_string.strip():
         return []
     out = []
-    for kind, key, op, raw in _split_clauses(filter_string, _PREFIXES):
+    for kind, key, op, raw in split_clauses(filter_string, _PREFIXES):
         if kind == TAG:
             out.append(_tag(key, op, raw))
         else:
             _check_attribute(key, MODEL_FILTER_KEYS)
-            out.append(_string_attribute(key, op, raw, _STRING_OPS))
+            out.append(_string_attribute(key, op, raw, STRING_OPS))
     return out
 
 
@@ -98,7 +98,7 @@ def parse_model_version_filter(filter_string: str | None) -> list[Comparison]:
     if not filter_string or not filter_string.strip():
         return []
     out = []
-    for kind, key, op, raw in _split_clauses(filter_string, _PREFIXES):
+    for kind, key, op, raw in split_clauses(filter_string, _PREFIXES):
         if kind == TAG:
             out.append(_tag(key, op, raw))
             continue
@@ -106,14 +106,14 @@ def parse_model_version_filter(filter_string: str | None) -> list[Comparison]:
         if key == "version_number":
             out.append(_version_number(op, raw))
         else:
-            out.append(_string_attribute(key, op, raw, _STRING_OPS if key in _LIST_KEYS else _TAG_OPS))
+            out.append(_string_attribute(key, op, raw, STRING_OPS if key in _LIST_KEYS else _TAG_OPS))
     return out
 
 
 def _parse_order_by(order_by: list[str] | None, valid: tuple[str, ...]) -> list[OrderKey]:
     keys: list[OrderKey] = []
     for clause in order_by or []:
-        kind, key, ascending = _order_clause(clause, _PREFIXES)
+        kind, key, ascending = order_clause(clause, _PREFIXES)
         if kind != ATTRIBUTE or key not in valid:
             raise InvalidParameterValue(
                 f"Invalid order by key '{key}' specified. Valid keys are {sorted(valid)}")

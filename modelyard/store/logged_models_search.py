@@ -30,7 +30,7 @@ from .logged_models_schema import (
     logged_model_tags,
     logged_models,
 )
-from .search import _compare, _metric_value_filter
+from .search import compare, metric_value_filter
 
 __all__ = ["ATTRIBUTE_COLUMNS", "DatasetRef", "ModelOrder", "logged_model_search_select"]
 
@@ -78,13 +78,13 @@ def _on_datasets(datasets: list[DatasetRef]) -> list[ColumnElement[bool]]:
 
 def _condition(f: Comparison, datasets: list[DatasetRef], dialect: str) -> ColumnElement[bool]:
     if f.kind == ATTRIBUTE:
-        return _compare(ATTRIBUTE_COLUMNS[f.key], f.op, f.value, dialect)
+        return compare(ATTRIBUTE_COLUMNS[f.key], f.op, f.value, dialect)
     if f.kind == METRIC:
         m = logged_model_metrics.c
-        passes = _metric_value_filter(m.value, m.is_nan, f.op, float(f.value), dialect)  # type: ignore[arg-type]
+        passes = metric_value_filter(m.value, m.is_nan, f.op, float(f.value), dialect)  # type: ignore[arg-type]
         return exists().where(m.model_id == lm.id, m.key == f.key, passes, *_on_datasets(datasets))
     table = _KEY_VALUE[f.kind].c
-    return exists().where(table.model_id == lm.id, table.key == f.key, _compare(table.value, f.op, f.value, dialect))
+    return exists().where(table.model_id == lm.id, table.key == f.key, compare(table.value, f.op, f.value, dialect))
 
 
 def _latest(column: Any, o: ModelOrder) -> Any:

@@ -22,7 +22,7 @@ from .registry_schema import (
     registered_model_tags,
     registered_models,
 )
-from .search import _compare
+from .search import compare
 
 __all__ = ["PROMPT_TAG", "model_version_search_select", "registered_model_search_select"]
 
@@ -40,7 +40,7 @@ _VERSION_ORDER = {"name": rm.c.name, "version_number": mv.c.version,
 
 def _model_tag(f: Comparison, dialect: str) -> ColumnElement[bool]:
     return exists().where(rmt.c.registered_model_id == rm.c.id, rmt.c.key == f.key,
-                          _compare(rmt.c.value, f.op, f.value, dialect))
+                          compare(rmt.c.value, f.op, f.value, dialect))
 
 
 def _not_prompt() -> ColumnElement[bool]:
@@ -61,7 +61,7 @@ def registered_model_search_select(
     where: list[ColumnElement[bool]] = []
     for f in filters:
         if f.kind == ATTRIBUTE:
-            where.append(_compare(rm.c.name, f.op, f.value, dialect))
+            where.append(compare(rm.c.name, f.op, f.value, dialect))
         elif f.kind == TAG:
             where.append(_model_tag(f, dialect))
         else:
@@ -80,10 +80,10 @@ def model_version_search_select(
     where: list[ColumnElement[bool]] = []
     for f in filters:
         if f.kind == ATTRIBUTE:
-            where.append(_compare(_VERSION_FILTER[f.key], f.op, f.value, dialect))
+            where.append(compare(_VERSION_FILTER[f.key], f.op, f.value, dialect))
         elif f.kind == TAG:
             where.append(exists().where(mvt.c.model_version_id == mv.c.id, mvt.c.key == f.key,
-                                        _compare(mvt.c.value, f.op, f.value, dialect)))
+                                        compare(mvt.c.value, f.op, f.value, dialect)))
         else:
             raise ValueError(f"model versions cannot be filtered on {f.kind} fields")
     if not include_prompts:

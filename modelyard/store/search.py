@@ -39,7 +39,7 @@ from ..query import (
 )
 from .schema import datasets, experiment_tags, experiments, input_tags, inputs, latest_metrics, params, runs, tags
 
-__all__ = ["experiment_search_select", "run_search_select"]
+__all__ = ["compare", "experiment_search_select", "metric_value_filter", "run_search_select"]
 
 _RUN_COLUMNS = {
     "run_id": runs.c.run_uuid, "run_name": runs.c.name, "status": runs.c.status,
@@ -83,7 +83,7 @@ def _glob_pattern(pattern: str, ignore_case: bool) -> str:
     return "".join(parts)
 
 
-def _compare(column: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
+def compare(column: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
     """``column <op> value`` with every value bound as a parameter."""
     if op in ("LIKE", "ILIKE"):
         if dialect == "sqlite":
@@ -103,11 +103,12 @@ def _compare(column: Any, op: str, value: Any, dialect: str) -> ColumnElement[bo
     return binary[op](value)  # type: ignore[no-any-return]
 
 
-def _metric_value_filter(column: Any, is_nan: Any, op: str, value: float, dialect: str) -> ColumnElement[bool]:
+def metric_value_filter(column: Any, is_nan: Any, op: str, value: float, dialect: str) -> ColumnElement[bool]:
+    """``column <op> value`` for a metric stored as a value plus an ``is_nan`` flag."""
     # NaN is stored as 0 with is_nan: it must satisfy "!=" and nothing else.
     if op == "!=":
         return or_(column != value, is_nan == true())
-    return and_(_compare(column, op, value, dialect), is_nan == false())
+    return and_(compare(column, op, value, dialect), is_nan == false())
 
 
 def _dataset_exists(f: Comparison, dialect: str) -> ColumnElement[bool]:
@@ -116,19 +117,19 @@ def _dataset_exists(f: Comparison, dialect: str) -> ColumnElement[bool]:
             inputs.c.run_id == runs.c.id,
             input_tags.c.input_id == inputs.c.id,
             input_tags.c.name == DATASET_CONTEXT_TAG,
-            _compare(input_tags.c.value, f.op, f.value, dialect),
+            compare(input_tags.c.value, f.op, f.value, dialect),
         )
     return exists().where(
         inputs.c.run_id == runs.c.id,
         datasets.c.id == inputs.c.dataset_id,
-        _compare(datasets.c[f.key], f.op, f.value, dialect),
+        compare(datasets.c[f.key], f.op, f.value, dialect),
     )
 
 
 def _filter_condition(f: Comparison, dialect: str) -> ColumnElement[bool]:
     """One filter as a WHERE term on ``runs``: a column test or a correlated EXISTS."""
     if f.kind == ATTRIBUTE:
-        return _compare(_RUN_COLUMNS[f.key], f.op, f.value, dialect)
+        return compare(_RUN_COLUMNS[f.key], f.op, f.value, dialect)
     if f.kind == DATASET:
         return _dataset_exists(f, dialect)
     table = _KEY_VALUE_TABLES[f.kind]
@@ -137,9 +138,9 @@ def _filter_condition(f: Comparison, dialect: str) -> ColumnElement[bool]:
         present = exists().where(*row)
         return present if f.op == "IS NOT NULL" else ~present
     if f.kind == METRIC:
-        passes = _metric_value_filter(table.c.value, table.c.is_nan, f.op, float(f.value), dialect)  # type: ignore[arg-type]
+        passes = metric_value_filter(table.c.value, table.c.is_nan, f.op, float(f.value), dialect)  # type: ignore[arg-type]
     else:
-        passes = _compare(table.c.value, f.op, f.value, dialect)
+        passes = compare(table.c.value, f.op, f.value, dialect)
     return exists().where(*row, passes)
 
 
@@ -282,7 +283,7 @@ def experiment_search_select(
     where: list[ColumnElement[bool]] = [exp.c.lifecycle_stage.in_(list(lifecycle_stages))]
     for n, f in enumerate(filters):
         if f.kind == ATTRIBUTE:
-            where.append(_compare(exp.c[f.key], f.op, f.value, dialect_name))
+            where.append(compare(exp.c[f.key], f.op, f.value, dialect_name))
         elif f.kind == TAG and f.op in ("IS NULL", "IS NOT NULL"):
             present = exists().where(experiment_tags.c.experiment_id == exp.c.experiment_id,
                                      experiment_tags.c.key == f.key)
@@ -291,7 +292,7 @@ def experiment_search_select(
             row = experiment_tags.alias(f"f{n}")
             source = source.join(row, and_(
                 row.c.experiment_id == exp.c.experiment_id, row.c.key == f.key,
-                _compare(row.c.value, f.op, f.value, dialect_name)))
+                compare(row.c.value, f.op, f.value, dialect_name)))
         else:
             raise ValueError(f"experiments cannot be filtered on {f.kind} fields")
 
