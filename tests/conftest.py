@@ -69,38 +69,48 @@ class LiveServer:
         import sys
         import tempfile
 
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="modelyard-server-", suffix=".log", delete=False)  # noqa: SIM115
         destination = ["--artifacts-destination", artifacts] if artifacts else []
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "modelyard.cli", "server",
-                "--backend-store-uri", backend_store_uri, *destination,
-                "--port", str(self.port), *extra,
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-        )
-        self._wait()
+        for _attempt in range(3):  # another test may grab the free port first
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "modelyard.cli", "server",
+                    "--backend-store-uri", backend_store_uri, *destination,
+                    "--port", str(self.port), *extra,
+                ],
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+            )
+            if self._wait():
+                return
+        raise RuntimeError(f"server could not bind a port; see {self.log.name}")
 
-    def _wait(self) -> None:
+    def _wait(self) -> bool:
+        """True once our process answers /health; False if it lost its port to another."""
         import time
 
         import httpx
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 with open(self.log.name, encoding="utf-8", errors="replace") as fh:
-                    raise RuntimeError(f"server exited with {self.proc.returncode}:\n{fh.read()}")
+                    text = fh.read()
+                if "address already in use" in text.lower():
+                    return False
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{text}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
+                    time.sleep(0.2)  # a server that lost the port exits right after binding fails
+                    if self.proc.poll() is None:
+                        return True
+                    continue
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start within 30 s")
+        raise RuntimeError("server did not start within 90 s")
 
     def stop(self) -> None:
         self.proc.terminate()
