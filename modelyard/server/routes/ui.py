@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ..ui import artifacts, compare, experiments, registry, run_page, runs_table
+from ..ui import (
+    artifacts,
+    compare,
+    experiments,
+    pipelines,
+    registry,
+    run_page,
+    runs_table,
+)
 from ..ui.render import action, page
 
 ABSOLUTE_ROUTES = [
@@ -28,4 +36,8 @@ ABSOLUTE_ROUTES = [
     ("/models/{name}/versions/{version}/alias", ["POST"], action(registry.set_alias)),
     ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias)),
     ("/models/{name}/versions/{version}/stage", ["POST"], action(registry.set_stage)),
+    ("/pipelines", ["GET"], page(pipelines.runs_page)),
+    ("/pipelines/runs/{run_id}", ["GET"], page(pipelines.run_page)),
+    ("/pipelines/runs/{run_id}/resume", ["POST"], action(pipelines.resume)),
+    ("/pipelines/runs/{run_id}/rerun", ["POST"], action(pipelines.rerun)),
 ]
