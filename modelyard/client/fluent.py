@@ -8,13 +8,14 @@ flushed at ``end_run``, at exit, and by :func:`flush`.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..entities import DatasetInput, Experiment, InputTag, Metric, Param, Run, RunStatus, RunTag, ViewType
@@ -193,6 +194,34 @@ def end_run(status: str = RunStatus.FINISHED, _run: ActiveRun | None = None) -> 
         client.set_terminated(run.info.run_id, status if error is None else RunStatus.FAILED)
     if error is not None:
         raise error
+
+
+@contextlib.contextmanager
+def activated(run: Any) -> Iterator[None]:
+    """Make ``run`` (anything with ``.info``) the active run of this thread/task for a block.
+
+    For engines that run user code on behalf of a run they manage (pipeline
+    steps): fluent calls inside the block log to ``run``; nothing is ended after.
+    """
+    token = _active.set(_active.get() + (run,))
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+def default_experiment_id() -> str:
+    """The experiment new runs go to: :func:`set_experiment`'s, else MLflow's env variables, else 0."""
+    return _default_experiment_id()
+
+
+def default_run_tags() -> dict[str, str]:
+    """The tags every new run gets: user, source name and type, git commit."""
+    return _default_tags()
+
+
+def current_user() -> str:
+    return _user()
 
 
 def active_run() -> ActiveRun | None:

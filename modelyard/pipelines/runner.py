@@ -49,7 +49,7 @@ def run_pipeline(
     ex = get_executor(name, **({} if name == "inline" else options))
     ex.prepare(uri)
     client = client_for(uri)
-    user = fluent._user()
+    user = fluent.current_user()
     if resume is None:
         run_info = _create_run(pipeline, client, typed, experiment, user)
     else:
@@ -77,8 +77,7 @@ def run_pipeline(
     output: Any = None
     previous = getattr(_local, "context", None)
     _local.context = ctx
-    token = fluent._active.set(fluent._active.get() + (StepRun(run_info, lambda: None),))
-    try:
+    with fluent.activated(StepRun(run_info, lambda: None)):
         with capture.routing(tee=True):
             try:
                 result = pipeline.fn(**typed)
@@ -92,8 +91,6 @@ def run_pipeline(
                     output = ctx.resolve(result)
                 except StepFailed as exc:
                     error = exc
-    finally:
-        fluent._active.reset(token)
     failed = [k for k, t in ctx.tasks.items() if t.status in ("FAILED", "SKIPPED")]
     status = RunStatus.FAILED if (error is not None or failed) else RunStatus.FINISHED
     if status == RunStatus.FINISHED and output is not None:
@@ -125,8 +122,8 @@ def _create_run(pipeline: Pipeline, client: Any, typed: dict[str, Any], experime
         exp_id = exp.experiment_id if exp is not None else client.create_experiment(name)
     else:
         parent = fluent.active_run()
-        exp_id = parent.info.experiment_id if parent is not None else fluent._default_experiment_id()
-    tags = fluent._default_tags()
+        exp_id = parent.info.experiment_id if parent is not None else fluent.default_experiment_id()
+    tags = fluent.default_run_tags()
     tags.update({"modelyard.pipeline": pipeline.name, "modelyard.pipeline.reference": pipeline.reference,
                  "mlflow.user": user})
     parent = fluent.active_run()

@@ -8,6 +8,8 @@ references, invokes, stores the output and logs, and returns a plain dict.
 
 from __future__ import annotations
 
+import contextlib
+
 import io
 import sys
 import threading
@@ -62,17 +64,13 @@ def invoke(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], active: StepRun | None
 ) -> tuple[Any, str, str, BaseException | None, str]:
     """(return value, stdout, stderr, exception or None, its traceback) of one call."""
-    token = fluent._active.set(fluent._active.get() + (active,)) if active is not None else None
     value, error, trace = None, None, ""
-    try:
+    with fluent.activated(active) if active is not None else contextlib.nullcontext():
         with capture.capture() as (out, err):
             try:
                 value = fn(*args, **kwargs)
             except Exception as exc:
                 error, trace = exc, traceback.format_exc()
-    finally:
-        if token is not None:
-            fluent._active.reset(token)
     if active is not None and active.touched:
         fluent.flush()
     return value, "".join(out), "".join(err), error, trace
