@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -16,15 +18,15 @@ def _postgres_admin_url() -> str | None:
     return os.environ.get(POSTGRES_ENV)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_uri(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A fresh, empty database URI: SQLite in tmp_path, or a new PostgreSQL database.
+@contextlib.contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh, empty database URI: SQLite in ``folder``, or a new PostgreSQL database (dropped after).
 
-    PostgreSQL tests skip without MODELYARD_TEST_POSTGRES_URL, except in CI,
-    where a missing PostgreSQL is a failure.
+    PostgreSQL skips without MODELYARD_TEST_POSTGRES_URL, except in CI, where a
+    missing PostgreSQL is a failure.
     """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'modelyard.db'}"
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'modelyard.db'}"
         return
     admin = _postgres_admin_url()
     if not admin:
@@ -32,6 +34,13 @@ def db_uri(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
             pytest.fail(f"{POSTGRES_ENV} is not set in CI; PostgreSQL tests must not be skipped")
         pytest.skip(f"set {POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/postgres to run PostgreSQL tests")
     yield from _fresh_postgres_db(admin)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URI on SQLite and on PostgreSQL."""
+    with fresh_database(request.param, tmp_path) as uri:
+        yield uri
 
 
 def _fresh_postgres_db(admin_uri: str) -> Iterator[str]:
@@ -121,6 +130,18 @@ class LiveServer:
         self.log.close()
 
 
+@contextlib.contextmanager
+def serving(kind: str, folder: Path) -> Iterator[LiveServer]:
+    """A server over a fresh ``kind`` database, its store and artifacts below ``folder``."""
+    with fresh_database(kind, folder) as uri:
+        server = LiveServer(uri, str(folder / "artifacts"))
+        server.root = str(folder)  # type: ignore[attr-defined]
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 @pytest.fixture
 def live_server(db_uri: str, tmp_path) -> Iterator[LiveServer]:
     """A server subprocess over a fresh store (SQLite and PostgreSQL)."""
@@ -159,8 +180,21 @@ def service(db_uri: str, tmp_path):
     svc.close()
 
 
+_EXPORTED_BY_MLFLOW = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_leaked_experiment_env_per_module() -> Iterator[None]:
+    """``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID; clear it before a module's fixtures run."""
+    for var in _EXPORTED_BY_MLFLOW:
+        os.environ.pop(var, None)
+    yield
+    for var in _EXPORTED_BY_MLFLOW:
+        os.environ.pop(var, None)
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_experiment_env(monkeypatch):
-    """``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID; keep it from leaking between tests."""
-    for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+    """The same between the tests of a module."""
+    for var in _EXPORTED_BY_MLFLOW:
         monkeypatch.delenv(var, raising=False)

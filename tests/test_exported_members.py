@@ -10,7 +10,7 @@ def test_all_is_sorted_and_complete():
     # Subpackages are importable but not part of the curated API, except `data`.
     assert public - exported <= {
         "artifacts", "cli", "client", "entities", "entities_logged_models", "entities_registry",
-        "errors", "models", "query", "server", "service", "settings", "store",
+        "errors", "models", "pipelines", "query", "server", "service", "serving", "settings", "store",
     }
     for name in modelyard.__all__:
         assert hasattr(modelyard, name), name

@@ -8,47 +8,25 @@ of each other's way by working in experiments with unique names.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-try:
-    from tests.conftest import POSTGRES_ENV, LiveServer, _fresh_postgres_db
-except ImportError:  # plain `pytest` without the repo root on sys.path
-    from conftest import POSTGRES_ENV, LiveServer, _fresh_postgres_db  # type: ignore[no-redef]
-
-MLFLOW_VERSION = "3.17.2"
-
-# Warnings raised by mlflow and scikit-learn internals, not by our code.
-_IGNORED_WARNINGS = (
-    "ignore::UserWarning:mlflow.*",
-    "ignore::FutureWarning:mlflow.*",
-    "ignore::FutureWarning:sklearn.*",
-    "ignore::UserWarning:sklearn.*",
-    "ignore::UserWarning:pydantic.*",
-    "ignore::UserWarning:matplotlib.*",
-    "ignore::RuntimeWarning:sklearn.*",
+from tests.conftest import LiveServer, serving
+from tests.mlflow_support import (  # noqa: F401  (re-exported for the test modules)
+    MLFLOW_VERSION,
+    assert_error,
+    ignore_third_party_warnings,
+    mlflow_client_env,
+    reset_fluent_state,
+    unique,
 )
-
-# Fail fast: the client must not retry or wait a minute on a broken server.
-_CLIENT_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "true",
-    "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
-}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.fspath).startswith(here):
-            for spec in _IGNORED_WARNINGS:
-                item.add_marker(pytest.mark.filterwarnings(spec))
+    ignore_third_party_warnings(items, os.path.dirname(__file__))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -56,51 +34,20 @@ def _mlflow_env() -> Iterator[None]:
     import mlflow
 
     assert mlflow.__version__ == MLFLOW_VERSION, f"compat tests pin mlflow-skinny=={MLFLOW_VERSION}"
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in _CLIENT_ENV.items():
-            mp.setenv(key, value)
-        for key in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
-            mp.delenv(key, raising=False)
+    with mlflow_client_env():
         yield
 
 
 def start_server(db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server over a fresh database of kind ``db`` ("sqlite" or "postgresql")."""
-    tmp = tmp_path_factory.mktemp(f"compat-{db}")
-    pg: Iterator[str] | None = None
-    if db == "sqlite":
-        uri = f"sqlite:///{tmp / 'modelyard.db'}"
-    else:
-        admin = os.environ.get(POSTGRES_ENV)
-        if not admin:
-            if os.environ.get("CI"):
-                pytest.fail(f"{POSTGRES_ENV} is not set in CI; PostgreSQL tests must not be skipped")
-            pytest.skip(f"set {POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/postgres")
-        pg = _fresh_postgres_db(admin)
-        uri = next(pg)
-    server = LiveServer(uri, str(tmp / "artifacts"))
-    server.root = str(tmp)  # type: ignore[attr-defined]  # the store and the artifacts live below
-    try:
+    with serving(db, tmp_path_factory.mktemp(f"compat-{db}")) as server:
         yield server
-    finally:
-        server.stop()
-        if pg is not None:
-            pg.close()  # drops the database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One live server per module and database, shared by the module's tests."""
     yield from start_server(request.param, tmp_path_factory)
-
-
-def reset_fluent_state() -> None:
-    import mlflow
-    from mlflow.tracking import fluent
-
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    fluent._active_experiment_id = None
 
 
 @pytest.fixture
@@ -123,21 +70,6 @@ def http(server: LiveServer) -> Iterator[httpx.Client]:
     """Raw HTTP to ``server``."""
     with httpx.Client(base_url=server.url, timeout=30) as c:
         yield c
-
-
-def unique(prefix: str = "exp") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def assert_error(response: httpx.Response, status: int, code: str, *, mentions: str | None = None) -> dict:
-    """An MLflow-style error body with ``code`` and HTTP ``status``."""
-    assert response.status_code == status, (response.status_code, response.text)
-    body = response.json()
-    assert body["error_code"] == code, body
-    assert isinstance(body.get("message"), str) and body["message"], body
-    if mentions is not None:
-        assert mentions in body["message"], body
-    return body
 
 
 @pytest.fixture(scope="session")

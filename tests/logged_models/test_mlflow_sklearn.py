@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .conftest import _reset_fluent_state, unique
+from .conftest import reset_fluent_state, unique
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def logged(server, _mlflow_env, iris):
             mlflow.log_metric("accuracy", model.score(X, model.predict(X)))
             info = mlflow.sklearn.log_model(model, name="model", input_example=X[:5])
     finally:
-        _reset_fluent_state()
+        reset_fluent_state()
         mlflow.set_tracking_uri(None)
     return run, info
 
