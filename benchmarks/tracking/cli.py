@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import signal
@@ -16,16 +17,18 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "600")
 
-from . import report, sdk, servers  # noqa: E402
-from .workloads import Bench, Result, Sizes  # noqa: E402
+from . import report, sdk, servers
+from .workloads import Bench, Result, Sizes
 
 GROUPS = ["ingest", "log_metric", "runs", "search", "history", "paging", "bigsearch", "sdk"]
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.tracking", description=__doc__)
-    p.add_argument("--only", default="mlflow,fml,modelyard",
-                   help="servers to run, in order (default: %(default)s)")
+    p.add_argument("--only", default="mlflow,fml,modelyard,modelyard-normal",
+                   help="servers to run, in order (default: %(default)s). 'modelyard' is the default "
+                        "synchronous=FULL; 'modelyard-normal' is the same server with "
+                        "MODELYARD_SQLITE_SYNCHRONOUS=NORMAL (SQLite only, skipped on PostgreSQL)")
     p.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     p.add_argument("--workloads", default=",".join(GROUPS),
@@ -33,6 +36,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--big", action="store_true",
                    help="also seed and search the big experiment on mlflow and fml (slow: "
                         "runs are created over REST); modelyard always gets it")
+    p.add_argument("--big-all-variants", action="store_true",
+                   help="big search on every modelyard variant (default: only the first one run; "
+                        "it is a read, the durability setting does not change it)")
     p.add_argument("--big-rest", action="store_true",
                    help="seed modelyard's big experiment over REST like the peers, not with its embedded SDK")
     p.add_argument("--big-runs", type=int, help="runs in the big experiment (default 100,000; quick 5,000)")
@@ -42,7 +48,28 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="maintenance database used to CREATE/DROP the fresh databases")
     p.add_argument("--json", type=Path, help="also write raw results as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the temp stores and server logs")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                   help="run nothing: print the tables from --json files of earlier runs; a later "
+                        "file's rows replace an earlier one's (per server and workload), e.g. a "
+                        "re-run of a noisy row")
     return p.parse_args(argv)
+
+
+def merged(paths: list[Path]) -> tuple[dict[str, dict[str, Result]], Sizes, str]:
+    """Results of several --json files, later rows winning; sizes and backend of the first."""
+    results: dict[str, dict[str, Result]] = {}
+    sizes, backend = Sizes(), "sqlite"
+    for i, path in enumerate(paths):
+        doc = json.loads(path.read_text())
+        if i == 0:
+            sizes = Sizes(**doc["meta"]["sizes"])
+            backend = doc["meta"]["backend"]
+        elif doc["meta"]["backend"] != backend:
+            raise SystemExit(f"{path}: backend {doc['meta']['backend']} != {backend}")
+        for server, rows in doc["results"].items():
+            for key, row in rows.items():
+                results.setdefault(server, {})[key] = Result(**row)
+    return results, sizes, backend
 
 
 def sizes_from(args: argparse.Namespace) -> Sizes:
@@ -53,29 +80,57 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
     return z
 
 
-def run_server(name: str, args: argparse.Namespace, z: Sizes, only: set[str], base: Path) -> dict[str, Result]:
+def run_server(name: str, args: argparse.Namespace, z: Sizes, only: set[str], base: Path,
+               big_done: set[str]) -> dict[str, Result]:
     spec = servers.SPECS[name]
     workdir = base / name
     results: dict[str, Result] = {}
-    big = "bigsearch" in only and (args.big or name == "modelyard")
+    mine = spec.kind == "modelyard"
+    big = _wants(only, "bigsearch.raw") and (
+        args.big if not mine else (args.big_all_variants or "modelyard" not in big_done))
     with servers.launch(spec, args.backend, workdir, args.pg_url) as server:
         print(f"  {name} healthy at {server.url} after {server.startup_s:.1f}s; "
               f"idle CPU {server.idle_cpu_per_s * 1000:.0f} ms/s", flush=True)
         seeder = None
-        if name == "modelyard" and not args.big_rest:
-            seeder = lambda seeds: sdk.seed_runs(server.store_uri, seeds)  # noqa: E731
+        if mine and not args.big_rest:
+            seeder = lambda seeds: sdk.seed_runs(server.store_uri, seeds)
         bench = Bench(server, z, big=big, big_seeder=seeder)
         try:
             for r in bench.run_all(only):
                 results[r.key] = r
         finally:
             bench.close()
-        if name == "modelyard" and "sdk" in only:
+        if big and "bigsearch.raw" in results:
+            big_done.add(spec.kind or name)
+        if mine and _wants(only, "sdk.http"):
             _attempt(results, "sdk.http", lambda: sdk.ingest("sdk.http", server.url, z.sdk_points, z.sdk_batch, server))
-    if name == "modelyard" and "sdk" in only:
-        uri = str(workdir / "embedded")  # an embedded store folder (SQLite in WAL + artifacts)
-        _attempt(results, "sdk.embedded", lambda: sdk.ingest("sdk.embedded", uri, z.sdk_points, z.sdk_batch))
+    if mine and _wants(only, "sdk.embedded"):
+        # An embedded store folder (SQLite in WAL + artifacts), with the variant's durability setting.
+        uri = str(workdir / "embedded")
+        env = {servers.SYNC_ENV: spec.env().get(servers.SYNC_ENV, "FULL")}
+        _attempt(results, "sdk.embedded", lambda: sdk.ingest("sdk.embedded", uri, z.sdk_points, z.sdk_batch, env=env))
     return results
+
+
+def _commit() -> str:
+    """The modelyard checkout under test: git commit (+dirty) of the tree the servers import."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+                              check=False, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "modelyard"],
+                               check=False, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"at {repo} (no git)"
+    if not head:
+        return f"at {repo} (not a git checkout)"
+    return f"{head}{' + uncommitted changes under modelyard/' if dirty else ''} at {repo}"
+
+
+def _wants(only: set[str], key: str) -> bool:
+    return not only or key in only or key.split(".")[0] in only
 
 
 def _attempt(results: dict[str, Result], key: str, fn) -> None:  # type: ignore[no-untyped-def]
@@ -89,6 +144,11 @@ def _attempt(results: dict[str, Result], key: str, fn) -> None:  # type: ignore[
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.merge:
+        results, z, backend = merged(args.merge)
+        print(report.table(results, z, backend) + "\n\n" + report.ratios(results)
+              + "\n\n" + report.targets(results, backend, z))
+        return 0
     z = sizes_from(args)
     only = {w.strip() for w in args.workloads.split(",") if w.strip()}
     names = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -100,14 +160,21 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     base = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
     started = time.time()
+    commit = _commit()
     print(f"benchmark: servers {names}, backend {args.backend}, "
-          f"{'quick' if args.quick else 'full'} sizes, stores under {base}", flush=True)
+          f"{'quick' if args.quick else 'full'} sizes, stores under {base}; modelyard {commit}", flush=True)
     all_results: dict[str, dict[str, Result]] = {}
+    big_done: set[str] = set()
+    load: list[tuple[float, ...]] = [os.getloadavg()]
     try:
         for name in names:
-            print(f"\n== {name}", flush=True)
+            if args.backend not in servers.SPECS[name].backends:
+                print(f"\n== {name}: not run on {args.backend}", flush=True)
+                continue
+            print(f"\n== {name}  (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
             try:
-                all_results[name] = run_server(name, args, z, only, base)
+                all_results[name] = run_server(name, args, z, only, base, big_done)
+                load.append(os.getloadavg())
             except servers.Unavailable as e:
                 print(f"  skipped: {e}", flush=True)
             except (RuntimeError, TimeoutError) as e:
@@ -115,13 +182,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             servers.clean(base)
+    load.append(os.getloadavg())
+    one_min = [x[0] for x in load]
     print(f"\n== results ({args.backend}, {'quick' if args.quick else 'full'}; "
-          f"{time.time() - started:.0f}s in all)\n")
+          f"{time.time() - started:.0f}s in all; 1-min load average at start/after each server: "
+          f"{', '.join(f'{x:.1f}' for x in one_min)})\n")
     if all_results:
         print(report.table(all_results, z, args.backend))
+        print()
+        print(report.ratios(all_results))
+        print()
+        print(report.targets(all_results, args.backend, z))
     if args.json:
         meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "argv": sys.argv,
                 "backend": args.backend, "sizes": vars(z), "python": platform.python_version(),
-                "cpus": os.cpu_count()}
+                "cpus": os.cpu_count(), "loadavg": load, "commit": commit}
         report.dump(args.json, all_results, meta)
     return 0

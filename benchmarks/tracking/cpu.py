@@ -72,3 +72,76 @@ def settled_cpu(roots: list[int], *, quiet: float = 0.15, limit: float = 3.0) ->
             return now
         last = now
     return last
+
+
+class DatabaseBackendsCpu:
+    """CPU of the PostgreSQL backends serving one database, polled in a thread.
+
+    The cluster is shared (other people's test suites use it), so summing the
+    whole postmaster tree would count their work too. A backend's process title
+    names its database (``postgres: 15/main: USER DB 127.0.0.1(port) idle``),
+    so the children of the postmaster whose cmdline names our database are
+    ours; autovacuum workers on it too. Each backend's highest tick count is
+    kept, so a backend that exits still counts up to its last poll (at most one
+    poll interval is lost). Shared processes (WAL writer, checkpointer,
+    background writer) are not counted.
+    """
+
+    def __init__(self, postmaster: int, database: str, interval: float = 0.1) -> None:
+        import threading
+
+        self.postmaster = postmaster
+        self.needle = f" {database} ".encode()
+        self.interval = interval
+        self.ticks: dict[tuple[int, int], int] = {}  # (pid, start time) -> max ticks
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="pg-cpu", daemon=True)
+        self.thread.start()
+
+    def _children(self) -> list[int]:
+        out = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            fields = data[data.rindex(b")") + 2 :].split()
+            if int(fields[1]) == self.postmaster:
+                out.append(int(name))
+        return out
+
+    def poll(self) -> None:
+        for pid in self._children():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ")
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            if self.needle not in cmd + b" ":
+                continue
+            fields = data[data.rindex(b")") + 2 :].split()
+            ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+            key = (pid, int(fields[19]))  # starttime tells a reused pid apart
+            with self.lock:
+                if ticks > self.ticks.get(key, 0):
+                    self.ticks[key] = ticks
+
+    def _loop(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self.poll()
+
+    def total(self) -> float:
+        """CPU seconds used so far by the database's backends."""
+        self.poll()
+        with self.lock:
+            return sum(self.ticks.values()) / _TICK
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=2.0)

@@ -7,13 +7,15 @@ back with get_metric_history and compared, timed separately.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from . import data
-from .workloads import Result, WORKLOADS
+from .workloads import WORKLOADS, Result
 
 KEYS = 10
 SYNC_ENV = "MODELYARD_SQLITE_SYNCHRONOUS"
@@ -44,10 +46,30 @@ def _experiment(client: Any, name: str) -> str:
     return str(getattr(exp, "experiment_id", exp))
 
 
-def ingest(key: str, tracking_uri: str, points: int, batch: int, server: Any = None) -> Result:
-    """Log `points` points (KEYS keys × points/KEYS steps) in `batch`-point calls."""
+@contextlib.contextmanager
+def _environ(env: dict[str, str] | None) -> Iterator[None]:
+    """Set `env` in os.environ for the block (settings are read when a Client is made)."""
+    old = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def ingest(key: str, tracking_uri: str, points: int, batch: int, server: Any = None,
+           env: dict[str, str] | None = None) -> Result:
+    """Log `points` points (KEYS keys × points/KEYS steps) in `batch`-point calls.
+
+    `env` (e.g. MODELYARD_SQLITE_SYNCHRONOUS) is in force while the Client is made.
+    """
     Client, Metric = _sdk()
-    client = Client(tracking_uri)
+    with _environ(env):
+        client = Client(tracking_uri)
     exp = _experiment(client, f"sdk-{key}-{time.time_ns()}")
     run_id = client.create_run(exp).info.run_id
     per_key = points // KEYS
@@ -56,6 +78,7 @@ def ingest(key: str, tracking_uri: str, points: int, batch: int, server: Any = N
     total = len(metrics)
 
     c0 = server.cpu() if server else 0.0
+    d0 = server.db_cpu() if server else 0.0
     p0 = _process_cpu()
     t0 = time.perf_counter()
     for i in range(0, total, batch):
@@ -63,6 +86,7 @@ def ingest(key: str, tracking_uri: str, points: int, batch: int, server: Any = N
     wall = time.perf_counter() - t0
     p1 = _process_cpu()
     cpu = (server.cpu() - c0) if server else (p1 - p0)
+    db_cpu = (server.db_cpu() - d0) if server else 0.0
 
     t1 = time.perf_counter()
     bad = 0
@@ -73,17 +97,19 @@ def ingest(key: str, tracking_uri: str, points: int, batch: int, server: Any = N
         bad += len(got ^ want) + (len(hist) - len(got))
     verify = time.perf_counter() - t1
     where = "server" if server else "in-process (SDK + store)"
+    sync = (env or {}).get(SYNC_ENV)
+    if sync and not server:
+        where += f", SQLite synchronous={sync}"
     note = (f"{total / wall:,.0f} points/s until acked, {total / (wall + verify):,.0f} incl. read-back "
             f"({verify:.2f}s); batch {batch:,}; cpu is {where}"
             + (f"; client cpu {p1 - p0:.2f}s" if server else ""))
     close = getattr(client, "close", None)
     if close:
         close()
-    r = Result(key, wall, cpu, total, WORKLOADS[key][1], note=note, ok=bad == 0)
-    print(f"    {key:<18} wall {wall:8.3f}s  cpu {cpu:8.3f}s  {note}  ok={r.ok}", flush=True)
+    r = Result(key, wall, cpu, total, WORKLOADS[key][1], db_cpu=db_cpu, note=note, ok=bad == 0)
+    db = f" (+db {db_cpu:.3f}s)" if db_cpu else ""
+    print(f"    {key:<18} wall {wall:8.3f}s  cpu {cpu:8.3f}s{db}  {note}  ok={r.ok}", flush=True)
     return r
-
-
 
 
 def seed_runs(store_uri: str, seeds: list[data.RunSeed]) -> tuple[str, str]:
@@ -92,15 +118,8 @@ def seed_runs(store_uri: str, seeds: list[data.RunSeed]) -> tuple[str, str]:
     from modelyard.entities import Param, RunTag
 
     # Seeding is not measured and a lost write on power cut does not matter here.
-    old = os.environ.get(SYNC_ENV)
-    os.environ[SYNC_ENV] = "NORMAL"
-    try:
+    with _environ({SYNC_ENV: "NORMAL"}):
         client = Client(store_uri)
-    finally:
-        if old is None:
-            os.environ.pop(SYNC_ENV, None)
-        else:
-            os.environ[SYNC_ENV] = old
     try:
         exp = _experiment(client, f"big-{time.time_ns()}")
         for s in seeds:
@@ -113,5 +132,6 @@ def seed_runs(store_uri: str, seeds: list[data.RunSeed]) -> tuple[str, str]:
         close = getattr(client, "close", None)
         if close:
             close()
+    durability = ", SQLite synchronous=NORMAL" if store_uri.startswith("sqlite") else ""
     return exp, ("with the embedded modelyard SDK into the server's store "
-                 "(create_run + log_batch per run, SQLite synchronous=NORMAL)")
+                 f"(create_run + log_batch per run{durability})")

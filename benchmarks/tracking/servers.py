@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from .cpu import settled_cpu, tree_cpu
+from .cpu import DatabaseBackendsCpu, settled_cpu, tree_cpu
 
 VENVS = Path(__file__).resolve().parent.parent / ".venvs"
 MLFLOW_REQUIREMENTS = ["mlflow==3.17.2", "psycopg2-binary"]
@@ -50,7 +50,7 @@ def ensure_venv(name: str, requirements: list[str], python: str = "python3") -> 
     print(f"  installing {' '.join(requirements)} into {venv}", flush=True)
     proc = subprocess.run(
         [str(venv / "bin" / "pip"), "install", "-q", *requirements],
-        capture_output=True, text=True, timeout=1800,
+        check=False, capture_output=True, text=True, timeout=1800,
     )
     if proc.returncode != 0:
         raise Unavailable(f"pip install {requirements} failed: {proc.stderr[-2000:]}")
@@ -125,7 +125,10 @@ class Server:
     log: Path
     workdir: Path
     db_pid: int | None = None  # postmaster, when the store is PostgreSQL
+    db_tracker: DatabaseBackendsCpu | None = None  # our database's backends' CPU
     store_uri: str = ""
+    kind: str = ""  # "modelyard" for every modelyard variant
+    env: dict[str, str] = field(default_factory=dict)  # extra environment of the server
     startup_s: float = 0.0
     idle_cpu_per_s: float = 0.0
 
@@ -134,8 +137,8 @@ class Server:
         return settled_cpu([self.proc.pid])
 
     def db_cpu(self) -> float:
-        """CPU seconds of the whole PostgreSQL cluster (0 on SQLite)."""
-        return tree_cpu(self.db_pid) if self.db_pid else 0.0
+        """CPU seconds of the PostgreSQL backends serving this server's database (0 on SQLite)."""
+        return self.db_tracker.total() if self.db_tracker else 0.0
 
     def alive(self) -> None:
         if self.proc.poll() is not None:
@@ -159,6 +162,7 @@ class ServerSpec:
     prepare: Callable[[], None] = lambda: None
     env: Callable[[], dict[str, str]] = dict
     backends: tuple[str, ...] = ("sqlite", "postgresql")
+    kind: str = ""  # "modelyard" for every modelyard variant (gets the SDK and big-search rows)
 
 
 def _mlflow_command(store: str, artifacts: Path, port: int) -> list[str]:
@@ -188,11 +192,18 @@ def modelyard_base_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from modelyard.cli import main; sys.exit(main())"]
 
 
-def _modelyard_env() -> dict[str, str]:
-    """Make the checkout importable by the server even when not pip-installed."""
+SYNC_ENV = "MODELYARD_SQLITE_SYNCHRONOUS"
+
+
+def _modelyard_env(synchronous: str = "FULL") -> dict[str, str]:
+    """Make the checkout importable by the server even when not pip-installed.
+
+    The SQLite durability setting is always explicit, so a value in the caller's
+    environment cannot silently change what the "modelyard" column measures.
+    """
     repo = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH", "")
-    return {"PYTHONPATH": f"{repo}{os.pathsep}{path}" if path else repo}
+    return {"PYTHONPATH": f"{repo}{os.pathsep}{path}" if path else repo, SYNC_ENV: synchronous}
 
 
 def _modelyard_command(store: str, artifacts: Path, port: int) -> list[str]:
@@ -219,11 +230,20 @@ SPECS: dict[str, ServerSpec] = {
         lambda d, pg: pg.url("postgres") if pg else f"sqlite://{d / 'fml.db'}",
         prepare=lambda: ensure_venv("fml", FML_REQUIREMENTS) and None,
     ),
+    # modelyard's default: synchronous=FULL, every acknowledged write survives a power cut.
     "modelyard": ServerSpec(
         "modelyard", _modelyard_command,
         lambda d, pg: _sqlalchemy_uri(d, pg, "modelyard.db"),
         prepare=lambda: modelyard_base_command() and None,
-        env=_modelyard_env,
+        env=_modelyard_env, kind="modelyard",
+    ),
+    # The same server with MODELYARD_SQLITE_SYNCHRONOUS=NORMAL (WAL: durable across
+    # process crashes, not power loss). A SQLite setting only: not run on PostgreSQL.
+    "modelyard-normal": ServerSpec(
+        "modelyard-normal", _modelyard_command,
+        lambda d, pg: _sqlalchemy_uri(d, pg, "modelyard.db"),
+        prepare=lambda: modelyard_base_command() and None,
+        env=lambda: _modelyard_env("NORMAL"), backends=("sqlite",), kind="modelyard",
     ),
 }
 
@@ -266,6 +286,7 @@ def launch(spec: ServerSpec, backend: str, workdir: Path, pg_base: str) -> Itera
     workdir.mkdir(parents=True, exist_ok=True)
     pg = PgDatabase(pg_base) if backend == "postgresql" else None
     proc = None
+    tracker = None
     try:
         if pg:
             pg.create()
@@ -273,16 +294,20 @@ def launch(spec: ServerSpec, backend: str, workdir: Path, pg_base: str) -> Itera
         store_uri = spec.store_uri(workdir, pg)
         argv = spec.command(store_uri, workdir / "artifacts", port)
         log = workdir / f"{spec.name}.log"
-        print(f"  $ {' '.join(argv)}", flush=True)
+        env = spec.env()
+        shown = " ".join(f"{k}={v}" for k, v in env.items() if k != "PYTHONPATH")
+        print(f"  $ {shown + ' ' if shown else ''}{' '.join(argv)}", flush=True)
         t0 = time.perf_counter()
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
-                env={**os.environ, **spec.env()},
+                env={**os.environ, **env},
             )
+        tracker = DatabaseBackendsCpu(pg.postmaster, pg.name) if pg and pg.postmaster else None
         server = Server(spec.name, f"http://127.0.0.1:{port}", proc, log, workdir,
-                        db_pid=pg.postmaster if pg else None, store_uri=store_uri)
+                        db_pid=pg.postmaster if pg else None, db_tracker=tracker,
+                        store_uri=store_uri, kind=spec.kind, env=env)
         wait_healthy(server)
         server.startup_s = time.perf_counter() - t0
         # Let start-up work (imports in worker processes, migrations) finish:
@@ -300,6 +325,8 @@ def launch(spec: ServerSpec, backend: str, workdir: Path, pg_base: str) -> Itera
     finally:
         if proc is not None:
             stop(proc)
+        if tracker is not None:
+            tracker.close()
         if pg:
             with contextlib.suppress(Exception):
                 pg.drop()
