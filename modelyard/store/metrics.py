@@ -10,10 +10,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
 
 from ..entities import Metric
-from . import schema as s
 from .database import Database, Tx
 
 _HISTORY_COLS = ("run_id", "key_id", "step", "timestamp", "value", "is_nan")
@@ -125,13 +123,3 @@ class MetricStore:
             (run_pk, Metric(key, math.nan if n else v, ts, step))
             for run_pk, step, ts, v, n in tx.all(self.db.sql(sql), params)
         ]
-
-    def latest(self, conn: Connection, run_pks: Sequence[int]) -> dict[int, list[Metric]]:
-        lm = s.latest_metrics.c
-        out: dict[int, list[Metric]] = {}
-        query = select(lm.run_id, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step).where(
-            lm.run_id.in_(run_pks)
-        )
-        for run_pk, key, value, nan, ts, step in conn.execute(query):
-            out.setdefault(run_pk, []).append(Metric(key, math.nan if nan else value, ts, step))
-        return out
