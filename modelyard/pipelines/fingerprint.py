@@ -129,11 +129,49 @@ def code_hash(obj: Any, memo: dict[int, str] | None = None) -> str:
         seen[id(target)] = target
         stack.extend(_project_refs(target))
     h = hashlib.sha256()
-    for text in sorted(_own_source(t) for t in seen.values()):
+    for text in sorted(_own_source(t) + _data_source(t) for t in seen.values()):
         h.update(text.encode("utf-8", "replace"))
         h.update(b"\0")
     memo[key] = h.hexdigest()
     return memo[key]
+
+
+def _data_source(obj: Any) -> str:
+    """The data a function's result depends on besides code: the module constants it
+    reads, its closure cells and its default arguments (a changed ``LR = 0.1`` must
+    miss the cache)."""
+    fn = _unwrap(obj)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ""
+    parts: list[str] = []
+    glb = getattr(fn, "__globals__", None) or {}
+    for name in sorted(_names(code)):
+        if name in glb:
+            value = glb[name]
+            if not (isinstance(value, types.ModuleType) or callable(value)):
+                parts.append(f"g:{name}={_data_hash(value)}")
+    for i, cell in enumerate(getattr(fn, "__closure__", None) or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if not callable(value):
+            parts.append(f"c{i}={_data_hash(value)}")
+    for label, value in (("d", getattr(fn, "__defaults__", None)), ("k", getattr(fn, "__kwdefaults__", None))):
+        if value:
+            parts.append(f"{label}={_data_hash(value)}")
+    return "\n#data " + ";".join(parts) if parts else ""
+
+
+def _data_hash(value: Any) -> str:
+    import pickle
+
+    try:
+        pickle.dumps(value, protocol=5)
+    except Exception:  # locks, sockets…: not content; only notice a change of type
+        return f"<{type(value).__qualname__}>"
+    return value_hash(value)
 
 
 def value_hash(value: Any) -> str:

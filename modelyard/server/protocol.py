@@ -8,6 +8,7 @@ into ``Schema`` with msgspec (which names the offending field on error), runs
 
 from __future__ import annotations
 
+import mimetypes
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -119,3 +120,26 @@ def endpoint(
 
     handle.__name__ = getattr(fn, "__name__", "endpoint")
     return handle
+
+
+# Artifacts are user content: never let the browser run them as this site.
+_ACTIVE_TYPES = ("text/html", "image/svg+xml", "application/xhtml+xml", "text/xml", "application/xml",
+                 "text/javascript", "application/javascript")
+DOWNLOAD_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+
+
+def artifact_response(path: str, chunks: Any) -> Response:
+    """Stream an artifact with a content type that cannot run script on our origin.
+
+    Markup and script types are sent as plain text (as MLflow does), and every
+    download carries a sandboxing CSP and ``nosniff``.
+    """
+    from starlette.concurrency import iterate_in_threadpool
+    from starlette.responses import StreamingResponse
+
+    media = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if media in _ACTIVE_TYPES:
+        media = "text/plain"
+    if media.startswith("text/"):
+        media += "; charset=utf-8"
+    return StreamingResponse(iterate_in_threadpool(chunks), media_type=media, headers=DOWNLOAD_HEADERS)

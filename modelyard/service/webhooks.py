@@ -241,12 +241,23 @@ class WebhooksService:
     # ---- delivery -------------------------------------------------------------
 
     def deliver_due(self, now: int | None = None, limit: int = 50) -> int:
-        """Claim and send up to ``limit`` due deliveries; the number attempted."""
-        start = self.clock() if now is None else now
-        claimed = self._s.claim_due(start, self.lease_ms, self._worker_id, limit)
-        for item in claimed:
-            self._attempt(item)
-        return len(claimed)
+        """Claim and send up to ``limit`` due deliveries, one at a time; the number attempted.
+
+        Each delivery is claimed just before it is sent, so its lease (receiver
+        timeout + margin) covers that one send: a slow receiver can never let a
+        later claimed row expire and be sent again by another process.
+        """
+        attempted = 0
+        for _ in range(limit):
+            if self._closed:
+                break
+            start = self.clock() if now is None else now
+            claimed = self._s.claim_due(start, self.lease_ms, self._worker_id, 1)
+            if not claimed:
+                break
+            self._attempt(claimed[0])
+            attempted += 1
+        return attempted
 
     def _attempt(self, item: Claimed) -> None:
         if not item.active:

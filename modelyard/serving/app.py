@@ -166,7 +166,7 @@ class ModelServer:
     async def webhook(self, request: Request) -> Response:
         from .webhook import parse_event
 
-        body = await request.body()
+        body = await self.body(request)
         event = parse_event(body, request.headers, self.config.webhook_secret)
         model = self.holder.current
         relevant = model is not None and event.name in (None, model.name) and self.holder.movable

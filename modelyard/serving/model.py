@@ -8,6 +8,8 @@ twice (MLflow spends most of a request doing so).
 
 from __future__ import annotations
 
+import math
+
 import os
 import posixpath
 import shutil
@@ -60,7 +62,9 @@ class LoadedModel:
     reader: InputReader
     loaded_at: float = field(default_factory=time.time)
     tmpdir: str | None = None
-    predict_ms: float = 0.0  # measured on the input example at load time
+    # Measured on the input example at load time; unknown (no example) counts as slow,
+    # so such a model never predicts on the event loop.
+    predict_ms: float = math.inf
     _frame_names: list[str] | None = None
 
     @property

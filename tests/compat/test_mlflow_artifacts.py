@@ -141,3 +141,17 @@ def test_json_artifact_is_served_as_is(client, run, http):
     root = f"{run.info.experiment_id}/{run.info.run_id}/artifacts"
     r = http.get(f"/api/2.0/mlflow-artifacts/artifacts/{root}/x.json")
     assert json.loads(r.content) == {"k": [1, 2, 3]}
+
+
+def test_artifact_downloads_cannot_run_script_on_our_origin(server):
+    """An uploaded HTML or SVG file comes back as inert text, sandboxed."""
+    import httpx
+
+    base = server.url + "/api/2.0/mlflow-artifacts/artifacts"
+    for name in ("evil.html", "evil.svg"):
+        assert httpx.put(f"{base}/x/{name}", content=b"<script>alert(1)</script>").status_code == 200
+        got = httpx.get(f"{base}/x/{name}")
+        assert got.status_code == 200
+        assert got.headers["content-type"].startswith("text/plain")
+        assert got.headers["content-security-policy"] == "sandbox"
+        assert got.headers["x-content-type-options"] == "nosniff"

@@ -114,3 +114,24 @@ def test_we_load_mlflow_pytorch(tmp_path, mlp, X):
     with pytest.warns(mm.UnsafeSerializationWarning):
         loaded = mm.load_model(tmp_path / "pkl")
     np.testing.assert_array_equal(loaded.predict(X), _expected(mlp, X))
+
+
+def test_a_crafted_model_class_is_refused_before_anything_is_called(tmp_path):
+    import json
+
+    import yaml
+
+    import modelyard as my
+    from modelyard.errors import ModelyardError
+
+    marker = tmp_path / "PWNED"
+    model_dir = tmp_path / "m"
+    (model_dir / "data").mkdir(parents=True)
+    (model_dir / "data" / "init_kwargs.json").write_text(json.dumps({"args": ["touch", str(marker)]}))
+    mlmodel = {"flavors": {"pytorch": {"model_format": "safetensors", "model_class": "subprocess:run",
+                                       "model_data": "data", "pytorch_version": "2.13.0"},
+                           "python_function": {"loader_module": "modelyard.models.flavors.pytorch"}}}
+    (model_dir / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    with pytest.raises(ModelyardError, match="refusing to load"):
+        my.models.load_model(str(model_dir))
+    assert not marker.exists()

@@ -77,7 +77,12 @@ def class_reference(obj: Any, strict: bool = True) -> str:
     return ref
 
 
-def import_class(ref: str) -> type:
+def import_class(ref: str, base: type | None = None) -> type:
+    """The class ``module:Qual.Name`` names, refusing anything that is not a class (of ``base``).
+
+    A model's files choose ``ref``: without this check a crafted MLmodel could
+    name any callable (``subprocess:run``) and have the loader call it.
+    """
     module_name, _, qualname = ref.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
@@ -85,7 +90,10 @@ def import_class(ref: str) -> type:
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
         raise ModelyardError(f"Cannot import the model class {ref}: {exc}. Install the code that defines it.") from exc
-    return obj  # type: ignore[no-any-return]
+    if not isinstance(obj, type) or (base is not None and not issubclass(obj, base)):
+        expected = f"a subclass of {base.__module__}.{base.__qualname__}" if base is not None else "a class"
+        raise ModelyardError(f"The model names {ref!r} as its class, which is not {expected}; refusing to load it.")
+    return obj
 
 
 def _save_state(model: Any, path: str) -> list[str]:

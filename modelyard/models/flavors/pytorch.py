@@ -175,7 +175,7 @@ def load(path: str, meta: Model, **_: Any) -> TorchPredictor:
 
         with open(os.path.join(data, conf.get("init_kwargs", KWARGS)), encoding="utf-8") as fh:
             kwargs = json.load(fh)
-        model = import_class(conf["model_class"])(**kwargs)
+        model = import_class(conf["model_class"], base=torch.nn.Module)(**kwargs)
         load_model(model, os.path.join(data, conf.get("model_file", WEIGHTS)), device="cpu")
     elif fmt is None and os.path.isfile(os.path.join(data, EXPORTED)):  # mlflow.pytorch's default, "pt2"
         model = torch.export.load(os.path.join(data, EXPORTED)).module()

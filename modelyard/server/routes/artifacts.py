@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import mimetypes
 import tempfile
 from typing import Any
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ...artifacts import safe_relpath
 from ...errors import EndpointNotFound, InvalidParameterValue, ResourceDoesNotExist
 from ...service import TrackingService
 from ...service.limits import missing_value
 from .. import schemas as s
-from ..protocol import JSONResponse, decode_query, endpoint
+from ..protocol import JSONResponse, artifact_response, decode_query, endpoint
 
 _SPOOL = 8 * 1024 * 1024
 
@@ -73,10 +72,7 @@ async def proxy_download(request: Request) -> Response:
     if not await run_in_threadpool(repo.is_file, path):
         raise ResourceDoesNotExist(f"Artifact {path!r} does not exist.")
     chunks = await run_in_threadpool(repo.open, path)
-    media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if media.startswith("text/"):
-        media += "; charset=utf-8"
-    return StreamingResponse(iterate_in_threadpool(chunks), media_type=media)
+    return artifact_response(path, chunks)
 
 
 async def proxy_upload(request: Request) -> Response:

@@ -10,14 +10,13 @@ MLflow's UI does; clients upload to the model's ``artifact_uri`` directly.
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ...artifacts import safe_relpath
 from ...entities_logged_models import LoggedModelOutput
@@ -25,7 +24,7 @@ from ...errors import InvalidParameterValue, ResourceDoesNotExist
 from ...service import TrackingService
 from ...service.limits import missing_value
 from .. import schemas_logged_models as s
-from ..protocol import JSONResponse, decode_body, decode_query
+from ..protocol import JSONResponse, artifact_response, decode_body, decode_query
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -134,10 +133,7 @@ def download_artifact(svc: TrackingService, req: s.GetLoggedModelArtifact) -> Re
     repo = svc.artifacts.repository(model.artifact_location)
     if not path or not repo.is_file(path):
         raise ResourceDoesNotExist(f"Artifact {path!r} of logged model {model.model_id} does not exist.")
-    media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if media.startswith("text/"):
-        media += "; charset=utf-8"
-    return StreamingResponse(iterate_in_threadpool(repo.open(path)), media_type=media)
+    return artifact_response(path, repo.open(path))
 
 
 ROUTES = [
