@@ -37,8 +37,9 @@ class Settings:
     max_log_batch_bytes: int = _setting(1_000_000, "Largest MLflow log-batch request body, as MLflow.")
     inline_small_requests: bool = _setting(
         True,
-        "On SQLite, answer small bounded requests (log-metric, set-tag, get run…) on the event loop"
-        " instead of a thread hop. Ignored on PostgreSQL, where round trips would stall the loop.",
+        "On SQLite, answer small bounded reads (get run) on the event loop instead of a thread hop."
+        " Writes always use the thread pool: a write may wait on another writer's lock."
+        " Ignored on PostgreSQL, where round trips would stall the loop.",
     )
     background_workers: bool = _setting(
         True, "Run the server's background workers (webhook deliveries, pipeline scheduler)."

@@ -9,10 +9,18 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from ..entities import FileInfo
-from ..errors import ResourceDoesNotExist
+from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from .base import ArtifactRepository, safe_relpath
 
 _CHUNK = 1 << 20
+TMP_PREFIX = ".modelyard-tmp-"  # an upload in flight; hidden from listings
+
+
+def _discard(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def local_path_of(uri: str) -> str:
@@ -33,11 +41,21 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def put(self, path: str, data: BinaryIO) -> None:
         full = self._full(path)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        tmp = f"{full}.tmp-{os.getpid()}-{id(data)}"
-        with open(tmp, "wb") as out:
-            shutil.copyfileobj(data, out, _CHUNK)
-        os.replace(tmp, full)  # readers never see half a file
+        folder, name = os.path.split(full)
+        tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{id(data)}-{name}")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(tmp, "wb") as out:
+                shutil.copyfileobj(data, out, _CHUNK)
+            os.replace(tmp, full)  # readers never see half a file
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+            _discard(tmp)
+            raise InvalidParameterValue(
+                f"Cannot write artifact {path!r}: a file and a directory would share a name ({exc.strerror})."
+            ) from None
+        except BaseException:
+            _discard(tmp)
+            raise
 
     def list(self, path: str = "") -> list[FileInfo]:
         rel = safe_relpath(path)
@@ -49,7 +67,7 @@ class LocalArtifactRepository(ArtifactRepository):
             child = f"{rel}/{entry.name}" if rel else entry.name
             if entry.is_dir():
                 infos.append(FileInfo(child, True, None))
-            elif ".tmp-" not in entry.name:
+            elif not entry.name.startswith(TMP_PREFIX):
                 infos.append(FileInfo(child, False, entry.stat().st_size))
         return infos
 

@@ -2,8 +2,9 @@
 
 ``log_metric`` only validates and enqueues; a thread sends what has queued up
 in one request per run. ``flush`` waits for everything queued so far. An error
-while sending is kept and raised at the next call (or at ``flush``), never
-swallowed.
+while sending is kept for the run it belongs to and raised at that run's next
+call (or at its ``flush``/``end_run``), never swallowed and never blamed on
+another run.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ class MetricBatcher:
         self._count = 0
         self._queued = 0  # points ever queued
         self._done = 0  # points sent or failed
-        self._error: BaseException | None = None
+        self._errors: dict[str, list[BaseException]] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
 
     def add(self, run_id: str, metrics: Sequence[Metric]) -> None:
-        self.raise_error()
+        """Queue points of ``run_id``; then raise an earlier failure of that run, if any."""
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="modelyard-metrics", daemon=True)
@@ -41,21 +42,32 @@ class MetricBatcher:
             self._queued += len(metrics)
             if self._count >= self._max_pending:
                 self._cond.notify_all()
+        self.raise_error(run_id)
 
-    def flush(self) -> None:
-        """Block until every point queued so far is sent; raise a pending error."""
+    def flush(self, run_id: str | None = None) -> None:
+        """Block until every point queued so far is sent; raise the pending errors of
+        ``run_id`` (of every run when None)."""
         with self._cond:
             target = self._queued
             self._cond.notify_all()
             while self._done < target and self._thread is not None and self._thread.is_alive():
                 self._cond.wait(0.05)
-        self.raise_error()
+        self.raise_error(run_id)
 
-    def raise_error(self) -> None:
+    def raise_error(self, run_id: str | None = None) -> None:
+        """Raise (and forget) the first pending error of ``run_id`` (any run when None);
+        further errors of the same run are chained as its context."""
         with self._cond:
-            err, self._error = self._error, None
-        if err is not None:
-            raise err
+            if run_id is None:
+                errors = [e for errs in self._errors.values() for e in errs]
+                self._errors.clear()
+            else:
+                errors = self._errors.pop(run_id, [])
+        if errors:
+            first = errors[0]
+            if len(errors) > 1 and first.__context__ is None:
+                first.__context__ = errors[-1]
+            raise first
 
     def close(self) -> None:
         try:
@@ -77,10 +89,9 @@ class MetricBatcher:
             for run_id, metrics in batch.items():
                 try:
                     self._send(run_id, metrics)
-                except BaseException as exc:  # kept for the caller, never swallowed
+                except BaseException as exc:  # kept for the run's owner, never swallowed
                     with self._cond:
-                        if self._error is None:
-                            self._error = exc
+                        self._errors.setdefault(run_id, []).append(exc)
             with self._cond:
                 self._done += n
                 self._cond.notify_all()

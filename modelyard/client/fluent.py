@@ -187,11 +187,13 @@ def end_run(status: str = RunStatus.FINISHED, _run: ActiveRun | None = None) -> 
     for run in reversed(stack[index:]):
         if run._monitor is not None:
             run._monitor.stop()
+        failed: BaseException | None = None
         try:
-            batcher.flush()
-        except BaseException as exc:
+            batcher.flush(run.info.run_id)
+        except BaseException as exc:  # this run's own lost points
+            failed = exc
             error = error or exc
-        client.set_terminated(run.info.run_id, status if error is None else RunStatus.FAILED)
+        client.set_terminated(run.info.run_id, status if failed is None else RunStatus.FAILED)
     if error is not None:
         raise error
 
@@ -317,13 +319,15 @@ def flush() -> None:
 
 
 def log_param(key: str, value: Any) -> Any:
-    _client_and_batcher()[1].raise_error()
-    return get_client().log_param(_run_id(), key, value)
+    run_id = _run_id()
+    _client_and_batcher()[1].raise_error(run_id)
+    return get_client().log_param(run_id, key, value)
 
 
 def log_params(params: dict[str, Any]) -> None:
-    _client_and_batcher()[1].raise_error()
-    get_client().log_batch(_run_id(), params=[Param(k, v) for k, v in params.items()])
+    run_id = _run_id()
+    _client_and_batcher()[1].raise_error(run_id)
+    get_client().log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
 
 
 def set_tag(key: str, value: Any) -> None:
@@ -447,11 +451,11 @@ def _at_exit() -> None:
     try:
         while active_run() is not None:
             end_run()
-    except ModelyardError as exc:
+    except Exception as exc:
         print(f"modelyard: error while ending the run at exit: {exc}", file=sys.stderr)
     try:
         flush()
-    except ModelyardError as exc:
+    except Exception as exc:
         print(f"modelyard: metrics not sent at exit: {exc}", file=sys.stderr)
 
 

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from ..errors import EndpointNotFound, ModelyardError
+from ..errors import EndpointNotFound, ModelyardError, TemporarilyUnavailable
 from ..service import TrackingService
 from ..settings import Settings
 from .protocol import JSONResponse
@@ -111,6 +111,11 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    text = str(exc).lower()
+    if type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text):
+        # SQLite's busy timeout ran out under another writer: transient, worth a retry.
+        err = TemporarilyUnavailable("The store is busy with another writer; retry the request.")
+        return JSONResponse(err.to_dict(), status_code=err.status)
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(
         {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}: {exc}"},
@@ -120,6 +125,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, service: TrackingService | None = None) -> Starlette:
     """Build the app over ``settings`` (or an already open ``service``)."""
+    owns_service = service is None
     if service is None:
         if settings is None:
             raise ValueError("create_app needs settings or a service")
@@ -131,7 +137,12 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
             yield
         finally:
             for worker in running:
-                await worker.stop()
+                try:
+                    await worker.stop()
+                except Exception:  # stop the others all the same
+                    log.exception("a background worker failed to stop")
+            if owns_service:
+                service.close()
 
     app = Starlette(
         lifespan=lifespan,

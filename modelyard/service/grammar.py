@@ -368,6 +368,6 @@ def decode_page_token(token: str | None) -> int:
     offset = parsed.get("offset") if isinstance(parsed, dict) else None
     if isinstance(offset, str) and INTEGER.fullmatch(offset):
         offset = int(offset)
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= 2**63 - 1:
         raise InvalidParameterValue(f"Invalid page token, parsed value={parsed!r}. {hint}")
     return offset

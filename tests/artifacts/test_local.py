@@ -33,8 +33,23 @@ def test_get_repository_refuses_unknown_schemes() -> None:
 def test_half_written_files_are_hidden(tmp_path: Path) -> None:
     repo = LocalArtifactRepository(str(tmp_path))
     repo.put("done.txt", io.BytesIO(b"1"))
-    (tmp_path / "done.txt.tmp-1-2").write_bytes(b"partial")  # a put in flight elsewhere
-    assert [f.path for f in repo.list()] == ["done.txt"]
+    (tmp_path / ".modelyard-tmp-1-2-done.txt").write_bytes(b"partial")  # a put in flight elsewhere
+    repo.put("data.tmp-1.csv", io.BytesIO(b"a,b"))  # a user's name that merely looks temporary
+    assert [f.path for f in repo.list()] == ["data.tmp-1.csv", "done.txt"]
+
+
+def test_name_collisions_are_client_errors_and_leave_nothing_behind(tmp_path: Path) -> None:
+    from modelyard.errors import InvalidParameterValue
+
+    repo = LocalArtifactRepository(str(tmp_path))
+    repo.put("a.txt", io.BytesIO(b"1"))
+    repo.put("d/b.txt", io.BytesIO(b"2"))
+    with pytest.raises(InvalidParameterValue, match="share a name"):
+        repo.put("a.txt/c.txt", io.BytesIO(b"3"))
+    with pytest.raises(InvalidParameterValue, match="share a name"):
+        repo.put("d", io.BytesIO(b"4"))
+    leftovers = [p.name for p in tmp_path.rglob("*") if p.name.startswith(".modelyard-tmp-")]
+    assert leftovers == []
 
 
 def test_put_leaves_no_temporary_file(tmp_path: Path) -> None:

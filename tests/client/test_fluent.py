@@ -192,3 +192,17 @@ def test_system_metrics_are_sampled_into_the_run(embedded, monkeypatch):
     history = my.get_metric_history(run.info.run_id, "system/cpu_utilization_percentage")
     assert len(history) >= 2
     assert 0 <= metrics["system/system_memory_usage_percentage"] <= 100
+
+
+def test_a_failed_send_is_reported_to_its_own_run_only(embedded):
+    my.set_experiment("errors-per-run")
+    doomed = my.start_run(run_name="doomed")
+    doomed_id = doomed.info.run_id
+    my.end_run()
+    my.Client().delete_run(doomed_id)  # sends for this run will now be refused
+    my.log_metric("x", 1.0, run_id=doomed_id)
+    with my.start_run(run_name="healthy") as healthy:
+        my.log_metric("y", 2.0)
+    assert my.get_run(healthy.info.run_id).info.status == "FINISHED"
+    with pytest.raises(InvalidParameterValue, match="must be in the 'active' state"):
+        my.flush()

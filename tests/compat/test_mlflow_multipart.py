@@ -48,6 +48,8 @@ def test_multipart_rejects_unknown_uploads_and_missing_parts(server):
     upload_id = created["upload_id"]
     assert [c["part_number"] for c in created["credentials"]] == [1, 2]
     assert httpx.put(created["credentials"][0]["url"], content=b"part one").status_code == 200
+    stray = httpx.put(f"{base}/part/{upload_id}/7", content=b"x")
+    assert stray.status_code == 400 and "parts 1 to 2" in stray.json()["message"]
     missing = httpx.post(f"{base}/complete/1/abc/artifacts",
                          json={"path": "/tmp/f.bin", "upload_id": upload_id,
                                "parts": [{"part_number": 1}, {"part_number": 2}]})

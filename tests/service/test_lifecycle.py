@@ -130,3 +130,13 @@ def test_log_inputs_dedups_datasets_per_experiment(service):
         assert inputs[0].tags == [InputTag("mlflow.data.context", "training")]
     with pytest.raises(InvalidParameterValue, match=r"datasets\[0\].dataset.digest"):
         service.runs.log_inputs(runs[0], [DatasetInput(Dataset("n", "", "code", "{}"))])
+
+
+def test_page_tokens_beyond_any_offset_are_refused(service):
+    import base64
+    import json
+
+    eid = service.experiments.create("tokens")
+    token = base64.b64encode(json.dumps({"offset": 10**30}).encode()).decode()
+    with pytest.raises(InvalidParameterValue, match="page token"):
+        service.runs.search([eid], page_token=token)

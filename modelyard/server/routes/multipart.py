@@ -10,6 +10,7 @@ destination (so every server process sees them) and joins them on completion.
 from __future__ import annotations
 
 import hashlib
+import io
 import posixpath
 import re
 import uuid
@@ -80,7 +81,7 @@ async def create(request: Request) -> Response:
     upload_id = uuid.uuid4().hex
     base = str(request.base_url).rstrip("/")
     prefix = request.url.path.split("/mpu/create", 1)[0]
-    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/parts", _Chunks(iter([str(num_parts).encode()])))
+    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/parts", io.BytesIO(str(num_parts).encode()))
     credentials = [
         {"url": f"{base}{prefix}/mpu/part/{upload_id}/{n}", "part_number": n, "headers": {}}
         for n in range(1, num_parts + 1)
@@ -92,10 +93,14 @@ async def upload_part(request: Request) -> Response:
     repo = _proxy_repo(request)
     upload_id = _upload_id(request.path_params["upload_id"])
     number = int(request.path_params["part_number"])
-    if not await run_in_threadpool(repo.is_file, f"{STAGING}/{upload_id}/parts"):
+    marker = f"{STAGING}/{upload_id}/parts"
+    if not await run_in_threadpool(repo.is_file, marker):
         raise InvalidParameterValue(f"Unknown upload_id {upload_id!r}: create the upload with mpu/create first.")
+    num_parts = int((await run_in_threadpool(repo.read_bytes, marker)).decode() or 0)
+    if not 1 <= number <= num_parts:
+        raise InvalidParameterValue(f"Invalid part number {number}: this upload has parts 1 to {num_parts}.")
     data = await request.body()
-    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/{number:05d}", _Chunks(iter([data])))
+    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/{number:05d}", io.BytesIO(data))
     return Response(status_code=200, headers={"ETag": f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'})
 
 
@@ -138,23 +143,25 @@ def _discard(repo: ArtifactRepository, upload_id: str) -> None:
 
 
 class _Chunks:
-    """A read-only binary stream over an iterator of byte chunks."""
+    """A read-only binary stream over an iterator of byte chunks (no re-copying of the rest)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._buffer = b""
+        self._current = memoryview(b"")
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            try:
-                self._buffer += next(self._chunks)
-            except StopIteration:
-                break
-        if size < 0:
-            out, self._buffer = self._buffer, b""
-        else:
-            out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            if not self._current:
+                try:
+                    self._current = memoryview(next(self._chunks))
+                except StopIteration:
+                    break
+                continue
+            take = len(self._current) if size < 0 else min(size - len(out), len(self._current))
+            out += self._current[:take]
+            self._current = self._current[take:]
+        return bytes(out)
 
 
 # Under /api/2.0/mlflow-artifacts (and its /ajax-api twin).

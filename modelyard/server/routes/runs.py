@@ -148,18 +148,18 @@ def ingest(svc: TrackingService, req: s.IngestBatch) -> dict[str, Any]:
 
 
 ROUTES = [
-    ("/runs/create", ["POST"], endpoint(s.CreateRun, create, inline=True)),
+    ("/runs/create", ["POST"], endpoint(s.CreateRun, create)),
     ("/runs/get", ["GET"], endpoint(s.RunId, get, inline=True)),
-    ("/runs/update", ["POST"], endpoint(s.UpdateRun, update, inline=True)),
+    ("/runs/update", ["POST"], endpoint(s.UpdateRun, update)),
     ("/runs/delete", ["POST"], endpoint(s.RunId, delete)),
     ("/runs/restore", ["POST"], endpoint(s.RunId, restore)),
     ("/runs/search", ["POST", "GET"], endpoint(s.SearchRuns, search)),
-    ("/runs/log-metric", ["POST"], endpoint(s.LogMetric, log_metric, inline=True)),
-    ("/runs/log-parameter", ["POST"], endpoint(s.LogParam, log_param, inline=True)),
-    ("/runs/set-tag", ["POST"], endpoint(s.SetTag, set_tag, inline=True)),
-    ("/runs/delete-tag", ["POST"], endpoint(s.DeleteTag, delete_tag, inline=True)),
+    ("/runs/log-metric", ["POST"], endpoint(s.LogMetric, log_metric)),
+    ("/runs/log-parameter", ["POST"], endpoint(s.LogParam, log_param)),
+    ("/runs/set-tag", ["POST"], endpoint(s.SetTag, set_tag)),
+    ("/runs/delete-tag", ["POST"], endpoint(s.DeleteTag, delete_tag)),
     ("/runs/log-batch", ["POST"], endpoint(
-        s.LogBatch, log_batch, max_bytes_setting="max_log_batch_bytes", on_too_large=batch_too_large, inline=True
+        s.LogBatch, log_batch, max_bytes_setting="max_log_batch_bytes", on_too_large=batch_too_large
     )),
     ("/runs/log-inputs", ["POST"], endpoint(s.LogInputs, log_inputs)),
 ]
