@@ -8,6 +8,7 @@ driver kills the process when a step overruns its timeout.
 from __future__ import annotations
 
 import pickle
+import os
 import signal
 from typing import Any
 
@@ -17,6 +18,8 @@ def main(conn: Any) -> None:
     from .task import execute
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    if hasattr(os, "setsid"):
+        os.setsid()  # our own process group: a timeout stops whatever the step started too
     with capture.routing(tee=False):
         while True:
             try:

@@ -38,3 +38,4 @@ def test_unpicklable_globals_do_not_make_keys_unstable():
     first = _module("LOCK = __import__('threading').Lock()\ndef step(x):\n    with LOCK:\n        return x\n")
     second = _module("LOCK = __import__('threading').Lock()\ndef step(x):\n    with LOCK:\n        return x\n")
     assert code_hash(first.step) == code_hash(second.step)
+

@@ -15,6 +15,7 @@ import multiprocessing.util
 import os
 import pickle
 import queue
+import signal
 import sys
 import threading
 from typing import Any
@@ -59,7 +60,11 @@ class WorkerPool:
         with self._lock:
             if worker in self.all:
                 self.all.remove(worker)
-        worker.process.kill()
+        pid = worker.process.pid
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the worker and every process the step started
+        except (OSError, AttributeError):
+            worker.process.kill()
         worker.process.join(5)
         worker.conn.close()
         return worker.process.exitcode
