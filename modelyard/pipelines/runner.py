@@ -142,6 +142,11 @@ def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None
     """
     client = client_for(tracking_uri or get_tracking_uri())
     record = client.get_pipeline_run(run_id)
+    if record.status not in ("FAILED", "KILLED"):
+        raise StepFailed(
+            f"Pipeline run {run_id} is {record.status}: only a FAILED or KILLED run can be resumed"
+            " (a RUNNING one may still be running elsewhere)."
+        )
     if record.reference is None:
         raise StepFailed(f"Pipeline run {run_id} has no reference to load its pipeline from.")
     pipeline = load_pipeline(record.reference)

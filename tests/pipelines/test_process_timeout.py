@@ -41,3 +41,21 @@ def test_a_timed_out_step_takes_its_child_processes_with_it(tmp_path):
         time.sleep(0.1)
     else:
         raise AssertionError(f"the step's child process {pid} survived the timeout")
+
+
+def test_only_a_failed_run_can_be_resumed(tmp_path):
+    import pytest
+
+    from modelyard.pipelines import load_pipeline, resume
+    from modelyard.pipelines.errors import StepFailed
+
+    flow = tmp_path / "ok.py"
+    flow.write_text(
+        "import modelyard as my\n\n@my.step\ndef one() -> int:\n    return 1\n\n"
+        "@my.pipeline\ndef fine() -> int:\n    return one()\n"
+    )
+    uri = str(tmp_path / "store")
+    finished = load_pipeline(f"{flow}:fine").run({}, executor="inline", tracking_uri=uri)
+    assert finished.status == "FINISHED"
+    with pytest.raises(StepFailed, match="only a FAILED or KILLED run can be resumed"):
+        resume(finished.run_id, tracking_uri=uri)
