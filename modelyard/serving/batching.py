@@ -91,8 +91,9 @@ class Batcher:
         if params is not None or inputs.kind not in ("matrix", "frame"):
             return [self.pending.pop(0)]
         batch, rest, rows = [], [], 0
+        shape = _shape(inputs)
         for item in self.pending:
-            same = item[0] is model and item[1].kind == inputs.kind and item[2] is None
+            same = item[0] is model and item[1].kind == inputs.kind and item[2] is None and _shape(item[1]) == shape
             if same and len(batch) < self.max_batch_size:
                 batch.append(item)
                 rows += item[1].rows
@@ -160,6 +161,15 @@ class Batcher:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False)
+
+
+def _shape(inputs: Inputs) -> tuple[Any, ...]:
+    """What requests must share to be answered as one batch: the same columns (and
+    dtypes) or the same row shape, so joining them changes no one's answer."""
+    data = inputs.data
+    if inputs.kind == "frame":
+        return tuple(zip(data.columns, map(str, data.dtypes)))
+    return (getattr(data, "shape", (None,))[1:], str(getattr(data, "dtype", "")))
 
 
 def _concat(parts: list[Inputs]) -> Inputs:
