@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -59,6 +60,21 @@ def reset_fluent_state() -> None:
     while mlflow.active_run() is not None:
         mlflow.end_run()
     fluent._active_experiment_id = None
+
+
+@contextlib.contextmanager
+def mlflow_client_on(url: str) -> Iterator[Any]:
+    """An ``MlflowClient`` on ``url`` with the fluent API pointed there too; reset after."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    reset_fluent_state()
+    mlflow.set_tracking_uri(url)
+    try:
+        yield MlflowClient(url)
+    finally:
+        reset_fluent_state()
+        mlflow.set_tracking_uri(None)
 
 
 def unique(prefix: str = "exp") -> str:

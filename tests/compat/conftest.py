@@ -20,6 +20,7 @@ from tests.mlflow_support import (  # noqa: F401  (re-exported for the test modu
     assert_error,
     ignore_third_party_warnings,
     mlflow_client_env,
+    mlflow_client_on,
     reset_fluent_state,
     unique,
 )
@@ -53,16 +54,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture
 def client(server: LiveServer) -> Iterator[Any]:
     """An ``MlflowClient`` on ``server``; the fluent API points there too."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    reset_fluent_state()
-    mlflow.set_tracking_uri(server.url)
-    try:
-        yield MlflowClient(server.url)
-    finally:
-        reset_fluent_state()
-        mlflow.set_tracking_uri(None)
+    with mlflow_client_on(server.url) as client:
+        yield client
 
 
 @pytest.fixture
