@@ -35,6 +35,14 @@ class Settings:
     )
     max_request_bytes: int = _setting(64 * 1024 * 1024, "Largest JSON request body the server accepts.")
     max_log_batch_bytes: int = _setting(1_000_000, "Largest MLflow log-batch request body, as MLflow.")
+    max_upload_part_bytes: int = _setting(
+        5 * 1024**3,
+        "Largest part of an mlflow-artifacts multipart upload (S3's own maximum part size by default)."
+        " Parts are spooled to disk, never held whole in memory.",
+    )
+    max_artifact_upload_bytes: int = _setting(
+        0, "Largest single artifact uploaded through the mlflow-artifacts proxy; 0 for no limit (as MLflow)."
+    )
     inline_small_requests: bool = _setting(
         True,
         "On SQLite, answer small bounded reads (get run) on the event loop instead of a thread hop."

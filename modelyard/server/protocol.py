@@ -8,9 +8,10 @@ into ``Schema`` with msgspec (which names the offending field on error), runs
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import typing
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -60,14 +61,55 @@ def decode_query(request: Request, schema: type[S]) -> S:
 
 def too_large(size: int, limit: int) -> ModelyardError:
     """A body over the server's limit: 413 REQUEST_LIMIT_EXCEEDED."""
-    return RequestTooLarge(f"Request body of {size} bytes exceeds the limit of {limit} bytes.")
+    return RequestTooLarge(
+        f"Request body of {size} bytes (or more) exceeds the server's limit of {limit} bytes: send less per"
+        " request (split a batch), or start the server with a higher MODELYARD_MAX_REQUEST_BYTES."
+    )
 
 
 def batch_too_large(size: int, limit: int) -> ModelyardError:
     """A log-batch body over MLflow's limit: MLflow answers 400 INVALID_PARAMETER_VALUE, so do we."""
     return InvalidParameterValue(
-        f"Batched logging API requests must be at most {limit} bytes, got a request of size {size}."
+        f"Batched logging API requests must be at most {limit} bytes, got a request of size {size}"
+        " (or more). Split the batch into smaller requests."
     )
+
+
+async def stream_body(
+    request: Request, limit: int, on_too_large: Callable[[int, int], ModelyardError] = too_large
+) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, refused with ``on_too_large`` once more than ``limit`` bytes came.
+
+    A declared Content-Length over the limit is refused before anything is read;
+    a chunked body is cut off as soon as it passes the limit, so no more than
+    ``limit`` bytes plus one network chunk are ever held or passed on.
+    """
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise on_too_large(int(declared), limit)
+    seen = 0
+    async with contextlib.aclosing(request.stream()) as chunks:
+        async for chunk in chunks:
+            seen += len(chunk)
+            if seen > limit:
+                raise on_too_large(seen, limit)
+            if chunk:
+                yield chunk
+
+
+async def read_body(
+    request: Request, limit: int, on_too_large: Callable[[int, int], ModelyardError] = too_large
+) -> bytes:
+    """The whole body, at most ``limit`` bytes (see :func:`stream_body`); ``request.body()`` returns it after."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and "transfer-encoding" not in request.headers:
+        if int(declared) > limit:
+            raise on_too_large(int(declared), limit)
+        return await request.body()  # the HTTP server passes on no more than Content-Length bytes
+    parts = [chunk async for chunk in stream_body(request, limit, on_too_large)]
+    body = parts[0] if len(parts) == 1 else b"".join(parts)
+    request._body = body  # what Request.body() caches, so later readers see the same bytes
+    return body
 
 
 def decode_body(
@@ -99,7 +141,7 @@ def endpoint(
     work) when the service allows it, right on the event loop.
 
     A body over the ``max_bytes_setting`` limit is refused with ``on_too_large(size, limit)``
-    before it is read when Content-Length says so, else once read.
+    before it is read when Content-Length says so, else as soon as the limit is passed.
     """
 
     async def handle(request: Request) -> Response:
@@ -108,10 +150,7 @@ def endpoint(
             obj = decode_query(request, schema)
         else:
             limit = getattr(service.settings, max_bytes_setting)
-            declared = request.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise on_too_large(int(declared), limit)
-            obj = decode_body(await request.body(), schema, limit, on_too_large)
+            obj = decode_body(await read_body(request, limit, on_too_large), schema, limit, on_too_large)
         if inline and service.inline_small_requests:
             result = fn(service, obj)  # a few hundred microseconds: cheaper than a thread hop
         else:

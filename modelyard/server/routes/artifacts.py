@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from typing import Any
 
@@ -10,11 +11,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...artifacts import safe_relpath
-from ...errors import EndpointNotFound, InvalidParameterValue, ResourceDoesNotExist
+from ...errors import (
+    EndpointNotFound,
+    InvalidParameterValue,
+    ModelyardError,
+    RequestTooLarge,
+    ResourceDoesNotExist,
+)
 from ...service import TrackingService
 from ...service.limits import missing_value
 from .. import schemas as s
-from ..protocol import JSONResponse, artifact_response, decode_query, endpoint
+from ..protocol import (
+    JSONResponse,
+    artifact_response,
+    decode_query,
+    endpoint,
+    stream_body,
+)
 
 _SPOOL = 8 * 1024 * 1024
 
@@ -75,12 +88,20 @@ async def proxy_download(request: Request) -> Response:
     return artifact_response(path, chunks)
 
 
+def artifact_too_large(size: int, limit: int) -> ModelyardError:
+    return RequestTooLarge(
+        f"Artifact upload of {size} bytes (or more) exceeds the server's limit of {limit} bytes: upload a"
+        " smaller file, or start the server with a higher MODELYARD_MAX_ARTIFACT_UPLOAD_BYTES (0 for no limit)."
+    )
+
+
 async def proxy_upload(request: Request) -> Response:
     repo = _proxy_repo(request)
     path = _path_param(request)
+    limit = request.app.state.service.settings.max_artifact_upload_bytes or sys.maxsize
     # Spool the body (to disk past 8 MB) so the write to the store is all or nothing.
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as spool:
-        async for chunk in request.stream():
+        async for chunk in stream_body(request, limit, artifact_too_large):
             spool.write(chunk)
         spool.seek(0)
         await run_in_threadpool(repo.put, path, spool)

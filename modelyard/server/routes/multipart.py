@@ -13,9 +13,10 @@ import hashlib
 import io
 import posixpath
 import re
+import tempfile
 import uuid
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -23,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...artifacts import ArtifactRepository, safe_relpath
-from ...errors import InvalidParameterValue
+from ...errors import InvalidParameterValue, ModelyardError, RequestTooLarge
 from ...service.limits import missing_value
-from ..protocol import JSONResponse, decode_body
-from .artifacts import _proxy_repo
+from ..protocol import JSONResponse, decode_body, read_body, stream_body
+from .artifacts import _SPOOL, _proxy_repo
 
 STAGING = ".modelyard-uploads"
 MAX_PARTS = 10_000
@@ -34,19 +35,19 @@ _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class CreateUpload(msgspec.Struct):
-    path: Optional[str] = None
-    num_parts: Optional[int] = 1
+    path: str | None = None
+    num_parts: int | None = 1
 
 
 class UploadPart(msgspec.Struct):
     part_number: int
-    etag: Optional[str] = None
-    url: Optional[str] = None
+    etag: str | None = None
+    url: str | None = None
 
 
 class CompleteUpload(msgspec.Struct):
-    path: Optional[str] = None
-    upload_id: Optional[str] = None
+    path: str | None = None
+    upload_id: str | None = None
     parts: list[UploadPart] = []
 
 
@@ -68,7 +69,16 @@ def _upload_id(value: str | None) -> str:
 
 async def _body(request: Request, schema: type[Any]) -> Any:
     svc = request.app.state.service
-    return decode_body(await request.body(), schema, svc.settings.max_request_bytes)
+    limit = svc.settings.max_request_bytes
+    return decode_body(await read_body(request, limit), schema, limit)
+
+
+def part_too_large(size: int, limit: int) -> ModelyardError:
+    return RequestTooLarge(
+        f"Upload part of {size} bytes (or more) exceeds the server's limit of {limit} bytes per part: split the"
+        " file into more, smaller parts (MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE), or start the server with a higher"
+        " MODELYARD_MAX_UPLOAD_PART_BYTES."
+    )
 
 
 async def create(request: Request) -> Response:
@@ -99,9 +109,16 @@ async def upload_part(request: Request) -> Response:
     num_parts = int((await run_in_threadpool(repo.read_bytes, marker)).decode() or 0)
     if not 1 <= number <= num_parts:
         raise InvalidParameterValue(f"Invalid part number {number}: this upload has parts 1 to {num_parts}.")
-    data = await request.body()
-    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/{number:05d}", io.BytesIO(data))
-    return Response(status_code=200, headers={"ETag": f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'})
+    limit = request.app.state.service.settings.max_upload_part_bytes
+    digest = hashlib.md5(usedforsecurity=False)
+    # Spooled (to disk past 8 MB) and cut off past the limit: a part is never held whole in memory.
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as spool:
+        async for chunk in stream_body(request, limit, part_too_large):
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/{number:05d}", spool)
+    return Response(status_code=200, headers={"ETag": f'"{digest.hexdigest()}"'})
 
 
 async def complete(request: Request) -> Response:

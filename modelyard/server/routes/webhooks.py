@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
-from ..protocol import JSONResponse, decode_body, decode_query
+from ..protocol import JSONResponse, decode_body, decode_query, read_body
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -93,7 +93,8 @@ def webhook_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[[
         if request.method in ("GET", "DELETE"):
             obj = decode_query(request, schema)
         else:
-            obj = decode_body(await request.body(), schema, service.settings.max_request_bytes)
+            limit = service.settings.max_request_bytes
+            obj = decode_body(await read_body(request, limit), schema, limit)
         if "webhook_id" in request.path_params:
             obj.webhook_id = request.path_params["webhook_id"]  # type: ignore[attr-defined]
         result = await run_in_threadpool(fn, service, obj)
