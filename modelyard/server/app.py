@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import logging
@@ -17,12 +18,14 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from ..errors import EndpointNotFound, ModelyardError, TemporarilyUnavailable
+from ..errors import EndpointNotFound, ModelyardError
 from ..service import TrackingService
 from ..settings import Settings
-from .protocol import JSONResponse
 from . import routes as routes_package
 from . import workers
+from .failures import error_payload
+from .hotpath import HotPath
+from .protocol import JSONResponse
 from .ui import STATIC_DIR
 
 log = logging.getLogger("modelyard.server")
@@ -91,9 +94,9 @@ class TableRouter(Router):
         await super().app(scope, receive, send)
 
 
-async def _on_modelyard_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ModelyardError)
-    return JSONResponse(exc.to_dict(), status_code=exc.status)
+async def _on_error(request: Request, exc: Exception) -> Response:
+    status, body = error_payload(exc, request.method, request.url.path)
+    return JSONResponse(body, status_code=status)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
@@ -110,26 +113,29 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(err.to_dict(), status_code=err.status)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    text = str(exc).lower()
-    if type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text):
-        # SQLite's busy timeout ran out under another writer: transient, worth a retry.
-        err = TemporarilyUnavailable("The store is busy with another writer; retry the request.")
-        return JSONResponse(err.to_dict(), status_code=err.status)
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse(
-        {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}: {exc}"},
-        status_code=500,
-    )
+class ModelyardApp(Starlette):
+    """Starlette, with MLflow's small write calls answered by :class:`HotPath` before any middleware."""
+
+    hot: HotPath
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            call = self.hot.find(scope)
+            if call is not None:
+                await self.hot(call, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, service: TrackingService | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, service: TrackingService | None = None) -> ModelyardApp:
     """Build the app over ``settings`` (or an already open ``service``)."""
     owns_service = service is None
     if service is None:
         if settings is None:
             raise ValueError("create_app needs settings or a service")
         service = TrackingService(settings)
+    hot = HotPath(service, MLFLOW_PREFIXES)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         running = workers.start_all(service) if service.settings.background_workers else []
@@ -141,18 +147,20 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
                     await worker.stop()
                 except Exception:  # stop the others all the same
                     log.exception("a background worker failed to stop")
+            await asyncio.to_thread(hot.close)  # the queued writes finish first
             if owns_service:
                 service.close()
 
-    app = Starlette(
+    app = ModelyardApp(
         lifespan=lifespan,
         routes=build_routes(),
         exception_handlers={
-            ModelyardError: _on_modelyard_error,
+            ModelyardError: _on_error,
             HTTPException: _on_http_error,
-            Exception: _on_unexpected,
+            Exception: _on_error,
         },
     )
+    app.hot = hot
     app.router = TableRouter(app.router.routes, lifespan=lifespan)  # type: ignore[arg-type]
     app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     app.state.service = service

@@ -49,8 +49,15 @@ def missing_value(path: str) -> str:
     return f"Missing value for required parameter '{path}'."
 
 
+# Names that passed check_name: most calls log the same few keys again and again.
+_GOOD_NAMES: set[str] = set()
+_GOOD_NAMES_MAX = 50_000
+
+
 def check_name(name: Any, path: str, kind: str) -> None:
     """Keys of metrics, params and tags: MLflow's characters, no path tricks, ≤ 250 chars."""
+    if name in _GOOD_NAMES:  # only ever holds strings
+        return
     if name is None or name == "":
         raise InvalidParameterValue(invalid_value(path, name or "", f"{kind} name cannot be empty. A key name must be provided."))
     if not isinstance(name, str):
@@ -64,17 +71,22 @@ def check_name(name: Any, path: str, kind: str) -> None:
                 " spaces ( ), colon(:) and slashes (/).",
             )
         )
-    norm = posixpath.normpath(name)
-    if norm != name or norm == "." or norm.startswith("..") or norm.startswith("/"):
-        raise InvalidParameterValue(
-            invalid_value(
-                path,
-                name,
-                "Names may be treated as files in certain cases, and must not resolve to other names"
-                f" when treated as such. This name would resolve to {norm!r}",
+    # Without a slash or a leading dot, normpath returns the name unchanged: skip it.
+    if "/" in name or name[0] == ".":
+        norm = posixpath.normpath(name)
+        if norm != name or norm == "." or norm.startswith(("..", "/")):
+            raise InvalidParameterValue(
+                invalid_value(
+                    path,
+                    name,
+                    "Names may be treated as files in certain cases, and must not resolve to other names"
+                    f" when treated as such. This name would resolve to {norm!r}",
+                )
             )
-        )
     check_length(path, name, MAX_ENTITY_KEY_LENGTH)
+    if len(_GOOD_NAMES) >= _GOOD_NAMES_MAX:
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(name)
 
 
 def check_length(path: str, value: str | None, limit: int) -> None:

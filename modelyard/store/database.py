@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from .engine import make_engine
 from .migrate import migrate
@@ -37,6 +41,123 @@ class Tx:
         return self.cur.fetchall()
 
 
+class _Pooled:
+    """Connections from SQLAlchemy's pool (PostgreSQL, in-memory SQLite): checked in by closing."""
+
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def checkout(self) -> Any:
+        return self.engine.raw_connection()
+
+    def checkin(self, conn: Any) -> None:
+        conn.close()  # back to the pool, which rolls back anything left open
+
+    def close(self) -> None:
+        pass
+
+
+class _Freelist:
+    """Bare ``sqlite3`` connections for the hot paths, reused without a pool's bookkeeping.
+
+    Each connection is opened by the engine (so it gets exactly the pragmas of
+    ``engine.py``: WAL, busy timeout, ``synchronous``, foreign keys) and then
+    detached from its pool. A transaction takes one off the list and puts it
+    back when done: ``list.pop``/``append`` are atomic, so any number of threads
+    share the list without a lock, and each connection is used by one thread at
+    a time. Several processes on one file coordinate through SQLite's own locks,
+    as before.
+    """
+
+    __slots__ = ("__weakref__", "closed", "engine", "idle", "max_idle")
+
+    def __init__(self, engine: Engine, max_idle: int = 8) -> None:
+        self.engine = engine
+        self.idle: list[sqlite3.Connection] = []
+        self.max_idle = max_idle
+        self.closed = False
+        _FREELISTS.add(self)
+
+    def checkout(self) -> sqlite3.Connection:
+        try:
+            return self.idle.pop()
+        except IndexError:
+            fairy = self.engine.raw_connection()
+            fairy.detach()
+            return fairy.dbapi_connection  # type: ignore[return-value]
+
+    def checkin(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction or self.closed or len(self.idle) >= self.max_idle:
+            conn.close()  # a failed rollback leaves a transaction open: never reuse that
+        else:
+            self.idle.append(conn)
+
+    def close(self) -> None:
+        self.closed = True
+        while self.idle:
+            self.idle.pop().close()
+
+    def forget(self) -> None:
+        """In a forked child: drop the parent's connections unused (SQLite's rule across fork)."""
+        self.idle = []
+
+
+_FREELISTS: weakref.WeakSet[_Freelist] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for freelist in list(_FREELISTS):
+        freelist.forget()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Transaction:
+    """``with db.fast_write() as tx``: one connection, one transaction, committed or rolled back."""
+
+    __slots__ = ("begin", "commit", "conn", "source")
+
+    def __init__(self, source: _Pooled | _Freelist, begin: str | None, commit: bool) -> None:
+        self.source = source
+        self.begin = begin
+        self.commit = commit
+
+    def __enter__(self) -> Tx:
+        conn = self.conn = self.source.checkout()
+        try:
+            cur = conn.cursor()
+            if self.begin:
+                cur.execute(self.begin)
+        except BaseException:
+            _rollback(conn)
+            self.source.checkin(conn)
+            raise
+        return Tx(cur)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        conn = self.conn
+        try:
+            if exc_type is None and self.commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        except BaseException:
+            _rollback(conn)
+            raise
+        finally:
+            self.source.checkin(conn)
+
+
+def _rollback(conn: Any) -> None:
+    try:
+        conn.rollback()
+    except Exception:  # noqa: BLE001, S110  (checkin closes a connection whose transaction is still open)
+        pass
+
+
 class Database:
     """A migrated database with read and write transactions.
 
@@ -53,6 +174,9 @@ class Database:
         self.ph = "?" if self.is_sqlite else "%s"
         self._sql_cache: dict[str, str] = {}
         migrate(self.engine)
+        database = self.engine.url.database or ""
+        on_file = self.is_sqlite and database not in ("", ":memory:") and not self.engine.url.query
+        self._raw: _Pooled | _Freelist = _Freelist(self.engine) if on_file else _Pooled(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -61,41 +185,19 @@ class Database:
             with conn.begin():
                 yield conn
 
-    @contextmanager
-    def fast_write(self) -> Iterator[Tx]:
+    def fast_write(self) -> _Transaction:
         """A write transaction on the bare DB-API connection, for the hot paths.
 
         No SQLAlchemy per statement: SQL is written once with ``?`` and passed
-        through :meth:`sql`. Committed on exit, rolled back on error.
+        through :meth:`sql`. Committed on exit, rolled back on error. On a SQLite
+        file the connection comes from a free list, not the pool (no checkout
+        events, no reset-on-return).
         """
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            if self.is_sqlite:
-                cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield Tx(cur)
-            except BaseException:
-                raw.rollback()
-                raise
-            raw.commit()
-        finally:
-            raw.close()
+        return _Transaction(self._raw, "BEGIN IMMEDIATE" if self.is_sqlite else None, True)
 
-    @contextmanager
-    def fast_read(self) -> Iterator[Tx]:
+    def fast_read(self) -> _Transaction:
         """A read snapshot on the bare DB-API connection."""
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            if self.is_sqlite:
-                cur.execute("BEGIN")
-            try:
-                yield Tx(cur)
-            finally:
-                raw.rollback()
-        finally:
-            raw.close()
+        return _Transaction(self._raw, "BEGIN" if self.is_sqlite else None, False)
 
     def sql(self, text: str) -> str:
         """``text`` with ``?`` placeholders in this database's paramstyle (cached)."""
@@ -135,4 +237,5 @@ class Database:
         return sql
 
     def dispose(self) -> None:
+        self._raw.close()
         self.engine.dispose()

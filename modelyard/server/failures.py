@@ -1,0 +1,27 @@
+"""What the API answers for an error: one mapping for the Starlette routes and the hot path."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import ModelyardError, TemporarilyUnavailable
+
+log = logging.getLogger("modelyard.server")
+
+
+def error_payload(exc: BaseException, method: str, path: str) -> tuple[int, dict[str, Any]]:
+    """``(status, JSON body)`` for ``exc`` raised while answering ``method path``.
+
+    A ``ModelyardError`` carries its own code and status; SQLite's "database is
+    locked" (the busy timeout ran out under another writer) is a 503 worth a
+    retry; anything else is logged and answered 500 ``INTERNAL_ERROR``.
+    """
+    if isinstance(exc, ModelyardError):
+        return exc.status, exc.to_dict()
+    text = str(exc).lower()
+    if type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text):
+        err = TemporarilyUnavailable("The store is busy with another writer; retry the request.")
+        return err.status, err.to_dict()
+    log.error("unexpected error on %s %s", method, path, exc_info=exc)
+    return 500, {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}: {exc}"}
