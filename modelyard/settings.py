@@ -60,6 +60,12 @@ class Settings:
     webhook_backoff_ms: int = _setting(
         1000, "First retry delay of a webhook delivery (doubles each attempt, capped at 10 min)."
     )
+    webhook_allow_private_hosts: bool = _setting(
+        False,
+        "Let webhooks reach loopback, private, link-local and reserved addresses. Off by default, as MLflow's"
+        " MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS: anyone who may create a webhook could otherwise make the server"
+        " call internal services. Turn on only on a trusted network.",
+    )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
 
     @classmethod

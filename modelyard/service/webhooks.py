@@ -20,7 +20,9 @@ sends what is due. Who calls it:
 
 Retries: a connection error, a timeout, 408, 429 or 5xx is retried after
 ``backoff_ms * 2**(attempt-1)`` (capped at ``max_backoff_ms``) up to
-``max_attempts``; any other answer outside 2xx fails at once.
+``max_attempts``; any other answer outside 2xx fails at once, and so does a
+send refused because the host reached a non-public address
+(see ``webhooks_addresses.py``; ``allow_private_hosts`` lifts that guard).
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ from ..store.webhooks import (
 )
 from .experiments import now_ms
 from .search import decode_page_token, encode_page_token
+from .webhooks_addresses import (
+    PrivateAddressRefused,
+    PublicOnlyTransport,
+    check_public_host,
+)
 
 log = logging.getLogger("modelyard.webhooks")
 
@@ -114,7 +121,7 @@ def check_name(name: Any) -> str:
     return name
 
 
-def check_url(url: Any) -> str:
+def check_url(url: Any, allow_private_hosts: bool = False) -> str:
     if not isinstance(url, str) or not url.strip():
         raise InvalidParameterValue(f"Webhook URL cannot be empty or just whitespace: {url!r}")
     parsed = urllib.parse.urlparse(url)
@@ -123,6 +130,8 @@ def check_url(url: Any) -> str:
             f"Invalid webhook URL scheme: {parsed.scheme!r}. Allowed schemes are: http, https.")
     if not parsed.hostname:
         raise InvalidParameterValue(f"Webhook URL must include a hostname: {url!r}")
+    if not allow_private_hosts:
+        check_public_host(parsed.hostname)
     return url
 
 
@@ -145,8 +154,8 @@ class WebhooksService:
     """Webhook CRUD with MLflow's rules, the outbox's delivery loop and its history.
 
     ``clock`` (milliseconds), ``timeout`` (seconds), ``max_attempts``,
-    ``backoff_ms``, ``max_backoff_ms`` and ``lease_ms`` are plain attributes,
-    so tests and workers can set them.
+    ``backoff_ms``, ``max_backoff_ms``, ``lease_ms`` and ``allow_private_hosts``
+    are plain attributes, so tests and workers can set them.
     """
 
     def __init__(self, store: TrackingStore, service: Any) -> None:
@@ -160,6 +169,7 @@ class WebhooksService:
         self.max_backoff_ms = 10 * 60 * 1000
         self.lease_ms = int(self.timeout * 1000) + 30_000
         self.poll_interval = float(getattr(settings, "webhook_poll_interval", 1.0))
+        self.allow_private_hosts = bool(getattr(settings, "webhook_allow_private_hosts", False))
         self.embedded_delivery = True  # a server's worker turns this off and delivers itself
         self._worker_id = uuid.uuid4().hex
         self._thread: threading.Thread | None = None
@@ -177,7 +187,7 @@ class WebhooksService:
     def create_webhook(self, name: str, url: str, events: list[str], description: str | None = None,
                        secret: str | None = None, status: str | None = None) -> Webhook:
         check_name(name)
-        check_url(url)
+        check_url(url, self.allow_private_hosts)
         return self._s.create(name, url, check_events(events), description or None, secret or None,
                               check_status(status or "ACTIVE"), now_ms())
 
@@ -203,7 +213,7 @@ class WebhooksService:
         if name is not None:
             values["name"] = check_name(name)
         if url is not None:
-            values["url"] = check_url(url)
+            values["url"] = check_url(url, self.allow_private_hosts)
         if description is not None:
             values["description"] = description
         if secret is not None:
@@ -233,7 +243,7 @@ class WebhooksService:
         entity, _, action = name.partition(".")
         body = json.dumps({"entity": entity, "action": action, "timestamp": datetime.now(timezone.utc).isoformat(),
                            "data": _EXAMPLES.get(name, {})})
-        status, text, error = self._send(webhook.url, secret, str(uuid.uuid4()), body)
+        status, text, error, _ = self._send(webhook.url, secret, str(uuid.uuid4()), body)
         if error is not None:
             return WebhookTestResult(False, error_message=f"Failed to test webhook: {error}")
         return WebhookTestResult(status is not None and status < 400, status, text)
@@ -264,13 +274,13 @@ class WebhooksService:
             self._s.record(item.pk, self._worker_id, status=FAILED, now=self.clock(),
                            error="The webhook was deleted or disabled.")
             return
-        status, text, error = self._send(item.url, item.secret, item.delivery_id, item.payload)
+        status, text, error, retryable = self._send(item.url, item.secret, item.delivery_id, item.payload)
         now = self.clock()
         if status is not None and 200 <= status < 300:
             self._s.record(item.pk, self._worker_id, status=DELIVERED, now=now, response_status=status,
                            response_body=text)
             return
-        retry = status is None or status in _RETRIED or status >= 500
+        retry = retryable and (status is None or status in _RETRIED or status >= 500)
         if retry and item.attempts < self.max_attempts:
             delay = min(self.backoff_ms * 2 ** (item.attempts - 1), self.max_backoff_ms)
             self._s.record(item.pk, self._worker_id, status=PENDING, now=now, next_attempt_at=now + delay,
@@ -279,19 +289,29 @@ class WebhooksService:
             self._s.record(item.pk, self._worker_id, status=FAILED, now=now, response_status=status,
                            response_body=text, error=error or f"HTTP {status}")
 
-    def _send(self, url: str, secret: str | None, delivery_id: str, body: str) -> tuple[int | None, str | None, str | None]:
-        """POST one signed body: (status, response text, error)."""
+    def _send(self, url: str, secret: str | None, delivery_id: str,
+              body: str) -> tuple[int | None, str | None, str | None, bool]:
+        """POST one signed body: (status, response text, error, whether a failure may be retried).
+
+        Unless private hosts are allowed, the connection is checked to reach a
+        public address before anything is written (a DNS answer may have changed
+        since the webhook was saved); a refusal is not retried.
+        """
         timestamp = str(self.clock() // 1000)
         headers = {"Content-Type": "application/json", "X-MLflow-Delivery-Id": delivery_id,
                    "X-MLflow-Timestamp": timestamp}
         if secret:
             headers["X-MLflow-Signature"] = sign(secret, delivery_id, timestamp, body)
+        transport = None if self.allow_private_hosts else PublicOnlyTransport()
         try:
-            with httpx.Client(timeout=self.timeout, trust_env=False, follow_redirects=False) as http:
+            with httpx.Client(timeout=self.timeout, trust_env=False, follow_redirects=False,
+                              transport=transport) as http:
                 resp = http.post(url, content=body.encode(), headers=headers)
-            return resp.status_code, resp.text[:MAX_BODY_KEPT], None
+            return resp.status_code, resp.text[:MAX_BODY_KEPT], None, True
+        except PrivateAddressRefused as exc:
+            return None, None, str(exc)[:MAX_BODY_KEPT], False
         except httpx.HTTPError as exc:
-            return None, None, f"{type(exc).__name__}: {exc}"[:MAX_BODY_KEPT]
+            return None, None, f"{type(exc).__name__}: {exc}"[:MAX_BODY_KEPT], True
 
     def seconds_until_due(self) -> float | None:
         """Seconds until the next delivery falls due (0 if now); None when nothing is pending."""

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 SECRET = "s3cret-key"
+ALLOW_PRIVATE = "MODELYARD_WEBHOOK_ALLOW_PRIVATE_HOSTS"
 
 
 @dataclass
@@ -61,7 +62,32 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def service(db_uri: str, tmp_path):
+    """A TrackingService over a fresh store whose webhooks may reach private hosts (our receivers are local)."""
+    from modelyard.service import TrackingService
+    from modelyard.settings import Settings
+
+    svc = TrackingService(
+        Settings(
+            backend_store_uri=db_uri,
+            artifacts_destination=str(tmp_path / "artifacts"),
+            default_artifact_root=str(tmp_path / "artifacts"),
+            serve_artifacts=False,
+            webhook_allow_private_hosts=True,
+        )
+    )
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1: servers and embedded stores started in the test may reach it.
+
+    Private hosts are refused by default, so this sets
+    MODELYARD_WEBHOOK_ALLOW_PRIVATE_HOSTS=true for the test.
+    """
+    monkeypatch.setenv(ALLOW_PRIVATE, "true")
     box: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 
 from modelyard.client import Client
-from tests.registry.conftest import mlflow_client, server, unique  # noqa: F401  (fixtures)
+from tests.conftest import LiveServer, serving
+from tests.registry.conftest import mlflow_client, unique  # noqa: F401  (fixtures)
 
-from .conftest import SECRET, Receiver
+from .conftest import ALLOW_PRIVATE, SECRET, Receiver
 
 pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning")]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live server per database whose webhooks may reach our receivers on 127.0.0.1."""
+    with contextlib.ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv(ALLOW_PRIVATE, "true")
+            live = stack.enter_context(serving(request.param, tmp_path_factory.mktemp(f"hooks-{request.param}")))
+        yield live
 
 
 def test_crud_and_test_webhook(mlflow_client, receiver: Receiver):  # noqa: F811
