@@ -66,6 +66,12 @@ class Settings:
         " MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS: anyone who may create a webhook could otherwise make the server"
         " call internal services. Turn on only on a trusted network.",
     )
+    scheduler_tick_lease_seconds: float = _setting(
+        300.0,
+        "How long a server's claim on a schedule tick lasts without renewal. The scheduler renews it until the"
+        " launched run records itself; if the server dies first, another takes the tick over once it expires."
+        " Keep it well above the time a run's process takes to start.",
+    )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
 
     @classmethod

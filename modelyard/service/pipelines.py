@@ -266,13 +266,17 @@ class PipelinesService:
     def schedule_ticks(self, name: str, max_results: int = 100) -> list[dict[str, Any]]:
         return self._p.ticks(self.get_schedule(name)["id"], max_results)
 
-    def due_ticks(self, now: int | None = None) -> list[dict[str, Any]]:
+    def due_ticks(self, now: int | None = None, owner: str | None = None, lease_ms: int | None = None) -> list[dict[str, Any]]:
         """Claim the ticks due at ``now``: each (schedule, tick) is won by exactly one caller.
 
         Without catch-up only the latest missed tick runs. Returns what this caller won:
-        ``{"tick_id", "tick_time", "schedule": {...}}``.
+        ``{"tick_id", "tick_time", "schedule": {...}}``. A scheduler passes its
+        ``owner`` id and ``lease_ms``: it then holds each claim until ``now + lease_ms``
+        unless it renews it (:meth:`renew_ticks`), and another scheduler may take an
+        expired one over (:meth:`take_over_ticks`).
         """
         now = now_ms() if now is None else now
+        until = None if owner is None or lease_ms is None else now + lease_ms
         won = []
         for row in self._p.schedules():
             seen = row["next_tick_time"]
@@ -282,11 +286,40 @@ class PipelinesService:
             if not row["catchup"]:
                 due = due[-1:]
             for t in due:
-                tick_id = self._p.claim_tick(row["id"], t, "schedule", now)
+                tick_id = self._p.claim_tick(row["id"], t, "schedule", now, owner, until)
                 if tick_id is not None:
                     won.append({"tick_id": tick_id, "tick_time": t, "schedule": _schedule_dict(row)})
             self._p.advance_schedule(row["id"], seen, next_tick(row["cron"], now))
         return won
+
+    def take_over_ticks(self, owner: str, now: int, lease_ms: int, limit: int = 20) -> list[dict[str, Any]]:
+        """Take over scheduled ticks whose claimer's lease ran out before their run recorded itself.
+
+        Each is won by one caller (compare-and-set), then held like a fresh claim.
+        A tick that is no longer worth running — its schedule is paused, or has no
+        catch-up and a later tick — is finished as ``skipped`` instead.
+        """
+        schedules = {r["id"]: r for r in self._p.schedules()}
+        won = []
+        for tick in self._p.expired_ticks(now, limit):
+            if not self._p.take_over_tick(tick["id"], owner, now, now + lease_ms):
+                continue
+            row = schedules.get(tick["schedule_id"])
+            if row is None or row["paused"] or (not row["catchup"]
+                                                 and self._p.has_later_tick(row["id"], tick["tick_time"])):
+                self._p.finish_tick(tick["id"], owner, "skipped")
+                continue
+            won.append({"tick_id": tick["id"], "tick_time": tick["tick_time"], "schedule": _schedule_dict(row),
+                        "taken_over": True})
+        return won
+
+    def renew_ticks(self, owner: str, tick_ids: list[int], now: int, lease_ms: int) -> list[int]:
+        """Extend ``owner``'s leases; the ids it still holds (not yet recorded by their run, nor taken over)."""
+        return self._p.renew_ticks(owner, [int(t) for t in tick_ids], now + lease_ms)
+
+    def finish_tick(self, tick_id: int, owner: str, status: str) -> bool:
+        """End ``owner``'s claim on a tick with ``status`` (e.g. ``failed``), if it still holds it."""
+        return self._p.finish_tick(int(tick_id), owner, status)
 
     def claim_backfill(self, name: str, start: int, end: int) -> list[dict[str, Any]]:
         """Claim the schedule's ticks in ``[start, end]`` not run yet (kind ``backfill``)."""

@@ -1,5 +1,7 @@
 """Pipelines: runs of steps, cache entries, schedules and their ticks, triggers — in SQL.
 
+Ticks and their leases live in ``pipelines_ticks.py``.
+
 Rows come back as plain dicts keyed by column name; JSON columns stay text
 (the service decodes them). ``record`` writes a whole batch of step runs —
 tracking runs, tags, params, metrics and ``pipeline_steps`` rows — in one
@@ -14,12 +16,12 @@ from typing import Any
 from . import pipelines_schema as ps
 from .database import Database, Tx
 from .metrics import MetricStore
+from .pipelines_ticks import TicksStore
 
 _RUN_COLS = tuple(c.name for c in ps.pipeline_runs.columns)
 _STEP_COLS = tuple(c.name for c in ps.pipeline_steps.columns)
 _CACHE_COLS = tuple(c.name for c in ps.pipeline_cache.columns)
 _SCHEDULE_COLS = tuple(c.name for c in ps.pipeline_schedules.columns)
-_TICK_COLS = tuple(c.name for c in ps.pipeline_ticks.columns)
 _TRIGGER_COLS = tuple(c.name for c in ps.pipeline_triggers.columns)
 _EVENT_COLS = tuple(c.name for c in ps.pipeline_trigger_events.columns)
 
@@ -28,7 +30,7 @@ def _rows(cols: Sequence[str], rows: Sequence[Any]) -> list[dict[str, Any]]:
     return [dict(zip(cols, r)) for r in rows]
 
 
-class PipelinesStore:
+class PipelinesStore(TicksStore):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.metrics: MetricStore | None = None  # set by the service (the tracking store's)
@@ -71,9 +73,10 @@ class PipelinesStore:
                     row["start_time"] = existing[0]
                 tx.execute(self._upsert_pipeline_run, [row.get(c) for c in _RUN_COLS])
                 tick = row.get("tick_id")
-                if tick is not None:
-                    tx.execute(q("UPDATE pipeline_ticks SET pipeline_run_uuid = ?, status = 'launched' WHERE id = ?"),
-                               (row["run_uuid"], int(tick)))
+                if tick is not None:  # the run's first record ends the tick's lease; a second run cannot take it
+                    tx.execute(q("UPDATE pipeline_ticks SET pipeline_run_uuid = ?, status = 'launched',"
+                                 " lease_expires = NULL WHERE id = ? AND (pipeline_run_uuid IS NULL"
+                                 " OR pipeline_run_uuid = ?)"), (row["run_uuid"], int(tick), row["run_uuid"]))
                 event = row.get("event_id")
                 if event is not None:
                     tx.execute(
@@ -236,29 +239,6 @@ class PipelinesStore:
                 return 0
             tx.execute(q("DELETE FROM pipeline_ticks WHERE schedule_id = ?"), (found[0],))
             return int(tx.execute(q("DELETE FROM pipeline_schedules WHERE id = ?"), (found[0],)).rowcount)
-
-    def claim_tick(self, schedule_id: int, tick_time: int, kind: str, now: int) -> int | None:
-        """Insert the (schedule, tick) row; its id if this caller won it, else None."""
-        q = self.db.sql
-        with self.db.fast_write() as tx:
-            cur = tx.execute(
-                self.db.insert_ignore("pipeline_ticks", ("schedule_id", "tick_time", "kind", "status", "claimed_time")),
-                (schedule_id, tick_time, kind, "claimed", now),
-            )
-            if cur.rowcount != 1:
-                return None
-            return int(tx.one(q("SELECT id FROM pipeline_ticks WHERE schedule_id = ? AND tick_time = ?"),
-                              (schedule_id, tick_time))[0])
-
-    def set_tick(self, tick_id: int, status: str, pipeline_run_id: str | None = None) -> None:
-        with self.db.fast_write() as tx:
-            tx.execute(self.db.sql("UPDATE pipeline_ticks SET status = ?, pipeline_run_uuid = COALESCE(?, pipeline_run_uuid)"
-                                   " WHERE id = ?"), (status, pipeline_run_id, tick_id))
-
-    def ticks(self, schedule_id: int, limit: int) -> list[dict[str, Any]]:
-        sql = f"SELECT {', '.join(_TICK_COLS)} FROM pipeline_ticks WHERE schedule_id = ? ORDER BY tick_time DESC LIMIT ?"
-        with self.db.fast_read() as tx:
-            return _rows(_TICK_COLS, tx.all(self.db.sql(sql), (schedule_id, limit)))
 
     # ---- triggers and their events ---------------------------------------------------
 

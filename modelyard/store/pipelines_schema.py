@@ -91,7 +91,10 @@ pipeline_ticks = Table(
     Column("status", String(20), nullable=False),
     Column("claimed_time", BigInteger, nullable=False),
     Column("pipeline_run_uuid", String(32)),
+    Column("lease_owner", String(32)),  # the scheduler that holds a 'claimed' tick...
+    Column("lease_expires", BigInteger),  # ...until then (NULL: never taken over, e.g. a backfill)
     UniqueConstraint("schedule_id", "tick_time", name="uq_pipeline_ticks_schedule_tick"),
+    Index("ix_pipeline_ticks_status_lease", "status", "lease_expires"),
 )
 
 pipeline_triggers = Table(

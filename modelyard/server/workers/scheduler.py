@@ -2,7 +2,12 @@
 
 Every ``interval`` seconds each server process asks the service for due ticks;
 a tick is a unique (schedule, tick time) row, so of several processes exactly one
-wins it and launches the run. Model-version triggers poll the registry for new
+wins it and launches the run. The claim is a lease: the winner renews it each
+pass until the run's process has recorded itself (the tick turns ``launched``),
+and marks the tick ``failed`` if that process ends first. If the winner dies
+before, its lease runs out (``scheduler_tick_lease_seconds``, well above a
+run's start-up time, so an orphaned run would have recorded itself by then)
+and another server takes the tick over, once. Model-version triggers poll the registry for new
 versions; HTTP and API triggers queue events, claimed the same way. Runs start
 as ``modelyard pipelines run`` subprocesses on this machine, reporting to this
 server over HTTP (so artifacts go where the server keeps them); with
@@ -14,6 +19,7 @@ The clock is injectable: ``Scheduler(service, clock=lambda: t)`` and ``tick()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +51,9 @@ class Scheduler:
         host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.tracking_uri = tracking_uri or f"http://{host}:{settings.port}"
         self.children: list[subprocess.Popen[bytes]] = []
+        self.owner = uuid.uuid4().hex  # who holds this scheduler's tick leases
+        self.lease_ms = int(float(getattr(settings, "scheduler_tick_lease_seconds", 300.0)) * 1000)
+        self.pending: dict[int, Any] = {}  # tick id -> what the launcher returned, until the run records itself
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -52,21 +62,31 @@ class Scheduler:
         now = int(self.clock() * 1000)
         svc = self.service.pipelines
         launched = 0
-        for due in svc.due_ticks(now):
+        self._keep_leases(now)
+        claimed = svc.due_ticks(now, self.owner, self.lease_ms) + svc.take_over_ticks(self.owner, now, self.lease_ms)
+        for due in claimed:
             sched = due["schedule"]
             args = self._command(sched["reference"], sched["params"], sched["executor"], f"schedule:{sched['name']}")
             args += ["--tick-id", str(due["tick_id"])]
             if sched.get("date_param"):
                 date = datetime.fromtimestamp(due["tick_time"] / 1000, tz=timezone.utc).isoformat()
                 args += ["--logical-date", date, "--date-param", sched["date_param"]]
-            launched += self._launch(args, lambda: svc.set_tick(due["tick_id"], "failed"))
+            child = self._start(args)
+            if child is self._FAILED:
+                svc.finish_tick(due["tick_id"], self.owner, "failed")
+            else:
+                self.pending[due["tick_id"]] = child
+                launched += 1
         svc.poll_model_versions()
         for event in svc.claim_events():
             trig = event["trigger"]
             params = {**trig["params"], **{k: v for k, v in event["payload"].items()}}
             args = self._command(trig["reference"], params, trig["executor"], f"trigger:{trig['name']}")
             args += ["--event-id", str(event["event_id"]), "--ignore-unknown-params"]
-            launched += self._launch(args, lambda: svc.set_event(event["event_id"], "failed"))
+            if self._start(args) is self._FAILED:
+                svc.set_event(event["event_id"], "failed")
+            else:
+                launched += 1
         self.children = [c for c in self.children if c.poll() is None]
         return launched
 
@@ -77,14 +97,32 @@ class Scheduler:
             "--params-json", json.dumps(params), "--trigger", trigger,
         ]
 
-    def _launch(self, args: list[str], on_error: Callable[[], None]) -> int:
+    def _keep_leases(self, now: int) -> None:
+        """Renew the leases of ticks whose run has not recorded itself yet; fail those whose process ended."""
+        if not self.pending:
+            return
+        svc = self.service.pipelines
+        held = set(svc.renew_ticks(self.owner, list(self.pending), now, self.lease_ms))
+        for tick_id, child in list(self.pending.items()):
+            if tick_id not in held:  # recorded by its run (launched), finished, or taken over
+                del self.pending[tick_id]
+                continue
+            poll = getattr(child, "poll", None)
+            code = poll() if callable(poll) else None
+            if code is not None:  # the run's process ended without recording itself
+                log.warning("pipeline run for tick %s exited with %s before it started", tick_id, code)
+                svc.finish_tick(tick_id, self.owner, "failed")
+                del self.pending[tick_id]
+
+    _FAILED = object()
+
+    def _start(self, args: list[str]) -> Any:
+        """What the launcher returned for ``args``, or ``_FAILED`` (logged) when it raised."""
         try:
-            self.launcher(args)
-            return 1
+            return self.launcher(args)
         except Exception:
             log.exception("could not launch %s", args)
-            on_error()
-            return 0
+            return self._FAILED
 
     def _popen(self, args: list[str]) -> Any:
         out = tempfile.NamedTemporaryFile(prefix="modelyard-pipeline-", suffix=".log", delete=False)  # noqa: SIM115
@@ -110,10 +148,8 @@ class Scheduler:
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):  # _loop logs its own errors
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
 
 
 def start(service: Any) -> Scheduler:
