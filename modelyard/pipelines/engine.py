@@ -28,6 +28,7 @@ from .step import Handle, Step, caller_location, find_handles
 
 NOT_LOADED = object()
 PARENT_TAG = "mlflow.parentRunId"
+_KEY_JSON = json.JSONEncoder(sort_keys=True)  # as json.dumps(..., sort_keys=True), built once
 
 
 @dataclass
@@ -58,6 +59,9 @@ class Task:
     end_time: int | None = None
     cached_from: str | None = None
     error: str | None = None
+    params: dict[str, str] = field(default_factory=dict)  # recorded text of the non-handle arguments
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # the handles it was given
+    cache_key: str | None = None
 
 
 def now_ms() -> int:
@@ -82,6 +86,7 @@ class RunContext:
         self.progress = progress
         self.user_id = user_id
         self.tasks: dict[str, Task] = {}
+        self._tags = {PARENT_TAG: run_id, "mlflow.user": user_id, "modelyard.pipeline": pipeline.name}
         self._counters: dict[str, int] = {}
         self._values: dict[str, Any] = {}
         self._lock = threading.RLock()
@@ -196,7 +201,7 @@ class RunContext:
         if failed:
             task.status = "SKIPPED"
             task.error = f"upstream step {failed[0].task_key!r} failed"
-            self.recorder.step(self._record(task, {}, [], None))
+            self.recorder.step(self._record(task))
             self._notify("skipped", task)
             task.handle.future.set_exception(UpstreamFailed(task.error, task.key, task.run_id))
             return
@@ -206,8 +211,7 @@ class RunContext:
         except TypeError as exc:
             self._fail(task, StepFailed(f"{step.name}: {exc}", task.key, task.run_id), "")
             return
-        params: dict[str, Any] = {}
-        inputs: list[dict[str, Any]] = []
+        params, inputs = task.params, task.inputs
         input_hashes: dict[str, Any] = {}
         for name, value in bound.arguments.items():
             handles = find_handles(value)
@@ -217,10 +221,10 @@ class RunContext:
                                    "kind": (h.ref or {}).get("kind")})
                 input_hashes[name] = value_hash(_shape_hash(value))
             else:
-                params[name] = value
+                params[name] = param_text(value)
                 input_hashes[name] = value_hash(value)
-        cache_key = hashlib.sha256(json.dumps(
-            [step.name, code_hash(step.fn, self._code_memo), step.version, input_hashes], sort_keys=True
+        task.cache_key = cache_key = hashlib.sha256(_KEY_JSON.encode(
+            [step.name, code_hash(step.fn, self._code_memo), step.version, input_hashes]
         ).encode()).hexdigest()
         prev = self.reuse.get(task.key)
         if prev is not None and prev["status"] in ("FINISHED", "CACHED") and prev.get("output") is not None:
@@ -236,12 +240,12 @@ class RunContext:
                 task.start_time = task.end_time = now_ms()
                 task.handle.ref = entry["output"]
                 self.recorder.cache_hit(cache_key)
-                self.recorder.step(self._record(task, params, inputs, cache_key, entry["output"]))
+                self.recorder.step(self._record(task, entry["output"]))
                 self._notify("cached", task)
                 task.handle.future.set_result(NOT_LOADED)
                 return
         task.status, task.start_time = "RUNNING", now_ms()
-        self.recorder.step(self._record(task, params, inputs, cache_key))
+        self.recorder.step(self._record(task))
         self._notify("started", task)
         error: BaseException | None = None
         trace = ""
@@ -255,26 +259,25 @@ class RunContext:
                     raise
                 error, trace = exc, getattr(exc, "traceback", "")
                 if task.attempts > step.retries:
-                    self._fail(task, error, trace, params, inputs, cache_key)
+                    self._fail(task, error, trace)
                     return
                 self._notify("retrying", task)
                 time.sleep(backoff_delay(step, task.attempts))
         task.status, task.end_time = "FINISHED", now_ms()
         task.handle.ref = ref
-        self.recorder.step(self._record(task, params, inputs, cache_key, ref))
+        self.recorder.step(self._record(task, ref))
         if step.cache and self.use_cache:
             self.recorder.cache_entry({"cache_key": cache_key, "pipeline": self.pipeline.name, "step": step.name,
                                        "run_uuid": task.run_id, "output": ref})
         self._notify("finished", task)
         task.handle.future.set_result(value)
 
-    def _fail(self, task: Task, error: BaseException, trace: str, params: dict[str, Any] | None = None,
-              inputs: list[dict[str, Any]] | None = None, cache_key: str | None = None) -> None:
+    def _fail(self, task: Task, error: BaseException, trace: str) -> None:
         task.status, task.end_time = "FAILED", now_ms()
         task.start_time = task.start_time or task.end_time
         task.error = f"timeout: {error}" if isinstance(error, StepTimeout) else (
             str(error) if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}")
-        self.recorder.step(self._record(task, params or {}, inputs or [], cache_key))
+        self.recorder.step(self._record(task))
         self._notify("failed", task)
         failure = StepFailure(task.key, task.step.name, task.run_id, error, task.attempts, trace)
         for hook in [*task.step.on_failure, *getattr(self.pipeline, "on_step_failure", [])]:
@@ -285,11 +288,10 @@ class RunContext:
         cls = StepTimeout if isinstance(error, StepTimeout) else StepFailed
         task.handle.future.set_exception(cls(f"step {task.key!r} failed: {task.error}", task.key, task.run_id, trace))
 
-    def _record(self, task: Task, params: dict[str, Any], inputs: list[dict[str, Any]], cache_key: str | None,
-                output: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _record(self, task: Task, output: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The step's record as it stands (a new dict each time: the recorder keeps it as is)."""
         tags = {
-            PARENT_TAG: self.run_id, "mlflow.runName": task.key, "mlflow.user": self.user_id,
-            "modelyard.pipeline": self.pipeline.name, "modelyard.pipeline.step": task.step.name,
+            **self._tags, "mlflow.runName": task.key, "modelyard.pipeline.step": task.step.name,
             "modelyard.pipeline.task": task.key, "modelyard.pipeline.status": task.status,
             "modelyard.pipeline.attempts": str(task.attempts),
         }
@@ -297,10 +299,10 @@ class RunContext:
             tags["modelyard.pipeline.cached_from"] = task.cached_from
         return {
             "pipeline_run_uuid": self.run_id, "task_key": task.key, "step": task.step.name, "run_uuid": task.run_id,
-            "position": task.position, "status": task.status, "attempts": task.attempts, "cache_key": cache_key,
+            "position": task.position, "status": task.status, "attempts": task.attempts, "cache_key": task.cache_key,
             "cached_from": task.cached_from, "start_time": task.start_time, "end_time": task.end_time,
-            "inputs": inputs, "output": output, "error": task.error, "experiment_id": self.experiment_id,
-            "user_id": self.user_id, "tags": tags, "params": {k: param_text(v) for k, v in params.items()},
+            "inputs": task.inputs, "output": output, "error": task.error, "experiment_id": self.experiment_id,
+            "user_id": self.user_id, "tags": tags, "params": task.params,
         }
 
     def _notify(self, event: str, task: Task) -> None:

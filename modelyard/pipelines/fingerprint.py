@@ -174,11 +174,21 @@ def _data_hash(value: Any) -> str:
     return value_hash(value)
 
 
+# One encoder, built once (``json.dumps`` with options builds a new one per call): same text as
+# ``json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)``.
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=True)
+_SCALAR_HASHES: dict[Any, str] = {}
+
+
 def value_hash(value: Any) -> str:
     """A content hash of a parameter value (JSON when possible, else bytes or pickle)."""
+    if value is None or value is True or value is False:
+        found = _SCALAR_HASHES.get(value)
+        if found is None:
+            found = _SCALAR_HASHES[value] = hashlib.sha256(_JSON.encode(value).encode("utf-8")).hexdigest()
+        return found
     try:
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return hashlib.sha256(_JSON.encode(value).encode("utf-8")).hexdigest()
     except (TypeError, ValueError):
         pass
     module = type(value).__module__.split(".")[0]

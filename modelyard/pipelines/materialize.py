@@ -79,11 +79,16 @@ def _kind(value: Any) -> str:
     return "pickle"
 
 
+# Built once (``json.dumps`` with options builds an encoder per call); same text as
+# ``json.dumps(value, sort_keys=True, separators=(",", ":"))``.
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def dumps(value: Any) -> tuple[str, bytes | None, str]:
     """(kind, bytes to store or None for a model directory, file name)."""
     kind = _kind(value)
     if kind == "json":
-        return kind, json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8"), "output.json"
+        return kind, _JSON.encode(value).encode("utf-8"), "output.json"
     if kind == "numpy":
         import numpy as np
 
@@ -121,8 +126,13 @@ def _parquet(value: Any, kind: str) -> bytes:
     return buf.getvalue()
 
 
+_NONE_REF = {"kind": "json", "type": "builtins.NoneType", "value": None, "hash": hashlib.sha256(b"null").hexdigest()}
+
+
 def save(value: Any, artifact_uri: str, repo_for: RepoFor, name: str = "output") -> dict[str, Any]:
     """Store ``value`` under ``outputs/`` of the run at ``artifact_uri``; its reference."""
+    if value is None:  # the most common output of all (a step run for its effect)
+        return dict(_NONE_REF)
     kind, data, filename = dumps(value)
     ref: dict[str, Any] = {"kind": kind, "type": _type_path(value)}
     if kind == "json" and data is not None and len(data) <= INLINE_LIMIT:

@@ -97,34 +97,65 @@ def _resolve(value: Any, load: Callable[[dict[str, Any]], Any]) -> Any:
     return value
 
 
-def execute(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one attempt described by ``spec`` (worker side); never raises."""
+_worker_state: dict[str, Any] = {"sys_path": None, "fns": {}}
+MAX_LOADED_FNS = 64
+
+
+def _function(spec: dict[str, Any]) -> Any:
+    """The step function of ``spec``, unpickled once per pipeline run and step in this worker."""
     import cloudpickle
 
+    fn_id = spec.get("fn_id")
+    fns: dict[str, tuple[bytes, Any]] = _worker_state["fns"]
+    found = fns.get(fn_id) if fn_id else None
+    if found is not None and found[0] == spec["fn"]:
+        return found[1]
+    fn = cloudpickle.loads(spec["fn"])
+    if fn_id:
+        if len(fns) >= MAX_LOADED_FNS:
+            fns.clear()
+        fns[fn_id] = (spec["fn"], fn)
+    return fn
+
+
+def _unpickled(value: Any) -> Any:
+    if isinstance(value, bytes):
+        import cloudpickle
+
+        return cloudpickle.loads(value)
+    return value  # built-in data sent as is
+
+
+def execute(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one attempt described by ``spec`` (worker side); never raises."""
     started = time.time()
     try:
-        for path in spec.get("sys_path") or []:
-            if path not in sys.path:
-                sys.path.append(path)
+        paths = spec.get("sys_path") or []
+        if paths != _worker_state["sys_path"]:
+            for path in paths:
+                if path not in sys.path:
+                    sys.path.append(path)
+            _worker_state["sys_path"] = paths
         uri = spec["tracking_uri"]
         if get_tracking_uri() != uri:
             set_tracking_uri(uri)
         client = client_for(uri)
         repos = repo_for(uri)
-        fn = cloudpickle.loads(spec["fn"])
-        args = _resolve(cloudpickle.loads(spec["args"]), lambda ref: materialize.load(ref, repos))
-        kwargs = _resolve(cloudpickle.loads(spec["kwargs"]), lambda ref: materialize.load(ref, repos))
+        fn = _function(spec)
+        args = _resolve(_unpickled(spec["args"]), lambda ref: materialize.load(ref, repos))
+        kwargs = _resolve(_unpickled(spec["kwargs"]), lambda ref: materialize.load(ref, repos))
         info = RunInfo(spec["run_id"], str(spec["experiment_id"]), spec["task_key"], "", "RUNNING",
                        int(started * 1000), None, spec["artifact_uri"])
         active = StepRun(info, lambda: client.record_pipeline({"steps": [spec["start_record"]]}))
         value, out, err, error, trace = invoke(fn, tuple(args), kwargs, active)
-        repo = repos(spec["artifact_uri"])
-        logs = write_logs(repo, out, err)
+        logs = write_logs(repos(spec["artifact_uri"]), out, err) if (out or err) else []
         if error is not None:
             return {"ok": False, "error": f"{type(error).__name__}: {error}", "traceback": trace, "logs": logs}
         ref = materialize.save(value, spec["artifact_uri"], repos)
         result: dict[str, Any] = {"ok": True, "output": ref, "logs": logs, "touched": active.touched}
         if "value" not in ref and spec.get("return_value"):
+            import cloudpickle
+
             result["value"] = cloudpickle.dumps(value)
         return result
     except BaseException as exc:  # reported to the driver

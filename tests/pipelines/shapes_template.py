@@ -46,6 +46,8 @@ def core(x: int, workdir: str, mode: str) -> int:
 
 @step(timeout=1.0)
 def slow(x: int, workdir: str, sleep: float) -> int:
+    with open(os.path.join(workdir, "slow.pid"), "w") as fh:
+        fh.write(str(os.getpid()))
     time.sleep(sleep)
     mark(workdir, "slow_done")
     return x
