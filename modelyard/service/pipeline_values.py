@@ -1,0 +1,36 @@
+"""Pipeline values shared by runs, schedules and triggers: names, references, executors, JSON columns."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..errors import InvalidParameterValue
+
+EXECUTORS = ("inline", "process", "ray")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
+
+
+def check_name(what: str, name: Any) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidParameterValue(f"Invalid {what} name {name!r}: use 1-250 letters, digits, '_', '-' or '.'.")
+    return name
+
+
+def to_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def check_reference(reference: Any) -> None:
+    if not isinstance(reference, str) or ":" not in reference:
+        raise InvalidParameterValue(f"Invalid pipeline reference {reference!r}: use 'path/to/file.py:name' or 'module:name'.")
+
+
+def check_executor(executor: Any) -> None:
+    if executor is not None and executor not in EXECUTORS:
+        raise InvalidParameterValue(f"Unknown executor {executor!r}: use one of {', '.join(EXECUTORS)}.")
