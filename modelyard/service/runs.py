@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from ..entities import (
     DatasetInput,
@@ -26,7 +27,12 @@ from ..store.database import Tx
 from . import limits
 from .experiments import ExperimentService, now_ms
 from .names import random_run_name
-from .search import decode_page_token, encode_page_token, parse_run_filter, parse_run_order_by
+from .search import (
+    decode_page_token,
+    encode_page_token,
+    parse_run_filter,
+    parse_run_order_by,
+)
 
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
@@ -85,8 +91,12 @@ class RunService:
         return Run(info, RunData(tags=tags), RunInputs())
 
     def get(self, run_id: str) -> Run:
+        return Run.from_dict(self.get_dict(run_id))
+
+    def get_dict(self, run_id: str) -> dict[str, Any]:
+        """The run as its MLflow wire dict (``Run.to_dict`` plus ``outputs``)."""
         limits.check_run_id(run_id)
-        run = self.store.runs.get(run_id)
+        run = self.store.runs.get_dict(run_id)
         if run is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         return run
@@ -204,6 +214,18 @@ class RunService:
     def metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList:
+        """One page of ``key``'s points as :class:`Metric` objects, by step, timestamp and value."""
+        return self._history(run_id, key, max_results, page_token, self.store.metrics.history)
+
+    def metric_history_dicts(
+        self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        """:meth:`metric_history` as MLflow wire dicts (``Metric.to_dict``)."""
+        return self._history(run_id, key, max_results, page_token, self.store.metrics.history_dicts)
+
+    def _history(
+        self, run_id: str, key: str, max_results: int | None, page_token: str | None, read: Any
+    ) -> PagedList:
         if not key:
             raise InvalidParameterValue(limits.missing_value("metric_key"))
         if max_results is not None:
@@ -212,7 +234,7 @@ class RunService:
         with self.store.db.fast_read() as tx:
             row = self._row(tx, run_id)
             limit = None if max_results is None else max_results + 1
-            points = self.store.metrics.history(tx, row.pk, key, limit, offset)
+            points = read(tx, row.pk, key, limit, offset)
         if max_results is not None and len(points) > max_results:
             return PagedList(points[:max_results], encode_page_token(offset + max_results))
         return PagedList(points, None)
@@ -260,6 +282,20 @@ class RunService:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
+        """One page of matching runs as :class:`Run` objects."""
+        page = self.search_dicts(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
+        return PagedList([Run.from_dict(d) for d in page.items], page.next_page_token)
+
+    def search_dicts(
+        self,
+        experiment_ids: Sequence[str | int],
+        filter_string: str | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """One page of matching runs as MLflow wire dicts (``Run.to_dict`` plus ``outputs``)."""
         limits.check_max_results(max_results, limits.MAX_RESULTS_SEARCH_RUNS)
         if run_view_type not in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
             raise InvalidParameterValue(
@@ -271,7 +307,9 @@ class RunService:
         offset = decode_page_token(page_token)
         if not ids:
             return PagedList([], None)
-        runs = self.store.runs_search(ids, ViewType.stages(run_view_type), filters, order, max_results + 1, offset)
+        runs = self.store.runs.search_dicts(
+            ids, ViewType.stages(run_view_type), filters, order, max_results + 1, offset
+        )
         token = encode_page_token(offset + max_results) if len(runs) > max_results else None
         return PagedList(runs[:max_results], token)
 

@@ -10,7 +10,6 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-
 from ..entities import Metric
 from .database import Database, Tx
 
@@ -92,6 +91,25 @@ class MetricStore:
         )
 
     def history(self, tx: Tx, run_pk: int, key: str, limit: int | None = None, offset: int = 0) -> list[Metric]:
+        nan = math.nan
+        return [Metric(key, nan if n else v, ts, step) for step, ts, v, n in self._history_rows(tx, run_pk, key, limit, offset)]
+
+    def history_dicts(
+        self, tx: Tx, run_pk: int, key: str, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """:meth:`history` as MLflow wire dicts (``Metric.to_dict``), built straight from the rows."""
+        inf = math.inf
+        return [
+            {
+                "key": key,
+                "value": v if not n and -inf < v < inf else ("NaN" if n else "Infinity" if v > 0 else "-Infinity"),
+                "timestamp": ts,
+                "step": step,
+            }
+            for step, ts, v, n in self._history_rows(tx, run_pk, key, limit, offset)
+        ]
+
+    def _history_rows(self, tx: Tx, run_pk: int, key: str, limit: int | None, offset: int) -> list[Any]:
         key_id = self.key_id(tx, key)
         if key_id is None:
             return []
@@ -99,9 +117,7 @@ class MetricStore:
             "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key_id = ?"
             " ORDER BY step, timestamp, value LIMIT ? OFFSET ?"
         )
-        rows = tx.all(self.db.sql(sql), (run_pk, key_id, -1 if limit is None and self.db.is_sqlite else limit, offset))
-        nan = math.nan
-        return [Metric(key, nan if n else v, ts, step) for step, ts, v, n in rows]
+        return tx.all(self.db.sql(sql), (run_pk, key_id, -1 if limit is None and self.db.is_sqlite else limit, offset))
 
     def history_in_steps(
         self, tx: Tx, run_pks: Sequence[int], key: str, start_step: int | None, end_step: int | None

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, select, update
+from sqlalchemy import Connection, Select, update
 
-from ..entities import (
-    Dataset,
-    DatasetInput,
-    InputTag,
-    LifecycleStage,
-    Metric,
-    Param,
-    Run,
-    RunData,
-    RunInfo,
-    RunInputs,
-    RunTag,
-)
+from ..entities import DatasetInput, LifecycleStage, Metric, Param, Run, RunInfo, RunTag
 from ..errors import InvalidParameterValue
+from ..query import METRIC, PARAM, Comparison, OrderKey
 from . import schema as s
 from .database import Database, Tx
 from .metrics import MetricStore
+from .run_wire import RunWire
+from .search import run_search_sql
 
 RUN_NAME_TAG = "mlflow.runName"
-_CHUNK = 5000  # ids per IN (...) list
 
 
 class RunRow(NamedTuple):
@@ -45,6 +34,7 @@ class RunStore:
     def __init__(self, db: Database, metrics: MetricStore) -> None:
         self.db = db
         self.metrics = metrics
+        self.wire = RunWire(db)
         self._insert_param = db.insert_ignore("params", ("run_id", "key", "value"))
         self._upsert_tag = db.upsert("tags", ("run_id", "key", "value"), ("run_id", "key"))
         self._select_row = db.sql(
@@ -173,102 +163,49 @@ class RunStore:
     # ---- reads ------------------------------------------------------------
 
     def get(self, run_id: str) -> Run | None:
-        with self.db.read() as conn:
-            runs = self.load(conn, select(*_RUN_COLUMNS).where(s.runs.c.run_uuid == run_id))
-        return runs[0] if runs else None
+        found = self.get_dict(run_id)
+        return Run.from_dict(found) if found else None
+
+    def get_dict(self, run_id: str) -> dict[str, Any] | None:
+        """One run as its MLflow wire dict (with ``outputs``), or None."""
+        with self.db.fast_read() as tx:
+            return self.wire.get(tx, run_id)
+
+    def search_dicts(
+        self,
+        experiment_ids: list[int],
+        stages: tuple[str, ...],
+        filters: list[Comparison],
+        order_by: list[OrderKey],
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """A page of matching runs as MLflow wire dicts, in MLflow's order (see ``store/search.py``)."""
+        with self.db.fast_read() as tx:
+            walk = self._walk_sort_index(tx, experiment_ids, order_by, offset + limit)
+            sql, params = run_search_sql(
+                experiment_ids, stages, filters, order_by, limit, offset, self.db.dialect, walk_sort_index=walk
+            )
+            return self.wire.build(tx, tx.all(sql, params))
+
+    def _walk_sort_index(self, tx: Tx, experiment_ids: list[int], order_by: list[OrderKey], need: int) -> bool:
+        """Whether to read a search in the order of its sort key's index (see ``run_search_sql``).
+
+        Worth it when the experiments hold a quarter or more of all runs and
+        many more than the page needs: then matches come early in the index.
+        The count stops at that bar, so it costs little.
+        """
+        if len(order_by) != 1 or order_by[0].kind not in (METRIC, PARAM):
+            return False
+        total = tx.one("SELECT max(id) FROM runs")[0] or 0
+        bar = max(8 * need, total // 4)
+        if total < bar:
+            return False
+        marks = ", ".join([self.db.ph] * len(experiment_ids))
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM runs WHERE experiment_id IN ({marks}) LIMIT {self.db.ph}) t"
+        return bool(tx.one(sql, [*experiment_ids, bar])[0] >= bar)
 
     def load(self, conn: Connection, query: Select[Any]) -> list[Run]:
-        """Materialise the runs a query selects (columns ``_RUN_COLUMNS``), in its order.
-
-        The page comes from SQLAlchemy; the runs' params, tags, latest metrics
-        and inputs come through the bare cursor of the same transaction, a few
-        statements per 5,000 runs.
-        """
+        """Materialise the runs a query selects (all ``runs`` columns, in table order), in its order."""
         rows = conn.execute(query).all()
-        if not rows:
-            return []
-        pks = [r.id for r in rows]
-        params: dict[int, dict[str, str]] = {}
-        tags: dict[int, dict[str, str]] = {}
-        metrics: dict[int, list[Metric]] = {}
-        inputs: dict[int, list[DatasetInput]] = {}
-        tx = Tx(conn.connection.cursor())
-        nan = math.nan
-        for start in range(0, len(pks), _CHUNK):
-            chunk = pks[start : start + _CHUNK]
-            marks = ", ".join([self.db.ph] * len(chunk))
-            for run_pk, key, value in tx.all(f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk):
-                params.setdefault(run_pk, {})[key] = value
-            for run_pk, key, value in tx.all(f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", chunk):
-                tags.setdefault(run_pk, {})[key] = value
-            for run_pk, key, value, is_nan, ts, step in tx.all(
-                "SELECT run_id, key, value, is_nan, timestamp, step FROM latest_metrics"
-                f" WHERE run_id IN ({marks})",
-                chunk,
-            ):
-                metrics.setdefault(run_pk, []).append(Metric(key, nan if is_nan else value, ts, step))
-            inputs.update(self._load_inputs(tx, chunk))
-        runs = []
-        for r in rows:
-            ms = metrics.get(r.id, [])
-            runs.append(
-                Run(
-                    info=RunInfo(
-                        run_id=r.run_uuid,
-                        experiment_id=str(r.experiment_id),
-                        run_name=r.name or "",
-                        user_id=r.user_id or "",
-                        status=r.status,
-                        start_time=r.start_time,
-                        end_time=r.end_time,
-                        artifact_uri=r.artifact_uri or "",
-                        lifecycle_stage=r.lifecycle_stage,
-                    ),
-                    data=RunData(
-                        metrics={m.key: m.value for m in ms},
-                        params=params.get(r.id, {}),
-                        tags=tags.get(r.id, {}),
-                        metric_objects=ms,
-                    ),
-                    inputs=RunInputs(inputs.get(r.id, [])),
-                )
-            )
-        return runs
-
-    def _load_inputs(self, tx: Tx, pks: Sequence[int]) -> dict[int, list[DatasetInput]]:
-        marks = ", ".join([self.db.ph] * len(pks))
-        rows = tx.all(
-            "SELECT i.id, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile"
-            f" FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id IN ({marks}) ORDER BY i.id",
-            pks,
-        )
-        if not rows:
-            return {}
-        input_pks = [r[0] for r in rows]
-        tags: dict[int, list[InputTag]] = {}
-        for input_pk, name, value in tx.all(
-            f"SELECT input_id, name, value FROM input_tags WHERE input_id IN ({', '.join([self.db.ph] * len(input_pks))})",
-            input_pks,
-        ):
-            tags.setdefault(input_pk, []).append(InputTag(name, value))
-        out: dict[int, list[DatasetInput]] = {}
-        for input_pk, run_pk, name, digest, source_type, source, schema, profile in rows:
-            out.setdefault(run_pk, []).append(
-                DatasetInput(Dataset(name, digest, source_type, source, schema, profile), tags.get(input_pk, []))
-            )
-        return out
-
-
-_RUN_COLUMNS = (
-    s.runs.c.id,
-    s.runs.c.run_uuid,
-    s.runs.c.name,
-    s.runs.c.experiment_id,
-    s.runs.c.user_id,
-    s.runs.c.status,
-    s.runs.c.start_time,
-    s.runs.c.end_time,
-    s.runs.c.artifact_uri,
-    s.runs.c.lifecycle_stage,
-)
-RUN_COLUMNS = _RUN_COLUMNS
+        return [Run.from_dict(d) for d in self.wire.build(Tx(conn.connection.cursor()), rows)]

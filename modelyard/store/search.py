@@ -27,11 +27,14 @@ not only ASCII as SQLite's ``lower()`` and ``LIKE`` would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Select, and_, case, cast, exists, false, func, literal, null, or_, select, true, union_all,
+    ColumnElement, Select, and_, bindparam, case, cast, exists, false, func, literal, null, or_, select, true,
+    union_all,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import FromClause
 
 from ..query import (
@@ -39,7 +42,7 @@ from ..query import (
 )
 from .schema import datasets, experiment_tags, experiments, input_tags, inputs, latest_metrics, params, runs, tags
 
-__all__ = ["compare", "experiment_search_select", "metric_value_filter", "run_search_select"]
+__all__ = ["compare", "experiment_search_select", "metric_value_filter", "run_search_select", "run_search_sql"]
 
 _RUN_COLUMNS = {
     "run_id": runs.c.run_uuid, "run_name": runs.c.name, "status": runs.c.status,
@@ -83,17 +86,38 @@ def _glob_pattern(pattern: str, ignore_case: bool) -> str:
     return "".join(parts)
 
 
-def compare(column: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
-    """``column <op> value`` with every value bound as a parameter."""
+Bind = Callable[[str, Any], Any]
+
+
+def _plain(_name: str, value: Any) -> Any:
+    return value
+
+
+def bound_value(op: str, value: Any, dialect: str) -> Any:
+    """The value ``compare`` binds for ``op``: LIKE patterns translated for ``dialect``."""
+    if op in ("LIKE", "ILIKE"):
+        return _glob_pattern(value, op == "ILIKE") if dialect == "sqlite" else _postgres_pattern(value)
+    return value
+
+
+def compare(column: Any, op: str, value: Any, dialect: str, bind: Bind = _plain, name: str = "") -> ColumnElement[bool]:
+    """``column <op> value`` with every value bound as a parameter.
+
+    ``bind(name, value)`` may wrap the bound value (a named ``bindparam``); list
+    items get the names ``{name}_0``, ``{name}_1``...
+    """
+    value = bound_value(op, value, dialect)
     if op in ("LIKE", "ILIKE"):
         if dialect == "sqlite":
-            return column.op("GLOB")(_glob_pattern(value, op == "ILIKE"))  # type: ignore[no-any-return]
-        pattern = _postgres_pattern(value)
+            return column.op("GLOB")(bind(name, value))  # type: ignore[no-any-return]
+        pattern = bind(name, value)
         return column.like(pattern) if op == "LIKE" else column.ilike(pattern)  # type: ignore[no-any-return]
-    if op == "IN":
-        return column.in_(list(value))  # type: ignore[no-any-return]
-    if op == "NOT IN":
-        return column.not_in(list(value))  # type: ignore[no-any-return]
+    if op in ("IN", "NOT IN"):
+        items = list(value)
+        if bind is not _plain:
+            items = [bind(f"{name}_{i}", v) for i, v in enumerate(items)]
+        return column.in_(items) if op == "IN" else column.not_in(items)  # type: ignore[no-any-return]
+    value = bind(name, value)
     binary = {
         "=": column.__eq__, "!=": column.__ne__, "<": column.__lt__,
         "<=": column.__le__, ">": column.__gt__, ">=": column.__ge__,
@@ -103,44 +127,46 @@ def compare(column: Any, op: str, value: Any, dialect: str) -> ColumnElement[boo
     return binary[op](value)  # type: ignore[no-any-return]
 
 
-def metric_value_filter(column: Any, is_nan: Any, op: str, value: float, dialect: str) -> ColumnElement[bool]:
+def metric_value_filter(
+    column: Any, is_nan: Any, op: str, value: float, dialect: str, bind: Bind = _plain, name: str = ""
+) -> ColumnElement[bool]:
     """``column <op> value`` for a metric stored as a value plus an ``is_nan`` flag."""
     # NaN is stored as 0 with is_nan: it must satisfy "!=" and nothing else.
     if op == "!=":
-        return or_(column != value, is_nan == true())
-    return and_(compare(column, op, value, dialect), is_nan == false())
+        return or_(column != bind(name, value), is_nan == true())
+    return and_(compare(column, op, value, dialect, bind, name), is_nan == false())
 
 
-def _dataset_exists(f: Comparison, dialect: str) -> ColumnElement[bool]:
+def _dataset_exists(f: Comparison, dialect: str, bind: Bind, name: str) -> ColumnElement[bool]:
     if f.key == "context":
         return exists().where(
             inputs.c.run_id == runs.c.id,
             input_tags.c.input_id == inputs.c.id,
             input_tags.c.name == DATASET_CONTEXT_TAG,
-            compare(input_tags.c.value, f.op, f.value, dialect),
+            compare(input_tags.c.value, f.op, f.value, dialect, bind, name),
         )
     return exists().where(
         inputs.c.run_id == runs.c.id,
         datasets.c.id == inputs.c.dataset_id,
-        compare(datasets.c[f.key], f.op, f.value, dialect),
+        compare(datasets.c[f.key], f.op, f.value, dialect, bind, name),
     )
 
 
-def _filter_condition(f: Comparison, dialect: str) -> ColumnElement[bool]:
+def _filter_condition(f: Comparison, dialect: str, bind: Bind = _plain, name: str = "") -> ColumnElement[bool]:
     """One filter as a WHERE term on ``runs``: a column test or a correlated EXISTS."""
     if f.kind == ATTRIBUTE:
-        return compare(_RUN_COLUMNS[f.key], f.op, f.value, dialect)
+        return compare(_RUN_COLUMNS[f.key], f.op, f.value, dialect, bind, name)
     if f.kind == DATASET:
-        return _dataset_exists(f, dialect)
+        return _dataset_exists(f, dialect, bind, name)
     table = _KEY_VALUE_TABLES[f.kind]
     row = [table.c.run_id == runs.c.id, table.c.key == f.key]
     if f.op in ("IS NULL", "IS NOT NULL"):
         present = exists().where(*row)
         return present if f.op == "IS NOT NULL" else ~present
     if f.kind == METRIC:
-        passes = metric_value_filter(table.c.value, table.c.is_nan, f.op, float(f.value), dialect)  # type: ignore[arg-type]
+        passes = metric_value_filter(table.c.value, table.c.is_nan, f.op, float(f.value), dialect, bind, name)  # type: ignore[arg-type]
     else:
-        passes = compare(table.c.value, f.op, f.value, dialect)
+        passes = compare(table.c.value, f.op, f.value, dialect, bind, name)
     return exists().where(*row, passes)
 
 
@@ -195,7 +221,7 @@ def _segments(key: OrderKey) -> list[tuple[FromClause, list[ColumnElement[bool]]
     has_value = exists().where(table.c.run_id == runs.c.id, table.c.key == key.key, table.c.value.is_not(None))
     if key.kind == METRIC:
         return [(runs.join(row, and_(on, row.c.is_nan == false())), [], row.c.value),
-                # NaN rows hold value 0: saying so lets the (key, value) index find them.
+                # NaN rows hold value 0: saying so lets the (key, is_nan, value) index find them.
                 (runs.join(row, and_(on, row.c.value == 0, row.c.is_nan == true())), [], None),
                 (runs, [~has_value], None)]
     return [(runs.join(row, and_(on, row.c.value.is_not(None))), [], row.c.value), (runs, [~has_value], None)]
@@ -223,42 +249,148 @@ def run_search_select(
     ``offset + limit`` rows; a later branch runs only if the earlier ones came
     up short.
     """
+    return _run_search(experiment_ids, lifecycle_stages, filters, order_by, limit, offset, dialect_name, _plain)
+
+
+def _run_search(
+    experiment_ids: list[int],
+    lifecycle_stages: tuple[str, ...],
+    filters: list[Comparison],
+    order_by: list[OrderKey],
+    limit: int,
+    offset: int,
+    dialect_name: str,
+    bind: Bind,
+    walk_sort_index: bool = False,
+) -> Select[Any]:
+    experiments = [bind(f"e{i}", e) for i, e in enumerate(experiment_ids)]
     where = [
-        runs.c.experiment_id.in_(list(experiment_ids)),
         runs.c.lifecycle_stage.in_(list(lifecycle_stages)),
-        *(_filter_condition(f, dialect_name) for f in filters),
+        *(_filter_condition(f, dialect_name, bind, f"f{n}") for n, f in enumerate(filters)),
     ]
+    in_experiments = runs.c.experiment_id.in_(experiments)
     segments = _segments(order_by[0]) if order_by else None
     if segments is None:
         source, terms = _sort_terms(order_by, runs, 0)
-        return select(runs).select_from(source).where(*where).order_by(*_ordered(terms)).limit(limit).offset(offset)
+        return (select(runs).select_from(source).where(in_experiments, *where).order_by(*_ordered(terms))
+                .limit(bind("lim", limit)).offset(bind("off", offset)))
 
-    need = offset + limit
     first = order_by[0]
     value_type = segments[0][2].type
     branches: list[Any] = []
+    walk = walk_sort_index and len(order_by) == 1 and first.kind in (METRIC, PARAM)
     for rank, (base, extra, value) in enumerate(segments):
         source, terms = _sort_terms(order_by[1:], base, 1)
         labelled = [t.label(f"t{i}") for i, (t, _) in enumerate(terms) if not _is_run_column(t)]
+        if rank == 0 and walk:
+            branches.append(_walked(first, [in_experiments, *where], bind("need", offset + limit)).cte("rank0"))
+            continue
         branch = (
             select(runs, literal(rank).label("rank"),
                    (value if value is not None else cast(null(), value_type)).label("v0"), *labelled)
-            .select_from(source).where(*extra, *where)
+            .select_from(source).where(in_experiments, *extra, *where)
             .order_by(*_ordered(([(value, first.ascending)] if value is not None else []) + terms))
         )
         if branches:
             # A later rank is read only if the earlier ones came up short. The
             # guard sits in LIMIT, which both databases evaluate once, first.
             filled = sum((select(func.count()).select_from(b).scalar_subquery() for b in branches), literal(0))
-            branch = branch.limit(case((filled < need, need - filled), else_=0))
+            branch = branch.limit(case((filled < bind("need", offset + limit), bind("need", offset + limit) - filled),
+                                       else_=0))
         else:
-            branch = branch.limit(need)
+            branch = branch.limit(bind("need", offset + limit))
         branches.append(branch.cte(f"rank{rank}"))
     page = union_all(*(select(b) for b in branches)).subquery("page")
     outer = [(page.c.rank, True), (page.c.v0, first.ascending)] + [
         (page.c[t.name] if _is_run_column(t) else page.c[f"t{i}"], asc) for i, (t, asc) in enumerate(terms)
     ]
-    return select(*(page.c[c.name] for c in runs.c)).order_by(*_ordered(outer)).limit(limit).offset(offset)
+    return (select(*(page.c[c.name] for c in runs.c)).order_by(*_ordered(outer))
+            .limit(bind("lim", limit)).offset(bind("off", offset)))
+
+
+_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="qmark"), "postgresql": postgresql.psycopg.dialect(paramstyle="format")}
+_COMPILED: dict[tuple[Any, ...], tuple[str, list[tuple[str, Any]]]] = {}
+_MAX_COMPILED = 512
+
+
+def _named(name: str, value: Any) -> Any:
+    return bindparam(name, value)
+
+
+def run_search_sql(
+    experiment_ids: list[int],
+    lifecycle_stages: tuple[str, ...],
+    filters: list[Comparison],
+    order_by: list[OrderKey],
+    limit: int,
+    offset: int,
+    dialect_name: str,
+    walk_sort_index: bool = False,
+) -> tuple[str, list[Any]]:
+    """:func:`run_search_select` as SQL text and positional parameters for a DB-API cursor.
+
+    The text is compiled once per shape (dialect, number of experiments,
+    stages, filters without their values, order) and cached; every value
+    (experiment ids, compared values, limit and offset) is a named parameter
+    filled in per call.
+
+    ``walk_sort_index`` asks the database to read runs in the order of the first
+    sort key's index and stop once the page is full, instead of reading the
+    experiments' runs and sorting them: much faster when the experiments hold
+    most of the runs that have the key, much slower for a small experiment.
+    """
+    shape = (
+        dialect_name, len(experiment_ids), tuple(lifecycle_stages),
+        tuple((f.kind, f.key, f.op, len(f.value) if isinstance(f.value, tuple) else None) for f in filters),
+        tuple(order_by), walk_sort_index,
+    )
+    values: dict[str, Any] = {"lim": limit, "off": offset, "need": offset + limit}
+    values.update((f"e{i}", e) for i, e in enumerate(experiment_ids))
+    for n, f in enumerate(filters):
+        if f.value is None:
+            continue
+        value = float(f.value) if f.kind == METRIC else bound_value(f.op, f.value, dialect_name)  # type: ignore[arg-type]
+        if isinstance(value, tuple):
+            values.update((f"f{n}_{i}", v) for i, v in enumerate(value))
+        else:
+            values[f"f{n}"] = value
+    found = _COMPILED.get(shape)
+    if found is None:
+        stmt = _run_search(
+            experiment_ids, lifecycle_stages, filters, order_by, limit, offset, dialect_name, _named, walk_sort_index
+        )
+        compiled = stmt.compile(dialect=_DIALECTS[dialect_name], compile_kwargs={"render_postcompile": True})
+        defaults = compiled.construct_params()
+        found = (compiled.string, [(name, defaults[name]) for name in compiled.positiontup or ()])
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[shape] = found
+    sql, slots = found
+    return sql, [values.get(name, default) for name, default in slots]
+
+
+def _walked(key: OrderKey, conditions: list[ColumnElement[bool]], need: Any) -> Select[Any]:
+    """Rank 0 of a search ordered by one metric or param, read in the order of its (key, value) index.
+
+    Only the key's rows are in FROM; the run's conditions are one correlated
+    scalar subquery per row, which no database turns into a join, so the plan
+    is an ordered index walk that stops after ``need`` matches.
+    """
+    row = _KEY_VALUE_TABLES[key.kind].alias("w")
+    match = select(literal(1)).select_from(runs).where(runs.c.id == row.c.run_id, *conditions).limit(1)
+    start_time = select(runs.c.start_time).where(runs.c.id == row.c.run_id).scalar_subquery()
+    run_uuid = select(runs.c.run_uuid).where(runs.c.id == row.c.run_id).scalar_subquery()
+    has_value = row.c.is_nan == false() if key.kind == METRIC else row.c.value.is_not(None)
+    picked = (
+        select(row.c.run_id, row.c.value)
+        .where(row.c.key == key.key, has_value, match.scalar_subquery().is_not(None))
+        .order_by(*_ordered([(row.c.value, key.ascending), (start_time, False), (run_uuid, True)]))
+        .limit(need)
+        .subquery("walk")
+    )
+    return select(runs, literal(0).label("rank"), picked.c.value.label("v0")).select_from(
+        picked.join(runs, runs.c.id == picked.c.run_id)
+    )
 
 
 def _is_run_column(expr: Any) -> bool:

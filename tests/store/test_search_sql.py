@@ -14,7 +14,7 @@ from modelyard.service.search import (
 )
 from modelyard.store import schema
 from modelyard.store.engine import make_engine
-from modelyard.store.search import experiment_search_select, run_search_select
+from modelyard.store.search import experiment_search_select, run_search_select, run_search_sql
 
 NAN = float("nan")
 # uuid: (experiment, stage, name, user, status, start, end, artifact_uri, params, metrics, tags, inputs)
@@ -92,6 +92,22 @@ def search(engine: Engine, filter_string: str | None = None, order_by: list[str]
                              parse_run_order_by(order_by), limit, offset, engine.dialect.name)
     with engine.connect() as conn:
         return [row.run_uuid for row in conn.execute(stmt)]
+
+
+def search_sql(engine: Engine, filter_string: str | None = None, order_by: list[str] | None = None, *,
+               limit: int = 100, offset: int = 0, walk: bool = False,
+               experiments: tuple[int, ...] = (1, 2)) -> list[str]:
+    """The same search through the cached positional SQL text, on the bare DB-API cursor."""
+    sql, params = run_search_sql(list(experiments), ("active",), parse_run_filter(filter_string),
+                                 parse_run_order_by(order_by), limit, offset, engine.dialect.name,
+                                 walk_sort_index=walk)
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(sql, params)
+        return [row[1] for row in cur.fetchall()]
+    finally:
+        raw.close()
 
 
 # Default order is start_time DESC: d4, c3, b2, a1.
@@ -219,6 +235,25 @@ def test_paging_walks_every_run_once(engine: Engine) -> None:
         assert search(engine, order_by=order_by, limit=2, offset=10) == []
 
 
+@pytest.mark.parametrize("walk", [False, True], ids=["experiment-first", "walk-sort-index"])
+def test_cached_sql_text_finds_what_the_select_finds(engine: Engine, walk: bool) -> None:
+    # Each shape is compiled once; later calls of the same shape bind other values into the cached text.
+    for _ in range(2):
+        wrong = {f: (got, want) for f, want in FILTER_CASES if (got := search_sql(engine, f, walk=walk)) != want}
+        assert wrong == {}
+        wrong = {str(o): (got, want) for o, want in ORDER_CASES
+                 if (got := search_sql(engine, order_by=o, walk=walk)) != want}
+        assert wrong == {}
+    assert search_sql(engine, "metrics.loss < 1 AND params.lr != 'x'", ["metrics.acc DESC"], walk=walk) == ["a1", "b2", "c3"]
+    assert search_sql(engine, "tags.team ILIKE '%o%'", ["metrics.acc ASC"], walk=walk) == ["a1", "b2"]
+    assert search_sql(engine, "params.lr = '0.1'", experiments=(2,), walk=walk) == []
+    for order_by in (["metrics.acc DESC"], ["params.lr ASC"], ["metrics.loss ASC"]):
+        full = search(engine, order_by=order_by)
+        for size in (1, 2, 3):
+            pages = [search_sql(engine, order_by=order_by, limit=size, offset=o, walk=walk) for o in range(0, 5, size)]
+            assert [u for page in pages for u in page] == full, (order_by, size)
+
+
 def _reference_order(runs: dict[str, dict], key: str, ascending: bool) -> list[str]:
     """MLflow's order in Python: values, then NaN, then missing; ties by start_time DESC, run_uuid."""
     def sort_key(uuid: str) -> tuple:
@@ -258,6 +293,13 @@ def test_metric_order_matches_reference_at_every_page_boundary(db_uri: str) -> N
                     stmt = run_search_select([1], ("active",), [], order, size, offset, engine.dialect.name)
                     got += [r.run_uuid for r in conn.execute(stmt)]
                 assert got == expected
+                for walk in (False, True):
+                    walked: list[str] = []
+                    for offset in range(0, 40, size):
+                        sql, params = run_search_sql([1], ("active",), [], order, size, offset, engine.dialect.name,
+                                                     walk_sort_index=walk)
+                        walked += [r[1] for r in conn.exec_driver_sql(sql, tuple(params))]
+                    assert walked == expected, (size, walk)
             stmt = run_search_select([1], ("active",), [Comparison("metric", "m", "!=", 2.0)], order, 100, 0,
                                      engine.dialect.name)
             kept = [u for u in expected if runs[u]["m"] and runs[u]["m"]["m"] != 2.0]

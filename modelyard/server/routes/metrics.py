@@ -15,8 +15,8 @@ def get_history(svc: TrackingService, req: s.GetMetricHistory) -> dict[str, Any]
     run_id = req.id
     if not run_id:
         raise InvalidParameterValue(missing_value("run_id"))
-    page = svc.runs.metric_history(run_id, req.metric_key or "", req.max_results, req.page_token)
-    out: dict[str, Any] = {"metrics": [m.to_dict() for m in page.items]}
+    page = svc.runs.metric_history_dicts(run_id, req.metric_key or "", req.max_results, req.page_token)
+    out: dict[str, Any] = {"metrics": page.items}
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return out

@@ -31,18 +31,8 @@ def create(svc: TrackingService, req: s.CreateRun) -> dict[str, Any]:
     return {"run": run.to_dict()}
 
 
-def _with_outputs(svc: TrackingService, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add MLflow 3's ``outputs.model_outputs`` (the logged models each run made)."""
-    outputs = svc.logged_models.run_outputs([r["info"]["run_id"] for r in runs])
-    for r in runs:
-        found = outputs.get(r["info"]["run_id"])
-        if found:
-            r["outputs"] = {"model_outputs": [o.to_dict() for o in found]}
-    return runs
-
-
 def get(svc: TrackingService, req: s.RunId) -> dict[str, Any]:
-    return {"run": _with_outputs(svc, [svc.runs.get(_run_id(req)).to_dict()])[0]}
+    return {"run": svc.runs.get_dict(_run_id(req))}
 
 
 def update(svc: TrackingService, req: s.UpdateRun) -> dict[str, Any]:
@@ -59,7 +49,7 @@ def restore(svc: TrackingService, req: s.RunId) -> None:
 
 
 def search(svc: TrackingService, req: s.SearchRuns) -> dict[str, Any]:
-    page = svc.runs.search(
+    page = svc.runs.search_dicts(
         experiment_ids=req.experiment_ids,
         filter_string=req.filter,
         run_view_type=req.run_view_type or "ACTIVE_ONLY",
@@ -67,7 +57,7 @@ def search(svc: TrackingService, req: s.SearchRuns) -> dict[str, Any]:
         order_by=req.order_by,
         page_token=req.page_token,
     )
-    out: dict[str, Any] = {"runs": _with_outputs(svc, [r.to_dict() for r in page.items])}
+    out: dict[str, Any] = {"runs": page.items}
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return out
