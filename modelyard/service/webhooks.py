@@ -37,13 +37,13 @@ import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
 from ..entities import PagedList
+from ..entities_webhooks import WebhookTestResult
 from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.webhooks import (
@@ -89,22 +89,6 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
     "model_version.stage_changed": {"name": "example_model", "version": "1", "from_stage": "None",
                                     "to_stage": "Staging"},
 }
-
-
-@dataclass(slots=True)
-class WebhookTestResult:
-    success: bool
-    response_status: int | None = None
-    response_body: str | None = None
-    error_message: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}  # type: ignore[attr-defined]
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> WebhookTestResult:
-        return cls(bool(d.get("success", False)), d.get("response_status"), d.get("response_body"),
-                   d.get("error_message"))
 
 
 def sign(secret: str, delivery_id: str, timestamp: str, body: str) -> str:
