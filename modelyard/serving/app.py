@@ -29,6 +29,7 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from ..errors import InvalidParameterValue, ModelyardError, RequestTooLarge, TemporarilyUnavailable
+from .asgi import Endpoint, ServingApp, header, read_body, respond
 from .batching import Batcher
 from .config import ServingConfig
 from .holder import ModelHolder
@@ -73,20 +74,31 @@ class ModelServer:
             raise TemporarilyUnavailable("The model is still loading.")
         return model
 
-    def request_id(self, request: Request) -> str:
-        given = request.headers.get("x-request-id")
+    def request_id(self, given: str | None) -> str:
+        """The caller's ``x-request-id`` when usable, else a new one."""
         if given and len(given) <= 64:
             return given
         return f"{self._prefix}-{next(self._ids):x}"
 
-    async def body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length")
+    def _check_length(self, declared: str | None) -> None:
         limit = self.config.max_request_bytes
         if declared and declared.isdigit() and int(declared) > limit:
             raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes.")
+
+    async def body(self, request: Request) -> bytes:
+        self._check_length(request.headers.get("content-length"))
         self.batcher.receiving += 1
         try:
             return await request.body()
+        finally:
+            self.batcher.receiving -= 1
+
+    async def read(self, scope: Scope, receive: Receive) -> bytes:
+        """:meth:`body` for a plain ASGI handler."""
+        self._check_length(header(scope, b"content-length"))
+        self.batcher.receiving += 1
+        try:
+            return await read_body(receive)
         finally:
             self.batcher.receiving -= 1
 
@@ -108,28 +120,41 @@ class ModelServer:
             out["x-request-id"] = request_id
         return out
 
+    def raw_headers(self, model: LoadedModel | None, request_id: str) -> list[tuple[bytes, bytes]]:
+        """:meth:`headers` as ASGI header pairs."""
+        out = [] if model is None else [(b"x-model-name", model.name.encode("latin-1")),
+                                        (b"x-model-version", model.version.encode("latin-1"))]
+        out.append((b"x-request-id", request_id.encode("latin-1")))
+        return out
+
     # ---- MLflow scoring protocol ---------------------------------------------------
 
-    async def invocations(self, request: Request) -> Response:
+    async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /invocations``, in plain ASGI (see :mod:`.asgi`)."""
         t0 = time.perf_counter()
         model = self.holder.current
-        request_id = self.request_id(request)
         try:
-            if model is None:
-                raise TemporarilyUnavailable("The model is still loading.")
-            body = await self.body(request)
-            inputs, params = model.reader.read_mlflow(body, request.headers.get("content-type", JSON))
-            pred = await self.predict(model, inputs, params)
-            content, status = _encode({"predictions": jsonable(pred)}), 200
-        except ModelyardError as exc:
-            content, status = _encode(exc.to_dict()), exc.status
-        except Exception as exc:  # noqa: BLE001 - the model refused this input: the caller's 400
-            content, status = _encode(model_failed(exc)), 400
-        seconds = time.perf_counter() - t0
-        self.metrics.observe("invocations", status, seconds)
-        if status == 200:
-            self.record(request_id, model, inputs, pred, seconds)  # type: ignore[arg-type]
-        return Response(content, status, self.headers(model, request_id), JSON)
+            request_id = self.request_id(header(scope, b"x-request-id"))
+            try:
+                if model is None:
+                    raise TemporarilyUnavailable("The model is still loading.")
+                body = await self.read(scope, receive)
+                inputs, params = model.reader.read_mlflow(body, header(scope, b"content-type") or JSON)
+                pred = await self.predict(model, inputs, params)
+                content, status = _encode({"predictions": jsonable(pred)}), 200
+            except ModelyardError as exc:
+                content, status = _encode(exc.to_dict()), exc.status
+            except Exception as exc:  # noqa: BLE001 - the model refused this input: the caller's 400
+                content, status = _encode(model_failed(exc)), 400
+            seconds = time.perf_counter() - t0
+            self.metrics.observe("invocations", status, seconds)
+            if status == 200:
+                self.record(request_id, model, inputs, pred, seconds)  # type: ignore[arg-type]
+            headers = self.raw_headers(model, request_id)
+        except Exception as exc:  # what Starlette's error middleware does on the other routes
+            log.exception("unexpected error on POST %s", scope["path"])
+            content, status, headers = _encode(unexpected(exc)), 500, []
+        await respond(send, status, headers, content)
 
     async def ping(self, request: Request) -> Response:
         ok = self.holder.current is not None
@@ -240,10 +265,13 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     return Response(_encode(exc.to_dict()), exc.status, media_type=JSON)
 
 
+def unexpected(exc: Exception) -> dict[str, str]:
+    return {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return Response(_encode({"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}), 500,
-                    media_type=JSON)
+    return Response(_encode(unexpected(exc)), 500, media_type=JSON)
 
 
 class _ExactRouter(Router):
@@ -263,7 +291,7 @@ class _ExactRouter(Router):
         await super().app(scope, receive, send)
 
 
-def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | None = None) -> Starlette:
+def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | None = None) -> ServingApp:
     """An ASGI app serving ``config.model_uri`` (or a model URI with default settings).
 
     >>> app = create_app("models:/churn@champion")      # uvicorn / gunicorn-with-uvicorn workers
@@ -275,7 +303,7 @@ def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | 
     server = ModelServer(config, client_factory)
     routes = [
         Route("/", server.page, methods=["GET"]),
-        Route("/invocations", server.invocations, methods=["POST"]),
+        Route("/invocations", Endpoint(server.invocations), methods=["POST"]),
         Route("/ping", server.ping, methods=["GET"]),
         Route("/health", server.ping, methods=["GET"]),
         Route("/version", server.version, methods=["GET"]),
@@ -285,9 +313,10 @@ def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | 
         Route("/openapi.json", server.openapi, methods=["GET"]),
         *oip_routes(server),
     ]
-    app = Starlette(routes=routes, lifespan=server.lifespan,
-                    exception_handlers={ModelyardError: _on_error, Exception: _on_unexpected})
+    app = ServingApp(routes=routes, lifespan=server.lifespan,
+                     exception_handlers={ModelyardError: _on_error, Exception: _on_unexpected})
     app.router = _ExactRouter(app.router.routes)  # type: ignore[arg-type]
     app.router.lifespan_context = server.lifespan
+    app.direct = {"/invocations": server.invocations}
     app.state.server = server
     return app

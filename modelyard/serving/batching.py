@@ -7,7 +7,8 @@ latency). While a batch is predicting (fast models inline, slow ones on one
 worker thread) new requests queue up and form the next batch. ``max_wait_ms``
 only applies while other requests are still being received: the batch then
 waits for them, at most that long. Requests are batched only with requests for
-the same model version, of the same kind and without ``params``; a batch that
+the same model version, of the same kind and shape and without ``params`` (tables,
+and tensors whose signature has a variable first axis); a batch that
 fails is retried request by request, so one bad request cannot fail others.
 """
 
@@ -88,7 +89,7 @@ class Batcher:
     def _take(self) -> list[_Item]:
         first = self.pending[0]
         model, inputs, params = first[0], first[1], first[2]
-        if params is not None or inputs.kind not in ("matrix", "frame"):
+        if len(self.pending) == 1 or params is not None or not _joinable(model, inputs):
             return [self.pending.pop(0)]
         batch, rest, rows = [], [], 0
         shape = _shape(inputs)
@@ -163,18 +164,26 @@ class Batcher:
             self._executor.shutdown(wait=False)
 
 
+def _joinable(model: Any, inputs: Inputs) -> bool:
+    """Tables always; one tensor when the model's signature gives it a variable batch axis."""
+    if inputs.kind in ("matrix", "frame"):
+        return True
+    return (inputs.kind == "tensor" and getattr(model, "batches_tensors", False)
+            and getattr(inputs.data, "ndim", 0) >= 1)
+
+
 def _shape(inputs: Inputs) -> tuple[Any, ...]:
     """What requests must share to be answered as one batch: the same columns (and
     dtypes) or the same row shape, so joining them changes no one's answer."""
     data = inputs.data
     if inputs.kind == "frame":
         return tuple(zip(data.columns, map(str, data.dtypes)))
-    return (getattr(data, "shape", (None,))[1:], str(getattr(data, "dtype", "")))
+    return (getattr(data, "shape", (None,))[1:], getattr(data, "dtype", None))
 
 
 def _concat(parts: list[Inputs]) -> Inputs:
     kind = parts[0].kind
     rows = sum(p.rows for p in parts)
-    if kind == "matrix":
+    if kind in ("matrix", "tensor"):
         return Inputs(kind, np.concatenate([p.data for p in parts]), rows)
     return Inputs(kind, pd.concat([p.data for p in parts], ignore_index=True), rows)

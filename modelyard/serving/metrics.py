@@ -8,17 +8,32 @@ Per-app registry (several apps in one process do not collide). Series:
 ``modelyard_serving_prediction_value{version}`` (numeric outputs),
 ``modelyard_serving_model_swaps_total``, ``modelyard_serving_model_load_failures_total``
 and the request log's ``..._request_log_{written,dropped,failed}_total`` and queue depth.
+
+The series updated on every request (the first five) are plain counts kept by the
+serving process itself (a list slot or a dict entry per update: no lock, no
+label lookup) and turned into Prometheus samples when ``/metrics`` is scraped,
+with the same names, labels and buckets as ``prometheus_client``'s own Counter
+and Histogram would give. Rare events use ``prometheus_client`` directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
@@ -27,35 +42,103 @@ VALUE_BUCKETS = (-10, -5, -2, -1, -0.5, 0, 0.1, 0.25, 0.5, 0.75, 0.9, 1, 2, 5, 1
 MAX_CLASSES = 50  # distinct discrete prediction values tracked per version; more become "other"
 
 
+class Buckets:
+    """One histogram series: a count per bucket (the last is ``+Inf``) and the sum."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        if not math.isnan(value):  # NaN falls in no bucket (as in prometheus_client) but joins the sum
+            self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+
+class HistogramFamily(Collector):
+    """Histogram series keyed by their label values, exposed like ``prometheus_client.Histogram``."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str], bounds: Sequence[float]) -> None:
+        self.name, self.documentation = name, documentation
+        self.labelnames, self.bounds = tuple(labelnames), tuple(float(b) for b in bounds)
+        self._les = [floatToGoString(b) for b in self.bounds] + ["+Inf"]
+        self.series: dict[tuple[str, ...], Buckets] = {}
+
+    def labels(self, *values: str) -> Buckets:
+        series = self.series.get(values)
+        if series is None:
+            series = self.series[values] = Buckets(self.bounds)
+        return series
+
+    def observe(self, value: float) -> None:
+        """For a family without labels (what ``Histogram.observe`` is without ``.labels``)."""
+        self.labels().observe(value)
+
+    def collect(self) -> Iterator[Metric]:
+        metric = Metric(self.name, self.documentation, "histogram")
+        for values, series in list(self.series.items()):
+            labels = dict(zip(self.labelnames, values))
+            acc = 0
+            for le, count in zip(self._les, list(series.counts)):
+                acc += count
+                metric.add_sample(self.name + "_bucket", {**labels, "le": le}, float(acc))
+            metric.add_sample(self.name + "_count", labels, float(acc))
+            if self.bounds[0] >= 0:  # prometheus_client leaves out the sum when buckets go negative
+                metric.add_sample(self.name + "_sum", labels, series.total)
+        yield metric
+
+
+class CounterFamily(Collector):
+    """Counter series keyed by their label values (a dict entry each), exposed as ``<name>_total``."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, list(labelnames)
+        self.counts: dict[tuple[str, ...], float] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for values, count in list(self.counts.items()):
+            family.add_metric(list(values), float(count))
+        yield family
+
+
 class ServingMetrics:
     def __init__(self) -> None:
         disable_created_metrics()  # no *_created series: half the page, no value for scraping
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
-        self.requests = Counter("modelyard_serving_requests", "Requests by endpoint and HTTP status.",
-                                ["endpoint", "status"], registry=r)
-        self.latency = Histogram("modelyard_serving_request_duration_seconds", "Request latency.",
-                                 ["endpoint"], buckets=LATENCY_BUCKETS, registry=r)
-        self.batch_size = Histogram("modelyard_serving_batch_size", "Requests per model predict call.",
-                                    buckets=BATCH_BUCKETS, registry=r)
+        self.requests = CounterFamily("modelyard_serving_requests", "Requests by endpoint and HTTP status.",
+                                      ["endpoint", "status"])
+        self.latency = HistogramFamily("modelyard_serving_request_duration_seconds", "Request latency.",
+                                       ["endpoint"], LATENCY_BUCKETS)
+        self.batch_size = HistogramFamily("modelyard_serving_batch_size", "Requests per model predict call.",
+                                          [], BATCH_BUCKETS)
+        r.register(self.requests)
+        r.register(self.latency)
+        r.register(self.batch_size)
         self.model_info = Gauge("modelyard_serving_model_info", "The model version answering (value 1).",
                                 ["name", "version", "uri"], registry=r)
-        self.predicted = Counter("modelyard_serving_predictions", "Discrete predictions by value.",
-                                 ["version", "value"], registry=r)
-        self.values = Histogram("modelyard_serving_prediction_value", "Numeric predictions.",
-                                ["version"], buckets=VALUE_BUCKETS, registry=r)
+        self.predicted = CounterFamily("modelyard_serving_predictions", "Discrete predictions by value.",
+                                       ["version", "value"])
+        self.values = HistogramFamily("modelyard_serving_prediction_value", "Numeric predictions.",
+                                      ["version"], VALUE_BUCKETS)
+        r.register(self.predicted)
+        r.register(self.values)
         self.swaps = Counter("modelyard_serving_model_swaps", "Model versions switched in.", registry=r)
         self.load_failures = Counter("modelyard_serving_model_load_failures",
                                      "Model versions that failed to load (the old one kept serving).", registry=r)
-        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
-        self._classes: dict[tuple[str, Any], Any] = {}
+        self._children: dict[tuple[str, int], tuple[tuple[str, str], Buckets]] = {}
+        self._classes: dict[tuple[str, Any], tuple[str, str]] = {}
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         child = self._children.get((endpoint, status))
         if child is None:
-            child = self._children[(endpoint, status)] = (
-                self.requests.labels(endpoint, str(status)), self.latency.labels(endpoint))
-        child[0].inc()
+            child = self._children[(endpoint, status)] = ((endpoint, str(status)), self.latency.labels(endpoint))
+        counts = self.requests.counts
+        counts[child[0]] = counts.get(child[0], 0) + 1
         child[1].observe(seconds)
 
     def set_model(self, name: str, version: str, uri: str) -> None:
@@ -67,17 +150,21 @@ class ServingMetrics:
         if not isinstance(pred, np.ndarray) or pred.ndim != 1 or len(pred) > 4096:
             return
         kind = pred.dtype.kind
+        if kind not in "biuUOf":
+            return
+        values = pred.tolist()
         if kind in "biuUO":
-            for value in pred.tolist():
+            counts, classes = self.predicted.counts, self._classes
+            for value in values:
                 key = (version, value)
-                child = self._classes.get(key)
-                if child is None:
-                    label = str(value) if len(self._classes) < MAX_CLASSES else "other"
-                    child = self._classes[key] = self.predicted.labels(version, label)
-                child.inc()
+                series = classes.get(key)
+                if series is None:
+                    label = str(value) if len(classes) < MAX_CLASSES else "other"
+                    series = classes[key] = (version, label)
+                counts[series] = counts.get(series, 0) + 1
         if kind in "fiub":
             hist = self.values.labels(version)
-            for value in pred.tolist():
+            for value in values:
                 hist.observe(float(value))
 
     def add_collector(self, fn: Callable[[], dict[str, float]]) -> None:

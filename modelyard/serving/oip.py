@@ -159,7 +159,7 @@ def oip_routes(server: ModelServer) -> list[Route]:
 
     async def infer(request: Request) -> Response:
         t0 = time.perf_counter()
-        request_id = server.request_id(request)
+        request_id = server.request_id(request.headers.get("x-request-id"))
         model = None
         try:
             model = resolve(request)

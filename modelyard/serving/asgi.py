@@ -1,0 +1,80 @@
+"""Plain ASGI for the prediction endpoint: read a header and the body, send one response.
+
+A single-row prediction costs less than Starlette's ``Request``/``Response``
+objects and middleware around it, so ``POST /invocations`` speaks ASGI directly
+with these helpers and :class:`ServingApp` hands it the request before the
+middleware stack (unless someone added middleware of their own). Responses are
+byte for byte what ``starlette.responses.Response`` sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of request header ``name`` (lower case, as ASGI servers give them)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body (raises ``ClientDisconnect`` as ``Request.body()`` does)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
+                  content_type: bytes = b"application/json") -> None:
+    """Send ``body``; ``headers`` first, then content-length and content-type (Starlette's order)."""
+    headers.append((b"content-length", str(len(body)).encode()))
+    headers.append((b"content-type", content_type))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Endpoint:
+    """An ASGI handler as a Starlette route endpoint (a bound method would be wrapped as a
+    ``Request`` handler)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handler(scope, receive, send)
+
+
+class ServingApp(Starlette):
+    """Starlette, with ``POST`` to a few exact paths handed straight to their ASGI handlers.
+
+    Those handlers answer every error themselves; everything else (other methods,
+    other paths, lifespan) goes through Starlette as usual. Middleware added with
+    ``add_middleware`` turns the shortcut off so that it sees every request.
+    """
+
+    direct: dict[str, Handler]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not self.user_middleware:
+            handler = self.direct.get(scope["path"])
+            if handler is not None:
+                scope["app"] = self
+                await handler(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
