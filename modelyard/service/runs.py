@@ -283,7 +283,7 @@ class RunService:
         page_token: str | None = None,
     ) -> PagedList:
         """One page of matching runs as :class:`Run` objects."""
-        page = self.search_dicts(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
+        page = self._search(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token, False)
         return PagedList([Run.from_dict(d) for d in page.items], page.next_page_token)
 
     def search_dicts(
@@ -295,7 +295,22 @@ class RunService:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        """One page of matching runs as MLflow wire dicts (``Run.to_dict`` plus ``outputs``)."""
+        """One page of matching runs as MLflow wire dicts (``Run.to_dict`` plus ``outputs``), to encode as JSON.
+
+        Each run's ``data.params`` and ``data.tags`` are JSON already (``msgspec.Raw``).
+        """
+        return self._search(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token, True)
+
+    def _search(
+        self,
+        experiment_ids: Sequence[str | int],
+        filter_string: str | None,
+        run_view_type: str,
+        max_results: int,
+        order_by: list[str] | None,
+        page_token: str | None,
+        encoded: bool,
+    ) -> PagedList:
         limits.check_max_results(max_results, limits.MAX_RESULTS_SEARCH_RUNS)
         if run_view_type not in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
             raise InvalidParameterValue(
@@ -308,7 +323,7 @@ class RunService:
         if not ids:
             return PagedList([], None)
         runs = self.store.runs.search_dicts(
-            ids, ViewType.stages(run_view_type), filters, order, max_results + 1, offset
+            ids, ViewType.stages(run_view_type), filters, order, max_results + 1, offset, encoded
         )
         token = encode_page_token(offset + max_results) if len(runs) > max_results else None
         return PagedList(runs[:max_results], token)

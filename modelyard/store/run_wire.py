@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from msgspec import Raw
+
 from .database import Database, Tx
 
 _CHUNK = 5000  # run ids per statement
@@ -40,14 +42,16 @@ class RunWire:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        ph = db.ph
         self._by_uuid = db.sql(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_uuid = ?")
         # {ids} is replaced by the page's run ids: ``IN (?, ...)`` on SQLite, ``= ANY(%s)`` on PostgreSQL.
+        # SQLite reads ``run_id IN (...)`` one run at a time through the (run_id, key) primary key, so
+        # its rows come in key order without a sort; PostgreSQL is asked for that order.
+        by_key = "" if db.is_sqlite else " ORDER BY run_id, key"
         self._children = {
-            "params": "SELECT run_id, key, value FROM params WHERE run_id {ids} ORDER BY run_id, key",
-            "tags": "SELECT run_id, key, value FROM tags WHERE run_id {ids} ORDER BY run_id, key",
+            "params": "SELECT run_id, key, value FROM params WHERE run_id {ids}" + by_key,
+            "tags": "SELECT run_id, key, value FROM tags WHERE run_id {ids}" + by_key,
             "metrics": "SELECT run_id, key, value, is_nan, timestamp, step FROM latest_metrics"
-                       " WHERE run_id {ids} ORDER BY run_id, key",
+                       " WHERE run_id {ids}" + by_key,
             "inputs": "SELECT i.id, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile"
                       " FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id {ids} ORDER BY i.id",
             "input_tags": "SELECT t.input_id, t.name, t.value FROM input_tags t JOIN inputs i ON i.id = t.input_id"
@@ -56,7 +60,15 @@ class RunWire:
                        " JOIN logged_models m ON m.id = o.model_id WHERE o.run_id {ids}"
                        " ORDER BY o.run_id, m.creation_timestamp_ms, m.model_id, o.step",
         }
-        self._ph = ph
+        # Each run's key/value list as JSON text; strings only, so the database's JSON is exact.
+        if db.is_sqlite:
+            pairs = "json_group_array(json_object('key', key, 'value', value))"
+        else:
+            pairs = "json_agg(json_build_object('key', key, 'value', value) ORDER BY key)::text"
+        self._json = {
+            table: f"SELECT run_id, {pairs} FROM {table} WHERE run_id {{ids}} GROUP BY run_id"
+            for table in ("params", "tags")
+        }
 
     def _ids(self, sql: str, pks: Sequence[int]) -> tuple[str, Sequence[Any]]:
         if self.db.is_sqlite:
@@ -68,12 +80,16 @@ class RunWire:
         row = tx.one(self._by_uuid, (run_id,))
         return self.build(tx, [row])[0] if row else None
 
-    def build(self, tx: Tx, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-        """Wire dicts of the runs whose ``RUN_COLUMNS`` rows are given, in their order."""
+    def build(self, tx: Tx, rows: Sequence[Sequence[Any]], encoded: bool = False) -> list[dict[str, Any]]:
+        """Wire dicts of the runs whose ``RUN_COLUMNS`` rows are given, in their order.
+
+        With ``encoded``, each run's ``params`` and ``tags`` lists come as JSON
+        written by the database (``msgspec.Raw``), ready for the encoder.
+        """
         if not rows:
             return []
-        params: dict[int, list[dict[str, str]]] = {}
-        tags: dict[int, list[dict[str, str]]] = {}
+        params: dict[int, Any] = {}
+        tags: dict[int, Any] = {}
         metrics: dict[int, list[dict[str, Any]]] = {}
         inputs: dict[int, list[dict[str, Any]]] = {}
         outputs: dict[int, list[dict[str, Any]]] = {}
@@ -81,6 +97,9 @@ class RunWire:
         for start in range(0, len(pks), _CHUNK):
             chunk = pks[start : start + _CHUNK]
             for table, into in (("params", params), ("tags", tags)):
+                if encoded:
+                    into.update((pk, Raw(text)) for pk, text in tx.all(*self._ids(self._json[table], chunk)))
+                    continue
                 last, items = None, []
                 for pk, key, value in tx.all(*self._ids(self._children[table], chunk)):
                     if pk != last:

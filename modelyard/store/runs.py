@@ -179,14 +179,18 @@ class RunStore:
         order_by: list[OrderKey],
         limit: int,
         offset: int,
+        encoded: bool = False,
     ) -> list[dict[str, Any]]:
-        """A page of matching runs as MLflow wire dicts, in MLflow's order (see ``store/search.py``)."""
+        """A page of matching runs as MLflow wire dicts, in MLflow's order (see ``store/search.py``).
+
+        ``encoded``: params and tags as database-written JSON (see ``RunWire.build``).
+        """
         with self.db.fast_read() as tx:
             walk = self._walk_sort_index(tx, experiment_ids, order_by, offset + limit)
             sql, params = run_search_sql(
                 experiment_ids, stages, filters, order_by, limit, offset, self.db.dialect, walk_sort_index=walk
             )
-            return self.wire.build(tx, tx.all(sql, params))
+            return self.wire.build(tx, tx.all(sql, params), encoded)
 
     def _walk_sort_index(self, tx: Tx, experiment_ids: list[int], order_by: list[OrderKey], need: int) -> bool:
         """Whether to read a search in the order of its sort key's index (see ``run_search_sql``).
