@@ -28,9 +28,10 @@ modelyard runs in this interpreter on a fresh embedded store (SQLite, a pipeline
 plus one nested run per step), with the inline executor (in process) and the process
 executor. Prefect runs in its own environment, ``benchmarks/.venvs/prefect`` (created on
 first use with ``prefect==PREFECT_VERSION`` and ``fastapi==FASTAPI_VERSION``), with its
-default settings: ``prefect`` = the ephemeral local API it starts itself (no
-PREFECT_API_URL), ``prefect-server`` = a ``prefect server start`` process started here (the
-usual deployment). Both calling tasks directly (``noop(i, salt)``, run at once in the
+default settings (logging included) but for analytics off, a 180 s wait for the first start of
+its local API, and no UI for ``prefect server start`` (it needs the newer fastapi): ``prefect`` =
+the ephemeral local API it starts itself (no PREFECT_API_URL), ``prefect-server`` = a
+``prefect server start`` process started here (the usual deployment). Both calling tasks directly (``noop(i, salt)``, run at once in the
 flow's thread) and submitting them (``noop.submit(i, salt)``, futures, which is what a
 modelyard step call is). Each tool runs warm-up flows first.
 """
@@ -220,13 +221,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prefect(steps: list[int], repeat: int, limit: float, server: bool) -> dict[str, dict[int, list[dict]]]:
+def _prefect(
+    steps: list[int], repeat: int, limit: float, server: bool, settings: dict[str, str] | None = None
+) -> dict[str, dict[int, list[dict]]]:
     python = _ensure_prefect()
     with tempfile.TemporaryDirectory() as home:
         # Defaults, but for: no analytics, and a longer wait for the first start of the local API (it
         # creates its database; on 2 busy cores that takes more than its default 20 s).
         env = {**os.environ, "PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
+               "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180", **(settings or {})}
         env.pop("PREFECT_API_URL", None)
         proc = None
         try:
@@ -295,7 +298,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated: modelyard, prefect (ephemeral local API), prefect-server")
     parser.add_argument("--record-timeout", type=float, default=300.0,
                         help="seconds to wait for a flow's task runs to be recorded (Prefect)")
+    parser.add_argument("--prefect-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a Prefect setting for a variant run (e.g. PREFECT_LOGGING_TO_API_ENABLED=false)")
     args = parser.parse_args(argv)
+    settings = dict(item.split("=", 1) for item in args.prefect_setting)
     steps = [int(s) for s in args.steps.split(",")]
     only = set(args.only.split(","))
     results: list[tuple[str, dict[int, list[dict]]]] = []
@@ -306,14 +312,14 @@ def main(argv: list[str] | None = None) -> int:
         if label in only:
             where = "server" if server else "local API"
             try:
-                found_by_mode = _prefect(steps, args.repeat, args.record_timeout, server)
+                found_by_mode = _prefect(steps, args.repeat, args.record_timeout, server, settings)
             except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:  # keep the other figures
                 print(f"{label}: failed: {exc}", file=sys.stderr)
                 continue
             for mode, found in found_by_mode.items():
                 results.append((f"prefect {mode} ({where})", found))
     print(f"no-op steps, best of {args.repeat}; load average {os.getloadavg()[0]:.2f}; "
-          f"per step = (flow of N - flow of 0) / N")
+          f"per step = (flow of N - flow of 0) / N" + (f"; Prefect settings {settings}" if settings else ""))
     print(f"{'tool':<28} {'N':>5} {'0: ret s':>9} {'N: ret s':>9} {'N: rec s':>9} "
           f"{'ret ms/step':>12} {'rec ms/step':>12} {'cpu ms/step':>12}")
     per: dict[tuple[str, int], dict[str, float | None]] = {}
