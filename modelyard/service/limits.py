@@ -56,7 +56,7 @@ _GOOD_NAMES_MAX = 50_000
 
 def check_name(name: Any, path: str, kind: str) -> None:
     """Keys of metrics, params and tags: MLflow's characters, no path tricks, ≤ 250 chars."""
-    if name in _GOOD_NAMES:  # only ever holds strings
+    if type(name) is str and name in _GOOD_NAMES:
         return
     if name is None or name == "":
         raise InvalidParameterValue(invalid_value(path, name or "", f"{kind} name cannot be empty. A key name must be provided."))
@@ -188,11 +188,11 @@ def check_batch_limits(
 
 
 def check_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
-    """Check every item; keys are checked once each, well-typed points take a fast path."""
+    """Check every item; keys are checked once each, well-typed items take a fast path."""
     lo, hi = _INT64
     good_keys: set[str] = set()
     for i, m in enumerate(metrics):
-        if m.key not in good_keys:
+        if type(m.key) is not str or m.key not in good_keys:
             check_name(m.key, f"metrics[{i}].key", "Metric")
             good_keys.add(m.key)
         ts, step = m.timestamp, m.step
@@ -204,10 +204,13 @@ def check_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequen
             and lo <= step <= hi
         ):
             check_metric(m, f"metrics[{i}]")
+    good = _GOOD_NAMES
     for i, p in enumerate(params):
-        check_param(p, f"params[{i}]")
+        if not (type(p.key) is str and p.key in good and type(p.value) is str and len(p.value) <= MAX_PARAM_VAL_LENGTH):
+            check_param(p, f"params[{i}]")
     for i, t in enumerate(tags):
-        check_tag(t, f"tags[{i}]")
+        if not (type(t.key) is str and t.key in good and type(t.value) is str and len(t.value) <= MAX_TAG_VAL_LENGTH):
+            check_tag(t, f"tags[{i}]")
 
 
 def check_max_results(max_results: Any, limit: int, path: str = "max_results") -> int:
