@@ -169,6 +169,8 @@ def slice_predictions(pred: Any, start: int, stop: int) -> Any:
 
 def jsonable(pred: Any) -> Any:
     """Predictions as JSON values, the way MLflow's scoring server writes them."""
+    if isinstance(pred, np.ndarray):  # the usual answer first
+        return pred.tolist()
     if isinstance(pred, pd.DataFrame):
         return pred.to_dict(orient="records")
     if isinstance(pred, (pd.Series, np.ndarray)):
@@ -187,6 +189,8 @@ def inputs_jsonable(inputs: Inputs, names: list[str]) -> Any:
     data = inputs.data
     if inputs.kind == "matrix":
         return {"columns": names, "data": data.tolist()}
+    if isinstance(data, np.ndarray):
+        return data.tolist()
     if isinstance(data, pd.DataFrame):
         clean = data.astype(object).where(data.notna(), None)
         return {"columns": [str(c) for c in data.columns], "data": clean.values.tolist()}

@@ -107,10 +107,11 @@ class RequestLog:
 
 def _row(entry: Entry) -> dict[str, Any]:
     request_id, ts, model, inputs, pred, latency = entry
+    target = model.target
     return {
         "request_id": request_id,
-        "model_name": model.name,
-        "model_version": model.version,
+        "model_name": target.name,
+        "model_version": target.version,
         "timestamp_ms": ts,
         "latency_ms": round(latency, 3),
         "inputs": inputs_jsonable(inputs, model.reader.names),
