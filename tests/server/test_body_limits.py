@@ -178,3 +178,17 @@ def test_proxied_artifact_upload_over_its_limit_is_refused_and_not_written(serve
     assert not (server.artifacts / "1" / "r" / "artifacts" / "big.bin").exists()
     assert httpx.put(url + "small.bin", content=chunked(b"s" * ARTIFACT_LIMIT)).status_code == 200
     assert (server.artifacts / "1" / "r" / "artifacts" / "small.bin").read_bytes() == b"s" * ARTIFACT_LIMIT
+
+
+def test_server_answers_before_an_endless_chunked_logged_model_body_ends(server):
+    head = ("POST /api/2.0/mlflow/logged-models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\n")
+    status, err = raw_request(server, head, b"{" + b" " * (REQUEST_LIMIT + 100))
+    assert status == 413 and err["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+
+
+def test_server_answers_before_an_endless_chunked_trigger_fire_ends(server):
+    head = ("POST /api/2.0/modelyard/pipelines/triggers/fire HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\n")
+    status, err = raw_request(server, head, b"{" + b" " * (REQUEST_LIMIT + 100))
+    assert status == 413 and err["error_code"] == "REQUEST_LIMIT_EXCEEDED"

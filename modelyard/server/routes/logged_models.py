@@ -24,7 +24,13 @@ from ...errors import InvalidParameterValue, ResourceDoesNotExist
 from ...service import TrackingService
 from ...service.limits import missing_value
 from .. import schemas_logged_models as s
-from ..protocol import JSONResponse, artifact_response, decode_body, decode_query
+from ..protocol import (
+    JSONResponse,
+    artifact_response,
+    decode_body,
+    decode_query,
+    read_body,
+)
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -37,7 +43,8 @@ def model_endpoint(schema: type[S], fn: Callable[[TrackingService, S], Any]) -> 
         if request.method == "GET":
             obj = decode_query(request, schema)
         else:
-            obj = decode_body(await request.body(), schema, service.settings.max_request_bytes)
+            limit = service.settings.max_request_bytes
+            obj = decode_body(await read_body(request, limit), schema, limit)
         if request.path_params:
             obj = msgspec.structs.replace(obj, **request.path_params)
         result = await run_in_threadpool(fn, service, obj)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...service import TrackingService
-from ..protocol import JSONResponse, decode_body, endpoint
+from ..protocol import JSONResponse, decode_body, endpoint, read_body
 
 
 class Record(msgspec.Struct):
@@ -184,7 +184,8 @@ def trigger_events(svc: TrackingService, req: Name) -> dict[str, Any]:
 async def fire(request: Request) -> Response:
     """Fire a trigger; authenticated by the trigger's own token."""
     service: TrackingService = request.app.state.service
-    req = decode_body(await request.body(), Fire, service.settings.max_request_bytes)
+    limit = service.settings.max_request_bytes
+    req = decode_body(await read_body(request, limit), Fire, limit)
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else req.token
     out = await run_in_threadpool(
