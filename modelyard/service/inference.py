@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from ..entities_inference import InferenceRecord
 from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.inference import FeedbackRow, RequestRow
@@ -26,36 +26,14 @@ MAX_MODEL_NAME_LENGTH = 256
 MAX_MODEL_VERSION_LENGTH = 64
 MAX_JSON_BYTES = 1_000_000
 
+# Re-exported: InferenceRecord lives in entities_inference.py.
+__all__ = [
+    "MAX_JSON_BYTES", "MAX_MODEL_NAME_LENGTH", "MAX_MODEL_VERSION_LENGTH", "MAX_REQUEST_ID_LENGTH", "MAX_ROWS_PER_CALL",
+    "MAX_SEARCH_RESULTS", "InferenceRecord", "InferenceService", "now_ms",
+]
+
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
-
-
-@dataclass(frozen=True)
-class InferenceRecord:
-    """One served request: what came in, what went out, which version answered, and its label if known."""
-
-    request_id: str
-    model_name: str
-    model_version: str
-    timestamp_ms: int
-    latency_ms: float
-    inputs: Any
-    outputs: Any
-    label: Any = None
-    label_timestamp_ms: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        if self.label_timestamp_ms is None:
-            del out["label"], out["label_timestamp_ms"]
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> InferenceRecord:
-        return cls(
-            str(d["request_id"]), str(d["model_name"]), str(d["model_version"]), int(d["timestamp_ms"]),
-            float(d["latency_ms"]), d.get("inputs"), d.get("outputs"), d.get("label"), d.get("label_timestamp_ms"),
-        )
 
 
 def now_ms() -> int:
