@@ -43,7 +43,8 @@ class RunWire:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._by_uuid = db.sql(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_uuid = ?")
-        # {ids} is replaced by the page's run ids: ``IN (?, ...)`` on SQLite, ``= ANY(%s)`` on PostgreSQL.
+        # {ids} is replaced by the page's run ids: ``IN (?, ...)`` on SQLite; on PostgreSQL ``IN (SELECT unnest(%s))``,
+        # which it joins (``= ANY(array)`` makes it test every row of a table against the whole array).
         # SQLite reads ``run_id IN (...)`` one run at a time through the (run_id, key) primary key, so
         # its rows come in key order without a sort; PostgreSQL is asked for that order.
         by_key = "" if db.is_sqlite else " ORDER BY run_id, key"
@@ -60,20 +61,18 @@ class RunWire:
                        " JOIN logged_models m ON m.id = o.model_id WHERE o.run_id {ids}"
                        " ORDER BY o.run_id, m.creation_timestamp_ms, m.model_id, o.step",
         }
-        # Each run's key/value list as JSON text; strings only, so the database's JSON is exact.
-        if db.is_sqlite:
-            pairs = "json_group_array(json_object('key', key, 'value', value))"
-        else:
-            pairs = "json_agg(json_build_object('key', key, 'value', value) ORDER BY key)::text"
+        # SQLite writes each run's key/value list as JSON text (strings only, so its JSON is exact)
+        # faster than Python builds it; PostgreSQL's json_agg costs it more than it saves here.
+        pairs = "json_group_array(json_object('key', key, 'value', value))"
         self._json = {
             table: f"SELECT run_id, {pairs} FROM {table} WHERE run_id {{ids}} GROUP BY run_id"
             for table in ("params", "tags")
-        }
+        } if db.is_sqlite else {}
 
     def _ids(self, sql: str, pks: Sequence[int]) -> tuple[str, Sequence[Any]]:
         if self.db.is_sqlite:
             return sql.replace("{ids}", f"IN ({', '.join('?' * len(pks))})"), pks
-        return sql.replace("{ids}", "= ANY(%s)"), (list(pks),)
+        return sql.replace("{ids}", "IN (SELECT unnest(%s::int[]))"), (list(pks),)
 
     def get(self, tx: Tx, run_id: str) -> dict[str, Any] | None:
         """One run by its public id, or None."""
@@ -83,8 +82,8 @@ class RunWire:
     def build(self, tx: Tx, rows: Sequence[Sequence[Any]], encoded: bool = False) -> list[dict[str, Any]]:
         """Wire dicts of the runs whose ``RUN_COLUMNS`` rows are given, in their order.
 
-        With ``encoded``, each run's ``params`` and ``tags`` lists come as JSON
-        written by the database (``msgspec.Raw``), ready for the encoder.
+        With ``encoded``, each run's ``params`` and ``tags`` lists may come as
+        JSON written by the database (``msgspec.Raw``, on SQLite), ready for the encoder.
         """
         if not rows:
             return []
@@ -97,7 +96,7 @@ class RunWire:
         for start in range(0, len(pks), _CHUNK):
             chunk = pks[start : start + _CHUNK]
             for table, into in (("params", params), ("tags", tags)):
-                if encoded:
+                if encoded and self._json:
                     into.update((pk, Raw(text)) for pk, text in tx.all(*self._ids(self._json[table], chunk)))
                     continue
                 last, items = None, []
