@@ -10,7 +10,10 @@ public addresses are allowed unless ``webhook_allow_private_hosts``
 Two checks:
 
 - :func:`check_public_host` when a webhook is created or updated: an early,
-  clear 400 for a URL whose host is, or resolves to, a non-public address;
+  clear 400 for a URL whose host is, or resolves to, a non-public address
+  (the lookup runs on a small helper pool and is given up after
+  :data:`RESOLVE_TIMEOUT_SECONDS`, so a slow resolver cannot hold a request's
+  thread; a name not resolved in time is treated as one that does not resolve yet);
 - :class:`PublicOnlyTransport` when a delivery is sent: the address of the
   socket actually connected is checked before a byte is written, so a DNS
   answer that changed since (rebinding) cannot slip through. TLS still runs
@@ -19,6 +22,7 @@ Two checks:
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -34,6 +38,9 @@ ALLOW_HINT = (
     " MODELYARD_WEBHOOK_ALLOW_PRIVATE_HOSTS=true."
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+RESOLVE_TIMEOUT_SECONDS = 3.0
+# Lookups for create/update run here; a few threads at most, however many lookups hang.
+_resolver = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="modelyard-webhook-dns")
 
 
 class PrivateAddressRefused(Exception):
@@ -56,12 +63,26 @@ def _looks_numeric(host: str) -> bool:
     return ":" in host or host.replace(".", "").isdigit()
 
 
-def check_public_host(host: str, field: str = "url") -> None:
+def _resolve(host: str, timeout: float) -> set[str] | None:
+    """``host``'s addresses, or None when it does not resolve, or not within ``timeout`` seconds."""
+    future = _resolver.submit(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
+    try:
+        return {info[4][0] for info in future.result(timeout)}
+    except concurrent.futures.TimeoutError:
+        future.cancel()  # still queued behind slow lookups: it never starts
+        return None
+    except (OSError, UnicodeError):
+        return None
+
+
+def check_public_host(host: str, field: str = "url", timeout: float | None = None) -> None:
     """Refuse (400, naming ``field``) a host that is, or resolves to, a non-public address.
 
     Numeric hosts must be canonical IP literals (``127.1`` and ``0x7f.0.0.1``
-    reach loopback too). A name that does not resolve now is let through: the
-    send-time check is the guard, and a receiver's DNS record may come later.
+    reach loopback too). A name that does not resolve now, or not within
+    ``timeout`` seconds (default :data:`RESOLVE_TIMEOUT_SECONDS`), is let
+    through: the send-time check is the guard, and a receiver's DNS record may
+    come later.
     """
     if _looks_numeric(host):
         try:
@@ -73,10 +94,10 @@ def check_public_host(host: str, field: str = "url") -> None:
             ) from None
         addresses: Iterable[str] = [host]
     else:
-        try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
-        except (OSError, UnicodeError):
+        resolved = _resolve(host, RESOLVE_TIMEOUT_SECONDS if timeout is None else timeout)
+        if resolved is None:
             return
+        addresses = resolved
     for address in sorted(addresses):
         if not is_public(address):
             shown = host if address == host else f"{host!r} resolves to {address}, which"

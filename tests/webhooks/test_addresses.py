@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import httpx
 import pytest
 
 from modelyard.errors import InvalidParameterValue
-from modelyard.service import TrackingService
+from modelyard.service import TrackingService, webhooks_addresses
 from modelyard.settings import Settings
 from tests.conftest import LiveServer
 
@@ -103,3 +106,42 @@ def test_server_answers_400_for_a_private_webhook_url(db_uri, tmp_path, monkeypa
         assert httpx.get(f"{api}/{webhook_id}").json()["webhook"]["url"] == "https://1.1.1.1/hook"
     finally:
         server.stop()
+
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    """A resolver we control: ``*.slow.test`` answers 10.0.0.7 only once released, ``*.quick.test`` at once."""
+    release = threading.Event()
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not str(host).endswith((".slow.test", ".quick.test")):
+            return real(host, *args, **kwargs)
+        asked.append(host)
+        if host.endswith(".slow.test"):
+            release.wait(60)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(webhooks_addresses, "RESOLVE_TIMEOUT_SECONDS", 0.2)
+    yield asked
+    release.set()
+
+
+def test_a_lookup_answered_in_time_is_checked(strict, resolver):
+    with pytest.raises(InvalidParameterValue, match="resolves to 10.0.0.7"):
+        strict.webhooks.create_webhook("h", "https://hook.quick.test/x", ["registered_model.created"])
+    assert resolver == ["hook.quick.test"]
+    assert strict.webhooks.list_webhooks().items == []
+
+
+def test_a_slow_lookup_is_given_up_like_a_name_that_does_not_resolve_yet(strict, resolver):
+    """The create call returns instead of waiting for the resolver; the send-time check stays the guard."""
+    url = "https://hook.slow.test/x"
+    hook = strict.webhooks.create_webhook("h", url, ["registered_model.created"])
+    assert resolver == ["hook.slow.test"]  # it was asked, and its (private) answer never came in time
+    assert strict.webhooks.get_webhook(hook.webhook_id).url == url
+    for _ in range(6):  # more hung lookups than the helper pool has threads: each is still given up
+        webhooks_addresses.check_public_host("again.slow.test")
