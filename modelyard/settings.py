@@ -68,8 +68,9 @@ class Settings:
     )
     scheduler_tick_lease_seconds: float = _setting(
         300.0,
-        "How long a server's claim on a schedule tick lasts without renewal. The scheduler renews it until the"
-        " launched run records itself; if the server dies first, another takes the tick over once it expires."
+        "How long a server's claim on a schedule tick or a trigger event lasts without renewal. The scheduler"
+        " renews it until the launched run records itself; if the server dies first, another takes the tick or"
+        " event over once it expires."
         " Keep it well above the time a run's process takes to start.",
     )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")

@@ -120,15 +120,47 @@ class TriggersService:
                 self._p.advance_cursor(row["id"], row["cursor"], str(newer[-1][0]))
         return fired
 
-    def claim_events(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Pending trigger events this caller won, each with its trigger."""
+    def claim_events(self, limit: int = 20, owner: str | None = None, lease_ms: int | None = None,
+                     now: int | None = None) -> list[dict[str, Any]]:
+        """Pending trigger events this caller won, each with its trigger.
+
+        A scheduler passes its ``owner`` id and ``lease_ms``: it then holds each
+        claim until ``now + lease_ms`` unless it renews it (:meth:`renew_events`),
+        and another scheduler may take an expired one over (:meth:`take_over_events`).
+        """
+        now = now_ms() if now is None else now
+        until = None if owner is None or lease_ms is None else now + lease_ms
         triggers = {t["id"]: t for t in self._p.triggers()}
         won = []
         for ev in self._p.pending_events(limit):
-            if ev["trigger_id"] in triggers and self._p.claim_event(ev["id"], now_ms()):
-                won.append({"event_id": ev["id"], "payload": from_json(ev["payload"]) or {},
-                            "trigger": _trigger_dict(triggers[ev["trigger_id"]])})
+            if ev["trigger_id"] in triggers and self._p.claim_event(ev["id"], now, owner, until):
+                won.append(_event_dict(ev, triggers[ev["trigger_id"]]))
         return won
+
+    def take_over_events(self, owner: str, now: int, lease_ms: int, limit: int = 20) -> list[dict[str, Any]]:
+        """Take over trigger events whose claimer's lease ran out before their run recorded itself.
+
+        Each is won by one caller (compare-and-set), then held like a fresh claim
+        (``"taken_over": True``). An event whose trigger is gone is finished as ``skipped``.
+        """
+        triggers = {t["id"]: t for t in self._p.triggers()}
+        won = []
+        for ev in self._p.expired_events(now, limit):
+            if not self._p.take_over_event(ev["id"], owner, now, now + lease_ms):
+                continue
+            if ev["trigger_id"] not in triggers:
+                self._p.finish_event(ev["id"], owner, "skipped")
+                continue
+            won.append({**_event_dict(ev, triggers[ev["trigger_id"]]), "taken_over": True})
+        return won
+
+    def renew_events(self, owner: str, event_ids: list[int], now: int, lease_ms: int) -> list[int]:
+        """Extend ``owner``'s leases; the ids it still holds (not yet recorded by their run, nor taken over)."""
+        return self._p.renew_events(owner, [int(e) for e in event_ids], now + lease_ms)
+
+    def finish_event(self, event_id: int, owner: str, status: str) -> bool:
+        """End ``owner``'s claim on an event with ``status`` (e.g. ``failed``), if it still holds it."""
+        return self._p.finish_event(int(event_id), owner, status)
 
     def set_event(self, event_id: int, status: str) -> None:
         self._p.set_event(int(event_id), status)
@@ -140,6 +172,10 @@ class TriggersService:
             ev["payload"] = from_json(ev["payload"])
             out.append(ev)
         return out
+
+
+def _event_dict(ev: dict[str, Any], trigger: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": ev["id"], "payload": from_json(ev["payload"]) or {}, "trigger": _trigger_dict(trigger)}
 
 
 def _trigger_dict(row: dict[str, Any]) -> dict[str, Any]:

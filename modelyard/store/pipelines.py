@@ -1,6 +1,7 @@
 """Pipelines: runs of steps, cache entries, schedules and their ticks, triggers — in SQL.
 
-Ticks and their leases live in ``pipelines_ticks.py``.
+Ticks and their leases live in ``pipelines_ticks.py``; the lease SQL, shared
+with trigger events, in ``pipelines_leases.py``.
 
 Rows come back as plain dicts keyed by column name; JSON columns stay text
 (the service decodes them). ``record`` writes a whole batch of step runs —
@@ -16,6 +17,7 @@ from typing import Any
 from . import pipelines_schema as ps
 from .database import Database, Tx
 from .metrics import MetricStore
+from .pipelines_leases import Leases
 from .pipelines_ticks import TicksStore
 
 _RUN_COLS = tuple(c.name for c in ps.pipeline_runs.columns)
@@ -24,6 +26,7 @@ _CACHE_COLS = tuple(c.name for c in ps.pipeline_cache.columns)
 _SCHEDULE_COLS = tuple(c.name for c in ps.pipeline_schedules.columns)
 _TRIGGER_COLS = tuple(c.name for c in ps.pipeline_triggers.columns)
 _EVENT_COLS = tuple(c.name for c in ps.pipeline_trigger_events.columns)
+_EVENT_LEASES = Leases(ps.pipeline_trigger_events, order="id")
 
 
 def _rows(cols: Sequence[str], rows: Sequence[Any]) -> list[dict[str, Any]]:
@@ -78,10 +81,11 @@ class PipelinesStore(TicksStore):
                                  " lease_expires = NULL WHERE id = ? AND (pipeline_run_uuid IS NULL"
                                  " OR pipeline_run_uuid = ?)"), (row["run_uuid"], int(tick), row["run_uuid"]))
                 event = row.get("event_id")
-                if event is not None:
+                if event is not None:  # likewise for a trigger event
                     tx.execute(
-                        q("UPDATE pipeline_trigger_events SET pipeline_run_uuid = ?, status = 'launched' WHERE id = ?"),
-                        (row["run_uuid"], int(event)),
+                        q("UPDATE pipeline_trigger_events SET pipeline_run_uuid = ?, status = 'launched',"
+                          " lease_expires = NULL WHERE id = ? AND (pipeline_run_uuid IS NULL OR pipeline_run_uuid = ?)"),
+                        (row["run_uuid"], int(event), row["run_uuid"]),
                     )
             for st in steps:
                 pk = tx.one(
@@ -307,15 +311,36 @@ class PipelinesStore(TicksStore):
         with self.db.fast_read() as tx:
             return _rows(_EVENT_COLS, tx.all(self.db.sql(sql), (limit,)))
 
-    def claim_event(self, event_id: int, now: int) -> bool:
+    def claim_event(self, event_id: int, now: int, owner: str | None = None, lease_until: int | None = None) -> bool:
+        """Claim a pending event; with ``owner`` and ``lease_until`` the claim is leased, without it is held for good."""
         with self.db.fast_write() as tx:
-            cur = tx.execute(self.db.sql("UPDATE pipeline_trigger_events SET status = 'claimed', claimed_time = ?"
-                                         " WHERE id = ? AND status = 'pending'"), (now, event_id))
+            cur = tx.execute(self.db.sql("UPDATE pipeline_trigger_events SET status = 'claimed', claimed_time = ?,"
+                                         " lease_owner = ?, lease_expires = ? WHERE id = ? AND status = 'pending'"),
+                             (now, owner, lease_until if owner else None, event_id))
             return cur.rowcount == 1
 
+    def renew_events(self, owner: str, event_ids: Sequence[int], lease_until: int) -> list[int]:
+        """Extend ``owner``'s leases on these events; the ids it still holds (claimed, not taken over)."""
+        return _EVENT_LEASES.renew(self.db, owner, event_ids, lease_until)
+
+    def expired_events(self, now: int, limit: int) -> list[dict[str, Any]]:
+        """Events still ``claimed`` whose lease ran out before ``now``, oldest first."""
+        return _EVENT_LEASES.expired(self.db, now, limit)
+
+    def take_over_event(self, event_id: int, owner: str, now: int, lease_until: int) -> bool:
+        """Take an expired, unfinished claim for ``owner`` (compare-and-set: one taker wins)."""
+        return _EVENT_LEASES.take_over(self.db, event_id, owner, now, lease_until)
+
+    def finish_event(self, event_id: int, owner: str, status: str) -> bool:
+        """End ``owner``'s claim with ``status`` if it still holds it."""
+        return _EVENT_LEASES.finish(self.db, event_id, owner, status)
+
     def set_event(self, event_id: int, status: str) -> None:
+        """Set an event's status; a status other than ``claimed`` ends its lease."""
+        lease = "" if status == "claimed" else ", lease_expires = NULL"
         with self.db.fast_write() as tx:
-            tx.execute(self.db.sql("UPDATE pipeline_trigger_events SET status = ? WHERE id = ?"), (status, event_id))
+            tx.execute(self.db.sql(f"UPDATE pipeline_trigger_events SET status = ?{lease} WHERE id = ?"),
+                       (status, event_id))
 
     def events(self, trigger_id: int, limit: int) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(_EVENT_COLS)} FROM pipeline_trigger_events WHERE trigger_id = ? ORDER BY id DESC LIMIT ?"

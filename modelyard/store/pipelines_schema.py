@@ -124,8 +124,11 @@ pipeline_trigger_events = Table(
     Column("created_time", BigInteger, nullable=False),
     Column("claimed_time", BigInteger),
     Column("pipeline_run_uuid", String(32)),
+    Column("lease_owner", String(32)),  # the scheduler that holds a 'claimed' event...
+    Column("lease_expires", BigInteger),  # ...until then (NULL: never taken over)
     UniqueConstraint("trigger_id", "dedupe_key", name="uq_pipeline_trigger_events_dedupe"),
     Index("ix_pipeline_trigger_events_status", "status"),
+    Index("ix_pipeline_trigger_events_status_lease", "status", "lease_expires"),
 )
 
 TABLES = (

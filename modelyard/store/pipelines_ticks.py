@@ -7,7 +7,7 @@ starts; the run's first record marks the tick ``launched`` and ends the lease.
 A claim whose lease ran out while still ``claimed`` (its server died) may be
 taken over by another scheduler with a compare-and-set, so one scheduler at a
 time holds it. Claims without a lease (backfills, rows from before leases)
-are never taken over.
+are never taken over. The lease SQL is shared with trigger events (``pipelines_leases.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 
 from . import pipelines_schema as ps
 from .database import Database
+from .pipelines_leases import CLAIMED, Leases
 
-CLAIMED = "claimed"
 _TICK_COLS = tuple(c.name for c in ps.pipeline_ticks.columns)
+_LEASES = Leases(ps.pipeline_ticks, order="tick_time", only="kind = 'schedule'")  # backfills are never taken over
 
 
 class TicksStore:
@@ -47,43 +48,19 @@ class TicksStore:
 
     def renew_ticks(self, owner: str, tick_ids: Sequence[int], lease_until: int) -> list[int]:
         """Extend ``owner``'s leases on these ticks; the ids it still holds (claimed, not taken over)."""
-        if not tick_ids:
-            return []
-        marks = ", ".join("?" * len(tick_ids))
-        q = self.db.sql
-        with self.db.fast_write() as tx:
-            tx.execute(q(f"UPDATE pipeline_ticks SET lease_expires = ? WHERE lease_owner = ? AND status = ?"
-                         f" AND id IN ({marks})"), (lease_until, owner, CLAIMED, *tick_ids))
-            rows = tx.all(q(f"SELECT id FROM pipeline_ticks WHERE lease_owner = ? AND status = ? AND id IN ({marks})"),
-                          (owner, CLAIMED, *tick_ids))
-        return sorted(int(r[0]) for r in rows)
+        return _LEASES.renew(self.db, owner, tick_ids, lease_until)
 
     def expired_ticks(self, now: int, limit: int) -> list[dict[str, Any]]:
         """Scheduled ticks still ``claimed`` whose lease ran out before ``now``, oldest first."""
-        sql = (f"SELECT {', '.join(_TICK_COLS)} FROM pipeline_ticks WHERE status = ? AND lease_expires < ?"
-               " AND kind = 'schedule' ORDER BY tick_time LIMIT ?")
-        with self.db.fast_read() as tx:
-            return [dict(zip(_TICK_COLS, r)) for r in tx.all(self.db.sql(sql), (CLAIMED, now, limit))]
+        return _LEASES.expired(self.db, now, limit)
 
     def take_over_tick(self, tick_id: int, owner: str, now: int, lease_until: int) -> bool:
         """Take an expired, unfinished claim for ``owner`` (compare-and-set: one taker wins)."""
-        with self.db.fast_write() as tx:
-            cur = tx.execute(
-                self.db.sql("UPDATE pipeline_ticks SET lease_owner = ?, lease_expires = ?, claimed_time = ?"
-                            " WHERE id = ? AND status = ? AND lease_expires < ?"),
-                (owner, lease_until, now, tick_id, CLAIMED, now),
-            )
-            return cur.rowcount == 1
+        return _LEASES.take_over(self.db, tick_id, owner, now, lease_until)
 
     def finish_tick(self, tick_id: int, owner: str, status: str) -> bool:
         """End ``owner``'s claim with ``status`` if it still holds it."""
-        with self.db.fast_write() as tx:
-            cur = tx.execute(
-                self.db.sql("UPDATE pipeline_ticks SET status = ?, lease_expires = NULL"
-                            " WHERE id = ? AND lease_owner = ? AND status = ?"),
-                (status, tick_id, owner, CLAIMED),
-            )
-            return cur.rowcount == 1
+        return _LEASES.finish(self.db, tick_id, owner, status)
 
     def has_later_tick(self, schedule_id: int, tick_time: int) -> bool:
         with self.db.fast_read() as tx:

@@ -8,7 +8,8 @@ and marks the tick ``failed`` if that process ends first. If the winner dies
 before, its lease runs out (``scheduler_tick_lease_seconds``, well above a
 run's start-up time, so an orphaned run would have recorded itself by then)
 and another server takes the tick over, once. Model-version triggers poll the registry for new
-versions; HTTP and API triggers queue events, claimed the same way. Runs start
+versions; HTTP and API triggers queue events, claimed the same way (leased,
+renewed, taken over once). Runs start
 as ``modelyard pipelines run`` subprocesses on this machine, reporting to this
 server over HTTP (so artifacts go where the server keeps them); with
 ``--executor ray`` that process submits the steps to Ray.
@@ -51,9 +52,10 @@ class Scheduler:
         host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.tracking_uri = tracking_uri or f"http://{host}:{settings.port}"
         self.children: list[subprocess.Popen[bytes]] = []
-        self.owner = uuid.uuid4().hex  # who holds this scheduler's tick leases
+        self.owner = uuid.uuid4().hex  # who holds this scheduler's tick and event leases
         self.lease_ms = int(float(getattr(settings, "scheduler_tick_lease_seconds", 300.0)) * 1000)
         self.pending: dict[int, Any] = {}  # tick id -> what the launcher returned, until the run records itself
+        self.pending_events: dict[int, Any] = {}  # trigger event id -> likewise
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -78,14 +80,18 @@ class Scheduler:
                 self.pending[due["tick_id"]] = child
                 launched += 1
         svc.poll_model_versions()
-        for event in svc.claim_events():
+        events = (svc.claim_events(owner=self.owner, lease_ms=self.lease_ms, now=now)
+                  + svc.take_over_events(self.owner, now, self.lease_ms))
+        for event in events:
             trig = event["trigger"]
             params = {**trig["params"], **{k: v for k, v in event["payload"].items()}}
             args = self._command(trig["reference"], params, trig["executor"], f"trigger:{trig['name']}")
             args += ["--event-id", str(event["event_id"]), "--ignore-unknown-params"]
-            if self._start(args) is self._FAILED:
-                svc.set_event(event["event_id"], "failed")
+            child = self._start(args)
+            if child is self._FAILED:
+                svc.finish_event(event["event_id"], self.owner, "failed")
             else:
+                self.pending_events[event["event_id"]] = child
                 launched += 1
         self.children = [c for c in self.children if c.poll() is None]
         return launched
@@ -98,21 +104,26 @@ class Scheduler:
         ]
 
     def _keep_leases(self, now: int) -> None:
-        """Renew the leases of ticks whose run has not recorded itself yet; fail those whose process ended."""
-        if not self.pending:
-            return
+        """Renew the leases of ticks and events whose run has not recorded itself yet; fail those whose process ended."""
         svc = self.service.pipelines
-        held = set(svc.renew_ticks(self.owner, list(self.pending), now, self.lease_ms))
-        for tick_id, child in list(self.pending.items()):
-            if tick_id not in held:  # recorded by its run (launched), finished, or taken over
-                del self.pending[tick_id]
+        self._keep(self.pending, "tick", svc.renew_ticks, svc.finish_tick, now)
+        self._keep(self.pending_events, "event", svc.renew_events, svc.finish_event, now)
+
+    def _keep(self, pending: dict[int, Any], what: str, renew: Callable[..., list[int]],
+              finish: Callable[[int, str, str], bool], now: int) -> None:
+        if not pending:
+            return
+        held = set(renew(self.owner, list(pending), now, self.lease_ms))
+        for claim_id, child in list(pending.items()):
+            if claim_id not in held:  # recorded by its run (launched), finished, or taken over
+                del pending[claim_id]
                 continue
             poll = getattr(child, "poll", None)
             code = poll() if callable(poll) else None
             if code is not None:  # the run's process ended without recording itself
-                log.warning("pipeline run for tick %s exited with %s before it started", tick_id, code)
-                svc.finish_tick(tick_id, self.owner, "failed")
-                del self.pending[tick_id]
+                log.warning("pipeline run for %s %s exited with %s before it started", what, claim_id, code)
+                finish(claim_id, self.owner, "failed")
+                del pending[claim_id]
 
     _FAILED = object()
 
