@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import time
@@ -222,6 +223,7 @@ class ModelServer:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(self.holder.load_initial)
+        settle_heap()
         if self.request_log is not None:
             self.request_log.start()
             self.metrics.add_collector(self.request_log.counters)
@@ -239,6 +241,19 @@ class ModelServer:
             self.holder.close()
             if self._feedback_client is not None:
                 self._feedback_client.close()
+
+
+def settle_heap() -> None:
+    """Collect once, then move everything alive (modules, the model) out of the collector's sight.
+
+    A full collection walks every tracked object: with numpy, pandas and scikit-learn
+    loaded that is some 350,000 of them, and under load it stopped the event loop for
+    up to ~400 ms at a time. What exists once the model is loaded lives as long as
+    the process (or the model), so it is frozen (``gc.freeze``) and the collector only
+    walks what requests allocate.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def model_failed(exc: Exception) -> dict[str, str]:

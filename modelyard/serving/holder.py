@@ -14,6 +14,7 @@ registry's webhook calls ``POST /-/webhook``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -78,6 +79,7 @@ class ModelHolder:
                 return False
             self._switch(model)
             self.last_error = None
+            gc.freeze()  # the new version's objects live as long as it serves (see app.settle_heap)
             return True
 
     def _switch(self, model: LoadedModel) -> None:
