@@ -110,7 +110,7 @@ latest_metrics = Table(
     Column("is_nan", Boolean, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
-    Index("ix_latest_metrics_key_nan_value", "key", "is_nan", "value"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
     sqlite_with_rowid=False,
 )
 

@@ -221,7 +221,7 @@ def _segments(key: OrderKey) -> list[tuple[FromClause, list[ColumnElement[bool]]
     has_value = exists().where(table.c.run_id == runs.c.id, table.c.key == key.key, table.c.value.is_not(None))
     if key.kind == METRIC:
         return [(runs.join(row, and_(on, row.c.is_nan == false())), [], row.c.value),
-                # NaN rows hold value 0: saying so lets the (key, is_nan, value) index find them.
+                # NaN rows hold value 0: saying so lets the (key, value) index find them.
                 (runs.join(row, and_(on, row.c.value == 0, row.c.is_nan == true())), [], None),
                 (runs, [~has_value], None)]
     return [(runs.join(row, and_(on, row.c.value.is_not(None))), [], row.c.value), (runs, [~has_value], None)]

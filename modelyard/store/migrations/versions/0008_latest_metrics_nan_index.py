@@ -1,14 +1,15 @@
-"""Latest metrics indexed by (key, is_nan, value): a search ordered by a metric walks its finite values in order.
+"""Reserved: an index on latest_metrics (key, is_nan, value), withdrawn.
 
-The old (key, value) index made a database look up every row's ``is_nan`` in
-the table while walking a key's values; with the flag in the index the walk
-reads the index alone, and NaN rows (value 0) are found by the same index.
+It let SQLite walk a metric's finite values straight from the index, but
+PostgreSQL without statistics (a freshly filled database) picked it for
+metric *filters* inside a per-run loop and read ~1.5 million index rows for
+a 2,000-run search. A search over a big experiment now forces the index walk
+in SQL instead (``store/search.py``), so the (key, value) index stays. This
+revision changes nothing; it keeps the chain (0009 revises it).
 
 Revision ID: 0008
 Revises: 0007
 """
-
-from alembic import op
 
 revision = "0008"
 down_revision = "0007"
@@ -17,10 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_latest_metrics_key_nan_value", "latest_metrics", ["key", "is_nan", "value"])
-    op.drop_index("ix_latest_metrics_key_value", "latest_metrics")
+    pass
 
 
 def downgrade() -> None:
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
-    op.drop_index("ix_latest_metrics_key_nan_value", "latest_metrics")
+    pass
