@@ -6,24 +6,15 @@ import functools
 
 import click
 
+from .asgi import run_asgi
 from .output import SdkCommand, tracking_uri_option
 
 
 def run(config: object, host: str, port: int, workers: int, log_level: str) -> None:
     """Serve with uvicorn, in one process or ``workers`` processes (each loads the model)."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     from ..serving import create_app
 
-    uv = uvicorn.Config(
-        functools.partial(create_app, config), factory=True, host=host, port=port, workers=workers,
-        log_level=log_level, access_log=False, timeout_keep_alive=30,
-    )
-    if workers > 1:
-        Multiprocess(uv, sockets=[uv.bind_socket()]).run()
-    else:
-        uvicorn.Server(uv).run()
+    run_asgi(functools.partial(create_app, config), host, port, workers, log_level)
 
 
 @click.command("serve", cls=SdkCommand)

@@ -8,30 +8,14 @@ import os
 import click
 
 from ..settings import Settings
+from .asgi import run_asgi
 
 
 def run_server(settings: Settings, log_level: str = "warning") -> None:
     """Serve ``settings`` with uvicorn, in one process or ``settings.workers`` processes."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     from ..server import create_app
 
-    config = uvicorn.Config(
-        functools.partial(create_app, settings),
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=log_level,
-        access_log=False,
-        timeout_keep_alive=30,
-    )
-    if settings.workers > 1:
-        sock = config.bind_socket()
-        Multiprocess(config, sockets=[sock]).run()
-    else:
-        uvicorn.Server(config).run()
+    run_asgi(functools.partial(create_app, settings), settings.host, settings.port, settings.workers, log_level)
 
 
 def _common(fn):  # type: ignore[no-untyped-def]
