@@ -201,6 +201,14 @@ class RunStore:
         """
         if len(order_by) != 1 or order_by[0].kind not in (METRIC, PARAM):
             return False
+        if not self.db.is_sqlite:
+            # Without statistics (a table never analyzed: reltuples -1) PostgreSQL plans the walk's
+            # per-row filters as range scans: seconds per query. Its own plan is then the safe one.
+            seen = tx.one(
+                "SELECT min(reltuples) FROM pg_class WHERE relname IN ('runs', 'latest_metrics', 'params', 'tags')"
+            )[0]
+            if seen is None or seen < 0:
+                return False
         total = tx.one("SELECT max(id) FROM runs")[0] or 0
         bar = max(8 * need, total // 4)
         if total < bar:
