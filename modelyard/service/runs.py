@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import uuid
 from collections.abc import Sequence
@@ -349,7 +350,9 @@ def _sample_rows(rows: list[Metric], max_results: int) -> list[Metric]:
     return picked
 
 
+@functools.cache
 def _user() -> str:
+    """The process's user name, as MLflow records it; looked up once (``pwd`` costs ~50 µs a call)."""
     try:
         return getpass.getuser()
     except Exception:
