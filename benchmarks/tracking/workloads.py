@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from . import data
-from .servers import Server
+from .servers import Server, analyze
 
 
 @dataclass
@@ -257,6 +257,7 @@ class Bench:
             self.measure("runs.raw", len(bodies), work)
         else:
             work()
+        analyze(self.server)  # PostgreSQL: the statistics autovacuum would have (see servers.analyze)
 
     def need_search_seed(self) -> None:
         if not hasattr(self, "search_exp"):
@@ -380,6 +381,7 @@ class Bench:
         t0 = time.perf_counter()
         exp, how = (self.big_seeder or self.seed_rest)(seeds)
         seeded = time.perf_counter() - t0
+        analyze(self.server)  # PostgreSQL: the statistics autovacuum would have (see servers.analyze)
         print(f"    seeded {len(seeds)} runs {how} in {seeded:.0f}s", flush=True)
         expected = data.expected_hits(seeds, z.big_max_results)
         self._search_raw(exp, z.big_max_results)

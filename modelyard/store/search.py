@@ -262,6 +262,7 @@ def _run_search(
     dialect_name: str,
     bind: Bind,
     walk_sort_index: bool = False,
+    single_pass: bool = False,
 ) -> Select[Any]:
     experiments = [bind(f"e{i}", e) for i, e in enumerate(experiment_ids)]
     where = [
@@ -269,16 +270,19 @@ def _run_search(
         *(_filter_condition(f, dialect_name, bind, f"f{n}") for n, f in enumerate(filters)),
     ]
     in_experiments = runs.c.experiment_id.in_(experiments)
-    segments = _segments(order_by[0]) if order_by else None
+    first = order_by[0] if order_by else None
+    walk = walk_sort_index and len(order_by) == 1 and first is not None and first.kind in (METRIC, PARAM)
+    # Without the index walk the database reads the experiments' runs and sorts them whatever the
+    # shape: one pass with the rank as a sort term, not one pass per rank (3 when rank 0 comes up short).
+    segments = _segments(order_by[0]) if order_by and (walk or not single_pass) else None
     if segments is None:
         source, terms = _sort_terms(order_by, runs, 0)
         return (select(runs).select_from(source).where(in_experiments, *where).order_by(*_ordered(terms))
                 .limit(bind("lim", limit)).offset(bind("off", offset)))
 
-    first = order_by[0]
+    assert first is not None
     value_type = segments[0][2].type
     branches: list[Any] = []
-    walk = walk_sort_index and len(order_by) == 1 and first.kind in (METRIC, PARAM)
     for rank, (base, extra, value) in enumerate(segments):
         source, terms = _sort_terms(order_by[1:], base, 1)
         labelled = [t.label(f"t{i}") for i, (t, _) in enumerate(terms) if not _is_run_column(t)]
@@ -334,6 +338,11 @@ def run_search_sql(
     (experiment ids, compared values, limit and offset) is a named parameter
     filled in per call.
 
+    Unlike :func:`run_search_select`, a search that does not walk an index is
+    one pass over the experiments' runs with the rank (value, NaN, missing)
+    as the first sort term: the per-rank branches pay off only when rank 0 is
+    read in index order and stops early, and otherwise cost a pass each.
+
     ``walk_sort_index`` asks the database to read runs in the order of the first
     sort key's index and stop once the page is full, instead of reading the
     experiments' runs and sorting them: much faster when the experiments hold
@@ -357,7 +366,8 @@ def run_search_sql(
     found = _COMPILED.get(shape)
     if found is None:
         stmt = _run_search(
-            experiment_ids, lifecycle_stages, filters, order_by, limit, offset, dialect_name, _named, walk_sort_index
+            experiment_ids, lifecycle_stages, filters, order_by, limit, offset, dialect_name, _named, walk_sort_index,
+            single_pass=True,
         )
         compiled = stmt.compile(dialect=_DIALECTS[dialect_name], compile_kwargs={"render_postcompile": True})
         defaults = compiled.construct_params()
