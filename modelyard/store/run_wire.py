@@ -51,8 +51,13 @@ class RunWire:
         self._children = {
             "params": "SELECT run_id, key, value FROM params WHERE run_id {ids}" + by_key,
             "tags": "SELECT run_id, key, value FROM tags WHERE run_id {ids}" + by_key,
-            "metrics": "SELECT run_id, key, value, is_nan, timestamp, step FROM latest_metrics"
-                       " WHERE run_id {ids}" + by_key,
+            # SQLite returns a CASE's branches with their own types: the wire value comes ready
+            # (the float as stored, non-finite values as MLflow's strings); PostgreSQL's CASE has one type.
+            "metrics": ("SELECT run_id, key, CASE WHEN is_nan THEN 'NaN' WHEN value = 9e999 THEN 'Infinity'"
+                        " WHEN value = -9e999 THEN '-Infinity' ELSE value END, timestamp, step FROM latest_metrics"
+                        if db.is_sqlite else
+                        "SELECT run_id, key, value, is_nan, timestamp, step FROM latest_metrics")
+                       + " WHERE run_id {ids}" + by_key,
             "inputs": "SELECT i.id, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile"
                       " FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id {ids} ORDER BY i.id",
             "input_tags": "SELECT t.input_id, t.name, t.value FROM input_tags t JOIN inputs i ON i.id = t.input_id"
@@ -105,10 +110,16 @@ class RunWire:
                         last, items = pk, into.setdefault(pk, [])
                     items.append({"key": key, "value": value})
             last, items = None, []
-            for pk, key, value, is_nan, ts, step in tx.all(*self._ids(self._children["metrics"], chunk)):
-                if pk != last:
-                    last, items = pk, metrics.setdefault(pk, [])
-                items.append({"key": key, "value": _number(value, is_nan), "timestamp": ts, "step": step})
+            if self.db.is_sqlite:
+                for pk, key, value, ts, step in tx.all(*self._ids(self._children["metrics"], chunk)):
+                    if pk != last:
+                        last, items = pk, metrics.setdefault(pk, [])
+                    items.append({"key": key, "value": value, "timestamp": ts, "step": step})
+            else:
+                for pk, key, value, is_nan, ts, step in tx.all(*self._ids(self._children["metrics"], chunk)):
+                    if pk != last:
+                        last, items = pk, metrics.setdefault(pk, [])
+                    items.append({"key": key, "value": _number(value, is_nan), "timestamp": ts, "step": step})
             self._inputs(tx, chunk, inputs)
             for pk, model_id, step in tx.all(*self._ids(self._children["outputs"], chunk)):
                 outputs.setdefault(pk, []).append({"model_id": model_id, "step": step})
