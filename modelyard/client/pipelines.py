@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..entities import PagedList
+
+CACHE_LOOKUP_CHUNK = 1000  # keys per bulk cache lookup: the server's limit (service.pipelines.MAX_CACHE_LOOKUP)
 
 
 @dataclass
@@ -126,6 +129,15 @@ class PipelinesMethods:
 
     def get_pipeline_cache_entry(self, cache_key: str) -> dict[str, Any] | None:
         return self._t.pipeline_cache_entry(cache_key)
+
+    def get_pipeline_cache_entries(self, cache_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The entries of those of ``cache_keys`` that are cached, by key: one lookup per 1000 keys."""
+        keys = list(dict.fromkeys(cache_keys))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), CACHE_LOOKUP_CHUNK):
+            for entry in self._t.pipeline_cache_entries(keys[start : start + CACHE_LOOKUP_CHUNK]):
+                found[entry["cache_key"]] = entry
+        return found
 
     def list_pipeline_cache(self, pipeline: str | None = None, step: str | None = None, max_results: int = 1000) -> list[dict[str, Any]]:
         return self._t.list_pipeline_cache(pipeline, step, max_results)

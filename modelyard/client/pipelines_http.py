@@ -34,6 +34,9 @@ class HttpPipelines:
     def pipeline_cache_entry(self, cache_key: str) -> dict[str, Any] | None:
         return self.call("GET", f"{P}/cache/get", params={"cache_key": cache_key}).get("entry")
 
+    def pipeline_cache_entries(self, cache_keys: list[str]) -> list[dict[str, Any]]:
+        return self.call("POST", f"{P}/cache/get-many", {"cache_keys": cache_keys}).get("entries", [])
+
     def list_pipeline_cache(self, pipeline, step, max_results):  # type: ignore[no-untyped-def]
         return self.call("GET", f"{P}/cache/list", params=_q(pipeline=pipeline, step=step, max_results=max_results)).get(
             "entries", [])

@@ -26,6 +26,9 @@ class LocalPipelines:
     def pipeline_cache_entry(self, cache_key: str) -> dict[str, Any] | None:
         return self.service.pipelines.cache_entry(cache_key)
 
+    def pipeline_cache_entries(self, cache_keys: list[str]) -> list[dict[str, Any]]:
+        return self.service.pipelines.cache_entries(cache_keys)
+
     def list_pipeline_cache(self, pipeline, step, max_results):  # type: ignore[no-untyped-def]
         return self.service.pipelines.cache_list(pipeline, step, max_results)
 

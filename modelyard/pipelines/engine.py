@@ -62,6 +62,7 @@ class Task:
     params: dict[str, str] = field(default_factory=dict)  # recorded text of the non-handle arguments
     inputs: list[dict[str, Any]] = field(default_factory=list)  # the handles it was given
     cache_key: str | None = None
+    bound: Any = None  # the bound arguments, once prepared (see RunContext._prepare)
 
 
 def now_ms() -> int:
@@ -97,6 +98,7 @@ class RunContext:
         if not executor.in_process:
             self._pool = ThreadPoolExecutor(executor.concurrency, thread_name_prefix="modelyard-step")
         self._repos: dict[str, Any] = {}
+        self._prefetched: dict[str, dict[str, Any] | None] = {}  # cache key -> entry (None: not cached), by a map
 
     # ---- submission ---------------------------------------------------------------
 
@@ -106,10 +108,25 @@ class RunContext:
         return name if n == 1 else f"{name}#{n}"
 
     def submit(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any], key: str | None = None) -> Handle:
+        task = self._new_task(step, args, kwargs, key, 4)
+        self._start(task)
+        return task.handle
+
+    def submit_map(self, step: Step, items: list[Any], kwargs: dict[str, Any]) -> list[Handle]:
+        """One task per item; the cache entries of those ready to run are looked up at once, then they start."""
+        with self._lock:
+            base = self._key(step.name)
+        tasks = [self._new_task(step, (item,), kwargs, f"{base}[{i}]", 4) for i, item in enumerate(items)]
+        self._prefetch(tasks)
+        for task in tasks:
+            self._start(task)
+        return [task.handle for task in tasks]
+
+    def _new_task(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any], key: str | None, depth: int) -> Task:
         deps = find_handles(list(args) + list(kwargs.values()))
         for dep in deps:
             if dep.context is not self:
-                file, line = caller_location(3)
+                file, line = caller_location(depth)
                 raise PipelineCheckError([Problem(file, line, "handle-outside-pipeline",
                     f"step {step.name!r} is given the handle of {dep.task_key!r}, which belongs to another pipeline run")])
         with self._lock:
@@ -118,16 +135,75 @@ class RunContext:
             task = Task(key, step, args, kwargs, handle, deps, len(self.tasks))
             self.tasks[key] = task
         self._notify("submitted", task)
+        return task
+
+    def _start(self, task: Task) -> None:
         if self._pool is None:
             self._run_task(task)
         else:
             self._when_ready(task)
-        return handle
 
-    def submit_map(self, step: Step, items: list[Any], kwargs: dict[str, Any]) -> list[Handle]:
+    def _prefetch(self, tasks: list[Task]) -> None:
+        """Look up at once the cache entries of those ``tasks`` that could be cache hits now (upstream done).
+
+        A task whose inputs are not all ready yet, or that cannot be prepared, is
+        left to its own lookup when it runs.
+        """
+        if not (self.use_cache and self.cache_keys):
+            return
+        keys = []
+        for task in tasks:
+            if not task.step.cache or task.key in self.reuse:
+                continue
+            if any(not d.future.done() or d.future.exception() is not None for d in task.deps):
+                continue
+            try:
+                key = self._prepare(task)
+            except Exception:  # noqa: BLE001, S112 - bad arguments: the task fails when it runs, as it would have
+                continue
+            if key in self.cache_keys and key not in self._prefetched:
+                keys.append(key)
+        if len(keys) < 2:
+            return
+        found = self.client.get_pipeline_cache_entries(keys)
         with self._lock:
-            base = self._key(step.name)
-        return [self.submit(step, (item,), kwargs, key=f"{base}[{i}]") for i, item in enumerate(items)]
+            for key in keys:
+                self._prefetched[key] = found.get(key)
+
+    def _prepare(self, task: Task) -> str:
+        """Bind ``task``'s arguments and compute its params, inputs and cache key (once; its upstream must be done)."""
+        if task.bound is not None:
+            assert task.cache_key is not None
+            return task.cache_key
+        step = task.step
+        bound = step.signature.bind(*task.args, **task.kwargs)
+        params: dict[str, str] = {}
+        inputs: list[dict[str, Any]] = []
+        input_hashes: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            handles = find_handles(value)
+            if handles:
+                for h in handles:
+                    inputs.append({"name": name, "task_key": h.task_key, "hash": (h.ref or {}).get("hash"),
+                                   "kind": (h.ref or {}).get("kind")})
+                input_hashes[name] = value_hash(_shape_hash(value))
+            else:
+                params[name] = param_text(value)
+                input_hashes[name] = value_hash(value)
+        task.cache_key = hashlib.sha256(_KEY_JSON.encode(
+            [step.name, code_hash(step.fn, self._code_memo), step.version, input_hashes]
+        ).encode()).hexdigest()
+        task.params.update(params)
+        task.inputs.extend(inputs)
+        task.bound = bound
+        return task.cache_key
+
+    def _cache_entry(self, cache_key: str) -> dict[str, Any] | None:
+        """The cache entry of ``cache_key``: looked up already by a map, or now."""
+        with self._lock:
+            if cache_key in self._prefetched:
+                return self._prefetched[cache_key]
+        return self.client.get_pipeline_cache_entry(cache_key)
 
     def _when_ready(self, task: Task) -> None:
         pending = [d for d in task.deps if not d.future.done()]
@@ -207,25 +283,13 @@ class RunContext:
             return
         step = task.step
         try:
-            bound = step.signature.bind(*task.args, **task.kwargs)
+            cache_key = self._prepare(task)
         except TypeError as exc:
+            if task.bound is not None:
+                raise
             self._fail(task, StepFailed(f"{step.name}: {exc}", task.key, task.run_id), "")
             return
-        params, inputs = task.params, task.inputs
-        input_hashes: dict[str, Any] = {}
-        for name, value in bound.arguments.items():
-            handles = find_handles(value)
-            if handles:
-                for h in handles:
-                    inputs.append({"name": name, "task_key": h.task_key, "hash": (h.ref or {}).get("hash"),
-                                   "kind": (h.ref or {}).get("kind")})
-                input_hashes[name] = value_hash(_shape_hash(value))
-            else:
-                params[name] = param_text(value)
-                input_hashes[name] = value_hash(value)
-        task.cache_key = cache_key = hashlib.sha256(_KEY_JSON.encode(
-            [step.name, code_hash(step.fn, self._code_memo), step.version, input_hashes]
-        ).encode()).hexdigest()
+        bound = task.bound
         prev = self.reuse.get(task.key)
         if prev is not None and prev["status"] in ("FINISHED", "CACHED") and prev.get("output") is not None:
             task.run_id, task.status = prev["run_id"], "REUSED"
@@ -234,7 +298,7 @@ class RunContext:
             task.handle.future.set_result(NOT_LOADED)
             return
         if step.cache and self.use_cache and cache_key in self.cache_keys:
-            entry = self.client.get_pipeline_cache_entry(cache_key)
+            entry = self._cache_entry(cache_key)
             if entry is not None:
                 task.status, task.cached_from = "CACHED", entry["run_id"]
                 task.start_time = task.end_time = now_ms()

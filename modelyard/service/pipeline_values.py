@@ -18,8 +18,15 @@ def check_name(what: str, name: Any) -> str:
     return name
 
 
+_JSON = json.JSONEncoder(sort_keys=True, default=str)  # as json.dumps(value, sort_keys=True, default=str), built once
+
+
 def to_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+    if value is None:
+        return None
+    if type(value) is list and not value:  # a step without inputs: most steps
+        return "[]"
+    return _JSON.encode(value)
 
 
 def from_json(text: str | None) -> Any:

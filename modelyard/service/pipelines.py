@@ -28,7 +28,7 @@ from .pipeline_values import EXECUTORS, check_name, from_json, to_json
 from .search import decode_page_token, encode_page_token
 
 __all__ = [
-    "EXECUTORS", "MAX_CATCHUP_TICKS", "MAX_RECORD_STEPS", "STEP_STATUSES", "TRIGGER_KINDS", "PipelinesService",
+    "EXECUTORS", "MAX_CACHE_LOOKUP", "MAX_CATCHUP_TICKS", "MAX_RECORD_STEPS", "STEP_STATUSES", "TRIGGER_KINDS", "PipelinesService",
     "cron_iter", "next_tick", "ticks_between",
 ]
 
@@ -38,6 +38,7 @@ RUN_STATUS_OF_STEP = {
     "CACHED": RunStatus.FINISHED, "FAILED": RunStatus.FAILED, "SKIPPED": RunStatus.KILLED,
 }
 MAX_RECORD_STEPS = 2000
+MAX_CACHE_LOOKUP = 1000  # cache keys per bulk lookup
 
 
 class PipelinesService(SchedulesService, TriggersService):
@@ -61,9 +62,8 @@ class PipelinesService(SchedulesService, TriggersService):
         if len(steps) > MAX_RECORD_STEPS:
             raise InvalidParameterValue(f"At most {MAX_RECORD_STEPS} steps per record call, got {len(steps)}.")
         locations: dict[str, str] = {}
-        rows = []
-        for i, st in enumerate(steps):
-            rows.append(self._step_row(st, i, locations))
+        checked: set[str] = set()  # tag and param keys this batch has checked (steps repeat the same keys)
+        rows = [self._step_row(st, i, locations, checked) for i, st in enumerate(steps)]
         run = batch.get("pipeline_run")
         run_row = None
         if run is not None:
@@ -86,7 +86,7 @@ class PipelinesService(SchedulesService, TriggersService):
             })
         self._p.record(run_row, rows, entries, [str(k) for k in batch.get("cache_hits") or []], now)
 
-    def _step_row(self, st: dict[str, Any], i: int, locations: dict[str, str]) -> dict[str, Any]:
+    def _step_row(self, st: dict[str, Any], i: int, locations: dict[str, str], checked: set[str]) -> dict[str, Any]:
         path = f"steps[{i}]"
         run_id = limits.check_run_id(st.get("run_uuid"), f"{path}.run_uuid")
         limits.check_run_id(st.get("pipeline_run_uuid"), f"{path}.pipeline_run_uuid")
@@ -101,10 +101,14 @@ class PipelinesService(SchedulesService, TriggersService):
             locations[exp_id] = exp.artifact_location.rstrip("/")
         tags = {str(k): str(v) for k, v in (st.get("tags") or {}).items()}
         for j, (k, v) in enumerate(tags.items()):
-            limits.check_tag(RunTag(k, v), f"{path}.tags[{j}]")
+            if k not in checked or len(v) > limits.MAX_TAG_VAL_LENGTH:  # a checked key: only the value's length
+                limits.check_tag(RunTag(k, v), f"{path}.tags[{j}]")
+                checked.add(k)
         params = {str(k): str(v) for k, v in (st.get("params") or {}).items()}
         for j, (k, v) in enumerate(params.items()):
-            limits.check_param(Param(k, v), f"{path}.params[{j}]")
+            if k not in checked or len(v) > limits.MAX_PARAM_VAL_LENGTH:
+                limits.check_param(Param(k, v), f"{path}.params[{j}]")
+                checked.add(k)
         metrics = [Metric(str(m[0]), float(m[1]), int(m[2]), int(m[3])) for m in st.get("metrics") or []]
         for m in metrics:
             limits.check_metric(m)
@@ -172,6 +176,16 @@ class PipelinesService(SchedulesService, TriggersService):
     def cache_entry(self, cache_key: str) -> dict[str, Any] | None:
         row = self._p.cache_entry(cache_key)
         return None if row is None else _cache_dict(row)
+
+    def cache_entries(self, cache_keys: Any) -> list[dict[str, Any]]:
+        """The entries of those of ``cache_keys`` that are cached (in no particular order): one lookup for many keys."""
+        if not isinstance(cache_keys, (list, tuple)) or not all(isinstance(k, str) for k in cache_keys):
+            raise InvalidParameterValue(f"cache_keys must be a list of strings, got {cache_keys!r:.200}.")
+        if len(cache_keys) > MAX_CACHE_LOOKUP:
+            raise InvalidParameterValue(
+                f"At most {MAX_CACHE_LOOKUP} cache_keys per lookup, got {len(cache_keys)}: split the keys into several calls."
+            )
+        return [_cache_dict(r) for r in self._p.cache_entries(list(dict.fromkeys(cache_keys)))]
 
     def cache_list(self, pipeline: str | None = None, step: str | None = None, max_results: int = 1000) -> list[dict[str, Any]]:
         return [_cache_dict(r) for r in self._p.cache_list(pipeline, step, max_results)]

@@ -27,6 +27,7 @@ _SCHEDULE_COLS = tuple(c.name for c in ps.pipeline_schedules.columns)
 _TRIGGER_COLS = tuple(c.name for c in ps.pipeline_triggers.columns)
 _EVENT_COLS = tuple(c.name for c in ps.pipeline_trigger_events.columns)
 _EVENT_LEASES = Leases(ps.pipeline_trigger_events, order="id")
+_IN_CHUNK = 500  # run ids per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 
 
 def _rows(cols: Sequence[str], rows: Sequence[Any]) -> list[dict[str, Any]]:
@@ -41,7 +42,7 @@ class PipelinesStore(TicksStore):
         self._upsert_run = q(
             "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri,"
             " lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active') ON CONFLICT (run_uuid) DO UPDATE SET"
-            " status = excluded.status, end_time = excluded.end_time RETURNING id"
+            " status = excluded.status, end_time = excluded.end_time"
         )
         self._upsert_tag = db.upsert("tags", ("run_id", "key", "value"), ("run_id", "key"))
         self._insert_param = db.insert_ignore("params", ("run_id", "key", "value"))
@@ -87,19 +88,8 @@ class PipelinesStore(TicksStore):
                           " lease_expires = NULL WHERE id = ? AND (pipeline_run_uuid IS NULL OR pipeline_run_uuid = ?)"),
                         (row["run_uuid"], int(event), row["run_uuid"]),
                     )
-            for st in steps:
-                pk = tx.one(
-                    self._upsert_run,
-                    (st["run_uuid"], st["task_key"], int(st["experiment_id"]), st.get("user_id"), st["run_status"],
-                     st.get("start_time"), st.get("end_time"), st["artifact_uri"]),
-                )[0]
-                if st.get("tags"):
-                    tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in st["tags"].items()])
-                if st.get("params"):
-                    tx.executemany(self._insert_param, [(pk, k, v) for k, v in st["params"].items()])
-                if st.get("metrics") and self.metrics is not None:
-                    self.metrics.write(tx, pk, st["metrics"])
-                tx.execute(self._upsert_step, [st.get(c) for c in _STEP_COLS])
+            if steps:
+                self._record_steps(tx, steps)
             for entry in cache_entries:
                 tx.execute(self._insert_cache, [entry.get(c) for c in _CACHE_COLS])
             if cache_hits:
@@ -107,6 +97,35 @@ class PipelinesStore(TicksStore):
                     q("UPDATE pipeline_cache SET hits = hits + 1, last_hit_time = ? WHERE cache_key = ?"),
                     [(now, key) for key in cache_hits],
                 )
+
+    def _record_steps(self, tx: Tx, steps: Sequence[dict[str, Any]]) -> None:
+        """The steps' runs, tags, params, metrics and ``pipeline_steps`` rows: one statement each for the batch.
+
+        Rows are written in the steps' order, so a run recorded twice in a batch
+        ends as its last record says, as one upsert per record would leave it.
+        """
+        tx.executemany(self._upsert_run, [
+            (st["run_uuid"], st["task_key"], int(st["experiment_id"]), st.get("user_id"), st["run_status"],
+             st.get("start_time"), st.get("end_time"), st["artifact_uri"]) for st in steps
+        ])
+        uuids = list(dict.fromkeys(st["run_uuid"] for st in steps))
+        pks: dict[str, int] = {}
+        for start in range(0, len(uuids), _IN_CHUNK):
+            chunk = uuids[start : start + _IN_CHUNK]
+            sql = f"SELECT run_uuid, id FROM runs WHERE run_uuid IN ({self.db.placeholders(len(chunk))})"
+            pks.update(tx.all(sql, chunk))
+        tags, params = [], []
+        for st in steps:
+            pk = pks[st["run_uuid"]]
+            if st.get("tags"):
+                tags.extend([(pk, k, v) for k, v in st["tags"].items()])
+            if st.get("params"):
+                params.extend([(pk, k, v) for k, v in st["params"].items()])
+            if st.get("metrics") and self.metrics is not None:
+                self.metrics.write(tx, pk, st["metrics"])
+        tx.executemany(self._upsert_tag, tags)
+        tx.executemany(self._insert_param, params)
+        tx.executemany(self._upsert_step, [[st.get(c) for c in _STEP_COLS] for st in steps])
 
     # ---- pipeline runs and steps ------------------------------------------------
 
@@ -176,6 +195,17 @@ class PipelinesStore(TicksStore):
         with self.db.fast_read() as tx:
             row = tx.one(self.db.sql(f"SELECT {', '.join(_CACHE_COLS)} FROM pipeline_cache WHERE cache_key = ?"), (key,))
         return dict(zip(_CACHE_COLS, row)) if row else None
+
+    def cache_entries(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The entries of those of ``keys`` that are in the cache (one read per 500 keys)."""
+        found: list[dict[str, Any]] = []
+        with self.db.fast_read() as tx:
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = list(keys[start : start + _IN_CHUNK])
+                sql = (f"SELECT {', '.join(_CACHE_COLS)} FROM pipeline_cache"
+                       f" WHERE cache_key IN ({self.db.placeholders(len(chunk))})")
+                found.extend(_rows(_CACHE_COLS, tx.all(sql, chunk)))
+        return found
 
     def _cache_where(self, pipeline: str | None, step: str | None) -> tuple[str, list[Any]]:
         where, args = [], []

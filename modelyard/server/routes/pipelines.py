@@ -42,6 +42,10 @@ class CacheQuery(msgspec.Struct):
     cache_key: str = ""
 
 
+class CacheKeys(msgspec.Struct):
+    cache_keys: list[str] = []
+
+
 class Name(msgspec.Struct):
     name: str = ""
     max_results: int = 100
@@ -114,6 +118,10 @@ def cache_keys(svc: TrackingService, req: CacheQuery) -> dict[str, Any]:
 def cache_get(svc: TrackingService, req: CacheQuery) -> dict[str, Any]:
     entry = svc.pipelines.cache_entry(req.cache_key)
     return {} if entry is None else {"entry": entry}
+
+
+def cache_get_many(svc: TrackingService, req: CacheKeys) -> dict[str, Any]:
+    return {"entries": svc.pipelines.cache_entries(req.cache_keys)}
 
 
 def cache_list(svc: TrackingService, req: CacheQuery) -> dict[str, Any]:
@@ -201,6 +209,7 @@ EXTENSION_ROUTES = [
     ("/pipelines/runs/lineage", ["GET"], endpoint(RunId, lineage)),
     ("/pipelines/cache/keys", ["GET"], endpoint(CacheQuery, cache_keys)),
     ("/pipelines/cache/get", ["GET"], endpoint(CacheQuery, cache_get)),
+    ("/pipelines/cache/get-many", ["POST"], endpoint(CacheKeys, cache_get_many)),
     ("/pipelines/cache/list", ["GET"], endpoint(CacheQuery, cache_list)),
     ("/pipelines/cache/clear", ["POST"], endpoint(CacheQuery, cache_clear)),
     ("/pipelines/schedules/create", ["POST"], endpoint(CreateSchedule, create_schedule)),
