@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import shutil
+import tempfile
+from typing import TYPE_CHECKING
 
 import click
 
 from .asgi import run_asgi
 from .output import SdkCommand, tracking_uri_option
 
+if TYPE_CHECKING:
+    from ..serving import ServingConfig
 
-def run(config: object, host: str, port: int, workers: int, log_level: str) -> None:
-    """Serve with uvicorn, in one process or ``workers`` processes (each loads the model)."""
+
+def run(config: ServingConfig, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve with uvicorn, in one process or ``workers`` processes (each loads the model).
+
+    Workers share a fresh temporary directory where each writes its metric counts
+    (``/metrics`` sums them, see ``serving.metrics_files``); it is removed at exit.
+    """
     from ..serving import create_app
 
-    run_asgi(functools.partial(create_app, config), host, port, workers, log_level)
+    if workers <= 1 or config.metrics_dir:
+        run_asgi(functools.partial(create_app, config), host, port, workers, log_level)
+        return
+    directory = tempfile.mkdtemp(prefix="modelyard-serve-metrics-")
+    try:
+        config = dataclasses.replace(config, metrics_dir=directory)
+        run_asgi(functools.partial(create_app, config), host, port, workers, log_level)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @click.command("serve", cls=SdkCommand)

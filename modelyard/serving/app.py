@@ -56,6 +56,8 @@ class ModelServer:
                 return Client(config.tracking_uri)
         self.client_factory = client_factory
         self.metrics = ServingMetrics()
+        if config.metrics_dir:
+            self.metrics.share(config.metrics_dir)
         self.holder = ModelHolder(config.model_uri, client_factory, self.metrics, config.model_name)
         self.batcher = Batcher(config.max_batch_size, config.max_wait_ms, config.inline_predict_ms,
                                self.metrics.batch_size.observe)
@@ -227,20 +229,29 @@ class ModelServer:
         if self.request_log is not None:
             self.request_log.start()
             self.metrics.add_collector(self.request_log.counters)
-        poller = None
+        tasks = []
         if self.config.poll_interval > 0:
-            poller = asyncio.create_task(self.holder.poll(self.config.poll_interval))
+            tasks.append(asyncio.create_task(self.holder.poll(self.config.poll_interval)))
+        if self.metrics.files is not None:
+            tasks.append(asyncio.create_task(self._flush_metrics(self.config.metrics_flush_s)))
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
+            for task in tasks:
+                task.cancel()
             if self.request_log is not None:
                 await run_in_threadpool(self.request_log.stop)
             self.batcher.close()
             self.holder.close()
             if self._feedback_client is not None:
                 self._feedback_client.close()
+            self.metrics.flush()  # the last counts of a worker that stops stay in the shared totals
+
+    async def _flush_metrics(self, interval: float) -> None:
+        """Every ``interval`` s: this worker's counts where the other workers read them (see .metrics_files)."""
+        while True:
+            self.metrics.flush()
+            await asyncio.sleep(interval)
 
 
 def settle_heap() -> None:
