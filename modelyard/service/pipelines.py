@@ -63,7 +63,8 @@ class PipelinesService(SchedulesService, TriggersService):
             raise InvalidParameterValue(f"At most {MAX_RECORD_STEPS} steps per record call, got {len(steps)}.")
         locations: dict[str, str] = {}
         checked: set[str] = set()  # tag and param keys this batch has checked (steps repeat the same keys)
-        rows = [self._step_row(st, i, locations, checked) for i, st in enumerate(steps)]
+        parents: set[str] = set()  # pipeline run ids this batch has checked (most batches: one)
+        rows = [self._step_row(st, i, locations, checked, parents) for i, st in enumerate(steps)]
         run = batch.get("pipeline_run")
         run_row = None
         if run is not None:
@@ -86,10 +87,14 @@ class PipelinesService(SchedulesService, TriggersService):
             })
         self._p.record(run_row, rows, entries, [str(k) for k in batch.get("cache_hits") or []], now)
 
-    def _step_row(self, st: dict[str, Any], i: int, locations: dict[str, str], checked: set[str]) -> dict[str, Any]:
+    def _step_row(
+        self, st: dict[str, Any], i: int, locations: dict[str, str], checked: set[str], parents: set[str]
+    ) -> dict[str, Any]:
         path = f"steps[{i}]"
         run_id = limits.check_run_id(st.get("run_uuid"), f"{path}.run_uuid")
-        limits.check_run_id(st.get("pipeline_run_uuid"), f"{path}.pipeline_run_uuid")
+        parent = st.get("pipeline_run_uuid")
+        if type(parent) is not str or parent not in parents:
+            parents.add(limits.check_run_id(parent, f"{path}.pipeline_run_uuid"))
         status = st.get("status")
         if status not in STEP_STATUSES:
             raise InvalidParameterValue(f"{path}.status must be one of {', '.join(STEP_STATUSES)}, got {status!r}.")

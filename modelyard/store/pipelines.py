@@ -28,6 +28,7 @@ _TRIGGER_COLS = tuple(c.name for c in ps.pipeline_triggers.columns)
 _EVENT_COLS = tuple(c.name for c in ps.pipeline_trigger_events.columns)
 _EVENT_LEASES = Leases(ps.pipeline_trigger_events, order="id")
 _IN_CHUNK = 500  # run ids per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
+_MAX_VARIABLES = 990  # values per multi-row INSERT: under SQLite's oldest limit (999)
 
 
 def _rows(cols: Sequence[str], rows: Sequence[Any]) -> list[dict[str, Any]]:
@@ -44,11 +45,10 @@ class PipelinesStore(TicksStore):
             " lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active') ON CONFLICT (run_uuid) DO UPDATE SET"
             " status = excluded.status, end_time = excluded.end_time"
         )
-        self._upsert_tag = db.upsert("tags", ("run_id", "key", "value"), ("run_id", "key"))
-        self._insert_param = db.insert_ignore("params", ("run_id", "key", "value"))
         self._upsert_pipeline_run = db.upsert("pipeline_runs", _RUN_COLS, ("run_uuid",))
-        self._upsert_step = db.upsert("pipeline_steps", _STEP_COLS, ("pipeline_run_uuid", "task_key"))
         self._insert_cache = db.insert_ignore("pipeline_cache", _CACHE_COLS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _STEP_COLS if c not in ("pipeline_run_uuid", "task_key"))
+        self._step_conflict = f" ON CONFLICT (pipeline_run_uuid, task_key) DO UPDATE SET {updates}"
 
     # ---- the bulk write of a pipeline run's progress ----------------------------
 
@@ -114,18 +114,32 @@ class PipelinesStore(TicksStore):
             chunk = uuids[start : start + _IN_CHUNK]
             sql = f"SELECT run_uuid, id FROM runs WHERE run_uuid IN ({self.db.placeholders(len(chunk))})"
             pks.update(tx.all(sql, chunk))
-        tags, params = [], []
+        tags: dict[tuple[int, str], str] = {}  # a key set twice keeps its last value, as two upserts would
+        params: dict[tuple[int, str], str] = {}  # a param set twice keeps its first value (write-once)
         for st in steps:
             pk = pks[st["run_uuid"]]
             if st.get("tags"):
-                tags.extend([(pk, k, v) for k, v in st["tags"].items()])
+                tags.update({(pk, k): v for k, v in st["tags"].items()})
             if st.get("params"):
-                params.extend([(pk, k, v) for k, v in st["params"].items()])
+                for k, v in st["params"].items():
+                    params.setdefault((pk, k), v)
             if st.get("metrics") and self.metrics is not None:
                 self.metrics.write(tx, pk, st["metrics"])
-        tx.executemany(self._upsert_tag, tags)
-        tx.executemany(self._insert_param, params)
-        tx.executemany(self._upsert_step, [[st.get(c) for c in _STEP_COLS] for st in steps])
+        self._insert_rows(tx, "tags", ("run_id", "key", "value"), [(*k, v) for k, v in tags.items()],
+                          " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+        self._insert_rows(tx, "params", ("run_id", "key", "value"), [(*k, v) for k, v in params.items()],
+                          " ON CONFLICT DO NOTHING")
+        rows = {(st["pipeline_run_uuid"], st["task_key"]): [st.get(c) for c in _STEP_COLS] for st in steps}  # last wins
+        self._insert_rows(tx, "pipeline_steps", _STEP_COLS, list(rows.values()), self._step_conflict)
+
+    def _insert_rows(self, tx: Tx, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str) -> None:
+        """``INSERT INTO table VALUES (...), (...) conflict``: many rows per statement (no two with the same key)."""
+        per = max(1, _MAX_VARIABLES // len(cols))
+        one = "(" + self.db.placeholders(len(cols)) + ")"
+        head = f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            tx.execute(head + ", ".join([one] * len(chunk)) + conflict, [v for row in chunk for v in row])
 
     # ---- pipeline runs and steps ------------------------------------------------
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import modelyard as my
-from modelyard.errors import InvalidParameterValue
+from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.pipelines import pipeline, step
 from modelyard.service.pipelines import MAX_CACHE_LOOKUP
 
@@ -110,3 +110,22 @@ def test_map_cache_hits(store, executor):
     hits = {e["run_id"]: e["hits"] for e in client.list_pipeline_cache("cache_lookup_map", "double")}
     assert [hits[first.tasks[f"double[{i}]"].run_id] for i in range(5)] == [1] * 5
     assert hits[second.tasks["double[5]"].run_id] == 0
+
+
+def test_checks_still_name_the_field_when_keys_repeat(service):
+    parent = service.runs.create("0", run_name="p").info.run_id
+    steps, _ = _entries(parent, 3)
+    long_tag = [dict(s) for s in steps]
+    long_tag[2] = dict(steps[2], tags={"mlflow.parentRunId": parent, "i": "x" * 8001})  # "i" passed on steps 0 and 1
+    with pytest.raises(InvalidParameterValue, match=r"steps\[2\]\.tags\[1\]\.value"):
+        service.pipelines.record({"steps": long_tag})
+    long_param = [dict(s) for s in steps]
+    long_param[1] = dict(steps[1], params={"x": "y" * 6001})
+    with pytest.raises(InvalidParameterValue, match=r"steps\[1\]\.params\[0\]\.value"):
+        service.pipelines.record({"steps": long_param})
+    bad_parent = [dict(s) for s in steps]
+    bad_parent[1] = dict(steps[1], pipeline_run_uuid=["not", "an", "id"])
+    with pytest.raises(InvalidParameterValue, match=r"steps\[1\]\.pipeline_run_uuid"):
+        service.pipelines.record({"steps": bad_parent})
+    with pytest.raises(ResourceDoesNotExist):  # nothing of the refused batches was written
+        service.runs.get(steps[0]["run_uuid"])
