@@ -197,7 +197,8 @@ class RunStore:
 
         Worth it when the experiments hold a quarter or more of all runs and
         many more than the page needs: then matches come early in the index.
-        The count stops at that bar, so it costs little.
+        The probe reads the experiments' index only up to that bar (the row at
+        offset bar - 1 exists or not: half the cost of counting), so it costs little.
         """
         if len(order_by) != 1 or order_by[0].kind not in (METRIC, PARAM):
             return False
@@ -214,8 +215,8 @@ class RunStore:
         if total < bar:
             return False
         marks = ", ".join([self.db.ph] * len(experiment_ids))
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM runs WHERE experiment_id IN ({marks}) LIMIT {self.db.ph}) t"
-        return bool(tx.one(sql, [*experiment_ids, bar])[0] >= bar)
+        sql = f"SELECT 1 FROM runs WHERE experiment_id IN ({marks}) LIMIT 1 OFFSET {self.db.ph}"
+        return tx.one(sql, [*experiment_ids, bar - 1]) is not None
 
     def load(self, conn: Connection, query: Select[Any]) -> list[Run]:
         """Materialise the runs a query selects (all ``runs`` columns, in table order), in its order."""

@@ -73,3 +73,29 @@ def test_get_and_history_dicts_match_the_entities(service):
         assert _wire(page.items) == _wire([m.to_dict() for m in objects.items])
     values = [m["value"] for m in _wire(service.runs.metric_history_dicts(run_id, "h").items)]
     assert {"NaN", "Infinity", "-Infinity", 0.30000000000000004, 5e-324} <= set(values)
+
+
+def test_big_experiments_walk_the_sort_index_and_small_ones_do_not(service):
+    from modelyard.query import OrderKey
+
+    big, small = service.experiments.create("big"), service.experiments.create("small")
+    for eid, n in ((big, 16), (small, 2)):
+        for i in range(n):
+            run_id = service.runs.create(eid, start_time=i).info.run_id
+            service.runs.log_batch(run_id, [Metric("m", float(i), 0, 0)], [], [])
+    db = service.store.db
+    if not db.is_sqlite:
+        with db.engine.connect() as conn:  # the walk waits for statistics on PostgreSQL
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    order = [OrderKey("metric", "m", False)]
+    store = service.store.runs
+    with db.fast_read() as tx:
+        # need 2 rows: the bar is max(8 * 2, 18 // 4) = 16 runs in the searched experiments, exactly what big holds
+        assert store._walk_sort_index(tx, [int(big)], order, 2) is True
+        assert store._walk_sort_index(tx, [int(big), int(small)], order, 2) is True
+        assert store._walk_sort_index(tx, [int(small)], order, 2) is False
+        assert store._walk_sort_index(tx, [int(big)], order, 3) is False  # bar 24 > 16 runs
+        assert store._walk_sort_index(tx, [int(big)], [], 2) is False
+    top = service.runs.search_dicts([big], max_results=2, order_by=["metrics.m DESC"]).items
+    assert [r["data"]["metrics"][0]["value"] for r in top] == [15.0, 14.0]
