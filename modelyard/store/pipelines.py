@@ -27,7 +27,8 @@ _SCHEDULE_COLS = tuple(c.name for c in ps.pipeline_schedules.columns)
 _TRIGGER_COLS = tuple(c.name for c in ps.pipeline_triggers.columns)
 _EVENT_COLS = tuple(c.name for c in ps.pipeline_trigger_events.columns)
 _EVENT_LEASES = Leases(ps.pipeline_trigger_events, order="id")
-_IN_CHUNK = 500  # run ids per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
+_IN_CHUNK = 500  # cache keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
+_RUN_INSERT_COLS = ("run_uuid", "name", "experiment_id", "user_id", "status", "start_time", "end_time", "artifact_uri")
 _MAX_VARIABLES = 990  # values per multi-row INSERT: under SQLite's oldest limit (999)
 
 
@@ -39,12 +40,8 @@ class PipelinesStore(TicksStore):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.metrics: MetricStore | None = None  # set by the service (the tracking store's)
-        q = db.sql
-        self._upsert_run = q(
-            "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri,"
-            " lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active') ON CONFLICT (run_uuid) DO UPDATE SET"
-            " status = excluded.status, end_time = excluded.end_time"
-        )
+        self._run_conflict = (" ON CONFLICT (run_uuid) DO UPDATE SET status = excluded.status, end_time = excluded.end_time"
+                              " RETURNING run_uuid, id")
         self._upsert_pipeline_run = db.upsert("pipeline_runs", _RUN_COLS, ("run_uuid",))
         self._insert_cache = db.insert_ignore("pipeline_cache", _CACHE_COLS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _STEP_COLS if c not in ("pipeline_run_uuid", "task_key"))
@@ -101,19 +98,21 @@ class PipelinesStore(TicksStore):
     def _record_steps(self, tx: Tx, steps: Sequence[dict[str, Any]]) -> None:
         """The steps' runs, tags, params, metrics and ``pipeline_steps`` rows: one statement each for the batch.
 
-        Rows are written in the steps' order, so a run recorded twice in a batch
-        ends as its last record says, as one upsert per record would leave it.
+        A run, tag or step recorded twice in a batch ends as its last record says,
+        as one upsert per record would leave it; a run keeps its first record's
+        name and start time, and a param its first value.
         """
-        tx.executemany(self._upsert_run, [
-            (st["run_uuid"], st["task_key"], int(st["experiment_id"]), st.get("user_id"), st["run_status"],
-             st.get("start_time"), st.get("end_time"), st["artifact_uri"]) for st in steps
-        ])
-        uuids = list(dict.fromkeys(st["run_uuid"] for st in steps))
-        pks: dict[str, int] = {}
-        for start in range(0, len(uuids), _IN_CHUNK):
-            chunk = uuids[start : start + _IN_CHUNK]
-            sql = f"SELECT run_uuid, id FROM runs WHERE run_uuid IN ({self.db.placeholders(len(chunk))})"
-            pks.update(tx.all(sql, chunk))
+        runs: dict[str, list[Any]] = {}
+        for st in steps:
+            found = runs.get(st["run_uuid"])
+            if found is None:
+                runs[st["run_uuid"]] = [st["run_uuid"], st["task_key"], int(st["experiment_id"]), st.get("user_id"),
+                                        st["run_status"], st.get("start_time"), st.get("end_time"), st["artifact_uri"]]
+            else:  # what a later upsert of the same run changes
+                found[4], found[6] = st["run_status"], st.get("end_time")
+        pks: dict[str, int] = dict(self._insert_rows(
+            tx, "runs", _RUN_INSERT_COLS, list(runs.values()), self._run_conflict, literal=", 'active'",
+        ))
         tags: dict[tuple[int, str], str] = {}  # a key set twice keeps its last value, as two upserts would
         params: dict[tuple[int, str], str] = {}  # a param set twice keeps its first value (write-once)
         for st in steps:
@@ -132,14 +131,24 @@ class PipelinesStore(TicksStore):
         rows = {(st["pipeline_run_uuid"], st["task_key"]): [st.get(c) for c in _STEP_COLS] for st in steps}  # last wins
         self._insert_rows(tx, "pipeline_steps", _STEP_COLS, list(rows.values()), self._step_conflict)
 
-    def _insert_rows(self, tx: Tx, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str) -> None:
-        """``INSERT INTO table VALUES (...), (...) conflict``: many rows per statement (no two with the same key)."""
+    def _insert_rows(
+        self, tx: Tx, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str, literal: str = ""
+    ) -> list[Any]:
+        """``INSERT INTO table VALUES (...), (...) conflict``: many rows per statement (no two with the same key).
+
+        ``literal`` is appended to each row's values (a constant column); the
+        rows a ``RETURNING`` in ``conflict`` gives back are returned.
+        """
         per = max(1, _MAX_VARIABLES // len(cols))
-        one = "(" + self.db.placeholders(len(cols)) + ")"
-        head = f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+        one = "(" + self.db.placeholders(len(cols)) + literal + ")"
+        head = f"INSERT INTO {table} ({', '.join(cols)}{', lifecycle_stage' if literal else ''}) VALUES "
+        out: list[Any] = []
         for start in range(0, len(rows), per):
             chunk = rows[start : start + per]
-            tx.execute(head + ", ".join([one] * len(chunk)) + conflict, [v for row in chunk for v in row])
+            cur = tx.execute(head + ", ".join([one] * len(chunk)) + conflict, [v for row in chunk for v in row])
+            if "RETURNING" in conflict:
+                out.extend(cur.fetchall())
+        return out
 
     # ---- pipeline runs and steps ------------------------------------------------
 

@@ -51,12 +51,13 @@ def test_a_run_recorded_twice_in_one_batch_ends_as_its_last_record(service):
     parent = service.runs.create("0", run_name="p").info.run_id
     run = uuid.uuid4().hex
     first = {"pipeline_run_uuid": parent, "task_key": "t", "step": "t", "run_uuid": run, "status": "RUNNING",
-             "experiment_id": "0", "tags": {"modelyard.pipeline.status": "RUNNING"}, "params": {"a": "1"}}
-    second = dict(first, status="FINISHED", end_time=5, tags={"modelyard.pipeline.status": "FINISHED"},
+             "experiment_id": "0", "start_time": 1, "tags": {"modelyard.pipeline.status": "RUNNING"}, "params": {"a": "1"}}
+    second = dict(first, status="FINISHED", start_time=2, end_time=5, tags={"modelyard.pipeline.status": "FINISHED"},
                   params={"a": "2"})
     service.pipelines.record({"pipeline_run": {"run_uuid": parent, "pipeline": "p"}, "steps": [first, second]})
     got = service.runs.get(run)
     assert got.info.status == "FINISHED" and got.info.end_time == 5
+    assert got.info.start_time == 1  # a later record updates a run's status and end time only
     assert got.data.tags["modelyard.pipeline.status"] == "FINISHED"
     assert got.data.params == {"a": "1"}  # params are write-once, as with one record per call
     assert service.pipelines.get_run(parent)["steps"][0]["status"] == "FINISHED"
