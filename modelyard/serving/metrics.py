@@ -107,10 +107,10 @@ class HistogramFamily(Collector):
         out = HistogramFamily(self.name, self.documentation, self.labelnames, self.bounds)
         for dumped in (self.dump(), *dumps):
             for values, counts, total in dumped:
-                series = out.labels(*values)
+                series = out.labels(*map(str, values))
                 if len(counts) == len(series.counts):  # buckets changed between versions: skip, never crash
-                    series.counts = [a + b for a, b in zip(series.counts, counts)]
-                    series.total += total
+                    series.counts = [a + float(b) for a, b in zip(series.counts, counts)]
+                    series.total += float(total)
         return out
 
 
@@ -135,8 +135,8 @@ class CounterFamily(Collector):
         counts = out.counts
         for dumped in (self.dump(), *dumps):
             for values, count in dumped:
-                key = tuple(values)
-                counts[key] = counts.get(key, 0) + count
+                key = tuple(map(str, values))
+                counts[key] = counts.get(key, 0) + float(count)
         return out
 
     def collect(self) -> Iterator[Metric]:
@@ -242,10 +242,12 @@ class ServingMetrics:
         for c in self.collectors:
             if hasattr(c, "merged"):
                 key = _key(c)
-                try:
-                    c = c.merged([d[key] for d in others if key in d])
-                except (TypeError, ValueError, AttributeError):  # a file not written by a worker: own counts only
-                    log.warning("unreadable worker metrics for %s in %s", key, self.files.directory)
+                for other in others:
+                    if key in other:
+                        try:
+                            c = c.merged([other[key]])
+                        except (TypeError, ValueError, AttributeError):  # not written by a worker: left out
+                            log.warning("unreadable worker metrics for %s in %s", key, self.files.directory)
             registry.register(c)
         return generate_latest(registry)
 
@@ -270,12 +272,16 @@ class _Snapshot(Collector):
         return {name: value for name, value in self.fn().items() if name.endswith("_total")}
 
     def merged(self, dumps: Sequence[Any]) -> _Snapshot:
+        extra: dict[str, float] = {}
+        for dumped in dumps:
+            for name, value in dumped.items():
+                extra[name] = extra.get(name, 0.0) + float(value)
+
         def fn() -> dict[str, float]:
             out = dict(self.fn())
-            for dumped in dumps:
-                for name, value in dumped.items():
-                    if name in out:
-                        out[name] += value
+            for name, value in extra.items():
+                if name in out:
+                    out[name] += value
             return out
 
         return _Snapshot(fn, self.key)
