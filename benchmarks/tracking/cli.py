@@ -50,6 +50,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--big-rest", action="store_true",
                    help="seed modelyard's big experiment over REST like the peers, not with its embedded SDK")
     p.add_argument("--big-runs", type=int, help="runs in the big experiment (default 100,000; quick 5,000)")
+    p.add_argument("--repeats", type=int,
+                   help="timed repetitions of each read after one warm-up (default 5; quick 3): CPU is read in "
+                        "10 ms clock ticks, so a 15 ms search wants 20 or more")
     p.add_argument("--sdk-points", type=int, help="points for the modelyard SDK ingest (default 1M)")
     p.add_argument("--sdk-batch", type=int, help="points per SDK log_batch call (default 100,000)")
     p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -82,7 +85,7 @@ def merged(paths: list[Path]) -> tuple[dict[str, dict[str, Result]], Sizes, str]
 
 def sizes_from(args: argparse.Namespace) -> Sizes:
     z = Sizes.quick() if args.quick else Sizes()
-    for name in ("big_runs", "sdk_points", "sdk_batch"):
+    for name in ("big_runs", "sdk_points", "sdk_batch", "repeats"):
         if getattr(args, name) is not None:
             setattr(z, name, getattr(args, name))
     return z
