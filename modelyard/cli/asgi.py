@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-# A worker loads the model (or opens the store) before it answers the supervisor's health
-# check; uvicorn's 5 s default kills and replaces workers that import torch or load a large
-# model on a busy machine, forever. Two minutes covers a slow start without hiding a hang.
-WORKER_HEALTHCHECK_SECONDS = 120.0
+# uvicorn's supervisor pings each worker and replaces one that does not answer within this
+# time. A spawned worker answers only once it has unpickled its app factory, which imports
+# the server (numpy, scikit-learn, torch...): uvicorn's 5 s default replaced such workers
+# forever on a busy machine. The same wait bounds how long a worker stuck in shutdown (alive,
+# no longer answering pings) keeps its slot, so it stays well short of minutes.
+WORKER_HEALTHCHECK_SECONDS = 30.0
 
 
 def run_asgi(factory: Callable[[], Any], host: str, port: int, workers: int, log_level: str) -> None:
