@@ -349,3 +349,21 @@ def test_experiments(engine: Engine) -> None:
 def test_experiment_lifecycle_and_paging(engine: Engine) -> None:
     assert experiments_found(engine, stages=("deleted",)) == ["gone"]
     assert experiments_found(engine, limit=2, offset=1) == ["exp_four", "exp-one"]
+
+
+def test_sqlite_walk_reads_the_sort_key_index_first_and_joins_runs_by_id(engine: Engine) -> None:
+    # SQLite keeps a CROSS JOIN's table order: the (key, value) index is the outer loop, each run is
+    # one rowid lookup, and the page stops at LIMIT. PostgreSQL keeps its correlated-subquery walk.
+    order = [OrderKey("metric", "acc", False)]
+    filters = parse_run_filter("params.lr = '0.1'")
+    sql, params = run_search_sql([1], ("active",), filters, order, 2, 0, engine.dialect.name, walk_sort_index=True)
+    if engine.dialect.name != "sqlite":
+        assert "CROSS JOIN" not in sql
+        return
+    assert "FROM latest_metrics AS w CROSS JOIN runs ON runs.id = w.run_id" in sql
+    with engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params))]
+        reads = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+        assert reads[0].startswith("SEARCH w USING") and "ix_latest_metrics_key_value" in reads[0], plan
+        assert reads[1] == "SEARCH runs USING INTEGER PRIMARY KEY (rowid=?)", plan
+        assert [r[1] for r in conn.exec_driver_sql(sql, tuple(params))] == ["a1", "c3"]  # c3 lacks acc: last
