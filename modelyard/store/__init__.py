@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..entities import Experiment, Run
+from ..entities import Experiment
 from ..query import Comparison, OrderKey
 from .database import Database
 from . import (  # noqa: F401  (complete the metadata)
@@ -19,7 +19,7 @@ from .metrics import MetricStore
 from .pipelines import PipelinesStore
 from .registry import RegistryStore
 from .runs import RunRow, RunStore
-from .search import experiment_search_select, run_search_select
+from .search import experiment_search_select
 from .webhooks import WebhooksStore
 
 __all__ = [
@@ -50,19 +50,6 @@ class TrackingStore:
 
     def close(self) -> None:
         self.db.dispose()
-
-    def runs_search(
-        self,
-        experiment_ids: list[int],
-        stages: tuple[str, ...],
-        filters: list[Comparison],
-        order_by: list[OrderKey],
-        limit: int,
-        offset: int,
-    ) -> list[Run]:
-        query = run_search_select(experiment_ids, stages, filters, order_by, limit, offset, self.db.dialect)
-        with self.db.read() as conn:
-            return self.runs.load(conn, query)
 
     def experiments_search(
         self,

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 import modelyard as my
+from modelyard.service import TrackingService
+from tests.pipelines import lease_support
 
 HERE = os.path.dirname(__file__)
 HAS_RAY = importlib.util.find_spec("ray") is not None
@@ -46,3 +48,20 @@ def workdir(tmp_path) -> str:
 def count(workdir: str, name: str) -> int:
     path = os.path.join(workdir, name + ".log")
     return len(open(path).read().splitlines()) if os.path.exists(path) else 0
+
+
+# ---- several schedulers over one store (test_tick_leases.py, test_trigger_leases.py) ----
+
+@pytest.fixture
+def clock() -> list[int]:
+    return [lease_support.T0]
+
+
+@pytest.fixture
+def servers(service: TrackingService, clock: list[int]) -> Iterator[list[lease_support.Server]]:
+    others = [TrackingService(service.settings) for _ in range(2)]
+    try:
+        yield [lease_support.Server(s, clock) for s in (service, *others)]
+    finally:
+        for s in others:
+            s.close()

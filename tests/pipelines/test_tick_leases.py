@@ -7,65 +7,14 @@ records what it would have started.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from modelyard.server.workers.scheduler import Scheduler
 from modelyard.service import TrackingService
+from tests.pipelines.lease_support import T0
 
-T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
 HOUR = 3_600_000
 FIRST = T0 + 2_800_000  # the first hourly tick after T0 (23:00)
-
-
-class Child:
-    """What the launcher returns: a run's process, alive until told otherwise."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.args = args
-        self.exit_code: int | None = None
-
-    def poll(self) -> int | None:
-        return self.exit_code
-
-    @property
-    def tick_id(self) -> int:
-        return int(self.args[self.args.index("--tick-id") + 1])
-
-
-class Server:
-    """A scheduler on its own service over the shared store."""
-
-    def __init__(self, service: TrackingService, clock: list[int]) -> None:
-        self.service = service
-        self.started: list[Child] = []
-        self.scheduler = Scheduler(service, clock=lambda: clock[0] / 1000, launcher=self._launch,
-                                   tracking_uri="http://x")
-
-    def _launch(self, args: list[str]) -> Child:
-        child = Child(args)
-        self.started.append(child)
-        return child
-
-    def tick(self) -> int:
-        return self.scheduler.tick()
-
-
-@pytest.fixture
-def clock() -> list[int]:
-    return [T0]
-
-
-@pytest.fixture
-def servers(service: TrackingService, clock: list[int]) -> Iterator[list[Server]]:
-    others = [TrackingService(service.settings) for _ in range(2)]
-    try:
-        yield [Server(s, clock) for s in (service, *others)]
-    finally:
-        for s in others:
-            s.close()
 
 
 def _tick_row(service: TrackingService, name: str) -> dict[str, Any]:

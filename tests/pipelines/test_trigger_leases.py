@@ -8,65 +8,10 @@ clock, and a launcher that records what it would have started.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from modelyard.server.workers.scheduler import Scheduler
 from modelyard.service import TrackingService
-
-T0 = 1_700_000_000_000
-
-
-class Child:
-    """What the launcher returns: a run's process, alive until told otherwise."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.args = args
-        self.exit_code: int | None = None
-
-    def poll(self) -> int | None:
-        return self.exit_code
-
-    @property
-    def event_id(self) -> int:
-        return int(self.args[self.args.index("--event-id") + 1])
-
-
-class Server:
-    """A scheduler on its own service over the shared store."""
-
-    def __init__(self, service: TrackingService, clock: list[int]) -> None:
-        self.service = service
-        self.started: list[Child] = []
-        self._lock = threading.Lock()
-        self.scheduler = Scheduler(service, clock=lambda: clock[0] / 1000, launcher=self._launch,
-                                   tracking_uri="http://x")
-
-    def _launch(self, args: list[str]) -> Child:
-        child = Child(args)
-        with self._lock:
-            self.started.append(child)
-        return child
-
-    def tick(self) -> int:
-        return self.scheduler.tick()
-
-
-@pytest.fixture
-def clock() -> list[int]:
-    return [T0]
-
-
-@pytest.fixture
-def servers(service: TrackingService, clock: list[int]) -> Iterator[list[Server]]:
-    others = [TrackingService(service.settings) for _ in range(2)]
-    try:
-        yield [Server(s, clock) for s in (service, *others)]
-    finally:
-        for s in others:
-            s.close()
+from tests.pipelines.lease_support import T0, Server
 
 
 def _event_row(service: TrackingService, trigger: str, event_id: int) -> dict[str, Any]:
