@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -162,20 +163,26 @@ def sqlite_live_server(tmp_path) -> Iterator[LiveServer]:
         server.stop()
 
 
-@pytest.fixture
-def service(db_uri: str, tmp_path):
-    """A TrackingService over a fresh store (SQLite and PostgreSQL), embedded artifacts."""
+def make_service(db_uri: str, tmp_path, **settings: Any):
+    """A TrackingService over the store at ``db_uri`` with embedded artifacts under ``tmp_path``."""
     from modelyard.service import TrackingService
     from modelyard.settings import Settings
 
-    svc = TrackingService(
+    return TrackingService(
         Settings(
             backend_store_uri=db_uri,
             artifacts_destination=str(tmp_path / "artifacts"),
             default_artifact_root=str(tmp_path / "artifacts"),
             serve_artifacts=False,
+            **settings,
         )
     )
+
+
+@pytest.fixture
+def service(db_uri: str, tmp_path):
+    """A TrackingService over a fresh store (SQLite and PostgreSQL), embedded artifacts."""
+    svc = make_service(db_uri, tmp_path)
     yield svc
     svc.close()
 

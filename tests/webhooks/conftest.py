@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import make_service
+
 SECRET = "s3cret-key"
 ALLOW_PRIVATE = "MODELYARD_WEBHOOK_ALLOW_PRIVATE_HOSTS"
 
@@ -64,18 +66,7 @@ class Receiver:
 @pytest.fixture
 def service(db_uri: str, tmp_path):
     """A TrackingService over a fresh store whose webhooks may reach private hosts (our receivers are local)."""
-    from modelyard.service import TrackingService
-    from modelyard.settings import Settings
-
-    svc = TrackingService(
-        Settings(
-            backend_store_uri=db_uri,
-            artifacts_destination=str(tmp_path / "artifacts"),
-            default_artifact_root=str(tmp_path / "artifacts"),
-            serve_artifacts=False,
-            webhook_allow_private_hosts=True,
-        )
-    )
+    svc = make_service(db_uri, tmp_path, webhook_allow_private_hosts=True)
     yield svc
     svc.close()
 
