@@ -29,7 +29,7 @@ from starlette.types import Receive, Scope, Send
 from ..errors import ModelyardError
 from . import schemas as s
 from .failures import error_payload
-from .protocol import batch_too_large, decode_body, too_large
+from .protocol import batch_too_large, decode_body, receive_body, too_large
 from .routes import runs
 
 
@@ -130,7 +130,7 @@ class HotPath:
     async def __call__(self, call: Call, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             limit = getattr(self.settings, call.max_bytes_setting)
-            body = await _read_body(scope, receive, limit, call.on_too_large)
+            body = await receive_body(scope, receive, limit, call.on_too_large)
             if body is None:
                 return  # the client went away
             obj = decode_body(body, call.schema, limit, call.on_too_large)
@@ -149,28 +149,3 @@ class HotPath:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.stop()
-
-
-async def _read_body(
-    scope: Scope, receive: Receive, limit: int, on_too_large: Callable[[int, int], ModelyardError]
-) -> bytes | None:
-    """The whole body, refused as the routes refuse it (``protocol.read_body``), or None on disconnect."""
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            if value.isdigit() and int(value) > limit:
-                raise on_too_large(int(value), limit)
-            break
-    chunks: list[bytes] = []
-    seen = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None  # http.disconnect
-        chunk = message.get("body", b"")
-        if chunk:
-            seen += len(chunk)
-            if seen > limit:
-                raise on_too_large(seen, limit)
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from ..errors import (
     InvalidParameterValue,
@@ -97,17 +98,42 @@ async def stream_body(
                 yield chunk
 
 
+async def receive_body(
+    scope: Scope, receive: Receive, limit: int, on_too_large: Callable[[int, int], ModelyardError] = too_large
+) -> bytes | None:
+    """The whole body straight from ASGI ``receive``, or None if the client went away.
+
+    A declared Content-Length over ``limit`` is refused before anything is read; a
+    chunked body is refused as soon as it passes ``limit``.
+    """
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if value.isdigit() and int(value) > limit:
+                raise on_too_large(int(value), limit)
+            break
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None  # http.disconnect
+        chunk = message.get("body", b"")
+        if chunk:
+            seen += len(chunk)
+            if seen > limit:
+                raise on_too_large(seen, limit)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 async def read_body(
     request: Request, limit: int, on_too_large: Callable[[int, int], ModelyardError] = too_large
 ) -> bytes:
-    """The whole body, at most ``limit`` bytes (see :func:`stream_body`); ``request.body()`` returns it after."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and "transfer-encoding" not in request.headers:
-        if int(declared) > limit:
-            raise on_too_large(int(declared), limit)
-        return await request.body()  # the HTTP server passes on no more than Content-Length bytes
-    parts = [chunk async for chunk in stream_body(request, limit, on_too_large)]
-    body = parts[0] if len(parts) == 1 else b"".join(parts)
+    """The whole body, at most ``limit`` bytes (see :func:`receive_body`); ``request.body()`` returns it after."""
+    body = await receive_body(request.scope, request.receive, limit, on_too_large)
+    if body is None:
+        raise ClientDisconnect()
     request._body = body  # what Request.body() caches, so later readers see the same bytes
     return body
 
