@@ -13,13 +13,19 @@ from typing import Any
 WORKER_HEALTHCHECK_SECONDS = 30.0
 
 
-def run_asgi(factory: Callable[[], Any], host: str, port: int, workers: int, log_level: str) -> None:
-    """Serve ``factory()`` on ``host:port``; ``workers`` > 1 starts that many processes on one socket."""
+def run_asgi(
+    factory: Callable[[], Any], host: str, port: int, workers: int, log_level: str, http: Any = "auto"
+) -> None:
+    """Serve ``factory()`` on ``host:port``; ``workers`` > 1 starts that many processes on one socket.
+
+    ``http`` is uvicorn's HTTP protocol: a name, or a class such as the tracking
+    server's :class:`~modelyard.server.http_protocol.DirectProtocol`.
+    """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(
-        factory, factory=True, host=host, port=port, workers=workers,
+        factory, factory=True, host=host, port=port, workers=workers, http=http,
         log_level=log_level, access_log=False, timeout_keep_alive=30,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )

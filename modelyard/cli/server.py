@@ -15,7 +15,12 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
     """Serve ``settings`` with uvicorn, in one process or ``settings.workers`` processes."""
     from ..server import create_app
 
-    run_asgi(functools.partial(create_app, settings), settings.host, settings.port, settings.workers, log_level)
+    try:  # built on uvicorn's httptools protocol; a uvicorn whose internals moved falls back to its own
+        from ..server.http_protocol import DirectProtocol as http
+    except ImportError:
+        http = "auto"
+    run_asgi(functools.partial(create_app, settings), settings.host, settings.port, settings.workers, log_level,
+             http=http)
 
 
 def _common(fn):  # type: ignore[no-untyped-def]

@@ -7,7 +7,9 @@ objects and router cost a good part of that, so :class:`HotPath` answers these
 calls itself: it reads the body from ``receive``, decodes it with the same
 schema as the route, runs the same route function, and sends the head and body
 in two messages. Errors get the same JSON bodies and statuses as the routes
-(:func:`.failures.error_payload`), and bodies the same limits.
+(:func:`.failures.error_payload`), and bodies the same limits. The server's
+HTTP protocol (:mod:`.http_protocol`) goes one step shorter: it reads the body
+itself and calls :meth:`HotPath.dispatch`, skipping ASGI altogether.
 
 The store is synchronous, so the call runs off the event loop: on SQLite in
 one writer thread (SQLite takes one writer at a time anyway; a thread of our
@@ -57,7 +59,7 @@ _JSON = (b"content-type", b"application/json")
 
 
 class WriterThread:
-    """One thread that runs calls in arrival order; ``await writer.run(fn, *args)`` from any loop."""
+    """One thread that runs calls in arrival order: ``submit(fn, args, done)``, or ``await run(fn, *args)``."""
 
     def __init__(self, name: str = "modelyard-writer") -> None:
         self.name = name
@@ -65,12 +67,24 @@ class WriterThread:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...],
+               done: Callable[[Any, BaseException | None], None]) -> None:
+        """Queue ``fn(*args)``; ``done(result, exc)`` is called on the writer thread once it ran."""
         if self._thread is None:
             self._start()
+        self._jobs.put((fn, args, done))
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._jobs.put((loop, future, fn, args))
+
+        def done(result: Any, exc: BaseException | None) -> None:
+            try:
+                loop.call_soon_threadsafe(_settle, future, result, exc)
+            except RuntimeError:  # the loop closed while we worked: nobody is waiting
+                pass
+
+        self.submit(fn, args, done)
         return await future
 
     def _start(self) -> None:
@@ -84,16 +98,13 @@ class WriterThread:
             job = self._jobs.get()
             if job is None:
                 return
-            loop, future, fn, args = job
+            fn, args, done = job
             try:
-                outcome = (fn(*args), None)
-            except BaseException as exc:  # noqa: BLE001  (handed to the awaiting request, which answers it)
-                outcome = (None, exc)
-            try:
-                loop.call_soon_threadsafe(_settle, future, *outcome)
-            except RuntimeError:  # the loop closed while we worked: nobody is waiting
-                pass
-            del job, future, outcome
+                result, exc = fn(*args), None
+            except BaseException as error:  # noqa: BLE001  (handed to whoever waits, who answers it)
+                result, exc = None, error
+            done(result, exc)
+            del job, done, result, exc
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the calls already queued, then end the thread."""
@@ -114,7 +125,8 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
 
 
 class HotPath:
-    """``await hot(scope, receive, send)`` answers the call if ``hot.find(scope)`` named it."""
+    """Answers the calls in :data:`CALLS`: as ASGI (``await hot(call, scope, receive, send)``) or,
+    from :mod:`.http_protocol`, with a body already read (``hot.dispatch(call, body, reply)``)."""
 
     def __init__(self, service: Any, prefixes: tuple[str, ...]) -> None:
         self.service = service
@@ -127,21 +139,60 @@ class HotPath:
             return None
         return self.routes.get(scope["path"])
 
-    async def __call__(self, call: Call, scope: Scope, receive: Receive, send: Send) -> None:
+    def limit(self, call: Call) -> int:
+        """The most body bytes ``call`` accepts."""
+        return int(getattr(self.settings, call.max_bytes_setting))
+
+    def too_large(self, call: Call, size: int) -> tuple[int, bytes]:
+        """The answer to a body of ``size`` bytes (or more) over ``call``'s limit."""
+        return self.failure(call.on_too_large(size, self.limit(call)), "")
+
+    def answer(self, call: Call, body: bytes, path: str = "") -> tuple[int, bytes]:
+        """``(status, JSON)`` for one call with its whole body: decode, run, encode. Blocks on the store."""
         try:
-            limit = getattr(self.settings, call.max_bytes_setting)
-            body = await receive_body(scope, receive, limit, call.on_too_large)
+            limit = self.limit(call)
+            obj = decode_body(body, call.schema, limit, call.on_too_large)
+            result = call.fn(self.service, obj)
+            return 200, _EMPTY if result is None else _encode(result)
+        except Exception as exc:  # noqa: BLE001  (every error is answered, as Starlette's handlers do)
+            return self.failure(exc, path)
+
+    @staticmethod
+    def failure(exc: BaseException, path: str) -> tuple[int, bytes]:
+        status, content = error_payload(exc, "POST", path)
+        return status, _encode(content)
+
+    def dispatch(self, call: Call, body: bytes, path: str, reply: Callable[[int, bytes], None]) -> None:
+        """Answer off the event loop (the writer thread on SQLite, else the default executor);
+        ``reply(status, payload)`` then runs on the running loop. Call from the loop."""
+        loop = asyncio.get_running_loop()
+        if self.writer is not None:
+            def done(result: Any, exc: BaseException | None) -> None:
+                outcome = self.failure(exc, path) if exc is not None else result
+                try:
+                    loop.call_soon_threadsafe(reply, *outcome)
+                except RuntimeError:  # the loop closed while we worked: nobody is waiting
+                    pass
+
+            self.writer.submit(self.answer, (call, body, path), done)
+        else:
+            future = loop.run_in_executor(None, self.answer, call, body, path)
+            future.add_done_callback(lambda f: reply(*(f.result() if f.exception() is None
+                                                       else self.failure(f.exception(), path))))
+
+    async def __call__(self, call: Call, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        try:
+            body = await receive_body(scope, receive, self.limit(call), call.on_too_large)
+        except Exception as exc:  # noqa: BLE001  (a body over the limit, answered as the routes do)
+            status, payload = self.failure(exc, path)
+        else:
             if body is None:
                 return  # the client went away
-            obj = decode_body(body, call.schema, limit, call.on_too_large)
             if self.writer is not None:
-                result = await self.writer.run(call.fn, self.service, obj)
+                status, payload = await self.writer.run(self.answer, call, body, path)
             else:
-                result = await run_in_threadpool(call.fn, self.service, obj)
-            status, payload = 200, _EMPTY if result is None else _encode(result)
-        except Exception as exc:  # noqa: BLE001  (every error is answered, as Starlette's handlers do)
-            status, content = error_payload(exc, scope["method"], scope["path"])
-            payload = _encode(content)
+                status, payload = await run_in_threadpool(self.answer, call, body, path)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-length", str(len(payload)).encode()), _JSON]})
         await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,157 @@
+"""uvicorn's httptools protocol, with the hot path's calls answered without ASGI.
+
+A log-metric call costs the server ~0.3 ms of CPU, and a third of that was
+uvicorn's per-request machinery: the ASGI scope, a task per request, the
+``receive``/``send`` message dicts, and a head and a body written in two
+``write`` calls. :class:`DirectProtocol` is uvicorn's own protocol except for a
+POST to a path of :class:`.hotpath.HotPath` on an idle connection: its body is
+collected in the parser's callbacks, handed to the hot path (which runs it off
+the event loop and calls back), and the answer goes out in one ``write``.
+
+Everything else — other requests, a request pipelined behind one in flight,
+``Expect: 100-continue``, upgrades — is uvicorn's unchanged path, and the app
+still answers the hot calls itself when they come that way. Limits and errors
+are the hot path's: the same statuses and JSON bodies as the routes.
+
+It subclasses uvicorn's ``HttpToolsProtocol`` and relies on its parser
+callbacks and per-connection fields (``cycle``, ``pipeline``, ``flow``,
+``on_response_complete``); uvicorn is pinned in ``.ci/constraints.txt`` and
+``tests/server/test_http_protocol.py`` drives it over real sockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from .hotpath import Call, HotPath
+
+_HEAD_TAIL = b"content-type: application/json\r\ncontent-length: "
+_CLOSE = b"connection: close\r\n"
+
+
+class _NoEvent:
+    """Stands in for the ``asyncio.Event`` uvicorn sets on a cycle when the connection drops."""
+
+    @staticmethod
+    def set() -> None:
+        return None
+
+
+class DirectCycle:
+    """One hot call in flight: what uvicorn's code reads of a request cycle, plus the body so far."""
+
+    message_event = _NoEvent()
+
+    def __init__(self, call: Call, path: str, limit: int, keep_alive: bool) -> None:
+        self.call, self.path, self.limit, self.keep_alive = call, path, limit, keep_alive
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.response_complete = False
+        self.disconnected = False
+
+
+def find_hot_path(app: Any) -> HotPath | None:
+    """The :class:`HotPath` of ``app`` or of the app it wraps (uvicorn wraps it in middleware)."""
+    for _ in range(8):
+        hot = getattr(app, "hot", None)
+        if isinstance(hot, HotPath):
+            return hot
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+class DirectProtocol(HttpToolsProtocol):
+    """``uvicorn.Config(http=DirectProtocol)``: see the module's docstring."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hot = find_hot_path(self.app) if not self.root_path else None
+
+    def on_headers_complete(self) -> None:
+        cycle = self.cycle
+        hot = self.hot
+        if (
+            hot is not None
+            and (cycle is None or cycle.response_complete)
+            and self.parser.get_method() == b"POST"
+            and not self.expect_100_continue
+            and not self.parser.should_upgrade()
+            and self.limit_concurrency is None
+        ):
+            raw = httptools.parse_url(self.url).path
+            if b"%" not in raw:
+                path = raw.decode("ascii")
+                call = hot.routes.get(path)
+                if call is not None:
+                    keep_alive = self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
+                    limit = hot.limit(call)
+                    self.cycle = direct = DirectCycle(call, path, limit, keep_alive)  # type: ignore[assignment]
+                    declared = _content_length(self.headers)
+                    if declared is not None and declared > limit:
+                        self._refuse(direct, declared)
+                    return
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        direct = self.cycle
+        if type(direct) is not DirectCycle:
+            super().on_body(body)
+            return
+        if direct.response_complete:
+            return
+        direct.size += len(body)
+        if direct.size > direct.limit:
+            self._refuse(direct, direct.size)
+            return
+        direct.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        direct = self.cycle
+        if type(direct) is not DirectCycle:
+            super().on_message_complete()
+            return
+        if direct.response_complete:
+            return
+        chunks = direct.chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        direct.chunks = []
+        # Nothing more is read until the answer is out (uvicorn pauses for pipelined requests too).
+        self.flow.pause_reading()
+        self.hot.dispatch(direct.call, body, direct.path,  # type: ignore[union-attr]
+                          lambda status, payload: self._reply(direct, status, payload))
+
+    def _refuse(self, direct: DirectCycle, size: int) -> None:
+        """Answer a body over the limit at once and close: the rest of it is never read."""
+        direct.keep_alive = False
+        self._reply(direct, *self.hot.too_large(direct.call, size))  # type: ignore[union-attr]
+
+    def _reply(self, direct: DirectCycle, status: int, payload: bytes) -> None:
+        if direct.response_complete:
+            return
+        direct.response_complete = True
+        transport = self.transport
+        if direct.disconnected or transport.is_closing():
+            return
+        parts = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            parts += (name, b": ", value, b"\r\n")
+        parts += (_HEAD_TAIL, str(len(payload)).encode(), b"\r\n")
+        if not direct.keep_alive:
+            parts.append(_CLOSE)
+        parts += (b"\r\n", payload)
+        transport.write(b"".join(parts))
+        if not direct.keep_alive:
+            transport.close()
+        self.on_response_complete()
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
