@@ -52,6 +52,9 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
               help="Write every prediction to the tracking store's inference table.")
 @click.option("--request-log-queue", default=10_000, show_default=True, type=int,
               help="Request-log entries held in memory before new ones are dropped (and counted).")
+@click.option("--max-request-bytes", default=64 * 1024 * 1024, show_default=True, type=click.IntRange(min=1),
+              help="Largest request body accepted; a larger one is refused with 413 (a chunked one as soon as it"
+              " passes the limit).")
 @click.option("--webhook-secret", default=None, envvar="MODELYARD_WEBHOOK_SECRET",
               help="Check registry webhook signatures with this secret.")
 @click.option("--log-level", default="warning", show_default=True, help="uvicorn log level.")
@@ -62,7 +65,7 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
 def command(
     model_uri: str, host: str, port: int, workers: int, tracking_uri: str | None, model_name: str | None,
     poll_interval: float, max_batch_size: int, max_wait_ms: float, request_log: bool, request_log_queue: int,
-    webhook_secret: str | None, log_level: str, export: tuple[str, str] | None, image: str | None,
+    max_request_bytes: int, webhook_secret: str | None, log_level: str, export: tuple[str, str] | None, image: str | None,
 ) -> None:
     """Serve MODEL_URI (models:/name@alias, models:/name/N, runs:/id/path or a path) over HTTP.
 
@@ -80,7 +83,7 @@ def command(
     config = ServingConfig(
         model_uri=model_uri, tracking_uri=resolved, model_name=model_name, poll_interval=poll_interval,
         max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, request_log=request_log,
-        request_log_queue=request_log_queue, webhook_secret=webhook_secret,
+        request_log_queue=request_log_queue, webhook_secret=webhook_secret, max_request_bytes=max_request_bytes,
     )
     click.echo(f"modelyard serve {model_uri} on http://{host}:{port}", err=True)
     run(config, host, port, workers, log_level)

@@ -18,7 +18,6 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope
 
 from ..errors import (
     InvalidParameterValue,
@@ -26,6 +25,7 @@ from ..errors import (
     ModelyardError,
     RequestTooLarge,
 )
+from ..request_body import receive_body
 
 S = TypeVar("S", bound=msgspec.Struct)
 _encoder = msgspec.json.Encoder()
@@ -96,35 +96,6 @@ async def stream_body(
                 raise on_too_large(seen, limit)
             if chunk:
                 yield chunk
-
-
-async def receive_body(
-    scope: Scope, receive: Receive, limit: int, on_too_large: Callable[[int, int], ModelyardError] = too_large
-) -> bytes | None:
-    """The whole body straight from ASGI ``receive``, or None if the client went away.
-
-    A declared Content-Length over ``limit`` is refused before anything is read; a
-    chunked body is refused as soon as it passes ``limit``.
-    """
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            if value.isdigit() and int(value) > limit:
-                raise on_too_large(int(value), limit)
-            break
-    chunks: list[bytes] = []
-    seen = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None  # http.disconnect
-        chunk = message.get("body", b"")
-        if chunk:
-            seen += len(chunk)
-            if seen > limit:
-                raise on_too_large(seen, limit)
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def read_body(

@@ -24,13 +24,19 @@ from typing import Any
 import msgspec
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from ..errors import InvalidParameterValue, ModelyardError, RequestTooLarge, TemporarilyUnavailable
-from .asgi import Endpoint, ServingApp, header, read_body, respond
+from ..errors import (
+    InvalidParameterValue,
+    ModelyardError,
+    RequestTooLarge,
+    TemporarilyUnavailable,
+)
+from ..request_body import receive_body
+from .asgi import Endpoint, ServingApp, header, respond
 from .batching import Batcher
 from .config import ServingConfig
 from .holder import ModelHolder
@@ -83,27 +89,34 @@ class ModelServer:
             return given
         return f"{self._prefix}-{next(self._ids):x}"
 
-    def _check_length(self, declared: str | None) -> None:
-        limit = self.config.max_request_bytes
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes.")
-
-    async def body(self, request: Request) -> bytes:
-        self._check_length(request.headers.get("content-length"))
-        self.batcher.receiving += 1
-        try:
-            return await request.body()
-        finally:
-            self.batcher.receiving -= 1
+    def too_large(self, size: int, limit: int) -> RequestTooLarge:
+        """A body over ``max_request_bytes``: 413 REQUEST_LIMIT_EXCEEDED, naming the limit and how to raise it."""
+        return RequestTooLarge(
+            f"Request body of {size} bytes (or more) exceeds the limit of {limit} bytes: send fewer rows per"
+            " request, or start the server with a higher --max-request-bytes (ServingConfig.max_request_bytes)."
+        )
 
     async def read(self, scope: Scope, receive: Receive) -> bytes:
-        """:meth:`body` for a plain ASGI handler."""
-        self._check_length(header(scope, b"content-length"))
+        """The whole body, at most ``max_request_bytes`` (see :func:`modelyard.request_body.receive_body`).
+
+        A declared Content-Length over the limit is refused before the body is read,
+        a chunked one as soon as it passes the limit; a client that went away raises
+        ``ClientDisconnect`` as ``Request.body()`` does.
+        """
         self.batcher.receiving += 1
         try:
-            return await read_body(receive)
+            body = await receive_body(scope, receive, self.config.max_request_bytes, self.too_large)
         finally:
             self.batcher.receiving -= 1
+        if body is None:
+            raise ClientDisconnect()
+        return body
+
+    async def body(self, request: Request) -> bytes:
+        """:meth:`read` for a Starlette ``Request`` (``request.body()`` returns the same bytes after)."""
+        body = await self.read(request.scope, request.receive)
+        request._body = body
+        return body
 
     async def predict(self, model: LoadedModel, inputs: Inputs, params: dict[str, Any] | None) -> Any:
         return await self.batcher.predict(model, inputs, params)

@@ -1,10 +1,11 @@
-"""Plain ASGI for the prediction endpoint: read a header and the body, send one response.
+"""Plain ASGI for the prediction endpoint: read a header, send one response.
 
 A single-row prediction costs less than Starlette's ``Request``/``Response``
 objects and middleware around it, so ``POST /invocations`` speaks ASGI directly
 with these helpers and :class:`ServingApp` hands it the request before the
 middleware stack (unless someone added middleware of their own). Responses are
-byte for byte what ``starlette.responses.Response`` sends.
+byte for byte what ``starlette.responses.Response`` sends. The body is read under
+the size limit by :func:`modelyard.request_body.receive_body`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -24,20 +24,6 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")  # type: ignore[no-any-return]
     return None
-
-
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body (raises ``ClientDisconnect`` as ``Request.body()`` does)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        if chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes,

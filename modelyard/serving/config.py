@@ -25,7 +25,8 @@ class ServingConfig:
     request_log_queue: int = _setting(10_000, "Request-log entries held in memory; more are dropped and counted.")  # type: ignore[assignment]
     request_log_flush_s: float = _setting(0.5, "Seconds between request-log writes.")  # type: ignore[assignment]
     webhook_secret: str | None = _setting(None, "Secret of the registry webhook; when set, signatures are checked.")  # type: ignore[assignment]
-    max_request_bytes: int = _setting(64 * 1024 * 1024, "Largest request body accepted.")  # type: ignore[assignment]
+    max_request_bytes: int = _setting(
+        64 * 1024 * 1024, "Largest request body accepted (413 beyond it; a chunked body is cut off at the limit).")  # type: ignore[assignment]
     metrics_dir: str | None = _setting(
         None, "Directory shared by worker processes to sum their metrics (modelyard serve --workers N sets it).")  # type: ignore[assignment]
     metrics_flush_s: float = _setting(1.0, "Seconds between writes of a worker's metrics to metrics_dir.")  # type: ignore[assignment]
