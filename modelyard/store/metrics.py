@@ -7,10 +7,12 @@ keeps the key text, which is what searches filter and order on.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, repeat
 from typing import Any
 
 from ..entities import Metric
+from ..metric_columns import MetricColumns, Series
 from .database import Database, Tx
 
 _HISTORY_COLS = ("run_id", "key_id", "step", "timestamp", "value", "is_nan")
@@ -70,6 +72,9 @@ class MetricStore:
         """
         if not metrics:
             return
+        if isinstance(metrics, MetricColumns):
+            self._write_columns(tx, run_pk, metrics.series)
+            return
         kid = self._key_ids
         rows = []
         append = rows.append
@@ -85,6 +90,33 @@ class MetricStore:
             if b is None or step > b[0] or (step == b[0] and (ts > b[1] or (ts == b[1] and v > b[2]))):
                 best[key] = (step, ts, v, nan)
         tx.executemany(self._insert_history, rows)
+        tx.executemany(
+            self._upsert_latest,
+            [(run_pk, key, v, nan, ts, step) for key, (step, ts, v, nan) in best.items()],
+        )
+
+    def _write_columns(self, tx: Tx, run_pk: int, series: Sequence[Series]) -> None:
+        """:meth:`write` straight from columns: rows stream into ``executemany`` (no list of
+        100,000 tuples), and a series without NaN is folded with one C-level ``max``."""
+        kid = self._key_ids
+        parts: list[Iterator[tuple[Any, ...]]] = []
+        best: dict[str, tuple[int, int, float, bool]] = {}
+        for key, values, timestamps, steps in series:
+            if not values:
+                continue
+            if not math.isnan(sum(values)):  # no NaN (a NaN, or +inf with -inf, makes the sum NaN)
+                parts.append(zip(repeat(run_pk), repeat(kid[key]), steps, timestamps, values, repeat(False)))
+                step, ts, v = max(zip(steps, timestamps, values))
+                top = (step, ts, v, False)
+            else:
+                flags = list(map(math.isnan, values))
+                stored = [0.0 if nan else v for v, nan in zip(values, flags)]
+                parts.append(zip(repeat(run_pk), repeat(kid[key]), steps, timestamps, stored, flags))
+                top = _latest(steps, timestamps, stored, flags)
+            b = best.get(key)
+            if b is None or top[:3] > b[:3]:
+                best[key] = top
+        tx.executemany(self._insert_history, chain.from_iterable(parts))  # type: ignore[arg-type]
         tx.executemany(
             self._upsert_latest,
             [(run_pk, key, v, nan, ts, step) for key, (step, ts, v, nan) in best.items()],
@@ -139,3 +171,14 @@ class MetricStore:
             (run_pk, Metric(key, math.nan if n else v, ts, step))
             for run_pk, step, ts, v, n in tx.all(self.db.sql(sql), params)
         ]
+
+
+def _latest(
+    steps: Sequence[int], timestamps: Sequence[int], values: Sequence[float], nans: Sequence[bool]
+) -> tuple[int, int, float, bool]:
+    """The first point with the greatest (step, timestamp, value), as :meth:`MetricStore.write` folds."""
+    b = (steps[0], timestamps[0], values[0], nans[0])
+    for point in zip(steps, timestamps, values, nans):
+        if point[:3] > b[:3]:
+            b = point
+    return b

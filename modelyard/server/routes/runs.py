@@ -7,11 +7,13 @@ from typing import Any
 
 from ...entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from ...errors import InvalidParameterValue
+from ...metric_columns import MetricColumns
 from ...service import TrackingService
-from ...service.limits import MAX_BULK_METRICS, missing_value
+from ...service.limits import MAX_BULK_METRICS, check_name, invalid_value, missing_value
 from .. import schemas as s
 from ..protocol import batch_too_large, endpoint
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 def _run_id(req: s.RunId) -> str:
     rid = req.id
@@ -120,21 +122,43 @@ def log_inputs(svc: TrackingService, req: s.LogInputs) -> None:
 
 
 def ingest(svc: TrackingService, req: s.IngestBatch) -> dict[str, Any]:
-    """Our bulk path: columnar series, up to 100,000 points, one transaction."""
-    metrics: list[Metric] = []
-    for i, series in enumerate(req.metrics):
-        n = len(series.values)
-        if len(series.timestamps) != n or len(series.steps) != n:
-            raise InvalidParameterValue(
-                f"metrics[{i}]: 'values', 'timestamps' and 'steps' must have the same length "
-                f"(got {n}, {len(series.timestamps)}, {len(series.steps)})."
-            )
-        key = series.key
-        metrics.extend(map(Metric, [key] * n, series.values, series.timestamps, series.steps))
+    """Our bulk path: columnar series, up to 100,000 points, one transaction.
+
+    The columns go to the service as :class:`MetricColumns` (the store writes them
+    without a Metric object per point); each series is checked first so an error
+    names the field as sent (``metrics[1].timestamps[7]``).
+    """
+    series = []
+    for i, one in enumerate(req.metrics):
+        check_series(i, one)
+        series.append((one.key, one.values, one.timestamps, one.steps))
+    metrics = MetricColumns(series)
     params = [Param(p.key or "", p.value if p.value is not None else "") for p in req.params]
     tags = [RunTag(t.key or "", t.value if t.value is not None else "") for t in req.tags]
     svc.runs.log_batch(_run_id(req), metrics, params, tags, max_metrics=MAX_BULK_METRICS)
     return {"points": len(metrics), "committed_at": int(time.time() * 1000)}
+
+
+def check_series(i: int, series: s.MetricSeries) -> None:
+    """One key's columns: equal lengths, a valid key, timestamps ≥ 0 and steps within int64."""
+    n = len(series.values)
+    if len(series.timestamps) != n or len(series.steps) != n:
+        raise InvalidParameterValue(
+            f"metrics[{i}]: 'values', 'timestamps' and 'steps' must have the same length "
+            f"(got {n}, {len(series.timestamps)}, {len(series.steps)})."
+        )
+    check_name(series.key, f"metrics[{i}].key", "Metric")
+    if not n:
+        return
+    for field, column, low, why in (
+        ("timestamps", series.timestamps, 0, "a nonnegative long (64-bit integer)"),
+        ("steps", series.steps, _INT64_MIN, "a valid long (64-bit integer)"),
+    ):
+        if min(column) < low or max(column) > _INT64_MAX:
+            j = next(j for j, x in enumerate(column) if not low <= x <= _INT64_MAX)
+            raise InvalidParameterValue(
+                invalid_value(f"metrics[{i}].{field}[{j}]", column[j], f"metric '{series.key}': must be {why}.")
+            )
 
 
 ROUTES = [
