@@ -45,9 +45,10 @@ class Settings:
     )
     inline_small_requests: bool = _setting(
         True,
-        "On SQLite, answer small bounded reads (get run) on the event loop instead of a thread hop."
-        " Writes always use the thread pool: a write may wait on another writer's lock."
-        " Ignored on PostgreSQL, where round trips would stall the loop.",
+        "On SQLite, answer small bounded reads (get run) on the event loop instead of a thread hop, and"
+        " small MLflow write calls too while nothing else is in flight. Such a write never waits on"
+        " another writer's lock (it goes to the writer thread instead), and a slow commit turns this off"
+        " for a while. Ignored on PostgreSQL, where round trips would stall the loop.",
     )
     background_workers: bool = _setting(
         True, "Run the server's background workers (webhook deliveries, pipeline scheduler)."

@@ -19,9 +19,16 @@ def error_payload(exc: BaseException, method: str, path: str) -> tuple[int, dict
     """
     if isinstance(exc, ModelyardError):
         return exc.status, exc.to_dict()
-    text = str(exc).lower()
-    if type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text):
+    if is_busy(exc):
         err = TemporarilyUnavailable("The store is busy with another writer; retry the request.")
         return err.status, err.to_dict()
     log.error("unexpected error on %s %s", method, path, exc_info=exc)
     return 500, {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}: {exc}"}
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked": another connection held the write lock past our wait."""
+    if type(exc).__name__ != "OperationalError":
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -30,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..errors import ModelyardError
 from . import schemas as s
-from .failures import error_payload
+from .failures import error_payload, is_busy
 from .protocol import batch_too_large, decode_body, receive_body, too_large
 from .routes import runs
 
@@ -53,6 +54,12 @@ CALLS = {
     "/runs/log-batch": Call(s.LogBatch, runs.log_batch, "max_log_batch_bytes", batch_too_large),
 }
 
+# Calls run on the event loop (HotPath.answer_now): bodies up to this size; and if one takes
+# longer than INLINE_SLOW_SECONDS (a slow disk's fsync), none for INLINE_PAUSE_SECONDS after.
+INLINE_MAX_BYTES = 64 * 1024
+INLINE_SLOW_SECONDS = 0.02
+INLINE_PAUSE_SECONDS = 10.0
+
 _encode = msgspec.json.Encoder().encode
 _EMPTY = _encode({})
 _JSON = (b"content-type", b"application/json")
@@ -66,12 +73,21 @@ class WriterThread:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Each counter has one writer (the submitting loop, the writer thread): no lock needed.
+        self._submitted = 0
+        self._finished = 0
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or running."""
+        return self._submitted == self._finished
 
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...],
                done: Callable[[Any, BaseException | None], None]) -> None:
         """Queue ``fn(*args)``; ``done(result, exc)`` is called on the writer thread once it ran."""
         if self._thread is None:
             self._start()
+        self._submitted += 1
         self._jobs.put((fn, args, done))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -103,6 +119,7 @@ class WriterThread:
                 result, exc = fn(*args), None
             except BaseException as error:  # noqa: BLE001  (handed to whoever waits, who answers it)
                 result, exc = None, error
+            self._finished += 1
             done(result, exc)
             del job, done, result, exc
 
@@ -133,6 +150,8 @@ class HotPath:
         self.settings = service.settings
         self.routes: dict[str, Call] = {prefix + path: call for prefix in prefixes for path, call in CALLS.items()}
         self.writer = WriterThread() if service.store.db.is_sqlite else None
+        self.inline = bool(self.settings.inline_small_requests)
+        self._inline_paused_until = 0.0
 
     def find(self, scope: Scope) -> Call | None:
         if scope["method"] != "POST" or scope.get("root_path"):
@@ -147,15 +166,49 @@ class HotPath:
         """The answer to a body of ``size`` bytes (or more) over ``call``'s limit."""
         return self.failure(call.on_too_large(size, self.limit(call)), "")
 
+    def _run(self, call: Call, body: bytes) -> tuple[int, bytes]:
+        obj = decode_body(body, call.schema, self.limit(call), call.on_too_large)
+        result = call.fn(self.service, obj)
+        return 200, _EMPTY if result is None else _encode(result)
+
     def answer(self, call: Call, body: bytes, path: str = "") -> tuple[int, bytes]:
         """``(status, JSON)`` for one call with its whole body: decode, run, encode. Blocks on the store."""
         try:
-            limit = self.limit(call)
-            obj = decode_body(body, call.schema, limit, call.on_too_large)
-            result = call.fn(self.service, obj)
-            return 200, _EMPTY if result is None else _encode(result)
+            return self._run(call, body)
         except Exception as exc:  # noqa: BLE001  (every error is answered, as Starlette's handlers do)
             return self.failure(exc, path)
+
+    def may_answer_now(self, size: int) -> bool:
+        """Whether a call with a ``size``-byte body may run on the event loop itself (:meth:`answer_now`).
+
+        Only on SQLite, for a small body, while the writer thread is idle and recent
+        calls run this way were quick: the call never waits on a lock, so the loop is
+        held for its own work and its commit (the fsync on FULL) and nothing more —
+        about what a hop to the writer thread and back costs.
+        """
+        return (
+            self.inline
+            and size <= INLINE_MAX_BYTES
+            and self.writer is not None
+            and self.writer.idle
+            and time.monotonic() >= self._inline_paused_until
+        )
+
+    def answer_now(self, call: Call, body: bytes, path: str) -> tuple[int, bytes] | None:
+        """:meth:`answer` on this thread without waiting for SQLite's write lock: None if another
+        connection holds it (nothing was written; hand the call to the writer thread instead)."""
+        started = time.monotonic()
+        with self.service.store.db.no_wait():
+            try:
+                outcome = self._run(call, body)
+            except Exception as exc:  # noqa: BLE001  (answered below, as in answer())
+                if is_busy(exc):
+                    return None
+                outcome = self.failure(exc, path)
+        took = time.monotonic() - started
+        if took > INLINE_SLOW_SECONDS:  # a slow disk: stop holding the loop for a while
+            self._inline_paused_until = started + took + INLINE_PAUSE_SECONDS
+        return outcome
 
     @staticmethod
     def failure(exc: BaseException, path: str) -> tuple[int, bytes]:

@@ -126,9 +126,9 @@ class RunService:
             )
         if run_name is not None:
             limits.check_length("run_name", run_name, limits.MAX_ENTITY_KEY_LENGTH)
-        with self.store.db.fast_read() as tx:
+        with self.store.db.fast_write() as tx:
             row = self._active_row(tx, run_id)
-        self.store.runs.update(row.pk, status, end_time, run_name or None)
+            self.store.runs.update(tx, row.pk, status, end_time, run_name or None)
         return self.get(run_id).info
 
     def delete(self, run_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -71,12 +72,13 @@ class _Freelist:
     as before.
     """
 
-    __slots__ = ("__weakref__", "closed", "engine", "idle", "max_idle")
+    __slots__ = ("__weakref__", "closed", "engine", "idle", "max_idle", "setup")
 
-    def __init__(self, engine: Engine, max_idle: int = 8) -> None:
+    def __init__(self, engine: Engine, max_idle: int = 8, setup: str = "") -> None:
         self.engine = engine
         self.idle: list[sqlite3.Connection] = []
         self.max_idle = max_idle
+        self.setup = setup  # a statement run once on each new connection
         self.closed = False
         _FREELISTS.add(self)
 
@@ -86,7 +88,10 @@ class _Freelist:
         except IndexError:
             fairy = self.engine.raw_connection()
             fairy.detach()
-            return fairy.dbapi_connection  # type: ignore[return-value]
+            conn: sqlite3.Connection = fairy.dbapi_connection  # type: ignore[assignment]
+            if self.setup:
+                conn.execute(self.setup)
+            return conn
 
     def checkin(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction or self.closed or len(self.idle) >= self.max_idle:
@@ -177,6 +182,28 @@ class Database:
         database = self.engine.url.database or ""
         on_file = self.is_sqlite and database not in ("", ":memory:") and not self.engine.url.query
         self._raw: _Pooled | _Freelist = _Freelist(self.engine) if on_file else _Pooled(self.engine)
+        # For callers that must not wait on another writer's lock (see no_wait): SQLite answers BUSY at once.
+        self._raw_no_wait = _Freelist(self.engine, max_idle=2, setup="PRAGMA busy_timeout=0") if on_file else None
+        self._local = threading.local()
+
+    @contextmanager
+    def no_wait(self) -> Iterator[bool]:
+        """Within this block, this thread's fast transactions fail at once (SQLite ``database is locked``)
+        instead of waiting when another connection holds the write lock. Yields False where that cannot
+        be promised (PostgreSQL, in-memory SQLite): the caller should not rely on it there."""
+        if self._raw_no_wait is None:
+            yield False
+            return
+        self._local.no_wait = True
+        try:
+            yield True
+        finally:
+            self._local.no_wait = False
+
+    def _source(self) -> _Pooled | _Freelist:
+        if self._raw_no_wait is not None and getattr(self._local, "no_wait", False):
+            return self._raw_no_wait
+        return self._raw
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -193,11 +220,11 @@ class Database:
         file the connection comes from a free list, not the pool (no checkout
         events, no reset-on-return).
         """
-        return _Transaction(self._raw, "BEGIN IMMEDIATE" if self.is_sqlite else None, True)
+        return _Transaction(self._source(), "BEGIN IMMEDIATE" if self.is_sqlite else None, True)
 
     def fast_read(self) -> _Transaction:
         """A read snapshot on the bare DB-API connection."""
-        return _Transaction(self._raw, "BEGIN" if self.is_sqlite else None, False)
+        return _Transaction(self._source(), "BEGIN" if self.is_sqlite else None, False)
 
     def sql(self, text: str) -> str:
         """``text`` with ``?`` placeholders in this database's paramstyle (cached)."""
@@ -238,4 +265,6 @@ class Database:
 
     def dispose(self) -> None:
         self._raw.close()
+        if self._raw_no_wait is not None:
+            self._raw_no_wait.close()
         self.engine.dispose()

@@ -68,19 +68,17 @@ class RunStore:
         tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
         return int(pk)
 
-    def update(self, pk: int, status: str | None, end_time: int | None, run_name: str | None) -> None:
-        values: dict[str, Any] = {}
-        if status is not None:
-            values["status"] = status
-        if end_time is not None:
-            values["end_time"] = end_time
+    def update(self, tx: Tx, pk: int, status: str | None, end_time: int | None, run_name: str | None) -> None:
+        """Set whichever of status, end time and name are given (the name also as the run-name tag)."""
+        sets, values = [], []
+        for column, value in (("status", status), ("end_time", end_time), ("name", run_name)):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                values.append(value)
+        if sets:
+            tx.execute(self.db.sql(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?"), (*values, pk))
         if run_name is not None:
-            values["name"] = run_name
-        with self.db.write() as conn:
-            if values:
-                conn.execute(update(s.runs).where(s.runs.c.id == pk).values(values))
-            if run_name is not None:
-                conn.exec_driver_sql(self._upsert_tag, (pk, RUN_NAME_TAG, run_name))
+            tx.execute(self._upsert_tag, (pk, RUN_NAME_TAG, run_name))
 
     def set_lifecycle(self, pk: int, stage: str, now: int) -> None:
         with self.db.write() as conn:

@@ -224,3 +224,24 @@ def test_errors_from_the_store_keep_their_codes(server, conn):
     run_id = new_run(server)
     conn.send(post(f"{API}/runs/log-metric", metric(run_id, 9)))
     assert conn.response()[0] == 200
+
+
+def test_a_write_waiting_on_another_writers_lock_does_not_stall_the_server(server, conn, db_uri):
+    if not db_uri.startswith("sqlite"):
+        pytest.skip("SQLite's file lock")
+    import sqlite3
+
+    run_id = new_run(server)
+    holder = sqlite3.connect(db_uri.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+    try:
+        conn.send(post(f"{API}/runs/log-metric", metric(run_id, 1)))
+        # The write waits for the lock off the event loop: the server answers others meanwhile.
+        with httpx.Client(base_url=server.url, timeout=20) as http:
+            assert http.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 200
+            assert http.get("/health").status_code == 200
+    finally:
+        holder.rollback()
+        holder.close()
+    assert conn.response()[0] == 200  # and lands once the lock is free
+    assert steps(server, run_id) == [1]
