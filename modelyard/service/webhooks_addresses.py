@@ -11,9 +11,10 @@ Two checks:
 
 - :func:`check_public_host` when a webhook is created or updated: an early,
   clear 400 for a URL whose host is, or resolves to, a non-public address
-  (the lookup runs on a small helper pool and is given up after
-  :data:`RESOLVE_TIMEOUT_SECONDS`, so a slow resolver cannot hold a request's
-  thread; a name not resolved in time is treated as one that does not resolve yet);
+  (the lookup runs on a daemon helper thread and is given up after
+  :data:`RESOLVE_TIMEOUT_SECONDS`, so a slow resolver can neither hold a
+  request's thread nor the process's exit; a name not resolved in time is
+  treated as one that does not resolve yet);
 - :class:`PublicOnlyTransport` when a delivery is sent: the address of the
   socket actually connected is checked before a byte is written, so a DNS
   answer that changed since (rebinding) cannot slip through. TLS still runs
@@ -22,9 +23,10 @@ Two checks:
 
 from __future__ import annotations
 
-import concurrent.futures
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,8 +41,10 @@ ALLOW_HINT = (
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 RESOLVE_TIMEOUT_SECONDS = 3.0
-# Lookups for create/update run here; a few threads at most, however many lookups hang.
-_resolver = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="modelyard-webhook-dns")
+# Lookups for create/update run on daemon threads (a hung lookup must not hold the process's
+# exit, as a ThreadPoolExecutor's threads do); a few at a time at most, however many hang.
+RESOLVER_THREADS = 4
+_resolver_slots = threading.BoundedSemaphore(RESOLVER_THREADS)
 
 
 class PrivateAddressRefused(Exception):
@@ -64,15 +68,35 @@ def _looks_numeric(host: str) -> bool:
 
 
 def _resolve(host: str, timeout: float) -> set[str] | None:
-    """``host``'s addresses, or None when it does not resolve, or not within ``timeout`` seconds."""
-    future = _resolver.submit(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
+    """``host``'s addresses, or None when it does not resolve, or not within ``timeout`` seconds.
+
+    The lookup runs on a daemon thread that is left behind if it hangs; while
+    :data:`RESOLVER_THREADS` such lookups hang, new ones wait for a free thread
+    within the same ``timeout`` and are given up (None) if none frees.
+    """
+    deadline = time.monotonic() + timeout
+    if not _resolver_slots.acquire(timeout=timeout):
+        return None
+    answer: list[set[str]] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer.append({info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)})
+        except (OSError, UnicodeError):
+            pass
+        finally:
+            _resolver_slots.release()
+            done.set()
+
     try:
-        return {info[4][0] for info in future.result(timeout)}
-    except concurrent.futures.TimeoutError:
-        future.cancel()  # still queued behind slow lookups: it never starts
+        threading.Thread(target=lookup, name="modelyard-webhook-dns", daemon=True).start()
+    except BaseException:
+        _resolver_slots.release()
+        raise
+    if not done.wait(max(0.0, deadline - time.monotonic())):
         return None
-    except (OSError, UnicodeError):
-        return None
+    return answer[0] if answer else None
 
 
 def check_public_host(host: str, field: str = "url", timeout: float | None = None) -> None:

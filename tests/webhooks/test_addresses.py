@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -145,3 +147,34 @@ def test_a_slow_lookup_is_given_up_like_a_name_that_does_not_resolve_yet(strict,
     assert strict.webhooks.get_webhook(hook.webhook_id).url == url
     for _ in range(6):  # more hung lookups than the helper pool has threads: each is still given up
         webhooks_addresses.check_public_host("again.slow.test")
+
+
+HANGING_LOOKUP = """
+import socket, sys, threading
+from modelyard.service import TrackingService, webhooks_addresses
+from modelyard.settings import Settings
+
+real = socket.getaddrinfo
+def getaddrinfo(host, *args, **kwargs):
+    if str(host).endswith(".hang.test"):
+        threading.Event().wait()  # a resolver that never answers
+    return real(host, *args, **kwargs)
+socket.getaddrinfo = getaddrinfo
+webhooks_addresses.RESOLVE_TIMEOUT_SECONDS = 0.2
+root = sys.argv[1]
+svc = TrackingService(Settings(backend_store_uri="sqlite:///" + root + "/db.sqlite", artifacts_destination=root,
+                               default_artifact_root=root, serve_artifacts=False))
+svc.webhooks.embedded_delivery = False
+for i in range(webhooks_addresses.RESOLVER_THREADS + 2):  # every lookup thread hung, and more asked for
+    hook = svc.webhooks.create_webhook(f"h{i}", f"https://h{i}.hang.test/x", ["registered_model.created"])
+svc.close()
+print("created", hook.webhook_id, flush=True)
+"""
+
+
+def test_a_hung_lookup_does_not_hold_the_process_exit(tmp_path):
+    """The lookup threads are daemons: a process whose resolver never answers still exits when it is done."""
+    done = subprocess.run([sys.executable, "-c", HANGING_LOOKUP, str(tmp_path)], capture_output=True, text=True,
+                          check=False, timeout=120)  # a pool's worker threads would be joined at exit: forever
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("created ")
