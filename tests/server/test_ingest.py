@@ -107,6 +107,17 @@ def test_a_point_sent_twice_is_stored_once(server: LiveServer, client: my.Client
     assert _history(client, run_id, "d") == [(0, T0, 1.0), (1, T0, 2.0)]
 
 
+def test_big_batch_with_repeats_and_nan_reads_back(server: LiveServer, client: my.Client, run_id: str) -> None:
+    """Past one multi-row INSERT (250 rows): points repeated in one batch are stored once, NaN mid-batch kept."""
+    steps = [s for s in range(700) for _ in range(2)]
+    values = ["NaN" if s == 333 else s / 4 for s in steps]
+    assert _post(server, {"run_id": run_id, "metrics": [_series("r", values, steps, [T0] * len(steps))]}).status_code == 200
+    got = _history(client, run_id, "r")
+    assert [s for s, _, _ in got] == list(range(700))
+    assert math.isnan(got[333][2])
+    assert [v for s, _, v in got if s != 333] == [s / 4 for s in range(700) if s != 333]
+
+
 @pytest.mark.parametrize(
     ("series", "field"),
     [
