@@ -31,8 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Select, and_, bindparam, case, cast, exists, false, func, literal, null, or_, select, true,
-    union_all,
+    BigInteger, ColumnElement, Select, and_, bindparam, case, cast, exists, false, func, literal, null, or_, select,
+    true, union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
@@ -266,10 +266,8 @@ def _run_search(
     single_pass: bool = False,
 ) -> Select[Any]:
     experiments = [bind(f"e{i}", e) for i, e in enumerate(experiment_ids)]
-    where = [
-        runs.c.lifecycle_stage.in_(list(lifecycle_stages)),
-        *(_filter_condition(f, dialect_name, bind, f"f{n}") for n, f in enumerate(filters)),
-    ]
+    conditions = [_filter_condition(f, dialect_name, bind, f"f{n}") for n, f in enumerate(filters)]
+    where = [runs.c.lifecycle_stage.in_(list(lifecycle_stages)), *conditions]
     in_experiments = runs.c.experiment_id.in_(experiments)
     first = order_by[0] if order_by else None
     walk = walk_sort_index and len(order_by) == 1 and first is not None and first.kind in (METRIC, PARAM)
@@ -282,6 +280,11 @@ def _run_search(
                 .limit(bind("lim", limit)).offset(bind("off", offset)))
 
     assert first is not None
+    need = bind("need", offset + limit)
+    drivers = _drivers(filters) if walk else []
+    # With filters that can start the search, the walk runs only if none of them is selective (see _plan).
+    pick = select(_plan(drivers, bind, need).c.pick).scalar_subquery() if drivers else None
+    walking: Any = None if pick is None else pick == 0
     value_type = segments[0][2].type
     branches: list[Any] = []
     for rank, (base, extra, value) in enumerate(segments):
@@ -289,7 +292,8 @@ def _run_search(
         labelled = [t.label(f"t{i}") for i, (t, _) in enumerate(terms) if not _is_run_column(t)]
         if rank == 0 and walk:
             walked = _walked_sqlite if dialect_name == "sqlite" else _walked
-            branches.append(walked(first, [in_experiments, *where], bind("need", offset + limit)).cte("rank0"))
+            cut = need if walking is None else case((walking, need), else_=0)
+            branches.append(walked(first, [in_experiments, *where], cut).cte("rank0"))
             continue
         branch = (
             select(runs, literal(rank).label("rank"),
@@ -301,17 +305,87 @@ def _run_search(
             # A later rank is read only if the earlier ones came up short. The
             # guard sits in LIMIT, which both databases evaluate once, first.
             filled = sum((select(func.count()).select_from(b).scalar_subquery() for b in branches), literal(0))
-            branch = branch.limit(case((filled < bind("need", offset + limit), bind("need", offset + limit) - filled),
-                                       else_=0))
+            short = filled < need if walking is None else and_(walking, filled < need)
+            branch = branch.limit(case((short, need - filled), else_=0))
         else:
-            branch = branch.limit(bind("need", offset + limit))
+            branch = branch.limit(need)
         branches.append(branch.cte(f"rank{rank}"))
+    for i, (n, f) in enumerate(drivers, start=1):
+        others = [c for m, c in enumerate(conditions) if m != n or f.kind == ATTRIBUTE]
+        driven = _driven(f, order_by, [in_experiments, where[0], *others], dialect_name, bind, f"f{n}")
+        branches.append(driven.limit(case((pick == i, need), else_=0)).cte(f"driven{i}"))
     page = union_all(*(select(b) for b in branches)).subquery("page")
     outer = [(page.c.rank, True), (page.c.v0, first.ascending)] + [
         (page.c[t.name] if _is_run_column(t) else page.c[f"t{i}"], asc) for i, (t, asc) in enumerate(terms)
     ]
     return (select(*(page.c[c.name] for c in runs.c)).order_by(*_ordered(outer))
             .limit(bind("lim", limit)).offset(bind("off", offset)))
+
+
+PROBE_LIMIT = 20_000
+"""How many runs a filter's probe counts at most (see :func:`_plan`); bound per call as ``probe``."""
+_MAX_DRIVERS = 3
+_DRIVER_OPS = {ATTRIBUTE: ("=", "IN"), PARAM: ("=",), METRIC: ("=", "<", "<=", ">", ">=")}
+
+
+def _drivers(filters: list[Comparison]) -> list[tuple[int, Comparison]]:
+    """The filters (with their index) whose runs an index lists: ``run_id`` first, then params (``=``) and
+    metrics (``=``, ``<``...) on their (key, value) index; at most ``_MAX_DRIVERS``. Tags have no such index."""
+    found = [(n, f) for n, f in enumerate(filters)
+             if f.op in _DRIVER_OPS.get(f.kind, ()) and (f.kind != ATTRIBUTE or f.key == "run_id")]
+    found.sort(key=lambda nf: nf[1].kind != ATTRIBUTE)
+    return found[:_MAX_DRIVERS]
+
+
+def _driver_rows(f: Comparison, bind: Bind, name: str, exact: bool = True) -> tuple[FromClause, list[ColumnElement[bool]]]:
+    """The table whose index lists the runs passing ``f``, and the conditions that select them.
+
+    Not ``exact``: a metric's NaN rows (value 0) may pass too, so the index alone answers (is_nan is
+    not in it): a count that errs high only keeps the walk.
+    """
+    if f.kind == ATTRIBUTE:
+        return runs, [compare(_RUN_COLUMNS[f.key], f.op, f.value, "", bind, name)]
+    row = _KEY_VALUE_TABLES[f.kind].alias("d")
+    if f.kind == METRIC and exact:
+        passes = metric_value_filter(row.c.value, row.c.is_nan, f.op, float(f.value), "", bind, name)  # type: ignore[arg-type]
+    else:
+        passes = compare(row.c.value, f.op, f.value, "", bind, name)
+    return row, [row.c.key == f.key, passes]
+
+
+def _plan(drivers: list[tuple[int, Comparison]], bind: Bind, need: Any) -> Any:
+    """A one-row CTE: ``pick`` is 0 to walk the sort key's index, or i to start from the i-th driver.
+
+    Each driver's runs are counted up to ``probe`` through its index. Walking finds a page after about
+    ``need * N / hits`` index rows (N: all runs), starting from a driver costs its ``hits`` rows and
+    their sort: the least-hit driver is picked when ``hits < probe`` and ``hits * hits < need * N``,
+    e.g. below 10,000 hits for a 1,000-run page of 100,000 runs. Both CTEs are MATERIALIZED so each
+    count runs once per query, whatever the number of guards that read the pick.
+    """
+    probe = bind("probe", PROBE_LIMIT)
+    counts = []
+    for i, (n, f) in enumerate(drivers, start=1):
+        table, where = _driver_rows(f, bind, f"f{n}", exact=False)
+        hits = select(literal(1)).select_from(table).where(*where).limit(probe).subquery(f"hits{i}")
+        counts.append(select(func.count()).select_from(hits).scalar_subquery().label(f"c{i}"))
+    total = select(func.coalesce(func.max(runs.c.id), 0)).scalar_subquery().label("n")
+    probed = select(*counts, total).cte("probe_counts").prefix_with("MATERIALIZED")
+    c = [probed.c[f"c{i}"] for i in range(1, len(drivers) + 1)]
+    bar = cast(need, BigInteger) * cast(probed.c.n, BigInteger)
+    whens = [(and_(*(ci <= cj for cj in c[i + 1:]), ci < probe, ci * ci < bar), i + 1) for i, ci in enumerate(c)]
+    return select(case(*whens, else_=0).label("pick")).select_from(probed).cte("probe_plan").prefix_with("MATERIALIZED")
+
+
+def _driven(f: Comparison, order_by: list[OrderKey], where: list[Any], dialect: str, bind: Bind, name: str) -> Select[Any]:
+    """The search read from the runs one filter lists through its index, every rank in one sorted pass.
+
+    On SQLite the driver's rows ``CROSS JOIN`` runs, so the driver's index stays the outer loop.
+    """
+    table, conditions = _driver_rows(f, bind, name)
+    base: FromClause = runs if table is runs else _CrossJoin(table, runs, runs.c.id == table.c.run_id)
+    source, terms = _sort_terms(order_by, base, 0)
+    return (select(runs, terms[0][0].label("rank"), terms[1][0].label("v0")).select_from(source)
+            .where(*where, *conditions).order_by(*_ordered(terms)))
 
 
 _DIALECTS = {"sqlite": sqlite.dialect(paramstyle="qmark"), "postgresql": postgresql.psycopg.dialect(paramstyle="format")}
@@ -332,6 +406,7 @@ def run_search_sql(
     offset: int,
     dialect_name: str,
     walk_sort_index: bool = False,
+    probe: int = PROBE_LIMIT,
 ) -> tuple[str, list[Any]]:
     """:func:`run_search_select` as SQL text and positional parameters for a DB-API cursor.
 
@@ -349,13 +424,22 @@ def run_search_sql(
     sort key's index and stop once the page is full, instead of reading the
     experiments' runs and sorting them: much faster when the experiments hold
     most of the runs that have the key, much slower for a small experiment.
+    The walk also reads the whole index when few runs pass the filters: when a
+    filter can list its runs through an index (``run_id``, a param or a metric
+    compared with ``=``, ``IN``, ``<``...), the query first counts them, up to
+    ``probe`` (and at most ``16 * (offset + limit) + 1024``), and starts from the
+    filter instead when they are few (see :func:`_plan`; ``probe=0`` always
+    walks). Same runs, same order either way.
     """
     shape = (
         dialect_name, len(experiment_ids), tuple(lifecycle_stages),
         tuple((f.kind, f.key, f.op, len(f.value) if isinstance(f.value, tuple) else None) for f in filters),
         tuple(order_by), walk_sort_index,
     )
-    values: dict[str, Any] = {"lim": limit, "off": offset, "need": offset + limit}
+    # The count need not go past sqrt(need * runs), where the walk wins anyway: 16 * need + 1024 covers
+    # that up to 100,000 runs for a 1,000-run page, and up to 1,000,000 for pages of 10 to 100 runs.
+    cap = min(probe, 16 * (offset + limit) + 1024)
+    values: dict[str, Any] = {"lim": limit, "off": offset, "need": offset + limit, "probe": cap}
     values.update((f"e{i}", e) for i, e in enumerate(experiment_ids))
     for n, f in enumerate(filters):
         if f.value is None:

@@ -14,7 +14,7 @@ from modelyard.service.search import (
 )
 from modelyard.store import schema
 from modelyard.store.engine import make_engine
-from modelyard.store.search import experiment_search_select, run_search_select, run_search_sql
+from modelyard.store.search import PROBE_LIMIT, experiment_search_select, run_search_select, run_search_sql
 
 NAN = float("nan")
 # uuid: (experiment, stage, name, user, status, start, end, artifact_uri, params, metrics, tags, inputs)
@@ -354,16 +354,128 @@ def test_experiment_lifecycle_and_paging(engine: Engine) -> None:
 def test_sqlite_walk_reads_the_sort_key_index_first_and_joins_runs_by_id(engine: Engine) -> None:
     # SQLite keeps a CROSS JOIN's table order: the (key, value) index is the outer loop, each run is
     # one rowid lookup, and the page stops at LIMIT. PostgreSQL keeps its correlated-subquery walk.
+    # The branch that starts from the filter's own index reads it first the same way.
     order = [OrderKey("metric", "acc", False)]
     filters = parse_run_filter("params.lr = '0.1'")
-    sql, params = run_search_sql([1], ("active",), filters, order, 2, 0, engine.dialect.name, walk_sort_index=True)
-    if engine.dialect.name != "sqlite":
-        assert "CROSS JOIN" not in sql
-        return
-    assert "FROM latest_metrics AS w CROSS JOIN runs ON runs.id = w.run_id" in sql
+    for probe in (0, PROBE_LIMIT):
+        sql, params = run_search_sql([1], ("active",), filters, order, 2, 0, engine.dialect.name,
+                                     walk_sort_index=True, probe=probe)
+        if engine.dialect.name != "sqlite":
+            assert "CROSS JOIN" not in sql
+            continue
+        assert "FROM latest_metrics AS w CROSS JOIN runs ON runs.id = w.run_id" in sql
+        assert "FROM params AS d CROSS JOIN runs ON runs.id = d.run_id" in sql
+        with engine.connect() as conn:
+            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params))]
+            reads = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+            walk = reads.index("SEARCH w USING INDEX ix_latest_metrics_key_value (key=?)")
+            assert reads[walk + 1] == "SEARCH runs USING INTEGER PRIMARY KEY (rowid=?)", plan
+            # the first read of that index is the probe's count, the last one the driven branch
+            driven = len(reads) - 1 - reads[::-1].index("SEARCH d USING COVERING INDEX ix_params_key_value (key=? AND value=?)")
+            assert reads[driven + 1] == "SEARCH runs USING INTEGER PRIMARY KEY (rowid=?)", plan
+            assert [r[1] for r in conn.exec_driver_sql(sql, tuple(params))] == ["a1", "c3"]  # c3 lacks acc: last
+
+
+BIG_RUNS = 300  # experiment 1; experiment 2 holds 20 more
+
+
+def _seed_big(engine: Engine) -> dict[int, str]:
+    """Runs with ties (values to one decimal, three start times and NULL), NaN and missing sort keys,
+    deleted runs, and a unique param p0: the shapes where walking and starting from a filter could differ."""
+    schema.metadata.create_all(engine)
+    rnd = random.Random(11)
+    uuids: dict[int, str] = {}
+    rows: dict[str, list[dict]] = {"runs": [], "params": [], "latest_metrics": []}
+    for n in range(1, BIG_RUNS + 21):
+        uuids[n] = f"{rnd.getrandbits(64):016x}"
+        rows["runs"].append({
+            "id": n, "run_uuid": uuids[n], "experiment_id": 1 if n <= BIG_RUNS else 2, "status": "FINISHED",
+            "start_time": rnd.choice([100, 200, 300, None]),
+            "lifecycle_stage": "deleted" if rnd.random() < 0.05 else "active"})
+        params = {"p0": f"r{n:05d}", "p2": f"v{rnd.randrange(5)}"}
+        if rnd.random() > 0.1:
+            params["p1"] = rnd.choice("abc")
+        rows["params"] += [{"run_id": n, "key": k, "value": v} for k, v in params.items()]
+        choice = rnd.random()
+        metrics = {"m1": rnd.random()}
+        if choice > 0.1:
+            metrics["m0"] = NAN if choice < 0.15 else round(rnd.random(), 1)
+        rows["latest_metrics"] += [{"run_id": n, "key": k, "value": 0.0 if math.isnan(v) else v,
+                                    "is_nan": math.isnan(v), "timestamp": 0, "step": 0} for k, v in metrics.items()]
+    with engine.begin() as conn:
+        conn.execute(insert(schema.experiments), [
+            {"experiment_id": e, "name": f"e{e}", "artifact_location": "x"} for e in (1, 2)])
+        for table, values in rows.items():
+            conn.execute(insert(schema.metadata.tables[table]), values)
+    return uuids
+
+
+def big_filters(uuids: dict[int, str]) -> list[str]:
+    return [
+        "params.p1 = 'zzz'", "params.p0 = 'r00123'", "params.p1 = 'a'", "params.p1 = 'c' AND params.p2 = 'v3'",
+        "metrics.m1 > 0.95", "metrics.m0 = 0.5", "metrics.m1 >= 0.1", "metrics.m0 < 0.2 AND metrics.m1 > 0.9",
+        "metrics.m1 < 0.5 AND params.p1 = 'a'", "params.p1 = 'b' AND params.p0 = 'r00010'",
+        "params.p2 = 'v1' AND metrics.m1 <= 0.3", "params.p0 LIKE 'r0029%'",
+        f"attributes.run_id = '{uuids[42]}'", f"attributes.run_id IN ('{uuids[7]}', '{uuids[8]}', 'nope')",
+        "params.p0 = 'r00050' AND metrics.m0 != 0.1",
+    ]
+
+
+BIG_ORDERS = [["metrics.m0 DESC"], ["metrics.m0 ASC"], ["params.p1 ASC"], ["params.p2 DESC"]]
+
+
+def test_starting_from_a_selective_filter_finds_what_the_walk_finds(db_uri: str) -> None:
+    # probe=0 always walks the sort key's index; the default starts from the least-hit filter when its
+    # hits are few (hits * hits < need * runs); a huge probe does so whenever that holds. Every page of
+    # every way equals the plain search's (SQLAlchemy select, experiment first).
+    engine = make_engine(db_uri)
+    uuids = _seed_big(engine)
+    dialect = engine.dialect.name
+    wrong = {}
     with engine.connect() as conn:
-        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params))]
-        reads = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
-        assert reads[0].startswith("SEARCH w USING") and "ix_latest_metrics_key_value" in reads[0], plan
-        assert reads[1] == "SEARCH runs USING INTEGER PRIMARY KEY (rowid=?)", plan
-        assert [r[1] for r in conn.exec_driver_sql(sql, tuple(params))] == ["a1", "c3"]  # c3 lacks acc: last
+        for text in big_filters(uuids):
+            filters = parse_run_filter(text)
+            for order_by in BIG_ORDERS:
+                order = parse_run_order_by(order_by)
+                for experiments in ([1], [1, 2]):
+                    for size, offset in ((7, 0), (7, 7), (7, 21), (50, 0), (50, 100), (1000, 0)):
+                        stmt = run_search_select(experiments, ("active",), filters, order, size, offset, dialect)
+                        want = [r.run_uuid for r in conn.execute(stmt)]
+                        for probe in (0, PROBE_LIMIT, 10**9):
+                            sql, params = run_search_sql(experiments, ("active",), filters, order, size, offset,
+                                                         dialect, walk_sort_index=True, probe=probe)
+                            got = [r[1] for r in conn.exec_driver_sql(sql, tuple(params))]
+                            if got != want:
+                                wrong[(text, str(order_by), str(experiments), size, offset, probe)] = (got, want)
+    engine.dispose()
+    assert not wrong, list(wrong.items())[:3]
+
+
+def test_sqlite_selective_filter_does_not_read_the_whole_sort_index(tmp_path) -> None:
+    # SQLite's VM instruction count (deterministic, unlike time) shows which way the query went.
+    engine = make_engine(f"sqlite:///{tmp_path / 'big.db'}")
+    _seed_big(engine)
+    order = parse_run_order_by(["metrics.m0 DESC"])
+
+    def steps(text: str, probe: int) -> tuple[int, list[str]]:
+        sql, params = run_search_sql([1], ("active",), parse_run_filter(text), order, 7, 0, "sqlite",
+                                     walk_sort_index=True, probe=probe)
+        raw = engine.raw_connection()
+        try:
+            count = [0]
+
+            def tick() -> int:
+                count[0] += 1
+                return 0
+            raw.driver_connection.set_progress_handler(tick, 100)
+            found = [r[1] for r in raw.cursor().execute(sql, params).fetchall()]
+            return count[0], found
+        finally:
+            raw.close()
+
+    for text in ("params.p1 = 'zzz'", "params.p0 = 'r00123'", "params.p1 = 'b' AND params.p0 = 'r00010'"):
+        walked, walked_found = steps(text, 0)
+        driven, driven_found = steps(text, PROBE_LIMIT)
+        assert driven_found == walked_found
+        assert driven * 5 < walked, (text, driven, walked)
+    engine.dispose()
