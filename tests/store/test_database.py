@@ -152,3 +152,54 @@ def test_a_forked_child_opens_its_own_connections(tmp_path):
     os.waitpid(pid, 0)
     assert _count(db, "child") == 1
     db.dispose()
+
+
+def _backend_pid(db: Database) -> int:
+    with db.fast_read() as tx:
+        return tx.one("SELECT pg_backend_pid()")[0]
+
+
+@pytest.fixture
+def pg_db(tmp_path):
+    from ..conftest import fresh_database
+
+    with fresh_database("postgresql", tmp_path) as uri:
+        db = Database(uri)
+        yield db
+        db.dispose()
+
+
+def test_postgres_transactions_reuse_one_connection(pg_db):
+    first = _backend_pid(pg_db)
+    _table(pg_db)
+    assert [_backend_pid(pg_db) for _ in range(5)] == [first] * 5
+
+
+def test_a_postgres_backend_that_ended_while_idle_is_replaced_without_an_error(pg_db):
+    import select
+
+    _table(pg_db)
+    gone = _backend_pid(pg_db)
+    idle_conn = pg_db._raw.idle[-1][0]
+    with Database(pg_db.uri).fast_write() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (gone,))
+    for _ in range(100):  # the backend's goodbye reaches the idle socket
+        if select.select([idle_conn.fileno()], [], [], 0.05)[0]:
+            break
+    with pg_db.fast_write() as tx:  # no "server closed the connection" for the caller
+        tx.execute("INSERT INTO probe VALUES ('after', 1)")
+    assert _count(pg_db, "after") == 1
+    assert _backend_pid(pg_db) != gone
+
+
+def test_a_postgres_connection_left_in_a_failed_transaction_is_not_reused(pg_db):
+    _table(pg_db)
+    with pytest.raises(ValueError), pg_db.fast_write() as tx:
+        tx.execute("INSERT INTO probe VALUES ('lost', 1)")
+        raise ValueError("boom")
+    with pytest.raises(Exception, match="duplicate|unique"), pg_db.fast_write() as tx:
+        tx.execute("INSERT INTO probe VALUES ('dup', 1)")
+        tx.execute("INSERT INTO probe VALUES ('dup', 1)")
+    with pg_db.fast_write() as tx:
+        tx.execute("INSERT INTO probe VALUES ('ok', 1)")
+    assert (_count(pg_db, "lost"), _count(pg_db, "dup"), _count(pg_db, "ok")) == (0, 0, 1)
