@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from typing import Any
 
 from ..entities import Metric
@@ -93,30 +93,22 @@ class MetricStore:
             b = best.get(key)
             if b is None or step > b[0] or (step == b[0] and (ts > b[1] or (ts == b[1] and v > b[2]))):
                 best[key] = (step, ts, v, nan)
-        self._insert_rows(tx, rows)
+        self._insert_rows(tx, rows, len(rows))
         tx.executemany(
             self._upsert_latest,
             [(run_pk, key, v, nan, ts, step) for key, (step, ts, v, nan) in best.items()],
         )
 
-    def _insert_rows(self, tx: Tx, rows: Sequence[tuple[Any, ...]]) -> None:
-        """History rows, :data:`_ROWS_PER_INSERT` to a statement (what is left over one by one)."""
-        if len(rows) < _ROWS_PER_INSERT:
-            tx.executemany(self._insert_history, rows)
+    def _insert_rows(self, tx: Tx, rows: Iterable[tuple[Any, ...]], count: int) -> None:
+        """``count`` history rows, :data:`_ROWS_PER_INSERT` to a statement, what is left over one by one."""
+        if count < _ROWS_PER_INSERT:
+            tx.executemany(self._insert_history, rows if isinstance(rows, list) else list(rows))
             return
-        flat = list(chain.from_iterable(rows))
-        self._insert_flat(tx, flat)
-
-    def _insert_flat(self, tx: Tx, flat: list[Any]) -> None:
-        """History rows laid end to end in one list: multi-row INSERTs, then the rest one by one."""
+        values = chain.from_iterable(rows)  # consumed in order: whole statements first, then the rest
         width = len(_HISTORY_COLS)
-        per = _ROWS_PER_INSERT * width
-        full = len(flat) // per * per
-        if full:
-            tx.executemany(self._insert_history_many, [flat[i : i + per] for i in range(0, full, per)])
-        if full < len(flat):
-            rest = iter(flat[full:])
-            tx.executemany(self._insert_history, list(zip(*[rest] * width)))
+        statements = zip(*[values] * (_ROWS_PER_INSERT * width))
+        tx.executemany(self._insert_history_many, islice(statements, count // _ROWS_PER_INSERT))  # type: ignore[arg-type]
+        tx.executemany(self._insert_history, list(zip(*[values] * width)))
 
     def _write_columns(self, tx: Tx, run_pk: int, series: Sequence[Series]) -> None:
         """:meth:`write` straight from columns: no Metric or tuple per point, and a series
@@ -124,9 +116,11 @@ class MetricStore:
         kid = self._key_ids
         parts: list[Iterator[tuple[Any, ...]]] = []
         best: dict[str, tuple[int, int, float, bool]] = {}
+        count = 0
         for key, values, timestamps, steps in series:
             if not values:
                 continue
+            count += len(values)
             if not math.isnan(sum(values)):  # no NaN (a NaN, or +inf with -inf, makes the sum NaN)
                 parts.append(zip(repeat(run_pk), repeat(kid[key]), steps, timestamps, values, repeat(False)))
                 step, ts, v = max(zip(steps, timestamps, values))
@@ -139,7 +133,7 @@ class MetricStore:
             b = best.get(key)
             if b is None or top[:3] > b[:3]:
                 best[key] = top
-        self._insert_flat(tx, list(chain.from_iterable(chain.from_iterable(parts))))
+        self._insert_rows(tx, chain.from_iterable(parts), count)
         tx.executemany(
             self._upsert_latest,
             [(run_pk, key, v, nan, ts, step) for key, (step, ts, v, nan) in best.items()],

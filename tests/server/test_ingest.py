@@ -188,17 +188,22 @@ def test_store_writes_columns_as_it_writes_metrics(service) -> None:
         ("v", [0.5, math.nan, 2.0, math.inf, 2.0], [T0, T0, T0 + 1, T0, T0 + 1], [0, 1, 2, 2, 2]),
         ("w", [1.0, -math.inf], [T0, T0], [4, 3]),
         ("v", [7.0], [T0], [1]),
+        # Past one multi-row INSERT, each point twice, a NaN and an infinity among them.
+        ("u", [math.nan if s == 9 else math.inf if s == 11 else s / 8 for s in range(600) for _ in (0, 1)],
+         [T0] * 1200, [s for s in range(600) for _ in (0, 1)]),
     ]
     service.runs.log_batch(runs[0], MetricColumns(series), max_metrics=MAX_BULK_METRICS)
     service.runs.log_batch(runs[1], list(MetricColumns(series)), max_metrics=MAX_BULK_METRICS)
 
     def seen(run_id: str) -> tuple:
         hist = {k: [(m.step, m.timestamp, repr(m.value)) for m in service.runs.metric_history(run_id, k).items]
-                for k in ("v", "w")}
+                for k in ("v", "w", "u")}
         latest = sorted((m.key, m.step, m.timestamp, repr(m.value)) for m in service.runs.get(run_id).data.metric_objects)
         return hist, latest
 
     assert seen(runs[0]) == seen(runs[1])
     hist, latest = seen(runs[0])
     assert len(hist["v"]) == 5 and len(hist["w"]) == 2  # (2, T0 + 1, 2.0) twice: stored once
-    assert latest == [("v", 2, T0 + 1, "2.0"), ("w", 4, T0, "1.0")]
+    assert [s for s, _, _ in hist["u"]] == list(range(600))
+    assert (hist["u"][9][2], hist["u"][11][2], hist["u"][599][2]) == ("nan", "inf", repr(599 / 8))
+    assert latest == [("u", 599, T0, repr(599 / 8)), ("v", 2, T0 + 1, "2.0"), ("w", 4, T0, "1.0")]
