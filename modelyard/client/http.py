@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
@@ -35,6 +36,8 @@ EXT = "/api/2.0/modelyard"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 _RETRY_STATUSES = (429, 502, 503, 504)
 _encoder = msgspec.json.Encoder()
+_msgpack = msgspec.msgpack.Encoder()
+MSGPACK = "application/msgpack"
 
 
 class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference, HttpPipelines):
@@ -44,12 +47,20 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
         self.retries = retries
+        self.ingest_msgpack = True  # off once a server (an older modelyard) reads ingest bodies as JSON only
 
     # ---- plumbing -------------------------------------------------------------
 
-    def call(self, method: str, path: str, body: Any = None, params: Any = None) -> dict[str, Any]:
-        content = None if body is None else _encoder.encode(body)
-        headers = {"Content-Type": "application/json"} if content is not None else None
+    def call(
+        self, method: str, path: str, body: Any = None, params: Any = None, *, msgpack: bool = False
+    ) -> dict[str, Any]:
+        """One request with retries; ``body`` goes as JSON, or as MessagePack with ``msgpack``."""
+        if body is None:
+            content, headers = None, None
+        elif msgpack:
+            content, headers = _msgpack.encode(body), {"Content-Type": MSGPACK}
+        else:
+            content, headers = _encoder.encode(body), {"Content-Type": "application/json"}
         for attempt in range(self.retries + 1):
             try:
                 resp = self.http.request(method, path, content=content, params=params, headers=headers)
@@ -143,15 +154,29 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
         return PagedList([Run.from_dict(r) for r in out.get("runs", [])], out.get("next_page_token") or None)
 
     def log_batch(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
-        """Our bulk path: columnar series, up to 100,000 points a request."""
+        """Our bulk path: columnar series, up to 100,000 points a request, as MessagePack."""
         first = True
         for start in range(0, max(len(metrics), 1), MAX_BULK_METRICS):
-            body: dict[str, Any] = {"run_id": run_id, "metrics": _columnar(metrics[start : start + MAX_BULK_METRICS])}
+            chunk = metrics[start : start + MAX_BULK_METRICS]
+            body: dict[str, Any] = {"run_id": run_id}
             if first:
                 body["params"] = [p.to_dict() for p in params]
                 body["tags"] = [t.to_dict() for t in tags]
                 first = False
-            self.call("POST", f"{EXT}/runs/ingest", body)
+            self._ingest(body, chunk)
+
+    def _ingest(self, body: dict[str, Any], metrics: Sequence[Metric]) -> None:
+        if self.ingest_msgpack:
+            body["metrics"] = _columnar(metrics, json=False)
+            try:
+                self.call("POST", f"{EXT}/runs/ingest", body, msgpack=True)
+                return
+            except ModelyardError as exc:
+                if not (exc.error_code == "MALFORMED_REQUEST" and "Malformed JSON" in str(exc)):
+                    raise
+                self.ingest_msgpack = False  # a server that predates MessagePack ingest: nothing was stored
+        body["metrics"] = _columnar(metrics, json=True)
+        self.call("POST", f"{EXT}/runs/ingest", body)
 
     def log_param(self, run_id: str, param: Param) -> None:
         self.call("POST", f"{API}/runs/log-parameter", {"run_id": run_id, "key": param.key, "value": param.value})
@@ -255,13 +280,27 @@ def _kv(d: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in d.items()]
 
 
-def _columnar(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
+def _columnar(metrics: Sequence[Metric], *, json: bool) -> list[dict[str, Any]]:
+    """Points grouped by key, in order; for ``json``, non-finite values as MLflow's strings."""
     series: dict[str, tuple[list[Any], list[int], list[int]]] = {}
     for m in metrics:
         s = series.get(m.key)
         if s is None:
             s = series[m.key] = ([], [], [])
-        s[0].append(encode_float(m.value))
+        s[0].append(m.value)
         s[1].append(m.timestamp)
         s[2].append(m.step)
-    return [{"key": k, "values": v, "timestamps": t, "steps": st} for k, (v, t, st) in series.items()]
+    return [
+        {"key": k, "values": _json_values(v) if json else v, "timestamps": t, "steps": st}
+        for k, (v, t, st) in series.items()
+    ]
+
+
+def _json_values(values: list[Any]) -> list[Any]:
+    """``values`` with NaN and infinities as "NaN", "Infinity", "-Infinity" (JSON has no such numbers)."""
+    try:
+        if math.isfinite(sum(values)):
+            return values
+    except TypeError:  # not all numbers: sent as they are, for the server to name
+        pass
+    return [encode_float(v) if isinstance(v, float) else v for v in values]

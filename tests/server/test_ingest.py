@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 import modelyard as my
@@ -150,6 +151,40 @@ def test_too_many_points_is_a_400_with_the_limit(server: LiveServer, client: my.
     assert client.get_metric_history(run_id, "big") == []
 
 
+def _post_msgpack(server: LiveServer, content: bytes) -> httpx.Response:
+    return httpx.post(server.url + INGEST, content=content, headers={"Content-Type": "application/msgpack"}, timeout=60)
+
+
+def test_msgpack_body_reads_back_with_nan_and_infinities(server: LiveServer, client: my.Client, run_id: str) -> None:
+    body = {"run_id": run_id, "metrics": [_series("mp", [0.25, math.nan, -math.inf, 3])]}
+    resp = _post_msgpack(server, msgspec.msgpack.encode(body))
+    assert resp.status_code == 200, resp.text
+    got = _history(client, run_id, "mp")
+    assert [v for _, _, v in got][::2] == [0.25, -math.inf] and got[3][2] == 3.0 and math.isnan(got[1][2])
+
+
+@pytest.mark.parametrize(
+    ("series", "field"),
+    [
+        (_series("a", [1.0, "abc"]), "$.metrics[0].values[1]"),
+        (_series("a", [1.0], [0], [-1]), "metrics[0].timestamps[0]"),
+        ({"key": "a", "values": [1.0], "steps": [0]}, "$.metrics[0]"),
+    ],
+)
+def test_bad_msgpack_series_is_a_400_naming_the_field(
+    server: LiveServer, run_id: str, series: dict, field: str
+) -> None:
+    resp = _post_msgpack(server, msgspec.msgpack.encode({"run_id": run_id, "metrics": [series]}))
+    assert resp.status_code == 400
+    assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE" and field in resp.json()["message"]
+
+
+def test_malformed_msgpack_is_a_400(server: LiveServer) -> None:
+    resp = _post_msgpack(server, b"\x81\xa6run_id")  # a map whose one key has no value: cut short
+    assert resp.status_code == 400
+    assert resp.json()["error_code"] == "MALFORMED_REQUEST" and "MessagePack" in resp.json()["message"]
+
+
 def test_missing_and_unknown_run(server: LiveServer) -> None:
     resp = _post(server, {"metrics": [_series("a", [1.0])]})
     assert resp.status_code == 400 and "run_id" in resp.json()["message"]
@@ -161,7 +196,7 @@ def test_malformed_body_is_a_400(server: LiveServer) -> None:
     resp = httpx.post(server.url + INGEST, content=b'{"run_id": "x", "metrics": [', timeout=30,
                       headers={"Content-Type": "application/json"})
     assert resp.status_code == 400
-    assert resp.json()["error_code"] == "MALFORMED_REQUEST" or "Malformed" in resp.json()["message"]
+    assert resp.json()["error_code"] == "MALFORMED_REQUEST" and "Malformed JSON" in resp.json()["message"]
 
 
 # ---- MetricColumns: the columnar batch seen as a sequence of metrics -------------------

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ...entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from ...errors import InvalidParameterValue
-from ...metric_columns import MetricColumns
 from ...service import TrackingService
-from ...service.limits import MAX_BULK_METRICS, check_name, invalid_value, missing_value
+from ...service.limits import missing_value
 from .. import schemas as s
 from ..protocol import batch_too_large, endpoint
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 def _run_id(req: s.RunId) -> str:
     rid = req.id
@@ -121,46 +118,6 @@ def log_inputs(svc: TrackingService, req: s.LogInputs) -> None:
     svc.runs.log_inputs(_run_id(req), items)
 
 
-def ingest(svc: TrackingService, req: s.IngestBatch) -> dict[str, Any]:
-    """Our bulk path: columnar series, up to 100,000 points, one transaction.
-
-    The columns go to the service as :class:`MetricColumns` (the store writes them
-    without a Metric object per point); each series is checked first so an error
-    names the field as sent (``metrics[1].timestamps[7]``).
-    """
-    series = []
-    for i, one in enumerate(req.metrics):
-        check_series(i, one)
-        series.append((one.key, one.values, one.timestamps, one.steps))
-    metrics = MetricColumns(series)
-    params = [Param(p.key or "", p.value if p.value is not None else "") for p in req.params]
-    tags = [RunTag(t.key or "", t.value if t.value is not None else "") for t in req.tags]
-    svc.runs.log_batch(_run_id(req), metrics, params, tags, max_metrics=MAX_BULK_METRICS)
-    return {"points": len(metrics), "committed_at": int(time.time() * 1000)}
-
-
-def check_series(i: int, series: s.MetricSeries) -> None:
-    """One key's columns: equal lengths, a valid key, timestamps ≥ 0 and steps within int64."""
-    n = len(series.values)
-    if len(series.timestamps) != n or len(series.steps) != n:
-        raise InvalidParameterValue(
-            f"metrics[{i}]: 'values', 'timestamps' and 'steps' must have the same length "
-            f"(got {n}, {len(series.timestamps)}, {len(series.steps)})."
-        )
-    check_name(series.key, f"metrics[{i}].key", "Metric")
-    if not n:
-        return
-    for field, column, low, why in (
-        ("timestamps", series.timestamps, 0, "a nonnegative long (64-bit integer)"),
-        ("steps", series.steps, _INT64_MIN, "a valid long (64-bit integer)"),
-    ):
-        if min(column) < low or max(column) > _INT64_MAX:
-            j = next(j for j, x in enumerate(column) if not low <= x <= _INT64_MAX)
-            raise InvalidParameterValue(
-                invalid_value(f"metrics[{i}].{field}[{j}]", column[j], f"metric '{series.key}': must be {why}.")
-            )
-
-
 ROUTES = [
     ("/runs/create", ["POST"], endpoint(s.CreateRun, create)),
     ("/runs/get", ["GET"], endpoint(s.RunId, get, inline=True)),
@@ -176,9 +133,4 @@ ROUTES = [
         s.LogBatch, log_batch, max_bytes_setting="max_log_batch_bytes", on_too_large=batch_too_large
     )),
     ("/runs/log-inputs", ["POST"], endpoint(s.LogInputs, log_inputs)),
-]
-
-# Under /api/2.0/modelyard: our extensions.
-EXTENSION_ROUTES = [
-    ("/runs/ingest", ["POST"], endpoint(s.IngestBatch, ingest)),
 ]
