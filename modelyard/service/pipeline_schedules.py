@@ -6,6 +6,7 @@ seconds field (``*/10 * * * * *``); ticks are UTC epoch milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -58,6 +59,7 @@ class SchedulesService:
     """The schedule and tick methods of :class:`~modelyard.service.pipelines.PipelinesService`."""
 
     _p: Any
+    _changed: Callable[[], None]  # wakes the scheduler (PipelinesService.add_listener)
 
     def create_schedule(
         self, name: str, reference: str, cron: str, params: dict[str, Any] | None = None, executor: str | None = None,
@@ -75,6 +77,7 @@ class SchedulesService:
             "date_param": date_param or None, "catchup": bool(catchup), "paused": bool(paused), "created_time": now,
             "next_tick_time": first,
         })
+        self._changed()
         return self.get_schedule(name)
 
     def get_schedule(self, name: str) -> dict[str, Any]:
@@ -92,6 +95,8 @@ class SchedulesService:
         if not paused and sched["paused"] and not sched["catchup"]:
             values["next_tick_time"] = next_tick(sched["cron"], now_ms() if now is None else now)  # no burst of missed ticks
         self._p.update_schedule(name, **values)
+        if not paused:
+            self._changed()
         return self.get_schedule(name)
 
     def delete_schedule(self, name: str) -> None:

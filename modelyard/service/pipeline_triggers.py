@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import (
@@ -33,6 +34,7 @@ class TriggersService:
     """The trigger methods of :class:`~modelyard.service.pipelines.PipelinesService`."""
 
     _p: Any
+    _changed: Callable[[], None]  # wakes the scheduler (PipelinesService.add_listener)
 
     def create_trigger(
         self, name: str, kind: str, reference: str, params: dict[str, Any] | None = None,
@@ -59,6 +61,7 @@ class TriggersService:
             "config": to_json(config), "token_hash": _hash_token(token), "cursor": cursor, "paused": False,
             "created_time": now_ms(),
         })
+        self._changed()
         out = self.get_trigger(name)
         out["token"] = token
         return out
@@ -75,6 +78,8 @@ class TriggersService:
     def set_trigger_paused(self, name: str, paused: bool) -> dict[str, Any]:
         self.get_trigger(name)
         self._p.update_trigger(name, paused=bool(paused))
+        if not paused:
+            self._changed()
         return self.get_trigger(name)
 
     def delete_trigger(self, name: str) -> None:
@@ -101,6 +106,8 @@ class TriggersService:
             raise InvalidParameterValue(f"Trigger {name!r} is paused.")
         key = dedupe_key or secrets.token_hex(16)
         event_id = self._p.insert_event(row["id"], key[:250], to_json(payload or {}) or "{}", now_ms())
+        if event_id is not None:
+            self._changed()
         return {"event_id": event_id, "duplicate": event_id is None}
 
     def poll_model_versions(self) -> int:

@@ -9,6 +9,7 @@ and :class:`PipelinesService` joins them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..entities import LifecycleStage, Metric, Param, RunStatus, RunTag
@@ -49,6 +50,22 @@ class PipelinesService(SchedulesService, TriggersService):
         self.service = service  # the TrackingService, for its other parts
         self._p = store.pipelines
         self._p.metrics = store.metrics
+        self._listeners: list[Callable[[], None]] = []
+
+    # ---- wake-ups ------------------------------------------------------------------------
+
+    def add_listener(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` (from the writing thread) after a schedule or trigger is created or resumed, or a
+        trigger fired, through this service: the server's scheduler then acts at once instead of at its next poll."""
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _changed(self) -> None:
+        for fn in list(self._listeners):
+            fn()
 
     # ---- recording pipeline runs -------------------------------------------------------
 

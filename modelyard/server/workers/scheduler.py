@@ -14,6 +14,16 @@ as ``modelyard pipelines run`` subprocesses on this machine, reporting to this
 server over HTTP (so artifacts go where the server keeps them); with
 ``--executor ray`` that process submits the steps to Ray.
 
+Polling: every :data:`INTERVAL` (0.5 s) while there is something to watch (an
+active schedule or trigger, or a claim whose run has not recorded itself yet),
+else every :data:`IDLE_INTERVAL` (5 s), so an idle server costs next to nothing.
+A schedule or trigger created or resumed, or a trigger fired, through this
+process's service wakes the scheduler at once
+(:meth:`~modelyard.service.pipelines.PipelinesService.add_listener`); one
+created by another process (another server worker, the embedded SDK over the
+same database) is picked up within :data:`IDLE_INTERVAL` seconds, and a tick
+that falls due meanwhile is late by that much at most, never lost.
+
 The clock is injectable: ``Scheduler(service, clock=lambda: t)`` and ``tick()``.
 """
 
@@ -34,7 +44,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 log = logging.getLogger("modelyard.scheduler")
-INTERVAL = 0.5
+INTERVAL = 0.5  # seconds between passes while a schedule, trigger or claim is active
+IDLE_INTERVAL = 5.0  # seconds between passes while there is none: the bound for changes made by other processes
 
 Launcher = Callable[[list[str]], Any]
 
@@ -42,11 +53,12 @@ Launcher = Callable[[list[str]], Any]
 class Scheduler:
     def __init__(
         self, service: Any, *, clock: Callable[[], float] = time.time, interval: float = INTERVAL,
-        launcher: Launcher | None = None, tracking_uri: str | None = None,
+        idle_interval: float = IDLE_INTERVAL, launcher: Launcher | None = None, tracking_uri: str | None = None,
     ) -> None:
         self.service = service
         self.clock = clock
         self.interval = interval
+        self.idle_interval = idle_interval
         self.launcher = launcher or self._popen
         settings = service.settings
         host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
@@ -58,6 +70,9 @@ class Scheduler:
         self.pending_events: dict[int, Any] = {}  # trigger event id -> likewise
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._wake: asyncio.Event | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self.passes = 0  # passes run by the background loop
 
     def tick(self) -> int:
         """One pass: launch what is due now; the number of runs launched."""
@@ -143,20 +158,50 @@ class Scheduler:
         self.children.append(child)
         return child
 
+    def watching(self) -> bool:
+        """Whether the next pass comes after :attr:`interval` (something is active) or :attr:`idle_interval`.
+
+        Active: a claim this scheduler holds until its run records itself, or any
+        schedule or trigger that is not paused.
+        """
+        if self.pending or self.pending_events:
+            return True
+        svc = self.service.pipelines
+        return any(not s["paused"] for s in svc.list_schedules()) or any(not t["paused"] for t in svc.list_triggers())
+
+    def _pass(self) -> bool:
+        """One background pass: :meth:`tick`, then :meth:`watching`."""
+        self.tick()
+        return self.watching()
+
+    def _on_change(self) -> None:  # any thread
+        if self._event_loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: we are stopping anyway
+                self._event_loop.call_soon_threadsafe(self._wake.set)
+
     async def _loop(self) -> None:
+        assert self._wake is not None
         while not self._stopping:
+            self._wake.clear()  # a change during the pass sets it again: the next pass follows at once
             try:
-                await asyncio.to_thread(self.tick)
+                active = await asyncio.to_thread(self._pass)
             except Exception:
                 log.exception("scheduler pass failed")
-            await asyncio.sleep(self.interval)
+                active = True  # retry soon
+            self.passes += 1
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval if active else self.idle_interval)
 
     def start(self) -> Scheduler:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._event_loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.service.pipelines.add_listener(self._on_change)
+        self._task = self._event_loop.create_task(self._loop())
         return self
 
     async def stop(self) -> None:
         self._stopping = True
+        self.service.pipelines.remove_listener(self._on_change)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):  # _loop logs its own errors
