@@ -187,7 +187,11 @@ class MetricSeries(msgspec.Struct):
 
 
 class IngestBatch(RunId):
-    """``POST /api/2.0/modelyard/runs/ingest``: many points, one transaction."""
+    """``POST /api/2.0/modelyard/runs/ingest``: many points, one transaction.
+
+    Sent as JSON, or as MessagePack with ``Content-Type: application/msgpack``
+    (see :mod:`modelyard.server.routes.ingest`).
+    """
 
     metrics: list[MetricSeries] = []
     params: list[KeyValue] = []
