@@ -291,8 +291,8 @@ def _seed_big_experiment(service) -> tuple[str, dict[int, str]]:
 
 
 def test_big_experiment_pages_are_the_same_whether_walked_or_read_from_the_filter(service):
-    # Pages of 4 in a 240-run experiment walk the sort key's index (the bar is 8 * need runs); the
-    # selective filters (a few hits) start from their own index instead; one page of 1,000 never
+    # Pages of 4 in a 240-run experiment walk the sort key's index (the bar is 8 * need runs); on SQLite
+    # the selective filters (a few hits) start from their own index instead; one page of 1,000 never
     # walks. Every page, read through its token, is the same slice of the one big page.
     big, ids = _seed_big_experiment(service)
     order_keys = parse_run_order_by(["metrics.m0 DESC"])

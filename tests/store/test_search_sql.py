@@ -425,9 +425,9 @@ BIG_ORDERS = [["metrics.m0 DESC"], ["metrics.m0 ASC"], ["params.p1 ASC"], ["para
 
 
 def test_starting_from_a_selective_filter_finds_what_the_walk_finds(db_uri: str) -> None:
-    # probe=0 always walks the sort key's index; the default starts from the least-hit filter when its
-    # hits are few (hits * hits < need * runs); a huge probe does so whenever that holds. Every page of
-    # every way equals the plain search's (SQLAlchemy select, experiment first).
+    # probe=0 always walks the sort key's index; on SQLite the default starts from the least-hit filter
+    # when its hits are few (hits * hits < need * runs); a huge probe does so whenever that holds
+    # (PostgreSQL always walks). Every page of every way equals the plain search's (SQLAlchemy select).
     engine = make_engine(db_uri)
     uuids = _seed_big(engine)
     dialect = engine.dialect.name
