@@ -79,21 +79,10 @@ class MetricStore:
         if isinstance(metrics, MetricColumns):
             self._write_columns(tx, run_pk, metrics.series)
             return
-        kid = self._key_ids
-        rows = []
-        append = rows.append
         best: dict[str, tuple[int, int, float, bool]] = {}
-        for m in metrics:
-            v = m.value
-            nan = v != v
-            if nan:
-                v = 0.0
-            key, step, ts = m.key, m.step, m.timestamp
-            append((run_pk, kid[key], step, ts, v, nan))
-            b = best.get(key)
-            if b is None or step > b[0] or (step == b[0] and (ts > b[1] or (ts == b[1] and v > b[2]))):
-                best[key] = (step, ts, v, nan)
-        self._insert_rows(tx, rows, len(rows))
+        # Rows stream into the INSERTs and are dropped once bound: a list of 100,000
+        # tuples would outlive the young GC generations and make full collections.
+        self._insert_rows(tx, _rows(run_pk, self._key_ids, metrics, best), len(metrics))
         tx.executemany(
             self._upsert_latest,
             [(run_pk, key, v, nan, ts, step) for key, (step, ts, v, nan) in best.items()],
@@ -188,6 +177,22 @@ class MetricStore:
             (run_pk, Metric(key, math.nan if n else v, ts, step))
             for run_pk, step, ts, v, n in tx.all(self.db.sql(sql), params)
         ]
+
+
+def _rows(
+    run_pk: int, key_ids: dict[str, int], metrics: Iterable[Metric], best: dict[str, tuple[int, int, float, bool]]
+) -> Iterator[tuple[Any, ...]]:
+    """History rows of ``metrics``; as they go, ``best`` gets each key's latest (step, timestamp, value, is_nan)."""
+    for m in metrics:
+        v = m.value
+        nan = v != v
+        if nan:
+            v = 0.0
+        key, step, ts = m.key, m.step, m.timestamp
+        yield (run_pk, key_ids[key], step, ts, v, nan)
+        b = best.get(key)
+        if b is None or step > b[0] or (step == b[0] and (ts > b[1] or (ts == b[1] and v > b[2]))):
+            best[key] = (step, ts, v, nan)
 
 
 def _latest(
