@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 import modelyard as my
+from modelyard.client.http import HttpTransport
 from modelyard.entities import Metric, Param, RunTag
 from modelyard.metric_columns import MetricColumns
 from modelyard.service.limits import MAX_BULK_METRICS
@@ -75,6 +76,19 @@ def test_nan_and_infinities_read_back(client: my.Client, run_id: str) -> None:
     assert [s for s, _, _ in got] == [0, 1, 2, 3, 4]
     assert math.isnan(got[1][2])
     assert [v for _, _, v in got if not math.isnan(v)] == [1.0, math.inf, -math.inf, 2.0]
+
+
+def test_sdk_json_bodies_read_back_with_nan_and_infinities(server: LiveServer, client: my.Client, run_id: str) -> None:
+    """The SDK's JSON body (what it sends to a server without MessagePack ingest) carries NaN and infinities."""
+    transport = HttpTransport(server.url)
+    transport.ingest_msgpack = False
+    try:
+        transport.log_batch(run_id, [Metric("j", v, T0, i) for i, v in enumerate([0.5, math.nan, math.inf, 2])], [], [])
+        transport.log_batch(run_id, [Metric("j", 1.25, T0, 9)], [], [])
+    finally:
+        transport.close()
+    got = [v for _, _, v in _history(client, run_id, "j")]
+    assert got[0] == 0.5 and math.isnan(got[1]) and got[2:] == [math.inf, 2.0, 1.25]
 
 
 def test_nan_as_the_latest_point_is_the_latest_value(client: my.Client, run_id: str) -> None:
