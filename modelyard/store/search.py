@@ -325,7 +325,7 @@ def _run_search(
 
 
 PROBE_LIMIT = 20_000
-"""How many runs a filter's probe counts at most (see :func:`_plan`); bound per call as ``probe``."""
+"""How many runs a filter's probe counts at most (see :func:`_plan`); ``run_search_sql(probe=...)``."""
 _MAX_DRIVERS = 3
 _DRIVER_OPS = {ATTRIBUTE: ("=", "IN"), PARAM: ("=",), METRIC: ("=", "<", "<=", ">", ">=")}
 
@@ -361,10 +361,10 @@ def _plan(drivers: list[tuple[int, Comparison]], bind: Bind, need: Any) -> Any:
     Walking finds a page after about ``need * N / hits`` index rows (N: all runs); starting from a
     driver costs its ``hits`` rows and their sort. So the least-hit driver is picked when
     ``hits * hits < need * N``: below 10,000 hits for a 1,000-run page of 100,000 runs. Each
-    driver's hits are counted through its index only up to ``bar``, one Newton step from the guess
-    ``guess`` towards sqrt(need * N) (never below it, so the count reads no more than it must to
-    decide), and at most ``probe``. The CTEs are MATERIALIZED so each count runs once per query,
-    whatever the number of guards that read the pick.
+    driver's hits are counted through its index only up to ``bar``: one integer Newton step from
+    ``guess`` (bound per call) towards sqrt(need * N), never below it, so the count reads enough to
+    decide and little more; at most ``probe``. The CTEs are MATERIALIZED so each count runs once
+    per query, whatever the number of guards that read the pick.
     """
     guess, probe = cast(bind("guess", 1024), BigInteger), cast(bind("probe", PROBE_LIMIT), BigInteger)
     total = cast(select(func.coalesce(func.max(runs.c.id), 0)).scalar_subquery(), BigInteger)
@@ -439,7 +439,7 @@ def run_search_sql(
     ``=`` or ``IN``, a param with ``=``, a metric with ``=``, ``<``...), the
     query first counts them, up to about sqrt(need * runs) and at most
     ``probe``, and starts from the least-hit filter when its hits are few (see
-    :func:`_plan`; ``probe=0`` always    walks). Same runs, same order either way.
+    :func:`_plan`; ``probe=0`` always walks). Same runs, same order either way.
     """
     shape = (
         dialect_name, len(experiment_ids), tuple(lifecycle_stages),
@@ -447,7 +447,7 @@ def run_search_sql(
         tuple(order_by), walk_sort_index,
     )
     # The first guess at sqrt(need * runs) for _plan's Newton step: right for a 1,000-run page of
-    # 100,000 runs; one step from it stays within about 1.6x for 10 times fewer or more runs.
+    # 100,000 runs; one step from it stays within about 2x of it for 10 times fewer or more runs.
     values: dict[str, Any] = {
         "lim": limit, "off": offset, "need": offset + limit, "probe": probe, "guess": 8 * (offset + limit) + 1024,
     }
