@@ -43,15 +43,24 @@ class Call(NamedTuple):
     fn: Callable[[Any, Any], Any]
     max_bytes_setting: str = "max_request_bytes"
     on_too_large: Callable[[int, int], ModelyardError] = too_large
+    # Whether this decoded request writes through fast transactions only (Database.fast_write),
+    # which is what HotPath.answer_now can run without waiting on another writer's lock.
+    fast_only: Callable[[Any], bool] = lambda req: True
+
+
+def _no_model_links(req: s.LogBatch) -> bool:
+    """Metrics linked to a logged model are also written through SQLAlchemy (``link_metrics``)."""
+    return not any(m.model_id for m in req.metrics)
 
 
 CALLS = {
     "/runs/create": Call(s.CreateRun, runs.create),
     "/runs/update": Call(s.UpdateRun, runs.update),
-    "/runs/log-metric": Call(s.LogMetric, runs.log_metric),
+    "/runs/log-metric": Call(s.LogMetric, runs.log_metric, fast_only=lambda req: not req.model_id),
     "/runs/log-parameter": Call(s.LogParam, runs.log_param),
     "/runs/set-tag": Call(s.SetTag, runs.set_tag),
-    "/runs/log-batch": Call(s.LogBatch, runs.log_batch, "max_log_batch_bytes", batch_too_large),
+    "/runs/log-batch": Call(s.LogBatch, runs.log_batch, "max_log_batch_bytes", batch_too_large,
+                            fast_only=_no_model_links),
 }
 
 # Calls run on the event loop (HotPath.answer_now): bodies up to this size; and if one takes
@@ -167,7 +176,9 @@ class HotPath:
         return self.failure(call.on_too_large(size, self.limit(call)), "")
 
     def _run(self, call: Call, body: bytes) -> tuple[int, bytes]:
-        obj = decode_body(body, call.schema, self.limit(call), call.on_too_large)
+        return self._exec(call, decode_body(body, call.schema, self.limit(call), call.on_too_large))
+
+    def _exec(self, call: Call, obj: Any) -> tuple[int, bytes]:
         result = call.fn(self.service, obj)
         return 200, _EMPTY if result is None else _encode(result)
 
@@ -196,11 +207,18 @@ class HotPath:
 
     def answer_now(self, call: Call, body: bytes, path: str) -> tuple[int, bytes] | None:
         """:meth:`answer` on this thread without waiting for SQLite's write lock: None if another
-        connection holds it (nothing was written; hand the call to the writer thread instead)."""
+        connection holds it, or if the call would write outside fast transactions (nothing was
+        written; hand the call to the writer thread instead)."""
+        try:
+            obj = decode_body(body, call.schema, self.limit(call), call.on_too_large)
+        except Exception as exc:  # noqa: BLE001  (a bad body, answered as in answer())
+            return self.failure(exc, path)
+        if not call.fast_only(obj):
+            return None
         started = time.monotonic()
         with self.service.store.db.no_wait():
             try:
-                outcome = self._run(call, body)
+                outcome = self._exec(call, obj)
             except Exception as exc:  # noqa: BLE001  (answered below, as in answer())
                 if is_busy(exc):
                     return None

@@ -226,16 +226,19 @@ def test_errors_from_the_store_keep_their_codes(server, conn):
     assert conn.response()[0] == 200
 
 
-def test_a_write_waiting_on_another_writers_lock_does_not_stall_the_server(server, conn, db_uri):
+@pytest.mark.parametrize("linked", [False, True], ids=["plain", "linked-to-a-model"])
+def test_a_write_waiting_on_another_writers_lock_does_not_stall_the_server(server, conn, db_uri, linked):
     if not db_uri.startswith("sqlite"):
         pytest.skip("SQLite's file lock")
     import sqlite3
 
     run_id = new_run(server)
+    # A metric linked to a logged model also writes outside the fast transactions.
+    extra = {"model_id": "m-0123456789abcdef0123456789abcdef"} if linked else {}
     holder = sqlite3.connect(db_uri.removeprefix("sqlite:///"), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
     try:
-        conn.send(post(f"{API}/runs/log-metric", metric(run_id, 1)))
+        conn.send(post(f"{API}/runs/log-metric", metric(run_id, 1, **extra)))
         # The write waits for the lock off the event loop: the server answers others meanwhile.
         with httpx.Client(base_url=server.url, timeout=20) as http:
             assert http.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 200
@@ -243,5 +246,8 @@ def test_a_write_waiting_on_another_writers_lock_does_not_stall_the_server(serve
     finally:
         holder.rollback()
         holder.close()
-    assert conn.response()[0] == 200  # and lands once the lock is free
-    assert steps(server, run_id) == [1]
+    status, _, body = conn.response()  # answered once the lock is free
+    if linked:
+        assert status == 404 and "m-0123456789abcdef0123456789abcdef" in json.loads(body)["message"]
+    else:
+        assert status == 200 and steps(server, run_id) == [1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ...entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
@@ -95,8 +96,21 @@ def delete_tag(svc: TrackingService, req: s.DeleteTag) -> None:
     svc.runs.delete_tag(_run_id(req), req.key or "")
 
 
+def _complete(metrics: list[s.MetricIn]) -> bool:
+    for m in metrics:
+        if m.key is None or m.value is None or m.timestamp is None or m.step is None or m.model_id:
+            return False
+    return True
+
+
 def log_batch(svc: TrackingService, req: s.LogBatch) -> None:
-    metrics = [_metric(m, f"metrics[{i}].") for i, m in enumerate(req.metrics)]
+    metrics: Sequence[Metric]
+    if _complete(req.metrics):
+        # MetricIn has Metric's fields: once none is missing, the service takes them as they are
+        # (a thousand Metric objects made and dropped cost a quarter of a full batch's CPU).
+        metrics = req.metrics  # type: ignore[assignment]
+    else:
+        metrics = [_metric(m, f"metrics[{i}].") for i, m in enumerate(req.metrics)]
     params = [Param(p.key or "", p.value if p.value is not None else "") for p in req.params]
     tags = [RunTag(t.key or "", t.value if t.value is not None else "") for t in req.tags]
     svc.runs.log_batch(_run_id(req), metrics, params, tags)
