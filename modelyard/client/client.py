@@ -40,6 +40,7 @@ from .registry import RegistryMethods
 from .webhooks import WebhooksMethods
 from .transport import LocalTransport, Transport
 from .uri import get_tracking_uri, is_http
+from .values import plain_metric, plain_metrics
 
 
 def now_ms() -> int:
@@ -150,7 +151,9 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
     # ---- logging --------------------------------------------------------------
 
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None) -> None:
-        self._t.log_batch(run_id, [Metric(key, value, timestamp if timestamp is not None else now_ms(), step or 0)], (), ())
+        """One point; ``value`` any number (numpy and one-element torch values too), as in MLflow."""
+        point = Metric(key, value, now_ms() if timestamp is None else timestamp, 0 if step is None else step)
+        self._t.log_batch(run_id, [plain_metric(point)], (), ())
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         self._t.log_param(run_id, Param(key, _str(value)))
@@ -169,11 +172,15 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        """Any number of points in as few round trips as possible; params and tags by 100."""
+        """Any number of points in as few round trips as possible; params and tags by 100.
+
+        Values may be numpy or one-element torch numbers, steps and timestamps numpy
+        integers: they are sent as ``float`` and ``int``; param and tag values as ``str``.
+        """
         params = [Param(p.key, _str(p.value)) for p in params]
         tags = [RunTag(t.key, _str(t.value)) for t in tags]
         n = MAX_PARAMS_TAGS_PER_BATCH
-        self._t.log_batch(run_id, list(metrics), params[:n], tags[:n])
+        self._t.log_batch(run_id, plain_metrics(metrics), params[:n], tags[:n])
         for start in range(n, max(len(params), len(tags)), n):
             self._t.log_batch(run_id, [], params[start : start + n], tags[start : start + n])
 

@@ -27,6 +27,7 @@ from .client import Client
 from .data import Dataset
 from .system_metrics import SystemMetricsMonitor
 from .uri import default_experiment_from_env, get_tracking_uri
+from .values import metric_integer, metric_value
 
 _lock = threading.RLock()
 _clients: dict[str, tuple[Client, MetricBatcher]] = {}
@@ -287,27 +288,18 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: int | None = None, run_id: str | None = None) -> None:
+    """Queue points of one step; values may be numpy or one-element torch numbers, as in MLflow."""
     rid = run_id or _run_id()
-    ts = timestamp if timestamp is not None else int(time.time() * 1000)
-    points = [Metric(k, _number(k, v), ts, step or 0) for k, v in metrics.items()]
+    ts = int(time.time() * 1000) if timestamp is None else metric_integer(timestamp, _first(metrics), "timestamp")
+    step = 0 if step is None else metric_integer(step, _first(metrics), "step")
+    points = [Metric(k, metric_value(v, k), ts, step) for k, v in metrics.items()]
     for m in points:
         limits.check_metric(m)
     _client_and_batcher()[1].add(rid, points)
 
 
-def _number(key: str, value: Any) -> float:
-    if type(value) is float:
-        return value
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        raise InvalidParameterValue(
-            limits.invalid_value("value", value, f"metric '{key}' must be a number (64-bit float).")
-        )
-    try:
-        return float(value)  # ints, numpy scalars, 0-d tensors
-    except (TypeError, ValueError):
-        raise InvalidParameterValue(
-            limits.invalid_value("value", str(value), f"metric '{key}' must be a number (64-bit float).")
-        ) from None
+def _first(metrics: dict[str, Any]) -> str:
+    return next(iter(metrics), "")
 
 
 def flush() -> None:
