@@ -27,7 +27,7 @@ not only ASCII as SQLite's ``lower()`` and ``LIKE`` would.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -284,7 +284,7 @@ def _run_search(
     # With filters that can start the search, the walk runs only if none of them is selective (see _plan).
     # SQLite only: on PostgreSQL the counts cost ~1 us an entry (heap visibility checks) and the extra
     # branches lift the plan's cost past jit_above_cost, so JIT compiles every search (~70 ms).
-    drivers = _drivers(filters) if walk and dialect_name == "sqlite" else []
+    drivers = index_listed_filters(filters) if walk and dialect_name == "sqlite" else []
     pick = select(_plan(drivers, bind, need).c.pick).scalar_subquery() if drivers else None
     walking: Any = None if pick is None else pick == 0
     value_type = segments[0][2].type
@@ -330,7 +330,7 @@ _MAX_DRIVERS = 3
 _DRIVER_OPS = {ATTRIBUTE: ("=", "IN"), PARAM: ("=",), METRIC: ("=", "<", "<=", ">", ">=")}
 
 
-def _drivers(filters: list[Comparison]) -> list[tuple[int, Comparison]]:
+def index_listed_filters(filters: Sequence[Comparison]) -> list[tuple[int, Comparison]]:
     """The filters (with their index) whose runs an index lists: ``run_id`` first, then params (``=``) and
     metrics (``=``, ``<``...) on their (key, value) index; at most ``_MAX_DRIVERS``. Tags have no such index."""
     found = [(n, f) for n, f in enumerate(filters)
