@@ -63,11 +63,14 @@ CALLS = {
                             fast_only=_no_model_links),
 }
 
-# Calls run on the event loop (HotPath.answer_now): bodies up to this size; and if one takes
-# longer than INLINE_SLOW_SECONDS (a slow disk's fsync), none for INLINE_PAUSE_SECONDS after.
+# Calls run on the event loop (HotPath.answer_now): bodies up to this size; and while such calls
+# take INLINE_SLOW_SECONDS or more on average (a slow disk's fsync: the loop would be held that
+# long each time), none for INLINE_PAUSE_SECONDS. The average weighs the last call by
+# INLINE_WEIGHT, so one stall (the machine busy, a checkpoint) does not stop it.
 INLINE_MAX_BYTES = 64 * 1024
-INLINE_SLOW_SECONDS = 0.02
+INLINE_SLOW_SECONDS = 0.01
 INLINE_PAUSE_SECONDS = 10.0
+INLINE_WEIGHT = 0.05
 
 _encode = msgspec.json.Encoder().encode
 _EMPTY = _encode({})
@@ -161,6 +164,7 @@ class HotPath:
         self.writer = WriterThread() if service.store.db.is_sqlite else None
         self.inline = bool(self.settings.inline_small_requests)
         self._inline_paused_until = 0.0
+        self._inline_average = 0.0  # seconds per call run on the loop, weighted towards the last ones
 
     def find(self, scope: Scope) -> Call | None:
         if scope["method"] != "POST" or scope.get("root_path"):
@@ -192,8 +196,8 @@ class HotPath:
     def may_answer_now(self, size: int) -> bool:
         """Whether a call with a ``size``-byte body may run on the event loop itself (:meth:`answer_now`).
 
-        Only on SQLite, for a small body, while the writer thread is idle and recent
-        calls run this way were quick: the call never waits on a lock, so the loop is
+        Only on SQLite, for a small body, while the writer thread is idle and calls
+        run this way have been quick on average: the call never waits on a lock, so the loop is
         held for its own work and its commit (the fsync on FULL) and nothing more —
         about what a hop to the writer thread and back costs.
         """
@@ -224,8 +228,10 @@ class HotPath:
                     return None
                 outcome = self.failure(exc, path)
         took = time.monotonic() - started
-        if took > INLINE_SLOW_SECONDS:  # a slow disk: stop holding the loop for a while
+        self._inline_average += (took - self._inline_average) * INLINE_WEIGHT
+        if self._inline_average >= INLINE_SLOW_SECONDS:  # a slow disk: stop holding the loop for a while
             self._inline_paused_until = started + took + INLINE_PAUSE_SECONDS
+            self._inline_average = 0.0
         return outcome
 
     @staticmethod
