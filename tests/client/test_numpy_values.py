@@ -19,11 +19,22 @@ from modelyard.errors import InvalidParameterValue
 T0 = 1_700_000_000_000
 
 
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory):
+    """One server for the module: every test makes its own run."""
+    from ..conftest import LiveServer
+
+    folder = tmp_path_factory.mktemp("numpy-served")
+    server = LiveServer(f"sqlite:///{folder / 'server.db'}", str(folder / "artifacts"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["embedded", "served"])
 def uri(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "embedded":
         return str(tmp_path / "store")
-    return request.getfixturevalue("sqlite_live_server").url
+    return request.getfixturevalue("shared_server").url
 
 
 @pytest.fixture

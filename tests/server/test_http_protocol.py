@@ -9,6 +9,7 @@ bodies split across segments, early closes and oversize bodies.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import uuid
@@ -18,20 +19,31 @@ from typing import Any
 import httpx
 import pytest
 
-from ..conftest import LiveServer
+from ..conftest import LiveServer, fresh_database
 
 API = "/api/2.0/mlflow"
 REQUEST_LIMIT = 4096
 
 
-@pytest.fixture
-def server(db_uri: str, tmp_path, monkeypatch) -> Iterator[LiveServer]:
-    monkeypatch.setenv("MODELYARD_MAX_REQUEST_BYTES", str(REQUEST_LIMIT))
-    live = LiveServer(db_uri, str(tmp_path / "artifacts"))
-    try:
-        yield live
-    finally:
-        live.stop()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server per database for the module (every test makes its own run), with a small body limit."""
+    folder = tmp_path_factory.mktemp(f"proto-{request.param}")
+    with fresh_database(request.param, folder) as uri:
+        previous = os.environ.get("MODELYARD_MAX_REQUEST_BYTES")
+        os.environ["MODELYARD_MAX_REQUEST_BYTES"] = str(REQUEST_LIMIT)
+        try:
+            live = LiveServer(uri, str(folder / "artifacts"))
+        finally:
+            if previous is None:
+                del os.environ["MODELYARD_MAX_REQUEST_BYTES"]
+            else:
+                os.environ["MODELYARD_MAX_REQUEST_BYTES"] = previous
+        live.db_uri = uri  # type: ignore[attr-defined]
+        try:
+            yield live
+        finally:
+            live.stop()
 
 
 class Conn:
@@ -227,7 +239,8 @@ def test_errors_from_the_store_keep_their_codes(server, conn):
 
 
 @pytest.mark.parametrize("linked", [False, True], ids=["plain", "linked-to-a-model"])
-def test_a_write_waiting_on_another_writers_lock_does_not_stall_the_server(server, conn, db_uri, linked):
+def test_a_write_waiting_on_another_writers_lock_does_not_stall_the_server(server, conn, linked):
+    db_uri = server.db_uri
     if not db_uri.startswith("sqlite"):
         pytest.skip("SQLite's file lock")
     import sqlite3

@@ -431,17 +431,21 @@ def test_starting_from_a_selective_filter_finds_what_the_walk_finds(db_uri: str)
     engine = make_engine(db_uri)
     uuids = _seed_big(engine)
     dialect = engine.dialect.name
+    # PostgreSQL has one SQL whatever the probe (it always walks): fewer pages there, the same checks.
+    sqlite = dialect == "sqlite"
+    probes = (0, PROBE_LIMIT, 10**9) if sqlite else (PROBE_LIMIT,)
+    pages = ((7, 0), (7, 7), (7, 21), (50, 0), (50, 100), (1000, 0)) if sqlite else ((7, 7), (50, 100), (1000, 0))
     wrong = {}
     with engine.connect() as conn:
         for text in big_filters(uuids):
             filters = parse_run_filter(text)
             for order_by in BIG_ORDERS:
                 order = parse_run_order_by(order_by)
-                for experiments in ([1], [1, 2]):
-                    for size, offset in ((7, 0), (7, 7), (7, 21), (50, 0), (50, 100), (1000, 0)):
+                for experiments in ([1], [1, 2]) if sqlite else ([1, 2],):
+                    for size, offset in pages:
                         stmt = run_search_select(experiments, ("active",), filters, order, size, offset, dialect)
                         want = [r.run_uuid for r in conn.execute(stmt)]
-                        for probe in (0, PROBE_LIMIT, 10**9):
+                        for probe in probes:
                             sql, params = run_search_sql(experiments, ("active",), filters, order, size, offset,
                                                          dialect, walk_sort_index=True, probe=probe)
                             got = [r[1] for r in conn.exec_driver_sql(sql, tuple(params))]
