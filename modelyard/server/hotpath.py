@@ -179,17 +179,19 @@ class HotPath:
         """The answer to a body of ``size`` bytes (or more) over ``call``'s limit."""
         return self.failure(call.on_too_large(size, self.limit(call)), "")
 
-    def _run(self, call: Call, body: bytes) -> tuple[int, bytes]:
-        return self._exec(call, decode_body(body, call.schema, self.limit(call), call.on_too_large))
+    def decode(self, call: Call, body: bytes) -> Any:
+        """The request object for ``call``; raises the error to answer for a bad or oversize body."""
+        return decode_body(body, call.schema, self.limit(call), call.on_too_large)
 
     def _exec(self, call: Call, obj: Any) -> tuple[int, bytes]:
         result = call.fn(self.service, obj)
         return 200, _EMPTY if result is None else _encode(result)
 
-    def answer(self, call: Call, body: bytes, path: str = "") -> tuple[int, bytes]:
-        """``(status, JSON)`` for one call with its whole body: decode, run, encode. Blocks on the store."""
+    def answer(self, call: Call, body: bytes, path: str = "", obj: Any = None) -> tuple[int, bytes]:
+        """``(status, JSON)`` for one call with its whole body (or the request ``obj`` already
+        decoded from it): decode, run, encode. Blocks on the store."""
         try:
-            return self._run(call, body)
+            return self._exec(call, self.decode(call, body) if obj is None else obj)
         except Exception as exc:  # noqa: BLE001  (every error is answered, as Starlette's handlers do)
             return self.failure(exc, path)
 
@@ -209,14 +211,10 @@ class HotPath:
             and time.monotonic() >= self._inline_paused_until
         )
 
-    def answer_now(self, call: Call, body: bytes, path: str) -> tuple[int, bytes] | None:
-        """:meth:`answer` on this thread without waiting for SQLite's write lock: None if another
-        connection holds it, or if the call would write outside fast transactions (nothing was
-        written; hand the call to the writer thread instead)."""
-        try:
-            obj = decode_body(body, call.schema, self.limit(call), call.on_too_large)
-        except Exception as exc:  # noqa: BLE001  (a bad body, answered as in answer())
-            return self.failure(exc, path)
+    def answer_now(self, call: Call, obj: Any, path: str) -> tuple[int, bytes] | None:
+        """:meth:`answer` for a decoded request on this thread, without waiting for SQLite's write
+        lock: None if another connection holds it, or if the call would write outside fast
+        transactions (nothing was written; :meth:`dispatch` it instead)."""
         if not call.fast_only(obj):
             return None
         started = time.monotonic()
@@ -239,9 +237,11 @@ class HotPath:
         status, content = error_payload(exc, "POST", path)
         return status, _encode(content)
 
-    def dispatch(self, call: Call, body: bytes, path: str, reply: Callable[[int, bytes], None]) -> None:
+    def dispatch(self, call: Call, body: bytes, path: str, reply: Callable[[int, bytes], None],
+                 obj: Any = None) -> None:
         """Answer off the event loop (the writer thread on SQLite, else the default executor);
-        ``reply(status, payload)`` then runs on the running loop. Call from the loop."""
+        ``reply(status, payload)`` then runs on the running loop. Call from the loop. ``obj``:
+        the request already decoded from ``body``, if it was."""
         loop = asyncio.get_running_loop()
         if self.writer is not None:
             def done(result: Any, exc: BaseException | None) -> None:
@@ -251,9 +251,9 @@ class HotPath:
                 except RuntimeError:  # the loop closed while we worked: nobody is waiting
                     pass
 
-            self.writer.submit(self.answer, (call, body, path), done)
+            self.writer.submit(self.answer, (call, body, path, obj), done)
         else:
-            future = loop.run_in_executor(None, self.answer, call, body, path)
+            future = loop.run_in_executor(None, self.answer, call, body, path, obj)
             future.add_done_callback(lambda f: reply(*(f.result() if f.exception() is None
                                                        else self.failure(f.exception(), path))))
 

@@ -121,15 +121,21 @@ class DirectProtocol(HttpToolsProtocol):
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         direct.chunks = []
         hot: HotPath = self.hot  # type: ignore[assignment]
+        try:
+            obj = hot.decode(direct.call, body)
+        except Exception as exc:  # noqa: BLE001  (a bad body: answered here, as the routes would)
+            self._reply(direct, *hot.failure(exc, direct.path))
+            return
         if not self.server_state.tasks and hot.may_answer_now(len(body)):
             # Nothing else in flight: answering here costs less than the hop to the writer thread.
-            outcome = hot.answer_now(direct.call, body, direct.path)
+            outcome = hot.answer_now(direct.call, obj, direct.path)
             if outcome is not None:
                 self._reply(direct, *outcome)
                 return
         # Nothing more is read until the answer is out (uvicorn pauses for pipelined requests too).
         self.flow.pause_reading()
-        hot.dispatch(direct.call, body, direct.path, lambda status, payload: self._reply(direct, status, payload))
+        hot.dispatch(direct.call, body, direct.path, lambda status, payload: self._reply(direct, status, payload),
+                     obj)
 
     def _refuse(self, direct: DirectCycle, size: int) -> None:
         """Answer a body over the limit at once and close: the rest of it is never read."""
