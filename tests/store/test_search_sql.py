@@ -352,9 +352,10 @@ def test_experiment_lifecycle_and_paging(engine: Engine) -> None:
 
 
 def test_sqlite_walk_reads_the_sort_key_index_first_and_joins_runs_by_id(engine: Engine) -> None:
-    # SQLite keeps a CROSS JOIN's table order: the (key, value) index is the outer loop, each run is
-    # one rowid lookup, and the page stops at LIMIT. PostgreSQL keeps its correlated-subquery walk.
-    # The branch that starts from the filter's own index reads it first the same way.
+    # SQLite keeps a CROSS JOIN's table order: the (key, value) index is the outer loop (covering:
+    # is_nan is read only for value 0), the filters are tested on the index entry's run_id, each
+    # run that passes is one rowid lookup, and the page stops at LIMIT. PostgreSQL keeps its
+    # correlated-subquery walk. The branch that starts from the filter's own index reads it first the same way.
     order = [OrderKey("metric", "acc", False)]
     filters = parse_run_filter("params.lr = '0.1'")
     for probe in (0, PROBE_LIMIT):
@@ -368,8 +369,12 @@ def test_sqlite_walk_reads_the_sort_key_index_first_and_joins_runs_by_id(engine:
         with engine.connect() as conn:
             plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params))]
             reads = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
-            walk = reads.index("SEARCH w USING INDEX ix_latest_metrics_key_value (key=?)")
-            assert reads[walk + 1] == "SEARCH runs USING INTEGER PRIMARY KEY (rowid=?)", plan
+            walk = reads.index("SEARCH w USING COVERING INDEX ix_latest_metrics_key_value (key=?)")
+            assert reads[walk + 1:walk + 4] == [
+                "SEARCH n USING PRIMARY KEY (run_id=? AND key=?)",  # is_nan, for value 0 only
+                "SEARCH params USING PRIMARY KEY (run_id=? AND key=?)",  # the filter, before the run
+                "SEARCH runs USING INTEGER PRIMARY KEY (rowid=?)",
+            ], plan
             # the first read of that index is the probe's count, the last one the driven branch
             driven = len(reads) - 1 - reads[::-1].index("SEARCH d USING COVERING INDEX ix_params_key_value (key=? AND value=?)")
             assert reads[driven + 1] == "SEARCH runs USING INTEGER PRIMARY KEY (rowid=?)", plan
