@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import subprocess
+import sys
+import textwrap
 import time
 
 import httpx
@@ -43,6 +46,105 @@ def test_worker_delivers_and_retries_on_its_clock(service, receiver: Receiver):
 
     assert asyncio.run(scenario()) == ["delivered"]
     assert len(receiver.received) == 2 and all(d.signature_ok() for d in receiver.received)
+
+
+async def _first_round_done(running: worker.WebhookWorker) -> None:
+    for _ in range(500):
+        if running.rounds:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the worker ran no round in 10 s")
+
+
+def _statuses(service, webhook_id: str) -> list[str]:
+    return [d.status for d in service.webhooks.deliveries(webhook_id).items]
+
+
+def test_an_enqueue_in_this_process_wakes_the_idle_worker(service, receiver: Receiver):
+    """No poll would come for an hour: only the wake-up from the outbox can send the delivery."""
+    hook = service.webhooks.create_webhook("h", receiver.url, ["registered_model.created"], secret=SECRET)
+
+    async def scenario() -> list[str]:
+        running = worker.start(service, poll_interval=3600, idle_interval=3600)
+        try:
+            await _first_round_done(running)  # the outbox was empty: the worker now sleeps for an hour
+            await asyncio.to_thread(service.registry.create_registered_model, "m")
+            await asyncio.to_thread(receiver.wait_for, 1, 30)
+            for _ in range(250):
+                if _statuses(service, hook.webhook_id) == ["delivered"]:
+                    break
+                await asyncio.sleep(0.02)
+            return _statuses(service, hook.webhook_id)
+        finally:
+            await running.stop()
+
+    assert asyncio.run(scenario()) == ["delivered"]
+    assert [d.event for d in receiver.received] == ["registered_model.created"]
+    assert receiver.received[0].json["data"]["name"] == "m" and receiver.received[0].signature_ok()
+
+
+def test_the_idle_worker_sleeps_until_a_retry_falls_due(service, receiver: Receiver):
+    """After a 502 the worker wakes for the retry at its time, though no poll would come for an hour."""
+    receiver.statuses = [502]
+    service.webhooks.backoff_ms = 300
+    hook = service.webhooks.create_webhook("h", receiver.url, ["registered_model.created"])
+
+    async def scenario() -> list[str]:
+        running = worker.start(service, poll_interval=3600, idle_interval=3600)
+        try:
+            await asyncio.to_thread(service.registry.create_registered_model, "m")
+            await asyncio.to_thread(receiver.wait_for, 2, 30)
+            for _ in range(250):
+                if _statuses(service, hook.webhook_id) == ["delivered"]:
+                    break
+                await asyncio.sleep(0.02)
+            return _statuses(service, hook.webhook_id)
+        finally:
+            await running.stop()
+
+    assert asyncio.run(scenario()) == ["delivered"]
+    assert len(receiver.received) == 2
+    assert receiver.received[0].headers["x-mlflow-delivery-id"] == receiver.received[1].headers["x-mlflow-delivery-id"]
+
+
+_ENQUEUE_ELSEWHERE = textwrap.dedent("""
+    import sys
+    from modelyard.service import TrackingService
+    from modelyard.settings import Settings
+
+    uri, artifacts = sys.argv[1:]
+    svc = TrackingService(Settings(backend_store_uri=uri, artifacts_destination=artifacts,
+                                   default_artifact_root=artifacts, serve_artifacts=False))
+    svc.webhooks.embedded_delivery = False  # this process only enqueues: the test's worker must send it
+    svc.registry.create_registered_model("from-elsewhere")
+    svc.close()
+""")
+
+
+def test_the_idle_worker_picks_up_a_delivery_enqueued_by_another_process(db_uri, tmp_path, service,
+                                                                          receiver: Receiver):
+    hook = service.webhooks.create_webhook("h", receiver.url, ["registered_model.created"], secret=SECRET)
+
+    async def scenario() -> list[str]:
+        running = worker.start(service, poll_interval=3600, idle_interval=0.2)
+        try:
+            await _first_round_done(running)
+            child = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-c", _ENQUEUE_ELSEWHERE, db_uri, str(tmp_path / "artifacts")],
+                capture_output=True, text=True, timeout=120)
+            assert child.returncode == 0, child.stderr
+            await asyncio.to_thread(receiver.wait_for, 1, 30)
+            for _ in range(250):
+                if _statuses(service, hook.webhook_id) == ["delivered"]:
+                    break
+                await asyncio.sleep(0.02)
+            return _statuses(service, hook.webhook_id)
+        finally:
+            await running.stop()
+
+    assert asyncio.run(scenario()) == ["delivered"]
+    assert [d.json["data"]["name"] for d in receiver.received] == ["from-elsewhere"]
+    assert receiver.received[0].signature_ok()
 
 
 def test_several_server_processes_deliver_each_event_once(db_uri, tmp_path, receiver: Receiver):
