@@ -6,6 +6,13 @@ with these helpers and :class:`ServingApp` hands it the request before the
 middleware stack (unless someone added middleware of their own). Responses are
 byte for byte what ``starlette.responses.Response`` sends. The body is read under
 the size limit by :func:`modelyard.request_body.receive_body`.
+
+A client that goes away before its body is whole has not asked for anything:
+:class:`ServingApp` hands ``POST`` handlers a ``receive`` that raises
+:class:`ClientGone` on ``http.disconnect``. It is a ``BaseException``, as
+``asyncio.CancelledError`` is, so the handlers' ``except Exception`` (the model
+refused this input: 400) does not take it for bad input: the request ends
+unanswered, with no prediction, and counts under no status in ``/metrics``.
 """
 
 from __future__ import annotations
@@ -13,9 +20,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ClientGone(BaseException):
+    """The client disconnected before its request body was whole: abandon the request (see the module doc)."""
+
+
+def watched(receive: Receive) -> Receive:
+    """``receive`` raising :class:`ClientGone` instead of returning ``http.disconnect``."""
+    async def receive_or_leave() -> Message:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        return message
+
+    return receive_or_leave
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -51,16 +73,19 @@ class ServingApp(Starlette):
 
     Those handlers answer every error themselves; everything else (other methods,
     other paths, lifespan) goes through Starlette as usual. Middleware added with
-    ``add_middleware`` turns the shortcut off so that it sees every request.
+    ``add_middleware`` turns the shortcut off so that it sees every request, and
+    leaves disconnects to Starlette's ``ClientDisconnect`` (see the module doc).
     """
 
     direct: dict[str, Handler]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not self.user_middleware:
-            handler = self.direct.get(scope["path"])
-            if handler is not None:
-                scope["app"] = self
-                await handler(scope, receive, send)
-                return
+            handler = self.direct.get(scope["path"]) or super().__call__
+            scope["app"] = self
+            try:
+                await handler(scope, watched(receive), send)
+            except ClientGone:
+                pass  # nothing to answer, and no one to answer to
+            return
         await super().__call__(scope, receive, send)
