@@ -9,9 +9,10 @@ transports (and the service behind them, which only ever sees JSON types) get
 ``float`` and ``int``. Params and tags are ``str(value)``, done by the callers.
 
 What MLflow accepts is accepted (bools and ``Decimal`` as values, integral
-tensors as steps); what it refuses is refused, with a message naming the field.
-One difference: MLflow's ``float(value)`` takes a numeric string ("0.5"); we
-refuse strings, which are almost always a mistake in a metric.
+tensors as steps, and strings and bytes that ``float()`` reads: "0.5", " 1e-3\n",
+"1_000", "nan", "-Infinity", b"0.5"); what it refuses is refused, with a message
+naming the field (MLflow 3.17 lets ``float()``'s ValueError pass for a string
+like "high" and then fails with protobuf's TypeError "must be real number, not str").
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from ..entities import Metric
 from ..errors import InvalidParameterValue
 from ..service.limits import invalid_value
 
-_NUMBER = "must be a number: a float, an int or a one-element numpy/torch value (64-bit float)."
+_NUMBER = ("must be a number: a float, an int, a one-element numpy/torch value or a string that float() reads"
+           " (64-bit float).")
 _LONG = "must be an integer (64-bit): an int or a numpy/torch integer, not a float or a bool."
 
 
@@ -33,15 +35,16 @@ def metric_value(value: Any, key: Any, path: str = "value") -> float:
     """``value`` as a ``float``; refused (InvalidParameterValue) when it is no number."""
     if type(value) is float:
         return value
-    if value is None or isinstance(value, (str, bytes)):
+    if value is None:
         raise InvalidParameterValue(invalid_value(path, value, f"metric '{key}' {_NUMBER}"))
     try:
         if hasattr(value, "item") and not isinstance(value, (int, float)):
             value = value.item()  # a tensor or an array: one element, as MLflow requires
         return float(value)
     except (TypeError, ValueError, OverflowError, RuntimeError) as exc:  # RuntimeError: torch
+        shown = value if isinstance(value, str) else str(value)
         raise InvalidParameterValue(
-            invalid_value(path, str(value), f"metric '{key}' {_NUMBER} ({type(exc).__name__}: {exc})")
+            invalid_value(path, shown, f"metric '{key}' {_NUMBER} ({type(exc).__name__}: {exc})")
         ) from None
 
 

@@ -1,8 +1,8 @@
 """numpy (and torch) numbers logged through the SDK, embedded and against a live server, as MLflow takes them.
 
 MLflow's client sends ``float(value)`` for a metric (``.item()`` first for a
-tensor or an array), takes any integer as a step or timestamp but no float or
-bool, and stores ``str(value)`` for a param or tag.
+tensor or an array; so "0.5" and b"0.5" are numbers too), takes any integer as a
+step or timestamp but no float or bool, and stores ``str(value)`` for a param or tag.
 """
 
 from __future__ import annotations
@@ -134,18 +134,81 @@ def test_bools_are_numbers_as_in_mlflow(client, run_id):
     assert _points(client, run_id, "npflag") == [(0.0, 0, T0)]
 
 
+NUMERIC_STRINGS = [("0.5", 0.5), (" 1e-3\n", 0.001), ("7", 7.0), ("1_000", 1000.0), ("-Infinity", -math.inf),
+                   ("1e400", math.inf), (b"0.25", 0.25), (bytearray(b"2"), 2.0), (np.str_("0.125"), 0.125),
+                   (np.array("4.5"), 4.5)]
+
+
+def test_numeric_strings_are_numbers_as_in_mlflow(client, run_id):
+    for i, (value, expected) in enumerate(NUMERIC_STRINGS):
+        client.log_metric(run_id, f"s{i}", value, timestamp=T0)
+    client.log_batch(run_id, metrics=[Metric("batch", "0.5", T0, 1), Metric("batch", b"nan", T0, 2)])
+    for i, (_, expected) in enumerate(NUMERIC_STRINGS):
+        assert _points(client, run_id, f"s{i}") == [(expected, 0, T0)]
+        _assert_plain(_points(client, run_id, f"s{i}"))
+    [(half, one, _), (nan, two, _)] = _points(client, run_id, "batch")
+    assert (half, one, two) == (0.5, 1, 2) and math.isnan(nan)
+
+
+def test_fluent_takes_numeric_strings(fluent):
+    with my.start_run() as run:
+        my.log_metric("x", "0.5", step=1)
+        my.log_metrics({"y": "2", "z": b"-1.5"})
+        with pytest.raises(InvalidParameterValue, match="metric 'w' must be a number"):
+            my.log_metrics({"w": "lots"})
+    with my.Client(fluent) as client:
+        assert client.get_run(run.info.run_id).data.metrics == {"x": 0.5, "y": 2.0, "z": -1.5}
+
+
+# What MLflow 3.17's MlflowClient.log_metric does with each, against the same server: stored or refused.
+MLFLOW_CASES = {
+    "str": "0.5", "padded": " 0.5\n", "underscore": "1_000", "nan": "nan", "neg-inf": "-Infinity", "huge": "1e400",
+    "word": "abc", "empty": "", "hex": "0x1p-2", "bytes": b"0.5", "bytes-word": b"x", "bytearray": bytearray(b"3"),
+    "true": True, "np-str": np.str_("0.25"), "np-str-array": np.array(["0.5"]), "none": None, "list": [1],
+    "complex": 1j, "int-past-float": 10**400,
+}
+
+
+@pytest.mark.parametrize("name", list(MLFLOW_CASES))
+def test_metric_values_are_taken_and_refused_as_mlflows_client_does(shared_server, name):
+    mlflow = pytest.importorskip("mlflow")
+    value = MLFLOW_CASES[name]
+    theirs = mlflow.MlflowClient(shared_server.url)
+    run_id = theirs.create_run("0").info.run_id
+    try:
+        theirs.log_metric(run_id, "m", value, timestamp=T0)
+        expected: list[float] | None = [m.value for m in theirs.get_metric_history(run_id, "m")]
+    except Exception:  # noqa: BLE001 - how MLflow refuses varies (TypeError, OverflowError, RestException)
+        expected = None
+    with my.Client(shared_server.url) as ours:
+        ours_run = ours.create_run("0").info.run_id
+        try:
+            ours.log_metric(ours_run, "m", value, timestamp=T0)
+            got: list[float] | None = [v for v, _, _ in _points(ours, ours_run, "m")]
+        except InvalidParameterValue as exc:
+            assert "parameter 'value' supplied: metric 'm' must be a number" in str(exc)
+            got = None
+    if expected is not None and got is not None and math.isnan(expected[0]):
+        assert len(got) == 1 and math.isnan(got[0])
+    else:
+        assert got == expected
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
         ("high", '"high"'),
-        ("0.5", '"0.5"'),
+        ("", '""'),
+        ("0x1p-2", '"0x1p-2"'),
         (None, "null"),
-        (b"1", '"b\'1\'"'),
+        (b"x", '"b\'x\'"'),
         (1 + 2j, '"(1+2j)"'),
         (np.array([1.0, 2.0]), '"[1. 2.]"'),
+        (np.array(["high"]), '"high"'),
         (10**400, None),
     ],
-    ids=["word", "numeric-string", "none", "bytes", "complex", "two-element-array", "int-past-float"],
+    ids=["word", "empty-string", "hex-string", "none", "bytes-word", "complex", "two-element-array",
+         "string-array", "int-past-float"],
 )
 def test_a_value_that_is_no_number_is_refused_naming_the_field(client, run_id, value, shown):
     with pytest.raises(InvalidParameterValue, match=r"parameter 'value' supplied: metric 'm' must be a number") as e:
