@@ -386,11 +386,16 @@ BIG_RUNS = 300  # experiment 1; experiment 2 holds 20 more
 
 def _seed_big(engine: Engine) -> dict[int, str]:
     """Runs with ties (values to one decimal, three start times and NULL), NaN and missing sort keys,
-    deleted runs, and a unique param p0: the shapes where walking and starting from a filter could differ."""
+    deleted runs, and a unique param p0: the shapes where walking and starting from a filter could differ.
+    Some runs have a tag t and a dataset input (name d0..d2, context train or eval)."""
     schema.metadata.create_all(engine)
     rnd = random.Random(11)
+    other = random.Random(12)  # tags and inputs, drawn apart so the runs above stay as they were
     uuids: dict[int, str] = {}
-    rows: dict[str, list[dict]] = {"runs": [], "params": [], "latest_metrics": []}
+    rows: dict[str, list[dict]] = {"runs": [], "params": [], "latest_metrics": [], "tags": [], "datasets": [],
+                                   "inputs": [], "input_tags": []}
+    rows["datasets"] = [{"id": d, "dataset_uuid": f"ds{d}", "experiment_id": 1, "name": f"d{d}", "digest": f"g{d}",
+                         "source_type": "local", "source": "/data"} for d in range(3)]
     for n in range(1, BIG_RUNS + 21):
         uuids[n] = f"{rnd.getrandbits(64):016x}"
         rows["runs"].append({
@@ -407,6 +412,11 @@ def _seed_big(engine: Engine) -> dict[int, str]:
             metrics["m0"] = NAN if choice < 0.15 else round(rnd.random(), 1)
         rows["latest_metrics"] += [{"run_id": n, "key": k, "value": 0.0 if math.isnan(v) else v,
                                     "is_nan": math.isnan(v), "timestamp": 0, "step": 0} for k, v in metrics.items()]
+        if other.random() < 0.6:
+            rows["tags"].append({"run_id": n, "key": "t", "value": other.choice("xyz")})
+        if other.random() < 0.5:
+            rows["inputs"].append({"id": n, "input_uuid": f"in{n}", "dataset_id": other.randrange(3), "run_id": n})
+            rows["input_tags"].append({"input_id": n, "name": "mlflow.data.context", "value": other.choice(["train", "eval"])})
     with engine.begin() as conn:
         conn.execute(insert(schema.experiments), [
             {"experiment_id": e, "name": f"e{e}", "artifact_location": "x"} for e in (1, 2)])
@@ -423,6 +433,8 @@ def big_filters(uuids: dict[int, str]) -> list[str]:
         "params.p2 = 'v1' AND metrics.m1 <= 0.3", "params.p0 LIKE 'r0029%'",
         f"attributes.run_id = '{uuids[42]}'", f"attributes.run_id IN ('{uuids[7]}', '{uuids[8]}', 'nope')",
         "params.p0 = 'r00050' AND metrics.m0 != 0.1",
+        "tags.t = 'x'", "params.p1 = 'a' AND tags.t != 'y'", "datasets.name = 'd1'",
+        "datasets.context = 'eval' AND metrics.m1 < 0.5",
     ]
 
 
