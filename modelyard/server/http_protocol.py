@@ -5,8 +5,12 @@ uvicorn's per-request machinery: the ASGI scope, a task per request, the
 ``receive``/``send`` message dicts, and a head and a body written in two
 ``write`` calls. :class:`DirectProtocol` is uvicorn's own protocol except for a
 POST to a path of :class:`.hotpath.HotPath` on an idle connection: its body is
-collected in the parser's callbacks, handed to the hot path (which runs it off
-the event loop and calls back), and the answer goes out in one ``write``.
+collected in the parser's callbacks, handed to the hot path, and the answer goes
+out in one ``write``. On SQLite, while nothing else is in flight, such calls run
+on the event loop itself once it has read every connection that is ready: the
+calls that arrived together share one transaction and one commit (one fsync for
+all, :meth:`.hotpath.HotPath.answer_group`). Otherwise they run off the loop (the
+writer thread, or the thread pool on PostgreSQL) and call back.
 
 Everything else — other requests, a request pipelined behind one in flight,
 ``Expect: 100-continue``, upgrades — is uvicorn's unchanged path, and the app
@@ -127,15 +131,22 @@ class DirectProtocol(HttpToolsProtocol):
             self._reply(direct, *hot.failure(exc, direct.path))
             return
         if not self.server_state.tasks and hot.may_answer_now(len(body)):
-            # Nothing else in flight: answering here costs less than the hop to the writer thread.
-            outcome = hot.answer_now(direct.call, obj, direct.path)
-            if outcome is not None:
-                self._reply(direct, *outcome)
-                return
+            # Nothing else in flight: answering on the loop costs less than the hop to the writer
+            # thread. Answered once the loop has read every connection that is ready, so calls
+            # that arrive together are committed together (one fsync; see _answer_ready).
+            if not hot.ready:
+                self.loop.call_soon(_answer_ready, hot)
+            hot.ready.append((self, direct, obj))
+            return
+        self._dispatch(direct, obj)
+
+    def _dispatch(self, direct: DirectCycle, obj: Any) -> None:
+        """Answer ``direct`` off the loop (the writer thread on SQLite)."""
         # Nothing more is read until the answer is out (uvicorn pauses for pipelined requests too).
-        self.flow.pause_reading()
-        hot.dispatch(direct.call, body, direct.path, lambda status, payload: self._reply(direct, status, payload),
-                     obj)
+        if not self.transport.is_closing():
+            self.flow.pause_reading()
+        self.hot.dispatch(direct.call, b"", direct.path,  # type: ignore[union-attr]
+                          lambda status, payload: self._reply(direct, status, payload), obj)
 
     def _refuse(self, direct: DirectCycle, size: int) -> None:
         """Answer a body over the limit at once and close: the rest of it is never read."""
@@ -160,6 +171,31 @@ class DirectProtocol(HttpToolsProtocol):
         if not direct.keep_alive:
             transport.close()
         self.on_response_complete()
+
+
+def _answer_ready(hot: HotPath) -> None:
+    """Answer the calls that arrived in this turn of the loop: one alone (:meth:`HotPath.answer_now`),
+    several in one transaction with one commit (:meth:`HotPath.answer_group`). Those that cannot
+    run on the loop — another connection holds the write lock, or a call writes outside fast
+    transactions — go to the writer thread."""
+    ready, hot.ready = hot.ready, []
+    here, elsewhere = [], []
+    for item in ready:
+        (here if item[1].call.fast_only(item[2]) else elsewhere).append(item)
+    outcomes = None
+    if len(here) == 1:
+        _, direct, obj = here[0]
+        outcome = hot.answer_now(direct.call, obj, direct.path)
+        outcomes = None if outcome is None else [outcome]
+    elif here:
+        outcomes = hot.answer_group([(direct.call, obj, direct.path) for _, direct, obj in here])
+    if outcomes is None:
+        elsewhere = here + elsewhere
+    else:
+        for (protocol, direct, _), outcome in zip(here, outcomes):
+            protocol._reply(direct, *outcome)
+    for protocol, direct, obj in elsewhere:  # after the group: the writer thread would hold the lock
+        protocol._dispatch(direct, obj)
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:

@@ -264,3 +264,39 @@ def test_a_write_waiting_on_another_writers_lock_does_not_stall_the_server(serve
         assert status == 404 and "m-0123456789abcdef0123456789abcdef" in json.loads(body)["message"]
     else:
         assert status == 200 and steps(server, run_id) == [1]
+
+
+def test_calls_arriving_together_are_answered_each_with_its_own_outcome(server):
+    """On SQLite the calls read in one turn of the loop share one transaction and one commit: each
+    still gets its own answer, a failing call undoes only its own writes, and every acknowledged
+    write is there afterwards."""
+    run_id = new_run(server)
+    conns = [Conn(server) for _ in range(8)]
+    try:
+        for rounds in range(5):
+            for i, c in enumerate(conns):  # every request is on the wire before any answer is read
+                target = "0123456789abcdef0123456789abcdef" if i == 3 else run_id
+                body = json.dumps({"run_id": target, "metrics": [{"key": "m", "value": 0.5, "timestamp": 1,
+                                                                  "step": rounds * 100 + i}],
+                                   "params": [{"key": f"p{rounds}", "value": "same"}] if i == 5 else []}).encode()
+                c.send(post(f"{API}/runs/log-batch", body))
+            for i, c in enumerate(conns):
+                status, _, body = c.response()
+                if i == 3:
+                    assert status == 404 and json.loads(body)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+                else:
+                    assert status == 200, body
+        # a param logged again with another value fails alone; the metrics of its batch go with it
+        for c in conns[:2]:
+            c.send(post(f"{API}/runs/log-parameter",
+                        json.dumps({"run_id": run_id, "key": "p0", "value": "other"}).encode()))
+        statuses = [c.response()[0] for c in conns[:2]]
+        assert statuses == [400, 400]
+    finally:
+        for c in conns:
+            c.close()
+    expected = sorted(r * 100 + i for r in range(5) for i in range(8) if i != 3)
+    assert steps(server, run_id) == expected
+    with httpx.Client(base_url=server.url) as http:
+        params = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["params"]
+    assert {p["key"]: p["value"] for p in params} == {f"p{r}": "same" for r in range(5)}
