@@ -43,6 +43,7 @@ class MetricStore:
         self._key_ids: dict[str, int] = {}
         db.after_rollback.append(self._key_ids.clear)
         self._copy_new_rows: Callable[..., bool] | None = None
+        self._pg_few: dict[tuple[int, int], str] = {}  # see _pg_statement
         if db.dialect == "postgresql":  # psycopg is imported only where it is the driver
             from .pg_copy import copy_new_rows
 
@@ -99,15 +100,50 @@ class MetricStore:
 
         # Rows stream into the INSERTs and are dropped once bound: a list of 100,000
         # tuples would outlive the young GC generations and make full collections.
-        self._insert_rows(tx, rows, len(metrics))
-        self._write_latest(tx, run_pk, best)
+        self._write(tx, run_pk, rows, len(metrics), best)
 
-    def _write_latest(self, tx: Tx, run_pk: int, best: dict[str, tuple[int, int, float, bool]]) -> None:
-        latest = [(run_pk, key, v, nan, ts, step) for key, (step, ts, v, nan) in best.items()]
+    def _write(
+        self,
+        tx: Tx,
+        run_pk: int,
+        make_rows: Callable[[], Iterable[tuple[Any, ...]]],
+        count: int,
+        best: dict[str, tuple[int, int, float, bool]],
+    ) -> None:
+        """``count`` history rows from ``make_rows()``, then ``best`` (complete once the rows are consumed).
+
+        On PostgreSQL a batch below :data:`_COPY_MIN_ROWS` is one statement
+        (history ``INSERT`` in a ``WITH``, latest upsert), and the upsert after
+        a bigger batch one multi-row statement: psycopg's ``executemany`` runs a
+        pipeline whose messages cost PostgreSQL more than the rows (a 5-metric
+        batch: 0.45 vs 0.33 ms of backend CPU, 0.4 vs 0.2 ms of ours).
+        """
+        if not count:
+            return
+        if self._copy_new_rows is not None and count < _COPY_MIN_ROWS:
+            history = list(make_rows())
+            latest = _latest_rows(run_pk, best)
+            sql = self._pg_statement(count, len(latest))
+            tx.execute(sql, [*chain.from_iterable(history), *chain.from_iterable(latest)])
+            return
+        self._insert_rows(tx, make_rows, count)
+        latest = _latest_rows(run_pk, best)
         if len(latest) == 1:
-            tx.execute(self._upsert_latest, latest[0])  # psycopg's executemany pays for a pipeline
+            tx.execute(self._upsert_latest, latest[0])
+        elif self._copy_new_rows is not None:
+            tx.execute(self._pg_statement(0, len(latest)), list(chain.from_iterable(latest)))
         else:
             tx.executemany(self._upsert_latest, latest)
+
+    def _pg_statement(self, history: int, latest: int) -> str:
+        """One statement inserting ``history`` rows (none: only the upsert) and upserting ``latest`` rows."""
+        sql = self._pg_few.get((history, latest))
+        if sql is None:
+            sql = _many_rows(self._upsert_latest, latest)
+            if history:
+                sql = f"WITH history AS ({_many_rows(self._insert_history, history)}) {sql}"
+            self._pg_few[history, latest] = sql
+        return sql
 
     def _insert_rows(self, tx: Tx, make_rows: Callable[[], Iterable[tuple[Any, ...]]], count: int) -> None:
         """``count`` history rows from ``make_rows()`` (called once, or twice if a COPY met a stored row).
@@ -163,8 +199,7 @@ class MetricStore:
                 for key_id, steps, timestamps, values, flags in columns
             )
 
-        self._insert_rows(tx, rows, count)
-        self._write_latest(tx, run_pk, best)
+        self._write(tx, run_pk, rows, count, best)
 
     def history(self, tx: Tx, run_pk: int, key: str, limit: int | None = None, offset: int = 0) -> list[Metric]:
         nan = math.nan
@@ -231,6 +266,11 @@ def _rows(
         b = best.get(key)
         if b is None or step > b[0] or (step == b[0] and (ts > b[1] or (ts == b[1] and v > b[2]))):
             best[key] = (step, ts, v, nan)
+
+
+def _latest_rows(run_pk: int, best: dict[str, tuple[int, int, float, bool]]) -> list[tuple[Any, ...]]:
+    """``latest_metrics`` rows (columns as :data:`_LATEST_COLS`) of each key's folded latest point."""
+    return [(run_pk, key, v, nan, ts, step) for key, (step, ts, v, nan) in best.items()]
 
 
 def _latest(
