@@ -26,7 +26,7 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "600")
 from . import report, sdk, servers
 from .workloads import Bench, Result, Sizes
 
-GROUPS = ["ingest", "log_metric", "runs", "search", "history", "paging", "bigsearch", "sdk"]
+GROUPS = ["ingest", "log_metric", "concurrent", "runs", "search", "history", "paging", "bigsearch", "sdk"]
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

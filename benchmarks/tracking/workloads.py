@@ -36,12 +36,14 @@ class Sizes:
     seed_threads: int = 4
     sdk_points: int = 1_000_000
     sdk_batch: int = 100_000
+    concurrent_clients: int = 8
+    concurrent_calls: int = 250  # per client
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(ingest_batches=10, log_metric_calls=100, runs=50, search_runs=500,
                    repeats=3, history_steps=2000, big_runs=5000, sdk_points=100_000,
-                   sdk_batch=50_000)
+                   sdk_batch=50_000, concurrent_calls=50)
 
 
 @dataclass
@@ -64,6 +66,7 @@ WORKLOADS: dict[str, tuple[str, str]] = {
     "ingest.raw": ("log_batch ×1000 metrics, raw POST", "point"),
     "log_metric.client": ("log_metric, MlflowClient", "call"),
     "log_metric.raw": ("log_metric, raw POST", "call"),
+    "concurrent.raw": ("log_metric, 8 clients at once, raw POST", "call"),
     "runs.client": ("create_run+log_batch(10p,5m,3t), MlflowClient", "run"),
     "runs.raw": ("create_run+log_batch(10p,5m,3t), raw POST", "run"),
     "search.raw": ("search filter+order, N runs, raw POST", "query"),
@@ -160,6 +163,7 @@ class Bench:
             ("ingest.raw", lambda: self.ingest(client=False)),
             ("log_metric.client", lambda: self.log_metric(client=True)),
             ("log_metric.raw", lambda: self.log_metric(client=False)),
+            ("concurrent.raw", self.concurrent),
             ("runs.client", self.runs_client),
             ("runs.raw", self.seed_search),  # also seeds search and paging
             ("search.raw", lambda: self.search(client=False)),
@@ -223,6 +227,24 @@ class Bench:
             return {}
         r = self.measure(key, n, work)
         r.ok = self.history_count(run_id, "loss") == n
+
+    def concurrent(self) -> None:
+        """``concurrent_clients`` processes logging at once, one run each (see concurrent.py)."""
+        from .concurrent import log_metric_clients
+
+        z = self.sizes
+        exp = self.experiment("concurrent")
+        run_ids = [self.run(exp, i) for i in range(z.concurrent_clients)]
+        measured: dict[str, Result] = {}
+
+        def measure(fn: Callable[[], dict[str, Any]]) -> None:
+            measured["r"] = self.measure("concurrent.raw", z.concurrent_clients * z.concurrent_calls, fn)
+        failed = log_metric_clients(self.server.url, run_ids, z.concurrent_calls, data.T0, measure)
+        r = measured["r"]
+        stored = sum(self.history_count(run_id, "loss") for run_id in run_ids)
+        r.ok = failed == 0 and stored == r.units
+        r.note = (f"{z.concurrent_clients} clients × {z.concurrent_calls} calls, {r.units / r.wall:,.0f} calls/s; "
+                  f"{failed} not answered 200, {stored:,} of {r.units:,} points stored")
 
     def runs_client(self) -> None:
         from mlflow.entities import Metric, Param, RunTag
