@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Any
 
 import click
 
@@ -11,15 +12,23 @@ from ..settings import Settings
 from .asgi import run_asgi
 
 
-def run_server(settings: Settings, log_level: str = "warning") -> None:
-    """Serve ``settings`` with uvicorn, in one process or ``settings.workers`` processes."""
+def settled_app(settings: Settings) -> Any:
+    """The tracking server's app, with the heap settled once it is built (:func:`..heap.settle_heap`)."""
+    from ..heap import settle_heap
     from ..server import create_app
 
+    app = create_app(settings)
+    settle_heap()
+    return app
+
+
+def run_server(settings: Settings, log_level: str = "warning") -> None:
+    """Serve ``settings`` with uvicorn, in one process or ``settings.workers`` processes."""
     try:  # built on uvicorn's httptools protocol; a uvicorn whose internals moved falls back to its own
         from ..server.http_protocol import DirectProtocol as http
     except ImportError:
         http = "auto"
-    run_asgi(functools.partial(create_app, settings), settings.host, settings.port, settings.workers, log_level,
+    run_asgi(functools.partial(settled_app, settings), settings.host, settings.port, settings.workers, log_level,
              http=http)
 
 

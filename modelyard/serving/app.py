@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import logging
 import time
@@ -35,6 +34,7 @@ from ..errors import (
     RequestTooLarge,
     TemporarilyUnavailable,
 )
+from ..heap import settle_heap
 from ..request_body import receive_body
 from .asgi import Endpoint, ServingApp, header, respond
 from .batching import Batcher
@@ -265,19 +265,6 @@ class ModelServer:
         while True:
             self.metrics.flush()
             await asyncio.sleep(interval)
-
-
-def settle_heap() -> None:
-    """Collect once, then move everything alive (modules, the model) out of the collector's sight.
-
-    A full collection walks every tracked object: with numpy, pandas and scikit-learn
-    loaded that is some 350,000 of them, and under load it stopped the event loop for
-    up to ~400 ms at a time. What exists once the model is loaded lives as long as
-    the process (or the model), so it is frozen (``gc.freeze``) and the collector only
-    walks what requests allocate.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def model_failed(exc: Exception) -> dict[str, str]:

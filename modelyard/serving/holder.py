@@ -79,7 +79,7 @@ class ModelHolder:
                 return False
             self._switch(model)
             self.last_error = None
-            gc.freeze()  # the new version's objects live as long as it serves (see app.settle_heap)
+            gc.freeze()  # the new version's objects live as long as it serves (see heap.settle_heap)
             return True
 
     def _switch(self, model: LoadedModel) -> None:
