@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 
 from .engine import make_engine
 from .migrate import migrate
@@ -175,6 +175,20 @@ class _PgFreelist:
         the parent's sessions: libpq says goodbye on the shared socket). Kept referenced forever."""
         _ORPHANS.extend(conn for conn, _ in self.idle)
         self.idle = []
+
+
+# Our statements are short: compiling one to machine code costs more than it saves. JIT starts
+# past jit_above_cost, which a search over a big experiment exceeds: 100,000 runs, the standard
+# filter, PostgreSQL 15: 116 -> 93 ms of backend CPU and 208 -> 152 ms wall per query without it.
+_PG_SESSION = "-c jit=off"
+
+
+def _pg_session_options(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+    """Connect with our session settings after any ``options`` of the URI (or ``PGOPTIONS``,
+    which an explicit ``options`` would otherwise replace): no extra round trip, and a
+    transaction rolled back cannot undo them as it would a ``SET``."""
+    given = cparams.get("options", os.environ.get("PGOPTIONS", ""))
+    cparams["options"] = f"{given} {_PG_SESSION}".strip()
 
 
 def _close_quietly(conn: Any) -> None:
@@ -351,6 +365,8 @@ class Database:
         self.engine = make_engine(uri, sqlite_synchronous=sqlite_synchronous)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
+        if self.dialect == "postgresql":
+            event.listen(self.engine, "do_connect", _pg_session_options)
         # Placeholder for hand-written hot-path statements run with exec_driver_sql.
         self.ph = "?" if self.is_sqlite else "%s"
         self._sql_cache: dict[str, str] = {}
