@@ -81,6 +81,10 @@ _EMPTY = _encode({})
 _JSON = (b"content-type", b"application/json")
 
 
+_NOTHING = object()
+GROUP_MAX = 256  # calls committed together by the writer thread, at most
+
+
 class WriterThread:
     """One thread that runs calls in arrival order: ``submit(fn, args, done)``, or ``await run(fn, *args)``."""
 
@@ -99,12 +103,18 @@ class WriterThread:
         return self._submitted == self._finished
 
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...],
-               done: Callable[[Any, BaseException | None], None]) -> None:
-        """Queue ``fn(*args)``; ``done(result, exc)`` is called on the writer thread once it ran."""
+               done: Callable[[Any, BaseException | None], None],
+               group: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None) -> None:
+        """Queue ``fn(*args)``; ``done(result, exc)`` is called on the writer thread once it ran.
+
+        With ``group``, jobs queued one after another with the same ``group`` are run
+        together as ``group([args, ...])``, which returns their results in order (up to
+        :data:`GROUP_MAX` at a time; one job alone still runs as ``fn(*args)``).
+        """
         if self._thread is None:
             self._start()
         self._submitted += 1
-        self._jobs.put((fn, args, done))
+        self._jobs.put((fn, args, done, group))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -126,18 +136,35 @@ class WriterThread:
                 self._thread.start()
 
     def _work(self) -> None:
+        jobs = self._jobs
+        held: Any = _NOTHING  # a job taken off the queue while gathering a group: it runs next
         while True:
-            job = self._jobs.get()
+            job = jobs.get() if held is _NOTHING else held
+            held = _NOTHING
             if job is None:
                 return
-            fn, args, done = job
+            group = job[3]
+            batch = [job]
+            while group is not None and len(batch) < GROUP_MAX:
+                try:
+                    more = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None or more[3] is not group:
+                    held = more
+                    break
+                batch.append(more)
             try:
-                result, exc = fn(*args), None
+                if len(batch) == 1:
+                    results, exc = [job[0](*job[1])], None
+                else:
+                    results, exc = group([b[1] for b in batch]), None  # type: ignore[misc]
             except BaseException as error:  # noqa: BLE001  (handed to whoever waits, who answers it)
-                result, exc = None, error
-            self._finished += 1
-            done(result, exc)
-            del job, done, result, exc
+                results, exc = [None] * len(batch), error
+            self._finished += len(batch)
+            for (_, _, done, _), result in zip(batch, results):
+                done(result, exc)
+            del job, batch, results, exc, done
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the calls already queued, then end the thread."""
@@ -172,6 +199,8 @@ class HotPath:
         # Calls that arrived in this turn of the event loop, answered together once it has read
         # every ready connection (see http_protocol): (protocol, cycle, decoded request).
         self.ready: list[tuple[Any, Any, Any]] = []
+        # One bound method for every submit: the writer thread groups jobs by this object's identity.
+        self._writer_group = self._answer_queued
 
     def find(self, scope: Scope) -> Call | None:
         if scope["method"] != "POST" or scope.get("root_path"):
@@ -235,28 +264,38 @@ class HotPath:
         self._timed_inline(started)
         return outcome
 
-    def answer_group(self, calls: list[tuple[Call, Any, str]]) -> list[tuple[int, bytes]] | None:
+    def answer_group(self, calls: list[tuple[Call, Any, str]], wait: bool = False) -> list[tuple[int, bytes]] | None:
         """Answers for several decoded requests ``(call, obj, path)`` run on this thread in one
         SQLite transaction, committed once (one fsync for all: :meth:`Database.group`); each
         call's writes are its own savepoints, so a call that fails is answered with its error
-        and the others stand. None if another connection holds the write lock or a call would
-        write outside fast transactions (nothing was written; dispatch them instead)."""
+        and the others stand. None if a call would write outside fast transactions, or (unless
+        ``wait``) if another connection holds the write lock: nothing was written, dispatch
+        them instead. With ``wait`` the lock is waited for as long as any write would."""
         if not all(call.fast_only(obj) for call, obj, _ in calls):
             return None
         started = time.monotonic()
         outcomes: list[tuple[int, bytes]] = []
         try:
-            with self.service.store.db.group():
+            with self.service.store.db.group(wait=wait):
                 for call, obj, path in calls:
                     try:
                         outcomes.append(self._exec(call, obj))
                     except Exception as exc:  # noqa: BLE001  (this call's answer; its savepoint is undone)
                         outcomes.append(self.failure(exc, path))
         except Exception as exc:  # noqa: BLE001  (nothing of the group was committed: every call fails)
-            if not outcomes and is_busy(exc):
+            if not outcomes and not wait and is_busy(exc):
                 return None
             outcomes = [self.failure(exc, path) for _, _, path in calls]
-        self._timed_inline(started, len(calls))
+        if not wait:
+            self._timed_inline(started, len(calls))
+        return outcomes
+
+    def _answer_queued(self, jobs: list[tuple[Call, bytes, str, Any]]) -> list[tuple[int, bytes]]:
+        """The writer thread's group (see WriterThread.submit): the fast-only calls that queued up
+        while it was busy, answered in one transaction."""
+        outcomes = self.answer_group([(call, obj, path) for call, _, path, obj in jobs], wait=True)
+        if outcomes is None:  # not all fast-only after all: one by one
+            return [self.answer(*job) for job in jobs]
         return outcomes
 
     def _timed_inline(self, started: float, calls: int = 1) -> None:
@@ -286,7 +325,8 @@ class HotPath:
                 except RuntimeError:  # the loop closed while we worked: nobody is waiting
                     pass
 
-            self.writer.submit(self.answer, (call, body, path, obj), done)
+            group = self._writer_group if obj is not None and call.fast_only(obj) else None
+            self.writer.submit(self.answer, (call, body, path, obj), done, group)
         else:
             future = loop.run_in_executor(None, self.answer, call, body, path, obj)
             future.add_done_callback(lambda f: reply(*(f.result() if f.exception() is None

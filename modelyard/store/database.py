@@ -262,22 +262,23 @@ class Group:
     call sees what it (and the calls before it) wrote. Nothing is durable, and no
     caller may be answered, until the block has left without an exception.
 
-    Opened without waiting: another connection holding the write lock makes
-    ``__enter__`` raise ``database is locked`` before anything ran. If the
+    Opened without waiting (unless ``wait``): another connection holding the
+    write lock makes ``__enter__`` raise ``database is locked`` before anything ran. If the
     transaction is lost (:class:`GroupLost`) or the commit fails, it is rolled
     back and ``db.after_rollback`` hooks run (caches of ids written inside it).
     """
 
-    __slots__ = ("conn", "db", "lost")
+    __slots__ = ("conn", "db", "lost", "source")
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, wait: bool = False) -> None:
         self.db = db
         self.lost = False
+        if db._raw_no_wait is None:
+            raise RuntimeError("group transactions need a SQLite file")
+        self.source = db._raw if wait else db._raw_no_wait
 
     def __enter__(self) -> Self:
-        source = self.db._raw_no_wait
-        if source is None:
-            raise RuntimeError("group transactions need a SQLite file")
+        source = self.source
         conn = self.conn = source.checkout()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -303,7 +304,7 @@ class Group:
                 _rollback(conn)
                 for hook in db.after_rollback:
                     hook()
-            db._raw_no_wait.checkin(conn)  # type: ignore[union-attr]
+            self.source.checkin(conn)
         if self.lost and exc_type is None:
             raise GroupLost("the group's transaction was rolled back by SQLite; nothing was written")
 
@@ -401,10 +402,11 @@ class Database:
         finally:
             self._local.no_wait = False
 
-    def group(self) -> Group:
+    def group(self, wait: bool = False) -> Group:
         """One transaction for the fast transactions this thread opens in the block (see
-        :class:`Group`); SQLite files only (:attr:`can_group`)."""
-        return Group(self)
+        :class:`Group`); SQLite files only (:attr:`can_group`). ``wait``: wait for another
+        writer's lock (the busy timeout) instead of failing at once."""
+        return Group(self, wait)
 
     @property
     def can_group(self) -> bool:

@@ -300,3 +300,32 @@ def test_calls_arriving_together_are_answered_each_with_its_own_outcome(server):
     with httpx.Client(base_url=server.url) as http:
         params = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["params"]
     assert {p["key"]: p["value"] for p in params} == {f"p{r}": "same" for r in range(5)}
+
+
+def test_calls_queued_behind_another_writers_lock_are_committed_together(server):
+    """While another connection holds SQLite's write lock the calls queue up for the writer thread,
+    which commits those queued together in one transaction: each still gets its own answer."""
+    db_uri = server.db_uri
+    if not db_uri.startswith("sqlite"):
+        pytest.skip("SQLite's file lock")
+    import sqlite3
+
+    run_id = new_run(server)
+    conns = [Conn(server) for _ in range(8)]
+    holder = sqlite3.connect(db_uri.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for i, c in enumerate(conns):
+            target = "0123456789abcdef0123456789abcdef" if i == 2 else run_id
+            c.send(post(f"{API}/runs/log-metric", metric(target, i)))
+        time.sleep(0.5)  # all of them queued behind the lock
+    finally:
+        holder.rollback()
+        holder.close()
+    try:
+        statuses = [c.response()[0] for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    assert statuses == [200, 200, 404, 200, 200, 200, 200, 200]
+    assert steps(server, run_id) == [0, 1, 3, 4, 5, 6, 7]
