@@ -15,7 +15,7 @@ def test_jobs_queued_with_the_same_group_run_together_in_order():
     answers: dict[int, Any] = {}
     finished = threading.Event()
 
-    def done_for(i: int):  # noqa: ANN202
+    def done_for(i: int) -> Any:
         def done(result: Any, exc: BaseException | None) -> None:
             answers[i] = exc if exc is not None else result
             if len(answers) == 7:
