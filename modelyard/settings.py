@@ -54,7 +54,8 @@ class Settings:
         True, "Run the server's background workers (webhook deliveries, pipeline scheduler)."
     )
     webhook_poll_interval: float = _setting(
-        1.0, "Seconds between webhook outbox polls (changes in the same process wake it at once)."
+        1.0, "Longest wait between webhook outbox polls while deliveries are pending (an empty outbox is "
+        "polled every 5 s; an enqueue in the same process wakes the worker at once)."
     )
     webhook_timeout: float = _setting(10.0, "Seconds a webhook receiver has to answer.")
     webhook_max_attempts: int = _setting(10, "Attempts per webhook delivery before it is marked failed.")
