@@ -199,8 +199,10 @@ class HotPath:
         # Calls that arrived in this turn of the event loop, answered together once it has read
         # every ready connection (see http_protocol): (protocol, cycle, decoded request).
         self.ready: list[tuple[Any, Any, Any]] = []
-        # One bound method for every submit: the writer thread groups jobs by this object's identity.
-        self._writer_group = self._answer_queued
+        # Whether calls may share a transaction (a SQLite file; not an in-memory database), and one
+        # bound method for every submit: the writer thread groups jobs by this object's identity.
+        self.groups = service.store.db.can_group
+        self._writer_group = self._answer_queued if self.groups else None
 
     def find(self, scope: Scope) -> Call | None:
         if scope["method"] != "POST" or scope.get("root_path"):
@@ -271,7 +273,7 @@ class HotPath:
         and the others stand. None if a call would write outside fast transactions, or (unless
         ``wait``) if another connection holds the write lock: nothing was written, dispatch
         them instead. With ``wait`` the lock is waited for as long as any write would."""
-        if not all(call.fast_only(obj) for call, obj, _ in calls):
+        if not self.groups or not all(call.fast_only(obj) for call, obj, _ in calls):
             return None
         started = time.monotonic()
         outcomes: list[tuple[int, bytes]] = []

@@ -182,18 +182,21 @@ def _answer_ready(hot: HotPath) -> None:
     here, elsewhere = [], []
     for item in ready:
         (here if item[1].call.fast_only(item[2]) else elsewhere).append(item)
-    outcomes = None
-    if len(here) == 1:
-        _, direct, obj = here[0]
-        outcome = hot.answer_now(direct.call, obj, direct.path)
-        outcomes = None if outcome is None else [outcome]
-    elif here:
+    if len(here) > 1 and hot.groups:
         outcomes = hot.answer_group([(direct.call, obj, direct.path) for _, direct, obj in here])
-    if outcomes is None:
-        elsewhere = here + elsewhere
-    else:
-        for (protocol, direct, _), outcome in zip(here, outcomes):
-            protocol._reply(direct, *outcome)
+        if outcomes is None:
+            elsewhere = here + elsewhere
+        else:
+            for (protocol, direct, _), outcome in zip(here, outcomes):
+                protocol._reply(direct, *outcome)
+    else:  # one call, or a database whose calls cannot share a transaction: one by one
+        for item in here:
+            protocol, direct, obj = item
+            outcome = hot.answer_now(direct.call, obj, direct.path)
+            if outcome is None:
+                elsewhere.append(item)
+            else:
+                protocol._reply(direct, *outcome)
     for protocol, direct, obj in elsewhere:  # after the group: the writer thread would hold the lock
         protocol._dispatch(direct, obj)
 

@@ -329,3 +329,31 @@ def test_calls_queued_behind_another_writers_lock_are_committed_together(server)
             c.close()
     assert statuses == [200, 200, 404, 200, 200, 200, 200, 200]
     assert steps(server, run_id) == [0, 1, 3, 4, 5, 6, 7]
+
+
+def test_calls_arriving_together_on_a_pooled_sqlite_store_are_answered_one_by_one(tmp_path):
+    """A SQLite URI with options goes through SQLAlchemy's pool, where calls cannot share a
+    transaction: calls queued together (here behind another writer's lock) are still each
+    answered and stored, one by one."""
+    import sqlite3
+
+    live = LiveServer(f"sqlite:///{tmp_path / 'pooled.db'}?timeout=20", str(tmp_path / "artifacts"))
+    conns: list[Conn] = []
+    try:
+        run_id = new_run(live)
+        conns = [Conn(live) for _ in range(6)]
+        holder = sqlite3.connect(tmp_path / "pooled.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the calls queue up for the writer thread meanwhile
+        try:
+            for i, c in enumerate(conns):
+                c.send(post(f"{API}/runs/log-metric", metric(run_id, i)))
+            time.sleep(0.5)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert [c.response()[0] for c in conns] == [200] * 6
+        assert steps(live, run_id) == list(range(6))
+    finally:
+        for c in conns:
+            c.close()
+        live.stop()
