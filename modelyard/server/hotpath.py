@@ -270,9 +270,10 @@ class HotPath:
         """Answers for several decoded requests ``(call, obj, path)`` run on this thread in one
         SQLite transaction, committed once (one fsync for all: :meth:`Database.group`); each
         call's writes are its own savepoints, so a call that fails is answered with its error
-        and the others stand. None if a call would write outside fast transactions, or (unless
-        ``wait``) if another connection holds the write lock: nothing was written, dispatch
-        them instead. With ``wait`` the lock is waited for as long as any write would."""
+        and the others stand. None if calls cannot share a transaction on this store
+        (:attr:`groups`), if a call would write outside fast transactions, or (unless ``wait``)
+        if another connection holds the write lock: nothing was written, answer them one by one
+        instead. With ``wait`` the lock is waited for as long as any write would."""
         if not self.groups or not all(call.fast_only(obj) for call, obj, _ in calls):
             return None
         started = time.monotonic()
