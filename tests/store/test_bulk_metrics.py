@@ -9,7 +9,6 @@ import pytest
 from modelyard.entities import Metric, Param
 from modelyard.metric_columns import MetricColumns
 from modelyard.service.limits import MAX_BULK_METRICS
-from modelyard.store import Database
 from modelyard.store.pg_copy import copy_new_rows
 
 N = 600  # above the store's COPY threshold
@@ -73,15 +72,6 @@ def test_columns_with_nan_and_infinities_in_bulk(service, run_id):
     metrics = service.runs.get(run_id).data.metrics
     assert metrics["x"] == -1.5 and metrics["y"] == float(N - 1)  # step N-1 holds -1.5 (N-1 ≡ 2 mod 3)
 
-
-@pytest.fixture
-def pg_db(tmp_path):
-    from ..conftest import fresh_database
-
-    with fresh_database("postgresql", tmp_path) as uri:
-        db = Database(uri)
-        yield db
-        db.dispose()
 
 
 def test_copy_of_a_stored_row_writes_nothing_and_keeps_the_transaction(pg_db):

@@ -159,15 +159,6 @@ def _backend_pid(db: Database) -> int:
         return tx.one("SELECT pg_backend_pid()")[0]
 
 
-@pytest.fixture
-def pg_db(tmp_path):
-    from ..conftest import fresh_database
-
-    with fresh_database("postgresql", tmp_path) as uri:
-        db = Database(uri)
-        yield db
-        db.dispose()
-
 
 def test_postgres_transactions_reuse_one_connection(pg_db):
     first = _backend_pid(pg_db)

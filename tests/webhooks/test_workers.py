@@ -60,6 +60,15 @@ def _statuses(service, webhook_id: str) -> list[str]:
     return [d.status for d in service.webhooks.deliveries(webhook_id).items]
 
 
+async def _once_delivered(service, webhook_id: str) -> list[str]:
+    """The delivery statuses once the first is recorded as delivered (at most ~5 s)."""
+    for _ in range(250):
+        if _statuses(service, webhook_id) == ["delivered"]:
+            break
+        await asyncio.sleep(0.02)
+    return _statuses(service, webhook_id)
+
+
 def test_an_enqueue_in_this_process_wakes_the_idle_worker(service, receiver: Receiver):
     """No poll would come for an hour: only the wake-up from the outbox can send the delivery."""
     hook = service.webhooks.create_webhook("h", receiver.url, ["registered_model.created"], secret=SECRET)
@@ -70,11 +79,7 @@ def test_an_enqueue_in_this_process_wakes_the_idle_worker(service, receiver: Rec
             await _first_round_done(running)  # the outbox was empty: the worker now sleeps for an hour
             await asyncio.to_thread(service.registry.create_registered_model, "m")
             await asyncio.to_thread(receiver.wait_for, 1, 30)
-            for _ in range(250):
-                if _statuses(service, hook.webhook_id) == ["delivered"]:
-                    break
-                await asyncio.sleep(0.02)
-            return _statuses(service, hook.webhook_id)
+            return await _once_delivered(service, hook.webhook_id)
         finally:
             await running.stop()
 
@@ -94,11 +99,7 @@ def test_the_idle_worker_sleeps_until_a_retry_falls_due(service, receiver: Recei
         try:
             await asyncio.to_thread(service.registry.create_registered_model, "m")
             await asyncio.to_thread(receiver.wait_for, 2, 30)
-            for _ in range(250):
-                if _statuses(service, hook.webhook_id) == ["delivered"]:
-                    break
-                await asyncio.sleep(0.02)
-            return _statuses(service, hook.webhook_id)
+            return await _once_delivered(service, hook.webhook_id)
         finally:
             await running.stop()
 
@@ -134,11 +135,7 @@ def test_the_idle_worker_picks_up_a_delivery_enqueued_by_another_process(db_uri,
                 capture_output=True, text=True, timeout=120)
             assert child.returncode == 0, child.stderr
             await asyncio.to_thread(receiver.wait_for, 1, 30)
-            for _ in range(250):
-                if _statuses(service, hook.webhook_id) == ["delivered"]:
-                    break
-                await asyncio.sleep(0.02)
-            return _statuses(service, hook.webhook_id)
+            return await _once_delivered(service, hook.webhook_id)
         finally:
             await running.stop()
 
