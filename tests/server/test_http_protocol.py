@@ -286,12 +286,22 @@ def test_calls_arriving_together_are_answered_each_with_its_own_outcome(server):
                     assert status == 404 and json.loads(body)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
                 else:
                     assert status == 200, body
-        # a param logged again with another value fails alone; the metrics of its batch go with it
+        # a param logged again with another value fails alone
         for c in conns[:2]:
             c.send(post(f"{API}/runs/log-parameter",
                         json.dumps({"run_id": run_id, "key": "p0", "value": "other"}).encode()))
         statuses = [c.response()[0] for c in conns[:2]]
         assert statuses == [400, 400]
+        # the other hot calls together: an update answers with what it just wrote
+        other = new_run(server)
+        conns[0].send(post(f"{API}/runs/set-tag", json.dumps({"run_id": other, "key": "t", "value": "v"}).encode()))
+        conns[1].send(post(f"{API}/runs/update",
+                           json.dumps({"run_id": other, "status": "FINISHED", "end_time": 7}).encode()))
+        conns[2].send(post(f"{API}/runs/log-parameter", json.dumps({"run_id": other, "key": "k", "value": "1"}).encode()))
+        answers = [c.response() for c in conns[:3]]
+        assert [status for status, _, _ in answers] == [200, 200, 200]
+        info = json.loads(answers[1][2])["run_info"]
+        assert info["status"] == "FINISHED" and int(info["end_time"]) == 7
     finally:
         for c in conns:
             c.close()
@@ -299,7 +309,10 @@ def test_calls_arriving_together_are_answered_each_with_its_own_outcome(server):
     assert steps(server, run_id) == expected
     with httpx.Client(base_url=server.url) as http:
         params = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["params"]
+        got = http.get(f"{API}/runs/get", params={"run_id": other}).json()["run"]
     assert {p["key"]: p["value"] for p in params} == {f"p{r}": "same" for r in range(5)}
+    assert got["info"]["status"] == "FINISHED"
+    assert {"key": "t", "value": "v"} in got["data"]["tags"] and got["data"]["params"] == [{"key": "k", "value": "1"}]
 
 
 def test_calls_queued_behind_another_writers_lock_are_committed_together(server):
