@@ -251,10 +251,9 @@ class HotPath:
 
     def answer_now(self, call: Call, obj: Any, path: str) -> tuple[int, bytes] | None:
         """:meth:`answer` for a decoded request on this thread, without waiting for SQLite's write
-        lock: None if another connection holds it, or if the call would write outside fast
-        transactions (nothing was written; :meth:`dispatch` it instead)."""
-        if not call.fast_only(obj):
-            return None
+        lock: None if another connection holds it (nothing was written; :meth:`dispatch` it instead).
+        Only for calls that write through fast transactions (``call.fast_only(obj)``, which the
+        caller has checked)."""
         started = time.monotonic()
         with self.service.store.db.no_wait():
             try:
@@ -270,11 +269,12 @@ class HotPath:
         """Answers for several decoded requests ``(call, obj, path)`` run on this thread in one
         SQLite transaction, committed once (one fsync for all: :meth:`Database.group`); each
         call's writes are its own savepoints, so a call that fails is answered with its error
-        and the others stand. None if calls cannot share a transaction on this store
-        (:attr:`groups`), if a call would write outside fast transactions, or (unless ``wait``)
-        if another connection holds the write lock: nothing was written, answer them one by one
-        instead. With ``wait`` the lock is waited for as long as any write would."""
-        if not self.groups or not all(call.fast_only(obj) for call, obj, _ in calls):
+        and the others stand. Only for calls that write through fast transactions (checked by the
+        caller, as for :meth:`answer_now`). None if calls cannot share a transaction on this store
+        (:attr:`groups`) or (unless ``wait``) if another connection holds the write lock: nothing
+        was written, answer them one by one instead. With ``wait`` the lock is waited for as long
+        as any write would."""
+        if not self.groups:
             return None
         started = time.monotonic()
         outcomes: list[tuple[int, bytes]] = []
@@ -295,10 +295,9 @@ class HotPath:
 
     def _answer_queued(self, jobs: list[tuple[Call, bytes, str, Any]]) -> list[tuple[int, bytes]]:
         """The writer thread's group (see WriterThread.submit): the fast-only calls that queued up
-        while it was busy, answered in one transaction."""
+        while it was busy (only those are submitted with it), answered in one transaction."""
         outcomes = self.answer_group([(call, obj, path) for call, _, path, obj in jobs], wait=True)
-        if outcomes is None:  # not all fast-only after all: one by one
-            return [self.answer(*job) for job in jobs]
+        assert outcomes is not None  # submitted grouped only where calls can share a transaction
         return outcomes
 
     def _timed_inline(self, started: float, calls: int = 1) -> None:
