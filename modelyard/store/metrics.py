@@ -44,7 +44,8 @@ class MetricStore:
         db.after_rollback.append(self._key_ids.clear)
         self._copy_new_rows: Callable[..., bool] | None = None
         self._pg_few: dict[tuple[int, int], str] = {}  # see _pg_statement
-        if db.dialect == "postgresql":  # psycopg is imported only where it is the driver
+        self._pg = db.dialect == "postgresql"
+        if self._pg:  # psycopg is imported only where it is the driver
             from .pg_copy import copy_new_rows
 
             self._copy_new_rows = copy_new_rows
@@ -120,7 +121,7 @@ class MetricStore:
         """
         if not count:
             return
-        if self._copy_new_rows is not None and count < _COPY_MIN_ROWS:
+        if self._pg and count < _COPY_MIN_ROWS:
             history = list(make_rows())
             latest = _latest_rows(run_pk, best)
             sql = self._pg_statement(count, len(latest))
@@ -130,7 +131,7 @@ class MetricStore:
         latest = _latest_rows(run_pk, best)
         if len(latest) == 1:
             tx.execute(self._upsert_latest, latest[0])
-        elif self._copy_new_rows is not None:
+        elif self._pg:
             tx.execute(self._pg_statement(0, len(latest)), list(chain.from_iterable(latest)))
         else:
             tx.executemany(self._upsert_latest, latest)
