@@ -83,7 +83,8 @@ class WebhookDelivery:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WebhookDelivery:
-        return cls(**{k: d.get(k) for k in cls.__slots__ if k in d})  # type: ignore[attr-defined]
+        kw: dict[str, Any] = {k: d.get(k) for k in cls.__slots__ if k in d}
+        return cls(**kw)
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 # the server (numpy, scikit-learn, torch...): uvicorn's 5 s default replaced such workers
 # forever on a busy machine. The same wait bounds how long a worker stuck in shutdown (alive,
 # no longer answering pings) keeps its slot, so it stays well short of minutes.
-WORKER_HEALTHCHECK_SECONDS = 30.0
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def run_asgi(

@@ -175,6 +175,7 @@ def _summary(uri: str, given_uri: str | None, experiment: Any, parent_id: str, n
         click.echo(f"  open {uri} in a browser; MLflow code reaches the same server with MLFLOW_TRACKING_URI={uri}")
         return
     where, here = embedded_location(uri), embedded_location(os.path.abspath(".modelyard"))
+    ui: str | None
     if where == here:
         ui, server = "modelyard ui", "modelyard server"
     else:

@@ -112,6 +112,7 @@ def _experiment_comparison(kind: str, key: str, op: str, raw: Raw | None) -> Com
                 f"IS NULL / IS NOT NULL is only supported for tags, not for attribute '{key}'")
         return Comparison(kind, key, op, None)
     value: int | str | tuple[int, ...]
+    allowed: tuple[str, ...]
     if kind == TAG:
         value, allowed = string_value(kind, raw), KEY_VALUE_OPS
     elif key in EXPERIMENT_NUMERIC_ATTRIBUTES:

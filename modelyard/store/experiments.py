@@ -46,7 +46,7 @@ class ExperimentStore:
             values["experiment_id"] = experiment_id
         try:
             with self.db.write() as conn:
-                new_id = conn.execute(insert(s.experiments).values(values)).inserted_primary_key[0]
+                new_id = conn.execute(insert(s.experiments).values(values)).inserted_primary_key[0]  # type: ignore[index]
                 location = artifact_location(new_id) if callable(artifact_location) else artifact_location
                 conn.execute(
                     update(s.experiments)

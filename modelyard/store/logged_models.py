@@ -93,7 +93,7 @@ class LoggedModelStore:
                     source_run_id=model.source_run_id,
                     status_message=model.status_message,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             self.set_tags(conn, pk, model.tags)
             self.log_params(conn, pk, model.params, model.model_id)
 

@@ -103,7 +103,7 @@ class RegistryStore(RegistryReads):
             with self.db.write() as conn:
                 pk = conn.execute(insert(r.registered_models).values(
                     name=name, description=description, creation_time=now, last_updated_time=now, next_version=1,
-                )).inserted_primary_key[0]
+                )).inserted_primary_key[0]  # type: ignore[index]
                 model = ModelRow(pk, name, description)
                 self._audit(conn, who, now, model, "create_registered_model", new=description)
                 for key, value in tags.items():
@@ -181,7 +181,7 @@ class RegistryStore(RegistryReads):
                 description=description, user_id=who, current_stage=Stage.NONE, source=source,
                 storage_location=storage_location, run_id=run_id, run_link=run_link, model_id=model_id,
                 status="READY",
-            )).inserted_primary_key[0]
+            )).inserted_primary_key[0]  # type: ignore[index]
             self._audit(conn, who, now, model, "create_model_version", version=version, key="source", new=source)
             for key, value in tags.items():
                 conn.exec_driver_sql(self._upsert_version_tag, (pk, key, value))

@@ -325,6 +325,7 @@ def _run_search(
             branch = branch.limit(need)
         branches.append(branch.cte(f"rank{rank}"))
     for i, (n, f) in enumerate(drivers, start=1):
+        assert pick is not None  # drivers is not empty
         def others(pk: Any, n: int = n, f: Comparison = f) -> list[ColumnElement[bool]]:
             return [in_experiments, where[0], *(c for m, c in enumerate(on_run(pk)) if m != n or f.kind == ATTRIBUTE)]
         driven = _driven(f, order_by, others, dialect_name, bind, f"f{n}")
