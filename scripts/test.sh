@@ -4,14 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install -q --upgrade pip
-# torch first, pinned: its CPU wheel lies on this machine; an unpinned torch pulls a CUDA build.
-.venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -c .ci/constraints.txt -e ".[test]"
+bash scripts/install.sh
 export HF_HUB_OFFLINE=1  # models load from the packages that ship them, never from a hub
 
 # PostgreSQL: the store and server suites run on it too. CI must not skip them.

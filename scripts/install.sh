@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install modelyard with everything its tests and checks need into ./.venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first, pinned: its CPU wheel lies on this machine; an unpinned torch pulls a CUDA build.
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -c .ci/constraints.txt -e ".[test]"
