@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from ...artifacts import ArtifactRepository, safe_relpath
 from ...entities import FileInfo, Run
-from ...errors import ResourceDoesNotExist
+from ...errors import PermissionDenied, ResourceDoesNotExist
 from ...service import TrackingService
 from ..routes.artifacts import content_disposition
 from .render import render_fragment, service
@@ -71,7 +71,7 @@ def _entries(files: list[FileInfo]) -> list[Entry]:
 def listing(svc: TrackingService, run: Run, path: str) -> list[Entry]:
     try:
         return _entries(_repo(svc, run).list(safe_relpath(path)))
-    except ResourceDoesNotExist:
+    except (ResourceDoesNotExist, PermissionDenied):  # nothing to show, or nothing the server may show
         return []
 
 
