@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.artifacts import ArtifactRepository, LocalArtifactRepository, get_repository, safe_relpath
+from modelyard.artifacts import (
+    ArtifactRepository,
+    LocalArtifactRepository,
+    get_repository,
+    safe_relpath,
+)
 from modelyard.entities import FileInfo
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
 

@@ -15,7 +15,13 @@ import pytest
 
 from modelyard.server.routes.artifacts import content_disposition
 from tests.conftest import LiveServer, serving
-from tests.mlflow_support import THIRD_PARTY_WARNINGS, assert_error, mlflow_client_env, mlflow_client_on, unique
+from tests.mlflow_support import (
+    THIRD_PARTY_WARNINGS,
+    assert_error,
+    mlflow_client_env,
+    mlflow_client_on,
+    unique,
+)
 
 pytestmark = [pytest.mark.filterwarnings(spec) for spec in THIRD_PARTY_WARNINGS]
 

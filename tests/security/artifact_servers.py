@@ -4,7 +4,6 @@ older server (before locations were checked) would have stored them."""
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import LiveServer, fresh_database
@@ -54,14 +54,13 @@ class StoreServer:
 
 
 @contextlib.contextmanager
-def store_server(kind: str, folder: Path, *extra: str) -> Iterator[StoreServer]:
-    """A server over a fresh ``kind`` database, with :data:`SECRET` in its environment."""
-    with fresh_database(kind, folder) as uri:
-        os.environ[SECRET_VAR] = SECRET
-        try:
-            server = LiveServer(uri, str(folder / "artifacts"), *extra)
-        finally:
-            del os.environ[SECRET_VAR]
+def store_server(kind: str, folder: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[StoreServer]:
+    """A server over a fresh ``kind`` database, with :data:`SECRET` (and ``env``) in its environment."""
+    with fresh_database(kind, folder) as uri, pytest.MonkeyPatch.context() as mp:
+        for key, value in {SECRET_VAR: SECRET, **(env or {})}.items():
+            mp.setenv(key, value)
+        server = LiveServer(uri, str(folder / "artifacts"), *extra)
+        mp.undo()
         try:
             with httpx.Client(base_url=server.url, timeout=30) as http:
                 yield StoreServer(server, uri, folder, http)

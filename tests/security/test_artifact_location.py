@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from .artifact_servers import StoreServer, assert_nothing_leaked, assert_refused, store_server
+from .artifact_servers import (
+    StoreServer,
+    assert_nothing_leaked,
+    assert_refused,
+    store_server,
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -173,3 +178,25 @@ def test_model_version_files_of_a_stored_bad_source_are_refused(srv: StoreServer
             r = srv.http.get(f"{prefix}/model-versions/get-artifact",
                              params={"name": name, "version": version, "path": "passwd"})
             assert_refused(r, 403, "PERMISSION_DENIED", "/etc")
+
+
+def test_extra_roots_from_the_setting(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    roots = f"s3://team-bucket/mlflow,{shared}"
+    with store_server("sqlite", tmp_path / "server", env={"MODELYARD_ARTIFACT_ROOTS": roots}) as live:
+        for location in ("s3://team-bucket/mlflow/exp", str(shared / "exp")):
+            r = live.api("POST", "/experiments/create", json={"name": unique_name(), "artifact_location": location})
+            assert r.status_code == 200, r.text
+        for location in ("s3://team-bucket/mlflow-other", "s3://other/mlflow", str(tmp_path)):
+            r = live.api("POST", "/experiments/create", json={"name": unique_name(), "artifact_location": location})
+            assert_refused(r, 400, "INVALID_PARAMETER_VALUE", str(tmp_path))
+        run = _plant_experiment(live, str(shared / "planted"))  # inside a root: served
+        folder = shared / "planted" / run["run_id"] / "artifacts"
+        folder.mkdir(parents=True)
+        (folder / "ok.txt").write_text("shared")
+        assert live.http.get("/get-artifact", params={"run_id": run["run_id"], "path": "ok.txt"}).text == "shared"
+
+
+def unique_name() -> str:
+    return f"roots-{uuid.uuid4().hex[:10]}"

@@ -16,7 +16,12 @@ import pytest
 from modelyard.artifacts import LocalArtifactRepository
 from modelyard.errors import PermissionDenied
 
-from .artifact_servers import StoreServer, assert_nothing_leaked, assert_refused, store_server
+from .artifact_servers import (
+    StoreServer,
+    assert_nothing_leaked,
+    assert_refused,
+    store_server,
+)
 
 
 @pytest.fixture
