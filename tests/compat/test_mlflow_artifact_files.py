@@ -7,23 +7,14 @@ filename=...`` (an RFC 5987 ``filename*`` beside an ASCII fallback for other nam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from modelyard.server.routes.artifacts import content_disposition
-from tests.conftest import LiveServer, serving
-from tests.mlflow_support import (
-    THIRD_PARTY_WARNINGS,
-    assert_error,
-    mlflow_client_env,
-    mlflow_client_on,
-    unique,
-)
 
-pytestmark = [pytest.mark.filterwarnings(spec) for spec in THIRD_PARTY_WARNINGS]
+from .conftest import assert_error, unique
 
 # What MLflow 3.17's server answers for these names (mlflow.server.handlers._content_disposition_attachment).
 DISPOSITIONS = {
@@ -42,24 +33,6 @@ def test_content_disposition_is_mlflows(name: str) -> None:
 
 def test_content_disposition_drops_control_characters() -> None:
     assert content_disposition("a\r\nb.txt") == "attachment; filename=ab.txt"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with mlflow_client_env(), serving(request.param, tmp_path_factory.mktemp(f"files-{request.param}")) as live:
-        yield live
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-def client(server: LiveServer) -> Iterator[Any]:
-    with mlflow_client_env(), mlflow_client_on(server.url) as c:
-        yield c
 
 
 def test_proxy_downloads_are_attachments(http: httpx.Client) -> None:
