@@ -76,6 +76,14 @@ class Settings:
         " Keep it well above the time a run's process takes to start.",
     )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
+    # Artifact roots (issue 13): where experiments may keep artifacts, and the only places the server touches.
+    artifact_roots: str = _setting(
+        "",
+        "More places, besides the artifacts destination and the default artifact root, where experiments may"
+        " keep artifacts and the server may read and write them: comma-separated local paths or"
+        " s3://BUCKET/PREFIX URIs. An experiment location outside every root is refused (400), and the server"
+        " refuses (403) to serve a stored location outside them.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

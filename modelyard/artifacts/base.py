@@ -11,24 +11,40 @@ from typing import BinaryIO
 from ..entities import FileInfo
 from ..errors import InvalidParameterValue
 
+MAX_PATH_PARTS = 256  # folders deep; far past any real artifact tree, far below the recursion limit
+MAX_NAME_BYTES = 255  # one file or folder name (NAME_MAX on Linux and macOS)
+MAX_PATH_BYTES = 1024  # a whole relative path (S3's key limit)
+
+
+def invalid_path(field: str, path: str, why: str) -> InvalidParameterValue:
+    """MLflow's ``Invalid path`` error, naming the field and (shortened) the path, then our reason."""
+    shown = path if len(path) <= 80 else f"{path[:60]}...({len(path)} characters)"
+    return InvalidParameterValue(f"Invalid path: {field}={shown!r}: {why}")
+
 
 def safe_relpath(path: str | None, field: str = "path") -> str:
-    """Normalise a relative artifact path; refuse anything that escapes the root."""
+    """Normalise a relative artifact path; refuse anything that escapes the root or that no store can hold."""
     if not path:
         return ""
+    if not isinstance(path, str):
+        raise InvalidParameterValue(f"Invalid path: {field} must be a string, got {type(path).__name__}.")
     if "\x00" in path:
-        raise InvalidParameterValue(f"Invalid {field} {path!r}: NUL bytes are not allowed.")
+        raise invalid_path(field, path, "NUL bytes are not allowed.")
     p = path.replace("\\", "/")
     if p.startswith("/") or (len(p) > 1 and p[1] == ":") or "://" in p:
-        raise InvalidParameterValue(
-            f"Invalid {field} {path!r}: artifact paths must be relative to the run's artifact root."
-        )
+        raise invalid_path(field, path, "artifact paths must be relative to the run's artifact root.")
     parts = [part for part in p.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise InvalidParameterValue(
-            f"Invalid {field} {path!r}: '..' is not allowed in artifact paths."
-        )
-    return "/".join(parts)
+        raise invalid_path(field, path, "'..' is not allowed in artifact paths.")
+    if len(parts) > MAX_PATH_PARTS:
+        raise invalid_path(field, path, f"{len(parts)} folders deep; at most {MAX_PATH_PARTS} are allowed.")
+    longest = max((len(part.encode("utf-8", "surrogatepass")) for part in parts), default=0)
+    if longest > MAX_NAME_BYTES:
+        raise invalid_path(field, path, f"a name of {longest} bytes; each name may have at most {MAX_NAME_BYTES}.")
+    rel = "/".join(parts)
+    if len(rel.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise invalid_path(field, path, f"longer than {MAX_PATH_BYTES} bytes; use a shorter path.")
+    return rel
 
 
 class ArtifactRepository(ABC):
@@ -79,8 +95,7 @@ class ArtifactRepository(ABC):
             local = os.path.join(dest_dir, *path.split("/"))
             os.makedirs(os.path.dirname(local), exist_ok=True)
             with open(local, "wb") as out:
-                for chunk in self.open(path):
-                    out.write(chunk)
+                out.writelines(self.open(path))
             return local
         local_root = os.path.join(dest_dir, *path.split("/")) if path else dest_dir
         os.makedirs(local_root, exist_ok=True)

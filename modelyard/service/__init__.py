@@ -36,8 +36,9 @@ class TrackingService:
         self.settings = settings
         self.store = TrackingStore(settings.backend_store_uri, sqlite_synchronous=settings.sqlite_synchronous)
         destination = settings.artifacts_destination or settings.default_artifact_root
-        self.artifacts = ArtifactService(_as_uri(destination))
-        self.experiments = ExperimentService(self.store, self._location_for)
+        roots = [settings.default_artifact_root, *settings.artifact_roots.split(",")]
+        self.artifacts = ArtifactService(_as_uri(destination), [_as_uri(r.strip()) for r in roots])
+        self.experiments = ExperimentService(self.store, self._location_for, self.artifacts.check_location)
         self.runs = RunService(self.store, self.experiments)
         self.registry = RegistryService(self.store, self.runs)
         self.logged_models = LoggedModelService(self.store, self.experiments, self.runs)

@@ -25,9 +25,15 @@ def now_ms() -> int:
 
 
 class ExperimentService:
-    def __init__(self, store: TrackingStore, location_for: Callable[[int], str]) -> None:
+    def __init__(
+        self,
+        store: TrackingStore,
+        location_for: Callable[[int], str],
+        check_location: Callable[[str], str] | None = None,
+    ) -> None:
         self.store = store
         self.location_for = location_for
+        self.check_location = check_location
 
     def ensure_default(self) -> None:
         if self.store.experiments.get(DEFAULT_EXPERIMENT_ID) is None:
@@ -47,6 +53,8 @@ class ExperimentService:
             limits.check_length("tags.value", value, limits.MAX_EXPERIMENT_TAG_VAL_LENGTH)
         if artifact_location is not None and not isinstance(artifact_location, str):
             raise InvalidParameterValue("'artifact_location' must be a string URI.")
+        if artifact_location and self.check_location is not None:
+            self.check_location(artifact_location)
         location: Callable[[int], str] | str = artifact_location.rstrip("/") if artifact_location else self.location_for
         return self.store.experiments.create(name, location, tags, now_ms())
 

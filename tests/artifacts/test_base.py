@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.artifacts import ArtifactRepository, LocalArtifactRepository, get_repository, safe_relpath
+from modelyard.artifacts import (
+    ArtifactRepository,
+    LocalArtifactRepository,
+    get_repository,
+    safe_relpath,
+)
 from modelyard.entities import FileInfo
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
 
@@ -220,3 +225,21 @@ def test_safe_relpath_normalises() -> None:
     assert safe_relpath(None) == ""
     assert safe_relpath("./a//b/./c/") == "a/b/c"
     assert safe_relpath("a\\b") == "a/b"
+
+
+def test_safe_relpath_bounds_what_a_store_can_hold() -> None:
+    from modelyard.artifacts.base import MAX_NAME_BYTES, MAX_PATH_PARTS
+
+    assert safe_relpath("/".join(["d"] * MAX_PATH_PARTS)) == "/".join(["d"] * MAX_PATH_PARTS)
+    assert safe_relpath("é" * (MAX_NAME_BYTES // 2)) == "é" * (MAX_NAME_BYTES // 2)
+    for path, field, reason in (
+        ("/".join(["d"] * (MAX_PATH_PARTS + 1)), "path", "folders deep"),
+        ("é" * (MAX_NAME_BYTES // 2 + 1), "artifact_path", "bytes"),  # 2 bytes a character in UTF-8
+        ("/".join(["n" * 200] * 6), "path", "longer than"),
+        ("a/../b", "path", "'..'"),
+    ):
+        with pytest.raises(InvalidParameterValue) as caught:
+            safe_relpath(path, field)
+        assert caught.value.message.startswith(f"Invalid path: {field}="), caught.value.message
+        assert reason in caught.value.message
+        assert len(caught.value.message) < 300  # a long path is shortened, not echoed whole

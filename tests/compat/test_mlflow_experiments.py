@@ -25,9 +25,16 @@ def test_create_get_and_get_by_name(client, server):
     assert client.get_experiment_by_name(unique("missing")) is None
 
 
-def test_create_with_artifact_location(client):
-    eid = client.create_experiment(unique(), artifact_location="s3://bucket/some/prefix/")
-    assert client.get_experiment(eid).artifact_location == "s3://bucket/some/prefix"
+def test_create_with_artifact_location(client, server):
+    inside = f"{server.root}/artifacts/some/prefix"  # a location inside the server's artifact roots
+    eid = client.create_experiment(unique(), artifact_location=f"{inside}/")
+    assert client.get_experiment(eid).artifact_location == inside
+
+
+def test_create_refuses_a_location_outside_the_roots(client):
+    with pytest.raises(MlflowException, match="artifact_location") as caught:
+        client.create_experiment(unique(), artifact_location="s3://bucket/some/prefix/")
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_default_experiment_exists(client):

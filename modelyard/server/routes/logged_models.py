@@ -20,17 +20,17 @@ from starlette.responses import Response
 
 from ...artifacts import safe_relpath
 from ...entities_logged_models import LoggedModelOutput
-from ...errors import InvalidParameterValue, ResourceDoesNotExist
+from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ...service.limits import missing_value
 from .. import schemas_logged_models as s
 from ..protocol import (
     JSONResponse,
-    artifact_response,
     decode_body,
     decode_query,
     read_body,
 )
+from .artifacts import send_file
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -137,10 +137,7 @@ def download_artifact(svc: TrackingService, req: s.GetLoggedModelArtifact) -> Re
         raise InvalidParameterValue('Request must include the "artifact_file_path" query parameter.')
     path = safe_relpath(req.artifact_file_path, "artifact_file_path")
     model = svc.logged_models.get(req.model_id or "")
-    repo = svc.artifacts.repository(model.artifact_location)
-    if not path or not repo.is_file(path):
-        raise ResourceDoesNotExist(f"Artifact {path!r} of logged model {model.model_id} does not exist.")
-    return artifact_response(path, repo.open(path))
+    return send_file(svc.artifacts.repository(model.artifact_location), path)
 
 
 ROUTES = [

@@ -10,7 +10,6 @@ import mimetypes
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 from starlette.requests import Request
@@ -18,8 +17,9 @@ from starlette.responses import Response
 
 from ...artifacts import ArtifactRepository, safe_relpath
 from ...entities import FileInfo, Run
-from ...errors import ResourceDoesNotExist
+from ...errors import PermissionDenied, ResourceDoesNotExist
 from ...service import TrackingService
+from ..routes.artifacts import content_disposition
 from .render import render_fragment, service
 
 MAX_PREVIEW_BYTES = 1024 * 1024
@@ -71,7 +71,7 @@ def _entries(files: list[FileInfo]) -> list[Entry]:
 def listing(svc: TrackingService, run: Run, path: str) -> list[Entry]:
     try:
         return _entries(_repo(svc, run).list(safe_relpath(path)))
-    except ResourceDoesNotExist:
+    except (ResourceDoesNotExist, PermissionDenied):  # nothing to show, or nothing the server may show
         return []
 
 
@@ -181,5 +181,5 @@ def raw(request: Request) -> Response:
         media += "; charset=utf-8"
     headers = dict(RAW_HEADERS)
     if request.query_params.get("download"):
-        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(posixpath.basename(path))}"
+        headers["Content-Disposition"] = content_disposition(path)
     return Response(data, media_type=media, headers=headers)

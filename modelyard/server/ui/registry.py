@@ -48,10 +48,7 @@ def _model_signature(svc: TrackingService, mv: ModelVersion) -> dict[str, Any]:
     """Flavors, signature and requirements from the version's MLmodel, when it can be read."""
     try:
         uri = svc.registry.get_model_version_download_uri(mv.name, mv.version)
-        if uri.startswith("runs:/"):
-            run_id, _, path = uri[len("runs:/"):].partition("/")
-            uri = svc.runs.get(run_id).info.artifact_uri + (f"/{path}" if path else "")
-        repo = svc.artifacts.repository(uri)
+        repo = svc.artifacts.source_repository(uri, lambda run_id: svc.runs.get(run_id).info.artifact_uri)
         if not repo.is_file("MLmodel"):
             return {}
         return artifacts._model(repo, "")
