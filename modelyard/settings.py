@@ -82,7 +82,8 @@ class Settings:
         "More places, besides the artifacts destination and the default artifact root, where experiments may"
         " keep artifacts and the server may read and write them: comma-separated local paths or"
         " s3://BUCKET/PREFIX URIs. An experiment location outside every root is refused (400), and the server"
-        " refuses (403) to serve a stored location outside them.",
+        " refuses (403) to serve a stored location outside them. '*' accepts any well-formed location (embedded mode,"
+        " where the SDK runs in the user's own process, uses it).",
     )
 
     @classmethod

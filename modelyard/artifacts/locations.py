@@ -23,6 +23,7 @@ from ..errors import InvalidParameterValue, PermissionDenied
 
 MAX_LOCATION_LENGTH = 2048  # MLflow's MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH default
 PROXY_SCHEME = "mlflow-artifacts"
+ANYWHERE = "*"  # a root that holds every well-formed location: embedded mode, where the user is the operator
 _LOCAL = ("", "file")
 
 
@@ -70,7 +71,7 @@ def parse_location(uri: str) -> tuple[str, str, tuple[str, ...]]:
         raise LocationError("the URL can't include a query string")
     if ".." in decoded.replace("\\", "/").split("/"):
         raise LocationError("Invalid path: '..' segments are not allowed; give an absolute location")
-    if uri.startswith("file:") or "://" not in uri and ":" not in uri.split("/", 1)[0]:
+    if uri.startswith("file:") or ("://" not in uri and ":" not in uri.split("/", 1)[0]):
         parsed = urlparse(uri) if uri.startswith("file:") else None
         if parsed is not None and parsed.netloc not in ("", "localhost"):
             raise LocationError("a file: URI must name no host (file:///PATH)")
@@ -104,8 +105,11 @@ class ArtifactRoots:
 
     def __init__(self, roots: Iterable[str]) -> None:
         self.roots: list[_Root] = []
+        self.anywhere = False
         for uri in roots:
-            if uri:
+            if uri == ANYWHERE:
+                self.anywhere = True
+            elif uri:
                 scheme, bucket, parts = parse_location(uri.rstrip("/") or "/")
                 if scheme != PROXY_SCHEME:
                     self.roots.append(_Root(scheme, bucket, parts))
@@ -116,7 +120,7 @@ class ArtifactRoots:
             scheme, bucket, parts = parse_location(uri)
         except LocationError:
             return False
-        if scheme == PROXY_SCHEME:
+        if scheme == PROXY_SCHEME or self.anywhere:
             return True
         return any(
             r.scheme == scheme and r.bucket == bucket and parts[: len(r.parts)] == r.parts for r in self.roots

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..artifacts import ArtifactRepository
+from ..artifacts.locations import ANYWHERE
 from ..entities import DatasetInput, Experiment, Metric, PagedList, Param, Run, RunInfo, RunTag
 from ..service import TrackingService
 from ..service.limits import MAX_BULK_METRICS
@@ -71,6 +72,7 @@ class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalInfer
             default_artifact_root=where.artifact_root,
             artifacts_destination=where.artifact_root,
             serve_artifacts=False,
+            artifact_roots=ANYWHERE,  # the user's own process: any well-formed location of theirs is theirs
         )
         self.service = TrackingService(settings)
         svc = self.service

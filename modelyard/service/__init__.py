@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..artifacts.locations import ANYWHERE
 from ..settings import Settings
 from ..store import TrackingStore
 from .artifacts import PROXY_SCHEME, ArtifactService
@@ -61,7 +62,7 @@ class TrackingService:
 
 
 def _as_uri(location: str) -> str:
-    if not location or "://" in location or location.startswith("file:"):
+    if not location or location == ANYWHERE or "://" in location or location.startswith("file:"):
         return location.rstrip("/")
     return "file://" + os.path.abspath(location)
 

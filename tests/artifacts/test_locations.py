@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.artifacts.locations import ArtifactRoots, LocationError, parse_location
+from modelyard.artifacts.locations import ANYWHERE, ArtifactRoots, LocationError, parse_location
 from modelyard.errors import InvalidParameterValue, PermissionDenied
 
 
@@ -75,3 +75,27 @@ def test_confine_refuses_with_permission_denied_naming_no_path(roots: ArtifactRo
     with pytest.raises(PermissionDenied) as caught:
         roots.confine("file:///proc/self#/1/abc/artifacts")
     assert "/proc" not in caught.value.message and str(tmp_path) not in caught.value.message
+
+
+def test_anywhere_accepts_every_well_formed_location_and_still_refuses_tricks(tmp_path: Path) -> None:
+    anywhere = ArtifactRoots([str(tmp_path / "artifacts"), ANYWHERE])
+    assert anywhere.contains(str(tmp_path / "elsewhere"))
+    assert anywhere.contains("s3://any-bucket/prefix")
+    for trick in ("file:///etc#", "file:///etc?x=1", "/srv/a/%2e%2e/b"):
+        with pytest.raises(InvalidParameterValue):
+            anywhere.check_location(trick)
+
+
+def test_embedded_client_keeps_artifacts_where_its_user_says(tmp_path: Path) -> None:
+    """The SDK in the user's own process: an experiment may live anywhere on the user's disk."""
+    import modelyard as my
+
+    client = my.Client(str(tmp_path / "store"))
+    elsewhere = tmp_path / "elsewhere"
+    eid = client.create_experiment("anywhere", artifact_location=str(elsewhere))
+    run = client.create_run(eid)
+    client.log_text(run.info.run_id, "kept", "notes.txt")
+    assert (elsewhere / run.info.run_id / "artifacts" / "notes.txt").read_text() == "kept"
+    with pytest.raises(InvalidParameterValue):
+        client.create_experiment("tricked", artifact_location="file:///etc#")
+    client.close()
