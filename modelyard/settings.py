@@ -76,6 +76,12 @@ class Settings:
         " Keep it well above the time a run's process takes to start.",
     )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
+    pipeline_modules: str = _setting(
+        "",
+        "Comma-separated module names (e.g. myteam.flows) whose @pipeline objects the server may run, each under"
+        " its name, besides those of the entry-point group modelyard.pipelines. Schedules and triggers name a"
+        " registered pipeline; the server never imports a file or module a client names.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -50,6 +50,7 @@ class Pipeline:
     """A pipeline: its function, typed parameters and default run options."""
 
     _is_pipeline_object = True
+    _is_registrable_pipeline = True  # what the server's registry looks for in MODELYARD_PIPELINE_MODULES
 
     def __init__(
         self,

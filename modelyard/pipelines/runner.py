@@ -135,8 +135,12 @@ def _create_run(pipeline: Pipeline, client: Any, typed: dict[str, Any], experime
     return run.info
 
 
-def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None, **options: Any) -> PipelineRun:
+def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None, reference: str | None = None,
+           **options: Any) -> PipelineRun:
     """Run a failed pipeline run again, in place: finished steps are reused, the rest run.
+
+    ``reference`` loads the pipeline from there instead of the reference the run
+    recorded (the server passes the one its operator registered).
 
     >>> my.pipelines.resume("3f2c...")       # or: modelyard pipelines resume RUN_ID
     """
@@ -147,9 +151,11 @@ def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None
             f"Pipeline run {run_id} is {record.status}: only a FAILED or KILLED run can be resumed"
             " (a RUNNING one may still be running elsewhere)."
         )
-    if record.reference is None:
+    if (reference or record.reference) is None:
         raise StepFailed(f"Pipeline run {run_id} has no reference to load its pipeline from.")
-    pipeline = load_pipeline(record.reference)
+    pipeline = load_pipeline(reference or record.reference)
+    if reference is not None and pipeline.name != record.pipeline:
+        raise StepFailed(f"Pipeline run {run_id} is a run of {record.pipeline!r}, not of {pipeline.name!r}.")
     return run_pipeline(pipeline, record.params, executor=executor, tracking_uri=tracking_uri, resume=record, **options)
 
 

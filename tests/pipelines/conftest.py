@@ -14,9 +14,27 @@ from modelyard.service import TrackingService
 from tests.pipelines import lease_support
 
 HERE = os.path.dirname(__file__)
+FLOWS_MODULE = "tests.pipelines.flows"  # its pipelines (daily, adder) are registered in these tests' services and servers
 HAS_RAY = importlib.util.find_spec("ray") is not None
 EXECUTORS = ["inline", "process", pytest.param("ray", marks=pytest.mark.skipif(not HAS_RAY and not os.environ.get("CI"),
                                                                                   reason="ray is not installed"))]
+
+
+@pytest.fixture
+def service(db_uri: str, tmp_path) -> Iterator[TrackingService]:
+    """A TrackingService over a fresh store (SQLite and PostgreSQL) that registers the pipelines of ``flows.py``."""
+    from tests.conftest import make_service
+
+    svc = make_service(db_uri, tmp_path, pipeline_modules=FLOWS_MODULE)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def registered(monkeypatch) -> str:
+    """Register ``flows.py``'s pipelines for server subprocesses (and embedded clients) started by the test."""
+    monkeypatch.setenv("MODELYARD_PIPELINE_MODULES", FLOWS_MODULE)
+    return FLOWS_MODULE
 
 
 @pytest.fixture
