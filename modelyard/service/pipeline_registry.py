@@ -91,14 +91,14 @@ class PipelineRegistry:
         found = self.get(name)
         if found is not None:
             return found
-        shown = repr(name)[:200]
         if isinstance(name, str) and (":" in name or "/" in name or "\\" in name or name.endswith(".py")):
-            why = "names a file or module; schedules and triggers name a registered pipeline, never code to import"
+            why = (f"Invalid {field}: it names a file or module, and schedules and triggers name a pipeline registered"
+                   " on this server, never code to import")  # the path is not echoed
         else:
-            why = "is not a pipeline registered on this server"
+            why = f"Invalid {field} {repr(name)[:100]}: it is not a pipeline registered on this server"
         names = [p.name for p in self.all()]
         listed = ", ".join(names[:SHOWN]) + (", ..." if len(names) > SHOWN else "") if names else "none"
-        raise InvalidParameterValue(f"Invalid {field} {shown}: it {why} (registered: {listed}). {HOW_TO_REGISTER}")
+        raise InvalidParameterValue(f"{why} (registered: {listed}). {HOW_TO_REGISTER}")
 
     # ---- loading ----------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import httpx
@@ -10,8 +9,6 @@ import httpx
 from modelyard import Client
 
 from ..conftest import LiveServer
-
-FLOWS = os.path.join(os.path.dirname(__file__), "flows.py")
 
 
 def _wait(predicate, timeout: float = 40.0):
@@ -24,13 +21,13 @@ def _wait(predicate, timeout: float = 40.0):
     raise AssertionError("timed out")
 
 
-def test_schedule_fires_once_per_tick_with_two_servers(tmp_path):
+def test_schedule_fires_once_per_tick_with_two_servers(tmp_path, registered):
     db = f"sqlite:///{tmp_path / 'shared.db'}"
     artifacts = str(tmp_path / "artifacts")
     a, b = LiveServer(db, artifacts), LiveServer(db, artifacts)
     try:
         c = Client(a.url)
-        c.create_pipeline_schedule("every-second", f"{FLOWS}:daily", "* * * * * *", {"note": "tick"}, executor="inline")
+        c.create_pipeline_schedule("every-second", "daily", "* * * * * *", {"note": "tick"}, executor="inline")
         try:
             _wait(lambda: len(c.get_pipeline_schedule_ticks("every-second")) >= 2)
         except AssertionError:
@@ -54,11 +51,11 @@ def test_schedule_fires_once_per_tick_with_two_servers(tmp_path):
         b.stop()
 
 
-def test_http_trigger_with_token_starts_a_run(tmp_path):
+def test_http_trigger_with_token_starts_a_run(tmp_path, registered):
     server = LiveServer(f"sqlite:///{tmp_path / 'db.sqlite'}", str(tmp_path / "artifacts"))
     try:
         c = Client(server.url)
-        trig = c.create_pipeline_trigger("retrain", "http", f"{FLOWS}:adder", {"a": 5}, executor="inline")
+        trig = c.create_pipeline_trigger("retrain", "http", "adder", {"a": 5}, executor="inline")
         url = f"{server.url}/api/2.0/modelyard/pipelines/triggers/fire"
         denied = httpx.post(url, json={"name": "retrain"}, headers={"Authorization": "Bearer wrong"})
         assert denied.status_code == 403
