@@ -78,7 +78,7 @@ class Pipeline:
         self.signature = inspect.signature(fn)
         try:
             self.hints = typing.get_type_hints(fn)
-        except Exception:
+        except Exception:  # noqa: BLE001 - unresolvable hints (a forward reference): take them as written
             self.hints = dict(getattr(fn, "__annotations__", {}))
         self.location = (fn.__code__.co_filename, _def_line(fn))
 
@@ -120,8 +120,8 @@ class Pipeline:
                 typed[key] = coerce(given[key], self.hints[key]) if key in self.hints else given[key]
             elif p.default is not p.empty:
                 typed[key] = p.default
-        for key in given:
-            typed.setdefault(key, given[key])  # **kwargs pipelines
+        for key, value in given.items():
+            typed.setdefault(key, value)  # **kwargs pipelines
         return typed
 
     def run(self, params: dict[str, Any] | None = None, **options: Any) -> PipelineRun:

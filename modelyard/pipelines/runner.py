@@ -57,7 +57,7 @@ def run_pipeline(
         run_info = client.get_run(resume.run_id).info
     run_id = run_info.run_id
     suffix = f"/{run_id}/artifacts"
-    root = run_info.artifact_uri[: -len(suffix)] if run_info.artifact_uri.endswith(suffix) else run_info.artifact_uri
+    root = run_info.artifact_uri.removesuffix(suffix)
     reuse = None
     if resume is not None:
         reuse = {s.task_key: {"status": s.status, "output": s.output, "run_id": s.run_id} for s in resume.steps}
@@ -77,20 +77,19 @@ def run_pipeline(
     output: Any = None
     previous = getattr(_local, "context", None)
     _local.context = ctx
-    with fluent.activated(StepRun(run_info, lambda: None)):
-        with capture.routing(tee=True):
+    with fluent.activated(StepRun(run_info, lambda: None)), capture.routing(tee=True):
+        try:
+            result = pipeline.fn(**typed)
+        except Exception as exc:  # noqa: BLE001 - the pipeline's own code: its failure is the run's outcome
+            error = exc
+        finally:
+            _local.context = previous
+        ctx.wait_all()
+        if error is None:
             try:
-                result = pipeline.fn(**typed)
-            except Exception as exc:
+                output = ctx.resolve(result)
+            except StepFailed as exc:
                 error = exc
-            finally:
-                _local.context = previous
-            ctx.wait_all()
-            if error is None:
-                try:
-                    output = ctx.resolve(result)
-                except StepFailed as exc:
-                    error = exc
     failed = [k for k, t in ctx.tasks.items() if t.status in ("FAILED", "SKIPPED")]
     status = RunStatus.FAILED if (error is not None or failed) else RunStatus.FINISHED
     if status == RunStatus.FINISHED and output is not None:
@@ -108,7 +107,7 @@ def run_pipeline(
         for hook in pipeline.on_failure:
             try:
                 hook(exc)
-            except Exception as hook_error:
+            except Exception as hook_error:  # noqa: BLE001 - a user's hook must not hide the failure
                 print(f"modelyard: pipeline failure hook raised {hook_error!r}")
         if raise_on_failure:
             raise exc from error

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -61,6 +63,17 @@ def workdir(tmp_path) -> str:
     path = tmp_path / "work"
     path.mkdir()
     return str(path)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 40.0) -> Any:
+    """``predicate()``'s first truthy value, polled until ``timeout`` seconds (then AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
 
 
 def count(workdir: str, name: str) -> int:

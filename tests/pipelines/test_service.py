@@ -6,7 +6,11 @@ import uuid
 
 import pytest
 
-from modelyard.errors import InvalidParameterValue, PermissionDenied, ResourceAlreadyExists
+from modelyard.errors import (
+    InvalidParameterValue,
+    PermissionDenied,
+    ResourceAlreadyExists,
+)
 from modelyard.server.workers.scheduler import Scheduler
 from modelyard.service import TrackingService
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, make_service
+from tests.pipelines.conftest import wait_for
 
 P = "/api/2.0/modelyard/pipelines"
 TOKEN = "legacy-token-of-a-trigger-stored-before-registration"
@@ -107,16 +108,6 @@ def attack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attack]:
         a.server.stop()
 
 
-def _wait(predicate: Callable[[], Any], timeout: float = 40.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 def _upload_evil(attack: Attack, name: str) -> Path:
     """PUT the evil file as an artifact, as the attacker does; where it lands on the server's disk."""
     r = httpx.put(f"{attack.url}/api/2.0/mlflow-artifacts/artifacts/0/x/{name}",
@@ -180,7 +171,7 @@ def test_a_trigger_stored_naming_a_file_is_fired_but_never_runs_it(attack):
         events = httpx.get(f"{attack.url}{P}/triggers/events", params={"name": "legacy-trigger"}).json()["events"]
         return events[0]["status"] if events and events[0]["status"] not in ("pending", "claimed") else None
 
-    assert _wait(status) == "unregistered"  # a clear recorded outcome; the file was not imported
+    assert wait_for(status) == "unregistered"  # a clear recorded outcome; the file was not imported
     assert not attack.evil_marker.exists()
 
 
@@ -189,7 +180,7 @@ def test_a_schedule_stored_naming_a_file_ticks_but_never_runs_it(attack):
         found = httpx.get(f"{attack.url}{P}/schedules/ticks", params={"name": "legacy-schedule"}).json()["ticks"]
         return [t for t in found if t["status"] != "claimed"]
 
-    assert {t["status"] for t in _wait(ticks)} == {"unregistered"}
+    assert {t["status"] for t in wait_for(ticks)} == {"unregistered"}
     httpx.post(f"{attack.url}{P}/schedules/update", json={"name": "legacy-schedule", "paused": True})
     assert not attack.evil_marker.exists()
 
@@ -222,13 +213,13 @@ def test_a_registered_pipeline_is_listed_triggered_and_runs(attack):
     fired = httpx.post(f"{attack.url}{P}/triggers/fire", json={"name": "good"},
                        headers={"Authorization": f"Bearer {trigger['token']}"})
     assert fired.status_code == 200
-    _wait(marker.exists)
+    wait_for(marker.exists)
     assert marker.read_text() == "a registered pipeline ran"
 
     def finished() -> list[dict[str, Any]]:
         runs = httpx.get(f"{attack.url}{P}/runs/search", params={"pipeline": "touch_marker"}).json()
         return [r for r in runs.get("pipeline_runs", []) if r["status"] == "FINISHED"]
 
-    run = _wait(finished)[0]
+    run = wait_for(finished)[0]
     assert run["trigger"] == "trigger:good" and run["reference"] == f"{attack.good_module}:touch_marker"
     assert not attack.evil_marker.exists()
