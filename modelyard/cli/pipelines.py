@@ -45,6 +45,12 @@ def _param_option(fn: Any) -> Any:
                         help="A pipeline parameter (repeatable); parsed by its declared type.")(fn)
 
 
+def _server_launched_option(fn: Any) -> Any:
+    """``--server-launched``: the server's scheduler or pages started this run, from a registered module: a file
+    is refused, and stored outputs whose loading runs code (pickle, model) are not reused (see RunContext)."""
+    return click.option("--server-launched", is_flag=True, hidden=True)(fn)
+
+
 def _progress(quiet: bool) -> Any:
     if quiet:
         return None
@@ -87,16 +93,17 @@ def _run_result(result: Any, as_json: bool, quiet: bool) -> None:
 @click.option("--logical-date", default=None, help="ISO date passed to the parameter named by --date-param.")
 @click.option("--date-param", default="logical_date", show_default=True, help="Parameter that receives --logical-date.")
 @click.option("--ignore-unknown-params", is_flag=True, hidden=True)
+@_server_launched_option
 @tracking_uri_option
 @json_option
 def run(reference: str, params: tuple[str, ...], executor: str | None, max_workers: int | None,
         ray_address: str | None, no_cache: bool, experiment: str | None, quiet: bool, params_json: str | None,
         trigger: str | None, tick_id: int | None, event_id: int | None, logical_date: str | None, date_param: str,
-        ignore_unknown_params: bool, tracking_uri: str | None, as_json: bool) -> None:
+        ignore_unknown_params: bool, server_launched: bool, tracking_uri: str | None, as_json: bool) -> None:
     """Run the pipeline REFERENCE (path/to/file.py:name or module:name), e.g. -p epochs=3."""
     from ..pipelines import PipelineFailed, load_pipeline
 
-    pipe = load_pipeline(reference)
+    pipe = load_pipeline(reference, allow_files=not server_launched)
     values: dict[str, Any] = json.loads(params_json) if params_json else {}
     values.update(_kv(params))
     if logical_date and date_param in pipe.signature.parameters:
@@ -109,7 +116,7 @@ def run(reference: str, params: tuple[str, ...], executor: str | None, max_worke
         result = pipe.run(values, executor=executor, max_workers=max_workers, ray_address=ray_address,
                           tracking_uri=tracking_uri, experiment=experiment, cache=False if no_cache else None,
                           progress=_progress(quiet or as_json), from_cli=True, trigger=trigger, tick_id=tick_id,
-                          event_id=event_id)
+                          event_id=event_id, reuse_code_outputs=not server_launched)
     except PipelineFailed as exc:
         raise click.ClickException(exc.message) from exc
     _run_result(result, as_json, quiet)
@@ -121,15 +128,19 @@ def run(reference: str, params: tuple[str, ...], executor: str | None, max_worke
 @click.option("--reference", default=None,
               help="Load the pipeline from this file.py:name or module:name instead of the one the run recorded.")
 @click.option("--quiet", is_flag=True)
+@_server_launched_option
 @tracking_uri_option
 @json_option
-def resume_(run_id: str, executor: str | None, reference: str | None, quiet: bool, tracking_uri: str | None,
-            as_json: bool) -> None:
+def resume_(run_id: str, executor: str | None, reference: str | None, quiet: bool, server_launched: bool,
+            tracking_uri: str | None, as_json: bool) -> None:
     """Re-run only the steps of RUN_ID that failed or never ran."""
     from ..pipelines import PipelineFailed, resume
 
+    if server_launched and reference is None:
+        raise click.UsageError("--server-launched needs --reference (the registered module:name).")
     try:
         result = resume(run_id, executor=executor, tracking_uri=tracking_uri, reference=reference,
+                        allow_files=not server_launched, reuse_code_outputs=not server_launched,
                         progress=_progress(quiet or as_json))
     except PipelineFailed as exc:
         raise click.ClickException(exc.message) from exc

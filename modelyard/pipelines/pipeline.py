@@ -168,16 +168,19 @@ def pipeline(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     return lambda f: Pipeline(f, **options)
 
 
-def load_pipeline(reference: str) -> Pipeline:
+def load_pipeline(reference: str, *, allow_files: bool = True) -> Pipeline:
     """The pipeline at ``path/to/file.py:name`` or ``package.module:name``.
 
     A file is loaded afresh each time (an edited file is picked up) and its
-    functions are shipped to workers by value.
+    functions are shipped to workers by value. ``allow_files=False`` (runs the
+    server launches, from the module its operator registered) refuses a file.
     """
     target, sep, attr = reference.rpartition(":")
     if not sep or not target or not attr:
         raise InvalidParameterValue(f"Invalid pipeline reference {reference!r}: use 'file.py:name' or 'module:name'.")
     if target.endswith(".py") or os.sep in target or "/" in target:
+        if not allow_files:
+            raise InvalidParameterValue("A run the server launches loads a registered module:name, never a file.")
         path = os.path.abspath(target)
         if not os.path.exists(path):
             raise InvalidParameterValue(f"Pipeline file {path} does not exist.")

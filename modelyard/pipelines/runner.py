@@ -37,6 +37,7 @@ def run_pipeline(
     tick_id: int | None = None,
     event_id: int | None = None,
     resume: Any = None,
+    reuse_code_outputs: bool = True,
 ) -> PipelineRun:
     typed = pipeline.check(params, from_cli=from_cli)
     uri = tracking_uri or get_tracking_uri()
@@ -64,7 +65,7 @@ def run_pipeline(
     ctx = RunContext(
         pipeline=pipeline, client=client, executor=ex, run_id=run_id, experiment_id=run_info.experiment_id,
         artifact_root=root, tracking_uri=uri, use_cache=pipeline.cache if cache is None else cache, reuse=reuse,
-        progress=progress, user_id=user,
+        progress=progress, user_id=user, reuse_code_outputs=reuse_code_outputs,
     )
     record = {
         "run_uuid": run_id, "pipeline": pipeline.name, "reference": pipeline.reference,
@@ -135,11 +136,12 @@ def _create_run(pipeline: Pipeline, client: Any, typed: dict[str, Any], experime
 
 
 def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None, reference: str | None = None,
-           **options: Any) -> PipelineRun:
+           allow_files: bool = True, **options: Any) -> PipelineRun:
     """Run a failed pipeline run again, in place: finished steps are reused, the rest run.
 
     ``reference`` loads the pipeline from there instead of the reference the run
-    recorded (the server passes the one its operator registered).
+    recorded (the server passes the one its operator registered, with
+    ``allow_files=False`` and ``reuse_code_outputs=False``).
 
     >>> my.pipelines.resume("3f2c...")       # or: modelyard pipelines resume RUN_ID
     """
@@ -152,7 +154,7 @@ def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None
         )
     if (reference or record.reference) is None:
         raise StepFailed(f"Pipeline run {run_id} has no reference to load its pipeline from.")
-    pipeline = load_pipeline(reference or record.reference)
+    pipeline = load_pipeline(reference or record.reference, allow_files=allow_files)
     if reference is not None and pipeline.name != record.pipeline:
         raise StepFailed(f"Pipeline run {run_id} is a run of {record.pipeline!r}, not of {pipeline.name!r}.")
     return run_pipeline(pipeline, record.params, executor=executor, tracking_uri=tracking_uri, resume=record, **options)

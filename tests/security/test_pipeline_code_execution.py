@@ -5,7 +5,9 @@ The attack, against a live server: PUT a Python file as an artifact through
 schedule) whose ``reference`` names that file, and fire it. The file would write a
 marker when imported: it must never exist. Schedules and triggers stored before
 registration existed (naming a file) must not run either. A pipeline registered
-by the operator (``MODELYARD_PIPELINE_MODULES``) is triggered and runs.
+by the operator (``MODELYARD_PIPELINE_MODULES``) is triggered and runs, and a run
+the server launches does not load a cached pickle that a client could have
+replaced (through the same artifact proxy).
 """
 
 from __future__ import annotations
@@ -52,6 +54,26 @@ def touch(path: str) -> str:
 @pipeline
 def touch_marker(path: str = ""):
     return touch(path)
+
+
+class Box:  # no materializer: a step returning one stores it with pickle
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+@step
+def boxed(n: int) -> Box:
+    return Box(n)
+
+
+@step
+def unbox(box: Box) -> int:
+    return box.value
+
+
+@pipeline
+def box_pipeline(n: int = 1):
+    return unbox(boxed(n))
 '''
 
 
@@ -223,3 +245,58 @@ def test_a_registered_pipeline_is_listed_triggered_and_runs(attack):
     run = wait_for(finished)[0]
     assert run["trigger"] == "trigger:good" and run["reference"] == f"{attack.good_module}:touch_marker"
     assert not attack.evil_marker.exists()
+
+
+class _Boom:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('a cached pickle ran')",))
+
+
+def _fire(attack: Attack, name: str, token: str) -> None:
+    r = httpx.post(f"{attack.url}{P}/triggers/fire", json={"name": name},
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+
+
+def _finished_runs(attack: Attack, pipeline: str, count: int) -> list[dict[str, Any]]:
+    def finished() -> list[dict[str, Any]]:
+        runs = httpx.get(f"{attack.url}{P}/runs/search", params={"pipeline": pipeline}).json()
+        done = [r for r in runs.get("pipeline_runs", []) if r["status"] in ("FINISHED", "FAILED")]
+        return done if len(done) >= count else []
+
+    return wait_for(finished)
+
+
+def _steps(attack: Attack, run_id: str) -> dict[str, dict[str, Any]]:
+    run = httpx.get(f"{attack.url}{P}/runs/get", params={"run_id": run_id}).json()["pipeline_run"]
+    return {s["step"]: s for s in run["steps"]}
+
+
+def test_a_run_the_server_launches_never_loads_a_cached_pickle(attack):
+    """The cache entry's pickle is replaced through the artifact proxy; the next triggered run recomputes the step."""
+    import pickle
+
+    made = httpx.post(f"{attack.url}{P}/triggers/create", json={
+        "name": "boxes", "kind": "http", "reference": "box_pipeline", "params": {"n": 7}, "executor": "inline"})
+    assert made.status_code == 200, made.text
+    token = made.json()["trigger"]["token"]
+    _fire(attack, "boxes", token)
+    first = _finished_runs(attack, "box_pipeline", 1)[0]
+    assert first["status"] == "FINISHED" and first["output"]["value"] == 7
+    ref = _steps(attack, first["run_id"])["boxed"]["output"]
+    assert ref["kind"] == "pickle"
+    stored = Path(ref["artifact_uri"].removeprefix("file://")) / ref["path"]
+    location = stored.relative_to(attack.artifacts)  # the same file, as the artifact proxy names it
+    marker = attack.folder / "cached-pickle-ran"
+    r = httpx.put(f"{attack.url}/api/2.0/mlflow-artifacts/artifacts/{location}", content=pickle.dumps(_Boom(marker)))
+    assert r.status_code == 200, r.text
+    assert stored.read_bytes() == pickle.dumps(_Boom(marker))  # the cache entry now points at the attacker's pickle
+    _fire(attack, "boxes", token)
+    runs = _finished_runs(attack, "box_pipeline", 2)
+    second = next(r for r in runs if r["run_id"] != first["run_id"])
+    assert second["status"] == "FINISHED" and second["output"]["value"] == 7
+    assert _steps(attack, second["run_id"])["boxed"]["status"] == "FINISHED"  # recomputed, not CACHED
+    assert not marker.exists()

@@ -186,7 +186,8 @@ def _launch(request: Request, args: list[str]) -> Any:
 
 
 def _cli(request: Request, *args: str) -> list[str]:
-    return [sys.executable, "-m", "modelyard.cli", "pipelines", *args, "--quiet", "--tracking-uri", server_uri(request)]
+    return [sys.executable, "-m", "modelyard.cli", "pipelines", *args, "--quiet", "--server-launched",
+            "--tracking-uri", server_uri(request)]
 
 
 def resume(request: Request, form: FormData) -> Response:

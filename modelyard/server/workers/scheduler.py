@@ -17,9 +17,11 @@ server over HTTP (so artifacts go where the server keeps them); with
 A schedule or trigger names a registered pipeline
 (:mod:`~modelyard.service.pipeline_registry`); each launch resolves that name
 again to the ``module:attr`` the operator registered, and the run's process
-imports that module by name. A name that is not registered (or a file path
-stored before registration existed) is never run: its tick or event ends as
-``unregistered`` and the server logs why.
+imports that module by name (``--server-launched``: it refuses a file, and
+reuses no stored output whose loading runs code, pickle or model, since anyone
+who reaches the server can record cache entries). A name that is not registered
+(or a file path stored before registration existed) is never run: its tick or
+event ends as ``unregistered`` and the server logs why.
 
 Polling: every :data:`INTERVAL` (0.5 s) while there is something to watch (an
 active schedule or trigger, or a claim whose run has not recorded itself yet),
@@ -144,7 +146,7 @@ class Scheduler:
 
     def _command(self, reference: str, params: dict[str, Any], executor: str | None, trigger: str) -> list[str]:
         return [
-            sys.executable, "-m", "modelyard.cli", "pipelines", "run", reference, "--quiet",
+            sys.executable, "-m", "modelyard.cli", "pipelines", "run", reference, "--quiet", "--server-launched",
             "--tracking-uri", self.tracking_uri, "--executor", executor or "process",
             "--params-json", json.dumps(params), "--trigger", trigger,
         ]
