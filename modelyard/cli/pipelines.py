@@ -257,7 +257,7 @@ def _echo_schedule(s: dict[str, Any], as_json: bool) -> None:
     if as_json:
         echo_json(s)
         return
-    click.echo(key_values([("name", s["name"]), ("reference", s["reference"]), ("cron", s["cron"]),
+    click.echo(key_values([("name", s["name"]), ("pipeline", s["reference"]), ("cron", s["cron"]),
                            ("params", json.dumps(s["params"])), ("paused", str(s["paused"])),
                            ("next tick", format_time(s["next_tick_time"]))]))
 
@@ -271,7 +271,7 @@ def schedule_list(tracking_uri: str | None, as_json: bool) -> None:
         echo_json(rows)
         return
     echo_table([(s["name"], s["cron"], s["reference"], "paused" if s["paused"] else "active",
-                 format_time(s["next_tick_time"])) for s in rows], ["name", "cron", "reference", "state", "next tick"])
+                 format_time(s["next_tick_time"])) for s in rows], ["name", "cron", "pipeline", "state", "next tick"])
 
 
 @schedule.command("pause")
@@ -382,7 +382,7 @@ def trigger_create(name: str, pipeline: str, kind: str, model: str | None, param
     if as_json:
         echo_json(out)
         return
-    click.echo(key_values([("name", out["name"]), ("kind", out["kind"]), ("reference", out["reference"]),
+    click.echo(key_values([("name", out["name"]), ("kind", out["kind"]), ("pipeline", out["reference"]),
                            ("token", out["token"])]))
 
 
@@ -395,7 +395,7 @@ def trigger_list(tracking_uri: str | None, as_json: bool) -> None:
         echo_json(rows)
         return
     echo_table([(t["name"], t["kind"], t["reference"], "paused" if t["paused"] else "active") for t in rows],
-               ["name", "kind", "reference", "state"])
+               ["name", "kind", "pipeline", "state"])
 
 
 @trigger.command("fire")

@@ -8,6 +8,7 @@ import pytest
 
 from modelyard.errors import InvalidParameterValue
 from modelyard.service.pipeline_registry import PipelineRegistry
+from tests.pipelines.lease_support import T0
 
 FLOW = '''
 from modelyard.pipelines import pipeline, step
@@ -89,3 +90,26 @@ def test_the_service_refuses_and_stores_names(service):
         service.pipelines.create_trigger("t", "api", "nope")
     assert service.pipelines.create_trigger("t", "api", "adder")["reference"] == "adder"
     assert {p["name"] for p in service.pipelines.registered()} >= {"adder", "daily"}
+
+
+def test_the_scheduler_launches_registered_modules_and_never_a_stored_file(servers, clock):
+    """Names resolve again at launch; rows stored before registration (naming a file) end 'unregistered'."""
+    a = servers[0]
+    pipelines = a.service.pipelines
+    pipelines.create_schedule("hourly", "adder", "0 * * * *", now=T0)
+    pipelines.create_trigger("good", "api", "adder")
+    legacy = {"reference": "/srv/artifacts/0/x/evil.py:x", "params": "{}", "executor": None, "paused": False,
+              "created_time": T0}
+    a.service.store.pipelines.insert_schedule({**legacy, "name": "legacy-hourly", "cron": "0 * * * *",
+                                               "date_param": None, "catchup": False, "next_tick_time": T0 + 1})
+    a.service.store.pipelines.insert_trigger({**legacy, "name": "legacy", "kind": "api", "config": "{}",
+                                              "token_hash": None, "cursor": None})
+    pipelines.fire_trigger("good")
+    pipelines.fire_trigger("legacy")
+    clock[0] = T0 + 3_600_000
+    assert a.tick() == 2  # the registered schedule's tick and trigger's event; nothing for the legacy rows
+    for child in a.started:
+        assert child.args[child.args.index("run") + 1] == "tests.pipelines.flows:adder"
+        assert "--server-launched" in child.args
+    assert [t["status"] for t in pipelines.schedule_ticks("legacy-hourly")] == ["unregistered"]
+    assert [e["status"] for e in pipelines.trigger_events("legacy")] == ["unregistered"]

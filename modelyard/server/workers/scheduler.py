@@ -85,6 +85,7 @@ class Scheduler:
         self._wake: asyncio.Event | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self.passes = 0  # passes run by the background loop
+        self._unregistered: set[tuple[str, str, str]] = set()  # schedules and triggers already reported unregistered
 
     def tick(self) -> int:
         """One pass: launch what is due now; the number of runs launched."""
@@ -138,7 +139,10 @@ class Scheduler:
         """
         found = self.service.pipelines.registry.get(entry["reference"])
         if found is None:
-            log.warning("%s %r names %r, which is not a registered pipeline: %s %s not run (status %r). %s",
+            seen = (what, entry["name"], entry["reference"])
+            report = log.debug if seen in self._unregistered else log.warning  # once per schedule or trigger
+            self._unregistered.add(seen)
+            report("%s %r names %r, which is not a registered pipeline: %s %s not run (status %r). %s",
                         what, entry["name"], entry["reference"], "tick" if what == "schedule" else "event", claim_id,
                         UNREGISTERED, HOW_TO_REGISTER)
             return None
