@@ -4,7 +4,6 @@ loaded (anyone who reaches the server can record cache entries and upload artifa
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -13,37 +12,9 @@ from modelyard.pipelines import (
     PickledOutputWarning,
     PipelineFailed,
     load_pipeline,
-    pipeline,
     resume,
-    step,
 )
-
-
-class Box:  # no materializer: stored with pickle
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-
-@step
-def boxed(n: int) -> Box:
-    return Box(n)
-
-
-@step
-def plain(n: int) -> int:
-    return n + 1
-
-
-@step
-def join(box: Box, m: int, flag: str) -> int:
-    if Path(flag).exists():
-        raise RuntimeError("broken")
-    return box.value + m
-
-
-@pipeline
-def boxes(n: int = 2, flag: str = ""):
-    return join(boxed(n), plain(n), flag)
+from tests.pipelines.flows import boxes
 
 
 def _statuses(result) -> dict[str, str]:
@@ -75,7 +46,7 @@ def test_resume_recomputes_pickled_steps_it_would_reuse(store, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PickledOutputWarning)
         again = resume(info.value.run_id, executor="inline", reuse_code_outputs=False,
-                       reference="tests.pipelines.test_server_launched:boxes", allow_files=False)
+                       reference="tests.pipelines.flows:boxes", allow_files=False)
     assert again.output == 7
     assert _statuses(again) == {"boxed": "FINISHED", "plain": "REUSED", "join": "FINISHED"}
 
@@ -83,4 +54,4 @@ def test_resume_recomputes_pickled_steps_it_would_reuse(store, tmp_path):
 def test_a_server_launched_load_refuses_a_file(tmp_path):
     with pytest.raises(InvalidParameterValue, match="never a file"):
         load_pipeline(f"{tmp_path / 'flows.py'}:demo", allow_files=False)
-    assert load_pipeline("tests.pipelines.test_server_launched:boxes", allow_files=False) is boxes
+    assert load_pipeline("tests.pipelines.flows:boxes", allow_files=False) is boxes

@@ -55,25 +55,6 @@ def touch(path: str) -> str:
 def touch_marker(path: str = ""):
     return touch(path)
 
-
-class Box:  # no materializer: a step returning one stores it with pickle
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-
-@step
-def boxed(n: int) -> Box:
-    return Box(n)
-
-
-@step
-def unbox(box: Box) -> int:
-    return box.value
-
-
-@pipeline
-def box_pipeline(n: int = 1):
-    return unbox(boxed(n))
 '''
 
 
@@ -121,7 +102,7 @@ def attack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attack]:
     a = Attack(tmp_path_factory.mktemp("pipeline-rce"))
     a.seed_legacy_rows()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MODELYARD_PIPELINE_MODULES", a.good_module)
+        mp.setenv("MODELYARD_PIPELINE_MODULES", f"{a.good_module},tests.pipelines.flows")
         mp.setenv("PYTHONPATH", str(a.folder / "code"))  # the operator's code: importable by the server and its runs
         a.server = LiveServer(a.db, str(a.artifacts))
     try:
@@ -280,12 +261,12 @@ def test_a_run_the_server_launches_never_loads_a_cached_pickle(attack):
     import pickle
 
     made = httpx.post(f"{attack.url}{P}/triggers/create", json={
-        "name": "boxes", "kind": "http", "reference": "box_pipeline", "params": {"n": 7}, "executor": "inline"})
+        "name": "boxes", "kind": "http", "reference": "boxes", "params": {"n": 7}, "executor": "inline"})
     assert made.status_code == 200, made.text
     token = made.json()["trigger"]["token"]
     _fire(attack, "boxes", token)
-    first = _finished_runs(attack, "box_pipeline", 1)[0]
-    assert first["status"] == "FINISHED" and first["output"]["value"] == 7
+    first = _finished_runs(attack, "boxes", 1)[0]
+    assert first["status"] == "FINISHED" and first["output"]["value"] == 15
     ref = _steps(attack, first["run_id"])["boxed"]["output"]
     assert ref["kind"] == "pickle"
     stored = Path(ref["artifact_uri"].removeprefix("file://")) / ref["path"]
@@ -295,8 +276,8 @@ def test_a_run_the_server_launches_never_loads_a_cached_pickle(attack):
     assert r.status_code == 200, r.text
     assert stored.read_bytes() == pickle.dumps(_Boom(marker))  # the cache entry now points at the attacker's pickle
     _fire(attack, "boxes", token)
-    runs = _finished_runs(attack, "box_pipeline", 2)
+    runs = _finished_runs(attack, "boxes", 2)
     second = next(r for r in runs if r["run_id"] != first["run_id"])
-    assert second["status"] == "FINISHED" and second["output"]["value"] == 7
+    assert second["status"] == "FINISHED" and second["output"]["value"] == 15
     assert _steps(attack, second["run_id"])["boxed"]["status"] == "FINISHED"  # recomputed, not CACHED
     assert not marker.exists()
