@@ -41,7 +41,7 @@ HOW_TO_REGISTER = (
     f" @pipeline there, by its name) or declare it in the entry-point group '{ENTRY_POINT_GROUP}' of an"
     " installed package (nightly = \"myteam.flows:train\"); then restart the server."
 )
-_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")  # used with fullmatch
 _ATTR = _MODULE  # a dotted attribute path inside the module
 SHOWN = 20  # registered names listed in a refusal
 
