@@ -85,6 +85,12 @@ class Settings:
         " refuses (403) to serve a stored location outside them. '*' accepts any well-formed location (embedded mode,"
         " where the SDK runs in the user's own process, uses it).",
     )
+    pipeline_modules: str = _setting(
+        "",
+        "Comma-separated module names (e.g. myteam.flows) whose @pipeline objects the server may run, each under"
+        " its name, besides those of the entry-point group modelyard.pipelines. Schedules and triggers name a"
+        " registered pipeline; the server never imports a file or module a client names.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

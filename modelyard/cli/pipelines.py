@@ -45,6 +45,12 @@ def _param_option(fn: Any) -> Any:
                         help="A pipeline parameter (repeatable); parsed by its declared type.")(fn)
 
 
+def _server_launched_option(fn: Any) -> Any:
+    """``--server-launched``: the server's scheduler or pages started this run, from a registered module: a file
+    is refused, and stored outputs whose loading runs code (pickle, model) are not reused (see RunContext)."""
+    return click.option("--server-launched", is_flag=True, hidden=True)(fn)
+
+
 def _progress(quiet: bool) -> Any:
     if quiet:
         return None
@@ -87,16 +93,17 @@ def _run_result(result: Any, as_json: bool, quiet: bool) -> None:
 @click.option("--logical-date", default=None, help="ISO date passed to the parameter named by --date-param.")
 @click.option("--date-param", default="logical_date", show_default=True, help="Parameter that receives --logical-date.")
 @click.option("--ignore-unknown-params", is_flag=True, hidden=True)
+@_server_launched_option
 @tracking_uri_option
 @json_option
 def run(reference: str, params: tuple[str, ...], executor: str | None, max_workers: int | None,
         ray_address: str | None, no_cache: bool, experiment: str | None, quiet: bool, params_json: str | None,
         trigger: str | None, tick_id: int | None, event_id: int | None, logical_date: str | None, date_param: str,
-        ignore_unknown_params: bool, tracking_uri: str | None, as_json: bool) -> None:
+        ignore_unknown_params: bool, server_launched: bool, tracking_uri: str | None, as_json: bool) -> None:
     """Run the pipeline REFERENCE (path/to/file.py:name or module:name), e.g. -p epochs=3."""
     from ..pipelines import PipelineFailed, load_pipeline
 
-    pipe = load_pipeline(reference)
+    pipe = load_pipeline(reference, allow_files=not server_launched)
     values: dict[str, Any] = json.loads(params_json) if params_json else {}
     values.update(_kv(params))
     if logical_date and date_param in pipe.signature.parameters:
@@ -109,7 +116,7 @@ def run(reference: str, params: tuple[str, ...], executor: str | None, max_worke
         result = pipe.run(values, executor=executor, max_workers=max_workers, ray_address=ray_address,
                           tracking_uri=tracking_uri, experiment=experiment, cache=False if no_cache else None,
                           progress=_progress(quiet or as_json), from_cli=True, trigger=trigger, tick_id=tick_id,
-                          event_id=event_id)
+                          event_id=event_id, reuse_code_outputs=not server_launched)
     except PipelineFailed as exc:
         raise click.ClickException(exc.message) from exc
     _run_result(result, as_json, quiet)
@@ -118,15 +125,23 @@ def run(reference: str, params: tuple[str, ...], executor: str | None, max_worke
 @command.command("resume")
 @click.argument("run_id")
 @click.option("--executor", type=click.Choice(["inline", "process", "ray"]), default=None)
+@click.option("--reference", default=None,
+              help="Load the pipeline from this file.py:name or module:name instead of the one the run recorded.")
 @click.option("--quiet", is_flag=True)
+@_server_launched_option
 @tracking_uri_option
 @json_option
-def resume_(run_id: str, executor: str | None, quiet: bool, tracking_uri: str | None, as_json: bool) -> None:
+def resume_(run_id: str, executor: str | None, reference: str | None, quiet: bool, server_launched: bool,
+            tracking_uri: str | None, as_json: bool) -> None:
     """Re-run only the steps of RUN_ID that failed or never ran."""
     from ..pipelines import PipelineFailed, resume
 
+    if server_launched and reference is None:
+        raise click.UsageError("--server-launched needs --reference (the registered module:name).")
     try:
-        result = resume(run_id, executor=executor, tracking_uri=tracking_uri, progress=_progress(quiet or as_json))
+        result = resume(run_id, executor=executor, tracking_uri=tracking_uri, reference=reference,
+                        allow_files=not server_launched, reuse_code_outputs=not server_launched,
+                        progress=_progress(quiet or as_json))
     except PipelineFailed as exc:
         raise click.ClickException(exc.message) from exc
     _run_result(result, as_json, quiet)
@@ -136,10 +151,20 @@ def resume_(run_id: str, executor: str | None, quiet: bool, tracking_uri: str | 
 @click.option("--pipeline", default=None, help="Only runs of this pipeline.")
 @click.option("--status", default=None, help="RUNNING, FINISHED or FAILED.")
 @click.option("--max-results", default=50, show_default=True, type=int)
+@click.option("--registered", is_flag=True,
+              help="List the pipelines the server may run (what schedules and triggers name) instead of runs.")
 @tracking_uri_option
 @json_option
-def list_(pipeline: str | None, status: str | None, max_results: int, tracking_uri: str | None, as_json: bool) -> None:
-    """Pipeline runs, newest first."""
+def list_(pipeline: str | None, status: str | None, max_results: int, registered: bool, tracking_uri: str | None,
+          as_json: bool) -> None:
+    """Pipeline runs, newest first (or, with --registered, the pipelines the server may run)."""
+    if registered:
+        rows = client(tracking_uri).list_registered_pipelines()
+        if as_json:
+            echo_json(rows)
+        else:
+            echo_table([(p["name"], p["reference"], p["source"]) for p in rows], ["name", "reference", "source"])
+        return
     page = client(tracking_uri).search_pipeline_runs(pipeline, status, max_results)
     if as_json:
         echo_json([r.to_dict() for r in page.items])
@@ -211,7 +236,7 @@ def schedule() -> None:
 
 @schedule.command("create")
 @click.argument("name")
-@click.argument("reference")
+@click.argument("pipeline")
 @click.option("--cron", required=True, help='5 fields, or 6 with leading seconds ("*/10 * * * * *"); UTC.')
 @_param_option
 @click.option("--executor", type=click.Choice(["inline", "process", "ray"]), default=None)
@@ -220,10 +245,10 @@ def schedule() -> None:
 @click.option("--paused", is_flag=True)
 @tracking_uri_option
 @json_option
-def schedule_create(name: str, reference: str, cron: str, params: tuple[str, ...], executor: str | None, date_param: str,
+def schedule_create(name: str, pipeline: str, cron: str, params: tuple[str, ...], executor: str | None, date_param: str,
                     catchup: bool, paused: bool, tracking_uri: str | None, as_json: bool) -> None:
-    """Run REFERENCE on the server at each tick of --cron."""
-    out = client(tracking_uri).create_pipeline_schedule(name, reference, cron, _kv(params), executor, date_param,
+    """Run the registered PIPELINE (its name: see `list --registered`) on the server at each tick of --cron."""
+    out = client(tracking_uri).create_pipeline_schedule(name, pipeline, cron, _kv(params), executor, date_param,
                                                         catchup, paused)
     _echo_schedule(out, as_json)
 
@@ -232,7 +257,7 @@ def _echo_schedule(s: dict[str, Any], as_json: bool) -> None:
     if as_json:
         echo_json(s)
         return
-    click.echo(key_values([("name", s["name"]), ("reference", s["reference"]), ("cron", s["cron"]),
+    click.echo(key_values([("name", s["name"]), ("pipeline", s["reference"]), ("cron", s["cron"]),
                            ("params", json.dumps(s["params"])), ("paused", str(s["paused"])),
                            ("next tick", format_time(s["next_tick_time"]))]))
 
@@ -246,7 +271,7 @@ def schedule_list(tracking_uri: str | None, as_json: bool) -> None:
         echo_json(rows)
         return
     echo_table([(s["name"], s["cron"], s["reference"], "paused" if s["paused"] else "active",
-                 format_time(s["next_tick_time"])) for s in rows], ["name", "cron", "reference", "state", "next tick"])
+                 format_time(s["next_tick_time"])) for s in rows], ["name", "cron", "pipeline", "state", "next tick"])
 
 
 @schedule.command("pause")
@@ -285,16 +310,20 @@ def _utc_ms(text: str) -> int:
 @click.option("--start", required=True, help="ISO date/time (UTC unless given).")
 @click.option("--end", required=True, help="ISO date/time, inclusive.")
 @click.option("--executor", type=click.Choice(["inline", "process", "ray"]), default=None)
+@click.option("--reference", default=None,
+              help="The pipeline to run (file.py:name or module:name); default: the schedule's registered pipeline, "
+                   "found among those registered here (MODELYARD_PIPELINE_MODULES, entry points).")
 @click.option("--quiet", is_flag=True)
 @tracking_uri_option
-def backfill(name: str, start: str, end: str, executor: str | None, quiet: bool, tracking_uri: str | None) -> None:
+def backfill(name: str, start: str, end: str, executor: str | None, reference: str | None, quiet: bool,
+             tracking_uri: str | None) -> None:
     """Run schedule NAME here for each of its ticks in [--start, --end] not run yet, in order."""
     from ..pipelines import PipelineFailed, load_pipeline
 
     c = client(tracking_uri)
     sched = c.get_pipeline_schedule(name)
+    pipe = load_pipeline(reference or _registered_here(sched["reference"]))
     ticks = c.claim_pipeline_backfill(name, _utc_ms(start), _utc_ms(end))
-    pipe = load_pipeline(sched["reference"])
     failed = 0
     for t in sorted(ticks, key=lambda t: t["tick_time"]):
         values = dict(sched["params"])
@@ -313,6 +342,20 @@ def backfill(name: str, start: str, end: str, executor: str | None, quiet: bool,
         raise SystemExit(1)
 
 
+def _registered_here(pipeline: str) -> str:
+    """The ``module:attr`` of ``pipeline`` among the pipelines registered in this environment."""
+    from ..service.pipeline_registry import PipelineRegistry
+    from ..settings import Settings
+
+    found = PipelineRegistry(Settings.from_env().pipeline_modules).get(pipeline)
+    if found is None:
+        raise click.ClickException(
+            f"Pipeline {pipeline!r} is not registered here (MODELYARD_PIPELINE_MODULES or the entry-point group "
+            "modelyard.pipelines): name its code with --reference file.py:name or module:name."
+        )
+    return found.reference
+
+
 # ---- triggers -----------------------------------------------------------------------------
 
 
@@ -323,22 +366,23 @@ def trigger() -> None:
 
 @trigger.command("create")
 @click.argument("name")
-@click.argument("reference")
+@click.argument("pipeline")
 @click.option("--kind", type=click.Choice(["model_version", "http", "api"]), required=True)
 @click.option("--model", default=None, help="Registered model to watch (kind model_version).")
 @_param_option
 @click.option("--executor", type=click.Choice(["inline", "process", "ray"]), default=None)
 @tracking_uri_option
 @json_option
-def trigger_create(name: str, reference: str, kind: str, model: str | None, params: tuple[str, ...], executor: str | None,
+def trigger_create(name: str, pipeline: str, kind: str, model: str | None, params: tuple[str, ...], executor: str | None,
                    tracking_uri: str | None, as_json: bool) -> None:
-    """Create a trigger; prints its token once (for POST /api/2.0/modelyard/pipelines/triggers/fire)."""
-    out = client(tracking_uri).create_pipeline_trigger(name, kind, reference, _kv(params), executor,
+    """Create a trigger running the registered PIPELINE; prints its token once (for POST
+    /api/2.0/modelyard/pipelines/triggers/fire)."""
+    out = client(tracking_uri).create_pipeline_trigger(name, kind, pipeline, _kv(params), executor,
                                                        {"model": model} if model else {})
     if as_json:
         echo_json(out)
         return
-    click.echo(key_values([("name", out["name"]), ("kind", out["kind"]), ("reference", out["reference"]),
+    click.echo(key_values([("name", out["name"]), ("kind", out["kind"]), ("pipeline", out["reference"]),
                            ("token", out["token"])]))
 
 
@@ -351,7 +395,7 @@ def trigger_list(tracking_uri: str | None, as_json: bool) -> None:
         echo_json(rows)
         return
     echo_table([(t["name"], t["kind"], t["reference"], "paused" if t["paused"] else "active") for t in rows],
-               ["name", "kind", "reference", "state"])
+               ["name", "kind", "pipeline", "state"])
 
 
 @trigger.command("fire")

@@ -3,7 +3,7 @@
 >>> c = my.Client()
 >>> lineage = c.get_pipeline_lineage(run_id)        # a pipeline run or any of its steps
 >>> [(e["from_task"], e["to_task"]) for e in lineage.edges]
->>> c.create_pipeline_schedule("nightly", "flows.py:train", "0 3 * * *", params={"epochs": 5})
+>>> c.create_pipeline_schedule("nightly", "train", "0 3 * * *", params={"epochs": 5})  # a registered pipeline
 """
 
 from __future__ import annotations
@@ -146,13 +146,24 @@ class PipelinesMethods:
         """Delete cache entries (all, of a pipeline, or of one of its steps); the number deleted."""
         return int(self._t.clear_pipeline_cache(pipeline, step))
 
+    # ---- registered pipelines ---------------------------------------------------
+
+    def list_registered_pipelines(self) -> list[dict[str, Any]]:
+        """The pipelines the server may run (``name``, ``reference`` as ``module:attr``, ``source``).
+
+        Registered by the server's operator: ``MODELYARD_PIPELINE_MODULES`` or the
+        entry-point group ``modelyard.pipelines``. Schedules and triggers name one.
+        """
+        return self._t.list_registered_pipelines()
+
     # ---- schedules -------------------------------------------------------------
 
     def create_pipeline_schedule(
         self, name: str, reference: str, cron: str, params: dict[str, Any] | None = None, executor: str | None = None,
         date_param: str | None = "logical_date", catchup: bool = False, paused: bool = False,
     ) -> dict[str, Any]:
-        """Run ``reference`` (``file.py:name``) on the server at each cron tick (UTC; 6 fields = seconds first)."""
+        """Run the registered pipeline ``reference`` (its name) on the server at each cron tick (UTC; 6 fields =
+        seconds first). A file or unregistered name is refused: see :meth:`list_registered_pipelines`."""
         return self._t.create_pipeline_schedule(name, reference, cron, params or {}, executor, date_param, catchup, paused)
 
     def get_pipeline_schedule(self, name: str) -> dict[str, Any]:
@@ -186,7 +197,8 @@ class PipelinesMethods:
         self, name: str, kind: str, reference: str, params: dict[str, Any] | None = None, executor: str | None = None,
         config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A trigger (``model_version`` with config ``{"model": NAME}``, ``http`` or ``api``); its ``token`` is shown once."""
+        """A trigger (``model_version`` with config ``{"model": NAME}``, ``http`` or ``api``) that runs the registered
+        pipeline ``reference`` (its name); its ``token`` is shown once."""
         return self._t.create_pipeline_trigger(name, kind, reference, params or {}, executor, config or {})
 
     def get_pipeline_trigger(self, name: str) -> dict[str, Any]:

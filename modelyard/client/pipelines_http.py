@@ -44,6 +44,9 @@ class HttpPipelines:
     def clear_pipeline_cache(self, pipeline, step):  # type: ignore[no-untyped-def]
         return self.call("POST", f"{P}/cache/clear", _q(pipeline=pipeline, step=step)).get("deleted", 0)
 
+    def list_registered_pipelines(self) -> list[dict[str, Any]]:
+        return self.call("GET", f"{P}/registered").get("pipelines", [])
+
     def create_pipeline_schedule(self, name, reference, cron, params, executor, date_param, catchup, paused):  # type: ignore[no-untyped-def]
         body = {"name": name, "reference": reference, "cron": cron, "params": params, "executor": executor,
                 "date_param": date_param, "catchup": catchup, "paused": paused}

@@ -35,6 +35,9 @@ class LocalPipelines:
     def clear_pipeline_cache(self, pipeline, step):  # type: ignore[no-untyped-def]
         return self.service.pipelines.cache_clear(pipeline, step)
 
+    def list_registered_pipelines(self) -> list[dict[str, Any]]:
+        return self.service.pipelines.registered()
+
     def create_pipeline_schedule(self, name, reference, cron, params, executor, date_param, catchup, paused):  # type: ignore[no-untyped-def]
         return self.service.pipelines.create_schedule(name, reference, cron, params, executor, date_param, catchup, paused)
 

@@ -9,6 +9,7 @@ this process (zero-copy hand-over) and are always stored through materializers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -73,7 +74,7 @@ class RunContext:
     def __init__(
         self, *, pipeline: Any, client: Any, executor: Any, run_id: str, experiment_id: str, artifact_root: str,
         tracking_uri: str, use_cache: bool = True, reuse: dict[str, dict[str, Any]] | None = None,
-        progress: Callable[[str, Task], None] | None = None, user_id: str = "",
+        progress: Callable[[str, Task], None] | None = None, user_id: str = "", reuse_code_outputs: bool = True,
     ) -> None:
         self.pipeline = pipeline
         self.client = client
@@ -84,6 +85,9 @@ class RunContext:
         self.tracking_uri = tracking_uri
         self.use_cache = use_cache
         self.reuse = reuse or {}
+        # False in runs the server launches: a stored output that runs code when loaded (pickle, model) may have
+        # been recorded by anyone who can reach the server, so such a cache entry or resumed output is not used
+        self.reuse_code_outputs = reuse_code_outputs
         self.progress = progress
         self.user_id = user_id
         self.tasks: dict[str, Task] = {}
@@ -205,6 +209,11 @@ class RunContext:
                 return self._prefetched[cache_key]
         return self.client.get_pipeline_cache_entry(cache_key)
 
+    def _may_load(self, ref: Any) -> bool:
+        """Whether a stored output (a cache entry's, a resumed step's) may be used: with ``reuse_code_outputs``
+        off, only those whose loading runs no code (not ``pickle`` nor ``model``)."""
+        return self.reuse_code_outputs or (isinstance(ref, dict) and ref.get("kind") not in materialize.CODE_KINDS)
+
     def _when_ready(self, task: Task) -> None:
         pending = [d for d in task.deps if not d.future.done()]
         if not pending:
@@ -268,7 +277,7 @@ class RunContext:
     def _run_task(self, task: Task) -> None:
         try:
             self._run_task_inner(task)
-        except BaseException as exc:  # an engine error: fail the task, never hang the pipeline
+        except BaseException as exc:  # noqa: BLE001 - an engine error: fail the task, never hang the pipeline
             if not task.handle.future.done():
                 self._fail(task, exc, "")
 
@@ -291,7 +300,8 @@ class RunContext:
             return
         bound = task.bound
         prev = self.reuse.get(task.key)
-        if prev is not None and prev["status"] in ("FINISHED", "CACHED") and prev.get("output") is not None:
+        if (prev is not None and prev["status"] in ("FINISHED", "CACHED") and prev.get("output") is not None
+                and self._may_load(prev["output"])):
             task.run_id, task.status = prev["run_id"], "REUSED"
             task.handle.ref = prev["output"]
             self._notify("reused", task)
@@ -299,7 +309,7 @@ class RunContext:
             return
         if step.cache and self.use_cache and cache_key in self.cache_keys:
             entry = self._cache_entry(cache_key)
-            if entry is not None:
+            if entry is not None and self._may_load(entry["output"]):
                 task.status, task.cached_from = "CACHED", entry["run_id"]
                 task.start_time = task.end_time = now_ms()
                 task.handle.ref = entry["output"]
@@ -347,7 +357,7 @@ class RunContext:
         for hook in [*task.step.on_failure, *getattr(self.pipeline, "on_step_failure", [])]:
             try:
                 hook(failure)
-            except Exception as exc:  # a hook must not break the run
+            except Exception as exc:  # noqa: BLE001 - a hook must not break the run
                 print(f"modelyard: failure hook {getattr(hook, '__name__', hook)!r} raised {exc!r}")
         cls = StepTimeout if isinstance(error, StepTimeout) else StepFailed
         task.handle.future.set_exception(cls(f"step {task.key!r} failed: {task.error}", task.key, task.run_id, trace))
@@ -382,10 +392,8 @@ class RunContext:
             if not pending:
                 return
             for f in pending:
-                try:
+                with contextlib.suppress(BaseException):  # each task's failure is recorded on the task itself
                     f.result()
-                except BaseException:
-                    pass
 
     def close(self) -> None:
         if self._pool is not None:

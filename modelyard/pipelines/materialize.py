@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 INLINE_LIMIT = 64 * 1024
+CODE_KINDS = ("pickle", "model")  # kinds whose loading can run code (a pickle; a model's flavor may unpickle)
 OUTPUT_DIR = "outputs"
 
 RepoFor = Callable[[str], Any]  # artifact_uri -> ArtifactRepository

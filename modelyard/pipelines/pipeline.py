@@ -50,6 +50,7 @@ class Pipeline:
     """A pipeline: its function, typed parameters and default run options."""
 
     _is_pipeline_object = True
+    _is_registrable_pipeline = True  # what the server's registry looks for in MODELYARD_PIPELINE_MODULES
 
     def __init__(
         self,
@@ -77,7 +78,7 @@ class Pipeline:
         self.signature = inspect.signature(fn)
         try:
             self.hints = typing.get_type_hints(fn)
-        except Exception:
+        except Exception:  # noqa: BLE001 - unresolvable hints (a forward reference): take them as written
             self.hints = dict(getattr(fn, "__annotations__", {}))
         self.location = (fn.__code__.co_filename, _def_line(fn))
 
@@ -119,8 +120,8 @@ class Pipeline:
                 typed[key] = coerce(given[key], self.hints[key]) if key in self.hints else given[key]
             elif p.default is not p.empty:
                 typed[key] = p.default
-        for key in given:
-            typed.setdefault(key, given[key])  # **kwargs pipelines
+        for key, value in given.items():
+            typed.setdefault(key, value)  # **kwargs pipelines
         return typed
 
     def run(self, params: dict[str, Any] | None = None, **options: Any) -> PipelineRun:
@@ -167,16 +168,19 @@ def pipeline(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     return lambda f: Pipeline(f, **options)
 
 
-def load_pipeline(reference: str) -> Pipeline:
+def load_pipeline(reference: str, *, allow_files: bool = True) -> Pipeline:
     """The pipeline at ``path/to/file.py:name`` or ``package.module:name``.
 
     A file is loaded afresh each time (an edited file is picked up) and its
-    functions are shipped to workers by value.
+    functions are shipped to workers by value. ``allow_files=False`` (runs the
+    server launches, from the module its operator registered) refuses a file.
     """
     target, sep, attr = reference.rpartition(":")
     if not sep or not target or not attr:
         raise InvalidParameterValue(f"Invalid pipeline reference {reference!r}: use 'file.py:name' or 'module:name'.")
     if target.endswith(".py") or os.sep in target or "/" in target:
+        if not allow_files:
+            raise InvalidParameterValue("A run the server launches loads a registered module:name, never a file.")
         path = os.path.abspath(target)
         if not os.path.exists(path):
             raise InvalidParameterValue(f"Pipeline file {path} does not exist.")

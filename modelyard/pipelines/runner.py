@@ -37,6 +37,7 @@ def run_pipeline(
     tick_id: int | None = None,
     event_id: int | None = None,
     resume: Any = None,
+    reuse_code_outputs: bool = True,
 ) -> PipelineRun:
     typed = pipeline.check(params, from_cli=from_cli)
     uri = tracking_uri or get_tracking_uri()
@@ -57,14 +58,14 @@ def run_pipeline(
         run_info = client.get_run(resume.run_id).info
     run_id = run_info.run_id
     suffix = f"/{run_id}/artifacts"
-    root = run_info.artifact_uri[: -len(suffix)] if run_info.artifact_uri.endswith(suffix) else run_info.artifact_uri
+    root = run_info.artifact_uri.removesuffix(suffix)
     reuse = None
     if resume is not None:
         reuse = {s.task_key: {"status": s.status, "output": s.output, "run_id": s.run_id} for s in resume.steps}
     ctx = RunContext(
         pipeline=pipeline, client=client, executor=ex, run_id=run_id, experiment_id=run_info.experiment_id,
         artifact_root=root, tracking_uri=uri, use_cache=pipeline.cache if cache is None else cache, reuse=reuse,
-        progress=progress, user_id=user,
+        progress=progress, user_id=user, reuse_code_outputs=reuse_code_outputs,
     )
     record = {
         "run_uuid": run_id, "pipeline": pipeline.name, "reference": pipeline.reference,
@@ -77,20 +78,19 @@ def run_pipeline(
     output: Any = None
     previous = getattr(_local, "context", None)
     _local.context = ctx
-    with fluent.activated(StepRun(run_info, lambda: None)):
-        with capture.routing(tee=True):
+    with fluent.activated(StepRun(run_info, lambda: None)), capture.routing(tee=True):
+        try:
+            result = pipeline.fn(**typed)
+        except Exception as exc:  # noqa: BLE001 - the pipeline's own code: its failure is the run's outcome
+            error = exc
+        finally:
+            _local.context = previous
+        ctx.wait_all()
+        if error is None:
             try:
-                result = pipeline.fn(**typed)
-            except Exception as exc:
+                output = ctx.resolve(result)
+            except StepFailed as exc:
                 error = exc
-            finally:
-                _local.context = previous
-            ctx.wait_all()
-            if error is None:
-                try:
-                    output = ctx.resolve(result)
-                except StepFailed as exc:
-                    error = exc
     failed = [k for k, t in ctx.tasks.items() if t.status in ("FAILED", "SKIPPED")]
     status = RunStatus.FAILED if (error is not None or failed) else RunStatus.FINISHED
     if status == RunStatus.FINISHED and output is not None:
@@ -108,7 +108,7 @@ def run_pipeline(
         for hook in pipeline.on_failure:
             try:
                 hook(exc)
-            except Exception as hook_error:
+            except Exception as hook_error:  # noqa: BLE001 - a user's hook must not hide the failure
                 print(f"modelyard: pipeline failure hook raised {hook_error!r}")
         if raise_on_failure:
             raise exc from error
@@ -135,8 +135,13 @@ def _create_run(pipeline: Pipeline, client: Any, typed: dict[str, Any], experime
     return run.info
 
 
-def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None, **options: Any) -> PipelineRun:
+def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None, reference: str | None = None,
+           allow_files: bool = True, **options: Any) -> PipelineRun:
     """Run a failed pipeline run again, in place: finished steps are reused, the rest run.
+
+    ``reference`` loads the pipeline from there instead of the reference the run
+    recorded (the server passes the one its operator registered, with
+    ``allow_files=False`` and ``reuse_code_outputs=False``).
 
     >>> my.pipelines.resume("3f2c...")       # or: modelyard pipelines resume RUN_ID
     """
@@ -147,9 +152,11 @@ def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None
             f"Pipeline run {run_id} is {record.status}: only a FAILED or KILLED run can be resumed"
             " (a RUNNING one may still be running elsewhere)."
         )
-    if record.reference is None:
+    if (reference or record.reference) is None:
         raise StepFailed(f"Pipeline run {run_id} has no reference to load its pipeline from.")
-    pipeline = load_pipeline(record.reference)
+    pipeline = load_pipeline(reference or record.reference, allow_files=allow_files)
+    if reference is not None and pipeline.name != record.pipeline:
+        raise StepFailed(f"Pipeline run {run_id} is a run of {record.pipeline!r}, not of {pipeline.name!r}.")
     return run_pipeline(pipeline, record.params, executor=executor, tracking_uri=tracking_uri, resume=record, **options)
 
 

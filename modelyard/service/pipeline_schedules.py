@@ -12,10 +12,10 @@ from typing import Any
 
 from ..errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from .experiments import now_ms
+from .pipeline_registry import PipelineRegistry
 from .pipeline_values import (
     check_executor,
     check_name,
-    check_reference,
     from_json,
     to_json,
 )
@@ -59,6 +59,7 @@ class SchedulesService:
     """The schedule and tick methods of :class:`~modelyard.service.pipelines.PipelinesService`."""
 
     _p: Any
+    registry: PipelineRegistry  # what the server may run (PipelinesService.registry)
     _changed: Callable[[], None]  # wakes the scheduler (PipelinesService.add_listener)
 
     def create_schedule(
@@ -66,7 +67,7 @@ class SchedulesService:
         date_param: str | None = "logical_date", catchup: bool = False, paused: bool = False, now: int | None = None,
     ) -> dict[str, Any]:
         check_name("schedule", name)
-        check_reference(reference)
+        reference = self.registry.require(reference, "reference").name
         check_executor(executor)
         now = now_ms() if now is None else now
         first = next_tick(cron, now)

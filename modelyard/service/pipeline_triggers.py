@@ -15,10 +15,10 @@ from ..errors import (
     ResourceDoesNotExist,
 )
 from .experiments import now_ms
+from .pipeline_registry import PipelineRegistry
 from .pipeline_values import (
     check_executor,
     check_name,
-    check_reference,
     from_json,
     to_json,
 )
@@ -34,6 +34,7 @@ class TriggersService:
     """The trigger methods of :class:`~modelyard.service.pipelines.PipelinesService`."""
 
     _p: Any
+    registry: PipelineRegistry  # what the server may run (PipelinesService.registry)
     _changed: Callable[[], None]  # wakes the scheduler (PipelinesService.add_listener)
 
     def create_trigger(
@@ -44,7 +45,7 @@ class TriggersService:
         check_name("trigger", name)
         if kind not in TRIGGER_KINDS:
             raise InvalidParameterValue(f"Unknown trigger kind {kind!r}: use one of {', '.join(TRIGGER_KINDS)}.")
-        check_reference(reference)
+        reference = self.registry.require(reference, "reference").name
         check_executor(executor)
         config = dict(config or {})
         cursor = None

@@ -12,8 +12,13 @@ EXECUTORS = ("inline", "process", "ray")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
 
 
+def valid_name(name: Any) -> bool:
+    """Whether ``name`` may name a pipeline, schedule or trigger."""
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
 def check_name(what: str, name: Any) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not valid_name(name):
         raise InvalidParameterValue(f"Invalid {what} name {name!r}: use 1-250 letters, digits, '_', '-' or '.'.")
     return name
 
@@ -31,11 +36,6 @@ def to_json(value: Any) -> str | None:
 
 def from_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
-
-
-def check_reference(reference: Any) -> None:
-    if not isinstance(reference, str) or ":" not in reference:
-        raise InvalidParameterValue(f"Invalid pipeline reference {reference!r}: use 'path/to/file.py:name' or 'module:name'.")
 
 
 def check_executor(executor: Any) -> None:

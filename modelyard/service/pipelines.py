@@ -4,7 +4,8 @@ Everything here speaks JSON-shaped dicts, the same shapes the HTTP extension
 endpoints carry, so the local and HTTP transports return identical data.
 This module records and reads pipeline runs and the step cache; schedules and
 ticks live in ``pipeline_schedules.py``, triggers in ``pipeline_triggers.py``,
-and :class:`PipelinesService` joins them.
+the pipelines a server may run in ``pipeline_registry.py``, and
+:class:`PipelinesService` joins them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from . import limits
 from .experiments import now_ms
+from .pipeline_registry import PipelineRegistry
 from .pipeline_schedules import (
     MAX_CATCHUP_TICKS,
     SchedulesService,
@@ -51,6 +53,11 @@ class PipelinesService(SchedulesService, TriggersService):
         self._p = store.pipelines
         self._p.metrics = store.metrics
         self._listeners: list[Callable[[], None]] = []
+        self.registry = PipelineRegistry(service.settings.pipeline_modules)  # loads on first use
+
+    def registered(self) -> list[dict[str, Any]]:
+        """The pipelines this server may run, which schedules and triggers name: ``name``, ``reference``, ``source``."""
+        return [p.to_dict() for p in self.registry.all()]
 
     # ---- wake-ups ------------------------------------------------------------------------
 

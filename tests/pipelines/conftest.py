@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -14,9 +16,27 @@ from modelyard.service import TrackingService
 from tests.pipelines import lease_support
 
 HERE = os.path.dirname(__file__)
+FLOWS_MODULE = "tests.pipelines.flows"  # its pipelines (daily, adder) are registered in these tests' services and servers
 HAS_RAY = importlib.util.find_spec("ray") is not None
 EXECUTORS = ["inline", "process", pytest.param("ray", marks=pytest.mark.skipif(not HAS_RAY and not os.environ.get("CI"),
                                                                                   reason="ray is not installed"))]
+
+
+@pytest.fixture
+def service(db_uri: str, tmp_path) -> Iterator[TrackingService]:
+    """A TrackingService over a fresh store (SQLite and PostgreSQL) that registers the pipelines of ``flows.py``."""
+    from tests.conftest import make_service
+
+    svc = make_service(db_uri, tmp_path, pipeline_modules=FLOWS_MODULE)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def registered(monkeypatch) -> str:
+    """Register ``flows.py``'s pipelines for server subprocesses (and embedded clients) started by the test."""
+    monkeypatch.setenv("MODELYARD_PIPELINE_MODULES", FLOWS_MODULE)
+    return FLOWS_MODULE
 
 
 @pytest.fixture
@@ -43,6 +63,17 @@ def workdir(tmp_path) -> str:
     path = tmp_path / "work"
     path.mkdir()
     return str(path)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 40.0) -> Any:
+    """``predicate()``'s first truthy value, polled until ``timeout`` seconds (then AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
 
 
 def count(workdir: str, name: str) -> int:

@@ -47,8 +47,13 @@ def test_failure_then_resume(store, tmp_path):
     assert resumed.exit_code == 0 and "reused  source" in resumed.output and f"FINISHED {run_id}" in resumed.output
 
 
-def test_schedule_and_backfill(store):
-    out = _cli(store, "schedule", "create", "nightly", f"{FLOWS}:daily", "--cron", "0 3 * * *", "-p", "note=bf",
+def test_schedule_and_backfill(store, registered):
+    refused = _cli(store, "schedule", "create", "nightly", f"{FLOWS}:daily", "--cron", "0 3 * * *")
+    assert refused.exit_code != 0 and "names a file or module" in refused.output
+    assert "MODELYARD_PIPELINE_MODULES" in refused.output and "daily" in refused.output  # how to, and what is registered
+    listed = _cli(store, "list", "--registered")
+    assert "tests.pipelines.flows:daily" in listed.output and "setting" in listed.output
+    out = _cli(store, "schedule", "create", "nightly", "daily", "--cron", "0 3 * * *", "-p", "note=bf",
                "--executor", "inline")
     assert out.exit_code == 0 and "0 3 * * *" in out.output
     assert "nightly" in _cli(store, "schedule", "list").output
@@ -60,5 +65,8 @@ def test_schedule_and_backfill(store):
     assert "3 tick(s) run, 0 failed." in bf.output and "2024-01-02T03:00:00+00:00  FINISHED" in bf.output
     again = _cli(store, "backfill", "nightly", "--start", "2024-01-01", "--end", "2024-01-03T12:00", "--quiet")
     assert "0 tick(s) run" in again.output  # ticks already run are not run twice
-    trig = _cli(store, "trigger", "create", "t1", f"{FLOWS}:adder", "--kind", "api")
+    explicit = _cli(store, "backfill", "nightly", "--start", "2024-01-04", "--end", "2024-01-04T12:00", "--quiet",
+                    "--reference", f"{FLOWS}:daily")  # the local CLI runs the file its user names
+    assert explicit.exit_code == 0 and "1 tick(s) run, 0 failed." in explicit.output
+    trig = _cli(store, "trigger", "create", "t1", "adder", "--kind", "api")
     assert "token:" in trig.output and "Queued event" in _cli(store, "trigger", "fire", "t1", "-p", "b=1").output

@@ -10,7 +10,7 @@ from modelyard.pipelines.fingerprint import code_hash
 def _module(source: str) -> types.ModuleType:
     module = types.ModuleType("project_module")
     module.__file__ = "/tmp/project_module.py"
-    exec(source, module.__dict__)
+    exec(source, module.__dict__)  # noqa: S102 - the test's own source, as a module would run it
     return module
 
 

@@ -35,11 +35,11 @@ def _scheduler(service: TrackingService, now: list[int], launched: list[list[str
 def test_watching_only_while_a_schedule_or_trigger_is_active(service):
     sched = _scheduler(service, [T0], [])
     assert not sched.watching()  # an empty store: the idle poll
-    service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *", now=T0)
+    service.pipelines.create_schedule("hourly", "adder", "0 * * * *", now=T0)
     assert sched.watching()
     service.pipelines.set_schedule_paused("hourly", True)
     assert not sched.watching()
-    service.pipelines.create_trigger("t", "api", "flows.py:p")
+    service.pipelines.create_trigger("t", "api", "adder")
     assert sched.watching()
     service.pipelines.set_trigger_paused("t", True)
     assert not sched.watching()
@@ -55,7 +55,7 @@ def test_a_schedule_created_in_this_process_wakes_the_scheduler(service):
         try:
             await _until(lambda: sched.passes >= 1)  # its first pass is done: next one in an hour
             now[0] = T0 + 10_000
-            await asyncio.to_thread(service.pipelines.create_schedule, "every-second", "flows.py:p", "* * * * * *",
+            await asyncio.to_thread(service.pipelines.create_schedule, "every-second", "adder", "* * * * * *",
                                     now=T0)
             await _until(lambda: launched)
         finally:
@@ -68,7 +68,7 @@ def test_a_schedule_created_in_this_process_wakes_the_scheduler(service):
 
 def test_resuming_a_schedule_wakes_the_scheduler(service):
     now, launched = [T0], []
-    service.pipelines.create_schedule("every-second", "flows.py:p", "* * * * * *", paused=True, now=T0)
+    service.pipelines.create_schedule("every-second", "adder", "* * * * * *", paused=True, now=T0)
 
     async def main() -> None:
         sched = _scheduler(service, now, launched).start()
@@ -91,7 +91,7 @@ def test_firing_a_trigger_wakes_the_scheduler(service):
     async def main() -> None:
         sched = _scheduler(service, now, launched).start()
         try:
-            await asyncio.to_thread(service.pipelines.create_trigger, "retrain", "api", "flows.py:p", {"a": 1})
+            await asyncio.to_thread(service.pipelines.create_trigger, "retrain", "api", "adder", {"a": 1})
             await _until(lambda: sched.passes >= 2)  # woken by the new trigger; nothing to launch yet
             assert launched == []
             await asyncio.to_thread(service.pipelines.fire_trigger, "retrain", {"b": 2})
@@ -113,7 +113,7 @@ def test_a_schedule_created_by_another_process_is_picked_up_by_the_idle_poll(ser
         try:
             await _until(lambda: sched.passes >= 1)
             now[0] = T0 + 10_000
-            await asyncio.to_thread(other.pipelines.create_schedule, "every-second", "flows.py:p", "* * * * * *",
+            await asyncio.to_thread(other.pipelines.create_schedule, "every-second", "adder", "* * * * * *",
                                     now=T0)
             await _until(lambda: launched)
         finally:

@@ -6,7 +6,11 @@ import uuid
 
 import pytest
 
-from modelyard.errors import InvalidParameterValue, PermissionDenied, ResourceAlreadyExists
+from modelyard.errors import (
+    InvalidParameterValue,
+    PermissionDenied,
+    ResourceAlreadyExists,
+)
 from modelyard.server.workers.scheduler import Scheduler
 from modelyard.service import TrackingService
 
@@ -44,7 +48,7 @@ def test_record_creates_nested_runs_and_lineage(service):
 def test_two_schedulers_fire_each_tick_once(service, db_uri, tmp_path):
     other = TrackingService(service.settings)  # a second server process over the same store
     try:
-        service.pipelines.create_schedule("every10s", "flows.py:p", "*/10 * * * * *", {"k": "v"}, now=T0)
+        service.pipelines.create_schedule("every10s", "adder", "*/10 * * * * *", {"k": "v"}, now=T0)
         now = [T0 + 10_000]
         launched: list[list[str]] = []
         a = Scheduler(service, clock=lambda: now[0] / 1000, launcher=launched.append, tracking_uri="http://x")
@@ -66,19 +70,19 @@ def test_two_schedulers_fire_each_tick_once(service, db_uri, tmp_path):
 
 
 def test_catchup_and_backfill(service):
-    service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *", catchup=True, now=T0)
+    service.pipelines.create_schedule("hourly", "adder", "0 * * * *", catchup=True, now=T0)
     won = service.pipelines.due_ticks(T0 + 3 * 3_600_000 + 5)
     assert len(won) == 3
     claimed = service.pipelines.claim_backfill("hourly", T0, T0 + 5 * 3_600_000)
     assert len(claimed) == 2  # 02:00 and 03:00: the three ticks already run are not claimed again
     with pytest.raises(ResourceAlreadyExists):
-        service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *")
+        service.pipelines.create_schedule("hourly", "adder", "0 * * * *")
     with pytest.raises(InvalidParameterValue):
-        service.pipelines.create_schedule("bad", "flows.py:p", "every day")
+        service.pipelines.create_schedule("bad", "adder", "every day")
 
 
 def test_triggers_http_token_and_model_versions(service):
-    made = service.pipelines.create_trigger("on-http", "http", "flows.py:p", {"a": 1})
+    made = service.pipelines.create_trigger("on-http", "http", "adder", {"a": 1})
     with pytest.raises(PermissionDenied):
         service.pipelines.fire_trigger("on-http", {}, token="wrong", authenticate=True)
     with pytest.raises(PermissionDenied):
@@ -88,7 +92,7 @@ def test_triggers_http_token_and_model_versions(service):
     assert first["event_id"] and again["duplicate"]
 
     service.registry.create_registered_model("churn", {}, None)
-    service.pipelines.create_trigger("on-model", "model_version", "flows.py:p", config={"model": "churn"})
+    service.pipelines.create_trigger("on-model", "model_version", "adder", config={"model": "churn"})
     run = service.runs.create("0")
     service.registry.create_model_version("churn", f"{run.info.artifact_uri}/model", run.info.run_id)
     assert service.pipelines.poll_model_versions() == 1

@@ -39,7 +39,7 @@ def test_lease_length_comes_from_the_settings(service):
 
 def test_a_dead_claimers_tick_is_taken_over_once_after_its_lease(servers, clock):
     a, b, c = servers
-    a.service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *", now=T0)
+    a.service.pipelines.create_schedule("hourly", "adder", "0 * * * *", now=T0)
     clock[0] = FIRST + 5
     assert a.tick() == 1  # a claims and launches; then its server dies before the run records itself
     [first] = a.started
@@ -65,7 +65,7 @@ def test_a_dead_claimers_tick_is_taken_over_once_after_its_lease(servers, clock)
 
 def test_the_claimer_renews_its_lease_until_the_run_records_itself(servers, clock):
     a, b, _ = servers
-    a.service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *", now=T0)
+    a.service.pipelines.create_schedule("hourly", "adder", "0 * * * *", now=T0)
     clock[0] = FIRST
     assert a.tick() == 1
     [child] = a.started
@@ -86,7 +86,7 @@ def test_the_claimer_renews_its_lease_until_the_run_records_itself(servers, cloc
 
 def test_a_run_that_exits_before_recording_itself_fails_its_tick(servers, clock):
     a, b, _ = servers
-    a.service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *", now=T0)
+    a.service.pipelines.create_schedule("hourly", "adder", "0 * * * *", now=T0)
     clock[0] = FIRST
     assert a.tick() == 1
     a.started[0].exit_code = 1
@@ -105,7 +105,7 @@ def test_a_launch_error_fails_the_tick(servers, clock):
         raise OSError("no such interpreter")
 
     a.scheduler.launcher = broken
-    a.service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *", now=T0)
+    a.service.pipelines.create_schedule("hourly", "adder", "0 * * * *", now=T0)
     clock[0] = FIRST
     assert a.tick() == 0
     assert _tick_row(a.service, "hourly")["status"] == "failed"
@@ -116,7 +116,7 @@ def test_a_launch_error_fails_the_tick(servers, clock):
 
 def test_an_orphan_superseded_by_a_later_tick_is_skipped_without_catchup(servers, clock):
     a, b, _ = servers
-    a.service.pipelines.create_schedule("every-min", "flows.py:p", "* * * * *", now=T0)
+    a.service.pipelines.create_schedule("every-min", "adder", "* * * * *", now=T0)
     clock[0] = T0 + 40_000  # 22:14:00
     assert a.tick() == 1  # ... and a dies
     orphan = a.started[0].tick_id
@@ -129,7 +129,7 @@ def test_an_orphan_superseded_by_a_later_tick_is_skipped_without_catchup(servers
 
 def test_with_catchup_the_orphan_is_run_as_well(servers, clock):
     a, b, _ = servers
-    a.service.pipelines.create_schedule("every-min", "flows.py:p", "* * * * *", catchup=True, now=T0)
+    a.service.pipelines.create_schedule("every-min", "adder", "* * * * *", catchup=True, now=T0)
     clock[0] = T0 + 40_000
     assert a.tick() == 1
     orphan = a.started[0].tick_id
@@ -141,7 +141,7 @@ def test_with_catchup_the_orphan_is_run_as_well(servers, clock):
 
 def test_backfill_claims_are_never_taken_over(servers, clock):
     a, b, _ = servers
-    a.service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *", now=T0, paused=True)
+    a.service.pipelines.create_schedule("hourly", "adder", "0 * * * *", now=T0, paused=True)
     claimed = a.service.pipelines.claim_backfill("hourly", T0 - 3 * HOUR, T0)
     assert len(claimed) == 3
     assert {t["lease_expires"] for t in a.service.pipelines.schedule_ticks("hourly")} == {None}
@@ -150,7 +150,7 @@ def test_backfill_claims_are_never_taken_over(servers, clock):
 
 
 def test_a_tick_links_to_the_first_run_that_records_it(service):
-    service.pipelines.create_schedule("hourly", "flows.py:p", "0 * * * *", now=T0)
+    service.pipelines.create_schedule("hourly", "adder", "0 * * * *", now=T0)
     [won] = service.pipelines.due_ticks(FIRST, "owner-a", 60_000)
     first = _record_run(service, won["tick_id"])
     _record_run(service, won["tick_id"])  # a duplicate run's record does not take the tick

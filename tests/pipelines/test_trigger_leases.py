@@ -26,7 +26,7 @@ def _record_run(service: TrackingService, event_id: int) -> str:
 
 def _fire(service: TrackingService, payload: dict[str, Any] | None = None) -> int:
     if not service.pipelines.list_triggers():
-        service.pipelines.create_trigger("on-http", "http", "flows.py:p", params={"x": 0})
+        service.pipelines.create_trigger("on-http", "http", "adder", params={"x": 0})
     return int(service.pipelines.fire_trigger("on-http", payload or {"x": 1})["event_id"])
 
 
@@ -61,7 +61,7 @@ def test_a_dead_claimers_event_is_taken_over_once_after_its_lease(servers, clock
 def test_a_model_version_event_is_taken_over_too(servers, clock):
     a, b, _ = servers
     a.service.registry.create_registered_model("churn", {}, None)
-    a.service.pipelines.create_trigger("on-model", "model_version", "flows.py:p", config={"model": "churn"})
+    a.service.pipelines.create_trigger("on-model", "model_version", "adder", config={"model": "churn"})
     run = a.service.runs.create("0")
     a.service.registry.create_model_version("churn", f"{run.info.artifact_uri}/model", run.info.run_id)
     assert a.tick() == 1  # polled, claimed, launched; a dies

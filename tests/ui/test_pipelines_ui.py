@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,19 @@ def run_diamond(folder: Path, tracking_uri: str) -> str:
     return info.value.run_id
 
 
+def register_flow(folder: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The flow as an importable module of its own name (on sys.path and PYTHONPATH): the server runs only
+    registered pipelines, so resume and re-run need ``diamond`` registered (its module in pipeline_modules)."""
+    module = f"uiflow_{uuid.uuid4().hex[:8]}"
+    (folder / f"{module}.py").write_text(FLOW)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    monkeypatch.setenv("MODELYARD_PIPELINE_MODULES", module)
+    return module
+
+
 @pytest.fixture
-def store(tmp_path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+def store(tmp_path, monkeypatch) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     """The app in process over a store with a failed diamond run, then a fixed one hitting the cache."""
     from starlette.testclient import TestClient
 
@@ -84,11 +96,12 @@ def store(tmp_path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
                                                                        executor="inline").run_id
     finally:
         my.set_tracking_uri(None)
-    svc = TrackingService(settings_for(db, artifacts))
+    module = register_flow(tmp_path, monkeypatch)
+    svc = TrackingService(settings_for(db, artifacts).with_(pipeline_modules=module))
     steps = {s["task_key"]: s["run_id"] for s in svc.pipelines.get_run(failed)["steps"]}
     try:
         with TestClient(create_app(service=svc), follow_redirects=False) as client:
-            yield client, {"failed": failed, "fixed": fixed, **steps}
+            yield client, {"failed": failed, "fixed": fixed, "module": module, **steps}
     finally:
         svc.close()
 
@@ -196,6 +209,7 @@ def test_resume_launches_the_cli_once(store):
     assert location.startswith(f"/pipelines/runs/{ids['failed']}?started=resume&at=")
     assert len(calls) == 1
     assert calls[0][1:6] == ["-m", "modelyard.cli", "pipelines", "resume", ids["failed"]]
+    assert calls[0][calls[0].index("--reference") + 1] == f"{ids['module']}:diamond"  # the registered pipeline
     assert calls[0][calls[0].index("--tracking-uri") + 1].startswith("http://127.0.0.1:")
     page = client.get(location).text
     assert 'id="started"' in page and 'hx-trigger="every' in page  # follows the run while it starts
@@ -212,12 +226,25 @@ def test_rerun_launches_a_new_run_with_the_same_params(store, tmp_path):
     r = client.post(f"/pipelines/runs/{ids['failed']}/rerun", headers=HX)
     assert r.status_code == 200 and r.headers["HX-Redirect"].startswith("/pipelines?pipeline=diamond&started=rerun&at=")
     args = calls[0]
-    assert args[3:6] == ["pipelines", "run", f"{tmp_path / 'flow.py'}:diamond"]
+    assert args[3:6] == ["pipelines", "run", f"{ids['module']}:diamond"]  # registered, not the recorded file
     assert args[args.index("--params-json") + 1] == f'{{"flag": "{tmp_path / "broken"}", "n": 3}}'
     assert args[args.index("--trigger") + 1] == f"rerun:{ids['failed']}"
     assert args[args.index("--executor") + 1] == "inline"
     page = client.get(r.headers["HX-Redirect"]).text
     assert "Re-run started" in page and 'hx-trigger="every' in page
+
+
+def test_resume_and_rerun_of_an_unregistered_pipeline_are_refused(store):
+    from modelyard.service.pipeline_registry import PipelineRegistry
+
+    client, ids = store
+    client.app.state.service.pipelines.registry = PipelineRegistry("", use_entry_points=False)  # nothing registered
+    calls = launcher(client)
+    for action in ("resume", "rerun"):
+        r = client.post(f"/pipelines/runs/{ids['failed']}/{action}")
+        assert r.status_code == 400 and "is not registered on this server" in r.text
+        assert "MODELYARD_PIPELINE_MODULES" in r.text
+    assert calls == []  # the file the run recorded is never launched
 
 
 def test_launch_failure_is_an_inline_error(store):
@@ -234,10 +261,11 @@ def test_launch_failure_is_an_inline_error(store):
 # ---- in Chromium, against a real server: resume for real ---------------------------------------
 
 
-def test_browser_graph_then_resume(tmp_path):
+def test_browser_graph_then_resume(tmp_path, monkeypatch):
     from ..conftest import LiveServer
     from . import test_browser as tb  # skips when Chromium or Playwright is missing
 
+    register_flow(tmp_path, monkeypatch)  # the server subprocess and the run it starts inherit the environment
     server = LiveServer(f"sqlite:///{tmp_path / 'ui.db'}", str(tmp_path / "artifacts"))
     try:
         run_id = run_diamond(tmp_path, server.url)

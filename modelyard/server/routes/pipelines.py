@@ -1,5 +1,8 @@
 """/api/2.0/modelyard/pipelines/*: recording pipeline runs, run listing and lineage (for the UI), cache, schedules, triggers.
 
+Schedules and triggers name a pipeline registered on the server (``reference``:
+its name); ``GET /pipelines/registered`` lists them.
+
 ``POST /pipelines/triggers/fire`` is the authenticated HTTP trigger: the
 trigger's token in ``Authorization: Bearer TOKEN`` (or the body's ``token``).
 """
@@ -165,6 +168,10 @@ def update_tick(svc: TrackingService, req: TickUpdate) -> None:
     svc.pipelines.set_tick(req.tick_id, req.status, req.pipeline_run_id)
 
 
+def registered(svc: TrackingService, req: Name) -> dict[str, Any]:
+    return {"pipelines": svc.pipelines.registered()}
+
+
 def create_trigger(svc: TrackingService, req: CreateTrigger) -> dict[str, Any]:
     return {"trigger": svc.pipelines.create_trigger(req.name, req.kind, req.reference, req.params, req.executor, req.config)}
 
@@ -220,6 +227,7 @@ EXTENSION_ROUTES = [
     ("/pipelines/schedules/ticks", ["GET"], endpoint(Name, schedule_ticks)),
     ("/pipelines/schedules/backfill", ["POST"], endpoint(Backfill, backfill)),
     ("/pipelines/ticks/update", ["POST"], endpoint(TickUpdate, update_tick)),
+    ("/pipelines/registered", ["GET"], endpoint(Name, registered)),
     ("/pipelines/triggers/create", ["POST"], endpoint(CreateTrigger, create_trigger)),
     ("/pipelines/triggers/get", ["GET"], endpoint(Name, get_trigger)),
     ("/pipelines/triggers/list", ["GET"], endpoint(Name, list_triggers)),

@@ -1,7 +1,9 @@
 """Pipeline pages: the runs list, a run's graph and timeline (server-rendered SVG), step logs, resume and re-run.
 
 Resume and re-run start ``modelyard pipelines resume|run`` subprocesses on the
-server's machine reporting to this server over HTTP, as the scheduler does. Tests
+server's machine reporting to this server over HTTP, as the scheduler does, and
+only for a pipeline registered on the server (loaded from the ``module:attr`` its
+operator registered, never from the reference a run recorded). Tests
 swap the launcher: ``app.state.pipeline_launcher = fake`` (called with the argv).
 """
 
@@ -20,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ...errors import InvalidParameterValue, ModelyardError
 from ...service import TrackingService
+from ...service.pipeline_registry import HOW_TO_REGISTER
 from ...service.pipelines import EXECUTORS, STEP_STATUSES
 from . import artifacts
 from .pipeline_layout import elapsed, graph, now_ms, span, step_ms, timeline
@@ -143,11 +146,23 @@ def _resumable(run: dict[str, Any], steps: list[dict[str, Any]]) -> str | None:
     if run["status"] == "RUNNING":
         return (f"The run is running. If its process died, resume it from a shell: "
                 f"modelyard pipelines resume {run['run_id']}")
-    if not run["reference"]:
-        return "The run has no pipeline reference to load the pipeline from."
     if run["status"] == "FINISHED" and all(s["status"] in ("FINISHED", "CACHED") for s in steps):
         return "Every step finished: nothing to resume. Re-run starts a new run."
     return None
+
+
+def _registered(svc: TrackingService, run: dict[str, Any], verb: str) -> tuple[str | None, str | None]:
+    """(the ``module:attr`` the operator registered for the run's pipeline, None) or (None, why not).
+
+    The server runs only registered pipelines: never the reference a run recorded,
+    which whoever recorded the run chose.
+    """
+    found = svc.pipelines.registry.get(run["pipeline"])
+    if found is not None:
+        return found.reference, None
+    return None, (f"Pipeline {run['pipeline']!r} is not registered on this server, so the server will not {verb} it."
+                  f" {HOW_TO_REGISTER} Or {verb} it from a shell: modelyard pipelines "
+                  + (f"resume {run['run_id']}" if verb == "resume" else "run FILE.py:NAME"))
 
 
 def server_uri(request: Request) -> str:
@@ -171,7 +186,8 @@ def _launch(request: Request, args: list[str]) -> Any:
 
 
 def _cli(request: Request, *args: str) -> list[str]:
-    return [sys.executable, "-m", "modelyard.cli", "pipelines", *args, "--quiet", "--tracking-uri", server_uri(request)]
+    return [sys.executable, "-m", "modelyard.cli", "pipelines", *args, "--quiet", "--server-launched",
+            "--tracking-uri", server_uri(request)]
 
 
 def resume(request: Request, form: FormData) -> Response:
@@ -180,6 +196,9 @@ def resume(request: Request, form: FormData) -> Response:
     run_id = request.path_params["run_id"]
     run = svc.pipelines.get_run(run_id)
     problem = _resumable(run, run["steps"])
+    reference = None
+    if problem is None:
+        reference, problem = _registered(svc, run, "resume")
     with _lock:
         for rid, proc in list(_launched.items()):
             if getattr(proc, "poll", lambda: 0)() is not None:
@@ -188,7 +207,7 @@ def resume(request: Request, form: FormData) -> Response:
             problem = f"A resume of this run is already starting (process {getattr(_launched[run_id], 'pid', '?')})."
         if problem is None:
             try:
-                _launched[run_id] = _launch(request, _cli(request, "resume", run["run_id"]))
+                _launched[run_id] = _launch(request, _cli(request, "resume", run["run_id"], "--reference", str(reference)))
             except OSError as exc:
                 problem = f"Could not start the resume: {exc}"
     if problem is not None:
@@ -200,11 +219,11 @@ def rerun(request: Request, form: FormData) -> Response:
     """Start a new run of the same pipeline with the same parameters, in the same experiment."""
     svc = service(request)
     run = svc.pipelines.get_run(request.path_params["run_id"])
-    if not run["reference"]:
-        return run_page(request, error="The run has no pipeline reference to load the pipeline from.",
-                        status=inline_status(request))
+    reference, problem = _registered(svc, run, "re-run")
+    if reference is None:
+        return run_page(request, error=problem, status=inline_status(request))
     experiment = svc.experiments.get(svc.runs.get(run["run_id"]).info.experiment_id).name
-    args = _cli(request, "run", run["reference"], "--params-json", json.dumps(run["params"]),
+    args = _cli(request, "run", reference, "--params-json", json.dumps(run["params"]),
                 "--trigger", f"rerun:{run['run_id']}", "--experiment", experiment)
     if run["executor"] in EXECUTORS:
         args += ["--executor", run["executor"]]

@@ -14,6 +14,15 @@ as ``modelyard pipelines run`` subprocesses on this machine, reporting to this
 server over HTTP (so artifacts go where the server keeps them); with
 ``--executor ray`` that process submits the steps to Ray.
 
+A schedule or trigger names a registered pipeline
+(:mod:`~modelyard.service.pipeline_registry`); each launch resolves that name
+again to the ``module:attr`` the operator registered, and the run's process
+imports that module by name (``--server-launched``: it refuses a file, and
+reuses no stored output whose loading runs code, pickle or model, since anyone
+who reaches the server can record cache entries). A name that is not registered
+(or a file path stored before registration existed) is never run: its tick or
+event ends as ``unregistered`` and the server logs why.
+
 Polling: every :data:`INTERVAL` (0.5 s) while there is something to watch (an
 active schedule or trigger, or a claim whose run has not recorded itself yet),
 else every :data:`IDLE_INTERVAL` (5 s), so an idle server costs next to nothing.
@@ -43,7 +52,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from ...service.pipeline_registry import HOW_TO_REGISTER
+
 log = logging.getLogger("modelyard.scheduler")
+UNREGISTERED = "unregistered"  # the status of a tick or event whose pipeline is not registered: it is not run
 INTERVAL = 0.5  # seconds between passes while a schedule, trigger or claim is active
 IDLE_INTERVAL = 5.0  # seconds between passes while there is none: the bound for changes made by other processes
 
@@ -73,6 +85,7 @@ class Scheduler:
         self._wake: asyncio.Event | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self.passes = 0  # passes run by the background loop
+        self._unregistered: set[tuple[str, str, str]] = set()  # schedules and triggers already reported unregistered
 
     def tick(self) -> int:
         """One pass: launch what is due now; the number of runs launched."""
@@ -83,7 +96,11 @@ class Scheduler:
         claimed = svc.due_ticks(now, self.owner, self.lease_ms) + svc.take_over_ticks(self.owner, now, self.lease_ms)
         for due in claimed:
             sched = due["schedule"]
-            args = self._command(sched["reference"], sched["params"], sched["executor"], f"schedule:{sched['name']}")
+            reference = self._registered(sched, "schedule", due["tick_id"])
+            if reference is None:
+                svc.finish_tick(due["tick_id"], self.owner, UNREGISTERED)
+                continue
+            args = self._command(reference, sched["params"], sched["executor"], f"schedule:{sched['name']}")
             args += ["--tick-id", str(due["tick_id"])]
             if sched.get("date_param"):
                 date = datetime.fromtimestamp(due["tick_time"] / 1000, tz=timezone.utc).isoformat()
@@ -99,8 +116,12 @@ class Scheduler:
                   + svc.take_over_events(self.owner, now, self.lease_ms))
         for event in events:
             trig = event["trigger"]
+            reference = self._registered(trig, "trigger", event["event_id"])
+            if reference is None:
+                svc.finish_event(event["event_id"], self.owner, UNREGISTERED)
+                continue
             params = {**trig["params"], **{k: v for k, v in event["payload"].items()}}
-            args = self._command(trig["reference"], params, trig["executor"], f"trigger:{trig['name']}")
+            args = self._command(reference, params, trig["executor"], f"trigger:{trig['name']}")
             args += ["--event-id", str(event["event_id"]), "--ignore-unknown-params"]
             child = self._start(args)
             if child is self._FAILED:
@@ -111,9 +132,25 @@ class Scheduler:
         self.children = [c for c in self.children if c.poll() is None]
         return launched
 
+    def _registered(self, entry: dict[str, Any], what: str, claim_id: int) -> str | None:
+        """The ``module:attr`` of the registered pipeline a schedule or trigger names, resolved now; else None (logged).
+
+        A schedule or trigger stored before registration existed names a file: it never runs.
+        """
+        found = self.service.pipelines.registry.get(entry["reference"])
+        if found is None:
+            seen = (what, entry["name"], entry["reference"])
+            report = log.debug if seen in self._unregistered else log.warning  # once per schedule or trigger
+            self._unregistered.add(seen)
+            report("%s %r names %r, which is not a registered pipeline: %s %s not run (status %r). %s",
+                        what, entry["name"], entry["reference"], "tick" if what == "schedule" else "event", claim_id,
+                        UNREGISTERED, HOW_TO_REGISTER)
+            return None
+        return found.reference
+
     def _command(self, reference: str, params: dict[str, Any], executor: str | None, trigger: str) -> list[str]:
         return [
-            sys.executable, "-m", "modelyard.cli", "pipelines", "run", reference, "--quiet",
+            sys.executable, "-m", "modelyard.cli", "pipelines", "run", reference, "--quiet", "--server-launched",
             "--tracking-uri", self.tracking_uri, "--executor", executor or "process",
             "--params-json", json.dumps(params), "--trigger", trigger,
         ]
