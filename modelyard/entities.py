@@ -8,6 +8,7 @@ Non-finite metric values travel as the strings ``"NaN"``, ``"Infinity"`` and
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -358,12 +359,39 @@ class FileInfo:
         return cls(d["path"], bool(d.get("is_dir", False)), _opt_int(d.get("file_size")))
 
 
-@dataclass(slots=True)
-class PagedList:
-    """One page of results and the token of the next page (None at the end)."""
+class PagedList(list):  # type: ignore[type-arg]
+    """One page of results: a ``list`` (iterate it, ``len`` it) with the next page's ``token``.
 
-    items: list[Any]
-    next_page_token: str | None = None
+    Shaped as MLflow's ``PagedList``: ``token`` is None on the last page.
+    ``.items`` (the page as a plain list) and ``.next_page_token`` are the
+    same things under our older names.
+
+    >>> page = PagedList(["a", "b"], "tok")
+    >>> len(page), list(page), page.token
+    (2, ['a', 'b'], 'tok')
+    """
+
+    def __init__(self, items: Iterable[Any] = (), token: str | None = None, *,
+                 next_page_token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token if token is not None else next_page_token
+
+    @property
+    def items(self) -> list[Any]:
+        return self
+
+    @property
+    def next_page_token(self) -> str | None:
+        return self.token
+
+    def to_list(self) -> list[Any]:
+        return list(self)
+
+    def __repr__(self) -> str:
+        return f"PagedList({list.__repr__(self)}, token={self.token!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PagedList, (list(self), self.token))
 
 
 def _opt_int(value: Any) -> int | None:

@@ -25,6 +25,7 @@ from ..entities import (
 )
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
 from ..service.limits import MAX_BULK_METRICS
+from .credentials import connection
 from .inference_http import HttpInference
 from .logged_models_http import HttpLoggedModels
 from .pipelines_http import HttpPipelines
@@ -44,8 +45,9 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
     """A keep-alive connection to a modelyard (or MLflow) server."""
 
     def __init__(self, base_url: str, *, timeout: float = 120.0, retries: int = 3) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        conn = connection(base_url)
+        self.base_url = conn.base_url  # without user info, so no message repeats a password
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, auth=conn.auth, verify=conn.verify)
         self.retries = retries
         self.ingest_msgpack = True  # off once a server (an older modelyard) reads ingest bodies as JSON only
 
