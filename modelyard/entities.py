@@ -307,17 +307,36 @@ class RunData:
 
 
 @dataclass(slots=True)
-class RunInputs:
-    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+class LoggedModelInput:
+    """A logged model a run used (MLflow 3's ``ModelInput``), by its ``m-...`` id."""
+
+    model_id: str
 
     def to_dict(self) -> dict[str, Any]:
-        if not self.dataset_inputs:
-            return {}
-        return {"dataset_inputs": _kv_list(self.dataset_inputs)}
+        return {"model_id": self.model_id}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoggedModelInput:
+        return cls(d["model_id"])
+
+
+@dataclass(slots=True)
+class RunInputs:
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if self.dataset_inputs:
+            d["dataset_inputs"] = _kv_list(self.dataset_inputs)
+        if self.model_inputs:
+            d["model_inputs"] = [m.to_dict() for m in self.model_inputs]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunInputs:
-        return cls([DatasetInput.from_dict(i) for i in d.get("dataset_inputs", [])])
+        return cls([DatasetInput.from_dict(i) for i in d.get("dataset_inputs", [])],
+                   [LoggedModelInput.from_dict(m) for m in d.get("model_inputs", [])])
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from ..entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    LoggedModelInput,
     Metric,
     PagedList,
     Param,
@@ -144,7 +145,7 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        """One page of runs (``.items``, ``.next_page_token``)."""
+        """One page of runs: a list (iterate it) with the next page's ``.token``."""
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
         return self._t.search_runs([str(i) for i in ids], filter_string, run_view_type, max_results, order_by, page_token)
 
@@ -184,8 +185,11 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         for start in range(n, max(len(params), len(tags)), n):
             self._t.log_batch(run_id, [], params[start : start + n], tags[start : start + n])
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
-        self._t.log_inputs(run_id, list(datasets))
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[LoggedModelInput] | None = None
+    ) -> None:
+        """Record datasets and logged models (``LoggedModelInput(model_id)``) a run used, as MLflow's."""
+        self._t.log_inputs(run_id, list(datasets or ()), list(models or ()))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of ``key``, all pages."""

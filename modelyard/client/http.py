@@ -15,6 +15,7 @@ from ..entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    LoggedModelInput,
     Metric,
     PagedList,
     Param,
@@ -189,8 +190,11 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
     def delete_tag(self, run_id: str, key: str) -> None:
         self.call("POST", f"{API}/runs/delete-tag", {"run_id": run_id, "key": key})
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
-        self.call("POST", f"{API}/runs/log-inputs", {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]})
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[LoggedModelInput] = ()) -> None:
+        body: dict[str, Any] = {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]}
+        if models:
+            body["models"] = [m.to_dict() for m in models]
+        self.call("POST", f"{API}/runs/log-inputs", body)
 
     def get_metric_history(self, run_id: str, key: str, max_results: int | None, page_token: str | None) -> PagedList:
         params: dict[str, Any] = {"run_id": run_id, "metric_key": key}

@@ -146,8 +146,13 @@ class DatasetInputIn(msgspec.Struct):
     tags: list[KeyValue] = []
 
 
+class ModelInputIn(msgspec.Struct):
+    model_id: Optional[str] = None
+
+
 class LogInputs(RunId):
     datasets: list[DatasetInputIn] = []
+    models: list[ModelInputIn] = []
 
 
 # ---- metrics and artifacts -----------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 from ..entities import (
     DatasetInput,
     LifecycleStage,
+    LoggedModelInput,
     Metric,
     PagedList,
     Param,
@@ -186,7 +187,12 @@ class RunService:
             if not self.store.runs.delete_tag(tx, row.pk, key):
                 raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[LoggedModelInput] | None = None
+    ) -> None:
+        """Record datasets and logged models (active ones, by id) as inputs of an active run, in one transaction."""
+        datasets = datasets or ()
+        model_ids = [_model_id(m, f"models[{i}].model_id") for i, m in enumerate(models or ())]
         for i, item in enumerate(datasets):
             ds = item.dataset
             path = f"datasets[{i}].dataset"
@@ -208,6 +214,9 @@ class RunService:
                 limits.check_length(f"datasets[{i}].tags[{j}].value", tag.value, limits.MAX_INPUT_TAG_VALUE_SIZE)
         with self.store.db.fast_write() as tx:
             row = self._active_row(tx, run_id)
+            missing = self.store.runs.log_model_inputs(tx, row.pk, model_ids)
+            if missing:
+                raise ResourceDoesNotExist(f"Logged model with ID '{missing[0]}' not found.")
             self.store.runs.log_inputs(tx, row.pk, row.experiment_id, datasets)
 
     # ---- reads ----------------------------------------------------------------
@@ -357,3 +366,13 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
+
+
+def _model_id(model: LoggedModelInput, field: str) -> str:
+    model_id = model.model_id
+    if not model_id:
+        raise InvalidParameterValue(limits.missing_value(field))
+    if not isinstance(model_id, str) or "\x00" in model_id:
+        raise InvalidParameterValue(limits.invalid_value(field, model_id, "use a logged model's id (m-...)."))
+    limits.check_length(field, model_id, 36)
+    return model_id
