@@ -76,6 +76,18 @@ class Settings:
         " Keep it well above the time a run's process takes to start.",
     )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
+    create_model_version_source_validation_regex: str = _setting(
+        "",
+        "A regular expression every new model version's source must match (searched, as MLflow's"
+        " MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX, which is honoured when this is unset);"
+        " empty for no such check. E.g. ^(s3://models/|models:/|runs:/).",
+    )
+
+    @property
+    def model_version_source_regex(self) -> str:
+        """``create_model_version_source_validation_regex``, else MLflow's variable of the same meaning."""
+        return self.create_model_version_source_validation_regex or os.environ.get(
+            "MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX", "")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
