@@ -40,6 +40,8 @@ RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
 MAX_BULK_INTERVAL_RUNS = 100
 MAX_BULK_INTERVAL_RESULTS = 2500
+MAX_SEARCH_DATASETS_EXPERIMENTS = 20
+MAX_DATASET_SUMMARIES = 1000
 
 
 class RunService:
@@ -218,6 +220,25 @@ class RunService:
             if missing:
                 raise ResourceDoesNotExist(f"Logged model with ID '{missing[0]}' not found.")
             self.store.runs.log_inputs(tx, row.pk, row.experiment_id, datasets)
+
+    def dataset_summaries(self, experiment_ids: Sequence[str | int]) -> list[dict[str, str]]:
+        """The datasets runs used in these experiments, as MLflow's ``search-datasets`` summaries (at most 1000)."""
+        if not experiment_ids:
+            raise InvalidParameterValue("SearchDatasets request must specify at least one experiment_id.")
+        if len(experiment_ids) > MAX_SEARCH_DATASETS_EXPERIMENTS:
+            raise InvalidParameterValue(
+                f"SearchDatasets request cannot specify more than {MAX_SEARCH_DATASETS_EXPERIMENTS} experiment_ids."
+                f" Received {len(experiment_ids)} experiment_ids.")
+        ids = [limits.parse_experiment_id(e, f"experiment_ids[{i}]") for i, e in enumerate(experiment_ids)]
+        with self.store.db.fast_read() as tx:
+            rows = self.store.runs.dataset_summaries(tx, sorted(set(ids)), MAX_DATASET_SUMMARIES)
+        out = []
+        for experiment_id, name, digest, context in rows:
+            summary = {"experiment_id": str(experiment_id), "name": name, "digest": digest}
+            if context is not None:
+                summary["context"] = context
+            out.append(summary)
+        return out
 
     # ---- reads ----------------------------------------------------------------
 
