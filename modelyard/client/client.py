@@ -38,10 +38,10 @@ from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .pipelines import PipelinesMethods
 from .registry import RegistryMethods
-from .webhooks import WebhooksMethods
 from .transport import LocalTransport, Transport
 from .uri import get_tracking_uri, is_http
 from .values import plain_metric, plain_metrics
+from .webhooks import WebhooksMethods
 
 
 def now_ms() -> int:
@@ -86,11 +86,11 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         filter_string: str | None = None,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> list[Experiment] | PagedList:
-        """All matching experiments, or one page when ``max_results`` is given."""
+    ) -> PagedList:
+        """One page of experiments when ``max_results`` is given, else all of them (``.token`` None)."""
         if max_results is not None:
             return self._t.search_experiments(view_type, max_results, filter_string, order_by, page_token)
-        return _all_pages(lambda tok: self._t.search_experiments(view_type, 1000, filter_string, order_by, tok))
+        return PagedList(_all_pages(lambda tok: self._t.search_experiments(view_type, 1000, filter_string, order_by, tok)))
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         self._t.rename_experiment(str(experiment_id), new_name)

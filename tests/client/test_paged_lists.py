@@ -60,6 +60,8 @@ def test_every_paged_method_answers_an_iterable_sized_list(client: Client) -> No
     exps = _assert_paged(client.search_experiments(max_results=2),
                          lambda t: client.search_experiments(max_results=2, page_token=t), 4)  # with Default
     assert set(exp_ids) <= {e.experiment_id for e in exps}
+    everything = client.search_experiments()  # all pages, still a PagedList (as MlflowClient's)
+    assert isinstance(everything, PagedList) and everything.token is None and len(everything) == 4
 
     runs = [client.create_run(exp_ids[0]) for _ in range(3)]
     found = _assert_paged(client.search_runs(exp_ids[0], max_results=2),
