@@ -2,7 +2,8 @@
 
 Order, as in MLflow: a user name and password (HTTP Basic) win over a token
 (``Authorization: Bearer``). Each comes from ``MODELYARD_TRACKING_<NAME>``,
-else ``MLFLOW_TRACKING_<NAME>`` (the tracking URI's precedence); a URI with
+else ``MLFLOW_TRACKING_<NAME>`` (the tracking URI's precedence), and the user
+name and password else from MLflow's ``~/.mlflow/credentials``; a URI with
 user info (``http://user:pass@host``) names the user and password itself.
 ``MLFLOW_TRACKING_INSECURE_TLS=true`` skips certificate checks,
 ``MLFLOW_TRACKING_SERVER_CERT_PATH`` names a CA bundle and
@@ -11,6 +12,7 @@ user info (``http://user:pass@host``) names the user and password itself.
 
 from __future__ import annotations
 
+import configparser
 import os
 import ssl
 import urllib.parse
@@ -26,6 +28,19 @@ def _env(name: str) -> str | None:
     return os.environ.get(f"MODELYARD_TRACKING_{name}") or os.environ.get(f"MLFLOW_TRACKING_{name}") or None
 
 
+def _credentials_file() -> tuple[str | None, str | None]:
+    """User name and password from MLflow's ``~/.mlflow/credentials`` (section ``[mlflow]``), if any."""
+    path = os.path.expanduser("~/.mlflow/credentials")
+    if not os.path.exists(path):
+        return None, None
+    config = configparser.ConfigParser()
+    config.read(path)
+    if "mlflow" not in config:
+        return None, None
+    section = config["mlflow"]
+    return section.get("mlflow_tracking_username"), section.get("mlflow_tracking_password")
+
+
 @dataclass(frozen=True)
 class Connection:
     """A server's address without user info, and how to authenticate and verify it."""
@@ -38,7 +53,8 @@ class Connection:
 def connection(url: str) -> Connection:
     """Split credentials out of ``url`` and add those of the environment."""
     parts = urllib.parse.urlsplit(url)
-    username, password = _env("USERNAME"), _env("PASSWORD")
+    file_user, file_password = _credentials_file()
+    username, password = _env("USERNAME") or file_user, _env("PASSWORD") or file_password
     if parts.username is not None or parts.password is not None:
         username = urllib.parse.unquote(parts.username or "")
         password = urllib.parse.unquote(parts.password or "")

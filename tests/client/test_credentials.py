@@ -90,9 +90,10 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def proxy(upstream: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AuthProxy]:
+def proxy(upstream: LiveServer, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[AuthProxy]:
     for var in _VARS:
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.mlflow/credentials but a test's own
     p = AuthProxy(upstream.url)
     yield p
     p.close()
@@ -147,6 +148,18 @@ def test_username_and_password_are_sent_as_basic_and_win_over_a_token(
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "s3cret")  # as MLflow: basic first
     _round_trip(proxy.url)
     assert set(proxy.seen) == {proxy.expected}
+
+
+def test_mlflows_credentials_file_is_read(proxy: AuthProxy, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".mlflow").mkdir()
+    (tmp_path / ".mlflow" / "credentials").write_text(
+        "[mlflow]\nmlflow_tracking_username = carol\nmlflow_tracking_password = from-file\n")
+    proxy.expected = _basic("carol", "from-file")
+    _round_trip(proxy.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "from-env")  # the environment wins, as in MLflow
+    proxy.expected = _basic("carol", "from-env")
+    _round_trip(proxy.url)
 
 
 def test_user_info_in_the_uri_is_sent_as_basic_and_never_echoed(proxy: AuthProxy) -> None:
