@@ -8,6 +8,7 @@ Non-finite metric values travel as the strings ``"NaN"``, ``"Infinity"`` and
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,17 +307,36 @@ class RunData:
 
 
 @dataclass(slots=True)
-class RunInputs:
-    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+class LoggedModelInput:
+    """A logged model a run used (MLflow 3's ``ModelInput``), by its ``m-...`` id."""
+
+    model_id: str
 
     def to_dict(self) -> dict[str, Any]:
-        if not self.dataset_inputs:
-            return {}
-        return {"dataset_inputs": _kv_list(self.dataset_inputs)}
+        return {"model_id": self.model_id}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoggedModelInput:
+        return cls(d["model_id"])
+
+
+@dataclass(slots=True)
+class RunInputs:
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if self.dataset_inputs:
+            d["dataset_inputs"] = _kv_list(self.dataset_inputs)
+        if self.model_inputs:
+            d["model_inputs"] = [m.to_dict() for m in self.model_inputs]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunInputs:
-        return cls([DatasetInput.from_dict(i) for i in d.get("dataset_inputs", [])])
+        return cls([DatasetInput.from_dict(i) for i in d.get("dataset_inputs", [])],
+                   [LoggedModelInput.from_dict(m) for m in d.get("model_inputs", [])])
 
 
 @dataclass(slots=True)
@@ -358,12 +378,39 @@ class FileInfo:
         return cls(d["path"], bool(d.get("is_dir", False)), _opt_int(d.get("file_size")))
 
 
-@dataclass(slots=True)
-class PagedList:
-    """One page of results and the token of the next page (None at the end)."""
+class PagedList(list):  # type: ignore[type-arg]
+    """One page of results: a ``list`` (iterate it, ``len`` it) with the next page's ``token``.
 
-    items: list[Any]
-    next_page_token: str | None = None
+    Shaped as MLflow's ``PagedList``: ``token`` is None on the last page.
+    ``.items`` (the page as a plain list) and ``.next_page_token`` are the
+    same things under our older names.
+
+    >>> page = PagedList(["a", "b"], "tok")
+    >>> len(page), list(page), page.token
+    (2, ['a', 'b'], 'tok')
+    """
+
+    def __init__(self, items: Iterable[Any] = (), token: str | None = None, *,
+                 next_page_token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token if token is not None else next_page_token
+
+    @property
+    def items(self) -> list[Any]:
+        return self
+
+    @property
+    def next_page_token(self) -> str | None:
+        return self.token
+
+    def to_list(self) -> list[Any]:
+        return list(self)
+
+    def __repr__(self) -> str:
+        return f"PagedList({list.__repr__(self)}, token={self.token!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PagedList, (list(self), self.token))
 
 
 def _opt_int(value: Any) -> int | None:

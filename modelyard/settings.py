@@ -91,6 +91,18 @@ class Settings:
         " its name, besides those of the entry-point group modelyard.pipelines. Schedules and triggers name a"
         " registered pipeline; the server never imports a file or module a client names.",
     )
+    create_model_version_source_validation_regex: str = _setting(
+        "",
+        "A regular expression every new model version's source must match (searched, as MLflow's"
+        " MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX, which is honoured when this is unset);"
+        " empty for no such check. E.g. ^(s3://models/|models:/|runs:/).",
+    )
+
+    @property
+    def model_version_source_regex(self) -> str:
+        """``create_model_version_source_validation_regex``, else MLflow's variable of the same meaning."""
+        return self.create_model_version_source_validation_regex or os.environ.get(
+            "MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX", "")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

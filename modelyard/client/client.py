@@ -21,6 +21,7 @@ from ..entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    LoggedModelInput,
     Metric,
     PagedList,
     Param,
@@ -37,10 +38,10 @@ from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .pipelines import PipelinesMethods
 from .registry import RegistryMethods
-from .webhooks import WebhooksMethods
 from .transport import LocalTransport, Transport
 from .uri import get_tracking_uri, is_http
 from .values import plain_metric, plain_metrics
+from .webhooks import WebhooksMethods
 
 
 def now_ms() -> int:
@@ -85,11 +86,11 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         filter_string: str | None = None,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> list[Experiment] | PagedList:
-        """All matching experiments, or one page when ``max_results`` is given."""
+    ) -> PagedList:
+        """One page of experiments when ``max_results`` is given, else all of them (``.token`` None)."""
         if max_results is not None:
             return self._t.search_experiments(view_type, max_results, filter_string, order_by, page_token)
-        return _all_pages(lambda tok: self._t.search_experiments(view_type, 1000, filter_string, order_by, tok))
+        return PagedList(_all_pages(lambda tok: self._t.search_experiments(view_type, 1000, filter_string, order_by, tok)))
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         self._t.rename_experiment(str(experiment_id), new_name)
@@ -144,7 +145,7 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        """One page of runs (``.items``, ``.next_page_token``)."""
+        """One page of runs: a list (iterate it) with the next page's ``.token``."""
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
         return self._t.search_runs([str(i) for i in ids], filter_string, run_view_type, max_results, order_by, page_token)
 
@@ -184,8 +185,11 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         for start in range(n, max(len(params), len(tags)), n):
             self._t.log_batch(run_id, [], params[start : start + n], tags[start : start + n])
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
-        self._t.log_inputs(run_id, list(datasets))
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[LoggedModelInput] | None = None
+    ) -> None:
+        """Record datasets and logged models (``LoggedModelInput(model_id)``) a run used, as MLflow's."""
+        self._t.log_inputs(run_id, list(datasets or ()), list(models or ()))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of ``key``, all pages."""

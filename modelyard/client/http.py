@@ -15,6 +15,7 @@ from ..entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    LoggedModelInput,
     Metric,
     PagedList,
     Param,
@@ -25,6 +26,7 @@ from ..entities import (
 )
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
 from ..service.limits import MAX_BULK_METRICS
+from .credentials import connection
 from .inference_http import HttpInference
 from .logged_models_http import HttpLoggedModels
 from .pipelines_http import HttpPipelines
@@ -44,8 +46,9 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
     """A keep-alive connection to a modelyard (or MLflow) server."""
 
     def __init__(self, base_url: str, *, timeout: float = 120.0, retries: int = 3) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        conn = connection(base_url)
+        self.base_url = conn.base_url  # without user info, so no message repeats a password
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, auth=conn.auth, verify=conn.verify)
         self.retries = retries
         self.ingest_msgpack = True  # off once a server (an older modelyard) reads ingest bodies as JSON only
 
@@ -187,8 +190,11 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
     def delete_tag(self, run_id: str, key: str) -> None:
         self.call("POST", f"{API}/runs/delete-tag", {"run_id": run_id, "key": key})
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
-        self.call("POST", f"{API}/runs/log-inputs", {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]})
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[LoggedModelInput] = ()) -> None:
+        body: dict[str, Any] = {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]}
+        if models:
+            body["models"] = [m.to_dict() for m in models]
+        self.call("POST", f"{API}/runs/log-inputs", body)
 
     def get_metric_history(self, run_id: str, key: str, max_results: int | None, page_token: str | None) -> PagedList:
         params: dict[str, Any] = {"run_id": run_id, "metric_key": key}

@@ -54,7 +54,7 @@ class LoggedModelsMethods:
         order_by: list[dict[str, Any]] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        """One page of models (``.items``, ``.next_page_token``), e.g.
+        """One page of models (a list; ``.token`` names the next page), e.g.
         ``search_logged_models(["1"], "metrics.acc > 0.9", order_by=[{"field_name": "metrics.acc", "ascending": False}])``.
         """
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)

@@ -114,7 +114,7 @@ class PipelinesMethods:
     def search_pipeline_runs(
         self, pipeline: str | None = None, status: str | None = None, max_results: int = 100, page_token: str | None = None
     ) -> PagedList:
-        """Pipeline runs, newest first (``.items``: :class:`PipelineRunRecord` without steps)."""
+        """One page of pipeline runs, newest first (:class:`PipelineRunRecord` without steps; ``.token``: the next page)."""
         out = self._t.search_pipeline_runs(pipeline, status, max_results, page_token)
         return PagedList([PipelineRunRecord.from_dict(r) for r in out.get("pipeline_runs", [])], out.get("next_page_token"))
 

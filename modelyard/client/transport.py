@@ -12,7 +12,17 @@ from typing import Protocol
 
 from ..artifacts import ArtifactRepository
 from ..artifacts.locations import ANYWHERE
-from ..entities import DatasetInput, Experiment, Metric, PagedList, Param, Run, RunInfo, RunTag
+from ..entities import (
+    DatasetInput,
+    Experiment,
+    LoggedModelInput,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunTag,
+)
 from ..service import TrackingService
 from ..service.limits import MAX_BULK_METRICS
 from ..settings import Settings
@@ -56,7 +66,9 @@ class Transport(Protocol):
     def log_param(self, run_id: str, param: Param) -> None: ...
     def set_tag(self, run_id: str, tag: RunTag) -> None: ...
     def delete_tag(self, run_id: str, key: str) -> None: ...
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None: ...
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[LoggedModelInput] = ()
+    ) -> None: ...
     def get_metric_history(self, run_id: str, key: str, max_results: int | None, page_token: str | None) -> PagedList: ...
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository: ...
     def close(self) -> None: ...

@@ -5,7 +5,7 @@
 ...                         ["model_version.created", "model_version.stage_changed"], secret="s3cret")
 >>> c.test_webhook(hook.webhook_id).success
 True
->>> [d.status for d in c.list_webhook_deliveries(hook.webhook_id).items]
+>>> [d.status for d in c.list_webhook_deliveries(hook.webhook_id)]
 """
 
 from __future__ import annotations

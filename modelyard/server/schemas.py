@@ -36,6 +36,10 @@ class CreateExperiment(msgspec.Struct):
     tags: list[KeyValue] = []
 
 
+class SearchDatasets(msgspec.Struct):
+    experiment_ids: list[str] = []
+
+
 class ExperimentId(msgspec.Struct):
     experiment_id: Optional[str] = None
 
@@ -146,8 +150,13 @@ class DatasetInputIn(msgspec.Struct):
     tags: list[KeyValue] = []
 
 
+class ModelInputIn(msgspec.Struct):
+    model_id: Optional[str] = None
+
+
 class LogInputs(RunId):
     datasets: list[DatasetInputIn] = []
+    models: list[ModelInputIn] = []
 
 
 # ---- metrics and artifacts -----------------------------------------------------
@@ -156,6 +165,12 @@ class GetMetricHistory(RunId):
     metric_key: Optional[str] = None
     max_results: Optional[int] = None
     page_token: Optional[str] = None
+
+
+class GetMetricHistoryBulk(msgspec.Struct):
+    run_id: list[str] = []  # repeated in the query string
+    metric_key: Optional[str] = None
+    max_results: Optional[int] = None
 
 
 class GetMetricHistoryBulkInterval(msgspec.Struct):

@@ -13,6 +13,7 @@ from .inference import InferenceService
 from .logged_models import LoggedModelService
 from .pipelines import PipelinesService
 from .registry import RegistryService
+from .registry_sources import source_pattern
 from .runs import RunService
 from .webhooks import WebhooksService
 
@@ -44,6 +45,8 @@ class TrackingService:
         self.registry = RegistryService(self.store, self.runs)
         self.logged_models = LoggedModelService(self.store, self.experiments, self.runs)
         self.registry.logged_model_lookup = self.logged_models.get
+        self.registry.logged_model_registered = self.logged_models.record_model_version
+        self.registry.source_regex = source_pattern(settings.model_version_source_regex)
         self.webhooks = WebhooksService(self.store, self)
         self.inference = InferenceService(self.store, self)
         self.pipelines = PipelinesService(self.store, self)

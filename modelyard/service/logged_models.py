@@ -3,7 +3,8 @@
 A logged model belongs to an experiment and keeps its files under
 ``<experiment artifact location>/models/<model_id>/artifacts``, as MLflow does.
 It is created ``PENDING`` and finalized ``READY`` or ``FAILED``. Params are
-write-once, tags mutable. Metrics logged to a run with a ``model_id`` are
+write-once, tags mutable; registering a version from a model adds it to the
+model's ``mlflow.modelVersions`` tag. Metrics logged to a run with a ``model_id`` are
 linked to that model as well; ``runs/outputs`` records which models a run made.
 
 Deleting a model is soft (``lifecycle_stage = deleted``) and idempotent; a
@@ -12,6 +13,7 @@ deleted model is "not found" for every other call unless ``allow_deleted``.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +34,7 @@ from .logged_models_search import (
 from .names import random_run_name
 from .runs import RunService
 
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # the registered versions made from a model, as JSON
 MAX_RESULTS_SEARCH_LOGGED_MODELS = 50_000
 DEFAULT_MAX_RESULTS = 100
 MAX_MODEL_NAME_LENGTH = 500
@@ -138,6 +141,27 @@ class LoggedModelService:
             row = self._row(conn, model_id)
             self.store.logged_models.set_tags(conn, row.pk, tags)
             self.store.logged_models.update(conn, row.pk, now_ms())
+
+    def record_model_version(self, model_id: str, name: str, version: int) -> None:
+        """Add ``{"name", "version"}`` to the model's ``mlflow.modelVersions`` tag, as MLflow's server does.
+
+        The tag is a JSON list, each version once; a model that no longer exists is left alone.
+        """
+        with self.store.db.write() as conn:
+            row = self.store.logged_models.row(conn, model_id)
+            if row is None:
+                return
+            self.store.logged_models.update(conn, row.pk, now_ms())  # locks the row: concurrent registrations queue
+            entry = {"name": name, "version": version}
+            try:
+                versions = json.loads(self.store.logged_models.tag(conn, row.pk, MODEL_VERSIONS_TAG) or "[]")
+            except ValueError:
+                versions = []
+            if not isinstance(versions, list):
+                versions = []
+            if entry not in versions:
+                versions.append(entry)
+            self.store.logged_models.set_tags(conn, row.pk, {MODEL_VERSIONS_TAG: json.dumps(versions)})
 
     def delete_tag(self, model_id: str, key: str) -> None:
         with self.store.db.write() as conn:

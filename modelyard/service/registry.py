@@ -134,6 +134,8 @@ class RegistryService(SourceChecks):
         # Set by whoever owns logged models: model_id -> an object with
         # ``artifact_location`` and ``source_run_id`` (or None when unknown).
         self.logged_model_lookup: Callable[[str], Any] | None = None
+        # Set by the same owner: told (model_id, name, version) of each version registered from a logged model.
+        self.logged_model_registered: Callable[[str, str, int], None] | None = None
 
     @property
     def _r(self):  # type: ignore[no-untyped-def]
@@ -209,10 +211,13 @@ class RegistryService(SourceChecks):
             check_tag(key, value)
         run_id, model_id = run_id or None, model_id or None
         source, run_id, model_id, storage = self._check_source(source, run_id, model_id)
-        return self._r.create_version(
+        version = self._r.create_version(
             name, source=source, storage_location=storage, run_id=run_id, run_link=run_link or None,
             description=description, model_id=model_id, tags=dict(tags or {}), who=_who(), now=now_ms(),
         )
+        if model_id and self.logged_model_registered is not None:
+            self.logged_model_registered(model_id, version.name, int(version.version))
+        return version
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self._r.get_version(check_model_name(name), check_version(version))

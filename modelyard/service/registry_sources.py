@@ -2,12 +2,15 @@
 
 A local path must lie inside the run's artifact directory; a ``runs:/`` or
 ``mlflow-artifacts:`` source must belong to the run named; ``models:/`` names
-a logged model or another version; no source may climb out with ``..``.
+a logged model or another version; no source may climb out with ``..``. An
+operator may demand more: every source must match ``source_regex`` (MLflow's
+``MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX``), checked first.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -16,10 +19,23 @@ from ..entities_registry import ModelVersion
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 
 
+def source_pattern(regex: str) -> re.Pattern[str] | None:
+    """The operator's source pattern (``create_model_version_source_validation_regex``), compiled; None if unset."""
+    if not regex:
+        return None
+    try:
+        return re.compile(regex)
+    except re.error as exc:
+        raise ValueError(
+            f"MODELYARD_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX (or MLflow's variable) is not a valid"
+            f" regular expression: {exc}. Fix or unset it.") from None
+
+
 class SourceChecks:
     """The source checks of :class:`~modelyard.service.registry.RegistryService` (a base class of it)."""
 
     runs: Any
+    source_regex: re.Pattern[str] | None = None
     logged_model_lookup: Callable[[str], Any] | None
     resolve: Callable[[str], ModelVersion]
     get_model_version_download_uri: Callable[[str, str | int], str]
@@ -28,6 +44,8 @@ class SourceChecks:
         self, source: str, run_id: str | None, model_id: str | None
     ) -> tuple[str, str | None, str | None, str | None]:
         """MLflow's checks of a version source; returns (source, run_id, model_id, storage location)."""
+        if self.source_regex is not None and not self.source_regex.search(source):
+            raise InvalidParameterValue(f"Invalid model version source: '{source}'.")
         parsed = urllib.parse.urlparse(source)
         if parsed.scheme == "models":
             return self._models_source(source, parsed, run_id, model_id)

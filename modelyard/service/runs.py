@@ -11,6 +11,7 @@ from typing import Any
 from ..entities import (
     DatasetInput,
     LifecycleStage,
+    LoggedModelInput,
     Metric,
     PagedList,
     Param,
@@ -39,6 +40,8 @@ RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
 MAX_BULK_INTERVAL_RUNS = 100
 MAX_BULK_INTERVAL_RESULTS = 2500
+MAX_SEARCH_DATASETS_EXPERIMENTS = 20
+MAX_DATASET_SUMMARIES = 1000
 
 
 class RunService:
@@ -186,7 +189,12 @@ class RunService:
             if not self.store.runs.delete_tag(tx, row.pk, key):
                 raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[LoggedModelInput] | None = None
+    ) -> None:
+        """Record datasets and logged models (active ones, by id) as inputs of an active run, in one transaction."""
+        datasets = datasets or ()
+        model_ids = [_model_id(m, f"models[{i}].model_id") for i, m in enumerate(models or ())]
         for i, item in enumerate(datasets):
             ds = item.dataset
             path = f"datasets[{i}].dataset"
@@ -208,7 +216,29 @@ class RunService:
                 limits.check_length(f"datasets[{i}].tags[{j}].value", tag.value, limits.MAX_INPUT_TAG_VALUE_SIZE)
         with self.store.db.fast_write() as tx:
             row = self._active_row(tx, run_id)
+            missing = self.store.runs.log_model_inputs(tx, row.pk, model_ids)
+            if missing:
+                raise ResourceDoesNotExist(f"Logged model with ID '{missing[0]}' not found.")
             self.store.runs.log_inputs(tx, row.pk, row.experiment_id, datasets)
+
+    def dataset_summaries(self, experiment_ids: Sequence[str | int]) -> list[dict[str, str]]:
+        """The datasets runs used in these experiments, as MLflow's ``search-datasets`` summaries (at most 1000)."""
+        if not experiment_ids:
+            raise InvalidParameterValue("SearchDatasets request must specify at least one experiment_id.")
+        if len(experiment_ids) > MAX_SEARCH_DATASETS_EXPERIMENTS:
+            raise InvalidParameterValue(
+                f"SearchDatasets request cannot specify more than {MAX_SEARCH_DATASETS_EXPERIMENTS} experiment_ids."
+                f" Received {len(experiment_ids)} experiment_ids.")
+        ids = [limits.parse_experiment_id(e, f"experiment_ids[{i}]") for i, e in enumerate(experiment_ids)]
+        with self.store.db.fast_read() as tx:
+            rows = self.store.runs.dataset_summaries(tx, sorted(set(ids)), MAX_DATASET_SUMMARIES)
+        out = []
+        for experiment_id, name, digest, context in rows:
+            summary = {"experiment_id": str(experiment_id), "name": name, "digest": digest}
+            if context is not None:
+                summary["context"] = context
+            out.append(summary)
+        return out
 
     # ---- reads ----------------------------------------------------------------
 
@@ -357,3 +387,13 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
+
+
+def _model_id(model: LoggedModelInput, field: str) -> str:
+    model_id = model.model_id
+    if not model_id:
+        raise InvalidParameterValue(limits.missing_value(field))
+    if not isinstance(model_id, str) or "\x00" in model_id:
+        raise InvalidParameterValue(limits.invalid_value(field, model_id, "use a logged model's id (m-...)."))
+    limits.check_length(field, model_id, 36)
+    return model_id

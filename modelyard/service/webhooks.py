@@ -72,6 +72,7 @@ EVENTS = MLFLOW_EVENTS + EXTENSION_EVENTS
 STATUSES = ("ACTIVE", "DISABLED")
 MAX_RESULTS_DEFAULT, MAX_RESULTS_MAX = 100, 1000
 MAX_BODY_KEPT = 1000
+_BAD_HOST_CHARS = frozenset("%<>\"{}|\\^`\x00")
 _NAME_RE = re.compile(r"^(?=.{1,63}$)[a-z0-9]([a-z0-9._-]*[a-z0-9])?$", re.IGNORECASE)
 _RETRIED = {408, 429}
 
@@ -106,14 +107,23 @@ def check_name(name: Any) -> str:
 
 
 def check_url(url: Any, allow_private_hosts: bool = False) -> str:
+    """A URL a delivery can be sent to, or a 400 in MLflow's words (``Invalid webhook URL ...``)."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidParameterValue(f"Webhook URL cannot be empty or just whitespace: {url!r}")
-    parsed = urllib.parse.urlparse(url)
+    try:
+        parsed = urllib.parse.urlparse(url)
+        parsed.port  # noqa: B018  (a port that is no number, or out of range, raises here)
+        httpx.URL(url)  # what the sender will parse: control characters, bad IPv6 or IDNA hosts
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise InvalidParameterValue(f"Invalid webhook URL {url!r}: {exc!r}") from None
     if parsed.scheme not in ("http", "https"):
         raise InvalidParameterValue(
             f"Invalid webhook URL scheme: {parsed.scheme!r}. Allowed schemes are: http, https.")
     if not parsed.hostname:
         raise InvalidParameterValue(f"Webhook URL must include a hostname: {url!r}")
+    if any(c.isspace() or c in _BAD_HOST_CHARS for c in parsed.hostname):
+        raise InvalidParameterValue(
+            f"Invalid webhook URL {url!r}: the host {parsed.hostname!r} contains characters no host name has.")
     if not allow_private_hosts:
         check_public_host(parsed.hostname)
     return url

@@ -104,6 +104,10 @@ class LoggedModelStore:
         if tags:
             conn.exec_driver_sql(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
 
+    def tag(self, conn: Connection, pk: int, key: str) -> str | None:
+        t = logged_model_tags.c
+        return conn.execute(select(t.value).where(t.model_id == pk, t.key == key)).scalar()  # type: ignore[no-any-return]
+
     def delete_tag(self, conn: Connection, pk: int, key: str) -> int:
         t = logged_model_tags.c
         return conn.execute(delete(logged_model_tags).where(t.model_id == pk, t.key == key)).rowcount

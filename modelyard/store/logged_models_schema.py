@@ -1,8 +1,9 @@
-"""SQL tables of MLflow 3 logged models (models, params, tags, metrics, run outputs).
+"""SQL tables of MLflow 3 logged models (models, params, tags, metrics, run inputs and outputs).
 
 A logged model has an integer surrogate key (``logged_models.id``) used by
 every child table, as runs do; the public id is ``logged_models.model_id``
-(``m-`` and 32 hex digits). Migration ``0003`` creates exactly these tables.
+(``m-`` and 32 hex digits). Migration ``0003`` creates these tables, ``0009``
+``run_model_inputs``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "logged_model_tags",
     "logged_models",
     "metadata",
+    "run_model_inputs",
     "run_outputs",
 ]
 
@@ -99,5 +101,14 @@ run_outputs = Table(
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("model_id", Integer, _model_fk(), primary_key=True),
     Column("step", BigInteger, primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+# Models a run used (``runs/log-inputs`` ``models``); each pair once.
+run_model_inputs = Table(
+    "run_model_inputs",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", Integer, _model_fk(), primary_key=True),
     sqlite_with_rowid=False,
 )

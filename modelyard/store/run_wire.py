@@ -2,7 +2,7 @@
 
 The read paths that answer many runs at once (search, paging, ``runs/get``)
 skip the entities: the page's rows come from the bare DB-API cursor, its
-params, tags, latest metrics, dataset inputs and logged-model outputs come in
+params, tags, latest metrics, dataset and logged-model inputs and logged-model outputs come in
 one ``fetchall`` each, keyed on the page's run ids, and every run becomes the
 dict ``Run.to_dict`` would give (plus MLflow 3's ``outputs``), in the page's
 order. Children are listed by key (datasets and models in the order they were
@@ -65,6 +65,9 @@ class RunWire:
             "outputs": "SELECT o.run_id, m.model_id, o.step FROM run_outputs o"
                        " JOIN logged_models m ON m.id = o.model_id WHERE o.run_id {ids}"
                        " ORDER BY o.run_id, m.creation_timestamp_ms, m.model_id, o.step",
+            "model_inputs": "SELECT i.run_id, m.model_id FROM run_model_inputs i"
+                            " JOIN logged_models m ON m.id = i.model_id WHERE i.run_id {ids}"
+                            " ORDER BY i.run_id, m.creation_timestamp_ms, m.model_id",
         }
         # SQLite writes each run's key/value list as JSON text (strings only, so its JSON is exact)
         # faster than Python builds it; PostgreSQL's json_agg costs it more than it saves here.
@@ -97,6 +100,7 @@ class RunWire:
         metrics: dict[int, list[dict[str, Any]]] = {}
         inputs: dict[int, list[dict[str, Any]]] = {}
         outputs: dict[int, list[dict[str, Any]]] = {}
+        model_inputs: dict[int, list[dict[str, Any]]] = {}
         pks = [r[0] for r in rows]
         for start in range(0, len(pks), _CHUNK):
             chunk = pks[start : start + _CHUNK]
@@ -123,6 +127,8 @@ class RunWire:
             self._inputs(tx, chunk, inputs)
             for pk, model_id, step in tx.all(*self._ids(self._children["outputs"], chunk)):
                 outputs.setdefault(pk, []).append({"model_id": model_id, "step": step})
+            for pk, model_id in tx.all(*self._ids(self._children["model_inputs"], chunk)):
+                model_inputs.setdefault(pk, []).append({"model_id": model_id})
         out = []
         for pk, run_uuid, name, experiment_id, user_id, status, start_time, end_time, _deleted, artifact_uri, stage in rows:
             info: dict[str, Any] = {
@@ -142,8 +148,10 @@ class RunWire:
                 data["params"] = params[pk]
             if pk in tags:
                 data["tags"] = tags[pk]
-            run: dict[str, Any] = {"info": info, "data": data,
-                                   "inputs": {"dataset_inputs": inputs[pk]} if pk in inputs else {}}
+            run_inputs: dict[str, Any] = {"dataset_inputs": inputs[pk]} if pk in inputs else {}
+            if pk in model_inputs:
+                run_inputs["model_inputs"] = model_inputs[pk]
+            run: dict[str, Any] = {"info": info, "data": data, "inputs": run_inputs}
             if pk in outputs:
                 run["outputs"] = {"model_outputs": outputs[pk]}
             out.append(run)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, update
 
 from ..entities import DatasetInput, LifecycleStage, Metric, Param, Run, RunInfo, RunTag
 from ..errors import InvalidParameterValue
-from ..query import ATTRIBUTE, METRIC, PARAM, Comparison, OrderKey
+from ..query import ATTRIBUTE, DATASET_CONTEXT_TAG, METRIC, PARAM, Comparison, OrderKey
 from . import schema as s
 from .database import Database, Tx
 from .metrics import MetricStore
@@ -50,6 +50,7 @@ class RunStore:
         )
         self._insert_input = db.sql("INSERT INTO inputs (input_uuid, dataset_id, run_id) VALUES (?, ?, ?)")
         self._upsert_input_tag = db.upsert("input_tags", ("input_id", "name", "value"), ("input_id", "name"))
+        self._insert_model_input = db.insert_ignore("run_model_inputs", ("run_id", "model_id"))
 
     # ---- rows -------------------------------------------------------------
 
@@ -157,6 +158,33 @@ class RunStore:
                 tx.execute(self._insert_input, (uuid.uuid4().hex, dataset_pk, pk))
                 found = tx.one(find_input, (pk, dataset_pk))
             tx.executemany(self._upsert_input_tag, [(found[0], t.key, t.value) for t in item.tags])
+
+    def dataset_summaries(self, tx: Tx, experiment_ids: Sequence[int], limit: int) -> list[tuple[Any, ...]]:
+        """Distinct (experiment id, name, digest, context or None) of the datasets runs used in these experiments."""
+        if not experiment_ids:
+            return []
+        marks = ", ".join("?" * len(experiment_ids))
+        sql = self.db.sql(
+            "SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value FROM datasets d"
+            " JOIN inputs i ON i.dataset_id = d.id"
+            " LEFT JOIN input_tags t ON t.input_id = i.id AND t.name = ?"
+            f" WHERE d.experiment_id IN ({marks})"
+            " ORDER BY d.experiment_id, d.name, d.digest, t.value LIMIT ?")
+        return tx.all(sql, (DATASET_CONTEXT_TAG, *experiment_ids, limit))
+
+    def log_model_inputs(self, tx: Tx, pk: int, model_ids: Sequence[str]) -> list[str]:
+        """Record active logged models as inputs of run ``pk`` (each once); the ids not found, none written then."""
+        if not model_ids:
+            return []
+        wanted = sorted(set(model_ids))
+        marks = ", ".join("?" * len(wanted))
+        found = dict(tx.all(self.db.sql(
+            f"SELECT model_id, id FROM logged_models WHERE model_id IN ({marks}) AND lifecycle_stage = ?"),
+            (*wanted, LifecycleStage.ACTIVE)))
+        missing = [m for m in wanted if m not in found]
+        if not missing:
+            tx.executemany(self._insert_model_input, [(pk, found[m]) for m in wanted])
+        return missing
 
     # ---- reads ------------------------------------------------------------
 

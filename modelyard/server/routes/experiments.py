@@ -1,4 +1,4 @@
-"""/experiments/*: create, get, search, update, delete, restore, tags."""
+"""/experiments/*: create, get, search, update, delete, restore, tags, and the datasets their runs used."""
 
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ def delete_tag(svc: TrackingService, req: s.DeleteExperimentTag) -> None:
     svc.experiments.delete_tag(req.experiment_id or "", req.key or "")
 
 
+def search_datasets(svc: TrackingService, req: s.SearchDatasets) -> dict[str, Any]:
+    return {"dataset_summaries": svc.runs.dataset_summaries(req.experiment_ids)}
+
+
 ROUTES = [
     ("/experiments/create", ["POST"], endpoint(s.CreateExperiment, create)),
     ("/experiments/get", ["GET"], endpoint(s.ExperimentId, get)),
@@ -70,4 +74,9 @@ ROUTES = [
     ("/experiments/restore", ["POST"], endpoint(s.ExperimentId, restore)),
     ("/experiments/set-experiment-tag", ["POST"], endpoint(s.SetExperimentTag, set_tag)),
     ("/experiments/delete-experiment-tag", ["POST"], endpoint(s.DeleteExperimentTag, delete_tag)),
+]
+
+# MLflow serves this one under /ajax-api only (its web UI's call).
+ABSOLUTE_ROUTES = [
+    ("/ajax-api/2.0/mlflow/experiments/search-datasets", ["POST"], endpoint(s.SearchDatasets, search_datasets)),
 ]

@@ -1,11 +1,11 @@
-"""/metrics/*: history, paged, and sampled across runs."""
+"""/metrics/*: history, paged, in bulk across runs (MLflow's UI call), and sampled across runs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...errors import InvalidParameterValue
-from ...service import TrackingService
+from ...errors import InvalidParameterValue, ResourceDoesNotExist
+from ...service import TrackingService, limits
 from ...service.limits import missing_value
 from .. import schemas as s
 from ..protocol import endpoint
@@ -29,7 +29,41 @@ def get_history_bulk_interval(svc: TrackingService, req: s.GetMetricHistoryBulkI
     return {"metrics": [m.to_dict() for m in points]}
 
 
+MAX_BULK_RUNS = 100
+MAX_BULK_RESULTS = 25_000
+
+
+def get_history_bulk(svc: TrackingService, req: s.GetMetricHistoryBulk) -> dict[str, Any]:
+    """Every run's points of one metric (MLflow's UI call): by run id, then timestamp, step and value."""
+    if not req.run_id:
+        raise InvalidParameterValue("GetMetricHistoryBulk request must specify at least one run_id.")
+    if len(req.run_id) > MAX_BULK_RUNS:
+        raise InvalidParameterValue(
+            f"GetMetricHistoryBulk request cannot specify more than {MAX_BULK_RUNS} run_ids."
+            f" Received {len(req.run_id)} run_ids.")
+    if req.metric_key is None:
+        raise InvalidParameterValue("GetMetricHistoryBulk request must specify a metric_key.")
+    limit = MAX_BULK_RESULTS if req.max_results is None else min(req.max_results, MAX_BULK_RESULTS)
+    limits.check_max_results(limit, MAX_BULK_RESULTS)
+    points: list[dict[str, Any]] = []
+    for run_id in sorted(set(req.run_id)):
+        if len(points) >= limit:
+            break
+        try:
+            found = svc.runs.metric_history_dicts(limits.check_run_id(run_id), req.metric_key, limit)
+        except ResourceDoesNotExist:  # as MLflow: a run that is not there has no points
+            continue
+        found.sort(key=lambda m: (m["timestamp"], m["step"], float(m["value"])))
+        points.extend({**m, "run_id": run_id} for m in found)
+    return {"metrics": points[:limit]}
+
+
 ROUTES = [
     ("/metrics/get-history", ["GET"], endpoint(s.GetMetricHistory, get_history)),
     ("/metrics/get-history-bulk-interval", ["GET"], endpoint(s.GetMetricHistoryBulkInterval, get_history_bulk_interval)),
+]
+
+# MLflow serves this one under /ajax-api only (its web UI's call).
+ABSOLUTE_ROUTES = [
+    ("/ajax-api/2.0/mlflow/metrics/get-history-bulk", ["GET"], endpoint(s.GetMetricHistoryBulk, get_history_bulk)),
 ]

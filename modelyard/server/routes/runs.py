@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from ...entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModelInput,
+    Metric,
+    Param,
+    RunTag,
+)
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ...service.limits import missing_value
@@ -129,7 +137,7 @@ def log_inputs(svc: TrackingService, req: s.LogInputs) -> None:
                 [InputTag(t.key or "", t.value or "") for t in d.tags],
             )
         )
-    svc.runs.log_inputs(_run_id(req), items)
+    svc.runs.log_inputs(_run_id(req), items, [LoggedModelInput(m.model_id or "") for m in req.models])
 
 
 ROUTES = [
