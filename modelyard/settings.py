@@ -76,6 +76,20 @@ class Settings:
         " Keep it well above the time a run's process takes to start.",
     )
     system_metrics_interval: float = _setting(10.0, "Seconds between system-metrics samples of a run.")
+    # -- which serialized models a process loads (modelyard/models/trust.py) --
+    serve_allow_pickle: bool = _setting(
+        False,
+        "Let `modelyard serve` load pickle and cloudpickle models (scikit-learn pickle, custom Python models,"
+        " PyTorch full-model pickles). Off by default: unpickling runs code, and the server loads whatever"
+        " version its alias is moved to. Same as `modelyard serve --allow-pickle`. load_model and"
+        " `modelyard predict` load pickles with a warning.",
+    )
+    skops_trusted_types: str = _setting(
+        "",
+        "Comma-separated types skops models may contain, added to the built-in list of scikit-learn's own"
+        " compiled types (sklearn.tree._tree.Tree...). A type loads only if it is trusted here and declared in"
+        " the model's MLmodel (skops_trusted_types). Same as `modelyard serve|predict --trusted-types`.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import modelyard.models as mm
-from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists
+from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists, UntrustedModel
 
 from .marks import mlflow_warnings
 
@@ -89,7 +89,7 @@ def test_untrusted_skops_types_are_not_taken_from_the_model(tmp_path, frame, lab
         mm.save_model(clf, tmp_path / "refused")
     meta = mm.save_model(clf, tmp_path / "m", skops_trusted_types=["builtins.abs"])
     assert meta.flavors["sklearn"]["skops_trusted_types"] == ["builtins.abs"]
-    with pytest.raises(InvalidParameterValue, match="not trusted by default: \\['builtins.abs'\\]"):
+    with pytest.raises(UntrustedModel, match=r"not trusted here: \['builtins.abs'\].*skops_trusted_types"):
         mm.load_model(tmp_path / "m")
     loaded = mm.load_model(tmp_path / "m", skops_trusted_types=["builtins.abs"])
     np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))

@@ -23,6 +23,7 @@ import pandas as pd
 from ...errors import InvalidParameterValue
 from ..environment import pyfunc_conf
 from ..mlmodel import Model
+from ..trust import TrustPolicy, local_policy
 from . import module_startswith, warn_unsafe
 from .python_model import class_reference, import_class
 
@@ -162,7 +163,7 @@ def _is_json(value: Any) -> bool:
     return True
 
 
-def load(path: str, meta: Model, **_: Any) -> TorchPredictor:
+def load(path: str, meta: Model, *, trust: TrustPolicy, **_: Any) -> TorchPredictor:
     import torch
 
     conf = meta.flavors.get(FLAVOR_NAME) or {}
@@ -180,11 +181,11 @@ def load(path: str, meta: Model, **_: Any) -> TorchPredictor:
     elif fmt is None and os.path.isfile(os.path.join(data, EXPORTED)):  # mlflow.pytorch's default, "pt2"
         model = torch.export.load(os.path.join(data, EXPORTED)).module()
     else:  # ours with pickle, or mlflow.pytorch's "pickle" format
-        warn_unsafe("Loading", "pickle (torch.load)")
+        trust.check_pickle("pickle (torch.load)")
         model = torch.load(os.path.join(data, conf.get("model_file", PICKLED)), map_location="cpu", weights_only=False)
     return TorchPredictor(model)
 
 
 def _load_pyfunc(path: str) -> TorchPredictor:
     """Called by ``mlflow.pyfunc.load_model`` (``loader_module`` of this flavor)."""
-    return load(path, Model.load(path))
+    return load(path, Model.load(path), trust=local_policy())
