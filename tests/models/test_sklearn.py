@@ -135,3 +135,16 @@ def test_tensor_signature_from_ndarray(tmp_path, frame, labels):
     np.testing.assert_array_equal(loaded.predict(X.tolist()), clf.predict(X))
     with pytest.raises(mm.SchemaError, match="expected shape"):
         loaded.predict(X[:, :1])
+
+
+def test_a_forest_saves_and_loads_without_options_and_mlflow_reads_its_declared_types(
+        tmp_path, frame, labels, allow_mlflow_pickle):
+    """scikit-learn's compiled Tree is trusted by default; the MLmodel declares it, so MLflow loads it too."""
+    import mlflow.sklearn
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(n_estimators=4, random_state=0).fit(frame, labels)
+    meta = mm.save_model(forest, tmp_path / "m")
+    assert meta.flavors["sklearn"]["skops_trusted_types"] == ["sklearn.tree._tree.Tree"]
+    np.testing.assert_array_equal(mm.load_model(tmp_path / "m").predict(frame), forest.predict(frame))
+    np.testing.assert_array_equal(mlflow.sklearn.load_model(str(tmp_path / "m")).predict(frame), forest.predict(frame))
