@@ -12,11 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import modelyard.models as mm
-from modelyard.errors import (
-    InvalidParameterValue,
-    ResourceAlreadyExists,
-    UntrustedModel,
-)
+from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists, UntrustedModel
 
 from .marks import mlflow_warnings
 

@@ -41,11 +41,7 @@ from modelyard.errors import UntrustedModel
 from modelyard.models.trust import local_policy, serving_policy
 from modelyard.serving import ServingConfig
 from tests.conftest import free_port
-from tests.mlflow_support import (
-    THIRD_PARTY_WARNINGS,
-    mlflow_client_env,
-    mlflow_client_on,
-)
+from tests.mlflow_support import THIRD_PARTY_WARNINGS, mlflow_client_env, mlflow_client_on
 from tests.serving.conftest import ServeProcess
 
 pytestmark = [pytest.mark.filterwarnings(spec) for spec in THIRD_PARTY_WARNINGS]
@@ -169,6 +165,19 @@ def test_load_model_of_a_pickle_model_warns_and_loads(tmp_path, clf, data):
     with pytest.warns(mm.UnsafeSerializationWarning, match="cloudpickle: unpickling can run arbitrary code"):
         loaded = mm.load_model(tmp_path / "m")
     np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))
+
+
+def test_batch_predict_in_the_users_own_process_loads_a_pickle_with_a_warning(tmp_path, clf, data):
+    frame, _ = data
+    with pytest.warns(mm.UnsafeSerializationWarning):
+        mm.save_model(clf, tmp_path / "m", serialization_format="pickle", input_example=frame.iloc[:3])
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame.to_csv(src, index=False)
+    with pytest.warns(mm.UnsafeSerializationWarning, match="Loading a model with pickle"):
+        result = CliRunner().invoke(main, ["predict", str(tmp_path / "m"), "-i", str(src), "-o", str(out),
+                                           "--no-progress", "--tracking-uri", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)["prediction"].tolist() == clf.predict(frame).tolist()
 
 
 def test_allow_pickle_comes_from_the_flag_or_the_setting(monkeypatch):
@@ -398,10 +407,7 @@ def test_a_models_own_list_never_widens_the_trusted_set_nor_is_it_skipped(abs_mo
 
 def test_default_trusted_types_cover_scikit_learns_compiled_models(tmp_path, data):
     """Trees, forests, boosting (plain and histogram), nearest neighbours: save and load with no options."""
-    from sklearn.ensemble import (
-        GradientBoostingClassifier,
-        HistGradientBoostingClassifier,
-    )
+    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
     from sklearn.neighbors import KNeighborsClassifier
 
     frame, y = data
