@@ -80,7 +80,7 @@ class Settings:
     serve_allow_pickle: bool = _setting(
         False,
         "Let `modelyard serve` load pickle and cloudpickle models (scikit-learn pickle, custom Python models,"
-        " PyTorch full-model pickles). Off by default: unpickling runs code, and the server loads whatever"
+        " PyTorch full-model pickles and pt2 archives). Off by default: unpickling runs code, and the server loads whatever"
         " version its alias is moved to. Same as `modelyard serve --allow-pickle`. load_model and"
         " `modelyard predict` load pickles with a warning.",
     )

@@ -6,8 +6,10 @@ The kwargs are given with ``init_kwargs=...`` or read from same-named attributes
 of the module (``self.hidden = hidden`` in ``__init__``). A ``torch.jit.ScriptModule``
 is saved as TorchScript and needs no class. ``serialization_format="pickle"``
 saves the whole module with ``torch.save`` (warns). Models logged by
-``mlflow.pytorch`` load too: its ``pt2`` (``torch.export``) format as is, its
-``pickle`` format with a warning.
+``mlflow.pytorch`` load too, its ``pt2`` (``torch.export``) and ``pickle`` formats
+alike as pickles (a pt2 archive may hold pickled weights and objects, which
+``torch.export.load`` unpickles): with a warning, and in ``modelyard serve`` only when
+pickles are allowed. TorchScript loads through torch's own restricted unpickler.
 """
 
 from __future__ import annotations
@@ -179,6 +181,7 @@ def load(path: str, meta: Model, *, trust: TrustPolicy, **_: Any) -> TorchPredic
         model = import_class(conf["model_class"], base=torch.nn.Module)(**kwargs)
         load_model(model, os.path.join(data, conf.get("model_file", WEIGHTS)), device="cpu")
     elif fmt is None and os.path.isfile(os.path.join(data, EXPORTED)):  # mlflow.pytorch's default, "pt2"
+        trust.check_pickle("torch.export (pt2), whose archive may hold pickled objects")
         model = torch.export.load(os.path.join(data, EXPORTED)).module()
     else:  # ours with pickle, or mlflow.pytorch's "pickle" format
         trust.check_pickle("pickle (torch.load)")
