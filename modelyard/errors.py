@@ -13,6 +13,7 @@ maps a response back to the same class::
     ├── EndpointNotFound                ENDPOINT_NOT_FOUND        404
     ├── RequestTooLarge                 REQUEST_LIMIT_EXCEEDED    413
     ├── PermissionDenied                PERMISSION_DENIED         403
+    │   └── UntrustedModel              PERMISSION_DENIED         403
     └── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
 """
 
@@ -71,6 +72,17 @@ class RequestTooLarge(ModelyardError):
 class PermissionDenied(ModelyardError):
     error_code = "PERMISSION_DENIED"
     status = 403
+
+
+class UntrustedModel(PermissionDenied):
+    """A model this process refuses to load: pickled where pickles are not allowed, or an untrusted skops type.
+
+    ``reason`` is ``"pickle"`` or ``"skops_type"`` (a label of the serving metrics).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class TemporarilyUnavailable(ModelyardError):

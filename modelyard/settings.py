@@ -103,6 +103,20 @@ class Settings:
         """``create_model_version_source_validation_regex``, else MLflow's variable of the same meaning."""
         return self.create_model_version_source_validation_regex or os.environ.get(
             "MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX", "")
+    # -- which serialized models a process loads (modelyard/models/trust.py) --
+    serve_allow_pickle: bool = _setting(
+        False,
+        "Let `modelyard serve` load pickle and cloudpickle models (scikit-learn pickle, custom Python models,"
+        " PyTorch full-model pickles and pt2 archives). Off by default: unpickling runs code, and the server loads whatever"
+        " version its alias is moved to. Same as `modelyard serve --allow-pickle`. load_model and"
+        " `modelyard predict` load pickles with a warning.",
+    )
+    skops_trusted_types: str = _setting(
+        "",
+        "Comma-separated types skops models may contain, added to the built-in list of scikit-learn's own"
+        " compiled types (sklearn.tree._tree.Tree...). A type loads only if it is trusted here and declared in"
+        " the model's MLmodel (skops_trusted_types). Same as `modelyard serve|predict --trusted-types`.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

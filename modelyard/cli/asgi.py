@@ -22,6 +22,7 @@ def run_asgi(
     server's :class:`~modelyard.server.http_protocol.DirectProtocol`.
     """
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(
@@ -30,6 +31,9 @@ def run_asgi(
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     if workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+        if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+            raise SystemExit(STARTUP_FAILURE)  # a worker could not start (uvicorn stops them all): fail, as one does
     else:
         uvicorn.Server(config).run()

@@ -58,6 +58,17 @@ def tracking_uri_option(fn: F) -> F:
     )(fn)
 
 
+def trusted_types_option(fn: F) -> F:
+    """``--trusted-types``: skops types to trust beyond scikit-learn's own (``modelyard.models.trust``)."""
+    return click.option(
+        "--trusted-types",
+        multiple=True,
+        metavar="TYPE[,TYPE...]",
+        help="skops types to trust beyond scikit-learn's own compiled types and MODELYARD_SKOPS_TRUSTED_TYPES"
+        " (a type also has to be declared in the model's MLmodel). Repeatable.",
+    )(fn)
+
+
 def json_option(fn: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (MLflow REST shapes) instead of a table.")(
         fn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .output import SdkCommand, tracking_uri_option
+from .output import SdkCommand, tracking_uri_option, trusted_types_option
 
 
 @click.command("predict", cls=SdkCommand)
@@ -17,14 +17,19 @@ from .output import SdkCommand, tracking_uri_option
 @click.option("--keep-columns", is_flag=True, help="Write the input columns beside the predictions.")
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
 @tracking_uri_option
+@trusted_types_option
 def command(model_uri: str, input_path: str, output_path: str, chunk_rows: int, keep_columns: bool,
-            no_progress: bool, tracking_uri: str | None) -> None:
-    """Score a file with MODEL_URI, chunk by chunk, through the same predict path as `modelyard serve`."""
+            no_progress: bool, tracking_uri: str | None, trusted_types: tuple[str, ...]) -> None:
+    """Score a file with MODEL_URI, chunk by chunk, through the same predict path as `modelyard serve`.
+
+    Runs in your own process: a pickled model loads with a warning (`modelyard serve` refuses it).
+    """
     from ..client import Client
+    from ..models.trust import local_policy
     from ..serving.batch import load_for_batch, predict_file
 
     with Client(tracking_uri) as client:
-        model = load_for_batch(model_uri, client)
+        model = load_for_batch(model_uri, client, local_policy(trusted_types))
         try:
             with click.progressbar(length=1, label=f"{model.name} v{model.version}", file=None,
                                    hidden=no_progress) as bar:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .asgi import run_asgi
-from .output import SdkCommand, tracking_uri_option
+from .output import SdkCommand, tracking_uri_option, trusted_types_option
 
 if TYPE_CHECKING:
     from ..serving import ServingConfig
@@ -57,6 +57,11 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
               " passes the limit).")
 @click.option("--webhook-secret", default=None, envvar="MODELYARD_WEBHOOK_SECRET",
               help="Check registry webhook signatures with this secret.")
+@click.option("--allow-pickle", is_flag=True, default=None,
+              help="Load pickle and cloudpickle models (scikit-learn pickle, custom Python models, PyTorch full-model"
+              " pickles). Off by default: unpickling runs code, and the server loads whatever version the alias is"
+              " moved to. Default: MODELYARD_SERVE_ALLOW_PICKLE (false).")
+@trusted_types_option
 @click.option("--log-level", default="warning", show_default=True, help="uvicorn log level.")
 @click.option("--export", "export", nargs=2, type=(click.Choice(["docker", "k8s"]), click.Path(file_okay=False)),
               default=None, metavar="docker|k8s DIR",
@@ -65,37 +70,42 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
 def command(
     model_uri: str, host: str, port: int, workers: int, tracking_uri: str | None, model_name: str | None,
     poll_interval: float, max_batch_size: int, max_wait_ms: float, request_log: bool, request_log_queue: int,
-    max_request_bytes: int, webhook_secret: str | None, log_level: str, export: tuple[str, str] | None, image: str | None,
+    max_request_bytes: int, webhook_secret: str | None, allow_pickle: bool | None, trusted_types: tuple[str, ...],
+    log_level: str, export: tuple[str, str] | None, image: str | None,
 ) -> None:
     """Serve MODEL_URI (models:/name@alias, models:/name/N, runs:/id/path or a path) over HTTP.
 
     MLflow's scoring protocol (/invocations), Open Inference Protocol v2 (/v2/...), /metrics,
     /feedback, a try-it page at /. The alias is followed: the server switches to the new
-    version when it moves (polling, or POST /-/webhook from the registry).
+    version when it moves (polling, or POST /-/webhook from the registry). Pickled models are
+    refused unless --allow-pickle; skops models load scikit-learn's own types plus --trusted-types.
     """
     from ..client.uri import get_tracking_uri
     from ..serving import ServingConfig
 
     resolved = tracking_uri or get_tracking_uri()
     if export is not None:
-        _export(model_uri, resolved, export[0], export[1], image)
+        _export(model_uri, resolved, export[0], export[1], image, trusted_types)
         return
     config = ServingConfig(
         model_uri=model_uri, tracking_uri=resolved, model_name=model_name, poll_interval=poll_interval,
         max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, request_log=request_log,
         request_log_queue=request_log_queue, webhook_secret=webhook_secret, max_request_bytes=max_request_bytes,
+        allow_pickle=allow_pickle, trusted_types=trusted_types,
     )
     click.echo(f"modelyard serve {model_uri} on http://{host}:{port}", err=True)
     run(config, host, port, workers, log_level)
 
 
-def _export(model_uri: str, tracking_uri: str, kind: str, out_dir: str, image: str | None) -> None:
+def _export(model_uri: str, tracking_uri: str, kind: str, out_dir: str, image: str | None,
+            trusted_types: tuple[str, ...]) -> None:
     from ..client import Client
+    from ..models.trust import local_policy
     from ..serving.batch import load_for_batch
     from ..serving.export import export_docker, export_k8s
 
     with Client(tracking_uri) as client:
-        model = load_for_batch(model_uri, client)
+        model = load_for_batch(model_uri, client, local_policy(trusted_types))
         try:
             if kind == "docker":
                 files = export_docker(model, model_uri, out_dir, tracking_uri)

@@ -10,6 +10,8 @@ Flavors: ``sklearn`` (skops), ``pytorch`` (safetensors or TorchScript),
 ``transformers`` (safetensors; a pipeline or model + tokenizer) and
 ``python_model`` (a class with ``predict``, saved as class reference + state).
 Models saved by MLflow's sklearn, transformers, pytorch and python-model flavors load too.
+Pickled models load with an :class:`UnsafeSerializationWarning` (``modelyard serve``
+refuses them unless allowed) and skops types load only when trusted: see :mod:`.trust`.
 """
 
 from .enforce import SchemaError as SchemaError

@@ -17,6 +17,7 @@ from .examples import save_example
 from .mlmodel import Model, directory_size
 from .pyfunc import PyFuncModel
 from .signature import ModelSignature, infer_schema
+from .trust import TrustPolicy, local_policy
 from .uri import download_model
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,16 @@ def load_model(
     *,
     skops_trusted_types: list[str] | None = None,
     client: Any = None,
+    trust: TrustPolicy | None = None,
 ) -> PyFuncModel:
     """Load a model saved by modelyard or MLflow: a path, ``runs:/``, ``models:/name/N``, ``models:/name@alias``.
+
+    Pickled models (pickle, cloudpickle, PyTorch full-model pickles) load with an
+    :class:`UnsafeSerializationWarning`. A skops model loads the types that both its
+    ``MLmodel`` declares and this process trusts: scikit-learn's own compiled types,
+    ``MODELYARD_SKOPS_TRUSTED_TYPES`` and ``skops_trusted_types``. ``trust`` replaces
+    that policy (see :mod:`modelyard.models.trust`: ``modelyard serve`` passes one that
+    refuses pickles unless allowed).
 
     >>> model = my.models.load_model("models:/churn@champion")
     >>> model.predict(df)
@@ -201,5 +210,6 @@ def load_model(
             f"Cannot load this model: its loader {loader or '(none)'} and flavors {sorted(meta.flavors)} are not "
             f"supported. Supported loaders: {sorted(flavors.LOADERS)}."
         )
-    predictor = module.load(path, meta, skops_trusted_types=skops_trusted_types)
+    policy = trust.trusting(skops_trusted_types) if trust is not None else local_policy(skops_trusted_types)
+    predictor = module.load(path, meta, trust=policy)
     return PyFuncModel(meta, predictor, path)

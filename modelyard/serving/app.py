@@ -64,7 +64,7 @@ class ModelServer:
         self.metrics = ServingMetrics()
         if config.metrics_dir:
             self.metrics.share(config.metrics_dir)
-        self.holder = ModelHolder(config.model_uri, client_factory, self.metrics, config.model_name)
+        self.holder = ModelHolder(config.model_uri, client_factory, self.metrics, config.model_name, config.trust())
         self.batcher = Batcher(config.max_batch_size, config.max_wait_ms, config.inline_predict_ms,
                                self.metrics.batch_size.observe)
         self.request_log = (

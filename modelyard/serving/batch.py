@@ -13,17 +13,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidParameterValue
+from ..models.trust import TrustPolicy
 from .model import LoadedModel, load, resolve
 
 DEFAULT_CHUNK_ROWS = 10_000
 
 
-def load_for_batch(model_uri: str, client: Any = None) -> LoadedModel:
+def load_for_batch(model_uri: str, client: Any = None, trust: TrustPolicy | None = None) -> LoadedModel:
+    """The model for batch scoring, in the user's own process: pickles load with a warning unless ``trust`` says otherwise."""
     if client is None:
         from ..client import Client
 
         client = Client()
-    return load(resolve(model_uri, client), client)
+    return load(resolve(model_uri, client), client, trust)
 
 
 def read_chunks(path: str, chunk_rows: int) -> tuple[int, Iterator[pd.DataFrame]]:

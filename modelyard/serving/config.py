@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models.trust import TrustPolicy
 
 
 def _setting(default: object, help: str) -> object:
@@ -30,3 +34,13 @@ class ServingConfig:
     metrics_dir: str | None = _setting(
         None, "Directory shared by worker processes to sum their metrics (modelyard serve --workers N sets it).")  # type: ignore[assignment]
     metrics_flush_s: float = _setting(1.0, "Seconds between writes of a worker's metrics to metrics_dir.")  # type: ignore[assignment]
+    allow_pickle: bool | None = _setting(
+        None, "Load pickle/cloudpickle models (they run code while loading); None: MODELYARD_SERVE_ALLOW_PICKLE.")  # type: ignore[assignment]
+    trusted_types: tuple[str, ...] = _setting(
+        (), "skops types trusted beyond scikit-learn's own and MODELYARD_SKOPS_TRUSTED_TYPES.")  # type: ignore[assignment]
+
+    def trust(self) -> TrustPolicy:
+        """The loaders' policy: pickles refused unless allowed, skops types from the lists above."""
+        from ..models.trust import serving_policy
+
+        return serving_policy(self.allow_pickle, self.trusted_types)

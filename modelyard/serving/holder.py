@@ -7,6 +7,13 @@ version, new ones get the new one. A new version is loaded (and predicted on
 once) in the background before the switch; if that fails the old version keeps
 serving and the error is reported on ``/version`` and in the metrics.
 
+Every load asks the server's :class:`~modelyard.models.trust.TrustPolicy`: a
+version it refuses (a pickled model without ``--allow-pickle``, an untrusted skops
+type) is never unpickled, is logged, counted in
+``modelyard_serving_model_refused_total{reason}`` and shown on ``/version``
+(``last_error``, ``refused_version``), and is not tried again until the alias moves on.
+At start-up a refusal stops the server with that message.
+
 The alias is re-resolved every ``poll_interval`` seconds, and at once when the
 registry's webhook calls ``POST /-/webhook``.
 """
@@ -21,6 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import UntrustedModel
+from ..models.trust import TrustPolicy, serving_policy
 from .metrics import ServingMetrics
 from .model import LoadedModel, Target, load, resolve
 
@@ -29,8 +38,9 @@ log = logging.getLogger("modelyard.serving")
 
 class ModelHolder:
     def __init__(self, uri: str, client_factory: Callable[[], Any], metrics: ServingMetrics,
-                 name: str | None = None) -> None:
+                 name: str | None = None, trust: TrustPolicy | None = None) -> None:
         self.uri = uri
+        self.trust = trust if trust is not None else serving_policy()
         self.client_factory = client_factory
         self.metrics = metrics
         self.name = name
@@ -39,6 +49,7 @@ class ModelHolder:
         self.last_error_at: float | None = None
         self.last_check_at: float | None = None
         self.swaps = 0
+        self.refused_version: str | None = None  # the load URI the trust policy refused last
         self._lock = threading.Lock()  # one resolve-and-load at a time
         self._client: Any = None
         self._refreshing = False
@@ -56,7 +67,11 @@ class ModelHolder:
 
     def load_initial(self) -> LoadedModel:
         with self._lock:
-            model = load(resolve(self.uri, self.client, self.name), self.client)
+            try:
+                model = load(resolve(self.uri, self.client, self.name), self.client, self.trust)
+            except UntrustedModel as exc:
+                log.error("refusing to serve %s: %s", self.uri, exc.message)
+                raise
             self._switch(model)
             return model
 
@@ -69,7 +84,12 @@ class ModelHolder:
                 target: Target = resolve(self.uri, self.client, self.name)
                 if current is not None and target.version == current.version:
                     return False
-                model = load(target, self.client)
+                if target.load_uri == self.refused_version:
+                    return False  # refused already: the policy has not changed, the alias has not moved
+                model = load(target, self.client, self.trust)
+            except UntrustedModel as exc:
+                self._refused(target, exc, current)
+                return False
             except Exception as exc:  # noqa: BLE001 - keep serving the old version, say why
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self.last_error_at = time.time()
@@ -78,9 +98,18 @@ class ModelHolder:
                             self.uri, current.version if current else None, self.last_error)
                 return False
             self._switch(model)
-            self.last_error = None
+            self.last_error = self.refused_version = None
             gc.freeze()  # the new version's objects live as long as it serves (see heap.settle_heap)
             return True
+
+    def _refused(self, target: Target, exc: UntrustedModel, current: LoadedModel | None) -> None:
+        self.refused_version = target.load_uri
+        self.last_error = f"{type(exc).__name__}: refused {target.load_uri}: {exc.message}"
+        self.last_error_at = time.time()
+        self.metrics.load_failures.inc()
+        self.metrics.refused.inc(exc.reason)
+        log.error("refusing to switch %s to %s; still serving version %s: %s",
+                  self.uri, target.load_uri, current.version if current else None, exc.message)
 
     def _switch(self, model: LoadedModel) -> None:
         old, self.current = self.current, model
@@ -118,7 +147,8 @@ class ModelHolder:
 
     def describe(self) -> dict[str, Any]:
         m = self.current
-        out: dict[str, Any] = {"model_uri": self.uri, "swaps": self.swaps, "last_error": self.last_error}
+        out: dict[str, Any] = {"model_uri": self.uri, "swaps": self.swaps, "last_error": self.last_error,
+                               "refused_version": self.refused_version}
         if m is not None:
             out.update(model_name=m.name, model_version=m.version, resolved_uri=m.target.load_uri,
                        loaded_at=m.loaded_at, run_id=m.pyfunc.run_id, flavors=sorted(m.pyfunc.flavors))

@@ -6,7 +6,8 @@ Per-app registry (several apps in one process do not collide). Series:
 ``modelyard_serving_batch_size``, ``modelyard_serving_model_info{name,version,uri}``,
 ``modelyard_serving_predictions_total{version,value}`` (discrete outputs),
 ``modelyard_serving_prediction_value{version}`` (numeric outputs),
-``modelyard_serving_model_swaps_total``, ``modelyard_serving_model_load_failures_total``
+``modelyard_serving_model_swaps_total``, ``modelyard_serving_model_load_failures_total``,
+``modelyard_serving_model_refused_total{reason}`` (versions the trust policy refused)
 and the request log's ``..._request_log_{written,dropped,failed}_total`` and queue depth.
 
 The series updated on every request (the first five) are plain counts kept by the
@@ -123,9 +124,9 @@ class CounterFamily(Collector):
         if not self.labelnames:
             self.counts[()] = 0  # a counter without labels reads 0 before its first event
 
-    def inc(self) -> None:
-        """For a family without labels (what ``Counter.inc`` is without ``.labels``)."""
-        self.counts[()] = self.counts.get((), 0) + 1
+    def inc(self, *values: str) -> None:
+        """Add one to the series of these label values (none for a family without labels)."""
+        self.counts[values] = self.counts.get(values, 0) + 1
 
     def dump(self) -> list[Any]:
         return [[list(values), count] for values, count in list(self.counts.items())]
@@ -171,11 +172,15 @@ class ServingMetrics:
         self.swaps = CounterFamily("modelyard_serving_model_swaps", "Model versions switched in.")
         self.load_failures = CounterFamily("modelyard_serving_model_load_failures",
                                            "Model versions that failed to load (the old one kept serving).")
+        self.refused = CounterFamily("modelyard_serving_model_refused",
+                                     "Model versions the trust policy refused (reason: pickle or skops_type).",
+                                     ["reason"])
         r.register(self.swaps)
         r.register(self.load_failures)
+        r.register(self.refused)
         # Collectors in page order; those with ``dump``/``merged`` are summed over worker processes.
         self.collectors: list[Any] = [self.requests, self.latency, self.batch_size, self.model_info,
-                                      self.predicted, self.values, self.swaps, self.load_failures]
+                                      self.predicted, self.values, self.swaps, self.load_failures, self.refused]
         self.files: MetricsFiles | None = None
         self._children: dict[tuple[str, int], tuple[tuple[str, str], Buckets]] = {}
         self._classes: dict[tuple[str, Any], tuple[str, str]] = {}

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..models import PyFuncModel, load_model
+from ..models.trust import TrustPolicy
 from ..models.uri import parse_runs_uri
 from .inputs import InputReader, Inputs
 
@@ -109,12 +110,16 @@ class LoadedModel:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
-def load(target: Target, client: Any) -> LoadedModel:
-    """Download and load ``target``, then predict once on its input example (a model that cannot is refused)."""
+def load(target: Target, client: Any, trust: TrustPolicy | None = None) -> LoadedModel:
+    """Download and load ``target``, then predict once on its input example (a model that cannot is refused).
+
+    ``trust`` decides which serialized models load (default: the user's own process, where
+    pickles warn; the server passes :meth:`ServingConfig.trust`, which refuses them).
+    """
     remote = "://" in target.load_uri or target.load_uri.startswith(("models:", "runs:"))
     tmpdir = tempfile.mkdtemp(prefix="modelyard-serve-") if remote else None
     try:
-        pyfunc = load_model(target.load_uri, dst_path=tmpdir, client=client)
+        pyfunc = load_model(target.load_uri, dst_path=tmpdir, client=client, trust=trust)
         model = LoadedModel(target, pyfunc, InputReader(pyfunc.signature), tmpdir=tmpdir)
         raw = pyfunc.unwrap_python_model()
         needs_names = "sklearn" not in pyfunc.flavors or hasattr(raw, "feature_names_in_")

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import modelyard.models as mm
-from modelyard.errors import InvalidParameterValue
+from modelyard.errors import InvalidParameterValue, UntrustedModel
+from modelyard.models.trust import serving_policy
 
 from .marks import mlflow_warnings
 
@@ -108,7 +109,10 @@ def test_we_load_mlflow_pytorch(tmp_path, mlp, X):
     import mlflow.pytorch
 
     mlflow.pytorch.save_model(mlp, str(tmp_path / "pt2"), input_example=X[:2], pip_requirements=["torch"])
-    loaded = mm.load_model(tmp_path / "pt2")
+    with pytest.raises(UntrustedModel, match="--allow-pickle"):  # what modelyard serve does by default
+        mm.load_model(tmp_path / "pt2", trust=serving_policy(allow_pickle=False))
+    with pytest.warns(mm.UnsafeSerializationWarning, match="pt2"):  # torch.export.load may unpickle
+        loaded = mm.load_model(tmp_path / "pt2")
     np.testing.assert_allclose(loaded.predict(X), _expected(mlp, X), rtol=1e-6)
     mlflow.pytorch.save_model(mlp, str(tmp_path / "pkl"), serialization_format="pickle", pip_requirements=["torch"])
     with pytest.warns(mm.UnsafeSerializationWarning):

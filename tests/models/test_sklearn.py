@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import modelyard.models as mm
-from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists
+from modelyard.errors import InvalidParameterValue, ResourceAlreadyExists, UntrustedModel
 
 from .marks import mlflow_warnings
 
@@ -89,7 +89,7 @@ def test_untrusted_skops_types_are_not_taken_from_the_model(tmp_path, frame, lab
         mm.save_model(clf, tmp_path / "refused")
     meta = mm.save_model(clf, tmp_path / "m", skops_trusted_types=["builtins.abs"])
     assert meta.flavors["sklearn"]["skops_trusted_types"] == ["builtins.abs"]
-    with pytest.raises(InvalidParameterValue, match="not trusted by default: \\['builtins.abs'\\]"):
+    with pytest.raises(UntrustedModel, match=r"not trusted here: \['builtins.abs'\].*skops_trusted_types"):
         mm.load_model(tmp_path / "m")
     loaded = mm.load_model(tmp_path / "m", skops_trusted_types=["builtins.abs"])
     np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))
@@ -135,3 +135,16 @@ def test_tensor_signature_from_ndarray(tmp_path, frame, labels):
     np.testing.assert_array_equal(loaded.predict(X.tolist()), clf.predict(X))
     with pytest.raises(mm.SchemaError, match="expected shape"):
         loaded.predict(X[:, :1])
+
+
+def test_a_forest_saves_and_loads_without_options_and_mlflow_reads_its_declared_types(
+        tmp_path, frame, labels, allow_mlflow_pickle):
+    """scikit-learn's compiled Tree is trusted by default; the MLmodel declares it, so MLflow loads it too."""
+    import mlflow.sklearn
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(n_estimators=4, random_state=0).fit(frame, labels)
+    meta = mm.save_model(forest, tmp_path / "m")
+    assert meta.flavors["sklearn"]["skops_trusted_types"] == ["sklearn.tree._tree.Tree"]
+    np.testing.assert_array_equal(mm.load_model(tmp_path / "m").predict(frame), forest.predict(frame))
+    np.testing.assert_array_equal(mlflow.sklearn.load_model(str(tmp_path / "m")).predict(frame), forest.predict(frame))

@@ -6,7 +6,8 @@ Each flavor module provides:
 - ``save(model, path, meta, **options) -> list[str]``: write the files, add the flavor
   sections to ``meta``, return the distributions the model needs;
 - ``wrap(model, **options) -> Predictor``: an in-memory predictor (to infer signatures);
-- ``load(path, meta, **options) -> Predictor``: read a saved model back;
+- ``load(path, meta, trust=TrustPolicy) -> Predictor``: read a saved model back, asking the
+  :class:`~modelyard.models.trust.TrustPolicy` before anything is unpickled;
 - ``_load_pyfunc(path)``: the hook ``mlflow.pyfunc.load_model`` calls.
 """
 
@@ -17,6 +18,8 @@ from types import ModuleType
 from typing import Any
 
 from ...errors import InvalidParameterValue
+from ..trust import UnsafeSerializationWarning as UnsafeSerializationWarning
+from ..trust import warn_unsafe as warn_unsafe
 
 _PKG = "modelyard.models.flavors"
 
@@ -81,20 +84,4 @@ def module_startswith(model: Any, *prefixes: str) -> bool:
     """Whether ``model``'s class or any base comes from a module under one of ``prefixes``."""
     return any(
         (getattr(klass, "__module__", "") or "").split(".")[0] in prefixes for klass in type(model).__mro__
-    )
-
-
-class UnsafeSerializationWarning(UserWarning):
-    """A model is saved or loaded with pickle: loading it can run arbitrary code."""
-
-
-def warn_unsafe(action: str, fmt: str) -> None:
-    import warnings
-
-    warnings.warn(
-        f"{action} a model with {fmt}: unpickling can run arbitrary code, so load it only from a "
-        "source you trust. The safe default formats are skops (scikit-learn), safetensors (PyTorch, "
-        "Transformers) and importable class + state (plain Python).",
-        UnsafeSerializationWarning,
-        stacklevel=4,
     )

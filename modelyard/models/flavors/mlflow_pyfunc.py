@@ -14,7 +14,7 @@ from typing import Any
 from ...errors import ModelyardError
 from ..mlmodel import Model
 from ..pyfunc import call_predict
-from . import warn_unsafe
+from ..trust import TrustPolicy
 
 FLAVOR_NAME = "python_function"
 
@@ -28,13 +28,13 @@ class MlflowPythonModelPredictor:
         return call_predict(self.raw_model, data, params, context=self.context)
 
 
-def load(path: str, meta: Model, **_: Any) -> MlflowPythonModelPredictor:
+def load(path: str, meta: Model, *, trust: TrustPolicy, **_: Any) -> MlflowPythonModelPredictor:
     conf = meta.flavors.get(FLAVOR_NAME) or {}
     if "model_code_path" in conf:
         raise ModelyardError(
             "This MLflow model is defined by code (model_code_path): load it with mlflow.pyfunc.load_model."
         )
-    warn_unsafe("Loading", "cloudpickle (an MLflow PythonModel)")
+    trust.check_pickle("cloudpickle (an MLflow PythonModel)")
     import cloudpickle
 
     try:

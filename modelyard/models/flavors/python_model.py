@@ -20,6 +20,7 @@ from ...errors import InvalidParameterValue, ModelyardError
 from ..environment import pyfunc_conf
 from ..mlmodel import Model
 from ..pyfunc import call_predict
+from ..trust import TrustPolicy, local_policy
 from . import warn_unsafe
 
 FLAVOR_NAME = "python_class"
@@ -128,10 +129,10 @@ def _save_state(model: Any, path: str) -> list[str]:
     return files
 
 
-def load(path: str, meta: Model, **_: Any) -> PythonPredictor:
+def load(path: str, meta: Model, *, trust: TrustPolicy, **_: Any) -> PythonPredictor:
     conf = meta.flavors.get(FLAVOR_NAME) or {}
     if conf.get("serialization_format") == "cloudpickle":
-        warn_unsafe("Loading", "cloudpickle")
+        trust.check_pickle("cloudpickle")
         import cloudpickle
 
         with open(os.path.join(path, conf.get("python_model", PICKLE_FILE)), "rb") as fh:
@@ -155,4 +156,4 @@ def load(path: str, meta: Model, **_: Any) -> PythonPredictor:
 
 def _load_pyfunc(path: str) -> PythonPredictor:
     """Called by ``mlflow.pyfunc.load_model`` (``loader_module`` of this flavor)."""
-    return load(path, Model.load(path))
+    return load(path, Model.load(path), trust=local_policy())

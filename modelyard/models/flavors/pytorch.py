@@ -6,8 +6,10 @@ The kwargs are given with ``init_kwargs=...`` or read from same-named attributes
 of the module (``self.hidden = hidden`` in ``__init__``). A ``torch.jit.ScriptModule``
 is saved as TorchScript and needs no class. ``serialization_format="pickle"``
 saves the whole module with ``torch.save`` (warns). Models logged by
-``mlflow.pytorch`` load too: its ``pt2`` (``torch.export``) format as is, its
-``pickle`` format with a warning.
+``mlflow.pytorch`` load too, its ``pt2`` (``torch.export``) and ``pickle`` formats
+alike as pickles (a pt2 archive may hold pickled weights and objects, which
+``torch.export.load`` unpickles): with a warning, and in ``modelyard serve`` only when
+pickles are allowed. TorchScript loads through torch's own restricted unpickler.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 from ...errors import InvalidParameterValue
 from ..environment import pyfunc_conf
 from ..mlmodel import Model
+from ..trust import TrustPolicy, local_policy
 from . import module_startswith, warn_unsafe
 from .python_model import class_reference, import_class
 
@@ -162,7 +165,7 @@ def _is_json(value: Any) -> bool:
     return True
 
 
-def load(path: str, meta: Model, **_: Any) -> TorchPredictor:
+def load(path: str, meta: Model, *, trust: TrustPolicy, **_: Any) -> TorchPredictor:
     import torch
 
     conf = meta.flavors.get(FLAVOR_NAME) or {}
@@ -178,13 +181,14 @@ def load(path: str, meta: Model, **_: Any) -> TorchPredictor:
         model = import_class(conf["model_class"], base=torch.nn.Module)(**kwargs)
         load_model(model, os.path.join(data, conf.get("model_file", WEIGHTS)), device="cpu")
     elif fmt is None and os.path.isfile(os.path.join(data, EXPORTED)):  # mlflow.pytorch's default, "pt2"
+        trust.check_pickle("torch.export (pt2), whose archive may hold pickled objects")
         model = torch.export.load(os.path.join(data, EXPORTED)).module()
     else:  # ours with pickle, or mlflow.pytorch's "pickle" format
-        warn_unsafe("Loading", "pickle (torch.load)")
+        trust.check_pickle("pickle (torch.load)")
         model = torch.load(os.path.join(data, conf.get("model_file", PICKLED)), map_location="cpu", weights_only=False)
     return TorchPredictor(model)
 
 
 def _load_pyfunc(path: str) -> TorchPredictor:
     """Called by ``mlflow.pyfunc.load_model`` (``loader_module`` of this flavor)."""
-    return load(path, Model.load(path))
+    return load(path, Model.load(path), trust=local_policy())

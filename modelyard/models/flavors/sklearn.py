@@ -4,7 +4,10 @@ The files and ``MLmodel`` sections are MLflow's own (``loader_module:
 mlflow.sklearn``, ``pickled_model``, ``serialization_format``…), so
 ``mlflow.pyfunc.load_model`` and ``mlflow.sklearn.load_model`` read what we write,
 and we read what they write. Unlike MLflow, we never trust the skops types a model
-declares about itself: pass ``skops_trusted_types`` to ``load_model`` instead.
+declares about itself alone: a type loads only when the loader's
+:class:`~modelyard.models.trust.TrustPolicy` trusts it too (scikit-learn's own
+compiled types, such as a forest's ``Tree``, are trusted by default). Saving
+declares the types the model needs in ``skops_trusted_types``, as MLflow does.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from ...errors import InvalidParameterValue
 from ..environment import pyfunc_conf
 from ..mlmodel import Model
+from ..trust import TrustPolicy, local_policy
 from . import module_startswith, warn_unsafe
 
 FLAVOR_NAME = "sklearn"
@@ -53,17 +57,22 @@ def save(
         raise InvalidParameterValue(f"Unknown serialization_format {fmt!r} for scikit-learn: choose one of {FORMATS}.")
     data_file = _FILES[fmt]
     target = os.path.join(path, data_file)
+    declared = skops_trusted_types
     if fmt == "skops":
         import skops.io
 
         skops.io.dump(model, target)
-        untrusted = sorted(set(skops.io.get_untrusted_types(file=target)) - set(skops_trusted_types or ()))
+        needed = sorted(skops.io.get_untrusted_types(file=target))
+        trusted = local_policy(skops_trusted_types).trusted_types
+        untrusted = [t for t in needed if t not in trusted]
         if untrusted:
             os.remove(target)
             raise InvalidParameterValue(
                 f"The model uses types skops does not trust by default: {untrusted}. If loading them is "
-                "safe, pass skops_trusted_types=[...] listing them (and pass the same list to load_model)."
+                "safe, pass skops_trusted_types=[...] listing them (and trust them where the model is loaded: "
+                "skops_trusted_types= of load_model, --trusted-types or MODELYARD_SKOPS_TRUSTED_TYPES)."
             )
+        declared = needed or None  # what the model needs, as MLflow's own list must name
     else:
         warn_unsafe("Saving", fmt)
         import pickle
@@ -85,38 +94,30 @@ def save(
         sklearn_version=sklearn.__version__,
         serialization_format=fmt,
         code=None,
-        skops_trusted_types=skops_trusted_types,
+        skops_trusted_types=declared,
     )
     return ["scikit-learn", *({"skops": ["skops"], "cloudpickle": ["cloudpickle"]}.get(fmt, []))]
 
 
-def load(path: str, meta: Model, skops_trusted_types: list[str] | None = None, **_: Any) -> SklearnPredictor:
+def load(path: str, meta: Model, *, trust: TrustPolicy, **_: Any) -> SklearnPredictor:
     conf = meta.flavors.get(FLAVOR_NAME) or {}
     pyfunc = meta.flavors.get("python_function") or {}
     data_file = conf.get("pickled_model") or pyfunc.get("model_path") or "model.pkl"
     fmt = conf.get("serialization_format", "pickle")
     if fmt not in FORMATS:
         raise InvalidParameterValue(f"Unknown scikit-learn serialization_format {fmt!r} in MLmodel.")
-    return SklearnPredictor(load_file(os.path.join(path, data_file), fmt, skops_trusted_types))
-
-
-def load_file(target: str, fmt: str, trusted: list[str] | None = None) -> Any:
+    target = os.path.join(path, data_file)
     if fmt == "skops":
         import skops.io
 
-        untrusted = sorted(set(skops.io.get_untrusted_types(file=target)) - set(trusted or ()))
-        if untrusted:
-            raise InvalidParameterValue(
-                f"This scikit-learn model uses types that are not trusted by default: {untrusted}. "
-                "If you trust the model's source, pass skops_trusted_types=[...] listing them to load_model."
-            )
-        return skops.io.load(target, trusted=list(trusted or ()) or None)
-    warn_unsafe("Loading", fmt)
+        trusted = trust.skops_types(skops.io.get_untrusted_types(file=target), conf.get("skops_trusted_types"))
+        return SklearnPredictor(skops.io.load(target, trusted=trusted or None))
+    trust.check_pickle(fmt)
     import pickle
 
     with open(target, "rb") as fh:
         if fmt == "cloudpickle":
             import cloudpickle
 
-            return cloudpickle.load(fh)
-        return pickle.load(fh)
+            return SklearnPredictor(cloudpickle.load(fh))
+        return SklearnPredictor(pickle.load(fh))
