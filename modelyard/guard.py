@@ -223,7 +223,9 @@ class GuardMiddleware:
         async def send_guarded(message: Message) -> None:
             nonlocal complete
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+                headers = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [h for h in SECURITY_HEADERS if h[0] not in names]
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 complete = True
             await send(message)
