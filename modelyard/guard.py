@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
+from typing import NamedTuple, TypeVar
 
 import msgspec
 from starlette.requests import ClientDisconnect
@@ -43,7 +43,8 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_CHECKED = frozenset({"POST", "PATCH"})
 SECURITY_HEADERS = [(b"x-frame-options", b"SAMEORIGIN"), (b"x-content-type-options", b"nosniff")]
 SECURITY_HEAD = b"".join(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS)
-_CACHE_MAX = 1024  # Host header values remembered (an attacker may send endless new ones)
+_CACHE_MAX = 1024  # decisions remembered per kind (an attacker may send endless new values)
+K = TypeVar("K", bytes, str)
 
 
 class Refusal(NamedTuple):
@@ -120,7 +121,10 @@ class Guard:
         self._origin_patterns = [o for o in origins if "*" in o and o != "*"]
         self.json_prefixes, self.json_exempt = json_prefixes, json_exempt
         self.open_paths, self.open_prefixes = frozenset(open_paths), open_prefixes
+        # What was decided of each Host value, content type and path (the same few come every time).
         self._known: dict[bytes, bool] = {}
+        self._json_kinds: dict[bytes, bool] = {}
+        self._json_paths: dict[str, bool] = {}
         self.wrong_host = _refusal(
             403, "PERMISSION_DENIED",
             f"Invalid Host header: this server does not answer to that name (an operator may allow it with"
@@ -151,11 +155,15 @@ class Guard:
             source = given.get(b"origin") or given.get(b"referer")
             if source is not None and not self.any_origin and not self._origin_ok(source, host):
                 return self.cross_origin
-            if method in JSON_CHECKED and path.startswith(self.json_prefixes) and not path.startswith(self.json_exempt):
+            if method in JSON_CHECKED:
                 kind = given.get(b"content-type")
-                if kind is not None and not _is_json(kind):
+                if kind is not None and not _remember(self._json_kinds, kind, _is_json) and _remember(
+                        self._json_paths, path, self._takes_json):
                     return self.not_json
         return None
+
+    def _takes_json(self, path: str) -> bool:
+        return path.startswith(self.json_prefixes) and not path.startswith(self.json_exempt)
 
     def _open(self, path: str) -> bool:
         return path in self.open_paths or (bool(self.open_prefixes) and path.startswith(self.open_prefixes))
@@ -163,15 +171,13 @@ class Guard:
     def _host_ok(self, host: bytes | None, local: str | None) -> bool:
         if host is None:
             return False
-        known = self._known.get(host)
-        if known is None:
-            name = _hostname(host)
-            known = name in self._host_names or any(fnmatch.fnmatchcase(name, p) for p in self._host_patterns)
-            if len(self._known) < _CACHE_MAX:
-                self._known[host] = known
-        if known:
+        if _remember(self._known, host, self._named):
             return True
         return local is not None and _hostname(host) in (local.lower(), f"[{local.lower()}]")
+
+    def _named(self, host: bytes) -> bool:
+        name = _hostname(host)
+        return name in self._host_names or any(fnmatch.fnmatchcase(name, p) for p in self._host_patterns)
 
     def _origin_ok(self, source: bytes, host: bytes | None) -> bool:
         netloc = _origin_netloc(source)
@@ -184,6 +190,16 @@ class Guard:
             return True
         text = origin.decode("latin-1")
         return any(fnmatch.fnmatchcase(text, p) for p in self._origin_patterns)
+
+
+def _remember(cache: dict[K, bool], key: K, decide: Callable[[K], bool]) -> bool:
+    """``decide(key)``, remembered in ``cache`` (up to :data:`_CACHE_MAX` keys: clients choose them)."""
+    known = cache.get(key)
+    if known is None:
+        known = decide(key)
+        if len(cache) < _CACHE_MAX:
+            cache[key] = known
+    return known
 
 
 def _is_json(kind: bytes) -> bool:

@@ -12,9 +12,11 @@ that protocol plus three checks, shared by ``modelyard server`` and
   :data:`LINGER_BYTES`, for :data:`LINGER_SECONDS`), so the client reads the
   answer instead of a reset, and memory grows by at most one network read;
 - a request not whole within the app's ``request_timeout`` seconds of its first
-  byte is answered 408 (unless its answer has begun) and closed. The timer is
-  armed only when a read ends inside a request, so a request that arrives in one
-  read (the hot path's case) costs nothing;
+  byte is answered 408 (unless its answer has begun) and closed, a quarter of the
+  timeout later at most. The clock starts only when a read ends inside a request,
+  and one timer per connection looks at it now and then (a timer per request
+  would cost more than the hot path's guard), so a request that arrives in one
+  read costs nothing;
 - :meth:`LimitedProtocol.linger` closes a connection that way for any answer sent
   before its request was read.
 
@@ -72,7 +74,9 @@ class LimitedProtocol(HttpToolsProtocol):
         self._in_head = False
         self._in_message = False
         self._head_bytes = 0
-        self._deadline: asyncio.TimerHandle | None = None
+        self._tick = min(max(self.request_timeout / 4, 0.05), 5.0)
+        self._began: float | None = None  # when the request in progress began, if a read ended inside it
+        self._ticker: asyncio.TimerHandle | None = None
         self._lingering: int | None = None  # bytes dropped since the answer, while lingering
 
     def data_received(self, data: bytes) -> None:
@@ -103,8 +107,10 @@ class LimitedProtocol(HttpToolsProtocol):
                 if self._head_bytes > MAX_HEAD_BYTES:
                     self._answer_and_close(431, _HEAD_TOO_LARGE)
                     return
-            if self._deadline is None:
-                self._deadline = self.loop.call_later(self.request_timeout, self._timed_out)
+            if self._began is None:
+                self._began = self.loop.time()
+                if self._ticker is None:
+                    self._ticker = self.loop.call_later(self._tick, self._check_deadline)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -122,24 +128,33 @@ class LimitedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def message_complete(self) -> None:
-        """The request is whole: the deadline is off. Every ``on_message_complete`` calls this first."""
+        """The request is whole: the clock stops. Every ``on_message_complete`` calls this first."""
         self._in_message = False
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._began = None
 
     def on_message_complete(self) -> None:
         self.message_complete()
         super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         super().connection_lost(exc)
 
+    def _check_deadline(self) -> None:
+        """The connection's timer: a request in progress past its time is answered 408; while one is in
+        progress the timer goes on, else it stops (the next slow read starts it again)."""
+        self._ticker = None
+        began = self._began
+        if began is None or self._lingering is not None or self.transport.is_closing():
+            return
+        if self.loop.time() - began >= self.request_timeout:
+            self._timed_out()
+        else:
+            self._ticker = self.loop.call_later(self._tick, self._check_deadline)
+
     def _timed_out(self) -> None:
-        self._deadline = None
         cycle = self.cycle
         started = getattr(cycle, "response_started", None)
         if started is None:
@@ -169,9 +184,7 @@ class LimitedProtocol(HttpToolsProtocol):
         if transport.is_closing() or self._lingering is not None:
             return
         self._in_message = False
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._began = None
         self._lingering = 0
         self.flow.resume_reading()
         try:

@@ -121,7 +121,7 @@ def test_a_500_keeps_the_connection(failing):
     try:
         for _ in range(3):
             conn.send(request("GET", "/boom"))
-            status, headers, body = conn.response()
+            status, _, body = conn.response()
             assert status == 500 and body == b"Internal error"
             conn.send(request("GET", "/ok"))
             assert conn.response()[0] == 200
