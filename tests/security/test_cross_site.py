@@ -219,3 +219,21 @@ def test_the_mlflow_client_and_our_sdk_still_write(server):
     finally:
         ours.close()
     assert official.get_run(rid).data.metrics == {"m": 2.0}
+
+
+def test_bound_to_every_interface_without_names_the_server_warns_and_answers_all(caplog):
+    from modelyard.guard import Guard, host_names
+
+    with caplog.at_level("WARNING", logger="modelyard.guard"):
+        assert host_names("0.0.0.0", "", "MODELYARD_ALLOWED_HOSTS") == ["*"]
+    assert "MODELYARD_ALLOWED_HOSTS" in caplog.text and "DNS rebinding" in caplog.text
+    caplog.clear()
+    names = host_names("0.0.0.0", "mlflow.example.com, *.corp.example", "MODELYARD_ALLOWED_HOSTS")
+    assert not caplog.text and "*" not in names
+    guard = Guard(names)
+    for host, allowed in [(b"mlflow.example.com", True), (b"a.corp.example:5000", True), (b"corp.example", False),
+                          (b"evil.example", False), (b"localhost:5000", True)]:
+        assert (guard.check("GET", "/", [(b"host", host)]) is None) is allowed, host
+    # An IP literal the connection came in on is no rebinding: a browser sends only names it resolved.
+    assert guard.check("GET", "/", [(b"host", b"10.1.2.3:5000")], local="10.1.2.3") is None
+    assert guard.check("GET", "/", [(b"host", b"10.1.2.4:5000")], local="10.1.2.3") is not None
