@@ -117,6 +117,25 @@ class Settings:
         " compiled types (sklearn.tree._tree.Tree...). A type loads only if it is trusted here and declared in"
         " the model's MLmodel (skops_trusted_types). Same as `modelyard serve|predict --trusted-types`.",
     )
+    # -- front door: cross-site requests, DNS rebinding, slow requests (modelyard.guard, http_limits) --
+    allowed_hosts: str = _setting(
+        "",
+        "Names the server answers to in the Host header, comma-separated, besides localhost, 127.0.0.1, [::1]"
+        " and the --host address (patterns like *.example.com; * allows all). Another Host is refused (403):"
+        " that stops DNS rebinding. With --host 0.0.0.0 and this empty, the server warns and allows all.",
+    )
+    cors_allowed_origins: str = _setting(
+        "",
+        "Origins (scheme://host:port, comma-separated; patterns with *; * allows all) whose pages may send"
+        " POST, PUT, PATCH and DELETE requests. A state-changing request from another site's page is refused"
+        " (403); requests without an Origin (clients, scripts) are not affected.",
+    )
+    request_body_timeout: float = _setting(
+        60.0, "Seconds a client has to send a whole request once it began; a slower one is answered 408 and closed."
+    )
+    csrf_secret: str = _setting(
+        "", "Key that signs the web UI's CSRF tokens. Empty: a random key per server start (shared by its workers)."
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

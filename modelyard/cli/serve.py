@@ -23,15 +23,17 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
     Workers share a fresh temporary directory where each writes its metric counts
     (``/metrics`` sums them, see ``serving.metrics_files``); it is removed at exit.
     """
+    from ..http_limits import LimitedProtocol
     from ..serving import create_app
 
+    config = dataclasses.replace(config, host=host)
     if workers <= 1 or config.metrics_dir:
-        run_asgi(functools.partial(create_app, config), host, port, workers, log_level)
+        run_asgi(functools.partial(create_app, config), host, port, workers, log_level, http=LimitedProtocol)
         return
     directory = tempfile.mkdtemp(prefix="modelyard-serve-metrics-")
     try:
         config = dataclasses.replace(config, metrics_dir=directory)
-        run_asgi(functools.partial(create_app, config), host, port, workers, log_level)
+        run_asgi(functools.partial(create_app, config), host, port, workers, log_level, http=LimitedProtocol)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -62,6 +64,14 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
               " pickles). Off by default: unpickling runs code, and the server loads whatever version the alias is"
               " moved to. Default: MODELYARD_SERVE_ALLOW_PICKLE (false).")
 @trusted_types_option
+@click.option("--allowed-hosts", default="", envvar="MODELYARD_SERVE_ALLOWED_HOSTS",
+              help="Names answered in the Host header besides localhost and --host, comma-separated (* for all);"
+              " another Host is refused (403) but on /health, /ping and /v2/health/*.")
+@click.option("--cors-allowed-origins", default="", envvar="MODELYARD_SERVE_CORS_ALLOWED_ORIGINS",
+              help="Origins whose pages may send POST requests, comma-separated (* for all).")
+@click.option("--request-body-timeout", default=60.0, show_default=True, type=float,
+              envvar="MODELYARD_SERVE_REQUEST_BODY_TIMEOUT",
+              help="Seconds a client has to send a whole request; a slower one is answered 408 and closed.")
 @click.option("--log-level", default="warning", show_default=True, help="uvicorn log level.")
 @click.option("--export", "export", nargs=2, type=(click.Choice(["docker", "k8s"]), click.Path(file_okay=False)),
               default=None, metavar="docker|k8s DIR",
@@ -71,6 +81,7 @@ def command(
     model_uri: str, host: str, port: int, workers: int, tracking_uri: str | None, model_name: str | None,
     poll_interval: float, max_batch_size: int, max_wait_ms: float, request_log: bool, request_log_queue: int,
     max_request_bytes: int, webhook_secret: str | None, allow_pickle: bool | None, trusted_types: tuple[str, ...],
+    allowed_hosts: str, cors_allowed_origins: str, request_body_timeout: float,
     log_level: str, export: tuple[str, str] | None, image: str | None,
 ) -> None:
     """Serve MODEL_URI (models:/name@alias, models:/name/N, runs:/id/path or a path) over HTTP.
@@ -92,6 +103,8 @@ def command(
         max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, request_log=request_log,
         request_log_queue=request_log_queue, webhook_secret=webhook_secret, max_request_bytes=max_request_bytes,
         allow_pickle=allow_pickle, trusted_types=trusted_types,
+        allowed_hosts=allowed_hosts, cors_allowed_origins=cors_allowed_origins,
+        request_body_timeout=request_body_timeout,
     )
     click.echo(f"modelyard serve {model_uri} on http://{host}:{port}", err=True)
     run(config, host, port, workers, log_level)

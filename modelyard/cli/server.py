@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 from typing import Any
 
 import click
@@ -24,6 +25,8 @@ def settled_app(settings: Settings) -> Any:
 
 def run_server(settings: Settings, log_level: str = "warning") -> None:
     """Serve ``settings`` with uvicorn, in one process or ``settings.workers`` processes."""
+    if not settings.csrf_secret:  # one key for every worker: a form served by one is posted to another
+        settings = settings.with_(csrf_secret=secrets.token_hex(32))
     try:  # built on uvicorn's httptools protocol; a uvicorn whose internals moved falls back to its own
         from ..server.http_protocol import DirectProtocol as http
     except ImportError:

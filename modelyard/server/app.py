@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import logging
 import pkgutil
+import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import EndpointNotFound, ModelyardError
+from ..guard import Guard, GuardMiddleware, host_names, split_setting
 from ..service import TrackingService
 from ..settings import Settings
 from . import routes as routes_package
@@ -33,6 +35,10 @@ log = logging.getLogger("modelyard.server")
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 EXTENSION_PREFIXES = ("/api/2.0/modelyard", "/ajax-api/2.0/modelyard")
+# Paths whose POST and PATCH bodies must be JSON (the guard's content-type check), but for those
+# whose bodies are not JSON by design: MessagePack ingest, and the raw file of MLflow's UI upload.
+JSON_PREFIXES = tuple(p + "/" for p in (*MLFLOW_PREFIXES, *EXTENSION_PREFIXES)) + ("/api/3.0/", "/ajax-api/3.0/")
+JSON_EXEMPT = (*(p + "/runs/ingest" for p in EXTENSION_PREFIXES), *(p + "/upload-artifact" for p in MLFLOW_PREFIXES))
 
 RouteTable = list[tuple[str, list[str], Callable[..., Any]]]
 
@@ -114,17 +120,29 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 
 class ModelyardApp(Starlette):
-    """Starlette, with MLflow's small write calls answered by :class:`HotPath` before any middleware."""
+    """Starlette behind :class:`..guard.GuardMiddleware`, the front door of every route.
+
+    ``hot`` (MLflow's small write calls), ``guard`` (its rules) and ``request_timeout``
+    are read by the server's HTTP protocol (:mod:`.http_protocol`), which answers the
+    hot calls itself under the same rules.
+    """
 
     hot: HotPath
+    guard: Guard
+    request_timeout: float
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            call = self.hot.find(scope)
-            if call is not None:
-                await self.hot(call, scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
+    def build_middleware_stack(self) -> ASGIApp:
+        return GuardMiddleware(super().build_middleware_stack(), self.guard)
+
+
+def tracking_guard(settings: Settings) -> Guard:
+    """The guard's rules for ``settings``: JSON bodies on the API's POSTs, but for the ingest's MessagePack."""
+    return Guard(
+        host_names(settings.host, settings.allowed_hosts, "MODELYARD_ALLOWED_HOSTS"),
+        split_setting(settings.cors_allowed_origins),
+        json_prefixes=JSON_PREFIXES, json_exempt=JSON_EXEMPT,
+        open_paths=("/health",),
+    )
 
 
 def create_app(settings: Settings | None = None, service: TrackingService | None = None) -> ModelyardApp:
@@ -161,6 +179,9 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
         },
     )
     app.hot = hot
+    app.guard = tracking_guard(service.settings)
+    app.request_timeout = service.settings.request_body_timeout
+    app.state.csrf_secret = service.settings.csrf_secret or secrets.token_hex(32)
     app.router = TableRouter(app.router.routes, lifespan=lifespan)  # type: ignore[arg-type]
     app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     app.state.service = service

@@ -3,13 +3,13 @@
 ``log-metric``, ``log-batch``, ``runs/create``, ``set-tag``, ``log-parameter``
 and ``runs/update`` are most of what a training script sends, each a few
 hundred microseconds of work. Starlette's middleware, ``Request``/``Response``
-objects and router cost a good part of that, so :class:`HotPath` answers these
-calls itself: it reads the body from ``receive``, decodes it with the same
-schema as the route, runs the same route function, and sends the head and body
-in two messages. Errors get the same JSON bodies and statuses as the routes
-(:func:`.failures.error_payload`), and bodies the same limits. The server's
-HTTP protocol (:mod:`.http_protocol`) goes one step shorter: it reads the body
-itself and calls :meth:`HotPath.dispatch`, skipping ASGI altogether.
+objects and router cost a good part of that, so the server's HTTP protocol
+(:mod:`.http_protocol`) reads such a body itself, under the rules of the app's
+guard (:mod:`modelyard.guard`), and :class:`HotPath` decodes it with the same
+schema as the route, runs the same route function and encodes the answer.
+Errors get the same JSON bodies and statuses as the routes
+(:func:`.failures.error_payload`), and bodies the same limits. Through ASGI
+the same calls take the routes, behind the app's middleware.
 
 The store is synchronous, so the call runs off the event loop: on SQLite in
 one writer thread (SQLite takes one writer at a time anyway; a thread of our
@@ -30,13 +30,12 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import msgspec
-from starlette.concurrency import run_in_threadpool
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from ..errors import ModelyardError
 from . import schemas as s
 from .failures import error_payload, is_busy
-from .protocol import batch_too_large, decode_body, receive_body, too_large
+from .protocol import batch_too_large, decode_body, too_large
 from .routes import runs
 
 
@@ -78,7 +77,6 @@ INLINE_WEIGHT = 0.05
 
 _encode = msgspec.json.Encoder().encode
 _EMPTY = _encode({})
-_JSON = (b"content-type", b"application/json")
 
 
 _NOTHING = object()
@@ -185,8 +183,8 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
 
 
 class HotPath:
-    """Answers the calls in :data:`CALLS`: as ASGI (``await hot(call, scope, receive, send)``) or,
-    from :mod:`.http_protocol`, with a body already read (``hot.dispatch(call, body, reply)``)."""
+    """Answers the calls in :data:`CALLS` for :mod:`.http_protocol`, with a body already read
+    (``hot.dispatch(call, body, reply)``, :meth:`answer_now`, :meth:`answer_group`)."""
 
     def __init__(self, service: Any, prefixes: tuple[str, ...]) -> None:
         self.service = service
@@ -333,23 +331,6 @@ class HotPath:
             future = loop.run_in_executor(None, self.answer, call, body, path, obj)
             future.add_done_callback(lambda f: reply(*(f.result() if f.exception() is None
                                                        else self.failure(f.exception(), path))))
-
-    async def __call__(self, call: Call, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
-        try:
-            body = await receive_body(scope, receive, self.limit(call), call.on_too_large)
-        except Exception as exc:  # noqa: BLE001  (a body over the limit, answered as the routes do)
-            status, payload = self.failure(exc, path)
-        else:
-            if body is None:
-                return  # the client went away
-            if self.writer is not None:
-                status, payload = await self.writer.run(self.answer, call, body, path)
-            else:
-                status, payload = await run_in_threadpool(self.answer, call, body, path)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-length", str(len(payload)).encode()), _JSON]})
-        await send({"type": "http.response.body", "body": payload})
 
     def close(self) -> None:
         if self.writer is not None:

@@ -17,6 +17,11 @@ Everything else — other requests, a request pipelined behind one in flight,
 still answers the hot calls itself when they come that way. Limits and errors
 are the hot path's: the same statuses and JSON bodies as the routes.
 
+The guard's checks (:meth:`..guard.Guard.check`, the rules of the app's middleware) run on
+each hot call before its body is read; a refused call is answered once its body is read and
+dropped, as is a body over its limit, so the connection stays usable. Limits on heads and
+slow requests are :class:`..http_limits.LimitedProtocol`'s.
+
 It subclasses uvicorn's ``HttpToolsProtocol`` and relies on its parser
 callbacks and per-connection fields (``cycle``, ``pipeline``, ``flow``,
 ``on_response_complete``); uvicorn is pinned in ``.ci/constraints.txt`` and
@@ -30,9 +35,11 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from ..guard import SECURITY_HEAD, Guard, Refusal
+from ..http_limits import LimitedProtocol, find_app_attr
 from .hotpath import Call, HotPath
 
-_HEAD_TAIL = b"content-type: application/json\r\ncontent-length: "
+_HEAD_TAIL = SECURITY_HEAD + b"content-type: application/json\r\ncontent-length: "
 _CLOSE = b"connection: close\r\n"
 
 
@@ -52,6 +59,9 @@ class DirectCycle:
     def __init__(self, call: Call, path: str, limit: int, keep_alive: bool) -> None:
         self.call, self.path, self.limit, self.keep_alive = call, path, limit, keep_alive
         self.chunks: list[bytes] = []
+        # The answer decided before the body is read (refused by the guard, or over the limit):
+        # sent once the body is read and dropped, so the connection stays usable.
+        self.refusal: tuple[int, bytes] | None = None
         self.size = 0
         self.response_complete = False
         self.disconnected = False
@@ -59,24 +69,22 @@ class DirectCycle:
 
 def find_hot_path(app: Any) -> HotPath | None:
     """The :class:`HotPath` of ``app`` or of the app it wraps (uvicorn wraps it in middleware)."""
-    for _ in range(8):
-        hot = getattr(app, "hot", None)
-        if isinstance(hot, HotPath):
-            return hot
-        app = getattr(app, "app", None)
-        if app is None:
-            return None
-    return None
+    hot = find_app_attr(app, "hot")
+    return hot if isinstance(hot, HotPath) else None
 
 
-class DirectProtocol(HttpToolsProtocol):
+class DirectProtocol(LimitedProtocol):
     """``uvicorn.Config(http=DirectProtocol)``: see the module's docstring."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.hot = find_hot_path(self.app) if not self.root_path else None
+        guard = find_app_attr(self.app, "guard")
+        # Without the app's guard, the hot calls go the ASGI way, through its middleware.
+        self.hot = find_hot_path(self.app) if not self.root_path and isinstance(guard, Guard) else None
+        self.guard: Guard = guard
 
     def on_headers_complete(self) -> None:
+        self.head_complete()
         cycle = self.cycle
         hot = self.hot
         if (
@@ -95,11 +103,16 @@ class DirectProtocol(HttpToolsProtocol):
                     keep_alive = self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
                     limit = hot.limit(call)
                     self.cycle = direct = DirectCycle(call, path, limit, keep_alive)  # type: ignore[assignment]
+                    refusal: Refusal | None = self.guard.check("POST", path, self.headers, self.server[0]
+                                                                if self.server else None)
+                    if refusal is not None:
+                        direct.refusal, direct.limit = refusal, 0  # the body is read and dropped
+                        return
                     declared = _content_length(self.headers)
                     if declared is not None and declared > limit:
                         self._refuse(direct, declared)
                     return
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)  # head_complete() is done
 
     def on_body(self, body: bytes) -> None:
         direct = self.cycle
@@ -119,7 +132,11 @@ class DirectProtocol(HttpToolsProtocol):
         if type(direct) is not DirectCycle:
             super().on_message_complete()
             return
+        self.message_complete()
         if direct.response_complete:
+            return
+        if direct.refusal is not None:
+            self._reply(direct, *direct.refusal)
             return
         chunks = direct.chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -149,9 +166,16 @@ class DirectProtocol(HttpToolsProtocol):
                           lambda status, payload: self._reply(direct, status, payload), obj)
 
     def _refuse(self, direct: DirectCycle, size: int) -> None:
-        """Answer a body over the limit at once and close: the rest of it is never read."""
-        direct.keep_alive = False
-        self._reply(direct, *self.hot.too_large(direct.call, size))  # type: ignore[union-attr]
+        """A body over the limit: answered once it is read (dropped on the way), so the connection
+        stays usable and a client that writes its whole body before reading sees the answer. A body
+        over ``max_request_bytes`` is not worth reading: answered at once, then the connection lingers
+        and closes (:meth:`.LimitedProtocol.linger`)."""
+        if direct.refusal is None:
+            direct.refusal = self.hot.too_large(direct.call, size)  # type: ignore[union-attr]
+            direct.chunks = []
+        if size > self.hot.settings.max_request_bytes:  # type: ignore[union-attr]
+            direct.keep_alive = False
+            self._reply(direct, *direct.refusal)
 
     def _reply(self, direct: DirectCycle, status: int, payload: bytes) -> None:
         if direct.response_complete:
@@ -169,7 +193,10 @@ class DirectProtocol(HttpToolsProtocol):
         parts += (b"\r\n", payload)
         transport.write(b"".join(parts))
         if not direct.keep_alive:
-            transport.close()
+            if self._in_message:
+                self.linger()
+            else:
+                transport.close()
         self.on_response_complete()
 
 

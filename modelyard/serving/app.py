@@ -34,6 +34,7 @@ from ..errors import (
     RequestTooLarge,
     TemporarilyUnavailable,
 )
+from ..guard import Guard, host_names, split_setting
 from ..heap import settle_heap
 from ..request_body import receive_body
 from .asgi import Endpoint, ServingApp, header, respond
@@ -317,6 +318,16 @@ class _ExactRouter(Router):
         await super().app(scope, receive, send)
 
 
+def serving_guard(config: ServingConfig) -> Guard:
+    """The guard's rules for ``config``: any body type (a model takes CSV too); probes open to any Host."""
+    return Guard(
+        host_names(config.host, config.allowed_hosts, "MODELYARD_SERVE_ALLOWED_HOSTS"),
+        split_setting(config.cors_allowed_origins),
+        open_paths=("/health", "/ping"), open_prefixes=("/v2/health/",),
+        hosts_setting="MODELYARD_SERVE_ALLOWED_HOSTS", origins_setting="MODELYARD_SERVE_CORS_ALLOWED_ORIGINS",
+    )
+
+
 def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | None = None) -> ServingApp:
     """An ASGI app serving ``config.model_uri`` (or a model URI with default settings).
 
@@ -344,5 +355,7 @@ def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | 
     app.router = _ExactRouter(app.router.routes)  # type: ignore[arg-type]
     app.router.lifespan_context = server.lifespan
     app.direct = {"/invocations": server.invocations}
+    app.guard = serving_guard(config)
+    app.request_timeout = config.request_body_timeout
     app.state.server = server
     return app

@@ -2,8 +2,9 @@
 
 A single-row prediction costs less than Starlette's ``Request``/``Response``
 objects and middleware around it, so ``POST /invocations`` speaks ASGI directly
-with these helpers and :class:`ServingApp` hands it the request before the
-middleware stack (unless someone added middleware of their own). Responses are
+with these helpers and :class:`ServingApp` hands it the request before
+Starlette's middleware stack (unless someone added middleware of their own),
+behind the guard (:mod:`modelyard.guard`) like every request. Responses are
 byte for byte what ``starlette.responses.Response`` sends. The body is read under
 the size limit by :func:`modelyard.request_body.receive_body`.
 
@@ -20,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..guard import Guard, GuardMiddleware
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -69,17 +72,27 @@ class Endpoint:
 
 
 class ServingApp(Starlette):
-    """Starlette, with ``POST`` to a few exact paths handed straight to their ASGI handlers.
+    """Starlette behind :class:`..guard.GuardMiddleware`, with ``POST`` to a few exact paths then handed
+    straight to their ASGI handlers.
 
     Those handlers answer every error themselves; everything else (other methods,
     other paths, lifespan) goes through Starlette as usual. Middleware added with
     ``add_middleware`` turns the shortcut off so that it sees every request, and
     leaves disconnects to Starlette's ``ClientDisconnect`` (see the module doc).
+    ``guard`` and ``request_timeout`` are set by ``create_app`` (the HTTP protocol reads the latter).
     """
 
     direct: dict[str, Handler]
+    guard: Guard
+    request_timeout: float
+    front: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            self.front = GuardMiddleware(self._behind_guard, self.guard)
+        await self.front(scope, receive, send)
+
+    async def _behind_guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not self.user_middleware:
             handler = self.direct.get(scope["path"]) or super().__call__
             scope["app"] = self

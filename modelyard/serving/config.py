@@ -39,6 +39,16 @@ class ServingConfig:
     trusted_types: tuple[str, ...] = _setting(
         (), "skops types trusted beyond scikit-learn's own and MODELYARD_SKOPS_TRUSTED_TYPES.")  # type: ignore[assignment]
 
+    # The front door (modelyard.guard, modelyard.http_limits): as the tracking server's, with settings of its own.
+    host: str = _setting("127.0.0.1", "Address the server listens on; its name is answered in the Host header.")  # type: ignore[assignment]
+    allowed_hosts: str = _setting(
+        "", "More names answered in the Host header, comma-separated (* allows all; MODELYARD_SERVE_ALLOWED_HOSTS)."
+        " /health, /ping and /v2/health/* answer any Host.")  # type: ignore[assignment]
+    cors_allowed_origins: str = _setting(
+        "", "Origins whose pages may POST here, comma-separated (MODELYARD_SERVE_CORS_ALLOWED_ORIGINS).")  # type: ignore[assignment]
+    request_body_timeout: float = _setting(
+        60.0, "Seconds a client has to send a whole request; a slower one is answered 408 and closed.")  # type: ignore[assignment]
+
     def trust(self) -> TrustPolicy:
         """The loaders' policy: pickles refused unless allowed, skops types from the lists above."""
         from ..models.trust import serving_policy

@@ -131,7 +131,7 @@ def test_pipelined_requests_are_answered_in_order(server, conn):
     run_id = new_run(server)
     # hot, then a route through the app, then hot again, then a hot error: all in one write.
     conn.send(post(f"{API}/runs/log-metric", metric(run_id, 1))
-              + f"GET {API}/runs/get?run_id={run_id} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+              + f"GET {API}/runs/get?run_id={run_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
               + post("/ajax-api/2.0/mlflow/runs/log-metric", metric(run_id, 2))
               + post(f"{API}/runs/set-tag", b'{"run_id": "' + run_id.encode() + b'", "key": '))
     answers = [conn.response() for _ in range(4)]
@@ -168,7 +168,7 @@ def test_a_declared_oversize_body_is_refused_before_it_is_read(server, conn):
 
 def test_an_endless_chunked_body_is_cut_off_at_the_limit(server, conn):
     run_id = new_run(server)
-    conn.send(f"POST {API}/runs/set-tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+    conn.send(f"POST {API}/runs/set-tag HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
     status = None
     for _ in range(100):  # far past the limit if the server kept reading
         try:

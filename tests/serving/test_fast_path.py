@@ -145,7 +145,8 @@ def test_invocations_without_middleware_answers_like_starlette(tensor_model, tmp
         wrong_method = http.get("/invocations")
     assert ok.status_code == 200 and ok.json() == {"predictions": clf.predict(X[:1]).tolist()}
     assert [k for k in ok.headers if k.startswith("x-") or k.startswith("content-")] == [
-        "x-model-name", "x-model-version", "x-request-id", "content-length", "content-type"]
+        "x-model-name", "x-model-version", "x-request-id", "content-length", "content-type",
+        "x-frame-options", "x-content-type-options"]  # the last two: the guard's, on every answer
     assert ok.headers["x-request-id"] == "mine" and ok.headers["content-type"] == "application/json"
     assert bad.status_code == 400 and bad.json()["error_code"] == "MALFORMED_REQUEST"
     assert too_big.status_code == 413 and "exceeds the limit" in too_big.json()["message"]

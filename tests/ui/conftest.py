@@ -24,9 +24,21 @@ def seeded_service(tmp_path) -> Iterator[tuple[TrackingService, Seeded]]:
 
 @pytest.fixture
 def ui(seeded_service) -> Iterator[tuple[httpx.Client, Seeded]]:
-    """A sync httpx client on the app in process (no socket), over the seeded store."""
+    """A sync httpx client on the app in process (no socket), over the seeded store.
+
+    It holds the UI's CSRF cookie and sends its token in a header, as the pages' forms would in a field.
+    """
     from starlette.testclient import TestClient
 
     svc, seeded = seeded_service
     with TestClient(create_app(service=svc), follow_redirects=False) as client:
+        with_csrf_token(client)
         yield client, seeded
+
+
+def with_csrf_token(client: httpx.Client) -> None:
+    """Load a page (which sets the CSRF cookie), then send its token with every request."""
+    from modelyard.server.ui.csrf import COOKIE, HEADER
+
+    assert client.get("/").status_code == 200
+    client.headers[HEADER] = client.cookies[COOKIE]

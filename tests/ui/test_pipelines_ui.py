@@ -16,6 +16,7 @@ from modelyard.pipelines import PipelineFailed, load_pipeline
 from modelyard.server import create_app
 from modelyard.service import TrackingService
 
+from .conftest import with_csrf_token
 from .seed import settings_for
 
 HX = {"HX-Request": "true"}
@@ -101,6 +102,7 @@ def store(tmp_path, monkeypatch) -> Iterator[tuple[httpx.Client, dict[str, str]]
     steps = {s["task_key"]: s["run_id"] for s in svc.pipelines.get_run(failed)["steps"]}
     try:
         with TestClient(create_app(service=svc), follow_redirects=False) as client:
+            with_csrf_token(client)
             yield client, {"failed": failed, "fixed": fixed, "module": module, **steps}
     finally:
         svc.close()

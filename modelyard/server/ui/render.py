@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...errors import ModelyardError, RequestTooLarge
 from ...service import TrackingService
+from . import csrf
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -87,13 +88,17 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     tpl = ENV.get_template(template)
     context.setdefault("request", request)
     context.setdefault("htmx", is_htmx(request))
-    html = tpl.render(**context)
-    return HTMLResponse(html, status_code=status, headers={"Vary": "HX-Request"})
+    html = tpl.render(csrf_token=csrf.token(request), **context)
+    response = HTMLResponse(html, status_code=status, headers={"Vary": "HX-Request"})
+    csrf.set_cookie(request, response)
+    return response
 
 
 def render_fragment(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = ENV.get_template(template).render(request=request, htmx=True, **context)
-    return HTMLResponse(html, status_code=status)
+    html = ENV.get_template(template).render(request=request, htmx=True, csrf_token=csrf.token(request), **context)
+    response = HTMLResponse(html, status_code=status)
+    csrf.set_cookie(request, response)
+    return response
 
 
 def is_htmx(request: Request) -> bool:
@@ -137,7 +142,8 @@ async def read_form(request: Request) -> FormData:
 
 
 def action(fn: FormHandler) -> Callable[[Request], Awaitable[Response]]:
-    """A form POST: the body is read here, ``fn`` runs in a worker thread with it.
+    """A form POST: the body is read here and its CSRF token checked (:mod:`.csrf`; 403 without a
+    valid one), then ``fn`` runs in a worker thread with it.
 
     ``fn`` raises :class:`ModelyardError` for its own inline error handling or
     returns a response; errors it leaves become an error page.
@@ -147,6 +153,7 @@ def action(fn: FormHandler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         form = await read_form(request)
         try:
+            csrf.check(request, form)
             return await run_in_threadpool(fn, request, form)
         except ModelyardError as exc:
             return error_page(request, exc)
