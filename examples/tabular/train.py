@@ -44,10 +44,11 @@ def load_data(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def sweep(small: bool) -> list[tuple[str, dict]]:
-    """(model family, params) of every candidate; ``small`` keeps three for CI."""
-    knn = [("KNN", {"n_neighbors": k, "weights": w}) for k in (3, 7, 15) for w in ("uniform", "distance")]
-    logreg = [("LogisticRegression", {"C": c}) for c in (0.01, 0.1, 1.0, 10.0)]
+def sweep(small: bool) -> list[tuple[str, str, dict]]:
+    """(run name, model family, params) of every candidate; ``small`` keeps three for CI."""
+    knn = [(f"knn-k{k}-{w}", "KNN", {"n_neighbors": k, "weights": w})
+           for k in (3, 7, 15) for w in ("uniform", "distance")]
+    logreg = [(f"logreg-C{c:g}", "LogisticRegression", {"C": c}) for c in (0.01, 0.1, 1.0, 10.0)]
     return knn[:1] + logreg[1:3] if small else knn + logreg
 
 
@@ -75,8 +76,7 @@ def run_sweep(train: pd.DataFrame, test: pd.DataFrame, small: bool) -> str:
                       log_system_metrics=True) as parent:
         my.set_tags({"lab": "tabular", "stage": "model-selection"})
         my.log_input(dataset, context="training")
-        for family, params in sweep(small):
-            name = family.lower() + "-" + "-".join(f"{k}{v}" for k, v in params.items())
+        for name, family, params in sweep(small):
             with my.start_run(run_name=name, nested=True, log_system_metrics=True):
                 my.set_tags({"model": family, "mlflow.note.content": f"{family} with {params}, standardised inputs"})
                 my.log_params({"model": family, **params})

@@ -69,8 +69,8 @@ def command(experiment_name: str, model_name: str, tracking_uri: str | None) -> 
     """Train a small scikit-learn sweep on the breast-cancer data and track it."""
     try:
         import matplotlib  # noqa: F401
-        import skops  # noqa: F401
         import sklearn  # noqa: F401
+        import skops  # noqa: F401
     except ImportError as exc:
         raise click.ClickException(
             f"quickstart needs scikit-learn, skops and matplotlib ({exc.name} is missing): "
