@@ -106,8 +106,14 @@ def command(experiment_name: str, model_name: str, tracking_uri: str | None) -> 
         my.set_tags({"best_run_id": best.info.run_id, "best_run_name": best.info.run_name})
         version = _register(my, fitted[best.info.run_name], best.info.run_id, model_name, test)
 
-    _summary(uri, tracking_uri, experiment, parent_id, len(ranked), best)
-    _served(my, model_name, version, test, tracking_uri)
+    registered = _score_champion(my, model_name, version, test)
+    _summary(uri, tracking_uri, experiment, parent_id, len(ranked), best, registered)
+    flag = f" --tracking-uri {shlex.quote(tracking_uri)}" if tracking_uri else ""
+    click.echo(
+        "\nServe it (next to try):\n"
+        f"  modelyard serve {shlex.quote(f'models:/{model_name}@{ALIAS}')}{flag}"
+        "    # then POST rows to http://127.0.0.1:8080/invocations"
+    )
 
 
 def _load_data() -> tuple[Any, Any]:
@@ -152,19 +158,13 @@ def _register(my: Any, model: Any, run_id: str, name: str, test: Any) -> str:
     return version
 
 
-def _served(my: Any, name: str, version: str, test: Any, given_uri: str | None) -> None:
-    """Score the test rows once through ``models:/<name>@champion``, as a server would, and say how to serve it."""
+def _score_champion(my: Any, name: str, version: str, test: Any) -> str:
+    """Score the test rows once through ``models:/<name>@champion``, as a server would; the lines saying so."""
     model = my.models.load_model(f"models:/{name}@{ALIAS}")
     predicted = list(model.predict(test.drop(columns="target")))
     right = sum(int(p) == int(t) for p, t in zip(predicted, test["target"], strict=True))
-    flag = f" --tracking-uri {shlex.quote(given_uri)}" if given_uri else ""
-    uri = shlex.quote(f"models:/{name}@{ALIAS}")
-    click.echo(
-        f"\nRegistered the best run's model as {name!r} version {version}, alias {ALIAS!r};\n"
-        f"  loaded back from models:/{name}@{ALIAS}: {right}/{len(predicted)} test rows right.\n"
-        "\nServe it:\n"
-        f"  modelyard serve {uri}{flag}    # then POST rows to http://127.0.0.1:8080/invocations"
-    )
+    return (f"  Its model is registered as {name!r} version {version}, alias {ALIAS!r}; loaded back from\n"
+            f"    models:/{name}@{ALIAS} it gets {right}/{len(predicted)} test rows right.\n")
 
 
 def _confusion_figure(matrix: Any, title: str) -> Any:
@@ -193,7 +193,8 @@ def _cells(matrix: Any) -> list[tuple[tuple[int, int], int]]:
     return [((i, j), int(matrix[i, j])) for i in range(matrix.shape[0]) for j in range(matrix.shape[1])]
 
 
-def _summary(uri: str, given_uri: str | None, experiment: Any, parent_id: str, n_children: int, best: Any) -> None:
+def _summary(uri: str, given_uri: str | None, experiment: Any, parent_id: str, n_children: int, best: Any,
+             registered: str) -> None:
     metrics = "  ".join(f"{k}={format_number(best.data.metrics[k])}" for k in METRICS)
     flag = f" --tracking-uri {shlex.quote(given_uri)}" if given_uri else ""
     name = shlex.quote(experiment.name)
@@ -203,6 +204,7 @@ def _summary(uri: str, given_uri: str | None, experiment: Any, parent_id: str, n
         f"  the {DATASET} dataset as a training input, and confusion_matrix.png in each.\n"
         f"  Best by accuracy: {best.info.run_name} ({best.info.run_id})\n"
         f"    {metrics}\n"
+        f"{registered}"
         "\nLook at it:\n"
         f"  modelyard runs list --experiment-name {name}{flag}\n"
         f"  modelyard runs search --experiment-name {name} --order-by 'metrics.accuracy DESC'{flag}\n"
