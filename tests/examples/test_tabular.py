@@ -35,7 +35,8 @@ def test_tabular_lab_end_to_end(tmp_path: Path) -> None:
         runs = client.search_runs(experiment.experiment_id).items
         [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
         children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-        assert len(children) == len(runs) - 1 == 3
+        assert sorted(r.info.run_name for r in children) == ["knn-k3-uniform", "logreg-C0.1", "logreg-C1"]
+        assert len(runs) == 4
         assert parent.data.tags["lab"] == "tabular"
         assert parent.data.tags["mlflow.note.content"].startswith("KNN and logistic regression")
         for r in [parent, *children]:
@@ -75,3 +76,11 @@ def test_tabular_lab_end_to_end(tmp_path: Path) -> None:
         server.stop()
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == batch[:5]
+
+    # Run again: the new version takes both aliases and Production; the old one is archived.
+    assert f"registered {NAME} version 2, alias champion" in run([sys.executable, str(TRAIN), "--small"], tmp_path,
+                                                                 env).stdout
+    with closing(Client(str(store))) as client:
+        old, new = client.get_model_version(NAME, 1), client.get_model_version(NAME, 2)
+        assert (old.current_stage, old.aliases) == ("Archived", [])
+        assert (new.current_stage, set(new.aliases)) == ("Production", {"staging", "champion"})
