@@ -86,7 +86,8 @@ def _champion_day(client: my.Client) -> str:
 
 
 @my.pipeline(name="daily_training")
-def daily_training(logical_date: dt.datetime, c: float = 1.0, rows: int = 400, min_accuracy: float = 0.9):
+def daily_training(logical_date: dt.datetime, c: float = 1.0, rows: int = 400,
+                   min_accuracy: float = 0.9) -> my.pipelines.Handle:
     day = logical_date.date().isoformat()
     data = prepare(day, rows)
     model = train(data, c)

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import modelyard as my
@@ -44,7 +46,7 @@ def load_data(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def sweep(small: bool) -> list[tuple[str, str, dict]]:
+def sweep(small: bool) -> list[tuple[str, str, dict[str, Any]]]:
     """(run name, model family, params) of every candidate; ``small`` keeps three for CI."""
     knn = [(f"knn-k{k}-{w}", "KNN", {"n_neighbors": k, "weights": w})
            for k in (3, 7, 15) for w in ("uniform", "distance")]
@@ -52,13 +54,13 @@ def sweep(small: bool) -> list[tuple[str, str, dict]]:
     return knn[:1] + logreg[1:3] if small else knn + logreg
 
 
-def build(family: str, params: dict):
+def build(family: str, params: dict[str, Any]) -> Pipeline:
     estimator = (KNeighborsClassifier(**params) if family == "KNN"
                  else LogisticRegression(**params, max_iter=1000, random_state=0))
     return make_pipeline(StandardScaler(), estimator)
 
 
-def scores(y_true: pd.Series, y_pred) -> dict[str, float]:
+def scores(y_true: pd.Series, y_pred: np.ndarray) -> dict[str, float]:
     return {
         "accuracy": accuracy_score(y_true, y_pred),
         "f1": f1_score(y_true, y_pred),
@@ -87,7 +89,7 @@ def run_sweep(train: pd.DataFrame, test: pd.DataFrame, small: bool) -> str:
         return parent.info.run_id
 
 
-def best_run(parent_id: str):
+def best_run(parent_id: str) -> my.Run:
     """The nested run with the best test accuracy (then F1; ties to the first trained)."""
     experiment = my.get_experiment_by_name(EXPERIMENT)
     ranked = my.search_runs(
