@@ -3,7 +3,10 @@
 It trains k-nearest-neighbours and logistic regression on the breast-cancer
 data that ships with scikit-learn (no download), each candidate a nested run
 under one parent run, with the dataset as an input, params, test metrics and a
-confusion-matrix figure. Deterministic (``random_state=0``) and a few seconds long.
+confusion-matrix figure. The best candidate's model is then logged into its run,
+registered, given the alias ``champion`` and scored once in process through
+``models:/<name>@champion``, so the registry has something to serve.
+Deterministic (``random_state=0``) and a few seconds long.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from .output import SdkCommand, format_number, tracking_uri_option
 SEED = 0
 TEST_SIZE = 0.25
 DATASET = "breast-cancer"
+MODEL_NAME = "quickstart-breast-cancer"
+ALIAS = "champion"
 METRICS = ("accuracy", "f1", "precision", "recall")
 
 
@@ -58,15 +63,17 @@ def candidates() -> list[Candidate]:
 
 @click.command("quickstart", cls=SdkCommand)
 @click.option("--experiment-name", default="quickstart", show_default=True, help="The experiment to log into.")
+@click.option("--model-name", default=MODEL_NAME, show_default=True, help="The registered model the best run goes to.")
 @tracking_uri_option
-def command(experiment_name: str, tracking_uri: str | None) -> None:
+def command(experiment_name: str, model_name: str, tracking_uri: str | None) -> None:
     """Train a small scikit-learn sweep on the breast-cancer data and track it."""
     try:
         import matplotlib  # noqa: F401
         import sklearn  # noqa: F401
+        import skops  # noqa: F401
     except ImportError as exc:
         raise click.ClickException(
-            f"quickstart needs scikit-learn and matplotlib ({exc.name} is missing): "
+            f"quickstart needs scikit-learn, skops and matplotlib ({exc.name} is missing): "
             "pip install 'modelyard[quickstart]'"
         ) from exc
     import modelyard as my
@@ -83,9 +90,10 @@ def command(experiment_name: str, tracking_uri: str | None) -> None:
         my.log_params({"dataset": DATASET, "test_size": TEST_SIZE, "random_state": SEED, "candidates": len(sweep)})
         my.set_tags({"quickstart": "true"})
         my.log_input(my.data.from_pandas(train, name=DATASET, targets="target"), context="training")
+        fitted = {}
         with click.progressbar(sweep, label="Training", item_show_func=lambda c: c.name if c else None) as bar:
             for candidate in bar:
-                _train_one(my, candidate, train, test)
+                fitted[candidate.name] = _train_one(my, candidate, train, test)
         parent_id = parent.info.run_id
         ranked = my.search_runs(
             experiment_ids=[experiment.experiment_id],
@@ -96,8 +104,16 @@ def command(experiment_name: str, tracking_uri: str | None) -> None:
         )
         best = ranked[0]
         my.set_tags({"best_run_id": best.info.run_id, "best_run_name": best.info.run_name})
+        version = _register(my, fitted[best.info.run_name], best.info.run_id, model_name, test)
 
-    _summary(uri, tracking_uri, experiment, parent_id, len(ranked), best)
+    registered = _score_champion(my, model_name, version, test)
+    _summary(uri, tracking_uri, experiment, parent_id, len(ranked), best, registered)
+    flag = f" --tracking-uri {shlex.quote(tracking_uri)}" if tracking_uri else ""
+    click.echo(
+        "\nServe it (next to try):\n"
+        f"  modelyard serve {shlex.quote(f'models:/{model_name}@{ALIAS}')}{flag}"
+        "    # then POST rows to http://127.0.0.1:8080/invocations"
+    )
 
 
 def _load_data() -> tuple[Any, Any]:
@@ -109,7 +125,7 @@ def _load_data() -> tuple[Any, Any]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def _train_one(my: Any, candidate: Candidate, train: Any, test: Any) -> None:
+def _train_one(my: Any, candidate: Candidate, train: Any, test: Any) -> Any:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
     x_train, y_train = train.drop(columns="target"), train["target"]
@@ -118,7 +134,8 @@ def _train_one(my: Any, candidate: Candidate, train: Any, test: Any) -> None:
         my.set_tags({"model": candidate.model})
         my.log_params({"model": candidate.model, **candidate.params})
         my.log_input(my.data.from_pandas(train, name=DATASET, targets="target"), context="training")
-        predicted = candidate.build().fit(x_train, y_train).predict(x_test)
+        model = candidate.build().fit(x_train, y_train)
+        predicted = model.predict(x_test)
         my.log_metrics(
             {
                 "accuracy": accuracy_score(y_test, predicted),
@@ -128,6 +145,26 @@ def _train_one(my: Any, candidate: Candidate, train: Any, test: Any) -> None:
             }
         )
         my.log_figure(_confusion_figure(confusion_matrix(y_test, predicted), candidate.name), "confusion_matrix.png")
+    return model
+
+
+def _register(my: Any, model: Any, run_id: str, name: str, test: Any) -> str:
+    """Log ``model`` into its run, register it as a new version of ``name`` and point ``champion`` at it."""
+    features = test.drop(columns="target")
+    info = my.models.log_model(model, "model", run_id=run_id, input_example=features.head(3),
+                               registered_model_name=name)
+    version = str(info.registered_model_version)
+    my.Client().set_registered_model_alias(name, ALIAS, version)
+    return version
+
+
+def _score_champion(my: Any, name: str, version: str, test: Any) -> str:
+    """Score the test rows once through ``models:/<name>@champion``, as a server would; the lines saying so."""
+    model = my.models.load_model(f"models:/{name}@{ALIAS}")
+    predicted = list(model.predict(test.drop(columns="target")))
+    right = sum(int(p) == int(t) for p, t in zip(predicted, test["target"], strict=True))
+    return (f"  Its model is registered as {name!r} version {version}, alias {ALIAS!r}; loaded back from\n"
+            f"    models:/{name}@{ALIAS} it gets {right}/{len(predicted)} test rows right.\n")
 
 
 def _confusion_figure(matrix: Any, title: str) -> Any:
@@ -156,7 +193,8 @@ def _cells(matrix: Any) -> list[tuple[tuple[int, int], int]]:
     return [((i, j), int(matrix[i, j])) for i in range(matrix.shape[0]) for j in range(matrix.shape[1])]
 
 
-def _summary(uri: str, given_uri: str | None, experiment: Any, parent_id: str, n_children: int, best: Any) -> None:
+def _summary(uri: str, given_uri: str | None, experiment: Any, parent_id: str, n_children: int, best: Any,
+             registered: str) -> None:
     metrics = "  ".join(f"{k}={format_number(best.data.metrics[k])}" for k in METRICS)
     flag = f" --tracking-uri {shlex.quote(given_uri)}" if given_uri else ""
     name = shlex.quote(experiment.name)
@@ -166,6 +204,7 @@ def _summary(uri: str, given_uri: str | None, experiment: Any, parent_id: str, n
         f"  the {DATASET} dataset as a training input, and confusion_matrix.png in each.\n"
         f"  Best by accuracy: {best.info.run_name} ({best.info.run_id})\n"
         f"    {metrics}\n"
+        f"{registered}"
         "\nLook at it:\n"
         f"  modelyard runs list --experiment-name {name}{flag}\n"
         f"  modelyard runs search --experiment-name {name} --order-by 'metrics.accuracy DESC'{flag}\n"

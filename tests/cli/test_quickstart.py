@@ -54,7 +54,9 @@ def test_quickstart_console_script_logs_a_nested_sweep(tmp_path: Path) -> None:
             [dataset_input] = run.inputs.dataset_inputs
             assert dataset_input.dataset.name == "breast-cancer"
             assert {(t.key, t.value) for t in dataset_input.tags} == {("mlflow.data.context", "training")}
-            assert [f.path for f in client.list_artifacts(run.info.run_id)] == ["confusion_matrix.png"]
+            artifacts = [f.path for f in client.list_artifacts(run.info.run_id)]
+            assert artifacts == (["confusion_matrix.png", "model"] if run.info.run_id == parent.data.tags["best_run_id"]
+                                 else ["confusion_matrix.png"])
             local = client.download_artifacts(run.info.run_id, "confusion_matrix.png", str(tmp_path / run.info.run_id))
             assert Path(local).read_bytes()[:8] == PNG
         knn = next(r for r in children if r.info.run_name == "knn-k3-uniform")
@@ -69,11 +71,19 @@ def test_quickstart_console_script_logs_a_nested_sweep(tmp_path: Path) -> None:
         assert named_best.data.metrics["accuracy"] == best.data.metrics["accuracy"]
         assert parent.inputs.dataset_inputs[0].dataset.name == "breast-cancer"
 
+        # The best run's model is registered, the champion, and loads back to score the test rows.
+        version = client.get_model_version_by_alias("quickstart-breast-cancer", "champion")
+        assert version.version == "1" and version.run_id == named_best.info.run_id
+        assert version.source == f"runs:/{named_best.info.run_id}/model"
+
     out = proc.stdout
     assert f"Logged to experiment 'quickstart' (id {experiment.experiment_id})" in out
     assert "1 parent run" in out and "10 nested runs" in out
     assert f"Best by accuracy: {named_best.info.run_name} ({named_best.info.run_id})" in out
     assert "accuracy=0.965035" in out
+    assert "Its model is registered as 'quickstart-breast-cancer' version 1, alias 'champion'" in out
+    assert "models:/quickstart-breast-cancer@champion it gets 138/143 test rows right." in out  # its accuracy, served
+    assert out.rstrip().splitlines()[-1].startswith("  modelyard serve models:/quickstart-breast-cancer@champion    #")
     for hint in ("modelyard runs list --experiment-name quickstart", "modelyard ui", "modelyard server",
                  "MLFLOW_TRACKING_URI=http://127.0.0.1:5000"):
         assert hint in out
@@ -87,6 +97,7 @@ def test_quickstart_is_deterministic_and_honours_its_options(cli, folder: Path) 
     assert second.exit_code == 0, second.output
     assert not (folder / ".modelyard").exists()
     assert f"--tracking-uri {store}" in first.output and f"modelyard ui --dir {store}" in first.output
+    assert f"modelyard serve models:/quickstart-breast-cancer@champion --tracking-uri {store}" in first.output
 
     with closing(Client(str(store))) as client:
         def metrics(name: str) -> dict[str, dict[str, float]]:
@@ -94,6 +105,8 @@ def test_quickstart_is_deterministic_and_honours_its_options(cli, folder: Path) 
             return {r.info.run_name: r.data.metrics for r in client.search_runs(exp.experiment_id).items}
 
         assert metrics("one") == metrics("two")
+        # Each quickstart registers a new version; the alias follows the newest.
+        assert client.get_model_version_by_alias("quickstart-breast-cancer", "champion").version == "2"
     assert first.output.split("Best by accuracy: ")[1].split()[0] == second.output.split("Best by accuracy: ")[1].split()[0]
 
 
@@ -110,4 +123,6 @@ def test_quickstart_against_a_server(cli, sqlite_live_server) -> None:
         experiment = client.get_experiment_by_name("quickstart")
         runs = client.search_runs(experiment.experiment_id, filter_string="tags.mlflow.parentRunId != ''").items
         assert len(runs) == 10
-        assert [f.path for f in client.list_artifacts(runs[0].info.run_id)] == ["confusion_matrix.png"]
+        assert "confusion_matrix.png" in [f.path for f in client.list_artifacts(runs[0].info.run_id)]
+        assert client.get_model_version_by_alias("quickstart-breast-cancer", "champion").version == "1"
+    assert "138/143 test rows right" in result.output
