@@ -71,6 +71,8 @@ def assert_same_run(src: Any, target: Client, run: Any, mine: Any, by_id: dict[s
         theirs = _points(src.get_metric_history(info.run_id, key))
         assert _points(target.get_metric_history(new.run_id, key)) == theirs
     assert [_dataset(d) for d in mine.inputs.dataset_inputs] == [_dataset(d) for d in run.inputs.dataset_inputs]
+    used = sorted(target.get_logged_model(m.model_id).tags[ID_TAG] for m in mine.inputs.model_inputs)
+    assert used == sorted(m.model_id for m in src.get_run(info.run_id).inputs.model_inputs)  # search leaves them out
     if info.lifecycle_stage == "active":
         assert files_of(target, new.run_id) == files_of(src, info.run_id)
 
@@ -92,6 +94,10 @@ def assert_same_registry(src: Any, target: Client, runs: dict[str, Any]) -> None
     for old, new in zip(src_versions, my_versions, strict=True):
         assert (new.description, new.current_stage, _plain(new.tags)) == (old.description, old.current_stage, old.tags)
         assert new.run_id == runs[old.run_id].info.run_id
+        if old.source.startswith("runs:/"):
+            assert new.source == f"runs:/{new.run_id}/{old.source.split('/', 2)[2]}"
+        else:
+            assert old.source.startswith("models:/") and new.source == f"models:/{new.model_id}"
         if old.model_id:
             model = target.get_logged_model(new.model_id)
             assert model.tags[ID_TAG] == old.model_id

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from mlflow import MlflowClient
 
 from modelyard import Client
 from modelyard.entities import Metric
+from modelyard.errors import InvalidParameterValue
 from modelyard.importer import Importer, open_source
 from modelyard.importer.copy import ID_TAG, SOURCE_TAG
 
@@ -53,8 +55,7 @@ def test_an_interrupted_import_is_finished_by_the_next_pass(mlflow_install: Inst
         sweep = next(e for e in target.search_experiments() if e.tags.get(ID_TAG) == "1")
         source_id = mlflow_install.built.runs["lr-0.01"]
         original = MlflowClient(mlflow_install.db_uri).get_run(source_id).info
-        marks = {SOURCE_TAG: f"sqlite:///{mlflow_install.db_uri[len('sqlite:///'):]}", ID_TAG: source_id,
-                 "mlflow.runName": "lr-0.01"}
+        marks = {SOURCE_TAG: mlflow_install.db_uri, ID_TAG: source_id, "mlflow.runName": "lr-0.01"}
         partial = target.create_run(sweep.experiment_id, original.start_time, tags=marks, user_id=original.user_id)
         target.log_batch(partial.info.run_id, [Metric("loss", 1.0 + 0.01, 1_700_000_000_000, 0)])
 
@@ -62,3 +63,19 @@ def test_an_interrupted_import_is_finished_by_the_next_pass(mlflow_install: Inst
         assert rest.copied["runs"] == 4
         runs = assert_same(mlflow_install.db_uri, target)
         assert runs[source_id].info.run_id == partial.info.run_id
+
+
+def test_server_artifact_locations_resolve_under_source_artifacts(mlflow_install: Installation, tmp_path) -> None:
+    root = tmp_path / "mlartifacts"
+    (root / "1" / "abc" / "artifacts" / "plots").mkdir(parents=True)
+    (root / "1" / "abc" / "artifacts" / "plots" / "roc.txt").write_text("auc 0.9")
+    with_root = open_source(mlflow_install.db_uri, str(root))
+    without = open_source(mlflow_install.db_uri)
+    try:
+        repo = with_root.artifacts("mlflow-artifacts:/1/abc/artifacts")
+        assert repo.read_bytes("plots/roc.txt") == b"auc 0.9"
+        with pytest.raises(InvalidParameterValue, match="--source-artifacts"):
+            without.artifacts("mlflow-artifacts:/1/abc/artifacts")
+    finally:
+        with_root.close()
+        without.close()
