@@ -15,12 +15,13 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..client import Client
-from ..entities import Experiment, LifecycleStage, LoggedModelInput, Param, Run, RunTag, ViewType
+from ..entities import Experiment, LifecycleStage, LoggedModelInput, PagedList, Param, Run, RunTag, ViewType
 from ..entities_logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from ..errors import ModelyardError
-from .source import MlflowSource
+from .source import MlflowSource, pages
 from .summary import Summary
 
 SOURCE_TAG = "modelyard.import.source"
@@ -59,6 +60,7 @@ class Importer:
         self.summary = Summary()
         self._runs_copied = 0
         self._plan: list[tuple[Experiment, list[Run]]] | None = None
+        self._orphans: list[tuple[str, str]] = []  # (copied child, MLflow parent id) copied before the parent
 
     def _mine(self, tags: dict[str, str]) -> str | None:
         """The MLflow id an object of the target was imported from, if it came from this source."""
@@ -113,7 +115,7 @@ class Importer:
                 self.summary.stopped_early = True
                 return
             self._run(run, target_id, done.get(run.info.run_id))
-        self._parents(runs)
+        self._parents()
         self._logged_models(exp.experiment_id, target_id)
         self._model_inputs(runs)
         for run in runs:
@@ -147,20 +149,15 @@ class Importer:
 
     # ---- runs -----------------------------------------------------------------------
 
+    def imported(self, fetch: Callable[[str | None], PagedList], tags: Callable[[Any], dict[str, str]]) -> dict[str, Any]:
+        """The target objects a paged search finds that came from this source, by MLflow id."""
+        return {source_id: item for item in pages(fetch) if (source_id := self._mine(tags(item)))}
+
     def _target_runs(self, experiment_id: str) -> dict[str, Run]:
         """The runs of a target experiment that came from this source, by MLflow run id."""
-        out: dict[str, Run] = {}
-        token = None
-        for _ in range(1_000_000):
-            page = self.target.search_runs([experiment_id], "", ViewType.ALL, 1000, None, token)
-            for run in page:
-                source_id = self._mine(run.data.tags)
-                if source_id:
-                    out[source_id] = run
-            token = page.token
-            if not token:
-                break
-        return out
+        return self.imported(
+            lambda tok: self.target.search_runs([experiment_id], "", ViewType.ALL, 1000, None, tok),
+            lambda run: run.data.tags)
 
     def _run(self, run: Run, target_exp: str, found: Run | None) -> None:
         info = run.info
@@ -188,6 +185,8 @@ class Importer:
             found = self.target.create_run(target_exp, info.start_time, tags, info.run_name or None, info.user_id or None)
             self.ids.runs[info.run_id] = found.info.run_id
         run_id = found.info.run_id
+        if PARENT_TAG in tags and tags[PARENT_TAG] not in self.ids.runs.values():
+            self._orphans.append((run_id, tags[PARENT_TAG]))
         metrics = self.source.metrics(run)
         params = [Param(k, v) for k, v in run.data.params.items()]
         again = [RunTag(k, v) for k, v in tags.items()] if resumed else []  # an interrupted pass may have lost some
@@ -212,14 +211,12 @@ class Importer:
             upload(tmp)
             return sum(len(files) for _, _, files in os.walk(tmp))
 
-    def _parents(self, runs: list[Run]) -> None:
+    def _parents(self) -> None:
         """Point ``mlflow.parentRunId`` at the copied parent where a child was copied before it."""
-        for run in runs:
-            parent = run.data.tags.get(PARENT_TAG)
-            child = self.ids.runs.get(run.info.run_id)
-            if parent in self.ids.runs and child and run.info.lifecycle_stage == LifecycleStage.ACTIVE:
-                if self.target.get_run(child).data.tags.get(PARENT_TAG) != self.ids.runs[parent]:
-                    self.target.set_tag(child, PARENT_TAG, self.ids.runs[parent])
+        for child, parent in self._orphans:
+            if parent in self.ids.runs:
+                self.target.set_tag(child, PARENT_TAG, self.ids.runs[parent])
+        self._orphans.clear()
 
     def _delete_run(self, run_id: str) -> None:
         if self.target.get_run(run_id).info.lifecycle_stage == LifecycleStage.ACTIVE:
@@ -237,17 +234,8 @@ class Importer:
     # ---- logged models --------------------------------------------------------------
 
     def _logged_models(self, source_exp: str, target_exp: str) -> None:
-        found: dict[str, LoggedModel] = {}
-        token = None
-        for _ in range(1_000_000):
-            page = self.target.search_logged_models([target_exp], page_token=token)
-            for model in page:
-                source_id = self._mine(model.tags)
-                if source_id:
-                    found[source_id] = model
-            token = page.token
-            if not token:
-                break
+        found = self.imported(lambda tok: self.target.search_logged_models([target_exp], page_token=tok),
+                              lambda model: model.tags)
         for model in self.source.logged_models(source_exp):
             self.ids.model_locations[model.model_id] = model.artifact_location
             if model.lifecycle_stage == LifecycleStage.DELETED:

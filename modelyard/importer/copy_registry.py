@@ -15,9 +15,6 @@ from ..errors import ModelyardError, ResourceDoesNotExist
 if TYPE_CHECKING:
     from .copy import Importer
 
-_MAX_PAGES = 1_000_000
-
-
 def copy_registry(imp: Importer) -> None:
     for model in imp.source.registered_models():
         try:
@@ -50,8 +47,8 @@ def _registered_model(imp: Importer, model: RegisteredModel) -> None:
     versions = _versions(imp, model.name)
     for version in imp.source.model_versions(model.name):
         versions[version.version] = _version(imp, version, versions.get(version.version))
-    for alias, version in model.aliases.items():
-        target = versions.get(str(version))
+    for alias, number in model.aliases.items():
+        target = versions.get(str(number))
         if target is None:
             imp.summary.skip("aliases", "its version was not copied")
         elif (mine is None or mine.aliases.get(alias) != target.version):
@@ -62,18 +59,9 @@ def _registered_model(imp: Importer, model: RegisteredModel) -> None:
 def _versions(imp: Importer, name: str) -> dict[str, ModelVersion]:
     """The target's versions of ``name`` imported from this source, by MLflow version number."""
     quoted = name.replace("'", "\\'")
-    out: dict[str, ModelVersion] = {}
-    token = None
-    for _ in range(_MAX_PAGES):
-        page = imp.target.search_model_versions(f"name = '{quoted}'", max_results=1000, page_token=token)
-        for v in page:
-            source_version = imp._mine(v.tags)
-            if source_version:
-                out[source_version] = v
-        token = page.token
-        if not token:
-            break
-    return out
+    return imp.imported(
+        lambda tok: imp.target.search_model_versions(f"name = '{quoted}'", max_results=1000, page_token=tok),
+        lambda version: version.tags)
 
 
 def _version(imp: Importer, version: ModelVersion, mine: ModelVersion | None) -> ModelVersion:

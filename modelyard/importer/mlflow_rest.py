@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+import functools
+from collections.abc import Iterator
 
 from ..artifacts import ArtifactRepository
 from ..client.http import HttpTransport
 from ..entities import Experiment, Metric, PagedList, Run, ViewType
 from ..entities_logged_models import LoggedModel
 from ..entities_registry import ModelVersion, RegisteredModel
-from .source import MlflowSource
-
-_MAX_PAGES = 1_000_000
-
-
-def _pages(fetch: Callable[[str | None], PagedList]) -> Iterator[Any]:
-    token = None
-    for _ in range(_MAX_PAGES):
-        page = fetch(token)
-        yield from page.items
-        token = page.next_page_token
-        if not token:
-            return
+from .source import MlflowSource, pages
 
 
 class RestSource(MlflowSource):
@@ -33,29 +21,31 @@ class RestSource(MlflowSource):
         self.label = self.t.base_url
 
     def experiments(self) -> list[Experiment]:
-        found = _pages(lambda tok: self.t.search_experiments(ViewType.ALL, 1000, None, None, tok))
+        found = pages(lambda tok: self.t.search_experiments(ViewType.ALL, 1000, None, None, tok))
         return sorted(found, key=lambda e: int(e.experiment_id) if e.experiment_id.isdigit() else 0)
 
     def runs(self, experiment_id: str) -> Iterator[Run]:
         order = ["attributes.start_time ASC"]
-        return _pages(lambda tok: self.t.search_runs([experiment_id], "", ViewType.ALL, 1000, order, tok))
+        return pages(lambda tok: self.t.search_runs([experiment_id], "", ViewType.ALL, 1000, order, tok))
 
     def metrics(self, run: Run) -> list[Metric]:
-        run_id = run.info.run_id
         points: list[Metric] = []
         for key in sorted(run.data.metrics):
-            points.extend(_pages(lambda tok, k=key: self.t.get_metric_history(run_id, k, 25_000, tok)))
+            points.extend(pages(functools.partial(self._history, run.info.run_id, key)))
         return points
 
+    def _history(self, run_id: str, key: str, token: str | None) -> PagedList:
+        return self.t.get_metric_history(run_id, key, 25_000, token)
+
     def logged_models(self, experiment_id: str) -> list[LoggedModel]:
-        return list(_pages(lambda tok: self.t.search_logged_models([experiment_id], None, None, 100, None, tok)))
+        return list(pages(lambda tok: self.t.search_logged_models([experiment_id], None, None, 100, None, tok)))
 
     def registered_models(self) -> list[RegisteredModel]:
-        return list(_pages(lambda tok: self.t.search_registered_models(None, 1000, ["name ASC"], tok)))
+        return list(pages(lambda tok: self.t.search_registered_models(None, 1000, ["name ASC"], tok)))
 
     def model_versions(self, name: str) -> list[ModelVersion]:
         quoted = name.replace("'", "\\'")
-        found = _pages(lambda tok: self.t.search_model_versions(f"name = '{quoted}'", 1000, None, tok))
+        found = pages(lambda tok: self.t.search_model_versions(f"name = '{quoted}'", 1000, None, tok))
         return sorted(found, key=lambda v: int(v.version))
 
     def artifacts(self, artifact_uri: str) -> ArtifactRepository:

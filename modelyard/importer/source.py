@@ -8,13 +8,27 @@ copier does not care whether they came over MLflow's REST API
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..artifacts import ArtifactRepository
-from ..entities import Experiment, Metric, Run
+from ..entities import Experiment, Metric, PagedList, Run
 from ..entities_logged_models import LoggedModel
 from ..entities_registry import ModelVersion, RegisteredModel
 from ..errors import InvalidParameterValue
+
+_MAX_PAGES = 1_000_000
+
+
+def pages(fetch: Callable[[str | None], PagedList]) -> Iterator[Any]:
+    """Every item of a paged search: ``fetch(token)`` gives one page."""
+    token = None
+    for _ in range(_MAX_PAGES):
+        page = fetch(token)
+        yield from page.items
+        token = page.next_page_token
+        if not token:
+            return
 
 
 class MlflowSource(abc.ABC):

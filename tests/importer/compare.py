@@ -9,7 +9,7 @@ from modelyard import Client
 from modelyard.entities import ViewType
 from modelyard.importer.copy import COMPLETE_TAG, ID_TAG, LOCATION_TAG, SOURCE_TAG
 
-from .populate import MODEL_NAME, files_of
+from .populate import MODEL_NAME, files_of, folder_files
 
 MARKS = {SOURCE_TAG, ID_TAG, COMPLETE_TAG, LOCATION_TAG}
 
@@ -105,27 +105,16 @@ def assert_same_registry(src: Any, target: Client, runs: dict[str, Any]) -> None
 
 
 def assert_same_logged_model(src: Any, target: Client, theirs: Any, mine: Any, runs: dict[str, Any]) -> None:
+    import tempfile
+
     import mlflow
 
     assert (mine.name, mine.model_type, mine.params) == (theirs.name, theirs.model_type, theirs.params)
     assert mine.status == "READY" and str(theirs.status).endswith("READY")
     assert _plain(mine.tags) == theirs.tags
     assert mine.source_run_id == runs[theirs.source_run_id].info.run_id
-    theirs_files = _model_files(mlflow.artifacts.download_artifacts(theirs.artifact_location))
-    import tempfile
-
+    theirs_files = folder_files(mlflow.artifacts.download_artifacts(theirs.artifact_location))
     with tempfile.TemporaryDirectory() as tmp:
         target._t.artifact_repository(mine.artifact_location).download("", tmp)
-        assert _model_files(tmp) == theirs_files
+        assert folder_files(tmp) == theirs_files
     assert "MLmodel" in theirs_files
-
-
-def _model_files(folder: str) -> dict[str, bytes]:
-    import os
-
-    out = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            with open(os.path.join(root, name), "rb") as f:
-                out[os.path.relpath(os.path.join(root, name), folder)] = f.read()
-    return out

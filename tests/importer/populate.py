@@ -91,16 +91,19 @@ def populate(uri: str, artifact_root: str | None) -> Built:
     return built
 
 
-def files_of(client: Any, run_id: str, path: str = "") -> dict[str, bytes]:
+def folder_files(folder: str) -> dict[str, bytes]:
+    """Every file below ``folder`` (relative path) with its bytes."""
+    out: dict[str, bytes] = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as f:
+                out[os.path.relpath(os.path.join(root, name), folder)] = f.read()
+    return out
+
+
+def files_of(client: Any, run_id: str) -> dict[str, bytes]:
     """Every artifact file of a run (MLflow or modelyard client) with its bytes."""
     import tempfile
 
-    out: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        local = client.download_artifacts(run_id, path, tmp)
-        for folder, _, names in os.walk(local):
-            for name in names:
-                full = os.path.join(folder, name)
-                with open(full, "rb") as f:
-                    out[os.path.relpath(full, local)] = f.read()
-    return out
+        return folder_files(client.download_artifacts(run_id, "", tmp))
