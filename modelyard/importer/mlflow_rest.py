@@ -25,8 +25,12 @@ class RestSource(MlflowSource):
         return sorted(found, key=lambda e: int(e.experiment_id) if e.experiment_id.isdigit() else 0)
 
     def runs(self, experiment_id: str) -> Iterator[Run]:
+        """MLflow's search leaves out the logged models a run used; its get-run has them."""
         order = ["attributes.start_time ASC"]
-        return pages(lambda tok: self.t.search_runs([experiment_id], "", ViewType.ALL, 1000, order, tok))
+        for run in pages(lambda tok: self.t.search_runs([experiment_id], "", ViewType.ALL, 1000, order, tok)):
+            if not run.inputs.model_inputs:
+                run.inputs.model_inputs = self.t.get_run(run.info.run_id).inputs.model_inputs
+            yield run
 
     def metrics(self, run: Run) -> list[Metric]:
         points: list[Metric] = []

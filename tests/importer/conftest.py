@@ -38,28 +38,42 @@ class Installation:
     built: Built
 
 
-@pytest.fixture(scope="session")
-def _pristine(_mlflow_env: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Built]:
-    folder = tmp_path_factory.mktemp("mlflow-pristine")
+def _build(db_uri: str, artifacts: Path) -> Installation:
     with warnings.catch_warnings():  # MLflow's own deprecation notices (stages) while building the data
         warnings.simplefilter("ignore")
-        built = populate(f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts"))
+        built = populate(db_uri, str(artifacts))
     reset_fluent_state()
-    return folder, built
+    return Installation(db_uri, str(artifacts), built)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_install(_mlflow_env: None, tmp_path_factory: pytest.TempPathFactory) -> Installation:
+    folder = tmp_path_factory.mktemp("mlflow-sqlite")
+    return _build(f"sqlite:///{folder / 'mlflow.db'}", folder / "artifacts")
+
+
+@pytest.fixture(scope="session")
+def _postgresql_install(_mlflow_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
+    """MLflow on PostgreSQL, read only by the tests (the importer never writes to its source)."""
+    folder = tmp_path_factory.mktemp("mlflow-postgresql")
+    with fresh_database("postgresql", folder) as uri:
+        yield _build(uri.replace("postgresql://", "postgresql+psycopg://", 1), folder / "artifacts")
 
 
 @pytest.fixture
-def mlflow_install(_pristine: tuple[Path, Built], tmp_path: Path) -> Installation:
-    """A private copy of the session's MLflow installation (its artifact paths are absolute, so shared read-only)."""
-    folder, built = _pristine
-    shutil.copy(folder / "mlflow.db", tmp_path / "mlflow.db")
-    return Installation(f"sqlite:///{tmp_path / 'mlflow.db'}", str(folder / "artifacts"), built)
+def mlflow_install(_sqlite_install: Installation, tmp_path: Path) -> Installation:
+    """A private copy of the session's MLflow database on SQLite (artifacts shared: nothing writes there)."""
+    shutil.copy(_sqlite_install.db_uri[len("sqlite:///"):], tmp_path / "mlflow.db")
+    return Installation(f"sqlite:///{tmp_path / 'mlflow.db'}", _sqlite_install.artifacts, _sqlite_install.built)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def target_uri(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An empty modelyard store on SQLite or PostgreSQL (artifacts in the test's folder)."""
+def install_and_target(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Installation, str]]:
+    """MLflow on SQLite or PostgreSQL, and an empty modelyard store on the same database (artifacts in tmp)."""
+    install = request.getfixturevalue(f"_{request.param}_install")
     monkeypatch.setenv("MODELYARD_ARTIFACTS_DESTINATION", str(tmp_path / "target-artifacts"))
+    (tmp_path / "target").mkdir()
     with fresh_database(request.param, tmp_path / "target") as uri:
-        (tmp_path / "target").mkdir(exist_ok=True)
-        yield uri
+        yield install, uri

@@ -25,7 +25,8 @@ def _import(install: Installation, target: Client, **options: int) -> Importer:
     return importer
 
 
-def test_everything_arrives_and_a_second_pass_copies_nothing(mlflow_install: Installation, target_uri: str) -> None:
+def test_everything_arrives_and_a_second_pass_copies_nothing(install_and_target: tuple[Installation, str]) -> None:
+    mlflow_install, target_uri = install_and_target
     with Client(target_uri) as target:
         first = _import(mlflow_install, target).summary
         assert first.copied["runs"] == 6 and first.copied["logged models"] == 1
