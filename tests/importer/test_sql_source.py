@@ -10,6 +10,7 @@ from modelyard.entities import Metric
 from modelyard.errors import InvalidParameterValue
 from modelyard.importer import Importer, open_source
 from modelyard.importer.copy import ID_TAG, SOURCE_TAG
+from tests.conftest import serving
 
 from .compare import assert_same, target_runs
 from .conftest import Installation
@@ -80,3 +81,11 @@ def test_server_artifact_locations_resolve_under_source_artifacts(mlflow_install
     finally:
         with_root.close()
         without.close()
+
+
+def test_a_running_modelyard_server_is_a_target_too(mlflow_install: Installation, tmp_path) -> None:
+    with serving("sqlite", tmp_path / "server") as live, Client(live.url) as target:
+        first = _import(mlflow_install, target).summary
+        assert first.copied["runs"] == 6 and first.copied["logged models"] == 1
+        assert_same(mlflow_install.db_uri, target)
+        assert _import(mlflow_install, target).summary.copied["runs"] == 0
