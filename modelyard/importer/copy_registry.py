@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..entities_registry import ModelVersion, RegisteredModel, Stage
 from ..errors import ModelyardError, ResourceDoesNotExist
+from .source import model_id_of
 
 if TYPE_CHECKING:
     from .copy import Importer
@@ -68,7 +69,7 @@ def _version(imp: Importer, version: ModelVersion, mine: ModelVersion | None) ->
     t = imp.target
     if mine is None:
         run_id = imp.ids.runs.get(version.run_id or "")
-        model_id = imp.ids.models.get(version.model_id or "")
+        model_id = imp.ids.models.get(version.model_id or model_id_of(version.source) or "")  # MLflow's REST omits it
         mine = t.create_model_version(
             version.name, _source(imp, version), run_id, {**version.tags, **imp._marks(version.version)},
             version.run_link, version.description, model_id=model_id)

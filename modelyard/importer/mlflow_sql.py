@@ -25,7 +25,7 @@ from ..entities import (
 from ..entities_logged_models import LoggedModel
 from ..entities_registry import ModelVersion, RegisteredModel
 from ..errors import InvalidParameterValue
-from .source import MlflowSource
+from .source import MlflowSource, model_id_of
 
 _DELETED_VERSION = "Deleted_Internal"  # MLflow's soft-deleted model versions
 _LOGGED_MODEL_STATUS = {"1": "PENDING", "2": "READY", "3": "FAILED"}  # MLflow stores the enum's number
@@ -165,7 +165,7 @@ class SqlSource(MlflowSource):
         return [
             ModelVersion(name, str(r.version), r.creation_time, r.last_updated_time, r.description, r.user_id,
                          r.current_stage, r.source, r.run_id, r.status, r.status_message, tags[r.version],
-                         r.run_link, model_id=_model_id(r.source))
+                         r.run_link, model_id=model_id_of(r.source))
             for r in self._rows(query)
         ]
 
@@ -190,13 +190,6 @@ class SqlSource(MlflowSource):
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _model_id(source: str | None) -> str | None:
-    """MLflow 3 names a version's logged model in its source (``models:/m-…``), not in a column."""
-    if source and source.startswith("models:/m-"):
-        return source[len("models:/"):].split("/")[0]
-    return None
 
 
 def _join(root: str, rest: str) -> str:

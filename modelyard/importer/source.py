@@ -31,6 +31,13 @@ def pages(fetch: Callable[[str | None], PagedList]) -> Iterator[Any]:
             return
 
 
+def model_id_of(source: str | None) -> str | None:
+    """The logged model a version's source names (``models:/m-…``): MLflow keeps it there, not in a column."""
+    if source and source.startswith("models:/m-"):
+        return source[len("models:/"):].split("/")[0]
+    return None
+
+
 class MlflowSource(abc.ABC):
     """An MLflow tracking store and registry, read only."""
 
