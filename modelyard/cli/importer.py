@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
+from ..client.uri import get_tracking_uri
 from .output import SdkGroup, client
 
 
@@ -40,9 +42,9 @@ def mlflow(source: str, source_artifacts: str | None, to: str | None, max_runs: 
     """
     from ..importer import Importer, open_source
 
-    target = client(to)
-    if target.tracking_uri.rstrip("/") == source.rstrip("/"):
+    if _same_store(to or get_tracking_uri(), source):  # checked before the target is opened (and migrated)
         raise click.UsageError("SOURCE and the target are the same store: name the modelyard store with --to URI.")
+    target = client(to)
     src = open_source(source, source_artifacts)
     click.get_current_context().call_on_close(src.close)
     importer = Importer(src, target, max_runs=max_runs)
@@ -63,3 +65,11 @@ def mlflow(source: str, source_artifacts: str | None, to: str | None, max_runs: 
         summary = importer.run(line)
     for text in summary.lines():
         click.echo(text)
+
+
+def _same_store(a: str, b: str) -> bool:
+    def plain(uri: str) -> str:
+        uri = uri.rstrip("/").replace("postgresql+psycopg://", "postgresql://", 1)
+        return "sqlite:///" + os.path.abspath(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else uri
+
+    return plain(a) == plain(b)

@@ -57,3 +57,13 @@ def test_a_source_that_is_not_mlflow_is_one_clear_line(here: Path, source: str, 
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_source_is_never_its_own_target(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = f"sqlite:///{here}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", source)  # the MLflow user's environment, still pointing at MLflow
+    set_tracking_uri(None)
+    result = CliRunner().invoke(main, ["import", "mlflow", source])
+    assert result.exit_code == 2
+    assert "same store" in result.output and "--to" in result.output
+    assert not (here / "mlflow.db").exists()
