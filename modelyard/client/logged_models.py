@@ -80,6 +80,11 @@ class LoggedModelsMethods:
         for start in range(0, len(items), _PARAMS_PER_CALL):
             self._t.log_logged_model_params(model_id, dict(items[start : start + _PARAMS_PER_CALL]))
 
+    def log_model_artifacts(self, model_id: str, local_dir: str) -> None:
+        """Upload a folder's files as the model's artifacts, as ``MlflowClient.log_model_artifacts``."""
+        location = self.get_logged_model(model_id).artifact_location
+        self._t.artifact_repository(location).log_dir(local_dir)
+
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
         """Record models as outputs of a run."""
         self._t.log_outputs(run_id, list(models))
