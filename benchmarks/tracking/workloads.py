@@ -364,7 +364,7 @@ class Bench:
         def work() -> dict[str, Any]:
             seen: list[str] = []
             token, pages = None, 0
-            for pages in range(1, limit + 1):
+            for pages in range(1, limit + 1):  # noqa: B007 (read after the loop)
                 if client:
                     page = self.client.search_runs([exp], max_results=size, page_token=token)
                     seen += [r.data.params.get("p0", "") for r in page]

@@ -17,6 +17,7 @@ from .output import (
     view_option,
 )
 
+
 @click.group("experiments", cls=SdkGroup)
 def command() -> None:
     """List, create and delete experiments."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -140,11 +139,11 @@ def input_types(pipeline: Any, params: dict[str, Any]) -> Iterator[Problem]:
     tree, _, _ = parsed
     produced: dict[str, tuple[Any, str]] = {}  # variable -> (declared return type, step name)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if isinstance(node.value, ast.Call):
-                src = _resolve(pipeline, node.value.func)
-                if src is not None:
-                    produced[node.targets[0].id] = (src.hints.get("return"), src.name)
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call)):
+            src = _resolve(pipeline, node.value.func)
+            if src is not None:
+                produced[node.targets[0].id] = (src.hints.get("return"), src.name)
     declared = {name: pipeline.hints.get(name) for name in pipeline.signature.parameters}
     for call, target, is_map, line, file in _step_calls(pipeline):
         if is_map:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-
 MAX_BATCH = 500
 PARAM_LIMIT = 500
 

@@ -40,7 +40,7 @@ def caller_location(depth: int = 2) -> tuple[str, int]:
 class Handle:
     """The future output of a step call. Using its value waits for it."""
 
-    __slots__ = ("task_key", "step_name", "context", "future", "ref", "__weakref__")
+    __slots__ = ("__weakref__", "context", "future", "ref", "step_name", "task_key")
 
     def __init__(self, task_key: str, step_name: str, context: Any) -> None:
         self.task_key = task_key

@@ -9,7 +9,6 @@ references, invokes, stores the output and logs, and returns a plain dict.
 from __future__ import annotations
 
 import contextlib
-
 import io
 import sys
 import threading

@@ -7,8 +7,8 @@ driver kills the process when a step overruns its timeout.
 
 from __future__ import annotations
 
-import pickle
 import os
+import pickle
 import signal
 from typing import Any
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..entities import Experiment
 from ..query import Comparison, OrderKey
-from .database import Database
 from . import (  # noqa: F401  (complete the metadata)
     inference_schema,
     logged_models_schema,
@@ -12,6 +11,7 @@ from . import (  # noqa: F401  (complete the metadata)
     registry_schema,
     webhooks_schema,
 )
+from .database import Database
 from .experiments import ExperimentStore
 from .inference import InferenceStore
 from .logged_models import LoggedModelStore

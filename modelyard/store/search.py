@@ -31,15 +31,37 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, ColumnElement, Select, and_, bindparam, case, cast, exists, false, func, literal, literal_column, null,
-    or_, select, true, union_all,
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FromClause, Join
 
 from ..query import (
-    ATTRIBUTE, DATASET, DATASET_CONTEXT_TAG, METRIC, PARAM, TAG, Comparison, OrderKey,
+    ATTRIBUTE,
+    DATASET,
+    DATASET_CONTEXT_TAG,
+    METRIC,
+    PARAM,
+    TAG,
+    Comparison,
+    OrderKey,
 )
 from .schema import datasets, experiment_tags, experiments, input_tags, inputs, latest_metrics, params, runs, tags
 

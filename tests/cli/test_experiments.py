@@ -16,7 +16,7 @@ def test_create_list_delete(cli, client: Client) -> None:
     assert created.output == f"Created experiment 'cancer' with id {experiment.experiment_id}.\n"
 
     listed = cli("experiments", "list")
-    header, rule, *rows = listed.output.splitlines()
+    header, _rule, *rows = listed.output.splitlines()
     assert header.split()[:3] == ["ID", "NAME", "STAGE"]
     assert [row.split()[:3] for row in rows] == [[experiment.experiment_id, "cancer", "active"], ["0", "Default", "active"]]
 

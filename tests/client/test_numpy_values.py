@@ -140,7 +140,7 @@ NUMERIC_STRINGS = [("0.5", 0.5), (" 1e-3\n", 0.001), ("7", 7.0), ("1_000", 1000.
 
 
 def test_numeric_strings_are_numbers_as_in_mlflow(client, run_id):
-    for i, (value, expected) in enumerate(NUMERIC_STRINGS):
+    for i, (value, _expected) in enumerate(NUMERIC_STRINGS):
         client.log_metric(run_id, f"s{i}", value, timestamp=T0)
     client.log_batch(run_id, metrics=[Metric("batch", "0.5", T0, 1), Metric("batch", b"nan", T0, 2)])
     for i, (_, expected) in enumerate(NUMERIC_STRINGS):

@@ -12,7 +12,6 @@ from tests.conftest import LiveServer, serving
 from tests.mlflow_support import CLIENT_ENV
 
 
-
 def unique(prefix: str = "model") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -257,7 +258,7 @@ def test_audit_trail(reg, run_id) -> None:
     assert (update.key, update.old_value, update.new_value) == ("description", "v0", "v1")
     assert (moved.key, moved.old_value, moved.new_value) == ("champion", "1", "2")
     assert (staged.version, staged.old_value, staged.new_value) == ("2", "None", "Production")
-    assert all(a.timestamp <= b.timestamp for a, b in zip(entries, entries[1:]))
+    assert all(a.timestamp <= b.timestamp for a, b in itertools.pairwise(entries))
     # The whole history is found under either name.
     assert [e.action for e in reg.audit("m").items] == [e.action for e in entries]
     assert len(reg.audit("m2", max_results=4).items) == 4

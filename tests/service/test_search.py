@@ -11,8 +11,12 @@ from modelyard.errors import InvalidParameterValue
 from modelyard.query import Comparison as C
 from modelyard.query import OrderKey
 from modelyard.service.search import (
-    decode_page_token, encode_page_token, parse_experiment_filter, parse_experiment_order_by,
-    parse_run_filter, parse_run_order_by,
+    decode_page_token,
+    encode_page_token,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_run_filter,
+    parse_run_order_by,
 )
 
 RUN_ACCEPTED = [

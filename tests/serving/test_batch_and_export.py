@@ -13,7 +13,6 @@ import yaml
 from click.testing import CliRunner
 
 from modelyard.cli import main
-
 from tests.conftest import free_port
 
 from .conftest import ServeProcess

@@ -90,7 +90,7 @@ def assert_healthy(server: ServeProcess, registered: Registered) -> None:
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/csv"])
 def test_endless_chunked_invocations_is_cut_off(limited, registered, content_type):
-    status, headers, body, sent = send_endless_chunked(limited.port, "/invocations", content_type)
+    status, _headers, body, sent = send_endless_chunked(limited.port, "/invocations", content_type)
     assert_refused(status, body)
     assert sent < GIVE_UP_BYTES
     assert_healthy(limited, registered)

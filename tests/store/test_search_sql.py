@@ -10,7 +10,10 @@ from sqlalchemy import Engine, func, insert, select
 
 from modelyard.query import Comparison, OrderKey
 from modelyard.service.search import (
-    parse_experiment_filter, parse_experiment_order_by, parse_run_filter, parse_run_order_by,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_run_filter,
+    parse_run_order_by,
 )
 from modelyard.store import schema
 from modelyard.store.engine import make_engine
