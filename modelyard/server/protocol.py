@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import msgspec
+import msgspec.inspect
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -26,6 +27,7 @@ from ..errors import (
     RequestTooLarge,
 )
 from ..request_body import receive_body
+from . import bad_requests
 
 S = TypeVar("S", bound=msgspec.Struct)
 _encoder = msgspec.json.Encoder()
@@ -54,10 +56,14 @@ def decode_query(request: Request, schema: type[S]) -> S:
     data: dict[str, Any] = {}
     for key in request.query_params:
         data[key] = request.query_params.getlist(key) if key in lists else request.query_params[key]
+    if b"%00" in request.scope["query_string"]:
+        for key, value in request.query_params.multi_items():
+            if "\x00" in key or "\x00" in value:
+                raise InvalidParameterValue(bad_requests.nul_message(key.replace("\x00", "\\u0000")))
     try:
         return msgspec.convert(data, schema, strict=False)
     except msgspec.ValidationError as exc:
-        raise InvalidParameterValue(f"Invalid request: {exc}. Check the named query parameter.") from None
+        raise InvalidParameterValue(bad_requests.decode_failure(exc, lambda: data)) from None
 
 
 def too_large(size: int, limit: int) -> ModelyardError:
@@ -112,16 +118,65 @@ async def read_body(
 def decode_body(
     body: bytes, schema: type[S], max_bytes: int, on_too_large: Callable[[int, int], ModelyardError] = too_large
 ) -> S:
+    """``body`` (JSON) as ``schema``; a bad body is refused with a 400 naming the field.
+
+    Besides what msgspec checks, refused: a string holding a NUL character (no store's text
+    can hold one everywhere), and, where ``schema`` takes free-form JSON, nesting deeper than
+    :data:`.bad_requests.MAX_JSON_DEPTH`. Both checks are one search of the bytes on a good body.
+    """
     if len(body) > max_bytes:
         raise on_too_large(len(body), max_bytes)
     if not body.strip():
         body = b"{}"
     try:
-        return msgspec.json.decode(body, type=schema, strict=False)
+        obj = msgspec.json.decode(body, type=schema, strict=False)
     except msgspec.ValidationError as exc:
-        raise InvalidParameterValue(f"Invalid request: {exc}. Fix that field and retry.") from None
+        raise InvalidParameterValue(bad_requests.decode_failure(exc, lambda: msgspec.json.decode(body))) from None
     except msgspec.DecodeError as exc:
         raise MalformedRequest(f"Malformed JSON in request body: {exc}.") from None
+    except RecursionError:
+        raise InvalidParameterValue(bad_requests.too_deep(body) or "JSON nested too deep.") from None
+    if bad_requests.NUL_ESCAPE in body:
+        found = bad_requests.nul_character(body)
+        if found:
+            raise InvalidParameterValue(found)
+    free = _FREE_FORM.get(schema)
+    if free is None:
+        free = _FREE_FORM[schema] = takes_free_form(schema)
+    if free:
+        found = bad_requests.too_deep(body)
+        if found:
+            raise InvalidParameterValue(found)
+    return obj
+
+
+# Per request schema: whether any field takes free-form JSON (``Any``), which msgspec decodes as
+# deep as it is sent; every other field stops a deep value at its first level of the wrong type.
+_FREE_FORM: dict[type, bool] = {}
+
+
+def takes_free_form(schema: type) -> bool:
+    """Whether ``schema`` has a field of type ``Any`` (at any depth)."""
+    seen: set[int] = set()
+    todo: list[msgspec.inspect.Type] = [msgspec.inspect.type_info(schema)]
+    while todo:
+        info = todo.pop()
+        if isinstance(info, msgspec.inspect.AnyType):
+            return True
+        if id(info) in seen:
+            continue
+        seen.add(id(info))
+        if isinstance(info, msgspec.inspect.StructType):
+            todo += [f.type for f in info.fields]
+        elif isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.VarTupleType)):
+            todo.append(info.item_type)
+        elif isinstance(info, msgspec.inspect.DictType):
+            todo += [info.key_type, info.value_type]
+        elif isinstance(info, (msgspec.inspect.UnionType, msgspec.inspect.TupleType)):
+            todo += list(info.types if isinstance(info, msgspec.inspect.UnionType) else info.item_types)
+        elif isinstance(info, msgspec.inspect.Metadata):
+            todo.append(info.type)
+    return False
 
 
 def endpoint(

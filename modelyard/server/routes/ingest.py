@@ -23,6 +23,7 @@ from ...metric_columns import MetricColumns
 from ...service import TrackingService
 from ...service.limits import MAX_BULK_METRICS, check_name, invalid_value, missing_value
 from .. import schemas as s
+from ..bad_requests import decode_failure
 from ..protocol import JSONResponse, decode_body, read_body
 
 MSGPACK = "application/msgpack"
@@ -79,7 +80,7 @@ def decode(body: bytes, content_type: str, limit: int) -> s.IngestBatch:
     try:
         return _msgpack_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise InvalidParameterValue(f"Invalid request: {exc}. Fix that field and retry.") from None
+        raise InvalidParameterValue(decode_failure(exc, lambda: msgspec.msgpack.decode(body))) from None
     except msgspec.DecodeError as exc:
         raise MalformedRequest(f"Malformed MessagePack in request body: {exc}.") from None
 

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from ...service import TrackingService
 from ..protocol import JSONResponse, decode_body, endpoint, read_body
+from ..schemas import Int64
 
 
 class Record(msgspec.Struct):
@@ -31,14 +32,14 @@ class RunId(msgspec.Struct):
 class SearchRuns(msgspec.Struct):
     pipeline: str | None = None
     status: str | None = None
-    max_results: int = 100
+    max_results: Int64 = 100
     page_token: str | None = None
 
 
 class CacheQuery(msgspec.Struct):
     pipeline: str | None = None
     step: str | None = None
-    max_results: int = 1000
+    max_results: Int64 = 1000
     cache_key: str = ""
 
 
@@ -48,7 +49,7 @@ class CacheKeys(msgspec.Struct):
 
 class Name(msgspec.Struct):
     name: str = ""
-    max_results: int = 100
+    max_results: Int64 = 100
 
 
 class CreateSchedule(msgspec.Struct):
@@ -69,12 +70,12 @@ class Pause(msgspec.Struct):
 
 class Backfill(msgspec.Struct):
     name: str
-    start: int
-    end: int
+    start: Int64
+    end: Int64
 
 
 class TickUpdate(msgspec.Struct):
-    tick_id: int
+    tick_id: Int64
     status: str
     pipeline_run_id: str | None = None
 

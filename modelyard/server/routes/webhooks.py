@@ -23,6 +23,7 @@ from starlette.responses import Response
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ..protocol import JSONResponse, decode_body, decode_query, read_body
+from ..schemas import Int64
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -49,7 +50,7 @@ class UpdateWebhook(CreateWebhook):
 
 
 class ListWebhooks(msgspec.Struct):
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
     include_all: bool = False
 
@@ -63,7 +64,7 @@ class TestWebhook(WebhookId):
 
 
 class ListDeliveries(WebhookId):
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
 
 
