@@ -30,6 +30,7 @@ from ..request_body import receive_body
 from . import bad_requests
 
 S = TypeVar("S", bound=msgspec.Struct)
+E = TypeVar("E", bound=Callable[..., Any])
 _encoder = msgspec.json.Encoder()
 
 
@@ -179,6 +180,20 @@ def takes_free_form(schema: type) -> bool:
     return False
 
 
+def accepts(schema: type[msgspec.Struct], query_methods: tuple[str, ...] = ("GET",), name: str = "") -> Callable[[E], E]:
+    """Mark an endpoint with the struct it decodes: from the query string on ``query_methods``, else
+    from a JSON body. The OpenAPI document (:mod:`.openapi`) is generated from these marks."""
+
+    def mark(handle: E) -> E:
+        handle.request_schema = schema  # type: ignore[attr-defined]
+        handle.query_methods = query_methods  # type: ignore[attr-defined]
+        if name:
+            handle.__name__ = name
+        return handle
+
+    return mark
+
+
 def endpoint(
     schema: type[S],
     fn: Callable[[Any, S], Any],
@@ -209,8 +224,7 @@ def endpoint(
             result = await run_in_threadpool(fn, service, obj)
         return JSONResponse({} if result is None else result)
 
-    handle.__name__ = getattr(fn, "__name__", "endpoint")
-    return handle
+    return accepts(schema, name=getattr(fn, "__name__", "endpoint"))(handle)
 
 
 # Artifacts are user content: never let the browser run them as this site.

@@ -24,7 +24,7 @@ from ...service import TrackingService
 from ...service.limits import MAX_BULK_METRICS, check_name, invalid_value, missing_value
 from .. import schemas as s
 from ..bad_requests import decode_failure
-from ..protocol import JSONResponse, decode_body, read_body
+from ..protocol import JSONResponse, accepts, decode_body, read_body
 
 MSGPACK = "application/msgpack"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -85,6 +85,7 @@ def decode(body: bytes, content_type: str, limit: int) -> s.IngestBatch:
         raise MalformedRequest(f"Malformed MessagePack in request body: {exc}.") from None
 
 
+@accepts(s.IngestBatch)
 async def ingest_endpoint(request: Request) -> Response:
     service = request.app.state.service
     limit = service.settings.max_request_bytes

@@ -26,6 +26,7 @@ from ...service.limits import missing_value
 from .. import schemas_logged_models as s
 from ..protocol import (
     JSONResponse,
+    accepts,
     artifact_response,
     decode_body,
     decode_query,
@@ -52,8 +53,7 @@ def model_endpoint(schema: type[S], fn: Callable[[TrackingService, S], Any]) -> 
             return result
         return JSONResponse({} if result is None else result)
 
-    handle.__name__ = getattr(fn, "__name__", "endpoint")
-    return handle
+    return accepts(schema, name=getattr(fn, "__name__", "endpoint"))(handle)
 
 
 def _kv(items: list[Any], what: str) -> dict[str, str]:

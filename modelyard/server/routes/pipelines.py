@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...service import TrackingService
-from ..protocol import JSONResponse, decode_body, endpoint, read_body
+from ..protocol import JSONResponse, accepts, decode_body, endpoint, read_body
 from ..schemas import Int64
 
 
@@ -190,6 +190,7 @@ def trigger_events(svc: TrackingService, req: Name) -> dict[str, Any]:
     return {"events": svc.pipelines.trigger_events(req.name, req.max_results)}
 
 
+@accepts(Fire)
 async def fire(request: Request) -> Response:
     """Fire a trigger; authenticated by the trigger's own token."""
     service: TrackingService = request.app.state.service

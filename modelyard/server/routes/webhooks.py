@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
-from ..protocol import JSONResponse, decode_body, decode_query, read_body
+from ..protocol import JSONResponse, accepts, decode_body, decode_query, read_body
 from ..schemas import Int64
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -101,8 +101,7 @@ def webhook_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[[
         result = await run_in_threadpool(fn, service, obj)
         return JSONResponse({} if result is None else result)
 
-    handle.__name__ = getattr(fn, "__name__", "endpoint")
-    return handle
+    return accepts(schema, ("GET", "DELETE"), getattr(fn, "__name__", "endpoint"))(handle)
 
 
 def create(svc: TrackingService, req: CreateWebhook) -> dict[str, Any]:
