@@ -16,13 +16,7 @@ from starlette.responses import Response
 from ...service import TrackingService
 from ..protocol import JSONResponse, accepts, decode_body, endpoint, read_body
 from ..schemas import Int64
-
-
-class Record(msgspec.Struct):
-    pipeline_run: dict[str, Any] | None = None
-    steps: list[dict[str, Any]] = []
-    cache_entries: list[dict[str, Any]] = []
-    cache_hits: list[str] = []
+from ..schemas_pipelines import Record
 
 
 class RunId(msgspec.Struct):
@@ -97,7 +91,7 @@ class Fire(msgspec.Struct):
 
 
 def record(svc: TrackingService, req: Record) -> None:
-    svc.pipelines.record(msgspec.structs.asdict(req))
+    svc.pipelines.record(msgspec.to_builtins(req))
 
 
 def get_run(svc: TrackingService, req: RunId) -> dict[str, Any]:
