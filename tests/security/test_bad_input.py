@@ -52,6 +52,10 @@ def assert_refused(resp: httpx.Response, field: str, seeded: Seeded, code: str =
     return message
 
 
+# A well-formed step of a pipeline record, for cases that spoil one field of it.
+STEP = {"pipeline_run_uuid": "a" * 32, "task_key": "t", "step": "t", "run_uuid": "b" * 32, "status": "RUNNING"}
+
+
 def nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
@@ -122,6 +126,10 @@ def test_the_hot_path_refuses_a_deep_body(seeded: Seeded) -> None:
         ("GET", "/experiments/search", {"max_results": str(BIG)}, "max_results"),
         ("POST", "/logged-models/search", {"experiment_ids": ["{exp}"], "max_results": BIG}, "max_results"),
         ("POST", "/api/2.0/modelyard/pipelines/schedules/backfill", {"name": "s", "start": 0, "end": BIG}, "end"),
+        ("POST", "/api/2.0/modelyard/inference/requests",
+         {"requests": [{"request_id": "r", "model_name": "m", "model_version": "1", "timestamp_ms": BIG}]},
+         "requests[0].timestamp_ms"),
+        ("POST", "/api/2.0/modelyard/pipelines/record", {"steps": [{**STEP, "position": 2**31}]}, "steps[0].position"),
     ],
 )
 def test_integers_past_int64_are_refused_naming_the_field(
@@ -191,6 +199,23 @@ def test_an_escaped_backslash_before_u0000_is_not_a_nul(seeded: Seeded) -> None:
 )
 def test_a_negative_max_results_is_refused(seeded: Seeded, method: str, path: str, payload: dict[str, Any]) -> None:
     assert_refused(send(seeded, method, path, fill(payload, seeded)), "max_results", seeded)
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        # What schemathesis found: a cache entry without its keys was a KeyError.
+        ("/api/2.0/modelyard/pipelines/record", {"cache_entries": [{"x": [""]}]}, "cache_entries[0].cache_key"),
+        ("/api/2.0/modelyard/pipelines/record", {"steps": [{**STEP, "run_uuid": "c" * 40}]}, "steps[0].run_uuid"),
+        ("/api/2.0/modelyard/pipelines/record", {"pipeline_run": {"run_uuid": "a" * 32, "status": "S" * 30}},
+         "pipeline_run.status"),
+        ("/api/2.0/modelyard/pipelines/ticks/update", {"tick_id": 1, "status": "x" * 100}, "status"),
+    ],
+)
+def test_values_longer_than_their_columns_are_refused(
+    seeded: Seeded, path: str, payload: dict[str, Any], field: str
+) -> None:
+    assert_refused(send(seeded, "POST", path, payload), field, seeded)
 
 
 def test_a_user_id_longer_than_its_column_is_refused(seeded: Seeded) -> None:

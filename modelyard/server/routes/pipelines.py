@@ -16,7 +16,7 @@ from starlette.responses import Response
 from ...service import TrackingService
 from ..protocol import JSONResponse, accepts, decode_body, endpoint, read_body
 from ..schemas import Int64
-from ..schemas_pipelines import Record
+from ..schemas_pipelines import Record, RunUuid, Short
 
 
 class RunId(msgspec.Struct):
@@ -70,8 +70,8 @@ class Backfill(msgspec.Struct):
 
 class TickUpdate(msgspec.Struct):
     tick_id: Int64
-    status: str
-    pipeline_run_id: str | None = None
+    status: Short
+    pipeline_run_id: RunUuid | None = None
 
 
 class CreateTrigger(msgspec.Struct):
