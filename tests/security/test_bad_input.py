@@ -107,6 +107,15 @@ def test_the_hot_path_refuses_a_deep_body(seeded: Seeded) -> None:
     assert_refused(send(seeded, "POST", "/runs/log-metric", raw=body), "junk", seeded)
 
 
+def test_msgpack_nested_a_thousand_deep_is_refused(seeded: Seeded) -> None:
+    """The bulk-ingest route's MessagePack body: 5,000 one-item arrays inside an unknown field."""
+    body = b"\x82\xa6run_id" + b"\xa1x" + b"\xa4junk" + b"\x91" * 5000 + b"\x01"
+    with httpx.Client(timeout=60) as client:
+        resp = client.post(seeded.server.url + "/api/2.0/modelyard/runs/ingest", content=body,
+                           headers={"content-type": "application/msgpack"})
+    assert_refused(resp, "(request body)", seeded)
+
+
 # ---- integers past 2^63 --------------------------------------------------------------------
 
 @pytest.mark.parametrize(

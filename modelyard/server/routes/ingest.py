@@ -83,6 +83,10 @@ def decode(body: bytes, content_type: str, limit: int) -> s.IngestBatch:
         raise InvalidParameterValue(decode_failure(exc, lambda: msgspec.msgpack.decode(body))) from None
     except msgspec.DecodeError as exc:
         raise MalformedRequest(f"Malformed MessagePack in request body: {exc}.") from None
+    except RecursionError:
+        raise InvalidParameterValue(
+            "Invalid value for parameter '(request body)' supplied: MessagePack nested too deep. Send a flatter body."
+        ) from None
 
 
 @accepts(s.IngestBatch)
