@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
+import msgspec.inspect
 
 from ..service.limits import invalid_value, missing_value
 
@@ -74,6 +75,51 @@ def _unescape(text: bytes) -> str:
         return text.decode("utf-8", "replace")
 
 
+def hidden_in(body: bytes, schema: type) -> str | None:
+    """The message for what the decoder let through in a ``body`` it decoded as ``schema``: a NUL
+    character in a string, or free-form JSON nested too deep. None for a good body, found with a
+    search of the bytes for a backslash (a NUL travels only as an escape) and a dict lookup."""
+    if b"\\" in body:
+        found = nul_character(body)
+        if found:
+            return found
+    free = _FREE_FORM.get(schema)
+    if free is None:
+        free = _FREE_FORM[schema] = takes_free_form(schema)
+    return too_deep(body) if free else None
+
+
+# Per request schema: whether any field takes free-form JSON (``Any``), which msgspec decodes as
+# deep as it is sent; every other field stops a deep value at its first level of the wrong type.
+_FREE_FORM: dict[type, bool] = {}
+
+
+def takes_free_form(schema: type) -> bool:
+    """Whether ``schema`` has a field of type ``Any`` (at any depth)."""
+    seen: set[int] = set()
+    todo: list[msgspec.inspect.Type] = [msgspec.inspect.type_info(schema)]
+    while todo:
+        info = todo.pop()
+        if isinstance(info, msgspec.inspect.AnyType):
+            return True
+        if id(info) in seen:
+            continue
+        seen.add(id(info))
+        if isinstance(info, msgspec.inspect.StructType):
+            todo += [f.type for f in info.fields]
+        elif isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.VarTupleType)):
+            todo.append(info.item_type)
+        elif isinstance(info, msgspec.inspect.DictType):
+            todo += [info.key_type, info.value_type]
+        elif isinstance(info, msgspec.inspect.UnionType):
+            todo += info.types
+        elif isinstance(info, msgspec.inspect.TupleType):
+            todo += info.item_types
+        elif isinstance(info, msgspec.inspect.Metadata):
+            todo.append(info.type)
+    return False
+
+
 def too_deep(body: bytes) -> str | None:
     """The message for a body nested deeper than :data:`MAX_JSON_DEPTH`, or None if it is not.
 
@@ -84,11 +130,15 @@ def too_deep(body: bytes) -> str | None:
     for kind, depth, path, _ in _walk(body):
         if kind == "open" and depth > MAX_JSON_DEPTH:
             field = _STEP.match("." + path) if path and path[0] != "[" else None
-            return (
-                f"Invalid value for parameter '{field.group(1) if field else _BODY}' supplied: JSON nested"
-                f" more than {MAX_JSON_DEPTH} levels deep. Send a flatter value."
-            )
+            return deep_message(field.group(1) if field else "")
     return None
+
+
+def deep_message(field: str) -> str:
+    return (
+        f"Invalid value for parameter '{field or _BODY}' supplied: JSON nested more than {MAX_JSON_DEPTH}"
+        " levels deep. Send a flatter value."
+    )
 
 
 def nul_character(body: bytes) -> str | None:

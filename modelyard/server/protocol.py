@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import msgspec
-import msgspec.inspect
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -136,48 +135,11 @@ def decode_body(
     except msgspec.DecodeError as exc:
         raise MalformedRequest(f"Malformed JSON in request body: {exc}.") from None
     except RecursionError:
-        raise InvalidParameterValue(bad_requests.too_deep(body) or "JSON nested too deep.") from None
-    if b"\\" in body:  # a NUL travels only as an escape: a body without one (most) is not searched further
-        found = bad_requests.nul_character(body)
-        if found:
-            raise InvalidParameterValue(found)
-    free = _FREE_FORM.get(schema)
-    if free is None:
-        free = _FREE_FORM[schema] = takes_free_form(schema)
-    if free:
-        found = bad_requests.too_deep(body)
-        if found:
-            raise InvalidParameterValue(found)
+        raise InvalidParameterValue(bad_requests.too_deep(body) or bad_requests.deep_message("")) from None
+    found = bad_requests.hidden_in(body, schema)
+    if found:
+        raise InvalidParameterValue(found)
     return obj
-
-
-# Per request schema: whether any field takes free-form JSON (``Any``), which msgspec decodes as
-# deep as it is sent; every other field stops a deep value at its first level of the wrong type.
-_FREE_FORM: dict[type, bool] = {}
-
-
-def takes_free_form(schema: type) -> bool:
-    """Whether ``schema`` has a field of type ``Any`` (at any depth)."""
-    seen: set[int] = set()
-    todo: list[msgspec.inspect.Type] = [msgspec.inspect.type_info(schema)]
-    while todo:
-        info = todo.pop()
-        if isinstance(info, msgspec.inspect.AnyType):
-            return True
-        if id(info) in seen:
-            continue
-        seen.add(id(info))
-        if isinstance(info, msgspec.inspect.StructType):
-            todo += [f.type for f in info.fields]
-        elif isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.VarTupleType)):
-            todo.append(info.item_type)
-        elif isinstance(info, msgspec.inspect.DictType):
-            todo += [info.key_type, info.value_type]
-        elif isinstance(info, (msgspec.inspect.UnionType, msgspec.inspect.TupleType)):
-            todo += list(info.types if isinstance(info, msgspec.inspect.UnionType) else info.item_types)
-        elif isinstance(info, msgspec.inspect.Metadata):
-            todo.append(info.type)
-    return False
 
 
 def accepts(schema: type[msgspec.Struct], query_methods: tuple[str, ...] = ("GET",), name: str = "") -> Callable[[E], E]:
