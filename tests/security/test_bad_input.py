@@ -183,6 +183,26 @@ def test_nul_characters_are_refused_naming_the_field(
     assert "NUL" in message
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "field", "json_answer"),
+    [
+        ("GET", "/api/2.0/mlflow/logged-models/a%00b", "model_id", True),
+        ("DELETE", "/api/2.0/mlflow/logged-models/a%00b/tags/k", "model_id", True),
+        ("PATCH", "/api/2.0/mlflow/webhooks/a%00b", "webhook_id", True),
+        ("GET", "/models/a%00b", "name", False),  # a page: the same refusal, as an error page
+    ],
+)
+def test_nul_characters_in_the_path_are_refused_naming_the_parameter(
+    seeded: Seeded, method: str, path: str, field: str, json_answer: bool
+) -> None:
+    with httpx.Client(timeout=60) as client:
+        resp = client.request(method, seeded.server.url + path, json={} if method == "PATCH" else None)
+    if json_answer:
+        assert_refused(resp, field, seeded)
+    else:
+        assert resp.status_code == 400 and f"&#39;{field}&#39;" in resp.text and "NUL" in resp.text
+
+
 def test_an_escaped_backslash_before_u0000_is_not_a_nul(seeded: Seeded) -> None:
     """``"\\\\u0000"`` in JSON is a backslash and the text ``u0000``: stored as it is."""
     body = b'{"run_id": "%s", "key": "escaped", "value": "a\\\\u0000b"}' % seeded.run_id.encode()

@@ -31,6 +31,7 @@ from ..protocol import (
     decode_body,
     decode_query,
     read_body,
+    refuse_nul,
 )
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -44,6 +45,7 @@ def model_endpoint(schema: type[S], fn: Callable[[TrackingService, S], Any]) -> 
         if request.method == "GET":
             obj = decode_query(request, schema)
         else:
+            refuse_nul(request)
             limit = service.settings.max_request_bytes
             obj = decode_body(await read_body(request, limit), schema, limit)
         if request.path_params:

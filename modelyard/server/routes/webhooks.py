@@ -22,7 +22,14 @@ from starlette.responses import Response
 
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
-from ..protocol import JSONResponse, accepts, decode_body, decode_query, read_body
+from ..protocol import (
+    JSONResponse,
+    accepts,
+    decode_body,
+    decode_query,
+    read_body,
+    refuse_nul,
+)
 from ..schemas import Int64
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -94,6 +101,7 @@ def webhook_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[[
         if request.method in ("GET", "DELETE"):
             obj = decode_query(request, schema)
         else:
+            refuse_nul(request)
             limit = service.settings.max_request_bytes
             obj = decode_body(await read_body(request, limit), schema, limit)
         if "webhook_id" in request.path_params:
