@@ -15,7 +15,8 @@ def error_payload(exc: BaseException, method: str, path: str) -> tuple[int, dict
 
     A ``ModelyardError`` carries its own code and status; SQLite's "database is
     locked" (the busy timeout ran out under another writer) is a 503 worth a
-    retry; anything else is logged and answered 500 ``INTERNAL_ERROR``.
+    retry; anything else is logged and answered 500 ``INTERNAL_ERROR``, naming only the
+    exception's type (its text may hold SQL or paths).
     """
     if isinstance(exc, ModelyardError):
         return exc.status, exc.to_dict()
@@ -23,7 +24,9 @@ def error_payload(exc: BaseException, method: str, path: str) -> tuple[int, dict
         err = TemporarilyUnavailable("The store is busy with another writer; retry the request.")
         return err.status, err.to_dict()
     log.error("unexpected error on %s %s", method, path, exc_info=exc)
-    return 500, {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}: {exc}"}
+    # Only the error's type: its text may carry SQL or server paths, which a client must not see.
+    message = f"Internal error: {type(exc).__name__}. The server's log has the details."
+    return 500, {"error_code": "INTERNAL_ERROR", "message": message}
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -26,8 +26,10 @@ from ..errors import (
     RequestTooLarge,
 )
 from ..request_body import receive_body
+from . import bad_requests
 
 S = TypeVar("S", bound=msgspec.Struct)
+E = TypeVar("E", bound=Callable[..., Any])
 _encoder = msgspec.json.Encoder()
 
 
@@ -54,10 +56,23 @@ def decode_query(request: Request, schema: type[S]) -> S:
     data: dict[str, Any] = {}
     for key in request.query_params:
         data[key] = request.query_params.getlist(key) if key in lists else request.query_params[key]
+    refuse_nul(request)
     try:
         return msgspec.convert(data, schema, strict=False)
     except msgspec.ValidationError as exc:
-        raise InvalidParameterValue(f"Invalid request: {exc}. Check the named query parameter.") from None
+        raise InvalidParameterValue(bad_requests.decode_failure(exc, lambda: data)) from None
+
+
+def refuse_nul(request: Request) -> None:
+    """A 400 naming the path or query parameter that holds a NUL character (``%00``): no store's text
+    can hold one everywhere. Free for most requests: the query string is searched for ``%00`` first."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidParameterValue(bad_requests.nul_message(name))
+    if b"%00" in request.scope["query_string"]:
+        for key, value in request.query_params.multi_items():
+            if "\x00" in key or "\x00" in value:
+                raise InvalidParameterValue(bad_requests.nul_message(key.replace("\x00", "\\u0000")))
 
 
 def too_large(size: int, limit: int) -> ModelyardError:
@@ -112,16 +127,42 @@ async def read_body(
 def decode_body(
     body: bytes, schema: type[S], max_bytes: int, on_too_large: Callable[[int, int], ModelyardError] = too_large
 ) -> S:
+    """``body`` (JSON) as ``schema``; a bad body is refused with a 400 naming the field.
+
+    Besides what msgspec checks, refused: a string holding a NUL character (no store's text
+    can hold one everywhere), and, where ``schema`` takes free-form JSON, nesting deeper than
+    :data:`.bad_requests.MAX_JSON_DEPTH`. Both checks are one search of the bytes on a good body.
+    """
     if len(body) > max_bytes:
         raise on_too_large(len(body), max_bytes)
     if not body.strip():
         body = b"{}"
     try:
-        return msgspec.json.decode(body, type=schema, strict=False)
+        obj = msgspec.json.decode(body, type=schema, strict=False)
     except msgspec.ValidationError as exc:
-        raise InvalidParameterValue(f"Invalid request: {exc}. Fix that field and retry.") from None
+        raise InvalidParameterValue(bad_requests.decode_failure(exc, lambda: msgspec.json.decode(body))) from None
     except msgspec.DecodeError as exc:
         raise MalformedRequest(f"Malformed JSON in request body: {exc}.") from None
+    except RecursionError:
+        raise InvalidParameterValue(bad_requests.too_deep(body) or bad_requests.deep_message("")) from None
+    found = bad_requests.hidden_in(body, schema)
+    if found:
+        raise InvalidParameterValue(found)
+    return obj
+
+
+def accepts(schema: type[msgspec.Struct], query_methods: tuple[str, ...] = ("GET",), name: str = "") -> Callable[[E], E]:
+    """Mark an endpoint with the struct it decodes: from the query string on ``query_methods``, else
+    from a JSON body. The OpenAPI document (:mod:`.openapi`) is generated from these marks."""
+
+    def mark(handle: E) -> E:
+        handle.request_schema = schema  # type: ignore[attr-defined]
+        handle.query_methods = query_methods  # type: ignore[attr-defined]
+        if name:
+            handle.__name__ = name
+        return handle
+
+    return mark
 
 
 def endpoint(
@@ -154,8 +195,7 @@ def endpoint(
             result = await run_in_threadpool(fn, service, obj)
         return JSONResponse({} if result is None else result)
 
-    handle.__name__ = getattr(fn, "__name__", "endpoint")
-    return handle
+    return accepts(schema, name=getattr(fn, "__name__", "endpoint"))(handle)
 
 
 # Artifacts are user content: never let the browser run them as this site.

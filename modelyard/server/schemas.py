@@ -7,9 +7,13 @@ arrive as JSON numbers or strings ("5", "NaN"), as protobuf JSON allows.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import msgspec
+
+# Every integer the stores keep is a signed 64-bit column: a larger one is refused at the edge,
+# naming the field, instead of overflowing in SQLite or PostgreSQL.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class KeyValue(msgspec.Struct):
@@ -20,8 +24,8 @@ class KeyValue(msgspec.Struct):
 class MetricIn(msgspec.Struct):
     key: Optional[str] = None
     value: Optional[float] = None
-    timestamp: Optional[int] = None
-    step: Optional[int] = 0
+    timestamp: Optional[Int64] = None
+    step: Optional[Int64] = 0
     model_id: Optional[str] = None
     dataset_name: Optional[str] = None
     dataset_digest: Optional[str] = None
@@ -49,7 +53,7 @@ class GetExperimentByName(msgspec.Struct):
 
 
 class SearchExperiments(msgspec.Struct):
-    max_results: Optional[int] = 1000
+    max_results: Optional[Int64] = 1000
     page_token: Optional[str] = None
     filter: Optional[str] = None
     order_by: list[str] = []
@@ -78,7 +82,7 @@ class CreateRun(msgspec.Struct):
     experiment_id: Optional[str] = None
     user_id: Optional[str] = None
     run_name: Optional[str] = None
-    start_time: Optional[int] = None
+    start_time: Optional[Int64] = None
     tags: list[KeyValue] = []
 
 
@@ -93,7 +97,7 @@ class RunId(msgspec.Struct):
 
 class UpdateRun(RunId):
     status: Optional[str] = None
-    end_time: Optional[int] = None
+    end_time: Optional[Int64] = None
     run_name: Optional[str] = None
 
 
@@ -101,7 +105,7 @@ class SearchRuns(msgspec.Struct):
     experiment_ids: list[str] = []
     filter: Optional[str] = None
     run_view_type: Optional[str] = "ACTIVE_ONLY"
-    max_results: Optional[int] = 1000
+    max_results: Optional[Int64] = 1000
     order_by: list[str] = []
     page_token: Optional[str] = None
 
@@ -109,8 +113,8 @@ class SearchRuns(msgspec.Struct):
 class LogMetric(RunId):
     key: Optional[str] = None
     value: Optional[float] = None
-    timestamp: Optional[int] = None
-    step: Optional[int] = 0
+    timestamp: Optional[Int64] = None
+    step: Optional[Int64] = 0
     model_id: Optional[str] = None
     dataset_name: Optional[str] = None
     dataset_digest: Optional[str] = None
@@ -163,7 +167,7 @@ class LogInputs(RunId):
 
 class GetMetricHistory(RunId):
     metric_key: Optional[str] = None
-    max_results: Optional[int] = None
+    max_results: Optional[Int64] = None
     page_token: Optional[str] = None
 
 
@@ -176,9 +180,9 @@ class GetMetricHistoryBulk(msgspec.Struct):
 class GetMetricHistoryBulkInterval(msgspec.Struct):
     run_ids: list[str] = []
     metric_key: Optional[str] = None
-    start_step: Optional[int] = None
-    end_step: Optional[int] = None
-    max_results: Optional[int] = None
+    start_step: Optional[Int64] = None
+    end_step: Optional[Int64] = None
+    max_results: Optional[Int64] = None
 
 
 class ListArtifacts(RunId):

@@ -12,7 +12,7 @@ from typing import Optional, Union
 
 import msgspec
 
-from .schemas import KeyValue
+from .schemas import Int64, KeyValue
 
 
 class CreateLoggedModel(msgspec.Struct):
@@ -33,7 +33,7 @@ class GetLoggedModel(ModelId):
 
 
 class FinalizeLoggedModel(ModelId):
-    status: Optional[Union[int, str]] = None
+    status: Optional[Union[Int64, str]] = None
 
 
 class SetLoggedModelTags(ModelId):
@@ -64,7 +64,7 @@ class SearchLoggedModels(msgspec.Struct):
     experiment_ids: list[str] = []
     filter: Optional[str] = None
     datasets: list[DatasetFilter] = []
-    max_results: Optional[int] = None
+    max_results: Optional[Int64] = None
     order_by: list[OrderBy] = []
     page_token: Optional[str] = None
 
@@ -80,7 +80,7 @@ class GetLoggedModelArtifact(ModelId):
 
 class ModelOutputIn(msgspec.Struct):
     model_id: Optional[str] = None
-    step: Optional[int] = 0
+    step: Optional[Int64] = 0
 
 
 class LogOutputs(msgspec.Struct):

@@ -10,7 +10,7 @@ from typing import Optional, Union
 
 import msgspec
 
-from .schemas import KeyValue
+from .schemas import Int64, KeyValue
 
 
 class Name(msgspec.Struct):
@@ -34,7 +34,7 @@ class UpdateRegisteredModel(Name):
 
 class SearchRegisteredModels(msgspec.Struct):
     filter: Optional[str] = None
-    max_results: Optional[int] = None
+    max_results: Optional[Int64] = None
     order_by: list[str] = []
     page_token: Optional[str] = None
 
@@ -57,7 +57,7 @@ class Alias(Name):
 
 
 class SetRegisteredModelAlias(Alias):
-    version: Optional[Union[int, str]] = None
+    version: Optional[Union[Int64, str]] = None
 
 
 class CreateModelVersion(Name):
@@ -70,7 +70,7 @@ class CreateModelVersion(Name):
 
 
 class Version(Name):
-    version: Optional[Union[int, str]] = None
+    version: Optional[Union[Int64, str]] = None
 
 
 class UpdateModelVersion(Version):
@@ -84,7 +84,7 @@ class TransitionModelVersionStage(Version):
 
 class SearchModelVersions(msgspec.Struct):
     filter: Optional[str] = None
-    max_results: Optional[int] = None
+    max_results: Optional[Int64] = None
     order_by: list[str] = []
     page_token: Optional[str] = None
 
@@ -99,5 +99,5 @@ class DeleteModelVersionTag(Version):
 
 
 class RegistryAudit(Name):
-    max_results: Optional[int] = 1000
+    max_results: Optional[Int64] = 1000
     page_token: Optional[str] = None

@@ -17,7 +17,7 @@ from ..entities_inference import InferenceRecord
 from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.inference import FeedbackRow, RequestRow
-from .limits import invalid_value, missing_value
+from .limits import check_int64, invalid_value, missing_value
 
 MAX_ROWS_PER_CALL = 10_000
 MAX_SEARCH_RESULTS = 50_000
@@ -59,7 +59,7 @@ class InferenceService:
             ts = row.get("timestamp_ms")
             ts = now_ms() if ts is None else _int(ts, f"{where}.timestamp_ms")
             latency = row.get("latency_ms", 0.0)
-            if isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0:
+            if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not 0 <= latency <= 1e300:
                 raise InvalidParameterValue(invalid_value(f"{where}.latency_ms", latency, "expected a number >= 0."))
             out.append(RequestRow(request_id, name, version, ts, float(latency),
                                   _json(row.get("inputs"), f"{where}.inputs"), _json(row.get("outputs"), f"{where}.outputs")))
@@ -129,7 +129,7 @@ def _text(value: Any, path: str, limit: int) -> str:
 def _int(value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterValue(invalid_value(path, value, "expected an integer."))
-    return value
+    return check_int64(value, path)
 
 
 def _json(value: Any, path: str) -> str:

@@ -20,6 +20,7 @@ MAX_TAG_VAL_LENGTH = 8000
 MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
 MAX_ENTITY_KEY_LENGTH = 250
+MAX_USER_ID_LENGTH = 256
 MAX_RESULTS_SEARCH_RUNS = 50_000
 MAX_RESULTS_SEARCH_EXPERIMENTS = 50_000
 MAX_METRIC_HISTORY_PAGE = 25_000
@@ -211,6 +212,13 @@ def check_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequen
     for i, t in enumerate(tags):
         if not (type(t.key) is str and t.key in good and type(t.value) is str and len(t.value) <= MAX_TAG_VAL_LENGTH):
             check_tag(t, f"tags[{i}]")
+
+
+def check_int64(value: int, path: str) -> int:
+    """``value`` if a signed 64-bit column can hold it, else a 400 naming ``path``."""
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise InvalidParameterValue(invalid_value(path, value, "It must fit in a signed 64-bit integer."))
+    return value
 
 
 def check_max_results(max_results: Any, limit: int, path: str = "max_results") -> int:

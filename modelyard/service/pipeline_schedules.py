@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from . import limits
 from .experiments import now_ms
 from .pipeline_registry import PipelineRegistry
 from .pipeline_values import (
@@ -105,6 +106,7 @@ class SchedulesService:
             raise ResourceDoesNotExist(f"Schedule {name!r} does not exist.")
 
     def schedule_ticks(self, name: str, max_results: int = 100) -> list[dict[str, Any]]:
+        limits.check_max_results(max_results, 10_000)
         return self._p.ticks(self.get_schedule(name)["id"], max_results)
 
     def due_ticks(self, now: int | None = None, owner: str | None = None, lease_ms: int | None = None) -> list[dict[str, Any]]:

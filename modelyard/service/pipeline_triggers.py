@@ -14,6 +14,7 @@ from ..errors import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
+from . import limits
 from .experiments import now_ms
 from .pipeline_registry import PipelineRegistry
 from .pipeline_values import (
@@ -174,6 +175,7 @@ class TriggersService:
         self._p.set_event(int(event_id), status)
 
     def trigger_events(self, name: str, max_results: int = 100) -> list[dict[str, Any]]:
+        limits.check_max_results(max_results, 10_000)
         out = []
         for ev in self._p.events(self.get_trigger(name)["id"], max_results):
             ev = dict(ev)

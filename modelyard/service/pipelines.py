@@ -217,6 +217,7 @@ class PipelinesService(SchedulesService, TriggersService):
         return [_cache_dict(r) for r in self._p.cache_entries(list(dict.fromkeys(cache_keys)))]
 
     def cache_list(self, pipeline: str | None = None, step: str | None = None, max_results: int = 1000) -> list[dict[str, Any]]:
+        limits.check_max_results(max_results, 10_000)
         return [_cache_dict(r) for r in self._p.cache_list(pipeline, step, max_results)]
 
     def cache_clear(self, pipeline: str | None = None, step: str | None = None) -> int:

@@ -76,9 +76,10 @@ def check_version(version: Any) -> int:
     if version is None or version == "":
         raise InvalidParameterValue(limits.missing_value("version"))
     try:
-        return int(version)
+        number = int(version)
     except (TypeError, ValueError):
         raise InvalidParameterValue(f"Parameter 'version' must be an integer, got '{version}'.") from None
+    return limits.check_int64(number, "version")
 
 
 def check_alias(alias: Any, *, setting: bool = False) -> str:

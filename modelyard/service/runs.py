@@ -72,6 +72,8 @@ class RunService:
         name = run_name or tag_name or random_run_name()
         limits.check_length("run_name", name, limits.MAX_ENTITY_KEY_LENGTH)
         tags[RUN_NAME_TAG] = name
+        user = user_id or tags.get(USER_TAG) or _user()
+        limits.check_length("user_id" if user_id else f"tags.{USER_TAG}", user, limits.MAX_USER_ID_LENGTH)
         run_id = uuid.uuid4().hex
         with self.store.db.fast_write() as tx:
             exp = self.store.experiments.brief(tx, exp_id)
@@ -85,7 +87,7 @@ class RunService:
                 run_id=run_id,
                 experiment_id=str(exp[0]),
                 run_name=name,
-                user_id=user_id or tags.get(USER_TAG) or _user(),
+                user_id=user,
                 status=RunStatus.RUNNING,
                 start_time=start_time if start_time is not None else now_ms(),
                 end_time=None,

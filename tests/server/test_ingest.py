@@ -180,9 +180,9 @@ def test_msgpack_body_reads_back_with_nan_and_infinities(server: LiveServer, cli
 @pytest.mark.parametrize(
     ("series", "field"),
     [
-        (_series("a", [1.0, "abc"]), "$.metrics[0].values[1]"),
+        (_series("a", [1.0, "abc"]), "parameter 'metrics[0].values[1]'"),
         (_series("a", [1.0], [0], [-1]), "metrics[0].timestamps[0]"),
-        ({"key": "a", "values": [1.0], "steps": [0]}, "$.metrics[0]"),
+        ({"key": "a", "values": [1.0], "steps": [0]}, "parameter 'metrics[0].timestamps'"),
     ],
 )
 def test_bad_msgpack_series_is_a_400_naming_the_field(

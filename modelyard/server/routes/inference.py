@@ -13,6 +13,7 @@ import msgspec
 
 from ...service import TrackingService
 from ..protocol import endpoint
+from ..schemas import Int64
 
 
 class LogRequests(msgspec.Struct):
@@ -26,10 +27,10 @@ class LogFeedback(msgspec.Struct):
 class SearchRequests(msgspec.Struct):
     model_name: str | None = None
     model_version: str | None = None
-    start_time_ms: int | None = None
-    end_time_ms: int | None = None
-    max_results: int = 1000
-    offset: int = 0
+    start_time_ms: Int64 | None = None
+    end_time_ms: Int64 | None = None
+    max_results: Int64 = 1000
+    offset: Int64 = 0
 
 
 def log_requests(svc: TrackingService, req: LogRequests) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from ...metric_columns import MetricColumns
 from ...service import TrackingService
 from ...service.limits import MAX_BULK_METRICS, check_name, invalid_value, missing_value
 from .. import schemas as s
-from ..protocol import JSONResponse, decode_body, read_body
+from ..bad_requests import decode_failure
+from ..protocol import JSONResponse, accepts, decode_body, read_body
 
 MSGPACK = "application/msgpack"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -79,11 +80,16 @@ def decode(body: bytes, content_type: str, limit: int) -> s.IngestBatch:
     try:
         return _msgpack_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise InvalidParameterValue(f"Invalid request: {exc}. Fix that field and retry.") from None
+        raise InvalidParameterValue(decode_failure(exc, lambda: msgspec.msgpack.decode(body))) from None
     except msgspec.DecodeError as exc:
         raise MalformedRequest(f"Malformed MessagePack in request body: {exc}.") from None
+    except RecursionError:
+        raise InvalidParameterValue(
+            "Invalid value for parameter '(request body)' supplied: MessagePack nested too deep. Send a flatter body."
+        ) from None
 
 
+@accepts(s.IngestBatch)
 async def ingest_endpoint(request: Request) -> Response:
     service = request.app.state.service
     limit = service.settings.max_request_bytes

@@ -26,9 +26,11 @@ from ...service.limits import missing_value
 from .. import schemas_logged_models as s
 from ..protocol import (
     JSONResponse,
+    accepts,
     decode_body,
     decode_query,
     read_body,
+    refuse_nul,
 )
 from .artifacts import send_file
 
@@ -43,6 +45,7 @@ def model_endpoint(schema: type[S], fn: Callable[[TrackingService, S], Any]) -> 
         if request.method == "GET":
             obj = decode_query(request, schema)
         else:
+            refuse_nul(request)
             limit = service.settings.max_request_bytes
             obj = decode_body(await read_body(request, limit), schema, limit)
         if request.path_params:
@@ -52,8 +55,7 @@ def model_endpoint(schema: type[S], fn: Callable[[TrackingService, S], Any]) -> 
             return result
         return JSONResponse({} if result is None else result)
 
-    handle.__name__ = getattr(fn, "__name__", "endpoint")
-    return handle
+    return accepts(schema, name=getattr(fn, "__name__", "endpoint"))(handle)
 
 
 def _kv(items: list[Any], what: str) -> dict[str, str]:

@@ -17,14 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...service import TrackingService
-from ..protocol import JSONResponse, decode_body, endpoint, read_body
-
-
-class Record(msgspec.Struct):
-    pipeline_run: dict[str, Any] | None = None
-    steps: list[dict[str, Any]] = []
-    cache_entries: list[dict[str, Any]] = []
-    cache_hits: list[str] = []
+from ..protocol import JSONResponse, accepts, decode_body, endpoint, read_body
+from ..schemas import Int64
+from ..schemas_pipelines import Record, RunUuid, Short
 
 
 class RunId(msgspec.Struct):
@@ -34,14 +29,14 @@ class RunId(msgspec.Struct):
 class SearchRuns(msgspec.Struct):
     pipeline: str | None = None
     status: str | None = None
-    max_results: int = 100
+    max_results: Int64 = 100
     page_token: str | None = None
 
 
 class CacheQuery(msgspec.Struct):
     pipeline: str | None = None
     step: str | None = None
-    max_results: int = 1000
+    max_results: Int64 = 1000
     cache_key: str = ""
 
 
@@ -51,7 +46,7 @@ class CacheKeys(msgspec.Struct):
 
 class Name(msgspec.Struct):
     name: str = ""
-    max_results: int = 100
+    max_results: Int64 = 100
 
 
 class CreateSchedule(msgspec.Struct):
@@ -72,14 +67,14 @@ class Pause(msgspec.Struct):
 
 class Backfill(msgspec.Struct):
     name: str
-    start: int
-    end: int
+    start: Int64
+    end: Int64
 
 
 class TickUpdate(msgspec.Struct):
-    tick_id: int
-    status: str
-    pipeline_run_id: str | None = None
+    tick_id: Int64
+    status: Short
+    pipeline_run_id: RunUuid | None = None
 
 
 class CreateTrigger(msgspec.Struct):
@@ -99,7 +94,7 @@ class Fire(msgspec.Struct):
 
 
 def record(svc: TrackingService, req: Record) -> None:
-    svc.pipelines.record(msgspec.structs.asdict(req))
+    svc.pipelines.record(msgspec.to_builtins(req))
 
 
 def get_run(svc: TrackingService, req: RunId) -> dict[str, Any]:
@@ -196,6 +191,7 @@ def trigger_events(svc: TrackingService, req: Name) -> dict[str, Any]:
     return {"events": svc.pipelines.trigger_events(req.name, req.max_results)}
 
 
+@accepts(Fire)
 async def fire(request: Request) -> Response:
     """Fire a trigger; authenticated by the trigger's own token."""
     service: TrackingService = request.app.state.service

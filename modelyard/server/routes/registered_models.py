@@ -21,7 +21,7 @@ from ...service import TrackingService
 from ...service.limits import missing_value
 from ...service.registry import SEARCH_MODELS_DEFAULT, acting_user
 from .. import schemas_registry as s
-from ..protocol import endpoint
+from ..protocol import accepts, endpoint
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -49,8 +49,7 @@ def registry_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[
         finally:
             acting_user.reset(token)
 
-    handle.__name__ = inner.__name__
-    return handle
+    return accepts(schema, name=inner.__name__)(handle)
 
 
 def required(value: Any, path: str) -> Any:

@@ -22,7 +22,15 @@ from starlette.responses import Response
 
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
-from ..protocol import JSONResponse, decode_body, decode_query, read_body
+from ..protocol import (
+    JSONResponse,
+    accepts,
+    decode_body,
+    decode_query,
+    read_body,
+    refuse_nul,
+)
+from ..schemas import Int64
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -49,7 +57,7 @@ class UpdateWebhook(CreateWebhook):
 
 
 class ListWebhooks(msgspec.Struct):
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
     include_all: bool = False
 
@@ -63,7 +71,7 @@ class TestWebhook(WebhookId):
 
 
 class ListDeliveries(WebhookId):
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
 
 
@@ -93,6 +101,7 @@ def webhook_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[[
         if request.method in ("GET", "DELETE"):
             obj = decode_query(request, schema)
         else:
+            refuse_nul(request)
             limit = service.settings.max_request_bytes
             obj = decode_body(await read_body(request, limit), schema, limit)
         if "webhook_id" in request.path_params:
@@ -100,8 +109,7 @@ def webhook_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[[
         result = await run_in_threadpool(fn, service, obj)
         return JSONResponse({} if result is None else result)
 
-    handle.__name__ = getattr(fn, "__name__", "endpoint")
-    return handle
+    return accepts(schema, ("GET", "DELETE"), getattr(fn, "__name__", "endpoint"))(handle)
 
 
 def create(svc: TrackingService, req: CreateWebhook) -> dict[str, Any]:

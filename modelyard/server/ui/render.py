@@ -17,9 +17,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ...errors import ModelyardError, RequestTooLarge
+from ...errors import InvalidParameterValue, ModelyardError, RequestTooLarge
 from ...service import TrackingService
 from . import csrf
+from ..bad_requests import nul_message
+from ..protocol import refuse_nul
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -120,6 +122,7 @@ def page(fn: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Res
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
         try:
+            refuse_nul(request)
             return await run_in_threadpool(fn, request)
         except ModelyardError as exc:
             return error_page(request, exc)
@@ -138,7 +141,12 @@ async def read_form(request: Request) -> FormData:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise RequestTooLarge(f"A form may hold at most {MAX_FORM_BYTES} bytes.")
-    return FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    refuse_nul(request)
+    form = FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    for name, value in form.multi_items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidParameterValue(nul_message(name))
+    return form
 
 
 def action(fn: FormHandler) -> Callable[[Request], Awaitable[Response]]:

@@ -1,0 +1,72 @@
+"""Declared request schemas of ``POST /api/2.0/modelyard/pipelines/record`` (what the pipeline engine sends).
+
+Each text field is bounded by its column and each number by its column's integer
+type, so a bad record is a 400 naming the field rather than a store error. Fields
+left out reach the service as absent (``omit_defaults``), so its defaults apply.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from .schemas import Int64
+
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+RunUuid = Annotated[str, msgspec.Meta(max_length=32)]
+Name = Annotated[str, msgspec.Meta(max_length=250)]
+Short = Annotated[str, msgspec.Meta(max_length=20)]
+CacheKey = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class PipelineRunRecord(msgspec.Struct, omit_defaults=True):
+    run_uuid: RunUuid | None = None
+    pipeline: Name | None = None
+    reference: str | None = None
+    params: Any = None
+    executor: Short | None = None
+    status: Short | None = None
+    start_time: Int64 | None = None
+    end_time: Int64 | None = None
+    trigger: Name | None = None
+    output: Any = None
+    tick_id: Int64 | None = None
+    event_id: Int64 | None = None
+
+
+class StepRecord(msgspec.Struct, omit_defaults=True):
+    pipeline_run_uuid: RunUuid
+    task_key: Name
+    step: Name
+    run_uuid: RunUuid
+    status: Short
+    position: Int32 = 0
+    attempts: Int32 = 0
+    cache_key: CacheKey | None = None
+    cached_from: RunUuid | None = None
+    start_time: Int64 | None = None
+    end_time: Int64 | None = None
+    inputs: Any = None
+    output: Any = None
+    error: str | None = None
+    experiment_id: str | None = None
+    user_id: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    tags: dict[str, str] = {}
+    params: dict[str, str] = {}
+    metrics: list[tuple[str, float, Int64, Int64]] = []
+
+
+class CacheEntryRecord(msgspec.Struct, omit_defaults=True):
+    cache_key: CacheKey
+    pipeline: Name
+    step: Name
+    run_uuid: RunUuid
+    output: Any = None
+
+
+class Record(msgspec.Struct):
+    pipeline_run: PipelineRunRecord | None = None
+    steps: list[StepRecord] = []
+    cache_entries: list[CacheEntryRecord] = []
+    cache_hits: list[CacheKey] = []
