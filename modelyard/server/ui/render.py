@@ -19,9 +19,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...errors import InvalidParameterValue, ModelyardError, RequestTooLarge
 from ...service import TrackingService
-from . import csrf
 from ..bad_requests import nul_message
 from ..protocol import refuse_nul
+from . import csrf
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
