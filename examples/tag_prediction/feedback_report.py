@@ -17,8 +17,9 @@ import argparse
 import json
 from typing import Any
 
-import modelyard as my
 from tag_metrics import tag_scores
+
+import modelyard as my
 
 PAGE = 1000
 

@@ -39,20 +39,24 @@ class TagPredictor:
     """``predict(frame)`` → ``[{"predicted_tags": [...]}, ...]``, one per row of ``title`` (and ``body``)."""
 
     def __init__(self, features: str, tags: list[str], coef: np.ndarray, intercept: np.ndarray,
-                 threshold: float = 0.5, **arrays: np.ndarray) -> None:
+                 threshold: float = 0.5, vocabulary: np.ndarray | None = None, idf: np.ndarray | None = None,
+                 components: np.ndarray | None = None) -> None:
         self.features = features
         self.tags = np.asarray(tags, dtype=str)
         self.coef = coef
         self.intercept = intercept
         self.threshold = threshold
-        for key, value in arrays.items():  # tfidf: vocabulary, idf; lsa: components
-            setattr(self, key, value)
+        self.vocabulary = vocabulary  # tfidf: the words in column order, and their idf weights
+        self.idf = idf
+        self.components = components  # lsa: the SVD projection of the hashed counts
 
     def transform(self, texts: list[str]) -> Any:
         if self.features == "tfidf":
+            assert self.vocabulary is not None and self.idf is not None
             vectorizer = TfidfVectorizer(sublinear_tf=True, vocabulary=self.vocabulary.tolist())
             vectorizer.idf_ = self.idf
             return vectorizer.transform(texts)
+        assert self.components is not None
         counts = hashing().transform(texts)
         counts.data = np.log1p(counts.data)
         return normalize(counts @ self.components.T)

@@ -24,11 +24,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
-
-import modelyard as my
 from tag_metrics import tag_scores
 from tagger import TagPredictor, hashing, texts_of
 from tagsets import keep_top_tags, load_debtags, load_stackoverflow
+
+import modelyard as my
 
 EXPERIMENT = "tag-prediction"
 MODEL_NAME = "question-tagger"
