@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 import time
@@ -70,6 +71,46 @@ def test_stackoverflow_loader_reads_questions_of_posts_xml(tmp_path: Path) -> No
         load_stackoverflow(tmp_path / "missing")
 
 
+DUMPAVAIL = """\
+Package: python3-yaml
+Version: 6.0-3
+Description: YAML parser and emitter for Python3
+ Python3-yaml is a complete YAML 1.1 parser
+ .
+ and emitter.
+Tag: devel::lang:python, devel::library, implemented-in::c,
+ implemented-in::python, special::not-yet-tagged
+
+Package: python3-yaml
+Version: 5.0-1
+Description: an older stanza of the same package
+Tag: role::program
+
+Package: libyaml-perl
+Description: Perl module for YAML
+Tag: devel::library, implemented-in::c, implemented-in::perl
+
+Package: untagged
+Description: has no tags
+
+"""
+
+
+def test_build_debtags_reads_dumpavail_stanzas(tmp_path: Path) -> None:
+    (tmp_path / "dumpavail.txt").write_text(DUMPAVAIL, encoding="utf-8")
+    out = run([sys.executable, str(FOLDER / "build_debtags.py"), "--input", "dumpavail.txt", "--output",
+               "slice.jsonl.gz", "--tags", "2"], tmp_path, example_env(tmp_path / "store")).stdout
+    assert "2 tagged packages; wrote 2 with 2 tags" in out
+    with gzip.open(tmp_path / "slice.jsonl.gz", "rt", encoding="utf-8") as fh:
+        rows = sorted((json.loads(line) for line in fh), key=lambda r: r["title"])
+    assert rows == [
+        {"title": "libyaml-perl", "body": "Perl module for YAML", "tags": ["devel::library", "implemented-in::c"]},
+        {"title": "python3-yaml",
+         "body": "YAML parser and emitter for Python3 Python3-yaml is a complete YAML 1.1 parser and emitter.",
+         "tags": ["devel::library", "implemented-in::c"]},
+    ]
+
+
 def test_tag_prediction_end_to_end(tmp_path: Path) -> None:
     store = tmp_path / "store"
     env = example_env(store)
@@ -85,7 +126,9 @@ def test_tag_prediction_end_to_end(tmp_path: Path) -> None:
             assert r.info.status == "FINISHED" and r.data.tags["data"] == "debtags"
             metrics = r.data.metrics
             assert {"jaccard", "f1_micro", "f1_macro", "prediction_rate"} <= set(metrics)
-            assert 0.2 < metrics["jaccard"] <= 1 and 0 < metrics["f1_macro"] <= metrics["f1_micro"] + 0.2
+            # Always answering the most frequent tag (devel::library, in a third of the rows) scores about 0.2.
+            assert 0.35 < metrics["jaccard"] <= 1
+            assert 0 < metrics["f1_macro"] <= 1 and 0 < metrics["f1_micro"] <= 1
         best = max(runs.values(), key=lambda r: r.data.metrics["jaccard"])
         version = client.get_model_version(NAME, 1)
         assert version.run_id == best.info.run_id and version.aliases == ["champion"]
