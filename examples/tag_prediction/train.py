@@ -56,6 +56,9 @@ def train(kind: str, train_set: pd.DataFrame, c: float, threshold: float, dims: 
     x, arrays = features(kind, texts_of(train_set), dims)
     binarizer = MultiLabelBinarizer()
     y = binarizer.fit_transform(train_set["tags"])
+    everywhere = binarizer.classes_[y.min(axis=0) == 1]
+    if len(everywhere):
+        raise SystemExit(f"Tags {list(everywhere)} are on every training question: nothing to learn for them.")
     ovr = OneVsRestClassifier(LogisticRegression(C=c, max_iter=1000, class_weight="balanced")).fit(x, y)
     coef = np.vstack([e.coef_ for e in ovr.estimators_])
     intercept = np.concatenate([e.intercept_ for e in ovr.estimators_])
