@@ -6,7 +6,7 @@ import os
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Protocol
 
 from ..entities import FileInfo
 from ..errors import InvalidParameterValue
@@ -14,6 +14,13 @@ from ..errors import InvalidParameterValue
 MAX_PATH_PARTS = 256  # folders deep; far past any real artifact tree, far below the recursion limit
 MAX_NAME_BYTES = 255  # one file or folder name (NAME_MAX on Linux and macOS)
 MAX_PATH_BYTES = 1024  # a whole relative path (S3's key limit)
+
+
+class Readable(Protocol):
+    """What :meth:`ArtifactRepository.put` reads from: a binary stream's ``read`` (an open file,
+    a spooled temporary file, a stream over chunks)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def invalid_path(field: str, path: str, why: str) -> InvalidParameterValue:
@@ -54,7 +61,7 @@ class ArtifactRepository(ABC):
         self.root_uri = root_uri.rstrip("/")
 
     @abstractmethod
-    def put(self, path: str, data: BinaryIO) -> None:
+    def put(self, path: str, data: Readable) -> None:
         """Write a file at ``path`` from a binary stream (parents are created)."""
 
     @abstractmethod

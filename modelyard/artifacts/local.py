@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 from ..entities import FileInfo
 from ..errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
-from .base import ArtifactRepository, invalid_path, safe_relpath
+from .base import ArtifactRepository, Readable, invalid_path, safe_relpath
 
 _CHUNK = 1 << 20
 TMP_PREFIX = ".modelyard-tmp-"  # an upload in flight; hidden from listings
@@ -69,7 +69,7 @@ class LocalArtifactRepository(ArtifactRepository):
         folder, name = os.path.split(self._joined(rel))
         return self._inside(os.path.realpath(folder), rel), name
 
-    def put(self, path: str, data: BinaryIO) -> None:
+    def put(self, path: str, data: Readable) -> None:
         folder, name = self._entry(path)
         if not name:
             raise InvalidParameterValue("An artifact path is required to write a file.")

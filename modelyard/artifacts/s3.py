@@ -8,13 +8,14 @@ come from boto3's usual chain (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 
 from __future__ import annotations
 
+import builtins
 import json
 import mimetypes
 import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import boto3
@@ -31,7 +32,7 @@ from ..errors import (
     ResourceDoesNotExist,
     TemporarilyUnavailable,
 )
-from .base import ArtifactRepository, safe_relpath
+from .base import ArtifactRepository, Readable, safe_relpath
 
 _CHUNK = 1 << 20
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
@@ -154,7 +155,7 @@ class S3ArtifactRepository(ArtifactRepository):
     def _relative(self, key: str) -> str:
         return key[len(self.prefix) + 1 :] if self.prefix else key
 
-    def put(self, path: str, data: BinaryIO) -> None:
+    def put(self, path: str, data: Readable) -> None:
         if not safe_relpath(path):
             raise InvalidParameterValue("An artifact path is required to write a file.")
         key = self._key(path)
@@ -264,7 +265,7 @@ class S3ArtifactRepository(ArtifactRepository):
         if not deleted:
             raise ResourceDoesNotExist(f"Artifact {path!r} does not exist.")
 
-    def _delete_keys(self, keys: list[str]) -> None:
+    def _delete_keys(self, keys: builtins.list[str]) -> None:
         try:
             out = self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}

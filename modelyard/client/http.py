@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO
+from typing import Any
 
 import httpx
 import msgspec
 
 from ..artifacts import ArtifactRepository, get_repository, safe_relpath
+from ..artifacts.base import Readable
 from ..entities import (
     DatasetInput,
     Experiment,
@@ -227,7 +228,7 @@ class ProxiedArtifactRepository(ArtifactRepository):
         rel = safe_relpath(path)
         return f"{self.root}/{rel}" if rel else self.root
 
-    def put(self, path: str, data: BinaryIO) -> None:
+    def put(self, path: str, data: Readable) -> None:
         resp = self.t.http.put(f"{ARTIFACTS}/{self._remote(path)}", content=_file_chunks(data))
         _decode(resp)
 
@@ -265,7 +266,7 @@ def _stream(resp: httpx.Response) -> Iterator[bytes]:
         resp.close()
 
 
-def _file_chunks(data: BinaryIO) -> Iterator[bytes]:
+def _file_chunks(data: Readable) -> Iterator[bytes]:
     while chunk := data.read(1 << 20):
         yield chunk
 

@@ -37,7 +37,8 @@ class PipelineStep:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PipelineStep:
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})
+        kw: dict[str, Any] = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d}
+        return cls(**kw)
 
 
 @dataclass
@@ -58,7 +59,7 @@ class PipelineRunRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PipelineRunRecord:
-        kw = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d and k != "steps"}
+        kw: dict[str, Any] = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d and k != "steps"}
         return cls(**kw, steps=[PipelineStep.from_dict(s) for s in d.get("steps") or []])
 
     def step(self, task_key: str) -> PipelineStep:

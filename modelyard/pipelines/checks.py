@@ -42,7 +42,7 @@ def unknown_parameters(pipeline: Any, params: dict[str, Any]) -> Iterator[Proble
         return
     for name in params:
         if name not in sig.parameters:
-            yield Problem(*pipeline.location, "unknown-parameter",
+            yield Problem(*_location(pipeline), "unknown-parameter",
                           f"pipeline {pipeline.name!r} has no parameter {name!r} (it takes: {', '.join(sig.parameters) or 'none'})")
 
 
@@ -50,7 +50,7 @@ def unknown_parameters(pipeline: Any, params: dict[str, Any]) -> Iterator[Proble
 def missing_parameters(pipeline: Any, params: dict[str, Any]) -> Iterator[Problem]:
     for name, p in pipeline.signature.parameters.items():
         if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and name not in params:
-            yield Problem(*pipeline.location, "missing-parameter", f"pipeline {pipeline.name!r} needs parameter {name!r}")
+            yield Problem(*_location(pipeline), "missing-parameter", f"pipeline {pipeline.name!r} needs parameter {name!r}")
 
 
 @check
@@ -60,10 +60,15 @@ def parameter_types(pipeline: Any, params: dict[str, Any]) -> Iterator[Problem]:
             try:
                 coerce(value, pipeline.hints[name])
             except TypeError as exc:
-                yield Problem(*pipeline.location, "parameter-type", f"parameter {name!r} {exc}")
+                yield Problem(*_location(pipeline), "parameter-type", f"parameter {name!r} {exc}")
 
 
-def _tree(fn: Callable[..., Any]) -> tuple[ast.AST, int, str] | None:
+def _location(pipeline: Any) -> tuple[str, int]:
+    """The pipeline's ``(file, line)``, where a problem with its parameters is reported."""
+    return pipeline.location
+
+
+def _tree(fn: Callable[..., Any]) -> tuple[ast.Module, int, str] | None:
     try:
         lines, start = inspect.getsourcelines(fn)
     except (OSError, TypeError):
@@ -149,7 +154,8 @@ def input_types(pipeline: Any, params: dict[str, Any]) -> Iterator[Problem]:
         if is_map:
             continue
         names = list(target.signature.parameters)
-        pairs = list(zip(names, call.args)) + [(k.arg, k.value) for k in call.keywords if k.arg in target.signature.parameters]
+        pairs = list(zip(names, call.args)) + [(k.arg, k.value) for k in call.keywords
+                                                    if k.arg is not None and k.arg in target.signature.parameters]
         for name, arg in pairs:
             expected = target.hints.get(name)
             if expected is None:
@@ -168,11 +174,11 @@ def input_types(pipeline: Any, params: dict[str, Any]) -> Iterator[Problem]:
                 continue
             if isinstance(arg, ast.Name):
                 if arg.id in produced:
-                    ret, src = produced[arg.id]
+                    ret, src_name = produced[arg.id]
                     if ret is not None and not compatible(ret, expected):
                         yield Problem(file, line, "input-type",
                                       f"{target.name}(): input {name!r} expects {type_name(expected)}, but step "
-                                      f"{src!r} declares it returns {type_name(ret)}")
+                                      f"{src_name!r} declares it returns {type_name(ret)}")
                 elif declared.get(arg.id) is not None and not compatible(declared[arg.id], expected):
                     yield Problem(file, line, "input-type",
                                   f"{target.name}(): input {name!r} expects {type_name(expected)}, but pipeline "
@@ -189,12 +195,12 @@ def handles_escaping(pipeline: Any, params: dict[str, Any]) -> Iterator[Problem]
     handle_vars = set()
     assigns = [n for n in ast.walk(body) if isinstance(n, ast.Assign)]
     for _ in range(3):  # a handle copied to another name is still a handle
-        for node in assigns:
-            value = node.value
+        for assign in assigns:
+            value = assign.value
             if (isinstance(value, ast.Call) and _resolve(pipeline, value.func)) or (
                 isinstance(value, ast.Name) and value.id in handle_vars
             ):
-                handle_vars |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+                handle_vars |= {t.id for t in assign.targets if isinstance(t, ast.Name)}
     for node in ast.walk(body):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             leaked = handle_vars & set(node.names)

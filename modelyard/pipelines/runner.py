@@ -102,16 +102,16 @@ def run_pipeline(
     outcome = PipelineRun(run_id, pipeline.name, status, output, dict(ctx.tasks), error)
     if status == RunStatus.FAILED:
         detail = str(error) if error is not None and not failed else f"failed steps: {', '.join(failed)}"
-        exc = PipelineFailed(f"Pipeline {pipeline.name!r} run {run_id} failed ({detail}). "
-                             f"Resume it with: modelyard pipelines resume {run_id}", run_id, failed)
-        outcome.error = error or exc
+        failure = PipelineFailed(f"Pipeline {pipeline.name!r} run {run_id} failed ({detail}). "
+                                 f"Resume it with: modelyard pipelines resume {run_id}", run_id, failed)
+        outcome.error = error or failure
         for hook in pipeline.on_failure:
             try:
-                hook(exc)
+                hook(failure)
             except Exception as hook_error:  # noqa: BLE001 - a user's hook must not hide the failure
                 print(f"modelyard: pipeline failure hook raised {hook_error!r}")
         if raise_on_failure:
-            raise exc from error
+            raise failure from error
     return outcome
 
 

@@ -328,9 +328,12 @@ class HotPath:
             group = self._writer_group if obj is not None and call.fast_only(obj) else None
             self.writer.submit(self.answer, (call, body, path, obj), done, group)
         else:
+            def finished(f: asyncio.Future[tuple[int, bytes]]) -> None:
+                exc = f.exception()
+                reply(*(f.result() if exc is None else self.failure(exc, path)))
+
             future = loop.run_in_executor(None, self.answer, call, body, path, obj)
-            future.add_done_callback(lambda f: reply(*(f.result() if f.exception() is None
-                                                       else self.failure(f.exception(), path))))
+            future.add_done_callback(finished)
 
     def close(self) -> None:
         if self.writer is not None:

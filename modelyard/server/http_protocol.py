@@ -206,7 +206,8 @@ def _answer_ready(hot: HotPath) -> None:
     run on the loop — another connection holds the write lock, or a call writes outside fast
     transactions — go to the writer thread."""
     ready, hot.ready = hot.ready, []
-    here, elsewhere = [], []
+    here: list[tuple[Any, Any, Any]] = []
+    elsewhere: list[tuple[Any, Any, Any]] = []
     for item in ready:
         (here if item[1].call.fast_only(item[2]) else elsewhere).append(item)
     if len(here) > 1 and hot.groups:
@@ -219,11 +220,11 @@ def _answer_ready(hot: HotPath) -> None:
     else:  # one call, or a database whose calls cannot share a transaction: one by one
         for item in here:
             protocol, direct, obj = item
-            outcome = hot.answer_now(direct.call, obj, direct.path)
-            if outcome is None:
+            answered = hot.answer_now(direct.call, obj, direct.path)
+            if answered is None:
                 elsewhere.append(item)
             else:
-                protocol._reply(direct, *outcome)
+                protocol._reply(direct, *answered)
     for protocol, direct, obj in elsewhere:  # after the group: the writer thread would hold the lock
         protocol._dispatch(direct, obj)
 

@@ -156,10 +156,11 @@ def _scan(module: str) -> list[RegisteredPipeline]:
     out: list[RegisteredPipeline] = []
     for key, obj in objects.items():
         found = attrs[key]
-        attr = getattr(obj, "__name__", None) if getattr(obj, "__name__", None) in found else min(found)
+        own = getattr(obj, "__name__", None)
+        label = own if isinstance(own, str) and own in found else min(found)
         name = getattr(obj, "name", None)
         if not isinstance(name, str) or not valid_name(name):
-            log.warning("pipeline %s:%s has the name %r, which a schedule cannot name: ignored", module, attr, name)
+            log.warning("pipeline %s:%s has the name %r, which a schedule cannot name: ignored", module, label, name)
             continue
-        out.append(RegisteredPipeline(name, f"{module}:{attr}", "setting"))
+        out.append(RegisteredPipeline(name, f"{module}:{label}", "setting"))
     return sorted(out, key=lambda p: p.name)

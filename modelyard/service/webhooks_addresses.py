@@ -82,7 +82,7 @@ def _resolve(host: str, timeout: float) -> set[str] | None:
 
     def lookup() -> None:
         try:
-            answer.append({info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)})
+            answer.append({str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)})
         except (OSError, UnicodeError):
             pass
         finally:

@@ -91,7 +91,9 @@ class Batcher:
         model, inputs, params = first[0], first[1], first[2]
         if len(self.pending) == 1 or params is not None or not _joinable(model, inputs):
             return [self.pending.pop(0)]
-        batch, rest, rows = [], [], 0
+        batch: list[_Item] = []
+        rest: list[_Item] = []
+        rows = 0
         shape = _shape(inputs)
         for item in self.pending:
             same = item[0] is model and item[1].kind == inputs.kind and item[2] is None and _shape(item[1]) == shape

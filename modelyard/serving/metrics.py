@@ -58,7 +58,7 @@ class Buckets:
 
     def __init__(self, bounds: Sequence[float]) -> None:
         self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
+        self.counts: list[float] = [0] * (len(bounds) + 1)
         self.total = 0.0
 
     def observe(self, value: float) -> None:
@@ -90,7 +90,7 @@ class HistogramFamily(Collector):
         metric = Metric(self.name, self.documentation, "histogram")
         for values, series in list(self.series.items()):
             labels = dict(zip(self.labelnames, values))
-            acc = 0
+            acc: float = 0
             for le, count in zip(self._les, list(series.counts)):
                 acc += count
                 metric.add_sample(self.name + "_bucket", {**labels, "le": le}, float(acc))

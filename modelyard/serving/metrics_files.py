@@ -50,7 +50,7 @@ class MetricsFiles:
 
     def read_others(self) -> list[dict[str, Any]]:
         """The last counts written by every other process sharing the directory."""
-        out = []
+        out: list[dict[str, Any]] = []
         try:
             names = os.listdir(self.directory)
         except OSError:

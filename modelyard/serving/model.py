@@ -159,7 +159,7 @@ def _time_predict(model: LoadedModel, example: Inputs, budget_ms: float = 1000.0
 
 def n_predictions(pred: Any) -> int:
     if isinstance(pred, dict):
-        first = next(iter(pred.values()), [])
+        first: Any = next(iter(pred.values()), [])
         return len(first)
     return len(pred) if hasattr(pred, "__len__") else 1
 

@@ -81,7 +81,7 @@ class RequestLog:
 
     def _drain(self) -> None:
         while self.queue:
-            batch = []
+            batch: list[Entry] = []
             while self.queue and len(batch) < self.max_rows:
                 batch.append(self.queue.popleft())
             self._write(batch)

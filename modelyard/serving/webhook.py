@@ -15,6 +15,7 @@ import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -41,7 +42,8 @@ def parse_event(body: bytes, headers: Mapping[str, str], secret: str | None) -> 
     if not isinstance(obj, dict):
         raise InvalidParameterValue("A webhook delivery must be a JSON object.")
     event = obj.get("event") or ".".join(str(obj[k]) for k in ("entity", "action") if obj.get(k)) or "unknown"
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else obj
+    nested = obj.get("data")
+    data: dict[str, Any] = nested if isinstance(nested, dict) else obj
     version = data.get("version")
     return WebhookEvent(str(event), _opt(data.get("name")), _opt(data.get("alias")), _opt(version))
 

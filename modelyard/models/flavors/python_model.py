@@ -103,7 +103,8 @@ def _save_state(model: Any, path: str) -> list[str]:
         state = {}
     if not isinstance(state, dict):
         raise InvalidParameterValue("The model's state must be a dict (its __dict__ or __getstate__()).")
-    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+    # values typed Any: savez(**arrays) then cannot be taken for its allow_pickle flag
+    arrays: dict[str, Any] = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
     plain = {k: v for k, v in state.items() if k not in arrays}
     bad = []
     for key, value in plain.items():
@@ -137,7 +138,7 @@ def load(path: str, meta: Model, *, trust: TrustPolicy, **_: Any) -> PythonPredi
 
         with open(os.path.join(path, conf.get("python_model", PICKLE_FILE)), "rb") as fh:
             return PythonPredictor(cloudpickle.load(fh))
-    cls = import_class(conf["class"])
+    cls: Any = import_class(conf["class"])  # Any: mypy takes cls.__new__ for type.__new__
     state: dict[str, Any] = {}
     if STATE_JSON in conf.get("state", []):
         with open(os.path.join(path, STATE_JSON), encoding="utf-8") as fh:

@@ -54,7 +54,8 @@ def as_pipeline(model: Any, tokenizer: Any = None, task: str | None = None) -> A
         task = model.get("task", task)
         model = model["model"]
     task = task or _infer_task(model)
-    return transformers.pipeline(task=task, model=model, tokenizer=tokenizer)
+    # transformers' overloads take only a Literal task name and have no plain-str fallback
+    return transformers.pipeline(task=task, model=model, tokenizer=tokenizer)  # type: ignore[call-overload]
 
 
 def _infer_task(model: Any) -> str:

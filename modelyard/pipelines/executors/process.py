@@ -18,10 +18,13 @@ import queue
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import StepFailed, StepTimeout
 from . import build_spec, outcome
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 
 
 class _Worker:
@@ -35,7 +38,8 @@ class WorkerPool:
 
     def __init__(self, size: int, method: str) -> None:
         self.size = size
-        self.mp = multiprocessing.get_context(method)
+        # typeshed types get_context(str) as BaseContext, which lacks Process; every concrete context has it
+        self.mp = cast("ForkContext | ForkServerContext | SpawnContext", multiprocessing.get_context(method))
         if method == "forkserver":
             self.mp.set_forkserver_preload(["modelyard.pipelines.worker", "modelyard.pipelines.task"])
         self.idle: queue.Queue[_Worker] = queue.Queue()

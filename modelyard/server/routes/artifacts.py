@@ -223,11 +223,12 @@ async def upload_artifact(request: Request) -> Response:
 
 
 # At these exact paths, as MLflow's server serves them (its web UI calls them).
+_FILE_ENDPOINTS = (
+    ("/get-artifact", file_endpoint(GetArtifact, get_artifact)),
+    ("/model-versions/get-artifact", file_endpoint(GetModelVersionArtifact, get_model_version_artifact)),
+)
 ABSOLUTE_ROUTES = [
-    (f"{prefix}{path}", ["GET"], file_endpoint(schema, fn))
+    (f"{prefix}{path}", ["GET"], endpoint)
     for prefix in ("", "/ajax-api/2.0/mlflow")
-    for path, schema, fn in (
-        ("/get-artifact", GetArtifact, get_artifact),
-        ("/model-versions/get-artifact", GetModelVersionArtifact, get_model_version_artifact),
-    )
+    for path, endpoint in _FILE_ENDPOINTS
 ] + [("/ajax-api/2.0/mlflow/upload-artifact", ["POST"], upload_artifact)]

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -142,11 +142,11 @@ async def read_form(request: Request) -> FormData:
         if len(body) > MAX_FORM_BYTES:
             raise RequestTooLarge(f"A form may hold at most {MAX_FORM_BYTES} bytes.")
     refuse_nul(request)
-    form = FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    for name, value in form.multi_items():
+    fields: list[tuple[str, str | UploadFile]] = list(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    for name, value in fields:
         if isinstance(value, str) and "\x00" in value:
             raise InvalidParameterValue(nul_message(name))
-    return form
+    return FormData(fields)
 
 
 def action(fn: FormHandler) -> Callable[[Request], Awaitable[Response]]:
