@@ -35,7 +35,8 @@ def test_finetune_sweep_registered_and_served(tmp_path: Path) -> None:
         env = example_env(tmp_path / "unused")
         del env["MODELYARD_TRACKING_URI"]
         env.update(MLFLOW_TRACKING_URI=server.url, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                   MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+                   MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+                   OMP_NUM_THREADS="1")  # on 2 shared cores, torch's 2 spinning threads are ~10x slower per step
         out = run([sys.executable, str(FOLDER / "train.py"), "--small"], tmp_path, env, timeout=300).stdout
         assert "lr=5e-05: eval accuracy" in out and "lr=0.0003: eval accuracy" in out
         out = run([sys.executable, str(FOLDER / "analyze.py")], tmp_path, env).stdout
