@@ -45,6 +45,7 @@ def test_finetune_sweep_registered_and_served(tmp_path: Path) -> None:
 
         with closing(Client(server.url)) as client:
             experiment = client.get_experiment_by_name("rotten-tomatoes-finetune")
+            assert experiment is not None
             runs = client.search_runs([experiment.experiment_id]).items
             [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
             children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
@@ -63,7 +64,7 @@ def test_finetune_sweep_registered_and_served(tmp_path: Path) -> None:
             best = max(children, key=lambda r: (r.data.metrics["eval_accuracy"], -r.data.metrics["eval_loss"]))
             version = client.get_model_version(NAME, 1)
             assert version.run_id == best.info.run_id and version.aliases == ["champion"]
-            assert version.description.startswith(f"{best.info.run_name}: eval_accuracy ")
+            assert (version.description or "").startswith(f"{best.info.run_name}: eval_accuracy ")
 
         # Served with default flags (no pickle allowed): the flavor stored safetensors and the tokenizer.
         serve = ServeProcess(CHAMPION, server.url, env={"MLFLOW_TRACKING_URI": server.url, "HF_HUB_OFFLINE": "1"})
