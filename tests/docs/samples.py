@@ -185,32 +185,45 @@ class PageRun:
         raise AssertionError(f"{sample.where}: the interpreter exited:\n{''.join(output)}")
 
     def _server(self, sample: Sample, code: str) -> None:
-        lines = logical_lines(code)
-        at = next((i for i, line in enumerate(lines) if SERVER_COMMAND.search(line)), None)
-        assert at is not None, f"{sample.where}: a server sample has no modelyard server|serve|ui command"
-        command = lines[at].split(" # ")[0].strip().removesuffix("&").strip()
+        exports: list[str] = []
+        segment: list[str] = []
+        started = 0
+        for line in logical_lines(code):
+            if not SERVER_COMMAND.search(line) or line.lstrip().startswith("#"):
+                segment.append(line)
+                continue
+            self._segment(sample, exports, segment)
+            exports += [s for s in segment if s.startswith("export ")]
+            segment = []
+            self._start(sample, "\n".join(exports), line.split(" # ")[0].strip().removesuffix("&").strip())
+            started += 1
+        assert started, f"{sample.where}: a server sample has no modelyard server|serve|ui command"
+        self._segment(sample, exports, segment)
+
+    def _segment(self, sample: Sample, exports: list[str], lines: list[str]) -> None:
+        if any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+            self._bash(sample, self.rewrite("\n".join(exports + lines)))
+
+    def _start(self, sample: Sample, exports: str, command: str) -> None:
+        """Start ``command`` in the background on a free port and wait until it answers."""
         port = re.search(r"--port\s+(\d+)", command)
         assert port, f"{sample.where}: the server command names no --port"
         new = str(free_port())
         self.ports[port.group(1)] = new
-        before = "\n".join(lines[:at])
-        exports = "\n".join(line for line in lines[:at] if line.startswith("export "))
-        log = open(self.folder / f".server_{new}.log", "wb")  # noqa: SIM115 - closed with the page
-        script = f"{before}\nexec {self.rewrite(command)}"
-        server = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=self.folder, env=self.env,
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log_path = self.folder / f".server_{new}.log"
+        with open(log_path, "wb") as log:
+            server = subprocess.Popen(["bash", "-euo", "pipefail", "-c", f"{exports}\nexec {self.rewrite(command)}"],
+                                      cwd=self.folder, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
         self.servers.append(server)
         deadline = time.monotonic() + 60
         while True:
-            assert server.poll() is None, f"{sample.where}: the server exited:\n{(self.folder / log.name).read_text()}"
+            assert server.poll() is None, f"{sample.where}: the server exited:\n{log_path.read_text()}"
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", int(new))) == 0:
-                    break
+                    return
             assert time.monotonic() < deadline, f"{sample.where}: the server did not answer within 60 s"
             time.sleep(0.1)
-        rest = "\n".join(lines[at + 1:])
-        if rest.strip():
-            self._bash(sample, self.rewrite(exports + "\n" + rest))
 
     def close(self) -> None:
         if self.python is not None:
