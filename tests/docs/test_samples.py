@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,33 @@ ROOT = Path(__file__).parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
-def test_page_samples_run(page: Path, tmp_path: Path) -> None:
-    run = PageRun(tmp_path)
+def run_page(page: Path, folder: Path) -> str | None:
+    """Run every sample of ``page`` in ``folder``; None, or why it failed."""
+    run = PageRun(folder)
     try:
         for sample in parse(page):
             run.run(sample)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
     finally:
         run.close()
+    return None
+
+
+@pytest.fixture(scope="module")
+def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[Path, str | None]:
+    """Run the selected pages two at a time (each in its own folder, with its own ports): the samples are
+    mostly process start-up, and CI has two cores."""
+    selected = [item.callspec.params["page"] for item in request.session.items
+                if getattr(item, "callspec", None) is not None and "page" in item.callspec.params]
+    folders = {page: tmp_path_factory.mktemp(page.stem) for page in selected}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(selected, pool.map(lambda page: run_page(page, folders[page]), selected)))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_page_samples_run(page: Path, outcomes: dict[Path, str | None]) -> None:
+    assert outcomes[page] is None, outcomes[page]
 
 
 def test_the_pages_have_samples() -> None:
