@@ -63,3 +63,24 @@ def test_quickstart_install_carries_what_the_readme_uses() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     names = {req.split(">")[0].split("=")[0].split("[")[0].strip() for req in extras["quickstart"]}
     assert {"scikit-learn", "skops", "matplotlib"} <= names
+
+
+def test_a_failing_sample_fails_its_page(tmp_path: Path) -> None:
+    """Blocks of a page share one namespace, and a failing python or bash block is reported with its line."""
+    page = tmp_path / "deployment.md"
+    page.write_text("```python\nx = 1\n```\n\n<!-- test: skip not here -->\n```python\nx = 5\n```\n\n"
+                    "```python\nassert x == 2, f'x is {x}'\n```\n")
+    (tmp_path / "run").mkdir()
+    outcome = run_page(page, tmp_path / "run")
+    assert outcome is not None and "deployment.md:10" in outcome and "x is 1" in outcome
+    page.write_text("text\n\n```bash\necho fine\nfalse\necho never\n```\n")
+    outcome = run_page(page, tmp_path / "run")
+    assert outcome is not None and "deployment.md:3 failed (1)" in outcome and "never" not in outcome.split("\n", 4)[-1]
+
+
+def test_markers_attach_to_the_next_fence_only(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("<!-- test: server -->\n\n```bash\nmodelyard ui --port 5000 &\n```\n\n"
+                    "<!-- test: script flows.py -->\nprose\n```python\npass\n```\n\n```json\n{}\n```\n")
+    found = parse(page)
+    assert [(s.language, s.marker, s.line) for s in found] == [("bash", "server", 3), ("python", "", 9)]
