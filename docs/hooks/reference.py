@@ -2,14 +2,14 @@
 
 - ``reference/settings.md`` from :class:`modelyard.settings.Settings` (every field: variable, type, default, help);
 - ``reference/cli.md`` from the click commands under ``modelyard.cli.main`` (each command's ``--help``);
-- ``reference/rest.md`` from the server's route tables (:func:`modelyard.server.app.build_routes`).
+- ``reference/rest.md`` from the server's route tables (``modelyard/server/routes/``, mounted as
+  :func:`modelyard.server.app.build_routes` mounts them).
 
 ``tests/docs`` builds the site and checks that these pages name every setting, command and route.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import click
@@ -66,15 +66,24 @@ def cli_page() -> str:
 
 
 def routes_by_module() -> dict[str, list[tuple[str, str]]]:
-    """Route module name → sorted (path, methods) pairs, from the server's route tables."""
-    from modelyard.server.app import build_routes
+    """Route module name → sorted (path, methods) pairs, mounted as ``build_routes`` mounts them."""
+    import importlib
+    import pkgutil
 
-    grouped: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for route in build_routes():
-        module = getattr(route.endpoint, "__module__", "") or ""
-        methods = sorted(m for m in (route.methods or ()) if m != "HEAD") or ["HEAD"]
-        grouped[module.rsplit(".", 1)[-1]].add((route.path, ", ".join(methods)))
-    return {module: sorted(grouped[module]) for module in sorted(grouped)}
+    from modelyard.server import routes
+    from modelyard.server.app import _TABLES, _mount
+
+    out: dict[str, list[tuple[str, str]]] = {}
+    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+        found: set[tuple[str, str]] = set()
+        for attr, prefixes in _TABLES:
+            for route in _mount(prefixes, getattr(module, attr, [])):
+                methods = sorted(m for m in (route.methods or ()) if m != "HEAD") or ["HEAD"]
+                found.add((route.path, ", ".join(methods)))
+        if found:
+            out[info.name] = sorted(found)
+    return out
 
 
 def rest_page() -> str:
