@@ -32,7 +32,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     """Run the selected pages two at a time (each in its own folder, with its own ports): the samples are
     mostly process start-up, and CI has two cores."""
     selected = [item.callspec.params["page"] for item in request.session.items
-                if getattr(item, "callspec", None) is not None and "page" in item.callspec.params]
+                if getattr(item, "function", None) is test_page_samples_run]
     folders = {page: tmp_path_factory.mktemp(page.stem) for page in selected}
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(selected, pool.map(lambda page: run_page(page, folders[page]), selected)))
