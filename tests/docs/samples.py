@@ -13,6 +13,8 @@ fence (blank lines allowed) says how it runs; without one it simply runs:
 - ``<!-- test: install -->``: a fresh-machine install line; the test environment already holds
   the package, so only its last command (after the last ``&&``) runs.
 - ``<!-- test: ci -->``: the command CI itself runs (``.ci/run``); checked to be that command.
+- ``<!-- test: tested-by tests/PATH.py -->``: the sample needs what that test builds (say, a real
+  MLflow installation to copy from); the file must exist and use the sample's command.
 - ``<!-- test: skip REASON -->``: not run (deployment samples that need Docker, a cluster or a
   remote store only).
 """
@@ -31,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-MARKER = re.compile(r"^<!--\s*test:\s*(\w+)\s*(.*?)\s*-->$")
+MARKER = re.compile(r"^<!--\s*test:\s*([\w-]+)\s*(.*?)\s*-->$")
 FENCE = re.compile(r"^```(\w*)\s*$")
 RUNNABLE = ("python", "bash")
 SERVER_COMMAND = re.compile(r"\bmodelyard\s+(server|serve|ui)\b")
@@ -156,6 +158,9 @@ class PageRun:
             ci = (Path(__file__).parents[2] / ".ci" / "run").read_text()
             assert code.strip() in ci, f"{sample.where}: {code.strip()!r} is not what .ci/run runs"
             return
+        if kind == "tested-by":
+            self._tested_by(sample, code)
+            return
         if kind == "install":
             code = code.rsplit("&&", 1)[-1].strip().replace(".venv/bin/", "")
         if sample.language == "python":
@@ -164,6 +169,13 @@ class PageRun:
             self._server(sample, code)
         else:
             self._bash(sample, code)
+
+    def _tested_by(self, sample: Sample, code: str) -> None:
+        test = Path(__file__).parents[2] / sample.argument
+        assert sample.argument.startswith("tests/") and test.is_file(), f"{sample.where}: no test {sample.argument}"
+        words = next(line for line in logical_lines(code) if line.strip() and not line.startswith("#")).split()
+        text = test.read_text()
+        assert all(word in text for word in words[1:3]), f"{sample.where}: {sample.argument} does not run {words[:3]}"
 
     def _bash(self, sample: Sample, code: str) -> None:
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=self.folder, env=self.env,

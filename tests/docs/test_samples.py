@@ -84,3 +84,13 @@ def test_markers_attach_to_the_next_fence_only(tmp_path: Path) -> None:
                     "<!-- test: script flows.py -->\nprose\n```python\npass\n```\n\n```json\n{}\n```\n")
     found = parse(page)
     assert [(s.language, s.marker, s.line) for s in found] == [("bash", "server", 3), ("python", "", 9)]
+
+
+def test_tested_by_names_a_test_that_runs_the_command(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("<!-- test: tested-by tests/docs/test_site.py -->\n```bash\nmodelyard build site\n```\n")
+    assert run_page(page, tmp_path) is None  # test_site.py builds the site
+    page.write_text("<!-- test: tested-by tests/docs/test_site.py -->\n```bash\nmodelyard frobnicate widgets\n```\n")
+    assert "does not run" in (run_page(page, tmp_path) or "")
+    page.write_text("<!-- test: tested-by tests/nowhere.py -->\n```bash\nmodelyard import mlflow x\n```\n")
+    assert "no test" in (run_page(page, tmp_path) or "")
