@@ -1,0 +1,114 @@
+"""MkDocs hook: the reference pages, generated from the code at build time.
+
+- ``reference/settings.md`` from :class:`modelyard.settings.Settings` (every field: variable, type, default, help);
+- ``reference/cli.md`` from the click commands under ``modelyard.cli.main`` (each command's ``--help``);
+- ``reference/rest.md`` from the server's route tables (``modelyard/server/routes/``, mounted as
+  :func:`modelyard.server.app.build_routes` mounts them).
+
+``tests/docs`` builds the site and checks that these pages name every setting, command and route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+GENERATED = ("reference/settings.md", "reference/cli.md", "reference/rest.md")
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def settings_page() -> str:
+    from modelyard.settings import Settings
+
+    lines = [
+        "# Settings",
+        "",
+        "Generated from `modelyard/settings.py`. Every setting is read from its environment variable"
+        " (prefix `MODELYARD_`); the server's flags of the same name win over the environment.",
+        "Booleans take `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).",
+        "",
+        "| Environment variable | Type | Default | What it does |",
+        "| --- | --- | --- | --- |",
+    ]
+    for env, kind, default, help_text in Settings.describe():
+        shown = f"`{default!r}`" if default != "" else "(empty)"
+        lines.append(f"| `{env}` | {kind} | {_cell(shown)} | {_cell(help_text)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _commands(group: click.Command, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
+    out = [(path, group)]
+    if isinstance(group, click.Group):
+        for name in sorted(group.commands):
+            out += _commands(group.commands[name], (*path, name))
+    return out
+
+
+def cli_page() -> str:
+    from modelyard.cli import main
+
+    lines = [
+        "# Command line",
+        "",
+        "Generated from the `modelyard` click commands: each command's `--help`.",
+        "",
+    ]
+    for path, command in _commands(main, ("modelyard",)):
+        name = " ".join(path)
+        with click.Context(command, info_name=name, terminal_width=100, max_content_width=100) as ctx:
+            text = command.get_help(ctx)
+        lines += [f"## {name}", "", "```text", text, "```", ""]
+    return "\n".join(lines)
+
+
+def routes_by_module() -> dict[str, list[tuple[str, str]]]:
+    """Route module name → sorted (path, methods) pairs, mounted as ``build_routes`` mounts them."""
+    import importlib
+    import pkgutil
+
+    from modelyard.server import routes
+    from modelyard.server.app import _TABLES, _mount
+
+    out: dict[str, list[tuple[str, str]]] = {}
+    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+        found: set[tuple[str, str]] = set()
+        for attr, prefixes in _TABLES:
+            for route in _mount(prefixes, getattr(module, attr, [])):
+                methods = sorted(m for m in (route.methods or ()) if m != "HEAD") or ["HEAD"]
+                found.add((route.path, ", ".join(methods)))
+        if found:
+            out[info.name] = sorted(found)
+    return out
+
+
+def rest_page() -> str:
+    lines = [
+        "# REST API",
+        "",
+        "Generated from the server's route tables (`modelyard/server/routes/`), grouped by route module.",
+        "MLflow's routes are served under `/api/2.0/mlflow` and, for MLflow's web UI, its `/ajax-api` twin;",
+        "our extensions under `/api/2.0/modelyard`. Requests and answers follow"
+        " [MLflow's REST API](https://mlflow.org/docs/latest/rest-api.html) where MLflow has the route.",
+        "",
+    ]
+    for module, routes in routes_by_module().items():
+        lines += [f"## {module}", "", "| Method | Path |", "| --- | --- |"]
+        lines += [f"| {methods} | `{path}` |" for path, methods in routes]
+        lines.append("")
+    return "\n".join(lines)
+
+
+PAGES = {"reference/settings.md": settings_page, "reference/cli.md": cli_page, "reference/rest.md": rest_page}
+
+
+def on_files(files: Any, config: Any) -> Any:
+    from mkdocs.structure.files import File
+
+    for uri, make in PAGES.items():
+        files.append(File.generated(config, uri, content=make()))
+    return files
