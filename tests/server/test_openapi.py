@@ -49,7 +49,8 @@ def test_every_declared_route_and_method_is_listed(served: tuple[dict[str, Any],
     assert len(routes) > 200  # MLflow's API, its /ajax-api twins, ours, the pages
     missing = []
     for route in routes:
-        path = template(api_twin(route.path))  # an /ajax-api route is listed as its /api twin
+        twin = api_twin(route.path)  # an /ajax-api route is listed as its /api twin, if it has one
+        path = template(twin if any(r.path == twin for r in routes) else route.path)
         for method in (route.methods or set()) - {"HEAD"}:
             if method.lower() not in doc["paths"].get(path, {}):
                 missing.append(f"{method} {route.path}")
