@@ -210,3 +210,21 @@ def test_create_rename_delete_experiment(page, site):
     sync_api.expect(page.locator("#experiments")).to_contain_text("renamed-in-browser")
     page.get_by_label("Search experiments").fill("renamed")
     sync_api.expect(page.locator("#experiments tbody tr")).to_have_count(1)
+
+
+def test_mlflow_links_land_on_the_same_page(page, site):
+    _, s = site
+    a = s.runs["tree-a"]
+    for link, path, heading in (
+        (f"/#/experiments/{s.experiment_id}", f"/experiments/{s.experiment_id}", "churn"),
+        (f"/#/experiments/{s.experiment_id}/runs/{a}", f"/runs/{a}", "tree-a"),
+        (f"/#/experiments/{s.experiment_id}/runs/{a}/artifacts/model", f"/runs/{a}", "tree-a"),
+        (f"/#/models/{s.model}/versions/2", f"/models/{s.model}/versions/2", s.model),
+        (f"/#/models/{s.model}", f"/models/{s.model}", s.model),
+    ):
+        page.goto(link)
+        page.wait_for_url(re.compile(re.escape(path) + "$"))
+        sync_api.expect(page.locator("h1")).to_contain_text(heading)
+    page.goto("/#/no-such-page")  # an unknown fragment stays on the experiments list
+    sync_api.expect(page.locator("h1")).to_have_text("Experiments")
+    shot(page, "mlflow-link-fallback")
