@@ -138,3 +138,12 @@ def test_alias_and_stage_forms(ui):
     assert client.post(f"{base}/alias/delete", data={"alias": "champion"}).status_code == 303
     assert "churn-model" in client.get("/models", params={"q": "churn"}).text
     assert client.get("/models", params={"q": "name = "}).status_code == 400
+
+
+def test_favicon_is_served(ui):
+    client, _ = ui
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml") and icon.content.startswith(b"<svg")
+    assert client.get("/static/favicon.svg").content == icon.content
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/").text

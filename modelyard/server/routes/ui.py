@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+from starlette.requests import Request
+from starlette.responses import FileResponse
+
 from ..ui import (
+    STATIC_DIR,
     artifacts,
     compare,
     experiments,
@@ -13,7 +19,16 @@ from ..ui import (
 )
 from ..ui.render import action, page
 
+FAVICON = os.path.join(STATIC_DIR, "favicon.svg")
+
+
+async def favicon(request: Request) -> FileResponse:
+    """Browsers ask for ``/favicon.ico`` whatever the page says: answer with our SVG icon, not a 404."""
+    return FileResponse(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
 ABSOLUTE_ROUTES = [
+    ("/favicon.ico", ["GET"], favicon),
     ("/", ["GET"], page(experiments.index)),
     ("/experiments/create", ["POST"], action(experiments.create)),
     ("/experiments/{experiment_id}", ["GET"], page(runs_table.experiment_page)),
