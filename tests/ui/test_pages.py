@@ -147,3 +147,39 @@ def test_favicon_is_served(ui):
     assert icon.headers["content-type"].startswith("image/svg+xml") and icon.content.startswith(b"<svg")
     assert client.get("/static/favicon.svg").content == icon.content
     assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/").text
+
+
+def test_run_page_links_children_and_run_ids_and_sets_system_tags_apart(ui, seeded_service):
+    import json
+    import re
+
+    from modelyard.entities import RunTag
+
+    client, s = ui
+    svc, _ = seeded_service
+    parent, child, other = s.runs["tree-a"], s.runs["tree-a-fold1"], s.runs["forest-c"]
+    history = json.dumps([{"run_id": parent, "artifact_path": "model", "flavors": {"sklearn": {"v": "1.5.0"}},
+                           "signature": {"inputs": "[" + ", ".join(['{"type": "double"}'] * 20) + "]"}}])
+    svc.runs.set_tag(parent, RunTag("mlflow.log-model.history", history))
+    svc.runs.set_tag(parent, RunTag("best_run_id", other))
+    svc.runs.set_tag(parent, RunTag("not_a_run", "0123456789abcdef0123456789abcdef"))
+
+    html = client.get(f"/runs/{parent}").text
+    children = html[html.index('id="children"'):html.index('id="params"')]
+    assert f'href="/runs/{child}"' in children and "tree-a-fold1" in children
+    tags = html[html.index('<section id="tags"'):html.index('id="datasets"')]
+    system = tags[tags.index('class="system-tags"'):]
+    user = tags[:tags.index('class="system-tags"')]
+    assert re.search(r'<details class="system-tags">\s*<summary>System tags', tags)  # collapsed: no "open"
+    assert "mlflow.source.git.commit" in system and "mlflow.source.git.commit" not in user
+    assert "best_run_id" in user and f'<a class="mono" href="/runs/{other}">{other}</a>' in user
+    assert 'href="/runs/0123456789abcdef0123456789abcdef"' not in html  # a run-like id of no run stays text
+    long_value = system[system.index("mlflow.log-model.history"):]
+    assert long_value.index('<details class="long-value">') < long_value.index("&#34;artifact_path&#34;: &#34;model&#34;")
+    assert "Remove tag mlflow." not in tags
+
+    child_html = client.get(f"/runs/{child}").text
+    assert 'id="children"' not in child_html
+    child_tags = child_html[child_html.index('<section id="tags"'):]
+    assert f'<a class="mono" href="/runs/{parent}">{parent}</a>' in child_tags  # mlflow.parentRunId
+    assert "No tags of your own yet" in child_tags

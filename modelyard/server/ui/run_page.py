@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -10,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ...entities import Run, RunStatus, RunTag
-from ...errors import InvalidParameterValue, ModelyardError
+from ...errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
+from ...service import TrackingService
 from ...service.runs import MAX_BULK_INTERVAL_RUNS
 from . import artifacts
 from .render import done, render, render_fragment, service
@@ -19,6 +21,10 @@ NOTE_TAG = "mlflow.note.content"
 SYSTEM_PREFIX = "system/"
 CHART_POINTS = 1000
 POLL_SECONDS = 5
+SYSTEM_TAG_PREFIX = "mlflow."
+MAX_CHILDREN = 100
+MAX_LINKED_TAGS = 20
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _split_metrics(run: Run) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
@@ -27,16 +33,39 @@ def _split_metrics(run: Run) -> tuple[list[tuple[str, float]], list[tuple[str, f
             [(k, v) for k, v in items if k.startswith(SYSTEM_PREFIX)])
 
 
+def _children(svc: TrackingService, run: Run) -> list[Run]:
+    """Runs whose ``mlflow.parentRunId`` tag names this run (the first ``MAX_CHILDREN``, oldest first)."""
+    return svc.runs.search([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'",
+                           max_results=MAX_CHILDREN, order_by=["attributes.start_time ASC"]).items
+
+
+def _run_links(svc: TrackingService, tags: dict[str, str]) -> set[str]:
+    """Tag values that are ids of existing runs (``best_run_id``, ``mlflow.parentRunId``…): shown as links."""
+    candidates = list(dict.fromkeys(v for v in tags.values() if _RUN_ID.fullmatch(v)))[:MAX_LINKED_TAGS]
+    found = set()
+    for rid in candidates:
+        try:
+            svc.runs.get(rid)
+        except ResourceDoesNotExist:
+            continue
+        found.add(rid)
+    return found
+
+
 def _context(request: Request, run: Run, **extra: Any) -> dict[str, Any]:
     svc = service(request)
     metrics, system = _split_metrics(run)
     experiment = svc.experiments.get(run.info.experiment_id)
     versions = svc.registry.search_model_versions(f"run_id = '{run.info.run_id}'", max_results=100).items
     parent_id = run.data.tags.get("mlflow.parentRunId")
+    tags = sorted(run.data.tags.items())
     return dict(
         section="experiments", run=run, experiment=experiment, metrics=metrics, system=system,
         live=run.info.status == RunStatus.RUNNING, poll=POLL_SECONDS, versions=versions, parent_id=parent_id,
-        note=run.data.tags.get(NOTE_TAG, ""), user_tags=sorted(run.data.tags.items()), **extra,
+        note=run.data.tags.get(NOTE_TAG, ""), children=_children(svc, run), max_children=MAX_CHILDREN,
+        run_links=_run_links(svc, run.data.tags),
+        user_tags=[(k, v) for k, v in tags if not k.startswith(SYSTEM_TAG_PREFIX)],
+        system_tags=[(k, v) for k, v in tags if k.startswith(SYSTEM_TAG_PREFIX)], **extra,
     )
 
 
