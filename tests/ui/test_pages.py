@@ -33,7 +33,8 @@ def test_user_content_is_escaped(ui):
 
 def test_missing_things_are_html_error_pages(ui):
     client, _ = ui
-    for url in ("/runs/0123456789abcdef0123456789abcdef", "/models/nope", "/experiments/999", "/compare"):
+    for url in ("/runs/0123456789abcdef0123456789abcdef", "/models/nope", "/experiments/999",
+                "/compare?run=0123456789abcdef0123456789abcdef"):
         r = client.get(url)
         assert r.status_code in (400, 404)
         assert r.headers["content-type"].startswith("text/html")
@@ -183,3 +184,24 @@ def test_run_page_links_children_and_run_ids_and_sets_system_tags_apart(ui, seed
     child_tags = child_html[child_html.index('<section id="tags"'):]
     assert f'<a class="mono" href="/runs/{parent}">{parent}</a>' in child_tags  # mlflow.parentRunId
     assert "No tags of your own yet" in child_tags
+
+
+def test_empty_states_say_what_to_do_next(ui, seeded_service):
+    client, s = ui
+    svc, _ = seeded_service
+    empty = client.get(f"/experiments/{s.other_experiment_id}").text
+    assert 'id="runs-empty"' in empty and 'my.set_experiment("scratch")' in empty and "my.start_run()" in empty
+    no_match = client.get(f"/experiments/{s.experiment_id}", params={"q": "params.model = 'nothing'"}).text
+    assert 'id="runs-empty"' in no_match and "clear it" in no_match and "my.start_run()" not in no_match
+    assert 'id="runs-empty"' not in client.get(f"/experiments/{s.experiment_id}").text
+
+    for url in ("/compare", "/compare?run="):
+        compare = client.get(url)
+        assert compare.status_code == 200 and 'role="alert"' not in compare.text
+        assert 'id="compare-empty"' in compare.text and "Compare selected" in compare.text
+
+    assert 'id="models-empty"' not in client.get("/models").text
+    assert 'id="models-empty"' not in client.get("/models", params={"q": "nothing-like-this"}).text
+    svc.registry.delete_registered_model(s.model)
+    models = client.get("/models").text
+    assert 'id="models-empty"' in models and "registered_model_name=" in models and "register_model(" in models

@@ -24,9 +24,9 @@ def _value(run: Run, token: str) -> Any:
 def compare_page(request: Request) -> Response:
     svc = service(request)
     qp = request.query_params
-    run_ids = list(dict.fromkeys(qp.getlist("run")))
+    run_ids = list(dict.fromkeys(r for r in qp.getlist("run") if r))
     if not run_ids:
-        raise InvalidParameterValue("Select at least one run to compare: /compare?run=ID&run=ID.")
+        return render(request, "compare_empty.html", section="experiments")
     if len(run_ids) > MAX_BULK_INTERVAL_RUNS:
         raise InvalidParameterValue(f"Compare at most {MAX_BULK_INTERVAL_RUNS} runs at once.")
     runs = [svc.runs.get(rid) for rid in run_ids]
