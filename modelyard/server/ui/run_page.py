@@ -62,8 +62,7 @@ def _context(request: Request, run: Run, **extra: Any) -> dict[str, Any]:
     return dict(
         section="experiments", run=run, experiment=experiment, metrics=metrics, system=system,
         live=run.info.status == RunStatus.RUNNING, poll=POLL_SECONDS, versions=versions, parent_id=parent_id,
-        note=run.data.tags.get(NOTE_TAG, ""), children=_children(svc, run), max_children=MAX_CHILDREN,
-        run_links=_run_links(svc, run.data.tags),
+        note=run.data.tags.get(NOTE_TAG, ""), run_links=_run_links(svc, run.data.tags),
         user_tags=[(k, v) for k, v in tags if not k.startswith(SYSTEM_TAG_PREFIX)],
         system_tags=[(k, v) for k, v in tags if k.startswith(SYSTEM_TAG_PREFIX)], **extra,
     )
@@ -76,7 +75,7 @@ def run_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
     tree = artifacts.listing(svc, run, "")
     preview = artifacts.preview(svc, run, path) if path else None
     return render(request, "run.html", status=status, tree=tree, artifact=path, preview=preview,
-                  **_context(request, run, **extra))
+                  children=_children(svc, run), max_children=MAX_CHILDREN, **_context(request, run, **extra))
 
 
 def run_metrics(request: Request) -> Response:
