@@ -228,3 +228,23 @@ def test_mlflow_links_land_on_the_same_page(page, site):
     page.goto("/#/no-such-page")  # an unknown fragment stays on the experiments list
     sync_api.expect(page.locator("h1")).to_have_text("Experiments")
     shot(page, "mlflow-link-fallback")
+
+
+def test_run_children_system_tags_and_empty_states(page, site):
+    _, s = site
+    page.goto(f"/runs/{s.runs['tree-a']}")
+    page.locator("#children").get_by_role("link", name="tree-a-fold1").click()
+    page.wait_for_url(re.compile(re.escape(f"/runs/{s.runs['tree-a-fold1']}") + "$"))
+    system = page.locator("details.system-tags")
+    parent_link = system.get_by_role("link", name=s.runs["tree-a"])
+    sync_api.expect(parent_link).to_be_hidden()  # mlflow.* tags start collapsed
+    system.locator("summary").click()
+    parent_link.click()
+    page.wait_for_url(re.compile(re.escape(f"/runs/{s.runs['tree-a']}") + "$"))
+    shot(page, "run-parent")
+    page.goto("/compare")
+    sync_api.expect(page.locator("#compare-empty")).to_contain_text("Compare selected")
+    shot(page, "compare-empty")
+    page.goto(f"/experiments/{s.other_experiment_id}")
+    sync_api.expect(page.locator("#runs-empty pre")).to_contain_text('my.set_experiment("scratch")')
+    shot(page, "experiment-empty")
