@@ -40,7 +40,7 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
 
 @click.command("serve", cls=SdkCommand)
 @click.argument("model_uri")
-@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", "-w", default=1, show_default=True, type=int, help="Worker processes.")
 @tracking_uri_option

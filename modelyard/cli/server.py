@@ -41,7 +41,7 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
 def _common(fn):  # type: ignore[no-untyped-def]
     for option in reversed(
         [
-            click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on."),
+            click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on."),
             click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on."),
             click.option("--workers", "-w", default=1, show_default=True, type=int, help="Worker processes."),
             click.option("--log-level", default="warning", show_default=True, help="uvicorn log level."),
