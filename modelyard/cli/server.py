@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..settings import Settings
-from .asgi import run_asgi
+from .asgi import check_port, run_asgi
 
 
 def settled_app(settings: Settings) -> Any:
@@ -97,6 +97,7 @@ def server(
         port=port,
         workers=workers,
     )
+    check_port(host, port)
     click.echo(f"modelyard server on http://{host}:{port}  store={settings.backend_store_uri}", err=True)
     run_server(settings, log_level)
 
@@ -116,5 +117,6 @@ def ui(folder: str, host: str, port: int, workers: int, log_level: str) -> None:
         port=port,
         workers=workers,
     )
+    check_port(host, port)
     click.echo(f"modelyard ui on http://{host}:{port}  store={folder}", err=True)
     run_server(settings, log_level)
