@@ -18,6 +18,7 @@ from .output import (
     format_time,
     json_option,
     key_values,
+    reading_client,
     tracking_uri_option,
 )
 
@@ -159,13 +160,13 @@ def list_(pipeline: str | None, status: str | None, max_results: int, registered
           as_json: bool) -> None:
     """Pipeline runs, newest first (or, with --registered, the pipelines the server may run)."""
     if registered:
-        rows = client(tracking_uri).list_registered_pipelines()
+        rows = client(tracking_uri).list_registered_pipelines()  # the settings, not the store
         if as_json:
             echo_json(rows)
         else:
             echo_table([(p["name"], p["reference"], p["source"]) for p in rows], ["name", "reference", "source"])
         return
-    page = client(tracking_uri).search_pipeline_runs(pipeline, status, max_results)
+    page = reading_client(tracking_uri).search_pipeline_runs(pipeline, status, max_results)
     if as_json:
         echo_json([r.to_dict() for r in page.items])
         return
@@ -179,7 +180,7 @@ def list_(pipeline: str | None, status: str | None, max_results: int, registered
 @json_option
 def show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     """A pipeline run and its steps (graph order)."""
-    rec = client(tracking_uri).get_pipeline_run(run_id)
+    rec = reading_client(tracking_uri).get_pipeline_run(run_id)
     if as_json:
         echo_json(rec.to_dict())
         return
@@ -207,7 +208,7 @@ def cache() -> None:
 @json_option
 def cache_list(pipeline: str | None, step: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """Cached step outputs."""
-    entries = client(tracking_uri).list_pipeline_cache(pipeline, step)
+    entries = reading_client(tracking_uri).list_pipeline_cache(pipeline, step)
     if as_json:
         echo_json(entries)
         return
