@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import assert_clean_error
 
 
@@ -34,3 +36,21 @@ def test_a_busy_port_is_one_line_without_the_address(cli) -> None:
             assert_clean_error(result, f"Cannot listen on 127.0.0.1:{port}", "--port")
             assert "on http://" not in result.output
             assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("churn@champion", "write models:/churn@champion."),
+        ("models:/churn:champion", "write models:/churn@champion."),
+        ("model:/churn@champion", "write models:/churn@champion."),
+        ("churn:3", "write models:/churn/3."),
+        ("churn", "write models:/churn@ALIAS or models:/churn/VERSION."),
+    ],
+)
+def test_a_mistyped_model_uri_suggests_the_registry_form(cli, folder: Path, typed: str, suggested: str) -> None:
+    (folder / "x.csv").write_text("a\n1\n")
+    for command in (["serve", typed, "--port", "1"], ["predict", typed, "--input", "x.csv", "--output", "y.csv"]):
+        result = cli(*command)
+        assert_clean_error(result, typed, suggested)
+        assert str(folder) not in result.output  # no absolute folder named for what was not meant as a path
