@@ -99,6 +99,11 @@ def search(
         order_by=list(order_by) or None,
         page_token=page_token,
     )
+    if not page.items and not page_token and filter_string:
+        from .search_hint import unknown_keys
+
+        if problems := unknown_keys(c, ids, filter_string):
+            raise click.ClickException(" ".join(problems))
     _echo_runs(page, as_json, first_metrics=_metric_keys(order_by))
 
 
