@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
+
+import click
 
 # uvicorn's supervisor pings each worker and replaces one that does not answer within this
 # time. A spawned worker answers only once it has unpickled its app factory, which imports
@@ -11,6 +14,23 @@ from typing import Any
 # forever on a busy machine. The same wait bounds how long a worker stuck in shutdown (alive,
 # no longer answering pings) keeps its slot, so it stays well short of minutes.
 WORKER_HEALTHCHECK_SECONDS = 30
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail with one line when ``host:port`` cannot be listened on (taken, or not an address of this machine).
+
+    Checked before the address is announced; uvicorn binds the same way (``SO_REUSEADDR``).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise click.ClickException(
+                f"Cannot listen on {host}:{port}: {reason.lower()}. Choose another port with --port."
+            ) from None
 
 
 def run_asgi(

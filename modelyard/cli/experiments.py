@@ -13,6 +13,7 @@ from .output import (
     echo_table,
     format_time,
     json_option,
+    reading_client,
     tracking_uri_option,
     view_option,
 )
@@ -30,7 +31,7 @@ def command() -> None:
 @json_option
 def list_(view: str, filter_string: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """List experiments."""
-    experiments = client(tracking_uri).search_experiments(view_type=VIEWS[view], filter_string=filter_string)
+    experiments = reading_client(tracking_uri).search_experiments(view_type=VIEWS[view], filter_string=filter_string)
     if as_json:
         echo_json({"experiments": [e.to_dict() for e in experiments]})
         return

@@ -14,6 +14,7 @@ from .output import (
     format_time,
     json_option,
     key_values,
+    reading_client,
     tracking_uri_option,
     truncate,
 )
@@ -85,7 +86,7 @@ def _page_options(default: int, limit: int):  # type: ignore[no-untyped-def]
 @json_option
 def list_(max_results: int, page_token: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """List registered models by name."""
-    page = client(tracking_uri).search_registered_models(max_results=max_results, page_token=page_token)
+    page = reading_client(tracking_uri).search_registered_models(max_results=max_results, page_token=page_token)
     _echo_models(page, as_json)
 
 
@@ -103,7 +104,7 @@ def search(
     page_token: str | None, tracking_uri: str | None, as_json: bool,
 ) -> None:
     """Search registered models (or their versions) with MLflow's filter grammar."""
-    c = client(tracking_uri)
+    c = reading_client(tracking_uri)
     if versions:
         page = c.search_model_versions(filter_string, max_results, list(order_by) or None, page_token)
         _echo_versions(page, as_json)
@@ -118,7 +119,7 @@ def search(
 @json_option
 def show(name: str, tracking_uri: str | None, as_json: bool) -> None:
     """Show a registered model: description, tags, aliases and the newest version in each stage."""
-    model = client(tracking_uri).get_registered_model(name)
+    model = reading_client(tracking_uri).get_registered_model(name)
     if as_json:
         echo_json(model.to_dict())
         return
@@ -147,7 +148,7 @@ def versions(
     name: str, stage: str | None, max_results: int, page_token: str | None, tracking_uri: str | None, as_json: bool
 ) -> None:
     """List the versions of model NAME, newest first."""
-    c = client(tracking_uri)
+    c = reading_client(tracking_uri)
     if stage:
         page = PagedList(c.get_latest_versions(name, [stage]))
     else:
@@ -216,7 +217,7 @@ def stage(
 @json_option
 def audit(name: str, tracking_uri: str | None, as_json: bool) -> None:
     """Every recorded change to model NAME, oldest first: who, when, what, old and new value."""
-    entries = client(tracking_uri).registry_audit(name)
+    entries = reading_client(tracking_uri).registry_audit(name)
     if as_json:
         echo_json({"entries": [e.to_dict() for e in entries]})
         return
@@ -239,7 +240,7 @@ def lineage(uri: str, tracking_uri: str | None, as_json: bool) -> None:
     """
     from ..models.lineage import lineage as find_lineage
 
-    tree = find_lineage(uri, client(tracking_uri))
+    tree = find_lineage(uri, reading_client(tracking_uri))
     if as_json:
         echo_json(tree.to_dict())
         return

@@ -100,6 +100,24 @@ def client(tracking_uri: str | None) -> Client:
     return c
 
 
+def reading_client(tracking_uri: str | None) -> Client:
+    """:func:`client` for a command that only reads: a missing embedded store is an error naming where it was looked
+    for, never created empty."""
+    import os
+
+    from ..client.uri import embedded_database_file, get_tracking_uri
+
+    uri = tracking_uri or get_tracking_uri()
+    database = embedded_database_file(uri)
+    if database is not None and not os.path.exists(database):
+        where = uri if uri.startswith("sqlite:") else os.path.abspath(uri)
+        raise click.ClickException(
+            f"No modelyard store at {where}. Log a run there to create one (e.g. modelyard quickstart),"
+            " or point --tracking-uri or MODELYARD_TRACKING_URI at an existing store."
+        )
+    return client(tracking_uri)
+
+
 # ---- JSON ---------------------------------------------------------------------
 
 

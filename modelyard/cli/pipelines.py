@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,8 +18,13 @@ from .output import (
     format_time,
     json_option,
     key_values,
+    reading_client,
     tracking_uri_option,
+    truncate,
 )
+
+if TYPE_CHECKING:
+    from ..pipelines import PipelineFailed
 
 _MARKS = {"finished": "ok", "cached": "cached", "reused": "reused", "failed": "FAILED", "skipped": "skipped",
           "retrying": "retry", "started": "..."}
@@ -51,12 +56,15 @@ def _server_launched_option(fn: Any) -> Any:
     return click.option("--server-launched", is_flag=True, hidden=True)(fn)
 
 
-def _progress(quiet: bool) -> Any:
-    if quiet:
-        return None
+def _progress(quiet: bool, failed: list[Any] | None = None) -> Any:
+    """Live progress on stderr (unless ``quiet``); each failed task is also appended to ``failed``."""
     started: dict[str, float] = {}
 
     def show(event: str, task: Any) -> None:
+        if event == "failed" and failed is not None:
+            failed.append(task)
+        if quiet:
+            return
         if event == "started":
             started[task.key] = time.monotonic()
         if event in ("submitted", "started"):
@@ -70,10 +78,33 @@ def _progress(quiet: bool) -> Any:
 
 def _run_result(result: Any, as_json: bool, quiet: bool) -> None:
     if as_json:
-        echo_json({"run_id": result.run_id, "status": result.status,
-                   "tasks": {k: t.status for k, t in result.tasks.items()}})
-    elif not quiet:
+        body = {"run_id": result.run_id, "status": result.status, "tasks": {k: t.status for k, t in result.tasks.items()}}
+        if result.output is not None:
+            body["result"] = _jsonable(result.output)
+        echo_json(body)
+        return
+    if result.output is not None:
+        value = _jsonable(result.output)
+        click.echo(f"result: {value if isinstance(value, str) else json.dumps(value)}")
+    if not quiet:
         click.echo(f"{result.status} {result.run_id}")
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` when JSON can carry it, else its repr (a model, a frame...), cut to a screenful."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return truncate(repr(value), 2000)
+    return value
+
+
+def _failed(exc: PipelineFailed, failed: list[Any]) -> click.ClickException:
+    """The run's one-line error, after each failed step's traceback (file and line) on stderr."""
+    for task in failed:
+        if task.traceback:
+            click.echo(f"\nstep {task.key!r} failed:\n{task.traceback.rstrip()}\n", err=True)
+    return click.ClickException(exc.message)
 
 
 @command.command("run")
@@ -112,13 +143,14 @@ def run(reference: str, params: tuple[str, ...], executor: str | None, max_worke
         values = {k: v for k, v in values.items() if k in pipe.signature.parameters}
     if not quiet and not as_json:
         click.echo(f"pipeline {pipe.name}", err=True)
+    failed: list[Any] = []
     try:
         result = pipe.run(values, executor=executor, max_workers=max_workers, ray_address=ray_address,
                           tracking_uri=tracking_uri, experiment=experiment, cache=False if no_cache else None,
-                          progress=_progress(quiet or as_json), from_cli=True, trigger=trigger, tick_id=tick_id,
-                          event_id=event_id, reuse_code_outputs=not server_launched)
+                          progress=_progress(quiet or as_json, failed), from_cli=True, trigger=trigger,
+                          tick_id=tick_id, event_id=event_id, reuse_code_outputs=not server_launched)
     except PipelineFailed as exc:
-        raise click.ClickException(exc.message) from exc
+        raise _failed(exc, failed) from exc
     _run_result(result, as_json, quiet)
 
 
@@ -138,12 +170,13 @@ def resume_(run_id: str, executor: str | None, reference: str | None, quiet: boo
 
     if server_launched and reference is None:
         raise click.UsageError("--server-launched needs --reference (the registered module:name).")
+    failed: list[Any] = []
     try:
         result = resume(run_id, executor=executor, tracking_uri=tracking_uri, reference=reference,
                         allow_files=not server_launched, reuse_code_outputs=not server_launched,
-                        progress=_progress(quiet or as_json))
+                        progress=_progress(quiet or as_json, failed))
     except PipelineFailed as exc:
-        raise click.ClickException(exc.message) from exc
+        raise _failed(exc, failed) from exc
     _run_result(result, as_json, quiet)
 
 
@@ -159,13 +192,13 @@ def list_(pipeline: str | None, status: str | None, max_results: int, registered
           as_json: bool) -> None:
     """Pipeline runs, newest first (or, with --registered, the pipelines the server may run)."""
     if registered:
-        rows = client(tracking_uri).list_registered_pipelines()
+        rows = client(tracking_uri).list_registered_pipelines()  # the settings, not the store
         if as_json:
             echo_json(rows)
         else:
             echo_table([(p["name"], p["reference"], p["source"]) for p in rows], ["name", "reference", "source"])
         return
-    page = client(tracking_uri).search_pipeline_runs(pipeline, status, max_results)
+    page = reading_client(tracking_uri).search_pipeline_runs(pipeline, status, max_results)
     if as_json:
         echo_json([r.to_dict() for r in page.items])
         return
@@ -179,7 +212,7 @@ def list_(pipeline: str | None, status: str | None, max_results: int, registered
 @json_option
 def show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     """A pipeline run and its steps (graph order)."""
-    rec = client(tracking_uri).get_pipeline_run(run_id)
+    rec = reading_client(tracking_uri).get_pipeline_run(run_id)
     if as_json:
         echo_json(rec.to_dict())
         return
@@ -207,7 +240,7 @@ def cache() -> None:
 @json_option
 def cache_list(pipeline: str | None, step: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """Cached step outputs."""
-    entries = client(tracking_uri).list_pipeline_cache(pipeline, step)
+    entries = reading_client(tracking_uri).list_pipeline_cache(pipeline, step)
     if as_json:
         echo_json(entries)
         return

@@ -21,6 +21,7 @@ from .output import (
     format_time,
     json_option,
     key_values,
+    reading_client,
     tracking_uri_option,
     view_option,
 )
@@ -59,7 +60,7 @@ def list_(
     """List the runs of one experiment, newest first."""
     if (experiment_id is None) == (experiment_name is None):
         raise click.UsageError("Give one of --experiment-id or --experiment-name.")
-    c = client(tracking_uri)
+    c = reading_client(tracking_uri)
     ids = _experiment_ids(c, [experiment_id] if experiment_id else [], [experiment_name] if experiment_name else [])
     page = c.search_runs(ids, run_view_type=VIEWS[view], max_results=max_results, page_token=page_token)
     _echo_runs(page, as_json)
@@ -86,7 +87,7 @@ def search(
     as_json: bool,
 ) -> None:
     """Search runs with MLflow's grammar (metrics., params., tags., attributes., datasets.)."""
-    c = client(tracking_uri)
+    c = reading_client(tracking_uri)
     ids = _experiment_ids(c, list(experiment_ids), list(experiment_names))
     if not ids:
         ids = [e.experiment_id for e in c.search_experiments()]
@@ -98,6 +99,11 @@ def search(
         order_by=list(order_by) or None,
         page_token=page_token,
     )
+    if not page.items and not page_token and filter_string:
+        from .search_hint import unknown_keys
+
+        if problems := unknown_keys(c, ids, filter_string):
+            raise click.ClickException(" ".join(problems))
     _echo_runs(page, as_json, first_metrics=_metric_keys(order_by))
 
 
@@ -107,7 +113,7 @@ def search(
 @json_option
 def show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     """Show a run: its info, params, latest metrics, tags and dataset inputs."""
-    run = client(tracking_uri).get_run(run_id)
+    run = reading_client(tracking_uri).get_run(run_id)
     if as_json:
         echo_json(run.to_dict())
         return

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .asgi import run_asgi
+from .asgi import check_port, run_asgi
 from .output import SdkCommand, tracking_uri_option, trusted_types_option
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
 
 @click.command("serve", cls=SdkCommand)
 @click.argument("model_uri")
-@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", "-w", default=1, show_default=True, type=int, help="Worker processes.")
 @tracking_uri_option
@@ -106,8 +106,30 @@ def command(
         allowed_hosts=allowed_hosts, cors_allowed_origins=cors_allowed_origins,
         request_body_timeout=request_body_timeout,
     )
+    check_port(host, port)
+    _check_model(config)
     click.echo(f"modelyard serve {model_uri} on http://{host}:{port}", err=True)
     run(config, host, port, workers, log_level)
+
+
+def _check_model(config: ServingConfig) -> None:
+    """Load the model once as the server will (same trust policy), so one that cannot fails here in one line.
+
+    The server loads it again in each worker: a second load at start is the price of
+    never announcing an address that would not answer.
+    """
+    from ..client import Client
+    from ..errors import ModelyardError
+    from ..serving.model import load, resolve
+
+    with Client(config.tracking_uri) as c:
+        try:
+            load(resolve(config.model_uri, c, config.model_name), c, config.trust()).close()
+        except ModelyardError as exc:
+            raise click.ClickException(f"Cannot serve {config.model_uri}: {exc.message}") from None
+        except Exception as exc:  # a flavor's own failure (missing package, corrupt file): still one line
+            reason = " ".join(str(exc).split())  # one line, even for a YAML parser's several
+            raise click.ClickException(f"Cannot serve {config.model_uri}: {type(exc).__name__}: {reason}") from None
 
 
 def _export(model_uri: str, tracking_uri: str, kind: str, out_dir: str, image: str | None,

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..settings import Settings
-from .asgi import run_asgi
+from .asgi import check_port, run_asgi
 
 
 def settled_app(settings: Settings) -> Any:
@@ -41,7 +41,7 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
 def _common(fn):  # type: ignore[no-untyped-def]
     for option in reversed(
         [
-            click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on."),
+            click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on."),
             click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on."),
             click.option("--workers", "-w", default=1, show_default=True, type=int, help="Worker processes."),
             click.option("--log-level", default="warning", show_default=True, help="uvicorn log level."),
@@ -97,6 +97,7 @@ def server(
         port=port,
         workers=workers,
     )
+    check_port(host, port)
     click.echo(f"modelyard server on http://{host}:{port}  store={settings.backend_store_uri}", err=True)
     run_server(settings, log_level)
 
@@ -116,5 +117,6 @@ def ui(folder: str, host: str, port: int, workers: int, log_level: str) -> None:
         port=port,
         workers=workers,
     )
+    check_port(host, port)
     click.echo(f"modelyard ui on http://{host}:{port}  store={folder}", err=True)
     run_server(settings, log_level)

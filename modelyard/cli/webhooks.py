@@ -12,6 +12,7 @@ from .output import (
     echo_table,
     format_time,
     json_option,
+    reading_client,
     tracking_uri_option,
     truncate,
 )
@@ -52,7 +53,7 @@ def create(
 @json_option
 def list_(max_results: int, page_token: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """List webhooks, newest first."""
-    page = client(tracking_uri).list_webhooks(max_results, page_token)
+    page = reading_client(tracking_uri).list_webhooks(max_results, page_token)
     if as_json:
         body: dict[str, object] = {"webhooks": [h.to_dict() for h in page.items]}
         if page.next_page_token:
@@ -93,7 +94,7 @@ def test(webhook_id: str, event: str | None, tracking_uri: str | None, as_json: 
 @json_option
 def deliveries(webhook_id: str, max_results: int, tracking_uri: str | None, as_json: bool) -> None:
     """The deliveries of WEBHOOK_ID, newest first: event, status, attempts, last answer."""
-    page = client(tracking_uri).list_webhook_deliveries(webhook_id, max_results)
+    page = reading_client(tracking_uri).list_webhook_deliveries(webhook_id, max_results)
     if as_json:
         echo_json({"deliveries": [d.to_dict() for d in page.items]})
         return

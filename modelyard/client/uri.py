@@ -72,6 +72,13 @@ def embedded_location(uri: str) -> EmbeddedLocation:
     return EmbeddedLocation(f"sqlite:///{os.path.join(folder, 'modelyard.db')}", os.path.join(folder, "artifacts"))
 
 
+def embedded_database_file(uri: str) -> str | None:
+    """The SQLite file an embedded store at ``uri`` lives in; None for a server or PostgreSQL (nothing local to check)."""
+    if is_http(uri) or uri == "sqlite:///:memory:" or not (uri.startswith("sqlite:") or "://" not in uri):
+        return None
+    return embedded_location(uri).backend_store_uri[len("sqlite:///"):]
+
+
 def default_experiment_from_env() -> tuple[str | None, str | None]:
     """MLflow's ``MLFLOW_EXPERIMENT_NAME`` / ``MLFLOW_EXPERIMENT_ID``, honoured as MLflow does."""
     return os.environ.get("MLFLOW_EXPERIMENT_NAME") or None, os.environ.get("MLFLOW_EXPERIMENT_ID") or None

@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from ..errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 
+_REGISTRY_REF = re.compile(r"^(?:models?:/*)?([\w.-]+)[@:]([\w.-]+)$")
 _STAGES = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
 
 
@@ -32,6 +34,8 @@ def download_model(uri: str, dst_path: str | None = None, client: Any = None) ->
     scheme = urlparse(uri).scheme
     if scheme == "file":
         return _local(unquote(urlparse(uri).path))
+    if _mistyped_registry_ref(uri):
+        raise InvalidParameterValue(f"{uri!r} is neither a model URI nor a file or folder here.{registry_hint(uri)}")
     if len(scheme) <= 1:  # a plain path (or a Windows drive letter)
         return _local(uri)
     client = client or _default_client()
@@ -64,8 +68,8 @@ def model_source(uri: str, client: Any) -> str:
                 raise ResourceDoesNotExist(f"No version of registered model {name!r} matches {ref!r}.")
             mv = max(found, key=lambda v: int(v.version))
         return _version_uri(client, mv)
-    if not rest:
-        raise InvalidParameterValue(f"Malformed models URI {uri!r}.")
+    if not rest or ":" in rest:  # a logged model's id has no colon: models:/NAME:ALIAS was meant
+        raise InvalidParameterValue(f"Malformed models URI {uri!r}.{registry_hint(rest)}")
     logged = _call(client, "get_logged_model", rest)
     return str(logged.artifact_location)
 
@@ -86,10 +90,34 @@ def _call(client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
+def _mistyped_registry_ref(uri: str) -> bool:
+    """``churn@champion``, ``churn:3``, ``model:/churn@champion``, ``models:/churn:champion``: a registry reference
+    written another way (and no such file here)."""
+    if _REGISTRY_REF.match(uri) is None or os.path.exists(uri):
+        return False
+    return not (uri.startswith("models:") and "@" in uri)
+
+
+def registry_hint(text: str) -> str:
+    """`` For ... write models:/NAME@ALIAS.`` when ``text`` looks like a registry reference typed another way."""
+    m = _REGISTRY_REF.match(text)
+    if m is None:
+        if text and os.sep not in text and "/" not in text:
+            return f" For a registered model write models:/{text}@ALIAS or models:/{text}/VERSION."
+        return " Write models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/PATH."
+    name, ref = m.groups()
+    if ref.isdigit():
+        return f" For version {ref} of registered model {name!r} write models:/{name}/{ref}."
+    return f" For registered model {name!r} at alias {ref!r} write models:/{name}@{ref}."
+
+
 def _local(path: str) -> str:
+    given = path
     path = os.path.abspath(os.path.expanduser(path))
     if not os.path.exists(path):
-        raise ResourceDoesNotExist(f"No model at {path!r}.")
+        if os.sep in given or "/" in given:
+            raise ResourceDoesNotExist(f"No model at {path!r}.")
+        raise ResourceDoesNotExist(f"No model file or folder named {given!r} here.{registry_hint(given)}")
     return path
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import random
 import threading
@@ -60,10 +61,29 @@ class Task:
     end_time: int | None = None
     cached_from: str | None = None
     error: str | None = None
+    traceback: str = ""  # of the failure, file and line each (what the CLI prints)
     params: dict[str, str] = field(default_factory=dict)  # recorded text of the non-handle arguments
     inputs: list[dict[str, Any]] = field(default_factory=list)  # the handles it was given
     cache_key: str | None = None
     bound: Any = None  # the bound arguments, once prepared (see RunContext._prepare)
+
+
+def _with_source_file(trace: str, fn: Callable[..., Any]) -> str:
+    """``trace`` naming the step's file where a worker's copy of the code said ``<dynamic-code>``.
+
+    A pipeline loaded from a file reaches a worker process by value (cloudpickle), which
+    drops the file name of the code but keeps its line numbers.
+    """
+    if _DYNAMIC not in trace:
+        return trace
+    try:
+        path = inspect.getsourcefile(inspect.unwrap(fn))
+    except TypeError:
+        return trace
+    return trace.replace(_DYNAMIC, f'File "{path}"') if path else trace
+
+
+_DYNAMIC = 'File "<dynamic-code>"'
 
 
 def now_ms() -> int:
@@ -351,6 +371,7 @@ class RunContext:
         task.start_time = task.start_time or task.end_time
         task.error = f"timeout: {error}" if isinstance(error, StepTimeout) else (
             str(error) if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}")
+        task.traceback = trace = _with_source_file(trace, task.step.fn)
         self.recorder.step(self._record(task))
         self._notify("failed", task)
         failure = StepFailure(task.key, task.step.name, task.run_id, error, task.attempts, trace)

@@ -277,8 +277,9 @@ def _serve_until_exit(uri: str, tracking_uri: str, *extra: str, env: dict[str, s
 def test_start_up_on_a_pickle_is_refused_naming_the_flag(store_with_evil_version, workers):
     store, name, marker = store_with_evil_version
     code, output = _serve_until_exit(f"models:/{name}/2", store, "--workers", workers)
-    assert code == 3  # uvicorn's start-up failure, with one worker or several
-    assert "refusing to serve" in output and "--allow-pickle" in output and "MODELYARD_SERVE_ALLOW_PICKLE" in output
+    assert code == 1  # refused by the CLI's check before any worker starts, with one worker or several
+    assert "Error: Cannot serve" in output and "--allow-pickle" in output and "MODELYARD_SERVE_ALLOW_PICKLE" in output
+    assert "on http://" not in output  # no address announced that would not answer
     assert not marker.exists()
 
 
