@@ -117,7 +117,7 @@ class Settings:
         " compiled types (sklearn.tree._tree.Tree...). A type loads only if it is trusted here and declared in"
         " the model's MLmodel (skops_trusted_types). Same as `modelyard serve|predict --trusted-types`.",
     )
-    # -- front door: cross-site requests, DNS rebinding, slow requests (modelyard.guard, http_limits) --
+    # -- front door: cross-site requests, DNS rebinding, slow requests (modelyard.web.guard, http_limits) --
     allowed_hosts: str = _setting(
         "",
         "Names the server answers to in the Host header, comma-separated, besides localhost, 127.0.0.1, [::1]"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..entities import PagedList
-from ..entities_registry import ModelVersion, RegisteredModel, Stage
+from ..entities.registry import ModelVersion, RegisteredModel, Stage
 from .output import (
     SdkGroup,
     client,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..client.client import Client
 from ..entities import ViewType
-from ..query import METRIC, PARAM
+from ..entities.query import METRIC, PARAM
 from ..service.search import parse_run_filter
 
 SAMPLE_RUNS = 1000  # runs read for the names to suggest

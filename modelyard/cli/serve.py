@@ -23,8 +23,8 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
     Workers share a fresh temporary directory where each writes its metric counts
     (``/metrics`` sums them, see ``serving.metrics_files``); it is removed at exit.
     """
-    from ..http_limits import LimitedProtocol
     from ..serving import create_app
+    from ..web.http_limits import LimitedProtocol
 
     config = dataclasses.replace(config, host=host)
     if workers <= 1 or config.metrics_dir:

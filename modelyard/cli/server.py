@@ -15,8 +15,8 @@ from .asgi import check_port, run_asgi
 
 def settled_app(settings: Settings) -> Any:
     """The tracking server's app, with the heap settled once it is built (:func:`..heap.settle_heap`)."""
-    from ..heap import settle_heap
     from ..server import create_app
+    from ..web.heap import settle_heap
 
     app = create_app(settings)
     settle_heap()

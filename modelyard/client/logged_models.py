@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..entities import PagedList
-from ..entities_logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
+from ..entities.logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
 
 _PARAMS_PER_CALL = 100
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..entities import PagedList
-from ..entities_logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
+from ..entities.logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
 
 _MODELS = "/api/2.0/mlflow/logged-models"
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..entities import PagedList
-from ..entities_logged_models import LoggedModel, LoggedModelOutput
+from ..entities.logged_models import LoggedModel, LoggedModelOutput
 
 
 class LocalLoggedModels:

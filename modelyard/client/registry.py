@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..entities import PagedList
-from ..entities_registry import ModelVersion, RegisteredModel, RegistryAuditEntry
+from ..entities.registry import ModelVersion, RegisteredModel, RegistryAuditEntry
 from ..errors import ResourceDoesNotExist
 from ..service.registry import parse_models_uri
 

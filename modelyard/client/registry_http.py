@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..entities import PagedList
-from ..entities_registry import ModelVersion, RegisteredModel, RegistryAuditEntry
+from ..entities.registry import ModelVersion, RegisteredModel, RegistryAuditEntry
 
 RM = "/api/2.0/mlflow/registered-models"
 MV = "/api/2.0/mlflow/model-versions"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..entities import PagedList
-from ..entities_registry import ModelVersion, RegisteredModel
+from ..entities.registry import ModelVersion, RegisteredModel
 
 
 class LocalRegistry:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..client import Client
 from ..entities import Experiment, LifecycleStage, LoggedModelInput, PagedList, Param, Run, RunTag, ViewType
-from ..entities_logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
+from ..entities.logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from ..errors import ModelyardError
 from .source import MlflowSource, pages
 from .summary import Summary

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..entities_registry import ModelVersion, RegisteredModel, Stage
+from ..entities.registry import ModelVersion, RegisteredModel, Stage
 from ..errors import ModelyardError, ResourceDoesNotExist
 from .source import model_id_of
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from ..artifacts import ArtifactRepository
 from ..client.http import HttpTransport
 from ..entities import Experiment, Metric, PagedList, Run, ViewType
-from ..entities_logged_models import LoggedModel
-from ..entities_registry import ModelVersion, RegisteredModel
+from ..entities.logged_models import LoggedModel
+from ..entities.registry import ModelVersion, RegisteredModel
 from .source import MlflowSource, pages
 
 

@@ -22,8 +22,8 @@ from ..entities import (
     RunInfo,
     RunInputs,
 )
-from ..entities_logged_models import LoggedModel
-from ..entities_registry import ModelVersion, RegisteredModel
+from ..entities.logged_models import LoggedModel
+from ..entities.registry import ModelVersion, RegisteredModel
 from ..errors import InvalidParameterValue
 from .source import MlflowSource, model_id_of
 

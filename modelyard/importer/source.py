@@ -13,8 +13,8 @@ from typing import Any
 
 from ..artifacts import ArtifactRepository
 from ..entities import Experiment, Metric, PagedList, Run
-from ..entities_logged_models import LoggedModel
-from ..entities_registry import ModelVersion, RegisteredModel
+from ..entities.logged_models import LoggedModel
+from ..entities.registry import ModelVersion, RegisteredModel
 from ..errors import InvalidParameterValue
 
 _MAX_PAGES = 1_000_000

@@ -20,9 +20,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import EndpointNotFound, ModelyardError
-from ..guard import Guard, GuardMiddleware, host_names, split_setting
 from ..service import TrackingService
 from ..settings import Settings
+from ..web.guard import Guard, GuardMiddleware, host_names, split_setting
 from . import routes as routes_package
 from . import workers
 from .failures import error_payload

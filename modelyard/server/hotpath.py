@@ -5,7 +5,7 @@ and ``runs/update`` are most of what a training script sends, each a few
 hundred microseconds of work. Starlette's middleware, ``Request``/``Response``
 objects and router cost a good part of that, so the server's HTTP protocol
 (:mod:`.http_protocol`) reads such a body itself, under the rules of the app's
-guard (:mod:`modelyard.guard`), and :class:`HotPath` decodes it with the same
+guard (:mod:`modelyard.web.guard`), and :class:`HotPath` decodes it with the same
 schema as the route, runs the same route function and encodes the answer.
 Errors get the same JSON bodies and statuses as the routes
 (:func:`.failures.error_payload`), and bodies the same limits. Through ASGI

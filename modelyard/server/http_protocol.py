@@ -35,8 +35,8 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from ..guard import SECURITY_HEAD, Guard, Refusal
-from ..http_limits import LimitedProtocol, find_app_attr
+from ..web.guard import SECURITY_HEAD, Guard, Refusal
+from ..web.http_limits import LimitedProtocol, find_app_attr
 from .hotpath import Call, HotPath
 
 _HEAD_TAIL = SECURITY_HEAD + b"content-type: application/json\r\ncontent-length: "

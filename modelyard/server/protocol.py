@@ -25,7 +25,7 @@ from ..errors import (
     ModelyardError,
     RequestTooLarge,
 )
-from ..request_body import receive_body
+from ..web.request_body import receive_body
 from . import bad_requests
 
 S = TypeVar("S", bound=msgspec.Struct)

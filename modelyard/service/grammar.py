@@ -37,8 +37,7 @@ import re
 from collections.abc import Mapping
 from typing import NoReturn
 
-from ..errors import InvalidParameterValue
-from ..query import (
+from ..entities.query import (
     ATTRIBUTE,
     DATASET,
     IN,
@@ -49,6 +48,7 @@ from ..query import (
     PARAM,
     TAG,
 )
+from ..errors import InvalidParameterValue
 
 __all__ = [
     "INTEGER", "KEY_VALUE_OPS", "KIND_WORD", "NUMERIC_OPS", "STRING_OPS", "Prefixes", "Raw", "Scanner",

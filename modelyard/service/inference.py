@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from ..entities_inference import InferenceRecord
+from ..entities.inference import InferenceRecord
 from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.inference import FeedbackRow, RequestRow
@@ -26,7 +26,7 @@ MAX_MODEL_NAME_LENGTH = 256
 MAX_MODEL_VERSION_LENGTH = 64
 MAX_JSON_BYTES = 1_000_000
 
-# Re-exported: InferenceRecord lives in entities_inference.py.
+# Re-exported: InferenceRecord lives in entities.inference.py.
 __all__ = [
     "MAX_JSON_BYTES", "MAX_MODEL_NAME_LENGTH", "MAX_MODEL_VERSION_LENGTH", "MAX_REQUEST_ID_LENGTH", "MAX_ROWS_PER_CALL",
     "MAX_SEARCH_RESULTS", "InferenceRecord", "InferenceService", "now_ms",

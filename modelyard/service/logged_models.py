@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..entities import LifecycleStage, Metric, PagedList
-from ..entities_logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
+from ..entities.logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.logged_models import LinkedMetric, ModelRow

@@ -22,9 +22,8 @@ import binascii
 import json
 from typing import Any
 
-from ..entities_logged_models import LoggedModelStatus
-from ..errors import InvalidParameterValue
-from ..query import (
+from ..entities.logged_models import LoggedModelStatus
+from ..entities.query import (
     ATTRIBUTE,
     IN,
     IS_NOT_NULL,
@@ -35,6 +34,7 @@ from ..query import (
     TAG,
     Comparison,
 )
+from ..errors import InvalidParameterValue
 from ..store.logged_models_search import DatasetRef, ModelOrder
 from .grammar import (
     INTEGER,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..entities import PagedList
-from ..entities_registry import ModelVersion, RegisteredModel, Stage
+from ..entities.registry import ModelVersion, RegisteredModel, Stage
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.registry_search import PROMPT_TAG

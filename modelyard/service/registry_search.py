@@ -15,8 +15,8 @@ Keys are a bare attribute or ``attribute.<key>``; tags are ``tags.<key>``
 
 from __future__ import annotations
 
+from ..entities.query import ATTRIBUTE, IN, NOT_IN, TAG, Comparison, OrderKey
 from ..errors import InvalidParameterValue
-from ..query import ATTRIBUTE, IN, NOT_IN, TAG, Comparison, OrderKey
 from .grammar import (
     INTEGER,
     NUMERIC_OPS,

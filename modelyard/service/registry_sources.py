@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from ..entities_registry import ModelVersion
+from ..entities.registry import ModelVersion
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 
 

@@ -13,8 +13,7 @@ entity, following ``mlflow.utils.search_utils`` and the SQL store of MLflow
 
 from __future__ import annotations
 
-from ..errors import InvalidParameterValue
-from ..query import (
+from ..entities.query import (
     ATTRIBUTE,
     DATASET,
     DATASET_KEYS,
@@ -31,6 +30,7 @@ from ..query import (
     Comparison,
     OrderKey,
 )
+from ..errors import InvalidParameterValue
 from .grammar import (
     INTEGER,
     KEY_VALUE_OPS,

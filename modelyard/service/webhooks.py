@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 
 from ..entities import PagedList
-from ..entities_webhooks import WebhookTestResult
+from ..entities.webhooks import WebhookTestResult
 from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.webhooks import (

@@ -34,9 +34,9 @@ from ..errors import (
     RequestTooLarge,
     TemporarilyUnavailable,
 )
-from ..guard import Guard, host_names, split_setting
-from ..heap import settle_heap
-from ..request_body import receive_body
+from ..web.guard import Guard, host_names, split_setting
+from ..web.heap import settle_heap
+from ..web.request_body import receive_body
 from .asgi import Endpoint, ServingApp, header, respond
 from .batching import Batcher
 from .config import ServingConfig
@@ -98,7 +98,7 @@ class ModelServer:
         )
 
     async def read(self, scope: Scope, receive: Receive) -> bytes:
-        """The whole body, at most ``max_request_bytes`` (see :func:`modelyard.request_body.receive_body`).
+        """The whole body, at most ``max_request_bytes`` (see :func:`modelyard.web.request_body.receive_body`).
 
         A declared Content-Length over the limit is refused before the body is read,
         a chunked one as soon as it passes the limit; a client that went away raises

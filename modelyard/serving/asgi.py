@@ -4,9 +4,9 @@ A single-row prediction costs less than Starlette's ``Request``/``Response``
 objects and middleware around it, so ``POST /invocations`` speaks ASGI directly
 with these helpers and :class:`ServingApp` hands it the request before
 Starlette's middleware stack (unless someone added middleware of their own),
-behind the guard (:mod:`modelyard.guard`) like every request. Responses are
+behind the guard (:mod:`modelyard.web.guard`) like every request. Responses are
 byte for byte what ``starlette.responses.Response`` sends. The body is read under
-the size limit by :func:`modelyard.request_body.receive_body`.
+the size limit by :func:`modelyard.web.request_body.receive_body`.
 
 A client that goes away before its body is whole has not asked for anything:
 :class:`ServingApp` hands ``POST`` handlers a ``receive`` that raises
@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..guard import Guard, GuardMiddleware
+from ..web.guard import Guard, GuardMiddleware
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 

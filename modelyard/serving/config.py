@@ -39,7 +39,7 @@ class ServingConfig:
     trusted_types: tuple[str, ...] = _setting(
         (), "skops types trusted beyond scikit-learn's own and MODELYARD_SKOPS_TRUSTED_TYPES.")  # type: ignore[assignment]
 
-    # The front door (modelyard.guard, modelyard.http_limits): as the tracking server's, with settings of its own.
+    # The front door (modelyard.web.guard, modelyard.web.http_limits): as the tracking server's, with settings of its own.
     host: str = _setting("127.0.0.1", "Address the server listens on; its name is answered in the Host header.")  # type: ignore[assignment]
     allowed_hosts: str = _setting(
         "", "More names answered in the Host header, comma-separated (* allows all; MODELYARD_SERVE_ALLOWED_HOSTS)."

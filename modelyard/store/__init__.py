@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..entities import Experiment
-from ..query import Comparison, OrderKey
+from ..entities.query import Comparison, OrderKey
 from . import (  # noqa: F401  (complete the metadata)
     inference_schema,
     logged_models_schema,

@@ -9,9 +9,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Select, delete, insert, select, update
 
 from ..entities import Metric
-from ..entities_logged_models import LoggedModel, LoggedModelOutput
+from ..entities.logged_models import LoggedModel, LoggedModelOutput
+from ..entities.query import Comparison
 from ..errors import InvalidParameterValue
-from ..query import Comparison
 from . import schema as s
 from .database import Database
 from .logged_models_schema import (

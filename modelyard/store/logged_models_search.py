@@ -1,4 +1,4 @@
-"""SQL for searching logged models, from a parsed search (``modelyard.query``).
+"""SQL for searching logged models, from a parsed search (``modelyard.entities.query``).
 
 Semantics follow MLflow 3.17.2's SQL store (``search_logged_models``):
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, or_, select, true
 
-from ..query import ATTRIBUTE, METRIC, PARAM, TAG, Comparison
+from ..entities.query import ATTRIBUTE, METRIC, PARAM, TAG, Comparison
 from .logged_models_schema import (
     logged_model_metrics,
     logged_model_params,

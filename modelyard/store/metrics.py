@@ -12,7 +12,7 @@ from itertools import chain, islice, repeat
 from typing import Any
 
 from ..entities import Metric
-from ..metric_columns import MetricColumns, Series
+from ..entities.metric_columns import MetricColumns, Series
 from .database import Database, Tx
 
 _HISTORY_COLS = ("run_id", "key_id", "step", "timestamp", "value", "is_nan")

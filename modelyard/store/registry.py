@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..entities_registry import ModelVersion, RegisteredModel, Stage
+from ..entities.registry import ModelVersion, RegisteredModel, Stage
 from ..errors import ResourceAlreadyExists, ResourceDoesNotExist
 from . import registry_schema as r
 from .database import Database

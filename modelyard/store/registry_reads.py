@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from ..entities_registry import ModelVersion, RegisteredModel, RegistryAuditEntry, Stage
-from ..query import Comparison, OrderKey
+from ..entities.query import Comparison, OrderKey
+from ..entities.registry import ModelVersion, RegisteredModel, RegistryAuditEntry, Stage
 from . import registry_schema as r
 from .database import Database
 from .registry_search import model_version_search_select, registered_model_search_select

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, select
 
-from ..query import ATTRIBUTE, TAG, Comparison, OrderKey
+from ..entities.query import ATTRIBUTE, TAG, Comparison, OrderKey
 from .registry_schema import (
     model_version_tags,
     model_versions,

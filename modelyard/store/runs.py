@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Select, update
 
 from ..entities import DatasetInput, LifecycleStage, Metric, Param, Run, RunInfo, RunTag
+from ..entities.query import ATTRIBUTE, DATASET_CONTEXT_TAG, METRIC, PARAM, Comparison, OrderKey
 from ..errors import InvalidParameterValue
-from ..query import ATTRIBUTE, DATASET_CONTEXT_TAG, METRIC, PARAM, Comparison, OrderKey
 from . import schema as s
 from .database import Database, Tx
 from .metrics import MetricStore

@@ -1,4 +1,4 @@
-"""SQL for searching runs and experiments, from a parsed search (``modelyard.query``).
+"""SQL for searching runs and experiments, from a parsed search (``modelyard.entities.query``).
 
 Semantics follow MLflow 3.17.2's SQL store (``mlflow/store/tracking/sqlalchemy_store.py``):
 
@@ -53,7 +53,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FromClause, Join
 
-from ..query import (
+from ..entities.query import (
     ATTRIBUTE,
     DATASET,
     DATASET_CONTEXT_TAG,

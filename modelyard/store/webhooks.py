@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, event, exists, func, insert, select, update
 
-from ..entities_webhooks import (
+from ..entities.webhooks import (
     EXTENSION_EVENTS,
     MLFLOW_EVENTS,
     Webhook,
@@ -31,7 +31,7 @@ from ..errors import ResourceDoesNotExist
 from . import webhooks_schema as w
 from .database import Database
 
-# Re-exported: the webhook entities and events live in entities_webhooks.py.
+# Re-exported: the webhook entities and events live in entities.webhooks.py.
 __all__ = [
     "DELIVERED", "DELIVERING", "EXTENSION_EVENTS", "FAILED", "MLFLOW_EVENTS", "PENDING", "Claimed", "Webhook",
     "WebhookDelivery", "WebhooksStore", "enqueue_event", "not_found",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelyard.client import Client
-from modelyard.entities_logged_models import LoggedModelOutput, LoggedModelStatus
+from modelyard.entities.logged_models import LoggedModelOutput, LoggedModelStatus
 from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
 
 from .conftest import unique

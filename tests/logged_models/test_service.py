@@ -7,7 +7,7 @@ import math
 import pytest
 
 from modelyard.entities import Metric
-from modelyard.entities_logged_models import (
+from modelyard.entities.logged_models import (
     LoggedModel,
     LoggedModelOutput,
     LoggedModelStatus,

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from modelyard.guard import Guard, GuardMiddleware
+from modelyard.web.guard import Guard, GuardMiddleware
 
 
 async def boom(request: Request) -> Response:

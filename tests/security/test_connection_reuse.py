@@ -95,7 +95,7 @@ def failing(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = open(tmp_path / "uvicorn.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.security.failing_app:app", "--port", str(port),
-                             "--http", "modelyard.http_limits:LimitedProtocol", "--log-level", "warning"],
+                             "--http", "modelyard.web.http_limits:LimitedProtocol", "--log-level", "warning"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -222,9 +222,9 @@ def test_the_mlflow_client_and_our_sdk_still_write(server):
 
 
 def test_bound_to_every_interface_without_names_the_server_warns_and_answers_all(caplog):
-    from modelyard.guard import Guard, host_names
+    from modelyard.web.guard import Guard, host_names
 
-    with caplog.at_level("WARNING", logger="modelyard.guard"):
+    with caplog.at_level("WARNING", logger="modelyard.web.guard"):
         assert host_names("0.0.0.0", "", "MODELYARD_ALLOWED_HOSTS") == ["*"]
     assert "MODELYARD_ALLOWED_HOSTS" in caplog.text and "DNS rebinding" in caplog.text
     caplog.clear()

@@ -14,7 +14,7 @@ import pytest
 import modelyard as my
 from modelyard.client.http import HttpTransport
 from modelyard.entities import Metric, Param, RunTag
-from modelyard.metric_columns import MetricColumns
+from modelyard.entities.metric_columns import MetricColumns
 from modelyard.service.limits import MAX_BULK_METRICS
 from tests.conftest import LiveServer, serving
 

@@ -76,7 +76,7 @@ def test_get_and_history_dicts_match_the_entities(service):
 
 
 def test_big_experiments_walk_the_sort_index_and_small_ones_do_not(service):
-    from modelyard.query import OrderKey
+    from modelyard.entities.query import OrderKey
 
     big, small = service.experiments.create("big"), service.experiments.create("small")
     for eid, n in ((big, 16), (small, 2)):

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
+from modelyard.entities.query import Comparison as C
+from modelyard.entities.query import OrderKey
 from modelyard.errors import InvalidParameterValue
-from modelyard.query import Comparison as C
-from modelyard.query import OrderKey
 from modelyard.service.search import (
     decode_page_token,
     encode_page_token,

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from modelyard.entities import Metric, Param
-from modelyard.metric_columns import MetricColumns
+from modelyard.entities.metric_columns import MetricColumns
 from modelyard.service.limits import MAX_BULK_METRICS
 from modelyard.store.pg_copy import copy_new_rows
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from modelyard.query import Comparison, OrderKey
+from modelyard.entities.query import Comparison, OrderKey
 from modelyard.service.search import (
     parse_experiment_filter,
     parse_experiment_order_by,

@@ -4,7 +4,7 @@ The body is an :class:`~modelyard.server.schemas.IngestBatch` as JSON, or as
 MessagePack when sent with ``Content-Type: application/msgpack`` (what our SDK
 sends: floats travel as 8 bytes, no text to parse, NaN and infinities as they
 are). Either way the series go to the service as
-:class:`~modelyard.metric_columns.MetricColumns`, never one object per point.
+:class:`~modelyard.entities.metric_columns.MetricColumns`, never one object per point.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...entities import Param, RunTag
+from ...entities.metric_columns import MetricColumns
 from ...errors import InvalidParameterValue, MalformedRequest
-from ...metric_columns import MetricColumns
 from ...service import TrackingService
 from ...service.limits import MAX_BULK_METRICS, check_name, invalid_value, missing_value
 from .. import schemas as s

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...artifacts import safe_relpath
-from ...entities_logged_models import LoggedModelOutput
+from ...entities.logged_models import LoggedModelOutput
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ...service.limits import missing_value

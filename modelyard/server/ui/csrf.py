@@ -6,7 +6,7 @@ token in a hidden ``csrf_token`` field of each of its forms. A form POST is take
 only when the field (or an ``X-CSRF-Token`` header, for scripts) equals the
 cookie and the signature holds: another site's page can neither read the cookie
 nor mint a token, so it cannot post a form on the user's behalf. The guard's
-Origin check (:mod:`modelyard.guard`) refuses such posts too; this is the
+Origin check (:mod:`modelyard.web.guard`) refuses such posts too; this is the
 second lock, for browsers that send no Origin.
 """
 

@@ -8,7 +8,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...entities_registry import ModelVersion, Stage
+from ...entities.registry import ModelVersion, Stage
 from ...errors import ModelyardError
 from ...service import TrackingService
 from . import artifacts

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .entities import LifecycleStage, Metric, decode_float, encode_float
-from .errors import InvalidParameterValue
+from ..errors import InvalidParameterValue
+from . import LifecycleStage, Metric, decode_float, encode_float
 
 
 class LoggedModelStatus:

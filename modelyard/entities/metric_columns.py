@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from itertools import chain, repeat
 from typing import overload
 
-from .entities import Metric
+from . import Metric
 
 Series = tuple[str, Sequence[float], Sequence[int], Sequence[int]]
 

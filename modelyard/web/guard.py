@@ -35,7 +35,7 @@ import msgspec
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = logging.getLogger("modelyard.guard")
+log = logging.getLogger("modelyard.web.guard")
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
 WILDCARD_ADDRESSES = ("0.0.0.0", "::", "[::]", "")
