@@ -14,9 +14,14 @@ import os
 import posixpath
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
+
+from ..api import schemas as s
+from ..api import tracking as ops
+from ..api.operations import Operation
 from ..entities import (
     DatasetInput,
     Experiment,
@@ -32,7 +37,6 @@ from ..entities import (
     ViewType,
 )
 from ..errors import ResourceDoesNotExist
-from ..service.limits import MAX_PARAMS_TAGS_PER_BATCH
 from .http import HttpTransport
 from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
@@ -66,18 +70,26 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _call(self, op: Operation, request: msgspec.Struct) -> dict[str, Any]:
+        return self._t.call(op, request)
+
     # ---- experiments ----------------------------------------------------------
 
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
     ) -> str:
-        return self._t.create_experiment(name, artifact_location, _strs(tags))
+        out = self._call(ops.CREATE_EXPERIMENT, s.CreateExperiment(name=name, artifact_location=artifact_location or None, tags=_kv(tags)))
+        return str(out["experiment_id"])
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return self._t.get_experiment(str(experiment_id))
+        return Experiment.from_dict(self._call(ops.GET_EXPERIMENT, s.ExperimentId(experiment_id=str(experiment_id)))["experiment"])
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        return self._t.get_experiment_by_name(name)
+        try:
+            out = self._call(ops.GET_EXPERIMENT_BY_NAME, s.GetExperimentByName(experiment_name=name))
+        except ResourceDoesNotExist:
+            return None
+        return Experiment.from_dict(out["experiment"])
 
     def search_experiments(
         self,
@@ -88,24 +100,30 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         page_token: str | None = None,
     ) -> PagedList:
         """One page of experiments when ``max_results`` is given, else all of them (``.token`` None)."""
+
+        def page(size: int, token: str | None) -> PagedList:
+            req = s.SearchExperiments(view_type=view_type, max_results=size, filter=filter_string or None,
+                                     order_by=list(order_by or []), page_token=token or None)
+            return _page(self._call(ops.SEARCH_EXPERIMENTS, req), "experiments", Experiment.from_dict)
+
         if max_results is not None:
-            return self._t.search_experiments(view_type, max_results, filter_string, order_by, page_token)
-        return PagedList(_all_pages(lambda tok: self._t.search_experiments(view_type, 1000, filter_string, order_by, tok)))
+            return page(max_results, page_token)
+        return PagedList(_all_pages(lambda tok: page(1000, tok)))
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        self._t.rename_experiment(str(experiment_id), new_name)
+        self._call(ops.UPDATE_EXPERIMENT, s.UpdateExperiment(experiment_id=str(experiment_id), new_name=new_name))
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self._t.delete_experiment(str(experiment_id))
+        self._call(ops.DELETE_EXPERIMENT, s.ExperimentId(experiment_id=str(experiment_id)))
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self._t.restore_experiment(str(experiment_id))
+        self._call(ops.RESTORE_EXPERIMENT, s.ExperimentId(experiment_id=str(experiment_id)))
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        self._t.set_experiment_tag(str(experiment_id), key, str(value))
+        self._call(ops.SET_EXPERIMENT_TAG, s.SetExperimentTag(experiment_id=str(experiment_id), key=key, value=_str(value)))
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        self._t.delete_experiment_tag(str(experiment_id), key)
+        self._call(ops.DELETE_EXPERIMENT_TAG, s.DeleteExperimentTag(experiment_id=str(experiment_id), key=key))
 
     # ---- runs -----------------------------------------------------------------
 
@@ -117,24 +135,27 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         run_name: str | None = None,
         user_id: str | None = None,
     ) -> Run:
-        return self._t.create_run(str(experiment_id), start_time, _strs(tags), run_name, user_id)
+        req = s.CreateRun(experiment_id=str(experiment_id), user_id=user_id, start_time=start_time, tags=_kv(tags),
+                          run_name=run_name)
+        return Run.from_dict(self._call(ops.CREATE_RUN, req)["run"])
 
     def get_run(self, run_id: str) -> Run:
-        return self._t.get_run(run_id)
+        return Run.from_dict(self._call(ops.GET_RUN, s.RunId(run_id=run_id))["run"])
 
     def update_run(
         self, run_id: str, status: str | None = None, name: str | None = None, end_time: int | None = None
     ) -> RunInfo:
-        return self._t.update_run(run_id, status, end_time, name)
+        req = s.UpdateRun(run_id=run_id, status=status, end_time=end_time, run_name=name)
+        return RunInfo.from_dict(self._call(ops.UPDATE_RUN, req)["run_info"])
 
     def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None) -> RunInfo:
-        return self._t.update_run(run_id, status, end_time or now_ms(), None)
+        return self.update_run(run_id, status, end_time=end_time or now_ms())
 
     def delete_run(self, run_id: str) -> None:
-        self._t.delete_run(run_id)
+        self._call(ops.DELETE_RUN, s.RunId(run_id=run_id))
 
     def restore_run(self, run_id: str) -> None:
-        self._t.restore_run(run_id)
+        self._call(ops.RESTORE_RUN, s.RunId(run_id=run_id))
 
     def search_runs(
         self,
@@ -147,24 +168,26 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
     ) -> PagedList:
         """One page of runs: a list (iterate it) with the next page's ``.token``."""
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
-        return self._t.search_runs([str(i) for i in ids], filter_string, run_view_type, max_results, order_by, page_token)
+        req = s.SearchRuns(experiment_ids=[str(i) for i in ids], filter=filter_string or None, run_view_type=run_view_type,
+                           max_results=max_results, order_by=list(order_by or []), page_token=page_token or None)
+        return _page(self._call(ops.SEARCH_RUNS, req), "runs", Run.from_dict)
 
     # ---- logging --------------------------------------------------------------
 
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None) -> None:
         """One point; ``value`` any number (numpy and one-element torch values too), as in MLflow."""
         point = Metric(key, value, now_ms() if timestamp is None else timestamp, 0 if step is None else step)
-        self._t.log_batch(run_id, [plain_metric(point)], (), ())
+        self._t.log_bulk(run_id, [plain_metric(point)], (), ())
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
-        self._t.log_param(run_id, Param(key, _str(value)))
+        self._call(ops.LOG_PARAM, s.LogParam(run_id=run_id, key=key, value=_str(value)))
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        self._t.set_tag(run_id, RunTag(key, _str(value)))
+        self._call(ops.SET_TAG, s.SetTag(run_id=run_id, key=key, value=_str(value)))
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self._t.delete_tag(run_id, key)
+        self._call(ops.DELETE_TAG, s.DeleteTag(run_id=run_id, key=key))
 
     def log_batch(
         self,
@@ -180,20 +203,27 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
         """
         params = [Param(p.key, _str(p.value)) for p in params]
         tags = [RunTag(t.key, _str(t.value)) for t in tags]
-        n = MAX_PARAMS_TAGS_PER_BATCH
-        self._t.log_batch(run_id, plain_metrics(metrics), params[:n], tags[:n])
+        n = s.MAX_PARAMS_TAGS_PER_BATCH
+        self._t.log_bulk(run_id, plain_metrics(metrics), params[:n], tags[:n])
         for start in range(n, max(len(params), len(tags)), n):
-            self._t.log_batch(run_id, [], params[start : start + n], tags[start : start + n])
+            self._t.log_bulk(run_id, [], params[start : start + n], tags[start : start + n])
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[LoggedModelInput] | None = None
     ) -> None:
         """Record datasets and logged models (``LoggedModelInput(model_id)``) a run used, as MLflow's."""
-        self._t.log_inputs(run_id, list(datasets or ()), list(models or ()))
+        req = msgspec.convert({"run_id": run_id, "datasets": [d.to_dict() for d in datasets or ()],
+                               "models": [m.to_dict() for m in models or ()]}, s.LogInputs)
+        self._call(ops.LOG_INPUTS, req)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of ``key``, all pages."""
-        return _all_pages(lambda tok: self._t.get_metric_history(run_id, key, 25_000, tok))
+
+        def page(token: str | None) -> PagedList:
+            req = s.GetMetricHistory(run_id=run_id, metric_key=key, max_results=25_000, page_token=token)
+            return _page(self._call(ops.GET_METRIC_HISTORY, req), "metrics", Metric.from_dict)
+
+        return _all_pages(page)
 
     # ---- artifacts ------------------------------------------------------------
 
@@ -272,3 +302,12 @@ def _str(value: Any) -> str:
 
 def _strs(d: dict[str, Any] | None) -> dict[str, str]:
     return {k: _str(v) for k, v in (d or {}).items()}
+
+
+def _kv(d: dict[str, Any] | None) -> list[s.KeyValue]:
+    return [s.KeyValue(key=k, value=_str(v)) for k, v in (d or {}).items()]
+
+
+def _page(out: dict[str, Any], key: str, decode: Callable[[dict[str, Any]], Any]) -> PagedList:
+    """One page of an answer: its ``key`` items decoded, and the next page's token."""
+    return PagedList([decode(item) for item in out.get(key, ())], out.get("next_page_token") or None)

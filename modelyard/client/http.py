@@ -10,23 +10,18 @@ from typing import Any
 import httpx
 import msgspec
 
+from ..api.operations import Operation
+from ..api.schemas import MAX_BULK_METRICS
 from ..artifacts import ArtifactRepository, get_repository, safe_relpath
 from ..artifacts.base import Readable
 from ..entities import (
-    DatasetInput,
-    Experiment,
     FileInfo,
-    LoggedModelInput,
     Metric,
-    PagedList,
     Param,
-    Run,
-    RunInfo,
     RunTag,
     encode_float,
 )
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
-from ..service.limits import MAX_BULK_METRICS
 from .credentials import connection
 from .inference_http import HttpInference
 from .logged_models_http import HttpLoggedModels
@@ -38,6 +33,7 @@ API = "/api/2.0/mlflow"
 EXT = "/api/2.0/modelyard"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 _RETRY_STATUSES = (429, 502, 503, 504)
+_NOT_DONE_STATUSES = (429, 503)  # the server answered without doing the call
 _encoder = msgspec.json.Encoder()
 _msgpack = msgspec.msgpack.Encoder()
 MSGPACK = "application/msgpack"
@@ -55,25 +51,45 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
 
     # ---- plumbing -------------------------------------------------------------
 
-    def call(
-        self, method: str, path: str, body: Any = None, params: Any = None, *, msgpack: bool = False
+    def call(self, op: Operation, request: msgspec.Struct) -> dict[str, Any]:
+        """Send ``op`` with ``request``: its fields in the path, the query string or a JSON body."""
+        path = op.url_path(msgspec.structs.asdict(request)) if op.path_params else op.path
+        if op.query:
+            params = {k: v for k, v in msgspec.to_builtins(request).items() if k not in op.path_params}
+            return self.send(op.method, path, params=params, idempotent=op.idempotent)
+        body = msgspec.to_builtins(request)
+        for name in op.path_params:
+            body.pop(name, None)
+        return self.send(op.method, path, body, idempotent=op.idempotent)
+
+    def send(
+        self, method: str, path: str, body: Any = None, params: Any = None, *, msgpack: bool = False,
+        idempotent: bool = True,
     ) -> dict[str, Any]:
-        """One request with retries; ``body`` goes as JSON, or as MessagePack with ``msgpack``."""
+        """One request, retried while the server is unreachable or busy.
+
+        A request that was never sent (no connection) or that the server refused without doing it
+        (429, 503) is sent again, up to ``retries`` times with backoff. Other failures (a timeout
+        waiting for the answer, a 502 or 504 from a proxy) are retried only for an ``idempotent``
+        call: the first attempt may have been done, and a call that creates something would do it twice.
+        """
         if body is None:
             content, headers = None, None
         elif msgpack:
             content, headers = _msgpack.encode(body), {"Content-Type": MSGPACK}
         else:
             content, headers = _encoder.encode(body), {"Content-Type": "application/json"}
+        retry_statuses = _RETRY_STATUSES if idempotent else _NOT_DONE_STATUSES
         for attempt in range(self.retries + 1):
             try:
                 resp = self.http.request(method, path, content=content, params=params, headers=headers)
             except httpx.TransportError as exc:
-                if attempt == self.retries:
+                never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                if attempt == self.retries or not (idempotent or never_sent):
                     raise TemporarilyUnavailable(f"Cannot reach {self.base_url}{path}: {exc}") from exc
                 time.sleep(0.2 * 2**attempt)
                 continue
-            if resp.status_code in _RETRY_STATUSES and attempt < self.retries:
+            if resp.status_code in retry_statuses and attempt < self.retries:
                 time.sleep(0.2 * 2**attempt)
                 continue
             return _decode(resp)
@@ -82,82 +98,7 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
     def close(self) -> None:
         self.http.close()
 
-    # ---- experiments ----------------------------------------------------------
-
-    def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
-        body: dict[str, Any] = {"name": name, "tags": _kv(tags)}
-        if artifact_location:
-            body["artifact_location"] = artifact_location
-        return str(self.call("POST", f"{API}/experiments/create", body)["experiment_id"])
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        out = self.call("GET", f"{API}/experiments/get", params={"experiment_id": experiment_id})
-        return Experiment.from_dict(out["experiment"])
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        try:
-            out = self.call("GET", f"{API}/experiments/get-by-name", params={"experiment_name": name})
-        except ModelyardError as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        return Experiment.from_dict(out["experiment"])
-
-    def search_experiments(self, view_type, max_results, filter_string, order_by, page_token):  # type: ignore[no-untyped-def]
-        body = {"view_type": view_type, "max_results": max_results, "filter": filter_string or "",
-                "order_by": list(order_by or []), "page_token": page_token or ""}
-        out = self.call("POST", f"{API}/experiments/search", body)
-        items = [Experiment.from_dict(e) for e in out.get("experiments", [])]
-        return PagedList(items, out.get("next_page_token") or None)
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        self.call("POST", f"{API}/experiments/update", {"experiment_id": experiment_id, "new_name": new_name})
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        self.call("POST", f"{API}/experiments/delete", {"experiment_id": experiment_id})
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self.call("POST", f"{API}/experiments/restore", {"experiment_id": experiment_id})
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        self.call("POST", f"{API}/experiments/set-experiment-tag", {"experiment_id": experiment_id, "key": key, "value": value})
-
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        self.call("POST", f"{API}/experiments/delete-experiment-tag", {"experiment_id": experiment_id, "key": key})
-
-    # ---- runs -----------------------------------------------------------------
-
-    def create_run(self, experiment_id, start_time, tags, run_name, user_id):  # type: ignore[no-untyped-def]
-        body: dict[str, Any] = {"experiment_id": str(experiment_id), "tags": _kv(tags)}
-        for key, value in (("start_time", start_time), ("run_name", run_name), ("user_id", user_id)):
-            if value is not None:
-                body[key] = value
-        return Run.from_dict(self.call("POST", f"{API}/runs/create", body)["run"])
-
-    def get_run(self, run_id: str) -> Run:
-        return Run.from_dict(self.call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"])
-
-    def update_run(self, run_id: str, status: str | None, end_time: int | None, run_name: str | None) -> RunInfo:
-        body: dict[str, Any] = {"run_id": run_id}
-        for key, value in (("status", status), ("end_time", end_time), ("run_name", run_name)):
-            if value is not None:
-                body[key] = value
-        return RunInfo.from_dict(self.call("POST", f"{API}/runs/update", body)["run_info"])
-
-    def delete_run(self, run_id: str) -> None:
-        self.call("POST", f"{API}/runs/delete", {"run_id": run_id})
-
-    def restore_run(self, run_id: str) -> None:
-        self.call("POST", f"{API}/runs/restore", {"run_id": run_id})
-
-    def search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):  # type: ignore[no-untyped-def]
-        body = {"experiment_ids": [str(e) for e in experiment_ids], "filter": filter_string or "",
-                "run_view_type": run_view_type, "max_results": max_results,
-                "order_by": list(order_by or []), "page_token": page_token or ""}
-        out = self.call("POST", f"{API}/runs/search", body)
-        return PagedList([Run.from_dict(r) for r in out.get("runs", [])], out.get("next_page_token") or None)
-
-    def log_batch(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
+    def log_bulk(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
         """Our bulk path: columnar series, up to 100,000 points a request, as MessagePack."""
         first = True
         for start in range(0, max(len(metrics), 1), MAX_BULK_METRICS):
@@ -173,39 +114,14 @@ class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference,
         if self.ingest_msgpack:
             body["metrics"] = _columnar(metrics, json=False)
             try:
-                self.call("POST", f"{EXT}/runs/ingest", body, msgpack=True)
+                self.send("POST", f"{EXT}/runs/ingest", body, msgpack=True, idempotent=False)
                 return
             except ModelyardError as exc:
                 if not (exc.error_code == "MALFORMED_REQUEST" and "Malformed JSON" in str(exc)):
                     raise
                 self.ingest_msgpack = False  # a server that predates MessagePack ingest: nothing was stored
         body["metrics"] = _columnar(metrics, json=True)
-        self.call("POST", f"{EXT}/runs/ingest", body)
-
-    def log_param(self, run_id: str, param: Param) -> None:
-        self.call("POST", f"{API}/runs/log-parameter", {"run_id": run_id, "key": param.key, "value": param.value})
-
-    def set_tag(self, run_id: str, tag: RunTag) -> None:
-        self.call("POST", f"{API}/runs/set-tag", {"run_id": run_id, "key": tag.key, "value": tag.value})
-
-    def delete_tag(self, run_id: str, key: str) -> None:
-        self.call("POST", f"{API}/runs/delete-tag", {"run_id": run_id, "key": key})
-
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[LoggedModelInput] = ()) -> None:
-        body: dict[str, Any] = {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]}
-        if models:
-            body["models"] = [m.to_dict() for m in models]
-        self.call("POST", f"{API}/runs/log-inputs", body)
-
-    def get_metric_history(self, run_id: str, key: str, max_results: int | None, page_token: str | None) -> PagedList:
-        params: dict[str, Any] = {"run_id": run_id, "metric_key": key}
-        if max_results is not None:
-            params["max_results"] = max_results
-        if page_token:
-            params["page_token"] = page_token
-        out = self.call("GET", f"{API}/metrics/get-history", params=params)
-        points = [Metric.from_dict(m) for m in out.get("metrics", [])]
-        return PagedList(points, out.get("next_page_token") or None)
+        self.send("POST", f"{EXT}/runs/ingest", body, idempotent=False)
 
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
         if artifact_uri.startswith("mlflow-artifacts:"):
@@ -234,7 +150,7 @@ class ProxiedArtifactRepository(ArtifactRepository):
 
     def list(self, path: str = "") -> list[FileInfo]:
         rel = safe_relpath(path)
-        out = self.t.call("GET", ARTIFACTS, params={"path": self._remote(rel)})
+        out = self.t.send("GET", ARTIFACTS, params={"path": self._remote(rel)})
         return [
             FileInfo(f"{rel}/{f['path']}" if rel else f["path"], bool(f.get("is_dir")), f.get("file_size"))
             for f in out.get("files", [])

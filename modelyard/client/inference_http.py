@@ -12,13 +12,13 @@ _FEEDBACK = "/api/2.0/modelyard/inference/feedback"
 
 
 class HttpInference:
-    call: Callable[..., dict[str, Any]]
+    send: Callable[..., dict[str, Any]]
 
     def log_inference_requests(self, rows: Sequence[dict[str, Any]]) -> None:
-        self.call("POST", _REQUESTS, {"requests": list(rows)})
+        self.send("POST", _REQUESTS, {"requests": list(rows)})
 
     def log_inference_feedback(self, items: Sequence[dict[str, Any]]) -> None:
-        self.call("POST", _FEEDBACK, {"feedback": list(items)})
+        self.send("POST", _FEEDBACK, {"feedback": list(items)})
 
     def search_inference_requests(
         self, model_name: str | None, model_version: str | None, start_time_ms: int | None,
@@ -29,5 +29,5 @@ class HttpInference:
                            ("start_time_ms", start_time_ms), ("end_time_ms", end_time_ms)):
             if value is not None:
                 params[key] = value
-        out = self.call("GET", _REQUESTS, params=params)
+        out = self.send("GET", _REQUESTS, params=params)
         return [InferenceRecord.from_dict(r) for r in out.get("requests", [])]

@@ -30,7 +30,7 @@ def _search_params(filter_string: str | None, max_results: int, order_by: list[s
 
 
 class HttpRegistry:
-    call: Callable[..., dict[str, Any]]
+    send: Callable[..., dict[str, Any]]
 
     # ---- registered models ----------------------------------------------------
 
@@ -38,47 +38,47 @@ class HttpRegistry:
         body: dict[str, Any] = {"name": name, "tags": _kv(tags)}
         if description is not None:
             body["description"] = description
-        return RegisteredModel.from_dict(self.call("POST", f"{RM}/create", body)["registered_model"])
+        return RegisteredModel.from_dict(self.send("POST", f"{RM}/create", body)["registered_model"])
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return RegisteredModel.from_dict(self.call("GET", f"{RM}/get", params={"name": name})["registered_model"])
+        return RegisteredModel.from_dict(self.send("GET", f"{RM}/get", params={"name": name})["registered_model"])
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        out = self.call("POST", f"{RM}/rename", {"name": name, "new_name": new_name})
+        out = self.send("POST", f"{RM}/rename", {"name": name, "new_name": new_name})
         return RegisteredModel.from_dict(out["registered_model"])
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
-        out = self.call("PATCH", f"{RM}/update", {"name": name, "description": description})
+        out = self.send("PATCH", f"{RM}/update", {"name": name, "description": description})
         return RegisteredModel.from_dict(out["registered_model"])
 
     def delete_registered_model(self, name: str) -> None:
-        self.call("DELETE", f"{RM}/delete", {"name": name})
+        self.send("DELETE", f"{RM}/delete", {"name": name})
 
     def search_registered_models(
         self, filter_string: str | None, max_results: int, order_by: list[str] | None, page_token: str | None
     ) -> PagedList:
-        out = self.call("GET", f"{RM}/search", params=_search_params(filter_string, max_results, order_by, page_token))
+        out = self.send("GET", f"{RM}/search", params=_search_params(filter_string, max_results, order_by, page_token))
         items = [RegisteredModel.from_dict(m) for m in out.get("registered_models", [])]
         return PagedList(items, out.get("next_page_token") or None)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None) -> list[ModelVersion]:
-        out = self.call("POST", f"{RM}/get-latest-versions", {"name": name, "stages": list(stages or [])})
+        out = self.send("POST", f"{RM}/get-latest-versions", {"name": name, "stages": list(stages or [])})
         return [ModelVersion.from_dict(v) for v in out.get("model_versions", [])]
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
-        self.call("POST", f"{RM}/set-tag", {"name": name, "key": key, "value": value})
+        self.send("POST", f"{RM}/set-tag", {"name": name, "key": key, "value": value})
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self.call("DELETE", f"{RM}/delete-tag", {"name": name, "key": key})
+        self.send("DELETE", f"{RM}/delete-tag", {"name": name, "key": key})
 
     def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
-        self.call("POST", f"{RM}/alias", {"name": name, "alias": alias, "version": version})
+        self.send("POST", f"{RM}/alias", {"name": name, "alias": alias, "version": version})
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self.call("DELETE", f"{RM}/alias", {"name": name, "alias": alias})
+        self.send("DELETE", f"{RM}/alias", {"name": name, "alias": alias})
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        out = self.call("GET", f"{RM}/alias", params={"name": name, "alias": alias})
+        out = self.send("GET", f"{RM}/alias", params={"name": name, "alias": alias})
         return ModelVersion.from_dict(out["model_version"])
 
     # ---- model versions -------------------------------------------------------
@@ -92,42 +92,42 @@ class HttpRegistry:
                            ("model_id", model_id)):
             if value is not None:
                 body[key] = value
-        return ModelVersion.from_dict(self.call("POST", f"{MV}/create", body)["model_version"])
+        return ModelVersion.from_dict(self.send("POST", f"{MV}/create", body)["model_version"])
 
     def get_model_version(self, name: str, version: str) -> ModelVersion:
-        out = self.call("GET", f"{MV}/get", params={"name": name, "version": version})
+        out = self.send("GET", f"{MV}/get", params={"name": name, "version": version})
         return ModelVersion.from_dict(out["model_version"])
 
     def update_model_version(self, name: str, version: str, description: str | None) -> ModelVersion:
-        out = self.call("PATCH", f"{MV}/update", {"name": name, "version": version, "description": description})
+        out = self.send("PATCH", f"{MV}/update", {"name": name, "version": version, "description": description})
         return ModelVersion.from_dict(out["model_version"])
 
     def delete_model_version(self, name: str, version: str) -> None:
-        self.call("DELETE", f"{MV}/delete", {"name": name, "version": version})
+        self.send("DELETE", f"{MV}/delete", {"name": name, "version": version})
 
     def transition_model_version_stage(
         self, name: str, version: str, stage: str, archive_existing_versions: bool
     ) -> ModelVersion:
         body = {"name": name, "version": version, "stage": stage,
                 "archive_existing_versions": archive_existing_versions}
-        return ModelVersion.from_dict(self.call("POST", f"{MV}/transition-stage", body)["model_version"])
+        return ModelVersion.from_dict(self.send("POST", f"{MV}/transition-stage", body)["model_version"])
 
     def get_model_version_download_uri(self, name: str, version: str) -> str:
-        out = self.call("GET", f"{MV}/get-download-uri", params={"name": name, "version": version})
+        out = self.send("GET", f"{MV}/get-download-uri", params={"name": name, "version": version})
         return str(out.get("artifact_uri", ""))
 
     def search_model_versions(
         self, filter_string: str | None, max_results: int, order_by: list[str] | None, page_token: str | None
     ) -> PagedList:
-        out = self.call("GET", f"{MV}/search", params=_search_params(filter_string, max_results, order_by, page_token))
+        out = self.send("GET", f"{MV}/search", params=_search_params(filter_string, max_results, order_by, page_token))
         items = [ModelVersion.from_dict(v) for v in out.get("model_versions", [])]
         return PagedList(items, out.get("next_page_token") or None)
 
     def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self.call("POST", f"{MV}/set-tag", {"name": name, "version": version, "key": key, "value": value})
+        self.send("POST", f"{MV}/set-tag", {"name": name, "version": version, "key": key, "value": value})
 
     def delete_model_version_tag(self, name: str, version: str, key: str) -> None:
-        self.call("DELETE", f"{MV}/delete-tag", {"name": name, "version": version, "key": key})
+        self.send("DELETE", f"{MV}/delete-tag", {"name": name, "version": version, "key": key})
 
     # ---- our extension --------------------------------------------------------
 
@@ -135,6 +135,6 @@ class HttpRegistry:
         params: dict[str, Any] = {"name": name, "max_results": max_results}
         if page_token:
             params["page_token"] = page_token
-        out = self.call("GET", AUDIT, params=params)
+        out = self.send("GET", AUDIT, params=params)
         items = [RegistryAuditEntry.from_dict(e) for e in out.get("entries", [])]
         return PagedList(items, out.get("next_page_token") or None)

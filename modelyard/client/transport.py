@@ -1,30 +1,23 @@
 """How a :class:`~modelyard.Client` reaches a store: in process, or over HTTP.
 
-Both transports offer the same methods with the same entities in and out;
-``LocalTransport`` calls the service directly, ``HttpTransport`` (in
-``http.py``) speaks the MLflow REST API plus our bulk-ingest extension.
+Both transports run the operations of the table (:mod:`modelyard.api`) and answer with the REST
+API's JSON: ``LocalTransport`` runs each operation's handler on the service in this process,
+``HttpTransport`` (in ``http.py``) sends it to a server. The client turns answers into entities
+once, for both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+import msgspec
+
+from ..api.operations import Operation
+from ..api.schemas import MAX_BULK_METRICS
 from ..artifacts import ArtifactRepository
 from ..artifacts.locations import ANYWHERE
-from ..entities import (
-    DatasetInput,
-    Experiment,
-    LoggedModelInput,
-    Metric,
-    PagedList,
-    Param,
-    Run,
-    RunInfo,
-    RunTag,
-)
-from ..service import TrackingService
-from ..service.limits import MAX_BULK_METRICS
+from ..entities import Metric, Param, RunTag
 from ..settings import Settings
 from .inference_local import LocalInference
 from .logged_models_local import LocalLoggedModels
@@ -33,43 +26,21 @@ from .registry_local import LocalRegistry
 from .uri import embedded_location
 from .webhooks_local import LocalWebhooks
 
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
 
 class Transport(Protocol):
-    def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str: ...
-    def get_experiment(self, experiment_id: str) -> Experiment: ...
-    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
-    def search_experiments(
-        self, view_type: str, max_results: int, filter_string: str | None, order_by: list[str] | None, page_token: str | None
-    ) -> PagedList: ...
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
-    def delete_experiment(self, experiment_id: str) -> None: ...
-    def restore_experiment(self, experiment_id: str) -> None: ...
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
-    def create_run(
-        self, experiment_id: str, start_time: int | None, tags: dict[str, str], run_name: str | None, user_id: str | None
-    ) -> Run: ...
-    def get_run(self, run_id: str) -> Run: ...
-    def update_run(self, run_id: str, status: str | None, end_time: int | None, run_name: str | None) -> RunInfo: ...
-    def delete_run(self, run_id: str) -> None: ...
-    def restore_run(self, run_id: str) -> None: ...
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None,
-        run_view_type: str,
-        max_results: int,
-        order_by: list[str] | None,
-        page_token: str | None,
-    ) -> PagedList: ...
-    def log_batch(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None: ...
-    def log_param(self, run_id: str, param: Param) -> None: ...
-    def set_tag(self, run_id: str, tag: RunTag) -> None: ...
-    def delete_tag(self, run_id: str, key: str) -> None: ...
-    def log_inputs(
-        self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[LoggedModelInput] = ()
-    ) -> None: ...
-    def get_metric_history(self, run_id: str, key: str, max_results: int | None, page_token: str | None) -> PagedList: ...
+    """What the :class:`~modelyard.Client` needs of a store: run an operation, log in bulk, reach artifacts."""
+
+    def call(self, op: Operation, request: msgspec.Struct) -> dict[str, Any]:
+        """Run ``op`` (see :mod:`modelyard.api`) with ``request``; the REST API's answer."""
+        ...
+
+    def log_bulk(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
+        """Any number of points, with params and tags: in as few round trips as the store takes."""
+        ...
+
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository: ...
     def close(self) -> None: ...
 
@@ -86,37 +57,20 @@ class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalInfer
             serve_artifacts=False,
             artifact_roots=ANYWHERE,  # the user's own process: any well-formed location of theirs is theirs
         )
+        from ..service import TrackingService  # the store loads only when a local client is made
+
         self.service = TrackingService(settings)
-        svc = self.service
-        self.create_experiment = svc.experiments.create
-        self.get_experiment = svc.experiments.get
-        self.get_experiment_by_name = svc.experiments.get_by_name
-        self.rename_experiment = svc.experiments.rename
-        self.delete_experiment = svc.experiments.delete
-        self.restore_experiment = svc.experiments.restore
-        self.set_experiment_tag = svc.experiments.set_tag
-        self.delete_experiment_tag = svc.experiments.delete_tag
-        self.get_run = svc.runs.get
-        self.update_run = svc.runs.update
-        self.delete_run = svc.runs.delete
-        self.restore_run = svc.runs.restore
-        self.log_param = svc.runs.log_param
-        self.set_tag = svc.runs.set_tag
-        self.delete_tag = svc.runs.delete_tag
-        self.log_inputs = svc.runs.log_inputs
-        self.get_metric_history = svc.runs.metric_history
-        self.artifact_repository = svc.artifacts.repository
+        self.artifact_repository = self.service.artifacts.repository
 
-    def search_experiments(self, view_type, max_results, filter_string, order_by, page_token):  # type: ignore[no-untyped-def]
-        return self.service.experiments.search(view_type, max_results, filter_string, order_by, page_token)
+    def call(self, op: Operation, request: msgspec.Struct) -> dict[str, Any]:
+        answer = op.resolve()(self.service, request)
+        if answer is None:
+            return {}
+        # The answer as the server would send it: handlers may hold pre-encoded JSON (msgspec.Raw)
+        # and values JSON spells differently (NaN), so the client sees the same thing both ways.
+        return _decode(_encode(answer))  # type: ignore[no-any-return]
 
-    def create_run(self, experiment_id, start_time, tags, run_name, user_id):  # type: ignore[no-untyped-def]
-        return self.service.runs.create(experiment_id, user_id, start_time, tags, run_name)
-
-    def search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):  # type: ignore[no-untyped-def]
-        return self.service.runs.search(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
-
-    def log_batch(self, run_id, metrics, params, tags):  # type: ignore[no-untyped-def]
+    def log_bulk(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
         first = True
         for start in range(0, max(len(metrics), 1), MAX_BULK_METRICS):
             chunk = metrics[start : start + MAX_BULK_METRICS]

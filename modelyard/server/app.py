@@ -27,6 +27,7 @@ from . import routes as routes_package
 from . import workers
 from .failures import error_payload
 from .hotpath import HotPath
+from .operations import operation_routes
 from .protocol import JSONResponse
 from .ui import STATIC_DIR
 
@@ -61,12 +62,12 @@ _TABLES = (
 
 
 def build_routes() -> list[Route]:
-    """Every table of every module in ``server/routes``, each under its prefixes."""
+    """The table of operations' routes, then every table of every module in ``server/routes`` under its prefixes."""
     modules = [
         importlib.import_module(f"{routes_package.__name__}.{info.name}")
         for info in sorted(pkgutil.iter_modules(routes_package.__path__), key=lambda i: i.name)
     ]
-    out: list[Route] = []
+    out: list[Route] = operation_routes()
     for attr, prefixes in _TABLES:
         for module in modules:
             out += _mount(prefixes, getattr(module, attr, []))

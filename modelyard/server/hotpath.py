@@ -32,15 +32,16 @@ from typing import Any, NamedTuple
 import msgspec
 from starlette.types import Scope
 
+from ..api import schemas as s
+from ..api.operations import API, all_operations
 from ..errors import ModelyardError
-from . import schemas as s
 from .failures import error_payload, is_busy
-from .protocol import batch_too_large, decode_body, too_large
-from .routes import runs
+from .operations import TOO_LARGE
+from .protocol import decode_body, too_large
 
 
 class Call(NamedTuple):
-    """One route's schema, function and body limit, as its entry in ``routes/runs.py``."""
+    """One hot operation's schema, handler and body limit, as the table of operations declares them."""
 
     schema: type[msgspec.Struct]
     fn: Callable[[Any, Any], Any]
@@ -56,14 +57,16 @@ def _no_model_links(req: s.LogBatch) -> bool:
     return not any(m.model_id for m in req.metrics)
 
 
+_FAST_ONLY: dict[str, Callable[[Any], bool]] = {
+    "log_metric": lambda req: not req.model_id,
+    "log_batch": _no_model_links,
+}
+
+# The table's hot operations (``hot=True`` in modelyard.api), by path under the MLflow prefix.
 CALLS = {
-    "/runs/create": Call(s.CreateRun, runs.create),
-    "/runs/update": Call(s.UpdateRun, runs.update),
-    "/runs/log-metric": Call(s.LogMetric, runs.log_metric, fast_only=lambda req: not req.model_id),
-    "/runs/log-parameter": Call(s.LogParam, runs.log_param),
-    "/runs/set-tag": Call(s.SetTag, runs.set_tag),
-    "/runs/log-batch": Call(s.LogBatch, runs.log_batch, "max_log_batch_bytes", batch_too_large,
-                            fast_only=_no_model_links),
+    op.path.removeprefix(API): Call(op.request, op.resolve(), op.max_bytes_setting, TOO_LARGE[op.too_large],
+                                    _FAST_ONLY.get(op.name, lambda req: True))
+    for op in all_operations() if op.hot
 }
 
 # Calls run on the event loop (HotPath.answer_now): bodies up to this size; and while such calls

@@ -8,11 +8,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..api.schemas import MAX_BULK_METRICS as MAX_BULK_METRICS  # the bulk-ingest extension's points per request
+from ..api.schemas import MAX_PARAMS_TAGS_PER_BATCH as MAX_PARAMS_TAGS_PER_BATCH
 from ..entities import Metric, Param, RunTag
 from ..errors import InvalidParameterValue
 
 MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
 MAX_BATCH_LOG_REQUEST_SIZE = 1_000_000
 MAX_PARAM_VAL_LENGTH = 6000
@@ -31,8 +32,6 @@ MAX_DATASET_SCHEMA_SIZE = 1048575
 MAX_DATASET_PROFILE_SIZE = 16777215
 MAX_INPUT_TAG_KEY_SIZE = 255
 MAX_INPUT_TAG_VALUE_SIZE = 500
-# Our bulk-ingest extension: one request may carry this many points.
-MAX_BULK_METRICS = 100_000
 
 _NAME_RE = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")

@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from modelyard.api import schemas as s
+from modelyard.api.schemas_pipelines import Record
 from modelyard.server import bad_requests as bad
-from modelyard.server import schemas as s
-from modelyard.server.schemas_pipelines import Record
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import pytest
 import schemathesis
 from starlette.routing import Route
 
+from modelyard.api import schemas as s
 from modelyard.server import create_app
-from modelyard.server import schemas as s
 from modelyard.server.openapi import api_twin, build
 from modelyard.server.protocol import accepts
 from modelyard.settings import Settings

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...api import schemas as s
 from ...artifacts import ArtifactRepository, safe_relpath
 from ...errors import (
     EndpointNotFound,
@@ -30,7 +31,6 @@ from ...errors import (
 )
 from ...service import TrackingService
 from ...service.limits import missing_value
-from .. import schemas as s
 from ..protocol import (
     JSONResponse,
     artifact_response,

@@ -11,9 +11,9 @@ from typing import Any
 
 import msgspec
 
+from ...api.schemas import Int64
 from ...service import TrackingService
 from ..protocol import endpoint
-from ..schemas import Int64
 
 
 class LogRequests(msgspec.Struct):

@@ -1,6 +1,6 @@
 """/api/2.0/modelyard/runs/ingest: many points of one run, columnar, in one transaction.
 
-The body is an :class:`~modelyard.server.schemas.IngestBatch` as JSON, or as
+The body is an :class:`~modelyard.api.schemas.IngestBatch` as JSON, or as
 MessagePack when sent with ``Content-Type: application/msgpack`` (what our SDK
 sends: floats travel as 8 bytes, no text to parse, NaN and infinities as they
 are). Either way the series go to the service as
@@ -17,12 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...api import schemas as s
 from ...entities import Param, RunTag
 from ...entities.metric_columns import MetricColumns
 from ...errors import InvalidParameterValue, MalformedRequest
 from ...service import TrackingService
 from ...service.limits import MAX_BULK_METRICS, check_name, invalid_value, missing_value
-from .. import schemas as s
 from ..bad_requests import decode_failure
 from ..protocol import JSONResponse, accepts, decode_body, read_body
 

@@ -18,12 +18,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...api import schemas_logged_models as s
 from ...artifacts import safe_relpath
 from ...entities.logged_models import LoggedModelOutput
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ...service.limits import missing_value
-from .. import schemas_logged_models as s
 from ..protocol import (
     JSONResponse,
     accepts,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...api import schemas_registry as s
 from ...service import TrackingService
 from ...service.registry import SEARCH_VERSIONS_DEFAULT
-from .. import schemas_registry as s
 from .registered_models import registry_endpoint, required
 
 

@@ -16,10 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...api.schemas import Int64
+from ...api.schemas_pipelines import Record, RunUuid, Short
 from ...service import TrackingService
 from ..protocol import JSONResponse, accepts, decode_body, endpoint, read_body
-from ..schemas import Int64
-from ..schemas_pipelines import Record, RunUuid, Short
 
 
 class RunId(msgspec.Struct):

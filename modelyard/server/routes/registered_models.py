@@ -16,11 +16,11 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...api import schemas_registry as s
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ...service.limits import missing_value
 from ...service.registry import SEARCH_MODELS_DEFAULT, acting_user
-from .. import schemas_registry as s
 from ..protocol import accepts, endpoint
 
 S = TypeVar("S", bound=msgspec.Struct)

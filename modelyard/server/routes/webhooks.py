@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...api.schemas import Int64
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ..protocol import (
@@ -30,7 +31,6 @@ from ..protocol import (
     read_body,
     refuse_nul,
 )
-from ..schemas import Int64
 
 S = TypeVar("S", bound=msgspec.Struct)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...api import schemas as s
 from ...errors import InvalidParameterValue, ResourceDoesNotExist
-from ...service import TrackingService, limits
-from ...service.limits import missing_value
-from .. import schemas as s
-from ..protocol import endpoint
+from .. import TrackingService, limits
+from ..limits import missing_value
 
 
 def get_history(svc: TrackingService, req: s.GetMetricHistory) -> dict[str, Any]:
@@ -56,14 +55,3 @@ def get_history_bulk(svc: TrackingService, req: s.GetMetricHistoryBulk) -> dict[
         found.sort(key=lambda m: (m["timestamp"], m["step"], float(m["value"])))
         points.extend({**m, "run_id": run_id} for m in found)
     return {"metrics": points[:limit]}
-
-
-ROUTES = [
-    ("/metrics/get-history", ["GET"], endpoint(s.GetMetricHistory, get_history)),
-    ("/metrics/get-history-bulk-interval", ["GET"], endpoint(s.GetMetricHistoryBulkInterval, get_history_bulk_interval)),
-]
-
-# MLflow serves this one under /ajax-api only (its web UI's call).
-ABSOLUTE_ROUTES = [
-    ("/ajax-api/2.0/mlflow/metrics/get-history-bulk", ["GET"], endpoint(s.GetMetricHistoryBulk, get_history_bulk)),
-]

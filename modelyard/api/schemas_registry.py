@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-import msgspec
-
-from .schemas import Int64, KeyValue
+from .schemas import Int64, KeyValue, Request
 
 
-class Name(msgspec.Struct):
+class Name(Request):
     name: Optional[str] = None
 
 
@@ -32,7 +30,7 @@ class UpdateRegisteredModel(Name):
     deployment_job_id: Optional[str] = None
 
 
-class SearchRegisteredModels(msgspec.Struct):
+class SearchRegisteredModels(Request):
     filter: Optional[str] = None
     max_results: Optional[Int64] = None
     order_by: list[str] = []
@@ -82,7 +80,7 @@ class TransitionModelVersionStage(Version):
     archive_existing_versions: Optional[bool] = False
 
 
-class SearchModelVersions(msgspec.Struct):
+class SearchModelVersions(Request):
     filter: Optional[str] = None
     max_results: Optional[Int64] = None
     order_by: list[str] = []

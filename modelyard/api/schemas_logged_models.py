@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-import msgspec
-
-from .schemas import Int64, KeyValue
+from .schemas import Int64, KeyValue, Request
 
 
-class CreateLoggedModel(msgspec.Struct):
+class CreateLoggedModel(Request):
     experiment_id: Optional[str] = None
     name: Optional[str] = None
     model_type: Optional[str] = None
@@ -24,7 +22,7 @@ class CreateLoggedModel(msgspec.Struct):
     tags: list[KeyValue] = []
 
 
-class ModelId(msgspec.Struct):
+class ModelId(Request):
     model_id: Optional[str] = None
 
 
@@ -48,19 +46,19 @@ class LogLoggedModelParams(ModelId):
     params: list[KeyValue] = []
 
 
-class DatasetFilter(msgspec.Struct):
+class DatasetFilter(Request):
     dataset_name: Optional[str] = None
     dataset_digest: Optional[str] = None
 
 
-class OrderBy(msgspec.Struct):
+class OrderBy(Request):
     field_name: Optional[str] = None
     ascending: Optional[bool] = True
     dataset_name: Optional[str] = None
     dataset_digest: Optional[str] = None
 
 
-class SearchLoggedModels(msgspec.Struct):
+class SearchLoggedModels(Request):
     experiment_ids: list[str] = []
     filter: Optional[str] = None
     datasets: list[DatasetFilter] = []
@@ -78,11 +76,11 @@ class GetLoggedModelArtifact(ModelId):
     artifact_file_path: Optional[str] = None
 
 
-class ModelOutputIn(msgspec.Struct):
+class ModelOutputIn(Request):
     model_id: Optional[str] = None
     step: Optional[Int64] = 0
 
 
-class LogOutputs(msgspec.Struct):
+class LogOutputs(Request):
     run_id: Optional[str] = None
     models: list[ModelOutputIn] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ...api import schemas as s
 from ...entities import (
     Dataset,
     DatasetInput,
@@ -15,10 +16,8 @@ from ...entities import (
     RunTag,
 )
 from ...errors import InvalidParameterValue
-from ...service import TrackingService
-from ...service.limits import missing_value
-from .. import schemas as s
-from ..protocol import batch_too_large, endpoint
+from .. import TrackingService
+from ..limits import missing_value
 
 
 def _run_id(req: s.RunId) -> str:
@@ -138,21 +137,3 @@ def log_inputs(svc: TrackingService, req: s.LogInputs) -> None:
             )
         )
     svc.runs.log_inputs(_run_id(req), items, [LoggedModelInput(m.model_id or "") for m in req.models])
-
-
-ROUTES = [
-    ("/runs/create", ["POST"], endpoint(s.CreateRun, create)),
-    ("/runs/get", ["GET"], endpoint(s.RunId, get, inline=True)),
-    ("/runs/update", ["POST"], endpoint(s.UpdateRun, update)),
-    ("/runs/delete", ["POST"], endpoint(s.RunId, delete)),
-    ("/runs/restore", ["POST"], endpoint(s.RunId, restore)),
-    ("/runs/search", ["POST", "GET"], endpoint(s.SearchRuns, search)),
-    ("/runs/log-metric", ["POST"], endpoint(s.LogMetric, log_metric)),
-    ("/runs/log-parameter", ["POST"], endpoint(s.LogParam, log_param)),
-    ("/runs/set-tag", ["POST"], endpoint(s.SetTag, set_tag)),
-    ("/runs/delete-tag", ["POST"], endpoint(s.DeleteTag, delete_tag)),
-    ("/runs/log-batch", ["POST"], endpoint(
-        s.LogBatch, log_batch, max_bytes_setting="max_log_batch_bytes", on_too_large=batch_too_large
-    )),
-    ("/runs/log-inputs", ["POST"], endpoint(s.LogInputs, log_inputs)),
-]

@@ -16,12 +16,16 @@ import msgspec
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
-class KeyValue(msgspec.Struct):
+class Request(msgspec.Struct, omit_defaults=True):
+    """Every request body: fields left at their default are not sent (MLflow's servers read them as absent)."""
+
+
+class KeyValue(Request):
     key: Optional[str] = None
     value: Optional[str] = None
 
 
-class MetricIn(msgspec.Struct):
+class MetricIn(Request):
     key: Optional[str] = None
     value: Optional[float] = None
     timestamp: Optional[Int64] = None
@@ -34,25 +38,25 @@ class MetricIn(msgspec.Struct):
 
 # ---- experiments ---------------------------------------------------------------
 
-class CreateExperiment(msgspec.Struct):
+class CreateExperiment(Request):
     name: Optional[str] = None
     artifact_location: Optional[str] = None
     tags: list[KeyValue] = []
 
 
-class SearchDatasets(msgspec.Struct):
+class SearchDatasets(Request):
     experiment_ids: list[str] = []
 
 
-class ExperimentId(msgspec.Struct):
+class ExperimentId(Request):
     experiment_id: Optional[str] = None
 
 
-class GetExperimentByName(msgspec.Struct):
+class GetExperimentByName(Request):
     experiment_name: Optional[str] = None
 
 
-class SearchExperiments(msgspec.Struct):
+class SearchExperiments(Request):
     max_results: Optional[Int64] = 1000
     page_token: Optional[str] = None
     filter: Optional[str] = None
@@ -60,25 +64,25 @@ class SearchExperiments(msgspec.Struct):
     view_type: Optional[str] = "ACTIVE_ONLY"
 
 
-class UpdateExperiment(msgspec.Struct):
+class UpdateExperiment(Request):
     experiment_id: Optional[str] = None
     new_name: Optional[str] = None
 
 
-class SetExperimentTag(msgspec.Struct):
+class SetExperimentTag(Request):
     experiment_id: Optional[str] = None
     key: Optional[str] = None
     value: Optional[str] = None
 
 
-class DeleteExperimentTag(msgspec.Struct):
+class DeleteExperimentTag(Request):
     experiment_id: Optional[str] = None
     key: Optional[str] = None
 
 
 # ---- runs ----------------------------------------------------------------------
 
-class CreateRun(msgspec.Struct):
+class CreateRun(Request):
     experiment_id: Optional[str] = None
     user_id: Optional[str] = None
     run_name: Optional[str] = None
@@ -86,7 +90,7 @@ class CreateRun(msgspec.Struct):
     tags: list[KeyValue] = []
 
 
-class RunId(msgspec.Struct):
+class RunId(Request):
     run_id: Optional[str] = None
     run_uuid: Optional[str] = None
 
@@ -101,7 +105,7 @@ class UpdateRun(RunId):
     run_name: Optional[str] = None
 
 
-class SearchRuns(msgspec.Struct):
+class SearchRuns(Request):
     experiment_ids: list[str] = []
     filter: Optional[str] = None
     run_view_type: Optional[str] = "ACTIVE_ONLY"
@@ -140,7 +144,7 @@ class LogBatch(RunId):
     tags: list[KeyValue] = []
 
 
-class DatasetIn(msgspec.Struct):
+class DatasetIn(Request):
     name: Optional[str] = None
     digest: Optional[str] = None
     source_type: Optional[str] = None
@@ -149,12 +153,12 @@ class DatasetIn(msgspec.Struct):
     profile: Optional[str] = None
 
 
-class DatasetInputIn(msgspec.Struct):
+class DatasetInputIn(Request):
     dataset: Optional[DatasetIn] = None
     tags: list[KeyValue] = []
 
 
-class ModelInputIn(msgspec.Struct):
+class ModelInputIn(Request):
     model_id: Optional[str] = None
 
 
@@ -171,13 +175,13 @@ class GetMetricHistory(RunId):
     page_token: Optional[str] = None
 
 
-class GetMetricHistoryBulk(msgspec.Struct):
+class GetMetricHistoryBulk(Request):
     run_id: list[str] = []  # repeated in the query string
     metric_key: Optional[str] = None
     max_results: Optional[int] = None
 
 
-class GetMetricHistoryBulkInterval(msgspec.Struct):
+class GetMetricHistoryBulkInterval(Request):
     run_ids: list[str] = []
     metric_key: Optional[str] = None
     start_step: Optional[Int64] = None
@@ -190,19 +194,25 @@ class ListArtifacts(RunId):
     page_token: Optional[str] = None
 
 
-class ListProxiedArtifacts(msgspec.Struct):
+class ListProxiedArtifacts(Request):
     path: Optional[str] = None
 
 
 # ---- modelyard extensions ------------------------------------------------------
 
-class MetricSeries(msgspec.Struct):
+class MetricSeries(Request):
     """One key's points, columnar: equal-length lists."""
 
     key: str
     values: list[float]
     timestamps: list[int]
     steps: list[int]
+
+
+# Our bulk-ingest extension: one request may carry this many points.
+MAX_BULK_METRICS = 100_000
+# Params and tags one log-batch may carry, each (MLflow's limit).
+MAX_PARAMS_TAGS_PER_BATCH = 100
 
 
 class IngestBatch(RunId):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...api import schemas as s
 from ...errors import ResourceDoesNotExist
-from ...service import TrackingService
-from .. import schemas as s
-from ..protocol import endpoint
+from .. import TrackingService
 
 
 def create(svc: TrackingService, req: s.CreateExperiment) -> dict[str, Any]:
@@ -62,21 +61,3 @@ def delete_tag(svc: TrackingService, req: s.DeleteExperimentTag) -> None:
 
 def search_datasets(svc: TrackingService, req: s.SearchDatasets) -> dict[str, Any]:
     return {"dataset_summaries": svc.runs.dataset_summaries(req.experiment_ids)}
-
-
-ROUTES = [
-    ("/experiments/create", ["POST"], endpoint(s.CreateExperiment, create)),
-    ("/experiments/get", ["GET"], endpoint(s.ExperimentId, get)),
-    ("/experiments/get-by-name", ["GET"], endpoint(s.GetExperimentByName, get_by_name)),
-    ("/experiments/search", ["GET", "POST"], endpoint(s.SearchExperiments, search)),
-    ("/experiments/update", ["POST"], endpoint(s.UpdateExperiment, update)),
-    ("/experiments/delete", ["POST"], endpoint(s.ExperimentId, delete)),
-    ("/experiments/restore", ["POST"], endpoint(s.ExperimentId, restore)),
-    ("/experiments/set-experiment-tag", ["POST"], endpoint(s.SetExperimentTag, set_tag)),
-    ("/experiments/delete-experiment-tag", ["POST"], endpoint(s.DeleteExperimentTag, delete_tag)),
-]
-
-# MLflow serves this one under /ajax-api only (its web UI's call).
-ABSOLUTE_ROUTES = [
-    ("/ajax-api/2.0/mlflow/experiments/search-datasets", ["POST"], endpoint(s.SearchDatasets, search_datasets)),
-]

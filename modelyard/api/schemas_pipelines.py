@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from .schemas import Int64
+from .schemas import Int64, Request
 
 Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 RunUuid = Annotated[str, msgspec.Meta(max_length=32)]
@@ -20,7 +20,7 @@ Short = Annotated[str, msgspec.Meta(max_length=20)]
 CacheKey = Annotated[str, msgspec.Meta(max_length=64)]
 
 
-class PipelineRunRecord(msgspec.Struct, omit_defaults=True):
+class PipelineRunRecord(Request):
     run_uuid: RunUuid | None = None
     pipeline: Name | None = None
     reference: str | None = None
@@ -35,7 +35,7 @@ class PipelineRunRecord(msgspec.Struct, omit_defaults=True):
     event_id: Int64 | None = None
 
 
-class StepRecord(msgspec.Struct, omit_defaults=True):
+class StepRecord(Request):
     pipeline_run_uuid: RunUuid
     task_key: Name
     step: Name
@@ -57,7 +57,7 @@ class StepRecord(msgspec.Struct, omit_defaults=True):
     metrics: list[tuple[str, float, Int64, Int64]] = []
 
 
-class CacheEntryRecord(msgspec.Struct, omit_defaults=True):
+class CacheEntryRecord(Request):
     cache_key: CacheKey
     pipeline: Name
     step: Name
@@ -65,7 +65,7 @@ class CacheEntryRecord(msgspec.Struct, omit_defaults=True):
     output: Any = None
 
 
-class Record(msgspec.Struct):
+class Record(Request):
     pipeline_run: PipelineRunRecord | None = None
     steps: list[StepRecord] = []
     cache_entries: list[CacheEntryRecord] = []
