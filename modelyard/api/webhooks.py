@@ -1,0 +1,7 @@
+"""Operations on webhooks (being moved here from their route module)."""
+
+from __future__ import annotations
+
+from .operations import Table
+
+t = Table("webhooks", "modelyard.service.handlers")
