@@ -1,7 +1,18 @@
-"""Operations on inference (being moved here from their route module)."""
+"""Operations on the serving request log and its ground-truth feedback (our extension)."""
 
 from __future__ import annotations
 
-from .operations import Table
+from . import schemas_inference as s
+from .operations import EXT, Table, edit, read
 
 t = Table("inference", "modelyard.service.handlers")
+
+LOG_REQUESTS = t.add("log_inference_requests", "POST", f"{EXT}/inference/requests", s.LogRequests,
+                     "inference:log_requests", edit("inference"), idempotent=True,
+                     summary="Store served requests (a request id stored twice is kept once).")
+SEARCH_REQUESTS = t.add("search_inference_requests", "GET", f"{EXT}/inference/requests", s.SearchRequests,
+                        "inference:search_requests", read("inference"), idempotent=True,
+                        summary="Served requests of a model, newest first, with their labels.")
+LOG_FEEDBACK = t.add("log_inference_feedback", "POST", f"{EXT}/inference/feedback", s.LogFeedback,
+                     "inference:log_feedback", edit("inference"), idempotent=True,
+                     summary="Attach ground-truth labels to served requests.")

@@ -13,24 +13,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..service.inference import MAX_ROWS_PER_CALL, InferenceRecord
+from ..api import inference as ops
+from ..api import schemas_inference as s
+from ..api.operations import Operation
+from ..api.schemas_inference import MAX_ROWS_PER_CALL
+from ..entities.inference import InferenceRecord
 
 
 class InferenceMethods:
-    _t: Any
+    def _call(self, op: Operation, request: Any) -> dict[str, Any]:
+        raise NotImplementedError  # the Client's
 
     def log_inference_requests(self, requests: Sequence[dict[str, Any]]) -> None:
         """Store served requests (``request_id``, ``model_name``, ``model_version``, ``timestamp_ms``,
         ``latency_ms``, ``inputs``, ``outputs``), any number, in as few calls as possible."""
         rows = list(requests)
         for start in range(0, len(rows), MAX_ROWS_PER_CALL):
-            self._t.log_inference_requests(rows[start : start + MAX_ROWS_PER_CALL])
+            self._call(ops.LOG_REQUESTS, s.LogRequests(requests=rows[start : start + MAX_ROWS_PER_CALL]))
 
     def log_inference_feedback(self, feedback: Sequence[dict[str, Any]]) -> None:
         """Attach ground truth to served requests: ``[{"request_id": ..., "label": ...}, ...]``."""
         items = list(feedback)
         for start in range(0, len(items), MAX_ROWS_PER_CALL):
-            self._t.log_inference_feedback(items[start : start + MAX_ROWS_PER_CALL])
+            self._call(ops.LOG_FEEDBACK, s.LogFeedback(feedback=items[start : start + MAX_ROWS_PER_CALL]))
 
     def search_inference_requests(
         self,
@@ -43,6 +48,6 @@ class InferenceMethods:
     ) -> list[InferenceRecord]:
         """Served requests of a model (newest first) with their labels, for monitoring."""
         version = None if model_version is None else str(model_version)
-        return self._t.search_inference_requests(  # type: ignore[no-any-return]
-            model_name, version, start_time_ms, end_time_ms, max_results, offset
-        )
+        req = s.SearchRequests(model_name=model_name, model_version=version, start_time_ms=start_time_ms,
+                               end_time_ms=end_time_ms, max_results=max_results, offset=offset)
+        return [InferenceRecord.from_dict(r) for r in self._call(ops.SEARCH_REQUESTS, req).get("requests", [])]

@@ -19,7 +19,6 @@ from ..artifacts import ArtifactRepository
 from ..artifacts.locations import ANYWHERE
 from ..entities import Metric, Param, RunTag
 from ..settings import Settings
-from .inference_local import LocalInference
 from .logged_models_local import LocalLoggedModels
 from .pipelines_local import LocalPipelines
 from .registry_local import LocalRegistry
@@ -45,7 +44,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalInference, LocalPipelines):
+class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalPipelines):
     """The service in this process, over an embedded store."""
 
     def __init__(self, uri: str) -> None:
