@@ -39,12 +39,18 @@ MSGPACK = "application/msgpack"
 
 
 class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpPipelines):
-    """A keep-alive connection to a modelyard (or MLflow) server."""
+    """A keep-alive connection to a modelyard (or MLflow) server.
 
-    def __init__(self, base_url: str, *, timeout: float = 120.0, retries: int = 3) -> None:
+    ``http``: an httpx client of your own to send through instead (its base URL is used as it is);
+    Starlette's ``TestClient(app)`` runs the real app in this process.
+    """
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 120.0, retries: int = 3, http: httpx.Client | None = None
+    ) -> None:
         conn = connection(base_url)
         self.base_url = conn.base_url  # without user info, so no message repeats a password
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, auth=conn.auth, verify=conn.verify)
+        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout, auth=conn.auth, verify=conn.verify)
         self.retries = retries
         self.ingest_msgpack = True  # off once a server (an older modelyard) reads ingest bodies as JSON only
 
