@@ -2,8 +2,8 @@
 
 - ``reference/settings.md`` from :class:`modelyard.settings.Settings` (every field: variable, type, default, help);
 - ``reference/cli.md`` from the click commands under ``modelyard.cli.main`` (each command's ``--help``);
-- ``reference/rest.md`` from the server's route tables (``modelyard/server/routes/``, mounted as
-  :func:`modelyard.server.app.build_routes` mounts them).
+- ``reference/rest.md`` from the table of operations (``modelyard/api/``), then the routes that are
+  not operations (``modelyard/server/routes/``, mounted as :func:`modelyard.server.app.build_routes` mounts them).
 
 ``tests/docs`` builds the site and checks that these pages name every setting, command and route.
 """
@@ -86,18 +86,51 @@ def routes_by_module() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+def operations_section() -> list[str]:
+    """One table per area of the table of operations."""
+    from modelyard.api.operations import Table, all_operations
+
+    all_operations()
+    lines: list[str] = []
+    for table in Table.areas:
+        if not table.ops:
+            continue
+        lines += [f"### {table.area.replace('_', ' ')}", "",
+                  "| Operation | Method | Path | Also under | Permission | Retried | What it does |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for op in table:
+            twin = f"`{op.paths[1]}`" if len(op.paths) > 1 else ""
+            perm = op.permission
+            on = perm.resource + (f" (`{perm.field}`)" if perm.field else "")
+            lines.append(
+                f"| `{op.name}` | {', '.join(op.methods)} | `{op.path}` | {twin} | {perm.level} on {_cell(on)}"
+                f" | {'yes' if op.idempotent else 'if never sent'} | {_cell(op.summary)} |")
+        lines.append("")
+    return lines
+
+
 def rest_page() -> str:
     lines = [
         "# REST API",
         "",
-        "Generated from the server's route tables (`modelyard/server/routes/`), grouped by route module.",
-        "MLflow's routes are served under `/api/2.0/mlflow` and, for MLflow's web UI, its `/ajax-api` twin;",
-        "our extensions under `/api/2.0/modelyard`. Requests and answers follow"
+        "Generated from the table of operations (`modelyard/api/`), then the routes that are not operations",
+        "(`modelyard/server/routes/`). MLflow's routes are served under `/api/2.0/mlflow` and, for MLflow's",
+        "web UI, its `/ajax-api` twin; our extensions under `/api/2.0/modelyard`. Requests and answers follow"
         " [MLflow's REST API](https://mlflow.org/docs/latest/rest-api.html) where MLflow has the route.",
+        "Every answer is JSON; an error is `{\"error_code\": ..., \"message\": ...}` with its HTTP status.",
+        "",
+        "## Operations",
+        "",
+        "*Permission* is what a caller needs when the server runs with authentication, on the resource the",
+        "named request field points at. *Retried*: the SDK asks again after a lost answer (`yes`), or only",
+        "when the request was never sent or the server refused it undone (429, 503).",
+        "",
+        *operations_section(),
+        "## Other routes",
         "",
     ]
     for module, routes in routes_by_module().items():
-        lines += [f"## {module}", "", "| Method | Path |", "| --- | --- |"]
+        lines += [f"### {module}", "", "| Method | Path |", "| --- | --- |"]
         lines += [f"| {methods} | `{path}` |" for path, methods in routes]
         lines.append("")
     return "\n".join(lines)
