@@ -128,6 +128,8 @@ def _print(report: Any) -> None:
         click.echo(f"{verb} experiment {experiment_id}.")
     for model_id in report.logged_models:
         click.echo(f"{verb} logged model {model_id}.")
+    for uri in report.artifacts_deleted:
+        click.echo(f"Deleted the files at {uri}.")
     for kept in report.kept:
         click.echo(f"Kept {kept['kind']} {kept['id']}: {kept['reason']}.")
     for skipped in report.artifacts_skipped:
