@@ -154,20 +154,20 @@ class Maintenance:
 
     # ---- purges ---------------------------------------------------------------------------
 
-    def purge_run(self, pk: int, *, in_experiment: bool = False) -> Counter[str] | None:
-        """Delete run ``pk`` and everything that hangs on it, in one transaction; the rows deleted per table.
-
-        None (and nothing deleted) unless the run is still in the ``deleted`` stage, or, with
-        ``in_experiment``, its experiment is.
-        """
+    def purge_runs(self, pks: Sequence[int]) -> tuple[list[str], Counter[str]]:
+        """Delete these runs and everything that hangs on them, in one transaction: the run ids purged and the
+        rows deleted per table. Only runs still deleted (or in a deleted experiment) are purged: one
+        restored meanwhile is left alone."""
+        if not pks:
+            return [], Counter()
+        query = text("SELECT r.id, r.run_uuid FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id"
+                     " WHERE r.id IN :pks AND (r.lifecycle_stage = :stage OR e.lifecycle_stage = :stage)"
+                     ).bindparams(bindparam("pks", expanding=True))
         with self.db.write() as conn:
-            still = conn.execute(text(
-                "SELECT r.run_uuid FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id"
-                " WHERE r.id = :pk AND (r.lifecycle_stage = :stage OR (:whole AND e.lifecycle_stage = :stage))"),
-                {"pk": pk, "stage": DELETED, "whole": in_experiment}).first()
-            if still is None:
-                return None
-            return self._delete_runs(conn, [pk], [still[0]])
+            still = conn.execute(query, {"pks": list(pks), "stage": DELETED}).all()
+            if not still:
+                return [], Counter()
+            return [r[1] for r in still], self._delete_runs(conn, [r[0] for r in still], [r[1] for r in still])
 
     def purge_experiment(self, experiment_id: int) -> Counter[str] | None:
         """Delete a deleted experiment with its logged models, datasets and tags (its runs must be gone).

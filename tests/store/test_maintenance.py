@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,6 +207,28 @@ def _undeletable(path: Path) -> Iterator[None]:
         if immutable:
             subprocess.run(["chattr", "-i", str(path)], check=True)
         os.chmod(path.parent, 0o700)
+
+
+def test_pipeline_records_go_with_their_runs(service):
+    exp = service.experiments.create("flows")
+    parent = service.runs.create(exp, run_name="p").info.run_id
+    steps = [{"pipeline_run_uuid": parent, "task_key": f"s[{i}]", "step": "s", "run_uuid": uuid.uuid4().hex,
+              "position": i, "status": "FINISHED", "experiment_id": exp, "tags": {"mlflow.parentRunId": parent}}
+             for i in range(2)]
+    entries = [{"cache_key": f"key-{i}", "pipeline": "p", "step": "s", "run_uuid": step["run_uuid"],
+                "output": {"kind": "json", "value": i, "hash": f"h{i}"}} for i, step in enumerate(steps)]
+    service.pipelines.record({"pipeline_run": {"run_uuid": parent, "pipeline": "p", "status": "FINISHED"},
+                              "steps": steps, "cache_entries": entries})
+    service.runs.delete(steps[0]["run_uuid"])  # one step's run: its cache entry must not be handed out again
+    report = collect(service)
+    assert report.runs == [steps[0]["run_uuid"]] and report.rows["pipeline_cache"] == 1
+    assert service.pipelines.cache_entry("key-0") is None and service.pipelines.cache_entry("key-1") is not None
+    service.experiments.delete(exp)
+    report = collect(service)
+    assert report.experiments == [exp] and report.rows["pipeline_runs"] == 1 and report.rows["pipeline_steps"] == 2
+    with service.store.db.read() as conn:
+        for table in ("pipeline_runs", "pipeline_steps", "pipeline_cache"):
+            assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0, table  # noqa: S608
 
 
 def _requests(service, now: int) -> None:
