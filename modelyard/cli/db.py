@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
-from .output import SdkGroup, echo_json, json_option, key_values
+from .output import SdkCommand, SdkGroup, echo_json, json_option, key_values
 
 DEFAULT_STORE = os.path.join(".modelyard", "modelyard.db")
 
@@ -35,7 +36,32 @@ def resolve_store_uri(given: str | None) -> str:
     return uri
 
 
-@click.group("db", cls=SdkGroup)
+class _StoreErrors:
+    """A database that cannot be reached or opened is one ``Error:`` line naming the fix, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import sqlite3
+
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        except (DBAPIError, sqlite3.Error) as exc:
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(
+                f"Cannot use the store's database: {cause}. Check --backend-store-uri (or MODELYARD_BACKEND_STORE_URI)"
+                " and that the database server is running.") from exc
+
+
+class StoreCommand(_StoreErrors, SdkCommand):
+    """A command over the store's database: SDK errors and database errors as one ``Error:`` line."""
+
+
+class StoreGroup(_StoreErrors, SdkGroup):
+    command_class = StoreCommand
+
+
+@click.group("db", cls=StoreGroup)
 def command() -> None:
     """Upgrade, inspect and back up the store's database."""
 

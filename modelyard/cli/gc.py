@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from ..errors import InvalidParameterValue
-from .db import resolve_store_uri, store_uri_option
-from .output import SdkCommand, echo_json
+from .db import StoreCommand, resolve_store_uri, store_uri_option
+from .output import echo_json
 
 _AGE = re.compile(r"^((?P<days>[.\d]+?)d)?((?P<hours>[.\d]+?)h)?((?P<minutes>[.\d]+?)m)?((?P<seconds>[.\d]+?)s)?$")
 
@@ -35,7 +35,7 @@ def _ids(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-@click.command("gc", cls=SdkCommand)
+@click.command("gc", cls=StoreCommand)
 @click.option("--older-than", default=None, metavar="AGE",
               help="Only what was deleted at least this long ago: #d#h#m#s, e.g. 30d or 1d12h (floats allowed)."
               " With --request-log: requests older than this (default: MODELYARD_REQUEST_LOG_RETENTION_DAYS).")
@@ -50,9 +50,13 @@ def _ids(values: tuple[str, ...]) -> list[str]:
 @click.option("--artifacts-destination", default=None, metavar="PATH_OR_URI",
               help="The server's --artifacts-destination, where mlflow-artifacts:/ locations live. Default:"
               " MODELYARD_ARTIFACTS_DESTINATION, else the artifacts folder beside a SQLite store.")
+@click.option("--default-artifact-root", default=None, metavar="URI",
+              help="The server's --default-artifact-root, if it has one: another place gc may delete files in"
+              " (default: MODELYARD_DEFAULT_ARTIFACT_ROOT). More roots: MODELYARD_ARTIFACT_ROOTS.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was purged as JSON.")
 def command(older_than: str | None, run_ids: tuple[str, ...], experiment_ids: tuple[str, ...], dry_run: bool,
-            request_log: bool, backend_store_uri: str | None, artifacts_destination: str | None, as_json: bool) -> None:
+            request_log: bool, backend_store_uri: str | None, artifacts_destination: str | None,
+            default_artifact_root: str | None, as_json: bool) -> None:
     """Permanently delete runs and experiments in the deleted stage, with their artifacts.
 
     With no ids, everything deleted (at least --older-than ago); with --run-ids or --experiment-ids,
@@ -65,11 +69,11 @@ def command(older_than: str | None, run_ids: tuple[str, ...], experiment_ids: tu
     if request_log:
         if run_ids or experiment_ids:
             raise click.UsageError("--request-log purges the request log only: leave out --run-ids and --experiment-ids.")
-        _request_log(uri, artifacts_destination, age, dry_run, as_json)
+        _request_log(uri, age, dry_run, as_json)
         return
     from ..service.gc import collect
 
-    service = _service(uri, artifacts_destination)
+    service = _service(uri, artifacts_destination, default_artifact_root)
     report = collect(service, older_than_ms=age, run_ids=_ids(run_ids), experiment_ids=_ids(experiment_ids),
                      dry_run=dry_run)
     if as_json:
@@ -80,7 +84,7 @@ def command(older_than: str | None, run_ids: tuple[str, ...], experiment_ids: tu
         sys.exit(1)
 
 
-def _service(uri: str, artifacts_destination: str | None) -> Any:
+def _service(uri: str, artifacts_destination: str | None = None, default_artifact_root: str | None = None) -> Any:
     """The store's service, opened as the server opens it (an existing store only)."""
     from ..client.uri import embedded_location
     from ..service import TrackingService
@@ -92,12 +96,16 @@ def _service(uri: str, artifacts_destination: str | None) -> Any:
     destination = artifacts_destination or settings.artifacts_destination or embedded_location(uri).artifact_root
     if "://" not in destination:
         destination = os.path.abspath(destination)
-    service = TrackingService(settings.with_(backend_store_uri=uri, artifacts_destination=destination))
+    root = default_artifact_root or settings.default_artifact_root
+    if root and "://" not in root:
+        root = os.path.abspath(root)
+    service = TrackingService(settings.with_(backend_store_uri=uri, artifacts_destination=destination,
+                                             default_artifact_root=root))
     click.get_current_context().call_on_close(service.close)
     return service
 
 
-def _request_log(uri: str, artifacts_destination: str | None, age: int | None, dry_run: bool, as_json: bool) -> None:
+def _request_log(uri: str, age: int | None, dry_run: bool, as_json: bool) -> None:
     from ..service.gc import DAY_MS, purge_request_log
     from ..settings import Settings
 
@@ -111,7 +119,7 @@ def _request_log(uri: str, artifacts_destination: str | None, age: int | None, d
     if dry_run:
         raise click.UsageError("--dry-run is not available with --request-log.")
     try:
-        requests, feedback = purge_request_log(_service(uri, artifacts_destination), age)
+        requests, feedback = purge_request_log(_service(uri), age)
     except InvalidParameterValue as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:

@@ -65,6 +65,12 @@ def test_upgrade_current_and_check(tmp_path: Path):
     assert "up to date: no" in run("db", "current", "--backend-store-uri", uri).output
 
 
+def test_an_unreachable_database_is_one_line():
+    for args in (("db", "current"), ("db", "upgrade"), ("gc",)):
+        refused = run(*args, "--backend-store-uri", "postgresql://postgres@127.0.0.1:1/none")
+        assert_clean_error(refused, "Cannot use the store's database", "Connection refused", "--backend-store-uri")
+
+
 def test_a_store_folder_is_its_database(tmp_path: Path):
     done = run("db", "upgrade", "--backend-store-uri", str(tmp_path / "folder"))
     assert done.exit_code == 0 and (tmp_path / "folder" / "modelyard.db").is_file()
