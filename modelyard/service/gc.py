@@ -237,9 +237,9 @@ def _needed(
     under: dict[str, tuple[str, str]] = {}  # artifact root -> ("run" | "model", id)
     for r in runs:
         if r.artifact_uri:
-            under[r.artifact_uri.rstrip("/")] = ("run", r.run_id)
+            under[_plain(r.artifact_uri)] = ("run", r.run_id)
     for m in models:
-        under[m.artifact_location.rstrip("/")] = ("model", m.model_id)
+        under[_plain(m.artifact_location)] = ("model", m.model_id)
     needed: dict[str, dict[str, list[str]]] = {"run": {}, "model": {}}
     for v in versions:
         label = f"{v.name}/{v.version}"
@@ -255,7 +255,7 @@ def _needed(
                 holders.add(("model", mid))
         if v.model_id and v.model_id in model_ids:
             holders.add(("model", v.model_id))
-        parts = location.rstrip("/").split("/")
+        parts = _plain(location).split("/")
         for n in range(len(parts), 0, -1):  # every ancestor of the location, nearest first
             holder = under.get("/".join(parts[:n]))
             if holder is not None:
@@ -263,6 +263,15 @@ def _needed(
         for kind, key in holders:
             needed[kind].setdefault(key, []).append(label)
     return needed["run"], needed["model"]
+
+
+def _plain(uri: str) -> str:
+    """A location compared by its path: ``file:///x/`` and ``/x`` alike."""
+    if uri.startswith("file://"):
+        uri = uri[len("file://"):]
+    elif uri.startswith("file:"):
+        uri = uri[len("file:"):]
+    return uri.rstrip("/")
 
 
 # ---- files ----------------------------------------------------------------------------------

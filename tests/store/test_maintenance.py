@@ -135,6 +135,11 @@ def test_registered_versions_keep_working(service):
     from_run = _fill(service, exp, "from-run")
     service.registry.create_registered_model("churn")
     service.registry.create_model_version("churn", f"runs:/{from_run}/notes", run_id=from_run)
+    by_path = _fill(service, exp, "by-path")  # a version whose source is the plain local path of the run's files
+    path_source = str(_local(service.runs.get(by_path).info.artifact_uri) / "notes")
+    service.registry.create_registered_model("local")
+    service.registry.create_model_version("local", path_source, run_id=by_path)
+    service.runs.delete(by_path)
     lm_exp = service.experiments.create("logged")
     logger = service.runs.create(lm_exp).info.run_id
     model = service.logged_models.create(lm_exp, name="m", source_run_id=logger)
@@ -150,7 +155,8 @@ def test_registered_versions_keep_working(service):
     report = collect(service)
 
     assert report.runs == [logger] and report.experiments == []
-    assert {(k["kind"], k["id"]) for k in report.kept} == {("run", from_run), ("experiment", lm_exp)}
+    assert {(k["kind"], k["id"]) for k in report.kept} == {("run", from_run), ("run", by_path), ("experiment", lm_exp)}
+    assert _files(service, by_path)
     assert _files(service, from_run)
     for version in ("1", "2"):
         uri = service.registry.get_model_version_download_uri("churn", version)
