@@ -136,6 +136,12 @@ class Settings:
     csrf_secret: str = _setting(
         "", "Key that signs the web UI's CSRF tokens. Empty: a random key per server start (shared by its workers)."
     )
+    # -- operating the store (modelyard db, modelyard gc, server/workers/retention.py) --
+    request_log_retention_days: float = _setting(
+        0.0,
+        "Days the serving request log keeps served requests and their feedback. Older rows are deleted every hour"
+        " by the server's background workers, and by `modelyard gc --request-log`. 0 keeps everything.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
