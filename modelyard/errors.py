@@ -90,6 +90,20 @@ class TemporarilyUnavailable(ModelyardError):
     status = 503
 
 
+class Unauthenticated(ModelyardError):
+    """No credentials, or credentials that do not verify (401, with a WWW-Authenticate challenge)."""
+
+    error_code = "UNAUTHENTICATED"
+    status = 401
+
+
+class TooManyAttempts(ModelyardError):
+    """Failed logins came too fast: wait, then try again (429, with Retry-After)."""
+
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+    status = 429
+
+
 _BY_CODE: dict[str, type[ModelyardError]] = {
     cls.error_code: cls
     for cls in (
@@ -103,6 +117,7 @@ _BY_CODE: dict[str, type[ModelyardError]] = {
         RequestTooLarge,
         PermissionDenied,
         TemporarilyUnavailable,
+        Unauthenticated,
     )
 }
 # Codes MLflow uses that we fold into our classes.

@@ -142,6 +142,28 @@ class Settings:
         "Days the serving request log keeps served requests and their feedback. Older rows are deleted every hour"
         " by the server's background workers, and by `modelyard gc --request-log`. 0 keeps everything.",
     )
+    # -- authentication and permissions (modelyard.service.auth, server.auth) --
+    auth: bool = _setting(
+        False,
+        "Require every request to the tracking server to authenticate (HTTP Basic or a bearer token) and"
+        " check its permission. Off in embedded mode. Same as `modelyard server --auth`.",
+    )
+    auth_admin_username: str = _setting(
+        "", "With auth on: an admin account created with this name on first start if no such account exists."
+    )
+    auth_admin_password: str = _setting(
+        "", "The password of MODELYARD_AUTH_ADMIN_USERNAME's account (only used to create it; hashed with argon2)."
+    )
+    auth_default_permission: str = _setting(
+        "READ",
+        "What a signed-in user may do on an experiment or registered model with no grant of theirs: READ (as"
+        " MLflow), EDIT, MANAGE or NO_PERMISSIONS.",
+    )
+    auth_cache_seconds: float = _setting(
+        5.0,
+        "How long a verified password, token or grant is trusted before it is read again: a revoke takes effect"
+        " within this time on every server process.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -30,6 +30,7 @@ import msgspec
 
 Level = Literal["READ", "EDIT", "MANAGE"]
 LEVELS: tuple[Level, ...] = ("READ", "EDIT", "MANAGE")
+RANK_OF = {"READ": 1, "EDIT": 2, "MANAGE": 3}  # a higher level includes the lower ones
 
 # What a permission is held on. ``server``: the deployment as a whole (listing experiments, creating
 # one, the pipeline scheduler); the others name the resource the request's field points at.

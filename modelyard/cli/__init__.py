@@ -17,7 +17,8 @@ def main() -> None:
 main.add_command(server)
 main.add_command(ui)
 
-for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve", "predict", "pipelines", "importer", "db", "gc"):
+for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve", "predict", "pipelines", "importer",
+              "db", "gc", "users"):
     try:
         _module = __import__(f"modelyard.cli.{_name}", fromlist=["command"])
     except ModuleNotFoundError as exc:  # a command not written yet; anything else is a real error
@@ -25,3 +26,8 @@ for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve"
             raise
         continue
     main.add_command(_module.command)
+
+from .users import permissions, tokens  # noqa: E402  (the users module's other groups)
+
+main.add_command(tokens)
+main.add_command(permissions)

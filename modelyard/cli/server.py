@@ -73,12 +73,19 @@ def _common(fn):  # type: ignore[no-untyped-def]
     show_default=True,
     help="Proxy artifact uploads and downloads through this server (mlflow-artifacts:/ URIs).",
 )
+@click.option(
+    "--auth/--no-auth",
+    default=None,
+    help="Require authentication (HTTP Basic or a bearer token) and check permissions. Default:"
+    " MODELYARD_AUTH (off).",
+)
 @_common
 def server(
     backend_store_uri: str | None,
     artifacts_destination: str | None,
     default_artifact_root: str | None,
     serve_artifacts: bool,
+    auth: bool | None,
     host: str,
     port: int,
     workers: int,
@@ -97,8 +104,11 @@ def server(
         port=port,
         workers=workers,
     )
+    if auth is not None:
+        settings = settings.with_(auth=auth)
     check_port(host, port)
-    click.echo(f"modelyard server on http://{host}:{port}  store={settings.backend_store_uri}", err=True)
+    click.echo(f"modelyard server on http://{host}:{port}  store={settings.backend_store_uri}"
+               + ("  auth=on" if settings.auth else ""), err=True)
     run_server(settings, log_level)
 
 

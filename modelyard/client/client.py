@@ -37,6 +37,7 @@ from ..entities import (
     ViewType,
 )
 from ..errors import ResourceDoesNotExist
+from .auth import AuthMethods
 from .http import HttpTransport
 from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
@@ -52,7 +53,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods):
+class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods, AuthMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

@@ -25,6 +25,7 @@ from ..settings import Settings
 from ..web.guard import Guard, GuardMiddleware, host_names, split_setting
 from . import routes as routes_package
 from . import workers
+from .auth import AuthMiddleware
 from .failures import error_payload
 from .hotpath import HotPath
 from .operations import operation_routes
@@ -133,7 +134,10 @@ class ModelyardApp(Starlette):
     request_timeout: float
 
     def build_middleware_stack(self) -> ASGIApp:
-        return GuardMiddleware(super().build_middleware_stack(), self.guard)
+        inner = super().build_middleware_stack()
+        if self.state.service.settings.auth:
+            inner = AuthMiddleware(inner, self.state.service)  # behind the guard, in front of every route
+        return GuardMiddleware(inner, self.guard)
 
 
 def tracking_guard(settings: Settings) -> Guard:
@@ -153,7 +157,13 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
         if settings is None:
             raise ValueError("create_app needs settings or a service")
         service = TrackingService(settings)
-    hot = HotPath(service, MLFLOW_PREFIXES)
+    # With auth on, MLflow's small writes take the routes, behind the auth middleware.
+    hot = HotPath(service, () if service.settings.auth else MLFLOW_PREFIXES)
+    if service.settings.auth:
+        service.auth.ensure_admin()
+        if not service.settings.serve_artifacts:
+            log.warning("Authentication is on but artifacts are not served (--no-serve-artifacts): clients write"
+                        " to the artifact store directly and the server cannot guard those artifacts.")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

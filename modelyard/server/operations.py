@@ -22,7 +22,9 @@ from starlette.routing import Route
 
 from ..api.operations import Operation, all_operations
 from ..errors import ModelyardError
+from ..service.auth import caller
 from ..service.registry import acting_user
+from .auth import PRINCIPAL, authorize, filter_answer, record_creator
 from .protocol import (
     JSONResponse,
     accepts,
@@ -67,14 +69,22 @@ def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
             obj = decode_body(await read_body(request, limit, on_too_large), op.request, limit, on_too_large)
         if request.path_params:
             obj = msgspec.structs.replace(obj, **request.path_params)
-        token = acting_user.set(request_user(request))
+        principal = request.scope.get(PRINCIPAL)
+        if principal is not None:
+            authorize(service, principal, op, obj)
+        token = acting_user.set(principal.username if principal is not None else request_user(request))
+        caller_token = caller.set(principal)
         try:
             if op.inline and service.inline_small_requests:
                 result = handler[0](service, obj)  # a few hundred microseconds: cheaper than a thread hop
             else:
                 result = await run_in_threadpool(handler[0], service, obj)  # the thread inherits the user
         finally:
+            caller.reset(caller_token)
             acting_user.reset(token)
+        if principal is not None and result is not None:
+            await run_in_threadpool(record_creator, service, principal, op, obj, result)
+            result = filter_answer(service, principal, op, result)
         return JSONResponse({} if result is None else result)
 
     return accepts(op.request, query_methods=op.methods if op.query else ("GET",), name=op.name)(handle)

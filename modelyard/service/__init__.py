@@ -8,6 +8,7 @@ from ..artifacts.locations import ANYWHERE
 from ..settings import Settings
 from ..store import TrackingStore
 from .artifacts import PROXY_SCHEME, ArtifactService
+from .auth import AuthService
 from .experiments import ExperimentService
 from .inference import InferenceService
 from .logged_models import LoggedModelService
@@ -50,6 +51,7 @@ class TrackingService:
         self.webhooks = WebhooksService(self.store, self)
         self.inference = InferenceService(self.store, self)
         self.pipelines = PipelinesService(self.store, self)
+        self.auth = AuthService(self.store.auth, settings)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

@@ -5,12 +5,14 @@ from __future__ import annotations
 from ..entities import Experiment
 from ..entities.query import Comparison, OrderKey
 from . import (  # noqa: F401  (complete the metadata)
+    auth_schema,
     inference_schema,
     logged_models_schema,
     pipelines_schema,
     registry_schema,
     webhooks_schema,
 )
+from .auth import AuthStore
 from .database import Database
 from .experiments import ExperimentStore
 from .inference import InferenceStore
@@ -47,6 +49,7 @@ class TrackingStore:
         self.webhooks = WebhooksStore(self.db)
         self.inference = InferenceStore(self.db)
         self.pipelines = PipelinesStore(self.db)
+        self.auth = AuthStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()

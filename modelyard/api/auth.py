@@ -1,0 +1,48 @@
+"""Operations on accounts, access tokens and permissions.
+
+The users and permission routes are MLflow's basic-auth API (3.17), so its
+``mlflow.server.get_app_client("basic-auth", ...)`` works against us; tokens are ours. Who may run
+each is checked by its handler (oneself or an admin; MANAGE on the resource of a grant): the table's
+permission is the floor.
+"""
+
+from __future__ import annotations
+
+from . import schemas_auth as s
+from .operations import API, EXT, Table, manage, read
+
+t = Table("auth", "modelyard.service.handlers")
+API3 = "/api/3.0/mlflow"
+SIGNED_IN = read()  # any authenticated caller; the handler checks oneself-or-admin
+ADMIN = manage()
+
+CREATE_USER = t.add("create_user", "POST", f"{API}/users/create", s.CreateUser, "auth:create_user", ADMIN,
+                    summary="Create a user or service account (admins).")
+GET_USER = t.add("get_user", "GET", f"{API}/users/get", s.Username, "auth:get_user", SIGNED_IN, idempotent=True,
+                 summary="A user by name (oneself, or any as an admin).")
+CURRENT_USER = t.add("current_user", "GET", f"{API}/users/current", s.Empty, "auth:current_user", SIGNED_IN,
+                     idempotent=True, summary="The caller's own account.")
+LIST_USERS = t.add("list_users", "GET", f"{API}/users/list", s.Empty, "auth:list_users", ADMIN, idempotent=True,
+                   summary="Every account (admins).")
+UPDATE_PASSWORD = t.add("update_user_password", "PATCH", f"{API}/users/update-password", s.UpdatePassword,
+                        "auth:update_password", SIGNED_IN, idempotent=True,
+                        summary="Set a user's password (one's own, or any as an admin).")
+UPDATE_ADMIN = t.add("update_user_admin", "PATCH", f"{API}/users/update-admin", s.UpdateAdmin,
+                     "auth:update_admin", ADMIN, idempotent=True, summary="Make a user an admin or not (admins).")
+DELETE_USER = t.add("delete_user", "DELETE", f"{API}/users/delete", s.Username, "auth:delete_user", ADMIN,
+                    idempotent=True, summary="Delete an account with its tokens and grants (admins).")
+GRANT = t.add("grant_user_permission", "POST", f"{API3}/users/permissions/grant", s.UserPermission,
+              "auth:grant", SIGNED_IN, idempotent=True,
+              summary="Give a user a level on an experiment or registered model (MANAGE on it needed).")
+REVOKE = t.add("revoke_user_permission", "POST", f"{API3}/users/permissions/revoke", s.UserPermission,
+               "auth:revoke", SIGNED_IN, idempotent=True,
+               summary="Take a user's grant on a resource away (MANAGE on it needed).")
+GET_PERMISSION = t.add("get_user_permission", "GET", f"{API3}/users/permissions/get", s.UserPermission,
+                       "auth:get_permission", SIGNED_IN, idempotent=True,
+                       summary="A user's effective level on a resource (oneself, or as its manager).")
+CREATE_TOKEN = t.add("create_token", "POST", f"{EXT}/tokens/create", s.CreateToken, "auth:create_token",
+                     SIGNED_IN, summary="A new access token, shown once (one's own, or any account's as an admin).")
+LIST_TOKENS = t.add("list_tokens", "GET", f"{EXT}/tokens/list", s.Username, "auth:list_tokens", SIGNED_IN,
+                    idempotent=True, summary="A user's tokens, without their secrets.")
+REVOKE_TOKEN = t.add("revoke_token", "POST", f"{EXT}/tokens/revoke", s.TokenId, "auth:revoke_token", SIGNED_IN,
+                     idempotent=True, summary="Revoke a token: it stops working within the auth cache time.")

@@ -1,0 +1,176 @@
+"""Authentication in front of every route, and each operation's permission checked before it runs.
+
+:class:`AuthMiddleware` (behind the guard, in front of everything else, on when the server runs
+with ``--auth``) reads the ``Authorization`` header — HTTP Basic (the official client's
+``MLFLOW_TRACKING_USERNAME``/``PASSWORD``) or a bearer token (``MLFLOW_TRACKING_TOKEN``) — and
+answers 401 ``UNAUTHENTICATED`` (JSON, with a Basic challenge so a browser asks) when it is
+missing or does not verify; any malformed header is a 401, never a 500. The verified caller goes
+into the ASGI scope.
+
+:func:`authorize` is called by every operation's endpoint with the decoded request: the
+operation's declared permission (``modelyard.api``) on the resource its field names — an
+experiment, a run's experiment, a registered model, a logged model's experiment — or on the
+server (EDIT: any signed-in user; MANAGE: admins). A denied request gets 403
+``PERMISSION_DENIED`` with a message that names nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..api.operations import Operation
+from ..errors import ModelyardError, PermissionDenied, Unauthenticated
+from ..service import TrackingService
+from ..service.auth import Principal
+from .protocol import JSONResponse
+
+log = logging.getLogger("modelyard.server.auth")
+
+PRINCIPAL = "modelyard.principal"
+OPEN_PATHS = ("/health", "/favicon.ico")
+OPEN_PREFIXES = ("/static/",)
+_CHALLENGE = 'Basic realm="modelyard", charset="UTF-8"'
+
+# What a resource of a run or logged model belongs to never changes: remembered (bounded).
+_EXPERIMENT_OF: dict[tuple[str, str], str | None] = {}
+_REMEMBER = 100_000
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, service: TrackingService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(OPEN_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        try:
+            scope[PRINCIPAL] = await self.authenticate(scope)
+        except ModelyardError as exc:
+            headers = {"WWW-Authenticate": _CHALLENGE} if exc.status == 401 else {}
+            retry = getattr(exc, "retry_after", None)
+            if retry:
+                headers["Retry-After"] = str(retry)
+            await JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def authenticate(self, scope: Scope) -> Principal:
+        header = ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        scheme, _, credentials = header.strip().partition(" ")
+        credentials = credentials.strip()
+        auth = self.service.auth
+        if scheme.lower() == "bearer" and credentials:
+            return await run_in_threadpool(auth.authenticate_token, credentials)
+        if scheme.lower() == "basic" and credentials:
+            try:
+                username, sep, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
+            if not sep or not username:
+                raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
+            address = (scope.get("client") or ("", 0))[0] or ""
+            return await run_in_threadpool(auth.authenticate_basic, username, password, address)
+        if header:
+            raise Unauthenticated("Unsupported Authorization header: use Basic (username and password) or Bearer (a token).")
+        raise Unauthenticated("Authentication required: send HTTP Basic credentials or a bearer token.")
+
+
+def _values(value: Any) -> Iterable[str]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v not in (None, "")]
+    return (str(value),)
+
+
+def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
+    """The experiment a run or logged model belongs to (None when there is no such thing)."""
+    found = _EXPERIMENT_OF.get((kind, key), "")
+    if found != "":
+        return found
+    try:
+        if kind == "run":
+            found = service.runs.get(key).info.experiment_id
+        else:
+            found = service.logged_models.get(key, allow_deleted=True).experiment_id
+    except ModelyardError:
+        return None  # not there: the handler answers 404 (or the request's own error) as it would
+    if len(_EXPERIMENT_OF) >= _REMEMBER:
+        _EXPERIMENT_OF.clear()
+    _EXPERIMENT_OF[(kind, key)] = found
+    return found
+
+
+def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any) -> None:
+    """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission for ``request`` (see module)."""
+    perm = op.permission
+    auth = service.auth
+    if principal.is_admin:
+        return
+    if perm.resource in ("experiment", "run", "logged_model", "registered_model") and perm.field:
+        for key in _values(getattr(request, perm.field, None)):
+            if perm.resource == "registered_model":
+                auth.require(principal, perm.level, "registered_model", key)
+                continue
+            if perm.resource == "experiment":
+                experiment_id: str | None = key
+                if perm.field.endswith("_name"):
+                    found = service.experiments.get_by_name(key)
+                    experiment_id = None if found is None else found.experiment_id
+            else:
+                experiment_id = _experiment_of(service, perm.resource, key)
+            if experiment_id is not None:
+                auth.require(principal, perm.level, "experiment", experiment_id)
+        if op.name == "create_run" and not getattr(request, "experiment_id", None):
+            auth.require(principal, perm.level, "experiment", "0")  # the default experiment
+        return
+    if perm.level == "MANAGE":
+        raise PermissionDenied("Permission denied.")
+
+
+# Lists that span resources: each item kept only if the caller may read it (key, resource, its id).
+FILTERED = {
+    "search_experiments": ("experiments", "experiment", lambda item: item.get("experiment_id")),
+    "search_registered_models": ("registered_models", "registered_model", lambda item: item.get("name")),
+    "search_model_versions": ("model_versions", "registered_model", lambda item: item.get("name")),
+}
+
+
+def filter_answer(service: TrackingService, principal: Principal, op: Operation, answer: Any) -> Any:
+    """``answer`` without the items of a list the caller may not read (admins see everything)."""
+    spec = FILTERED.get(op.name)
+    if spec is None or principal.is_admin or not isinstance(answer, dict) or spec[0] not in answer:
+        return answer
+    key, kind, ident = spec
+    auth = service.auth
+    kept = [item for item in answer[key] if auth.level(principal, kind, str(ident(item))) != "NO_PERMISSIONS"]
+    return {**answer, key: kept}
+
+
+# Whoever creates one of these manages it: (operation, resource type, how to find its id).
+CREATED = {
+    "create_experiment": ("experiment", lambda req, answer: answer.get("experiment_id")),
+    "create_registered_model": ("registered_model", lambda req, answer: getattr(req, "name", None)),
+}
+
+
+def record_creator(service: TrackingService, principal: Principal, op: Operation, request: Any, answer: Any) -> None:
+    made = CREATED.get(op.name)
+    if made is None or not isinstance(answer, dict):
+        return
+    resource_id = made[1](request, answer)
+    if resource_id:
+        service.auth.creator(principal, made[0], str(resource_id))

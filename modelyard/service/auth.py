@@ -1,0 +1,319 @@
+"""Accounts, credentials and permissions: who is calling, and may they.
+
+Passwords are hashed with argon2 (``argon2-cffi``) and never logged or returned. Access tokens are
+256 random bits shown once; the store keeps their SHA-256. A verified password or token, and each
+grant read, is trusted for ``auth_cache_seconds`` so a request does not hash a password, and a
+revoke reaches every server process within that time.
+
+Levels: READ < EDIT < MANAGE on an experiment (its runs, metrics, artifacts and logged models
+inherit it) or a registered model (its versions and aliases inherit it). Admins hold MANAGE on
+everything; whoever creates an experiment or a registered model gets MANAGE on it; a user with no
+grant on a resource has ``auth_default_permission``. Failed logins back off per (user, client
+address), recorded in the store so the back-off holds across processes; nobody can lock a user
+out, only slow guesses down.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from ..errors import (
+    InvalidParameterValue,
+    PermissionDenied,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+    TooManyAttempts,
+    Unauthenticated,
+)
+from ..settings import Settings
+from ..store.auth import AuthStore, TokenRow, UserRow
+
+RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
+RESOURCE_TYPES = ("experiment", "registered_model")
+TOKEN_PREFIX = "my_"
+FREE_FAILURES = 5  # failed logins before the back-off starts
+MAX_BACKOFF_SECONDS = 60.0
+
+
+class Principal(NamedTuple):
+    """The caller of a request, once authenticated."""
+
+    user_id: int
+    username: str
+    is_admin: bool
+
+
+# The authenticated caller of the request being handled; None where nobody is checked (embedded mode,
+# a server without --auth): there every caller may do everything.
+caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("modelyard_caller", default=None)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def level_name(value: str | None, field: str = "permission") -> str:
+    name = (value or "").upper()
+    if name not in RANK:
+        raise InvalidParameterValue(
+            f"Invalid {field} '{value}': use one of READ, EDIT, MANAGE, NO_PERMISSIONS.")
+    return name
+
+
+def resource(resource_type: str | None, resource_id: str | None) -> tuple[str, str]:
+    """A grant's resource, checked: its type and id."""
+    if resource_type not in RESOURCE_TYPES:
+        raise InvalidParameterValue(f"Invalid resource_type '{resource_type}': use experiment or registered_model.")
+    if not resource_id:
+        raise InvalidParameterValue("Missing value for required parameter 'resource_id'.")
+    return resource_type, str(resource_id)
+
+
+def _hasher() -> Any:
+    try:
+        from argon2 import PasswordHasher
+    except ImportError as exc:  # pragma: no cover - the auth extra is missing
+        raise RuntimeError("Authentication needs argon2-cffi: pip install 'modelyard[auth]'.") from exc
+    return PasswordHasher()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def user_json(user: UserRow) -> dict[str, Any]:
+    """A user as MLflow's auth API answers it (the hash redacted, as MLflow does)."""
+    return {"id": user.id, "username": user.username, "password_hash": "REDACTED", "is_admin": user.is_admin,
+            "kind": user.kind, "experiment_permissions": [], "registered_model_permissions": []}
+
+
+def token_json(token: TokenRow) -> dict[str, Any]:
+    return {"id": token.id, "name": token.name, "prefix": token.prefix, "created_ms": token.created_ms,
+            "expires_ms": token.expires_ms, "revoked_ms": token.revoked_ms}
+
+
+class _Cache:
+    """Values kept for a few seconds: a dict with a deadline per key, bounded in size."""
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
+        self.seconds, self.size = seconds, size
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def peek(self, key: Any) -> Any:
+        found = self._items.get(key)
+        return found[1] if found is not None and found[0] > time.monotonic() else None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + self.seconds, value)
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        found = self._items.get(key)
+        if found is not None and found[0] > time.monotonic():
+            return found[1]
+        value = make()
+        self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class AuthService:
+    def __init__(self, store: AuthStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
+        self._cache = _Cache(settings.auth_cache_seconds)
+
+    # ---- accounts -------------------------------------------------------------
+
+    def create_user(self, username: str, password: str | None, is_admin: bool = False,
+                    kind: str = "user") -> UserRow:
+        if not username or len(username) > 255 or ":" in username:
+            raise InvalidParameterValue(
+                "Invalid username: give 1 to 255 characters, without ':' (HTTP Basic splits on it).")
+        if kind not in ("user", "service"):
+            raise InvalidParameterValue(f"Invalid kind '{kind}': use user or service.")
+        if kind == "user" and not password:
+            raise InvalidParameterValue("Missing value for required parameter 'password': a user needs one.")
+        hashed = _hasher().hash(password) if password else None
+        if not self.store.create_user(username, hashed, is_admin, kind, now_ms()):
+            raise ResourceAlreadyExists(f"User '{username}' already exists.")
+        return self.get_user(username)
+
+    def get_user(self, username: str) -> UserRow:
+        user = self.store.user(username or "")
+        if user is None:
+            raise ResourceDoesNotExist(f"User with username={username} not found")
+        return user
+
+    def list_users(self) -> list[UserRow]:
+        return self.store.users()
+
+    def update_password(self, username: str, password: str) -> None:
+        if not password:
+            raise InvalidParameterValue("Missing value for required parameter 'password'.")
+        self.get_user(username)
+        self.store.update_user(username, password_hash=_hasher().hash(password))
+        self._cache.clear()
+
+    def update_admin(self, username: str, is_admin: bool) -> None:
+        self.get_user(username)
+        self.store.update_user(username, is_admin=bool(is_admin))
+        self._cache.clear()
+
+    def delete_user(self, username: str) -> None:
+        if not self.store.delete_user(username or ""):
+            raise ResourceDoesNotExist(f"User with username={username} not found")
+        self._cache.clear()
+
+    def ensure_admin(self) -> None:
+        """The admin account of the settings, created on first start if absent."""
+        name, password = self.settings.auth_admin_username, self.settings.auth_admin_password
+        if name and self.store.user(name) is None:
+            if not password:
+                raise InvalidParameterValue(
+                    "MODELYARD_AUTH_ADMIN_USERNAME is set but MODELYARD_AUTH_ADMIN_PASSWORD is empty: set both.")
+            try:
+                self.create_user(name, password, is_admin=True)
+            except ResourceAlreadyExists:  # another server process made it first
+                pass
+
+    # ---- authentication -------------------------------------------------------
+
+    def authenticate_basic(self, username: str, password: str, address: str) -> Principal:
+        key = ("basic", username, _digest(password))
+        known = self._cache.peek(key)
+        if known is not None:
+            return known  # type: ignore[no-any-return]
+        failures, last = self.store.failures(username, address)
+        if failures >= FREE_FAILURES:
+            wait = min(MAX_BACKOFF_SECONDS, 2.0 ** (failures - FREE_FAILURES))
+            left = last / 1000 + wait - time.time()
+            if left > 0:
+                err = TooManyAttempts(
+                    f"Too many failed logins for this user from this address: try again in {int(left) + 1} s.")
+                err.retry_after = int(left) + 1  # type: ignore[attr-defined]
+                raise err
+        principal = self._check_password(username, password)
+        if principal is None:
+            self.store.record_failure(username, address, now_ms())
+            raise Unauthenticated("Incorrect username or password.")
+        if failures:
+            self.store.clear_failures(username, address)
+        self._cache.put(key, principal)
+        return principal
+
+    def _check_password(self, username: str, password: str) -> Principal | None:
+        user = self.store.user(username)
+        if user is None or not user.password_hash:
+            _hasher().hash(password)  # the same time as a real check: names are not revealed by timing
+            return None
+        from argon2.exceptions import VerificationError
+
+        try:
+            _hasher().verify(user.password_hash, password)
+        except VerificationError:
+            return None
+        return Principal(user.id, user.username, user.is_admin)
+
+    def authenticate_token(self, token: str) -> Principal:
+        principal = self._cache.get(("token", _digest(token)), lambda: self._check_token(token))
+        if principal is None:
+            raise Unauthenticated("Invalid, expired or revoked token.")
+        return principal  # type: ignore[no-any-return]
+
+    def _check_token(self, token: str) -> Principal | None:
+        found = self.store.token_owner(_digest(token))
+        if found is None:
+            return None
+        row, user = found
+        if row.revoked_ms is not None or (row.expires_ms is not None and row.expires_ms <= now_ms()):
+            return None
+        return Principal(user.id, user.username, user.is_admin)
+
+    # ---- tokens ---------------------------------------------------------------
+
+    def create_token(self, username: str, name: str, expires_days: float | None = None) -> tuple[str, TokenRow]:
+        """A new token of ``username``: its secret (shown this once) and its record."""
+        user = self.get_user(username)
+        if not name or len(name) > 255:
+            raise InvalidParameterValue("Invalid token name: give 1 to 255 characters.")
+        if expires_days is not None and expires_days <= 0:
+            raise InvalidParameterValue("Invalid expires_days: give a positive number of days, or none.")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = now_ms()
+        expires = None if expires_days is None else now + int(expires_days * 86_400_000)
+        token_id = self.store.create_token(user.id, name, _digest(secret), secret[:10], now, expires)
+        row = next(t for t in self.store.tokens(user.id) if t.id == token_id)
+        return secret, row
+
+    def list_tokens(self, username: str) -> list[TokenRow]:
+        return self.store.tokens(self.get_user(username).id)
+
+    def revoke_token(self, username: str, token_id: int) -> None:
+        if not self.store.revoke_token(self.get_user(username).id, token_id, now_ms()):
+            raise ResourceDoesNotExist(f"No active token {token_id} of user {username}.")
+        self._cache.clear()
+
+    # ---- permissions ----------------------------------------------------------
+
+    def grant(self, username: str, resource_type: str, resource_id: str, level: str) -> None:
+        resource_type, resource_id = resource(resource_type, resource_id)
+        self.store.grant(self.get_user(username).id, resource_type, str(resource_id), level_name(level))
+        self._cache.clear()
+
+    def revoke(self, username: str, resource_type: str, resource_id: str) -> None:
+        if not self.store.revoke(self.get_user(username).id, resource_type, str(resource_id)):
+            raise ResourceDoesNotExist(
+                f"User {username} has no permission on {resource_type} {resource_id} to revoke.")
+        self._cache.clear()
+
+    def level(self, principal: Principal, resource_type: str, resource_id: str) -> str:
+        """The effective level of ``principal`` on a resource."""
+        if principal.is_admin:
+            return "MANAGE"
+        found = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
+                                lambda: self.store.level(principal.user_id, resource_type, resource_id))
+        return found or self.default_level  # type: ignore[no-any-return]
+
+    def require(self, principal: Principal, needed: str, resource_type: str, resource_id: str) -> None:
+        """Raise PERMISSION_DENIED unless ``principal`` holds ``needed`` on the resource."""
+        if RANK[self.level(principal, resource_type, resource_id)] < RANK[needed]:
+            raise PermissionDenied("Permission denied.")
+
+    def require_self_or_admin(self, username: str | None) -> str:
+        """``username`` (default: the caller), if the caller is that user or an admin."""
+        who = caller.get()
+        if who is None:
+            if not username:
+                raise InvalidParameterValue("Missing value for required parameter 'username'.")
+            return username
+        if username and username != who.username and not who.is_admin:
+            raise PermissionDenied("Permission denied.")
+        return username or who.username
+
+    def require_manager(self, resource_type: str | None, resource_id: str | None) -> tuple[str, str]:
+        """The resource of a grant, if the caller manages it."""
+        resource_type, resource_id = resource(resource_type, resource_id)
+        who = caller.get()
+        if who is not None:
+            self.require(who, "MANAGE", resource_type, resource_id)
+        return resource_type, resource_id
+
+    def creator(self, principal: Principal, resource_type: str, resource_id: str) -> None:
+        """Whoever creates an experiment or registered model manages it."""
+        if not principal.is_admin:
+            self.store.grant(principal.user_id, resource_type, str(resource_id), "MANAGE")
+            self._cache.clear()

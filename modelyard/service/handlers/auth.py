@@ -1,0 +1,91 @@
+"""Accounts, tokens and permissions: MLflow's auth API and our tokens (see ``api/auth.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...api import schemas_auth as s
+from ...errors import InvalidParameterValue
+from .. import TrackingService
+from ..auth import Principal, caller, level_name, resource, token_json, user_json
+
+
+def _username(value: str | None) -> str:
+    if not value:
+        raise InvalidParameterValue("Missing value for required parameter 'username'.")
+    return value
+
+
+def create_user(svc: TrackingService, req: s.CreateUser) -> dict[str, Any]:
+    user = svc.auth.create_user(_username(req.username), req.password, req.is_admin, req.kind)
+    return {"user": user_json(user)}
+
+
+def get_user(svc: TrackingService, req: s.Username) -> dict[str, Any]:
+    return {"user": user_json(svc.auth.get_user(svc.auth.require_self_or_admin(_username(req.username))))}
+
+
+def current_user(svc: TrackingService, req: s.Empty) -> dict[str, Any]:
+    who = caller.get()
+    if who is None:
+        raise InvalidParameterValue("No one is signed in: this server or store does not authenticate callers.")
+    return {"user": user_json(svc.auth.get_user(who.username))}
+
+
+def list_users(svc: TrackingService, req: s.Empty) -> dict[str, Any]:
+    return {"users": [user_json(u) for u in svc.auth.list_users()]}
+
+
+def update_password(svc: TrackingService, req: s.UpdatePassword) -> None:
+    svc.auth.update_password(svc.auth.require_self_or_admin(_username(req.username)), req.password or "")
+
+
+def update_admin(svc: TrackingService, req: s.UpdateAdmin) -> None:
+    if req.is_admin is None:
+        raise InvalidParameterValue("Missing value for required parameter 'is_admin'.")
+    svc.auth.update_admin(_username(req.username), req.is_admin)
+
+
+def delete_user(svc: TrackingService, req: s.Username) -> None:
+    who = caller.get()
+    if who is not None and who.username == req.username:
+        raise InvalidParameterValue("You cannot delete your own account: ask another admin.")
+    svc.auth.delete_user(_username(req.username))
+
+
+def grant(svc: TrackingService, req: s.UserPermission) -> None:
+    kind, rid = svc.auth.require_manager(req.resource_type, req.resource_id)
+    svc.auth.grant(_username(req.username), kind, rid, level_name(req.permission))
+
+
+def revoke(svc: TrackingService, req: s.UserPermission) -> None:
+    kind, rid = svc.auth.require_manager(req.resource_type, req.resource_id)
+    svc.auth.revoke(_username(req.username), kind, rid)
+
+
+def get_permission(svc: TrackingService, req: s.UserPermission) -> dict[str, Any]:
+    username = _username(req.username)
+    kind, rid = resource(req.resource_type, req.resource_id)
+    who = caller.get()
+    if who is not None and who.username != username:
+        svc.auth.require(who, "MANAGE", kind, rid)  # a resource's manager may see who holds what on it
+    user = svc.auth.get_user(username)
+    level = svc.auth.level(Principal(user.id, user.username, user.is_admin), kind, rid)
+    return {"permission": level, "username": username, "resource_type": kind, "resource_id": rid}
+
+
+def create_token(svc: TrackingService, req: s.CreateToken) -> dict[str, Any]:
+    username = svc.auth.require_self_or_admin(req.username)
+    secret, row = svc.auth.create_token(username, req.name or "", req.expires_days)
+    return {"token": secret, "info": token_json(row)}
+
+
+def list_tokens(svc: TrackingService, req: s.Username) -> dict[str, Any]:
+    username = svc.auth.require_self_or_admin(req.username)
+    return {"tokens": [token_json(t) for t in svc.auth.list_tokens(username)]}
+
+
+def revoke_token(svc: TrackingService, req: s.TokenId) -> None:
+    if req.token_id is None:
+        raise InvalidParameterValue("Missing value for required parameter 'token_id'.")
+    svc.auth.revoke_token(svc.auth.require_self_or_admin(req.username), req.token_id)

@@ -1,0 +1,176 @@
+"""Accounts, tokens, grants and failed logins in SQL (see :mod:`.auth_schema`)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from sqlalchemy import delete, func, insert, select, update
+
+from . import auth_schema as a
+from .database import Database
+
+
+class UserRow(NamedTuple):
+    id: int
+    username: str
+    password_hash: str | None
+    is_admin: bool
+    kind: str
+    created_ms: int
+
+
+class TokenRow(NamedTuple):
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_ms: int
+    expires_ms: int | None
+    revoked_ms: int | None
+    last_used_ms: int | None
+
+
+_USER_COLS = (a.auth_users.c.id, a.auth_users.c.username, a.auth_users.c.password_hash, a.auth_users.c.is_admin,
+              a.auth_users.c.kind, a.auth_users.c.created_ms)
+_TOKEN_COLS = (a.auth_tokens.c.id, a.auth_tokens.c.user_id, a.auth_tokens.c.name, a.auth_tokens.c.prefix,
+               a.auth_tokens.c.created_ms, a.auth_tokens.c.expires_ms, a.auth_tokens.c.revoked_ms,
+               a.auth_tokens.c.last_used_ms)
+
+
+def _user(row: Any) -> UserRow | None:
+    return None if row is None else UserRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
+
+
+class AuthStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- users ----------------------------------------------------------------
+
+    def create_user(self, username: str, password_hash: str | None, is_admin: bool, kind: str, now: int) -> bool:
+        """False if the name is taken."""
+        with self.db.write() as conn:
+            if conn.execute(select(a.auth_users.c.id).where(a.auth_users.c.username == username)).first():
+                return False
+            conn.execute(insert(a.auth_users).values(username=username, password_hash=password_hash,
+                                                     is_admin=is_admin, kind=kind, created_ms=now))
+        return True
+
+    def user(self, username: str) -> UserRow | None:
+        with self.db.read() as conn:
+            return _user(conn.execute(select(*_USER_COLS).where(a.auth_users.c.username == username)).first())
+
+    def user_by_id(self, user_id: int) -> UserRow | None:
+        with self.db.read() as conn:
+            return _user(conn.execute(select(*_USER_COLS).where(a.auth_users.c.id == user_id)).first())
+
+    def users(self) -> list[UserRow]:
+        with self.db.read() as conn:
+            return [_user(r) for r in conn.execute(select(*_USER_COLS).order_by(a.auth_users.c.username))]  # type: ignore[misc]
+
+    def count_users(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(a.auth_users)).scalar() or 0)
+
+    def update_user(self, username: str, **values: Any) -> bool:
+        with self.db.write() as conn:
+            done = conn.execute(update(a.auth_users).where(a.auth_users.c.username == username).values(**values))
+            return bool(done.rowcount)
+
+    def delete_user(self, username: str) -> bool:
+        with self.db.write() as conn:
+            found = conn.execute(select(a.auth_users.c.id).where(a.auth_users.c.username == username)).scalar()
+            if found is None:
+                return False
+            # Children first: SQLite enforces no foreign keys unless asked to.
+            conn.execute(delete(a.auth_tokens).where(a.auth_tokens.c.user_id == found))
+            conn.execute(delete(a.auth_grants).where(a.auth_grants.c.user_id == found))
+            conn.execute(delete(a.auth_users).where(a.auth_users.c.id == found))
+            return True
+
+    # ---- tokens ---------------------------------------------------------------
+
+    def create_token(self, user_id: int, name: str, token_hash: str, prefix: str, now: int,
+                     expires_ms: int | None) -> int:
+        with self.db.write() as conn:
+            done = conn.execute(insert(a.auth_tokens).values(
+                user_id=user_id, name=name, token_hash=token_hash, prefix=prefix, created_ms=now,
+                expires_ms=expires_ms))
+            return int(done.inserted_primary_key[0])  # type: ignore[index]
+
+    def token_owner(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
+        q = (select(*_TOKEN_COLS, *_USER_COLS)
+             .join(a.auth_users, a.auth_users.c.id == a.auth_tokens.c.user_id)
+             .where(a.auth_tokens.c.token_hash == token_hash))
+        with self.db.read() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            return None
+        user = _user(row[len(_TOKEN_COLS):])
+        assert user is not None
+        return TokenRow(*row[: len(_TOKEN_COLS)]), user
+
+    def tokens(self, user_id: int) -> list[TokenRow]:
+        q = select(*_TOKEN_COLS).where(a.auth_tokens.c.user_id == user_id).order_by(a.auth_tokens.c.id)
+        with self.db.read() as conn:
+            return [TokenRow(*r) for r in conn.execute(q)]
+
+    def revoke_token(self, user_id: int, token_id: int, now: int) -> bool:
+        with self.db.write() as conn:
+            done = conn.execute(update(a.auth_tokens)
+                                .where(a.auth_tokens.c.id == token_id, a.auth_tokens.c.user_id == user_id,
+                                       a.auth_tokens.c.revoked_ms.is_(None))
+                                .values(revoked_ms=now))
+            return bool(done.rowcount)
+
+    # ---- grants ---------------------------------------------------------------
+
+    def grant(self, user_id: int, resource_type: str, resource_id: str, level: str) -> None:
+        g = a.auth_grants
+        with self.db.write() as conn:
+            where = (g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)
+            if conn.execute(update(g).where(*where).values(level=level)).rowcount == 0:
+                conn.execute(insert(g).values(user_id=user_id, resource_type=resource_type,
+                                              resource_id=resource_id, level=level))
+
+    def revoke(self, user_id: int, resource_type: str, resource_id: str) -> bool:
+        g = a.auth_grants
+        with self.db.write() as conn:
+            done = conn.execute(delete(g).where(g.c.user_id == user_id, g.c.resource_type == resource_type,
+                                                g.c.resource_id == resource_id))
+            return bool(done.rowcount)
+
+    def level(self, user_id: int, resource_type: str, resource_id: str) -> str | None:
+        g = a.auth_grants
+        with self.db.read() as conn:
+            found = conn.execute(select(g.c.level).where(
+                g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)).scalar()
+        return None if found is None else str(found)
+
+    def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
+        g, u = a.auth_grants, a.auth_users
+        q = (select(u.c.username, g.c.level).join(u, u.c.id == g.c.user_id)
+             .where(g.c.resource_type == resource_type, g.c.resource_id == resource_id).order_by(u.c.username))
+        with self.db.read() as conn:
+            return [(r[0], r[1]) for r in conn.execute(q)]
+
+    # ---- failed logins --------------------------------------------------------
+
+    def failures(self, username: str, address: str) -> tuple[int, int]:
+        f = a.auth_login_failures
+        with self.db.read() as conn:
+            row = conn.execute(select(f.c.failures, f.c.last_ms).where(f.c.username == username,
+                                                                       f.c.address == address)).first()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def record_failure(self, username: str, address: str, now: int) -> None:
+        f = a.auth_login_failures
+        with self.db.write() as conn:
+            where = (f.c.username == username, f.c.address == address)
+            if conn.execute(update(f).where(*where).values(failures=f.c.failures + 1, last_ms=now)).rowcount == 0:
+                conn.execute(insert(f).values(username=username, address=address, failures=1, last_ms=now))
+
+    def clear_failures(self, username: str, address: str) -> None:
+        f = a.auth_login_failures
+        with self.db.write() as conn:
+            conn.execute(delete(f).where(f.c.username == username, f.c.address == address))

@@ -1,0 +1,139 @@
+"""Who may run which operation, for every operation of the table and every role.
+
+The expected answer is derived from each operation's declared permission (modelyard.api): a new
+operation is checked the day it is declared. Roles: anonymous, a user with no grant (the server's
+default is NO_PERMISSIONS here), READ, EDIT and MANAGE on the experiment and the registered model
+every request points at, and an admin. "Allowed" means the request got past authentication and
+authorization (its answer may still be a 400 or 404 for what it asked); "denied" is a 403
+PERMISSION_DENIED that names nothing, and anonymous is always a 401.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+import pytest
+from starlette.testclient import TestClient
+
+from modelyard.api.operations import RANK_OF, Operation, all_operations
+from modelyard.server import create_app
+from modelyard.settings import Settings
+
+OPS = all_operations()
+ROLES = ("anonymous", "nobody", "READ", "EDIT", "MANAGE", "admin")
+PASSWORD = "correct horse battery"
+
+
+def _basic(user: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
+
+
+def expected(op: Operation, role: str) -> str:
+    if role == "anonymous":
+        return "unauthenticated"
+    if role == "admin":
+        return "allowed"
+    perm = op.permission
+    if perm.resource in ("experiment", "run", "logged_model", "registered_model") and perm.field:
+        held = 0 if role == "nobody" else RANK_OF[role]
+        return "allowed" if held >= RANK_OF[perm.level] else "denied"
+    return "denied" if perm.level == "MANAGE" else "allowed"
+
+
+@pytest.fixture
+def world(db_uri: str, tmp_path):
+    settings = Settings(backend_store_uri=db_uri, artifacts_destination=str(tmp_path / "artifacts"),
+                        background_workers=False, auth=True, auth_admin_username="root",
+                        auth_admin_password=PASSWORD, auth_default_permission="NO_PERMISSIONS",
+                        auth_cache_seconds=0.0)
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as http:
+        admin = _basic("root")
+
+        def call(method: str, path: str, body: Any = None, **kw: Any) -> dict[str, Any]:
+            resp = http.request(method, path, json=body, headers=admin, **kw)
+            assert resp.status_code == 200, resp.text
+            return resp.json()
+
+        exp = call("POST", "/api/2.0/mlflow/experiments/create", {"name": "guarded"})["experiment_id"]
+        run = call("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+        call("POST", "/api/2.0/mlflow/registered-models/create", {"name": "guarded-model"})
+        ids = {"experiment": exp, "run": run, "registered_model": "guarded-model"}
+        try:
+            model = call("POST", "/api/2.0/mlflow/logged-models", {"experiment_id": exp})["model"]["info"]["model_id"]
+            ids["logged_model"] = model
+        except AssertionError:
+            ids["logged_model"] = "m-" + "0" * 32
+        for role in ("nobody", "READ", "EDIT", "MANAGE"):
+            call("POST", "/api/2.0/mlflow/users/create", {"username": role.lower(), "password": PASSWORD})
+            if role != "nobody":
+                for kind, rid in (("experiment", exp), ("registered_model", "guarded-model")):
+                    call("POST", "/api/3.0/mlflow/users/permissions/grant",
+                         {"username": role.lower(), "resource_type": kind, "resource_id": rid, "permission": role})
+        yield http, ids
+
+
+def _request(op: Operation, ids: dict[str, str]) -> dict[str, Any]:
+    """An otherwise empty request whose permission field names the guarded resource."""
+    perm = op.permission
+    info = {f.name: f for f in msgspec.structs.fields(op.request)}.get(perm.field or "")
+    if info is None or perm.resource not in ids:
+        return {}
+    value = ids[perm.resource]
+    return {perm.field: [value] if "list" in str(info.type) else value}  # type: ignore[dict-item]
+
+
+def _send(http: TestClient, op: Operation, values: dict[str, Any], headers: dict[str, str]) -> int:
+    path = op.url_path(values) if op.path_params else op.path
+    body = {k: v for k, v in values.items() if k not in op.path_params}
+    if op.query:
+        return http.request(op.method, path, params=body, headers=headers).status_code
+    return http.request(op.method, path, json=body, headers=headers).status_code
+
+
+def test_every_operation_for_every_role(world):
+    http, ids = world
+    wrong: list[tuple[str, str, str, int]] = []
+    # Destructive operations last, so the resources stay for the others.
+    ordered = sorted(OPS, key=lambda op: op.name.startswith(("delete", "purge")))
+    for op in ordered:
+        values = _request(op, ids)
+        for role in ROLES:
+            headers = {} if role == "anonymous" else _basic("root" if role == "admin" else role.lower())
+            status = _send(http, op, values, headers)
+            want = expected(op, role)
+            got = {401: "unauthenticated", 403: "denied"}.get(status, "allowed")
+            if got != want or status >= 500:
+                wrong.append((op.name, role, want, status))
+    assert not wrong, wrong
+
+
+def test_a_denied_answer_names_nothing(world):
+    http, ids = world
+    resp = http.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": ids["experiment"]},
+                    headers=_basic("nobody"))
+    assert resp.status_code == 403
+    assert resp.json() == {"error_code": "PERMISSION_DENIED", "message": "Permission denied."}
+    assert "guarded" not in resp.text and ids["experiment"] not in resp.text
+
+
+def test_lists_hide_what_the_caller_may_not_read(world):
+    http, ids = world
+    for user, sees in (("nobody", False), ("read", True), ("root", True)):
+        found = http.post("/api/2.0/mlflow/experiments/search", json={}, headers=_basic(user)).json()
+        assert (ids["experiment"] in [e["experiment_id"] for e in found.get("experiments", [])]) is sees, user
+        models = http.get("/api/2.0/mlflow/registered-models/search", headers=_basic(user)).json()
+        assert ("guarded-model" in [m["name"] for m in models.get("registered_models", [])]) is sees, user
+
+
+def test_the_creator_manages_what_they_made(world):
+    http, _ = world
+    made = http.post("/api/2.0/mlflow/experiments/create", json={"name": "mine"}, headers=_basic("nobody"))
+    assert made.status_code == 200, made.text
+    exp = made.json()["experiment_id"]
+    assert http.post("/api/2.0/mlflow/experiments/delete", json={"experiment_id": exp},
+                     headers=_basic("nobody")).status_code == 200
+    assert http.post("/api/2.0/mlflow/experiments/restore", json={"experiment_id": exp},
+                     headers=_basic("read")).status_code == 403
