@@ -25,8 +25,6 @@ from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
 from .credentials import connection
 from .logged_models_http import HttpLoggedModels
 from .pipelines_http import HttpPipelines
-from .registry_http import HttpRegistry
-from .webhooks_http import HttpWebhooks
 
 API = "/api/2.0/mlflow"
 EXT = "/api/2.0/modelyard"
@@ -38,7 +36,7 @@ _msgpack = msgspec.msgpack.Encoder()
 MSGPACK = "application/msgpack"
 
 
-class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpPipelines):
+class HttpTransport(HttpLoggedModels, HttpPipelines):
     """A keep-alive connection to a modelyard (or MLflow) server.
 
     ``http``: an httpx client of your own to send through instead (its base URL is used as it is);

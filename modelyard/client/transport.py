@@ -21,9 +21,7 @@ from ..entities import Metric, Param, RunTag
 from ..settings import Settings
 from .logged_models_local import LocalLoggedModels
 from .pipelines_local import LocalPipelines
-from .registry_local import LocalRegistry
 from .uri import embedded_location
-from .webhooks_local import LocalWebhooks
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -44,7 +42,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalPipelines):
+class LocalTransport(LocalLoggedModels, LocalPipelines):
     """The service in this process, over an embedded store."""
 
     def __init__(self, uri: str) -> None:

@@ -10,19 +10,26 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
+
+from ..api import schemas_webhooks as s
+from ..api import webhooks as ops
+from ..api.operations import Operation
 from ..entities import PagedList
-from ..service.webhooks import Webhook, WebhookTestResult
+from ..entities.webhooks import Webhook, WebhookDelivery, WebhookTestResult
+from .transport import LocalTransport
 
 
-def _names(events: Sequence[Any] | None) -> list[str] | None:
+def _names(events: Sequence[Any] | None) -> list[str | s.EventIn] | None:
     """Event names from strings or MLflow ``WebhookEvent`` objects (whose ``str`` is ``entity.action``)."""
     return None if events is None else [str(e) for e in events]
 
 
 class WebhooksMethods:
+    _call: Callable[[Operation, msgspec.Struct], dict[str, Any]]
     _t: Any
 
     def create_webhook(
@@ -31,36 +38,44 @@ class WebhooksMethods:
     ) -> Webhook:
         """Subscribe ``url`` to ``events`` (``"model_version.created"``, ``"model_version_alias.created"``,
         ``"model_version.stage_changed"``…); deliveries are signed with ``secret`` when given."""
-        return self._t.create_webhook(name, url, _names(events), description, secret,  # type: ignore[no-any-return]
-                                      None if status is None else str(status))
+        req = s.CreateWebhook(name=name, url=url, events=_names(events) or [], description=description,
+                              secret=secret, status=None if status is None else str(status))
+        return Webhook.from_dict(self._call(ops.CREATE_WEBHOOK, req)["webhook"])
 
     def get_webhook(self, webhook_id: str) -> Webhook:
-        return self._t.get_webhook(webhook_id)  # type: ignore[no-any-return]
+        return Webhook.from_dict(self._call(ops.GET_WEBHOOK, s.WebhookId(webhook_id=webhook_id))["webhook"])
 
     def list_webhooks(self, max_results: int | None = None, page_token: str | None = None) -> PagedList:
-        """One page of webhooks, newest first."""
-        return self._t.list_webhooks(max_results, page_token)  # type: ignore[no-any-return]
+        """One page of webhooks, newest first (those with only our events too)."""
+        req = s.ListWebhooks(max_results=max_results, page_token=page_token or None, include_all=True)
+        out = self._call(ops.LIST_WEBHOOKS, req)
+        return PagedList([Webhook.from_dict(h) for h in out.get("webhooks", ())], out.get("next_page_token") or None)
 
     def update_webhook(
         self, webhook_id: str, name: str | None = None, description: str | None = None, url: str | None = None,
         events: Sequence[Any] | None = None, secret: str | None = None, status: str | None = None,
     ) -> Webhook:
         """Change the given fields; ``None`` leaves a field as it is."""
-        return self._t.update_webhook(  # type: ignore[no-any-return]
-            webhook_id, name, description, url, _names(events), secret, None if status is None else str(status))
+        req = s.UpdateWebhook(webhook_id=webhook_id, name=name, description=description, url=url,
+                              events=_names(events), secret=secret, status=None if status is None else str(status))
+        return Webhook.from_dict(self._call(ops.UPDATE_WEBHOOK, req)["webhook"])
 
     def delete_webhook(self, webhook_id: str) -> None:
-        self._t.delete_webhook(webhook_id)
+        self._call(ops.DELETE_WEBHOOK, s.WebhookId(webhook_id=webhook_id))
 
     def test_webhook(self, webhook_id: str, event: Any = None) -> WebhookTestResult:
         """Send an example payload now (of ``event``, default the webhook's first) and report the answer."""
-        return self._t.test_webhook(webhook_id, None if event is None else str(event))  # type: ignore[no-any-return]
+        req = s.TestWebhook(webhook_id=webhook_id, event=None if event is None else str(event))
+        return WebhookTestResult.from_dict(self._call(ops.TEST_WEBHOOK, req).get("result", {}))
 
     def list_webhook_deliveries(
         self, webhook_id: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList:
         """The webhook's deliveries, newest first: status, attempts, last response."""
-        return self._t.list_webhook_deliveries(webhook_id, max_results, page_token)  # type: ignore[no-any-return]
+        req = s.ListDeliveries(webhook_id=webhook_id, max_results=max_results, page_token=page_token or None)
+        out = self._call(ops.LIST_WEBHOOK_DELIVERIES, req)
+        items = [WebhookDelivery.from_dict(d) for d in out.get("deliveries", ())]
+        return PagedList(items, out.get("next_page_token") or None)
 
     def deliver_webhooks(self, max_rounds: int = 100) -> int:
         """Send the due deliveries of an embedded store now; the number attempted.
@@ -69,4 +84,12 @@ class WebhooksMethods:
         call it before a short script exits, or to flush retries. With a server,
         the server delivers and this returns 0.
         """
-        return self._t.deliver_webhooks(max_rounds)  # type: ignore[no-any-return]
+        if not isinstance(self._t, LocalTransport):
+            return 0  # the server's worker delivers
+        total = 0
+        for _ in range(max_rounds):
+            sent = self._t.service.webhooks.deliver_due()
+            total += sent
+            if not sent:
+                break
+        return total

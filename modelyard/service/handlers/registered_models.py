@@ -1,55 +1,19 @@
 """/registered-models/*: create, get, rename, update, delete, search, tags, aliases, latest versions.
 
 Plus our extension ``GET /api/2.0/modelyard/registry/audit?name=...``: the
-recorded changes to a model. Every registry route records the acting user
-(the HTTP Basic username, when the client sends one) in the audit trail.
+recorded changes to a model. Every change is recorded in the audit trail with
+the acting user (over HTTP, the Basic username the client sends, if any).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import Any
 
 from ...api import schemas_registry as s
 from ...errors import InvalidParameterValue
-from ...service import TrackingService
-from ...service.limits import missing_value
-from ...service.registry import SEARCH_MODELS_DEFAULT, acting_user
-from ..protocol import accepts, endpoint
-
-S = TypeVar("S", bound=msgspec.Struct)
-
-
-def request_user(request: Request) -> str | None:
-    """The HTTP Basic username of a request, else None (anonymous)."""
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not credentials:
-        return None
-    try:
-        user = base64.b64decode(credentials.strip(), validate=True).decode("utf-8").partition(":")[0]
-    except (binascii.Error, ValueError):
-        return None
-    return user or None
-
-
-def registry_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[[Request], Any]:
-    """``endpoint(schema, fn)`` that runs ``fn`` with :data:`acting_user` set from the request."""
-    inner = endpoint(schema, fn)
-
-    async def handle(request: Request) -> Response:
-        token = acting_user.set(request_user(request))
-        try:
-            return await inner(request)  # the worker thread inherits the context
-        finally:
-            acting_user.reset(token)
-
-    return accepts(schema, name=inner.__name__)(handle)
+from .. import TrackingService
+from ..limits import missing_value
+from ..registry import SEARCH_MODELS_DEFAULT
 
 
 def required(value: Any, path: str) -> Any:
@@ -129,25 +93,3 @@ def audit(svc: TrackingService, req: s.RegistryAudit) -> dict[str, Any]:
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return out
-
-
-ROUTES = [
-    ("/registered-models/create", ["POST"], registry_endpoint(s.CreateRegisteredModel, create)),
-    ("/registered-models/get", ["GET"], registry_endpoint(s.Name, get)),
-    ("/registered-models/rename", ["POST"], registry_endpoint(s.RenameRegisteredModel, rename)),
-    ("/registered-models/update", ["PATCH"], registry_endpoint(s.UpdateRegisteredModel, update)),
-    ("/registered-models/delete", ["DELETE"], registry_endpoint(s.Name, delete)),
-    ("/registered-models/search", ["GET"], registry_endpoint(s.SearchRegisteredModels, search)),
-    ("/registered-models/get-latest-versions", ["GET", "POST"],
-     registry_endpoint(s.GetLatestVersions, latest_versions)),
-    ("/registered-models/set-tag", ["POST"], registry_endpoint(s.SetRegisteredModelTag, set_tag)),
-    ("/registered-models/delete-tag", ["DELETE"], registry_endpoint(s.DeleteRegisteredModelTag, delete_tag)),
-    ("/registered-models/alias", ["POST"], registry_endpoint(s.SetRegisteredModelAlias, set_alias)),
-    ("/registered-models/alias", ["DELETE"], registry_endpoint(s.Alias, delete_alias)),
-    ("/registered-models/alias", ["GET"], registry_endpoint(s.Alias, get_by_alias)),
-]
-
-# Under /api/2.0/modelyard: our extensions.
-EXTENSION_ROUTES = [
-    ("/registry/audit", ["GET"], registry_endpoint(s.RegistryAudit, audit)),
-]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...api import schemas_registry as s
-from ...service import TrackingService
-from ...service.registry import SEARCH_VERSIONS_DEFAULT
-from .registered_models import registry_endpoint, required
+from .. import TrackingService
+from ..registry import SEARCH_VERSIONS_DEFAULT
+from .registered_models import required
 
 
 def _version(req: s.Version) -> str:
@@ -71,16 +71,3 @@ def set_tag(svc: TrackingService, req: s.SetModelVersionTag) -> None:
 
 def delete_tag(svc: TrackingService, req: s.DeleteModelVersionTag) -> None:
     svc.registry.delete_model_version_tag(req.name or "", _version(req), required(req.key, "key"))
-
-
-ROUTES = [
-    ("/model-versions/create", ["POST"], registry_endpoint(s.CreateModelVersion, create)),
-    ("/model-versions/get", ["GET"], registry_endpoint(s.Version, get)),
-    ("/model-versions/update", ["PATCH"], registry_endpoint(s.UpdateModelVersion, update)),
-    ("/model-versions/delete", ["DELETE"], registry_endpoint(s.Version, delete)),
-    ("/model-versions/transition-stage", ["POST"], registry_endpoint(s.TransitionModelVersionStage, transition_stage)),
-    ("/model-versions/get-download-uri", ["GET"], registry_endpoint(s.Version, download_uri)),
-    ("/model-versions/search", ["GET"], registry_endpoint(s.SearchModelVersions, search)),
-    ("/model-versions/set-tag", ["POST"], registry_endpoint(s.SetModelVersionTag, set_tag)),
-    ("/model-versions/delete-tag", ["DELETE"], registry_endpoint(s.DeleteModelVersionTag, delete_tag)),
-]

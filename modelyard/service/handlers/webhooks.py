@@ -12,67 +12,22 @@ Our extension: ``GET /api/2.0/modelyard/webhooks/{webhook_id}/deliveries``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 
-from ...api.schemas import Int64
-from ...errors import InvalidParameterValue
-from ...service import TrackingService
-from ..protocol import (
-    JSONResponse,
-    accepts,
-    decode_body,
-    decode_query,
-    read_body,
-    refuse_nul,
+from ...api.schemas_webhooks import (
+    CreateWebhook,
+    EventIn,
+    EventsIn,
+    ListDeliveries,
+    ListWebhooks,
+    TestWebhook,
+    UpdateWebhook,
+    WebhookId,
 )
-
-S = TypeVar("S", bound=msgspec.Struct)
-
-
-class EventIn(msgspec.Struct):
-    entity: str | None = None
-    action: str | None = None
-
-
-EventsIn = list[str | EventIn] | None
-
-
-class CreateWebhook(msgspec.Struct):
-    name: str | None = None
-    url: str | None = None
-    events: EventsIn = None
-    description: str | None = None
-    secret: str | None = None
-    status: str | None = None
-
-
-class UpdateWebhook(CreateWebhook):
-    webhook_id: str | None = None
-
-
-class ListWebhooks(msgspec.Struct):
-    max_results: Int64 | None = None
-    page_token: str | None = None
-    include_all: bool = False
-
-
-class WebhookId(msgspec.Struct):
-    webhook_id: str | None = None
-
-
-class TestWebhook(WebhookId):
-    event: str | EventIn | None = None
-
-
-class ListDeliveries(WebhookId):
-    max_results: Int64 | None = None
-    page_token: str | None = None
+from ...errors import InvalidParameterValue
+from .. import TrackingService
 
 
 def _event(item: str | EventIn) -> str:
@@ -91,25 +46,6 @@ def _required(value: str | None, name: str) -> str:
     if value is None:
         raise InvalidParameterValue(f"Missing value for required parameter '{name}'.")
     return value
-
-
-def webhook_endpoint(schema: type[S], fn: Callable[[Any, S], Any]) -> Callable[[Request], Any]:
-    """Decode ``schema`` from the query (GET) or JSON body, take ``webhook_id`` from the path, run ``fn``."""
-
-    async def handle(request: Request) -> Response:
-        service = request.app.state.service
-        if request.method in ("GET", "DELETE"):
-            obj = decode_query(request, schema)
-        else:
-            refuse_nul(request)
-            limit = service.settings.max_request_bytes
-            obj = decode_body(await read_body(request, limit), schema, limit)
-        if "webhook_id" in request.path_params:
-            obj.webhook_id = request.path_params["webhook_id"]  # type: ignore[attr-defined]
-        result = await run_in_threadpool(fn, service, obj)
-        return JSONResponse({} if result is None else result)
-
-    return accepts(schema, ("GET", "DELETE"), getattr(fn, "__name__", "endpoint"))(handle)
 
 
 def create(svc: TrackingService, req: CreateWebhook) -> dict[str, Any]:
@@ -153,17 +89,3 @@ def deliveries(svc: TrackingService, req: ListDeliveries) -> dict[str, Any]:
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return out
-
-
-ROUTES = [
-    ("/webhooks", ["POST"], webhook_endpoint(CreateWebhook, create)),
-    ("/webhooks", ["GET"], webhook_endpoint(ListWebhooks, list_)),
-    ("/webhooks/{webhook_id}", ["GET"], webhook_endpoint(WebhookId, get)),
-    ("/webhooks/{webhook_id}", ["PATCH"], webhook_endpoint(UpdateWebhook, update)),
-    ("/webhooks/{webhook_id}", ["DELETE"], webhook_endpoint(WebhookId, delete)),
-    ("/webhooks/{webhook_id}/test", ["POST"], webhook_endpoint(TestWebhook, test)),
-]
-
-EXTENSION_ROUTES = [
-    ("/webhooks/{webhook_id}/deliveries", ["GET"], webhook_endpoint(ListDeliveries, deliveries)),
-]
