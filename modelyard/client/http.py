@@ -24,8 +24,6 @@ from ..entities import (
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
 from .credentials import connection
 from .inference_http import HttpInference
-from .logged_models_http import HttpLoggedModels
-from .pipelines_http import HttpPipelines
 from .registry_http import HttpRegistry
 from .webhooks_http import HttpWebhooks
 
@@ -39,7 +37,7 @@ _msgpack = msgspec.msgpack.Encoder()
 MSGPACK = "application/msgpack"
 
 
-class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference, HttpPipelines):
+class HttpTransport(HttpRegistry, HttpWebhooks, HttpInference):
     """A keep-alive connection to a modelyard (or MLflow) server."""
 
     def __init__(self, base_url: str, *, timeout: float = 120.0, retries: int = 3) -> None:

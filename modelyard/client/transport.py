@@ -20,8 +20,6 @@ from ..artifacts.locations import ANYWHERE
 from ..entities import Metric, Param, RunTag
 from ..settings import Settings
 from .inference_local import LocalInference
-from .logged_models_local import LocalLoggedModels
-from .pipelines_local import LocalPipelines
 from .registry_local import LocalRegistry
 from .uri import embedded_location
 from .webhooks_local import LocalWebhooks
@@ -45,7 +43,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalInference, LocalPipelines):
+class LocalTransport(LocalRegistry, LocalWebhooks, LocalInference):
     """The service in this process, over an embedded store."""
 
     def __init__(self, uri: str) -> None:
