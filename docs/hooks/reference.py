@@ -2,8 +2,8 @@
 
 - ``reference/settings.md`` from :class:`modelyard.settings.Settings` (every field: variable, type, default, help);
 - ``reference/cli.md`` from the click commands under ``modelyard.cli.main`` (each command's ``--help``);
-- ``reference/rest.md`` from the server's route tables (``modelyard/server/routes/``, mounted as
-  :func:`modelyard.server.app.build_routes` mounts them).
+- ``reference/rest.md`` from the table of operations (``modelyard/api/``) and the server's route tables
+  (``modelyard/server/routes/``), mounted as :func:`modelyard.server.app.build_routes` mounts them.
 
 ``tests/docs`` builds the site and checks that these pages name every setting, command and route.
 """
@@ -66,31 +66,34 @@ def cli_page() -> str:
 
 
 def routes_by_module() -> dict[str, list[tuple[str, str]]]:
-    """Route module name → sorted (path, methods) pairs, mounted as ``build_routes`` mounts them."""
+    """Area of the table of operations or route module → sorted (path, methods) pairs, as ``build_routes`` mounts them."""
     import importlib
     import pkgutil
 
+    from modelyard.api.operations import Table, all_operations
     from modelyard.server import routes
     from modelyard.server.app import _TABLES, _mount
 
-    out: dict[str, list[tuple[str, str]]] = {}
+    found: dict[str, set[tuple[str, str]]] = {}
+    all_operations()
+    for table in Table.areas:
+        for op in table:
+            found.setdefault(table.area, set()).update((path, ", ".join(sorted(op.methods))) for path in op.paths)
     for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{routes.__name__}.{info.name}")
-        found: set[tuple[str, str]] = set()
         for attr, prefixes in _TABLES:
             for route in _mount(prefixes, getattr(module, attr, [])):
                 methods = sorted(m for m in (route.methods or ()) if m != "HEAD") or ["HEAD"]
-                found.add((route.path, ", ".join(methods)))
-        if found:
-            out[info.name] = sorted(found)
-    return out
+                found.setdefault(info.name, set()).add((route.path, ", ".join(methods)))
+    return {name: sorted(pairs) for name, pairs in sorted(found.items()) if pairs}
 
 
 def rest_page() -> str:
     lines = [
         "# REST API",
         "",
-        "Generated from the server's route tables (`modelyard/server/routes/`), grouped by route module.",
+        "Generated from the table of operations (`modelyard/api/`) and the server's route tables"
+        " (`modelyard/server/routes/`), grouped by area or route module.",
         "MLflow's routes are served under `/api/2.0/mlflow` and, for MLflow's web UI, its `/ajax-api` twin;",
         "our extensions under `/api/2.0/modelyard`. Requests and answers follow"
         " [MLflow's REST API](https://mlflow.org/docs/latest/rest-api.html) where MLflow has the route.",
