@@ -1,8 +1,9 @@
-"""Declared request schemas of ``POST /api/2.0/modelyard/pipelines/record`` (what the pipeline engine sends).
+"""Declared request schemas of the pipelines API (``/api/2.0/modelyard/pipelines/*``).
 
-Each text field is bounded by its column and each number by its column's integer
-type, so a bad record is a 400 naming the field rather than a store error. Fields
-left out reach the service as absent (``omit_defaults``), so its defaults apply.
+``Record`` is ``POST /pipelines/record`` (what the pipeline engine sends): each text field is
+bounded by its column and each number by its column's integer type, so a bad record is a 400
+naming the field rather than a store error. Fields left out reach the service as absent
+(``omit_defaults``), so its defaults apply.
 """
 
 from __future__ import annotations
@@ -70,3 +71,78 @@ class Record(Request):
     steps: list[StepRecord] = []
     cache_entries: list[CacheEntryRecord] = []
     cache_hits: list[CacheKey] = []
+
+
+class PipelineRunId(Request):
+    run_id: str = ""
+
+
+class SearchPipelineRuns(Request):
+    pipeline: str | None = None
+    status: str | None = None
+    max_results: Int64 = 100
+    page_token: str | None = None
+
+
+class CacheQuery(Request):
+    pipeline: str | None = None
+    step: str | None = None
+    max_results: Int64 = 1000
+    cache_key: str = ""
+
+
+class CacheKeys(Request):
+    cache_keys: list[str] = []
+
+
+class ByName(Request):
+    """A schedule or trigger by name (and how many of its ticks or events to list)."""
+
+    name: str = ""
+    max_results: Int64 = 100
+
+
+class CreateSchedule(Request):
+    name: str
+    reference: str
+    cron: str
+    params: dict[str, Any] = {}
+    executor: str | None = None
+    date_param: str | None = "logical_date"
+    catchup: bool = False
+    paused: bool = False
+
+
+class SetPaused(Request):
+    name: str
+    paused: bool
+
+
+class Backfill(Request):
+    name: str
+    start: Int64
+    end: Int64
+
+
+class TickUpdate(Request):
+    tick_id: Int64
+    status: Short
+    pipeline_run_id: RunUuid | None = None
+
+
+class CreateTrigger(Request):
+    name: str
+    kind: str
+    reference: str
+    params: dict[str, Any] = {}
+    executor: str | None = None
+    config: dict[str, Any] = {}
+
+
+class FireTrigger(Request):
+    """``POST /pipelines/triggers/fire``: the trigger's token in ``Authorization: Bearer`` or ``token``."""
+
+    name: str
+    payload: dict[str, Any] = {}
+    dedupe_key: str | None = None
+    token: str | None = None

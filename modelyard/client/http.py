@@ -23,8 +23,6 @@ from ..entities import (
 )
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
 from .credentials import connection
-from .logged_models_http import HttpLoggedModels
-from .pipelines_http import HttpPipelines
 
 API = "/api/2.0/mlflow"
 EXT = "/api/2.0/modelyard"
@@ -36,7 +34,7 @@ _msgpack = msgspec.msgpack.Encoder()
 MSGPACK = "application/msgpack"
 
 
-class HttpTransport(HttpLoggedModels, HttpPipelines):
+class HttpTransport:
     """A keep-alive connection to a modelyard (or MLflow) server.
 
     ``http``: an httpx client of your own to send through instead (its base URL is used as it is);

@@ -19,8 +19,6 @@ from ..artifacts import ArtifactRepository
 from ..artifacts.locations import ANYWHERE
 from ..entities import Metric, Param, RunTag
 from ..settings import Settings
-from .logged_models_local import LocalLoggedModels
-from .pipelines_local import LocalPipelines
 from .uri import embedded_location
 
 _encode = msgspec.json.Encoder().encode
@@ -42,7 +40,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class LocalTransport(LocalLoggedModels, LocalPipelines):
+class LocalTransport:
     """The service in this process, over an embedded store."""
 
     def __init__(self, uri: str) -> None:

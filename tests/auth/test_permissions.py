@@ -47,7 +47,7 @@ def world(db_uri: str, tmp_path):
     settings = Settings(backend_store_uri=db_uri, artifacts_destination=str(tmp_path / "artifacts"),
                         background_workers=False, auth=True, auth_admin_username="root",
                         auth_admin_password=PASSWORD, auth_default_permission="NO_PERMISSIONS",
-                        auth_cache_seconds=0.0)
+                        auth_cache_seconds=600.0)  # a password hashed once per user, not per request
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as http:
         admin = _basic("root")
