@@ -114,31 +114,43 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
     return found
 
 
+FIELD_RESOURCES = ("experiment", "run", "logged_model", "registered_model")
+
+
+def by_request(op: Operation) -> bool:
+    """Whether ``op``'s permission is on a resource its request names (checked once it is decoded)."""
+    return op.permission.resource in FIELD_RESOURCES and op.permission.field is not None
+
+
+def authorize_operation(principal: Principal, op: Operation) -> None:
+    """Before the request is read: a permission on the server as a whole (EDIT and READ: any signed-in
+    user; MANAGE: admins)."""
+    if not principal.is_admin and not by_request(op) and op.permission.level == "MANAGE":
+        raise PermissionDenied("Permission denied.")
+
+
 def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any) -> None:
-    """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission for ``request`` (see module)."""
+    """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission on what ``request`` names."""
     perm = op.permission
     auth = service.auth
-    if principal.is_admin:
+    if principal.is_admin or not by_request(op):
         return
-    if perm.resource in ("experiment", "run", "logged_model", "registered_model") and perm.field:
-        for key in _values(getattr(request, perm.field, None)):
-            if perm.resource == "registered_model":
-                auth.require(principal, perm.level, "registered_model", key)
-                continue
-            if perm.resource == "experiment":
-                experiment_id: str | None = key
-                if perm.field.endswith("_name"):
-                    found = service.experiments.get_by_name(key)
-                    experiment_id = None if found is None else found.experiment_id
-            else:
-                experiment_id = _experiment_of(service, perm.resource, key)
-            if experiment_id is not None:
-                auth.require(principal, perm.level, "experiment", experiment_id)
-        if op.name == "create_run" and not getattr(request, "experiment_id", None):
-            auth.require(principal, perm.level, "experiment", "0")  # the default experiment
-        return
-    if perm.level == "MANAGE":
-        raise PermissionDenied("Permission denied.")
+    assert perm.field is not None
+    for key in _values(getattr(request, perm.field, None)):
+        if perm.resource == "registered_model":
+            auth.require(principal, perm.level, "registered_model", key)
+            continue
+        if perm.resource == "experiment":
+            experiment_id: str | None = key
+            if perm.field.endswith("_name"):
+                found = service.experiments.get_by_name(key)
+                experiment_id = None if found is None else found.experiment_id
+        else:
+            experiment_id = _experiment_of(service, perm.resource, key)
+        if experiment_id is not None:
+            auth.require(principal, perm.level, "experiment", experiment_id)
+    if op.name == "create_run" and not getattr(request, "experiment_id", None):
+        auth.require(principal, perm.level, "experiment", "0")  # the default experiment
 
 
 # Lists that span resources: each item kept only if the caller may read it (key, resource, its id).

@@ -24,7 +24,7 @@ from ..api.operations import Operation, all_operations
 from ..errors import ModelyardError
 from ..service.auth import caller
 from ..service.registry import acting_user
-from .auth import PRINCIPAL, authorize, filter_answer, record_creator
+from .auth import PRINCIPAL, authorize, authorize_operation, filter_answer, record_creator
 from .protocol import (
     JSONResponse,
     accepts,
@@ -60,6 +60,9 @@ def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
         if not handler:
             handler.append(op.resolve())
         service = request.app.state.service
+        principal = request.scope.get(PRINCIPAL)
+        if principal is not None:
+            authorize_operation(principal, op)
         if op.query or request.method == "GET":
             obj: Any = decode_query(request, op.request)
         else:
@@ -69,7 +72,6 @@ def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
             obj = decode_body(await read_body(request, limit, on_too_large), op.request, limit, on_too_large)
         if request.path_params:
             obj = msgspec.structs.replace(obj, **request.path_params)
-        principal = request.scope.get(PRINCIPAL)
         if principal is not None:
             authorize(service, principal, op, obj)
         token = acting_user.set(principal.username if principal is not None else request_user(request))

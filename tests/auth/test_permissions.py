@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from modelyard.api.operations import RANK_OF, Operation, all_operations
 from modelyard.server import create_app
 from modelyard.settings import Settings
+from tests.server.test_operations_table import minimal_request
 
 OPS = all_operations()
 ROLES = ("anonymous", "nobody", "READ", "EDIT", "MANAGE", "admin")
@@ -78,11 +79,13 @@ def world(db_uri: str, tmp_path):
 def _request(op: Operation, ids: dict[str, str]) -> dict[str, Any]:
     """An otherwise empty request whose permission field names the guarded resource."""
     perm = op.permission
+    values = minimal_request(op)
     info = {f.name: f for f in msgspec.structs.fields(op.request)}.get(perm.field or "")
     if info is None or perm.resource not in ids:
-        return {}
+        return values
     value = ids[perm.resource]
-    return {perm.field: [value] if "list" in str(info.type) else value}  # type: ignore[dict-item]
+    values[perm.field] = [value] if "list" in str(info.type) else value  # type: ignore[index]
+    return values
 
 
 def _send(http: TestClient, op: Operation, values: dict[str, Any], headers: dict[str, str]) -> int:

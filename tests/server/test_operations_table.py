@@ -7,13 +7,14 @@ handler on the service, the HTTP transport sends the request to the real app.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from modelyard.api.operations import all_operations
+from modelyard.api.operations import Operation, all_operations
 from modelyard.api.schemas import Request
 from modelyard.client.http import HttpTransport
 from modelyard.client.transport import LocalTransport
@@ -51,7 +52,22 @@ def test_every_operation_is_routed_once_per_path_and_method(tmp_path):
                 assert seen.get((path, method)) == 1, (op.name, method, path, seen.get((path, method)))
     doc = TestClient(app).get("/openapi.json").json()
     for op in OPS:
-        assert op.method.lower() in doc["paths"][op.path], op.name
+        assert op.method.lower() in doc["paths"][re.sub(r":\w+}", "}", op.path)], op.name
+
+
+def _placeholder(kind: Any) -> Any:
+    for value in ("nothing-here", 0, False):
+        try:
+            return msgspec.convert(value, kind)
+        except msgspec.ValidationError:
+            continue
+    raise AssertionError(f"no placeholder for {kind}")
+
+
+def minimal_request(op: Operation) -> dict[str, Any]:
+    """The fields a request cannot leave out, and its path parameters, set to values naming nothing."""
+    return {f.name: _placeholder(f.type) for f in msgspec.structs.fields(op.request)
+            if f.required or f.name in op.path_params}
 
 
 def _outcome(call: Any) -> tuple[str, Any]:
@@ -73,7 +89,7 @@ def test_both_transports_run_every_operation_alike(db_uri, tmp_path):
         remote = HttpTransport("http://testserver", http=http_client, retries=0)
         try:
             for op in OPS:
-                request = msgspec.structs.replace(op.request(), **{p: "nothing-here" for p in op.path_params})
+                request = msgspec.convert(minimal_request(op), op.request)
                 here = _outcome(lambda op=op, request=request: local.call(op, request))
                 there = _outcome(lambda op=op, request=request: remote.call(op, request))
                 assert here == there, (op.name, here, there)
