@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..service.inference import MAX_ROWS_PER_CALL, InferenceRecord
+from ..entities.inference import InferenceRecord
+from ..service.limits import MAX_ROWS_PER_CALL
 
 
 class InferenceMethods:

@@ -15,7 +15,7 @@ from typing import Any
 from ..entities import PagedList
 from ..entities.registry import ModelVersion, RegisteredModel, RegistryAuditEntry
 from ..errors import ResourceDoesNotExist
-from ..service.registry import parse_models_uri
+from ..service.models_uri import parse_models_uri
 
 
 def _strs(d: dict[str, Any] | None) -> dict[str, str]:

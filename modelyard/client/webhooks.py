@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..entities import PagedList
-from ..service.webhooks import Webhook, WebhookTestResult
+from ..entities.webhooks import Webhook, WebhookTestResult
 
 
 def _names(events: Sequence[Any] | None) -> list[str] | None:

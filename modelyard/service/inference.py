@@ -17,9 +17,8 @@ from ..entities.inference import InferenceRecord
 from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.inference import FeedbackRow, RequestRow
-from .limits import check_int64, invalid_value, missing_value
+from .limits import MAX_ROWS_PER_CALL, check_int64, invalid_value, missing_value
 
-MAX_ROWS_PER_CALL = 10_000
 MAX_SEARCH_RESULTS = 50_000
 MAX_REQUEST_ID_LENGTH = 64
 MAX_MODEL_NAME_LENGTH = 256

@@ -33,6 +33,8 @@ MAX_INPUT_TAG_KEY_SIZE = 255
 MAX_INPUT_TAG_VALUE_SIZE = 500
 # Our bulk-ingest extension: one request may carry this many points.
 MAX_BULK_METRICS = 100_000
+# Inference-log rows (served requests or feedback) one call may carry.
+MAX_ROWS_PER_CALL = 10_000
 
 _NAME_RE = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
