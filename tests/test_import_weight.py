@@ -53,6 +53,11 @@ def test_pointing_at_a_server_loads_no_heavy_module(tmp_path: Path) -> None:
     assert heavy_loaded_after(code, tmp_path) == []
 
 
+def test_the_command_line_loads_no_heavy_module_until_a_command_runs(tmp_path: Path) -> None:
+    """``modelyard --help`` stays quick: a command imports the store, server or pandas inside its function."""
+    assert heavy_loaded_after("import modelyard.cli", tmp_path) == []
+
+
 def test_lazy_attributes_resolve(tmp_path: Path) -> None:
     """``my.step``, ``my.pipeline``, ``my.data`` and ``my.models`` load on first use, and pipelines stay light."""
     code = """
