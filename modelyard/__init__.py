@@ -9,9 +9,8 @@
 
 __version__ = "0.1.0"
 
-from . import data as data
-from . import models as models
-from . import pipelines as pipelines
+import typing as _typing
+
 from .client import Client as Client
 from .client.fluent import ActiveRun as ActiveRun
 from .client.fluent import active_run as active_run
@@ -53,8 +52,38 @@ from .entities import RunStatus as RunStatus
 from .entities import RunTag as RunTag
 from .entities import ViewType as ViewType
 from .errors import ModelyardError as ModelyardError
-from .pipelines import pipeline as pipeline
-from .pipelines import step as step
+
+if _typing.TYPE_CHECKING:
+    from . import data as data
+    from . import models as models
+    from . import pipelines as pipelines
+    from .pipelines import pipeline as pipeline
+    from .pipelines import step as step
+
+# Loaded on first use, so ``import modelyard`` stays light (no pandas, numpy, cloudpickle...).
+_LAZY = {
+    "data": ("modelyard.data", None),
+    "models": ("modelyard.models", None),
+    "pipelines": ("modelyard.pipelines", None),
+    "pipeline": ("modelyard.pipelines", "pipeline"),
+    "step": ("modelyard.pipelines", "step"),
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 __all__ = [
     "ActiveRun",

@@ -14,7 +14,8 @@ maps a response back to the same class::
     ├── RequestTooLarge                 REQUEST_LIMIT_EXCEEDED    413
     ├── PermissionDenied                PERMISSION_DENIED         403
     │   └── UntrustedModel              PERMISSION_DENIED         403
-    └── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
+    ├── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
+    └── MissingExtra                    NOT_IMPLEMENTED           501
 """
 
 from __future__ import annotations
@@ -102,6 +103,13 @@ class TooManyAttempts(ModelyardError):
 
     error_code = "REQUEST_LIMIT_EXCEEDED"
     status = 429
+
+
+class MissingExtra(ModelyardError):
+    """An optional dependency is not installed; the message names the extra (``pip install 'modelyard[s3]'``)."""
+
+    error_code = "NOT_IMPLEMENTED"
+    status = 501
 
 
 _BY_CODE: dict[str, type[ModelyardError]] = {

@@ -9,7 +9,8 @@ def test_all_is_sorted_and_complete():
     exported = set(modelyard.__all__) - {"__version__"}
     # Subpackages are importable but not part of the curated API, except `data`.
     assert public - exported <= {
-        "api", "artifacts", "cli", "client", "entities", "errors", "importer", "models", "pipelines", "server", "web",
+        "api", "artifacts", "cli", "client", "entities", "errors", "extras", "importer", "models", "pipelines", "server",
+        "web",
         "service", "serving", "settings", "store",
     }
     for name in modelyard.__all__:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import InvalidParameterValue
+from ..extras import require
 from .base import ArtifactRepository, safe_relpath
 from .local import LocalArtifactRepository, local_path_of
 
@@ -12,6 +13,7 @@ __all__ = ["ArtifactRepository", "LocalArtifactRepository", "get_repository", "l
 
 
 def _s3(uri: str) -> ArtifactRepository:
+    require("boto3", f"The artifact location {uri.split('?', 1)[0]!r}")
     from .s3 import S3ArtifactRepository  # boto3 loads only when S3 is used
 
     return S3ArtifactRepository(uri)

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from ..errors import MissingExtra
+from ..extras import check_uris
 from ..settings import Settings
 from .asgi import check_port, run_asgi
 
@@ -107,6 +109,10 @@ def server(
     if auth is not None:
         settings = settings.with_(auth=auth)
     check_port(host, port)
+    try:
+        check_uris(settings.backend_store_uri, settings.artifacts_destination, settings.default_artifact_root)
+    except MissingExtra as exc:
+        raise click.ClickException(exc.message) from exc
     click.echo(f"modelyard server on http://{host}:{port}  store={settings.backend_store_uri}"
                + ("  auth=on" if settings.auth else ""), err=True)
     run_server(settings, log_level)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..service.webhooks import EVENTS
+from ..entities.webhooks import EXTENSION_EVENTS, MLFLOW_EVENTS
 from .output import (
     SdkGroup,
     client,
@@ -26,7 +26,7 @@ def command() -> None:
 @command.command("create")
 @click.argument("name")
 @click.argument("url")
-@click.option("--event", "events", multiple=True, required=True, type=click.Choice(list(EVENTS)),
+@click.option("--event", "events", multiple=True, required=True, type=click.Choice([*MLFLOW_EVENTS, *EXTENSION_EVENTS]),
               help="An event to send (repeatable), e.g. model_version.created, model_version.stage_changed.")
 @click.option("--secret", default=None, help="Sign deliveries with HMAC-SHA256 (X-MLflow-Signature).")
 @click.option("--description", default=None, help="What the webhook is for.")
@@ -69,7 +69,7 @@ def list_(max_results: int, page_token: str | None, tracking_uri: str | None, as
 
 @command.command("test")
 @click.argument("webhook_id")
-@click.option("--event", default=None, type=click.Choice(list(EVENTS)),
+@click.option("--event", default=None, type=click.Choice([*MLFLOW_EVENTS, *EXTENSION_EVENTS]),
               help="Which event's example payload to send (default: the webhook's first event).")
 @tracking_uri_option
 @json_option

@@ -15,7 +15,7 @@ import posixpath
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -38,15 +38,16 @@ from ..entities import (
 )
 from ..errors import ResourceDoesNotExist
 from .auth import AuthMethods
-from .http import HttpTransport
 from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .pipelines import PipelinesMethods
 from .registry import RegistryMethods
-from .transport import LocalTransport, Transport
 from .uri import get_tracking_uri, is_http
 from .values import plain_metric, plain_metrics
 from .webhooks import WebhooksMethods
+
+if TYPE_CHECKING:
+    from .transport import Transport
 
 
 def now_ms() -> int:
@@ -58,9 +59,16 @@ class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMet
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri or get_tracking_uri()
-        self._t: Transport = (
-            HttpTransport(self.tracking_uri) if is_http(self.tracking_uri) else LocalTransport(self.tracking_uri)
-        )
+        self._t: Transport
+        # Each transport loads with the first client that needs it: the store (SQLAlchemy, alembic) only in process.
+        if is_http(self.tracking_uri):
+            from .http import HttpTransport
+
+            self._t = HttpTransport(self.tracking_uri)
+        else:
+            from .transport import LocalTransport
+
+            self._t = LocalTransport(self.tracking_uri)
 
     def close(self) -> None:
         self._t.close()

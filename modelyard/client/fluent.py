@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..entities import DatasetInput, Experiment, InputTag, Metric, Param, Run, RunStatus, RunTag, ViewType
 from ..errors import InvalidParameterValue, ModelyardError
@@ -25,9 +25,11 @@ from ..settings import Settings
 from .batching import MetricBatcher
 from .client import Client
 from .data import Dataset
-from .system_metrics import SystemMetricsMonitor
 from .uri import default_experiment_from_env, get_tracking_uri
 from .values import metric_integer, metric_value
+
+if TYPE_CHECKING:
+    from .system_metrics import SystemMetricsMonitor
 
 _lock = threading.RLock()
 _clients: dict[str, tuple[Client, MetricBatcher]] = {}
@@ -161,6 +163,8 @@ def start_run(
         run = client.create_run(experiment_id or _default_experiment_id(), tags=all_tags, run_name=run_name)
     monitor = None
     if log_system_metrics:
+        from .system_metrics import SystemMetricsMonitor  # psutil loads only when asked for
+
         rid = run.info.run_id
         monitor = SystemMetricsMonitor(
             lambda ms: client.log_batch(rid, ms), interval=Settings.from_env().system_metrics_interval

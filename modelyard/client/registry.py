@@ -22,7 +22,7 @@ from ..api.schemas import KeyValue
 from ..entities import PagedList
 from ..entities.registry import ModelVersion, RegisteredModel, RegistryAuditEntry
 from ..errors import ResourceDoesNotExist
-from ..service.registry import parse_models_uri
+from ..service.models_uri import parse_models_uri
 
 
 def _str(value: Any) -> str:

@@ -20,7 +20,6 @@ from ..api import webhooks as ops
 from ..api.operations import Operation
 from ..entities import PagedList
 from ..entities.webhooks import Webhook, WebhookDelivery, WebhookTestResult
-from .transport import LocalTransport
 
 
 def _names(events: Sequence[Any] | None) -> list[str | s.EventIn] | None:
@@ -84,6 +83,8 @@ class WebhooksMethods:
         call it before a short script exits, or to flush retries. With a server,
         the server delivers and this returns 0.
         """
+        from .transport import LocalTransport  # the store: only an in-process client delivers
+
         if not isinstance(self._t, LocalTransport):
             return 0  # the server's worker delivers
         total = 0

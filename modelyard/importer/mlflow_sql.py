@@ -25,6 +25,7 @@ from ..entities import (
 from ..entities.logged_models import LoggedModel
 from ..entities.registry import ModelVersion, RegisteredModel
 from ..errors import InvalidParameterValue
+from ..extras import require
 from .source import MlflowSource, model_id_of
 
 _DELETED_VERSION = "Deleted_Internal"  # MLflow's soft-deleted model versions
@@ -37,6 +38,8 @@ class SqlSource(MlflowSource):
     def __init__(self, db_uri: str, artifact_root: str | None) -> None:
         if db_uri.startswith("postgresql://"):
             db_uri = "postgresql+psycopg://" + db_uri[len("postgresql://"):]
+        if db_uri.startswith("postgresql+psycopg://"):
+            require("psycopg", "A postgresql:// MLflow database URI")
         self.engine = sa.create_engine(db_uri)
         self.label = self.engine.url.render_as_string(hide_password=True)
         self.artifact_root = artifact_root

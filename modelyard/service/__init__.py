@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from ..artifacts.locations import ANYWHERE
 from ..settings import Settings
-from ..store import TrackingStore
 from .artifacts import PROXY_SCHEME, ArtifactService
-from .auth import AuthService
-from .experiments import ExperimentService
-from .inference import InferenceService
-from .logged_models import LoggedModelService
-from .pipelines import PipelinesService
-from .registry import RegistryService
 from .registry_sources import source_pattern
-from .runs import RunService
-from .webhooks import WebhooksService
+
+if TYPE_CHECKING:
+    from .experiments import ExperimentService
+    from .logged_models import LoggedModelService
+    from .registry import RegistryService
+    from .runs import RunService
+
+# Loaded on first use: a light module of this package (``limits``) must not load the store.
+_LAZY = {
+    "ExperimentService": "experiments",
+    "LoggedModelService": "logged_models",
+    "RegistryService": "registry",
+    "RunService": "runs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
 
 __all__ = [
     "ArtifactService",
@@ -36,6 +50,16 @@ class TrackingService:
     """
 
     def __init__(self, settings: Settings) -> None:
+        from ..store import TrackingStore  # SQLAlchemy and alembic load with the first service
+        from .auth import AuthService
+        from .experiments import ExperimentService
+        from .inference import InferenceService
+        from .logged_models import LoggedModelService
+        from .pipelines import PipelinesService
+        from .registry import RegistryService
+        from .runs import RunService
+        from .webhooks import WebhooksService
+
         self.settings = settings
         self.store = TrackingStore(settings.backend_store_uri, sqlite_synchronous=settings.sqlite_synchronous)
         destination = settings.artifacts_destination or settings.default_artifact_root

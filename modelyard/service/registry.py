@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextvars
 import posixpath
 import re
-import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,6 +27,7 @@ from ..store import TrackingStore
 from ..store.registry_search import PROMPT_TAG
 from . import limits
 from .experiments import now_ms
+from .models_uri import parse_models_uri as parse_models_uri
 from .registry_search import (
     parse_model_version_filter,
     parse_model_version_order_by,
@@ -319,24 +319,3 @@ class RegistryService(SourceChecks):
         limits.check_max_results(max_results, MAX_AUDIT_PAGE)
         offset = decode_page_token(page_token)
         return _page(self._r.audit(name, max_results + 1, offset), offset, max_results)
-
-
-def parse_models_uri(uri: str) -> tuple[str, str, bool]:
-    """``models:/name@alias`` -> (name, alias, True); ``models:/name/ref`` -> (name, ref, False)."""
-    parsed = urllib.parse.urlparse(uri)
-    path = parsed.path.lstrip("/")
-    if parsed.scheme != "models" or parsed.netloc or not path:
-        raise InvalidParameterValue(
-            f"Not a proper models:/ URI: {uri!r}. Use models:/<name>/<version>, models:/<name>/<stage> "
-            "or models:/<name>@<alias>.")
-    if "/" in path:
-        name, _, ref = path.partition("/")
-        if name and ref and "/" not in ref:
-            return name, ref, False
-    elif "@" in path:
-        name, _, alias = path.rpartition("@")
-        if name and alias:
-            return name, alias, True
-    raise InvalidParameterValue(
-        f"Not a proper models:/ URI: {uri!r}. Use models:/<name>/<version>, models:/<name>/<stage> "
-        "or models:/<name>@<alias>.")

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 from ..errors import InvalidParameterValue
+from ..extras import require
 
 
 def normalize_db_uri(uri: str) -> str:
@@ -44,6 +45,7 @@ def make_engine(uri: str, *, sqlite_synchronous: str = "FULL", busy_timeout_ms: 
         )
         _tune_sqlite(engine, sqlite_synchronous, busy_timeout_ms)
         return engine
+    require("psycopg", "A postgresql:// backend store URI")
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import http.server
 import threading
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -106,7 +107,7 @@ def _basic(user: str, password: str) -> str:
 def _round_trip(url: str) -> None:
     """Tracking calls and a proxied artifact upload and download, all through the proxy."""
     with Client(url) as c:
-        exp = c.create_experiment(f"creds-{id(c)}")
+        exp = c.create_experiment(f"creds-{uuid.uuid4().hex}")  # id(c) repeats once a client is freed
         run_id = c.create_run(exp).info.run_id
         c.log_text(run_id, "hello", "notes/hello.txt")
         assert c.load_text(run_id, "notes/hello.txt") == "hello"
