@@ -78,11 +78,6 @@ def test_lazy_attributes_resolve(tmp_path: Path) -> None:
 # modelyard.service.webhooks; both service modules load the store (SQLAlchemy, alembic).
 # The same names imported from modelyard.entities.inference / modelyard.entities.webhooks
 # make this test pass (checked by hand); the rewritten HTTP transport must keep it passing.
-@pytest.mark.xfail(
-    strict=False,
-    reason="the HTTP transport (client/inference_http.py, client/webhooks_http.py) imports modelyard.service "
-    "modules that load the store; the lead's transport rewrite takes these names from modelyard.entities",
-)
 def test_talking_to_a_server_loads_no_heavy_module(sqlite_live_server: LiveServer, tmp_path: Path) -> None:
     code = f"""
         import modelyard as my
