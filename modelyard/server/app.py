@@ -57,6 +57,7 @@ _TABLES = (
     ("ROUTES", MLFLOW_PREFIXES),
     ("PROXY_ROUTES", ARTIFACT_PREFIXES),
     ("EXTENSION_ROUTES", EXTENSION_PREFIXES),
+    ("V3_ROUTES", ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")),
 )
 
 

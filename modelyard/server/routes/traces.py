@@ -1,0 +1,197 @@
+"""/traces/*: MLflow 3's tracing API, and ``POST /v1/traces`` (OTLP/HTTP span export).
+
+Paths and methods are MLflow 3.17's (``service.proto``). The official client
+reaches some under ``/api/2.0/mlflow`` (tags, delete-traces, link-to-run,
+link-prompts) and others under ``/api/3.0/mlflow`` (start, get, search,
+batchGet, assessments), so ``ROUTES`` is served under both and ``V3_ROUTES``
+under ``/api/3.0/mlflow`` only. Spans arrive on ``/v1/traces`` as OTLP protobuf
+or JSON, optionally gzip, with the experiment in the ``x-mlflow-experiment-id``
+header; the answer is an empty ``ExportTraceServiceResponse``.
+
+Each route is a plain ``fn(service, request) -> dict`` over a struct of
+:mod:`..schemas_traces`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...errors import InvalidParameterValue
+from ...service import TrackingService
+from ...service.limits import missing_value
+from .. import otlp
+from .. import schemas_traces as s
+from ..protocol import JSONResponse, accepts, read_body
+from .logged_models import model_endpoint as endpoint
+
+
+def _trace(info: Any, spans: list[Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"trace_info": info.to_dict()}
+    if spans is not None:
+        out["spans"] = [sp.to_otel_dict() for sp in spans]
+    return out
+
+
+# ---- OTLP ------------------------------------------------------------------
+
+
+def export_spans(svc: TrackingService, req: s.ExportSpans) -> dict[str, Any]:
+    svc.traces.log_spans(req.experiment_id, req.spans)
+    return {}
+
+
+async def otlp_export(request: Request) -> Response:
+    """``POST /v1/traces``: decode the OTLP body, then :func:`export_spans`."""
+    service: TrackingService = request.app.state.service
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type not in otlp.MEDIA_TYPES:
+        raise InvalidParameterValue(
+            f"Invalid Content-Type '{media_type}' for /v1/traces: send application/x-protobuf or application/json.")
+    limit = service.settings.max_request_bytes
+    body = otlp.inflate(await read_body(request, limit), request.headers.get("content-encoding") or "", limit)
+    req = s.ExportSpans(request.headers.get("x-mlflow-experiment-id"), otlp.decode(body, media_type))
+    await run_in_threadpool(export_spans, service, req)
+    if media_type == "application/json":
+        return JSONResponse({})
+    return Response(b"", media_type="application/x-protobuf")
+
+
+otlp_export = accepts(s.ExportSpans, query_methods=(), name="export_spans")(otlp_export)
+
+
+# ---- traces ----------------------------------------------------------------
+
+
+def start_trace(svc: TrackingService, req: s.StartTrace) -> dict[str, Any]:
+    if req.trace is None or req.trace.trace_info is None:
+        raise InvalidParameterValue(missing_value("trace.trace_info"))
+    return {"trace": _trace(svc.traces.start_trace(req.trace.trace_info))}
+
+
+def get_trace_info(svc: TrackingService, req: s.TraceId) -> dict[str, Any]:
+    return {"trace": _trace(svc.traces.get_info(req.trace_id or ""))}
+
+
+def get_trace(svc: TrackingService, req: s.GetTrace) -> dict[str, Any]:
+    info, spans, token = svc.traces.get_trace(req.trace_id or "", req.max_spans, req.page_token)
+    out: dict[str, Any] = {"trace": _trace(info, spans)}
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def batch_get_traces(svc: TrackingService, req: s.BatchGetTraces) -> dict[str, Any]:
+    found = svc.traces.batch_get(req.trace_ids, experiment_ids=req.experiment_ids or None)
+    return {"traces": [_trace(info, spans) for info, spans in found]}
+
+
+def batch_get_trace_infos(svc: TrackingService, req: s.BatchGetTraces) -> dict[str, Any]:
+    found = svc.traces.batch_get(req.trace_ids, with_spans=False, experiment_ids=req.experiment_ids or None)
+    return {"trace_infos": [info.to_dict() for info, _ in found]}
+
+
+def search_traces(svc: TrackingService, req: s.SearchTraces) -> dict[str, Any]:
+    ids: list[Any] = list(req.experiment_ids)
+    for i, loc in enumerate(req.locations):
+        if loc.mlflow_experiment is None or not loc.mlflow_experiment.experiment_id:
+            raise InvalidParameterValue(
+                f"Unsupported trace location at locations[{i}]: this server holds traces of MLflow experiments; "
+                "send {'type': 'MLFLOW_EXPERIMENT', 'mlflow_experiment': {'experiment_id': '<id>'}}.")
+        ids.append(loc.mlflow_experiment.experiment_id)
+    infos, token = svc.traces.search(ids, req.filter, req.max_results, req.order_by or None, req.page_token)
+    out: dict[str, Any] = {"traces": [i.to_dict() for i in infos]}
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def delete_traces(svc: TrackingService, req: s.DeleteTraces) -> dict[str, Any]:
+    deleted = svc.traces.delete_traces(req.experiment_id, req.max_timestamp_millis, req.max_traces,
+                                       req.request_ids or None)
+    return {"traces_deleted": deleted}
+
+
+def set_trace_tag(svc: TrackingService, req: s.SetTraceTag) -> None:
+    svc.traces.set_tag(req.trace_id or req.request_id or "", req.key, req.value)
+
+
+def delete_trace_tag(svc: TrackingService, req: s.DeleteTraceTag) -> None:
+    svc.traces.delete_tag(req.trace_id or req.request_id or "", req.key)
+
+
+def link_traces_to_run(svc: TrackingService, req: s.LinkTracesToRun) -> None:
+    if not req.run_id:
+        raise InvalidParameterValue(missing_value("run_id"))
+    svc.traces.link_to_run(req.trace_ids, req.run_id)
+
+
+def link_prompts_to_trace(svc: TrackingService, req: s.LinkPromptsToTrace) -> None:
+    svc.traces.link_prompts(req.trace_id or "", [(p.name, p.version) for p in req.prompt_versions])
+
+
+# ---- assessments -----------------------------------------------------------
+
+
+def create_assessment(svc: TrackingService, req: s.CreateAssessment) -> dict[str, Any]:
+    if req.assessment is None:
+        raise InvalidParameterValue(missing_value("assessment"))
+    body = dict(req.assessment)
+    if req.trace_id:
+        body["trace_id"] = req.trace_id
+    return {"assessment": svc.assessments.create(body)}
+
+
+def get_assessment(svc: TrackingService, req: s.AssessmentId) -> dict[str, Any]:
+    return {"assessment": svc.assessments.get(req.trace_id or "", req.assessment_id or "")}
+
+
+def _mask(mask: s.FieldMask | str | None) -> list[str]:
+    """A ``FieldMask``: protobuf JSON writes it as one comma-separated string of lowerCamelCase paths."""
+    if mask is None:
+        return []
+    paths = mask.paths if isinstance(mask, s.FieldMask) else [p for p in mask.split(",") if p]
+    return [re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), p.strip()) for p in paths]
+
+
+def update_assessment(svc: TrackingService, req: s.UpdateAssessment) -> dict[str, Any]:
+    if req.assessment is None:
+        raise InvalidParameterValue(missing_value("assessment"))
+    updated = svc.assessments.update(req.trace_id or "", req.assessment_id or "", req.assessment, _mask(req.update_mask))
+    return {"assessment": updated}
+
+
+def delete_assessment(svc: TrackingService, req: s.AssessmentId) -> None:
+    svc.assessments.delete(req.trace_id or "", req.assessment_id or "")
+
+
+ABSOLUTE_ROUTES = [
+    ("/v1/traces", ["POST"], otlp_export),
+]
+
+# Served under /api/2.0/mlflow and /api/3.0/mlflow (and their /ajax-api twins).
+ROUTES = [
+    ("/traces/delete-traces", ["POST"], endpoint(s.DeleteTraces, delete_traces)),
+    ("/traces/link-to-run", ["POST"], endpoint(s.LinkTracesToRun, link_traces_to_run)),
+    ("/traces/link-prompts", ["POST"], endpoint(s.LinkPromptsToTrace, link_prompts_to_trace)),
+    ("/traces/{request_id}/tags", ["PATCH"], endpoint(s.SetTraceTag, set_trace_tag)),
+    ("/traces/{request_id}/tags", ["DELETE"], endpoint(s.DeleteTraceTag, delete_trace_tag)),
+]
+
+V3_ROUTES = [
+    *ROUTES,
+    ("/traces", ["POST"], endpoint(s.StartTrace, start_trace)),
+    ("/traces/search", ["POST"], endpoint(s.SearchTraces, search_traces)),
+    ("/traces/get", ["GET"], endpoint(s.GetTrace, get_trace)),
+    ("/traces/batchGet", ["GET"], endpoint(s.BatchGetTraces, batch_get_traces)),
+    ("/traces/batchGetInfos", ["POST"], endpoint(s.BatchGetTraces, batch_get_trace_infos)),
+    ("/traces/{trace_id}", ["GET"], endpoint(s.TraceId, get_trace_info)),
+    ("/traces/{trace_id}/assessments", ["POST"], endpoint(s.CreateAssessment, create_assessment)),
+    ("/traces/{trace_id}/assessments/{assessment_id}", ["GET"], endpoint(s.AssessmentId, get_assessment)),
+    ("/traces/{trace_id}/assessments/{assessment_id}", ["PATCH"], endpoint(s.UpdateAssessment, update_assessment)),
+    ("/traces/{trace_id}/assessments/{assessment_id}", ["DELETE"], endpoint(s.AssessmentId, delete_assessment)),
+]
