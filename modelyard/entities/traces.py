@@ -14,13 +14,14 @@ import base64
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import InvalidParameterValue
 
 __all__ = [
     "TRACE_STATES",
     "Span",
+    "StoredSpan",
     "TraceInfo",
     "any_value",
     "decode_any_value",
@@ -111,6 +112,15 @@ class Span:
                 for e in self.events
             ]
         return out
+
+
+class StoredSpan(NamedTuple):
+    """A span as read back: where it sorts, and its OpenTelemetry protobuf JSON (``Span.to_otel_dict``)."""
+
+    span_id: str
+    parent_span_id: str | None
+    start_time_ns: int
+    content: str
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..entities.traces import TRACE_STATES, Span, TraceInfo, duration_ms, timestamp_ms
+from ..entities.traces import TRACE_STATES, Span, StoredSpan, TraceInfo, duration_ms, timestamp_ms
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, TraceRow
@@ -164,7 +164,7 @@ class TraceService:
             return self.store.traces.infos(conn, [row.pk])[0]
 
     def get_trace(self, trace_id: str, max_spans: int | None = None,
-                  page_token: str | None = None) -> tuple[TraceInfo, list[Span], str | None]:
+                  page_token: str | None = None) -> tuple[TraceInfo, list[StoredSpan], str | None]:
         """The trace with one page of its spans (all of them unless ``max_spans``) and the next page's token."""
         if max_spans is not None and not 1 <= max_spans <= MAX_SPAN_PAGE:
             raise InvalidParameterValue(limits.invalid_value(
@@ -174,7 +174,7 @@ class TraceService:
             row = self._row(conn, trace_id)
             info = self.store.traces.infos(conn, [row.pk])[0]
             limit = None if max_spans is None else max_spans + 1
-            spans = self.store.traces.spans(conn, row.pk, trace_id, after, limit)
+            spans = self.store.traces.spans(conn, row.pk, after, limit)
         token = None
         if max_spans is not None and len(spans) > max_spans:
             spans = spans[:max_spans]
@@ -183,7 +183,7 @@ class TraceService:
         return info, spans, token
 
     def batch_get(self, trace_ids: Sequence[str], with_spans: bool = True,
-                  experiment_ids: Sequence[Any] | None = None) -> list[tuple[TraceInfo, list[Span]]]:
+                  experiment_ids: Sequence[Any] | None = None) -> list[tuple[TraceInfo, list[StoredSpan]]]:
         """The traces that exist among ``trace_ids`` (unknown ids are left out), in the order asked;
         only those of ``experiment_ids`` when given."""
         scope = None if experiment_ids is None else {
@@ -198,7 +198,7 @@ class TraceService:
             found = [rows[t] for t in dict.fromkeys(trace_ids)
                      if t in rows and (scope is None or rows[t].experiment_id in scope)]
             infos = self.store.traces.infos(conn, [r.pk for r in found])
-            return [(info, self.store.traces.spans(conn, r.pk, r.trace_id, None, None) if with_spans else [])
+            return [(info, self.store.traces.spans(conn, r.pk, None, None) if with_spans else [])
                     for r, info in zip(found, infos, strict=True)]
 
     def search(self, experiment_ids: Sequence[Any], filter_string: str | None = None,

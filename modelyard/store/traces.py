@@ -15,11 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
 from sqlalchemy import Connection, and_, case, delete, exists, func, literal, not_, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from ..entities.query import Comparison
-from ..entities.traces import Span, TraceInfo
+from ..entities.traces import Span, StoredSpan, TraceInfo
 from . import traces_schema as t
 from .database import Database
 
@@ -28,7 +29,8 @@ ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 PREVIEW_CHARS = 1000
 _CHUNK = 500
 # Attributes every span carries or that have a column of their own: not repeated as search rows.
-_NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType"})
+_NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"})
+_encode = msgspec.json.Encoder().encode
 
 
 class TraceRow(NamedTuple):
@@ -62,8 +64,8 @@ class TraceStore:
         self._new_trace = db.insert_ignore(
             "traces", ("trace_id", "experiment_id", "request_time_ms", "state", "finalized"))
         self._upsert_span = db.upsert(
-            "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "status_message",
-                      "start_time_ns", "end_time_ns", "attributes", "events"), ("trace_pk", "span_id"))
+            "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
+                      "end_time_ns", "content"), ("trace_pk", "span_id"))
         self._upsert_attribute = db.upsert(
             "span_attributes", ("trace_pk", "span_id", "key", "value"), ("trace_pk", "span_id", "key"))
         self._upsert_tag = db.upsert("trace_tags", ("trace_pk", "key", "value"), ("trace_pk", "key"))
@@ -111,9 +113,8 @@ class TraceStore:
                 tag_rows += [(pk, k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
                 for s in group:
                     span_rows.append((
-                        pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status, s.status_message,
-                        s.start_time_ns, s.end_time_ns, json.dumps(s.attributes, separators=(",", ":")),
-                        json.dumps(s.events) if s.events else None,
+                        pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
+                        s.start_time_ns, s.end_time_ns, _encode(s.to_otel_dict()).decode(),
                     ))
                     for key, value in s.attributes.items():
                         if key in _NOT_INDEXED or len(key) > 250:
@@ -259,14 +260,13 @@ class TraceStore:
                 by_pk[pk].assessments.append(json.loads(body))
         return [by_pk[pk] for pk in pks if pk in by_pk]
 
-    def spans(self, conn: Connection, pk: int, trace_id: str, after: tuple[int, int, str] | None,
-              limit: int | None) -> list[Span]:
+    def spans(self, conn: Connection, pk: int, after: tuple[int, int, str] | None,
+              limit: int | None) -> list[StoredSpan]:
         """The trace's spans, the root first and then by start time (as MLflow orders them), from
         after ``after`` (the (is_child, start_time_ns, span_id) of the previous page's last span), at most ``limit``."""
         s = t.spans.c
         is_child = case((s.parent_span_id.is_(None), 0), else_=1)
-        query = select(s.span_id, s.parent_span_id, s.name, s.type, s.status, s.status_message, s.start_time_ns,
-                       s.end_time_ns, s.attributes, s.events).where(s.trace_pk == pk)
+        query = select(s.span_id, s.parent_span_id, s.start_time_ns, s.content).where(s.trace_pk == pk)
         if after is not None:
             child, start, span_id = after
             query = query.where(or_(
@@ -276,12 +276,7 @@ class TraceStore:
         query = query.order_by(is_child, s.start_time_ns, s.span_id)
         if limit is not None:
             query = query.limit(limit)
-        otel = trace_id.removeprefix("tr-")
-        return [
-            Span(trace_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]),
-                 json.loads(r[9]) if r[9] else None, otel)
-            for r in conn.execute(query)
-        ]
+        return [StoredSpan(*row) for row in conn.execute(query)]
 
     def search(self, conn: Connection, experiment_ids: Sequence[int], filters: Sequence[Comparison],
                order: Sequence[tuple[str, bool]], limit: int, offset: int,
@@ -316,7 +311,7 @@ class TraceStore:
                 return _compare(c.request_time_ms + func.coalesce(c.execution_time_ms, 0), f.op, f.value)
             if f.key == "text":
                 s = t.spans.c
-                return exists().where(s.trace_pk == c.id, _compare(s.attributes, f.op, f.value))
+                return exists().where(s.trace_pk == c.id, _compare(s.content, f.op, f.value))
             if f.key == "prompt":
                 p = t.trace_prompt_links.c
                 return exists().where(p.trace_pk == c.id, _compare(p.name + literal("/") + p.version, f.op, f.value))

@@ -4,10 +4,12 @@ A trace has an integer surrogate key (``traces.id``) used by every child table;
 its public id is ``traces.trace_id`` (``tr-`` and 32 hex digits, as MLflow derives
 it from the OpenTelemetry trace id). Spans are rows, one per span, with the columns
 searches filter on (name, type, status, times) and the span's attributes and events
-as JSON. ``span_attributes`` repeats each attribute whose text is at most
+as JSON, stored the way it is served (a read sends it on without decoding).
+``span_attributes`` repeats each attribute whose text is at most
 :data:`INDEXED_VALUE_CHARS` characters as a key/value row, so
-``span.attributes.<key> = '...'`` is an index lookup; longer values stay in the JSON
-only. Migration ``0012`` creates these tables.
+``span.attributes.<key> = '...'`` is an index lookup; longer values, and a span's
+inputs and outputs (``mlflow.spanInputs``, ``mlflow.spanOutputs``: searched with
+``trace.text LIKE``), stay in the span's JSON only. Migration ``0012`` creates these tables.
 """
 
 from __future__ import annotations
@@ -99,13 +101,10 @@ spans = Table(
     Column("type", String(100)),
     # OK, ERROR or UNSET.
     Column("status", String(10), nullable=False),
-    Column("status_message", Text),
     Column("start_time_ns", BigInteger, nullable=False),
     Column("end_time_ns", BigInteger),
-    # {key: value} with values decoded from OTLP (strings, numbers, lists, objects).
-    Column("attributes", Text, nullable=False),
-    # [{"name", "time_unix_nano", "attributes"}] or NULL.
-    Column("events", Text),
+    # The whole span as it is served: OpenTelemetry protobuf JSON (see entities.traces.Span.to_otel_dict).
+    Column("content", Text, nullable=False),
     Index("ix_spans_trace_start", "trace_pk", "start_time_ns"),
     Index("ix_spans_name", "name"),
     Index("ix_spans_type", "type"),

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,7 +35,7 @@ from .logged_models import model_endpoint as endpoint
 def _trace(info: Any, spans: list[Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"trace_info": info.to_dict()}
     if spans is not None:
-        out["spans"] = [sp.to_otel_dict() for sp in spans]
+        out["spans"] = [msgspec.Raw(sp.content) for sp in spans]  # stored as served: no decoding
     return out
 
 

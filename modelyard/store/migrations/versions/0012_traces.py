@@ -55,11 +55,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(500), nullable=False),
         sa.Column("type", sa.String(100)),
         sa.Column("status", sa.String(10), nullable=False),
-        sa.Column("status_message", sa.Text),
         sa.Column("start_time_ns", sa.BigInteger, nullable=False),
         sa.Column("end_time_ns", sa.BigInteger),
-        sa.Column("attributes", sa.Text, nullable=False),
-        sa.Column("events", sa.Text),
+        sa.Column("content", sa.Text, nullable=False),
         sqlite_with_rowid=False,
     )
     op.create_index("ix_spans_trace_start", "spans", ["trace_pk", "start_time_ns"])
