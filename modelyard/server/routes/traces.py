@@ -18,7 +18,6 @@ import re
 from typing import Any
 
 import msgspec
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
