@@ -21,6 +21,7 @@ _STATUS = {0: "UNSET", 1: "OK", 2: "ERROR", "STATUS_CODE_UNSET": "UNSET", "STATU
            "STATUS_CODE_ERROR": "ERROR"}
 _SKIPPED = "mlflow.traceRequestId"
 MEDIA_TYPES = ("application/x-protobuf", "application/json")
+_INT64_MAX = 2**63 - 1
 
 
 def inflate(body: bytes, encoding: str, limit: int) -> bytes:
@@ -58,8 +59,15 @@ def _span(trace_hex: str, span_hex: str, parent_hex: str, name: str, start: int,
             f"(got {len(trace_hex) // 2} and {len(span_hex) // 2}).")
     if parent_hex and len(parent_hex) != 16:
         raise InvalidParameterValue(f"Invalid OTLP span at {where}: parent_span_id must be 8 bytes.")
+    if not (0 <= start <= _INT64_MAX and 0 <= end <= _INT64_MAX):
+        raise InvalidParameterValue(
+            f"Invalid OTLP span at {where}: start and end times are nanoseconds since the epoch, "
+            "at most 9223372036854775807.")
     attributes.pop(_SKIPPED, None)
     span_type = attributes.get("mlflow.spanType")
+    name = name.replace("\x00", "")
+    if isinstance(span_type, str):
+        span_type = span_type.replace("\x00", "")
     return Span(
         trace_id="tr-" + trace_hex, span_id=span_hex, parent_span_id=parent_hex or None, name=name,
         type=span_type[:100] if isinstance(span_type, str) else None, status=status, status_message=message or None,
@@ -146,10 +154,19 @@ def _attributes(items: Any, where: str) -> dict[str, Any]:
 def _from_json(body: bytes) -> list[Span]:
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidParameterValue(f"Malformed OTLP JSON body: {exc}.") from None
     if not isinstance(data, dict):
         raise InvalidParameterValue("Invalid OTLP JSON body: expected an object with 'resourceSpans'.")
+    try:
+        return _json_spans(data)
+    except (AttributeError, TypeError, ValueError, RecursionError):
+        raise InvalidParameterValue(
+            "Invalid OTLP JSON body: expected {'resourceSpans': [{'scopeSpans': [{'spans': [...]}]}]} with "
+            "spans as OTLP writes them (ids in hex, times in nanoseconds, attributes as {key, value}).") from None
+
+
+def _json_spans(data: dict[str, Any]) -> list[Span]:
     out = []
     for r, rs in enumerate(_get(data, "resourceSpans", "resource_spans", []) or []):
         for s, ss in enumerate(_get(rs, "scopeSpans", "scope_spans", []) or []):
@@ -158,6 +175,8 @@ def _from_json(body: bytes) -> list[Span]:
                 if not isinstance(sp, dict):
                     raise InvalidParameterValue(f"Invalid OTLP JSON at {where}: a span is an object.")
                 status = sp.get("status") or {}
+                if not isinstance(status, dict):
+                    status = {}
                 events = [
                     {"name": e.get("name", ""), "time_unix_nano": _int(_get(e, "timeUnixNano", "time_unix_nano"), where),
                      "attributes": _attributes(e.get("attributes") or [], where)}

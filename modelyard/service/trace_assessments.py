@@ -37,6 +37,9 @@ def _kind(body: dict[str, Any]) -> str:
         raise InvalidParameterValue(
             "An assessment needs exactly one of 'assessment.feedback' or 'assessment.expectation'; "
             f"got {kinds or 'neither'}.")
+    if not isinstance(body[kinds[0]], dict):
+        raise InvalidParameterValue(limits.invalid_value(
+            f"assessment.{kinds[0]}", body[kinds[0]], "use an object such as {'value': true}."))
     return kinds[0]
 
 
@@ -130,6 +133,8 @@ class AssessmentService:
                         raise InvalidParameterValue(limits.missing_value(f"assessment.{path}"))
                     current[path] = value
                 elif path == "metadata":
+                    if value is not None and not isinstance(value, dict):
+                        raise InvalidParameterValue(limits.invalid_value("assessment.metadata", value, "use an object."))
                     current["metadata"] = {**(current.get("metadata") or {}), **(value or {})}
                 elif value is not None:
                     current[path] = value

@@ -89,7 +89,10 @@ def _attribute(key: str, op: str, raw: grammar.Raw | None) -> Comparison:
     if column in _NUMERIC:
         if op not in grammar.NUMERIC_OPS:
             raise grammar.bad_comparator(op, grammar.NUMERIC_OPS, f"numeric trace attribute '{key}'")
-        return Comparison(ATTRIBUTE, column, op, int(float(grammar.number(raw, f"Expected a number for '{key}'"))))
+        number = float(grammar.number(raw, f"Expected a number for '{key}'"))
+        if not -(2**63) <= number <= 2**63 - 1:
+            raise InvalidParameterValue(f"The value {raw.text} for '{key}' is out of range: use milliseconds.")
+        return Comparison(ATTRIBUTE, column, op, int(number))
     if column == "text" and op not in ("LIKE", "ILIKE"):
         raise grammar.bad_comparator(op, ("LIKE", "ILIKE"), "trace.text")
     if op not in _STRING_OPS:

@@ -52,7 +52,7 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 def _preview(value: Any) -> str | None:
     if value is None:
         return None
-    text = attribute_text(value)
+    text = attribute_text(value).replace("\x00", "")
     return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS - 3] + "..."
 
 
@@ -120,7 +120,7 @@ class TraceStore:
                         if key in _NOT_INDEXED or len(key) > 250:
                             continue
                         text = attribute_text(value)
-                        if len(text) <= t.INDEXED_VALUE_CHARS:
+                        if len(text) <= t.INDEXED_VALUE_CHARS and "\x00" not in text and "\x00" not in key:
                             attribute_rows.append((pk, s.span_id, key, text))
                     if s.parent_span_id is None:
                         roots.append((pk, s))

@@ -298,3 +298,44 @@ def test_api_errors(exp, http):
     assert_error(http.post(f"/api/3.0/mlflow/traces/{missing}/assessments",
                            json={"assessment": {"assessment_name": "x", "feedback": {"value": 1}}}),
                  404, "RESOURCE_DOES_NOT_EXIST", mentions=missing)
+
+
+def test_odd_otlp_input_is_stored_or_refused_never_a_500(exp, http, client):
+    headers = {"content-type": "application/json", "x-mlflow-experiment-id": exp}
+    trace_hex = os.urandom(16).hex()
+    odd = _otlp_json(trace_hex, 2)
+    span = odd["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+    span["name"] = "nul\x00name"
+    span["attributes"].append({"key": "text", "value": {"stringValue": "a\x00b"}})
+    span["attributes"].append({"key": "nested", "value": {"kvlistValue": {"values": [
+        {"key": "list", "value": {"arrayValue": {"values": [{"intValue": "1"}, {"doubleValue": 2.5}]}}}]}}})
+    r = http.post("/v1/traces", content=json.dumps(odd), headers=headers)
+    assert r.status_code == 200, r.text
+    stored = {s.name: s for s in client.get_trace(f"tr-{trace_hex}").data.spans}
+    assert stored["nulname"].get_attribute("nested") == {"list": [1, 2.5]}
+    assert stored["nulname"].get_attribute("text") == "a\x00b"
+
+    too_late = _otlp_json(os.urandom(16).hex(), 1)
+    too_late["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"] = str(2**64 - 1)
+    for body, mention in (
+        (json.dumps(too_late), "nanoseconds"),
+        (json.dumps({"resourceSpans": "nope"}), "resourceSpans"),
+        (json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}), "hex"),
+        (json.dumps([1, 2]), "resourceSpans"),
+        ("{not json", "Malformed"),
+    ):
+        assert_error(http.post("/v1/traces", content=body, headers=headers), 400, "INVALID_PARAMETER_VALUE",
+                     mentions=mention)
+    r = http.post("/v1/traces", content=b"not gzip", headers={**headers, "content-encoding": "gzip"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", mentions="gzip")
+
+    trace_id = f"tr-{trace_hex}"
+    url = f"/api/3.0/mlflow/traces/{trace_id}/assessments"
+    assert_error(http.post(url, json={"assessment": {"assessment_name": "x", "feedback": "yes"}}), 400,
+                 "INVALID_PARAMETER_VALUE", mentions="assessment.feedback")
+    assert_error(http.post(url, json={"assessment": {"assessment_name": "x"}}), 400,
+                 "INVALID_PARAMETER_VALUE", mentions="feedback")
+    search = "/api/3.0/mlflow/traces/search"
+    loc = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}]
+    assert_error(http.post(search, json={"locations": loc, "filter": "trace.timestamp_ms > 1e30"}), 400,
+                 "INVALID_PARAMETER_VALUE", mentions="out of range")
