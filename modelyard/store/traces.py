@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Connection, and_, case, delete, exists, func, literal, not_, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, literal, not_, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from ..entities.query import Comparison
@@ -263,20 +263,29 @@ class TraceStore:
     def spans(self, conn: Connection, pk: int, after: tuple[int, int, str] | None,
               limit: int | None) -> list[StoredSpan]:
         """The trace's spans, the root first and then by start time (as MLflow orders them), from
-        after ``after`` (the (is_child, start_time_ns, span_id) of the previous page's last span), at most ``limit``."""
+        after ``after`` (the (is_child, start_time_ns, span_id) of the previous page's last span), at most ``limit``.
+
+        Two index scans of (trace_pk, start_time_ns, span_id), roots then children: no sort, so a
+        page costs the same at any depth of a 30,000-span trace.
+        """
         s = t.spans.c
-        is_child = case((s.parent_span_id.is_(None), 0), else_=1)
-        query = select(s.span_id, s.parent_span_id, s.start_time_ns, s.content).where(s.trace_pk == pk)
-        if after is not None:
-            child, start, span_id = after
-            query = query.where(or_(
-                is_child > child,
-                and_(is_child == child, s.start_time_ns > start),
-                and_(is_child == child, s.start_time_ns == start, s.span_id > span_id)))
-        query = query.order_by(is_child, s.start_time_ns, s.span_id)
-        if limit is not None:
-            query = query.limit(limit)
-        return [StoredSpan(*row) for row in conn.execute(query)]
+        columns = select(s.span_id, s.parent_span_id, s.start_time_ns, s.content).where(s.trace_pk == pk)
+        out: list[StoredSpan] = []
+        for child in (0, 1):
+            if after is not None and after[0] > child:
+                continue
+            query = columns.where(s.parent_span_id.is_not(None) if child else s.parent_span_id.is_(None))
+            if after is not None and after[0] == child:
+                _, start, span_id = after
+                query = query.where(s.start_time_ns >= start,
+                                    or_(s.start_time_ns > start, s.span_id > span_id))
+            query = query.order_by(s.start_time_ns, s.span_id)
+            if limit is not None:
+                if len(out) >= limit:
+                    break
+                query = query.limit(limit - len(out))
+            out += [StoredSpan(*row) for row in conn.execute(query)]
+        return out
 
     def search(self, conn: Connection, experiment_ids: Sequence[int], filters: Sequence[Comparison],
                order: Sequence[tuple[str, bool]], limit: int, offset: int,

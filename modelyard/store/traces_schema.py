@@ -105,7 +105,7 @@ spans = Table(
     Column("end_time_ns", BigInteger),
     # The whole span as it is served: OpenTelemetry protobuf JSON (see entities.traces.Span.to_otel_dict).
     Column("content", Text, nullable=False),
-    Index("ix_spans_trace_start", "trace_pk", "start_time_ns"),
+    Index("ix_spans_trace_start", "trace_pk", "start_time_ns", "span_id"),
     Index("ix_spans_name", "name"),
     Index("ix_spans_type", "type"),
     sqlite_with_rowid=False,

@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.Column("content", sa.Text, nullable=False),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_spans_trace_start", "spans", ["trace_pk", "start_time_ns"])
+    op.create_index("ix_spans_trace_start", "spans", ["trace_pk", "start_time_ns", "span_id"])
     op.create_index("ix_spans_name", "spans", ["name"])
     op.create_index("ix_spans_type", "spans", ["type"])
     op.create_table(
