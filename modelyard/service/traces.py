@@ -65,19 +65,31 @@ class TraceService:
         if experiment_id is None or experiment_id == "":
             raise InvalidParameterValue(
                 "Missing header 'x-mlflow-experiment-id': name the experiment the spans belong to.")
-        exp = self.experiments.get_active(limits.parse_experiment_id(experiment_id, "x-mlflow-experiment-id"))
-        if not spans:
-            return 0
-        fixed = {s.trace_id: self._fixed_tags(exp.artifact_location, s.trace_id) for s in spans}
-        return self.store.traces.ingest(int(exp.experiment_id), spans, fixed)
+        exp_id = limits.parse_experiment_id(experiment_id, "x-mlflow-experiment-id")
+        with self.store.db.fast_write() as tx:
+            location = self._active_experiment(tx, exp_id)
+            if not spans:
+                return 0
+            fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
+            return self.store.traces.ingest(tx, exp_id, spans, fixed)
+
+    def _active_experiment(self, conn: Any, experiment_id: int) -> str:
+        """The artifact location of an active experiment, checked in the caller's transaction."""
+        found = self.store.traces.experiment(conn, experiment_id)
+        if found is None:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        if found[1] != "active":
+            raise InvalidParameterValue(
+                f"The experiment {experiment_id} must be in the 'active' state. Current state is {found[1]}.")
+        return found[0]
 
     def start_trace(self, info: dict[str, Any]) -> TraceInfo:
         """Record the trace info the client sent (``POST /api/3.0/mlflow/traces``)."""
         parsed = parse_trace_info(info)
-        exp = self.experiments.get_active(parsed.experiment_id)
-        self.store.traces.start_trace(parsed, int(exp.experiment_id),
-                                      self._fixed_tags(exp.artifact_location, parsed.trace_id))
-        return self.get_info(parsed.trace_id)
+        exp_id = limits.parse_experiment_id(parsed.experiment_id, "trace.trace_info.trace_location")
+        with self.store.db.fast_write() as tx:
+            location = self._active_experiment(tx, exp_id)
+            return self.store.traces.start_trace(tx, parsed, exp_id, self._fixed_tags(location, parsed.trace_id))
 
     def set_tag(self, trace_id: str, key: Any, value: Any) -> None:
         limits.check_name(key, "key", "Tag")

@@ -22,7 +22,7 @@ from sqlalchemy.sql import ColumnElement
 from ..entities.query import Comparison
 from ..entities.traces import Span, StoredSpan, TraceInfo
 from . import traces_schema as t
-from .database import Database
+from .database import Database, Tx
 
 SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
@@ -72,6 +72,7 @@ class TraceStore:
         self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
         ph = db.ph
+        self._experiment_sql = f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {ph}"
         self._upsert_info = (
             "INSERT INTO traces (trace_id, experiment_id, client_request_id, request_time_ms, execution_time_ms,"
             " state, request_preview, response_preview, name, run_id, session_id, user_id, finalized)"
@@ -93,67 +94,81 @@ class TraceStore:
 
     # ---- writes ---------------------------------------------------------------
 
-    def ingest(self, experiment_id: int, spans: Sequence[Span], fixed_tags: dict[str, dict[str, str]]) -> int:
-        """Store ``spans`` (any number of traces) in one transaction; return how many were stored.
+    def experiment(self, tx: Tx, experiment_id: int) -> tuple[str, str] | None:
+        """(artifact_location, lifecycle_stage) of an experiment, read in the caller's transaction."""
+        found = tx.one(self._experiment_sql, (experiment_id,))
+        return None if found is None else (found[0], found[1])
+
+    def ingest(self, tx: Tx, experiment_id: int, spans: Sequence[Span],
+               fixed_tags: dict[str, dict[str, str]]) -> int:
+        """Store ``spans`` (any number of traces) on the hot path's bare connection; return how many.
 
         ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet.
         """
         by_trace: dict[str, list[Span]] = defaultdict(list)
         for span in spans:
             by_trace[span.trace_id].append(span)
-        with self.db.write() as conn:
-            conn.exec_driver_sql(self._new_trace, [
-                (trace_id, experiment_id, min(s.start_time_ns for s in group) // 1_000_000, "IN_PROGRESS", False)
-                for trace_id, group in by_trace.items()
-            ])
-            rows = self.rows(conn, list(by_trace))
-            span_rows, attribute_rows, tag_rows, roots = [], [], [], []
-            for trace_id, group in by_trace.items():
-                pk = rows[trace_id].pk
-                tag_rows += [(pk, k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
-                for s in group:
-                    span_rows.append((
-                        pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
-                        s.start_time_ns, s.end_time_ns, _encode(s.to_otel_dict()).decode(),
-                    ))
-                    for key, value in s.attributes.items():
-                        if key in _NOT_INDEXED or len(key) > 250:
-                            continue
-                        text = attribute_text(value)
-                        if len(text) <= t.INDEXED_VALUE_CHARS and "\x00" not in text and "\x00" not in key:
-                            attribute_rows.append((pk, s.span_id, key, text))
-                    if s.parent_span_id is None:
-                        roots.append((pk, s))
-            conn.exec_driver_sql(self._upsert_span, span_rows)
-            if attribute_rows:
-                conn.exec_driver_sql(self._upsert_attribute, attribute_rows)
-            if tag_rows:
-                conn.exec_driver_sql(self._insert_tag_ignore, tag_rows)
-            for pk, root in roots:
-                start_ms = root.start_time_ns // 1_000_000
-                duration = None if root.end_time_ns is None else (root.end_time_ns - root.start_time_ns) // 1_000_000
-                state = "ERROR" if root.status == "ERROR" else ("OK" if root.end_time_ns is not None else "IN_PROGRESS")
-                conn.exec_driver_sql(self._root_update, (
-                    state, start_ms, duration, _preview(root.attributes.get("mlflow.spanInputs")),
-                    _preview(root.attributes.get("mlflow.spanOutputs")), root.name[:250], pk, False))
+        tx.executemany(self._new_trace, [
+            (trace_id, experiment_id, min(s.start_time_ns for s in group) // 1_000_000, "IN_PROGRESS", False)
+            for trace_id, group in by_trace.items()
+        ])
+        rows: dict[str, int] = {}
+        ids = list(by_trace)
+        for chunk in _chunks(ids):
+            sql = f"SELECT id, trace_id FROM traces WHERE trace_id IN ({self.db.placeholders(len(chunk))})"
+            rows.update((trace_id, pk) for pk, trace_id in tx.all(sql, chunk))
+        span_rows, attribute_rows, tag_rows, roots = [], [], [], []
+        for trace_id, group in by_trace.items():
+            pk = rows[trace_id]
+            tag_rows += [(pk, k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
+            for s in group:
+                span_rows.append((
+                    pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
+                    s.start_time_ns, s.end_time_ns, _encode(s.to_otel_dict()).decode(),
+                ))
+                for key, value in s.attributes.items():
+                    if key in _NOT_INDEXED or len(key) > 250:
+                        continue
+                    text = attribute_text(value)
+                    if len(text) <= t.INDEXED_VALUE_CHARS and "\x00" not in text and "\x00" not in key:
+                        attribute_rows.append((pk, s.span_id, key, text))
+                if s.parent_span_id is None:
+                    roots.append((pk, s))
+        tx.executemany(self._upsert_span, span_rows)
+        tx.executemany(self._upsert_attribute, attribute_rows)
+        tx.executemany(self._insert_tag_ignore, tag_rows)
+        for pk, root in roots:
+            start_ms = root.start_time_ns // 1_000_000
+            duration = None if root.end_time_ns is None else (root.end_time_ns - root.start_time_ns) // 1_000_000
+            state = "ERROR" if root.status == "ERROR" else ("OK" if root.end_time_ns is not None else "IN_PROGRESS")
+            tx.execute(self._root_update, (
+                state, start_ms, duration, _preview(root.attributes.get("mlflow.spanInputs")),
+                _preview(root.attributes.get("mlflow.spanOutputs")), root.name[:250], pk, False))
         return len(spans)
 
-    def start_trace(self, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str]) -> None:
-        """Write the trace info the client sent (creating the trace, or completing one made by its spans)."""
-        with self.db.write() as conn:
-            meta = info.metadata
-            conn.exec_driver_sql(self._upsert_info, (
-                info.trace_id, experiment_id, info.client_request_id, info.request_time_ms, info.execution_time_ms,
-                info.state, info.request_preview, info.response_preview,
-                (info.tags.get("mlflow.traceName") or "")[:250] or None, (meta.get("mlflow.sourceRun") or None),
-                (meta.get("mlflow.trace.session") or "")[:250] or None,
-                (meta.get("mlflow.trace.user") or "")[:250] or None, True))
-            pk = self.rows(conn, [info.trace_id])[info.trace_id].pk
-            tags = {**fixed_tags, **info.tags}
-            if tags:
-                conn.exec_driver_sql(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
-            if meta:
-                conn.exec_driver_sql(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+    def start_trace(self, tx: Tx, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str]) -> TraceInfo:
+        """Write the trace info the client sent (creating the trace, or completing one made by its spans);
+        return the trace's info as stored, read back in the same transaction."""
+        meta = info.metadata
+        tx.execute(self._upsert_info, (
+            info.trace_id, experiment_id, info.client_request_id, info.request_time_ms, info.execution_time_ms,
+            info.state, info.request_preview, info.response_preview,
+            (info.tags.get("mlflow.traceName") or "")[:250] or None, (meta.get("mlflow.sourceRun") or None),
+            (meta.get("mlflow.trace.session") or "")[:250] or None,
+            (meta.get("mlflow.trace.user") or "")[:250] or None, True))
+        ph = self.db.ph
+        row = tx.one(
+            "SELECT id, trace_id, experiment_id, request_time_ms, execution_time_ms, state, request_preview,"
+            f" response_preview, client_request_id FROM traces WHERE trace_id = {ph}", (info.trace_id,))
+        pk = row[0]
+        tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in {**fixed_tags, **info.tags}.items()])
+        tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+        out = TraceInfo(row[1], str(row[2]), row[3], row[4], row[5], row[6], row[7], row[8])
+        out.tags = dict(tx.all(f"SELECT key, value FROM trace_tags WHERE trace_pk = {ph}", (pk,)))
+        out.metadata = dict(tx.all(f"SELECT key, value FROM trace_metadata WHERE trace_pk = {ph}", (pk,)))
+        out.assessments = [json.loads(body) for (body,) in tx.all(
+            f"SELECT body FROM trace_assessments WHERE trace_pk = {ph} ORDER BY create_time_ms, assessment_id", (pk,))]
+        return out
 
     def set_tag(self, conn: Connection, pk: int, key: str, value: str) -> None:
         conn.exec_driver_sql(self._upsert_tag, [(pk, key, value)])
