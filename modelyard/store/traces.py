@@ -283,23 +283,26 @@ class TraceStore:
         Two index scans of (trace_pk, start_time_ns, span_id), roots then children: no sort, so a
         page costs the same at any depth of a 30,000-span trace.
         """
-        s = t.spans.c
-        columns = select(s.span_id, s.parent_span_id, s.start_time_ns, s.content).where(s.trace_pk == pk)
+        ph = self.db.ph
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # same transaction, no Row objects
         out: list[StoredSpan] = []
         for child in (0, 1):
             if after is not None and after[0] > child:
                 continue
-            query = columns.where(s.parent_span_id.is_not(None) if child else s.parent_span_id.is_(None))
+            sql = ("SELECT span_id, parent_span_id, start_time_ns, content FROM spans WHERE trace_pk = "
+                   f"{ph} AND parent_span_id IS {'NOT ' if child else ''}NULL")
+            params: list[Any] = [pk]
             if after is not None and after[0] == child:
-                _, start, span_id = after
-                query = query.where(s.start_time_ns >= start,
-                                    or_(s.start_time_ns > start, s.span_id > span_id))
-            query = query.order_by(s.start_time_ns, s.span_id)
+                sql += f" AND start_time_ns >= {ph} AND (start_time_ns > {ph} OR span_id > {ph})"
+                params += [after[1], after[1], after[2]]
+            sql += " ORDER BY start_time_ns, span_id"
             if limit is not None:
                 if len(out) >= limit:
                     break
-                query = query.limit(limit - len(out))
-            out += [StoredSpan(*row) for row in conn.execute(query)]
+                sql += f" LIMIT {int(limit - len(out))}"
+            cur.execute(sql, params)
+            out += map(StoredSpan._make, cur.fetchall())
+        cur.close()
         return out
 
     def search(self, conn: Connection, experiment_ids: Sequence[int], filters: Sequence[Comparison],
