@@ -119,3 +119,4 @@ class ExportSpans(msgspec.Struct):
 
     experiment_id: Optional[str] = None
     spans: list[Span] = []
+    run_id: Optional[str] = None  # header x-mlflow-run-id: link every trace of the batch to this run

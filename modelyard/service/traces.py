@@ -60,18 +60,24 @@ class TraceService:
         return {SPANS_LOCATION_TAG: "TRACKING_STORE",
                 ARTIFACT_LOCATION_TAG: f"{artifact_location}/traces/{trace_id}/artifacts"}
 
-    def log_spans(self, experiment_id: Any, spans: Sequence[Span]) -> int:
-        """Store a batch of spans (OTLP) in the experiment ``experiment_id``; return how many."""
+    def log_spans(self, experiment_id: Any, spans: Sequence[Span], run_id: str | None = None) -> int:
+        """Store a batch of spans (OTLP) in the experiment ``experiment_id``; return how many.
+
+        With ``run_id`` every trace of the batch is linked to that run (as ``link_to_run`` does)."""
         if experiment_id is None or experiment_id == "":
             raise InvalidParameterValue(
                 "Missing header 'x-mlflow-experiment-id': name the experiment the spans belong to.")
         exp_id = limits.parse_experiment_id(experiment_id, "x-mlflow-experiment-id")
+        if run_id is not None:
+            limits.check_run_id(run_id, "x-mlflow-run-id")
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
+            if run_id is not None and not self.store.traces.run_exists(tx, run_id):
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found (header x-mlflow-run-id).")
             if not spans:
                 return 0
             fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
-            return self.store.traces.ingest(tx, exp_id, spans, fixed)
+            return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id)
 
     def _active_experiment(self, conn: Any, experiment_id: int) -> str:
         """The artifact location of an active experiment, checked in the caller's transaction."""

@@ -71,6 +71,7 @@ class TraceStore:
         self._upsert_tag = db.upsert("trace_tags", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
+        self._link_run = db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
         ph = db.ph
         self._experiment_sql = f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {ph}"
         self._upsert_info = (
@@ -99,8 +100,11 @@ class TraceStore:
         found = tx.one(self._experiment_sql, (experiment_id,))
         return None if found is None else (found[0], found[1])
 
+    def run_exists(self, tx: Tx, run_id: str) -> bool:
+        return tx.one(f"SELECT 1 FROM runs WHERE run_uuid = {self.db.ph}", (run_id,)) is not None
+
     def ingest(self, tx: Tx, experiment_id: int, spans: Sequence[Span],
-               fixed_tags: dict[str, dict[str, str]]) -> int:
+               fixed_tags: dict[str, dict[str, str]], run_id: str | None = None) -> int:
         """Store ``spans`` (any number of traces) on the hot path's bare connection; return how many.
 
         ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet.
@@ -137,6 +141,8 @@ class TraceStore:
         tx.executemany(self._upsert_span, span_rows)
         tx.executemany(self._upsert_attribute, attribute_rows)
         tx.executemany(self._insert_tag_ignore, tag_rows)
+        if run_id is not None:
+            tx.executemany(self._link_run, [(pk, run_id) for pk in rows.values()])
         for pk, root in roots:
             start_ms = root.start_time_ns // 1_000_000
             duration = None if root.end_time_ns is None else (root.end_time_ns - root.start_time_ns) // 1_000_000

@@ -253,6 +253,20 @@ def test_otlp_json_and_paged_spans(exp, http, client):
     assert [t.info.trace_id for t in found] == [trace_id]
 
 
+def test_otlp_run_header_links_the_traces(exp, http, client):
+    run = client.create_run(exp)
+    trace_hex = os.urandom(16).hex()
+    headers = {"content-type": "application/json", "x-mlflow-experiment-id": exp,
+               "x-mlflow-run-id": run.info.run_id}
+    r = http.post("/v1/traces", content=json.dumps(_otlp_json(trace_hex, 2)), headers=headers)
+    assert r.status_code == 200, r.text
+    found = client.search_traces(locations=[exp], filter_string=f"trace.run_id = '{run.info.run_id}'")
+    assert [t.info.trace_id for t in found] == [f"tr-{trace_hex}"]
+    r = http.post("/v1/traces", content=json.dumps(_otlp_json(trace_hex, 2)),
+                  headers={**headers, "x-mlflow-run-id": "0" * 32})
+    assert_error(r, 404, "RESOURCE_DOES_NOT_EXIST", mentions="x-mlflow-run-id")
+
+
 def test_otlp_errors(exp, http):
     r = http.post("/v1/traces", content=b"\x0a\xff\xff", headers={
         "content-type": "application/x-protobuf", "x-mlflow-experiment-id": exp})

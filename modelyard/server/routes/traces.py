@@ -6,7 +6,7 @@ link-prompts) and others under ``/api/3.0/mlflow`` (start, get, search,
 batchGet, assessments), so ``ROUTES`` is served under both and ``V3_ROUTES``
 under ``/api/3.0/mlflow`` only. Spans arrive on ``/v1/traces`` as OTLP protobuf
 or JSON, optionally gzip, with the experiment in the ``x-mlflow-experiment-id``
-header; the answer is an empty ``ExportTraceServiceResponse``.
+header (and, optionally, a run to link the traces to in ``x-mlflow-run-id``); the answer is an empty ``ExportTraceServiceResponse``.
 
 Each route is a plain ``fn(service, request) -> dict`` over a struct of
 :mod:`..schemas_traces`.
@@ -42,7 +42,7 @@ def _trace(info: Any, spans: list[Any] | None = None) -> dict[str, Any]:
 
 
 def export_spans(svc: TrackingService, req: s.ExportSpans) -> dict[str, Any]:
-    svc.traces.log_spans(req.experiment_id, req.spans)
+    svc.traces.log_spans(req.experiment_id, req.spans, run_id=req.run_id)
     return {}
 
 
@@ -55,7 +55,8 @@ async def otlp_export(request: Request) -> Response:
             f"Invalid Content-Type '{media_type}' for /v1/traces: send application/x-protobuf or application/json.")
     limit = service.settings.max_request_bytes
     body = otlp.inflate(await read_body(request, limit), request.headers.get("content-encoding") or "", limit)
-    req = s.ExportSpans(request.headers.get("x-mlflow-experiment-id"), otlp.decode(body, media_type))
+    req = s.ExportSpans(request.headers.get("x-mlflow-experiment-id"), otlp.decode(body, media_type),
+                        request.headers.get("x-mlflow-run-id") or None)
     await run_in_threadpool(export_spans, service, req)
     if media_type == "application/json":
         return JSONResponse({})
