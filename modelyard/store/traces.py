@@ -110,7 +110,8 @@ class TraceStore:
         ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet.
         """
         by_trace: dict[str, list[Span]] = defaultdict(list)
-        for span in spans:
+        # Rows are written in key order, so concurrent batches lock them in one order (no deadlock on PostgreSQL).
+        for span in sorted(spans, key=lambda sp: (sp.trace_id, sp.span_id)):
             by_trace[span.trace_id].append(span)
         tx.executemany(self._new_trace, [
             (trace_id, experiment_id, min(s.start_time_ns for s in group) // 1_000_000, "IN_PROGRESS", False)
@@ -139,6 +140,7 @@ class TraceStore:
                 if s.parent_span_id is None:
                     roots.append((pk, s))
         tx.executemany(self._upsert_span, span_rows)
+        attribute_rows.sort()
         tx.executemany(self._upsert_attribute, attribute_rows)
         tx.executemany(self._insert_tag_ignore, tag_rows)
         if run_id is not None:

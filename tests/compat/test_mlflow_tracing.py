@@ -353,3 +353,27 @@ def test_odd_otlp_input_is_stored_or_refused_never_a_500(exp, http, client):
     loc = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}]
     assert_error(http.post(search, json={"locations": loc, "filter": "trace.timestamp_ms > 1e30"}), 400,
                  "INVALID_PARAMETER_VALUE", mentions="out of range")
+
+
+def test_concurrent_batches_of_the_same_traces_all_land(exp, server, client):
+    """Four senders at once, each with every trace of a set (spans split between them, some sent twice)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    traces = [os.urandom(16).hex() for _ in range(8)]
+
+    def batch(sender: int) -> int:
+        spans = []
+        for trace_hex in traces:
+            full = _otlp_json(trace_hex, 9)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            spans += [full[0]] + full[1 + sender * 2: 3 + sender * 2]
+        body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans[::-1] if sender % 2 else spans}]}]})
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            return http.post("/v1/traces", content=body, headers={
+                "content-type": "application/json", "x-mlflow-experiment-id": exp}).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(batch, range(4))) == [200] * 4
+    for trace_hex in traces:
+        assert len(client.get_trace(f"tr-{trace_hex}").data.spans) == 9
