@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 from . import data as data
 from . import models as models
 from . import pipelines as pipelines
+from . import tracing as tracing
 from .client import Client as Client
 from .client.fluent import ActiveRun as ActiveRun
 from .client.fluent import active_run as active_run
@@ -55,6 +56,8 @@ from .entities import ViewType as ViewType
 from .errors import ModelyardError as ModelyardError
 from .pipelines import pipeline as pipeline
 from .pipelines import step as step
+from .tracing import start_span as start_span
+from .tracing import trace as trace
 
 __all__ = [
     "ActiveRun",
@@ -103,5 +106,8 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "start_span",
     "step",
+    "trace",
+    "tracing",
 ]

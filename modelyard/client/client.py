@@ -38,6 +38,7 @@ from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .pipelines import PipelinesMethods
 from .registry import RegistryMethods
+from .traces import TracesMethods
 from .transport import LocalTransport, Transport
 from .uri import get_tracking_uri, is_http
 from .values import plain_metric, plain_metrics
@@ -48,7 +49,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods):
+class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods, TracesMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

@@ -32,6 +32,7 @@ from .inference_http import HttpInference
 from .logged_models_http import HttpLoggedModels
 from .pipelines_http import HttpPipelines
 from .registry_http import HttpRegistry
+from .traces_http import HttpTraces
 from .webhooks_http import HttpWebhooks
 
 API = "/api/2.0/mlflow"
@@ -43,7 +44,7 @@ _msgpack = msgspec.msgpack.Encoder()
 MSGPACK = "application/msgpack"
 
 
-class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference, HttpPipelines):
+class HttpTransport(HttpRegistry, HttpLoggedModels, HttpWebhooks, HttpInference, HttpPipelines, HttpTraces):
     """A keep-alive connection to a modelyard (or MLflow) server."""
 
     def __init__(self, base_url: str, *, timeout: float = 120.0, retries: int = 3) -> None:

@@ -30,6 +30,7 @@ from .inference_local import LocalInference
 from .logged_models_local import LocalLoggedModels
 from .pipelines_local import LocalPipelines
 from .registry_local import LocalRegistry
+from .traces_local import LocalTraces
 from .uri import embedded_location
 from .webhooks_local import LocalWebhooks
 
@@ -74,7 +75,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalInference, LocalPipelines):
+class LocalTransport(LocalRegistry, LocalLoggedModels, LocalWebhooks, LocalInference, LocalPipelines, LocalTraces):
     """The service in this process, over an embedded store."""
 
     def __init__(self, uri: str) -> None:

@@ -90,6 +90,26 @@ class Span:
     events: list[dict[str, Any]] | None = None
     otel_trace_id: str = ""  # 32 hex digits
 
+    def to_otlp_json(self) -> dict[str, Any]:
+        """The span in OTLP JSON, as an exporter sends it to ``/v1/traces`` (ids in hex)."""
+        out: dict[str, Any] = {
+            "traceId": self.otel_trace_id or self.trace_id.removeprefix("tr-"), "spanId": self.span_id,
+            "name": self.name, "startTimeUnixNano": str(self.start_time_ns),
+            "attributes": [{"key": k, "value": any_value(v)} for k, v in self.attributes.items()],
+            "status": {"code": {"OK": 1, "ERROR": 2}.get(self.status, 0), "message": self.status_message or ""},
+        }
+        if self.parent_span_id:
+            out["parentSpanId"] = self.parent_span_id
+        if self.end_time_ns is not None:
+            out["endTimeUnixNano"] = str(self.end_time_ns)
+        if self.events:
+            out["events"] = [
+                {"name": e.get("name", ""), "timeUnixNano": str(e.get("time_unix_nano", 0)),
+                 "attributes": [{"key": k, "value": any_value(v)} for k, v in (e.get("attributes") or {}).items()]}
+                for e in self.events
+            ]
+        return out
+
     def to_otel_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "trace_id": _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-")),

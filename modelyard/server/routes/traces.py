@@ -6,7 +6,8 @@ link-prompts) and others under ``/api/3.0/mlflow`` (start, get, search,
 batchGet, assessments), so ``ROUTES`` is served under both and ``V3_ROUTES``
 under ``/api/3.0/mlflow`` only. Spans arrive on ``/v1/traces`` as OTLP protobuf
 or JSON, optionally gzip, with the experiment in the ``x-mlflow-experiment-id``
-header (and, optionally, a run to link the traces to in ``x-mlflow-run-id``); the answer is an empty ``ExportTraceServiceResponse``.
+header or the ``experiment_id`` query parameter (and, optionally, a run to link the traces to in
+``x-mlflow-run-id``); the answer is an empty ``ExportTraceServiceResponse``.
 
 Each route is a plain ``fn(service, request) -> dict`` over a struct of
 :mod:`..schemas_traces`.
@@ -55,7 +56,8 @@ async def otlp_export(request: Request) -> Response:
             f"Invalid Content-Type '{media_type}' for /v1/traces: send application/x-protobuf or application/json.")
     limit = service.settings.max_request_bytes
     body = otlp.inflate(await read_body(request, limit), request.headers.get("content-encoding") or "", limit)
-    req = s.ExportSpans(request.headers.get("x-mlflow-experiment-id"), otlp.decode(body, media_type),
+    experiment_id = request.headers.get("x-mlflow-experiment-id") or request.query_params.get("experiment_id")
+    req = s.ExportSpans(experiment_id, otlp.decode(body, media_type),
                         request.headers.get("x-mlflow-run-id") or None)
     await run_in_threadpool(export_spans, service, req)
     if media_type == "application/json":
