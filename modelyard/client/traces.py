@@ -19,7 +19,11 @@ class TracesMethods:
 
     def log_trace(self, experiment_id: str, spans: Sequence[Span], info: TraceInfo) -> None:
         """Store a finished trace: its spans, then its info (as the mlflow client does)."""
-        self._t.log_trace(experiment_id, list(spans), info)
+        self._t.log_traces(experiment_id, [(list(spans), info)])
+
+    def log_traces(self, experiment_id: str, traces: Sequence[tuple[Sequence[Span], TraceInfo]]) -> None:
+        """Store finished traces of one experiment: all their spans in one request, then each info."""
+        self._t.log_traces(experiment_id, [(list(spans), info) for spans, info in traces])
 
     def get_trace(self, trace_id: str) -> tuple[TraceInfo, list[dict[str, Any]]]:
         """The trace's info and every span, as OpenTelemetry protobuf JSON objects."""

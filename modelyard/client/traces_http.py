@@ -25,10 +25,12 @@ def _info(d: dict[str, Any]) -> TraceInfo:
 class HttpTraces:
     call: Callable[..., dict[str, Any]]
 
-    def log_trace(self, experiment_id: str, spans: Sequence[Span], info: TraceInfo) -> None:
-        body = {"resourceSpans": [{"scopeSpans": [{"spans": [s.to_otlp_json() for s in spans]}]}]}
-        self.call("POST", "/v1/traces", body, params={"experiment_id": experiment_id})
-        self.call("POST", _V3, {"trace": {"trace_info": info.to_dict()}})
+    def log_traces(self, experiment_id: str, traces: Sequence[tuple[list[Span], TraceInfo]]) -> None:
+        otlp = [s.to_otlp_json() for spans, _ in traces for s in spans]
+        self.call("POST", "/v1/traces", {"resourceSpans": [{"scopeSpans": [{"spans": otlp}]}]},
+                  params={"experiment_id": experiment_id})
+        for _, info in traces:
+            self.call("POST", _V3, {"trace": {"trace_info": info.to_dict()}})
 
     def get_trace(self, trace_id: str) -> tuple[TraceInfo, list[dict[str, Any]]]:
         out = self.call("GET", f"{_V3}/get", params={"trace_id": trace_id})["trace"]

@@ -13,9 +13,9 @@ from ..entities.traces import Span, TraceInfo
 class LocalTraces:
     service: Any
 
-    def log_trace(self, experiment_id: str, spans: Sequence[Span], info: TraceInfo) -> None:
-        self.service.traces.log_spans(experiment_id, spans)
-        self.service.traces.start_trace(info.to_dict())
+    def log_traces(self, experiment_id: str, traces: Sequence[tuple[list[Span], TraceInfo]]) -> None:
+        self.service.traces.log_traces(
+            experiment_id, [s for spans, _ in traces for s in spans], [info.to_dict() for _, info in traces])
 
     def get_trace(self, trace_id: str) -> tuple[TraceInfo, list[dict[str, Any]]]:
         info, spans, _ = self.service.traces.get_trace(trace_id)

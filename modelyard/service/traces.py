@@ -95,7 +95,23 @@ class TraceService:
         exp_id = limits.parse_experiment_id(parsed.experiment_id, "trace.trace_info.trace_location")
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
-            return self.store.traces.start_trace(tx, parsed, exp_id, self._fixed_tags(location, parsed.trace_id))
+            stored = self.store.traces.start_trace(tx, parsed, exp_id, self._fixed_tags(location, parsed.trace_id))
+        assert stored is not None
+        return stored
+
+    def log_traces(self, experiment_id: Any, spans: Sequence[Span], infos: Sequence[dict[str, Any]]) -> int:
+        """Spans and the infos of their traces in one transaction (the SDK's embedded batches)."""
+        exp_id = limits.parse_experiment_id(experiment_id)
+        parsed = [parse_trace_info(info) for info in infos]
+        with self.store.db.fast_write() as tx:
+            location = self._active_experiment(tx, exp_id)
+            if spans:
+                fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
+                self.store.traces.ingest(tx, exp_id, spans, fixed)
+            for info in parsed:
+                self.store.traces.start_trace(tx, info, exp_id, self._fixed_tags(location, info.trace_id),
+                                              read_back=False)
+        return len(spans)
 
     def set_tag(self, trace_id: str, key: Any, value: Any) -> None:
         limits.check_name(key, "key", "Tag")

@@ -154,9 +154,10 @@ class TraceStore:
                 _preview(root.attributes.get("mlflow.spanOutputs")), root.name[:250], pk, False))
         return len(spans)
 
-    def start_trace(self, tx: Tx, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str]) -> TraceInfo:
+    def start_trace(self, tx: Tx, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str],
+                    read_back: bool = True) -> TraceInfo | None:
         """Write the trace info the client sent (creating the trace, or completing one made by its spans);
-        return the trace's info as stored, read back in the same transaction."""
+        return the trace's info as stored, read back in the same transaction (unless not ``read_back``)."""
         meta = info.metadata
         tx.execute(self._upsert_info, (
             info.trace_id, experiment_id, info.client_request_id, info.request_time_ms, info.execution_time_ms,
@@ -171,6 +172,8 @@ class TraceStore:
         pk = row[0]
         tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in {**fixed_tags, **info.tags}.items()])
         tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+        if not read_back:
+            return None
         out = TraceInfo(row[1], str(row[2]), row[3], row[4], row[5], row[6], row[7], row[8])
         out.tags = dict(tx.all(f"SELECT key, value FROM trace_tags WHERE trace_pk = {ph}", (pk,)))
         out.metadata = dict(tx.all(f"SELECT key, value FROM trace_metadata WHERE trace_pk = {ph}", (pk,)))

@@ -22,6 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _current: contextvars.ContextVar[LiveSpan | None] = contextvars.ContextVar("modelyard_span", default=None)
 _last_trace_id: str | None = None
 PREVIEW_CHARS = 1000
+BATCH_TRACES = 200  # traces sent together at most (one span request, then their infos)
 
 
 def _plain(value: Any) -> Any:
@@ -194,12 +195,23 @@ class _Sender:
 
     def _loop(self) -> None:
         while True:
-            client, experiment_id, spans, info = self.queue.get()
-            try:
-                client.log_trace(experiment_id, spans, info)
-            except BaseException as exc:  # kept for flush(): a background error must not be lost
-                self.error = self.error or exc
-            finally:
+            batch = [self.queue.get()]
+            while len(batch) < BATCH_TRACES:  # what queued up meanwhile goes in the same requests
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            groups: dict[tuple[int, str], list[tuple[list[Span], TraceInfo]]] = {}
+            clients: dict[int, Client] = {}
+            for client, experiment_id, spans, info in batch:
+                clients[id(client)] = client
+                groups.setdefault((id(client), experiment_id), []).append((spans, info))
+            for (client_id, experiment_id), traces in groups.items():
+                try:
+                    clients[client_id].log_traces(experiment_id, traces)
+                except BaseException as exc:  # kept for flush(): a background error must not be lost
+                    self.error = self.error or exc
+            for _ in batch:
                 self.queue.task_done()
 
 
