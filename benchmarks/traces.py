@@ -18,6 +18,8 @@ Workloads, each on every server:
   spans a request, 10 spans a trace): spans/s and server CPU per span.
 - ``search``: ``traces/search`` pages of 100 over everything ingested, newest
   first and with a span filter (median of 20).
+- ``sdk`` (``--sdk``, no server): ``my.start_span`` embedded, 1,000 traces of 10 spans into a
+  fresh ``./.modelyard/``: spans/s until ``my.tracing.flush()`` returns.
 - ``big``: one trace of 32,000 spans ingested in OTLP batches, then read with
   ``traces/get`` in one piece (median of 3), and for modelyard also as pages of
   1,000 spans (first page, and the whole trace page by page).
@@ -195,6 +197,37 @@ def big_trace(server: Server, http: httpx.Client, exp: str, spans: int, ours: bo
     return out
 
 
+def sdk_embedded(traces: int = 1000) -> dict[str, float]:
+    """Our SDK, embedded: spans recorded and stored (background batches) per second."""
+    import modelyard as my
+
+    folder = tempfile.mkdtemp(prefix="bench-traces-sdk-")
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        my.set_tracking_uri(None)
+        my.set_experiment("sdk-bench")
+
+        def one(i: int) -> None:
+            with my.start_span("chain", span_type="CHAIN") as root:
+                root.set_inputs({"q": f"question {i}"})
+                for j in range(9):
+                    with my.start_span(f"step-{j}", span_type="TOOL") as span:
+                        span.set_attribute("model", "tiny-1")
+                root.set_outputs("ok")
+
+        one(-1)
+        my.tracing.flush()
+        t0 = time.perf_counter()
+        for i in range(traces):
+            one(i)
+        my.tracing.flush()
+        wall = time.perf_counter() - t0
+    finally:
+        os.chdir(old)
+    return {"spans": traces * 10, "spans_per_s": traces * 10 / wall}
+
+
 def run_server(name: str, args: argparse.Namespace, base: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with launch(SPECS[name], args.backend, base / name, args.pg) as server:
@@ -221,12 +254,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-traces", type=int, default=300)
     parser.add_argument("--otlp-traces", type=int, default=10_000)
     parser.add_argument("--big-spans", type=int, default=32_000)
+    parser.add_argument("--sdk", action="store_true", help="also our SDK embedded (no server)")
     args = parser.parse_args(argv)
     if args.quick:
         args.client_traces, args.otlp_traces, args.big_spans = 50, 1000, 5000
     base = Path(tempfile.mkdtemp(prefix="bench-traces-"))
     summary: dict[str, Any] = {}
-    for name in args.only.split(","):
+    if args.sdk:
+        summary["sdk"] = sdk_embedded()
+        print(f"modelyard SDK embedded: {summary['sdk']}", flush=True)
+    for name in filter(None, args.only.split(",")):
         print(f"{name} on {args.backend}", flush=True)
         try:
             summary[name] = run_server(name, args, base)
