@@ -10,6 +10,7 @@ rationale and metadata (merged); source, span and creation time never change.
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -43,14 +44,24 @@ def _kind(body: dict[str, Any]) -> str:
     return kinds[0]
 
 
-def _value_text(body: dict[str, Any], kind: str) -> str | None:
+def _value(body: dict[str, Any], kind: str) -> Any:
     part = body.get(kind) or {}
     value = part.get("value")
     if value is None and isinstance(part.get("serialized_value"), dict):
         value = part["serialized_value"].get("value")
-    if value is None:
-        return None
-    return attribute_text(value)[:500]
+    return value
+
+
+def _value_text(body: dict[str, Any], kind: str) -> str | None:
+    value = _value(body, kind)
+    return None if value is None else attribute_text(value)[:500]
+
+
+def _value_number(body: dict[str, Any], kind: str) -> float | None:
+    value = _value(body, kind)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def _check(body: dict[str, Any]) -> str:
@@ -99,7 +110,8 @@ class AssessmentService:
                     raise assessment_not_found(trace_id, overrides)
                 old["valid"] = False
                 self.store.traces.set_assessment_valid(conn, overrides, False, old)
-            self.store.traces.put_assessment(conn, row.pk, out, kind, _value_text(out, kind), now, now, new=True)
+            self.store.traces.put_assessment(conn, row.pk, out, kind, _value_text(out, kind), _value_number(out, kind),
+                                             now, now, new=True)
         return out
 
     def get(self, trace_id: str, assessment_id: str) -> dict[str, Any]:
@@ -143,7 +155,7 @@ class AssessmentService:
             current["last_update_time"] = format_timestamp(now)
             created = current.get("create_time")
             self.store.traces.put_assessment(
-                conn, row.pk, current, kind, _value_text(current, kind),
+                conn, row.pk, current, kind, _value_text(current, kind), _value_number(current, kind),
                 _ms(created, now), now, new=False)
         return current
 

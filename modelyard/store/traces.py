@@ -228,9 +228,9 @@ class TraceStore:
     # ---- assessments ----------------------------------------------------------
 
     def put_assessment(self, conn: Connection, pk: int, body: dict[str, Any], kind: str, value_text: str | None,
-                       create_ms: int, update_ms: int, *, new: bool) -> None:
+                       value_number: float | None, create_ms: int, update_ms: int, *, new: bool) -> None:
         values = dict(
-            trace_pk=pk, name=body["assessment_name"], kind=kind, value_text=value_text,
+            trace_pk=pk, name=body["assessment_name"], kind=kind, value_text=value_text, value_number=value_number,
             create_time_ms=create_ms, last_update_time_ms=update_ms, valid=body.get("valid", True) is not False,
             body=json.dumps(body, separators=(",", ":")),
         )
@@ -374,6 +374,12 @@ class TraceStore:
             return not_(exists().where(*where))
         if f.op == "IS NOT NULL":
             return exists().where(*where)
+        if f.op in ("<", "<=", ">", ">="):
+            try:
+                number = float(f.value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                return exists().where(*where, _compare(a.value_text, f.op, f.value))
+            return exists().where(*where, _compare(a.value_number, f.op, number))
         return exists().where(*where, _compare(a.value_text, f.op, f.value))
 
 

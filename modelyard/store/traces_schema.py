@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -133,6 +134,8 @@ trace_assessments = Table(
     Column("kind", String(20), nullable=False),
     # The value as text for search (a string as is, anything else as JSON), cut to 500 characters.
     Column("value_text", String(500)),
+    # The value when it is a number, for <, <=, > and >= (``feedback.score >= 0.8``).
+    Column("value_number", Float(precision=53)),
     Column("create_time_ms", BigInteger, nullable=False),
     Column("last_update_time_ms", BigInteger, nullable=False),
     Column("valid", Boolean, nullable=False, server_default="1"),

@@ -197,6 +197,9 @@ def test_assessments(exp):
 
     assert ids("feedback.correct = 'true'") == [trace_id]
     assert ids("expectation.answer = 'JUDGE ME'") == [trace_id]
+    mlflow.log_feedback(trace_id=trace_id, name="score", value=0.85, source=human)
+    assert ids("feedback.score >= 0.8") == [trace_id]
+    assert ids("feedback.score > 10") == []  # a number, not text: '0.85' > '10' as text
 
     updated = mlflow.update_assessment(trace_id, fb.assessment_id, Feedback(name="correct", value=False))
     assert updated.value is False
@@ -209,7 +212,7 @@ def test_assessments(exp):
     mlflow.delete_assessment(trace_id, override.assessment_id)
     assert mlflow.get_assessment(trace_id, fb.assessment_id).valid is True
     mlflow.delete_assessment(trace_id, ex.assessment_id)
-    assert [a.name for a in mlflow.get_trace(trace_id).info.assessments] == ["correct"]
+    assert [a.name for a in mlflow.get_trace(trace_id).info.assessments] == ["correct", "score"]
 
 
 # ---- raw HTTP: OTLP from any OpenTelemetry exporter, paged spans, errors ---------------------------------

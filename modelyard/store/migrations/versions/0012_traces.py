@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(250), nullable=False),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("value_text", sa.String(500)),
+        sa.Column("value_number", sa.Float(precision=53)),
         sa.Column("create_time_ms", sa.BigInteger, nullable=False),
         sa.Column("last_update_time_ms", sa.BigInteger, nullable=False),
         sa.Column("valid", sa.Boolean, nullable=False, server_default="1"),
