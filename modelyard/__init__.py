@@ -57,8 +57,11 @@ if _typing.TYPE_CHECKING:
     from . import data as data
     from . import models as models
     from . import pipelines as pipelines
+    from . import tracing as tracing
     from .pipelines import pipeline as pipeline
     from .pipelines import step as step
+    from .tracing import start_span as start_span
+    from .tracing import trace as trace
 
 # Loaded on first use, so ``import modelyard`` stays light (no pandas, numpy, cloudpickle...).
 _LAZY = {
@@ -67,6 +70,9 @@ _LAZY = {
     "pipelines": ("modelyard.pipelines", None),
     "pipeline": ("modelyard.pipelines", "pipeline"),
     "step": ("modelyard.pipelines", "step"),
+    "tracing": ("modelyard.tracing", None),
+    "trace": ("modelyard.tracing", "trace"),
+    "start_span": ("modelyard.tracing", "start_span"),
 }
 
 
@@ -84,6 +90,7 @@ def __getattr__(name: str) -> _typing.Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ActiveRun",
@@ -132,5 +139,8 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "start_span",
     "step",
+    "trace",
+    "tracing",
 ]

@@ -35,7 +35,7 @@ RANK_OF = {"READ": 1, "EDIT": 2, "MANAGE": 3}  # a higher level includes the low
 # What a permission is held on. ``server``: the deployment as a whole (listing experiments, creating
 # one, the pipeline scheduler); the others name the resource the request's field points at.
 Resource = Literal[
-    "server", "experiment", "run", "registered_model", "logged_model", "webhook", "pipeline", "inference",
+    "server", "experiment", "run", "registered_model", "logged_model", "trace", "webhook", "pipeline", "inference",
 ]
 
 API = "/api/2.0/mlflow"
@@ -88,6 +88,8 @@ class Operation:
     # Where the request's fields travel: the query string (GET, and DELETEs that MLflow reads so), else a JSON body.
     query: bool | None = None
     ajax: bool = True  # also under /ajax-api (an /api path)
+    # The same operation under other paths too (MLflow serves some trace calls under 2.0 and 3.0).
+    alt: tuple[str, ...] = ()
     # The settings field of the body limit, and which error a body over it gets ("too_large": 413, "batch": 400).
     max_bytes_setting: str = "max_request_bytes"
     too_large: Literal["too_large", "batch"] = "too_large"
@@ -107,10 +109,13 @@ class Operation:
 
     @property
     def paths(self) -> tuple[str, ...]:
-        """The path, and its /ajax-api twin."""
-        if self.ajax and self.path.startswith("/api/"):
-            return (self.path, AJAX_PREFIX + self.path[len("/api/"):])
-        return (self.path,)
+        """The path and its other paths (``alt``), each with its /ajax-api twin."""
+        out: list[str] = []
+        for path in (self.path, *self.alt):
+            out.append(path)
+            if self.ajax and path.startswith("/api/"):
+                out.append(AJAX_PREFIX + path[len("/api/"):])
+        return tuple(out)
 
     def url_path(self, values: dict[str, Any]) -> str:
         """The path with its parameters filled in from ``values`` (quoted; a ``:path`` parameter keeps its slashes)."""

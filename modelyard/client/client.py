@@ -42,6 +42,7 @@ from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .pipelines import PipelinesMethods
 from .registry import RegistryMethods
+from .traces import TracesMethods
 from .uri import get_tracking_uri, is_http
 from .values import plain_metric, plain_metrics
 from .webhooks import WebhooksMethods
@@ -54,7 +55,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods, AuthMethods):
+class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods, AuthMethods,
+             TracesMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

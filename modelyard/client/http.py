@@ -21,6 +21,7 @@ from ..entities import (
     RunTag,
     encode_float,
 )
+from ..entities.traces import Span, TraceInfo
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
 from .credentials import connection
 
@@ -123,6 +124,17 @@ class HttpTransport:
                 self.ingest_msgpack = False  # a server that predates MessagePack ingest: nothing was stored
         body["metrics"] = _columnar(metrics, json=True)
         self.send("POST", f"{EXT}/runs/ingest", body, idempotent=False)
+
+    def log_traces(self, experiment_id: str, traces: Sequence[tuple[list[Span], TraceInfo]]) -> None:
+        """Spans as OTLP JSON to ``/v1/traces``, then each trace's info (as the mlflow client sends them)."""
+        from ..api import traces as ops
+        from ..api.schemas_traces import StartTrace
+
+        otlp = [span.to_otlp_json() for spans, _ in traces for span in spans]
+        self.send("POST", "/v1/traces", {"resourceSpans": [{"scopeSpans": [{"spans": otlp}]}]},
+                  params={"experiment_id": experiment_id}, idempotent=False)
+        for _, info in traces:
+            self.call(ops.START_TRACE, msgspec.convert({"trace": {"trace_info": info.to_dict()}}, StartTrace))
 
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
         if artifact_uri.startswith("mlflow-artifacts:"):

@@ -18,6 +18,7 @@ from ..api.schemas import MAX_BULK_METRICS
 from ..artifacts import ArtifactRepository
 from ..artifacts.locations import ANYWHERE
 from ..entities import Metric, Param, RunTag
+from ..entities.traces import Span, TraceInfo
 from ..settings import Settings
 from .uri import embedded_location
 
@@ -34,6 +35,10 @@ class Transport(Protocol):
 
     def log_bulk(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
         """Any number of points, with params and tags: in as few round trips as the store takes."""
+        ...
+
+    def log_traces(self, experiment_id: str, traces: Sequence[tuple[list[Span], TraceInfo]]) -> None:
+        """Finished traces: their spans (OpenTelemetry's protocol, not a JSON operation), then each info."""
         ...
 
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository: ...
@@ -73,6 +78,10 @@ class LocalTransport:
                 run_id, chunk, params if first else (), tags if first else (), max_metrics=MAX_BULK_METRICS
             )
             first = False
+
+    def log_traces(self, experiment_id: str, traces: Sequence[tuple[list[Span], TraceInfo]]) -> None:
+        self.service.traces.log_traces(
+            experiment_id, [s for spans, _ in traces for s in spans], [info.to_dict() for _, info in traces])
 
     def close(self) -> None:
         self.service.close()

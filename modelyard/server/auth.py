@@ -97,13 +97,15 @@ def _values(value: Any) -> Iterable[str]:
 
 
 def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
-    """The experiment a run or logged model belongs to (None when there is no such thing)."""
+    """The experiment a run, trace or logged model belongs to (None when there is no such thing)."""
     found = _EXPERIMENT_OF.get((kind, key), "")
     if found != "":
         return found
     try:
         if kind == "run":
             found = service.runs.get(key).info.experiment_id
+        elif kind == "trace":
+            found = service.traces.get_info(key).experiment_id
         else:
             found = service.logged_models.get(key, allow_deleted=True).experiment_id
     except ModelyardError:
@@ -114,7 +116,7 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
     return found
 
 
-FIELD_RESOURCES = ("experiment", "run", "logged_model", "registered_model")
+FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model")
 
 
 def by_request(op: Operation) -> bool:

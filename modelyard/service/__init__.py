@@ -58,6 +58,8 @@ class TrackingService:
         from .pipelines import PipelinesService
         from .registry import RegistryService
         from .runs import RunService
+        from .trace_assessments import AssessmentService
+        from .traces import TraceService
         from .webhooks import WebhooksService
 
         self.settings = settings
@@ -76,6 +78,8 @@ class TrackingService:
         self.inference = InferenceService(self.store, self)
         self.pipelines = PipelinesService(self.store, self)
         self.auth = AuthService(self.store.auth, settings)
+        self.traces = TraceService(self.store, self.experiments, self.runs)
+        self.assessments = AssessmentService(self.store, self.traces)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

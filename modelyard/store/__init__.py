@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (complete the metadata)
     logged_models_schema,
     pipelines_schema,
     registry_schema,
+    traces_schema,
     webhooks_schema,
 )
 from .auth import AuthStore
@@ -22,6 +23,7 @@ from .pipelines import PipelinesStore
 from .registry import RegistryStore
 from .runs import RunRow, RunStore
 from .search import experiment_search_select
+from .traces import TraceStore
 from .webhooks import WebhooksStore
 
 __all__ = [
@@ -50,6 +52,7 @@ class TrackingStore:
         self.inference = InferenceStore(self.db)
         self.pipelines = PipelinesStore(self.db)
         self.auth = AuthStore(self.db)
+        self.traces = TraceStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()

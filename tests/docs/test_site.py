@@ -37,7 +37,7 @@ def page_text(site: Path, name: str) -> str:
 
 def test_site_builds_strict_with_every_page(site: Path) -> None:
     for name in ("getting-started", "concepts", "tracking", "registry", "models", "serving", "pipelines",
-                 "webhooks-lineage", "ui", "mlflow-migration", "security", "deployment",
+                 "webhooks-lineage", "tracing", "ui", "mlflow-migration", "security", "deployment",
                  "reference/settings", "reference/cli", "reference/rest"):
         assert (site / name / "index.html").is_file(), name
 

@@ -13,8 +13,14 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("OK")
 
 
+# The MLflow REST API level we serve: the official client switches features on by the version /version
+# reports (span logging over OTLP needs 3.4 or later). Our own version is in the X-Modelyard-Version
+# header and in server-info's "version".
+MLFLOW_API_LEVEL = "3.17.2"
+
+
 async def version(request: Request) -> Response:
-    return PlainTextResponse(__version__)
+    return PlainTextResponse(MLFLOW_API_LEVEL, headers={"X-Modelyard-Version": __version__})
 
 
 async def server_info(request: Request) -> Response:
@@ -30,6 +36,7 @@ async def server_info(request: Request) -> Response:
             "features_enabled": {"gateway": False},
             "server": "modelyard",
             "version": __version__,
+            "mlflow_api_version": MLFLOW_API_LEVEL,
         }
     )
 

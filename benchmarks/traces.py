@@ -1,0 +1,281 @@
+"""Tracing benchmark: span ingest, search and a 32,000-span trace, modelyard beside ``mlflow server``.
+
+Benchmark only, not CI. Each server runs alone on a fresh store (see
+``benchmarks/tracking/servers.py``: same launch, same CPU accounting of the
+server's whole process tree), one after the other::
+
+    python -m benchmarks.traces                       # modelyard and mlflow, SQLite
+    python -m benchmarks.traces --only modelyard --backend postgresql
+    python -m benchmarks.traces --quick               # small sizes
+
+Workloads, each on every server:
+
+- ``client``: the official mlflow 3.17.2 client traces a three-span chain
+  (``@mlflow.trace`` + ``mlflow.start_span``) N times, synchronously: spans
+  over OTLP, then the trace info. Spans/s of the whole round trip (bounded by
+  the client) and server CPU per span.
+- ``otlp``: OTLP protobuf batches posted straight to ``/v1/traces`` (1,000
+  spans a request, 10 spans a trace): spans/s and server CPU per span.
+- ``search``: ``traces/search`` pages of 100 over everything ingested, newest
+  first and with a span filter (median of 20).
+- ``sdk`` (``--sdk``, no server): ``my.start_span`` embedded, 1,000 traces of 10 spans into a
+  fresh ``./.modelyard/``: spans/s until ``my.tracing.flush()`` returns.
+- ``big``: one trace of 32,000 spans ingested in OTLP batches, then read with
+  ``traces/get`` in one piece (median of 3), and for modelyard also as pages of
+  1,000 spans (first page, and the whole trace page by page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.tracking.servers import SPECS, Server, Unavailable, launch
+
+
+def _otlp_batch(trace_ids: list[bytes], spans_per_trace: int, t0: int) -> bytes:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for trace_id in trace_ids:
+        root = os.urandom(8)
+        for i in range(spans_per_trace):
+            sp = scope.spans.add()
+            sp.trace_id = trace_id
+            sp.span_id = root if i == 0 else os.urandom(8)
+            if i:
+                sp.parent_span_id = root
+            sp.name = "chain" if i == 0 else f"step-{i % 7}"
+            sp.start_time_unix_nano = t0 + i * 1000
+            sp.end_time_unix_nano = t0 + 5_000_000 + i * 1000
+            sp.status.code = 1
+            for key, value in (("mlflow.spanType", "LLM" if i % 3 == 0 else "TOOL"),
+                               ("mlflow.spanInputs", '{"q": "what is the refund policy?"}'),
+                               ("mlflow.spanOutputs", '"30 days"'), ("model", "tiny-1")):
+                attr = sp.attributes.add()
+                attr.key = key
+                attr.value.string_value = value
+    return bytes(request.SerializeToString())
+
+
+def _experiment(http: httpx.Client, name: str) -> str:
+    r = http.post("/api/2.0/mlflow/experiments/create", json={"name": name})
+    r.raise_for_status()
+    return str(r.json()["experiment_id"])
+
+
+def _measure(server: Server, fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    cpu0 = server.cpu() + server.db_cpu()
+    t0 = time.perf_counter()
+    out = fn()
+    wall = time.perf_counter() - t0
+    return wall, server.cpu() + server.db_cpu() - cpu0, out
+
+
+def client_ingest(server: Server, traces: int) -> dict[str, float]:
+    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    import mlflow
+    from mlflow.entities import SpanType
+
+    mlflow.set_tracking_uri(server.url)
+    mlflow.set_experiment(f"bench-client-{time.time_ns()}")
+
+    @mlflow.trace(span_type=SpanType.LLM)
+    def llm(q: str) -> str:
+        return q.upper()
+
+    @mlflow.trace(span_type=SpanType.CHAIN)
+    def chain(q: str) -> str:
+        with mlflow.start_span("retrieve", span_type=SpanType.RETRIEVER) as span:
+            span.set_inputs({"q": q})
+            span.set_outputs(["doc"])
+        return llm(q)
+
+    chain("warm-up")
+
+    def run() -> None:
+        for i in range(traces):
+            chain(f"question {i}")
+
+    wall, cpu, _ = _measure(server, run)
+    spans = traces * 3
+    return {"spans": spans, "spans_per_s": spans / wall, "server_cpu_us_per_span": cpu / spans * 1e6}
+
+
+def otlp_ingest(server: Server, http: httpx.Client, exp: str, traces: int, spans_per_trace: int = 10,
+                per_request: int = 1000) -> dict[str, float]:
+    per_batch = max(1, per_request // spans_per_trace)
+    t0 = time.time_ns() - 3_600_000_000_000
+    bodies = [
+        _otlp_batch([os.urandom(16) for _ in range(per_batch)], spans_per_trace, t0 + b * 10_000_000)
+        for b in range(max(1, traces // per_batch))
+    ]
+    headers = {"content-type": "application/x-protobuf", "x-mlflow-experiment-id": exp}
+
+    def run() -> None:
+        for body in bodies:
+            http.post("/v1/traces", content=body, headers=headers).raise_for_status()
+
+    wall, cpu, _ = _measure(server, run)
+    spans = len(bodies) * per_batch * spans_per_trace
+    return {"spans": spans, "spans_per_s": spans / wall, "server_cpu_us_per_span": cpu / spans * 1e6}
+
+
+def _median_ms(fn: Callable[[], Any], n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def search(http: httpx.Client, exp: str) -> dict[str, float]:
+    loc = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}]
+
+    def page(filter_string: str | None = None) -> None:
+        body: dict[str, Any] = {"locations": loc, "max_results": 100}
+        if filter_string:
+            body["filter"] = filter_string
+        r = http.post("/api/3.0/mlflow/traces/search", json=body)
+        r.raise_for_status()
+        assert len(r.json().get("traces", [])) == 100, r.text[:300]
+
+    return {"newest_page_ms": _median_ms(page, 20),
+            "span_filter_page_ms": _median_ms(lambda: page("span.name = 'step-3'"), 20)}
+
+
+def big_trace(server: Server, http: httpx.Client, exp: str, spans: int, ours: bool) -> dict[str, float]:
+    trace_id = os.urandom(16)
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    whole = ExportTraceServiceRequest()
+    whole.ParseFromString(_otlp_batch([trace_id], spans, time.time_ns() - 60_000_000_000))
+    all_spans = list(whole.resource_spans[0].scope_spans[0].spans)
+    headers = {"content-type": "application/x-protobuf", "x-mlflow-experiment-id": exp}
+    for i in range(0, len(all_spans), 2000):
+        req = ExportTraceServiceRequest()
+        req.resource_spans.add().scope_spans.add().spans.extend(all_spans[i:i + 2000])
+        http.post("/v1/traces", content=req.SerializeToString(), headers=headers).raise_for_status()
+    tid = "tr-" + trace_id.hex()
+
+    def get_all() -> None:
+        r = http.get("/api/3.0/mlflow/traces/get", params={"trace_id": tid, "allow_partial": "true"})
+        r.raise_for_status()
+        assert len(r.json()["trace"]["spans"]) == spans
+
+    out = {"get_whole_ms": _median_ms(get_all, 3)}
+    if ours:
+        def first_page() -> None:
+            http.get("/api/3.0/mlflow/traces/get", params={"trace_id": tid, "max_spans": 1000}).raise_for_status()
+
+        def every_page() -> None:
+            token, n = None, 0
+            for _ in range(spans // 1000 + 2):
+                params: dict[str, Any] = {"trace_id": tid, "max_spans": 1000}
+                if token:
+                    params["page_token"] = token
+                body = http.get("/api/3.0/mlflow/traces/get", params=params).json()
+                n += len(body["trace"]["spans"])
+                token = body.get("next_page_token")
+                if not token:
+                    break
+            assert n == spans
+
+        out["first_page_1000_ms"] = _median_ms(first_page, 5)
+        out["all_pages_1000_ms"] = _median_ms(every_page, 3)
+    return out
+
+
+def sdk_embedded(traces: int = 1000) -> dict[str, float]:
+    """Our SDK, embedded: spans recorded and stored (background batches) per second."""
+    import modelyard as my
+
+    folder = tempfile.mkdtemp(prefix="bench-traces-sdk-")
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        my.set_tracking_uri(None)
+        my.set_experiment("sdk-bench")
+
+        def one(i: int) -> None:
+            with my.start_span("chain", span_type="CHAIN") as root:
+                root.set_inputs({"q": f"question {i}"})
+                for j in range(9):
+                    with my.start_span(f"step-{j}", span_type="TOOL") as span:
+                        span.set_attribute("model", "tiny-1")
+                root.set_outputs("ok")
+
+        one(-1)
+        my.tracing.flush()
+        t0 = time.perf_counter()
+        for i in range(traces):
+            one(i)
+        my.tracing.flush()
+        wall = time.perf_counter() - t0
+    finally:
+        os.chdir(old)
+    return {"spans": traces * 10, "spans_per_s": traces * 10 / wall}
+
+
+def run_server(name: str, args: argparse.Namespace, base: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with launch(SPECS[name], args.backend, base / name, args.pg) as server:
+        with httpx.Client(base_url=server.url, timeout=300) as http:
+            results["client"] = client_ingest(server, args.client_traces)
+            print(f"  {name} client: {results['client']}", flush=True)
+            exp = _experiment(http, f"bench-otlp-{time.time_ns()}")
+            results["otlp"] = otlp_ingest(server, http, exp, args.otlp_traces)
+            print(f"  {name} otlp: {results['otlp']}", flush=True)
+            results["search"] = search(http, exp)
+            print(f"  {name} search over {args.otlp_traces} traces: {results['search']}", flush=True)
+            big_exp = _experiment(http, f"bench-big-{time.time_ns()}")
+            results["big"] = big_trace(server, http, big_exp, args.big_spans, ours=name.startswith("modelyard"))
+            print(f"  {name} {args.big_spans}-span trace: {results['big']}", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="modelyard,mlflow", help="servers, comma-separated")
+    parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--client-traces", type=int, default=300)
+    parser.add_argument("--otlp-traces", type=int, default=10_000)
+    parser.add_argument("--big-spans", type=int, default=32_000)
+    parser.add_argument("--sdk", action="store_true", help="also our SDK embedded (no server)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.client_traces, args.otlp_traces, args.big_spans = 50, 1000, 5000
+    base = Path(tempfile.mkdtemp(prefix="bench-traces-"))
+    summary: dict[str, Any] = {}
+    if args.sdk:
+        summary["sdk"] = sdk_embedded()
+        print(f"modelyard SDK embedded: {summary['sdk']}", flush=True)
+    for name in filter(None, args.only.split(",")):
+        print(f"{name} on {args.backend}", flush=True)
+        try:
+            summary[name] = run_server(name, args, base)
+        except Unavailable as exc:
+            print(f"  skipped: {exc}", flush=True)
+    if "modelyard" in summary and "mlflow" in summary:
+        for key in ("client", "otlp"):
+            ours, theirs = summary["modelyard"][key], summary["mlflow"][key]
+            print(f"{key}: server CPU per span {ours['server_cpu_us_per_span']:.0f} us vs "
+                  f"{theirs['server_cpu_us_per_span']:.0f} us "
+                  f"({theirs['server_cpu_us_per_span'] / max(ours['server_cpu_us_per_span'], 1e-9):.1f}x less)")
+
+
+if __name__ == "__main__":
+    main()

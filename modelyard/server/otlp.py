@@ -1,0 +1,194 @@
+"""OTLP/HTTP trace export bodies (protobuf or JSON, optionally gzip) as :class:`~..entities.traces.Span` lists.
+
+The protobuf body is an ``ExportTraceServiceRequest`` (``opentelemetry-proto``);
+the JSON body is its OTLP JSON form, where trace and span ids are hex (not
+base64) and field names are lowerCamelCase (snake_case is accepted too). A
+span's MLflow trace id is ``tr-`` and its 32-hex-digit OpenTelemetry trace id,
+as MLflow derives it; the ``mlflow.traceRequestId`` attribute the client adds to
+every span is not stored (it is that same id).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from ..entities.traces import Span, decode_any_value
+from ..errors import InvalidParameterValue, RequestTooLarge
+
+_STATUS = {0: "UNSET", 1: "OK", 2: "ERROR", "STATUS_CODE_UNSET": "UNSET", "STATUS_CODE_OK": "OK",
+           "STATUS_CODE_ERROR": "ERROR"}
+_SKIPPED = "mlflow.traceRequestId"
+MEDIA_TYPES = ("application/x-protobuf", "application/json")
+_INT64_MAX = 2**63 - 1
+
+
+def inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    """``body`` decompressed per ``Content-Encoding`` (gzip, deflate or none), at most ``limit`` bytes."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise InvalidParameterValue(f"Unsupported Content-Encoding '{encoding}': send gzip, deflate or none.")
+    inflater = zlib.decompressobj(wbits=47 if encoding == "gzip" else 15)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise InvalidParameterValue(f"Request body is not valid {encoding} data: {exc}.") from None
+    if len(out) > limit:
+        raise RequestTooLarge(
+            f"The decompressed OTLP body exceeds the server's limit of {limit} bytes: send fewer spans per"
+            " request, or start the server with a higher MODELYARD_MAX_REQUEST_BYTES.")
+    return out
+
+
+def decode(body: bytes, media_type: str) -> list[Span]:
+    """The spans of an export request; a body that is not one is a 400 naming what is wrong."""
+    if media_type == "application/json":
+        return _from_json(body)
+    return _from_protobuf(body)
+
+
+def _span(trace_hex: str, span_hex: str, parent_hex: str, name: str, start: int, end: int,
+          attributes: dict[str, Any], status: str, message: str, events: list[dict[str, Any]] | None,
+          where: str) -> Span:
+    if len(trace_hex) != 32 or len(span_hex) != 16:
+        raise InvalidParameterValue(
+            f"Invalid OTLP span at {where}: trace_id must be 16 bytes and span_id 8 bytes "
+            f"(got {len(trace_hex) // 2} and {len(span_hex) // 2}).")
+    if parent_hex and len(parent_hex) != 16:
+        raise InvalidParameterValue(f"Invalid OTLP span at {where}: parent_span_id must be 8 bytes.")
+    if not (0 <= start <= _INT64_MAX and 0 <= end <= _INT64_MAX):
+        raise InvalidParameterValue(
+            f"Invalid OTLP span at {where}: start and end times are nanoseconds since the epoch, "
+            "at most 9223372036854775807.")
+    attributes.pop(_SKIPPED, None)
+    span_type = attributes.get("mlflow.spanType")
+    name = name.replace("\x00", "")
+    if isinstance(span_type, str):
+        span_type = span_type.replace("\x00", "")
+    return Span(
+        trace_id="tr-" + trace_hex, span_id=span_hex, parent_span_id=parent_hex or None, name=name,
+        type=span_type[:100] if isinstance(span_type, str) else None, status=status, status_message=message or None,
+        start_time_ns=start, end_time_ns=end or None, attributes=attributes, events=events or None,
+        otel_trace_id=trace_hex,
+    )
+
+
+def _from_protobuf(body: bytes) -> list[Span]:
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except DecodeError:
+        raise InvalidParameterValue(
+            "Invalid OpenTelemetry protobuf body: send an ExportTraceServiceRequest "
+            "(Content-Type: application/x-protobuf), or OTLP JSON with Content-Type: application/json.") from None
+    out = []
+    for r, resource_spans in enumerate(request.resource_spans):
+        for s, scope_spans in enumerate(resource_spans.scope_spans):
+            for i, sp in enumerate(scope_spans.spans):
+                attributes = {a.key: _pb_value(a.value) for a in sp.attributes}
+                events = [
+                    {"name": e.name, "time_unix_nano": e.time_unix_nano,
+                     "attributes": {a.key: _pb_value(a.value) for a in e.attributes}}
+                    for e in sp.events
+                ]
+                out.append(_span(
+                    sp.trace_id.hex(), sp.span_id.hex(), sp.parent_span_id.hex(), sp.name,
+                    sp.start_time_unix_nano, sp.end_time_unix_nano, attributes, _STATUS.get(sp.status.code, "UNSET"),
+                    sp.status.message, events, f"resource_spans[{r}].scope_spans[{s}].spans[{i}]"))
+    return out
+
+
+def _pb_value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_pb_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _pb_value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def _get(obj: dict[str, Any], camel: str, snake: str, default: Any = None) -> Any:
+    found = obj.get(camel)
+    return obj.get(snake, default) if found is None else found
+
+
+def _hex_id(value: Any, where: str) -> str:
+    if not value:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidParameterValue(f"Invalid OTLP JSON at {where}: ids are hex strings.")
+    try:
+        return bytes.fromhex(value).hex()
+    except ValueError:
+        raise InvalidParameterValue(f"Invalid OTLP JSON at {where}: {value!r} is not a hex id.") from None
+
+
+def _int(value: Any, where: str) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(f"Invalid OTLP JSON at {where}: {value!r} is not a number of nanoseconds.") from None
+
+
+def _attributes(items: Any, where: str) -> dict[str, Any]:
+    if not isinstance(items, list):
+        raise InvalidParameterValue(f"Invalid OTLP JSON at {where}: attributes are a list of {{key, value}}.")
+    out = {}
+    for kv in items:
+        if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
+            raise InvalidParameterValue(f"Invalid OTLP JSON at {where}: each attribute needs a string 'key'.")
+        out[kv["key"]] = decode_any_value(kv.get("value") or {})
+    return out
+
+
+def _from_json(body: bytes) -> list[Span]:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidParameterValue(f"Malformed OTLP JSON body: {exc}.") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterValue("Invalid OTLP JSON body: expected an object with 'resourceSpans'.")
+    try:
+        return _json_spans(data)
+    except (AttributeError, TypeError, ValueError, RecursionError):
+        raise InvalidParameterValue(
+            "Invalid OTLP JSON body: expected {'resourceSpans': [{'scopeSpans': [{'spans': [...]}]}]} with "
+            "spans as OTLP writes them (ids in hex, times in nanoseconds, attributes as {key, value}).") from None
+
+
+def _json_spans(data: dict[str, Any]) -> list[Span]:
+    out = []
+    for r, rs in enumerate(_get(data, "resourceSpans", "resource_spans", []) or []):
+        for s, ss in enumerate(_get(rs, "scopeSpans", "scope_spans", []) or []):
+            for i, sp in enumerate(ss.get("spans") or []):
+                where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
+                if not isinstance(sp, dict):
+                    raise InvalidParameterValue(f"Invalid OTLP JSON at {where}: a span is an object.")
+                status = sp.get("status") or {}
+                if not isinstance(status, dict):
+                    status = {}
+                events = [
+                    {"name": e.get("name", ""), "time_unix_nano": _int(_get(e, "timeUnixNano", "time_unix_nano"), where),
+                     "attributes": _attributes(e.get("attributes") or [], where)}
+                    for e in sp.get("events") or [] if isinstance(e, dict)
+                ]
+                out.append(_span(
+                    _hex_id(_get(sp, "traceId", "trace_id"), where + ".traceId"),
+                    _hex_id(_get(sp, "spanId", "span_id"), where + ".spanId"),
+                    _hex_id(_get(sp, "parentSpanId", "parent_span_id"), where + ".parentSpanId"),
+                    str(sp.get("name") or ""),
+                    _int(_get(sp, "startTimeUnixNano", "start_time_unix_nano"), where),
+                    _int(_get(sp, "endTimeUnixNano", "end_time_unix_nano"), where),
+                    _attributes(sp.get("attributes") or [], where),
+                    _STATUS.get(status.get("code", 0), "UNSET"), str(status.get("message") or ""), events, where))
+    return out

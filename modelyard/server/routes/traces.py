@@ -1,0 +1,53 @@
+"""``POST /v1/traces``: spans exported over OTLP/HTTP (protobuf or JSON, optionally gzip).
+
+The experiment comes in the ``x-mlflow-experiment-id`` header or the ``experiment_id`` query
+parameter (and, optionally, a run to link the traces to in ``x-mlflow-run-id``); the answer is an
+empty ``ExportTraceServiceResponse``. Not an operation of the table: its body is OpenTelemetry's,
+not a JSON request. Everything else of tracing is (``api/traces.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...api import schemas_traces as s
+from ...errors import InvalidParameterValue
+from ...service import TrackingService
+from .. import otlp
+from ..protocol import JSONResponse, accepts, read_body
+
+
+def export_spans(svc: TrackingService, req: s.ExportSpans) -> dict[str, Any]:
+    svc.traces.log_spans(req.experiment_id, req.spans, run_id=req.run_id)
+    return {}
+
+
+async def otlp_export(request: Request) -> Response:
+    """``POST /v1/traces``: decode the OTLP body, then :func:`export_spans`."""
+    service: TrackingService = request.app.state.service
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type not in otlp.MEDIA_TYPES:
+        raise InvalidParameterValue(
+            f"Invalid Content-Type '{media_type}' for /v1/traces: send application/x-protobuf or application/json.")
+    limit = service.settings.max_request_bytes
+    body = otlp.inflate(await read_body(request, limit), request.headers.get("content-encoding") or "", limit)
+    experiment_id = request.headers.get("x-mlflow-experiment-id") or request.query_params.get("experiment_id")
+    req = s.ExportSpans(experiment_id, otlp.decode(body, media_type),
+                        request.headers.get("x-mlflow-run-id") or None)
+    await run_in_threadpool(export_spans, service, req)
+    if media_type == "application/json":
+        return JSONResponse({})
+    return Response(b"", media_type="application/x-protobuf")
+
+
+otlp_export = accepts(s.ExportSpans, query_methods=(), name="export_spans")(otlp_export)
+
+
+
+ABSOLUTE_ROUTES = [
+    ("/v1/traces", ["POST"], otlp_export),
+]

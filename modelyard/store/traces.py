@@ -1,0 +1,407 @@
+"""Traces in SQL: span ingest, trace info, tags, metadata, assessments, links, search and delete.
+
+Methods take what the service already validated. Spans arrive in batches
+(OTLP); a batch is one transaction: the traces it names are created
+``IN_PROGRESS`` if new, its spans and their short attributes upserted (a span
+sent twice is stored once), and a trace whose info the client has not sent yet
+takes its state, timing and previews from its root span. ``start_trace``
+then writes the info the client computed, which wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import msgspec
+from sqlalchemy import Connection, and_, delete, exists, func, literal, not_, or_, select, update
+from sqlalchemy.sql import ColumnElement
+
+from ..entities.query import Comparison
+from ..entities.traces import Span, StoredSpan, TraceInfo
+from . import traces_schema as t
+from .database import Database, Tx
+
+SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
+PREVIEW_CHARS = 1000
+_CHUNK = 500
+# Attributes every span carries or that have a column of their own: not repeated as search rows.
+_NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"})
+_encode = msgspec.json.Encoder().encode
+
+
+class TraceRow(NamedTuple):
+    pk: int
+    trace_id: str
+    experiment_id: int
+
+
+def attribute_text(value: Any) -> str:
+    """An attribute value as search text: a string as is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
+
+
+def _preview(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = attribute_text(value).replace("\x00", "")
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS - 3] + "..."
+
+
+class TraceStore:
+    """Traces, spans, assessments and links of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._new_trace = db.insert_ignore(
+            "traces", ("trace_id", "experiment_id", "request_time_ms", "state", "finalized"))
+        self._upsert_span = db.upsert(
+            "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
+                      "end_time_ns", "content"), ("trace_pk", "span_id"))
+        self._upsert_attribute = db.upsert(
+            "span_attributes", ("trace_pk", "span_id", "key", "value"), ("trace_pk", "span_id", "key"))
+        self._upsert_tag = db.upsert("trace_tags", ("trace_pk", "key", "value"), ("trace_pk", "key"))
+        self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
+        self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
+        self._link_run = db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
+        ph = db.ph
+        self._experiment_sql = f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {ph}"
+        self._upsert_info = (
+            "INSERT INTO traces (trace_id, experiment_id, client_request_id, request_time_ms, execution_time_ms,"
+            " state, request_preview, response_preview, name, run_id, session_id, user_id, finalized)"
+            f" VALUES ({db.placeholders(13)}) ON CONFLICT (trace_id) DO UPDATE SET"
+            " experiment_id = excluded.experiment_id, client_request_id = excluded.client_request_id,"
+            " request_time_ms = excluded.request_time_ms, execution_time_ms = excluded.execution_time_ms,"
+            " state = excluded.state,"
+            " request_preview = COALESCE(excluded.request_preview, traces.request_preview),"
+            " response_preview = COALESCE(excluded.response_preview, traces.response_preview),"
+            " name = COALESCE(excluded.name, traces.name), run_id = COALESCE(excluded.run_id, traces.run_id),"
+            " session_id = COALESCE(excluded.session_id, traces.session_id),"
+            " user_id = COALESCE(excluded.user_id, traces.user_id), finalized = excluded.finalized"
+        )
+        self._root_update = (
+            f"UPDATE traces SET state = {ph}, request_time_ms = {ph}, execution_time_ms = {ph},"
+            f" request_preview = COALESCE(request_preview, {ph}), response_preview = COALESCE(response_preview, {ph}),"
+            f" name = COALESCE(name, {ph}) WHERE id = {ph} AND finalized = {ph}"
+        )
+
+    # ---- writes ---------------------------------------------------------------
+
+    def experiment(self, tx: Tx, experiment_id: int) -> tuple[str, str] | None:
+        """(artifact_location, lifecycle_stage) of an experiment, read in the caller's transaction."""
+        found = tx.one(self._experiment_sql, (experiment_id,))
+        return None if found is None else (found[0], found[1])
+
+    def run_exists(self, tx: Tx, run_id: str) -> bool:
+        return tx.one(f"SELECT 1 FROM runs WHERE run_uuid = {self.db.ph}", (run_id,)) is not None
+
+    def ingest(self, tx: Tx, experiment_id: int, spans: Sequence[Span],
+               fixed_tags: dict[str, dict[str, str]], run_id: str | None = None) -> int:
+        """Store ``spans`` (any number of traces) on the hot path's bare connection; return how many.
+
+        ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet.
+        """
+        by_trace: dict[str, list[Span]] = defaultdict(list)
+        # Rows are written in key order, so concurrent batches lock them in one order (no deadlock on PostgreSQL).
+        for span in sorted(spans, key=lambda sp: (sp.trace_id, sp.span_id)):
+            by_trace[span.trace_id].append(span)
+        tx.executemany(self._new_trace, [
+            (trace_id, experiment_id, min(s.start_time_ns for s in group) // 1_000_000, "IN_PROGRESS", False)
+            for trace_id, group in by_trace.items()
+        ])
+        rows: dict[str, int] = {}
+        ids = list(by_trace)
+        for chunk in _chunks(ids):
+            sql = f"SELECT id, trace_id FROM traces WHERE trace_id IN ({self.db.placeholders(len(chunk))})"
+            rows.update((trace_id, pk) for pk, trace_id in tx.all(sql, chunk))
+        span_rows, attribute_rows, tag_rows, roots = [], [], [], []
+        for trace_id, group in by_trace.items():
+            pk = rows[trace_id]
+            tag_rows += [(pk, k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
+            for s in group:
+                span_rows.append((
+                    pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
+                    s.start_time_ns, s.end_time_ns, _encode(s.to_otel_dict()).decode(),
+                ))
+                for key, value in s.attributes.items():
+                    if key in _NOT_INDEXED or len(key) > 250:
+                        continue
+                    text = attribute_text(value)
+                    if len(text) <= t.INDEXED_VALUE_CHARS and "\x00" not in text and "\x00" not in key:
+                        attribute_rows.append((pk, s.span_id, key, text))
+                if s.parent_span_id is None:
+                    roots.append((pk, s))
+        tx.executemany(self._upsert_span, span_rows)
+        attribute_rows.sort()
+        tx.executemany(self._upsert_attribute, attribute_rows)
+        tx.executemany(self._insert_tag_ignore, tag_rows)
+        if run_id is not None:
+            tx.executemany(self._link_run, [(pk, run_id) for pk in rows.values()])
+        for pk, root in roots:
+            start_ms = root.start_time_ns // 1_000_000
+            duration = None if root.end_time_ns is None else (root.end_time_ns - root.start_time_ns) // 1_000_000
+            state = "ERROR" if root.status == "ERROR" else ("OK" if root.end_time_ns is not None else "IN_PROGRESS")
+            tx.execute(self._root_update, (
+                state, start_ms, duration, _preview(root.attributes.get("mlflow.spanInputs")),
+                _preview(root.attributes.get("mlflow.spanOutputs")), root.name[:250], pk, False))
+        return len(spans)
+
+    def start_trace(self, tx: Tx, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str],
+                    read_back: bool = True) -> TraceInfo | None:
+        """Write the trace info the client sent (creating the trace, or completing one made by its spans);
+        return the trace's info as stored, read back in the same transaction (unless not ``read_back``)."""
+        meta = info.metadata
+        tx.execute(self._upsert_info, (
+            info.trace_id, experiment_id, info.client_request_id, info.request_time_ms, info.execution_time_ms,
+            info.state, info.request_preview, info.response_preview,
+            (info.tags.get("mlflow.traceName") or "")[:250] or None, (meta.get("mlflow.sourceRun") or None),
+            (meta.get("mlflow.trace.session") or "")[:250] or None,
+            (meta.get("mlflow.trace.user") or "")[:250] or None, True))
+        ph = self.db.ph
+        row = tx.one(
+            "SELECT id, trace_id, experiment_id, request_time_ms, execution_time_ms, state, request_preview,"
+            f" response_preview, client_request_id FROM traces WHERE trace_id = {ph}", (info.trace_id,))
+        pk = row[0]
+        tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in {**fixed_tags, **info.tags}.items()])
+        tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+        if not read_back:
+            return None
+        out = TraceInfo(row[1], str(row[2]), row[3], row[4], row[5], row[6], row[7], row[8])
+        out.tags = dict(tx.all(f"SELECT key, value FROM trace_tags WHERE trace_pk = {ph}", (pk,)))
+        out.metadata = dict(tx.all(f"SELECT key, value FROM trace_metadata WHERE trace_pk = {ph}", (pk,)))
+        out.assessments = [json.loads(body) for (body,) in tx.all(
+            f"SELECT body FROM trace_assessments WHERE trace_pk = {ph} ORDER BY create_time_ms, assessment_id", (pk,))]
+        return out
+
+    def set_tag(self, conn: Connection, pk: int, key: str, value: str) -> None:
+        conn.exec_driver_sql(self._upsert_tag, [(pk, key, value)])
+        if key == "mlflow.traceName":
+            conn.execute(update(t.traces).where(t.traces.c.id == pk).values(name=value[:250]))
+
+    def delete_tag(self, conn: Connection, pk: int, key: str) -> bool:
+        c = t.trace_tags.c
+        return bool(conn.execute(delete(t.trace_tags).where(c.trace_pk == pk, c.key == key)).rowcount)
+
+    def delete(self, conn: Connection, pks: Sequence[int]) -> int:
+        """Delete the traces ``pks`` and everything that hangs off them."""
+        for chunk in _chunks(list(pks)):
+            for table in (t.span_attributes, t.spans, t.trace_tags, t.trace_metadata, t.trace_assessments,
+                          t.trace_run_links, t.trace_prompt_links):
+                conn.execute(delete(table).where(table.c.trace_pk.in_(chunk)))
+            conn.execute(delete(t.traces).where(t.traces.c.id.in_(chunk)))
+        return len(pks)
+
+    def pks_to_delete(self, conn: Connection, experiment_id: int, trace_ids: Sequence[str] | None,
+                      max_timestamp_ms: int | None, max_traces: int | None) -> list[int]:
+        c = t.traces.c
+        query = select(c.id).where(c.experiment_id == experiment_id)
+        if trace_ids is not None:
+            return [pk for chunk in _chunks(list(trace_ids))
+                    for (pk,) in conn.execute(query.where(c.trace_id.in_(chunk)))]
+        if max_timestamp_ms is not None:
+            query = query.where(c.request_time_ms <= max_timestamp_ms)
+        query = query.order_by(c.request_time_ms, c.id)
+        if max_traces is not None:
+            query = query.limit(max_traces)
+        return [pk for (pk,) in conn.execute(query)]
+
+    def link_runs(self, conn: Connection, pks: Sequence[int], run_id: str) -> None:
+        sql = self.db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
+        conn.exec_driver_sql(sql, [(pk, run_id) for pk in pks])
+
+    def link_prompts(self, conn: Connection, pk: int, versions: Sequence[tuple[str, str]]) -> None:
+        sql = self.db.insert_ignore("trace_prompt_links", ("trace_pk", "name", "version"))
+        conn.exec_driver_sql(sql, [(pk, name, version) for name, version in versions])
+
+    def linked_prompts(self, conn: Connection, pk: int) -> list[tuple[str, str]]:
+        c = t.trace_prompt_links.c
+        return [(n, v) for n, v in conn.execute(select(c.name, c.version).where(c.trace_pk == pk).order_by(c.name))]
+
+    # ---- assessments ----------------------------------------------------------
+
+    def put_assessment(self, conn: Connection, pk: int, body: dict[str, Any], kind: str, value_text: str | None,
+                       value_number: float | None, create_ms: int, update_ms: int, *, new: bool) -> None:
+        values = dict(
+            trace_pk=pk, name=body["assessment_name"], kind=kind, value_text=value_text, value_number=value_number,
+            create_time_ms=create_ms, last_update_time_ms=update_ms, valid=body.get("valid", True) is not False,
+            body=json.dumps(body, separators=(",", ":")),
+        )
+        a = t.trace_assessments
+        if new:
+            conn.execute(a.insert().values(assessment_id=body["assessment_id"], **values))
+        else:
+            conn.execute(update(a).where(a.c.assessment_id == body["assessment_id"]).values(**values))
+
+    def assessment(self, conn: Connection, pk: int, assessment_id: str) -> dict[str, Any] | None:
+        a = t.trace_assessments.c
+        found = conn.execute(select(a.body).where(a.trace_pk == pk, a.assessment_id == assessment_id)).scalar()
+        return None if found is None else json.loads(found)  # type: ignore[no-any-return]
+
+    def set_assessment_valid(self, conn: Connection, assessment_id: str, valid: bool, body: dict[str, Any]) -> None:
+        a = t.trace_assessments
+        conn.execute(update(a).where(a.c.assessment_id == assessment_id).values(
+            valid=valid, body=json.dumps(body, separators=(",", ":"))))
+
+    def delete_assessment(self, conn: Connection, pk: int, assessment_id: str) -> bool:
+        a = t.trace_assessments.c
+        return bool(conn.execute(
+            delete(t.trace_assessments).where(a.trace_pk == pk, a.assessment_id == assessment_id)).rowcount)
+
+    # ---- reads ----------------------------------------------------------------
+
+    def rows(self, conn: Connection, trace_ids: Sequence[str]) -> dict[str, TraceRow]:
+        c = t.traces.c
+        out: dict[str, TraceRow] = {}
+        for chunk in _chunks(list(trace_ids)):
+            for pk, trace_id, exp in conn.execute(select(c.id, c.trace_id, c.experiment_id).where(c.trace_id.in_(chunk))):
+                out[trace_id] = TraceRow(pk, trace_id, exp)
+        return out
+
+    def infos(self, conn: Connection, pks: Sequence[int]) -> list[TraceInfo]:
+        """The infos of ``pks``, in that order (tags, metadata and assessments included)."""
+        if not pks:
+            return []
+        c = t.traces.c
+        by_pk: dict[int, TraceInfo] = {}
+        for chunk in _chunks(list(pks)):
+            for row in conn.execute(select(
+                    c.id, c.trace_id, c.experiment_id, c.request_time_ms, c.execution_time_ms, c.state,
+                    c.request_preview, c.response_preview, c.client_request_id).where(c.id.in_(chunk))):
+                by_pk[row[0]] = TraceInfo(row[1], str(row[2]), row[3], row[4], row[5], row[6], row[7], row[8])
+            for table, attr in ((t.trace_tags, "tags"), (t.trace_metadata, "metadata")):
+                for pk, key, value in conn.execute(
+                        select(table.c.trace_pk, table.c.key, table.c.value).where(table.c.trace_pk.in_(chunk))):
+                    getattr(by_pk[pk], attr)[key] = value
+            a = t.trace_assessments.c
+            for pk, body in conn.execute(select(a.trace_pk, a.body).where(a.trace_pk.in_(chunk))
+                                         .order_by(a.create_time_ms, a.assessment_id)):
+                by_pk[pk].assessments.append(json.loads(body))
+        return [by_pk[pk] for pk in pks if pk in by_pk]
+
+    def spans(self, conn: Connection, pk: int, after: tuple[int, int, str] | None,
+              limit: int | None) -> list[StoredSpan]:
+        """The trace's spans, the root first and then by start time (as MLflow orders them), from
+        after ``after`` (the (is_child, start_time_ns, span_id) of the previous page's last span), at most ``limit``.
+
+        Two index scans of (trace_pk, start_time_ns, span_id), roots then children: no sort, so a
+        page costs the same at any depth of a 30,000-span trace.
+        """
+        ph = self.db.ph
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # same transaction, no Row objects
+        out: list[StoredSpan] = []
+        for child in (0, 1):
+            if after is not None and after[0] > child:
+                continue
+            sql = ("SELECT span_id, parent_span_id, start_time_ns, content FROM spans WHERE trace_pk = "
+                   f"{ph} AND parent_span_id IS {'NOT ' if child else ''}NULL")
+            params: list[Any] = [pk]
+            if after is not None and after[0] == child:
+                sql += f" AND start_time_ns >= {ph} AND (start_time_ns > {ph} OR span_id > {ph})"
+                params += [after[1], after[1], after[2]]
+            sql += " ORDER BY start_time_ns, span_id"
+            if limit is not None:
+                if len(out) >= limit:
+                    break
+                sql += f" LIMIT {int(limit - len(out))}"
+            cur.execute(sql, params)
+            out += map(StoredSpan._make, cur.fetchall())
+        cur.close()
+        return out
+
+    def search(self, conn: Connection, experiment_ids: Sequence[int], filters: Sequence[Comparison],
+               order: Sequence[tuple[str, bool]], limit: int, offset: int,
+               after: tuple[int, int] | None) -> list[tuple[int, int]]:
+        """(pk, request_time_ms) of one page of matching traces.
+
+        ``order`` is (column, ascending) pairs of ``traces``; none means newest first, paged by keyset
+        (``after`` is the last (request_time_ms, pk) of the previous page); else by ``offset``.
+        """
+        c = t.traces.c
+        query = select(c.id, c.request_time_ms).where(c.experiment_id.in_(list(experiment_ids)))
+        for f in filters:
+            query = query.where(self._condition(f))
+        if order:
+            keys = [(getattr(c, col).asc() if asc else getattr(c, col).desc()) for col, asc in order]
+            query = query.order_by(*keys, c.id.desc()).offset(offset)
+        else:
+            if after is not None:
+                query = query.where(or_(c.request_time_ms < after[0],
+                                        and_(c.request_time_ms == after[0], c.id < after[1])))
+            query = query.order_by(c.request_time_ms.desc(), c.id.desc())
+        return [(pk, ts) for pk, ts in conn.execute(query.limit(limit))]
+
+    def _condition(self, f: Comparison) -> ColumnElement[bool]:
+        c = t.traces.c
+        if f.kind == "attribute":
+            if f.key == "run_id":
+                links = t.trace_run_links.c
+                linked = exists().where(links.trace_pk == c.id, _compare(links.run_id, f.op, f.value))
+                return or_(_compare(c.run_id, f.op, f.value), linked)
+            if f.key == "end_time_ms":
+                return _compare(c.request_time_ms + func.coalesce(c.execution_time_ms, 0), f.op, f.value)
+            if f.key == "text":
+                s = t.spans.c
+                return exists().where(s.trace_pk == c.id, _compare(s.content, f.op, f.value))
+            if f.key == "prompt":
+                p = t.trace_prompt_links.c
+                return exists().where(p.trace_pk == c.id, _compare(p.name + literal("/") + p.version, f.op, f.value))
+            return _compare(getattr(c, f.key), f.op, f.value)
+        if f.kind in ("tag", "metadata"):
+            kv = (t.trace_tags if f.kind == "tag" else t.trace_metadata).c
+            if f.op == "IS NULL":
+                return not_(exists().where(kv.trace_pk == c.id, kv.key == f.key))
+            has = exists().where(kv.trace_pk == c.id, kv.key == f.key)
+            if f.op == "IS NOT NULL":
+                return has
+            return exists().where(kv.trace_pk == c.id, kv.key == f.key, _compare(kv.value, f.op, f.value))
+        if f.kind == "span":
+            s = t.spans.c
+            return exists().where(s.trace_pk == c.id, _compare(getattr(s, f.key), f.op, f.value))
+        if f.kind == "span_attribute":
+            sa = t.span_attributes.c
+            return exists().where(sa.trace_pk == c.id, sa.key == f.key, _compare(sa.value, f.op, f.value))
+        a = t.trace_assessments.c  # feedback or expectation
+        where = [a.trace_pk == c.id, a.kind == f.kind, a.name == f.key, a.valid.is_(True)]
+        if f.op == "IS NULL":
+            return not_(exists().where(*where))
+        if f.op == "IS NOT NULL":
+            return exists().where(*where)
+        if f.op in ("<", "<=", ">", ">="):
+            try:
+                number = float(f.value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                return exists().where(*where, _compare(a.value_text, f.op, f.value))
+            return exists().where(*where, _compare(a.value_number, f.op, number))
+        return exists().where(*where, _compare(a.value_text, f.op, f.value))
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "=":
+        return column == value  # type: ignore[no-any-return]
+    if op == "!=":
+        return column != value  # type: ignore[no-any-return]
+    if op == "<":
+        return column < value  # type: ignore[no-any-return]
+    if op == "<=":
+        return column <= value  # type: ignore[no-any-return]
+    if op == ">":
+        return column > value  # type: ignore[no-any-return]
+    if op == ">=":
+        return column >= value  # type: ignore[no-any-return]
+    if op == "LIKE":
+        return column.like(value)  # type: ignore[no-any-return]
+    if op == "ILIKE":
+        return column.ilike(value)  # type: ignore[no-any-return]
+    if op == "IN":
+        return column.in_(list(value))  # type: ignore[no-any-return]
+    if op == "NOT IN":
+        return column.not_in(list(value))  # type: ignore[no-any-return]
+    raise ValueError(f"unknown operator {op}")

@@ -1,0 +1,25 @@
+"""Tracing for LLM applications: ``@my.trace`` and ``my.start_span``, embedded or against a server.
+
+Spans follow MLflow's conventions (``mlflow.spanType``, ``mlflow.spanInputs``,
+``mlflow.spanOutputs``), so the official ``mlflow`` client reads our traces
+and we read its. A trace is sent when its root span ends, in the background
+(one thread per process, in order); :func:`flush` waits until everything
+queued is stored and raises the first error of a background send::
+
+    import modelyard as my
+
+    @my.trace(span_type="LLM")
+    def answer(question):
+        return "30 days"
+
+    with my.start_span("support-bot", span_type="CHAIN") as span:
+        span.set_inputs({"question": "refunds?"})
+        span.set_outputs(answer("refunds?"))
+    my.tracing.flush()
+"""
+
+from __future__ import annotations
+
+from .tracer import LiveSpan, flush, last_trace_id, start_span, trace, update_current_trace
+
+__all__ = ["LiveSpan", "flush", "last_trace_id", "start_span", "trace", "update_current_trace"]

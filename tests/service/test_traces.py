@@ -1,0 +1,101 @@
+"""The trace service over a real store (SQLite and PostgreSQL): ingest, keyset pages, paged spans, delete."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelyard.entities.traces import Span
+from modelyard.errors import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.service.traces_search import parse_filter, parse_order_by
+
+
+def _span(trace: int, span: int, parent: int | None, start_ms: int, **attributes) -> Span:
+    return Span(
+        trace_id=f"tr-{trace:032x}", span_id=f"{span:016x}", parent_span_id=None if parent is None else f"{parent:016x}",
+        name="root" if parent is None else f"step-{span % 3}", type="LLM" if span % 2 else "TOOL", status="OK",
+        status_message=None, start_time_ns=start_ms * 1_000_000, end_time_ns=start_ms * 1_000_000 + 5_000_000,
+        attributes=attributes, otel_trace_id=f"{trace:032x}",
+    )
+
+
+def test_keyset_pages_cover_every_trace_once_with_equal_timestamps(service):
+    # 250 traces, five per millisecond: the page boundaries fall inside runs of equal timestamps.
+    service.traces.log_spans("0", [_span(t, 1, None, 1_000 + t // 5) for t in range(1, 251)])
+    seen: list[str] = []
+    token = None
+    for _ in range(20):
+        infos, token = service.traces.search(["0"], max_results=40, page_token=token)
+        seen += [i.trace_id for i in infos]
+        if not token:
+            break
+    assert len(seen) == 250 and len(set(seen)) == 250
+    times = [int(t[3:], 16) // 5 for t in seen]
+    assert times == sorted(times, reverse=True)
+
+
+def test_ingest_makes_a_trace_from_its_root_span_and_spans_page(service):
+    spans = [_span(7, 1, None, 5_000, **{"mlflow.spanInputs": {"q": "hi"}, "mlflow.spanOutputs": "HI"})]
+    spans += [_span(7, i, 1, 5_000 + i, model="tiny", i=i) for i in range(2, 12)]
+    service.traces.log_spans("0", spans[6:])
+    service.traces.log_spans("0", spans[:6] + spans[6:8])  # a span sent twice is stored once
+    info = service.traces.get_info(f"tr-{7:032x}")
+    assert info.state == "OK" and info.request_time_ms == 5_000 and info.execution_time_ms == 5
+    assert info.request_preview == '{"q":"hi"}' and info.response_preview == "HI"
+    assert info.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+    pages, token = [], None
+    for _ in range(5):
+        _, spans_page, token = service.traces.get_trace(f"tr-{7:032x}", max_spans=4, page_token=token)
+        pages.append([s.span_id for s in spans_page])
+        if not token:
+            break
+    flat = [s for page in pages for s in page]
+    assert [len(p) for p in pages] == [4, 4, 3]
+    assert flat[0] == f"{1:016x}" and flat[1:] == [f"{i:016x}" for i in range(2, 12)]
+
+
+def test_filters_on_spans_attributes_and_tags(service):
+    service.traces.log_spans("0", [_span(1, 1, None, 10), _span(1, 2, 1, 11, model="tiny", top_k=3)])
+    service.traces.log_spans("0", [_span(2, 1, None, 20), _span(2, 3, 1, 21, model="big")])
+    service.traces.set_tag(f"tr-{2:032x}", "team", "ads")
+
+    def ids(filter_string: str) -> list[int]:
+        return [int(i.trace_id[3:], 16) for i in service.traces.search(["0"], filter_string)[0]]
+
+    assert ids("span.attributes.model = 'tiny'") == [1]
+    assert ids("span.attributes.top_k = '3'") == [1]
+    assert ids("span.type = 'TOOL'") == [1]
+    assert ids("span.name IN ('step-2', 'step-0')") == [2, 1]
+    assert ids("tags.team = 'ads'") == [2]
+    assert ids("tags.team IS NULL") == [1]
+    assert ids("trace.timestamp_ms < 15") == [1]
+    assert ids("trace.text LIKE '%big%'") == [2]
+
+
+def test_delete_traces_takes_everything_with_them(service):
+    service.traces.log_spans("0", [_span(t, 1, None, t) for t in range(1, 6)])
+    assert service.traces.delete_traces("0", max_timestamp_millis=3, max_traces=2) == 2
+    assert sorted(int(i.trace_id[3:], 16) for i in service.traces.search(["0"])[0]) == [3, 4, 5]
+    assert service.traces.delete_traces("0", trace_ids=[f"tr-{4:032x}"]) == 1
+    with pytest.raises(ResourceDoesNotExist):
+        service.traces.get_info(f"tr-{4:032x}")
+
+
+@pytest.mark.parametrize("text, mention", [
+    ("span.colour = 'red'", "span attribute 'colour'"),
+    ("trace.bogus = 1", "Invalid attribute key 'bogus'"),
+    ("trace.timestamp_ms = 'x'", "Expected a number"),
+    ("tags.a > 'b'", "Invalid comparator '>'"),
+    ("trace.text = 'x'", "trace.text"),
+    ("trace.status IN 'OK'", "parenthesized list"),
+    ("a = 1 OR b = 2", "OR"),
+])
+def test_bad_filters_name_the_problem(text, mention):
+    with pytest.raises(InvalidParameterValue, match=mention):
+        parse_filter(text)
+
+
+def test_order_by():
+    assert parse_order_by(["timestamp_ms DESC"]) == []  # the default: keyset pages
+    assert parse_order_by(["execution_time_ms ASC", "name"]) == [("execution_time_ms", True), ("name", True)]
+    with pytest.raises(InvalidParameterValue, match="ordered by"):
+        parse_order_by(["tags.x DESC"])
