@@ -11,6 +11,7 @@ from .artifacts import PROXY_SCHEME, ArtifactService
 from .experiments import ExperimentService
 from .inference import InferenceService
 from .logged_models import LoggedModelService
+from .monitoring import MonitoringService
 from .pipelines import PipelinesService
 from .registry import RegistryService
 from .registry_sources import source_pattern
@@ -50,6 +51,7 @@ class TrackingService:
         self.webhooks = WebhooksService(self.store, self)
         self.inference = InferenceService(self.store, self)
         self.pipelines = PipelinesService(self.store, self)
+        self.monitoring = MonitoringService(self.store, self)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

@@ -7,6 +7,7 @@ from ..entities.query import Comparison, OrderKey
 from . import (  # noqa: F401  (complete the metadata)
     inference_schema,
     logged_models_schema,
+    monitoring_schema,
     pipelines_schema,
     registry_schema,
     webhooks_schema,
@@ -16,6 +17,7 @@ from .experiments import ExperimentStore
 from .inference import InferenceStore
 from .logged_models import LoggedModelStore
 from .metrics import MetricStore
+from .monitoring import MonitoringStore
 from .pipelines import PipelinesStore
 from .registry import RegistryStore
 from .runs import RunRow, RunStore
@@ -47,6 +49,7 @@ class TrackingStore:
         self.webhooks = WebhooksStore(self.db)
         self.inference = InferenceStore(self.db)
         self.pipelines = PipelinesStore(self.db)
+        self.monitoring = MonitoringStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()

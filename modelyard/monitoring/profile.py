@@ -1,0 +1,188 @@
+"""Reference profiles: what later checks need to know of the training data, without the data.
+
+Per column, by kind:
+
+- ``numeric``: count, missing, min, max, mean, std, and the values at
+  ``QUANTILES + 1`` evenly spaced ranks (exact order statistics of the whole
+  reference, so a statistic computed from them is off by at most ``1/QUANTILES``
+  in rank: see :func:`modelyard.monitoring.stats.ks_from_quantiles`); when the
+  column has at most ``MAX_EXACT_VALUES`` distinct values their exact counts too;
+- ``categorical``: the counts of the ``MAX_CATEGORIES`` most frequent values and
+  one ``other`` count for the rest;
+- ``text``: numeric profiles of the length in characters and in tokens, and the
+  counts of the ``MAX_VOCABULARY`` most frequent lower-cased tokens.
+
+A profile is a plain JSON-able dict (``format`` 1) stored with the model version.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidParameterValue
+from .frames import Columns, as_columns
+
+__all__ = [
+    "MAX_CATEGORIES", "MAX_EXACT_VALUES", "MAX_VOCABULARY", "MIN_REFERENCE_ROWS", "QUANTILES", "infer_kind",
+    "profile", "profile_column", "sorted_profile", "tokenize",
+]
+
+QUANTILES = 1000
+MAX_EXACT_VALUES = 100
+MAX_CATEGORIES = 500
+MAX_VOCABULARY = 5000
+MIN_REFERENCE_ROWS = 100
+KINDS = ("numeric", "categorical", "text")
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def infer_kind(col: np.ndarray) -> str:
+    """``numeric`` for numbers; ``text`` for strings averaging 5+ words that rarely repeat; else ``categorical``."""
+    if col.dtype.kind == "f":
+        return "numeric"
+    sample = [v for v in col[:2000] if v is not None]
+    if not sample:
+        return "categorical"
+    words = sum(v.count(" ") + 1 for v in sample) / len(sample)
+    distinct = len(set(sample)) / len(sample)
+    return "text" if words >= 5 and distinct > 0.5 else "categorical"
+
+
+def profile(
+    data: Any,
+    *,
+    kinds: dict[str, str] | None = None,
+    min_rows: int = MIN_REFERENCE_ROWS,
+    columns: Columns | None = None,
+) -> dict[str, Any]:
+    """The reference profile of ``data`` (DataFrame, mapping of columns or CSV/Parquet path).
+
+    ``kinds`` overrides the inferred kind of named columns (``numeric``,
+    ``categorical``, ``text``). Refuses fewer than ``min_rows`` rows.
+
+    >>> p = profile({"age": list(range(200)), "plan": ["a", "b"] * 100})
+    >>> [c["kind"] for c in p["columns"]]
+    ['numeric', 'categorical']
+    """
+    cols = columns if columns is not None else as_columns(data, "reference")
+    rows = len(next(iter(cols.values()))) if cols else 0
+    if not cols:
+        raise InvalidParameterValue("reference: no columns; give the training data as a table with named columns.")
+    if rows < min_rows:
+        raise InvalidParameterValue(
+            f"reference: {rows} rows is too few to judge drift by; give at least {min_rows} rows of training data"
+            " (not just the input example)."
+        )
+    kinds = _check_kinds(kinds or {}, cols)
+    return {
+        "format": 1,
+        "rows": rows,
+        "quantiles": QUANTILES,
+        "duplicate_rate": duplicate_rate(cols),
+        "columns": [profile_column(name, col, kinds.get(name) or infer_kind(col)) for name, col in cols.items()],
+    }
+
+
+def _check_kinds(kinds: dict[str, str], cols: Columns) -> dict[str, str]:
+    for name, kind in kinds.items():
+        if name not in cols:
+            raise InvalidParameterValue(f"kinds: no column named {name!r} in the reference; known: {sorted(cols)[:20]}.")
+        if kind not in KINDS:
+            raise InvalidParameterValue(f"kinds[{name!r}]: {kind!r} is not a kind; use one of {', '.join(KINDS)}.")
+        if kind == "numeric" and cols[name].dtype.kind != "f":
+            raise InvalidParameterValue(f"kinds[{name!r}]: the column holds non-numbers; it cannot be numeric.")
+    return kinds
+
+
+def profile_column(name: str, col: np.ndarray, kind: str) -> dict[str, Any]:
+    if kind == "numeric":
+        return {"name": name, "kind": kind, **numeric_profile(col)}
+    values = col.astype(str) if col.dtype.kind == "f" else col
+    if kind == "text":
+        return {"name": name, "kind": kind, **text_profile(values)}
+    return {"name": name, "kind": kind, **categorical_profile(values)}
+
+
+def numeric_profile(col: np.ndarray) -> dict[str, Any]:
+    return sorted_profile(np.sort(col[~np.isnan(col)]), len(col))
+
+
+def sorted_profile(finite: np.ndarray, count: int) -> dict[str, Any]:
+    """The numeric profile of ``count`` values whose non-missing ones are ``finite``, sorted."""
+    out: dict[str, Any] = {"count": count, "missing": count - len(finite)}
+    if not len(finite):
+        return {**out, "min": None, "max": None, "mean": None, "std": None, "quantiles": []}
+    out.update(min=float(finite[0]), max=float(finite[-1]), mean=float(finite.mean()), std=float(finite.std()))
+    out["quantiles"] = np.quantile(finite, np.linspace(0.0, 1.0, QUANTILES + 1), method="inverted_cdf").tolist()
+    # Few distinct values: their exact counts (a sorted array's value changes).
+    changes = np.flatnonzero(finite[1:] != finite[:-1])
+    if len(changes) < MAX_EXACT_VALUES:
+        starts = np.concatenate(([0], changes + 1))
+        counts = np.diff(np.concatenate((starts, [len(finite)])))
+        out["values"] = finite[starts].tolist()
+        out["counts"] = counts.tolist()
+    return out
+
+
+def categorical_profile(col: np.ndarray) -> dict[str, Any]:
+    import pandas as pd
+
+    counts = pd.Series(col, dtype=object, copy=False).value_counts(dropna=True)
+    present = int(counts.sum())
+    top = counts.iloc[:MAX_CATEGORIES]
+    return {
+        "count": len(col), "missing": len(col) - present, "distinct": len(counts),
+        "categories": {str(k): int(v) for k, v in top.items()},
+        "other": present - int(top.sum()),
+    }
+
+
+def text_profile(col: np.ndarray) -> dict[str, Any]:
+    from collections import Counter
+
+    present = [v for v in col if v is not None]
+    vocab: Counter[str] = Counter()
+    tokens = np.empty(len(present))
+    for i, text in enumerate(present):
+        words = tokenize(text)
+        tokens[i] = len(words)
+        vocab.update(words)
+    lengths = np.fromiter((len(t) for t in present), dtype=np.float64, count=len(present))
+    top = dict(vocab.most_common(MAX_VOCABULARY))
+    total = int(tokens.sum())
+    return {
+        "count": len(col), "missing": len(col) - len(present),
+        "length": numeric_profile(lengths), "tokens": numeric_profile(tokens),
+        "vocabulary": top, "vocabulary_size": len(vocab), "token_total": total, "other_tokens": total - sum(top.values()),
+    }
+
+
+def duplicate_rate(cols: Columns) -> float:
+    """The share of rows equal to an earlier row (all columns compared)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(cols, copy=False)
+    if not len(frame):
+        return 0.0
+    return float(frame.duplicated().mean())
+
+
+def column_map(prof: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in prof["columns"]}
+
+
+def check_profile(prof: Any) -> dict[str, Any]:
+    """A stored or given profile, checked enough that later code can trust its shape."""
+    if not isinstance(prof, dict) or prof.get("format") != 1 or not isinstance(prof.get("columns"), list):
+        raise InvalidParameterValue("profile: not a reference profile (format 1); build one with my.monitoring.profile(df).")
+    for i, c in enumerate(prof["columns"]):
+        if not isinstance(c, dict) or c.get("kind") not in KINDS or not isinstance(c.get("name"), str):
+            raise InvalidParameterValue(f"profile.columns[{i}]: needs a name and a kind ({', '.join(KINDS)}).")
+    return prof
