@@ -13,16 +13,18 @@ text                             the numeric default on the length in characters
 Large samples make every test significant for differences nobody cares about;
 distances measure the size of the change instead. A distance threshold is
 raised, when the samples are small, to the distance that no drift would reach
-with probability ``1 - alpha`` (:func:`~modelyard.monitoring.stats.null_quantile`),
-so each default holds its false-alarm rate at any sample size.
+with probability ``1 - alpha`` (PSI and Jensen-Shannon: simulated multinomial draws,
+:func:`~modelyard.monitoring.stats.null_quantile`; Wasserstein: its Brownian
+bridge limit simulated on the reference's quantiles), so each default holds its
+false-alarm rate at any sample size. PSI and Jensen-Shannon pool the bins
+expected fewer than 5 times in the smaller sample.
 
 The dataset-level verdict ``dataset_drift`` is Bonferroni-corrected: drift when
 any column's p-value is below ``alpha / m`` (``m`` columns compared), or a
 distance exceeds both its threshold and its null quantile at ``alpha / m``.
 Its false-alarm rate on data with no drift is at most ``alpha`` whatever the
-correlation between columns (Wasserstein has no closed-form null: at
-1,000+ rows per side its 0.1 threshold is beyond reach of sampling noise;
-``tests/monitoring/test_false_alarms.py`` measures it).
+correlation between columns (``tests/monitoring/test_false_alarms.py``
+measures it).
 """
 
 from __future__ import annotations
@@ -215,6 +217,8 @@ def _verdict(method: str, statistic: float, p: float | None, threshold: float, n
     """(column drift, counts toward dataset drift, the threshold used)."""
     if p is not None:
         return p < alpha, p < alpha / m, alpha
+    if statistic <= threshold:  # the null quantile can only raise the threshold: no need to compute it
+        return False, False, threshold
     effective = max(threshold, null_at(alpha))
     return statistic > effective, statistic > max(threshold, null_at(alpha / m)), effective
 
@@ -238,6 +242,8 @@ def _numeric(ref: _Ref, cur: np.ndarray, method: str | None, alpha: float, m: in
         w = stats.wasserstein_sorted(ref.raw, cur) if ref.raw is not None else stats.wasserstein_from_quantiles(q, cur)
         std = prof["std"] or 0.0
         stat = w / std if std > 0 else (0.0 if w == 0 else float("inf"))
+        if std > 0:
+            null_at = lambda a: stats.wasserstein_null_quantile(q, n, len(cur), a) / std
     else:
         edges = stats.decile_edges(q)
         if ref.raw is not None:
@@ -245,10 +251,9 @@ def _numeric(ref: _Ref, cur: np.ndarray, method: str | None, alpha: float, m: in
         else:
             cdf = stats.quantile_cdf(q, edges)
             ref_counts = np.diff(np.concatenate(([0.0], cdf, [1.0]))) * n
-        cur_counts = stats.histogram_counts(cur, edges).astype(float)
+        ref_counts, cur_counts = stats.pool_sparse(ref_counts, stats.histogram_counts(cur, edges).astype(float))
         stat = stats.psi(ref_counts, cur_counts) if method == "psi" else stats.jensenshannon(ref_counts, cur_counts)
-        k = len(edges) + 1
-        null_at = lambda a: stats.null_quantile(method, k, n, len(cur), a)
+        null_at = lambda a: stats.null_quantile(method, ref_counts, cur_counts, a)
     if method == "chisquare":
         raise InvalidParameterValue("methods: chisquare needs a column with at most 5 distinct values; use ks.")
     drift, dataset, threshold = _verdict(method, stat, p, limits.get(method, alpha), null_at, alpha, m)
@@ -286,9 +291,9 @@ def _categorical(ref_counts: dict[str, int], other: int, cur_counts: dict[str, i
     if method == "chisquare":
         stat, p, _dof = stats.chisquare_2samp(r, c)
     else:
-        stat = stats.psi(r, c) if method == "psi" else stats.jensenshannon(r, c)
-        k = int(np.count_nonzero(r + c))
-        null_at = lambda a: stats.null_quantile(method, k, n, present, a)
+        pr, pc = stats.pool_sparse(r, c)
+        stat = stats.psi(pr, pc) if method == "psi" else stats.jensenshannon(pr, pc)
+        null_at = lambda a: stats.null_quantile(method, pr, pc, a)
     drift, dataset, threshold = _verdict(method, stat, p, limits.get(method, alpha), null_at, alpha, m)
     return {**base, "statistic": _round(stat), "p_value": p, "threshold": threshold, "drift": drift, "_dataset": dataset}
 

@@ -17,9 +17,11 @@ Distances (no p-value, drift above a threshold):
 - ``jensenshannon``: Jensen-Shannon distance (natural log, as scipy's
   ``jensenshannon``) on the same bins.
 
-Under no drift, PSI ≈ (1/n + 1/m)·χ²(k−1) and the squared Jensen-Shannon
-distance ≈ (1/n + 1/m)·χ²(k−1)/8, which :func:`null_quantile` uses to raise a
-distance threshold so small samples do not alarm more often than ``alpha``.
+:func:`null_quantile` (PSI, Jensen-Shannon: multinomial draws from the pooled
+proportions) and :func:`wasserstein_null_quantile` (the Brownian-bridge limit)
+give the distance that two samples of one distribution exceed with probability
+``alpha``: the drift code raises a threshold to it, so small samples do not
+alarm more often than ``alpha``.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "chisquare_2samp", "histogram_counts", "jensenshannon", "ks_2samp", "ks_from_quantiles", "null_quantile", "psi",
-    "quantile_cdf", "wasserstein_from_quantiles", "wasserstein_sorted",
+    "chisquare_2samp", "histogram_counts", "jensenshannon", "ks_2samp", "ks_from_quantiles", "null_quantile", "pool_sparse", "psi",
+    "quantile_cdf", "wasserstein_from_quantiles", "wasserstein_null_quantile", "wasserstein_sorted",
 ]
 
 EPS = 1e-4
@@ -83,24 +85,31 @@ def ks_2samp(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[float, flo
 
 
 def quantile_cdf(quantiles: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The reference's CDF at ``x`` from its values at evenly spaced ranks (linear between them)."""
+    """The reference's CDF at ``x`` from its values at ranks ``0, 1/Q, ..., 1`` (``Q + 1`` values).
+
+    With ``q(p)`` the smallest value whose CDF reaches ``p``, the true CDF on
+    ``[v_j, v_j+1)`` (``v`` the distinct quantile values, ``p_j`` the highest
+    rank holding ``v_j``) lies in ``[p_j, p_j + 1/Q)``: the estimate is that
+    interval's middle, a right-continuous step within ``1/(2Q)`` of the truth.
+    """
+    steps = len(quantiles) - 1
     probs = np.linspace(0.0, 1.0, len(quantiles))
-    # Right-continuous: at a repeated value, the highest rank holding it.
     last = np.r_[quantiles[1:] != quantiles[:-1], True]
-    xs, ps = quantiles[last], probs[last]
-    out = np.interp(x, xs, ps, left=0.0, right=1.0)
-    out[x < xs[0]] = 0.0
-    return out
+    xs, ps = quantiles[last], np.minimum(probs[last] + 0.5 / steps, 1.0)
+    j = np.searchsorted(xs, x, side="right") - 1
+    return np.where(j < 0, 0.0, ps[np.maximum(j, 0)])
 
 
 def ks_from_quantiles(quantiles: np.ndarray, n_ref: int, cur_sorted: np.ndarray) -> tuple[float, float]:
-    """(D, p) against a reference known by its quantiles: ``|D - D_exact| <= 1 / (len(quantiles) - 1)``."""
+    """(D, p) against a reference known by its quantiles: ``|D - D_exact| <= 1 / (2 * (len(quantiles) - 1))``.
+
+    Both CDFs are right-continuous steps, so the largest gap is at one of their jumps.
+    """
     m = len(cur_sorted)
     points = np.concatenate((quantiles, cur_sorted))
     f_ref = quantile_cdf(quantiles, points)
-    right = np.searchsorted(cur_sorted, points, side="right") / m
-    left = np.searchsorted(cur_sorted, points, side="left") / m
-    d = float(max(np.max(np.abs(f_ref - right)), np.max(np.abs(f_ref - left))))
+    f_cur = np.searchsorted(cur_sorted, points, side="right") / m
+    d = float(np.max(np.abs(f_ref - f_cur)))
     return d, ks_pvalue(d, n_ref, m)
 
 
@@ -180,9 +189,63 @@ def chisquare_2samp(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[flo
     return stat, p, k - 1
 
 
-def null_quantile(kind: str, bins: int, n: int, m: int, alpha: float) -> float:
-    """The (1 − alpha) quantile of ``psi`` or ``jensenshannon`` between two samples of one distribution."""
-    if bins < 2 or n == 0 or m == 0:
+def _psi_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    p, q = np.maximum(p, EPS), np.maximum(q, EPS)
+    return np.sum((q - p) * np.log(q / p), axis=1)  # type: ignore[no-any-return]
+
+
+def _js_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    mid = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(p > 0, p * np.log(p / mid), 0.0) + np.where(q > 0, q * np.log(q / mid), 0.0)
+    return np.sqrt(np.maximum(kl.sum(axis=1) / 2, 0.0))  # type: ignore[no-any-return]
+
+
+def null_quantile(kind: str, ref_counts: np.ndarray, cur_counts: np.ndarray, alpha: float, seed: int = 0) -> float:
+    """The (1 − alpha) quantile of ``psi`` or ``jensenshannon`` between two samples of these sizes drawn
+    from one distribution (the pooled proportions): simulated, with a fixed seed so verdicts repeat."""
+    n, m = int(ref_counts.sum()), int(cur_counts.sum())
+    if n == 0 or m == 0 or len(ref_counts) < 2:
         return 0.0
-    chi = chi2_isf(alpha, bins - 1) * (1 / n + 1 / m)
-    return chi if kind == "psi" else math.sqrt(chi / 8)
+    pooled = (ref_counts + cur_counts) / (n + m)
+    draws = int(min(20_000, max(2_000, 20 / alpha)))
+    rng = np.random.default_rng(seed)
+    p = rng.multinomial(n, pooled, size=draws) / n
+    q = rng.multinomial(m, pooled, size=draws) / m
+    values = _psi_rows(p, q) if kind == "psi" else _js_rows(p, q)
+    return float(np.quantile(values, 1 - alpha))
+
+
+def pool_sparse(ref_counts: np.ndarray, cur_counts: np.ndarray, minimum: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """Bins expected fewer than ``minimum`` times in the smaller sample, pooled into one (for PSI and JS)."""
+    n, m = ref_counts.sum(), cur_counts.sum()
+    if n == 0 or m == 0:
+        return ref_counts, cur_counts
+    expected = (ref_counts + cur_counts) * min(n, m) / (n + m)
+    sparse = expected < minimum
+    if sparse.sum() == 1:  # one sparse bin: pool it with the next smallest
+        sparse[np.argsort(expected)[1]] = True
+    if not sparse.any() or sparse.all():
+        return ref_counts, cur_counts
+    return (np.r_[ref_counts[~sparse], ref_counts[sparse].sum()], np.r_[cur_counts[~sparse], cur_counts[sparse].sum()])
+
+
+def wasserstein_null_quantile(quantiles: np.ndarray, n: int, m: int, alpha: float, seed: int = 0) -> float:
+    """The (1 − alpha) quantile of the Wasserstein-1 distance between two samples of the reference's distribution.
+
+    In the limit ``W1 ≈ sqrt(1/n + 1/m) · ∫ |B(p)| dQ(p)`` with ``B`` a Brownian
+    bridge and ``Q`` the quantile function: simulated on the reference's
+    quantiles (a fixed seed, so the verdict is repeatable).
+    """
+    grid = quantiles[:: max(1, (len(quantiles) - 1) // 200)]
+    steps = len(grid) - 1
+    if steps < 1 or n == 0 or m == 0:
+        return 0.0
+    draws = int(min(20_000, max(1_000, 20 / alpha)))
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.normal(scale=math.sqrt(1 / steps), size=(draws, steps)), axis=1)
+    p = np.linspace(0.0, 1.0, steps + 1)[1:]
+    bridge = np.abs(walk - p * walk[:, -1:])
+    left = np.hstack((np.zeros((draws, 1)), bridge[:, :-1]))
+    area = ((left + bridge) / 2) @ np.diff(grid)
+    return float(np.quantile(area, 1 - alpha)) * math.sqrt(1 / n + 1 / m)
