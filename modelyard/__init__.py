@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from . import data as data
 from . import models as models
+from . import monitoring as monitoring
 from . import pipelines as pipelines
 from .client import Client as Client
 from .client.fluent import ActiveRun as ActiveRun
@@ -94,6 +95,7 @@ __all__ = [
     "log_params",
     "log_text",
     "models",
+    "monitoring",
     "pipeline",
     "pipelines",
     "search_experiments",

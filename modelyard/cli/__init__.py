@@ -17,7 +17,7 @@ def main() -> None:
 main.add_command(server)
 main.add_command(ui)
 
-for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve", "predict", "pipelines", "importer"):
+for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve", "predict", "pipelines", "importer", "monitor"):
     try:
         _module = __import__(f"modelyard.cli.{_name}", fromlist=["command"])
     except ModuleNotFoundError as exc:  # a command not written yet; anything else is a real error

@@ -36,6 +36,7 @@ from ..service.limits import MAX_PARAMS_TAGS_PER_BATCH
 from .http import HttpTransport
 from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
+from .monitoring import MonitoringMethods
 from .pipelines import PipelinesMethods
 from .registry import RegistryMethods
 from .transport import LocalTransport, Transport
@@ -48,7 +49,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods):
+class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods,
+             MonitoringMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

@@ -29,7 +29,7 @@ def test_chisquare_agrees_with_scipy_contingency() -> None:
 
 
 def test_chisquare_pools_sparse_categories() -> None:
-    stat, p, dof = stats.chisquare_2samp(np.array([500, 400, 1, 1, 0]), np.array([480, 410, 0, 2, 1]))
+    _stat, p, dof = stats.chisquare_2samp(np.array([500, 400, 1, 1, 0]), np.array([480, 410, 0, 2, 1]))
     assert dof == 2 and 0 <= p <= 1  # the three rare categories became one
 
 
