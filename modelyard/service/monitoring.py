@@ -51,7 +51,8 @@ class MonitoringService:
         self.store = store
         self.service = service
         self.clock: Callable[[], int] = now_ms
-        self.lease_ms = 600_000
+        self.lease_ms = int(service.settings.monitor_lease_seconds * 1000)
+        self.min_reference_rows = service.settings.monitoring_min_reference_rows
 
     # ---- reference profiles ---------------------------------------------------
 
@@ -61,6 +62,11 @@ class MonitoringService:
 
         mv = self.service.registry.get_model_version(model_name, version)
         check_profile(profile)
+        rows = profile.get("rows")
+        if not isinstance(rows, int) or rows < self.min_reference_rows:
+            raise InvalidParameterValue(
+                f"profile: built from {rows} rows; a reference needs at least {self.min_reference_rows}"
+                " (MODELYARD_MONITORING_MIN_REFERENCE_ROWS): profile the training data, not an input example.")
         size = len(json.dumps(profile))
         if size > MAX_PROFILE_BYTES:
             raise InvalidParameterValue(f"profile: {size} bytes is more than {MAX_PROFILE_BYTES}; profile fewer columns.")
@@ -245,6 +251,28 @@ class MonitoringService:
                 out.append(self.run_monitor(name, now))
             except Exception:  # noqa: BLE001 - one failing monitor must not stop the others
                 log.exception("monitor %s failed", name)
+        return out
+
+    def gauges(self, max_monitors: int = 200, max_features: int = 50) -> list[tuple[str, dict[str, str], float]]:
+        """(name, labels, value) of each monitor's latest scores, for Prometheus: bounded cardinality."""
+        out: list[tuple[str, dict[str, str], float]] = []
+        for m in self.store.monitoring.list_monitors(None, max_monitors, 0):
+            latest = self.store.monitoring.results(m.name, 1, 0, with_report=False)
+            if not latest:
+                continue
+            r = latest[0]
+            base = {"monitor": m.name, "model": m.model_name, "version": r.model_version or ""}
+            features = 0
+            for key, value in sorted(r.metrics.items()):
+                if value is None:
+                    continue
+                if key.startswith("drift."):
+                    features += 1
+                    if features <= max_features:
+                        out.append(("modelyard_monitor_feature_drift", {**base, "feature": key[6:]}, value))
+                else:
+                    out.append(("modelyard_monitor_metric", {**base, "metric": key}, value))
+            out.append(("modelyard_monitor_last_run_timestamp_seconds", base, r.started_ms / 1000))
         return out
 
     # ---- results and alerts ---------------------------------------------------

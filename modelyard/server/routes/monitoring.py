@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from ..protocol import endpoint
@@ -96,6 +100,35 @@ def list_alerts(svc: TrackingService, req: ListAlerts) -> dict[str, Any]:
 def acknowledge_alert(svc: TrackingService, req: AcknowledgeAlert) -> dict[str, Any]:
     return {"alert": svc.monitoring.acknowledge_alert(_required(req.alert_id, "alert_id"), req.acknowledged_by).to_dict()}
 
+
+_HELP = {
+    "modelyard_monitor_metric": "A monitor's latest score (drift share, performance, prediction rate...).",
+    "modelyard_monitor_feature_drift": "A monitor's latest drift statistic of one feature.",
+    "modelyard_monitor_last_run_timestamp_seconds": "When a monitor last ran.",
+}
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+async def prometheus(request: Request) -> Response:
+    """Prometheus text format: monitors' latest scores as gauges."""
+    service = request.app.state.service
+    gauges = await run_in_threadpool(service.monitoring.gauges)
+    lines = []
+    for name, text in _HELP.items():
+        rows = [(labels, value) for n, labels, value in gauges if n == name]
+        if not rows:
+            continue
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} gauge"]
+        for labels, value in rows:
+            inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+            lines.append(f"{name}{{{inner}}} {value!r}")
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+ABSOLUTE_ROUTES = [("/metrics", ["GET"], prometheus)]
 
 _P = "/monitoring"
 EXTENSION_ROUTES = [
