@@ -39,6 +39,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 }
 TASKS = ("classification", "multilabel", "regression")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+RUNS_EXPERIMENT = "monitors"
 _SPEC_KEYS = ("window_minutes", "window_rows", "rules", "alpha", "thresholds", "description")
 
 
@@ -115,7 +116,7 @@ class MonitoringService:
 
     def _apply(self, m: Monitor, version: str | None, alias: str | None, task: str | None, interval_s: int | None,
                spec: dict[str, Any], now: int) -> None:
-        unknown = set(spec) - set(_SPEC_KEYS)
+        unknown = set(spec) - set(_SPEC_KEYS) - ({"run_id"} if "run_id" in m.spec else set())
         if unknown:
             raise InvalidParameterValue(f"monitor: unknown field(s) {sorted(unknown)}; known: {', '.join(_SPEC_KEYS)}.")
         if (version is None) == (alias is None):
@@ -232,15 +233,26 @@ class MonitoringService:
         return alerts
 
     def _log_run(self, m: Monitor, result: MonitorResult) -> None:
-        """Record the result as a run of experiment ``monitor:NAME`` with its scores as metrics (step = run count)."""
+        """Log the scores to the monitor's run (experiment ``monitors``, run ``monitor NAME``): step = result id.
+
+        So a monitor's scores chart, search and compare like any run's metrics.
+        Best effort: the result itself is already stored.
+        """
+        from ..entities import Metric
+
         try:
-            runs = self.service.runs
-            exp_name = f"monitor:{m.name}"
-            exp = self.service.experiments.get_by_name(exp_name) if hasattr(self.service.experiments, "get_by_name") else None
-            exp_id = exp.experiment_id if exp is not None else self.service.experiments.create(exp_name)
-            _ = runs, exp_id
+            run_id = m.spec.get("run_id")
+            if run_id is None:
+                exp = self.service.experiments.get_by_name(RUNS_EXPERIMENT)
+                exp_id = exp.experiment_id if exp is not None else self.service.experiments.create(RUNS_EXPERIMENT)
+                run = self.service.runs.create(exp_id, start_time=result.started_ms, run_name=f"monitor {m.name}",
+                                               tags={"modelyard.monitor": m.name, "modelyard.model": m.model_name})
+                run_id = run.info.run_id
+                self.store.monitoring.set_run_id(m.name, run_id)
+            metrics = [Metric(k, v, result.started_ms, result.id) for k, v in result.metrics.items() if v is not None]
+            self.service.runs.log_batch(run_id, metrics[:1000])
         except Exception:  # noqa: BLE001 - the result is stored; its run is a convenience
-            log.debug("could not record monitor %s as a run", m.name, exc_info=True)
+            log.warning("could not log monitor %s's scores to its run", m.name, exc_info=True)
 
     def run_due(self, now: int | None = None) -> list[MonitorResult]:
         """Run every scheduled monitor that is due, each claimed by one process."""

@@ -168,6 +168,14 @@ class MonitoringStore:
             raise ResourceDoesNotExist(f"Monitor {m.name!r} not found.")
         return self.get_monitor(m.name)
 
+    def set_run_id(self, name: str, run_id: str) -> None:
+        """Remember the run a monitor logs its scores to (in its spec)."""
+        with self.db.write() as conn:
+            text = conn.execute(select(s.monitors.c.spec).where(s.monitors.c.name == name)).scalar()
+            if text is not None:
+                spec = {**json.loads(text), "run_id": run_id}
+                conn.execute(update(s.monitors).where(s.monitors.c.name == name).values(spec=json.dumps(spec)))
+
     def delete_monitor(self, name: str) -> None:
         with self.db.write() as conn:
             done = conn.execute(delete(s.monitors).where(s.monitors.c.name == name))

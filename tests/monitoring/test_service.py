@@ -74,6 +74,11 @@ def test_monitor_run_scores_the_window_and_alerts_once(service) -> None:  # type
     service.monitoring.run_monitor("churn-live")
     assert len(service.monitoring.alerts("churn-live", status="open")) == 2
     assert [r.rows for r in service.monitoring.results("churn-live")] == [400, 400, 400]
+    # The scores are also a run's metrics, one step per monitor run.
+    run_id = service.monitoring.get_monitor("churn-live").spec["run_id"]
+    run = service.runs.get(run_id)
+    assert run.data.metrics["share_drifted"] == 0.5 and run.data.tags["modelyard.monitor"] == "churn-live"
+    assert [m.step for m in service.runs.metric_history(run_id, "share_drifted")] == [1, 2, 3]
 
 
 def test_consecutive_runs_are_required_before_an_alert(service) -> None:  # type: ignore[no-untyped-def]
