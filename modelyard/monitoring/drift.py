@@ -212,15 +212,25 @@ def _oov_rate(prof: dict[str, Any], texts: list[str]) -> float:
     return oov / total if total else 0.0
 
 
-def _verdict(method: str, statistic: float, p: float | None, threshold: float, null_at: Any, alpha: float,
+def _verdict(statistic: float, p: float | None, threshold: float, null_at: Any, bound_at: Any, alpha: float,
              m: int) -> tuple[bool, bool, float]:
-    """(column drift, counts toward dataset drift, the threshold used)."""
+    """(column drift, counts toward dataset drift, the threshold used).
+
+    A distance drifts above ``max(threshold, null quantile)``. The quantile is
+    simulated only when needed: not when the statistic is under the threshold,
+    nor when a cheap upper bound of the quantile (``bound_at``) already settles it.
+    """
     if p is not None:
         return p < alpha, p < alpha / m, alpha
-    if statistic <= threshold:  # the null quantile can only raise the threshold: no need to compute it
+    if statistic <= threshold:
         return False, False, threshold
-    effective = max(threshold, null_at(alpha))
-    return statistic > effective, statistic > max(threshold, null_at(alpha / m)), effective
+
+    def effective(a: float) -> float:
+        return threshold if bound_at(a) <= threshold else max(threshold, null_at(a))
+
+    used = effective(alpha)
+    dataset = statistic > bound_at(alpha / m) or statistic > effective(alpha / m)
+    return statistic > used, dataset and statistic > used, used
 
 
 def _numeric(ref: _Ref, cur: np.ndarray, method: str | None, alpha: float, m: int,
@@ -236,6 +246,7 @@ def _numeric(ref: _Ref, cur: np.ndarray, method: str | None, alpha: float, m: in
                 "histogram": hist, "note": "no values to compare"}
     p: float | None = None
     null_at: Any = lambda _a: 0.0
+    bound_at: Any = lambda _a: 0.0
     if method == "ks":
         stat, p = stats.ks_2samp(ref.raw, cur) if ref.raw is not None else stats.ks_from_quantiles(q, n, cur)
     elif method == "wasserstein":
@@ -244,6 +255,7 @@ def _numeric(ref: _Ref, cur: np.ndarray, method: str | None, alpha: float, m: in
         stat = w / std if std > 0 else (0.0 if w == 0 else float("inf"))
         if std > 0:
             null_at = lambda a: stats.wasserstein_null_quantile(q, n, len(cur), a) / std
+            bound_at = lambda a: stats.wasserstein_null_bound(q, n, len(cur), a) / std
     else:
         edges = stats.decile_edges(q)
         if ref.raw is not None:
@@ -254,9 +266,10 @@ def _numeric(ref: _Ref, cur: np.ndarray, method: str | None, alpha: float, m: in
         ref_counts, cur_counts = stats.pool_sparse(ref_counts, stats.histogram_counts(cur, edges).astype(float))
         stat = stats.psi(ref_counts, cur_counts) if method == "psi" else stats.jensenshannon(ref_counts, cur_counts)
         null_at = lambda a: stats.null_quantile(method, ref_counts, cur_counts, a)
+        bound_at = lambda a: stats.distance_null_bound(method, len(ref_counts), n, len(cur), a)
     if method == "chisquare":
         raise InvalidParameterValue("methods: chisquare needs a column with at most 5 distinct values; use ks.")
-    drift, dataset, threshold = _verdict(method, stat, p, limits.get(method, alpha), null_at, alpha, m)
+    drift, dataset, threshold = _verdict(stat, p, limits.get(method, alpha), null_at, bound_at, alpha, m)
     return {**base, "statistic": _round(stat), "p_value": None if p is None else float(p), "threshold": threshold,
             "drift": drift, "_dataset": dataset, "histogram": hist}
 
@@ -288,13 +301,15 @@ def _categorical(ref_counts: dict[str, int], other: int, cur_counts: dict[str, i
                 "note": "no values to compare"}
     p: float | None = None
     null_at: Any = lambda _a: 0.0
+    bound_at: Any = lambda _a: 0.0
     if method == "chisquare":
         stat, p, _dof = stats.chisquare_2samp(r, c)
     else:
         pr, pc = stats.pool_sparse(r, c)
         stat = stats.psi(pr, pc) if method == "psi" else stats.jensenshannon(pr, pc)
         null_at = lambda a: stats.null_quantile(method, pr, pc, a)
-    drift, dataset, threshold = _verdict(method, stat, p, limits.get(method, alpha), null_at, alpha, m)
+        bound_at = lambda a: stats.distance_null_bound(method, len(pr), n, present, a)
+    drift, dataset, threshold = _verdict(stat, p, limits.get(method, alpha), null_at, bound_at, alpha, m)
     return {**base, "statistic": _round(stat), "p_value": p, "threshold": threshold, "drift": drift, "_dataset": dataset}
 
 

@@ -103,7 +103,9 @@ def _column_checks(name: str, ref: dict[str, Any], col: np.ndarray, lim: dict[st
     if col.dtype.kind == "f":
         missing = np.isnan(col)
     else:
-        missing = np.fromiter((v is None for v in col), dtype=bool, count=n)
+        import pandas as pd
+
+        missing = pd.isna(col)
     present = n - int(missing.sum())
     ref_rate = ref["missing"] / ref["count"] if ref["count"] else 0.0
     rate = 1 - present / n
@@ -125,11 +127,13 @@ def _column_checks(name: str, ref: dict[str, Any], col: np.ndarray, lim: dict[st
             add("out_of_range", name, round(out, 6), lim["out_of_range"], out <= lim["out_of_range"],
                 f"{name}: {out:.2%} of values outside the reference's range [{ref['min']:g}, {ref['max']:g}]")
     elif kind == "categorical" and not ref.get("other") and present:
+        import pandas as pd
+
         known = ref["categories"]
         values = col[~missing]
         if values.dtype.kind == "f":
             values = values.astype(str)
-        unseen = sum(1 for v in values if v not in known)
+        unseen = int((~pd.Series(values, dtype=object, copy=False).isin(list(known))).sum())
         share = unseen / present
         add("unseen_categories", name, round(share, 6), lim["unseen_categories"], share <= lim["unseen_categories"],
             f"{name}: {share:.2%} of values are categories the reference never had")

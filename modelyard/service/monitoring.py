@@ -356,32 +356,35 @@ def _clean(metrics: dict[str, float | None]) -> dict[str, float | None]:
 
 
 def _frame(inputs: list[Any]) -> dict[str, list[Any]]:
-    """Columns of the logged inputs: ``{"columns", "data"}`` tables, records, or ``{column: values}``."""
-    cols: dict[str, list[Any]] = {}
-    rows = 0
+    """Columns of the logged inputs: ``{"columns", "data"}`` tables, records, or ``{column: values}``.
 
-    def add(row: dict[str, Any]) -> None:
-        nonlocal rows
-        for key, value in row.items():
-            cols.setdefault(key, [None] * rows).append(value)
-        rows += 1
-        for values in cols.values():
-            if len(values) < rows:
-                values.append(None)
+    Consecutive requests with the same columns are gathered into one block and
+    transposed at once; a column missing from a block is None there.
+    """
+    blocks: list[tuple[tuple[str, ...], list[Any]]] = []
+
+    def add(names: tuple[str, ...], rows: list[Any]) -> None:
+        if blocks and blocks[-1][0] == names:
+            blocks[-1][1].extend(rows)
+        else:
+            blocks.append((names, list(rows)))
 
     for item in inputs:
-        if isinstance(item, dict) and "columns" in item and "data" in item:
-            names = [str(c) for c in item["columns"]]
-            for row in item["data"]:
-                add(dict(zip(names, row, strict=False)))
+        if isinstance(item, dict) and "columns" in item and "data" in item and isinstance(item["data"], list):
+            add(tuple(str(c) for c in item["columns"]), item["data"])
         elif isinstance(item, dict) and item and all(isinstance(v, list) for v in item.values()):
-            n = max(len(v) for v in item.values())
-            for i in range(n):
-                add({k: (v[i] if i < len(v) else None) for k, v in item.items()})
+            add(tuple(str(k) for k in item), [list(r) for r in zip(*item.values(), strict=False)])
         elif isinstance(item, list) and item and all(isinstance(r, dict) for r in item):
             for row in item:
-                add(row)
-        elif isinstance(item, dict):
-            add(item)
+                add(tuple(str(k) for k in row), [list(row.values())])
+        elif isinstance(item, dict) and item:
+            add(tuple(str(k) for k in item), [list(item.values())])
+    names = list(dict.fromkeys(n for block_names, _ in blocks for n in block_names))
+    total = sum(len(rows) for _, rows in blocks)
+    cols: dict[str, list[Any]] = {n: [None] * total for n in names}
+    start = 0
+    for block_names, rows in blocks:
+        for j, name in enumerate(block_names):
+            cols[name][start : start + len(rows)] = [r[j] if isinstance(r, list) and j < len(r) else None for r in rows]
+        start += len(rows)
     return cols
-
