@@ -120,7 +120,11 @@ def sorted_profile(finite: np.ndarray, count: int) -> dict[str, Any]:
     if not len(finite):
         return {**out, "min": None, "max": None, "mean": None, "std": None, "quantiles": []}
     out.update(min=float(finite[0]), max=float(finite[-1]), mean=float(finite.mean()), std=float(finite.std()))
-    out["quantiles"] = np.quantile(finite, np.linspace(0.0, 1.0, QUANTILES + 1), method="inverted_cdf").tolist()
+    # The inverted CDF at ranks k/Q: the value at index ceil(k*n/Q) - 1 (integer arithmetic, no float rounding).
+    n = len(finite)
+    ranks = np.arange(QUANTILES + 1, dtype=np.int64)
+    idx = np.clip((ranks * n + QUANTILES - 1) // QUANTILES - 1, 0, n - 1)
+    out["quantiles"] = finite[idx].tolist()
     # Few distinct values: their exact counts (a sorted array's value changes).
     changes = np.flatnonzero(finite[1:] != finite[:-1])
     if len(changes) < MAX_EXACT_VALUES:
