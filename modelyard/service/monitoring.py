@@ -179,8 +179,6 @@ class MonitoringService:
         if reference is not None and frame:
             drift = drift_report(reference, frame, alpha=float(m.spec.get("alpha", 0.05)),
                                  thresholds=m.spec.get("thresholds"))
-            for col in drift["columns"]:
-                col.pop("histogram", None)
             report["drift"] = drift
             metrics["dataset_drift"] = float(drift["dataset_drift"])
             metrics["share_drifted"] = drift["share_drifted"]

@@ -27,6 +27,8 @@ from ..schemas_monitoring import (
     SetReference,
     UpdateMonitor,
 )
+from ..ui import monitors
+from ..ui.render import page
 
 
 def _required(value: str, field: str) -> str:
@@ -128,7 +130,12 @@ async def prometheus(request: Request) -> Response:
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
-ABSOLUTE_ROUTES = [("/metrics", ["GET"], prometheus)]
+ABSOLUTE_ROUTES = [
+    ("/metrics", ["GET"], prometheus),
+    ("/monitors", ["GET"], page(monitors.monitors_page)),
+    ("/monitors/{name}", ["GET"], page(monitors.monitor_page)),
+    ("/monitors/{name}/report", ["GET"], page(monitors.monitor_report)),
+]
 
 _P = "/monitoring"
 EXTENSION_ROUTES = [
