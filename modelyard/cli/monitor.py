@@ -169,15 +169,21 @@ def _rules(rules: tuple[str, ...], consecutive: int, cooldown: int) -> list[dict
               help="Alert when a metric crosses a threshold, e.g. 'f1<0.8', 'prediction_rate<0.5'. Repeatable.")
 @click.option("--consecutive", default=1, show_default=True, help="Runs in a row a rule must hold before it alerts.")
 @click.option("--cooldown", default=3600, show_default=True, help="Seconds before an open alert may fire again.")
+@click.option("--trigger", default=None, metavar="TRIGGER",
+              help="A pipeline trigger (kind api) every rule fires when it alerts, e.g. a retraining pipeline's.")
 @tracking_uri_option
 @json_option
 def create(name: str, model: str, alias: str | None, version: str | None, task: str | None, interval_s: int | None,
            window_rows: int | None, window_minutes: float | None, rules: tuple[str, ...], consecutive: int,
-           cooldown: int, tracking_uri: str | None, as_json: bool) -> None:
+           cooldown: int, trigger: str | None, tracking_uri: str | None, as_json: bool) -> None:
     """Create monitor NAME over MODEL's serving request log."""
+    parsed = _rules(rules, consecutive, cooldown)
+    for rule in parsed:
+        if trigger:
+            rule["trigger"] = trigger
     m = client(tracking_uri).create_monitor(
         name, model, version=version, alias=alias, task=task, interval_s=interval_s, window_rows=window_rows,
-        window_minutes=window_minutes, rules=_rules(rules, consecutive, cooldown))
+        window_minutes=window_minutes, rules=parsed)
     if as_json:
         echo_json({"monitor": m})
     else:

@@ -6,11 +6,12 @@ alias points at when it runs) through a window of the serving request log
 compares the window with the version's reference profile (drift, data
 quality), scores the rows whose labels have arrived (performance) and the
 prediction rate, then checks the monitor's rules. A rule is
-``{"name", "metric", "op", "threshold", "consecutive", "cooldown_s"}``: it
-fires when ``metric op threshold`` held in the last ``consecutive`` runs, and
+``{"name", "metric", "op", "threshold", "consecutive", "cooldown_s", "trigger"}``:
+it fires when ``metric op threshold`` held in the last ``consecutive`` runs, and
 not again while its last alert is open and younger than ``cooldown_s``. The
 result, its alerts and their webhook events (``monitor_alert.fired``) commit in
-one transaction; each alert is also logged.
+one transaction; each alert is also logged, and a rule with a ``trigger`` (a
+pipeline trigger's name) then fires it: a retraining run, once per alert.
 """
 
 from __future__ import annotations
@@ -139,6 +140,14 @@ class MonitoringService:
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
             raise InvalidParameterValue(f"alpha: {alpha!r}; give a probability between 0 and 1 (0.05).")
         spec["rules"] = [_check_rule(r, i) for i, r in enumerate(spec.get("rules") or [])]
+        for i, rule in enumerate(spec["rules"]):
+            if rule["trigger"] is not None:
+                try:
+                    self.service.pipelines.get_trigger(rule["trigger"])
+                except ResourceDoesNotExist:
+                    raise InvalidParameterValue(
+                        f"rules[{i}].trigger: no pipeline trigger named {rule['trigger']!r}; create one with"
+                        " `modelyard pipelines trigger create NAME PIPELINE --kind api`.") from None
         m.model_version, m.alias, m.task, m.interval_s, m.spec = (
             None if version is None else str(version), alias, task, interval_s, spec)
         m.next_run_ms = None if interval_s is None else now + interval_s * 1000
@@ -204,8 +213,11 @@ class MonitoringService:
         result = MonitorResult(0, m.name, version, now, start, now, len(preds), len(pairs), _clean(metrics), report)
         next_run = None if m.interval_s is None else now + m.interval_s * 1000
         result.id, stored = self.store.monitoring.record_result(result, alerts, next_run)
+        triggers = {r["name"]: r.get("trigger") for r in m.spec.get("rules", [])}
         for a in stored:
             log.warning("monitor %s: alert %s: %s", m.name, a.rule, a.message)
+            if triggers.get(a.rule):
+                self._fire(triggers[a.rule], a)
         self._log_run(m, result)
         return result
 
@@ -229,6 +241,14 @@ class MonitoringService:
             alerts.append(Alert(0, m.name, 0, rule["name"], rule["metric"], value, rule["threshold"], message,
                                 "open", now))
         return alerts
+
+    def _fire(self, trigger: str, alert: Alert) -> None:
+        """Start the rule's pipeline (retraining) through its trigger, once per alert (the alert id dedupes)."""
+        try:
+            self.service.pipelines.fire_trigger(trigger, {"alert": alert.to_dict()}, dedupe_key=f"monitor-alert-{alert.id}")
+        except Exception:  # noqa: BLE001 - the alert stands; the trigger may be paused or gone
+            log.warning("monitor %s: could not fire trigger %s for alert %s", alert.monitor_name, trigger, alert.id,
+                        exc_info=True)
 
     def _log_run(self, m: Monitor, result: MonitorResult) -> None:
         """Log the scores to the monitor's run (experiment ``monitors``, run ``monitor NAME``): step = result id.
@@ -310,7 +330,7 @@ def _check_rule(rule: Any, i: int) -> dict[str, Any]:
     where = f"rules[{i}]"
     if not isinstance(rule, dict):
         raise InvalidParameterValue(f"{where}: expected an object with metric, op and threshold.")
-    unknown = set(rule) - {"name", "metric", "op", "threshold", "consecutive", "cooldown_s"}
+    unknown = set(rule) - {"name", "metric", "op", "threshold", "consecutive", "cooldown_s", "trigger"}
     if unknown:
         raise InvalidParameterValue(f"{where}: unknown field(s) {sorted(unknown)}.")
     metric = rule.get("metric")
@@ -331,8 +351,11 @@ def _check_rule(rule: Any, i: int) -> dict[str, Any]:
     name = rule.get("name") or f"{metric} {op} {threshold:g}"
     if not isinstance(name, str) or len(name) > 256:
         raise InvalidParameterValue(f"{where}.name: give a string of at most 256 characters.")
+    trigger = rule.get("trigger")
+    if trigger is not None and (not isinstance(trigger, str) or not trigger):
+        raise InvalidParameterValue(f"{where}.trigger: give the name of a pipeline trigger (kind api) to fire.")
     return {"name": name, "metric": metric, "op": op, "threshold": float(threshold), "consecutive": consecutive,
-            "cooldown_s": cooldown}
+            "cooldown_s": cooldown, "trigger": trigger}
 
 
 def _check_page(max_results: int, offset: int) -> None:

@@ -119,3 +119,29 @@ def test_gauges_have_bounded_labels(service) -> None:  # type: ignore[no-untyped
     names = {(n, labels.get("metric") or labels.get("feature")) for n, labels, _ in gauges}
     assert ("modelyard_monitor_feature_drift", "age") in names and ("modelyard_monitor_metric", "share_drifted") in names
     assert all(labels["monitor"] == "g" and labels["version"] == "1" for _, labels, _ in gauges)
+
+
+def test_an_alert_starts_the_retraining_pipeline_once(db_uri: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import make_service
+
+    from .conftest import reference_frame
+
+    svc = make_service(db_uri, tmp_path, pipeline_modules="tests.pipelines.flows")
+    try:
+        svc.registry.create_registered_model("churn")
+        svc.registry.create_model_version("churn", "s3://bucket/churn/1")
+        svc.monitoring.set_reference("churn", "1", profile(reference_frame()))
+        svc.inference.log_requests(requests("1", 200, shift=20))
+        with pytest.raises(InvalidParameterValue, match=r"rules\[0\].trigger: no pipeline trigger named 'retrain'"):
+            svc.monitoring.create_monitor("m", "churn", version="1",
+                                          rules=[{"metric": "share_drifted", "op": ">", "threshold": 0.3, "trigger": "retrain"}])
+        svc.pipelines.create_trigger("retrain", "api", "adder", {"a": 1})
+        svc.monitoring.create_monitor("m", "churn", version="1", rules=[
+            {"metric": "share_drifted", "op": ">", "threshold": 0.3, "trigger": "retrain", "cooldown_s": 0}])
+        svc.monitoring.run_monitor("m")
+        events = svc.pipelines.trigger_events("retrain")
+        assert len(events) == 1
+        alert = svc.monitoring.alerts("m")[0]
+        assert str(alert.id) in str(events[0])
+    finally:
+        svc.close()
