@@ -83,7 +83,7 @@ def drift_report(
     """
     if not 0 < alpha < 1:
         raise InvalidParameterValue(f"alpha: {alpha!r} is not a probability; give a number between 0 and 1 (0.05).")
-    limits = {**DEFAULT_THRESHOLDS, **_check_thresholds(thresholds or {})}
+    limits = {**DEFAULT_THRESHOLDS, **check_thresholds(thresholds or {})}
     cur = as_columns(current, "current")
     refs = _reference_columns(reference, kinds or {})
     names = [n for n in refs if n in cur] if columns is None else list(columns)
@@ -115,11 +115,11 @@ def _rows(refs: dict[str, _Ref]) -> int:
     return int(next(iter(refs.values())).prof["count"]) if refs else 0
 
 
-def _check_thresholds(thresholds: dict[str, float]) -> dict[str, float]:
+def check_thresholds(thresholds: dict[str, float]) -> dict[str, float]:
     for method, value in thresholds.items():
         if method not in DISTANCES:
             raise InvalidParameterValue(f"thresholds: {method!r} is not a distance; use {', '.join(DISTANCES)} (tests use alpha).")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
             raise InvalidParameterValue(f"thresholds[{method!r}]: {value!r}; give a number > 0.")
     return thresholds
 

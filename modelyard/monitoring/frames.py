@@ -45,7 +45,7 @@ def as_columns(data: Any, what: str = "data") -> Columns:
         out: Columns = {}
         lengths = set()
         for name, values in data.items():
-            col = _column(np.asarray(values), what, str(name))
+            col = _column(_array(values), what, str(name))
             out[str(name)] = col
             lengths.add(len(col))
         if len(lengths) > 1:
@@ -55,6 +55,19 @@ def as_columns(data: Any, what: str = "data") -> Columns:
         f"{what}: expected a pandas DataFrame, a mapping of column name to values, or a CSV/Parquet path;"
         f" got {type(data).__name__}."
     )
+
+
+def _array(values: Any) -> np.ndarray:
+    """``values`` as a 1-D array; nested or ragged values (lists in a cell) as objects, kept whole."""
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.ndim != 1:
+        seq = list(values) if not isinstance(values, np.ndarray) or values.ndim else [values.item()]
+        arr = np.empty(len(seq), dtype=object)
+        arr[:] = [v if isinstance(v, (str, int, float, bool)) or v is None else str(v) for v in seq]
+    return arr
 
 
 def _column(values: np.ndarray, what: str, name: str) -> np.ndarray:

@@ -18,6 +18,7 @@ A profile is a plain JSON-able dict (``format`` 1) stored with the model version
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -182,11 +183,59 @@ def column_map(prof: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in prof["columns"]}
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_numeric(c: dict[str, Any], where: str) -> None:
+    if not (_is_int(c.get("count")) and _is_int(c.get("missing")) and c["missing"] <= c["count"]):
+        raise InvalidParameterValue(f"{where}: needs count and missing, whole numbers with missing <= count.")
+    q = c.get("quantiles")
+    if not isinstance(q, list) or len(q) == 1 or not all(_is_num(v) and v == v for v in q) or \
+            any(b < a for a, b in pairwise(q)):
+        raise InvalidParameterValue(f"{where}.quantiles: give a sorted list of numbers (none, or 2 or more).")
+    if q and not all(_is_num(c.get(k)) for k in ("min", "max", "mean", "std")):
+        raise InvalidParameterValue(f"{where}: needs min, max, mean and std numbers.")
+    if "values" in c or "counts" in c:
+        values, counts = c.get("values"), c.get("counts")
+        if not (isinstance(values, list) and isinstance(counts, list) and len(values) == len(counts)
+                and all(_is_num(v) for v in values) and all(_is_int(n) for n in counts)):
+            raise InvalidParameterValue(f"{where}: values and counts must be lists of the same length.")
+
+
 def check_profile(prof: Any) -> dict[str, Any]:
-    """A stored or given profile, checked enough that later code can trust its shape."""
+    """A stored or given profile, checked so that every later computation can trust its shape."""
     if not isinstance(prof, dict) or prof.get("format") != 1 or not isinstance(prof.get("columns"), list):
         raise InvalidParameterValue("profile: not a reference profile (format 1); build one with my.monitoring.profile(df).")
+    if not _is_int(prof.get("rows")):
+        raise InvalidParameterValue("profile.rows: give the number of rows profiled.")
+    seen = set()
     for i, c in enumerate(prof["columns"]):
+        where = f"profile.columns[{i}]"
         if not isinstance(c, dict) or c.get("kind") not in KINDS or not isinstance(c.get("name"), str):
-            raise InvalidParameterValue(f"profile.columns[{i}]: needs a name and a kind ({', '.join(KINDS)}).")
+            raise InvalidParameterValue(f"{where}: needs a name and a kind ({', '.join(KINDS)}).")
+        if c["name"] in seen:
+            raise InvalidParameterValue(f"{where}: column {c['name']!r} appears twice.")
+        seen.add(c["name"])
+        if c["kind"] == "numeric":
+            _check_numeric(c, where)
+        elif c["kind"] == "categorical":
+            cats = c.get("categories")
+            if not (_is_int(c.get("count")) and _is_int(c.get("missing")) and _is_int(c.get("other", 0))
+                    and isinstance(cats, dict) and all(isinstance(k, str) and _is_int(v) for k, v in cats.items())):
+                raise InvalidParameterValue(f"{where}: needs count, missing, other and categories {{value: count}}.")
+        else:
+            vocab = c.get("vocabulary")
+            if not (_is_int(c.get("count")) and _is_int(c.get("missing")) and _is_int(c.get("token_total"))
+                    and _is_int(c.get("other_tokens")) and isinstance(vocab, dict)
+                    and all(isinstance(k, str) and _is_int(v) for k, v in vocab.items())
+                    and isinstance(c.get("length"), dict) and isinstance(c.get("tokens"), dict)):
+                raise InvalidParameterValue(f"{where}: needs count, missing, length, tokens, vocabulary, token_total"
+                                            " and other_tokens.")
+            _check_numeric(c["length"], f"{where}.length")
+            _check_numeric(c["tokens"], f"{where}.tokens")
     return prof

@@ -130,8 +130,9 @@ class MonitoringService:
                                        or not 10 <= interval_s <= 31 * 86400):
             raise InvalidParameterValue(f"interval_s: {interval_s!r}; give whole seconds from 10 to 2678400, or omit it.")
         minutes, rows = spec.get("window_minutes"), spec.get("window_rows")
-        if minutes is not None and (not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or minutes <= 0):
-            raise InvalidParameterValue(f"window_minutes: {minutes!r}; give a number of minutes > 0.")
+        if minutes is not None and (not isinstance(minutes, (int, float)) or isinstance(minutes, bool)
+                                    or not 0 < minutes <= 366 * 24 * 60):
+            raise InvalidParameterValue(f"window_minutes: {minutes!r}; give a number of minutes > 0, at most a year.")
         if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or not 1 <= rows <= MAX_WINDOW_ROWS):
             raise InvalidParameterValue(f"window_rows: {rows!r}; give a number of requests from 1 to {MAX_WINDOW_ROWS}.")
         if minutes is None and rows is None:
@@ -139,6 +140,16 @@ class MonitoringService:
         alpha = spec.get("alpha", 0.05)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
             raise InvalidParameterValue(f"alpha: {alpha!r}; give a probability between 0 and 1 (0.05).")
+        thresholds = spec.get("thresholds")
+        if thresholds is not None:
+            from ..monitoring.drift import check_thresholds
+
+            if not isinstance(thresholds, dict):
+                raise InvalidParameterValue("thresholds: give {method: number}, e.g. {\"psi\": 0.2}.")
+            check_thresholds(thresholds)
+        description = spec.get("description")
+        if description is not None and (not isinstance(description, str) or len(description) > 5000):
+            raise InvalidParameterValue("description: give text of at most 5000 characters.")
         spec["rules"] = [_check_rule(r, i) for i, r in enumerate(spec.get("rules") or [])]
         for i, rule in enumerate(spec["rules"]):
             if rule["trigger"] is not None:
