@@ -163,7 +163,7 @@ def _column(name: str, ref: _Ref, col: np.ndarray, method: str | None, alpha: fl
             col = _to_float(col)
         cur = np.sort(col[~np.isnan(col)])
         if "values" in ref.prof and len(ref.prof["values"]) <= FEW_VALUES and method not in ("ks", "wasserstein"):
-            keys = [repr(v) for v in ref.prof["values"]]
+            keys = [repr(float(v)) for v in ref.prof["values"]]
             ref_counts = dict(zip(keys, ref.prof["counts"], strict=True))
             uniq, cnt = np.unique(cur, return_counts=True)
             res = _categorical(ref_counts, 0, {repr(float(v)): int(c) for v, c in zip(uniq, cnt, strict=True)},
