@@ -67,3 +67,14 @@ def test_quality_checks_have_verdicts() -> None:
     assert info.value.report["passed"] is False
     with pytest.raises(InvalidParameterValue, match="limits: 'speed'"):
         check_quality(ref, bad, limits={"speed": 0.1})
+
+
+def test_few_valued_numbers_are_compared_as_categories_and_profiles_are_checked() -> None:
+    rng = np.random.default_rng(4)
+    ref = profile({"rating": rng.integers(1, 6, 3000).astype(float)})
+    col = drift_report(ref, {"rating": rng.integers(1, 6, 500).astype(float)})["columns"][0]
+    assert col["method"] == "jensenshannon" and col["from_sketch"] is False and not col["drift"]
+    broken = json.loads(json.dumps(ref))
+    broken["columns"][0]["quantiles"] = [3.0, 1.0]
+    with pytest.raises(InvalidParameterValue, match="quantiles: give a sorted list"):
+        drift_report(broken, {"rating": [1.0, 2.0]})

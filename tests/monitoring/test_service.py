@@ -145,3 +145,17 @@ def test_an_alert_starts_the_retraining_pipeline_once(db_uri: str, tmp_path) -> 
         assert str(alert.id) in str(events[0])
     finally:
         svc.close()
+
+
+def test_update_monitor_changes_what_it_watches_and_its_rules(service) -> None:  # type: ignore[no-untyped-def]
+    service.monitoring.create_monitor("u", "churn", alias="champion", window_rows=100)
+    m = service.monitoring.update_monitor("u", version="1", interval_s=60,
+                                          rules=[{"metric": "f1", "op": "<", "threshold": 0.7}])
+    assert (m.alias, m.model_version, m.interval_s, m.spec["window_rows"]) == (None, "1", 60, 100)
+    assert m.spec["rules"][0]["name"] == "f1 < 0.7" and m.next_run_ms is not None
+    with pytest.raises(InvalidParameterValue, match="thresholds"):
+        service.monitoring.update_monitor("u", thresholds={"ks": 0.2})
+    with pytest.raises(ResourceDoesNotExist):
+        service.monitoring.update_monitor("nope", version="1")
+    service.monitoring.delete_monitor("u")
+    assert service.monitoring.list_monitors() == []
