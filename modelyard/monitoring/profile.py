@@ -18,7 +18,6 @@ A profile is a plain JSON-able dict (``format`` 1) stored with the model version
 from __future__ import annotations
 
 import re
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -191,19 +190,35 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _numbers(values: Any) -> np.ndarray | None:
+    """``values`` as a float array when it is a list of numbers (not booleans), else None."""
+    if not isinstance(values, list):
+        return None
+    if not values:
+        return np.empty(0)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+        return None
+    return arr.astype(np.float64)
+
+
 def _check_numeric(c: dict[str, Any], where: str) -> None:
     if not (_is_int(c.get("count")) and _is_int(c.get("missing")) and c["missing"] <= c["count"]):
         raise InvalidParameterValue(f"{where}: needs count and missing, whole numbers with missing <= count.")
     q = c.get("quantiles")
-    if not isinstance(q, list) or len(q) == 1 or not all(_is_num(v) and v == v for v in q) or \
-            any(b < a for a, b in pairwise(q)):
+    arr = _numbers(q)
+    if arr is None or len(arr) == 1 or np.isnan(arr).any() or (np.diff(arr) < 0).any():
         raise InvalidParameterValue(f"{where}.quantiles: give a sorted list of numbers (none, or 2 or more).")
     if q and not all(_is_num(c.get(k)) for k in ("min", "max", "mean", "std")):
         raise InvalidParameterValue(f"{where}: needs min, max, mean and std numbers.")
     if "values" in c or "counts" in c:
         values, counts = c.get("values"), c.get("counts")
-        if not (isinstance(values, list) and isinstance(counts, list) and len(values) == len(counts)
-                and all(_is_num(v) for v in values) and all(_is_int(n) for n in counts)):
+        nums, cnts = _numbers(values), _numbers(counts)
+        if nums is None or cnts is None or len(nums) != len(cnts) or (cnts < 0).any() or \
+                (cnts != np.round(cnts)).any():
             raise InvalidParameterValue(f"{where}: values and counts must be lists of the same length.")
 
 

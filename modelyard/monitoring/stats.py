@@ -124,8 +124,11 @@ def wasserstein_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
 
 def wasserstein_from_quantiles(quantiles: np.ndarray, cur_sorted: np.ndarray) -> float:
     """Wasserstein-1 from the reference's quantiles: the mean gap between the two quantile functions."""
-    probs = np.linspace(0.0, 1.0, len(quantiles))
-    cur_q = np.quantile(cur_sorted, probs)
+    # The current's quantiles at the same ranks, interpolated linearly (numpy's default) on the sorted sample.
+    pos = np.linspace(0.0, len(cur_sorted) - 1.0, len(quantiles))
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, len(cur_sorted) - 1)
+    cur_q = cur_sorted[lo] + (pos - lo) * (cur_sorted[hi] - cur_sorted[lo])
     gaps = np.abs(quantiles - cur_q)
     return float(np.sum((gaps[1:] + gaps[:-1]) / 2) / (len(quantiles) - 1))
 

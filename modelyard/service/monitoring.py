@@ -177,7 +177,7 @@ class MonitoringService:
 
     def run_monitor(self, name: str, now: int | None = None) -> MonitorResult:
         """Run a monitor on its window now: score, check its rules, store the result with its alerts."""
-        from ..monitoring import check_quality, drift_report
+        from ..monitoring import as_columns, check_quality, drift_report
         from ..monitoring.performance import estimate_performance, performance, prediction_rate, rows_from_records
 
         m = self.store.monitoring.get_monitor(name)
@@ -197,14 +197,15 @@ class MonitoringService:
         metrics: dict[str, float | None] = {"requests": float(len(records)), "rows": float(len(preds))}
         reference = self.store.monitoring.get_reference(m.model_name, version) if version else None
         if reference is not None and frame:
-            drift = drift_report(reference, frame, alpha=float(m.spec.get("alpha", 0.05)),
+            window = as_columns(frame, "window")  # once, for drift and quality
+            drift = drift_report(reference, window, alpha=float(m.spec.get("alpha", 0.05)),
                                  thresholds=m.spec.get("thresholds"))
             report["drift"] = drift
             metrics["dataset_drift"] = float(drift["dataset_drift"])
             metrics["share_drifted"] = drift["share_drifted"]
             for col in drift["columns"][:100]:
                 metrics[f"drift.{col['column']}"] = col["statistic"]
-            quality = check_quality(reference, frame)
+            quality = check_quality(reference, window)
             report["quality"] = quality
             metrics["quality_failed"] = float(len(quality["failed"]))
         elif reference is None:
