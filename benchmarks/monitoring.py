@@ -50,7 +50,6 @@ def _load(folder: str):  # type: ignore[no-untyped-def]
 def _worker(tool: str, folder: str) -> dict[str, float]:
     ref, cur = _load(folder)
     out: dict[str, float] = {}
-    cpu = time.process_time()
     if tool == "evidently":
         from evidently import DataDefinition, Dataset, Report
         from evidently.presets import DataDriftPreset
@@ -58,20 +57,24 @@ def _worker(tool: str, folder: str) -> dict[str, float]:
         num = [c for c in ref.columns if c.startswith("x")]
         cat = [c for c in ref.columns if c.startswith("c")]
         definition = DataDefinition(numerical_columns=num, categorical_columns=cat)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         r = Dataset.from_pandas(ref, data_definition=definition)
         c = Dataset.from_pandas(cur, data_definition=definition)
         snapshot = Report([DataDriftPreset()]).run(current_data=c, reference_data=r)
         snapshot.dict()
-        out["seconds"] = time.perf_counter() - t
+        out["seconds"], out["cpu_seconds"] = time.perf_counter() - t, time.process_time() - cpu
     elif tool == "modelyard":
+        import scipy.special  # noqa: F401  (imported before the clock starts, as the others)
+
         from modelyard.monitoring import drift_report
 
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         rep = drift_report(ref, cur)
-        out["seconds"] = time.perf_counter() - t
+        out["seconds"], out["cpu_seconds"] = time.perf_counter() - t, time.process_time() - cpu
         out["share_drifted"] = rep["share_drifted"]
     elif tool == "modelyard-profile":
+        import scipy.special  # noqa: F401
+
         from modelyard.monitoring import drift_report, profile
 
         t, c = time.perf_counter(), time.process_time()
@@ -79,21 +82,21 @@ def _worker(tool: str, folder: str) -> dict[str, float]:
         out["profile_seconds"] = time.perf_counter() - t
         out["profile_cpu"] = time.process_time() - c
         prof = json.loads(json.dumps(prof))  # as stored
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         rep = drift_report(prof, cur)
-        out["seconds"] = time.perf_counter() - t
+        out["seconds"], out["cpu_seconds"] = time.perf_counter() - t, time.process_time() - cpu
         out["share_drifted"] = rep["share_drifted"]
         out["profile_bytes"] = len(json.dumps(prof))
     elif tool == "numpy-bound":
-        t = time.perf_counter()
+        import scipy.special  # noqa: F401  (imported before the clock starts, as the others)
+
+        t, cpu = time.perf_counter(), time.process_time()
         _numpy_bound(ref, cur)
-        out["seconds"] = time.perf_counter() - t
+        out["seconds"], out["cpu_seconds"] = time.perf_counter() - t, time.process_time() - cpu
     elif tool == "window":
         out.update(_window(ref, cur))
     else:
         raise SystemExit(f"unknown tool {tool}")
-    if "seconds" in out:  # CPU of the whole computation (all threads): steadier than wall time on a busy machine
-        out["cpu_seconds"] = time.process_time() - cpu - out.get("profile_cpu", 0.0)
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
