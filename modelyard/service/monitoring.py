@@ -373,13 +373,13 @@ def _check_rule(rule: Any, i: int) -> dict[str, Any]:
 def _check_page(max_results: int, offset: int) -> None:
     if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS:
         raise InvalidParameterValue(f"max_results: {max_results!r}; give 1 to {MAX_RESULTS}.")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= 2**62:
         raise InvalidParameterValue(f"offset: {offset!r}; give a whole number >= 0.")
 
 
 def _id(value: Any, field: str) -> int:
     text = str(value)
-    if not text.isdigit() or len(text) > 18:
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > 2**31 - 1:
         raise InvalidParameterValue(f"{field}: {value!r} is not an id; give the number shown by the list.")
     return int(text)
 
