@@ -122,8 +122,12 @@ class MonitoringService:
             raise InvalidParameterValue(f"monitor: unknown field(s) {sorted(unknown)}; known: {', '.join(_SPEC_KEYS)}.")
         if (version is None) == (alias is None):
             raise InvalidParameterValue("monitor: give exactly one of version (a number) or alias (champion).")
-        if version is not None and not str(version).isdigit():
+        if version is not None and (not str(version).isascii() or not str(version).isdigit() or len(str(version)) > 10):
             raise InvalidParameterValue(f"version: {version!r} is not a version number.")
+        if alias is not None:
+            from .registry import check_alias
+
+            check_alias(alias)
         if task is not None and task not in TASKS:
             raise InvalidParameterValue(f"task: {task!r} is unknown; use one of {', '.join(TASKS)}.")
         if interval_s is not None and (isinstance(interval_s, bool) or not isinstance(interval_s, int)
