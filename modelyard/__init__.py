@@ -56,6 +56,7 @@ from .errors import ModelyardError as ModelyardError
 if _typing.TYPE_CHECKING:
     from . import data as data
     from . import models as models
+    from . import monitoring as monitoring
     from . import pipelines as pipelines
     from . import tracing as tracing
     from .pipelines import pipeline as pipeline
@@ -71,6 +72,7 @@ _LAZY = {
     "pipeline": ("modelyard.pipelines", "pipeline"),
     "step": ("modelyard.pipelines", "step"),
     "tracing": ("modelyard.tracing", None),
+    "monitoring": ("modelyard.monitoring", None),
     "trace": ("modelyard.tracing", "trace"),
     "start_span": ("modelyard.tracing", "start_span"),
 }
@@ -130,6 +132,7 @@ __all__ = [
     "log_params",
     "log_text",
     "models",
+    "monitoring",
     "pipeline",
     "pipelines",
     "search_experiments",

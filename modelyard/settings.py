@@ -165,6 +165,17 @@ class Settings:
         " within this time on every server process.",
     )
 
+    # ---- monitoring (issue 17) ----
+    monitor_poll_interval: float = _setting(
+        5.0, "Seconds between a server's checks for due monitors (0 turns the monitor scheduler off in that process)."
+    )
+    monitor_lease_seconds: float = _setting(
+        600.0, "Seconds a server holds a due monitor while running it; another server runs it after that if it died."
+    )
+    monitoring_min_reference_rows: int = _setting(
+        100, "Fewest rows a reference profile may be built from; a smaller reference is refused naming this minimum."
+    )
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``MODELYARD_*`` variables, then explicit overrides."""

@@ -40,6 +40,7 @@ from ..errors import ResourceDoesNotExist
 from .auth import AuthMethods
 from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
+from .monitoring import MonitoringMethods
 from .pipelines import PipelinesMethods
 from .registry import RegistryMethods
 from .traces import TracesMethods
@@ -56,7 +57,7 @@ def now_ms() -> int:
 
 
 class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods, AuthMethods,
-             TracesMethods):
+             TracesMethods, MonitoringMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

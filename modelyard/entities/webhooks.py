@@ -18,7 +18,7 @@ MLFLOW_EVENTS = (
     "prompt_tag.set", "prompt_tag.deleted", "prompt_version_tag.set", "prompt_version_tag.deleted",
     "prompt_alias.created", "prompt_alias.deleted", "budget_policy.exceeded",
 )
-EXTENSION_EVENTS = ("model_version.stage_changed",)
+EXTENSION_EVENTS = ("model_version.stage_changed", "monitor_alert.fired")
 
 
 @dataclass(slots=True)

@@ -122,9 +122,15 @@ def log_model(
     serialization_format: str | None = None,
     extra_pip_requirements: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
+    reference_data: Any = None,
     **flavor_options: Any,
 ) -> ModelInfo:
     """Save ``model`` as the artifacts ``name/`` of the active run (or ``run_id``), optionally registered.
+
+    ``reference_data`` (the training data: a DataFrame, a mapping of columns) is
+    profiled for monitoring (:func:`modelyard.monitoring.profile`): the profile is
+    saved as ``reference_profile.json`` beside the model and, when registered,
+    stored as the new version's reference.
 
     >>> with my.start_run():
     ...     info = my.models.log_model(clf, "model", input_example=X[:5], registered_model_name="churn")
@@ -140,16 +146,26 @@ def log_model(
         run = active_run() or start_run()  # as MLflow: logging starts a run when none is active
         run_id = run.info.run_id
     meta = Model(run_id=run_id, artifact_path=name)
+    reference = None
+    if reference_data is not None:  # profiled first: a reference too small is refused before anything is logged
+        from ..monitoring import profile
+
+        reference = profile(reference_data)
     with tempfile.TemporaryDirectory(prefix="modelyard-log-") as tmp:
         local = os.path.join(tmp, posixpath.basename(name))
         _save(model, local, signature, input_example, flavor, serialization_format, extra_pip_requirements,
               metadata, flavor_options, meta)
+        if reference is not None:
+            with open(os.path.join(local, "reference_profile.json"), "w") as fh:
+                json.dump(reference, fh)
         client.log_artifacts(run_id, local, name)
     _append_history(client, run_id, meta)
     uri = f"runs:/{run_id}/{name}"
     version = None
     if registered_model_name:
         version = int(register_model(uri, registered_model_name, client=client).version)
+        if reference is not None:
+            client.set_reference_profile(registered_model_name, version, reference)
     return ModelInfo(uri, run_id, name, meta.flavors, meta.signature, meta.model_uuid, meta.utc_time_created, version)
 
 

@@ -55,6 +55,7 @@ class TrackingService:
         from .experiments import ExperimentService
         from .inference import InferenceService
         from .logged_models import LoggedModelService
+        from .monitoring import MonitoringService
         from .pipelines import PipelinesService
         from .registry import RegistryService
         from .runs import RunService
@@ -80,6 +81,7 @@ class TrackingService:
         self.auth = AuthService(self.store.auth, settings)
         self.traces = TraceService(self.store, self.experiments, self.runs)
         self.assessments = AssessmentService(self.store, self.traces)
+        self.monitoring = MonitoringService(self.store, self)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (complete the metadata)
     auth_schema,
     inference_schema,
     logged_models_schema,
+    monitoring_schema,
     pipelines_schema,
     registry_schema,
     traces_schema,
@@ -19,6 +20,7 @@ from .experiments import ExperimentStore
 from .inference import InferenceStore
 from .logged_models import LoggedModelStore
 from .metrics import MetricStore
+from .monitoring import MonitoringStore
 from .pipelines import PipelinesStore
 from .registry import RegistryStore
 from .runs import RunRow, RunStore
@@ -53,6 +55,7 @@ class TrackingStore:
         self.pipelines = PipelinesStore(self.db)
         self.auth = AuthStore(self.db)
         self.traces = TraceStore(self.db)
+        self.monitoring = MonitoringStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()

@@ -1,14 +1,14 @@
 """LLM traces: trace info, tags, metadata, spans, span attributes, assessments, run and prompt links.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,55 @@
+"""Monitor pages: the list, one monitor's scores over time with its alert history, its latest report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from ...errors import ResourceDoesNotExist
+from .render import render, service
+
+HISTORY = 50
+SHOWN = ("share_drifted", "dataset_drift", "quality_failed", "prediction_rate", "accuracy", "f1", "jaccard", "mae",
+         "rmse", "rows", "labelled")
+
+
+def monitors_page(request: Request) -> Response:
+    found = service(request).monitoring.list_monitors(None, 1000)
+    latest: dict[str, Any] = {}
+    for m in found:
+        results = service(request).monitoring.results(m.name, 1)
+        latest[m.name] = results[0] if results else None
+    open_alerts = service(request).monitoring.alerts(None, "open", 1000)
+    counts: dict[str, int] = {}
+    for a in open_alerts:
+        counts[a.monitor_name] = counts.get(a.monitor_name, 0) + 1
+    return render(request, "monitors.html", section="monitors", monitors=found, latest=latest, open_alerts=counts)
+
+
+def monitor_page(request: Request) -> Response:
+    name = request.path_params["name"]
+    svc = service(request).monitoring
+    m = svc.get_monitor(name)
+    results = svc.results(name, HISTORY)
+    keys = [k for k in SHOWN if any(r.metrics.get(k) is not None for r in results)]
+    return render(request, "monitor.html", section="monitors", m=m, results=results, keys=keys,
+                  alerts=svc.alerts(name, None, 100))
+
+
+def monitor_report(request: Request) -> Response:
+    """The latest run's drift report as the self-contained HTML page ``modelyard monitor drift`` writes."""
+    from ...monitoring.report import render_html
+
+    name = request.path_params["name"]
+    svc = service(request).monitoring
+    svc.get_monitor(name)
+    results = svc.results(name, 1, with_report=True)
+    if not results or "drift" not in results[0].report:
+        raise ResourceDoesNotExist(f"Monitor {name} has no drift report yet: run it once its model has a reference.")
+    r = results[0]
+    history = [x.to_dict(False) for x in svc.results(name, HISTORY)]
+    page = render_html(r.report["drift"], title=f"Monitor {name}: version {r.model_version}",
+                       quality=r.report.get("quality"), history=history)
+    return HTMLResponse(page)

@@ -1,0 +1,269 @@
+"""Monitoring in SQL: reference profiles, monitors, their results and alerts.
+
+:meth:`MonitoringStore.record_result` writes a monitor's result, the alerts its
+rules raised and their webhook events in one transaction: an alert exists
+exactly when its result does. :meth:`MonitoringStore.claim_due` hands a due
+monitor to one caller for a lease (a compare-and-set ``UPDATE``), so a
+scheduled monitor runs once however many server processes poll.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import ResourceAlreadyExists, ResourceDoesNotExist
+from . import monitoring_schema as s
+from .database import Database
+from .webhooks import enqueue_event
+
+__all__ = ["ALERT_EVENT", "Alert", "Monitor", "MonitorResult", "MonitoringStore"]
+
+ALERT_EVENT = "monitor_alert.fired"
+
+
+@dataclass(slots=True)
+class Monitor:
+    name: str
+    model_name: str
+    model_version: str | None
+    alias: str | None
+    task: str | None
+    spec: dict[str, Any]
+    interval_s: int | None
+    created_ms: int
+    updated_ms: int
+    next_run_ms: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "model_name": self.model_name, "model_version": self.model_version,
+                "alias": self.alias, "task": self.task, "interval_s": self.interval_s, "created_ms": self.created_ms,
+                "updated_ms": self.updated_ms, "next_run_ms": self.next_run_ms, **self.spec}
+
+
+@dataclass(slots=True)
+class MonitorResult:
+    id: int
+    monitor_name: str
+    model_version: str | None
+    started_ms: int
+    window_start_ms: int | None
+    window_end_ms: int | None
+    rows: int
+    labelled: int
+    metrics: dict[str, float | None]
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, with_report: bool = True) -> dict[str, Any]:
+        out = {"id": str(self.id), "monitor_name": self.monitor_name, "model_version": self.model_version,
+               "started_ms": self.started_ms, "window_start_ms": self.window_start_ms,
+               "window_end_ms": self.window_end_ms, "rows": self.rows, "labelled": self.labelled,
+               "metrics": self.metrics}
+        if with_report:
+            out["report"] = self.report
+        return out
+
+
+@dataclass(slots=True)
+class Alert:
+    id: int
+    monitor_name: str
+    result_id: int
+    rule: str
+    metric: str
+    value: float | None
+    threshold: float
+    message: str
+    status: str
+    created_ms: int
+    acknowledged_ms: int | None = None
+    acknowledged_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": str(self.id), "monitor_name": self.monitor_name, "result_id": str(self.result_id),
+                "rule": self.rule, "metric": self.metric, "value": self.value, "threshold": self.threshold,
+                "message": self.message, "status": self.status, "created_ms": self.created_ms,
+                "acknowledged_ms": self.acknowledged_ms, "acknowledged_by": self.acknowledged_by}
+
+
+def _monitor(row: Any) -> Monitor:
+    return Monitor(row.name, row.model_name, row.model_version, row.alias, row.task, json.loads(row.spec),
+                   row.interval_s, row.created_ms, row.updated_ms, row.next_run_ms)
+
+
+def _result(row: Any, with_report: bool) -> MonitorResult:
+    return MonitorResult(row.id, row.monitor_name, row.model_version, row.started_ms, row.window_start_ms,
+                         row.window_end_ms, row.rows, row.labelled, json.loads(row.metrics),
+                         json.loads(row.report) if with_report else {})
+
+
+def _alert(row: Any) -> Alert:
+    return Alert(row.id, row.monitor_name, row.result_id, row.rule, row.metric, row.value, row.threshold, row.message,
+                 row.status, row.created_ms, row.acknowledged_ms, row.acknowledged_by)
+
+
+class MonitoringStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- reference profiles ---------------------------------------------------
+
+    def set_reference(self, model_name: str, version: str, profile: dict[str, Any], now: int) -> None:
+        t = s.monitoring_references
+        with self.db.write() as conn:
+            conn.execute(delete(t).where(t.c.model_name == model_name, t.c.model_version == version))
+            conn.execute(insert(t).values(model_name=model_name, model_version=version, profile=json.dumps(profile),
+                                          rows=int(profile.get("rows", 0)), created_ms=now))
+
+    def get_reference(self, model_name: str, version: str) -> dict[str, Any] | None:
+        t = s.monitoring_references
+        with self.db.read() as conn:
+            text = conn.execute(select(t.c.profile).where(t.c.model_name == model_name,
+                                                          t.c.model_version == version)).scalar()
+        return None if text is None else json.loads(text)  # type: ignore[no-any-return]
+
+    def delete_reference(self, model_name: str, version: str) -> bool:
+        t = s.monitoring_references
+        with self.db.write() as conn:
+            done = conn.execute(delete(t).where(t.c.model_name == model_name, t.c.model_version == version))
+        return bool(done.rowcount)
+
+    # ---- monitors -------------------------------------------------------------
+
+    def create_monitor(self, m: Monitor) -> Monitor:
+        try:
+            with self.db.write() as conn:
+                conn.execute(insert(s.monitors).values(
+                    name=m.name, model_name=m.model_name, model_version=m.model_version, alias=m.alias, task=m.task,
+                    spec=json.dumps(m.spec), interval_s=m.interval_s, created_ms=m.created_ms,
+                    updated_ms=m.updated_ms, next_run_ms=m.next_run_ms))
+        except IntegrityError as exc:
+            raise ResourceAlreadyExists(f"Monitor {m.name!r} already exists; pick another name or update it.") from exc
+        return self.get_monitor(m.name)
+
+    def get_monitor(self, name: str) -> Monitor:
+        with self.db.read() as conn:
+            row = conn.execute(select(s.monitors).where(s.monitors.c.name == name)).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Monitor {name!r} not found.")
+        return _monitor(row)
+
+    def list_monitors(self, model_name: str | None, limit: int, offset: int) -> list[Monitor]:
+        q = select(s.monitors).order_by(s.monitors.c.name).limit(limit).offset(offset)
+        if model_name is not None:
+            q = q.where(s.monitors.c.model_name == model_name)
+        with self.db.read() as conn:
+            return [_monitor(r) for r in conn.execute(q)]
+
+    def update_monitor(self, m: Monitor) -> Monitor:
+        with self.db.write() as conn:
+            done = conn.execute(update(s.monitors).where(s.monitors.c.name == m.name).values(
+                model_version=m.model_version, alias=m.alias, task=m.task, spec=json.dumps(m.spec),
+                interval_s=m.interval_s, updated_ms=m.updated_ms, next_run_ms=m.next_run_ms))
+        if not done.rowcount:
+            raise ResourceDoesNotExist(f"Monitor {m.name!r} not found.")
+        return self.get_monitor(m.name)
+
+    def set_run_id(self, name: str, run_id: str) -> None:
+        """Remember the run a monitor logs its scores to (in its spec)."""
+        with self.db.write() as conn:
+            text = conn.execute(select(s.monitors.c.spec).where(s.monitors.c.name == name)).scalar()
+            if text is not None:
+                spec = {**json.loads(text), "run_id": run_id}
+                conn.execute(update(s.monitors).where(s.monitors.c.name == name).values(spec=json.dumps(spec)))
+
+    def delete_monitor(self, name: str) -> None:
+        with self.db.write() as conn:
+            done = conn.execute(delete(s.monitors).where(s.monitors.c.name == name))
+        if not done.rowcount:
+            raise ResourceDoesNotExist(f"Monitor {name!r} not found.")
+
+    def claim_due(self, now: int, lease_ms: int) -> list[str]:
+        """Names of monitors due at ``now``, each leased to this caller until ``now + lease_ms``."""
+        m = s.monitors.c
+        due = and_(m.next_run_ms.is_not(None), m.next_run_ms <= now,
+                   or_(m.lease_until_ms.is_(None), m.lease_until_ms < now))
+        with self.db.read() as conn:
+            names = list(conn.execute(select(m.name).where(due).order_by(m.next_run_ms).limit(20)).scalars())
+        claimed = []
+        for name in names:
+            with self.db.write() as conn:
+                done = conn.execute(update(s.monitors).where(m.name == name, due).values(lease_until_ms=now + lease_ms))
+            if done.rowcount:
+                claimed.append(name)
+        return claimed
+
+    def next_due_ms(self) -> int | None:
+        with self.db.read() as conn:
+            return conn.execute(select(func.min(s.monitors.c.next_run_ms))).scalar()  # type: ignore[no-any-return]
+
+    # ---- results and alerts ---------------------------------------------------
+
+    def record_result(self, r: MonitorResult, alerts: list[Alert], next_run_ms: int | None) -> tuple[int, list[Alert]]:
+        """Store a result, its alerts and their webhook events, and release the monitor's lease: one transaction."""
+        with self.db.write() as conn:
+            rid = conn.execute(insert(s.monitor_results).values(
+                monitor_name=r.monitor_name, model_version=r.model_version, started_ms=r.started_ms,
+                window_start_ms=r.window_start_ms, window_end_ms=r.window_end_ms, rows=r.rows, labelled=r.labelled,
+                metrics=json.dumps(r.metrics), report=json.dumps(r.report)).returning(s.monitor_results.c.id)).scalar_one()
+            stored = []
+            for a in alerts:
+                a.result_id = rid
+                a.id = conn.execute(insert(s.monitor_alerts).values(
+                    monitor_name=a.monitor_name, result_id=rid, rule=a.rule, metric=a.metric, value=a.value,
+                    threshold=a.threshold, message=a.message, status=a.status,
+                    created_ms=a.created_ms).returning(s.monitor_alerts.c.id)).scalar_one()
+                enqueue_event(conn, ALERT_EVENT, a.to_dict(), a.created_ms)
+                stored.append(a)
+            values: dict[str, Any] = {"lease_until_ms": None}
+            if next_run_ms is not None:
+                values["next_run_ms"] = next_run_ms
+            conn.execute(update(s.monitors).where(s.monitors.c.name == r.monitor_name).values(**values))
+        return rid, stored
+
+    def results(self, monitor_name: str, limit: int, offset: int, with_report: bool) -> list[MonitorResult]:
+        t = s.monitor_results
+        cols = [c for c in t.c if with_report or c.name != "report"]
+        q = (select(*cols).where(t.c.monitor_name == monitor_name).order_by(t.c.started_ms.desc(), t.c.id.desc())
+             .limit(limit).offset(offset))
+        with self.db.read() as conn:
+            return [_result(row, with_report) for row in conn.execute(q)]
+
+    def get_result(self, result_id: int) -> MonitorResult:
+        with self.db.read() as conn:
+            row = conn.execute(select(s.monitor_results).where(s.monitor_results.c.id == result_id)).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Monitor result {result_id} not found.")
+        return _result(row, True)
+
+    def alerts(self, monitor_name: str | None, status: str | None, limit: int, offset: int) -> list[Alert]:
+        t = s.monitor_alerts
+        q = select(t).order_by(t.c.created_ms.desc(), t.c.id.desc()).limit(limit).offset(offset)
+        if monitor_name is not None:
+            q = q.where(t.c.monitor_name == monitor_name)
+        if status is not None:
+            q = q.where(t.c.status == status)
+        with self.db.read() as conn:
+            return [_alert(r) for r in conn.execute(q)]
+
+    def last_alert(self, monitor_name: str, rule: str) -> Alert | None:
+        t = s.monitor_alerts
+        with self.db.read() as conn:
+            row = conn.execute(select(t).where(t.c.monitor_name == monitor_name, t.c.rule == rule)
+                               .order_by(t.c.created_ms.desc(), t.c.id.desc()).limit(1)).first()
+        return None if row is None else _alert(row)
+
+    def acknowledge(self, alert_id: int, who: str | None, now: int) -> Alert:
+        t = s.monitor_alerts
+        with self.db.write() as conn:
+            done = conn.execute(update(t).where(t.c.id == alert_id, t.c.status == "open")
+                                .values(status="acknowledged", acknowledged_ms=now, acknowledged_by=who))
+            row = conn.execute(select(t).where(t.c.id == alert_id)).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Alert {alert_id} not found.")
+        _ = done
+        return _alert(row)
