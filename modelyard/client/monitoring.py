@@ -55,8 +55,8 @@ class MonitoringMethods:
         if service is not None:  # in process
             return _LOCAL[op](service.monitoring, payload)
         if method == "GET":
-            return self._t.call("GET", f"{_P}/{op}", params=_drop_none(payload))  # type: ignore[no-any-return]
-        return self._t.call("POST", f"{_P}/{op}", _drop_none(payload))  # type: ignore[no-any-return]
+            return self._t.send("GET", f"{_P}/{op}", params=_drop_none(payload))  # type: ignore[no-any-return]
+        return self._t.send("POST", f"{_P}/{op}", _drop_none(payload))  # type: ignore[no-any-return]
 
     # ---- reference profiles ---------------------------------------------------
 
