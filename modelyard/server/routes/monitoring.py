@@ -1,7 +1,7 @@
 """/api/2.0/modelyard/monitoring/*: reference profiles, monitors, their results and alerts.
 
 Each route is a plain ``fn(service, request) -> dict`` over the monitoring
-service; request types live in ``server/schemas_monitoring.py``.
+service; request types live in ``api/schemas_monitoring.py``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from ...errors import InvalidParameterValue
-from ...service import TrackingService
-from ..protocol import endpoint
-from ..schemas_monitoring import (
+from ...api.schemas_monitoring import (
     AcknowledgeAlert,
     CreateMonitor,
     GetReference,
@@ -27,6 +24,9 @@ from ..schemas_monitoring import (
     SetReference,
     UpdateMonitor,
 )
+from ...errors import InvalidParameterValue
+from ...service import TrackingService
+from ..protocol import endpoint
 from ..ui import monitors
 from ..ui.render import page
 
