@@ -214,10 +214,14 @@ class TraceStore:
         return [pk for (pk,) in conn.execute(query)]
 
     def link_runs(self, conn: Connection, pks: Sequence[int], run_id: str) -> None:
+        if not pks:  # nothing to link (an empty executemany is an error on PostgreSQL)
+            return
         sql = self.db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
         conn.exec_driver_sql(sql, [(pk, run_id) for pk in pks])
 
     def link_prompts(self, conn: Connection, pk: int, versions: Sequence[tuple[str, str]]) -> None:
+        if not versions:
+            return
         sql = self.db.insert_ignore("trace_prompt_links", ("trace_pk", "name", "version"))
         conn.exec_driver_sql(sql, [(pk, name, version) for name, version in versions])
 
