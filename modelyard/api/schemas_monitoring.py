@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from .schemas import Int64
+from .schemas import Int64, Request
 
 __all__ = [
     "AcknowledgeAlert", "CreateMonitor", "GetReference", "GetResult", "ListAlerts", "ListMonitors", "ListResults",
@@ -14,18 +12,18 @@ __all__ = [
 ]
 
 
-class SetReference(msgspec.Struct):
+class SetReference(Request):
     model_name: str = ""
     version: str = ""
     profile: dict[str, Any] | None = None
 
 
-class GetReference(msgspec.Struct):
+class GetReference(Request):
     model_name: str = ""
     version: str = ""
 
 
-class CreateMonitor(msgspec.Struct):
+class CreateMonitor(Request):
     name: str = ""
     model_name: str = ""
     version: str | None = None
@@ -48,34 +46,34 @@ class UpdateMonitor(CreateMonitor):
     pass
 
 
-class MonitorName(msgspec.Struct):
+class MonitorName(Request):
     name: str = ""
 
 
-class ListMonitors(msgspec.Struct):
+class ListMonitors(Request):
     model_name: str | None = None
     max_results: Int64 = 100
     offset: Int64 = 0
 
 
-class ListResults(msgspec.Struct):
+class ListResults(Request):
     name: str = ""
     max_results: Int64 = 100
     offset: Int64 = 0
     with_report: bool = False
 
 
-class GetResult(msgspec.Struct):
+class GetResult(Request):
     result_id: str = ""
 
 
-class ListAlerts(msgspec.Struct):
+class ListAlerts(Request):
     monitor_name: str | None = None
     status: str | None = None
     max_results: Int64 = 100
     offset: Int64 = 0
 
 
-class AcknowledgeAlert(msgspec.Struct):
+class AcknowledgeAlert(Request):
     alert_id: str = ""
     acknowledged_by: str | None = None

@@ -6,57 +6,31 @@
 ...                  rules=[{"metric": "f1", "op": "<", "threshold": 0.8}])
 >>> c.run_monitor("churn-daily")["metrics"]["share_drifted"]
 
-Over HTTP each method is one call to ``/api/2.0/modelyard/monitoring/...``; in
-process the same answer comes from the service (the table ``_LOCAL`` below).
+Each method is one operation of the table (``api/monitoring.py``), in process or over HTTP.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-_P = "/api/2.0/modelyard/monitoring"
+import msgspec
+
+from ..api import monitoring as ops
+from ..api.operations import Operation
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _monitor_kwargs(p: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in p.items() if k not in ("name", "model_name")}
-
-
-_LOCAL: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {
-    "references/set": lambda m, p: m.set_reference(p["model_name"], p["version"], p["profile"]),
-    "references/get": lambda m, p: {"profile": m.get_reference(p["model_name"], p["version"])},
-    "references/delete": lambda m, p: m.delete_reference(p["model_name"], p["version"]) or {},
-    "monitors/create": lambda m, p: {"monitor": m.create_monitor(p["name"], p["model_name"],
-                                                                 **_monitor_kwargs(p)).to_dict()},
-    "monitors/update": lambda m, p: {"monitor": m.update_monitor(p["name"], **_monitor_kwargs(p)).to_dict()},
-    "monitors/get": lambda m, p: {"monitor": m.get_monitor(p["name"]).to_dict()},
-    "monitors/list": lambda m, p: {"monitors": [x.to_dict() for x in m.list_monitors(
-        p.get("model_name"), p["max_results"], p["offset"])]},
-    "monitors/delete": lambda m, p: m.delete_monitor(p["name"]) or {},
-    "monitors/run": lambda m, p: {"result": m.run_monitor(p["name"]).to_dict()},
-    "results/list": lambda m, p: {"results": [r.to_dict(p["with_report"]) for r in m.results(
-        p["name"], p["max_results"], p["offset"], p["with_report"])]},
-    "results/get": lambda m, p: {"result": m.get_result(p["result_id"]).to_dict()},
-    "alerts/list": lambda m, p: {"alerts": [a.to_dict() for a in m.alerts(
-        p.get("monitor_name"), p.get("status"), p["max_results"], p["offset"])]},
-    "alerts/acknowledge": lambda m, p: {"alert": m.acknowledge_alert(p["alert_id"], p.get("acknowledged_by")).to_dict()},
-}
-
-
 class MonitoringMethods:
-    _t: Any
+
+    def _call(self, op: Operation, request: Any) -> dict[str, Any]:
+        raise NotImplementedError  # the Client's
 
     def _monitoring(self, method: str, op: str, payload: dict[str, Any]) -> dict[str, Any]:
-        service = getattr(self._t, "service", None)
-        if service is not None:  # in process
-            return _LOCAL[op](service.monitoring, payload)
-        if method == "GET":
-            return self._t.send("GET", f"{_P}/{op}", params=_drop_none(payload))  # type: ignore[no-any-return]
-        return self._t.send("POST", f"{_P}/{op}", _drop_none(payload))  # type: ignore[no-any-return]
+        operation = ops.BY_PATH[op]
+        return self._call(operation, msgspec.convert(_drop_none(payload), operation.request))
 
     # ---- reference profiles ---------------------------------------------------
 
