@@ -18,6 +18,9 @@ from .run_wire import RunWire
 from .search import index_listed_filters, run_search_sql
 
 RUN_NAME_TAG = "mlflow.runName"
+_RECORD_COLS = ("run_uuid", "name", "experiment_id", "user_id", "status", "start_time", "end_time", "artifact_uri")
+_RECORD_CONFLICT = (" ON CONFLICT (run_uuid) DO UPDATE SET status = excluded.status, end_time = excluded.end_time"
+                    " RETURNING run_uuid, id")
 
 
 class RunRow(NamedTuple):
@@ -89,6 +92,15 @@ class RunStore:
                 .values(lifecycle_stage=stage, deleted_time=now if stage == LifecycleStage.DELETED else None)
             )
 
+    def set_lifecycle_of_experiment(self, experiment_id: int, stage: str, now: int) -> None:
+        """Delete or restore every run of an experiment (with the experiment, as MLflow does)."""
+        with self.db.write() as conn:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.experiment_id == experiment_id)
+                .values(lifecycle_stage=stage, deleted_time=now if stage == LifecycleStage.DELETED else None)
+            )
+
     # ---- writes -----------------------------------------------------------
 
     def log_batch(
@@ -109,6 +121,42 @@ class RunStore:
                 tx.execute(self.db.sql("UPDATE runs SET name = ? WHERE id = ?"), (folded[RUN_NAME_TAG], pk))
         if metrics:
             self.metrics.write(tx, pk, metrics)
+
+    def record_many(self, tx: Tx, runs: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """Create or update many runs with their tags, params and metrics: one statement per table.
+
+        A run dict has ``run_uuid``, ``name``, ``experiment_id``, ``user_id``, ``status``,
+        ``start_time``, ``end_time``, ``artifact_uri`` and optional ``tags``, ``params`` (dicts)
+        and ``metrics`` (keys interned). A run recorded again keeps its name and start time and
+        takes the new status and end time; a run listed twice ends as its last record says, a
+        tag keeps its last value and a param its first (write-once). Returns run id -> pk.
+        """
+        rows: dict[str, list[Any]] = {}
+        for r in runs:
+            found = rows.get(r["run_uuid"])
+            if found is None:
+                rows[r["run_uuid"]] = [r["run_uuid"], r["name"], int(r["experiment_id"]), r.get("user_id"),
+                                       r["status"], r.get("start_time"), r.get("end_time"), r["artifact_uri"]]
+            else:  # what a later upsert of the same run changes
+                found[4], found[6] = r["status"], r.get("end_time")
+        pks: dict[str, int] = dict(self.db.insert_rows(
+            tx, "runs", (*_RECORD_COLS, "lifecycle_stage"), list(rows.values()), _RECORD_CONFLICT, literal=", 'active'",
+        ))
+        tags: dict[tuple[int, str], str] = {}
+        params: dict[tuple[int, str], str] = {}
+        for r in runs:
+            pk = pks[r["run_uuid"]]
+            if r.get("tags"):
+                tags.update({(pk, k): v for k, v in r["tags"].items()})
+            for k, v in (r.get("params") or {}).items():
+                params.setdefault((pk, k), v)
+            if r.get("metrics"):
+                self.metrics.write(tx, pk, r["metrics"])
+        self.db.insert_rows(tx, "tags", ("run_id", "key", "value"), [(*k, v) for k, v in tags.items()],
+                            " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+        self.db.insert_rows(tx, "params", ("run_id", "key", "value"), [(*k, v) for k, v in params.items()],
+                            " ON CONFLICT DO NOTHING")
+        return pks
 
     def _write_params(self, tx: Tx, pk: int, params: Sequence[Param]) -> None:
         wanted: dict[str, str] = {}
