@@ -23,6 +23,7 @@ from ..entities import (
     RunTag,
     ViewType,
 )
+from ..entities.wire import metric_history_dicts, run_dicts
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import RunRow, TrackingStore
 from ..store.database import Tx
@@ -106,10 +107,10 @@ class RunService:
     def get_dict(self, run_id: str) -> dict[str, Any]:
         """The run as its MLflow wire dict (``Run.to_dict`` plus ``outputs``)."""
         limits.check_run_id(run_id)
-        run = self.store.runs.get_dict(run_id)
-        if run is None:
+        page = self.store.runs.page_of(run_id)
+        if page is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-        return run
+        return run_dicts(page)[0]
 
     def _row(self, tx: Tx, run_id: str) -> RunRow:
         limits.check_run_id(run_id)
@@ -327,7 +328,10 @@ class RunService:
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList:
         """:meth:`metric_history` as MLflow wire dicts (``Metric.to_dict``)."""
-        return self._history(run_id, key, max_results, page_token, self.store.metrics.history_dicts)
+        return self._history(run_id, key, max_results, page_token, self._history_dicts)
+
+    def _history_dicts(self, tx: Tx, run_pk: int, key: str, limit: int | None, offset: int) -> list[dict[str, Any]]:
+        return metric_history_dicts(key, self.store.metrics.history_rows(tx, run_pk, key, limit, offset))
 
     def _history(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None, read: Any
@@ -428,9 +432,9 @@ class RunService:
         offset = decode_page_token(page_token)
         if not ids:
             return PagedList([], None)
-        runs = self.store.runs.search_dicts(
+        runs = run_dicts(self.store.runs.search_page(
             ids, ViewType.stages(run_view_type), filters, order, max_results + 1, offset, encoded
-        )
+        ))
         token = encode_page_token(offset + max_results) if len(runs) > max_results else None
         return PagedList(runs[:max_results], token)
 

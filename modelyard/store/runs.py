@@ -6,15 +6,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, update
+from sqlalchemy import update
 
-from ..entities import DatasetInput, LifecycleStage, Metric, Param, Run, RunInfo, RunTag
+from ..entities import DatasetInput, LifecycleStage, Metric, Param, RunInfo, RunTag
 from ..entities.query import ATTRIBUTE, DATASET_CONTEXT_TAG, METRIC, PARAM, Comparison, OrderKey
+from ..entities.wire import RunPage
 from ..errors import InvalidParameterValue
 from . import schema as s
 from .database import Database, Tx
 from .metrics import MetricStore
-from .run_wire import RunWire
+from .run_pages import RunPages
 from .search import index_listed_filters, run_search_sql
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -37,7 +38,7 @@ class RunStore:
     def __init__(self, db: Database, metrics: MetricStore) -> None:
         self.db = db
         self.metrics = metrics
-        self.wire = RunWire(db)
+        self.pages = RunPages(db)
         self._insert_param = db.insert_ignore("params", ("run_id", "key", "value"))
         self._upsert_tag = db.upsert("tags", ("run_id", "key", "value"), ("run_id", "key"))
         self._select_row = db.sql(
@@ -236,16 +237,12 @@ class RunStore:
 
     # ---- reads ------------------------------------------------------------
 
-    def get(self, run_id: str) -> Run | None:
-        found = self.get_dict(run_id)
-        return Run.from_dict(found) if found else None
-
-    def get_dict(self, run_id: str) -> dict[str, Any] | None:
-        """One run as its MLflow wire dict (with ``outputs``), or None."""
+    def page_of(self, run_id: str) -> RunPage | None:
+        """One run as a page of rows (see ``entities/wire.py``), or None."""
         with self.db.fast_read() as tx:
-            return self.wire.get(tx, run_id)
+            return self.pages.one(tx, run_id)
 
-    def search_dicts(
+    def search_page(
         self,
         experiment_ids: list[int],
         stages: tuple[str, ...],
@@ -253,18 +250,18 @@ class RunStore:
         order_by: list[OrderKey],
         limit: int,
         offset: int,
-        encoded: bool = False,
-    ) -> list[dict[str, Any]]:
-        """A page of matching runs as MLflow wire dicts, in MLflow's order (see ``store/search.py``).
+        pairs_json: bool = False,
+    ) -> RunPage:
+        """A page of matching runs as rows, in MLflow's order (see ``store/search.py``).
 
-        ``encoded``: params and tags as database-written JSON (see ``RunWire.build``).
+        ``pairs_json``: params and tags as database-written JSON where it is faster (``RunPages.read``).
         """
         with self.db.fast_read() as tx:
             walk = self._walk_sort_index(tx, experiment_ids, order_by, offset + limit, filters)
             sql, params = run_search_sql(
                 experiment_ids, stages, filters, order_by, limit, offset, self.db.dialect, walk_sort_index=walk
             )
-            return self.wire.build(tx, tx.all(sql, params), encoded)
+            return self.pages.read(tx, tx.all(sql, params), pairs_json)
 
     def _walk_sort_index(
         self, tx: Tx, experiment_ids: list[int], order_by: list[OrderKey], need: int, filters: Sequence[Comparison] = ()
@@ -321,8 +318,3 @@ class RunStore:
             if rows * rows < need * total:
                 return True
         return False
-
-    def load(self, conn: Connection, query: Select[Any]) -> list[Run]:
-        """Materialise the runs a query selects (all ``runs`` columns, in table order), in its order."""
-        rows = conn.execute(query).all()
-        return [Run.from_dict(d) for d in self.wire.build(Tx(conn.connection.cursor()), rows)]
