@@ -124,3 +124,17 @@ def test_log_batch_with_an_unknown_model_id_over_http_is_404_and_stores_nothing(
         assert http.post(f"{api}/runs/log-metric", json=one).status_code == 404
         run = http.get(f"{api}/runs/get", params={"run_id": run_id}).json()["run"]
         assert not run["data"].get("metrics") and not run["data"].get("params")
+
+
+def test_the_embedded_sdk_links_model_points_through_the_service(tmp_path):
+    from modelyard.client import Client
+
+    with Client(str(tmp_path / "store")) as sdk:
+        run_id = sdk.create_run("0").info.run_id
+        model = sdk.create_logged_model("0", name="m", source_run_id=run_id)
+        sdk.log_batch(run_id, [Metric("acc", 0.9, 1, 0, model_id=model.model_id)])
+        assert [m.value for m in sdk.get_logged_model(model.model_id).metrics] == [0.9]
+        with pytest.raises(ResourceDoesNotExist, match="m-missing"):
+            sdk.log_batch(run_id, [Metric("acc", 0.8, 2, 1, model_id="m-missing")], [Param("p", "1")])
+        run = sdk.get_run(run_id)
+        assert run.data.metrics == {"acc": 0.9} and run.data.params == {}
