@@ -1,6 +1,9 @@
-"""One database: its engine and pool, its units of work and the SQL dialect details.
+"""One database: its engine and connections, its units of work and the SQL dialect details.
 
-Every connection comes from the engine's one pool. A *unit of work*
+Connections are opened by the engine: units of work and SQLAlchemy Core
+transactions check them out of its pool, the hot paths' lone transactions
+take them from one :class:`FreeList` (the pool's bookkeeping would cost a third of
+a ``log_metric``). A *unit of work*
 (:meth:`Database.unit_of_work`) is one transaction on one pooled connection:
 SQLAlchemy Core statements (:meth:`Database.write`, :meth:`Database.read`) and
 the hand-written DB-API SQL of the hot paths (:meth:`Database.fast_write`,
@@ -183,54 +186,124 @@ class _Joined:
             self.uow.savepoint_end(self.cur, exc_type is not None)
 
 
+class FreeList:
+    """Bare DB-API connections for the hot paths' transactions, reused without a pool's bookkeeping.
+
+    SQLAlchemy's pool costs 10-15 us of CPU per checkout and return (its connection
+    proxy, events and reset): a third of a ``log_metric`` on SQLite. Here a
+    transaction pops an idle connection and appends it back when done;
+    ``list.pop``/``append`` are atomic, so any number of threads share the list
+    without a lock, and each connection is used by one thread at a time. Each
+    connection is opened by the engine (so it gets exactly the session setup of
+    ``engine.py`` and ``_pg_session_options``) and detached from its pool.
+
+    ``alive(conn, idle_since)`` vets an idle connection before reuse (PostgreSQL:
+    :func:`_pg_alive`). A connection left in a transaction is never reused. After
+    ``os.fork`` the child never uses nor closes the parent's connections: the list
+    notices the new process id and starts empty (psycopg and sqlite3 objects dropped
+    in a child leave the parent's sessions and locks alone).
+    """
+
+    __slots__ = ("alive", "closed", "engine", "idle", "max_idle", "pid", "reusable")
+
+    def __init__(self, engine: Engine, max_idle: int, alive: Callable[[Any, float], bool] | None,
+                 reusable: Callable[[Any], bool]) -> None:
+        self.engine = engine
+        self.idle: list[tuple[Any, float]] = []
+        self.max_idle = max_idle
+        self.alive = alive
+        self.reusable = reusable
+        self.closed = False
+        self.pid = os.getpid()
+
+    def checkout(self) -> Any:
+        if self.pid != os.getpid():  # a forked child: the parent's connections are not ours
+            self.idle, self.pid = [], os.getpid()
+        while True:
+            try:
+                conn, since = self.idle.pop()
+            except IndexError:
+                fairy = self.engine.raw_connection()
+                fairy.detach()
+                return fairy.dbapi_connection
+            if self.alive is None or self.alive(conn, since):
+                return conn
+            _close_quietly(conn)
+
+    def checkin(self, conn: Any) -> None:
+        if self.closed or self.pid != os.getpid() or len(self.idle) >= self.max_idle or not self.reusable(conn):
+            _close_quietly(conn)
+        else:
+            self.idle.append((conn, time.monotonic()))
+
+    def close(self) -> None:
+        self.closed = True
+        while self.idle:
+            _close_quietly(self.idle.pop()[0])
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001, S110  (already broken: nothing left to close)
+        pass
+
+
+def _sqlite_reusable(conn: Any) -> bool:
+    return not conn.in_transaction  # a failed rollback leaves a transaction open: never reuse that
+
+
+def _pg_reusable(conn: Any) -> bool:
+    return not (conn.closed or conn.broken) and conn.info.transaction_status == 0  # 0 = IDLE
+
+
 class _Transaction:
-    """``with db.fast_write() as tx`` outside a unit of work: a pooled connection, one transaction."""
+    """``with db.fast_write() as tx`` outside a unit of work: a free-list connection, one transaction."""
 
-    __slots__ = ("begin", "commit", "db", "fairy", "no_wait")
+    __slots__ = ("begin", "commit", "conn", "free", "no_wait")
 
-    def __init__(self, db: Database, begin: str | None, commit: bool, no_wait: bool) -> None:
-        self.db = db
+    def __init__(self, free: FreeList, begin: str | None, commit: bool, no_wait: bool) -> None:
+        self.free = free
         self.begin = begin
         self.commit = commit
         self.no_wait = no_wait
 
     def __enter__(self) -> Tx:
-        fairy = self.fairy = self.db.engine.raw_connection()
+        conn = self.conn = self.free.checkout()
         try:
-            cur = fairy.cursor()
+            cur = conn.cursor()
             if self.no_wait:
                 cur.execute("PRAGMA busy_timeout=0")
             if self.begin:
                 cur.execute(self.begin)
         except BaseException:
+            _rollback(conn)
             self._checkin()
             raise
         return Tx(cur)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
                  tb: TracebackType | None) -> None:
-        fairy = self.fairy
+        conn = self.conn
         try:
             if exc_type is None and self.commit:
-                fairy.commit()
+                conn.commit()
             else:
-                fairy.rollback()
+                conn.rollback()
         except BaseException:
-            _rollback(fairy)
+            _rollback(conn)
             raise
         finally:
             self._checkin()
 
     def _checkin(self) -> None:
-        fairy = self.fairy
-        driver: Any = fairy.dbapi_connection
-        try:
-            if self.no_wait:
-                driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            if self.db.is_sqlite and driver.in_transaction:
-                fairy.invalidate()  # a failed rollback left a transaction open: never reuse that
-        finally:
-            fairy.close()
+        if self.no_wait:
+            try:
+                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            except Exception:  # noqa: BLE001  (a connection that cannot take it is not reused)
+                _close_quietly(self.conn)
+                return
+        self.free.checkin(self.conn)
 
 
 def _rollback(conn: Any) -> None:
@@ -331,6 +404,11 @@ class Database:
         database = self.engine.url.database or ""
         self._on_file = self.is_sqlite and database not in ("", ":memory:") and not self.engine.url.query
         self._begin = "BEGIN IMMEDIATE" if self.is_sqlite else None
+        # The hot paths' connections (see FreeList); units of work and SQLAlchemy Core use the engine's pool.
+        if self.is_sqlite:
+            self._free = FreeList(self.engine, 8, None, _sqlite_reusable)
+        else:
+            self._free = FreeList(self.engine, 10, _pg_alive, _pg_reusable)
         # Called after a unit of work is rolled back as a whole: e.g. a cache of ids inserted
         # inside it forgets them, since SQLite may hand the same ids out again.
         self.after_rollback: list[Callable[[], None]] = []
@@ -419,14 +497,14 @@ class Database:
         uow = _CURRENT.get()
         if uow is not None and uow.db is self:
             return _Joined(uow, True)
-        return _Transaction(self, self._begin, True, self._no_wait.get())
+        return _Transaction(self._free, self._begin, True, self._no_wait.get())
 
     def fast_read(self) -> _Transaction | _Joined:
         """A read snapshot on the bare DB-API connection (inside a unit of work: its connection)."""
         uow = _CURRENT.get()
         if uow is not None and uow.db is self:
             return _Joined(uow, False)
-        return _Transaction(self, "BEGIN" if self.is_sqlite else None, False, False)
+        return _Transaction(self._free, "BEGIN" if self.is_sqlite else None, False, False)
 
     # ---- SQL text -----------------------------------------------------------------
 
@@ -481,4 +559,5 @@ class Database:
         return out
 
     def dispose(self) -> None:
+        self._free.close()
         self.engine.dispose()

@@ -36,7 +36,7 @@ def make_engine(uri: str, *, sqlite_synchronous: str = "FULL", busy_timeout_ms: 
     ``conn.execution_options(write=True)``) so concurrent writers queue on the
     lock instead of failing with "database is locked" on upgrade.
 
-    One pool per engine serves every transaction (``database.py``): it keeps up to
+    The engine's pool serves units of work and Core transactions (``database.py``): it keeps up to
     ``pool_size`` idle connections and opens more when more threads need one at once
     (closed again on return), so no caller ever waits on the pool itself; the most
     recently used first, so the idle ones really idle. No

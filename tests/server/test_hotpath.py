@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from starlette.applications import Starlette
 
 from modelyard.server import create_app
@@ -221,10 +220,8 @@ def test_a_locked_store_answers_503_and_the_write_can_be_retried(app):
         pytest.skip("SQLite's file lock")
     run_id = new_run(app)
     # Shorten the wait on the lock for the connections the hot path will use (60 s by default).
-    def short_wait(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_conn.execute("PRAGMA busy_timeout=50")
-
-    event.listen(db.engine, "checkout", short_wait)
+    for conn, _ in db._free.idle:
+        conn.execute("PRAGMA busy_timeout=50")
     holder = sqlite3.connect(db.engine.url.database, isolation_level=None)
     body = [json.dumps({"run_id": run_id, "key": "m", "value": 1, "timestamp": 1}).encode()]
     holder.execute("BEGIN IMMEDIATE")
