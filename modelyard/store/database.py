@@ -83,28 +83,44 @@ class UnitOfWork:
     ``wait=False`` at once or not at all (``database is locked`` before anything
     ran), else within the busy timeout. A unit opened inside another joins it (as a
     savepoint).
+
+    ``core=False`` (the server's group commit, whose calls write through fast
+    transactions only): the connection comes from the :class:`FreeList`, without
+    SQLAlchemy's pool and ``Connection``; Core transactions cannot join such a unit.
     """
 
-    __slots__ = ("conn", "cur", "db", "driver", "lost", "token", "wait")
+    __slots__ = ("conn", "core", "cur", "db", "driver", "lost", "token", "wait")
 
-    driver: Any  # the DB-API connection under ``conn``
+    driver: Any  # the DB-API connection (under ``conn`` when there is one)
+    conn: Connection | None
 
-    def __init__(self, db: Database, wait: bool = True) -> None:
+    def __init__(self, db: Database, wait: bool = True, core: bool = True) -> None:
         self.db = db
         self.wait = wait
+        self.core = core
         self.lost = False
+        self.conn = None
 
     def __enter__(self) -> Self:
         db = self.db
-        conn = self.conn = db.engine.connect()
+        if self.core:
+            conn = self.conn = db.engine.connect()
+            self.driver = None
+            try:
+                self.driver = conn.connection.driver_connection
+            except BaseException:
+                conn.close()
+                raise
+        else:
+            self.driver = db._free.checkout()
+        driver = self.driver
         try:
-            driver: Any = conn.connection.driver_connection
-            self.driver = driver
             if db.is_sqlite:  # the driver's own error if the lock is not had ("database is locked")
                 if not self.wait:
                     driver.execute("PRAGMA busy_timeout=0")
                 driver.execute("BEGIN IMMEDIATE")
-            conn.begin()  # SQLAlchemy's side of it (engine.py adds no second BEGIN)
+            if self.conn is not None:
+                self.conn.begin()  # SQLAlchemy's side of it (engine.py adds no second BEGIN)
             self.cur = driver.cursor()
         except BaseException:
             self._release()
@@ -121,11 +137,11 @@ class UnitOfWork:
             if exc_type is None and not self.lost:
                 if db.is_sqlite and not self.driver.in_transaction:
                     raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
-                self.conn.commit()
+                (self.driver if self.conn is None else self.conn).commit()
                 committed = True
         finally:
             if not committed:
-                _rollback(self.conn)
+                _rollback(self.driver if self.conn is None else self.conn)
                 for hook in db.after_rollback:
                     hook()
             self._release()
@@ -136,8 +152,16 @@ class UnitOfWork:
         try:
             if self.db.is_sqlite and not self.wait:
                 self.driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        finally:
+        except Exception:  # noqa: BLE001  (a connection that cannot take it is not reused)
+            if self.conn is None:
+                _close_quietly(self.driver)
+                return
+            self.conn.invalidate()
+        if self.conn is not None:
             self.conn.close()  # back to the pool (which rolls back anything left open)
+        else:
+            _rollback(self.driver)
+            self.db._free.checkin(self.driver)
 
     # ---- joining ------------------------------------------------------------------
 
@@ -162,6 +186,12 @@ class UnitOfWork:
             self.lost = True
             if not failed:
                 raise
+
+
+def _core(uow: UnitOfWork) -> Connection:
+    if uow.conn is None:
+        raise RuntimeError("a group commit holds fast transactions only: no SQLAlchemy Core inside it")
+    return uow.conn
 
 
 class _Joined:
@@ -440,7 +470,7 @@ class Database:
         failing at once."""
         if not self.can_group:
             raise RuntimeError("group transactions need a SQLite file")
-        return UnitOfWork(self, wait)
+        return UnitOfWork(self, wait, core=False)
 
     @property
     def can_group(self) -> bool:
@@ -469,7 +499,7 @@ class Database:
         uow = self.current()
         if uow is not None:
             with _Joined(uow, True):
-                yield uow.conn
+                yield _core(uow)
             return
         with self.engine.connect().execution_options(write=True) as conn:
             with conn.begin():
@@ -481,7 +511,7 @@ class Database:
         uow = self.current()
         if uow is not None:
             uow.check()
-            yield uow.conn
+            yield _core(uow)
             return
         with self.engine.connect() as conn:
             with conn.begin():
