@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from ..errors import ModelyardError, TemporarilyUnavailable
@@ -30,8 +31,11 @@ def error_payload(exc: BaseException, method: str, path: str) -> tuple[int, dict
 
 
 def is_busy(exc: BaseException) -> bool:
-    """SQLite's "database is locked": another connection held the write lock past our wait."""
-    if type(exc).__name__ != "OperationalError":
-        return False
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
+    """SQLite's "database is locked": another connection held the write lock past our wait.
+
+    Read from SQLite's error code (``SQLITE_BUSY``/``SQLITE_LOCKED`` and their extended
+    codes), on the driver's exception or the SQLAlchemy error wrapping it, never from its text.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ..artifacts.locations import ANYWHERE
@@ -11,6 +12,7 @@ from .artifacts import PROXY_SCHEME, ArtifactService
 from .registry_sources import source_pattern
 
 if TYPE_CHECKING:
+    from ..store.database import UnitOfWork
     from .experiments import ExperimentService
     from .logged_models import LoggedModelService
     from .registry import RegistryService
@@ -74,6 +76,8 @@ class TrackingService:
         self.logged_models = LoggedModelService(self.store, self.experiments, self.runs)
         self.registry.logged_model_lookup = self.logged_models.get
         self.registry.logged_model_registered = self.logged_models.record_model_version
+        self.runs.check_model_links = self.logged_models.check_links
+        self.runs.link_model_metrics = self.logged_models.link_metrics
         self.registry.source_regex = source_pattern(settings.model_version_source_regex)
         self.webhooks = WebhooksService(self.store, self)
         self.inference = InferenceService(self.store, self)
@@ -85,6 +89,17 @@ class TrackingService:
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """One transaction for every service call made in the block, across tables: all of them are
+        stored, or (an exception leaves the block) none. Calls inside join it; outside one, each call
+        is its own transaction.
+
+        >>> with svc.unit_of_work():
+        ...     svc.runs.log_batch(run_id, metrics)
+        ...     svc.registry.set_registered_model_alias("churn", "champion", "3")
+        """
+        return self.store.db.unit_of_work()
 
     def _location_for(self, experiment_id: int) -> str:
         if self.settings.serve_artifacts:

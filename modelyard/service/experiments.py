@@ -91,7 +91,7 @@ class ExperimentService:
             raise InvalidParameterValue(
                 "Cannot delete the default experiment '0'. This is an internally reserved experiment."
             )
-        self.store.experiments.set_lifecycle(int(exp.experiment_id), LifecycleStage.DELETED, now_ms())
+        self._set_lifecycle(int(exp.experiment_id), LifecycleStage.DELETED)
 
     def restore(self, experiment_id: str | int) -> None:
         exp = self.get(experiment_id)
@@ -99,7 +99,14 @@ class ExperimentService:
             raise InvalidParameterValue(
                 f"Cannot restore an experiment that is not deleted. Experiment {experiment_id} is {exp.lifecycle_stage}."
             )
-        self.store.experiments.set_lifecycle(int(exp.experiment_id), LifecycleStage.ACTIVE, now_ms())
+        self._set_lifecycle(int(exp.experiment_id), LifecycleStage.ACTIVE)
+
+    def _set_lifecycle(self, experiment_id: int, stage: str) -> None:
+        """Delete or restore an experiment together with its runs, as MLflow does: one transaction."""
+        now = now_ms()
+        with self.store.db.unit_of_work():
+            self.store.experiments.set_lifecycle(experiment_id, stage, now)
+            self.store.runs.set_lifecycle_of_experiment(experiment_id, stage, now)
 
     def set_tag(self, experiment_id: str | int, key: str, value: str) -> None:
         limits.check_name(key, "key", "Tag")

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..entities import LifecycleStage, Metric, PagedList
 from ..entities.logged_models import LoggedModel, LoggedModelOutput, LoggedModelStatus
+from ..entities.metric_columns import MetricColumns
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.logged_models import LinkedMetric, ModelRow
@@ -179,11 +180,11 @@ class LoggedModelService:
 
     # ---- runs: linked metrics and outputs -------------------------------------
 
-    def link_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
-        """Link the points that carry a ``model_id`` to their models (the run keeps them too)."""
+    def check_links(self, metrics: Sequence[Metric]) -> list[Metric]:
+        """The points that carry a ``model_id``, each checked (before anything is written)."""
+        if isinstance(metrics, MetricColumns):
+            return []  # columnar batches carry no model ids
         linked = [m for m in metrics if m.model_id]
-        if not linked:
-            return
         for i, m in enumerate(linked):
             limits.check_metric(m, f"metrics[{i}]" if len(linked) > 1 else "")
             limits.check_length("dataset_name", m.dataset_name, limits.MAX_DATASET_NAME_SIZE)
@@ -191,6 +192,14 @@ class LoggedModelService:
             if (m.dataset_name is None) != (m.dataset_digest is None):
                 raise InvalidParameterValue(
                     f"Metric '{m.key}': both dataset_name and dataset_digest must be provided if one is provided.")
+        return linked
+
+    def link_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Link the points that carry a ``model_id`` to their models (the run keeps them too: the runs
+        service calls this inside ``log_batch``/``log_metric``, in their transaction)."""
+        linked = self.check_links(metrics)
+        if not linked:
+            return
         with self.store.db.write() as conn:
             run_pk = self._active_run(conn, run_id)
             models = self._rows(conn, {m.model_id for m in linked})  # type: ignore[misc]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..entities import LifecycleStage, Metric, Param, RunStatus, RunTag
+from ..entities import Metric, RunStatus
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from . import limits
@@ -51,7 +51,6 @@ class PipelinesService(SchedulesService, TriggersService):
         self.store = store
         self.service = service  # the TrackingService, for its other parts
         self._p = store.pipelines
-        self._p.metrics = store.metrics
         self._listeners: list[Callable[[], None]] = []
         self.registry = PipelineRegistry(service.settings.pipeline_modules)  # loads on first use
 
@@ -109,7 +108,11 @@ class PipelinesService(SchedulesService, TriggersService):
                 "run_uuid": limits.check_run_id(e["run_uuid"], "cache_entries.run_uuid"),
                 "output": to_json(e["output"]), "created_time": now, "hits": 0, "last_hit_time": None,
             })
-        self._p.record(run_row, rows, entries, [str(k) for k in batch.get("cache_hits") or []], now)
+        hits = [str(k) for k in batch.get("cache_hits") or []]
+        with self.store.db.unit_of_work():  # the steps' runs and the pipeline's rows: all or nothing
+            if rows:
+                self.service.runs.record_many([r.pop("run") for r in rows])
+            self._p.record(run_row, rows, entries, hits, now)
 
     def _step_row(
         self, st: dict[str, Any], i: int, locations: dict[str, str], checked: set[str], parents: set[str]
@@ -123,33 +126,24 @@ class PipelinesService(SchedulesService, TriggersService):
         if status not in STEP_STATUSES:
             raise InvalidParameterValue(f"{path}.status must be one of {', '.join(STEP_STATUSES)}, got {status!r}.")
         exp_id = str(st.get("experiment_id", "0"))
-        if exp_id not in locations:
-            exp = self.service.experiments.get(exp_id)
-            if exp.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise InvalidParameterValue(f"The experiment {exp_id} must be in the 'active' state.")
-            locations[exp_id] = exp.artifact_location.rstrip("/")
+        root = self.service.runs.artifact_root(exp_id, locations)
         tags = {str(k): str(v) for k, v in (st.get("tags") or {}).items()}
-        for j, (k, v) in enumerate(tags.items()):
-            if k not in checked or len(v) > limits.MAX_TAG_VAL_LENGTH:  # a checked key: only the value's length
-                limits.check_tag(RunTag(k, v), f"{path}.tags[{j}]")
-                checked.add(k)
         params = {str(k): str(v) for k, v in (st.get("params") or {}).items()}
-        for j, (k, v) in enumerate(params.items()):
-            if k not in checked or len(v) > limits.MAX_PARAM_VAL_LENGTH:
-                limits.check_param(Param(k, v), f"{path}.params[{j}]")
-                checked.add(k)
         metrics = [Metric(str(m[0]), float(m[1]), int(m[2]), int(m[3])) for m in st.get("metrics") or []]
-        for m in metrics:
-            limits.check_metric(m)
+        self.service.runs.check_recorded(path, tags, params, metrics, checked)
+        task_key = str(st["task_key"])
         return {
-            "pipeline_run_uuid": st["pipeline_run_uuid"], "task_key": str(st["task_key"]), "step": str(st["step"]),
+            "pipeline_run_uuid": st["pipeline_run_uuid"], "task_key": task_key, "step": str(st["step"]),
             "run_uuid": run_id, "position": int(st.get("position", 0)), "status": status,
             "attempts": int(st.get("attempts", 0)), "cache_key": st.get("cache_key"),
             "cached_from": st.get("cached_from"), "start_time": st.get("start_time"), "end_time": st.get("end_time"),
             "inputs": to_json(st.get("inputs")), "output": to_json(st.get("output")), "error": st.get("error"),
-            "experiment_id": exp_id, "artifact_uri": f"{locations[exp_id]}/{run_id}/artifacts",
-            "run_status": RUN_STATUS_OF_STEP[status], "user_id": st.get("user_id"),
-            "tags": tags, "params": params, "metrics": metrics,
+            "run": {  # the step's tracking run, written by the runs service
+                "run_uuid": run_id, "name": task_key, "experiment_id": exp_id, "user_id": st.get("user_id"),
+                "status": RUN_STATUS_OF_STEP[status], "start_time": st.get("start_time"),
+                "end_time": st.get("end_time"), "artifact_uri": f"{root}/{run_id}/artifacts",
+                "tags": tags, "params": params, "metrics": metrics,
+            },
         }
 
     # ---- reading pipeline runs -----------------------------------------------------------

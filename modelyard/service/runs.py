@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..entities import (
@@ -23,6 +23,7 @@ from ..entities import (
     RunTag,
     ViewType,
 )
+from ..entities.wire import metric_history_dicts, run_dicts
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import RunRow, TrackingStore
 from ..store.database import Tx
@@ -48,6 +49,10 @@ class RunService:
     def __init__(self, store: TrackingStore, experiments: ExperimentService) -> None:
         self.store = store
         self.experiments = experiments
+        # Links the points that name a logged model to it (``LoggedModelService``: checks them,
+        # then writes in the transaction it is called in); set by the TrackingService.
+        self.check_model_links: Callable[[Sequence[Metric]], list[Metric]] = lambda metrics: []
+        self.link_model_metrics: Callable[[str, Sequence[Metric]], None] | None = None
 
     # ---- lifecycle ------------------------------------------------------------
 
@@ -102,10 +107,10 @@ class RunService:
     def get_dict(self, run_id: str) -> dict[str, Any]:
         """The run as its MLflow wire dict (``Run.to_dict`` plus ``outputs``)."""
         limits.check_run_id(run_id)
-        run = self.store.runs.get_dict(run_id)
-        if run is None:
+        page = self.store.runs.page_of(run_id)
+        if page is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-        return run
+        return run_dicts(page)[0]
 
     def _row(self, tx: Tx, run_id: str) -> RunRow:
         limits.check_run_id(run_id)
@@ -157,9 +162,24 @@ class RunService:
         *,
         max_metrics: int = limits.MAX_METRICS_PER_BATCH,
     ) -> None:
-        """Validate everything, then write it all in one transaction (or nothing)."""
+        """Validate everything, then write it all in one transaction (or nothing).
+
+        Points that name a logged model (``model_id``) are also linked to it in the same
+        transaction: an unknown model stores nothing of the batch.
+        """
         limits.check_batch_limits(metrics, params, tags, max_metrics=max_metrics)
         limits.check_batch(metrics, params, tags)
+        linked = self.check_model_links(metrics) if metrics else []
+        if linked:
+            with self.store.db.unit_of_work():
+                self._log_batch(run_id, metrics, params, tags)
+                self._link(run_id, linked)
+        else:
+            self._log_batch(run_id, metrics, params, tags)
+
+    def _log_batch(
+        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+    ) -> None:
         if metrics:
             self.store.metrics.ensure_keys({m.key for m in metrics})
         with self.store.db.fast_write() as tx:
@@ -167,11 +187,26 @@ class RunService:
             self.store.runs.log_batch(tx, row.pk, metrics, params, tags)
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
+        """Log one point (linked to its logged model too if it names one, in the same transaction)."""
         limits.check_metric(metric)
+        if metric.model_id:
+            linked = self.check_model_links((metric,))
+            with self.store.db.unit_of_work():
+                self._log_metric(run_id, metric)
+                self._link(run_id, linked)
+        else:
+            self._log_metric(run_id, metric)
+
+    def _log_metric(self, run_id: str, metric: Metric) -> None:
         self.store.metrics.ensure_keys((metric.key,))
         with self.store.db.fast_write() as tx:
             row = self._active_row(tx, run_id)
             self.store.metrics.write(tx, row.pk, (metric,))
+
+    def _link(self, run_id: str, linked: Sequence[Metric]) -> None:
+        if self.link_model_metrics is None:
+            raise RuntimeError("RunService.link_model_metrics is not set: build it through TrackingService")
+        self.link_model_metrics(run_id, linked)
 
     def log_param(self, run_id: str, param: Param) -> None:
         limits.check_param(param)
@@ -223,6 +258,45 @@ class RunService:
                 raise ResourceDoesNotExist(f"Logged model with ID '{missing[0]}' not found.")
             self.store.runs.log_inputs(tx, row.pk, row.experiment_id, datasets)
 
+    # ---- runs recorded in bulk (pipeline steps) --------------------------------
+
+    def artifact_root(self, experiment_id: str, known: dict[str, str]) -> str:
+        """The artifact location of an active experiment, under which its runs' artifacts go
+        (``known``: locations already looked up, by experiment id; updated)."""
+        found = known.get(experiment_id)
+        if found is None:
+            exp = self.experiments.get(experiment_id)
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise InvalidParameterValue(
+                    f"The experiment {experiment_id} must be in the 'active' state. Current state is {exp.lifecycle_stage}.")
+            found = known[experiment_id] = exp.artifact_location.rstrip("/")
+        return found
+
+    def check_recorded(
+        self, path: str, tags: dict[str, str], params: dict[str, str], metrics: Sequence[Metric], checked: set[str]
+    ) -> None:
+        """The logging limits for a run recorded by :meth:`record_many`, errors naming ``path``
+        (``checked``: tag and param keys already checked in this batch; updated)."""
+        for j, (k, v) in enumerate(tags.items()):
+            if k not in checked or len(v) > limits.MAX_TAG_VAL_LENGTH:  # a checked key: only the value's length
+                limits.check_tag(RunTag(k, v), f"{path}.tags[{j}]")
+                checked.add(k)
+        for j, (k, v) in enumerate(params.items()):
+            if k not in checked or len(v) > limits.MAX_PARAM_VAL_LENGTH:
+                limits.check_param(Param(k, v), f"{path}.params[{j}]")
+                checked.add(k)
+        for m in metrics:
+            limits.check_metric(m)
+
+    def record_many(self, runs: Sequence[dict[str, Any]]) -> None:
+        """Create or update many runs (checked with :meth:`check_recorded`) with their tags, params
+        and metrics in one transaction: see ``RunStore.record_many``."""
+        keys = {m.key for r in runs for m in r.get("metrics") or ()}
+        if keys:
+            self.store.metrics.ensure_keys(keys)
+        with self.store.db.fast_write() as tx:
+            self.store.runs.record_many(tx, runs)
+
     def dataset_summaries(self, experiment_ids: Sequence[str | int]) -> list[dict[str, str]]:
         """The datasets runs used in these experiments, as MLflow's ``search-datasets`` summaries (at most 1000)."""
         if not experiment_ids:
@@ -254,7 +328,10 @@ class RunService:
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList:
         """:meth:`metric_history` as MLflow wire dicts (``Metric.to_dict``)."""
-        return self._history(run_id, key, max_results, page_token, self.store.metrics.history_dicts)
+        return self._history(run_id, key, max_results, page_token, self._history_dicts)
+
+    def _history_dicts(self, tx: Tx, run_pk: int, key: str, limit: int | None, offset: int) -> list[dict[str, Any]]:
+        return metric_history_dicts(key, self.store.metrics.history_rows(tx, run_pk, key, limit, offset))
 
     def _history(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None, read: Any
@@ -355,9 +432,9 @@ class RunService:
         offset = decode_page_token(page_token)
         if not ids:
             return PagedList([], None)
-        runs = self.store.runs.search_dicts(
+        runs = run_dicts(self.store.runs.search_page(
             ids, ViewType.stages(run_view_type), filters, order, max_results + 1, offset, encoded
-        )
+        ))
         token = encode_page_token(offset + max_results) if len(runs) > max_results else None
         return PagedList(runs[:max_results], token)
 

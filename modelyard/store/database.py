@@ -1,21 +1,34 @@
-"""One database: its engine, its transactions and the SQL dialect details."""
+"""One database: its engine and connections, its units of work and the SQL dialect details.
+
+Connections are opened by the engine: units of work and SQLAlchemy Core
+transactions check them out of its pool, the hot paths' lone transactions
+take them from one :class:`FreeList` (the pool's bookkeeping would cost a third of
+a ``log_metric``). A *unit of work*
+(:meth:`Database.unit_of_work`) is one transaction on one pooled connection:
+SQLAlchemy Core statements (:meth:`Database.write`, :meth:`Database.read`) and
+the hand-written DB-API SQL of the hot paths (:meth:`Database.fast_write`,
+:meth:`Database.fast_read`) opened while it is open, on this thread or asyncio
+task, join it instead of taking a connection of their own. Each write that joins
+is a savepoint: one that fails undoes its own writes only, and the caller decides
+whether the whole unit goes (an exception out of the block rolls everything back).
+Outside a unit of work each call is its own transaction, committed on exit.
+"""
 
 from __future__ import annotations
 
 import os
 import select
 import sqlite3
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, exc
 
-from .engine import make_engine
+from .engine import BUSY_TIMEOUT_MS, make_engine
 from .migrate import migrate
 
 
@@ -44,96 +57,198 @@ class Tx:
         return self.cur.fetchall()
 
 
-class _Pooled:
-    """Connections from SQLAlchemy's pool (PostgreSQL, in-memory SQLite): checked in by closing."""
-
-    __slots__ = ("engine",)
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def checkout(self) -> Any:
-        return self.engine.raw_connection()
-
-    def checkin(self, conn: Any) -> None:
-        conn.close()  # back to the pool, which rolls back anything left open
-
-    def close(self) -> None:
-        pass
+class UnitLost(sqlite3.OperationalError):
+    """A unit of work's transaction ended under it (SQLite rolls back on I/O errors or a full
+    disk): nothing of the unit was committed."""
 
 
-class _Freelist:
-    """Bare ``sqlite3`` connections for the hot paths, reused without a pool's bookkeeping.
+GroupLost = UnitLost  # the name the server's group commit knows
 
-    Each connection is opened by the engine (so it gets exactly the pragmas of
-    ``engine.py``: WAL, busy timeout, ``synchronous``, foreign keys) and then
-    detached from its pool. A transaction takes one off the list and puts it
-    back when done: ``list.pop``/``append`` are atomic, so any number of threads
-    share the list without a lock, and each connection is used by one thread at
-    a time. Several processes on one file coordinate through SQLite's own locks,
-    as before.
+
+# The unit of work open in this context (thread or asyncio task), whichever Database it is on.
+_CURRENT: ContextVar[UnitOfWork | None] = ContextVar("modelyard_unit_of_work", default=None)
+
+
+class UnitOfWork:
+    """``with db.unit_of_work():`` one transaction on one connection for everything opened inside.
+
+    SQLAlchemy Core and hand-written SQL run on the same connection
+    (:attr:`conn` and its driver connection); every write that joins is a savepoint;
+    reads see what the unit wrote. Committed when the block leaves without an
+    exception, else rolled back whole; either way nothing is visible to others,
+    nor durable, before then. After a rollback of the whole unit (or a failed
+    commit) ``db.after_rollback`` hooks run: caches of ids written inside it.
+
+    On SQLite the write lock is taken at the start (``BEGIN IMMEDIATE``): with
+    ``wait=False`` at once or not at all (``database is locked`` before anything
+    ran), else within the busy timeout. A unit opened inside another joins it (as a
+    savepoint).
+
+    ``core=False`` (the server's group commit, whose calls write through fast
+    transactions only): the connection comes from the :class:`FreeList`, without
+    SQLAlchemy's pool and ``Connection``; Core transactions cannot join such a unit.
     """
 
-    __slots__ = ("__weakref__", "closed", "engine", "idle", "max_idle", "setup")
+    __slots__ = ("conn", "core", "cur", "db", "driver", "lost", "token", "wait")
 
-    def __init__(self, engine: Engine, max_idle: int = 8, setup: str = "") -> None:
-        self.engine = engine
-        self.idle: list[sqlite3.Connection] = []
-        self.max_idle = max_idle
-        self.setup = setup  # a statement run once on each new connection
-        self.closed = False
-        _FREELISTS.add(self)
+    driver: Any  # the DB-API connection (under ``conn`` when there is one)
+    conn: Connection | None
 
-    def checkout(self) -> sqlite3.Connection:
-        try:
-            return self.idle.pop()
-        except IndexError:
-            fairy = self.engine.raw_connection()
-            fairy.detach()
-            conn: sqlite3.Connection = fairy.dbapi_connection  # type: ignore[assignment]
-            if self.setup:
-                conn.execute(self.setup)
-            return conn
+    def __init__(self, db: Database, wait: bool = True, core: bool = True) -> None:
+        self.db = db
+        self.wait = wait
+        self.core = core
+        self.lost = False
+        self.conn = None
 
-    def checkin(self, conn: sqlite3.Connection) -> None:
-        if conn.in_transaction or self.closed or len(self.idle) >= self.max_idle:
-            conn.close()  # a failed rollback leaves a transaction open: never reuse that
+    def __enter__(self) -> Self:
+        db = self.db
+        if self.core:
+            conn = self.conn = db.engine.connect()
+            self.driver = None
+            try:
+                self.driver = conn.connection.driver_connection
+            except BaseException:
+                conn.close()
+                raise
         else:
-            self.idle.append(conn)
+            self.driver = db._free.checkout()
+        driver = self.driver
+        try:
+            if db.is_sqlite:  # the driver's own error if the lock is not had ("database is locked")
+                if not self.wait:
+                    driver.execute("PRAGMA busy_timeout=0")
+                driver.execute("BEGIN IMMEDIATE")
+            if self.conn is not None:
+                self.conn.begin()  # SQLAlchemy's side of it (engine.py adds no second BEGIN)
+            self.cur = driver.cursor()
+        except BaseException:
+            self._release()
+            raise
+        self.token = _CURRENT.set(self)
+        return self
 
-    def close(self) -> None:
-        self.closed = True
-        while self.idle:
-            self.idle.pop().close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        _CURRENT.reset(self.token)
+        db = self.db
+        committed = False
+        try:
+            if exc_type is None and not self.lost:
+                if db.is_sqlite and not self.driver.in_transaction:
+                    raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
+                (self.driver if self.conn is None else self.conn).commit()
+                committed = True
+        finally:
+            if not committed:
+                _rollback(self.driver if self.conn is None else self.conn)
+                for hook in db.after_rollback:
+                    hook()
+            self._release()
+        if self.lost and exc_type is None:
+            raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
 
-    def forget(self) -> None:
-        """In a forked child: drop the parent's connections unused (SQLite's rule across fork)."""
-        self.idle = []
+    def _release(self) -> None:
+        try:
+            if self.db.is_sqlite and not self.wait:
+                self.driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except Exception:  # noqa: BLE001  (a connection that cannot take it is not reused)
+            if self.conn is None:
+                _close_quietly(self.driver)
+                return
+            self.conn.invalidate()
+        if self.conn is not None:
+            self.conn.close()  # back to the pool (which rolls back anything left open)
+        else:
+            _rollback(self.driver)
+            self.db._free.checkin(self.driver)
+
+    # ---- joining ------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise :class:`UnitLost` if SQLite ended the transaction under this unit."""
+        if self.lost or (self.db.is_sqlite and not self.driver.in_transaction):
+            self.lost = True
+            raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
+
+    def savepoint_end(self, cur: Any, failed: bool) -> None:
+        """Release the savepoint ``joined`` opened, or roll back to it if the write ``failed``."""
+        if self.db.is_sqlite and not self.driver.in_transaction:  # SQLite ended the whole transaction
+            self.lost = True
+            if not failed:
+                raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
+            return
+        try:
+            if failed:
+                cur.execute("ROLLBACK TO SAVEPOINT joined")
+            cur.execute("RELEASE SAVEPOINT joined")
+        except Exception:
+            self.lost = True
+            if not failed:
+                raise
 
 
-class _PgFreelist:
-    """psycopg connections for the hot paths, without a round trip to check each one out.
+def _core(uow: UnitOfWork) -> Connection:
+    if uow.conn is None:
+        raise RuntimeError("a group commit holds fast transactions only: no SQLAlchemy Core inside it")
+    return uow.conn
 
-    SQLAlchemy's ``pool_pre_ping`` sends a ``SELECT 1`` before every checkout: on
-    a small write that is one round trip in five, paid by us and by PostgreSQL.
-    Here an idle connection is checked without asking the server: a backend that
-    ended (server restart, ``pg_terminate_backend``, idle timeout) leaves its
-    socket readable (the FATAL message, or EOF), while a healthy idle one has
-    nothing to read. Only a connection idle for longer than ``ping_after``
-    seconds, whose peer may have vanished without a word, is pinged.
+
+class _Joined:
+    """``fast_write``/``fast_read`` inside an open unit of work: its connection, a savepoint if writing."""
+
+    __slots__ = ("cur", "uow", "write")
+
+    def __init__(self, uow: UnitOfWork, write: bool) -> None:
+        self.uow = uow
+        self.write = write
+
+    def __enter__(self) -> Tx:
+        self.uow.check()
+        cur = self.cur = self.uow.driver.cursor()
+        if self.write:
+            cur.execute("SAVEPOINT joined")
+        return Tx(cur)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.write:
+            self.uow.savepoint_end(self.cur, exc_type is not None)
+
+
+class FreeList:
+    """Bare DB-API connections for the hot paths' transactions, reused without a pool's bookkeeping.
+
+    SQLAlchemy's pool costs 10-15 us of CPU per checkout and return (its connection
+    proxy, events and reset): a third of a ``log_metric`` on SQLite. Here a
+    transaction pops an idle connection and appends it back when done;
+    ``list.pop``/``append`` are atomic, so any number of threads share the list
+    without a lock, and each connection is used by one thread at a time. Each
+    connection is opened by the engine (so it gets exactly the session setup of
+    ``engine.py`` and ``_pg_session_options``) and detached from its pool.
+
+    ``alive(conn, idle_since)`` vets an idle connection before reuse (PostgreSQL:
+    :func:`_pg_alive`). A connection left in a transaction is never reused. After
+    ``os.fork`` the child never uses nor closes the parent's connections: the list
+    notices the new process id and starts empty (psycopg and sqlite3 objects dropped
+    in a child leave the parent's sessions and locks alone).
     """
 
-    __slots__ = ("__weakref__", "closed", "engine", "idle", "max_idle", "ping_after")
+    __slots__ = ("alive", "closed", "engine", "idle", "max_idle", "pid", "reusable")
 
-    def __init__(self, engine: Engine, max_idle: int = 10, ping_after: float = 30.0) -> None:
+    def __init__(self, engine: Engine, max_idle: int, alive: Callable[[Any, float], bool] | None,
+                 reusable: Callable[[Any], bool]) -> None:
         self.engine = engine
         self.idle: list[tuple[Any, float]] = []
         self.max_idle = max_idle
-        self.ping_after = ping_after
+        self.alive = alive
+        self.reusable = reusable
         self.closed = False
-        _FREELISTS.add(self)
+        self.pid = os.getpid()
 
     def checkout(self) -> Any:
+        if self.pid != os.getpid():  # a forked child: the parent's connections are not ours
+            self.idle, self.pid = [], os.getpid()
         while True:
             try:
                 conn, since = self.idle.pop()
@@ -141,27 +256,13 @@ class _PgFreelist:
                 fairy = self.engine.raw_connection()
                 fairy.detach()
                 return fairy.dbapi_connection
-            if self._alive(conn, since):
+            if self.alive is None or self.alive(conn, since):
                 return conn
             _close_quietly(conn)
 
-    def _alive(self, conn: Any, since: float) -> bool:
-        if conn.closed or conn.broken:
-            return False
-        try:
-            if select.select([conn.fileno()], [], [], 0)[0]:
-                return False  # an idle connection has nothing to say unless its backend is gone
-            if time.monotonic() - since > self.ping_after:
-                conn.execute("SELECT 1")
-                conn.rollback()
-        except Exception:  # noqa: BLE001  (any failure here means: do not use this one)
-            return False
-        return True
-
     def checkin(self, conn: Any) -> None:
-        if self.closed or conn.closed or conn.broken or conn.info.transaction_status != 0 \
-                or len(self.idle) >= self.max_idle:
-            _close_quietly(conn)  # 0 = IDLE: a transaction left open is never reused
+        if self.closed or self.pid != os.getpid() or len(self.idle) >= self.max_idle or not self.reusable(conn):
+            _close_quietly(conn)
         else:
             self.idle.append((conn, time.monotonic()))
 
@@ -170,11 +271,76 @@ class _PgFreelist:
         while self.idle:
             _close_quietly(self.idle.pop()[0])
 
-    def forget(self) -> None:
-        """In a forked child: never use nor close the parent's connections (closing would end
-        the parent's sessions: libpq says goodbye on the shared socket). Kept referenced forever."""
-        _ORPHANS.extend(conn for conn, _ in self.idle)
-        self.idle = []
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001, S110  (already broken: nothing left to close)
+        pass
+
+
+def _sqlite_reusable(conn: Any) -> bool:
+    return not conn.in_transaction  # a failed rollback leaves a transaction open: never reuse that
+
+
+def _pg_reusable(conn: Any) -> bool:
+    return not (conn.closed or conn.broken) and conn.info.transaction_status == 0  # 0 = IDLE
+
+
+class _Transaction:
+    """``with db.fast_write() as tx`` outside a unit of work: a free-list connection, one transaction."""
+
+    __slots__ = ("begin", "commit", "conn", "free", "no_wait")
+
+    def __init__(self, free: FreeList, begin: str | None, commit: bool, no_wait: bool) -> None:
+        self.free = free
+        self.begin = begin
+        self.commit = commit
+        self.no_wait = no_wait
+
+    def __enter__(self) -> Tx:
+        conn = self.conn = self.free.checkout()
+        try:
+            cur = conn.cursor()
+            if self.no_wait:
+                cur.execute("PRAGMA busy_timeout=0")
+            if self.begin:
+                cur.execute(self.begin)
+        except BaseException:
+            _rollback(conn)
+            self._checkin()
+            raise
+        return Tx(cur)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        conn = self.conn
+        try:
+            if exc_type is None and self.commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        except BaseException:
+            _rollback(conn)
+            raise
+        finally:
+            self._checkin()
+
+    def _checkin(self) -> None:
+        if self.no_wait:
+            try:
+                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            except Exception:  # noqa: BLE001  (a connection that cannot take it is not reused)
+                _close_quietly(self.conn)
+                return
+        self.free.checkin(self.conn)
+
+
+def _rollback(conn: Any) -> None:
+    try:
+        conn.rollback()
+    except Exception:  # noqa: BLE001, S110  (the pool closes a connection whose transaction is still open)
+        pass
 
 
 # Our statements are short: compiling one to machine code costs more than it saves. JIT starts
@@ -191,171 +357,63 @@ def _pg_session_options(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[
     cparams["options"] = f"{given} {_PG_SESSION}".strip()
 
 
-def _close_quietly(conn: Any) -> None:
-    try:
-        conn.close()
-    except Exception:  # noqa: BLE001, S110  (already broken: nothing left to close)
-        pass
+_MAX_VARIABLES = 990  # values per multi-row INSERT: under SQLite's oldest limit (999)
+
+# An idle PostgreSQL connection older than this is pinged before use (see _pg_alive).
+PG_PING_AFTER_S = 30.0
 
 
-_ORPHANS: list[Any] = []
-_FREELISTS: weakref.WeakSet[_Freelist | _PgFreelist] = weakref.WeakSet()
+def _pg_alive(conn: Any, idle_since: float) -> bool:
+    """Whether an idle psycopg connection can be used, mostly without asking the server.
 
-
-def _after_fork_in_child() -> None:
-    for freelist in list(_FREELISTS):
-        freelist.forget()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class _Transaction:
-    """``with db.fast_write() as tx``: one connection, one transaction, committed or rolled back."""
-
-    __slots__ = ("begin", "commit", "conn", "source")
-
-    def __init__(self, source: _Pooled | _Freelist | _PgFreelist, begin: str | None, commit: bool) -> None:
-        self.source = source
-        self.begin = begin
-        self.commit = commit
-
-    def __enter__(self) -> Tx:
-        conn = self.conn = self.source.checkout()
-        try:
-            cur = conn.cursor()
-            if self.begin:
-                cur.execute(self.begin)
-        except BaseException:
-            _rollback(conn)
-            self.source.checkin(conn)
-            raise
-        return Tx(cur)
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        conn = self.conn
-        try:
-            if exc_type is None and self.commit:
-                conn.commit()
-            else:
-                conn.rollback()
-        except BaseException:
-            _rollback(conn)
-            raise
-        finally:
-            self.source.checkin(conn)
-
-
-class GroupLost(sqlite3.OperationalError):
-    """A group's transaction ended under it (SQLite rolls back on I/O errors or a full disk):
-    nothing of the group was committed."""
-
-
-class Group:
-    """``with db.group():`` one SQLite transaction for the fast transactions of several calls.
-
-    A server that has several small write calls ready at once runs them in one
-    transaction and commits once: one fsync instead of one per call. Each
-    ``fast_write`` inside becomes a savepoint on the group's connection, released
-    when it succeeds and rolled back when it fails, so a failing call undoes its
-    own writes and no one else's; ``fast_read`` reads on the same connection, so a
-    call sees what it (and the calls before it) wrote. Nothing is durable, and no
-    caller may be answered, until the block has left without an exception.
-
-    Opened without waiting (unless ``wait``): another connection holding the
-    write lock makes ``__enter__`` raise ``database is locked`` before anything ran. If the
-    transaction is lost (:class:`GroupLost`) or the commit fails, it is rolled
-    back and ``db.after_rollback`` hooks run (caches of ids written inside it).
+    SQLAlchemy's ``pool_pre_ping`` sends a ``SELECT 1`` before every checkout: on a
+    small write that is one round trip in five. A backend that ended (server
+    restart, ``pg_terminate_backend``, idle timeout) leaves its socket readable
+    (the FATAL message, or EOF), while a healthy idle one has nothing to read. Only
+    a connection idle for longer than :data:`PG_PING_AFTER_S`, whose peer may have
+    vanished without a word, is pinged.
     """
-
-    __slots__ = ("conn", "db", "lost", "source")
-
-    def __init__(self, db: Database, wait: bool = False) -> None:
-        self.db = db
-        self.lost = False
-        if db._raw_no_wait is None:
-            raise RuntimeError("group transactions need a SQLite file")
-        self.source = db._raw if wait else db._raw_no_wait
-
-    def __enter__(self) -> Self:
-        source = self.source
-        conn = self.conn = source.checkout()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            _rollback(conn)
-            source.checkin(conn)
-            raise
-        self.db._local.group = self
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        db, conn = self.db, self.conn
-        db._local.group = None
-        committed = False
-        try:
-            if exc_type is None and not self.lost:
-                if not conn.in_transaction:
-                    raise GroupLost("the group's transaction was rolled back by SQLite; nothing was written")
-                conn.commit()
-                committed = True
-        finally:
-            if not committed:
-                _rollback(conn)
-                for hook in db.after_rollback:
-                    hook()
-            self.source.checkin(conn)
-        if self.lost and exc_type is None:
-            raise GroupLost("the group's transaction was rolled back by SQLite; nothing was written")
-
-
-class _InGroup:
-    """``fast_write``/``fast_read`` while a :class:`Group` is open on this thread."""
-
-    __slots__ = ("cur", "group", "write")
-
-    def __init__(self, group: Group, write: bool) -> None:
-        self.group = group
-        self.write = write
-
-    def __enter__(self) -> Tx:
-        group = self.group
-        if group.lost or not group.conn.in_transaction:
-            group.lost = True
-            raise GroupLost("the group's transaction was rolled back by SQLite; nothing was written")
-        cur = self.cur = group.conn.cursor()
-        if self.write:
-            cur.execute("SAVEPOINT fast")
-        return Tx(cur)
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if not self.write:
-            return
-        group, cur = self.group, self.cur
-        if not group.conn.in_transaction:  # SQLite ended the whole transaction (I/O error, disk full)
-            group.lost = True
-            if exc_type is None:
-                raise GroupLost("the group's transaction was rolled back by SQLite; nothing was written")
-            return
-        try:
-            if exc_type is not None:
-                cur.execute("ROLLBACK TO fast")
-            cur.execute("RELEASE fast")
-        except Exception:
-            group.lost = True
-            if exc_type is None:
-                raise
-
-
-def _rollback(conn: Any) -> None:
+    if conn.closed or conn.broken or conn.info.transaction_status != 0:  # 0 = IDLE
+        return False
     try:
-        conn.rollback()
-    except Exception:  # noqa: BLE001, S110  (checkin closes a connection whose transaction is still open)
-        pass
+        if select.select([conn.fileno()], [], [], 0)[0]:
+            return False
+        if time.monotonic() - idle_since > PG_PING_AFTER_S:
+            conn.execute("SELECT 1")
+            conn.rollback()
+    except Exception:  # noqa: BLE001  (any failure here means: do not use this one)
+        return False
+    return True
+
+
+def _watch_pool(engine: Engine, postgres: bool) -> None:
+    """Pool events: a connection is only used by the process that opened it (SQLAlchemy's recipe
+    for ``os.fork``: a child drops the parent's, never closing them), and on PostgreSQL an idle
+    one whose backend is gone is replaced before anyone sees it."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        pid = os.getpid()
+        if record.info.get("pid", pid) != pid:
+            # Forked: neither use nor close it (closing would end the parent's session).
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError(f"connection of process {record.info['pid']} checked out in {pid}")
+        if postgres and not _pg_alive(dbapi_conn, record.info.get("idle_since", time.monotonic())):
+            raise exc.DisconnectionError("the PostgreSQL backend of an idle connection is gone")
+
+    if postgres:
+        @event.listens_for(engine, "checkin")
+        def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+            if record is not None:
+                record.info["idle_since"] = time.monotonic()
 
 
 class Database:
-    """A migrated database with read and write transactions.
+    """A migrated database: one pool, units of work, read and write transactions.
 
     >>> db = Database("sqlite:///tmp/x.db")
     >>> with db.write() as conn: ...
@@ -368,81 +426,117 @@ class Database:
         self.is_sqlite = self.dialect == "sqlite"
         if self.dialect == "postgresql":
             event.listen(self.engine, "do_connect", _pg_session_options)
-        # Placeholder for hand-written hot-path statements run with exec_driver_sql.
+        _watch_pool(self.engine, self.dialect == "postgresql")
+        # Placeholder for hand-written hot-path statements.
         self.ph = "?" if self.is_sqlite else "%s"
         self._sql_cache: dict[str, str] = {}
         migrate(self.engine)
         database = self.engine.url.database or ""
-        on_file = self.is_sqlite and database not in ("", ":memory:") and not self.engine.url.query
-        self._raw: _Pooled | _Freelist | _PgFreelist
-        if on_file:
-            self._raw = _Freelist(self.engine)
-        elif self.dialect == "postgresql":
-            self._raw = _PgFreelist(self.engine)
+        self._on_file = self.is_sqlite and database not in ("", ":memory:") and not self.engine.url.query
+        self._begin = "BEGIN IMMEDIATE" if self.is_sqlite else None
+        # The hot paths' connections (see FreeList); units of work and SQLAlchemy Core use the engine's pool.
+        if self.is_sqlite:
+            self._free = FreeList(self.engine, 8, None, _sqlite_reusable)
         else:
-            self._raw = _Pooled(self.engine)
-        # For callers that must not wait on another writer's lock (see no_wait): SQLite answers BUSY at once.
-        self._raw_no_wait = _Freelist(self.engine, max_idle=2, setup="PRAGMA busy_timeout=0") if on_file else None
-        self._local = threading.local()
-        # Called after a group transaction is rolled back as a whole (see Group): e.g. a cache of
-        # ids inserted inside it forgets them, since SQLite may hand the same ids out again.
+            self._free = FreeList(self.engine, 10, _pg_alive, _pg_reusable)
+        # Called after a unit of work is rolled back as a whole: e.g. a cache of ids inserted
+        # inside it forgets them, since SQLite may hand the same ids out again.
         self.after_rollback: list[Callable[[], None]] = []
+        self._no_wait: ContextVar[bool] = ContextVar(f"modelyard_no_wait_{id(self)}", default=False)
+
+    # ---- units of work ------------------------------------------------------------
+
+    def current(self) -> UnitOfWork | None:
+        """The unit of work open on this database in this context, if any."""
+        uow = _CURRENT.get()
+        return uow if uow is not None and uow.db is self else None
 
     @contextmanager
-    def no_wait(self) -> Iterator[bool]:
-        """Within this block, this thread's fast transactions fail at once (SQLite ``database is locked``)
-        instead of waiting when another connection holds the write lock. Yields False where that cannot
-        be promised (PostgreSQL, in-memory SQLite): the caller should not rely on it there."""
-        if self._raw_no_wait is None:
-            yield False
+    def unit_of_work(self, wait: bool = True) -> Iterator[UnitOfWork]:
+        """One transaction for every read and write opened in the block (see :class:`UnitOfWork`);
+        inside another, it joins it as a savepoint."""
+        outer = self.current()
+        if outer is None:
+            with UnitOfWork(self, wait) as uow:
+                yield uow
             return
-        self._local.no_wait = True
-        try:
-            yield True
-        finally:
-            self._local.no_wait = False
+        with _Joined(outer, True):
+            yield outer
 
-    def group(self, wait: bool = False) -> Group:
-        """One transaction for the fast transactions this thread opens in the block (see
-        :class:`Group`); SQLite files only (:attr:`can_group`). ``wait``: wait for another
-        writer's lock (the busy timeout) instead of failing at once."""
-        return Group(self, wait)
+    def group(self, wait: bool = False) -> UnitOfWork:
+        """The server's group commit: one SQLite transaction, committed once, for the calls of several
+        requests, each call's writes a savepoint (:class:`UnitOfWork`); SQLite files only
+        (:attr:`can_group`). ``wait``: wait for another writer's lock (the busy timeout) instead of
+        failing at once."""
+        if not self.can_group:
+            raise RuntimeError("group transactions need a SQLite file")
+        return UnitOfWork(self, wait, core=False)
 
     @property
     def can_group(self) -> bool:
-        return self._raw_no_wait is not None
+        return self._on_file
 
-    def _source(self) -> _Pooled | _Freelist | _PgFreelist:
-        if self._raw_no_wait is not None and getattr(self._local, "no_wait", False):
-            return self._raw_no_wait
-        return self._raw
+    @contextmanager
+    def no_wait(self) -> Iterator[bool]:
+        """Within this block, fast transactions opened here fail at once (SQLite ``database is locked``)
+        instead of waiting when another connection holds the write lock. Yields False where that cannot
+        be promised (PostgreSQL, in-memory SQLite): the caller should not rely on it there."""
+        if not self._on_file:
+            yield False
+            return
+        token = self._no_wait.set(True)
+        try:
+            yield True
+        finally:
+            self._no_wait.reset(token)
+
+    # ---- transactions -------------------------------------------------------------
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction: committed on exit, rolled back on error."""
+        """A write transaction for SQLAlchemy Core: committed on exit, rolled back on error
+        (inside a unit of work: a savepoint on its connection)."""
+        uow = self.current()
+        if uow is not None:
+            with _Joined(uow, True):
+                yield _core(uow)
+            return
         with self.engine.connect().execution_options(write=True) as conn:
             with conn.begin():
                 yield conn
 
-    def fast_write(self) -> _Transaction | _InGroup:
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot for SQLAlchemy Core (inside a unit of work: its connection)."""
+        uow = self.current()
+        if uow is not None:
+            uow.check()
+            yield _core(uow)
+            return
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def fast_write(self) -> _Transaction | _Joined:
         """A write transaction on the bare DB-API connection, for the hot paths.
 
         No SQLAlchemy per statement: SQL is written once with ``?`` and passed
-        through :meth:`sql`. Committed on exit, rolled back on error. On a SQLite
-        file the connection comes from a free list, not the pool (no checkout
-        events, no reset-on-return).
+        through :meth:`sql`. Committed on exit, rolled back on error (inside a unit of
+        work: a savepoint on its connection).
         """
-        group = getattr(self._local, "group", None)
-        if group is not None:
-            return _InGroup(group, True)
-        return _Transaction(self._source(), "BEGIN IMMEDIATE" if self.is_sqlite else None, True)
+        uow = _CURRENT.get()
+        if uow is not None and uow.db is self:
+            return _Joined(uow, True)
+        return _Transaction(self._free, self._begin, True, self._no_wait.get())
 
-    def fast_read(self) -> _Transaction | _InGroup:
-        """A read snapshot on the bare DB-API connection (inside a group: the group's connection)."""
-        group = getattr(self._local, "group", None)
-        if group is not None:
-            return _InGroup(group, False)
-        return _Transaction(self._source(), "BEGIN" if self.is_sqlite else None, False)
+    def fast_read(self) -> _Transaction | _Joined:
+        """A read snapshot on the bare DB-API connection (inside a unit of work: its connection)."""
+        uow = _CURRENT.get()
+        if uow is not None and uow.db is self:
+            return _Joined(uow, False)
+        return _Transaction(self._free, "BEGIN" if self.is_sqlite else None, False, False)
+
+    # ---- SQL text -----------------------------------------------------------------
 
     def sql(self, text: str) -> str:
         """``text`` with ``?`` placeholders in this database's paramstyle (cached)."""
@@ -450,13 +544,6 @@ class Database:
         if found is None:
             found = self._sql_cache[text] = text if self.is_sqlite else text.replace("?", "%s")
         return found
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only snapshot."""
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
 
     def placeholders(self, n: int) -> str:
         return ", ".join([self.ph] * n)
@@ -481,8 +568,26 @@ class Database:
             sql += f" WHERE {where}"
         return sql
 
+    def insert_rows(
+        self, tx: Tx, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str, literal: str = ""
+    ) -> list[Any]:
+        """``INSERT INTO table VALUES (...), (...) conflict``: many rows per statement (no two with the same key).
+
+        ``literal`` is appended to each row's values (a constant column, named last in
+        ``cols``); the rows a ``RETURNING`` in ``conflict`` gives back are returned.
+        """
+        given = len(cols) - (1 if literal else 0)
+        per = max(1, _MAX_VARIABLES // given)
+        one = "(" + self.placeholders(given) + literal + ")"
+        head = f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+        out: list[Any] = []
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            cur = tx.execute(head + ", ".join([one] * len(chunk)) + conflict, [v for row in chunk for v in row])
+            if "RETURNING" in conflict:
+                out.extend(cur.fetchall())
+        return out
+
     def dispose(self) -> None:
-        self._raw.close()
-        if self._raw_no_wait is not None:
-            self._raw_no_wait.close()
+        self._free.close()
         self.engine.dispose()

@@ -26,12 +26,23 @@ def normalize_db_uri(uri: str) -> str:
     )
 
 
-def make_engine(uri: str, *, sqlite_synchronous: str = "FULL", busy_timeout_ms: int = 60_000) -> Engine:
+# How long a SQLite write waits for another connection's write lock before "database is locked".
+BUSY_TIMEOUT_MS = 60_000
+
+
+def make_engine(uri: str, *, sqlite_synchronous: str = "FULL", busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """Create an engine. SQLite gets WAL, a busy timeout and explicit BEGIN modes.
 
     Write transactions on SQLite start with ``BEGIN IMMEDIATE`` (open them with
     ``conn.execution_options(write=True)``) so concurrent writers queue on the
     lock instead of failing with "database is locked" on upgrade.
+
+    The engine's pool serves units of work and Core transactions (``database.py``): it keeps up to
+    ``pool_size`` idle connections and opens more when more threads need one at once
+    (closed again on return), so no caller ever waits on the pool itself; the most
+    recently used first, so the idle ones really idle. No
+    ``pool_pre_ping`` on PostgreSQL: ``database.py`` checks an idle connection
+    without a round trip.
     """
     url = normalize_db_uri(uri)
     if url.startswith("sqlite"):
@@ -41,12 +52,12 @@ def make_engine(uri: str, *, sqlite_synchronous: str = "FULL", busy_timeout_ms: 
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-            poolclass=NullPool if path in ("", ":memory:") else None,
+            **({"poolclass": NullPool} if path in ("", ":memory:") else {"pool_size": 8, "max_overflow": -1, "pool_use_lifo": True}),
         )
         _tune_sqlite(engine, sqlite_synchronous, busy_timeout_ms)
         return engine
     require("psycopg", "A postgresql:// backend store URI")
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=-1, pool_use_lifo=True)
 
 
 def _enable_wal(cur: Any, busy_timeout_ms: int) -> None:
@@ -58,7 +69,8 @@ def _enable_wal(cur: Any, busy_timeout_ms: int) -> None:
             cur.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
+                    or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
 
@@ -79,5 +91,7 @@ def _tune_sqlite(engine: Engine, synchronous: str, busy_timeout_ms: int) -> None
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.connection.driver_connection.in_transaction:
+            return  # begun on the driver connection already (a unit of work: database.py)
         mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")

@@ -127,20 +127,12 @@ class ExperimentStore:
             raise ResourceAlreadyExists(f"Experiment(name={name}) already exists.") from exc
 
     def set_lifecycle(self, experiment_id: int, stage: str, now: int) -> None:
-        """Delete or restore an experiment together with its runs, as MLflow does."""
+        """Delete or restore an experiment (its runs: ``RunStore.set_lifecycle_of_experiment``)."""
         with self.db.write() as conn:
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == experiment_id)
                 .values(lifecycle_stage=stage, last_update_time=now)
-            )
-            conn.execute(
-                update(s.runs)
-                .where(s.runs.c.experiment_id == experiment_id)
-                .values(
-                    lifecycle_stage=stage,
-                    deleted_time=now if stage == LifecycleStage.DELETED else None,
-                )
             )
 
     def set_tag(self, experiment_id: int, key: str, value: str, now: int) -> None:

@@ -204,24 +204,10 @@ class MetricStore:
 
     def history(self, tx: Tx, run_pk: int, key: str, limit: int | None = None, offset: int = 0) -> list[Metric]:
         nan = math.nan
-        return [Metric(key, nan if n else v, ts, step) for step, ts, v, n in self._history_rows(tx, run_pk, key, limit, offset)]
+        return [Metric(key, nan if n else v, ts, step) for step, ts, v, n in self.history_rows(tx, run_pk, key, limit, offset)]
 
-    def history_dicts(
-        self, tx: Tx, run_pk: int, key: str, limit: int | None = None, offset: int = 0
-    ) -> list[dict[str, Any]]:
-        """:meth:`history` as MLflow wire dicts (``Metric.to_dict``), built straight from the rows."""
-        inf = math.inf
-        return [
-            {
-                "key": key,
-                "value": v if not n and -inf < v < inf else ("NaN" if n else "Infinity" if v > 0 else "-Infinity"),
-                "timestamp": ts,
-                "step": step,
-            }
-            for step, ts, v, n in self._history_rows(tx, run_pk, key, limit, offset)
-        ]
-
-    def _history_rows(self, tx: Tx, run_pk: int, key: str, limit: int | None, offset: int) -> list[Any]:
+    def history_rows(self, tx: Tx, run_pk: int, key: str, limit: int | None = None, offset: int = 0) -> list[Any]:
+        """``key``'s points as ``(step, timestamp, value, is_nan)`` rows, by step, timestamp and value."""
         key_id = self.key_id(tx, key)
         if key_id is None:
             return []

@@ -4,9 +4,9 @@ Ticks and their leases live in ``pipelines_ticks.py``; the lease SQL, shared
 with trigger events, in ``pipelines_leases.py``.
 
 Rows come back as plain dicts keyed by column name; JSON columns stay text
-(the service decodes them). ``record`` writes a whole batch of step runs —
-tracking runs, tags, params, metrics and ``pipeline_steps`` rows — in one
-transaction, which is what keeps a step's bookkeeping cheap.
+(the service decodes them). ``record`` writes a whole batch of ``pipeline_steps``
+rows with a few statements, and the runs store the steps' tracking runs, in the
+one unit of work the service opens: that is what keeps a step's bookkeeping cheap.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 
 from . import pipelines_schema as ps
 from .database import Database, Tx
-from .metrics import MetricStore
 from .pipelines_leases import Leases
 from .pipelines_ticks import TicksStore
 
@@ -28,8 +27,6 @@ _TRIGGER_COLS = tuple(c.name for c in ps.pipeline_triggers.columns)
 _EVENT_COLS = tuple(c.name for c in ps.pipeline_trigger_events.columns)
 _EVENT_LEASES = Leases(ps.pipeline_trigger_events, order="id")
 _IN_CHUNK = 500  # cache keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
-_RUN_INSERT_COLS = ("run_uuid", "name", "experiment_id", "user_id", "status", "start_time", "end_time", "artifact_uri")
-_MAX_VARIABLES = 990  # values per multi-row INSERT: under SQLite's oldest limit (999)
 
 
 def _rows(cols: Sequence[str], rows: Sequence[Any]) -> list[dict[str, Any]]:
@@ -39,9 +36,6 @@ def _rows(cols: Sequence[str], rows: Sequence[Any]) -> list[dict[str, Any]]:
 class PipelinesStore(TicksStore):
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.metrics: MetricStore | None = None  # set by the service (the tracking store's)
-        self._run_conflict = (" ON CONFLICT (run_uuid) DO UPDATE SET status = excluded.status, end_time = excluded.end_time"
-                              " RETURNING run_uuid, id")
         self._upsert_pipeline_run = db.upsert("pipeline_runs", _RUN_COLS, ("run_uuid",))
         self._insert_cache = db.insert_ignore("pipeline_cache", _CACHE_COLS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _STEP_COLS if c not in ("pipeline_run_uuid", "task_key"))
@@ -57,15 +51,12 @@ class PipelinesStore(TicksStore):
         cache_hits: Sequence[str],
         now: int,
     ) -> None:
-        """Upsert a pipeline run, its step runs and cache entries in one transaction.
+        """Upsert a pipeline run, its ``pipeline_steps`` rows and cache entries in one transaction.
 
-        A step dict has the ``pipeline_steps`` columns plus ``experiment_id``,
-        ``artifact_uri``, ``user_id``, ``tags``, ``params`` and ``metrics``.
+        The steps' tracking runs are written by the runs store (``RunStore.record_many``),
+        in the same unit of work (the service opens it).
         """
         q = self.db.sql
-        keys = {m.key for st in steps for m in st.get("metrics") or ()}
-        if keys and self.metrics is not None:
-            self.metrics.ensure_keys(keys)
         with self.db.fast_write() as tx:
             if pipeline_run is not None:
                 existing = tx.one(q("SELECT start_time FROM pipeline_runs WHERE run_uuid = ?"), (pipeline_run["run_uuid"],))
@@ -86,7 +77,8 @@ class PipelinesStore(TicksStore):
                         (row["run_uuid"], int(event), row["run_uuid"]),
                     )
             if steps:
-                self._record_steps(tx, steps)
+                rows = {(st["pipeline_run_uuid"], st["task_key"]): [st.get(c) for c in _STEP_COLS] for st in steps}
+                self.db.insert_rows(tx, "pipeline_steps", _STEP_COLS, list(rows.values()), self._step_conflict)  # last wins
             for entry in cache_entries:
                 tx.execute(self._insert_cache, [entry.get(c) for c in _CACHE_COLS])
             if cache_hits:
@@ -94,61 +86,6 @@ class PipelinesStore(TicksStore):
                     q("UPDATE pipeline_cache SET hits = hits + 1, last_hit_time = ? WHERE cache_key = ?"),
                     [(now, key) for key in cache_hits],
                 )
-
-    def _record_steps(self, tx: Tx, steps: Sequence[dict[str, Any]]) -> None:
-        """The steps' runs, tags, params, metrics and ``pipeline_steps`` rows: one statement each for the batch.
-
-        A run, tag or step recorded twice in a batch ends as its last record says,
-        as one upsert per record would leave it; a run keeps its first record's
-        name and start time, and a param its first value.
-        """
-        runs: dict[str, list[Any]] = {}
-        for st in steps:
-            found = runs.get(st["run_uuid"])
-            if found is None:
-                runs[st["run_uuid"]] = [st["run_uuid"], st["task_key"], int(st["experiment_id"]), st.get("user_id"),
-                                        st["run_status"], st.get("start_time"), st.get("end_time"), st["artifact_uri"]]
-            else:  # what a later upsert of the same run changes
-                found[4], found[6] = st["run_status"], st.get("end_time")
-        pks: dict[str, int] = dict(self._insert_rows(
-            tx, "runs", _RUN_INSERT_COLS, list(runs.values()), self._run_conflict, literal=", 'active'",
-        ))
-        tags: dict[tuple[int, str], str] = {}  # a key set twice keeps its last value, as two upserts would
-        params: dict[tuple[int, str], str] = {}  # a param set twice keeps its first value (write-once)
-        for st in steps:
-            pk = pks[st["run_uuid"]]
-            if st.get("tags"):
-                tags.update({(pk, k): v for k, v in st["tags"].items()})
-            if st.get("params"):
-                for k, v in st["params"].items():
-                    params.setdefault((pk, k), v)
-            if st.get("metrics") and self.metrics is not None:
-                self.metrics.write(tx, pk, st["metrics"])
-        self._insert_rows(tx, "tags", ("run_id", "key", "value"), [(*k, v) for k, v in tags.items()],
-                          " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
-        self._insert_rows(tx, "params", ("run_id", "key", "value"), [(*k, v) for k, v in params.items()],
-                          " ON CONFLICT DO NOTHING")
-        rows = {(st["pipeline_run_uuid"], st["task_key"]): [st.get(c) for c in _STEP_COLS] for st in steps}  # last wins
-        self._insert_rows(tx, "pipeline_steps", _STEP_COLS, list(rows.values()), self._step_conflict)
-
-    def _insert_rows(
-        self, tx: Tx, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str, literal: str = ""
-    ) -> list[Any]:
-        """``INSERT INTO table VALUES (...), (...) conflict``: many rows per statement (no two with the same key).
-
-        ``literal`` is appended to each row's values (a constant column); the
-        rows a ``RETURNING`` in ``conflict`` gives back are returned.
-        """
-        per = max(1, _MAX_VARIABLES // len(cols))
-        one = "(" + self.db.placeholders(len(cols)) + literal + ")"
-        head = f"INSERT INTO {table} ({', '.join(cols)}{', lifecycle_stage' if literal else ''}) VALUES "
-        out: list[Any] = []
-        for start in range(0, len(rows), per):
-            chunk = rows[start : start + per]
-            cur = tx.execute(head + ", ".join([one] * len(chunk)) + conflict, [v for row in chunk for v in row])
-            if "RETURNING" in conflict:
-                out.extend(cur.fetchall())
-        return out
 
     # ---- pipeline runs and steps ------------------------------------------------
 

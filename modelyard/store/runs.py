@@ -6,18 +6,22 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, update
+from sqlalchemy import update
 
-from ..entities import DatasetInput, LifecycleStage, Metric, Param, Run, RunInfo, RunTag
+from ..entities import DatasetInput, LifecycleStage, Metric, Param, RunInfo, RunTag
 from ..entities.query import ATTRIBUTE, DATASET_CONTEXT_TAG, METRIC, PARAM, Comparison, OrderKey
+from ..entities.wire import RunPage
 from ..errors import InvalidParameterValue
 from . import schema as s
 from .database import Database, Tx
 from .metrics import MetricStore
-from .run_wire import RunWire
+from .run_pages import RunPages
 from .search import index_listed_filters, run_search_sql
 
 RUN_NAME_TAG = "mlflow.runName"
+_RECORD_COLS = ("run_uuid", "name", "experiment_id", "user_id", "status", "start_time", "end_time", "artifact_uri")
+_RECORD_CONFLICT = (" ON CONFLICT (run_uuid) DO UPDATE SET status = excluded.status, end_time = excluded.end_time"
+                    " RETURNING run_uuid, id")
 
 
 class RunRow(NamedTuple):
@@ -34,7 +38,7 @@ class RunStore:
     def __init__(self, db: Database, metrics: MetricStore) -> None:
         self.db = db
         self.metrics = metrics
-        self.wire = RunWire(db)
+        self.pages = RunPages(db)
         self._insert_param = db.insert_ignore("params", ("run_id", "key", "value"))
         self._upsert_tag = db.upsert("tags", ("run_id", "key", "value"), ("run_id", "key"))
         self._select_row = db.sql(
@@ -89,6 +93,15 @@ class RunStore:
                 .values(lifecycle_stage=stage, deleted_time=now if stage == LifecycleStage.DELETED else None)
             )
 
+    def set_lifecycle_of_experiment(self, experiment_id: int, stage: str, now: int) -> None:
+        """Delete or restore every run of an experiment (with the experiment, as MLflow does)."""
+        with self.db.write() as conn:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.experiment_id == experiment_id)
+                .values(lifecycle_stage=stage, deleted_time=now if stage == LifecycleStage.DELETED else None)
+            )
+
     # ---- writes -----------------------------------------------------------
 
     def log_batch(
@@ -109,6 +122,42 @@ class RunStore:
                 tx.execute(self.db.sql("UPDATE runs SET name = ? WHERE id = ?"), (folded[RUN_NAME_TAG], pk))
         if metrics:
             self.metrics.write(tx, pk, metrics)
+
+    def record_many(self, tx: Tx, runs: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """Create or update many runs with their tags, params and metrics: one statement per table.
+
+        A run dict has ``run_uuid``, ``name``, ``experiment_id``, ``user_id``, ``status``,
+        ``start_time``, ``end_time``, ``artifact_uri`` and optional ``tags``, ``params`` (dicts)
+        and ``metrics`` (keys interned). A run recorded again keeps its name and start time and
+        takes the new status and end time; a run listed twice ends as its last record says, a
+        tag keeps its last value and a param its first (write-once). Returns run id -> pk.
+        """
+        rows: dict[str, list[Any]] = {}
+        for r in runs:
+            found = rows.get(r["run_uuid"])
+            if found is None:
+                rows[r["run_uuid"]] = [r["run_uuid"], r["name"], int(r["experiment_id"]), r.get("user_id"),
+                                       r["status"], r.get("start_time"), r.get("end_time"), r["artifact_uri"]]
+            else:  # what a later upsert of the same run changes
+                found[4], found[6] = r["status"], r.get("end_time")
+        pks: dict[str, int] = dict(self.db.insert_rows(
+            tx, "runs", (*_RECORD_COLS, "lifecycle_stage"), list(rows.values()), _RECORD_CONFLICT, literal=", 'active'",
+        ))
+        tags: dict[tuple[int, str], str] = {}
+        params: dict[tuple[int, str], str] = {}
+        for r in runs:
+            pk = pks[r["run_uuid"]]
+            if r.get("tags"):
+                tags.update({(pk, k): v for k, v in r["tags"].items()})
+            for k, v in (r.get("params") or {}).items():
+                params.setdefault((pk, k), v)
+            if r.get("metrics"):
+                self.metrics.write(tx, pk, r["metrics"])
+        self.db.insert_rows(tx, "tags", ("run_id", "key", "value"), [(*k, v) for k, v in tags.items()],
+                            " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+        self.db.insert_rows(tx, "params", ("run_id", "key", "value"), [(*k, v) for k, v in params.items()],
+                            " ON CONFLICT DO NOTHING")
+        return pks
 
     def _write_params(self, tx: Tx, pk: int, params: Sequence[Param]) -> None:
         wanted: dict[str, str] = {}
@@ -188,16 +237,12 @@ class RunStore:
 
     # ---- reads ------------------------------------------------------------
 
-    def get(self, run_id: str) -> Run | None:
-        found = self.get_dict(run_id)
-        return Run.from_dict(found) if found else None
-
-    def get_dict(self, run_id: str) -> dict[str, Any] | None:
-        """One run as its MLflow wire dict (with ``outputs``), or None."""
+    def page_of(self, run_id: str) -> RunPage | None:
+        """One run as a page of rows (see ``entities/wire.py``), or None."""
         with self.db.fast_read() as tx:
-            return self.wire.get(tx, run_id)
+            return self.pages.one(tx, run_id)
 
-    def search_dicts(
+    def search_page(
         self,
         experiment_ids: list[int],
         stages: tuple[str, ...],
@@ -205,18 +250,18 @@ class RunStore:
         order_by: list[OrderKey],
         limit: int,
         offset: int,
-        encoded: bool = False,
-    ) -> list[dict[str, Any]]:
-        """A page of matching runs as MLflow wire dicts, in MLflow's order (see ``store/search.py``).
+        pairs_json: bool = False,
+    ) -> RunPage:
+        """A page of matching runs as rows, in MLflow's order (see ``store/search.py``).
 
-        ``encoded``: params and tags as database-written JSON (see ``RunWire.build``).
+        ``pairs_json``: params and tags as database-written JSON where it is faster (``RunPages.read``).
         """
         with self.db.fast_read() as tx:
             walk = self._walk_sort_index(tx, experiment_ids, order_by, offset + limit, filters)
             sql, params = run_search_sql(
                 experiment_ids, stages, filters, order_by, limit, offset, self.db.dialect, walk_sort_index=walk
             )
-            return self.wire.build(tx, tx.all(sql, params), encoded)
+            return self.pages.read(tx, tx.all(sql, params), pairs_json)
 
     def _walk_sort_index(
         self, tx: Tx, experiment_ids: list[int], order_by: list[OrderKey], need: int, filters: Sequence[Comparison] = ()
@@ -273,8 +318,3 @@ class RunStore:
             if rows * rows < need * total:
                 return True
         return False
-
-    def load(self, conn: Connection, query: Select[Any]) -> list[Run]:
-        """Materialise the runs a query selects (all ``runs`` columns, in table order), in its order."""
-        rows = conn.execute(query).all()
-        return [Run.from_dict(d) for d in self.wire.build(Tx(conn.connection.cursor()), rows)]

@@ -220,7 +220,7 @@ def test_a_locked_store_answers_503_and_the_write_can_be_retried(app):
         pytest.skip("SQLite's file lock")
     run_id = new_run(app)
     # Shorten the wait on the lock for the connections the hot path will use (60 s by default).
-    for conn in db._raw.idle:
+    for conn, _ in db._free.idle:
         conn.execute("PRAGMA busy_timeout=50")
     holder = sqlite3.connect(db.engine.url.database, isolation_level=None)
     body = [json.dumps({"run_id": run_id, "key": "m", "value": 1, "timestamp": 1}).encode()]

@@ -51,7 +51,7 @@ def test_sqlite_connections_are_reused_with_the_engines_pragmas(tmp_path):
         with db.fast_write() as tx:
             tx.execute("INSERT INTO probe VALUES (?, ?)", ("a", i))
             seen.add(id(tx.cur.connection))
-    assert len(seen) == 1  # one connection, reused: no pool checkout, no reconnect
+    assert len(seen) == 1  # one connection, reused from the pool: no reconnect
     with db.fast_read() as tx:
         assert tx.one("PRAGMA journal_mode")[0] == "wal"
         assert tx.one("PRAGMA synchronous")[0] == 1  # NORMAL
@@ -170,12 +170,13 @@ def test_a_postgres_backend_that_ended_while_idle_is_replaced_without_an_error(p
     import select
 
     _table(pg_db)
-    gone = _backend_pid(pg_db)
-    idle_conn = pg_db._raw.idle[-1][0]
+    with pg_db.fast_read() as tx:
+        gone = tx.one("SELECT pg_backend_pid()")[0]
+        idle_fd = tx.cur.connection.fileno()  # back in the pool after the block, idle
     with Database(pg_db.uri).fast_write() as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (gone,))
     for _ in range(100):  # the backend's goodbye reaches the idle socket
-        if select.select([idle_conn.fileno()], [], [], 0.05)[0]:
+        if select.select([idle_fd], [], [], 0.05)[0]:
             break
     with pg_db.fast_write() as tx:  # no "server closed the connection" for the caller
         tx.execute("INSERT INTO probe VALUES ('after', 1)")

@@ -83,8 +83,7 @@ def _metric(m: s.MetricIn | s.LogMetric, path: str) -> Metric:
 
 def log_metric(svc: TrackingService, req: s.LogMetric) -> None:
     metric = _metric(req, "")
-    svc.runs.log_metric(_run_id(req), metric)
-    svc.logged_models.link_metrics(_run_id(req), [metric])
+    svc.runs.log_metric(_run_id(req), metric)  # links a model's point too, in one transaction
 
 
 def log_param(svc: TrackingService, req: s.LogParam) -> None:
@@ -120,8 +119,7 @@ def log_batch(svc: TrackingService, req: s.LogBatch) -> None:
         metrics = [_metric(m, f"metrics[{i}].") for i, m in enumerate(req.metrics)]
     params = [Param(p.key or "", p.value if p.value is not None else "") for p in req.params]
     tags = [RunTag(t.key or "", t.value if t.value is not None else "") for t in req.tags]
-    svc.runs.log_batch(_run_id(req), metrics, params, tags)
-    svc.logged_models.link_metrics(_run_id(req), metrics)
+    svc.runs.log_batch(_run_id(req), metrics, params, tags)  # links models' points too, in one transaction
 
 
 def log_inputs(svc: TrackingService, req: s.LogInputs) -> None:
