@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import httptools
 
@@ -150,8 +150,9 @@ class LimitedConnection(asyncio.Protocol):
     # -- asyncio.Protocol: each event goes to the server's protocol ------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio's subclasses
-        self.inner.connection_made(_Transport(transport, self))
+        real = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's subclasses: no isinstance
+        self.transport = real
+        self.inner.connection_made(_Transport(real, self))
 
     def data_received(self, data: bytes) -> None:
         if self._lingering is not None:
