@@ -59,24 +59,48 @@ _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 class _Transport(asyncio.Transport):
     """The transport the server's protocol is given: the real one, but for ``close`` while a request is
     still arriving, which lingers (:meth:`LimitedConnection.linger`), and for writes once the connection
-    answered on its own (408, 431) or lingers, which go nowhere. Writes are counted (an answer begun)."""
+    answered on its own (408, 431) or lingers, which go nowhere. Writes are counted (an answer begun).
+
+    A response head is held until the body's first write in the same turn of the event loop and
+    sent with it: one send and one TCP segment for a small answer instead of two (uvicorn writes the
+    head and the body apart). Whatever is held goes out at the end of the turn in any case.
+    """
 
     def __init__(self, real: asyncio.Transport, owner: LimitedConnection) -> None:
         super().__init__()
         self._real = real
         self._owner = owner
+        self._held: bytes | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         owner = self._owner
-        if not owner.answered:
-            owner.writes += 1
+        if owner.answered:
+            return
+        owner.writes += 1
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._real.write(held + data)
+        elif data[:5] == b"HTTP/" and data[-4:] == b"\r\n\r\n":
+            self._held = bytes(data)
+            owner.loop.call_soon(self.flush)
+        else:
             self._real.write(data)
+
+    def flush(self) -> None:
+        """Send a held response head now."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._real.is_closing():
+                self._real.write(held)
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
             self.write(data)
 
     def close(self) -> None:
+        self.flush()
         owner = self._owner
         if owner.lingering:
             return  # the linger's own timer closes
@@ -104,12 +128,13 @@ class _Transport(asyncio.Transport):
         self._real.set_write_buffer_limits(high, low)
 
     def get_write_buffer_size(self) -> int:
-        return self._real.get_write_buffer_size()
+        return self._real.get_write_buffer_size() + len(self._held or b"")
 
     def can_write_eof(self) -> bool:
         return self._real.can_write_eof()
 
     def write_eof(self) -> None:
+        self.flush()
         self._real.write_eof()
 
     def abort(self) -> None:
@@ -130,6 +155,7 @@ class LimitedConnection(asyncio.Protocol):
         self.request_timeout = request_timeout
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
+        self.front: _Transport | None = None  # what the server's protocol writes to
         self.loop = asyncio.get_event_loop()
         self.in_head = False
         self.in_message = False
@@ -152,7 +178,8 @@ class LimitedConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         real = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's subclasses: no isinstance
         self.transport = real
-        self.inner.connection_made(_Transport(real, self))
+        self.front = _Transport(real, self)
+        self.inner.connection_made(self.front)
 
     def data_received(self, data: bytes) -> None:
         if self._lingering is not None:
@@ -240,6 +267,8 @@ class LimitedConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        if self.front is not None:
+            self.front.flush()  # an answer to an earlier request goes first
         self.answered = True
         transport.write(b"".join((
             b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status]),
