@@ -377,11 +377,13 @@ class HotCalls:
         self.others = 0  # other requests in flight through this app (they may hold the store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            call = self.hot.calls.get((scope["method"], scope["path"]))
-            if call is not None and not scope.get("root_path"):
-                await self._answer(call, scope, receive, send)
-                return
+        if scope["type"] != "http":  # lifespan (it lasts as long as the server) and websockets
+            await self.app(scope, receive, send)
+            return
+        call = self.hot.calls.get((scope["method"], scope["path"]))
+        if call is not None and not scope.get("root_path"):
+            await self._answer(call, scope, receive, send)
+            return
         self.others += 1
         try:
             await self.app(scope, receive, send)

@@ -49,6 +49,7 @@ class InProcess:
     """``app`` under uvicorn in a thread of this process, on a free port of 127.0.0.1."""
 
     def __init__(self, app: Any) -> None:
+        self.app = app
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -103,6 +104,20 @@ def test_an_added_middleware_sees_the_official_clients_log_metric(served):
             assert http.post(f"/ajax-api/2.0/mlflow{path}", json=body).status_code == 200, path
     assert [p for _, p in Counting.seen] == [f"/ajax-api/2.0/mlflow{p}" for p in
                                                ("/runs/set-tag", "/runs/log-parameter", "/runs/update")]
+
+
+def test_the_lifespan_is_not_a_request_in_flight(served):
+    """Hot calls run on the event loop only while no other request is in flight: the lifespan, which
+    lasts as long as the server, must not count as one (it did, and every call took the writer thread)."""
+    from modelyard.server.hotpath import HotCalls
+
+    with httpx.Client(base_url=served.url) as http:
+        exp = http.post(f"{API}/experiments/create", json={"name": f"l-{uuid.uuid4().hex}"}).json()["experiment_id"]
+        assert http.post(f"{API}/runs/create", json={"experiment_id": exp}).status_code == 200
+    layer = served.app.middleware_stack
+    while not isinstance(layer, HotCalls):
+        layer = layer.app
+    assert layer.others == 0
 
 
 def samples(page: str, name: str) -> dict[str, float]:
