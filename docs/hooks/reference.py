@@ -77,7 +77,8 @@ def routes_by_module() -> dict[str, list[tuple[str, str]]]:
                 methods = sorted(m for m in (route.methods or ()) if m != "HEAD") or ["HEAD"]
                 found.add((route.path, ", ".join(methods)))
         if found:
-            out[module.__name__.rsplit(".", 1)[1]] = sorted(found)
+            name = module.__name__
+            out[name.rsplit(".", 1)[1] if ".routes." in name else name.removeprefix("modelyard.")] = sorted(found)
     return out
 
 
