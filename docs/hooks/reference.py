@@ -67,22 +67,18 @@ def cli_page() -> str:
 
 def routes_by_module() -> dict[str, list[tuple[str, str]]]:
     """Route module name → sorted (path, methods) pairs, mounted as ``build_routes`` mounts them."""
-    import importlib
-    import pkgutil
-
-    from modelyard.server import routes
-    from modelyard.server.app import _TABLES, _mount
+    from modelyard.server.app import _TABLES, _mount, route_modules
 
     out: dict[str, list[tuple[str, str]]] = {}
-    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+    for module in route_modules():
         found: set[tuple[str, str]] = set()
         for attr, prefixes in _TABLES:
             for route in _mount(prefixes, getattr(module, attr, [])):
                 methods = sorted(m for m in (route.methods or ()) if m != "HEAD") or ["HEAD"]
                 found.add((route.path, ", ".join(methods)))
         if found:
-            out[info.name] = sorted(found)
+            name = module.__name__
+            out[name.rsplit(".", 1)[1] if ".routes." in name else name.removeprefix("modelyard.")] = sorted(found)
     return out
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -34,17 +35,21 @@ def check_port(host: str, port: int) -> None:
 
 
 def run_asgi(
-    factory: Callable[[], Any], host: str, port: int, workers: int, log_level: str, http: Any = "auto"
+    factory: Callable[[], Any], host: str, port: int, workers: int, log_level: str, request_timeout: float = 60.0
 ) -> None:
     """Serve ``factory()`` on ``host:port``; ``workers`` > 1 starts that many processes on one socket.
 
-    ``http`` is uvicorn's HTTP protocol: a name, or a class such as the tracking
-    server's :class:`~modelyard.server.http_protocol.DirectProtocol`.
+    uvicorn's httptools protocol, behind the head limits and the ``request_timeout`` deadline of
+    :func:`modelyard.web.http_limits.limited_http`.
     """
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
+    from ..web.http_limits import limited_http
+
+    # uvicorn calls ``http`` as it would a protocol class (keyword arguments only): a factory does as well.
+    http = cast("type[asyncio.Protocol]", limited_http(request_timeout))
     config = uvicorn.Config(
         factory, factory=True, host=host, port=port, workers=workers, http=http,
         log_level=log_level, access_log=False, timeout_keep_alive=30,

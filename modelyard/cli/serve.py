@@ -24,16 +24,15 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
     (``/metrics`` sums them, see ``serving.metrics_files``); it is removed at exit.
     """
     from ..serving import create_app
-    from ..web.http_limits import LimitedProtocol
 
     config = dataclasses.replace(config, host=host)
     if workers <= 1 or config.metrics_dir:
-        run_asgi(functools.partial(create_app, config), host, port, workers, log_level, http=LimitedProtocol)
+        run_asgi(functools.partial(create_app, config), host, port, workers, log_level, request_timeout=config.request_body_timeout)
         return
     directory = tempfile.mkdtemp(prefix="modelyard-serve-metrics-")
     try:
         config = dataclasses.replace(config, metrics_dir=directory)
-        run_asgi(functools.partial(create_app, config), host, port, workers, log_level, http=LimitedProtocol)
+        run_asgi(functools.partial(create_app, config), host, port, workers, log_level, request_timeout=config.request_body_timeout)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -29,15 +29,8 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
     """Serve ``settings`` with uvicorn, in one process or ``settings.workers`` processes."""
     if not settings.csrf_secret:  # one key for every worker: a form served by one is posted to another
         settings = settings.with_(csrf_secret=secrets.token_hex(32))
-    http: type | str
-    try:  # built on uvicorn's httptools protocol; a uvicorn whose internals moved falls back to its own
-        from ..server.http_protocol import DirectProtocol
-
-        http = DirectProtocol
-    except ImportError:
-        http = "auto"
     run_asgi(functools.partial(settled_app, settings), settings.host, settings.port, settings.workers, log_level,
-             http=http)
+             request_timeout=settings.request_body_timeout)
 
 
 def _common(fn):  # type: ignore[no-untyped-def]

@@ -13,6 +13,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
@@ -23,11 +26,13 @@ from ..errors import EndpointNotFound, ModelyardError
 from ..service import TrackingService
 from ..settings import Settings
 from ..web.guard import Guard, GuardMiddleware, host_names, split_setting
+from . import metrics as metrics_module
 from . import routes as routes_package
 from . import workers
 from .auth import AuthMiddleware
 from .failures import error_payload
-from .hotpath import HotPath
+from .hotpath import HotCall, HotCalls, HotPath, hot_calls
+from .metrics import MetricsMiddleware, TrackingMetrics
 from .operations import operation_routes
 from .protocol import JSONResponse
 from .ui import STATIC_DIR
@@ -62,12 +67,18 @@ _TABLES = (
 )
 
 
-def build_routes() -> list[Route]:
-    """The table of operations' routes, then every table of every module in ``server/routes`` under its prefixes."""
+def route_modules() -> list[Any]:
+    """Every module in ``server/routes``, then :mod:`.metrics` (``/metrics``, ``/ready``)."""
     modules = [
         importlib.import_module(f"{routes_package.__name__}.{info.name}")
         for info in sorted(pkgutil.iter_modules(routes_package.__path__), key=lambda i: i.name)
     ]
+    return [*modules, metrics_module]
+
+
+def build_routes() -> list[Route]:
+    """Every table of every module of :func:`route_modules`, each under its prefixes."""
+    modules = route_modules()
     out: list[Route] = operation_routes()
     for attr, prefixes in _TABLES:
         for module in modules:
@@ -95,6 +106,7 @@ class TableRouter(Router):
             route = self.exact.get((scope["path"], scope["method"]))
             if route is not None:
                 scope.setdefault("router", self)
+                scope["route"] = route
                 scope["endpoint"] = route.endpoint
                 scope["path_params"] = {}
                 await route.handle(scope, receive, send)
@@ -122,22 +134,49 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 
 class ModelyardApp(Starlette):
-    """Starlette behind :class:`..guard.GuardMiddleware`, the front door of every route.
-
-    ``hot`` (MLflow's small write calls), ``guard`` (its rules) and ``request_timeout``
-    are read by the server's HTTP protocol (:mod:`.http_protocol`), which answers the
-    hot calls itself under the same rules.
-    """
+    """Starlette behind one chain of middleware, the front door of every request (see
+    :meth:`build_middleware_stack`). ``hot`` runs MLflow's small write calls (:mod:`.hotpath`),
+    ``guard`` holds the front door's rules and ``metrics`` the counts of ``/metrics``."""
 
     hot: HotPath
     guard: Guard
-    request_timeout: float
+    metrics: TrackingMetrics
 
     def build_middleware_stack(self) -> ASGIApp:
-        inner = super().build_middleware_stack()
-        if self.state.service.settings.auth:
-            inner = AuthMiddleware(inner, self.state.service)  # behind the guard, in front of every route
-        return GuardMiddleware(inner, self.guard)
+        """From the outside in, for every request (the hot calls too):
+
+        1. :class:`.metrics.MetricsMiddleware`: counts and times each answer;
+        2. :class:`..guard.GuardMiddleware`: Host, Origin and content type; security headers;
+        3. (authentication goes here: :data:`FRONT_MIDDLEWARE`);
+        4. Starlette's error middleware (an unexpected error: a JSON 500), then the middleware added
+           with ``add_middleware``;
+        5. :class:`.hotpath.HotCalls`: answers the hot calls;
+        6. Starlette's exception handlers and the router (:class:`TableRouter`) for everything else.
+        """
+        error_handler = None
+        handlers: dict[Any, Any] = {}
+        for key, value in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                handlers[key] = value
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
+        app = HotCalls(app, self.hot)
+        chain = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug), *self.user_middleware]
+        for cls, args, kwargs in reversed(chain):
+            app = cls(app, *args, **kwargs)
+        for front in reversed(FRONT_MIDDLEWARE):
+            app = front(self, app)
+        return app
+
+
+# The front door's middleware, outermost first: each makes its layer from the app and the inner layers.
+FRONT_MIDDLEWARE: list[Callable[[ModelyardApp, ASGIApp], ASGIApp]] = [
+    lambda app, inner: MetricsMiddleware(inner, app.metrics),
+    lambda app, inner: GuardMiddleware(inner, app.guard),
+    # Authentication (``--auth``): after the guard, before anything that reads or writes, the hot calls too.
+    lambda app, inner: AuthMiddleware(inner, app.state.service) if app.state.service.settings.auth else inner,
+]
 
 
 def tracking_guard(settings: Settings) -> Guard:
@@ -146,24 +185,27 @@ def tracking_guard(settings: Settings) -> Guard:
         host_names(settings.host, settings.allowed_hosts, "MODELYARD_ALLOWED_HOSTS"),
         split_setting(settings.cors_allowed_origins),
         json_prefixes=JSON_PREFIXES, json_exempt=JSON_EXEMPT,
-        open_paths=("/health",),
+        open_paths=("/health", "/ready"),
     )
 
 
-def create_app(settings: Settings | None = None, service: TrackingService | None = None) -> ModelyardApp:
-    """Build the app over ``settings`` (or an already open ``service``)."""
+def create_app(settings: Settings | None = None, service: TrackingService | None = None,
+               calls: dict[tuple[str, str], HotCall] | None = None) -> ModelyardApp:
+    """Build the app over ``settings`` (or an already open ``service``). ``calls``: the hot calls,
+    ``{(method, path): HotCall}`` (default: :func:`.hotpath.hot_calls` under MLflow's prefixes)."""
     owns_service = service is None
     if service is None:
         if settings is None:
             raise ValueError("create_app needs settings or a service")
         service = TrackingService(settings)
-    # With auth on, MLflow's small writes take the routes, behind the auth middleware.
-    hot = HotPath(service, () if service.settings.auth else MLFLOW_PREFIXES)
+    # With auth on, MLflow's small writes take the routes: each operation's permission is checked there.
     if service.settings.auth:
+        calls = {}
         service.auth.ensure_admin()
         if not service.settings.serve_artifacts:
             log.warning("Authentication is on but artifacts are not served (--no-serve-artifacts): clients write"
                         " to the artifact store directly and the server cannot guard those artifacts.")
+    hot = HotPath(service, calls if calls is not None else hot_calls(MLFLOW_PREFIXES))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -191,7 +233,7 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
     )
     app.hot = hot
     app.guard = tracking_guard(service.settings)
-    app.request_timeout = service.settings.request_body_timeout
+    app.metrics = app.state.metrics = TrackingMetrics(service, hot)
     app.state.csrf_secret = service.settings.csrf_secret or secrets.token_hex(32)
     app.router = TableRouter(app.router.routes, lifespan=lifespan)  # type: ignore[arg-type]
     app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))

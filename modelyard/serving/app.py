@@ -356,6 +356,5 @@ def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | 
     app.router.lifespan_context = server.lifespan
     app.direct = {"/invocations": server.invocations}
     app.guard = serving_guard(config)
-    app.request_timeout = config.request_body_timeout
     app.state.server = server
     return app

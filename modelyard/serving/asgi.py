@@ -1,10 +1,10 @@
 """Plain ASGI for the prediction endpoint: read a header, send one response.
 
 A single-row prediction costs less than Starlette's ``Request``/``Response``
-objects and middleware around it, so ``POST /invocations`` speaks ASGI directly
-with these helpers and :class:`ServingApp` hands it the request before
-Starlette's middleware stack (unless someone added middleware of their own),
-behind the guard (:mod:`modelyard.web.guard`) like every request. Responses are
+objects around it, so ``POST /invocations`` speaks ASGI directly with these
+helpers and :class:`ServingApp` hands it the request in front of Starlette's
+router: behind the same middleware as every request (the guard,
+:mod:`modelyard.web.guard`, then Starlette's and any added with ``add_middleware``). Responses are
 byte for byte what ``starlette.responses.Response`` sends. The body is read under
 the size limit by :func:`modelyard.web.request_body.receive_body`.
 
@@ -19,8 +19,12 @@ unanswered, with no prediction, and counts under no status in ``/metrics``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..web.guard import Guard, GuardMiddleware
@@ -72,33 +76,48 @@ class Endpoint:
 
 
 class ServingApp(Starlette):
-    """Starlette behind :class:`..guard.GuardMiddleware`, with ``POST`` to a few exact paths then handed
-    straight to their ASGI handlers.
+    """Starlette behind :class:`..guard.GuardMiddleware`, with ``POST`` to a few exact paths handed
+    straight to their ASGI handlers, inside every middleware (:meth:`build_middleware_stack`).
 
     Those handlers answer every error themselves; everything else (other methods,
-    other paths, lifespan) goes through Starlette as usual. Middleware added with
-    ``add_middleware`` turns the shortcut off so that it sees every request, and
-    leaves disconnects to Starlette's ``ClientDisconnect`` (see the module doc).
-    ``guard`` and ``request_timeout`` are set by ``create_app`` (the HTTP protocol reads the latter).
+    other paths, lifespan) goes through Starlette's router as usual. ``guard`` is set by ``create_app``.
     """
 
     direct: dict[str, Handler]
     guard: Guard
-    request_timeout: float
-    front: ASGIApp | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """From the outside in: the guard (then authentication, when there is one), Starlette's error
+        middleware, the middleware added with ``add_middleware``, :class:`DirectCalls`, Starlette's
+        exception handlers and the router."""
+        error_handler = None
+        handlers: dict[Any, Any] = {}
+        for key, value in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                handlers[key] = value
+        app: ASGIApp = DirectCalls(ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug), self)
+        chain = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug), *self.user_middleware]
+        for cls, args, kwargs in reversed(chain):
+            app = cls(app, *args, **kwargs)
+        return GuardMiddleware(app, self.guard)
+
+
+class DirectCalls:
+    """ASGI: a ``POST`` to a path of ``owner.direct`` goes to its handler, everything else on to ``app``;
+    every ``POST`` with a ``receive`` that raises :class:`ClientGone` (see the module doc)."""
+
+    def __init__(self, app: ASGIApp, owner: ServingApp) -> None:
+        self.app = app
+        self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.front is None:
-            self.front = GuardMiddleware(self._behind_guard, self.guard)
-        await self.front(scope, receive, send)
-
-    async def _behind_guard(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and not self.user_middleware:
-            handler = self.direct.get(scope["path"]) or super().__call__
-            scope["app"] = self
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self.owner.direct.get(scope["path"]) or self.app
             try:
                 await handler(scope, watched(receive), send)
             except ClientGone:
                 pass  # nothing to answer, and no one to answer to
             return
-        await super().__call__(scope, receive, send)
+        await self.app(scope, receive, send)

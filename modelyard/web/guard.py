@@ -1,10 +1,9 @@
 """The front door's checks against cross-site requests and DNS rebinding, and the headers every answer carries.
 
-One rule set, :meth:`Guard.check` over ``(method, path, headers)``, used twice:
-by :class:`GuardMiddleware`, the pure-ASGI middleware in front of every route of
-``modelyard server`` and ``modelyard serve``, and by the tracking server's HTTP
-protocol (:mod:`modelyard.server.http_protocol`), which answers MLflow's small
-write calls before any ASGI code runs. As MLflow 3.17 does by default:
+One rule set, :meth:`Guard.check` over ``(method, path, headers)``, applied by
+:class:`GuardMiddleware`, the pure-ASGI middleware in front of every request of
+``modelyard server`` and ``modelyard serve`` (MLflow's small write calls and the
+prediction endpoint included: their short paths sit inside it). As MLflow 3.17 does by default:
 
 - **Host allow-list** (DNS rebinding): the Host header must name ``localhost``,
   ``127.0.0.1``, ``[::1]``, the address the server is bound to, the address the

@@ -91,11 +91,11 @@ def test_an_over_limit_log_batch_is_answered_to_plain_clients(server):
 
 @pytest.fixture
 def failing(tmp_path: Path) -> Iterator[str]:
-    """uvicorn with our protocol over ``failing_app``: ``/boom`` raises after Starlette answered 500."""
+    """uvicorn behind our connection limits over ``failing_app``: ``/boom`` raises after Starlette answered 500."""
     port = free_port()
     log = open(tmp_path / "uvicorn.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.security.failing_app:app", "--port", str(port),
-                             "--http", "modelyard.web.http_limits:LimitedProtocol", "--log-level", "warning"],
+                             "--http", "modelyard.web.http_limits:default_http", "--log-level", "warning"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 
 from modelyard.server import create_app
 from modelyard.server.hotpath import CALLS
@@ -64,9 +65,15 @@ async def call(asgi: Any, method: str, path: str, chunks: list[bytes], *, declar
 
 
 def through_router(app: Any) -> Any:
-    """The same app as Starlette runs it: the guard, Starlette's middleware, router and route endpoints
-    (since the hot path is the HTTP protocol's, ``app`` is that too; both names are kept for the cases' sake)."""
-    return lambda scope, receive, send: Starlette.__call__(app, scope, receive, send)
+    """The app's routes without the hot path: Starlette's error middleware, exception handlers and router."""
+    handlers = {k: v for k, v in app.exception_handlers.items() if k not in (500, Exception)}
+    routed = ServerErrorMiddleware(ExceptionMiddleware(app.router, handlers=handlers),
+                                   handler=app.exception_handlers.get(Exception))
+
+    async def run(scope: Any, receive: Any, send: Any) -> None:
+        await routed({**scope, "app": app}, receive, send)
+
+    return run
 
 
 def new_run(app: Any) -> str:
@@ -210,8 +217,8 @@ def test_other_methods_and_paths_still_go_through_the_router(app):
     assert wrong_method[0] == 405 and json.loads(wrong_method[2])["error_code"] == "ENDPOINT_NOT_FOUND"
     assert not_hot[0] == 404 and json.loads(not_hot[2])["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert app.hot.find({"method": "POST", "path": f"{API}/runs/delete-tag"}) is None
-    assert set(CALLS) == {"/runs/create", "/runs/update", "/runs/log-metric", "/runs/log-parameter",
-                          "/runs/set-tag", "/runs/log-batch"}
+    assert set(CALLS) == {("POST", p) for p in ("/runs/create", "/runs/update", "/runs/log-metric",
+                                                "/runs/log-parameter", "/runs/set-tag", "/runs/log-batch")}
 
 
 def test_a_locked_store_answers_503_and_the_write_can_be_retried(app):

@@ -1,9 +1,9 @@
-"""The server's own HTTP protocol (``server/http_protocol.py``) over real sockets to a real server.
+"""The server's HTTP front (uvicorn behind ``web/http_limits.py``) and the hot calls (``server/hotpath.py``)
+over real sockets to a real server.
 
-Hot calls on an idle connection are answered by the protocol itself; everything
-else by uvicorn and the app. These tests speak raw HTTP/1.1 so they control
-what a client library would hide: keep-alive, pipelining, chunked bodies,
-bodies split across segments, early closes and oversize bodies.
+These tests speak raw HTTP/1.1 so they control what a client library would hide:
+keep-alive, pipelining, chunked bodies, bodies split across segments, early closes
+and oversize bodies.
 """
 
 from __future__ import annotations
