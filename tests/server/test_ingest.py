@@ -83,8 +83,8 @@ def test_sdk_json_bodies_read_back_with_nan_and_infinities(server: LiveServer, c
     transport = HttpTransport(server.url)
     transport.ingest_msgpack = False
     try:
-        transport.log_batch(run_id, [Metric("j", v, T0, i) for i, v in enumerate([0.5, math.nan, math.inf, 2])], [], [])
-        transport.log_batch(run_id, [Metric("j", 1.25, T0, 9)], [], [])
+        transport.log_bulk(run_id, [Metric("j", v, T0, i) for i, v in enumerate([0.5, math.nan, math.inf, 2])], [], [])
+        transport.log_bulk(run_id, [Metric("j", 1.25, T0, 9)], [], [])
     finally:
         transport.close()
     got = [v for _, _, v in _history(client, run_id, "j")]
