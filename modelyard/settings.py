@@ -164,6 +164,16 @@ class Settings:
         "How long a verified password, token or grant is trusted before it is read again: a revoke takes effect"
         " within this time on every server process.",
     )
+    # -- authentication, second part: browser sessions, JWTs from an identity provider (server/session.py, service/jwt.py) --
+    auth_session_hours: float = _setting(
+        12.0, "How long the web UI's session cookie (set by the login page) stays valid, in hours."
+    )
+    auth_session_secret: str = _setting(
+        "",
+        "Key that signs the web UI's session cookies. Empty: MODELYARD_CSRF_SECRET's key (random per server start"
+        " when that is empty too). Set it, the same everywhere, when several server processes sit behind one"
+        " address, so a session made by one is taken by the others.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -46,3 +46,9 @@ LIST_TOKENS = t.add("list_tokens", "GET", f"{EXT}/tokens/list", s.Username, "aut
                     idempotent=True, summary="A user's tokens, without their secrets.")
 REVOKE_TOKEN = t.add("revoke_token", "POST", f"{EXT}/tokens/revoke", s.TokenId, "auth:revoke_token", SIGNED_IN,
                      idempotent=True, summary="Revoke a token: it stops working within the auth cache time.")
+PROTECT_ALIAS = t.add("set_protected_alias", "POST", f"{EXT}/registered-models/alias/protect", s.ProtectAlias,
+                      "auth:set_protected_alias", manage("registered_model", "name"), idempotent=True,
+                      summary="Protect an alias of a registered model (no one may set or delete it) or lift that"
+                              " (MANAGE on the model).")
+AUTH_AUDIT = t.add("auth_audit", "GET", f"{EXT}/auth/audit", s.AuditPage, "auth:audit", ADMIN, idempotent=True,
+                   summary="Grants, revokes, token creations and failed logins, oldest first (admins).")

@@ -48,3 +48,14 @@ class CreateToken(Request):
 class TokenId(Request):
     username: Optional[str] = None
     token_id: Optional[int] = None
+
+
+class ProtectAlias(Request):
+    name: Optional[str] = None
+    alias: Optional[str] = None
+    protected: bool = True
+
+
+class AuditPage(Request):
+    max_results: int = 1000
+    page_token: Optional[str] = None

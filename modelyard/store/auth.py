@@ -6,8 +6,13 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
 
+from ..entities.registry import RegistryAuditEntry
 from . import auth_schema as a
 from .database import Database
+from .registry_schema import registry_audit
+
+# Auth events go into the registry's audit trail under this name (no model can have it: ':' is refused).
+AUDIT_NAME = "modelyard:auth"
 
 
 class UserRow(NamedTuple):
@@ -41,9 +46,26 @@ def _user(row: Any) -> UserRow | None:
     return None if row is None else UserRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
 
 
+def _audit(conn: Any, who: str | None, now: int, action: str, key: str, old: str | None = None,
+           new: str | None = None) -> None:
+    conn.execute(insert(registry_audit).values(timestamp=now, user_id=who, registered_model_id=None, name=AUDIT_NAME,
+                                               version=None, action=action, key=key, old_value=old, new_value=new))
+
+
 class AuthStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    # ---- the audit trail ------------------------------------------------------
+
+    def audit(self, limit: int, offset: int) -> list[RegistryAuditEntry]:
+        """Grants, revokes, token creations and failed logins, oldest first."""
+        c = registry_audit.c
+        with self.db.read() as conn:
+            rows = conn.execute(select(registry_audit).where(c.name == AUDIT_NAME).order_by(c.id)
+                                .limit(limit).offset(offset)).all()
+        return [RegistryAuditEntry(row.id, row.timestamp, row.user_id, row.name, None, row.action, row.key,
+                                   row.old_value, row.new_value) for row in rows]
 
     # ---- users ----------------------------------------------------------------
 
@@ -91,12 +113,16 @@ class AuthStore:
     # ---- tokens ---------------------------------------------------------------
 
     def create_token(self, user_id: int, name: str, token_hash: str, prefix: str, now: int,
-                     expires_ms: int | None) -> int:
+                     expires_ms: int | None, who: str | None = None) -> int:
         with self.db.write() as conn:
             done = conn.execute(insert(a.auth_tokens).values(
                 user_id=user_id, name=name, token_hash=token_hash, prefix=prefix, created_ms=now,
                 expires_ms=expires_ms))
-            return int(done.inserted_primary_key[0])  # type: ignore[index]
+            token_id = int(done.inserted_primary_key[0])  # type: ignore[index]
+            owner = conn.execute(select(a.auth_users.c.username).where(a.auth_users.c.id == user_id)).scalar()
+            _audit(conn, who, now, "create_token", str(owner),
+                   new=f"token {token_id} '{name}' ({prefix}...)" + ("" if expires_ms is None else f" until {expires_ms}"))
+            return token_id
 
     def token_owner(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
         q = (select(*_TOKEN_COLS, *_USER_COLS)
@@ -125,20 +151,37 @@ class AuthStore:
 
     # ---- grants ---------------------------------------------------------------
 
-    def grant(self, user_id: int, resource_type: str, resource_id: str, level: str) -> None:
+    def grant(self, user_id: int, resource_type: str, resource_id: str, level: str, who: str | None = None,
+              now: int = 0) -> None:
         g = a.auth_grants
         with self.db.write() as conn:
             where = (g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)
-            if conn.execute(update(g).where(*where).values(level=level)).rowcount == 0:
+            old = conn.execute(select(g.c.level).where(*where)).scalar()
+            if old is None:
                 conn.execute(insert(g).values(user_id=user_id, resource_type=resource_type,
                                               resource_id=resource_id, level=level))
+            else:
+                conn.execute(update(g).where(*where).values(level=level))
+            _audit(conn, who, now, "grant_permission", self._grant_key(conn, user_id, resource_type, resource_id),
+                   old=old, new=level)
 
-    def revoke(self, user_id: int, resource_type: str, resource_id: str) -> bool:
+    def revoke(self, user_id: int, resource_type: str, resource_id: str, who: str | None = None,
+               now: int = 0) -> bool:
         g = a.auth_grants
         with self.db.write() as conn:
-            done = conn.execute(delete(g).where(g.c.user_id == user_id, g.c.resource_type == resource_type,
-                                                g.c.resource_id == resource_id))
-            return bool(done.rowcount)
+            where = (g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)
+            old = conn.execute(select(g.c.level).where(*where)).scalar()
+            if old is None:
+                return False
+            conn.execute(delete(g).where(*where))
+            _audit(conn, who, now, "revoke_permission", self._grant_key(conn, user_id, resource_type, resource_id),
+                   old=old)
+            return True
+
+    @staticmethod
+    def _grant_key(conn: Any, user_id: int, resource_type: str, resource_id: str) -> str:
+        username = conn.execute(select(a.auth_users.c.username).where(a.auth_users.c.id == user_id)).scalar()
+        return f"{username} on {resource_type} {resource_id}"
 
     def level(self, user_id: int, resource_type: str, resource_id: str) -> str | None:
         g = a.auth_grants
@@ -163,12 +206,13 @@ class AuthStore:
                                                                        f.c.address == address)).first()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
-    def record_failure(self, username: str, address: str, now: int) -> None:
+    def record_failure(self, username: str, address: str, now: int, how: str = "password") -> None:
         f = a.auth_login_failures
         with self.db.write() as conn:
             where = (f.c.username == username, f.c.address == address)
             if conn.execute(update(f).where(*where).values(failures=f.c.failures + 1, last_ms=now)).rowcount == 0:
                 conn.execute(insert(f).values(username=username, address=address, failures=1, last_ms=now))
+            _audit(conn, None, now, "login_failure", username, new=f"{how} from {address or 'unknown address'}")
 
     def clear_failures(self, username: str, address: str) -> None:
         f = a.auth_login_failures

@@ -89,3 +89,19 @@ def revoke_token(svc: TrackingService, req: s.TokenId) -> None:
     if req.token_id is None:
         raise InvalidParameterValue("Missing value for required parameter 'token_id'.")
     svc.auth.revoke_token(svc.auth.require_self_or_admin(req.username), req.token_id)
+
+
+def set_protected_alias(svc: TrackingService, req: s.ProtectAlias) -> dict[str, Any]:
+    if not req.name:
+        raise InvalidParameterValue("Missing value for required parameter 'name'.")
+    if not req.alias:
+        raise InvalidParameterValue("Missing value for required parameter 'alias'.")
+    return {"name": req.name, "protected_aliases": svc.registry.set_protected_alias(req.name, req.alias, req.protected)}
+
+
+def audit(svc: TrackingService, req: s.AuditPage) -> dict[str, Any]:
+    page = svc.auth.audit(req.max_results, req.page_token)
+    out: dict[str, Any] = {"entries": [e.to_dict() for e in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
