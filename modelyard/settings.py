@@ -174,6 +174,23 @@ class Settings:
         " when that is empty too). Set it, the same everywhere, when several server processes sit behind one"
         " address, so a session made by one is taken by the others.",
     )
+    auth_jwt_jwks: str = _setting(
+        "",
+        "Where the public keys of your identity provider are: a JWKS URL (https://.../jwks.json) or a JWKS file."
+        " Set, a bearer token that is a JWT is verified against them (signature, expiry, issuer, audience) and its"
+        " user signed in; empty, JWTs are not accepted. Needs the auth extra (PyJWT).",
+    )
+    auth_jwt_issuer: str = _setting("", "The `iss` a JWT must carry (empty: any issuer; set it in production).")
+    auth_jwt_audience: str = _setting("", "The `aud` a JWT must carry, e.g. this server's client id (empty: any).")
+    auth_jwt_username_claim: str = _setting(
+        "sub", "The JWT claim that holds the user name (e.g. preferred_username or email). An account of that"
+        " name is made on first sign-in (no password; grants are given to it like any other)."
+    )
+    auth_jwt_groups_claim: str = _setting("groups", "The JWT claim that lists the user's groups.")
+    auth_jwt_algorithms: str = _setting(
+        "RS256,RS384,RS512,PS256,ES256,ES384,EdDSA",
+        "Signature algorithms a JWT may use, comma-separated (never none, nor HS*: the keys are public).",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -34,6 +34,7 @@ from ..errors import (
 )
 from ..settings import Settings
 from ..store.auth import AuthStore, TokenRow, UserRow
+from .jwt import JwtVerifier, looks_like_jwt
 from .registry import MAX_AUDIT_PAGE
 from .registry import _who as _registry_who
 from .search import decode_page_token, encode_page_token
@@ -150,6 +151,7 @@ class AuthService:
         self.settings = settings
         self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
         self._cache = _Cache(settings.auth_cache_seconds)
+        self._jwt = JwtVerifier(settings) if settings.auth_jwt_jwks else None
 
     # ---- accounts -------------------------------------------------------------
 
@@ -244,10 +246,29 @@ class AuthService:
         return Principal(user.id, user.username, user.is_admin)
 
     def authenticate_token(self, token: str) -> Principal:
+        if self._jwt is not None and looks_like_jwt(token):
+            return self.authenticate_jwt(token)
         principal = self._cache.get(("token", _digest(token)), lambda: self._check_token(token))
         if principal is None:
             raise Unauthenticated("Invalid, expired or revoked token.")
         return principal  # type: ignore[no-any-return]
+
+    def authenticate_jwt(self, token: str) -> Principal:
+        """The account a JWT of the identity provider names (made on first sign-in); see :mod:`.jwt`."""
+        key = ("jwt", _digest(token))
+        known = self._cache.peek(key)
+        if known is not None:
+            return known  # type: ignore[no-any-return]
+        assert self._jwt is not None
+        username, _groups, expires = self._jwt.verify(token)
+        user = self.store.user(username)
+        if user is None:
+            self.store.create_user(username, None, False, "sso", now_ms())  # False if another process made it
+            user = self.get_user(username)
+        principal = Principal(user.id, user.username, user.is_admin)
+        if expires - time.time() > self.settings.auth_cache_seconds:  # never trusted past its expiry
+            self._cache.put(key, principal)
+        return principal
 
     def _check_token(self, token: str) -> Principal | None:
         found = self.store.token_owner(_digest(token))
