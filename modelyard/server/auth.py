@@ -170,6 +170,12 @@ def authorize(service: TrackingService, principal: Principal, op: Operation, req
     perm = op.permission
     if principal.is_admin:
         return
+    if op.name == "create_experiment" and getattr(request, "artifact_location", None):
+        # A location of the caller's choosing could lie in another experiment's folder and read it through
+        # this one's runs: only admins choose one; others get the server's place, <experiment_id>/.
+        raise PermissionDenied(
+            "Only admins may set 'artifact_location' on a server with authentication: leave it out, and the"
+            " experiment's artifacts go to the server's artifact store.")
     if perm.resource in ("experiment", "run", "logged_model", "registered_model") and perm.field:
         for key in _values(getattr(request, perm.field, None)):
             if perm.resource == "experiment" and perm.field.endswith("_name"):

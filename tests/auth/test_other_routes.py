@@ -156,3 +156,14 @@ def test_ui_lists_show_only_what_the_caller_may_read(world):
     for user, sees in (("nobody", False), ("read", True), ("root", True)):
         assert ("guarded" in http.get("/", headers=_basic(user)).text) is sees, user
         assert ("guarded-model" in http.get("/models", headers=_basic(user)).text) is sees, user
+
+
+def test_only_admins_choose_an_artifact_location(world):
+    """Else a user's experiment could point into another experiment's folder and read it through its runs."""
+    http, ids = world
+    body = {"name": "sneaky", "artifact_location": f"mlflow-artifacts:/{ids['exp']}"}
+    refused = http.post("/api/2.0/mlflow/experiments/create", json=body, headers=_basic("edit"))
+    assert refused.status_code == 403 and "artifact_location" in refused.json()["message"]
+    assert http.post("/api/2.0/mlflow/experiments/create", json={"name": "plain"},
+                     headers=_basic("edit")).status_code == 200
+    assert http.post("/api/2.0/mlflow/experiments/create", json=body, headers=_basic("root")).status_code == 200
