@@ -186,7 +186,11 @@ class Settings:
         "sub", "The JWT claim that holds the user name (e.g. preferred_username or email). An account of that"
         " name is made on first sign-in (no password; grants are given to it like any other)."
     )
-    auth_jwt_groups_claim: str = _setting("groups", "The JWT claim that lists the user's groups.")
+    auth_jwt_groups_claim: str = _setting(
+        "groups", "The JWT claim that lists the user's groups: at each sign-in, an sso account is made a member of"
+        " exactly the groups of those names that exist here (`modelyard groups create`). Empty: groups are managed"
+        " here only."
+    )
     auth_jwt_algorithms: str = _setting(
         "RS256,RS384,RS512,PS256,ES256,ES384,EdDSA",
         "Signature algorithms a JWT may use, comma-separated (never none, nor HS*: the keys are public).",

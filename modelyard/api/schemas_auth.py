@@ -59,3 +59,19 @@ class ProtectAlias(Request):
 class AuditPage(Request):
     max_results: int = 1000
     page_token: Optional[str] = None
+
+
+class GroupName(Request):
+    group: Optional[str] = None
+
+
+class GroupMember(Request):
+    group: Optional[str] = None
+    username: Optional[str] = None
+
+
+class GroupPermission(Request):
+    group: Optional[str] = None
+    resource_type: Optional[str] = None
+    resource_id: Optional[str] = None
+    permission: Optional[str] = None

@@ -260,11 +260,13 @@ class AuthService:
         if known is not None:
             return known  # type: ignore[no-any-return]
         assert self._jwt is not None
-        username, _groups, expires = self._jwt.verify(token)
+        username, groups, expires = self._jwt.verify(token)
         user = self.store.user(username)
         if user is None:
             self.store.create_user(username, None, False, "sso", now_ms())  # False if another process made it
             user = self.get_user(username)
+        if self.settings.auth_jwt_groups_claim and user.kind == "sso" and self.store.sync_groups(user.id, groups):
+            self._cache.clear()  # the provider's groups are the member's groups (those that exist here)
         principal = Principal(user.id, user.username, user.is_admin)
         if expires - time.time() > self.settings.auth_cache_seconds:  # never trusted past its expiry
             self._cache.put(key, principal)
@@ -340,6 +342,38 @@ class AuthService:
         if not self.store.revoke(self.get_user(username).id, resource_type, str(resource_id), _who(), now_ms()):
             raise ResourceDoesNotExist(
                 f"User {username} has no permission on {resource_type} {resource_id} to revoke.")
+        self._cache.clear()
+
+    # ---- groups ---------------------------------------------------------------
+
+    def create_group(self, name: str) -> None:
+        if not name or len(name) > 255:
+            raise InvalidParameterValue("Invalid group name: give 1 to 255 characters.")
+        if not self.store.create_group(name, now_ms()):
+            raise ResourceAlreadyExists(f"Group '{name}' already exists.")
+
+    def delete_group(self, name: str) -> None:
+        if not self.store.delete_group(name or ""):
+            raise ResourceDoesNotExist(f"Group '{name}' not found.")
+        self._cache.clear()
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return [{"name": name, "members": members} for name, members in self.store.groups()]
+
+    def set_member(self, group: str, username: str, member: bool = True) -> None:
+        if self.store.set_member(group or "", self.get_user(username).id, member) is None:
+            raise ResourceDoesNotExist(f"Group '{group}' not found.")
+        self._cache.clear()
+
+    def grant_group(self, group: str, resource_type: str, resource_id: str, level: str | None) -> None:
+        """Give group ``group`` a level on a resource (``level`` None: take it away)."""
+        resource_type, resource_id = resource(resource_type, resource_id)
+        done = self.store.group_grant(group or "", resource_type, resource_id,
+                                      None if level is None else level_name(level), _who(), now_ms())
+        if done is None:
+            raise ResourceDoesNotExist(f"Group '{group}' not found.")
+        if done is False:
+            raise ResourceDoesNotExist(f"Group {group} has no permission on {resource_type} {resource_id} to revoke.")
         self._cache.clear()
 
     def level(self, principal: Principal, resource_type: str, resource_id: str) -> str:

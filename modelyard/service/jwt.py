@@ -5,7 +5,7 @@ PyJWT against the provider's public keys: its signature by the key its ``kid`` n
 key id is refused), one of ``auth_jwt_algorithms`` (``none`` and shared-secret HMAC never), an
 ``exp`` in the future, and the configured ``iss`` and ``aud``. The user is the
 ``auth_jwt_username_claim``; an account of that name (kind ``sso``, no password) is made the first
-time it signs in, so grants can be given to it. The keys of a URL are fetched once and again when an
+time it signs in, so grants can be given to it; the ``auth_jwt_groups_claim`` names its groups. The keys of a URL are fetched once and again when an
 unknown ``kid`` appears (the provider rotated them), at most every few seconds.
 """
 

@@ -13,6 +13,7 @@ from .registry_schema import registry_audit
 
 # Auth events go into the registry's audit trail under this name (no model can have it: ':' is refused).
 AUDIT_NAME = "modelyard:auth"
+_RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 
 
 class UserRow(NamedTuple):
@@ -107,6 +108,7 @@ class AuthStore:
             # Children first: SQLite enforces no foreign keys unless asked to.
             conn.execute(delete(a.auth_tokens).where(a.auth_tokens.c.user_id == found))
             conn.execute(delete(a.auth_grants).where(a.auth_grants.c.user_id == found))
+            conn.execute(delete(a.auth_group_members).where(a.auth_group_members.c.user_id == found))
             conn.execute(delete(a.auth_users).where(a.auth_users.c.id == found))
             return True
 
@@ -184,10 +186,15 @@ class AuthStore:
         return f"{username} on {resource_type} {resource_id}"
 
     def level(self, user_id: int, resource_type: str, resource_id: str) -> str | None:
-        g = a.auth_grants
+        """The user's own grant on the resource, else the highest of their groups' grants, else None."""
+        g, gg, m = a.auth_grants, a.auth_group_grants, a.auth_group_members
         with self.db.read() as conn:
             found = conn.execute(select(g.c.level).where(
                 g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)).scalar()
+            if found is None:
+                levels = conn.execute(select(gg.c.level).join(m, m.c.group_id == gg.c.group_id).where(
+                    m.c.user_id == user_id, gg.c.resource_type == resource_type, gg.c.resource_id == resource_id))
+                found = max((r[0] for r in levels), key=lambda level: _RANK.get(level, 0), default=None)
         return None if found is None else str(found)
 
     def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
@@ -218,3 +225,93 @@ class AuthStore:
         f = a.auth_login_failures
         with self.db.write() as conn:
             conn.execute(delete(f).where(f.c.username == username, f.c.address == address))
+
+    # ---- groups ---------------------------------------------------------------
+
+    @staticmethod
+    def _group_id(conn: Any, name: str) -> int | None:
+        found = conn.execute(select(a.auth_groups.c.id).where(a.auth_groups.c.name == name)).scalar()
+        return None if found is None else int(found)
+
+    def create_group(self, name: str, now: int) -> bool:
+        """False if the name is taken."""
+        with self.db.write() as conn:
+            if self._group_id(conn, name) is not None:
+                return False
+            conn.execute(insert(a.auth_groups).values(name=name, created_ms=now))
+        return True
+
+    def delete_group(self, name: str) -> bool:
+        with self.db.write() as conn:
+            found = self._group_id(conn, name)
+            if found is None:
+                return False
+            conn.execute(delete(a.auth_group_grants).where(a.auth_group_grants.c.group_id == found))
+            conn.execute(delete(a.auth_group_members).where(a.auth_group_members.c.group_id == found))
+            conn.execute(delete(a.auth_groups).where(a.auth_groups.c.id == found))
+        return True
+
+    def groups(self) -> list[tuple[str, list[str]]]:
+        """Every group's name and its members' names."""
+        gr, m, u = a.auth_groups, a.auth_group_members, a.auth_users
+        with self.db.read() as conn:
+            names = [r[0] for r in conn.execute(select(gr.c.name).order_by(gr.c.name))]
+            members: dict[str, list[str]] = {}
+            q = (select(gr.c.name, u.c.username).join(m, m.c.group_id == gr.c.id).join(u, u.c.id == m.c.user_id)
+                 .order_by(u.c.username))
+            for group, username in conn.execute(q):
+                members.setdefault(group, []).append(username)
+        return [(name, members.get(name, [])) for name in names]
+
+    def set_member(self, name: str, user_id: int, member: bool) -> bool | None:
+        """Add or remove a member: None if no such group, else whether anything changed."""
+        m = a.auth_group_members
+        with self.db.write() as conn:
+            group = self._group_id(conn, name)
+            if group is None:
+                return None
+            where = (m.c.group_id == group, m.c.user_id == user_id)
+            present = conn.execute(select(m.c.user_id).where(*where)).first() is not None
+            if member and not present:
+                conn.execute(insert(m).values(group_id=group, user_id=user_id))
+            elif not member and present:
+                conn.execute(delete(m).where(*where))
+            return present != member
+
+    def group_grant(self, name: str, resource_type: str, resource_id: str, level: str | None, who: str | None,
+                    now: int) -> bool | None:
+        """Grant (or with ``level`` None revoke) a group's level: None if no such group, else whether it changed."""
+        gg = a.auth_group_grants
+        with self.db.write() as conn:
+            group = self._group_id(conn, name)
+            if group is None:
+                return None
+            where = (gg.c.group_id == group, gg.c.resource_type == resource_type, gg.c.resource_id == resource_id)
+            old = conn.execute(select(gg.c.level).where(*where)).scalar()
+            if level is None:
+                if old is None:
+                    return False
+                conn.execute(delete(gg).where(*where))
+            elif old is None:
+                conn.execute(insert(gg).values(group_id=group, resource_type=resource_type, resource_id=resource_id,
+                                               level=level))
+            else:
+                conn.execute(update(gg).where(*where).values(level=level))
+            _audit(conn, who, now, "grant_group_permission" if level else "revoke_group_permission",
+                   f"group {name} on {resource_type} {resource_id}", old=old, new=level)
+            return True
+
+    def sync_groups(self, user_id: int, names: list[str]) -> bool:
+        """Make the user a member of exactly the existing groups among ``names``; True if that changed anything."""
+        gr, m = a.auth_groups, a.auth_group_members
+        with self.db.read() as conn:
+            wanted = {int(r[0]) for r in conn.execute(select(gr.c.id).where(gr.c.name.in_(names)))} if names else set()
+            held = {int(r[0]) for r in conn.execute(select(m.c.group_id).where(m.c.user_id == user_id))}
+        if wanted == held:
+            return False
+        with self.db.write() as conn:
+            if held - wanted:
+                conn.execute(delete(m).where(m.c.user_id == user_id, m.c.group_id.in_(held - wanted)))
+            for group in wanted - held:
+                conn.execute(insert(m).values(group_id=group, user_id=user_id))
+        return True

@@ -120,3 +120,17 @@ def test_jwts_from_a_jwks_file(tmp_path, keys, jwks):
     with _app(tmp_path, str(path)) as http:
         assert http.get(CURRENT, headers=_bearer(_token(keys))).status_code == 200
         assert http.get(CURRENT, headers=_bearer(_token(keys, exp=int(time.time()) - 1))).status_code == 401
+
+
+def test_the_groups_claim_sets_group_membership(tmp_path, keys, jwks_url):
+    with _app(tmp_path, jwks_url) as http:
+        root = ("root", "correct horse battery")
+        get = "/api/2.0/mlflow/experiments/get?experiment_id=0"
+        assert http.post("/api/2.0/modelyard/groups/create", json={"group": "ml"}, auth=root).status_code == 200
+        grant = {"group": "ml", "resource_type": "experiment", "resource_id": "0", "permission": "EDIT"}
+        assert http.post("/api/2.0/modelyard/groups/permissions/grant", json=grant, auth=root).status_code == 200
+        assert http.get(get, headers=_bearer(_token(keys, groups=["ml", "unknown"]))).status_code == 200
+        listed = http.get("/api/2.0/modelyard/groups/list", auth=root).json()["groups"]
+        assert listed == [{"name": "ml", "members": ["ana"]}]
+        assert http.get(get, headers=_bearer(_token(keys, groups=[], exp=int(time.time()) + 601))).status_code == 200
+        assert http.get("/api/2.0/modelyard/groups/list", auth=root).json()["groups"][0]["members"] == []

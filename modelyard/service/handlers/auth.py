@@ -105,3 +105,41 @@ def audit(svc: TrackingService, req: s.AuditPage) -> dict[str, Any]:
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return out
+
+
+def _group(value: str | None) -> str:
+    if not value:
+        raise InvalidParameterValue("Missing value for required parameter 'group'.")
+    return value
+
+
+def create_group(svc: TrackingService, req: s.GroupName) -> None:
+    svc.auth.create_group(_group(req.group))
+
+
+def delete_group(svc: TrackingService, req: s.GroupName) -> None:
+    svc.auth.delete_group(_group(req.group))
+
+
+def list_groups(svc: TrackingService, req: s.Empty) -> dict[str, Any]:
+    return {"groups": svc.auth.list_groups()}
+
+
+def add_member(svc: TrackingService, req: s.GroupMember) -> None:
+    svc.auth.set_member(_group(req.group), _username(req.username), True)
+
+
+def remove_member(svc: TrackingService, req: s.GroupMember) -> None:
+    svc.auth.set_member(_group(req.group), _username(req.username), False)
+
+
+def grant_group(svc: TrackingService, req: s.GroupPermission) -> None:
+    group = _group(req.group)
+    kind, rid = svc.auth.require_manager(req.resource_type, req.resource_id)
+    svc.auth.grant_group(group, kind, rid, level_name(req.permission))
+
+
+def revoke_group(svc: TrackingService, req: s.GroupPermission) -> None:
+    group = _group(req.group)
+    kind, rid = svc.auth.require_manager(req.resource_type, req.resource_id)
+    svc.auth.grant_group(group, kind, rid, None)
