@@ -46,6 +46,7 @@ _CHALLENGE = 'Basic realm="modelyard", charset="UTF-8"'
 # What a resource of a run or logged model belongs to never changes: remembered (bounded).
 _EXPERIMENT_OF: dict[tuple[str, str], str | None] = {}
 _REMEMBER = 100_000
+_EXPERIMENTS_SEEN: set[tuple[int, str]] = set()
 
 
 class AuthMiddleware:
@@ -220,10 +221,14 @@ def require_artifact_path(request: Request, level: str, path: str) -> None:
     first = path.strip("/").split("/", 1)[0]
     if not first.isdigit():
         raise PermissionDenied("Permission denied.")
-    try:
-        service.experiments.get(first)
-    except ModelyardError:
-        raise PermissionDenied("Permission denied.") from None
+    if (id(service), first) not in _EXPERIMENTS_SEEN:  # an experiment's id is never reused: remembered (bounded)
+        try:
+            service.experiments.get(first)
+        except ModelyardError:
+            raise PermissionDenied("Permission denied.") from None
+        if len(_EXPERIMENTS_SEEN) >= _REMEMBER:
+            _EXPERIMENTS_SEEN.clear()
+        _EXPERIMENTS_SEEN.add((id(service), first))
     check(service, principal, level, "experiment", first)
 
 
