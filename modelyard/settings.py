@@ -164,6 +164,37 @@ class Settings:
         "How long a verified password, token or grant is trusted before it is read again: a revoke takes effect"
         " within this time on every server process.",
     )
+    # -- authentication, second part: browser sessions, JWTs from an identity provider (server/session.py, service/jwt.py) --
+    auth_session_hours: float = _setting(
+        12.0, "How long the web UI's session cookie (set by the login page) stays valid, in hours."
+    )
+    auth_session_secret: str = _setting(
+        "",
+        "Key that signs the web UI's session cookies. Empty: MODELYARD_CSRF_SECRET's key (random per server start"
+        " when that is empty too). Set it, the same everywhere, when several server processes sit behind one"
+        " address, so a session made by one is taken by the others.",
+    )
+    auth_jwt_jwks: str = _setting(
+        "",
+        "Where the public keys of your identity provider are: a JWKS URL (https://.../jwks.json) or a JWKS file."
+        " Set, a bearer token that is a JWT is verified against them (signature, expiry, issuer, audience) and its"
+        " user signed in; empty, JWTs are not accepted. Needs the auth extra (PyJWT).",
+    )
+    auth_jwt_issuer: str = _setting("", "The `iss` a JWT must carry (empty: any issuer; set it in production).")
+    auth_jwt_audience: str = _setting("", "The `aud` a JWT must carry, e.g. this server's client id (empty: any).")
+    auth_jwt_username_claim: str = _setting(
+        "sub", "The JWT claim that holds the user name (e.g. preferred_username or email). An account of that"
+        " name is made on first sign-in (no password; grants are given to it like any other)."
+    )
+    auth_jwt_groups_claim: str = _setting(
+        "groups", "The JWT claim that lists the user's groups: at each sign-in, an sso account is made a member of"
+        " exactly the groups of those names that exist here (`modelyard groups create`). Empty: groups are managed"
+        " here only."
+    )
+    auth_jwt_algorithms: str = _setting(
+        "RS256,RS384,RS512,PS256,ES256,ES384,EdDSA",
+        "Signature algorithms a JWT may use, comma-separated (never none, nor HS*: the keys are public).",
+    )
 
     # ---- monitoring (issue 17) ----
     monitor_poll_interval: float = _setting(

@@ -46,3 +46,26 @@ LIST_TOKENS = t.add("list_tokens", "GET", f"{EXT}/tokens/list", s.Username, "aut
                     idempotent=True, summary="A user's tokens, without their secrets.")
 REVOKE_TOKEN = t.add("revoke_token", "POST", f"{EXT}/tokens/revoke", s.TokenId, "auth:revoke_token", SIGNED_IN,
                      idempotent=True, summary="Revoke a token: it stops working within the auth cache time.")
+PROTECT_ALIAS = t.add("set_protected_alias", "POST", f"{EXT}/registered-models/alias/protect", s.ProtectAlias,
+                      "auth:set_protected_alias", manage("registered_model", "name"), idempotent=True,
+                      summary="Protect an alias of a registered model (no one may set or delete it) or lift that"
+                              " (MANAGE on the model).")
+AUTH_AUDIT = t.add("auth_audit", "GET", f"{EXT}/auth/audit", s.AuditPage, "auth:audit", ADMIN, idempotent=True,
+                   summary="Grants, revokes, token creations and failed logins, oldest first (admins).")
+CREATE_GROUP = t.add("create_group", "POST", f"{EXT}/groups/create", s.GroupName, "auth:create_group", ADMIN,
+                    summary="Create a group of accounts (admins).")
+DELETE_GROUP = t.add("delete_group", "POST", f"{EXT}/groups/delete", s.GroupName, "auth:delete_group", ADMIN,
+                    idempotent=True, summary="Delete a group with its memberships and grants (admins).")
+LIST_GROUPS = t.add("list_groups", "GET", f"{EXT}/groups/list", s.Empty, "auth:list_groups", ADMIN, idempotent=True,
+                   summary="Every group and its members (admins).")
+ADD_MEMBER = t.add("add_group_member", "POST", f"{EXT}/groups/members/add", s.GroupMember, "auth:add_member", ADMIN,
+                   idempotent=True, summary="Put an account in a group (admins).")
+REMOVE_MEMBER = t.add("remove_group_member", "POST", f"{EXT}/groups/members/remove", s.GroupMember,
+                      "auth:remove_member", ADMIN, idempotent=True, summary="Take an account out of a group (admins).")
+GRANT_GROUP = t.add("grant_group_permission", "POST", f"{EXT}/groups/permissions/grant", s.GroupPermission,
+                    "auth:grant_group", SIGNED_IN, idempotent=True,
+                    summary="Give a group a level on a resource: its members hold it unless granted otherwise"
+                            " themselves (MANAGE on the resource needed).")
+REVOKE_GROUP = t.add("revoke_group_permission", "POST", f"{EXT}/groups/permissions/revoke", s.GroupPermission,
+                     "auth:revoke_group", SIGNED_IN, idempotent=True,
+                     summary="Take a group's grant on a resource away (MANAGE on it needed).")

@@ -48,3 +48,30 @@ class CreateToken(Request):
 class TokenId(Request):
     username: Optional[str] = None
     token_id: Optional[int] = None
+
+
+class ProtectAlias(Request):
+    name: Optional[str] = None
+    alias: Optional[str] = None
+    protected: bool = True
+
+
+class AuditPage(Request):
+    max_results: int = 1000
+    page_token: Optional[str] = None
+
+
+class GroupName(Request):
+    group: Optional[str] = None
+
+
+class GroupMember(Request):
+    group: Optional[str] = None
+    username: Optional[str] = None
+
+
+class GroupPermission(Request):
+    group: Optional[str] = None
+    resource_type: Optional[str] = None
+    resource_id: Optional[str] = None
+    permission: Optional[str] = None

@@ -27,7 +27,8 @@ for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve"
         continue
     main.add_command(_module.command)
 
-from .users import permissions, tokens  # noqa: E402  (the users module's other groups)
+from .users import groups, permissions, tokens  # noqa: E402  (the users module's other groups)
 
 main.add_command(tokens)
 main.add_command(permissions)
+main.add_command(groups)

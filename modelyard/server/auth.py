@@ -21,26 +21,32 @@ import binascii
 import logging
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..api.operations import Operation
 from ..errors import ModelyardError, PermissionDenied, Unauthenticated
 from ..service import TrackingService
-from ..service.auth import Principal
+from ..service.auth import RANK, Principal
+from . import session
 from .protocol import JSONResponse
 
 log = logging.getLogger("modelyard.server.auth")
 
 PRINCIPAL = "modelyard.principal"
-OPEN_PATHS = ("/health", "/favicon.ico")
+OPEN_PATHS = ("/health", "/favicon.ico", "/login", "/logout")
+LOGIN = "/login"
 OPEN_PREFIXES = ("/static/",)
 _CHALLENGE = 'Basic realm="modelyard", charset="UTF-8"'
 
 # What a resource of a run or logged model belongs to never changes: remembered (bounded).
 _EXPERIMENT_OF: dict[tuple[str, str], str | None] = {}
 _REMEMBER = 100_000
+_EXPERIMENTS_SEEN: set[tuple[int, str]] = set()
 
 
 class AuthMiddleware:
@@ -55,6 +61,9 @@ class AuthMiddleware:
         try:
             scope[PRINCIPAL] = await self.authenticate(scope)
         except ModelyardError as exc:
+            if exc.status == 401 and _wants_page(scope):
+                await RedirectResponse(_login_url(scope), status_code=303)(scope, receive, send)
+                return
             headers = {"WWW-Authenticate": _CHALLENGE} if exc.status == 401 else {}
             retry = getattr(exc, "retry_after", None)
             if retry:
@@ -83,9 +92,29 @@ class AuthMiddleware:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
             address = (scope.get("client") or ("", 0))[0] or ""
             return await run_in_threadpool(auth.authenticate_basic, username, password, address)
+        if not header:
+            cookie = session.cookie_value(scope)
+            found = session.read(session.secret_of(scope["app"]), cookie) if cookie else None
+            if found is not None:
+                return await run_in_threadpool(auth.authenticate_session, found[1], found[2])
         if header:
             raise Unauthenticated("Unsupported Authorization header: use Basic (username and password) or Bearer (a token).")
         raise Unauthenticated("Authentication required: send HTTP Basic credentials or a bearer token.")
+
+
+def _wants_page(scope: Scope) -> bool:
+    """A browser asking for a page (GET, Accept: text/html): sent to the login page rather than a 401."""
+    if scope["method"] != "GET":
+        return False
+    for name, value in scope["headers"]:
+        if name == b"accept":
+            return b"text/html" in value
+    return False
+
+
+def _login_url(scope: Scope) -> str:
+    target = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
+    return f"{LOGIN}?{urlencode({'next': target})}"
 
 
 def _values(value: Any) -> Iterable[str]:
@@ -131,28 +160,110 @@ def authorize_operation(principal: Principal, op: Operation) -> None:
         raise PermissionDenied("Permission denied.")
 
 
+def check(service: TrackingService, principal: Principal, level: str, kind: str, key: str | None) -> None:
+    """Raise PERMISSION_DENIED unless ``principal`` holds ``level`` on one resource.
+
+    ``kind`` is ``experiment``, ``run`` or ``logged_model`` (their experiment's grant),
+    ``registered_model``, or ``server`` (EDIT: any signed-in user; MANAGE: admins). A run or logged
+    model that does not exist is not checked: the handler answers 404 as it would.
+    """
+    if principal.is_admin:
+        return
+    if kind == "server":
+        if RANK[level] >= RANK["MANAGE"]:
+            raise PermissionDenied("Permission denied.")
+        return
+    if not key:
+        return
+    if kind == "registered_model":
+        service.auth.require(principal, level, "registered_model", key)
+        return
+    experiment_id = key if kind == "experiment" else _experiment_of(service, kind, key)
+    if experiment_id is not None:
+        service.auth.require(principal, level, "experiment", experiment_id)
+
+
 def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any) -> None:
     """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission on what ``request`` names."""
     perm = op.permission
-    auth = service.auth
-    if principal.is_admin or not by_request(op):
+    if principal.is_admin:
         return
-    assert perm.field is not None
-    for key in _values(getattr(request, perm.field, None)):
-        if perm.resource == "registered_model":
-            auth.require(principal, perm.level, "registered_model", key)
-            continue
-        if perm.resource == "experiment":
-            experiment_id: str | None = key
-            if perm.field.endswith("_name"):
+    if op.name == "create_experiment" and getattr(request, "artifact_location", None):
+        # A location of the caller's choosing could lie in another experiment's folder and read it through
+        # this one's runs: only admins choose one; others get the server's place, <experiment_id>/.
+        raise PermissionDenied(
+            "Only admins may set 'artifact_location' on a server with authentication: leave it out, and the"
+            " experiment's artifacts go to the server's artifact store.")
+    if by_request(op):
+        assert perm.field is not None
+        for key in _values(getattr(request, perm.field, None)):
+            if perm.resource == "experiment" and perm.field.endswith("_name"):
                 found = service.experiments.get_by_name(key)
-                experiment_id = None if found is None else found.experiment_id
-        else:
-            experiment_id = _experiment_of(service, perm.resource, key)
-        if experiment_id is not None:
-            auth.require(principal, perm.level, "experiment", experiment_id)
-    if op.name == "create_run" and not getattr(request, "experiment_id", None):
-        auth.require(principal, perm.level, "experiment", "0")  # the default experiment
+                if found is None:
+                    continue
+                key = found.experiment_id
+            check(service, principal, perm.level, perm.resource, key)
+        if op.name == "create_run" and not getattr(request, "experiment_id", None):
+            check(service, principal, perm.level, "experiment", "0")  # the default experiment
+        return
+    check(service, principal, perm.level, "server", None)
+
+
+def principal_of(request: Request) -> Principal | None:
+    """The signed-in caller of ``request``; None when the server does not authenticate."""
+    found: Principal | None = request.scope.get(PRINCIPAL)
+    return found
+
+
+def require(request: Request, level: str, kind: str, key: str | None) -> None:
+    """For routes outside the table: :func:`check` on the request's caller (nothing when auth is off).
+
+    Call it from a worker thread (it may read the store): ``await run_in_threadpool(require, ...)``.
+    """
+    principal = principal_of(request)
+    if principal is not None:
+        check(request.app.state.service, principal, level, kind, key)
+
+
+def require_artifact_path(request: Request, level: str, path: str) -> None:
+    """``level`` on the experiment an ``mlflow-artifacts`` path lies under.
+
+    The proxy keeps an experiment's files under ``<experiment_id>/`` (runs and logged models below
+    it); a path outside any experiment (the root, a custom location) is for admins only. Checked
+    before the path is looked at, so a denied path reveals nothing, not even whether it exists.
+    """
+    principal = principal_of(request)
+    if principal is None or principal.is_admin:
+        return
+    service: TrackingService = request.app.state.service
+    first = path.strip("/").split("/", 1)[0]
+    if not first.isdigit():
+        raise PermissionDenied("Permission denied.")
+    if (id(service), first) not in _EXPERIMENTS_SEEN:  # an experiment's id is never reused: remembered (bounded)
+        try:
+            service.experiments.get(first)
+        except ModelyardError:
+            raise PermissionDenied("Permission denied.") from None
+        if len(_EXPERIMENTS_SEEN) >= _REMEMBER:
+            _EXPERIMENTS_SEEN.clear()
+        _EXPERIMENTS_SEEN.add((id(service), first))
+    check(service, principal, level, "experiment", first)
+
+
+def readable(request: Request, kind: str, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` (resources of ``kind``) the request's caller may read."""
+    principal = principal_of(request)
+    keys = list(keys)
+    if principal is None or principal.is_admin:
+        return set(keys)
+    kept = set()
+    for key in keys:
+        try:
+            check(request.app.state.service, principal, "READ", kind, key)
+        except PermissionDenied:
+            continue
+        kept.add(key)
+    return kept
 
 
 # Lists that span resources: each item kept only if the caller may read it (key, resource, its id).

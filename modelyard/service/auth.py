@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from ..entities import PagedList
 from ..errors import (
     InvalidParameterValue,
     PermissionDenied,
@@ -33,6 +34,10 @@ from ..errors import (
 )
 from ..settings import Settings
 from ..store.auth import AuthStore, TokenRow, UserRow
+from .jwt import JwtVerifier, looks_like_jwt
+from .registry import MAX_AUDIT_PAGE
+from .registry import _who as _registry_who
+from .search import decode_page_token, encode_page_token
 
 RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 RESOURCE_TYPES = ("experiment", "registered_model")
@@ -52,6 +57,12 @@ class Principal(NamedTuple):
 # The authenticated caller of the request being handled; None where nobody is checked (embedded mode,
 # a server without --auth): there every caller may do everything.
 caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("modelyard_caller", default=None)
+
+
+def _who() -> str | None:
+    """Who is acting, for the audit trail: the signed-in caller, else the registry's acting user."""
+    who = caller.get()
+    return who.username if who is not None else _registry_who()
 
 
 def now_ms() -> int:
@@ -81,6 +92,11 @@ def _hasher() -> Any:
     except ImportError as exc:  # pragma: no cover - the auth extra is missing
         raise RuntimeError("Authentication needs argon2-cffi: pip install 'modelyard[auth]'.") from exc
     return PasswordHasher()
+
+
+def fingerprint(password_hash: str | None) -> str:
+    """A short mark of an account's password hash: a session made before the password changed stops working."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
 def _digest(token: str) -> str:
@@ -135,6 +151,7 @@ class AuthService:
         self.settings = settings
         self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
         self._cache = _Cache(settings.auth_cache_seconds)
+        self._jwt = JwtVerifier(settings) if settings.auth_jwt_jwks else None
 
     # ---- accounts -------------------------------------------------------------
 
@@ -229,10 +246,31 @@ class AuthService:
         return Principal(user.id, user.username, user.is_admin)
 
     def authenticate_token(self, token: str) -> Principal:
+        if self._jwt is not None and looks_like_jwt(token):
+            return self.authenticate_jwt(token)
         principal = self._cache.get(("token", _digest(token)), lambda: self._check_token(token))
         if principal is None:
             raise Unauthenticated("Invalid, expired or revoked token.")
         return principal  # type: ignore[no-any-return]
+
+    def authenticate_jwt(self, token: str) -> Principal:
+        """The account a JWT of the identity provider names (made on first sign-in); see :mod:`.jwt`."""
+        key = ("jwt", _digest(token))
+        known = self._cache.peek(key)
+        if known is not None:
+            return known  # type: ignore[no-any-return]
+        assert self._jwt is not None
+        username, groups, expires = self._jwt.verify(token)
+        user = self.store.user(username)
+        if user is None:
+            self.store.create_user(username, None, False, "sso", now_ms())  # False if another process made it
+            user = self.get_user(username)
+        if self.settings.auth_jwt_groups_claim and user.kind == "sso" and self.store.sync_groups(user.id, groups):
+            self._cache.clear()  # the provider's groups are the member's groups (those that exist here)
+        principal = Principal(user.id, user.username, user.is_admin)
+        if expires - time.time() > self.settings.auth_cache_seconds:  # never trusted past its expiry
+            self._cache.put(key, principal)
+        return principal
 
     def _check_token(self, token: str) -> Principal | None:
         found = self.store.token_owner(_digest(token))
@@ -242,6 +280,31 @@ class AuthService:
         if row.revoked_ms is not None or (row.expires_ms is not None and row.expires_ms <= now_ms()):
             return None
         return Principal(user.id, user.username, user.is_admin)
+
+    def authenticate_session(self, username: str, mark: str) -> Principal:
+        """The account of a signed session cookie, while it exists with the password it was signed in with."""
+
+        def load() -> Principal | None:
+            user = self.store.user(username)
+            if user is None or fingerprint(user.password_hash) != mark:
+                return None
+            return Principal(user.id, user.username, user.is_admin)
+
+        principal = self._cache.get(("session", username, mark), load)
+        if principal is None:
+            raise Unauthenticated("Your session has ended: sign in again.")
+        return principal  # type: ignore[no-any-return]
+
+    # ---- the audit trail -------------------------------------------------------
+
+    def audit(self, max_results: int = 1000, page_token: str | None = None) -> PagedList:
+        """Grants, revokes, token creations and failed logins (the registry's audit trail), oldest first."""
+        if not 1 <= max_results <= MAX_AUDIT_PAGE:
+            raise InvalidParameterValue(f"Invalid max_results {max_results}: use 1 to {MAX_AUDIT_PAGE}.")
+        offset = decode_page_token(page_token)
+        items = self.store.audit(max_results + 1, offset)
+        token = encode_page_token(offset + max_results) if len(items) > max_results else None
+        return PagedList(items[:max_results], token)
 
     # ---- tokens ---------------------------------------------------------------
 
@@ -255,7 +318,7 @@ class AuthService:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = now_ms()
         expires = None if expires_days is None else now + int(expires_days * 86_400_000)
-        token_id = self.store.create_token(user.id, name, _digest(secret), secret[:10], now, expires)
+        token_id = self.store.create_token(user.id, name, _digest(secret), secret[:10], now, expires, _who())
         row = next(t for t in self.store.tokens(user.id) if t.id == token_id)
         return secret, row
 
@@ -271,13 +334,46 @@ class AuthService:
 
     def grant(self, username: str, resource_type: str, resource_id: str, level: str) -> None:
         resource_type, resource_id = resource(resource_type, resource_id)
-        self.store.grant(self.get_user(username).id, resource_type, str(resource_id), level_name(level))
+        self.store.grant(self.get_user(username).id, resource_type, str(resource_id), level_name(level), _who(),
+                         now_ms())
         self._cache.clear()
 
     def revoke(self, username: str, resource_type: str, resource_id: str) -> None:
-        if not self.store.revoke(self.get_user(username).id, resource_type, str(resource_id)):
+        if not self.store.revoke(self.get_user(username).id, resource_type, str(resource_id), _who(), now_ms()):
             raise ResourceDoesNotExist(
                 f"User {username} has no permission on {resource_type} {resource_id} to revoke.")
+        self._cache.clear()
+
+    # ---- groups ---------------------------------------------------------------
+
+    def create_group(self, name: str) -> None:
+        if not name or len(name) > 255:
+            raise InvalidParameterValue("Invalid group name: give 1 to 255 characters.")
+        if not self.store.create_group(name, now_ms()):
+            raise ResourceAlreadyExists(f"Group '{name}' already exists.")
+
+    def delete_group(self, name: str) -> None:
+        if not self.store.delete_group(name or ""):
+            raise ResourceDoesNotExist(f"Group '{name}' not found.")
+        self._cache.clear()
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return [{"name": name, "members": members} for name, members in self.store.groups()]
+
+    def set_member(self, group: str, username: str, member: bool = True) -> None:
+        if self.store.set_member(group or "", self.get_user(username).id, member) is None:
+            raise ResourceDoesNotExist(f"Group '{group}' not found.")
+        self._cache.clear()
+
+    def grant_group(self, group: str, resource_type: str, resource_id: str, level: str | None) -> None:
+        """Give group ``group`` a level on a resource (``level`` None: take it away)."""
+        resource_type, resource_id = resource(resource_type, resource_id)
+        done = self.store.group_grant(group or "", resource_type, resource_id,
+                                      None if level is None else level_name(level), _who(), now_ms())
+        if done is None:
+            raise ResourceDoesNotExist(f"Group '{group}' not found.")
+        if done is False:
+            raise ResourceDoesNotExist(f"Group {group} has no permission on {resource_type} {resource_id} to revoke.")
         self._cache.clear()
 
     def level(self, principal: Principal, resource_type: str, resource_id: str) -> str:
@@ -315,5 +411,5 @@ class AuthService:
     def creator(self, principal: Principal, resource_type: str, resource_id: str) -> None:
         """Whoever creates an experiment or registered model manages it."""
         if not principal.is_admin:
-            self.store.grant(principal.user_id, resource_type, str(resource_id), "MANAGE")
+            self.store.grant(principal.user_id, resource_type, str(resource_id), "MANAGE", principal.username, now_ms())
             self._cache.clear()

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..entities import PagedList
 from ..entities.registry import ModelVersion, RegisteredModel, Stage
-from ..errors import InvalidParameterValue, ResourceDoesNotExist
+from ..errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.registry_search import PROMPT_TAG
 from . import limits
@@ -48,6 +48,10 @@ MAX_AUDIT_PAGE = 10_000
 _ALIAS_RE = re.compile(r"^[\w\-]*$")
 _VERSION_ALIAS_RE = re.compile(r"^[vV]\d+$")
 _UNSET = object()
+
+# A registered-model tag: the model's protected aliases, comma-separated. Only set_protected_alias
+# (MANAGE on the model) writes it; while an alias is listed, no one moves or removes it.
+PROTECTED_ALIASES_TAG = "modelyard.protected_aliases"
 
 acting_user: contextvars.ContextVar[Any] = contextvars.ContextVar("modelyard_acting_user", default=_UNSET)
 """Who is changing the registry: set by the server per request (``None`` when anonymous)."""
@@ -94,6 +98,20 @@ def check_alias(alias: Any, *, setting: bool = False) -> str:
     if setting and _VERSION_ALIAS_RE.match(alias):
         raise InvalidParameterValue(f"Version alias name '{alias}' is reserved.")
     return alias
+
+
+def _not_protection_tag(key: str) -> None:
+    if key == PROTECTED_ALIASES_TAG:
+        raise PermissionDenied(
+            f"Tag '{PROTECTED_ALIASES_TAG}' lists the model's protected aliases: change it with"
+            " `modelyard permissions protect-alias` (MANAGE on the model), not as a tag.")
+
+
+def _protected(name: str, alias: str, what: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"Alias '{alias}' of registered model '{name}' is protected ({PROTECTED_ALIASES_TAG}): {what}, by anyone,"
+        " admins included. Only promotion moves a protected alias; a model's manager can lift the protection"
+        f" with `modelyard permissions unprotect-alias {name} {alias}`.")
 
 
 def check_stage(stage: Any) -> str:
@@ -150,6 +168,7 @@ class RegistryService(SourceChecks):
         check_model_name(name)
         for key, value in (tags or {}).items():
             check_tag(key, value)
+            _not_protection_tag(key)
         return self._r.create_model(name, description, dict(tags or {}), _who(), now_ms())
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -168,11 +187,13 @@ class RegistryService(SourceChecks):
     def set_registered_model_tag(self, name: str, key: str, value: str | None) -> None:
         check_model_name(name)
         check_tag(key, value)
+        _not_protection_tag(key)
         self._r.set_model_tag(name, key, value, _who(), now_ms())
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         check_model_name(name)
         limits.check_name(key, "key", "Tag")
+        _not_protection_tag(key)
         self._r.delete_model_tag(name, key, _who(), now_ms())
 
     def search_registered_models(
@@ -227,6 +248,10 @@ class RegistryService(SourceChecks):
         return self._r.update_version(check_model_name(name), check_version(version), description, _who(), now_ms())
 
     def delete_model_version(self, name: str, version: str | int) -> None:
+        model = self._r.get_model(check_model_name(name))
+        for alias in self.protected_aliases(name):
+            if model.aliases.get(alias) == str(check_version(version)):
+                raise _protected(name, alias, f"version {version} carries it, so the version cannot be deleted")
         self._r.delete_version(check_model_name(name), check_version(version), _who(), now_ms())
 
     def transition_model_version_stage(
@@ -274,11 +299,30 @@ class RegistryService(SourceChecks):
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
         check_model_name(name)
         check_alias(alias, setting=True)
+        if alias in self.protected_aliases(name):
+            raise _protected(name, alias, "it cannot be set")
         self._r.set_alias(name, alias, check_version(version), _who(), now_ms())
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         check_model_name(name)
-        self._r.delete_alias(name, check_alias(alias), _who(), now_ms())
+        if check_alias(alias) in self.protected_aliases(name):
+            raise _protected(name, alias, "it cannot be deleted")
+        self._r.delete_alias(name, alias, _who(), now_ms())
+
+    def protected_aliases(self, name: str) -> list[str]:
+        """The aliases of model ``name`` that no one may set or delete (see :data:`PROTECTED_ALIASES_TAG`)."""
+        value = self._r.get_model(check_model_name(name)).tags.get(PROTECTED_ALIASES_TAG) or ""
+        return [a for a in value.split(",") if a]
+
+    def set_protected_alias(self, name: str, alias: str, protected: bool = True) -> list[str]:
+        """Protect ``alias`` of model ``name`` (or lift the protection); the model's protected aliases after."""
+        check_alias(alias)
+        aliases = [a for a in self.protected_aliases(name) if a != alias] + ([alias] if protected else [])
+        if aliases:
+            self._r.set_model_tag(name, PROTECTED_ALIASES_TAG, ",".join(sorted(aliases)), _who(), now_ms())
+        elif PROTECTED_ALIASES_TAG in self._r.get_model(name).tags:
+            self._r.delete_model_tag(name, PROTECTED_ALIASES_TAG, _who(), now_ms())
+        return sorted(aliases)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         check_model_name(name)

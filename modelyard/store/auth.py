@@ -6,8 +6,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
 
+from ..entities.registry import RegistryAuditEntry
 from . import auth_schema as a
 from .database import Database
+from .registry_schema import registry_audit
+
+# Auth events go into the registry's audit trail under this name (no model can have it: ':' is refused).
+AUDIT_NAME = "modelyard:auth"
+_RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 
 
 class UserRow(NamedTuple):
@@ -41,9 +47,26 @@ def _user(row: Any) -> UserRow | None:
     return None if row is None else UserRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
 
 
+def _audit(conn: Any, who: str | None, now: int, action: str, key: str, old: str | None = None,
+           new: str | None = None) -> None:
+    conn.execute(insert(registry_audit).values(timestamp=now, user_id=who, registered_model_id=None, name=AUDIT_NAME,
+                                               version=None, action=action, key=key, old_value=old, new_value=new))
+
+
 class AuthStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    # ---- the audit trail ------------------------------------------------------
+
+    def audit(self, limit: int, offset: int) -> list[RegistryAuditEntry]:
+        """Grants, revokes, token creations and failed logins, oldest first."""
+        c = registry_audit.c
+        with self.db.read() as conn:
+            rows = conn.execute(select(registry_audit).where(c.name == AUDIT_NAME).order_by(c.id)
+                                .limit(limit).offset(offset)).all()
+        return [RegistryAuditEntry(row.id, row.timestamp, row.user_id, row.name, None, row.action, row.key,
+                                   row.old_value, row.new_value) for row in rows]
 
     # ---- users ----------------------------------------------------------------
 
@@ -85,18 +108,23 @@ class AuthStore:
             # Children first: SQLite enforces no foreign keys unless asked to.
             conn.execute(delete(a.auth_tokens).where(a.auth_tokens.c.user_id == found))
             conn.execute(delete(a.auth_grants).where(a.auth_grants.c.user_id == found))
+            conn.execute(delete(a.auth_group_members).where(a.auth_group_members.c.user_id == found))
             conn.execute(delete(a.auth_users).where(a.auth_users.c.id == found))
             return True
 
     # ---- tokens ---------------------------------------------------------------
 
     def create_token(self, user_id: int, name: str, token_hash: str, prefix: str, now: int,
-                     expires_ms: int | None) -> int:
+                     expires_ms: int | None, who: str | None = None) -> int:
         with self.db.write() as conn:
             done = conn.execute(insert(a.auth_tokens).values(
                 user_id=user_id, name=name, token_hash=token_hash, prefix=prefix, created_ms=now,
                 expires_ms=expires_ms))
-            return int(done.inserted_primary_key[0])  # type: ignore[index]
+            token_id = int(done.inserted_primary_key[0])  # type: ignore[index]
+            owner = conn.execute(select(a.auth_users.c.username).where(a.auth_users.c.id == user_id)).scalar()
+            _audit(conn, who, now, "create_token", str(owner),
+                   new=f"token {token_id} '{name}' ({prefix}...)" + ("" if expires_ms is None else f" until {expires_ms}"))
+            return token_id
 
     def token_owner(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
         q = (select(*_TOKEN_COLS, *_USER_COLS)
@@ -125,26 +153,48 @@ class AuthStore:
 
     # ---- grants ---------------------------------------------------------------
 
-    def grant(self, user_id: int, resource_type: str, resource_id: str, level: str) -> None:
+    def grant(self, user_id: int, resource_type: str, resource_id: str, level: str, who: str | None = None,
+              now: int = 0) -> None:
         g = a.auth_grants
         with self.db.write() as conn:
             where = (g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)
-            if conn.execute(update(g).where(*where).values(level=level)).rowcount == 0:
+            old = conn.execute(select(g.c.level).where(*where)).scalar()
+            if old is None:
                 conn.execute(insert(g).values(user_id=user_id, resource_type=resource_type,
                                               resource_id=resource_id, level=level))
+            else:
+                conn.execute(update(g).where(*where).values(level=level))
+            _audit(conn, who, now, "grant_permission", self._grant_key(conn, user_id, resource_type, resource_id),
+                   old=old, new=level)
 
-    def revoke(self, user_id: int, resource_type: str, resource_id: str) -> bool:
+    def revoke(self, user_id: int, resource_type: str, resource_id: str, who: str | None = None,
+               now: int = 0) -> bool:
         g = a.auth_grants
         with self.db.write() as conn:
-            done = conn.execute(delete(g).where(g.c.user_id == user_id, g.c.resource_type == resource_type,
-                                                g.c.resource_id == resource_id))
-            return bool(done.rowcount)
+            where = (g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)
+            old = conn.execute(select(g.c.level).where(*where)).scalar()
+            if old is None:
+                return False
+            conn.execute(delete(g).where(*where))
+            _audit(conn, who, now, "revoke_permission", self._grant_key(conn, user_id, resource_type, resource_id),
+                   old=old)
+            return True
+
+    @staticmethod
+    def _grant_key(conn: Any, user_id: int, resource_type: str, resource_id: str) -> str:
+        username = conn.execute(select(a.auth_users.c.username).where(a.auth_users.c.id == user_id)).scalar()
+        return f"{username} on {resource_type} {resource_id}"
 
     def level(self, user_id: int, resource_type: str, resource_id: str) -> str | None:
-        g = a.auth_grants
+        """The user's own grant on the resource, else the highest of their groups' grants, else None."""
+        g, gg, m = a.auth_grants, a.auth_group_grants, a.auth_group_members
         with self.db.read() as conn:
             found = conn.execute(select(g.c.level).where(
                 g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)).scalar()
+            if found is None:
+                levels = conn.execute(select(gg.c.level).join(m, m.c.group_id == gg.c.group_id).where(
+                    m.c.user_id == user_id, gg.c.resource_type == resource_type, gg.c.resource_id == resource_id))
+                found = max((r[0] for r in levels), key=lambda level: _RANK.get(level, 0), default=None)
         return None if found is None else str(found)
 
     def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
@@ -163,14 +213,105 @@ class AuthStore:
                                                                        f.c.address == address)).first()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
-    def record_failure(self, username: str, address: str, now: int) -> None:
+    def record_failure(self, username: str, address: str, now: int, how: str = "password") -> None:
         f = a.auth_login_failures
         with self.db.write() as conn:
             where = (f.c.username == username, f.c.address == address)
             if conn.execute(update(f).where(*where).values(failures=f.c.failures + 1, last_ms=now)).rowcount == 0:
                 conn.execute(insert(f).values(username=username, address=address, failures=1, last_ms=now))
+            _audit(conn, None, now, "login_failure", username, new=f"{how} from {address or 'unknown address'}")
 
     def clear_failures(self, username: str, address: str) -> None:
         f = a.auth_login_failures
         with self.db.write() as conn:
             conn.execute(delete(f).where(f.c.username == username, f.c.address == address))
+
+    # ---- groups ---------------------------------------------------------------
+
+    @staticmethod
+    def _group_id(conn: Any, name: str) -> int | None:
+        found = conn.execute(select(a.auth_groups.c.id).where(a.auth_groups.c.name == name)).scalar()
+        return None if found is None else int(found)
+
+    def create_group(self, name: str, now: int) -> bool:
+        """False if the name is taken."""
+        with self.db.write() as conn:
+            if self._group_id(conn, name) is not None:
+                return False
+            conn.execute(insert(a.auth_groups).values(name=name, created_ms=now))
+        return True
+
+    def delete_group(self, name: str) -> bool:
+        with self.db.write() as conn:
+            found = self._group_id(conn, name)
+            if found is None:
+                return False
+            conn.execute(delete(a.auth_group_grants).where(a.auth_group_grants.c.group_id == found))
+            conn.execute(delete(a.auth_group_members).where(a.auth_group_members.c.group_id == found))
+            conn.execute(delete(a.auth_groups).where(a.auth_groups.c.id == found))
+        return True
+
+    def groups(self) -> list[tuple[str, list[str]]]:
+        """Every group's name and its members' names."""
+        gr, m, u = a.auth_groups, a.auth_group_members, a.auth_users
+        with self.db.read() as conn:
+            names = [r[0] for r in conn.execute(select(gr.c.name).order_by(gr.c.name))]
+            members: dict[str, list[str]] = {}
+            q = (select(gr.c.name, u.c.username).join(m, m.c.group_id == gr.c.id).join(u, u.c.id == m.c.user_id)
+                 .order_by(u.c.username))
+            for group, username in conn.execute(q):
+                members.setdefault(group, []).append(username)
+        return [(name, members.get(name, [])) for name in names]
+
+    def set_member(self, name: str, user_id: int, member: bool) -> bool | None:
+        """Add or remove a member: None if no such group, else whether anything changed."""
+        m = a.auth_group_members
+        with self.db.write() as conn:
+            group = self._group_id(conn, name)
+            if group is None:
+                return None
+            where = (m.c.group_id == group, m.c.user_id == user_id)
+            present = conn.execute(select(m.c.user_id).where(*where)).first() is not None
+            if member and not present:
+                conn.execute(insert(m).values(group_id=group, user_id=user_id))
+            elif not member and present:
+                conn.execute(delete(m).where(*where))
+            return present != member
+
+    def group_grant(self, name: str, resource_type: str, resource_id: str, level: str | None, who: str | None,
+                    now: int) -> bool | None:
+        """Grant (or with ``level`` None revoke) a group's level: None if no such group, else whether it changed."""
+        gg = a.auth_group_grants
+        with self.db.write() as conn:
+            group = self._group_id(conn, name)
+            if group is None:
+                return None
+            where = (gg.c.group_id == group, gg.c.resource_type == resource_type, gg.c.resource_id == resource_id)
+            old = conn.execute(select(gg.c.level).where(*where)).scalar()
+            if level is None:
+                if old is None:
+                    return False
+                conn.execute(delete(gg).where(*where))
+            elif old is None:
+                conn.execute(insert(gg).values(group_id=group, resource_type=resource_type, resource_id=resource_id,
+                                               level=level))
+            else:
+                conn.execute(update(gg).where(*where).values(level=level))
+            _audit(conn, who, now, "grant_group_permission" if level else "revoke_group_permission",
+                   f"group {name} on {resource_type} {resource_id}", old=old, new=level)
+            return True
+
+    def sync_groups(self, user_id: int, names: list[str]) -> bool:
+        """Make the user a member of exactly the existing groups among ``names``; True if that changed anything."""
+        gr, m = a.auth_groups, a.auth_group_members
+        with self.db.read() as conn:
+            wanted = {int(r[0]) for r in conn.execute(select(gr.c.id).where(gr.c.name.in_(names)))} if names else set()
+            held = {int(r[0]) for r in conn.execute(select(m.c.group_id).where(m.c.user_id == user_id))}
+        if wanted == held:
+            return False
+        with self.db.write() as conn:
+            if held - wanted:
+                conn.execute(delete(m).where(m.c.user_id == user_id, m.c.group_id.in_(held - wanted)))
+            for group in wanted - held:
+                conn.execute(insert(m).values(group_id=group, user_id=user_id))
+        return True

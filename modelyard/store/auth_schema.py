@@ -14,7 +14,8 @@ from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, 
 
 from .schema import metadata
 
-__all__ = ["auth_grants", "auth_login_failures", "auth_tokens", "auth_users"]
+__all__ = ["auth_grants", "auth_group_grants", "auth_group_members", "auth_groups", "auth_login_failures", "auth_tokens",
+           "auth_users"]
 
 auth_users = Table(
     "auth_users",
@@ -59,4 +60,30 @@ auth_login_failures = Table(
     Column("address", String(64), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("last_ms", BigInteger, nullable=False),
+)
+
+# Groups (migration 0014): a grant to a group applies to each member; a member's own grant wins.
+auth_groups = Table(
+    "auth_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+auth_group_members = Table(
+    "auth_group_members",
+    metadata,
+    Column("group_id", Integer, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("auth_users.id", ondelete="CASCADE"), primary_key=True),
+)
+Index("auth_group_members_user", auth_group_members.c.user_id)
+
+auth_group_grants = Table(
+    "auth_group_grants",
+    metadata,
+    Column("group_id", Integer, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource_type", String(32), primary_key=True),
+    Column("resource_id", String(255), primary_key=True),
+    Column("level", String(16), nullable=False),
 )

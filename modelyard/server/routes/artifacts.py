@@ -31,11 +31,12 @@ from ...errors import (
 )
 from ...service import TrackingService
 from ...service.limits import missing_value
+from ..auth import require, require_artifact_path
 from ..protocol import (
     JSONResponse,
+    accepts,
     artifact_response,
     decode_query,
-    endpoint,
     stream_body,
 )
 
@@ -89,8 +90,14 @@ def list_run_artifacts(svc: TrackingService, req: s.ListArtifacts) -> dict[str, 
     return out
 
 
+async def list_run_artifacts_endpoint(request: Request) -> Response:
+    req = decode_query(request, s.ListArtifacts)
+    await run_in_threadpool(require, request, "READ", "run", req.id)
+    return JSONResponse(await run_in_threadpool(list_run_artifacts, request.app.state.service, req))
+
+
 ROUTES = [
-    ("/artifacts/list", ["GET"], endpoint(s.ListArtifacts, list_run_artifacts)),
+    ("/artifacts/list", ["GET"], accepts(s.ListArtifacts, name="list_run_artifacts")(list_run_artifacts_endpoint)),
 ]
 
 
@@ -115,6 +122,7 @@ async def proxy_list(request: Request) -> Response:
     repo = _proxy_repo(request)
     req = decode_query(request, s.ListProxiedArtifacts)
     path = safe_relpath(req.path)
+    await run_in_threadpool(require_artifact_path, request, "READ", path)
     files = await run_in_threadpool(repo.list, path)
     out: dict[str, Any] = {}
     if files:
@@ -126,7 +134,9 @@ async def proxy_list(request: Request) -> Response:
 
 async def proxy_download(request: Request) -> Response:
     repo = _proxy_repo(request)
-    return await run_in_threadpool(send_file, repo, _path_param(request))
+    path = _path_param(request)
+    await run_in_threadpool(require_artifact_path, request, "READ", path)
+    return await run_in_threadpool(send_file, repo, path)
 
 
 def artifact_too_large(size: int, limit: int) -> ModelyardError:
@@ -150,13 +160,16 @@ async def put_body(request: Request, repo: ArtifactRepository, path: str, *, emp
 
 
 async def proxy_upload(request: Request) -> Response:
-    await put_body(request, _proxy_repo(request), _path_param(request))
+    repo, path = _proxy_repo(request), _path_param(request)
+    await run_in_threadpool(require_artifact_path, request, "EDIT", path)
+    await put_body(request, repo, path)
     return JSONResponse({})
 
 
 async def proxy_delete(request: Request) -> Response:
     repo = _proxy_repo(request)
     path = _path_param(request)
+    await run_in_threadpool(require_artifact_path, request, "EDIT", path)
     await run_in_threadpool(repo.delete, path)
     return JSONResponse({})
 
@@ -201,11 +214,15 @@ def get_model_version_artifact(svc: TrackingService, req: GetModelVersionArtifac
     return send_file(repo, path)
 
 
-def file_endpoint(schema: type[S], fn: Callable[[TrackingService, S], Response]) -> Callable[[Request], Any]:
-    """A GET endpoint answering a file: the query decoded into ``schema``, ``fn`` run in the thread pool."""
+def file_endpoint(schema: type[S], fn: Callable[[TrackingService, S], Response], kind: str,
+                  field: str) -> Callable[[Request], Any]:
+    """A GET endpoint answering a file: the query decoded into ``schema``, READ on the ``kind`` its
+    ``field`` names checked, ``fn`` run in the thread pool."""
 
     async def handle(request: Request) -> Response:
-        return await run_in_threadpool(fn, request.app.state.service, decode_query(request, schema))
+        req = decode_query(request, schema)
+        await run_in_threadpool(require, request, "READ", kind, getattr(req, field))
+        return await run_in_threadpool(fn, request.app.state.service, req)
 
     handle.__name__ = fn.__name__
     return handle
@@ -216,6 +233,7 @@ async def upload_artifact(request: Request) -> Response:
     svc: TrackingService = request.app.state.service
     req = decode_query(request, GetArtifact)
     path = safe_relpath(_required(req.path, "path"))
+    await run_in_threadpool(require, request, "EDIT", "run", req.id)
     run = await run_in_threadpool(svc.runs.get, _required(req.id, "run_uuid"))
     repo = await run_in_threadpool(svc.artifacts.repository, run.info.artifact_uri)
     await put_body(request, repo, path, empty_ok=False)
@@ -224,8 +242,9 @@ async def upload_artifact(request: Request) -> Response:
 
 # At these exact paths, as MLflow's server serves them (its web UI calls them).
 _FILE_ENDPOINTS = (
-    ("/get-artifact", file_endpoint(GetArtifact, get_artifact)),
-    ("/model-versions/get-artifact", file_endpoint(GetModelVersionArtifact, get_model_version_artifact)),
+    ("/get-artifact", file_endpoint(GetArtifact, get_artifact, "run", "id")),
+    ("/model-versions/get-artifact", file_endpoint(GetModelVersionArtifact, get_model_version_artifact,
+                                                   "registered_model", "name")),
 )
 ABSOLUTE_ROUTES = [
     (f"{prefix}{path}", ["GET"], endpoint)

@@ -23,6 +23,7 @@ from ...entities.metric_columns import MetricColumns
 from ...errors import InvalidParameterValue, MalformedRequest
 from ...service import TrackingService
 from ...service.limits import MAX_BULK_METRICS, check_name, invalid_value, missing_value
+from ..auth import require
 from ..bad_requests import decode_failure
 from ..protocol import JSONResponse, accepts, decode_body, read_body
 
@@ -95,6 +96,7 @@ async def ingest_endpoint(request: Request) -> Response:
     limit = service.settings.max_request_bytes
     body = await read_body(request, limit)
     req = decode(body, request.headers.get("content-type", ""), limit)
+    await run_in_threadpool(require, request, "EDIT", "run", req.id)
     return JSONResponse(await run_in_threadpool(ingest, service, req))
 
 

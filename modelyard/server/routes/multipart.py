@@ -26,6 +26,7 @@ from starlette.responses import Response
 from ...artifacts import ArtifactRepository, safe_relpath
 from ...errors import InvalidParameterValue, ModelyardError, RequestTooLarge
 from ...service.limits import missing_value
+from ..auth import require_artifact_path
 from ..protocol import JSONResponse, decode_body, read_body, stream_body
 from .artifacts import _SPOOL, _proxy_repo
 
@@ -51,10 +52,19 @@ class CompleteUpload(msgspec.Struct):
     parts: list[UploadPart] = []
 
 
+def _folder(request: Request) -> str:
+    return safe_relpath(request.path_params.get("artifact_path", ""), "artifact_path")
+
+
+async def _may_write(request: Request, folder: str) -> None:
+    """EDIT on the experiment the upload's folder lies under (see :func:`..auth.require_artifact_path`)."""
+    await run_in_threadpool(require_artifact_path, request, "EDIT", folder)
+
+
 def _target(request: Request, local_path: str | None) -> str:
     if not local_path:
         raise InvalidParameterValue(missing_value("path"))
-    folder = safe_relpath(request.path_params.get("artifact_path", ""), "artifact_path")
+    folder = _folder(request)
     name = posixpath.basename(local_path.replace("\\", "/"))
     if not name:
         raise InvalidParameterValue(f"Invalid value {local_path!r} for parameter 'path': it names no file.")
@@ -83,6 +93,7 @@ def part_too_large(size: int, limit: int) -> ModelyardError:
 
 async def create(request: Request) -> Response:
     repo = _proxy_repo(request)
+    await _may_write(request, _folder(request))
     req = await _body(request, CreateUpload)
     _target(request, req.path)
     num_parts = req.num_parts or 1
@@ -91,7 +102,9 @@ async def create(request: Request) -> Response:
     upload_id = uuid.uuid4().hex
     base = str(request.base_url).rstrip("/")
     prefix = request.url.path.split("/mpu/create", 1)[0]
-    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/parts", io.BytesIO(str(num_parts).encode()))
+    # The marker holds the part count and the destination folder, whose permission each part needs.
+    marker = f"{num_parts}\n{_folder(request)}".encode()
+    await run_in_threadpool(repo.put, f"{STAGING}/{upload_id}/parts", io.BytesIO(marker))
     credentials = [
         {"url": f"{base}{prefix}/mpu/part/{upload_id}/{n}", "part_number": n, "headers": {}}
         for n in range(1, num_parts + 1)
@@ -106,7 +119,9 @@ async def upload_part(request: Request) -> Response:
     marker = f"{STAGING}/{upload_id}/parts"
     if not await run_in_threadpool(repo.is_file, marker):
         raise InvalidParameterValue(f"Unknown upload_id {upload_id!r}: create the upload with mpu/create first.")
-    num_parts = int((await run_in_threadpool(repo.read_bytes, marker)).decode() or 0)
+    count, _, folder = (await run_in_threadpool(repo.read_bytes, marker)).decode().partition("\n")
+    await _may_write(request, folder)
+    num_parts = int(count or 0)
     if not 1 <= number <= num_parts:
         raise InvalidParameterValue(f"Invalid part number {number}: this upload has parts 1 to {num_parts}.")
     limit = request.app.state.service.settings.max_upload_part_bytes
@@ -123,6 +138,7 @@ async def upload_part(request: Request) -> Response:
 
 async def complete(request: Request) -> Response:
     repo = _proxy_repo(request)
+    await _may_write(request, _folder(request))
     req = await _body(request, CompleteUpload)
     target = _target(request, req.path)
     upload_id = _upload_id(req.upload_id)
@@ -138,6 +154,7 @@ async def complete(request: Request) -> Response:
 
 async def abort(request: Request) -> Response:
     repo = _proxy_repo(request)
+    await _may_write(request, _folder(request))
     req = await _body(request, CompleteUpload)
     _target(request, req.path)
     upload_id = _upload_id(req.upload_id)

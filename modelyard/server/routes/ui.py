@@ -12,6 +12,7 @@ from ..ui import (
     artifacts,
     compare,
     experiments,
+    login,
     pipelines,
     registry,
     run_page,
@@ -21,6 +22,13 @@ from ..ui.render import action, page
 
 FAVICON = os.path.join(STATIC_DIR, "favicon.svg")
 
+# What each page and form needs of the caller when the server authenticates (server/auth.py's rules):
+# READ on what a page shows, EDIT or MANAGE for its actions; lists show only what the caller may read.
+EXPERIMENT = ("experiment", "experiment_id")
+READ_EXPERIMENT = ("READ", *EXPERIMENT)
+READ_RUN, EDIT_RUN = ("READ", "run", "run_id"), ("EDIT", "run", "run_id")
+READ_MODEL, EDIT_MODEL = ("READ", "registered_model", "name"), ("EDIT", "registered_model", "name")
+
 
 async def favicon(request: Request) -> FileResponse:
     """Browsers ask for ``/favicon.ico`` whatever the page says: answer with our SVG icon, not a 404."""
@@ -29,30 +37,33 @@ async def favicon(request: Request) -> FileResponse:
 
 ABSOLUTE_ROUTES = [
     ("/favicon.ico", ["GET"], favicon),
-    ("/", ["GET"], page(experiments.index)),
-    ("/experiments/create", ["POST"], action(experiments.create)),
-    ("/experiments/{experiment_id}", ["GET"], page(runs_table.experiment_page)),
-    ("/experiments/{experiment_id}/rename", ["POST"], action(experiments.rename)),
-    ("/experiments/{experiment_id}/delete", ["POST"], action(experiments.delete)),
-    ("/experiments/{experiment_id}/restore", ["POST"], action(experiments.restore)),
-    ("/runs/{run_id}", ["GET"], page(run_page.run_page)),
-    ("/runs/{run_id}/metrics", ["GET"], page(run_page.run_metrics)),
-    ("/runs/{run_id}/description", ["POST"], action(run_page.set_description)),
-    ("/runs/{run_id}/tags", ["POST"], action(run_page.add_tag)),
-    ("/runs/{run_id}/tags/delete", ["POST"], action(run_page.delete_tag)),
-    ("/runs/{run_id}/artifacts/tree", ["GET"], page(artifacts.tree)),
-    ("/runs/{run_id}/artifacts/preview", ["GET"], page(artifacts.preview_fragment)),
-    ("/runs/{run_id}/artifacts/raw", ["GET"], page(artifacts.raw)),
-    ("/ui/series", ["GET"], page(run_page.series)),
-    ("/compare", ["GET"], page(compare.compare_page)),
-    ("/models", ["GET"], page(registry.models_page)),
-    ("/models/{name}", ["GET"], page(registry.model_page)),
-    ("/models/{name}/versions/{version}", ["GET"], page(registry.version_page)),
-    ("/models/{name}/versions/{version}/alias", ["POST"], action(registry.set_alias)),
-    ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias)),
-    ("/models/{name}/versions/{version}/stage", ["POST"], action(registry.set_stage)),
-    ("/pipelines", ["GET"], page(pipelines.runs_page)),
-    ("/pipelines/runs/{run_id}", ["GET"], page(pipelines.run_page)),
-    ("/pipelines/runs/{run_id}/resume", ["POST"], action(pipelines.resume)),
-    ("/pipelines/runs/{run_id}/rerun", ["POST"], action(pipelines.rerun)),
+    ("/login", ["GET"], page(login.login_page)),
+    ("/login", ["POST"], action(login.sign_in)),
+    ("/logout", ["POST"], action(login.sign_out)),
+    ("/", ["GET"], page(experiments.index)),  # lists only what the caller may read
+    ("/experiments/create", ["POST"], action(experiments.create, ("EDIT", "server", ""))),
+    ("/experiments/{experiment_id}", ["GET"], page(runs_table.experiment_page, READ_EXPERIMENT)),
+    ("/experiments/{experiment_id}/rename", ["POST"], action(experiments.rename, ("EDIT", *EXPERIMENT))),
+    ("/experiments/{experiment_id}/delete", ["POST"], action(experiments.delete, ("MANAGE", *EXPERIMENT))),
+    ("/experiments/{experiment_id}/restore", ["POST"], action(experiments.restore, ("MANAGE", *EXPERIMENT))),
+    ("/runs/{run_id}", ["GET"], page(run_page.run_page, READ_RUN)),
+    ("/runs/{run_id}/metrics", ["GET"], page(run_page.run_metrics, READ_RUN)),
+    ("/runs/{run_id}/description", ["POST"], action(run_page.set_description, EDIT_RUN)),
+    ("/runs/{run_id}/tags", ["POST"], action(run_page.add_tag, EDIT_RUN)),
+    ("/runs/{run_id}/tags/delete", ["POST"], action(run_page.delete_tag, EDIT_RUN)),
+    ("/runs/{run_id}/artifacts/tree", ["GET"], page(artifacts.tree, READ_RUN)),
+    ("/runs/{run_id}/artifacts/preview", ["GET"], page(artifacts.preview_fragment, READ_RUN)),
+    ("/runs/{run_id}/artifacts/raw", ["GET"], page(artifacts.raw, READ_RUN)),
+    ("/ui/series", ["GET"], page(run_page.series)),  # READ on each run asked for, checked inside
+    ("/compare", ["GET"], page(compare.compare_page)),  # likewise
+    ("/models", ["GET"], page(registry.models_page)),  # lists only what the caller may read
+    ("/models/{name}", ["GET"], page(registry.model_page, READ_MODEL)),
+    ("/models/{name}/versions/{version}", ["GET"], page(registry.version_page, READ_MODEL)),
+    ("/models/{name}/versions/{version}/alias", ["POST"], action(registry.set_alias, EDIT_MODEL)),
+    ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias, EDIT_MODEL)),
+    ("/models/{name}/versions/{version}/stage", ["POST"], action(registry.set_stage, EDIT_MODEL)),
+    ("/pipelines", ["GET"], page(pipelines.runs_page)),  # lists only what the caller may read
+    ("/pipelines/runs/{run_id}", ["GET"], page(pipelines.run_page, READ_RUN)),
+    ("/pipelines/runs/{run_id}/resume", ["POST"], action(pipelines.resume, EDIT_RUN)),
+    ("/pipelines/runs/{run_id}/rerun", ["POST"], action(pipelines.rerun, EDIT_RUN)),
 ]

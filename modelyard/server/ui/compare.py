@@ -10,6 +10,7 @@ from starlette.responses import Response
 from ...entities import Run
 from ...errors import InvalidParameterValue
 from ...service.runs import MAX_BULK_INTERVAL_RUNS
+from ..auth import require
 from . import plots
 from .render import render, service
 
@@ -29,6 +30,8 @@ def compare_page(request: Request) -> Response:
         return render(request, "compare_empty.html", section="experiments")
     if len(run_ids) > MAX_BULK_INTERVAL_RUNS:
         raise InvalidParameterValue(f"Compare at most {MAX_BULK_INTERVAL_RUNS} runs at once.")
+    for rid in run_ids:
+        require(request, "READ", "run", rid)
     runs = [svc.runs.get(rid) for rid in run_ids]
     names = [r.info.run_name for r in runs]
     metric_keys = sorted({k for r in runs for k in r.data.metrics})

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from ...entities import ViewType
 from ...errors import ModelyardError
+from ..auth import principal_of, readable
 from .render import done, inline_status, render, service
 
 PAGE_SIZE = 100
@@ -41,6 +42,8 @@ def experiments_page(request: Request, *, error: str | None = None, form: dict[s
             filter_string=name_filter(q) or None, order_by=["last_update_time DESC"], page_token=token,
         )
         items, next_token = found.items, found.next_page_token
+        allowed = readable(request, "experiment", [e.experiment_id for e in items])
+        items = [e for e in items if e.experiment_id in allowed]
     except ModelyardError as exc:
         search_error = exc.message
         status = max(status, inline_status(request))
@@ -59,6 +62,9 @@ def create(request: Request, form: FormData) -> Response:
     name = str(form.get("name", "")).strip()
     try:
         experiment_id = service(request).experiments.create(name)
+        principal = principal_of(request)
+        if principal is not None:
+            service(request).auth.creator(principal, "experiment", str(experiment_id))
     except ModelyardError as exc:
         return experiments_page(request, error=exc.message, form={"name": name}, status=inline_status(request))
     return done(request, f"/experiments/{experiment_id}")

@@ -24,6 +24,7 @@ from ...errors import InvalidParameterValue, ModelyardError
 from ...service import TrackingService
 from ...service.pipeline_registry import HOW_TO_REGISTER
 from ...service.pipelines import EXECUTORS, STEP_STATUSES
+from ..auth import readable
 from . import artifacts
 from .pipeline_layout import elapsed, graph, now_ms, span, step_ms, timeline
 from .render import _qs, done, inline_status, render, service
@@ -64,7 +65,10 @@ def runs_page(request: Request) -> Response:
             raise InvalidParameterValue(f"Unknown status {status!r}: use one of {', '.join(RUN_STATUSES)}.")
         found = svc.pipelines.list_runs(name or None, status or None, PAGE_SIZE, qp.get("page_token") or None)
         next_token = found.get("next_page_token")
+        allowed = readable(request, "run", [r["run_id"] for r in found["pipeline_runs"]])
         for r in found["pipeline_runs"]:
+            if r["run_id"] not in allowed:
+                continue
             steps = svc.pipelines.get_run(r["run_id"])["steps"]
             rows.append({**r, "counts": _counts(steps), "steps": len(steps),
                          "cache_hits": sum(1 for s in steps if s["status"] == "CACHED")})

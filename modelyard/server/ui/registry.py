@@ -11,6 +11,7 @@ from starlette.responses import Response
 from ...entities.registry import ModelVersion, Stage
 from ...errors import ModelyardError
 from ...service import TrackingService
+from ..auth import readable
 from . import artifacts
 from .experiments import name_filter
 from .render import done, inline_status, render, service
@@ -27,6 +28,8 @@ def models_page(request: Request) -> Response:
         found = svc.registry.search_registered_models(name_filter(q) or None, max_results=PAGE_SIZE,
                                                       order_by=["name ASC"], page_token=token)
         models, next_token = found.items, found.next_page_token
+        allowed = readable(request, "registered_model", [m.name for m in models])
+        models = [m for m in models if m.name in allowed]
     except ModelyardError as exc:
         error = exc.message
     return render(request, "models.html", status=inline_status(request) if error else 200, section="models",
@@ -64,8 +67,8 @@ def version_page(request: Request, *, status: int = 200, **extra: Any) -> Respon
     run = experiment = None
     if mv.run_id:
         try:
-            run = svc.runs.get(mv.run_id)
-            experiment = svc.experiments.get(run.info.experiment_id)
+            run = svc.runs.get(mv.run_id) if readable(request, "run", [mv.run_id]) else None
+            experiment = None if run is None else svc.experiments.get(run.info.experiment_id)
         except ModelyardError:
             run = None
     # This version's changes, and alias moves away from it (recorded on the version the alias left).

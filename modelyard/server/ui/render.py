@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...errors import InvalidParameterValue, ModelyardError, RequestTooLarge
 from ...service import TrackingService
+from ..auth import principal_of, require
 from ..bad_requests import nul_message
 from ..protocol import refuse_nul
 from . import csrf
@@ -90,6 +91,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     tpl = ENV.get_template(template)
     context.setdefault("request", request)
     context.setdefault("htmx", is_htmx(request))
+    context.setdefault("current_user", principal_of(request))
     html = tpl.render(csrf_token=csrf.token(request), **context)
     response = HTMLResponse(html, status_code=status, headers={"Vary": "HX-Request"})
     csrf.set_cookie(request, response)
@@ -116,14 +118,34 @@ def error_page(request: Request, exc: ModelyardError) -> HTMLResponse:
     return render(request, "error.html", status=exc.status, error=exc)
 
 
-def page(fn: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
-    """A GET page: ``fn`` runs in a worker thread; a modelyard error becomes an error page, not JSON."""
+# What a page or form needs: (level, resource kind, the path parameter naming the resource).
+Need = tuple[str, str, str]
+
+
+def _check(request: Request, need: Need | None) -> None:
+    if need is not None:
+        level, kind, param = need
+        require(request, level, kind, request.path_params.get(param) if param else None)
+
+
+def _guarded(fn: Callable[..., Response], need: Need | None) -> Callable[..., Response]:
+    def run(request: Request, *args: Any) -> Response:
+        _check(request, need)
+        return fn(request, *args)
+
+    return run
+
+
+def page(fn: Callable[[Request], Response], need: Need | None = None) -> Callable[[Request], Awaitable[Response]]:
+    """A GET page: ``fn`` runs in a worker thread, once the caller holds ``need`` (403 page otherwise);
+    a modelyard error becomes an error page, not JSON."""
+    run = _guarded(fn, need)
 
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
         try:
             refuse_nul(request)
-            return await run_in_threadpool(fn, request)
+            return await run_in_threadpool(run, request)
         except ModelyardError as exc:
             return error_page(request, exc)
 
@@ -149,20 +171,22 @@ async def read_form(request: Request) -> FormData:
     return FormData(fields)
 
 
-def action(fn: FormHandler) -> Callable[[Request], Awaitable[Response]]:
+def action(fn: FormHandler, need: Need | None = None) -> Callable[[Request], Awaitable[Response]]:
     """A form POST: the body is read here and its CSRF token checked (:mod:`.csrf`; 403 without a
-    valid one), then ``fn`` runs in a worker thread with it.
+    valid one), then the caller's permission (``need``), then ``fn`` runs in a worker thread with it.
 
     ``fn`` raises :class:`ModelyardError` for its own inline error handling or
     returns a response; errors it leaves become an error page.
     """
+
+    run = _guarded(fn, need)
 
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
         form = await read_form(request)
         try:
             csrf.check(request, form)
-            return await run_in_threadpool(fn, request, form)
+            return await run_in_threadpool(run, request, form)
         except ModelyardError as exc:
             return error_page(request, exc)
 

@@ -14,6 +14,7 @@ from ...entities import Run, RunStatus, RunTag
 from ...errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from ...service import TrackingService
 from ...service.runs import MAX_BULK_INTERVAL_RUNS
+from ..auth import readable, require
 from . import artifacts
 from .render import done, render, render_fragment, service
 
@@ -57,6 +58,8 @@ def _context(request: Request, run: Run, **extra: Any) -> dict[str, Any]:
     metrics, system = _split_metrics(run)
     experiment = svc.experiments.get(run.info.experiment_id)
     versions = svc.registry.search_model_versions(f"run_id = '{run.info.run_id}'", max_results=100).items
+    allowed = readable(request, "registered_model", {v.name for v in versions})
+    versions = [v for v in versions if v.name in allowed]
     parent_id = run.data.tags.get("mlflow.parentRunId")
     tags = sorted(run.data.tags.items())
     return dict(
@@ -134,6 +137,8 @@ def series(request: Request) -> Response:
     svc = service(request)
     qp = request.query_params
     run_ids = list(dict.fromkeys(qp.getlist("run")))[:MAX_BULK_INTERVAL_RUNS]
+    for rid in run_ids:
+        require(request, "READ", "run", rid)
     key = qp.get("key", "")
     try:
         points = int(qp.get("max") or CHART_POINTS)

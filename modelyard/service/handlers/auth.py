@@ -89,3 +89,57 @@ def revoke_token(svc: TrackingService, req: s.TokenId) -> None:
     if req.token_id is None:
         raise InvalidParameterValue("Missing value for required parameter 'token_id'.")
     svc.auth.revoke_token(svc.auth.require_self_or_admin(req.username), req.token_id)
+
+
+def set_protected_alias(svc: TrackingService, req: s.ProtectAlias) -> dict[str, Any]:
+    if not req.name:
+        raise InvalidParameterValue("Missing value for required parameter 'name'.")
+    if not req.alias:
+        raise InvalidParameterValue("Missing value for required parameter 'alias'.")
+    return {"name": req.name, "protected_aliases": svc.registry.set_protected_alias(req.name, req.alias, req.protected)}
+
+
+def audit(svc: TrackingService, req: s.AuditPage) -> dict[str, Any]:
+    page = svc.auth.audit(req.max_results, req.page_token)
+    out: dict[str, Any] = {"entries": [e.to_dict() for e in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+def _group(value: str | None) -> str:
+    if not value:
+        raise InvalidParameterValue("Missing value for required parameter 'group'.")
+    return value
+
+
+def create_group(svc: TrackingService, req: s.GroupName) -> None:
+    svc.auth.create_group(_group(req.group))
+
+
+def delete_group(svc: TrackingService, req: s.GroupName) -> None:
+    svc.auth.delete_group(_group(req.group))
+
+
+def list_groups(svc: TrackingService, req: s.Empty) -> dict[str, Any]:
+    return {"groups": svc.auth.list_groups()}
+
+
+def add_member(svc: TrackingService, req: s.GroupMember) -> None:
+    svc.auth.set_member(_group(req.group), _username(req.username), True)
+
+
+def remove_member(svc: TrackingService, req: s.GroupMember) -> None:
+    svc.auth.set_member(_group(req.group), _username(req.username), False)
+
+
+def grant_group(svc: TrackingService, req: s.GroupPermission) -> None:
+    group = _group(req.group)
+    kind, rid = svc.auth.require_manager(req.resource_type, req.resource_id)
+    svc.auth.grant_group(group, kind, rid, level_name(req.permission))
+
+
+def revoke_group(svc: TrackingService, req: s.GroupPermission) -> None:
+    group = _group(req.group)
+    kind, rid = svc.auth.require_manager(req.resource_type, req.resource_id)
+    svc.auth.grant_group(group, kind, rid, None)

@@ -1,0 +1,89 @@
+"""Groups: a grant to a group applies to its members; a member's own grant wins; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from modelyard.cli import main
+from modelyard.server import create_app
+from modelyard.settings import Settings
+
+PASSWORD = "correct horse battery"
+EXT = "/api/2.0/modelyard/groups"
+
+
+def _basic(user: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
+
+
+@pytest.fixture
+def http(db_uri: str, tmp_path):
+    settings = Settings(backend_store_uri=db_uri, artifacts_destination=str(tmp_path / "artifacts"),
+                        background_workers=False, auth=True, auth_admin_username="root",
+                        auth_admin_password=PASSWORD, auth_default_permission="NO_PERMISSIONS",
+                        auth_cache_seconds=0.0)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        root = _basic("root")
+        for name in ("ana", "bo"):
+            made = client.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD},
+                               headers=root)
+            assert made.status_code == 200, made.text
+        yield client
+
+
+def test_a_group_grant_applies_to_its_members(http):
+    root, ana, bo = _basic("root"), _basic("ana"), _basic("bo")
+    get = "/api/2.0/mlflow/experiments/get?experiment_id=0"
+    assert http.get(get, headers=ana).status_code == 403
+    assert http.post(f"{EXT}/create", json={"group": "ml"}, headers=ana).status_code == 403  # admins only
+    assert http.post(f"{EXT}/create", json={"group": "ml"}, headers=root).status_code == 200
+    assert http.post(f"{EXT}/create", json={"group": "ml"}, headers=root).json()["error_code"] == \
+        "RESOURCE_ALREADY_EXISTS"
+    assert http.post(f"{EXT}/members/add", json={"group": "ml", "username": "ana"}, headers=root).status_code == 200
+    grant = {"group": "ml", "resource_type": "experiment", "resource_id": "0", "permission": "EDIT"}
+    assert http.post(f"{EXT}/permissions/grant", json=grant, headers=ana).status_code == 403  # not its manager
+    assert http.post(f"{EXT}/permissions/grant", json=grant, headers=root).status_code == 200
+    assert http.get(get, headers=ana).status_code == 200
+    assert http.get(get, headers=bo).status_code == 403  # not a member
+    # A member's own grant wins over the group's.
+    own = {"username": "ana", "resource_type": "experiment", "resource_id": "0", "permission": "NO_PERMISSIONS"}
+    assert http.post("/api/3.0/mlflow/users/permissions/grant", json=own, headers=root).status_code == 200
+    assert http.get(get, headers=ana).status_code == 403
+    assert http.post("/api/3.0/mlflow/users/permissions/revoke", json=own, headers=root).status_code == 200
+    assert http.get(get, headers=ana).status_code == 200
+    listed = http.get(f"{EXT}/list", headers=root).json()
+    assert listed == {"groups": [{"name": "ml", "members": ["ana"]}]}
+    # Out of the group, or the group's grant revoked: gone.
+    assert http.post(f"{EXT}/members/remove", json={"group": "ml", "username": "ana"}, headers=root).status_code == 200
+    assert http.get(get, headers=ana).status_code == 403
+    http.post(f"{EXT}/members/add", json={"group": "ml", "username": "ana"}, headers=root)
+    assert http.post(f"{EXT}/permissions/revoke", json=grant, headers=root).status_code == 200
+    assert http.get(get, headers=ana).status_code == 403
+    entries = http.get("/api/2.0/modelyard/auth/audit", headers=root).json()["entries"]
+    assert {"grant_group_permission", "revoke_group_permission"} <= {e["action"] for e in entries}
+    missing = http.post(f"{EXT}/members/add", json={"group": "nope", "username": "ana"}, headers=root)
+    assert missing.status_code == 404 and "nope" in missing.json()["message"]
+    assert http.post(f"{EXT}/delete", json={"group": "ml"}, headers=root).status_code == 200
+
+
+def test_groups_from_the_cli(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        done = runner.invoke(main, [*args, "--tracking-uri", uri])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    run("users", "create", "ana", "--password", PASSWORD)
+    run("groups", "create", "ml")
+    run("groups", "add", "ml", "ana")
+    assert "ana" in run("groups", "list")
+    assert "EDIT on experiment 0" in run("groups", "grant", "ml", "experiment", "0", "EDIT")
+    assert "revoked" in run("groups", "revoke", "ml", "experiment", "0")
+    run("groups", "remove", "ml", "ana")
+    run("groups", "delete", "ml")

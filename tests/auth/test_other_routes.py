@@ -1,0 +1,169 @@
+"""Routes outside the table of operations: artifacts, multipart, bulk ingest and the web UI, per role.
+
+Each route names the level it needs on the guarded experiment (or registered model); every role —
+anonymous, no grant (the server's default is NO_PERMISSIONS), READ, EDIT, admin — is sent to it.
+"Allowed" means the request got past authentication and authorization; "denied" is a 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from modelyard.server import create_app
+from modelyard.settings import Settings
+
+PASSWORD = "correct horse battery"
+CSRF_SECRET = "test csrf secret"
+ROLES = ("anonymous", "nobody", "READ", "EDIT", "admin")
+RANK = {"nobody": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
+DENIED = {"error_code": "PERMISSION_DENIED", "message": "Permission denied."}
+
+
+def _basic(user: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
+
+
+def _csrf() -> str:
+    nonce = "fixed-nonce"
+    return f"{nonce}.{hmac.new(CSRF_SECRET.encode(), nonce.encode(), hashlib.sha256).hexdigest()[:32]}"
+
+
+def _headers(role: str) -> dict[str, str]:
+    if role == "anonymous":
+        return {}
+    return _basic("root" if role == "admin" else role.lower())
+
+
+@pytest.fixture
+def world(db_uri: str, tmp_path):
+    settings = Settings(backend_store_uri=db_uri, artifacts_destination=str(tmp_path / "artifacts"),
+                        background_workers=False, auth=True, auth_admin_username="root",
+                        auth_admin_password=PASSWORD, auth_default_permission="NO_PERMISSIONS",
+                        auth_cache_seconds=60.0, csrf_secret=CSRF_SECRET)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as http:
+        admin = _basic("root")
+
+        def call(method: str, path: str, body: Any = None) -> dict[str, Any]:
+            resp = http.request(method, path, json=body, headers=admin)
+            assert resp.status_code == 200, resp.text
+            return resp.json()
+
+        exp = call("POST", "/api/2.0/mlflow/experiments/create", {"name": "guarded"})["experiment_id"]
+        run = call("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": exp})["run"]["info"]
+        root = run["artifact_uri"].split("mlflow-artifacts:/", 1)[1]
+        put = http.put(f"/api/2.0/mlflow-artifacts/artifacts/{root}/secret.txt", content=b"top secret",
+                       headers=admin)
+        assert put.status_code == 200, put.text
+        call("POST", "/api/2.0/mlflow/registered-models/create", {"name": "guarded-model"})
+        call("POST", "/api/2.0/mlflow/model-versions/create",
+             {"name": "guarded-model", "source": run["artifact_uri"], "run_id": run["run_id"]})
+        for role in ("nobody", "READ", "EDIT"):
+            call("POST", "/api/2.0/mlflow/users/create", {"username": role.lower(), "password": PASSWORD})
+            if role != "nobody":
+                for kind, rid in (("experiment", exp), ("registered_model", "guarded-model")):
+                    call("POST", "/api/3.0/mlflow/users/permissions/grant",
+                         {"username": role.lower(), "resource_type": kind, "resource_id": rid, "permission": role})
+        yield http, {"exp": exp, "run": run["run_id"], "root": root}
+
+
+def _routes(ids: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(level, method, path, request keywords) of each guarded route; destructive ones last."""
+    exp, run, root = ids["exp"], ids["run"], ids["root"]
+    form = {"data": {"csrf_token": _csrf(), "key": "k", "value": "v"}}
+    return [
+        ("READ", "GET", f"/api/2.0/mlflow/artifacts/list?run_id={run}", {}),
+        ("READ", "GET", f"/get-artifact?run_id={run}&path=secret.txt", {}),
+        ("READ", "GET", f"/ajax-api/2.0/mlflow/get-artifact?run_id={run}&path=secret.txt", {}),
+        ("READ", "GET", "/model-versions/get-artifact?name=guarded-model&version=1&path=secret.txt", {}),
+        ("READ", "GET", f"/api/2.0/mlflow-artifacts/artifacts?path={root}", {}),
+        ("READ", "GET", f"/api/2.0/mlflow-artifacts/artifacts/{root}/secret.txt", {}),
+        ("READ", "GET", f"/experiments/{exp}", {}),
+        ("READ", "GET", f"/runs/{run}", {}),
+        ("READ", "GET", f"/runs/{run}/artifacts/raw?path=secret.txt", {}),
+        ("READ", "GET", f"/compare?run={run}", {}),
+        ("READ", "GET", f"/ui/series?run={run}&key=loss", {}),
+        ("READ", "GET", "/models/guarded-model", {}),
+        ("READ", "GET", "/models/guarded-model/versions/1", {}),
+        ("EDIT", "POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={run}&path=up.txt", {"content": b"x"}),
+        ("EDIT", "PUT", f"/api/2.0/mlflow-artifacts/artifacts/{root}/put.txt", {"content": b"x"}),
+        ("EDIT", "POST", f"/api/2.0/mlflow-artifacts/mpu/create/{root}", {"json": {"path": "big.bin"}}),
+        ("EDIT", "POST", "/api/2.0/modelyard/runs/ingest", {"json": {"run_id": run}}),
+        ("EDIT", "POST", f"/runs/{run}/tags", form),
+        ("EDIT", "POST", "/models/guarded-model/versions/1/alias", {"data": {"csrf_token": _csrf(), "alias": "a"}}),
+        ("EDIT", "DELETE", f"/api/2.0/mlflow-artifacts/artifacts/{root}/put.txt", {}),
+    ]
+
+
+def test_every_route_for_every_role(world):
+    http, ids = world
+    wrong = []
+    for level, method, path, kw in _routes(ids):
+        for role in ROLES:
+            headers = {**_headers(role), "Cookie": f"modelyard_csrf={_csrf()}"}
+            status = http.request(method, path, headers=headers, **kw).status_code
+            if role == "anonymous":
+                want = "unauthenticated"
+            elif role == "admin":
+                want = "allowed"
+            else:
+                want = "allowed" if RANK[role] >= RANK[level] else "denied"
+            got = {401: "unauthenticated", 403: "denied"}.get(status, "allowed")
+            if got != want or status >= 500:
+                wrong.append((method, path, role, want, status))
+    assert not wrong, wrong
+
+
+def test_a_denied_artifact_path_reveals_nothing(world):
+    http, ids = world
+    root = ids["root"]
+    answers = [http.get(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{name}", headers=_basic("nobody"))
+               for name in ("secret.txt", "no-such-file.txt")]
+    answers.append(http.get(f"/api/2.0/mlflow-artifacts/artifacts?path={root}", headers=_basic("nobody")))
+    answers.append(http.get(f"/get-artifact?run_id={ids['run']}&path=secret.txt", headers=_basic("nobody")))
+    for resp in answers:
+        assert resp.status_code == 403 and resp.json() == DENIED
+        assert "top secret" not in resp.text and "secret.txt" not in resp.text
+    # Outside any experiment (the proxy's root, another experiment's number): admins only.
+    assert http.get("/api/2.0/mlflow-artifacts/artifacts", headers=_basic("edit")).status_code == 403
+    assert http.get("/api/2.0/mlflow-artifacts/artifacts", headers=_basic("root")).status_code == 200
+    assert http.get("/api/2.0/mlflow-artifacts/artifacts/999/x.txt", headers=_basic("edit")).json() == DENIED
+
+
+def test_multipart_parts_need_edit_on_the_destination(world):
+    http, ids = world
+    made = http.post(f"/api/2.0/mlflow-artifacts/mpu/create/{ids['root']}", json={"path": "big.bin", "num_parts": 1},
+                     headers=_basic("edit"))
+    assert made.status_code == 200, made.text
+    upload_id = made.json()["upload_id"]
+    part = f"/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/1"
+    assert http.put(part, content=b"part", headers=_basic("read")).json() == DENIED
+    assert http.put(part, content=b"part", headers=_basic("edit")).status_code == 200
+    done = http.post(f"/api/2.0/mlflow-artifacts/mpu/complete/{ids['root']}", headers=_basic("edit"),
+                     json={"path": "big.bin", "upload_id": upload_id, "parts": [{"part_number": 1}]})
+    assert done.status_code == 200, done.text
+    got = http.get(f"/api/2.0/mlflow-artifacts/artifacts/{ids['root']}/big.bin", headers=_basic("read"))
+    assert got.content == b"part"
+
+
+def test_ui_lists_show_only_what_the_caller_may_read(world):
+    http, _ = world
+    for user, sees in (("nobody", False), ("read", True), ("root", True)):
+        assert ("guarded" in http.get("/", headers=_basic(user)).text) is sees, user
+        assert ("guarded-model" in http.get("/models", headers=_basic(user)).text) is sees, user
+
+
+def test_only_admins_choose_an_artifact_location(world):
+    """Else a user's experiment could point into another experiment's folder and read it through its runs."""
+    http, ids = world
+    body = {"name": "sneaky", "artifact_location": f"mlflow-artifacts:/{ids['exp']}"}
+    refused = http.post("/api/2.0/mlflow/experiments/create", json=body, headers=_basic("edit"))
+    assert refused.status_code == 403 and "artifact_location" in refused.json()["message"]
+    assert http.post("/api/2.0/mlflow/experiments/create", json={"name": "plain"},
+                     headers=_basic("edit")).status_code == 200
+    assert http.post("/api/2.0/mlflow/experiments/create", json=body, headers=_basic("root")).status_code == 200
