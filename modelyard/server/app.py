@@ -13,9 +13,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
@@ -26,6 +23,7 @@ from ..errors import EndpointNotFound, ModelyardError
 from ..service import TrackingService
 from ..settings import Settings
 from ..web.guard import Guard, GuardMiddleware, host_names, split_setting
+from ..web.stack import starlette_stack
 from . import metrics as metrics_module
 from . import routes as routes_package
 from . import workers
@@ -147,24 +145,13 @@ class ModelyardApp(Starlette):
 
         1. :class:`.metrics.MetricsMiddleware`: counts and times each answer;
         2. :class:`..guard.GuardMiddleware`: Host, Origin and content type; security headers;
-        3. (authentication goes here: :data:`FRONT_MIDDLEWARE`);
+        3. authentication, with ``--auth`` (:data:`FRONT_MIDDLEWARE`);
         4. Starlette's error middleware (an unexpected error: a JSON 500), then the middleware added
            with ``add_middleware``;
         5. :class:`.hotpath.HotCalls`: answers the hot calls;
         6. Starlette's exception handlers and the router (:class:`TableRouter`) for everything else.
         """
-        error_handler = None
-        handlers: dict[Any, Any] = {}
-        for key, value in self.exception_handlers.items():
-            if key in (500, Exception):
-                error_handler = value
-            else:
-                handlers[key] = value
-        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
-        app = HotCalls(app, self.hot)
-        chain = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug), *self.user_middleware]
-        for cls, args, kwargs in reversed(chain):
-            app = cls(app, *args, **kwargs)
+        app = starlette_stack(self, lambda router: HotCalls(router, self.hot))
         for front in reversed(FRONT_MIDDLEWARE):
             app = front(self, app)
         return app

@@ -19,15 +19,12 @@ unanswered, with no prediction, and counts under no status in ``/metrics``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..web.guard import Guard, GuardMiddleware
+from ..web.stack import starlette_stack
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -90,17 +87,7 @@ class ServingApp(Starlette):
         """From the outside in: the guard (then authentication, when there is one), Starlette's error
         middleware, the middleware added with ``add_middleware``, :class:`DirectCalls`, Starlette's
         exception handlers and the router."""
-        error_handler = None
-        handlers: dict[Any, Any] = {}
-        for key, value in self.exception_handlers.items():
-            if key in (500, Exception):
-                error_handler = value
-            else:
-                handlers[key] = value
-        app: ASGIApp = DirectCalls(ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug), self)
-        chain = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug), *self.user_middleware]
-        for cls, args, kwargs in reversed(chain):
-            app = cls(app, *args, **kwargs)
+        app = starlette_stack(self, lambda router: DirectCalls(router, self))
         return GuardMiddleware(app, self.guard)
 
 

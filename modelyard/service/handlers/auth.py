@@ -8,6 +8,7 @@ from ...api import schemas_auth as s
 from ...errors import InvalidParameterValue
 from .. import TrackingService
 from ..auth import Principal, caller, level_name, resource, token_json, user_json
+from . import page_answer
 
 
 def _username(value: str | None) -> str:
@@ -101,10 +102,7 @@ def set_protected_alias(svc: TrackingService, req: s.ProtectAlias) -> dict[str, 
 
 def audit(svc: TrackingService, req: s.AuditPage) -> dict[str, Any]:
     page = svc.auth.audit(req.max_results, req.page_token)
-    out: dict[str, Any] = {"entries": [e.to_dict() for e in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("entries", page)
 
 
 def _group(value: str | None) -> str:

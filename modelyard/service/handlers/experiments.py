@@ -7,6 +7,7 @@ from typing import Any
 from ...api import schemas as s
 from ...errors import ResourceDoesNotExist
 from .. import TrackingService
+from . import page_answer
 
 
 def create(svc: TrackingService, req: s.CreateExperiment) -> dict[str, Any]:
@@ -33,10 +34,7 @@ def search(svc: TrackingService, req: s.SearchExperiments) -> dict[str, Any]:
         order_by=req.order_by,
         page_token=req.page_token,
     )
-    out: dict[str, Any] = {"experiments": [e.to_dict() for e in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("experiments", page)
 
 
 def update(svc: TrackingService, req: s.UpdateExperiment) -> None:

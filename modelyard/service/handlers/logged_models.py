@@ -17,6 +17,7 @@ from ...entities.logged_models import LoggedModelOutput
 from ...errors import InvalidParameterValue
 from .. import TrackingService
 from ..limits import missing_value
+from . import page_answer
 
 
 def _kv(items: list[Any], what: str) -> dict[str, str]:
@@ -73,10 +74,7 @@ def search(svc: TrackingService, req: s.SearchLoggedModels) -> dict[str, Any]:
         order_by=[msgspec.structs.asdict(o) for o in req.order_by],
         page_token=req.page_token,
     )
-    out: dict[str, Any] = {"models": [m.to_dict() for m in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("models", page)
 
 
 def log_outputs(svc: TrackingService, req: s.LogOutputs) -> None:

@@ -8,6 +8,7 @@ from ...api import schemas as s
 from ...errors import InvalidParameterValue, ResourceDoesNotExist
 from .. import TrackingService, limits
 from ..limits import missing_value
+from . import page_answer
 
 
 def get_history(svc: TrackingService, req: s.GetMetricHistory) -> dict[str, Any]:
@@ -15,10 +16,7 @@ def get_history(svc: TrackingService, req: s.GetMetricHistory) -> dict[str, Any]
     if not run_id:
         raise InvalidParameterValue(missing_value("run_id"))
     page = svc.runs.metric_history_dicts(run_id, req.metric_key or "", req.max_results, req.page_token)
-    out: dict[str, Any] = {"metrics": page.items}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("metrics", page, encode=False)
 
 
 def get_history_bulk_interval(svc: TrackingService, req: s.GetMetricHistoryBulkInterval) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from ...api import schemas_registry as s
 from .. import TrackingService
 from ..registry import SEARCH_VERSIONS_DEFAULT
+from . import page_answer
 from .registered_models import required
 
 
@@ -58,10 +59,7 @@ def search(svc: TrackingService, req: s.SearchModelVersions) -> dict[str, Any]:
         order_by=req.order_by,
         page_token=req.page_token,
     )
-    out: dict[str, Any] = {"model_versions": [v.to_dict() for v in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("model_versions", page)
 
 
 def set_tag(svc: TrackingService, req: s.SetModelVersionTag) -> None:

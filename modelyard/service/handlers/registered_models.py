@@ -14,6 +14,7 @@ from ...errors import InvalidParameterValue
 from .. import TrackingService
 from ..limits import missing_value
 from ..registry import SEARCH_MODELS_DEFAULT
+from . import page_answer
 
 
 def required(value: Any, path: str) -> Any:
@@ -56,10 +57,7 @@ def search(svc: TrackingService, req: s.SearchRegisteredModels) -> dict[str, Any
         order_by=req.order_by,
         page_token=req.page_token,
     )
-    out: dict[str, Any] = {"registered_models": [m.to_dict() for m in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("registered_models", page)
 
 
 def latest_versions(svc: TrackingService, req: s.GetLatestVersions) -> dict[str, Any]:
@@ -89,7 +87,4 @@ def get_by_alias(svc: TrackingService, req: s.Alias) -> dict[str, Any]:
 
 def audit(svc: TrackingService, req: s.RegistryAudit) -> dict[str, Any]:
     page = svc.registry.audit(req.name or "", 1000 if req.max_results is None else req.max_results, req.page_token)
-    out: dict[str, Any] = {"entries": [e.to_dict() for e in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("entries", page)

@@ -18,6 +18,7 @@ from ...entities import (
 from ...errors import InvalidParameterValue
 from .. import TrackingService
 from ..limits import missing_value
+from . import page_answer
 
 
 def _run_id(req: s.RunId) -> str:
@@ -64,10 +65,7 @@ def search(svc: TrackingService, req: s.SearchRuns) -> dict[str, Any]:
         order_by=req.order_by,
         page_token=req.page_token,
     )
-    out: dict[str, Any] = {"runs": page.items}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("runs", page, encode=False)
 
 
 def _metric(m: s.MetricIn | s.LogMetric, path: str) -> Metric:

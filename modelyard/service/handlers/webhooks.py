@@ -28,6 +28,7 @@ from ...api.schemas_webhooks import (
 )
 from ...errors import InvalidParameterValue
 from .. import TrackingService
+from . import page_answer
 
 
 def _event(item: str | EventIn) -> str:
@@ -57,10 +58,7 @@ def create(svc: TrackingService, req: CreateWebhook) -> dict[str, Any]:
 
 def list_(svc: TrackingService, req: ListWebhooks) -> dict[str, Any]:
     page = svc.webhooks.list_webhooks(req.max_results, req.page_token, mlflow_only=not req.include_all)
-    out: dict[str, Any] = {"webhooks": [h.to_dict() for h in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("webhooks", page)
 
 
 def get(svc: TrackingService, req: WebhookId) -> dict[str, Any]:
@@ -85,7 +83,4 @@ def test(svc: TrackingService, req: TestWebhook) -> dict[str, Any]:
 
 def deliveries(svc: TrackingService, req: ListDeliveries) -> dict[str, Any]:
     page = svc.webhooks.deliveries(req.webhook_id or "", req.max_results, req.page_token)
-    out: dict[str, Any] = {"deliveries": [d.to_dict() for d in page.items]}
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return page_answer("deliveries", page)
