@@ -95,12 +95,17 @@ def operations_section() -> list[str]:
                   "| Operation | Method | Path | Also under | Permission | Retried | What it does |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for op in table:
-            twin = f"`{op.paths[1]}`" if len(op.paths) > 1 else ""
             perm = op.permission
             on = perm.resource + (f" (`{perm.field}`)" if perm.field else "")
-            lines.append(
-                f"| `{op.name}` | {', '.join(op.methods)} | `{op.path}` | {twin} | {perm.level} on {_cell(on)}"
-                f" | {'yes' if op.idempotent else 'if never sent'} | {_cell(op.summary)} |")
+            paths = op.paths
+            shown = [p for p in paths if not (p.startswith("/ajax-api/") and "/api/" + p[len("/ajax-api/"):] in paths)]
+            for i, path in enumerate(shown):
+                twin = "/ajax-api/" + path[len("/api/"):] if path.startswith("/api/") else ""
+                also = f"`{twin}`" if twin in paths else ""
+                name = f"`{op.name}`" if i == 0 else f"`{op.name}` (also)"
+                lines.append(
+                    f"| {name} | {', '.join(op.methods)} | `{path}` | {also} | {perm.level} on {_cell(on)}"
+                    f" | {'yes' if op.idempotent else 'if never sent'} | {_cell(op.summary)} |")
         lines.append("")
     return lines
 

@@ -111,7 +111,7 @@ class _MonitorGauges(Collector):
             rows = [(labels, value) for n, labels, value in found if n == name]
             if not rows:
                 continue
-            keys = sorted({k for labels, _ in rows for k in labels})
+            keys = list(dict.fromkeys(k for labels, _ in rows for k in labels))  # in the order the monitor gives them
             family = GaugeMetricFamily(name, text, labels=keys)
             for labels, value in rows:
                 family.add_metric([labels.get(k, "") for k in keys], value)

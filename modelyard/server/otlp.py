@@ -16,6 +16,7 @@ from typing import Any
 
 from ..entities.traces import Span, decode_any_value
 from ..errors import InvalidParameterValue, RequestTooLarge
+from . import bad_requests
 
 _STATUS = {0: "UNSET", 1: "OK", 2: "ERROR", "STATUS_CODE_UNSET": "UNSET", "STATUS_CODE_OK": "OK",
            "STATUS_CODE_ERROR": "ERROR"}
@@ -152,6 +153,9 @@ def _attributes(items: Any, where: str) -> dict[str, Any]:
 
 
 def _from_json(body: bytes) -> list[Span]:
+    deep = bad_requests.too_deep(body)  # the same refusal, naming the field, as every JSON route
+    if deep:
+        raise InvalidParameterValue(deep)
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:

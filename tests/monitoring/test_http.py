@@ -57,9 +57,13 @@ def test_scheduled_monitor_alerts_through_a_signed_webhook(server: LiveServer, r
     alert = c.list_alerts("churn-live")[0]
     assert c.acknowledge_alert(alert["id"], "ops")["status"] == "acknowledged"
 
+    from prometheus_client.parser import text_string_to_metric_families
+
     text = httpx.get(server.url + "/metrics").text
-    assert 'modelyard_monitor_metric{monitor="churn-live",model="churn",version="1",metric="share_drifted"}' in text
-    assert 'modelyard_monitor_feature_drift{monitor="churn-live",model="churn",version="1",feature="age"}' in text
+    samples = {(s.name, tuple(sorted(s.labels.items()))) for f in text_string_to_metric_families(text) for s in f.samples}
+    base = (("model", "churn"), ("monitor", "churn-live"), ("version", "1"))
+    assert ("modelyard_monitor_metric", tuple(sorted((*base, ("metric", "share_drifted"))))) in samples
+    assert ("modelyard_monitor_feature_drift", tuple(sorted((*base, ("feature", "age"))))) in samples
 
 
 def test_bad_requests_are_400_naming_the_field(server: LiveServer) -> None:

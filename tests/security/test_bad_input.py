@@ -29,8 +29,8 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def send(seeded: Seeded, method: str, path: str, payload: Any = None, raw: bytes | None = None) -> httpx.Response:
-    """One request on a fresh connection; ``path`` is under /api/2.0/mlflow unless it starts at /api or /ajax-api."""
-    url = seeded.server.url + (path if path.startswith(("/api/", "/ajax-api/")) else "/api/2.0/mlflow" + path)
+    """One request on a fresh connection; ``path`` is under /api/2.0/mlflow unless it starts at /api, /ajax-api or /v1."""
+    url = seeded.server.url + (path if path.startswith(("/api/", "/ajax-api/", "/v1/")) else "/api/2.0/mlflow" + path)
     headers = {"content-type": "application/json"}
     with httpx.Client(timeout=60, headers=headers) as client:
         if method == "GET":
