@@ -1,17 +1,19 @@
 """One database: its engine and connections, its units of work and the SQL dialect details.
 
-Connections are opened by the engine: units of work and SQLAlchemy Core
-transactions check them out of its pool, the hot paths' lone transactions
-take them from one :class:`FreeList` (the pool's bookkeeping would cost a third of
-a ``log_metric``). A *unit of work*
-(:meth:`Database.unit_of_work`) is one transaction on one pooled connection:
-SQLAlchemy Core statements (:meth:`Database.write`, :meth:`Database.read`) and
-the hand-written DB-API SQL of the hot paths (:meth:`Database.fast_write`,
-:meth:`Database.fast_read`) opened while it is open, on this thread or asyncio
-task, join it instead of taking a connection of their own. Each write that joins
-is a savepoint: one that fails undoes its own writes only, and the caller decides
-whether the whole unit goes (an exception out of the block rolls everything back).
-Outside a unit of work each call is its own transaction, committed on exit.
+Writes: a *unit of work* (:meth:`Database.unit_of_work`) is one transaction on
+one connection. SQLAlchemy Core statements (:meth:`Database.write`,
+:meth:`Database.read`) and the hand-written DB-API SQL of the hot paths
+(:meth:`Database.fast_write`, :meth:`Database.fast_read`) opened while it is
+open, on this thread or asyncio task, join it instead of taking a connection of
+their own. Each write that joins is a savepoint: one that fails undoes its own
+writes only, and the caller decides whether the whole unit goes (an exception out
+of the block rolls everything back). Outside a unit of work each write is a unit
+of its own. On a SQLite file every unit runs on the database's one
+:class:`~.writer.Writer` (one connection; blocks that arrive together share a
+commit); on PostgreSQL (and in-memory SQLite) on a connection of the engine's
+pool, except the hot paths' lone ``fast_write`` transactions, which take a bare
+connection from one :class:`FreeList` (the pool's bookkeeping would cost a third
+of a ``log_metric``). Reads outside a unit take a free-list or pool connection.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import Connection, Engine, event, exc
 
-from .engine import BUSY_TIMEOUT_MS, make_engine
+from .engine import make_engine
 from .migrate import migrate
+from .writer import FastMember, Writer
 
 
 class Tx:
@@ -62,7 +65,6 @@ class UnitLost(sqlite3.OperationalError):
     disk): nothing of the unit was committed."""
 
 
-GroupLost = UnitLost  # the name the server's group commit knows
 
 
 # The unit of work open in this context (thread or asyncio task), whichever Database it is on.
@@ -70,100 +72,44 @@ _CURRENT: ContextVar[UnitOfWork | None] = ContextVar("modelyard_unit_of_work", d
 
 
 class UnitOfWork:
-    """``with db.unit_of_work():`` one transaction on one connection for everything opened inside.
+    """One transaction on one connection, shared by everything opened while it is open.
 
-    SQLAlchemy Core and hand-written SQL run on the same connection
-    (:attr:`conn` and its driver connection); every write that joins is a savepoint;
-    reads see what the unit wrote. Committed when the block leaves without an
-    exception, else rolled back whole; either way nothing is visible to others,
-    nor durable, before then. After a rollback of the whole unit (or a failed
-    commit) ``db.after_rollback`` hooks run: caches of ids written inside it.
-
-    On SQLite the write lock is taken at the start (``BEGIN IMMEDIATE``): with
-    ``wait=False`` at once or not at all (``database is locked`` before anything
-    ran), else within the busy timeout. A unit opened inside another joins it (as a
-    savepoint).
-
-    ``core=False`` (the server's group commit, whose calls write through fast
-    transactions only): the connection comes from the :class:`FreeList`, without
-    SQLAlchemy's pool and ``Connection``; Core transactions cannot join such a unit.
+    SQLAlchemy Core (:meth:`core`, begun on first use) and hand-written SQL
+    (:attr:`driver`, the DB-API connection) run on the same connection; every write
+    that joins is a savepoint; reads see what the unit wrote. Opened by
+    :meth:`Database.unit_of_work` (and by every write outside one): on a SQLite file
+    it is the :class:`~.writer.Writer`'s transaction, which several callers' blocks
+    may share; elsewhere a transaction on a connection of the engine's pool.
     """
 
-    __slots__ = ("conn", "core", "cur", "db", "driver", "lost", "token", "wait")
+    __slots__ = ("conn", "db", "driver", "lost")
 
-    driver: Any  # the DB-API connection (under ``conn`` when there is one)
-    conn: Connection | None
-
-    def __init__(self, db: Database, wait: bool = True, core: bool = True) -> None:
+    def __init__(self, db: Database, conn: Connection | None, driver: Any) -> None:
         self.db = db
-        self.wait = wait
-        self.core = core
-        self.lost = False
-        self.conn = None
+        self.conn = conn
+        self.driver = driver
+        self.lost = False  # SQLite ended the transaction under it: nothing of it will commit
 
-    def __enter__(self) -> Self:
-        db = self.db
-        if self.core:
-            conn = self.conn = db.engine.connect()
-            self.driver = None
-            try:
-                self.driver = conn.connection.driver_connection
-            except BaseException:
-                conn.close()
-                raise
-        else:
-            self.driver = db._free.checkout()
-        driver = self.driver
-        try:
-            if db.is_sqlite:  # the driver's own error if the lock is not had ("database is locked")
-                if not self.wait:
-                    driver.execute("PRAGMA busy_timeout=0")
-                driver.execute("BEGIN IMMEDIATE")
-            if self.conn is not None:
-                self.conn.begin()  # SQLAlchemy's side of it (engine.py adds no second BEGIN)
-            self.cur = driver.cursor()
-        except BaseException:
-            self._release()
-            raise
-        self.token = _CURRENT.set(self)
-        return self
+    def core(self) -> Connection:
+        """The SQLAlchemy connection, in a transaction (begun on the one already open)."""
+        conn = self.conn
+        if conn is None:
+            raise RuntimeError("this transaction has no SQLAlchemy connection")
+        if not conn.in_transaction():
+            conn.begin()  # SQLAlchemy's side of it (engine.py adds no second BEGIN)
+        return conn
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        _CURRENT.reset(self.token)
-        db = self.db
-        committed = False
-        try:
-            if exc_type is None and not self.lost:
-                if db.is_sqlite and not self.driver.in_transaction:
-                    raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
-                (self.driver if self.conn is None else self.conn).commit()
-                committed = True
-        finally:
-            if not committed:
-                _rollback(self.driver if self.conn is None else self.conn)
-                for hook in db.after_rollback:
-                    hook()
-            self._release()
-        if self.lost and exc_type is None:
+    def commit(self) -> None:
+        if self.lost or (self.db.is_sqlite and not self.driver.in_transaction):
+            self.lost = True
             raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
-
-    def _release(self) -> None:
-        try:
-            if self.db.is_sqlite and not self.wait:
-                self.driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        except Exception:  # noqa: BLE001  (a connection that cannot take it is not reused)
-            if self.conn is None:
-                _close_quietly(self.driver)
-                return
-            self.conn.invalidate()
-        if self.conn is not None:
-            self.conn.close()  # back to the pool (which rolls back anything left open)
+        if self.conn is not None and self.conn.in_transaction():
+            self.conn.commit()
         else:
-            _rollback(self.driver)
-            self.db._free.checkin(self.driver)
+            self.driver.commit()
 
-    # ---- joining ------------------------------------------------------------------
+    def rollback(self) -> None:
+        _rollback(self.conn if self.conn is not None and self.conn.in_transaction() else self.driver)
 
     def check(self) -> None:
         """Raise :class:`UnitLost` if SQLite ended the transaction under this unit."""
@@ -171,8 +117,8 @@ class UnitOfWork:
             self.lost = True
             raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
 
-    def savepoint_end(self, cur: Any, failed: bool) -> None:
-        """Release the savepoint ``joined`` opened, or roll back to it if the write ``failed``."""
+    def savepoint_end(self, cur: Any, failed: bool, name: str = "joined") -> None:
+        """Release the savepoint ``name``, or roll back to it if the write ``failed``."""
         if self.db.is_sqlite and not self.driver.in_transaction:  # SQLite ended the whole transaction
             self.lost = True
             if not failed:
@@ -180,22 +126,56 @@ class UnitOfWork:
             return
         try:
             if failed:
-                cur.execute("ROLLBACK TO SAVEPOINT joined")
-            cur.execute("RELEASE SAVEPOINT joined")
+                cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            cur.execute(f"RELEASE SAVEPOINT {name}")
         except Exception:
             self.lost = True
             if not failed:
                 raise
 
 
-def _core(uow: UnitOfWork) -> Connection:
-    if uow.conn is None:
-        raise RuntimeError("a group commit holds fast transactions only: no SQLAlchemy Core inside it")
-    return uow.conn
+class _PoolUnit:
+    """A unit of work on a connection of the engine's pool (PostgreSQL, in-memory SQLite)."""
+
+    __slots__ = ("conn", "db", "token", "uow")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __enter__(self) -> UnitOfWork:
+        db = self.db
+        conn = self.conn = db.engine.connect()
+        try:
+            driver: Any = conn.connection.driver_connection
+            if db.is_sqlite:
+                driver.execute("BEGIN IMMEDIATE")
+            self.uow = UnitOfWork(db, conn, driver)
+            self.uow.core()
+        except BaseException:
+            conn.close()
+            raise
+        self.token = _CURRENT.set(self.uow)
+        return self.uow
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        _CURRENT.reset(self.token)
+        uow = self.uow
+        committed = False
+        try:
+            if exc_type is None:
+                uow.commit()
+                committed = True
+        finally:
+            if not committed:
+                uow.rollback()
+                for hook in self.db.after_rollback:
+                    hook()
+            self.conn.close()  # back to the pool (which rolls back anything left open)
 
 
-class _Joined:
-    """``fast_write``/``fast_read`` inside an open unit of work: its connection, a savepoint if writing."""
+class Joined:
+    """A read or write inside an open unit of work: its connection, a savepoint if writing."""
 
     __slots__ = ("cur", "uow", "write")
 
@@ -288,27 +268,25 @@ def _pg_reusable(conn: Any) -> bool:
 
 
 class _Transaction:
-    """``with db.fast_write() as tx`` outside a unit of work: a free-list connection, one transaction."""
+    """``with db.fast_write() as tx`` outside a unit of work, off the writer: a free-list connection, one
+    transaction (PostgreSQL; and reads everywhere)."""
 
-    __slots__ = ("begin", "commit", "conn", "free", "no_wait")
+    __slots__ = ("begin", "commit", "conn", "free")
 
-    def __init__(self, free: FreeList, begin: str | None, commit: bool, no_wait: bool) -> None:
+    def __init__(self, free: FreeList, begin: str | None, commit: bool) -> None:
         self.free = free
         self.begin = begin
         self.commit = commit
-        self.no_wait = no_wait
 
     def __enter__(self) -> Tx:
         conn = self.conn = self.free.checkout()
         try:
             cur = conn.cursor()
-            if self.no_wait:
-                cur.execute("PRAGMA busy_timeout=0")
             if self.begin:
                 cur.execute(self.begin)
         except BaseException:
             _rollback(conn)
-            self._checkin()
+            self.free.checkin(conn)
             raise
         return Tx(cur)
 
@@ -324,16 +302,7 @@ class _Transaction:
             _rollback(conn)
             raise
         finally:
-            self._checkin()
-
-    def _checkin(self) -> None:
-        if self.no_wait:
-            try:
-                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            except Exception:  # noqa: BLE001  (a connection that cannot take it is not reused)
-                _close_quietly(self.conn)
-                return
-        self.free.checkin(self.conn)
+            self.free.checkin(conn)
 
 
 def _rollback(conn: Any) -> None:
@@ -442,7 +411,8 @@ class Database:
         # Called after a unit of work is rolled back as a whole: e.g. a cache of ids inserted
         # inside it forgets them, since SQLite may hand the same ids out again.
         self.after_rollback: list[Callable[[], None]] = []
-        self._no_wait: ContextVar[bool] = ContextVar(f"modelyard_no_wait_{id(self)}", default=False)
+        # Every write on a SQLite file goes through its one writer (see writer.py).
+        self.writer = Writer(self) if self._on_file else None
 
     # ---- units of work ------------------------------------------------------------
 
@@ -454,52 +424,39 @@ class Database:
     @contextmanager
     def unit_of_work(self, wait: bool = True) -> Iterator[UnitOfWork]:
         """One transaction for every read and write opened in the block (see :class:`UnitOfWork`);
-        inside another, it joins it as a savepoint."""
+        inside another, it joins it as a savepoint. Committed when the block leaves without an
+        exception, else rolled back (its writes only, if it shares the writer's transaction with
+        other callers' blocks).
+
+        On a SQLite file the block runs on the :class:`~.writer.Writer`; ``wait=False``: fail at
+        once (an error that :func:`is_busy` recognises) rather than wait for the writer or
+        another process's write lock."""
         outer = self.current()
-        if outer is None:
-            with UnitOfWork(self, wait) as uow:
+        if outer is not None:
+            with Joined(outer, True):
+                yield outer
+            return
+        if self.writer is not None:
+            with self.writer.member(wait) as uow:
                 yield uow
             return
-        with _Joined(outer, True):
-            yield outer
-
-    def group(self, wait: bool = False) -> UnitOfWork:
-        """The server's group commit: one SQLite transaction, committed once, for the calls of several
-        requests, each call's writes a savepoint (:class:`UnitOfWork`); SQLite files only
-        (:attr:`can_group`). ``wait``: wait for another writer's lock (the busy timeout) instead of
-        failing at once."""
-        if not self.can_group:
-            raise RuntimeError("group transactions need a SQLite file")
-        return UnitOfWork(self, wait, core=False)
-
-    @property
-    def can_group(self) -> bool:
-        return self._on_file
-
-    @contextmanager
-    def no_wait(self) -> Iterator[bool]:
-        """Within this block, fast transactions opened here fail at once (SQLite ``database is locked``)
-        instead of waiting when another connection holds the write lock. Yields False where that cannot
-        be promised (PostgreSQL, in-memory SQLite): the caller should not rely on it there."""
-        if not self._on_file:
-            yield False
-            return
-        token = self._no_wait.set(True)
-        try:
-            yield True
-        finally:
-            self._no_wait.reset(token)
+        with _PoolUnit(self) as uow:
+            yield uow
 
     # ---- transactions -------------------------------------------------------------
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction for SQLAlchemy Core: committed on exit, rolled back on error
-        (inside a unit of work: a savepoint on its connection)."""
+        (inside a unit of work: a savepoint on its connection; on a SQLite file: on the writer)."""
         uow = self.current()
         if uow is not None:
-            with _Joined(uow, True):
-                yield _core(uow)
+            with Joined(uow, True):
+                yield uow.core()
+            return
+        if self.writer is not None:
+            with self.writer.member() as uow:
+                yield uow.core()
             return
         with self.engine.connect().execution_options(write=True) as conn:
             with conn.begin():
@@ -511,30 +468,32 @@ class Database:
         uow = self.current()
         if uow is not None:
             uow.check()
-            yield _core(uow)
+            yield uow.core()
             return
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
 
-    def fast_write(self) -> _Transaction | _Joined:
+    def fast_write(self) -> _Transaction | Joined | FastMember:
         """A write transaction on the bare DB-API connection, for the hot paths.
 
         No SQLAlchemy per statement: SQL is written once with ``?`` and passed
         through :meth:`sql`. Committed on exit, rolled back on error (inside a unit of
-        work: a savepoint on its connection).
+        work: a savepoint on its connection; on a SQLite file: on the writer).
         """
         uow = _CURRENT.get()
         if uow is not None and uow.db is self:
-            return _Joined(uow, True)
-        return _Transaction(self._free, self._begin, True, self._no_wait.get())
+            return Joined(uow, True)
+        if self.writer is not None:
+            return FastMember(self.writer)
+        return _Transaction(self._free, self._begin, True)
 
-    def fast_read(self) -> _Transaction | _Joined:
+    def fast_read(self) -> _Transaction | Joined:
         """A read snapshot on the bare DB-API connection (inside a unit of work: its connection)."""
         uow = _CURRENT.get()
         if uow is not None and uow.db is self:
-            return _Joined(uow, False)
-        return _Transaction(self._free, "BEGIN" if self.is_sqlite else None, False, False)
+            return Joined(uow, False)
+        return _Transaction(self._free, "BEGIN" if self.is_sqlite else None, False)
 
     # ---- SQL text -----------------------------------------------------------------
 
@@ -589,5 +548,7 @@ class Database:
         return out
 
     def dispose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
         self._free.close()
         self.engine.dispose()
