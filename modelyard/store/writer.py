@@ -29,6 +29,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -79,11 +80,12 @@ class Writer:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        # How long a transaction's first block waits for another process's write lock.
+        # How long a caller waits for the writer, and a transaction's first block for another
+        # process's write lock, before a busy error.
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
-        self._start(None)
+        self._start()
 
-    def _start(self, pid: int | None) -> None:
+    def _start(self) -> None:
         """Fresh state: at creation, and in a forked child (the parent's connection, lock and thread
         are not the child's; the parent's connection is dropped, never used or closed explicitly)."""
         self.pid = os.getpid()
@@ -115,17 +117,23 @@ class Writer:
 
     def _acquire(self, wait: bool) -> None:
         if self.pid != os.getpid():
-            self._start(self.pid)
+            self._start()
         with self._lock:
             if self.closed:
                 raise RuntimeError("the store is closed")
             if self._busy:
                 if not wait:
                     raise WriterBusy()
+                # As long as SQLite would wait for another process's lock: a caller stuck behind a
+                # block that never ends (or one that waits for this very caller) gets a busy error.
+                deadline = time.monotonic() + self.busy_timeout_ms / 1000
                 self._waiting += 1
                 try:
                     while self._busy:
-                        self._free.wait()
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise WriterBusy("database is locked: the writer was in use past the busy timeout")
+                        self._free.wait(left)
                 finally:
                     self._waiting -= 1
             self._busy = True
@@ -226,13 +234,14 @@ class Writer:
         transaction holding its writes has ended. Functions queued together share one transaction,
         each in its own savepoint."""
         if self.pid != os.getpid():
-            self._start(self.pid)
+            self._start()
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._work, name="modelyard-writer", daemon=True)
                     self._thread.start()
-        self._submitted += 1
+        with self._lock:
+            self._submitted += 1
         self._jobs.put((fn, done))
 
     def _work(self) -> None:

@@ -159,6 +159,18 @@ def test_a_caller_that_would_not_wait_is_refused_at_once_with_a_busy_error(db):
     assert _others_see(db) == [0, 7]
 
 
+def test_a_caller_waits_for_the_writer_no_longer_than_the_busy_timeout(db):
+    """A block that never ends (or one waiting for this very caller) costs the others a busy error, not a hang."""
+    db.writer.busy_timeout_ms = 50
+    with Holder(db), pytest.raises(WriterBusy) as caught, db.fast_write():
+        pytest.fail("ran while another caller held the writer")
+    assert is_busy(caught.value) and db.writer.waiting == 0
+    db.writer.busy_timeout_ms = 60_000
+    with db.fast_write() as tx:
+        tx.execute("INSERT INTO probe VALUES (8)")
+    assert _others_see(db) == [0, 8]
+
+
 def test_queued_functions_share_a_transaction_and_are_answered_after_its_commit(db):
     gate = threading.Event()
     answers: dict[int, Any] = {}
