@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from .engine import BUSY_TIMEOUT_MS
+from .unit import CURRENT, Joined, Tx, UnitLost, UnitOfWork
 
 if TYPE_CHECKING:
-    from .database import Database, Tx, UnitOfWork
+    from .database import Database
 
 GROUP_MAX = 256  # blocks in one transaction at most: the first of them waits for the commit no longer
 
@@ -58,11 +59,12 @@ class WriterBusy(sqlite3.OperationalError):
 class _Group:
     """One transaction on the writer's connection and the blocks that wrote in it."""
 
-    __slots__ = ("done", "error", "members", "uow")
+    __slots__ = ("done", "error", "handed", "members", "uow")
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
         self.members = 0  # blocks finished in it
+        self.handed = False  # handed over: blocks wait for its end
         self.done = False  # committed or rolled back
         self.error: BaseException | None = None  # why it did not commit
 
@@ -141,7 +143,8 @@ class Writer:
     def _release(self) -> None:
         with self._lock:
             self._busy = False
-            self._free.notify()
+            if self._waiting:
+                self._free.notify()
 
     @property
     def waiting(self) -> int:
@@ -150,9 +153,9 @@ class Writer:
 
     # ---- one caller's block -------------------------------------------------------
 
-    def member(self, wait: bool = True) -> _Member:
+    def member(self, wait: bool = True) -> Member:
         """Run a block in the writer's transaction (see the class)."""
-        return _Member(self, wait)
+        return Member(self, wait)
 
     def _begin(self, wait: bool) -> _Group:
         """The group to write in: the open one, else a new transaction (``BEGIN IMMEDIATE``)."""
@@ -161,8 +164,6 @@ class Writer:
             if self._driver.in_transaction:
                 return group
             self._end(group, _lost(), release=False)  # SQLite ended it under us (I/O error, full disk)
-        from .database import UnitOfWork
-
         conn, driver = self._connection()
         timeout = self.busy_timeout_ms if wait else 0
         if timeout != self._timeout_ms:
@@ -192,12 +193,14 @@ class Writer:
                 hook()
         with self._lock:
             group.done, group.error = True, error
-            self._ended.notify_all()
+            if group.handed:  # blocks that handed it over wait for its end
+                self._ended.notify_all()
             if release:
                 self._busy = False
-                self._free.notify()
+                if self._waiting:
+                    self._free.notify()
 
-    def _finish(self, member: _Member, failed: bool) -> None:
+    def _finish(self, member: Member, failed: bool) -> None:
         """After a block: hand the transaction on to a waiting caller, or commit it; wait for its end."""
         group = member.group
         assert group is not None
@@ -208,6 +211,7 @@ class Writer:
         with self._lock:
             hand_over = member.wait and self._waiting > 0 and group.members < GROUP_MAX and not group.uow.lost
             if hand_over:  # the next caller writes in this transaction; the last one commits it
+                group.handed = True
                 self._busy = False
                 self._free.notify()
                 while not group.done:
@@ -245,8 +249,6 @@ class Writer:
         self._jobs.put((fn, done))
 
     def _work(self) -> None:
-        from .database import Joined
-
         jobs = self._jobs
         stopping = False
         while not stopping:
@@ -303,19 +305,19 @@ class Writer:
                 pass
 
 
-class _Member:
-    """``with writer.member(wait) as uow``: one caller's block in the writer's transaction."""
+class Member:
+    """``with writer.member(wait) as uow``: one caller's block in the writer's transaction
+    (``fast``: the block gets a :class:`Tx` on the connection instead, as ``db.fast_write()`` does)."""
 
-    __slots__ = ("first", "group", "token", "wait", "writer")
+    __slots__ = ("fast", "first", "group", "token", "wait", "writer")
 
-    def __init__(self, writer: Writer, wait: bool) -> None:
+    def __init__(self, writer: Writer, wait: bool = True, fast: bool = False) -> None:
         self.writer = writer
         self.wait = wait
+        self.fast = fast
         self.group: _Group | None = None
 
-    def __enter__(self) -> UnitOfWork:
-        from .database import _CURRENT
-
+    def __enter__(self) -> Any:
         writer = self.writer
         writer._acquire(self.wait)
         try:
@@ -327,14 +329,13 @@ class _Member:
         except BaseException:
             writer._release()
             raise
-        self.token = _CURRENT.set(group.uow)
-        return group.uow
+        uow = group.uow
+        self.token = CURRENT.set(uow)
+        return Tx(uow.driver.cursor()) if self.fast else uow
 
     def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
                  tb: TracebackType | None) -> None:
-        from .database import _CURRENT
-
-        _CURRENT.reset(self.token)
+        CURRENT.reset(self.token)
         failed = exc_type is not None
         group = self.group
         assert group is not None
@@ -352,27 +353,7 @@ class _Member:
             raise lost
 
 
-class FastMember:
-    """``with db.fast_write() as tx`` on a SQLite file: a :class:`_Member` whose block gets a :class:`Tx`."""
-
-    __slots__ = ("member",)
-
-    def __init__(self, writer: Writer) -> None:
-        self.member = _Member(writer, True)
-
-    def __enter__(self) -> Tx:
-        from .database import Tx
-
-        return Tx(self.member.__enter__().driver.cursor())
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.member.__exit__(exc_type, exc_val, tb)
-
-
 def _lost(cause: BaseException | None = None) -> sqlite3.OperationalError:
-    from .database import UnitLost
-
     error = UnitLost("the writer's transaction was rolled back; nothing of it was written")
     error.__cause__ = cause
     return error

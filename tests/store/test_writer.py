@@ -65,12 +65,16 @@ class Holder(threading.Thread):
         self.inside = threading.Event()
         self.release = threading.Event()
         self.seen: list[int] = []
+        self.error: BaseException | None = None
 
     def run(self) -> None:
-        with self.db.fast_write() as tx:
-            tx.execute("INSERT INTO probe VALUES (0)")
-            self.inside.set()
-            self.release.wait(20)
+        try:
+            with self.db.fast_write() as tx:
+                tx.execute("INSERT INTO probe VALUES (0)")
+                self.inside.set()
+                self.release.wait(20)
+        except BaseException as exc:  # noqa: BLE001  (checked by the test)
+            self.error = exc
         self.seen = _others_see(self.db)
 
     def __enter__(self) -> Holder:
@@ -146,6 +150,37 @@ def test_a_block_that_fails_undoes_its_own_writes_only(db):
     assert isinstance(outcomes[2], KeyError)
     assert "UNIQUE" in str(outcomes[3])
     assert _others_see(db) == [0, 1, 4]
+
+
+def test_a_transaction_lost_under_a_later_block_fails_every_block_in_it(db):
+    """SQLite rolls a transaction back on an I/O error or a full disk: the blocks that handed it over are
+    told (their writes are gone too), the caches are cleared, nothing is committed."""
+    from modelyard.store.database import UnitLost
+
+    cleared: list[int] = []
+    db.after_rollback.append(lambda: cleared.append(1))
+
+    def lose() -> None:
+        with db.fast_write() as tx:
+            tx.execute("INSERT INTO probe VALUES (9)")
+            tx.execute("ROLLBACK")  # what SQLite itself does on an I/O error
+
+    holder = Holder(db)
+    holder.start()
+    assert holder.inside.wait(20)
+    outcomes, threads = _in_threads({1: lose})
+    _until(lambda: db.writer.waiting == 1, "the caller waits for the writer")
+    holder.release.set()
+    holder.join(20)
+    assert not holder.is_alive(), "the holder never learnt how its transaction ended"
+    assert isinstance(holder.error, UnitLost)
+    for t in threads:
+        t.join(20)
+    assert isinstance(outcomes[1], UnitLost)
+    assert holder.seen == [] and _others_see(db) == [] and cleared
+    with db.fast_write() as tx:
+        tx.execute("INSERT INTO probe VALUES (5)")
+    assert _others_see(db) == [5]
 
 
 def test_a_caller_that_would_not_wait_is_refused_at_once_with_a_busy_error(db):
