@@ -94,7 +94,7 @@ class Operation:
     max_bytes_setting: str = "max_request_bytes"
     too_large: Literal["too_large", "batch"] = "too_large"
     inline: bool = False  # small, bounded work: run on the event loop when the service allows it
-    hot: bool = False  # one of MLflow's small writes the hot path answers (group commit on SQLite)
+    hot: bool = False  # one of MLflow's small writes the hot path answers (server/hotpath.py)
     summary: str = ""
     path_params: tuple[str, ...] = field(init=False)
 

@@ -184,12 +184,49 @@ def create(name: str, model: str, alias: str | None, version: str | None, task: 
     m = client(tracking_uri).create_monitor(
         name, model, version=version, alias=alias, task=task, interval_s=interval_s, window_rows=window_rows,
         window_minutes=window_minutes, rules=parsed)
+    _describe(m, "Created", as_json)
+
+
+def _describe(m: dict[str, Any], done: str, as_json: bool) -> None:
     if as_json:
         echo_json({"monitor": m})
-    else:
-        target = f"@{m['alias']}" if m["alias"] else f"version {m['model_version']}"
-        every = f"every {m['interval_s']} s" if m["interval_s"] else "on demand"
-        click.echo(f"Created monitor {m['name']} of {m['model_name']} {target}, {every}, {len(m['rules'])} rule(s).")
+        return
+    target = f"@{m['alias']}" if m["alias"] else f"version {m['model_version']}"
+    every = f"every {m['interval_s']} s" if m["interval_s"] else "on demand"
+    click.echo(f"{done} monitor {m['name']} of {m['model_name']} {target}, {every}, {len(m['rules'])} rule(s).")
+
+
+@command.command("update")
+@click.argument("name")
+@click.option("--alias", default=None, help="Watch the version this alias points at (instead of a fixed version).")
+@click.option("--version", default=None, help="Watch this version (instead of an alias).")
+@click.option("--task", type=click.Choice(["classification", "multilabel", "regression"]), default=None,
+              help="How to score predictions once labels arrive.")
+@click.option("--interval", "interval_s", type=click.IntRange(min=0), default=None,
+              help="Run every this many seconds on the server; 0: on demand only.")
+@click.option("--window-rows", type=int, default=None, help="Window: the last N served requests.")
+@click.option("--window-minutes", type=float, default=None, help="Window: the requests of the last N minutes.")
+@click.option("--rule", "rules", multiple=True, metavar="METRIC<THRESHOLD",
+              help="Replace the rules with these, e.g. 'f1<0.8'. Repeatable; without it the rules stay.")
+@click.option("--consecutive", default=1, show_default=True, help="Runs in a row a new rule must hold before it alerts.")
+@click.option("--cooldown", default=3600, show_default=True, help="Seconds before an open alert of a new rule may fire again.")
+@click.option("--trigger", default=None, metavar="TRIGGER", help="A pipeline trigger every new rule fires when it alerts.")
+@tracking_uri_option
+@json_option
+def update(name: str, alias: str | None, version: str | None, task: str | None, interval_s: int | None,
+           window_rows: int | None, window_minutes: float | None, rules: tuple[str, ...], consecutive: int,
+           cooldown: int, trigger: str | None, tracking_uri: str | None, as_json: bool) -> None:
+    """Change monitor NAME: only what is given changes (its results and alerts stay)."""
+    if trigger and not rules:
+        raise click.BadParameter("give the rules it applies to with --rule.", param_hint="--trigger")
+    parsed = _rules(rules, consecutive, cooldown) if rules else None
+    for rule in parsed or []:
+        if trigger:
+            rule["trigger"] = trigger
+    m = client(tracking_uri).update_monitor(
+        name, version=version, alias=alias, task=task, interval_s=interval_s, window_rows=window_rows,
+        window_minutes=window_minutes, rules=parsed)
+    _describe(m, "Updated", as_json)
 
 
 @command.command("list")

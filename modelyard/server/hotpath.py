@@ -14,21 +14,18 @@ statuses as the routes (:func:`.failures.error_payload`).
 Which calls take this path is a mapping ``{(method, path): HotCall}`` given by
 ``create_app`` (:func:`hot_calls`, from :data:`CALLS`).
 
-The store is synchronous, so the call runs off the event loop: on SQLite in
-one writer thread (SQLite takes one writer at a time anyway; a thread of our
-own is cheaper to reach than the general pool), elsewhere in the thread pool.
-On SQLite, while nothing else is in flight, small calls run on the loop itself
-(:meth:`HotPath.answer_now`), and calls that arrive together share one
-transaction and one commit (:meth:`HotPath.answer_group`): with eight clients
-logging at once that halves the server's CPU per call and doubles its rate.
+The store is synchronous, so the call runs off the event loop: on SQLite through the
+store's writer (:class:`modelyard.store.writer.Writer`: one connection, calls queued
+together committed together), elsewhere in the thread pool. On SQLite, while nothing
+else is in flight, calls that arrived in one turn of the event loop run on the loop
+itself in one unit of work (:meth:`HotPath.answer_group`), when the writer is free at
+once: one commit for all of them, no hop to another thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import queue
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -36,7 +33,6 @@ from typing import Any, NamedTuple
 import msgspec
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..api import schemas as s
 from ..api.operations import API, all_operations
 from ..errors import ModelyardError
 from ..web.request_body import declared_length
@@ -52,25 +48,12 @@ class HotCall(NamedTuple):
     fn: Callable[[Any, Any], Any]
     max_bytes_setting: str = "max_request_bytes"
     on_too_large: Callable[[int, int], ModelyardError] = too_large
-    # Whether this decoded request writes through fast transactions only (Database.fast_write),
-    # which is what HotPath.answer_now can run without waiting on another writer's lock.
-    fast_only: Callable[[Any], bool] = lambda req: True
 
-
-def _no_model_links(req: s.LogBatch) -> bool:
-    """Metrics linked to a logged model are also written through SQLAlchemy (``link_metrics``)."""
-    return not any(m.model_id for m in req.metrics)
-
-
-_FAST_ONLY: dict[str, Callable[[Any], bool]] = {
-    "log_metric": lambda req: not req.model_id,
-    "log_batch": _no_model_links,
-}
 
 # (method, path under MLflow's prefixes) of each hot call: the table's operations marked ``hot``.
 CALLS: dict[tuple[str, str], HotCall] = {
     (op.method, op.path.removeprefix(API)): HotCall(op.request, op.resolve(), op.max_bytes_setting,
-                                                    TOO_LARGE[op.too_large], _FAST_ONLY.get(op.name, lambda req: True))
+                                                    TOO_LARGE[op.too_large])
     for op in all_operations() if op.hot
 }
 
@@ -79,7 +62,7 @@ def hot_calls(prefixes: tuple[str, ...]) -> dict[tuple[str, str], HotCall]:
     """:data:`CALLS` under each of ``prefixes``: the mapping :class:`HotCalls` takes."""
     return {(method, prefix + path): call for prefix in prefixes for (method, path), call in CALLS.items()}
 
-# Calls run on the event loop (HotPath.answer_now): bodies up to this size; and while such calls
+# Calls run on the event loop (HotPath.answer_group): bodies up to this size; and while such calls
 # take INLINE_SLOW_SECONDS or more on average (a slow disk's fsync: the loop would be held that
 # long each time), none for INLINE_PAUSE_SECONDS. The average weighs the last call by
 # INLINE_WEIGHT, so one stall (the machine busy, a checkpoint) does not stop it.
@@ -92,133 +75,22 @@ _encode = msgspec.json.Encoder().encode
 _EMPTY = _encode({})
 
 
-_NOTHING = object()
-GROUP_MAX = 256  # calls committed together by the writer thread, at most
-
-
-class WriterThread:
-    """One thread that runs calls in arrival order: ``submit(fn, args, done)``, or ``await run(fn, *args)``."""
-
-    def __init__(self, name: str = "modelyard-writer") -> None:
-        self.name = name
-        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        # Each counter has one writer (the submitting loop, the writer thread): no lock needed.
-        self._submitted = 0
-        self._finished = 0
-
-    @property
-    def idle(self) -> bool:
-        """Nothing queued or running."""
-        return self._submitted == self._finished
-
-    @property
-    def depth(self) -> int:
-        """Calls queued or running."""
-        return self._submitted - self._finished
-
-    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...],
-               done: Callable[[Any, BaseException | None], None],
-               group: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None) -> None:
-        """Queue ``fn(*args)``; ``done(result, exc)`` is called on the writer thread once it ran.
-
-        With ``group``, jobs queued one after another with the same ``group`` are run
-        together as ``group([args, ...])``, which returns their results in order (up to
-        :data:`GROUP_MAX` at a time; one job alone still runs as ``fn(*args)``).
-        """
-        if self._thread is None:
-            self._start()
-        self._submitted += 1
-        self._jobs.put((fn, args, done, group))
-
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-
-        def done(result: Any, exc: BaseException | None) -> None:
-            try:
-                loop.call_soon_threadsafe(_settle, future, result, exc)
-            except RuntimeError:  # the loop closed while we worked: nobody is waiting
-                pass
-
-        self.submit(fn, args, done)
-        return await future
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
-                self._thread.start()
-
-    def _work(self) -> None:
-        jobs = self._jobs
-        held: Any = _NOTHING  # a job taken off the queue while gathering a group: it runs next
-        while True:
-            job = jobs.get() if held is _NOTHING else held
-            held = _NOTHING
-            if job is None:
-                return
-            group = job[3]
-            batch = [job]
-            while group is not None and len(batch) < GROUP_MAX:
-                try:
-                    more = jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None or more[3] is not group:
-                    held = more
-                    break
-                batch.append(more)
-            try:
-                if len(batch) == 1:
-                    results, exc = [job[0](*job[1])], None
-                else:
-                    results, exc = group([b[1] for b in batch]), None  # type: ignore[misc]
-            except BaseException as error:  # noqa: BLE001  (handed to whoever waits, who answers it)
-                results, exc = [None] * len(batch), error
-            self._finished += len(batch)
-            for (_, _, done, _), result in zip(batch, results):
-                done(result, exc)
-            del job, batch, results, exc, done
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the calls already queued, then end the thread."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._jobs.put(None)
-            thread.join(timeout)
-
-
-def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if exc is None:
-        future.set_result(result)
-    else:
-        future.set_exception(exc)
-
-
 class HotPath:
     """Runs the hot calls of :class:`HotCalls` against the service, with a body already read
-    (``hot.dispatch(call, body, path, reply)``, :meth:`answer_now`, :meth:`answer_group`)."""
+    (``hot.dispatch(call, body, path, reply)``, :meth:`answer_group`)."""
 
     def __init__(self, service: Any, calls: dict[tuple[str, str], HotCall]) -> None:
         self.service = service
         self.settings = service.settings
         self.calls = calls
-        self.writer = WriterThread() if service.store.db.is_sqlite else None
+        self.db = service.store.db
+        self.writer = self.db.writer  # the store's (SQLite files only)
         self.inline = bool(self.settings.inline_small_requests)
         self._inline_paused_until = 0.0
         self._inline_average = 0.0  # seconds per call run on the loop, weighted towards the last ones
         # Calls that arrived in this turn of the event loop, answered together once the loop has
         # read every ready connection (_answer_ready): (future, call, decoded request, path).
         self.ready: list[tuple[asyncio.Future[tuple[int, bytes]], HotCall, Any, str]] = []
-        # Whether calls may share a transaction (a SQLite file; not an in-memory database), and one
-        # bound method for every submit: the writer thread groups jobs by this object's identity.
-        self.groups = service.store.db.can_group
-        self._writer_group = self._answer_queued if self.groups else None
 
     def find(self, scope: Scope) -> HotCall | None:
         if scope.get("root_path"):
@@ -250,12 +122,12 @@ class HotPath:
             return self.failure(exc, path)
 
     def may_answer_now(self, size: int) -> bool:
-        """Whether a call with a ``size``-byte body may run on the event loop itself (:meth:`answer_now`).
+        """Whether a call with a ``size``-byte body may run on the event loop itself (:meth:`answer_group`).
 
-        Only on SQLite, for a small body, while the writer thread is idle and calls
-        run this way have been quick on average: the call never waits on a lock, so the loop is
-        held for its own work and its commit (the fsync on FULL) and nothing more —
-        about what a hop to the writer thread and back costs.
+        Only on a SQLite file, for a small body, while nothing waits for the writer's thread
+        and calls run this way have been quick on average: the call never waits on a lock, so the
+        loop is held for its own work and its commit (the fsync on FULL) and nothing more —
+        about what a hop to the writer's thread and back costs.
         """
         return (
             self.inline
@@ -265,55 +137,33 @@ class HotPath:
             and time.monotonic() >= self._inline_paused_until
         )
 
-    def answer_now(self, call: HotCall, obj: Any, path: str) -> tuple[int, bytes] | None:
-        """:meth:`answer` for a decoded request on this thread, without waiting for SQLite's write
-        lock: None if another connection holds it (nothing was written; :meth:`dispatch` it instead).
-        Only for calls that write through fast transactions (``call.fast_only(obj)``, which the
-        caller has checked)."""
+    def answer_group(self, calls: list[tuple[HotCall, Any, str]]) -> list[tuple[int, bytes]] | None:
+        """Answers for decoded requests ``(call, obj, path)`` run on this thread in one unit of work,
+        committed once (one fsync for all), without waiting for the store's writer: None if it is in
+        use or another process holds SQLite's write lock (nothing was written; :meth:`dispatch` them
+        instead). With several calls each is a savepoint of its own, so one that fails is answered
+        with its error and the others stand."""
         started = time.monotonic()
-        with self.service.store.db.no_wait():
-            try:
-                outcome = self._exec(call, obj)
-            except Exception as exc:  # noqa: BLE001  (answered below, as in answer())
-                if is_busy(exc):
-                    return None
-                outcome = self.failure(exc, path)
-        self._timed_inline(started)
-        return outcome
-
-    def answer_group(self, calls: list[tuple[HotCall, Any, str]], wait: bool = False) -> list[tuple[int, bytes]] | None:
-        """Answers for several decoded requests ``(call, obj, path)`` run on this thread in one
-        SQLite transaction, committed once (one fsync for all: :meth:`Database.group`); each
-        call's writes are its own savepoints, so a call that fails is answered with its error
-        and the others stand. Only for calls that write through fast transactions (checked by the
-        caller, as for :meth:`answer_now`). None if calls cannot share a transaction on this store
-        (:attr:`groups`) or (unless ``wait``) if another connection holds the write lock: nothing
-        was written, answer them one by one instead. With ``wait`` the lock is waited for as long
-        as any write would."""
-        if not self.groups:
-            return None
-        started = time.monotonic()
+        db = self.db
         outcomes: list[tuple[int, bytes]] = []
+        entered = False
         try:
-            with self.service.store.db.group(wait=wait):
-                for call, obj, path in calls:
-                    try:
-                        outcomes.append(self._exec(call, obj))
-                    except Exception as exc:  # noqa: BLE001  (this call's answer; its savepoint is undone)
-                        outcomes.append(self.failure(exc, path))
-        except Exception as exc:  # noqa: BLE001  (nothing of the group was committed: every call fails)
-            if not outcomes and not wait and is_busy(exc):
+            with db.unit_of_work(wait=False):
+                entered = True
+                if len(calls) == 1:
+                    outcomes.append(self._exec(calls[0][0], calls[0][1]))
+                else:
+                    for call, obj, path in calls:
+                        try:
+                            with db.unit_of_work():  # a savepoint in the unit above
+                                outcomes.append(self._exec(call, obj))
+                        except Exception as exc:  # noqa: BLE001  (this call's answer; its savepoint is undone)
+                            outcomes.append(self.failure(exc, path))
+        except Exception as exc:  # noqa: BLE001  (nothing of the unit was committed: every call fails)
+            if not entered and is_busy(exc):
                 return None
             outcomes = [self.failure(exc, path) for _, _, path in calls]
-        if not wait:
-            self._timed_inline(started, len(calls))
-        return outcomes
-
-    def _answer_queued(self, jobs: list[tuple[HotCall, bytes, str, Any]]) -> list[tuple[int, bytes]]:
-        """The writer thread's group (see WriterThread.submit): the fast-only calls that queued up
-        while it was busy (only those are submitted with it), answered in one transaction."""
-        outcomes = self.answer_group([(call, obj, path) for call, _, path, obj in jobs], wait=True)
-        assert outcomes is not None  # submitted grouped only where calls can share a transaction
+        self._timed_inline(started, len(calls))
         return outcomes
 
     def _timed_inline(self, started: float, calls: int = 1) -> None:
@@ -331,7 +181,7 @@ class HotPath:
 
     def dispatch(self, call: HotCall, body: bytes, path: str, reply: Callable[[int, bytes], None],
                  obj: Any = None) -> None:
-        """Answer off the event loop (the writer thread on SQLite, else the default executor);
+        """Answer off the event loop (the store's writer on SQLite, else the default executor);
         ``reply(status, payload)`` then runs on the running loop. Call from the loop. ``obj``:
         the request already decoded from ``body``, if it was."""
         loop = asyncio.get_running_loop()
@@ -343,8 +193,7 @@ class HotPath:
                 except RuntimeError:  # the loop closed while we worked: nobody is waiting
                     pass
 
-            group = self._writer_group if obj is not None and call.fast_only(obj) else None
-            self.writer.submit(self.answer, (call, body, path, obj), done, group)
+            self.writer.submit(functools.partial(self._run, call, body, obj), done)
         else:
             def finished(f: asyncio.Future[tuple[int, bytes]]) -> None:
                 exc = f.exception()
@@ -353,7 +202,11 @@ class HotPath:
             future = loop.run_in_executor(None, self.answer, call, body, path, obj)
             future.add_done_callback(finished)
 
+    def _run(self, call: HotCall, body: bytes, obj: Any) -> tuple[int, bytes]:
+        return self._exec(call, self.decode(call, body) if obj is None else obj)
+
     def close(self) -> None:
+        """Finish the writes queued for the store's writer and stop its thread."""
         if self.writer is not None:
             self.writer.stop()
 
@@ -425,7 +278,7 @@ class HotCalls:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[tuple[int, bytes]] = loop.create_future()
         if not self.others and hot.may_answer_now(len(body)):
-            # Nothing else in flight: answering on the loop costs less than the hop to the writer
+            # Nothing else in flight: answering on the loop costs less than the hop to the writer's
             # thread. Answered once the loop has run every request that is ready, so calls that
             # arrive together are committed together (one fsync; see _answer_ready).
             if not hot.ready:
@@ -450,29 +303,14 @@ def _settle_answer(answer: asyncio.Future[tuple[int, bytes]], status: int, paylo
 
 
 def _answer_ready(hot: HotPath) -> None:
-    """Answer the calls that arrived in this turn of the loop: one alone (:meth:`HotPath.answer_now`),
-    several in one transaction with one commit (:meth:`HotPath.answer_group`). Those that cannot
-    run on the loop — another connection holds the write lock, or a call writes outside fast
-    transactions — go to the writer thread."""
+    """Answer the calls that arrived in this turn of the loop in one unit of work with one commit
+    (:meth:`HotPath.answer_group`); if the store's writer is in use or another process holds the
+    write lock, through the writer's queue instead."""
     ready, hot.ready = hot.ready, []
-    here: list[tuple[asyncio.Future[tuple[int, bytes]], HotCall, Any, str]] = []
-    elsewhere: list[tuple[asyncio.Future[tuple[int, bytes]], HotCall, Any, str]] = []
-    for item in ready:
-        (here if item[1].fast_only(item[2]) else elsewhere).append(item)
-    if len(here) > 1 and hot.groups:
-        outcomes = hot.answer_group([(call, obj, path) for _, call, obj, path in here])
-        if outcomes is None:
-            elsewhere = here + elsewhere
-        else:
-            for (answer, _, _, _), outcome in zip(here, outcomes):
-                _settle_answer(answer, *outcome)
-    else:  # one call, or a database whose calls cannot share a transaction: one by one
-        for item in here:
-            answer, call, obj, path = item
-            answered = hot.answer_now(call, obj, path)
-            if answered is None:
-                elsewhere.append(item)
-            else:
-                _settle_answer(answer, *answered)
-    for answer, call, obj, path in elsewhere:  # after the group: the writer thread would hold the lock
-        hot.dispatch(call, b"", path, functools.partial(_settle_answer, answer), obj)
+    outcomes = hot.answer_group([(call, obj, path) for _, call, obj, path in ready])
+    if outcomes is None:
+        for answer, call, obj, path in ready:
+            hot.dispatch(call, b"", path, functools.partial(_settle_answer, answer), obj)
+        return
+    for (answer, _, _, _), outcome in zip(ready, outcomes):
+        _settle_answer(answer, *outcome)

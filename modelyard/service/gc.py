@@ -106,7 +106,9 @@ def collect(
                 ready.append(run)
             else:
                 unfinished.add(run.experiment_id)
-        purged, rows = store.purge_runs([run.pk for run in ready])
+        with service.unit_of_work():  # the runs and their pipeline rows: all or nothing
+            purged, rows = service.store.runs.purge([run.pk for run in ready])
+            rows.update(service.store.pipelines.forget_runs(purged))
         report.rows.update(rows)
         done = set(purged)
         for run in ready:

@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..entities.monitoring import Alert, Monitor, MonitorResult
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
-from ..store.monitoring import Alert, Monitor, MonitorResult
 
 log = logging.getLogger("modelyard.monitoring")
 

@@ -1,219 +1,79 @@
 """One database: its engine and connections, its units of work and the SQL dialect details.
 
-Connections are opened by the engine: units of work and SQLAlchemy Core
-transactions check them out of its pool, the hot paths' lone transactions
-take them from one :class:`FreeList` (the pool's bookkeeping would cost a third of
-a ``log_metric``). A *unit of work*
-(:meth:`Database.unit_of_work`) is one transaction on one pooled connection:
-SQLAlchemy Core statements (:meth:`Database.write`, :meth:`Database.read`) and
-the hand-written DB-API SQL of the hot paths (:meth:`Database.fast_write`,
-:meth:`Database.fast_read`) opened while it is open, on this thread or asyncio
-task, join it instead of taking a connection of their own. Each write that joins
-is a savepoint: one that fails undoes its own writes only, and the caller decides
-whether the whole unit goes (an exception out of the block rolls everything back).
-Outside a unit of work each call is its own transaction, committed on exit.
+Writes: a *unit of work* (:meth:`Database.unit_of_work`) is one transaction on
+one connection. SQLAlchemy Core statements (:meth:`Database.write`,
+:meth:`Database.read`) and the hand-written DB-API SQL of the hot paths
+(:meth:`Database.fast_write`, :meth:`Database.fast_read`) opened while it is
+open, on this thread or asyncio task, join it instead of taking a connection of
+their own. Each write that joins is a savepoint: one that fails undoes its own
+writes only, and the caller decides whether the whole unit goes (an exception out
+of the block rolls everything back). Outside a unit of work each write is a unit
+of its own. On a SQLite file every unit runs on the database's one
+:class:`~.writer.Writer` (one connection; blocks that arrive together share a
+commit); on PostgreSQL (and in-memory SQLite) on a connection of the engine's
+pool, except the hot paths' lone ``fast_write`` transactions, which take a bare
+connection from one :class:`FreeList` (the pool's bookkeeping would cost a third
+of a ``log_metric``). Reads outside a unit take a free-list or pool connection.
 """
 
 from __future__ import annotations
 
 import os
 import select
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import Connection, Engine, event, exc
 
-from .engine import BUSY_TIMEOUT_MS, make_engine
+from .engine import make_engine
 from .migrate import migrate
+from .unit import CURRENT, Joined, Tx, UnitLost, UnitOfWork, _rollback
+from .writer import Member, Writer
+
+__all__ = ["CURRENT", "Database", "FreeList", "Joined", "Tx", "UnitLost", "UnitOfWork"]
 
 
-class Tx:
-    """A DB-API cursor inside a transaction, with the three calls the hot paths need."""
+class _PoolUnit:
+    """A unit of work on a connection of the engine's pool (PostgreSQL, in-memory SQLite)."""
 
-    __slots__ = ("cur",)
+    __slots__ = ("conn", "db", "token", "uow")
 
-    def __init__(self, cur: Any) -> None:
-        self.cur = cur
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        self.cur.execute(sql, params)
-        return self.cur
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self.cur.executemany(sql, rows)
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        self.cur.execute(sql, params)
-        return self.cur.fetchone()
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        self.cur.execute(sql, params)
-        return self.cur.fetchall()
-
-
-class UnitLost(sqlite3.OperationalError):
-    """A unit of work's transaction ended under it (SQLite rolls back on I/O errors or a full
-    disk): nothing of the unit was committed."""
-
-
-GroupLost = UnitLost  # the name the server's group commit knows
-
-
-# The unit of work open in this context (thread or asyncio task), whichever Database it is on.
-_CURRENT: ContextVar[UnitOfWork | None] = ContextVar("modelyard_unit_of_work", default=None)
-
-
-class UnitOfWork:
-    """``with db.unit_of_work():`` one transaction on one connection for everything opened inside.
-
-    SQLAlchemy Core and hand-written SQL run on the same connection
-    (:attr:`conn` and its driver connection); every write that joins is a savepoint;
-    reads see what the unit wrote. Committed when the block leaves without an
-    exception, else rolled back whole; either way nothing is visible to others,
-    nor durable, before then. After a rollback of the whole unit (or a failed
-    commit) ``db.after_rollback`` hooks run: caches of ids written inside it.
-
-    On SQLite the write lock is taken at the start (``BEGIN IMMEDIATE``): with
-    ``wait=False`` at once or not at all (``database is locked`` before anything
-    ran), else within the busy timeout. A unit opened inside another joins it (as a
-    savepoint).
-
-    ``core=False`` (the server's group commit, whose calls write through fast
-    transactions only): the connection comes from the :class:`FreeList`, without
-    SQLAlchemy's pool and ``Connection``; Core transactions cannot join such a unit.
-    """
-
-    __slots__ = ("conn", "core", "cur", "db", "driver", "lost", "token", "wait")
-
-    driver: Any  # the DB-API connection (under ``conn`` when there is one)
-    conn: Connection | None
-
-    def __init__(self, db: Database, wait: bool = True, core: bool = True) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.wait = wait
-        self.core = core
-        self.lost = False
-        self.conn = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> UnitOfWork:
         db = self.db
-        if self.core:
-            conn = self.conn = db.engine.connect()
-            self.driver = None
-            try:
-                self.driver = conn.connection.driver_connection
-            except BaseException:
-                conn.close()
-                raise
-        else:
-            self.driver = db._free.checkout()
-        driver = self.driver
+        conn = self.conn = db.engine.connect()
         try:
-            if db.is_sqlite:  # the driver's own error if the lock is not had ("database is locked")
-                if not self.wait:
-                    driver.execute("PRAGMA busy_timeout=0")
+            driver: Any = conn.connection.driver_connection
+            if db.is_sqlite:
                 driver.execute("BEGIN IMMEDIATE")
-            if self.conn is not None:
-                self.conn.begin()  # SQLAlchemy's side of it (engine.py adds no second BEGIN)
-            self.cur = driver.cursor()
+            self.uow = UnitOfWork(db, conn, driver)
+            self.uow.core()
         except BaseException:
-            self._release()
+            conn.close()
             raise
-        self.token = _CURRENT.set(self)
-        return self
+        self.token = CURRENT.set(self.uow)
+        return self.uow
 
     def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
                  tb: TracebackType | None) -> None:
-        _CURRENT.reset(self.token)
-        db = self.db
+        CURRENT.reset(self.token)
+        uow = self.uow
         committed = False
         try:
-            if exc_type is None and not self.lost:
-                if db.is_sqlite and not self.driver.in_transaction:
-                    raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
-                (self.driver if self.conn is None else self.conn).commit()
+            if exc_type is None:
+                uow.commit()
                 committed = True
         finally:
             if not committed:
-                _rollback(self.driver if self.conn is None else self.conn)
-                for hook in db.after_rollback:
+                uow.rollback()
+                for hook in self.db.after_rollback:
                     hook()
-            self._release()
-        if self.lost and exc_type is None:
-            raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
-
-    def _release(self) -> None:
-        try:
-            if self.db.is_sqlite and not self.wait:
-                self.driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        except Exception:  # noqa: BLE001  (a connection that cannot take it is not reused)
-            if self.conn is None:
-                _close_quietly(self.driver)
-                return
-            self.conn.invalidate()
-        if self.conn is not None:
             self.conn.close()  # back to the pool (which rolls back anything left open)
-        else:
-            _rollback(self.driver)
-            self.db._free.checkin(self.driver)
-
-    # ---- joining ------------------------------------------------------------------
-
-    def check(self) -> None:
-        """Raise :class:`UnitLost` if SQLite ended the transaction under this unit."""
-        if self.lost or (self.db.is_sqlite and not self.driver.in_transaction):
-            self.lost = True
-            raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
-
-    def savepoint_end(self, cur: Any, failed: bool) -> None:
-        """Release the savepoint ``joined`` opened, or roll back to it if the write ``failed``."""
-        if self.db.is_sqlite and not self.driver.in_transaction:  # SQLite ended the whole transaction
-            self.lost = True
-            if not failed:
-                raise UnitLost("the unit of work's transaction was rolled back by SQLite; nothing was written")
-            return
-        try:
-            if failed:
-                cur.execute("ROLLBACK TO SAVEPOINT joined")
-            cur.execute("RELEASE SAVEPOINT joined")
-        except Exception:
-            self.lost = True
-            if not failed:
-                raise
-
-
-def _core(uow: UnitOfWork) -> Connection:
-    if uow.conn is None:
-        raise RuntimeError("a group commit holds fast transactions only: no SQLAlchemy Core inside it")
-    return uow.conn
-
-
-class _Joined:
-    """``fast_write``/``fast_read`` inside an open unit of work: its connection, a savepoint if writing."""
-
-    __slots__ = ("cur", "uow", "write")
-
-    def __init__(self, uow: UnitOfWork, write: bool) -> None:
-        self.uow = uow
-        self.write = write
-
-    def __enter__(self) -> Tx:
-        self.uow.check()
-        cur = self.cur = self.uow.driver.cursor()
-        if self.write:
-            cur.execute("SAVEPOINT joined")
-        return Tx(cur)
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self.write:
-            self.uow.savepoint_end(self.cur, exc_type is not None)
 
 
 class FreeList:
@@ -288,27 +148,25 @@ def _pg_reusable(conn: Any) -> bool:
 
 
 class _Transaction:
-    """``with db.fast_write() as tx`` outside a unit of work: a free-list connection, one transaction."""
+    """``with db.fast_write() as tx`` outside a unit of work, off the writer: a free-list connection, one
+    transaction (PostgreSQL; and reads everywhere)."""
 
-    __slots__ = ("begin", "commit", "conn", "free", "no_wait")
+    __slots__ = ("begin", "commit", "conn", "free")
 
-    def __init__(self, free: FreeList, begin: str | None, commit: bool, no_wait: bool) -> None:
+    def __init__(self, free: FreeList, begin: str | None, commit: bool) -> None:
         self.free = free
         self.begin = begin
         self.commit = commit
-        self.no_wait = no_wait
 
     def __enter__(self) -> Tx:
         conn = self.conn = self.free.checkout()
         try:
             cur = conn.cursor()
-            if self.no_wait:
-                cur.execute("PRAGMA busy_timeout=0")
             if self.begin:
                 cur.execute(self.begin)
         except BaseException:
             _rollback(conn)
-            self._checkin()
+            self.free.checkin(conn)
             raise
         return Tx(cur)
 
@@ -324,23 +182,7 @@ class _Transaction:
             _rollback(conn)
             raise
         finally:
-            self._checkin()
-
-    def _checkin(self) -> None:
-        if self.no_wait:
-            try:
-                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            except Exception:  # noqa: BLE001  (a connection that cannot take it is not reused)
-                _close_quietly(self.conn)
-                return
-        self.free.checkin(self.conn)
-
-
-def _rollback(conn: Any) -> None:
-    try:
-        conn.rollback()
-    except Exception:  # noqa: BLE001, S110  (the pool closes a connection whose transaction is still open)
-        pass
+            self.free.checkin(conn)
 
 
 # Our statements are short: compiling one to machine code costs more than it saves. JIT starts
@@ -442,64 +284,52 @@ class Database:
         # Called after a unit of work is rolled back as a whole: e.g. a cache of ids inserted
         # inside it forgets them, since SQLite may hand the same ids out again.
         self.after_rollback: list[Callable[[], None]] = []
-        self._no_wait: ContextVar[bool] = ContextVar(f"modelyard_no_wait_{id(self)}", default=False)
+        # Every write on a SQLite file goes through its one writer (see writer.py).
+        self.writer = Writer(self) if self._on_file else None
 
     # ---- units of work ------------------------------------------------------------
 
     def current(self) -> UnitOfWork | None:
         """The unit of work open on this database in this context, if any."""
-        uow = _CURRENT.get()
+        uow = CURRENT.get()
         return uow if uow is not None and uow.db is self else None
 
     @contextmanager
     def unit_of_work(self, wait: bool = True) -> Iterator[UnitOfWork]:
         """One transaction for every read and write opened in the block (see :class:`UnitOfWork`);
-        inside another, it joins it as a savepoint."""
+        inside another, it joins it as a savepoint. Committed when the block leaves without an
+        exception, else rolled back (its writes only, if it shares the writer's transaction with
+        other callers' blocks).
+
+        On a SQLite file the block runs on the :class:`~.writer.Writer`; ``wait=False``: fail at
+        once (an error that :func:`is_busy` recognises) rather than wait for the writer or
+        another process's write lock."""
         outer = self.current()
-        if outer is None:
-            with UnitOfWork(self, wait) as uow:
+        if outer is not None:
+            with Joined(outer, True):
+                yield outer
+            return
+        if self.writer is not None:
+            with self.writer.member(wait) as uow:
                 yield uow
             return
-        with _Joined(outer, True):
-            yield outer
-
-    def group(self, wait: bool = False) -> UnitOfWork:
-        """The server's group commit: one SQLite transaction, committed once, for the calls of several
-        requests, each call's writes a savepoint (:class:`UnitOfWork`); SQLite files only
-        (:attr:`can_group`). ``wait``: wait for another writer's lock (the busy timeout) instead of
-        failing at once."""
-        if not self.can_group:
-            raise RuntimeError("group transactions need a SQLite file")
-        return UnitOfWork(self, wait, core=False)
-
-    @property
-    def can_group(self) -> bool:
-        return self._on_file
-
-    @contextmanager
-    def no_wait(self) -> Iterator[bool]:
-        """Within this block, fast transactions opened here fail at once (SQLite ``database is locked``)
-        instead of waiting when another connection holds the write lock. Yields False where that cannot
-        be promised (PostgreSQL, in-memory SQLite): the caller should not rely on it there."""
-        if not self._on_file:
-            yield False
-            return
-        token = self._no_wait.set(True)
-        try:
-            yield True
-        finally:
-            self._no_wait.reset(token)
+        with _PoolUnit(self) as uow:
+            yield uow
 
     # ---- transactions -------------------------------------------------------------
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction for SQLAlchemy Core: committed on exit, rolled back on error
-        (inside a unit of work: a savepoint on its connection)."""
+        (inside a unit of work: a savepoint on its connection; on a SQLite file: on the writer)."""
         uow = self.current()
         if uow is not None:
-            with _Joined(uow, True):
-                yield _core(uow)
+            with Joined(uow, True):
+                yield uow.core()
+            return
+        if self.writer is not None:
+            with self.writer.member() as uow:
+                yield uow.core()
             return
         with self.engine.connect().execution_options(write=True) as conn:
             with conn.begin():
@@ -511,30 +341,32 @@ class Database:
         uow = self.current()
         if uow is not None:
             uow.check()
-            yield _core(uow)
+            yield uow.core()
             return
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
 
-    def fast_write(self) -> _Transaction | _Joined:
+    def fast_write(self) -> _Transaction | Joined | Member:
         """A write transaction on the bare DB-API connection, for the hot paths.
 
         No SQLAlchemy per statement: SQL is written once with ``?`` and passed
         through :meth:`sql`. Committed on exit, rolled back on error (inside a unit of
-        work: a savepoint on its connection).
+        work: a savepoint on its connection; on a SQLite file: on the writer).
         """
-        uow = _CURRENT.get()
+        uow = CURRENT.get()
         if uow is not None and uow.db is self:
-            return _Joined(uow, True)
-        return _Transaction(self._free, self._begin, True, self._no_wait.get())
+            return Joined(uow, True)
+        if self.writer is not None:
+            return Member(self.writer, True, True)
+        return _Transaction(self._free, self._begin, True)
 
-    def fast_read(self) -> _Transaction | _Joined:
+    def fast_read(self) -> _Transaction | Joined:
         """A read snapshot on the bare DB-API connection (inside a unit of work: its connection)."""
-        uow = _CURRENT.get()
+        uow = CURRENT.get()
         if uow is not None and uow.db is self:
-            return _Joined(uow, False)
-        return _Transaction(self._free, "BEGIN" if self.is_sqlite else None, False, False)
+            return Joined(uow, False)
+        return _Transaction(self._free, "BEGIN" if self.is_sqlite else None, False)
 
     # ---- SQL text -----------------------------------------------------------------
 
@@ -589,5 +421,7 @@ class Database:
         return out
 
     def dispose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
         self._free.close()
         self.engine.dispose()

@@ -91,7 +91,7 @@ def _tune_sqlite(engine: Engine, synchronous: str, busy_timeout_ms: int) -> None
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.connection.driver_connection.in_transaction:
+        if conn.connection.dbapi_connection.in_transaction:
             return  # begun on the driver connection already (a unit of work: database.py)
         mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")

@@ -3,7 +3,8 @@
 What ``modelyard gc`` and the request-log retention remove, in SQL. The rules
 (which runs may go, their artifacts first, registered model versions kept
 working) live in :mod:`modelyard.service.gc`; this module only finds rows and
-deletes them. Every purge runs in one write transaction and re-checks, under
+deletes them (a run's rows are deleted by :meth:`.runs.RunStore.purge`, the only
+writer of ``runs``). Every purge runs in one write transaction and re-checks, under
 the write lock, that what it deletes is still deleted (a run restored in the
 meantime is left alone). Child rows are deleted explicitly, not through
 ``ON DELETE CASCADE``, so a database whose foreign keys are not enforced
@@ -59,19 +60,6 @@ class LoggedModelRow(NamedTuple):
     artifact_location: str
 
 
-# Children of a run, each deleted by the run's integer key. Order matters only for the tables that
-# point at others (input_tags -> inputs).
-_RUN_CHILDREN = (
-    ("input_tags", "input_id IN (SELECT id FROM inputs WHERE run_id IN ({ids}))"),
-    ("inputs", "run_id IN ({ids})"),
-    ("params", "run_id IN ({ids})"),
-    ("tags", "run_id IN ({ids})"),
-    ("metrics", "run_id IN ({ids})"),
-    ("latest_metrics", "run_id IN ({ids})"),
-    ("logged_model_metrics", "run_id IN ({ids})"),
-    ("run_outputs", "run_id IN ({ids})"),
-    ("run_model_inputs", "run_id IN ({ids})"),
-)
 _LOGGED_MODEL_CHILDREN = ("logged_model_tags", "logged_model_params", "logged_model_metrics", "run_outputs",
                           "run_model_inputs")
 
@@ -154,21 +142,6 @@ class Maintenance:
 
     # ---- purges ---------------------------------------------------------------------------
 
-    def purge_runs(self, pks: Sequence[int]) -> tuple[list[str], Counter[str]]:
-        """Delete these runs and everything that hangs on them, in one transaction: the run ids purged and the
-        rows deleted per table. Only runs still deleted (or in a deleted experiment) are purged: one
-        restored meanwhile is left alone."""
-        if not pks:
-            return [], Counter()
-        query = text("SELECT r.id, r.run_uuid FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id"
-                     " WHERE r.id IN :pks AND (r.lifecycle_stage = :stage OR e.lifecycle_stage = :stage)"
-                     ).bindparams(bindparam("pks", expanding=True))
-        with self.db.write() as conn:
-            still = conn.execute(query, {"pks": list(pks), "stage": DELETED}).all()
-            if not still:
-                return [], Counter()
-            return [r[1] for r in still], self._delete_runs(conn, [r[0] for r in still], [r[1] for r in still])
-
     def purge_experiment(self, experiment_id: int) -> Counter[str] | None:
         """Delete a deleted experiment with its logged models, datasets and tags (its runs must be gone).
 
@@ -190,20 +163,6 @@ class Maintenance:
             counts["experiment_tags"] += _delete(conn, "experiment_tags", "experiment_id = :id", params)
             counts["experiments"] += _delete(conn, "experiments", "experiment_id = :id", params)
             return +counts
-
-    def _delete_runs(self, conn: Connection, pks: list[int], run_ids: list[str]) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        ids = ", ".join(str(int(pk)) for pk in pks)  # integers from our own query: safe to inline
-        for table, where in _RUN_CHILDREN:
-            counts[table] += _delete(conn, table, where.format(ids=ids), {})
-        uuids = {"uuids": run_ids}
-        # A pipeline run is a run with a pipeline_runs row and its steps; a cache entry naming a purged
-        # run would hand out outputs whose files are gone.
-        for table, where in (("pipeline_steps", "pipeline_run_uuid IN :uuids"), ("pipeline_runs", "run_uuid IN :uuids"),
-                             ("pipeline_cache", "run_uuid IN :uuids")):
-            counts[table] += _delete(conn, table, where, uuids, expanding="uuids")
-        counts["runs"] += _delete(conn, "runs", f"id IN ({ids})", {})
-        return +counts
 
     # ---- request log --------------------------------------------------------------------
 

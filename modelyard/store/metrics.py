@@ -37,9 +37,9 @@ class MetricStore:
         self._insert_history_many = _many_rows(self._insert_history, _ROWS_PER_INSERT)
         self._upsert_latest = db.upsert("latest_metrics", _LATEST_COLS, ("run_id", "key"), _NEWER)
         self._insert_key = db.insert_ignore("metric_keys", ("key",))
-        # key -> id of committed keys only; ids are never reused, so the cache never lies. Keys
-        # interned inside a group (Database.group) are cached before its commit: a group rolled
-        # back as a whole clears the cache.
+        # key -> id of committed keys; ids are never reused, so the cache never lies. Keys interned
+        # inside a unit of work are cached before its commit: a unit rolled back (or a block of the
+        # writer's transaction undone) clears the cache.
         self._key_ids: dict[str, int] = {}
         db.after_rollback.append(self._key_ids.clear)
         self._copy_new_rows: Callable[..., bool] | None = None

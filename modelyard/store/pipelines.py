@@ -188,6 +188,19 @@ class PipelinesStore(TicksStore):
         with self.db.fast_write() as tx:
             return int(tx.execute(self.db.sql(f"DELETE FROM pipeline_cache{where}"), args).rowcount)
 
+    def forget_runs(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """Delete the pipeline rows of purged runs: a pipeline run's row and its steps, and the cache
+        entries naming them (which would hand out outputs whose files are gone). Rows per table."""
+        counts = {"pipeline_steps": 0, "pipeline_runs": 0, "pipeline_cache": 0}
+        with self.db.fast_write() as tx:
+            for start in range(0, len(run_ids), _IN_CHUNK):
+                chunk = list(run_ids[start : start + _IN_CHUNK])
+                marks = self.db.placeholders(len(chunk))
+                for table, column in (("pipeline_steps", "pipeline_run_uuid"), ("pipeline_runs", "run_uuid"),
+                                      ("pipeline_cache", "run_uuid")):
+                    counts[table] += int(tx.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk).rowcount)
+        return {k: v for k, v in counts.items() if v}
+
     # ---- schedules and ticks -------------------------------------------------------
 
     def insert_schedule(self, row: dict[str, Any]) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, text, update
 
 from ..entities import DatasetInput, LifecycleStage, Metric, Param, RunInfo, RunTag
 from ..entities.query import ATTRIBUTE, DATASET_CONTEXT_TAG, METRIC, PARAM, Comparison, OrderKey
@@ -22,6 +23,26 @@ RUN_NAME_TAG = "mlflow.runName"
 _RECORD_COLS = ("run_uuid", "name", "experiment_id", "user_id", "status", "start_time", "end_time", "artifact_uri")
 _RECORD_CONFLICT = (" ON CONFLICT (run_uuid) DO UPDATE SET status = excluded.status, end_time = excluded.end_time"
                     " RETURNING run_uuid, id")
+
+
+# A run's rows in other tables, deleted by the run's integer key before the run (input_tags before
+# inputs). Deleted explicitly, not through ON DELETE CASCADE, so a SQLite database whose foreign keys
+# are not enforced is cleaned as well.
+_RUN_CHILDREN = (
+    ("input_tags", "input_id IN (SELECT id FROM inputs WHERE run_id IN ({ids}))"),
+    ("inputs", "run_id IN ({ids})"),
+    ("params", "run_id IN ({ids})"),
+    ("tags", "run_id IN ({ids})"),
+    ("metrics", "run_id IN ({ids})"),
+    ("latest_metrics", "run_id IN ({ids})"),
+    ("logged_model_metrics", "run_id IN ({ids})"),
+    ("run_outputs", "run_id IN ({ids})"),
+    ("run_model_inputs", "run_id IN ({ids})"),
+)
+_STILL_DELETED = text(
+    "SELECT r.id, r.run_uuid FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id"
+    " WHERE r.id IN :pks AND (r.lifecycle_stage = :stage OR e.lifecycle_stage = :stage)"
+).bindparams(bindparam("pks", expanding=True))
 
 
 class RunRow(NamedTuple):
@@ -101,6 +122,23 @@ class RunStore:
                 .where(s.runs.c.experiment_id == experiment_id)
                 .values(lifecycle_stage=stage, deleted_time=now if stage == LifecycleStage.DELETED else None)
             )
+
+    def purge(self, pks: Sequence[int]) -> tuple[list[str], Counter[str]]:
+        """Delete these runs and their rows in other tables, in one transaction (``modelyard gc``): the
+        run ids purged and the rows deleted per table. Only runs still deleted (or in a deleted
+        experiment) when the transaction holds the write lock go: one restored meanwhile stays."""
+        if not pks:
+            return [], Counter()
+        counts: Counter[str] = Counter()
+        with self.db.write() as conn:
+            still = conn.execute(_STILL_DELETED, {"pks": list(pks), "stage": LifecycleStage.DELETED}).all()
+            if not still:
+                return [], counts
+            ids = ", ".join(str(int(r[0])) for r in still)  # integers from our own query: safe to inline
+            for table, where in _RUN_CHILDREN:
+                counts[table] += conn.execute(text(f"DELETE FROM {table} WHERE {where.format(ids=ids)}")).rowcount or 0
+            counts["runs"] += conn.execute(text(f"DELETE FROM runs WHERE id IN ({ids})")).rowcount or 0
+        return [r[1] for r in still], +counts
 
     # ---- writes -----------------------------------------------------------
 

@@ -93,6 +93,15 @@ def test_reference_monitor_run_and_alerts(cli, tmp_path: Path) -> None:  # type:
     out = cli("monitor", "create", "live", "--model", "churn", "--alias", "champion", "--rule", "share_drifted>0.3")
     assert "Created monitor live of churn @champion, on demand, 1 rule(s)." in out.output
     assert cli("monitor", "create", "x", "--model", "churn", "--rule", "f1 = 3").exit_code == 2
+    out = cli("monitor", "update", "live", "--interval", "3600", "--rule", "share_drifted>0.9", "--rule", "f1<0.5")
+    assert "Updated monitor live of churn @champion, every 3600 s, 2 rule(s)." in out.output, out.output
+    out = cli("monitor", "update", "live", "--interval", "0", "--rule", "share_drifted>0.3")  # back to on demand
+    assert "Updated monitor live of churn @champion, on demand, 1 rule(s)." in out.output, out.output
+    (rule,) = json.loads(cli("monitor", "update", "live", "--json").output)["monitor"]["rules"]  # nothing given: unchanged
+    assert (rule["metric"], rule["op"], rule["threshold"]) == ("share_drifted", ">", 0.3)
+    out = cli("monitor", "update", "nope", "--interval", "60")
+    assert out.exit_code == 1 and "nope" in out.output
+    assert cli("monitor", "update", "live", "--trigger", "retrain").exit_code == 2
     out = cli("monitor", "run", "live")
     assert "share_drifted" in out.output and "ALERT share_drifted > 0.3" in out.output
     alerts = json.loads(cli("monitor", "alerts", "live", "--json").output)["alerts"]

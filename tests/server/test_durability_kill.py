@@ -1,10 +1,12 @@
 """Durability under ``kill -9``: every metric point the server acknowledged is there after a restart.
 
 A bounded loop per backend (3 rounds on SQLite, 2 on PostgreSQL): start a real
-``modelyard server`` on the store, stream metric points into one run from two
-clients (MLflow's ``log-batch`` and our ``runs/ingest`` route) while recording
-every acknowledged point, SIGKILL the server mid-stream, start it again on the
-same store and check that every point acknowledged so far reads back.
+``modelyard server`` on the store, stream metric points into one run from four
+clients at once (two on MLflow's ``log-batch``, one on ``log-metric``, one on our
+``runs/ingest`` route: on SQLite their writes share the store's writer and its
+group commits) while recording every acknowledged point, SIGKILL the server
+mid-stream, start it again on the same store and check that every point
+acknowledged so far reads back.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ class Stream(threading.Thread):
     """One client sending metric points for ``key`` until the server stops answering; what was acknowledged."""
 
     def __init__(self, url: str, run_id: str, key: str, first_step: int, body: Callable[[str, str, list[int]], dict],
-                 path: str) -> None:
+                 path: str, per_request: int = PER_REQUEST) -> None:
         super().__init__(daemon=True)
         self.url, self.run_id, self.key, self.step = url, run_id, key, first_step
-        self.body, self.path = body, path
+        self.body, self.path, self.per_request = body, path, per_request
         self.acked: dict[int, float] = {}  # step -> value, of acknowledged requests only
         self.requests_acked = 0
         self.ended_by: BaseException | None = None
@@ -43,7 +45,7 @@ class Stream(threading.Thread):
     def run(self) -> None:
         with httpx.Client(base_url=self.url, timeout=30) as http:
             for _ in range(MAX_REQUESTS):
-                steps = list(range(self.step, self.step + PER_REQUEST))
+                steps = list(range(self.step, self.step + self.per_request))
                 try:
                     r = http.post(self.path, json=self.body(self.run_id, self.key, steps))
                 except httpx.TransportError as exc:  # the server died under us
@@ -52,11 +54,16 @@ class Stream(threading.Thread):
                 assert r.status_code == 200, r.text
                 self.acked.update({s: s * 0.5 for s in steps})
                 self.requests_acked += 1
-                self.step += PER_REQUEST
+                self.step += self.per_request
 
 
 def _log_batch(run_id: str, key: str, steps: list[int]) -> dict:
     return {"run_id": run_id, "metrics": [{"key": key, "value": s * 0.5, "timestamp": T0 + s, "step": s} for s in steps]}
+
+
+def _log_metric(run_id: str, key: str, steps: list[int]) -> dict:
+    (step,) = steps
+    return {"run_id": run_id, "key": key, "value": step * 0.5, "timestamp": T0 + step, "step": step}
 
 
 def _ingest(run_id: str, key: str, steps: list[int]) -> dict:
@@ -82,7 +89,7 @@ def _kill(server: LiveServer) -> None:
 def test_every_acknowledged_point_survives_kill_9(kind: str, tmp_path: Path) -> None:
     with fresh_database(kind, tmp_path) as uri:
         artifacts = str(tmp_path / "artifacts")
-        acked: dict[str, dict[int, float]] = {"lb": {}, "ig": {}}
+        acked: dict[str, dict[int, float]] = {"lb": {}, "lb2": {}, "lm": {}, "ig": {}}
         run_id = None
         for round_ in range(ROUNDS[kind] + 1):  # the last start only checks
             server = LiveServer(uri, artifacts)
@@ -98,6 +105,10 @@ def test_every_acknowledged_point_survives_kill_9(kind: str, tmp_path: Path) -> 
                 streams = [
                     Stream(server.url, run_id, "lb", max(acked["lb"], default=-1) + 1, _log_batch,
                            "/api/2.0/mlflow/runs/log-batch"),
+                    Stream(server.url, run_id, "lb2", max(acked["lb2"], default=-1) + 1, _log_batch,
+                           "/api/2.0/mlflow/runs/log-batch"),
+                    Stream(server.url, run_id, "lm", max(acked["lm"], default=-1) + 1, _log_metric,
+                           "/api/2.0/mlflow/runs/log-metric", per_request=1),
                     Stream(server.url, run_id, "ig", max(acked["ig"], default=-1) + 1, _ingest,
                            "/api/2.0/modelyard/runs/ingest"),
                 ]
@@ -116,4 +127,5 @@ def test_every_acknowledged_point_survives_kill_9(kind: str, tmp_path: Path) -> 
                     acked[s.key].update(s.acked)
             finally:
                 server.stop()
-        assert all(len(points) >= ROUNDS[kind] * ACKS_BEFORE_KILL * PER_REQUEST for points in acked.values())
+        assert all(len(points) >= ROUNDS[kind] * ACKS_BEFORE_KILL * (1 if key == "lm" else PER_REQUEST)
+                   for key, points in acked.items())

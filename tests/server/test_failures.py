@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from modelyard.server.failures import error_payload, is_busy
 from modelyard.store import Database
@@ -18,11 +18,10 @@ def test_busy_from_the_error_code_bare_or_wrapped(tmp_path):
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(sqlite3.OperationalError) as bare, db.no_wait(), db.fast_write():
+        with pytest.raises(sqlite3.OperationalError) as bare, db.unit_of_work(wait=False):
             pass
-        # The Core write below waits 1 ms for the lock, not a minute.
-        event.listen(db.engine, "checkout", lambda conn, _record, _proxy: conn.execute("PRAGMA busy_timeout=1"))
-        with pytest.raises(Exception) as wrapped, db.write() as conn:
+        with pytest.raises(Exception) as wrapped, db.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout=1")  # waits 1 ms for the lock, not a minute
             conn.execute(text("CREATE TABLE t (x INTEGER)"))
     finally:
         holder.rollback()

@@ -67,8 +67,7 @@ def test_a_failed_begin_leaves_no_connection_in_a_transaction(tmp_path):
     path = tmp_path / "x.db"
     db = Database(f"sqlite:///{path}")
     _table(db)
-    with db.fast_read() as tx:
-        tx.execute("PRAGMA busy_timeout=50")
+    db.writer.busy_timeout_ms = 50
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     with pytest.raises(sqlite3.OperationalError, match="locked"), db.fast_write():
@@ -137,13 +136,15 @@ def test_a_forked_child_opens_its_own_connections(tmp_path):
     _table(db)
     with db.fast_read() as tx:
         parent_conn = tx.cur.connection  # kept alive, so no new object can take its place
+    with db.fast_write() as tx:
+        parent_writer = tx.cur.connection  # the writer's
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: must not reuse the parent's connection
         try:
             with db.fast_write() as tx:
                 tx.execute("INSERT INTO probe VALUES ('child', 1)")
-                ok = tx.cur.connection is not parent_conn
+                ok = tx.cur.connection is not parent_conn and tx.cur.connection is not parent_writer
             os.write(write, b"1" if ok else b"0")
         finally:
             os._exit(0)

@@ -1,8 +1,9 @@
-"""Database.group: several calls' fast transactions in one SQLite transaction, committed once.
+"""A unit of work that does not wait (``db.unit_of_work(wait=False)``, the server's event loop
+answering calls that arrived together): several calls' writes in one SQLite transaction, committed once.
 
-Each fast_write inside a group is a savepoint (a failure undoes only its own
-writes), reads see the group's writes, nothing is visible to others or durable
-before the group commits, the group never waits on another writer, and a group
+Each fast_write inside it is a savepoint (a failure undoes only its own
+writes), reads see the unit's writes, nothing is visible to others or durable
+before the unit commits, the unit never waits on another writer, and a unit
 whose transaction SQLite ended commits nothing and tells the caches.
 """
 
@@ -16,7 +17,7 @@ import pytest
 from modelyard.entities import Metric
 from modelyard.server.failures import is_busy
 from modelyard.store import Database
-from modelyard.store.database import GroupLost
+from modelyard.store.database import UnitLost
 
 from ..conftest import make_service
 
@@ -40,7 +41,7 @@ def _others_see(db: Database) -> list[int]:
 
 
 def test_each_fast_write_is_a_savepoint_and_the_group_commits_once(db):
-    with db.group():
+    with db.unit_of_work(wait=False):
         with db.fast_write() as tx:
             tx.execute("INSERT INTO probe VALUES (1)")
         with pytest.raises(RuntimeError), db.fast_write() as tx:
@@ -58,7 +59,7 @@ def test_each_fast_write_is_a_savepoint_and_the_group_commits_once(db):
 
 
 def test_a_group_that_raises_commits_nothing(db):
-    with pytest.raises(KeyError), db.group():
+    with pytest.raises(KeyError), db.unit_of_work(wait=False):
         with db.fast_write() as tx:
             tx.execute("INSERT INTO probe VALUES (1)")
         raise KeyError("the caller gave up")
@@ -72,13 +73,13 @@ def test_a_group_never_waits_on_another_writer(db):
     holder = sqlite3.connect(db.engine.url.database, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(sqlite3.OperationalError) as caught, db.group():
+        with pytest.raises(sqlite3.OperationalError) as caught, db.unit_of_work(wait=False):
             pytest.fail("the group ran while another connection held the write lock")
         assert is_busy(caught.value)
     finally:
         holder.rollback()
         holder.close()
-    with db.group(), db.fast_write() as tx:  # the lock is free again
+    with db.unit_of_work(wait=False), db.fast_write() as tx:  # the lock is free again
         tx.execute("INSERT INTO probe VALUES (1)")
     assert _others_see(db) == [1]
 
@@ -86,12 +87,12 @@ def test_a_group_never_waits_on_another_writer(db):
 def test_a_lost_transaction_fails_every_call_after_it_and_runs_the_hooks(db):
     calls: list[str] = []
     db.after_rollback.append(lambda: calls.append("rolled back"))
-    with pytest.raises(GroupLost), db.group():
+    with pytest.raises(UnitLost), db.unit_of_work(wait=False):
         with db.fast_write() as tx:
             tx.execute("INSERT INTO probe VALUES (1)")
         with db.fast_read() as tx:
             tx.execute("ROLLBACK")  # what SQLite itself does on an I/O error or a full disk
-        with pytest.raises(GroupLost), db.fast_write() as tx:
+        with pytest.raises(UnitLost), db.fast_write() as tx:
             tx.execute("INSERT INTO probe VALUES (2)")
     assert calls == ["rolled back"]
     assert _others_see(db) == []
@@ -103,7 +104,7 @@ def test_metric_keys_interned_in_a_lost_group_are_forgotten(tmp_path):
     try:
         run_id = svc.runs.create(svc.experiments.create("keys")).info.run_id
         db = svc.store.db
-        with pytest.raises(GroupLost), db.group():
+        with pytest.raises(UnitLost), db.unit_of_work(wait=False):
             svc.runs.log_metric(run_id, Metric("first", 1.0, 1, 0))
             with db.fast_read() as tx:
                 tx.execute("ROLLBACK")

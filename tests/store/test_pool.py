@@ -61,16 +61,19 @@ def test_a_busy_sqlite_begin_checks_its_connection_back_in(tmp_path):
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        with db.no_wait(), pytest.raises(sqlite3.OperationalError, match="locked"), db.fast_write():
+        with pytest.raises(sqlite3.OperationalError, match="locked"), db.unit_of_work(wait=False):
             pass
-        with pytest.raises(sqlite3.OperationalError, match="locked"), db.group():
+        db.writer.busy_timeout_ms = 1
+        with pytest.raises(sqlite3.OperationalError, match="locked"), db.fast_write():
             pass
+        db.writer.busy_timeout_ms = 60_000
     finally:
         holder.rollback()
         holder.close()
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-    with db.fast_read() as tx:  # the wait is back to the busy timeout on the reused connection
+    with db.fast_write() as tx:  # the writer's connection, usable again, waits the busy timeout again
         assert tx.one("PRAGMA busy_timeout")[0] == 60_000
+        tx.execute("INSERT INTO probe VALUES ('after', 1)")
     db.dispose()
 
 
