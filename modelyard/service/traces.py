@@ -14,6 +14,7 @@ Assessments (feedback and expectations) are in :mod:`.trace_assessments`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -215,6 +216,25 @@ class TraceService:
             last = spans[-1]
             token = f"{0 if last.parent_span_id is None else 1}.{last.start_time_ns}.{last.span_id}"
         return info, spans, token
+
+    def outline(self, trace_id: str) -> tuple[TraceInfo, list[tuple[Any, ...]]]:
+        """The trace's info and every span's (span_id, parent_span_id, name, type, status, start_time_ns,
+        end_time_ns), by start time: no span content, so a 32,000-span trace is a small read."""
+        with self.store.db.read() as conn:
+            row = self._row(conn, trace_id)
+            return self.store.traces.infos(conn, [row.pk])[0], self.store.traces.outline(conn, row.pk)
+
+    def span(self, trace_id: str, span_id: str) -> dict[str, Any]:
+        """One span of the trace as OpenTelemetry protobuf JSON (404 for an unknown span)."""
+        if not re.fullmatch(r"[0-9a-f]{16}", span_id or ""):
+            raise InvalidParameterValue(limits.invalid_value("span_id", span_id, "a span id is 16 hex digits."))
+        with self.store.db.read() as conn:
+            row = self._row(conn, trace_id)
+            content = self.store.traces.span(conn, row.pk, span_id)
+        if content is None:
+            raise ResourceDoesNotExist(f"Trace '{trace_id}' has no span '{span_id}'.")
+        found: dict[str, Any] = json.loads(content)
+        return found
 
     def batch_get(self, trace_ids: Sequence[str], with_spans: bool = True,
                   experiment_ids: Sequence[Any] | None = None) -> list[tuple[TraceInfo, list[StoredSpan]]]:

@@ -320,6 +320,22 @@ class TraceStore:
         cur.close()
         return out
 
+    def outline(self, conn: Connection, pk: int) -> list[tuple[Any, ...]]:
+        """Every span of the trace without its content: (span_id, parent_span_id, name, type, status,
+        start_time_ns, end_time_ns), by start time. What the trace page draws its tree and timeline from."""
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute("SELECT span_id, parent_span_id, name, type, status, start_time_ns, end_time_ns FROM spans"
+                    f" WHERE trace_pk = {self.db.ph} ORDER BY start_time_ns, span_id", (pk,))
+        rows = list(cur.fetchall())
+        cur.close()
+        return rows
+
+    def span(self, conn: Connection, pk: int, span_id: str) -> str | None:
+        """One span's content (OpenTelemetry protobuf JSON), or None."""
+        s = t.spans.c
+        found = conn.execute(select(s.content).where(s.trace_pk == pk, s.span_id == span_id)).scalar()
+        return None if found is None else str(found)
+
     def search(self, conn: Connection, experiment_ids: Sequence[int], filters: Sequence[Comparison],
                order: Sequence[tuple[str, bool]], limit: int, offset: int,
                after: tuple[int, int] | None) -> list[tuple[int, int]]:
