@@ -259,6 +259,28 @@ class TraceStore:
         return bool(conn.execute(
             delete(t.trace_assessments).where(a.trace_pk == pk, a.assessment_id == assessment_id)).rowcount)
 
+    def assessments_page(self, conn: Connection, experiment_id: int, after: tuple[int, str] | None,
+                         limit: int) -> list[tuple[int, str, str | None, str | None, str]]:
+        """(trace pk, trace id, request preview, response preview, assessment body) of the experiment's
+        valid assessments, by trace then assessment id, after ``after`` (the last (pk, assessment id))."""
+        c, a = t.traces.c, t.trace_assessments.c
+        query = (select(c.id, c.trace_id, c.request_preview, c.response_preview, a.body, a.assessment_id)
+                 .select_from(t.traces.join(t.trace_assessments, a.trace_pk == c.id))
+                 .where(c.experiment_id == experiment_id, a.valid.is_(True)))
+        if after is not None:
+            query = query.where(or_(c.id > after[0], and_(c.id == after[0], a.assessment_id > after[1])))
+        query = query.order_by(c.id, a.assessment_id).limit(limit)
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
+
+    def root_spans(self, conn: Connection, pks: Sequence[int]) -> dict[int, str]:
+        """The root span's content of each of ``pks`` that has one."""
+        s = t.spans.c
+        out: dict[int, str] = {}
+        for chunk in _chunks(list(pks)):
+            out.update((pk, content) for pk, content in conn.execute(
+                select(s.trace_pk, s.content).where(s.trace_pk.in_(chunk), s.parent_span_id.is_(None))))
+        return out
+
     # ---- reads ----------------------------------------------------------------
 
     def rows(self, conn: Connection, trace_ids: Sequence[str]) -> dict[str, TraceRow]:
