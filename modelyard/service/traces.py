@@ -14,6 +14,7 @@ Assessments (feedback and expectations) are in :mod:`.trace_assessments`.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -24,8 +25,10 @@ from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, TraceRow
 from . import limits
+from .artifacts import ArtifactService
 from .experiments import ExperimentService
 from .runs import RunService
+from .trace_privacy import Redactor, bound_payloads
 from .traces_search import decode_token, encode_token, parse_filter, parse_order_by
 
 SEARCH_DEFAULT_MAX_RESULTS = 100
@@ -54,6 +57,28 @@ class TraceService:
         self.store = store
         self.experiments = experiments
         self.runs = runs
+        # Set by TrackingService from the settings (trace_privacy.py): redaction before storage,
+        # the longest inputs/outputs stored whole, and where the whole text of a longer one goes.
+        self.redactor = Redactor()
+        self.payload_limit = 0
+        self.artifacts: ArtifactService | None = None
+
+    def _redacted(self, spans: Sequence[Span]) -> Sequence[Span]:
+        return [self.redactor.span(s) for s in spans] if self.redactor.active else spans
+
+    def _bounded(self, spans: Sequence[Span], location: str) -> Sequence[Span]:
+        """Spans with their inputs and outputs cut to ``payload_limit``, whole copies as trace artifacts."""
+        if self.payload_limit <= 0:
+            return spans
+        artifacts = self.artifacts
+
+        def keep(span: Span, name: str, text: str) -> None:
+            assert artifacts is not None
+            repo = artifacts.repository(f"{location}/traces/{span.trace_id}/artifacts")
+            repo.put(f"spans/{span.span_id}/{name}.json", io.BytesIO(text.encode("utf-8")))
+
+        return [bound_payloads(s, self.payload_limit, f"{location}/traces/{s.trace_id}/artifacts",
+                               keep if artifacts is not None else None) for s in spans]
 
     # ---- writes ---------------------------------------------------------------
 
@@ -71,12 +96,14 @@ class TraceService:
         exp_id = limits.parse_experiment_id(experiment_id, "x-mlflow-experiment-id")
         if run_id is not None:
             limits.check_run_id(run_id, "x-mlflow-run-id")
+        spans = self._redacted(spans)
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
             if run_id is not None and not self.store.traces.run_exists(tx, run_id):
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found (header x-mlflow-run-id).")
             if not spans:
                 return 0
+            spans = self._bounded(spans, location)
             fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
             return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id)
 
@@ -93,6 +120,8 @@ class TraceService:
     def start_trace(self, info: dict[str, Any]) -> TraceInfo:
         """Record the trace info the client sent (``POST /api/3.0/mlflow/traces``)."""
         parsed = parse_trace_info(info)
+        if self.redactor.active:
+            parsed = self.redactor.info(parsed)
         exp_id = limits.parse_experiment_id(parsed.experiment_id, "trace.trace_info.trace_location")
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
@@ -104,9 +133,13 @@ class TraceService:
         """Spans and the infos of their traces in one transaction (the SDK's embedded batches)."""
         exp_id = limits.parse_experiment_id(experiment_id)
         parsed = [parse_trace_info(info) for info in infos]
+        if self.redactor.active:
+            parsed = [self.redactor.info(p) for p in parsed]
+        spans = self._redacted(spans)
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
             if spans:
+                spans = self._bounded(spans, location)
                 fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
                 self.store.traces.ingest(tx, exp_id, spans, fixed)
             for info in parsed:
@@ -151,6 +184,22 @@ class TraceService:
             raise InvalidParameterValue(limits.invalid_value("max_traces", max_traces, "use a positive number."))
         with self.store.db.write() as conn:
             pks = self.store.traces.pks_to_delete(conn, exp_id, trace_ids or None, max_timestamp_millis, max_traces)
+            return self.store.traces.delete(conn, pks)
+
+    def delete_of(self, experiment_id: Any, user: str | None = None, session_id: str | None = None) -> int:
+        """Delete every trace of one user or one session in an experiment (spans, tags, metadata,
+        assessments and links with them, in one transaction); return how many."""
+        if experiment_id is None or experiment_id == "":
+            raise InvalidParameterValue(limits.missing_value("experiment_id"))
+        exp_id = limits.parse_experiment_id(experiment_id)
+        if bool(user) == bool(session_id):
+            raise InvalidParameterValue(
+                "Pass either 'user' or 'session_id' (as the trace's metadata mlflow.trace.user or"
+                " mlflow.trace.session holds it), not both and not neither.")
+        limits.check_length("user" if user else "session_id", user or session_id, 250)
+        self.experiments.get(exp_id)
+        with self.store.db.write() as conn:
+            pks = self.store.traces.pks_of(conn, exp_id, user=user or None, session_id=session_id or None)
             return self.store.traces.delete(conn, pks)
 
     def link_to_run(self, trace_ids: Sequence[str], run_id: Any) -> None:

@@ -213,6 +213,14 @@ class TraceStore:
             query = query.limit(max_traces)
         return [pk for (pk,) in conn.execute(query)]
 
+    def pks_of(self, conn: Connection, experiment_id: int, *, user: str | None = None,
+               session_id: str | None = None) -> list[int]:
+        """The traces of one user or one session in an experiment."""
+        c = t.traces.c
+        query = select(c.id).where(c.experiment_id == experiment_id)
+        query = query.where(c.user_id == user) if user is not None else query.where(c.session_id == session_id)
+        return [pk for (pk,) in conn.execute(query)]
+
     def link_runs(self, conn: Connection, pks: Sequence[int], run_id: str) -> None:
         if not pks:  # nothing to link (an empty executemany is an error on PostgreSQL)
             return
