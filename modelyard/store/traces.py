@@ -221,6 +221,24 @@ class TraceStore:
         query = query.where(c.user_id == user) if user is not None else query.where(c.session_id == session_id)
         return [pk for (pk,) in conn.execute(query)]
 
+    def experiment_tags(self, conn: Connection, key: str) -> dict[int, str]:
+        """Experiment id -> value of the experiment tag ``key``, for the experiments that carry it."""
+        from .schema import experiment_tags
+
+        e = experiment_tags.c
+        return {int(exp): value for exp, value in conn.execute(select(e.experiment_id, e.value).where(e.key == key))}
+
+    def experiments_with_traces(self, conn: Connection) -> list[int]:
+        c = t.traces.c
+        return [int(exp) for (exp,) in conn.execute(select(c.experiment_id).distinct())]
+
+    def older_than(self, conn: Connection, experiment_id: int, before_ms: int, limit: int) -> list[tuple[int, str]]:
+        """(pk, trace id) of at most ``limit`` of the experiment's traces started before ``before_ms``, oldest first."""
+        c = t.traces.c
+        query = (select(c.id, c.trace_id).where(c.experiment_id == experiment_id, c.request_time_ms < before_ms)
+                 .order_by(c.request_time_ms, c.id).limit(limit))
+        return [(pk, tid) for pk, tid in conn.execute(query)]
+
     def link_runs(self, conn: Connection, pks: Sequence[int], run_id: str) -> None:
         if not pks:  # nothing to link (an empty executemany is an error on PostgreSQL)
             return
