@@ -6,7 +6,7 @@
 Benchmark only, not CI. The trace (a root, chains of a hundred steps, every tenth step with a child,
 each span with inputs, outputs and a model attribute, about 600 bytes) is stored through the
 embedded service into a fresh SQLite file; a real ``modelyard server`` serves it; Debian's Chromium
-(Playwright) opens ``/traces/<id>`` in a fresh page each time. Timed from ``page.goto`` until the
+(Playwright) opens ``/traces/<id>`` in one tab, from ``about:blank`` each time. Timed from ``page.goto`` until the
 tree's rows are drawn and the browser has painted them (two animation frames after the script marks
 the tree ready), plus the navigation's own timing (server answer, DOMContentLoaded). The span tree
 is virtualised: only the rows in view are in the DOM, printed as ``rows in DOM``.
@@ -97,6 +97,7 @@ def serve(db: str, artifacts: str, port: int) -> subprocess.Popen[bytes]:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    from benchmarks.tracking.cpu import settled_cpu, tree_cpu
     from benchmarks.tracking.servers import free_port
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -113,13 +114,17 @@ def main() -> None:
     try:
         size = len(httpx.get(url, timeout=60).content)
         rows: dict[str, list[float]] = {"to painted tree": [], "server answer (responseEnd)": [],
-                                        "DOMContentLoaded": []}
+                                        "DOMContentLoaded": [], "server CPU": [], "browser CPU (Chromium + driver)": []}
         in_dom = 0
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             context = browser.new_context(viewport={"width": 1440, "height": 900})
+            page = context.new_page()  # one tab, as a user's browser: each load navigates it afresh
             for i in range(args.repeat + 1):
-                page = context.new_page()
+                page.goto("about:blank")
+                server0 = settled_cpu([proc.pid])
+                everything0 = tree_cpu(os.getpid())
+                own0 = time.process_time()
                 t0 = time.perf_counter()
                 page.goto(url, wait_until="commit")
                 page.wait_for_selector("#span-tree[data-ready]")
@@ -129,9 +134,12 @@ def main() -> None:
                 in_dom = page.locator("#span-tree .span-row").count()
                 ready = page.locator("#span-tree").get_attribute("data-ready")
                 assert ready == str(args.spans), ready
-                page.close()
+                server_cpu = settled_cpu([proc.pid]) - server0
+                browser_cpu = tree_cpu(os.getpid()) - everything0 - server_cpu - (time.process_time() - own0)
                 if i == 0:
                     continue  # the first load warms Chromium's and the server's caches
+                rows["server CPU"].append(server_cpu * 1000)
+                rows["browser CPU (Chromium + driver)"].append(browser_cpu * 1000)
                 rows["to painted tree"].append(wall)
                 rows["server answer (responseEnd)"].append(nav["responseEnd"])
                 rows["DOMContentLoaded"].append(nav["domContentLoadedEventEnd"])

@@ -80,18 +80,19 @@ def traces_page(request: Request) -> Response:
 
 def outline_json(spans: list[tuple[Any, ...]]) -> Markup:
     """The spans as columns (times in µs from the trace's first start), safe inside a ``<script>``."""
-    index = {row[0]: i for i, row in enumerate(spans)}
-    t0 = min((row[5] for row in spans), default=0)
-    end = max((row[6] or row[5] for row in spans), default=0)
+    if not spans:
+        ids: tuple[Any, ...] = ()
+        parents = names = types = statuses = starts = ends = ids
+    else:
+        ids, parents, names, types, statuses, starts, ends = zip(*spans, strict=True)
+    index = dict(zip(ids, range(len(ids)), strict=True))
+    t0 = min(starts, default=0)
+    end = max((e for e in ends if e is not None), default=t0)
     body = {
-        "ids": [row[0] for row in spans],
-        "parent": [index.get(row[1], -1) for row in spans],
-        "name": [row[2] for row in spans],
-        "type": [row[3] or "" for row in spans],
-        "status": [row[4] for row in spans],
-        "start": [(row[5] - t0) // 1000 for row in spans],
-        "dur": [-1 if row[6] is None else (row[6] - row[5]) // 1000 for row in spans],
-        "total": (end - t0) // 1000,
+        "ids": ids, "parent": [index.get(p, -1) for p in parents], "name": names, "type": types, "status": statuses,
+        "start": [(s - t0) // 1000 for s in starts],
+        "dur": [-1 if e is None else (e - s) // 1000 for s, e in zip(starts, ends, strict=True)],
+        "total": (max(end, max(starts, default=t0)) - t0) // 1000,
     }
     text = _encode(body).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)  # noqa: S704 - JSON with <, > and & escaped: cannot close the script element
