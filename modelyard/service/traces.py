@@ -152,6 +152,11 @@ class TraceService:
         if not isinstance(value, str):
             raise InvalidParameterValue(limits.invalid_value("value", value, "a tag value is a string."))
         limits.check_length("value", value, MAX_TAG_VALUE)
+        if self.redactor.active and not key.startswith("mlflow."):
+            kept = self.redactor.entries({key: value}, lambda _: False)
+            if key not in kept:
+                return  # the redaction function dropped it
+            value = str(kept[key])
         with self.store.db.write() as conn:
             row = self._row(conn, trace_id)
             self.store.traces.set_tag(conn, row.pk, key, value)

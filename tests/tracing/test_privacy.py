@@ -72,6 +72,11 @@ def test_redaction_applies_before_storage_on_every_way_in(private, tmp_path):
         info = private.traces.get_info(f"tr-{trace:032x}")
         assert info.tags["team"] == "[REDACTED]" and info.metadata["note"] == "[REDACTED]"
         assert info.request_preview == '{"q": "mail [REDACTED]"}' and info.response_preview == "card [REDACTED]"
+    # A tag set later is redacted too; one the function drops is not stored.
+    private.traces.set_tag(f"tr-{1:032x}", "owner", "write to ana@corp.io")
+    private.traces.set_tag(f"tr-{1:032x}", "api_key", "sk-999")
+    tags = private.traces.get_info(f"tr-{1:032x}").tags
+    assert tags["owner"] == "write to [REDACTED]" and "api_key" not in tags
     # The search index holds only what was stored.
     found, _ = private.traces.search([exp], "span.attributes.email = 'ana@corp.io'")
     assert found == []

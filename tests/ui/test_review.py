@@ -63,7 +63,7 @@ def test_feedback_from_the_page_takes_a_trace_off_the_queue(site):
     assert s.small in queue(http, s.experiment_id) and len(queue(http, s.experiment_id)) == 12
     token = _csrf(http, "edit", f"/experiments/{s.experiment_id}/review")
     http.cookies.set("modelyard_csrf", token)
-    form = {"csrf_token": token, "kind": "feedback", "name": "human_review", "value": "yes",
+    form = {"csrf_token": token, "kind": "feedback", "name": "human_review", "value": ["yes", ""],  # button, text
             "rationale": "cites the policy", "next": f"/experiments/{s.experiment_id}/review"}
     r = http.post(f"/traces/{s.small}/assessments", data=form, headers=_basic("edit"))
     assert r.status_code == 303 and r.headers["location"] == f"/experiments/{s.experiment_id}/review"

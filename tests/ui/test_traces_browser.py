@@ -113,3 +113,24 @@ def test_list_filters_and_opens_a_trace(page, site):
     page.locator("table.traces tbody a").first.click()
     page.wait_for_selector("#span-tree[data-ready]")
     assert page.url.endswith(f"/traces/{s.small}")
+
+
+def test_review_queue_in_the_browser(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}/review")
+    item = page.locator(f"#review-{s.small}")
+    assert item.count() == 1 and "refund policy" in item.inner_text()
+    item.locator("input[name=rationale]").fill("polite and right")
+    item.locator("button.vote-yes").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/experiments/{s.experiment_id}/review")
+    assert page.locator(f"#review-{s.small}").count() == 0  # reviewed: off the queue
+    shot(page, "review-queue")
+    page.goto(f"/traces/{s.small}")
+    row = page.locator("#assessments tbody tr").first
+    assert "human_review" in row.inner_text() and "true" in row.inner_text() and "polite and right" in row.inner_text()
+    form = page.locator("#assessments form.expectation-form")
+    form.locator("input[name=value]").fill("30 days")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#assessments tbody tr:nth-child(2)")
+    assert "expected_response" in page.locator("#assessments").inner_text()

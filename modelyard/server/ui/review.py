@@ -97,7 +97,8 @@ def add_assessment(request: Request, form: FormData) -> Response:
     body: dict[str, Any] = {
         "trace_id": trace_id, "assessment_name": str(form.get("name") or "").strip(),
         "source": {"source_type": "HUMAN", "source_id": principal.username if principal else "web-ui"},
-        kind: {"value": form_value(str(form.get("value") or ""), kind)},
+        # A vote button and the free-text field share the name: the first one given wins.
+        kind: {"value": form_value(next((str(v) for v in form.getlist("value") if str(v).strip()), ""), kind)},
     }
     rationale = str(form.get("rationale") or "").strip()
     if rationale:
