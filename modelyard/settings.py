@@ -213,7 +213,7 @@ class Settings:
         "Regular expressions whose matches are replaced in traces before anything is stored: one pattern, or a"
         " JSON list of patterns. Applied to span attributes"
         " (inputs and outputs included), events, status messages, request/response previews, and tag and"
-        " metadata values not under mlflow., on every way in (OTLP, the mlflow client, the SDK).",
+        " metadata values but ids (run, user, session), on every way in (OTLP, the mlflow client, the SDK).",
     )
     trace_redact_replacement: str = _setting("[REDACTED]", "What a match of trace_redact_patterns becomes.")
     trace_redact_function: str = _setting(

@@ -2,10 +2,11 @@
 
 **Redaction** (settings ``trace_redact_patterns`` and ``trace_redact_function``): every span
 attribute (a span's inputs and outputs included), event attribute and status message, a trace's
-request and response previews, and the values of its tags and metadata not under ``mlflow.``
-pass through it, on every way in (OTLP ``/v1/traces``, ``start_trace``, the SDK embedded), before
-the store sees them. Patterns are regular expressions; each match in a string (strings inside
-lists and objects too) becomes ``trace_redact_replacement``. The function, named
+request and response previews, and the values of its tags and metadata (but for :data:`KEPT_KEYS`,
+ids of the run, user, session and locations, kept as sent) pass through it, on every way in (OTLP
+``/v1/traces``, ``start_trace``, ``set_trace_tag``, the SDK embedded), before the store sees them.
+Patterns are regular expressions; each match in a string (strings inside lists and objects too)
+becomes ``trace_redact_replacement``. The function, named
 ``package.module:function``, is called as ``fn(key, value)`` for each attribute, tag or metadata
 entry after the patterns and returns the value to keep, or None to drop the entry.
 
@@ -31,6 +32,15 @@ INPUTS, OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
 PAYLOADS = (INPUTS, OUTPUTS)
 TRUNCATED_MARKER = "…[truncated by modelyard: {shown} of {total} characters; full copy: {where}]"
 _KEEP = frozenset({"mlflow.traceRequestId", "mlflow.spanType"})  # ids and kinds, never personal data
+# Tags and metadata that identify (a run, a user, a session, where things are): kept as sent, so
+# that a trace stays linked and "delete every trace of this user" still finds it. Every other tag
+# and metadata value is redacted, MLflow's own too (mlflow.traceInputs holds the request).
+KEPT_KEYS = frozenset({
+    "mlflow.sourceRun", "mlflow.trace.user", "mlflow.trace.session", "mlflow.artifactLocation",
+    "mlflow.trace.spansLocation", "mlflow.traceName", "mlflow.trace_schema.version", "mlflow.trace.sizeBytes",
+    "mlflow.trace.sizeStats", "mlflow.trace.tokenUsage", "mlflow.user", "mlflow.source.name", "mlflow.source.type",
+    "mlflow.source.git.commit", "mlflow.source.git.branch", "mlflow.source.git.repoURL", "mlflow.modelId",
+})
 
 RedactFunction = Callable[[str, Any], Any]
 
@@ -122,10 +132,8 @@ class Redactor:
         return replace(span, attributes=attributes, events=events, status_message=message)
 
     def info(self, info: TraceInfo) -> TraceInfo:
-        def mlflow_key(key: str) -> bool:
-            return key.startswith("mlflow.")
-
-        out = replace(info, tags=self.entries(info.tags, mlflow_key), metadata=self.entries(info.metadata, mlflow_key))
+        kept = KEPT_KEYS.__contains__
+        out = replace(info, tags=self.entries(info.tags, kept), metadata=self.entries(info.metadata, kept))
         for name in ("request_preview", "response_preview"):
             value = getattr(info, name)
             if value is not None:

@@ -28,7 +28,7 @@ from . import limits
 from .artifacts import ArtifactService
 from .experiments import ExperimentService
 from .runs import RunService
-from .trace_privacy import Redactor, bound_payloads
+from .trace_privacy import KEPT_KEYS, Redactor, bound_payloads
 from .traces_search import decode_token, encode_token, parse_filter, parse_order_by
 
 SEARCH_DEFAULT_MAX_RESULTS = 100
@@ -152,7 +152,7 @@ class TraceService:
         if not isinstance(value, str):
             raise InvalidParameterValue(limits.invalid_value("value", value, "a tag value is a string."))
         limits.check_length("value", value, MAX_TAG_VALUE)
-        if self.redactor.active and not key.startswith("mlflow."):
+        if self.redactor.active and key not in KEPT_KEYS:
             kept = self.redactor.entries({key: value}, lambda _: False)
             if key not in kept:
                 return  # the redaction function dropped it
