@@ -207,6 +207,34 @@ class Settings:
         100, "Fewest rows a reference profile may be built from; a smaller reference is refused naming this minimum."
     )
 
+    # ---- traces: privacy, storage (issue 18; service/trace_privacy.py, service/gc.py) ----
+    trace_redact_patterns: str = _setting(
+        "",
+        "Regular expressions whose matches are replaced in traces before anything is stored: one pattern, or a"
+        " JSON list of patterns. Applied to span attributes"
+        " (inputs and outputs included), events, status messages, request/response previews, and tag and"
+        " metadata values but ids (run, user, session), on every way in (OTLP, the mlflow client, the SDK).",
+    )
+    trace_redact_replacement: str = _setting("[REDACTED]", "What a match of trace_redact_patterns becomes.")
+    trace_redact_function: str = _setting(
+        "",
+        "A Python function, package.module:function, called as fn(key, value) for every span attribute, event"
+        " attribute, tag and metadata entry of a trace before it is stored (after the patterns): it returns the"
+        " value to keep, or None to drop the entry.",
+    )
+    trace_max_payload_chars: int = _setting(
+        1_000_000,
+        "Longest span input or output (mlflow.spanInputs/Outputs, as JSON text) stored whole in the database;"
+        " a longer one is cut to this length with a marker naming its full length, and its whole text is kept"
+        " as an artifact of the trace (spans/<span_id>/inputs.json). 0 stores everything whole.",
+    )
+    trace_retention_days: float = _setting(
+        0.0,
+        "Days an experiment keeps its traces, unless its tag modelyard.traces.retention_days says otherwise."
+        " Older traces are deleted every hour by the server's background workers and by `modelyard gc --traces`."
+        " 0 keeps everything.",
+    )
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``MODELYARD_*`` variables, then explicit overrides."""

@@ -65,6 +65,14 @@ class DeleteTraces(Request):
     request_ids: list[str] = []
 
 
+class DeleteTracesOf(Request):
+    """Our extension: every trace of one user or one session (``mlflow.trace.user``/``mlflow.trace.session``)."""
+
+    experiment_id: Optional[str] = None
+    user: Optional[str] = None
+    session_id: Optional[str] = None
+
+
 class SetTraceTag(Request):
     request_id: Optional[str] = None
     trace_id: Optional[str] = None

@@ -3,14 +3,15 @@
 Paths and methods are MLflow 3.17's (``service.proto``). The official client reaches some under
 ``/api/2.0/mlflow`` (tags, delete-traces, link-to-run, link-prompts) and the rest under
 ``/api/3.0/mlflow``; the first kind answers under both. A trace belongs to an experiment: reading
-one needs READ on it, changing one EDIT. Spans arrive through ``POST /v1/traces`` (OTLP), a route
+one needs READ on it, changing one EDIT, deleting every trace of a user or session (our extension,
+under ``/api/2.0/modelyard``) MANAGE. Spans arrive through ``POST /v1/traces`` (OTLP), a route
 of its own (``server/routes/traces.py``).
 """
 
 from __future__ import annotations
 
 from . import schemas_traces as s
-from .operations import API, Table, edit, read
+from .operations import API, EXT, Table, edit, manage, read
 
 t = Table("traces", "modelyard.service.handlers")
 V3 = "/api/3.0/mlflow"
@@ -25,6 +26,9 @@ def both(path: str) -> dict[str, tuple[str, ...]]:
 DELETE_TRACES = t.add("delete_traces", "POST", f"{V3}/traces/delete-traces", s.DeleteTraces,
                       "traces:delete_traces", edit("experiment", "experiment_id"), idempotent=True,
                       summary="Delete traces of an experiment by id, or older than a time.", **both("/traces/delete-traces"))
+DELETE_TRACES_OF = t.add("delete_traces_of", "POST", f"{EXT}/traces/delete-of", s.DeleteTracesOf,
+                         "traces:delete_traces_of", manage("experiment", "experiment_id"), idempotent=True,
+                         summary="Delete every trace of one user or one session in an experiment (privacy).")
 LINK_TO_RUN = t.add("link_traces_to_run", "POST", f"{V3}/traces/link-to-run", s.LinkTracesToRun,
                     "traces:link_traces_to_run", edit("run", "run_id"), idempotent=True,
                     summary="Link traces to a run.", **both("/traces/link-to-run"))

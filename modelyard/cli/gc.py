@@ -44,6 +44,11 @@ def _ids(values: tuple[str, ...]) -> list[str]:
 @click.option("--experiment-ids", multiple=True, metavar="ID[,ID...]",
               help="Purge only these experiments and all their runs (they must be deleted). Comma-separated or repeated.")
 @click.option("--dry-run", is_flag=True, help="Print what would be purged; change nothing.")
+@click.option("--traces", is_flag=True,
+              help="Instead: delete each experiment's traces older than its retention (tag"
+              " modelyard.traces.retention_days, else --older-than, else MODELYARD_TRACE_RETENTION_DAYS).")
+@click.option("--vacuum", is_flag=True, help="With --traces, on SQLite: give the freed pages back to the file system"
+              " (VACUUM rewrites the database file; writers wait meanwhile).")
 @click.option("--request-log", is_flag=True,
               help="Instead: delete served requests and feedback of the serving request log older than --older-than.")
 @store_uri_option
@@ -55,7 +60,7 @@ def _ids(values: tuple[str, ...]) -> list[str]:
               " (default: MODELYARD_DEFAULT_ARTIFACT_ROOT). More roots: MODELYARD_ARTIFACT_ROOTS.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was purged as JSON.")
 def command(older_than: str | None, run_ids: tuple[str, ...], experiment_ids: tuple[str, ...], dry_run: bool,
-            request_log: bool, backend_store_uri: str | None, artifacts_destination: str | None,
+            traces: bool, vacuum: bool, request_log: bool, backend_store_uri: str | None, artifacts_destination: str | None,
             default_artifact_root: str | None, as_json: bool) -> None:
     """Permanently delete runs and experiments in the deleted stage, with their artifacts.
 
@@ -66,6 +71,14 @@ def command(older_than: str | None, run_ids: tuple[str, ...], experiment_ids: tu
     """
     age = parse_age(older_than) if older_than is not None else None
     uri = resolve_store_uri(backend_store_uri)
+    if traces:
+        if run_ids or experiment_ids or request_log or dry_run:
+            raise click.UsageError("--traces purges old traces only: leave out --run-ids, --experiment-ids,"
+                                   " --request-log and --dry-run.")
+        _traces(_service(uri, artifacts_destination, default_artifact_root), age, vacuum, as_json)
+        return
+    if vacuum:
+        raise click.UsageError("--vacuum goes with --traces.")
     if request_log:
         if run_ids or experiment_ids:
             raise click.UsageError("--request-log purges the request log only: leave out --run-ids and --experiment-ids.")
@@ -103,6 +116,27 @@ def _service(uri: str, artifacts_destination: str | None = None, default_artifac
                                              default_artifact_root=root))
     click.get_current_context().call_on_close(service.close)
     return service
+
+
+def _traces(service: Any, age: int | None, vacuum: bool, as_json: bool) -> None:
+    from ..service import trace_retention
+
+    days = None if age is None else age / trace_retention.DAY_MS
+    try:
+        report = trace_retention.purge_traces(service, days)
+    except InvalidParameterValue as exc:
+        raise click.ClickException(exc.message) from exc
+    vacuumed = trace_retention.vacuum(service) if vacuum else False
+    if as_json:
+        echo_json({**report.to_dict(), "vacuumed": vacuumed})
+        return
+    for exp, count in report.by_experiment.items():
+        click.echo(f"Deleted {count} traces of experiment {exp}.")
+    for exp, value in report.bad_tags.items():
+        click.echo(f"Experiment {exp}: tag {trace_retention.RETENTION_TAG}={value!r} is not a number of days;"
+                   " the default retention applied.", err=True)
+    click.echo(f"Deleted {report.traces} traces and the files of {report.artifacts_deleted}."
+               + (" Vacuumed the database." if vacuumed else ""))
 
 
 def _request_log(uri: str, age: int | None, dry_run: bool, as_json: bool) -> None:

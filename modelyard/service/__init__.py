@@ -62,6 +62,7 @@ class TrackingService:
         from .registry import RegistryService
         from .runs import RunService
         from .trace_assessments import AssessmentService
+        from .trace_privacy import Redactor
         from .traces import TraceService
         from .webhooks import WebhooksService
 
@@ -84,6 +85,10 @@ class TrackingService:
         self.pipelines = PipelinesService(self.store, self)
         self.auth = AuthService(self.store.auth, settings)
         self.traces = TraceService(self.store, self.experiments, self.runs)
+        self.traces.redactor = Redactor.from_settings(
+            settings.trace_redact_patterns, settings.trace_redact_replacement, settings.trace_redact_function)
+        self.traces.payload_limit = settings.trace_max_payload_chars
+        self.traces.artifacts = self.artifacts
         self.assessments = AssessmentService(self.store, self.traces)
         self.monitoring = MonitoringService(self.store, self)
         self.experiments.ensure_default()

@@ -10,11 +10,12 @@ rationale and metadata (merged); source, span and creation time never change.
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from typing import Any
 
-from ..entities.traces import format_timestamp, timestamp_ms
+from ..entities.traces import decode_any_value, format_timestamp, timestamp_ms
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.traces import attribute_text
@@ -26,6 +27,8 @@ KINDS = ("feedback", "expectation")
 SOURCE_TYPES = ("HUMAN", "LLM_JUDGE", "CODE", "SOURCE_TYPE_UNSPECIFIED")
 _UPDATABLE = ("assessment_name", "expectation", "feedback", "rationale", "metadata")
 MAX_NAME = 250
+EXPORT_PAGE = 1000
+INPUTS, OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
 
 
 def assessment_not_found(trace_id: str, assessment_id: str) -> ResourceDoesNotExist:
@@ -173,6 +176,50 @@ class AssessmentService:
                     old["valid"] = True
                     self.store.traces.set_assessment_valid(conn, overrides, True, old)
             self.store.traces.delete_assessment(conn, row.pk, assessment_id)
+
+
+    def export_page(self, experiment_id: Any, after: tuple[int, str] | None = None,
+                    limit: int = EXPORT_PAGE) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+        """One page of the experiment's valid assessments as rows of a dataset, and where the next starts.
+
+        Each row: the trace's id, its inputs and outputs (its root span's, whole; else the previews),
+        and the assessment (name, kind, value, rationale, source, times)."""
+        exp_id = limits.parse_experiment_id(experiment_id)
+        with self.store.db.read() as conn:
+            found = self.store.traces.assessments_page(conn, exp_id, after, limit)
+            roots = self.store.traces.root_spans(conn, sorted({r[0] for r in found}))
+        payloads = {pk: _root_payloads(content) for pk, content in roots.items()}
+        rows = []
+        for pk, trace_id, request, response, raw in found:
+            body = json.loads(raw)
+            kind = _kind(body)
+            inputs, outputs = payloads.get(pk, (None, None))
+            source = body.get("source") or {}
+            rows.append({
+                "trace_id": trace_id, "inputs": request if inputs is None else inputs,
+                "outputs": response if outputs is None else outputs, "assessment_id": body["assessment_id"],
+                "name": body["assessment_name"], "kind": kind, "value": _value(body, kind),
+                "rationale": body.get("rationale"), "source_type": source.get("source_type"),
+                "source_id": source.get("source_id"), "create_time": body.get("create_time"),
+                "span_id": body.get("span_id"),
+            })
+        last = (found[-1][0], json.loads(found[-1][4])["assessment_id"]) if len(found) == limit else None
+        return rows, last
+
+
+def _root_payloads(content: str) -> tuple[Any, Any]:
+    """A root span's inputs and outputs, decoded (MLflow stores them as JSON text)."""
+    out: dict[str, Any] = {}
+    for kv in json.loads(content).get("attributes", []):
+        if kv.get("key") in (INPUTS, OUTPUTS):
+            value = decode_any_value(kv.get("value") or {})
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            out[kv["key"]] = value
+    return out.get(INPUTS), out.get(OUTPUTS)
 
 
 def _ms(stamp: Any, default: int) -> int:

@@ -14,6 +14,8 @@ Assessments (feedback and expectations) are in :mod:`.trace_assessments`.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -23,8 +25,10 @@ from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, TraceRow
 from . import limits
+from .artifacts import ArtifactService
 from .experiments import ExperimentService
 from .runs import RunService
+from .trace_privacy import KEPT_KEYS, Redactor, bound_payloads
 from .traces_search import decode_token, encode_token, parse_filter, parse_order_by
 
 SEARCH_DEFAULT_MAX_RESULTS = 100
@@ -53,6 +57,28 @@ class TraceService:
         self.store = store
         self.experiments = experiments
         self.runs = runs
+        # Set by TrackingService from the settings (trace_privacy.py): redaction before storage,
+        # the longest inputs/outputs stored whole, and where the whole text of a longer one goes.
+        self.redactor = Redactor()
+        self.payload_limit = 0
+        self.artifacts: ArtifactService | None = None
+
+    def _redacted(self, spans: Sequence[Span]) -> Sequence[Span]:
+        return [self.redactor.span(s) for s in spans] if self.redactor.active else spans
+
+    def _bounded(self, spans: Sequence[Span], location: str) -> Sequence[Span]:
+        """Spans with their inputs and outputs cut to ``payload_limit``, whole copies as trace artifacts."""
+        if self.payload_limit <= 0:
+            return spans
+        artifacts = self.artifacts
+
+        def keep(span: Span, name: str, text: str) -> None:
+            assert artifacts is not None
+            repo = artifacts.repository(f"{location}/traces/{span.trace_id}/artifacts")
+            repo.put(f"spans/{span.span_id}/{name}.json", io.BytesIO(text.encode("utf-8")))
+
+        return [bound_payloads(s, self.payload_limit, f"{location}/traces/{s.trace_id}/artifacts",
+                               keep if artifacts is not None else None) for s in spans]
 
     # ---- writes ---------------------------------------------------------------
 
@@ -70,12 +96,14 @@ class TraceService:
         exp_id = limits.parse_experiment_id(experiment_id, "x-mlflow-experiment-id")
         if run_id is not None:
             limits.check_run_id(run_id, "x-mlflow-run-id")
+        spans = self._redacted(spans)
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
             if run_id is not None and not self.store.traces.run_exists(tx, run_id):
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found (header x-mlflow-run-id).")
             if not spans:
                 return 0
+            spans = self._bounded(spans, location)
             fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
             return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id)
 
@@ -92,6 +120,8 @@ class TraceService:
     def start_trace(self, info: dict[str, Any]) -> TraceInfo:
         """Record the trace info the client sent (``POST /api/3.0/mlflow/traces``)."""
         parsed = parse_trace_info(info)
+        if self.redactor.active:
+            parsed = self.redactor.info(parsed)
         exp_id = limits.parse_experiment_id(parsed.experiment_id, "trace.trace_info.trace_location")
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
@@ -103,9 +133,13 @@ class TraceService:
         """Spans and the infos of their traces in one transaction (the SDK's embedded batches)."""
         exp_id = limits.parse_experiment_id(experiment_id)
         parsed = [parse_trace_info(info) for info in infos]
+        if self.redactor.active:
+            parsed = [self.redactor.info(p) for p in parsed]
+        spans = self._redacted(spans)
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
             if spans:
+                spans = self._bounded(spans, location)
                 fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
                 self.store.traces.ingest(tx, exp_id, spans, fixed)
             for info in parsed:
@@ -118,6 +152,11 @@ class TraceService:
         if not isinstance(value, str):
             raise InvalidParameterValue(limits.invalid_value("value", value, "a tag value is a string."))
         limits.check_length("value", value, MAX_TAG_VALUE)
+        if self.redactor.active and key not in KEPT_KEYS:
+            kept = self.redactor.entries({key: value}, lambda _: False)
+            if key not in kept:
+                return  # the redaction function dropped it
+            value = str(kept[key])
         with self.store.db.write() as conn:
             row = self._row(conn, trace_id)
             self.store.traces.set_tag(conn, row.pk, key, value)
@@ -150,6 +189,22 @@ class TraceService:
             raise InvalidParameterValue(limits.invalid_value("max_traces", max_traces, "use a positive number."))
         with self.store.db.write() as conn:
             pks = self.store.traces.pks_to_delete(conn, exp_id, trace_ids or None, max_timestamp_millis, max_traces)
+            return self.store.traces.delete(conn, pks)
+
+    def delete_of(self, experiment_id: Any, user: str | None = None, session_id: str | None = None) -> int:
+        """Delete every trace of one user or one session in an experiment (spans, tags, metadata,
+        assessments and links with them, in one transaction); return how many."""
+        if experiment_id is None or experiment_id == "":
+            raise InvalidParameterValue(limits.missing_value("experiment_id"))
+        exp_id = limits.parse_experiment_id(experiment_id)
+        if bool(user) == bool(session_id):
+            raise InvalidParameterValue(
+                "Pass either 'user' or 'session_id' (as the trace's metadata mlflow.trace.user or"
+                " mlflow.trace.session holds it), not both and not neither.")
+        limits.check_length("user" if user else "session_id", user or session_id, 250)
+        self.experiments.get(exp_id)
+        with self.store.db.write() as conn:
+            pks = self.store.traces.pks_of(conn, exp_id, user=user or None, session_id=session_id or None)
             return self.store.traces.delete(conn, pks)
 
     def link_to_run(self, trace_ids: Sequence[str], run_id: Any) -> None:
@@ -215,6 +270,25 @@ class TraceService:
             last = spans[-1]
             token = f"{0 if last.parent_span_id is None else 1}.{last.start_time_ns}.{last.span_id}"
         return info, spans, token
+
+    def outline(self, trace_id: str) -> tuple[TraceInfo, list[tuple[Any, ...]]]:
+        """The trace's info and every span's (span_id, parent_span_id, name, type, status, start_time_ns,
+        end_time_ns), by start time: no span content, so a 32,000-span trace is a small read."""
+        with self.store.db.read() as conn:
+            row = self._row(conn, trace_id)
+            return self.store.traces.infos(conn, [row.pk])[0], self.store.traces.outline(conn, row.pk)
+
+    def span(self, trace_id: str, span_id: str) -> dict[str, Any]:
+        """One span of the trace as OpenTelemetry protobuf JSON (404 for an unknown span)."""
+        if not re.fullmatch(r"[0-9a-f]{16}", span_id or ""):
+            raise InvalidParameterValue(limits.invalid_value("span_id", span_id, "a span id is 16 hex digits."))
+        with self.store.db.read() as conn:
+            row = self._row(conn, trace_id)
+            content = self.store.traces.span(conn, row.pk, span_id)
+        if content is None:
+            raise ResourceDoesNotExist(f"Trace '{trace_id}' has no span '{span_id}'.")
+        found: dict[str, Any] = json.loads(content)
+        return found
 
     def batch_get(self, trace_ids: Sequence[str], with_spans: bool = True,
                   experiment_ids: Sequence[Any] | None = None) -> list[tuple[TraceInfo, list[StoredSpan]]]:

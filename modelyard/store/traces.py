@@ -213,6 +213,32 @@ class TraceStore:
             query = query.limit(max_traces)
         return [pk for (pk,) in conn.execute(query)]
 
+    def pks_of(self, conn: Connection, experiment_id: int, *, user: str | None = None,
+               session_id: str | None = None) -> list[int]:
+        """The traces of one user or one session in an experiment."""
+        c = t.traces.c
+        query = select(c.id).where(c.experiment_id == experiment_id)
+        query = query.where(c.user_id == user) if user is not None else query.where(c.session_id == session_id)
+        return [pk for (pk,) in conn.execute(query)]
+
+    def experiment_tags(self, conn: Connection, key: str) -> dict[int, str]:
+        """Experiment id -> value of the experiment tag ``key``, for the experiments that carry it."""
+        from .schema import experiment_tags
+
+        e = experiment_tags.c
+        return {int(exp): value for exp, value in conn.execute(select(e.experiment_id, e.value).where(e.key == key))}
+
+    def experiments_with_traces(self, conn: Connection) -> list[int]:
+        c = t.traces.c
+        return [int(exp) for (exp,) in conn.execute(select(c.experiment_id).distinct())]
+
+    def older_than(self, conn: Connection, experiment_id: int, before_ms: int, limit: int) -> list[tuple[int, str]]:
+        """(pk, trace id) of at most ``limit`` of the experiment's traces started before ``before_ms``, oldest first."""
+        c = t.traces.c
+        query = (select(c.id, c.trace_id).where(c.experiment_id == experiment_id, c.request_time_ms < before_ms)
+                 .order_by(c.request_time_ms, c.id).limit(limit))
+        return [(pk, tid) for pk, tid in conn.execute(query)]
+
     def link_runs(self, conn: Connection, pks: Sequence[int], run_id: str) -> None:
         if not pks:  # nothing to link (an empty executemany is an error on PostgreSQL)
             return
@@ -258,6 +284,28 @@ class TraceStore:
         a = t.trace_assessments.c
         return bool(conn.execute(
             delete(t.trace_assessments).where(a.trace_pk == pk, a.assessment_id == assessment_id)).rowcount)
+
+    def assessments_page(self, conn: Connection, experiment_id: int, after: tuple[int, str] | None,
+                         limit: int) -> list[tuple[int, str, str | None, str | None, str]]:
+        """(trace pk, trace id, request preview, response preview, assessment body) of the experiment's
+        valid assessments, by trace then assessment id, after ``after`` (the last (pk, assessment id))."""
+        c, a = t.traces.c, t.trace_assessments.c
+        query = (select(c.id, c.trace_id, c.request_preview, c.response_preview, a.body, a.assessment_id)
+                 .select_from(t.traces.join(t.trace_assessments, a.trace_pk == c.id))
+                 .where(c.experiment_id == experiment_id, a.valid.is_(True)))
+        if after is not None:
+            query = query.where(or_(c.id > after[0], and_(c.id == after[0], a.assessment_id > after[1])))
+        query = query.order_by(c.id, a.assessment_id).limit(limit)
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
+
+    def root_spans(self, conn: Connection, pks: Sequence[int]) -> dict[int, str]:
+        """The root span's content of each of ``pks`` that has one."""
+        s = t.spans.c
+        out: dict[int, str] = {}
+        for chunk in _chunks(list(pks)):
+            out.update((pk, content) for pk, content in conn.execute(
+                select(s.trace_pk, s.content).where(s.trace_pk.in_(chunk), s.parent_span_id.is_(None))))
+        return out
 
     # ---- reads ----------------------------------------------------------------
 
@@ -319,6 +367,22 @@ class TraceStore:
             out += map(StoredSpan._make, cur.fetchall())
         cur.close()
         return out
+
+    def outline(self, conn: Connection, pk: int) -> list[tuple[Any, ...]]:
+        """Every span of the trace without its content: (span_id, parent_span_id, name, type, status,
+        start_time_ns, end_time_ns), by start time. What the trace page draws its tree and timeline from."""
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute("SELECT span_id, parent_span_id, name, type, status, start_time_ns, end_time_ns FROM spans"
+                    f" WHERE trace_pk = {self.db.ph} ORDER BY start_time_ns, span_id", (pk,))
+        rows = list(cur.fetchall())
+        cur.close()
+        return rows
+
+    def span(self, conn: Connection, pk: int, span_id: str) -> str | None:
+        """One span's content (OpenTelemetry protobuf JSON), or None."""
+        s = t.spans.c
+        found = conn.execute(select(s.content).where(s.trace_pk == pk, s.span_id == span_id)).scalar()
+        return None if found is None else str(found)
 
     def search(self, conn: Connection, experiment_ids: Sequence[int], filters: Sequence[Comparison],
                order: Sequence[tuple[str, bool]], limit: int, offset: int,

@@ -75,6 +75,10 @@ def delete_traces(svc: TrackingService, req: s.DeleteTraces) -> dict[str, Any]:
     return {"traces_deleted": deleted}
 
 
+def delete_traces_of(svc: TrackingService, req: s.DeleteTracesOf) -> dict[str, Any]:
+    return {"traces_deleted": svc.traces.delete_of(req.experiment_id, req.user, req.session_id)}
+
+
 def set_trace_tag(svc: TrackingService, req: s.SetTraceTag) -> None:
     svc.traces.set_tag(req.trace_id or req.request_id or "", req.key, req.value)
 

@@ -1,0 +1,23 @@
+"""The trace pages of the web UI (``server/ui/traces.py``, ``server/ui/review.py``): an experiment's
+traces, one trace, a span, the review queue, assessments logged from a page, the assessments' export.
+
+Reading needs READ on the experiment (of the trace), as every other page; logging feedback or an
+expectation needs EDIT on the trace's experiment, as the REST API's ``create_assessment``.
+"""
+
+from __future__ import annotations
+
+from ..ui import review, traces
+from ..ui.render import action, page
+
+READ_EXPERIMENT = ("READ", "experiment", "experiment_id")
+READ_TRACE, EDIT_TRACE = ("READ", "trace", "trace_id"), ("EDIT", "trace", "trace_id")
+
+ABSOLUTE_ROUTES = [
+    ("/experiments/{experiment_id}/traces", ["GET"], page(traces.traces_page, READ_EXPERIMENT)),
+    ("/experiments/{experiment_id}/review", ["GET"], page(review.review_page, READ_EXPERIMENT)),
+    ("/experiments/{experiment_id}/assessments.{format}", ["GET"], page(review.export, READ_EXPERIMENT)),
+    ("/traces/{trace_id}", ["GET"], page(traces.trace_page, READ_TRACE)),
+    ("/traces/{trace_id}/spans/{span_id}", ["GET"], page(traces.span_fragment, READ_TRACE)),
+    ("/traces/{trace_id}/assessments", ["POST"], action(review.add_assessment, EDIT_TRACE)),
+]
