@@ -100,9 +100,9 @@ def search(
         page_token=page_token,
     )
     if not page.items and not page_token and filter_string:
-        from .search_hint import unknown_keys
+        from ..service.search_hint import unknown_keys
 
-        if problems := unknown_keys(c, ids, filter_string):
+        if problems := unknown_keys(c.search_runs, ids, filter_string):
             raise click.ClickException(" ".join(problems))
     _echo_runs(page, as_json, first_metrics=_metric_keys(order_by))
 

@@ -95,3 +95,15 @@ def test_bad_lifecycle_requests_are_clear_and_change_nothing(ui, seeded_service)
         from .conftest import with_csrf_token
         with_csrf_token(client)
     assert svc.runs.get(s.runs["forest-c"]).info.lifecycle_stage == LifecycleStage.ACTIVE
+
+
+def test_a_filter_naming_an_unknown_metric_or_param_says_so(ui):
+    client, s = ui
+    base = f"/experiments/{s.experiment_id}"
+    html = client.get(base, params={"q": "metrics.acuracy > 0.5 and params.lr = '0.1'"}).text
+    assert "No run in these experiments has a metric named &#39;acuracy&#39;. Did you mean metrics.accuracy?" in html
+    assert "named &#39;lr&#39;" not in html
+    html = client.get(base, params={"q": "params.modle = 'tree'"}).text
+    assert "has a param named &#39;modle&#39;. Did you mean params.model?" in html
+    known = client.get(base, params={"q": "params.model = 'nothing'"}).text
+    assert 'id="runs-hint"' not in known and "clear it" in known

@@ -16,6 +16,7 @@ from ...entities import Run, ViewType
 from ...errors import InvalidParameterValue, ModelyardError
 from ...service import TrackingService
 from ...service.search import decode_page_token, encode_page_token
+from ...service.search_hint import unknown_keys
 from ..auth import require
 from .render import inline_status, render, service
 
@@ -199,6 +200,9 @@ def experiment_page(request: Request, *, query: QueryParams | None = None, notic
         error = exc.message
     all_runs = [r.run for r in rows] + [c.run for r in rows for c in r.children]
     columns = _columns(tokens, all_runs)
+    hints: list[str] = []
+    if q and not rows and not error and not token:  # why nothing matched: a metric or param no run has
+        hints = unknown_keys(svc.runs.search, [experiment.experiment_id], q)
     offset = decode_page_token(token) if token and not error else 0
     prev_token = None if offset == 0 else (encode_page_token(offset - size) if offset > size else "")
     chart_runs = qp.getlist("run") or [r.info.run_id for r in all_runs[:MAX_CHART_RUNS]]
@@ -210,7 +214,7 @@ def experiment_page(request: Request, *, query: QueryParams | None = None, notic
         q=q, order=order, size=size, sizes=PAGE_SIZES, group=group, view=view, error=error,
         next_token=next_token, prev_token=prev_token, offset=offset, params=params,
         chart_runs=chart_runs[:MAX_CHART_RUNS], metric=qp.get("metric") or (metric_keys[0] if metric_keys else ""),
-        metric_keys=metric_keys, parent_tag=PARENT_TAG, show=show, notice=notice, tokens=tokens,
+        metric_keys=metric_keys, parent_tag=PARENT_TAG, show=show, notice=notice, tokens=tokens, hints=hints,
     )
     if remember is not None:
         path = f"/experiments/{experiment.experiment_id}"
