@@ -20,7 +20,7 @@ _PREFIX = {PARAM: "params", METRIC: "metrics"}
 
 
 class SearchRuns(Protocol):
-    def __call__(self, experiment_ids: list[str], filter_string: str | None = ..., run_view_type: str = ...,
+    def __call__(self, experiment_ids: list[str], filter_string: str = ..., run_view_type: str = ...,
                  max_results: int = ...) -> Any: ...
 
 
