@@ -107,3 +107,36 @@ def test_a_filter_naming_an_unknown_metric_or_param_says_so(ui):
     assert "has a param named &#39;modle&#39;. Did you mean params.model?" in html
     known = client.get(base, params={"q": "params.model = 'nothing'"}).text
     assert 'id="runs-hint"' not in known and "clear it" in known
+
+
+def test_delete_restore_and_registry_edits_on_both_databases(db_uri, tmp_path):
+    """The UI's writes on SQLite and PostgreSQL: a bulk delete is all or nothing, undo restores."""
+    from starlette.testclient import TestClient
+
+    from modelyard.server import create_app
+    from modelyard.service import TrackingService
+
+    from .conftest import with_csrf_token
+    from .seed import seed, settings_for
+
+    svc = TrackingService(settings_for(db_uri, str(tmp_path / "artifacts")))
+    try:
+        s = seed(svc)
+        with TestClient(create_app(service=svc), follow_redirects=False) as client:
+            with_csrf_token(client)
+            base = f"/experiments/{s.experiment_id}"
+            a, b = s.runs["tree-a"], s.runs["linear-b"]
+            partly = client.post(f"{base}/runs/delete", data={"run": [a, s.runs["xss"], "e" * 32]})
+            assert partly.status_code == 400
+            assert svc.runs.get(a).info.lifecycle_stage == LifecycleStage.ACTIVE
+            deleted = client.post(f"{base}/runs/delete", data={"run": [a, b]})
+            assert "Deleted 2 runs" in deleted.text
+            assert {svc.runs.get(r).info.lifecycle_stage for r in (a, b)} == {LifecycleStage.DELETED}
+            assert "Restored 2 runs" in client.post(f"{base}/runs/restore", data={"run": [a, b]}).text
+            assert {svc.runs.get(r).info.lifecycle_stage for r in (a, b)} == {LifecycleStage.ACTIVE}
+            assert client.post(f"/models/{s.model}/description", data={"description": "*new*"}).status_code == 303
+            assert client.post(f"/models/{s.model}/versions/1/tags", data={"key": "k", "value": "v"}).status_code == 303
+            assert svc.registry.get_registered_model(s.model).description == "*new*"
+            assert svc.registry.get_model_version(s.model, 1).tags == {"k": "v"}
+    finally:
+        svc.close()
