@@ -225,6 +225,7 @@ def test_mlflow_links_land_on_the_same_page(page, site):
         page.goto(link)
         page.wait_for_url(re.compile(re.escape(path) + "$"))
         sync_api.expect(page.locator("h1")).to_contain_text(heading)
+    shots(page, "mlflow-link-model")
     page.goto("/#/no-such-page")  # an unknown fragment stays on the experiments list
     sync_api.expect(page.locator("h1")).to_have_text("Experiments")
     shot(page, "mlflow-link-fallback")
@@ -345,6 +346,12 @@ def test_edit_a_model_description_and_compare_two_versions(page, site):
     sync_api.expect(page.locator("table.compare-versions")).to_contain_text("forest-c")
     sync_api.expect(page.locator("table.compare-versions tr.differs").first).to_be_visible()
     shots(page, "model-versions-compared")
+    page.get_by_role("link", name="Version 2", exact=True).click()
+    page.wait_for_url(re.compile(r"/versions/2$"))
+    page.get_by_role("textbox", name=re.compile("^Description")).fill("Retrained on *May* data.")  # open: none yet
+    page.get_by_role("button", name="Save description").click()
+    sync_api.expect(page.locator("#description .markdown em")).to_have_text("May")
+    shots(page, "model-version-edited")
 
 
 AXE_PAGES = ("/", "/experiments/{exp}", "/experiments/{exp}?group=1", "/runs/{run}", "/compare?run={run}&run={run2}",
