@@ -202,7 +202,10 @@ def experiment_page(request: Request, *, query: QueryParams | None = None, notic
     columns = _columns(tokens, all_runs)
     hints: list[str] = []
     if q and not rows and not error and not token:  # why nothing matched: a metric or param no run has
-        hints = unknown_keys(svc.runs.search, [experiment.experiment_id], q)
+        try:
+            hints = unknown_keys(svc.runs.search, [experiment.experiment_id], q)
+        except ModelyardError:
+            hints = []
     offset = decode_page_token(token) if token and not error else 0
     prev_token = None if offset == 0 else (encode_page_token(offset - size) if offset > size else "")
     chart_runs = qp.getlist("run") or [r.info.run_id for r in all_runs[:MAX_CHART_RUNS]]
