@@ -14,6 +14,7 @@ from .output import (
     format_time,
     json_option,
     reading_client,
+    store_name,
     tracking_uri_option,
     view_option,
 )
@@ -35,7 +36,9 @@ def list_(view: str, filter_string: str | None, tracking_uri: str | None, as_jso
     if as_json:
         echo_json({"experiments": [e.to_dict() for e in experiments]})
         return
-    echo_table((_row(e) for e in experiments), ["ID", "NAME", "STAGE", "CREATED", "ARTIFACT LOCATION"])
+    shown = "" if view == "active" else f"{view} "
+    echo_table((_row(e) for e in experiments), ["ID", "NAME", "STAGE", "CREATED", "ARTIFACT LOCATION"],
+               empty=f"No {shown}experiments{' match' if filter_string else ''} in the store at {store_name(tracking_uri)}.")
 
 
 def _row(e: Experiment) -> list[object]:

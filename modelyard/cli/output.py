@@ -100,6 +100,24 @@ def client(tracking_uri: str | None) -> Client:
     return c
 
 
+def store_name(tracking_uri: str | None) -> str:
+    """Where a command looks, for its messages: the embedded store's folder (or SQLite URI), else the
+    tracking URI without any credentials in it."""
+    import os
+    from urllib.parse import urlsplit, urlunsplit
+
+    from ..client.uri import embedded_database_file, get_tracking_uri
+
+    uri = tracking_uri or get_tracking_uri()
+    if embedded_database_file(uri) is not None:
+        return uri if uri.startswith("sqlite:") else os.path.abspath(uri)
+    parts = urlsplit(uri)
+    if parts.password or parts.username:
+        host = parts.hostname or ""
+        parts = parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host)
+    return urlunsplit(parts)
+
+
 def reading_client(tracking_uri: str | None) -> Client:
     """:func:`client` for a command that only reads: a missing embedded store is an error naming where it was looked
     for, never created empty."""
@@ -110,9 +128,8 @@ def reading_client(tracking_uri: str | None) -> Client:
     uri = tracking_uri or get_tracking_uri()
     database = embedded_database_file(uri)
     if database is not None and not os.path.exists(database):
-        where = uri if uri.startswith("sqlite:") else os.path.abspath(uri)
         raise click.ClickException(
-            f"No modelyard store at {where}. Log a run there to create one (e.g. modelyard quickstart),"
+            f"No modelyard store at {store_name(uri)}. Log a run there to create one (e.g. modelyard quickstart),"
             " or point --tracking-uri or MODELYARD_TRACKING_URI at an existing store."
         )
     return client(tracking_uri)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from .output import (
 if TYPE_CHECKING:
     from ..pipelines import PipelineFailed
 
+CAPTURED_LINES = 40  # of a failed step's stdout and stderr, printed after its traceback
 _MARKS = {"finished": "ok", "cached": "cached", "reused": "reused", "failed": "FAILED", "skipped": "skipped",
           "retrying": "retry", "started": "..."}
 
@@ -99,11 +101,38 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _failed(exc: PipelineFailed, failed: list[Any]) -> click.ClickException:
-    """The run's one-line error, after each failed step's traceback (file and line) on stderr."""
+def _captured(tracking_uri: str | None, run_id: str) -> list[tuple[str, str]]:
+    """(name, last lines) of what a step's run captured on stdout and stderr (its ``logs/`` artifacts)."""
+    import tempfile
+
+    out = []
+    try:
+        client = reading_client(tracking_uri)
+        names = {os.path.basename(f.path) for f in client.list_artifacts(run_id, "logs")}
+        with tempfile.TemporaryDirectory() as folder:
+            for stream in ("stdout", "stderr"):
+                if f"{stream}.txt" not in names:
+                    continue
+                local = client.download_artifacts(run_id, f"logs/{stream}.txt", folder)
+                with open(local, encoding="utf-8", errors="replace") as fh:
+                    lines = fh.read().rstrip("\n").splitlines()
+                shown = lines[-CAPTURED_LINES:]
+                more = f" (last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown) else ""
+                out.append((stream + more, "\n".join(shown)))
+    except Exception:  # noqa: BLE001 - the step's error and traceback are the news; its logs are extra
+        return out
+    return out
+
+
+def _failed(exc: PipelineFailed, failed: list[Any], tracking_uri: str | None) -> click.ClickException:
+    """The run's one-line error, after each failed step's traceback (file and line) and what it
+    printed, on stderr."""
     for task in failed:
         if task.traceback:
-            click.echo(f"\nstep {task.key!r} failed:\n{task.traceback.rstrip()}\n", err=True)
+            click.echo(f"\nstep {task.key!r} failed:\n{task.traceback.rstrip()}", err=True)
+        for stream, text in _captured(tracking_uri, task.run_id) if task.run_id else []:
+            click.echo(f"\nstep {task.key!r} {stream}:\n{text}", err=True)
+        click.echo("", err=True)
     return click.ClickException(exc.message)
 
 
@@ -150,7 +179,7 @@ def run(reference: str, params: tuple[str, ...], executor: str | None, max_worke
                           progress=_progress(quiet or as_json, failed), from_cli=True, trigger=trigger,
                           tick_id=tick_id, event_id=event_id, reuse_code_outputs=not server_launched)
     except PipelineFailed as exc:
-        raise _failed(exc, failed) from exc
+        raise _failed(exc, failed, tracking_uri) from exc
     _run_result(result, as_json, quiet)
 
 
@@ -176,7 +205,7 @@ def resume_(run_id: str, executor: str | None, reference: str | None, quiet: boo
                         allow_files=not server_launched, reuse_code_outputs=not server_launched,
                         progress=_progress(quiet or as_json, failed))
     except PipelineFailed as exc:
-        raise _failed(exc, failed) from exc
+        raise _failed(exc, failed, tracking_uri) from exc
     _run_result(result, as_json, quiet)
 
 

@@ -22,6 +22,7 @@ from .output import (
     json_option,
     key_values,
     reading_client,
+    store_name,
     tracking_uri_option,
     view_option,
 )
@@ -61,9 +62,12 @@ def list_(
     if (experiment_id is None) == (experiment_name is None):
         raise click.UsageError("Give one of --experiment-id or --experiment-name.")
     c = reading_client(tracking_uri)
-    ids = _experiment_ids(c, [experiment_id] if experiment_id else [], [experiment_name] if experiment_name else [])
+    ids = _experiment_ids(c, [experiment_id] if experiment_id else [], [experiment_name] if experiment_name else [],
+                          tracking_uri)
     page = c.search_runs(ids, run_view_type=VIEWS[view], max_results=max_results, page_token=page_token)
-    _echo_runs(page, as_json)
+    shown = "" if view == "active" else f"{view} "
+    _echo_runs(page, as_json, empty=f"No {shown}runs in experiment {experiment_name or experiment_id!r} of the store "
+                                    f"at {store_name(tracking_uri)}.")
 
 
 @command.command("search")
@@ -88,7 +92,7 @@ def search(
 ) -> None:
     """Search runs with MLflow's grammar (metrics., params., tags., attributes., datasets.)."""
     c = reading_client(tracking_uri)
-    ids = _experiment_ids(c, list(experiment_ids), list(experiment_names))
+    ids = _experiment_ids(c, list(experiment_ids), list(experiment_names), tracking_uri)
     if not ids:
         ids = [e.experiment_id for e in c.search_experiments()]
     page = c.search_runs(
@@ -100,9 +104,9 @@ def search(
         page_token=page_token,
     )
     if not page.items and not page_token and filter_string:
-        from .search_hint import unknown_keys
+        from ..service.search_hint import unknown_keys
 
-        if problems := unknown_keys(c, ids, filter_string):
+        if problems := unknown_keys(c.search_runs, ids, filter_string):
             raise click.ClickException(" ".join(problems))
     _echo_runs(page, as_json, first_metrics=_metric_keys(order_by))
 
@@ -173,17 +177,17 @@ def delete(run_ids: tuple[str, ...], tracking_uri: str | None, as_json: bool) ->
 # ---- helpers ------------------------------------------------------------------
 
 
-def _experiment_ids(c: Client, ids: list[str], names: list[str]) -> list[str]:
+def _experiment_ids(c: Client, ids: list[str], names: list[str], tracking_uri: str | None) -> list[str]:
     resolved = [c.get_experiment(i).experiment_id for i in ids]  # an unknown id is an error, not "No runs."
     for name in names:
         experiment = c.get_experiment_by_name(name)
         if experiment is None:
-            raise click.ClickException(f"Experiment {name!r} does not exist.")
+            raise click.ClickException(f"Experiment {name!r} does not exist in the store at {store_name(tracking_uri)}.")
         resolved.append(experiment.experiment_id)
     return resolved
 
 
-def _echo_runs(page: PagedList, as_json: bool, first_metrics: Sequence[str] = ()) -> None:
+def _echo_runs(page: PagedList, as_json: bool, first_metrics: Sequence[str] = (), empty: str = "No runs.") -> None:
     runs: list[Run] = page.items
     if as_json:
         body: dict[str, object] = {"runs": [r.to_dict() for r in runs]}
@@ -205,7 +209,7 @@ def _echo_runs(page: PagedList, as_json: bool, first_metrics: Sequence[str] = ()
         ]
         for r in runs
     )
-    echo_table(rows, headers, empty="No runs.")
+    echo_table(rows, headers, empty=empty)
     if page.next_page_token:
         click.echo(f"More runs: add --page-token {page.next_page_token}", err=True)
 

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 from ..errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 
 _REGISTRY_REF = re.compile(r"^(?:models?:/*)?([\w.-]+)[@:]([\w.-]+)$")
+_SCHEME = re.compile(r"^models?:/*")
 _STAGES = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
 
 
@@ -100,6 +101,9 @@ def _mistyped_registry_ref(uri: str) -> bool:
 
 def registry_hint(text: str) -> str:
     """`` For ... write models:/NAME@ALIAS.`` when ``text`` looks like a registry reference typed another way."""
+    bare = _SCHEME.sub("", text)
+    if bare != text and bare and not re.search(r"[@:/]", bare):  # models:churn
+        return f" For a registered model write models:/{bare}@ALIAS or models:/{bare}/VERSION."
     m = _REGISTRY_REF.match(text)
     if m is None:
         if text and os.sep not in text and "/" not in text:

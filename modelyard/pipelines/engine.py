@@ -12,8 +12,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import io
 import json
+import linecache
 import random
+import re
+import sys
 import threading
 import time
 import uuid
@@ -30,6 +34,7 @@ from .step import Handle, Step, caller_location, find_handles
 
 NOT_LOADED = object()
 PARENT_TAG = "mlflow.parentRunId"
+TRACEBACK_LOG = "logs/traceback.txt"
 _KEY_JSON = json.JSONEncoder(sort_keys=True)  # as json.dumps(..., sort_keys=True), built once
 
 
@@ -74,16 +79,31 @@ def _with_source_file(trace: str, fn: Callable[..., Any]) -> str:
     A pipeline loaded from a file reaches a worker process by value (cloudpickle), which
     drops the file name of the code but keeps its line numbers.
     """
+    trace = _INVOKE_FRAME.sub("", trace)  # our own call of the step is no news to its author
     if _DYNAMIC not in trace:
         return trace
     try:
         path = inspect.getsourcefile(inspect.unwrap(fn))
     except TypeError:
         return trace
-    return trace.replace(_DYNAMIC, f'File "{path}"') if path else trace
+    if not path:
+        return trace
+    lines = []
+    for line in trace.splitlines():
+        frame = _DYNAMIC_FRAME.fullmatch(line)
+        if frame is None:
+            lines.append(line)
+            continue
+        lines.append(line.replace(_DYNAMIC, f'File "{path}"'))
+        source = linecache.getline(path, int(frame.group(1))).strip()  # the worker had none to quote
+        if source:
+            lines.append(f"    {source}")
+    return "\n".join(lines) + "\n"
 
 
 _DYNAMIC = 'File "<dynamic-code>"'
+_DYNAMIC_FRAME = re.compile(r'  File "<dynamic-code>", line (\d+), in .+')
+_INVOKE_FRAME = re.compile(r'  File "[^"\n]*modelyard[/\\]pipelines[/\\]task\.py", line \d+, in invoke\n(?:    .*\n)*')
 
 
 def now_ms() -> int:
@@ -372,6 +392,7 @@ class RunContext:
         task.error = f"timeout: {error}" if isinstance(error, StepTimeout) else (
             str(error) if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}")
         task.traceback = trace = _with_source_file(trace, task.step.fn)
+        self._keep_traceback(task, trace)
         self.recorder.step(self._record(task))
         self._notify("failed", task)
         failure = StepFailure(task.key, task.step.name, task.run_id, error, task.attempts, trace)
@@ -382,6 +403,18 @@ class RunContext:
                 print(f"modelyard: failure hook {getattr(hook, '__name__', hook)!r} raised {exc!r}")
         cls = StepTimeout if isinstance(error, StepTimeout) else StepFailed
         task.handle.future.set_exception(cls(f"step {task.key!r} failed: {task.error}", task.key, task.run_id, trace))
+
+    def _keep_traceback(self, task: Task, trace: str) -> None:
+        """The failure's traceback as the step run's artifact ``logs/traceback.txt``, beside its captured
+        stdout and stderr: the UI's step panel and the run page show it. Best effort: a store that
+        cannot take it must not hide the step's own error."""
+        if not trace or not task.run_id:
+            return
+        try:
+            repo = self.repo(self.step_artifact_uri(task))
+            repo.put(TRACEBACK_LOG, io.BytesIO(trace.encode("utf-8", "replace")))
+        except Exception as exc:  # noqa: BLE001 - reported, the run goes on failing as it would
+            print(f"modelyard: could not keep the traceback of step {task.key!r}: {exc!r}", file=sys.stderr)
 
     def _record(self, task: Task, output: dict[str, Any] | None = None) -> dict[str, Any]:
         """The step's record as it stands (a new dict each time: the recorder keeps it as is)."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import urllib.parse
 
+from ..entities.registry import Stage
 from ..errors import InvalidParameterValue
+
+_REFS = {"latest", *(s.lower() for s in Stage.ALL)}
 
 
 def parse_models_uri(uri: str) -> tuple[str, str, bool]:
@@ -18,6 +21,10 @@ def parse_models_uri(uri: str) -> tuple[str, str, bool]:
     if "/" in path:
         name, _, ref = path.partition("/")
         if name and ref and "/" not in ref:
+            if not ref.isdigit() and ref.lower() not in _REFS:
+                raise InvalidParameterValue(
+                    f"{ref!r} in {uri!r} is neither a version number, latest nor a stage ({', '.join(Stage.ALL)}). "
+                    f"For the alias {ref!r} write models:/{name}@{ref}.")
             return name, ref, False
     elif "@" in path:
         name, _, alias = path.rpartition("@")

@@ -90,13 +90,24 @@ def _routes(ids: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
         ("READ", "GET", f"/ui/series?run={run}&key=loss", {}),
         ("READ", "GET", "/models/guarded-model", {}),
         ("READ", "GET", "/models/guarded-model/versions/1", {}),
+        ("READ", "GET", "/models/guarded-model/compare?version=1&version=1", {}),
         ("EDIT", "POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={run}&path=up.txt", {"content": b"x"}),
         ("EDIT", "PUT", f"/api/2.0/mlflow-artifacts/artifacts/{root}/put.txt", {"content": b"x"}),
         ("EDIT", "POST", f"/api/2.0/mlflow-artifacts/mpu/create/{root}", {"json": {"path": "big.bin"}}),
         ("EDIT", "POST", "/api/2.0/modelyard/runs/ingest", {"json": {"run_id": run}}),
         ("EDIT", "POST", f"/runs/{run}/tags", form),
         ("EDIT", "POST", "/models/guarded-model/versions/1/alias", {"data": {"csrf_token": _csrf(), "alias": "a"}}),
+        ("MANAGE", "POST", "/models/guarded-model/versions/1/alias/delete", {"data": {"csrf_token": _csrf(), "alias": "a"}}),
+        ("EDIT", "POST", "/models/guarded-model/description", {"data": {"csrf_token": _csrf(), "description": "d"}}),
+        ("EDIT", "POST", "/models/guarded-model/tags", {"data": {"csrf_token": _csrf(), "key": "k", "value": "v"}}),
+        ("MANAGE", "POST", "/models/guarded-model/tags/delete", {"data": {"csrf_token": _csrf(), "key": "k"}}),
+        ("EDIT", "POST", "/models/guarded-model/versions/1/description", {"data": {"csrf_token": _csrf(), "description": "d"}}),
+        ("EDIT", "POST", "/models/guarded-model/versions/1/tags", {"data": {"csrf_token": _csrf(), "key": "k", "value": "v"}}),
+        ("MANAGE", "POST", "/models/guarded-model/versions/1/tags/delete", {"data": {"csrf_token": _csrf(), "key": "k"}}),
         ("EDIT", "DELETE", f"/api/2.0/mlflow-artifacts/artifacts/{root}/put.txt", {}),
+        # As the operations delete_run and restore_run: MANAGE on each run.
+        ("MANAGE", "POST", f"/experiments/{exp}/runs/delete", {"data": {"csrf_token": _csrf(), "run": run}}),
+        ("MANAGE", "POST", f"/experiments/{exp}/runs/restore", {"data": {"csrf_token": _csrf(), "run": run}}),
     ]
 
 

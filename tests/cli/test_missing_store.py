@@ -53,3 +53,21 @@ def test_a_writing_command_still_creates_the_store(cli, folder: Path) -> None:
     result = cli("experiments", "create", "first")
     assert result.exit_code == 0, result.output
     assert (folder / ".modelyard" / "modelyard.db").exists()
+
+
+def test_an_empty_answer_names_the_store_it_looked_in(cli, seeded, folder: Path) -> None:
+    store = folder / ".modelyard"
+    assert cli("experiments", "create", "empty-one").exit_code == 0
+    result = cli("runs", "list", "--experiment-name", "empty-one")
+    assert result.exit_code == 0 and result.output == f"No runs in experiment 'empty-one' of the store at {store}.\n"
+    deleted = cli("experiments", "list", "--view", "deleted")
+    assert deleted.output == f"No deleted experiments in the store at {store}.\n"
+    unknown = cli("runs", "list", "--experiment-name", "nope")
+    assert_clean_error(unknown, f"Experiment 'nope' does not exist in the store at {store}.")
+
+
+def test_a_server_is_named_without_its_credentials() -> None:
+    from modelyard.cli.output import store_name
+
+    assert store_name("http://ana:s3cret@127.0.0.1:5000/base") == "http://127.0.0.1:5000/base"
+    assert store_name("https://example.org") == "https://example.org"

@@ -9,6 +9,8 @@ import pytest
 from click.testing import Result
 
 FLOW = '''\
+import sys
+
 from modelyard.pipelines import pipeline, step
 
 
@@ -22,6 +24,13 @@ def explode(n: int) -> int:
     raise ValueError(f"cannot take {n}")
 
 
+@step
+def noisy(n: int) -> int:
+    print("reading", n, "rows")
+    print("row 2 looks odd", file=sys.stderr)
+    return int("x")
+
+
 @pipeline
 def summing(a: int = 1, b: int = 2):
     return total(a, b)
@@ -30,6 +39,11 @@ def summing(a: int = 1, b: int = 2):
 @pipeline
 def broken(n: int = 3):
     return explode(n)
+
+
+@pipeline
+def chatty(n: int = 3):
+    return noisy(n)
 '''
 
 
@@ -56,14 +70,24 @@ def test_a_failed_step_shows_its_traceback(cli, flow: Path, executor: str) -> No
     _ends_in_one_error_line(result, "modelyard pipelines resume")
     assert "step 'explode' failed:" in result.stderr
     assert "Traceback (most recent call last):" in result.stderr
-    assert f'File "{flow}", line 11, in explode' in result.stderr
+    assert f'File "{flow}", line 13, in explode' in result.stderr
     assert "ValueError: cannot take 3" in result.stderr
+    assert '    raise ValueError(f"cannot take {n}")' in result.stderr  # the source line, from a worker too
+    assert "pipelines/task.py" not in result.stderr  # the engine's own call of the step is left out
+
+
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_a_failed_step_shows_what_it_printed(cli, flow: Path, executor: str) -> None:
+    result = cli("pipelines", "run", f"{flow}:chatty", "--executor", executor, "--quiet")
+    _ends_in_one_error_line(result, "modelyard pipelines resume")
+    tail = result.stderr[result.stderr.index("step 'noisy' failed:"):]
+    assert "step 'noisy' stdout:\nreading 3 rows" in tail and "step 'noisy' stderr:\nrow 2 looks odd" in tail
 
 
 def test_quiet_still_shows_the_traceback(cli, flow: Path) -> None:
     result = cli("pipelines", "run", f"{flow}:broken", "--executor", "inline", "--quiet")
     _ends_in_one_error_line(result, "modelyard pipelines resume")
-    assert f'File "{flow}", line 11, in explode' in result.stderr
+    assert f'File "{flow}", line 13, in explode' in result.stderr
 
 
 def _ends_in_one_error_line(result: Result, fragment: str) -> None:

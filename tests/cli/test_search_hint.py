@@ -26,7 +26,7 @@ def test_known_names_that_match_nothing_still_answer_no_runs(cli, seeded: Seeded
 
 
 def test_a_name_only_in_runs_beyond_the_sample_is_known(cli, client: Client, seeded: Seeded, monkeypatch) -> None:
-    import modelyard.cli.search_hint as search_hint
+    import modelyard.service.search_hint as search_hint
 
     monkeypatch.setattr(search_hint, "SAMPLE_RUNS", 1)  # the newest run only: "rare" is found by its own query
     old = client.create_run(seeded.experiment_id, run_name="old", start_time=500).info.run_id

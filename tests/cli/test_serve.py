@@ -46,6 +46,9 @@ def test_a_busy_port_is_one_line_without_the_address(cli) -> None:
         ("model:/churn@champion", "write models:/churn@champion."),
         ("churn:3", "write models:/churn/3."),
         ("churn", "write models:/churn@ALIAS or models:/churn/VERSION."),
+        ("models:churn", "write models:/churn@ALIAS or models:/churn/VERSION."),
+        ("models:/churn/champion", "neither a version number, latest nor a stage (None, Staging, Production, "
+                                   "Archived). For the alias 'champion' write models:/churn@champion."),
     ],
 )
 def test_a_mistyped_model_uri_suggests_the_registry_form(cli, folder: Path, typed: str, suggested: str) -> None:

@@ -163,7 +163,7 @@ def test_compare_three_runs(page, site):
     _, s = site
     page.goto(f"/experiments/{s.experiment_id}")
     for name in ("tree-a", "linear-b", "forest-c"):
-        page.get_by_label(f"Select run {name}", exact=True).check()
+        page.get_by_label(re.compile(rf"^Select run {name} \(")).check()
     page.get_by_role("button", name="Compare selected").click()
     page.wait_for_url(re.compile(r"/compare\?"))
     sync_api.expect(page.locator("h1")).to_have_text("Compare 3 runs")
@@ -225,6 +225,7 @@ def test_mlflow_links_land_on_the_same_page(page, site):
         page.goto(link)
         page.wait_for_url(re.compile(re.escape(path) + "$"))
         sync_api.expect(page.locator("h1")).to_contain_text(heading)
+    shots(page, "mlflow-link-model")
     page.goto("/#/no-such-page")  # an unknown fragment stays on the experiments list
     sync_api.expect(page.locator("h1")).to_have_text("Experiments")
     shot(page, "mlflow-link-fallback")
@@ -248,3 +249,132 @@ def test_run_children_system_tags_and_empty_states(page, site):
     page.goto(f"/experiments/{s.other_experiment_id}")
     sync_api.expect(page.locator("#runs-empty pre")).to_contain_text('my.set_experiment("scratch")')
     shot(page, "experiment-empty")
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+WIDTHS = (1440, 1024)
+
+
+def shots(page, name: str) -> None:
+    """Screenshots of the page at a laptop's and a small screen's width."""
+    size = page.viewport_size
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        shot(page, f"{name}-{width}")
+    page.set_viewport_size(size)
+
+
+def test_runs_table_fits_the_screen_and_keeps_the_name_in_view(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}")
+    wrap = page.locator("#runs .table-wrap")
+    shots(page, "runs-table")
+    widths = wrap.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert widths[0] <= widths[1], f"the runs table is wider than a 1440 px screen: {widths}"
+    assert page.locator("table.runs tbody tr").first.evaluate("tr => tr.getBoundingClientRect().height") < 40
+    page.set_viewport_size({"width": 1024, "height": 900})
+    name = page.locator("table.runs td.name").first
+    before = name.bounding_box()["x"]
+    wrap.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    page.wait_for_function("() => document.querySelector('#runs .table-wrap').scrollLeft > 0")
+    assert abs(name.bounding_box()["x"] - before) < 1  # sticky: it stays where it was
+    shot(page, "runs-table-scrolled-1024")
+
+
+def test_expand_a_parent_to_see_its_nested_runs(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}?group=1")
+    child = page.locator("tr.depth-1").filter(has_text="tree-a-fold1")
+    sync_api.expect(child).to_be_hidden()
+    toggle = page.get_by_role("button", name="Show the 1 nested runs of tree-a")
+    sync_api.expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    sync_api.expect(child).to_be_visible()
+    sync_api.expect(toggle).to_have_attribute("aria-expanded", "true")
+    shots(page, "runs-table-expanded")
+    toggle.click()
+    sync_api.expect(child).to_be_hidden()
+
+
+def test_delete_runs_then_undo(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}?q=params.model+%21%3D+%27tree%27")
+    page.get_by_label(re.compile(r"^Select run linear-b")).check()
+    page.get_by_label(re.compile(r"^Select run forest-c")).check()
+    page.get_by_role("button", name="Delete selected").click()
+    notice = page.locator("#runs-notice")
+    sync_api.expect(notice).to_contain_text(re.compile(r"Deleted 2 runs: (linear-b, forest-c|forest-c, linear-b)\."))
+    assert "linear-b" not in runs_in_table(page) and "forest-c" not in runs_in_table(page)
+    sync_api.expect(page).to_have_url(re.compile(r"q=params\.model"))
+    shots(page, "runs-deleted-undo")
+    page.get_by_role("link", name="Deleted", exact=True).click()
+    sync_api.expect(page.locator("table.runs")).to_contain_text("forest-c")
+    page.go_back()
+    page.get_by_role("link", name="Active", exact=True).click()  # the notice went with the POST's answer
+    page.goto(f"/experiments/{s.experiment_id}?show=deleted")
+    assert sorted(runs_in_table(page)) == ["forest-c", "linear-b"]
+    page.get_by_label(re.compile(r"^Select run linear-b")).check()
+    page.get_by_label(re.compile(r"^Select run forest-c")).check()
+    page.get_by_role("button", name="Restore selected").click()
+    sync_api.expect(page.locator("#runs-notice")).to_contain_text("Restored 2 runs")
+    page.goto(f"/experiments/{s.experiment_id}")
+    page.get_by_label(re.compile(r"^Select run linear-b")).check()
+    page.get_by_role("button", name="Delete selected").click()
+    sync_api.expect(page.locator("#runs-notice")).to_contain_text("Deleted 1 run: linear-b.")
+    page.get_by_role("button", name="Undo").click()
+    sync_api.expect(page.locator("#runs-notice")).to_contain_text("Restored 1 run: linear-b.")
+    assert "linear-b" in runs_in_table(page)
+
+
+def test_edit_a_model_description_and_compare_two_versions(page, site):
+    _, s = site
+    page.goto(f"/models/{s.model}")
+    page.locator("#description summary").click()
+    page.get_by_role("textbox", name=re.compile("^Description")).fill("Predicts **churn** for the growth team.\n\n- trained weekly")
+    page.get_by_role("button", name="Save description").click()
+    sync_api.expect(page.locator("#description .markdown strong")).to_have_text("churn")
+    sync_api.expect(page.locator("#description .markdown li")).to_have_text("trained weekly")
+    page.get_by_label("Key").fill("owner")
+    page.get_by_label("Value").fill("ana")
+    page.get_by_role("button", name="Set tag").click()
+    sync_api.expect(page.locator("#tags")).to_contain_text("owner")
+    shots(page, "model-edited")
+    page.get_by_label("Compare version 1").check()
+    page.get_by_label("Compare version 2").check()
+    page.get_by_role("button", name="Compare two versions").click()
+    page.wait_for_url(re.compile(r"/compare\?version=\d&version=\d$"))
+    sync_api.expect(page.locator("table.compare-versions")).to_contain_text("forest-c")
+    sync_api.expect(page.locator("table.compare-versions tr.differs").first).to_be_visible()
+    shots(page, "model-versions-compared")
+    page.get_by_role("link", name="Version 2", exact=True).click()
+    page.wait_for_url(re.compile(r"/versions/2$"))
+    page.get_by_role("textbox", name=re.compile("^Description")).fill("Retrained on *May* data.")  # open: none yet
+    page.get_by_role("button", name="Save description").click()
+    sync_api.expect(page.locator("#description .markdown em")).to_have_text("May")
+    shots(page, "model-version-edited")
+
+
+AXE_PAGES = ("/", "/experiments/{exp}", "/experiments/{exp}?group=1", "/runs/{run}", "/compare?run={run}&run={run2}",
+             "/compare", "/models", "/models/{model}", "/models/{model}/versions/1",
+             "/models/{model}/compare?version=1&version=2", "/pipelines", "/monitors")
+
+
+SERIOUS = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"""
+
+
+def test_main_pages_have_no_serious_accessibility_violations(page, site):
+    _, s = site
+    page.goto("/")
+    page.add_script_tag(path=str(AXE))
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=\"/favicon.ico\">')")
+    assert any(v.startswith("image-alt") for v in page.evaluate(SERIOUS))  # axe runs and sees what it should
+    bad = {}
+    for template in AXE_PAGES:
+        url = template.format(exp=s.experiment_id, run=s.runs["tree-a"], run2=s.runs["forest-c"], model=s.model)
+        page.goto(url)
+        page.add_script_tag(path=str(AXE))
+        if found := page.evaluate(SERIOUS):
+            bad[url] = found
+    assert not bad, bad

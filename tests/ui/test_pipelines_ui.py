@@ -171,8 +171,15 @@ def test_run_page_graph_timeline_steps_and_logs(store):
     assert "manual (CLI or SDK)" in html
     assert 'hx-trigger="every' not in html  # not live
     assert "Resume</button>" in html and "disabled aria-describedby" not in html
+    trace = html[html.index('data-stream="traceback"'):]
+    trace = trace[:trace.index("</pre>")]
+    assert re.search(r'flow\.py&#34;, line \d+, in right', trace) and "RuntimeError: broken &lt;script&gt;" in trace
+    assert html.index('data-stream="traceback"') < html.index('data-stream="stderr"')
+    step_run = client.get(f"/runs/{ids['right']}/artifacts/raw", params={"path": "logs/traceback.txt"})
+    assert step_run.status_code == 200 and "in right" in step_run.text
     load_logs = client.get(f"/pipelines/runs/{ids['failed']}", params={"step": "load"}).text
     assert "loading 3" in load_logs and "Nothing written to stderr." in load_logs
+    assert 'data-stream="traceback"' not in load_logs and "Nothing written to traceback" not in load_logs
     missing = client.get(f"/pipelines/runs/{ids['failed']}", params={"step": "<i>nope</i>"})
     assert missing.status_code == 200 and "No step &#39;&lt;i&gt;nope&lt;/i&gt;&#39;" in missing.text
 

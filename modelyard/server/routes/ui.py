@@ -28,6 +28,7 @@ EXPERIMENT = ("experiment", "experiment_id")
 READ_EXPERIMENT = ("READ", *EXPERIMENT)
 READ_RUN, EDIT_RUN = ("READ", "run", "run_id"), ("EDIT", "run", "run_id")
 READ_MODEL, EDIT_MODEL = ("READ", "registered_model", "name"), ("EDIT", "registered_model", "name")
+MANAGE_MODEL = ("MANAGE", "registered_model", "name")  # as the table's delete-tag and delete-alias operations
 
 
 async def favicon(request: Request) -> FileResponse:
@@ -46,6 +47,9 @@ ABSOLUTE_ROUTES = [
     ("/experiments/{experiment_id}/rename", ["POST"], action(experiments.rename, ("EDIT", *EXPERIMENT))),
     ("/experiments/{experiment_id}/delete", ["POST"], action(experiments.delete, ("MANAGE", *EXPERIMENT))),
     ("/experiments/{experiment_id}/restore", ["POST"], action(experiments.restore, ("MANAGE", *EXPERIMENT))),
+    # Each selected run is checked inside for what delete_run / restore_run ask of it.
+    ("/experiments/{experiment_id}/runs/delete", ["POST"], action(runs_table.delete_runs, READ_EXPERIMENT)),
+    ("/experiments/{experiment_id}/runs/restore", ["POST"], action(runs_table.restore_runs, READ_EXPERIMENT)),
     ("/runs/{run_id}", ["GET"], page(run_page.run_page, READ_RUN)),
     ("/runs/{run_id}/metrics", ["GET"], page(run_page.run_metrics, READ_RUN)),
     ("/runs/{run_id}/description", ["POST"], action(run_page.set_description, EDIT_RUN)),
@@ -58,9 +62,16 @@ ABSOLUTE_ROUTES = [
     ("/compare", ["GET"], page(compare.compare_page)),  # likewise
     ("/models", ["GET"], page(registry.models_page)),  # lists only what the caller may read
     ("/models/{name}", ["GET"], page(registry.model_page, READ_MODEL)),
+    ("/models/{name}/description", ["POST"], action(registry.set_model_description, EDIT_MODEL)),
+    ("/models/{name}/tags", ["POST"], action(registry.set_model_tag, EDIT_MODEL)),
+    ("/models/{name}/tags/delete", ["POST"], action(registry.delete_model_tag, MANAGE_MODEL)),
+    ("/models/{name}/compare", ["GET"], page(registry.compare_versions_page, READ_MODEL)),  # READ on each run inside
     ("/models/{name}/versions/{version}", ["GET"], page(registry.version_page, READ_MODEL)),
+    ("/models/{name}/versions/{version}/description", ["POST"], action(registry.set_version_description, EDIT_MODEL)),
+    ("/models/{name}/versions/{version}/tags", ["POST"], action(registry.set_version_tag, EDIT_MODEL)),
+    ("/models/{name}/versions/{version}/tags/delete", ["POST"], action(registry.delete_version_tag, MANAGE_MODEL)),
     ("/models/{name}/versions/{version}/alias", ["POST"], action(registry.set_alias, EDIT_MODEL)),
-    ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias, EDIT_MODEL)),
+    ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias, MANAGE_MODEL)),
     ("/models/{name}/versions/{version}/stage", ["POST"], action(registry.set_stage, EDIT_MODEL)),
     ("/pipelines", ["GET"], page(pipelines.runs_page)),  # lists only what the caller may read
     ("/pipelines/runs/{run_id}", ["GET"], page(pipelines.run_page, READ_RUN)),

@@ -33,7 +33,7 @@ PAGE_SIZE = 50
 RUN_STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 POLL_SECONDS = 2
 WATCH_MS = 60_000  # how long a page polls after starting a run that has not shown up yet
-LOG_FILES = ("stdout", "stderr")
+LOG_FILES = ("traceback", "stdout", "stderr")  # logs/<name>.txt of a step's run (the engine writes them)
 
 # ---- pages ---------------------------------------------------------------------------------
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ...entities.registry import ModelVersion, Stage
-from ...errors import ModelyardError
+from ...errors import InvalidParameterValue, ModelyardError
 from ...service import TrackingService
 from ..auth import readable
 from . import artifacts
 from .experiments import name_filter
+from .markdown import render_markdown
 from .render import done, inline_status, render, service
 
 PAGE_SIZE = 50
@@ -41,10 +44,92 @@ def _versions(svc: TrackingService, name: str) -> list[ModelVersion]:
     return svc.registry.search_model_versions(clause, max_results=1000, order_by=["version_number DESC"]).items
 
 
-def model_page(request: Request) -> Response:
+def model_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
     svc = service(request)
     model = svc.registry.get_registered_model(request.path_params["name"])
-    return render(request, "model.html", section="models", model=model, versions=_versions(svc, model.name))
+    return render(request, "model.html", status=status, section="models", model=model,
+                  versions=_versions(svc, model.name), markdown=render_markdown, **extra)
+
+
+def _model_action(request: Request, fn: Callable[[], Any], what: str) -> Response:
+    name = request.path_params["name"]
+    try:
+        fn()
+    except ModelyardError as exc:
+        return model_page(request, status=inline_status(request), edit_error=f"{what} failed: {exc.message}")
+    return done(request, f"/models/{quote(name, safe='')}")
+
+
+def _tag_key(form: FormData) -> str:
+    key = str(form.get("key", "")).strip()
+    if not key:
+        raise InvalidParameterValue("A tag needs a key: fill in the Key field.")
+    return key
+
+
+def set_model_description(request: Request, form: FormData) -> Response:
+    name = request.path_params["name"]
+    text = str(form.get("description", ""))
+    return _model_action(request, lambda: service(request).registry.update_registered_model(name, text),
+                         "Saving the description")
+
+
+def set_model_tag(request: Request, form: FormData) -> Response:
+    name = request.path_params["name"]
+    return _model_action(request, lambda: service(request).registry.set_registered_model_tag(
+        name, _tag_key(form), str(form.get("value", ""))), "Setting the tag")
+
+
+def delete_model_tag(request: Request, form: FormData) -> Response:
+    name = request.path_params["name"]
+    return _model_action(request, lambda: service(request).registry.delete_registered_model_tag(
+        name, str(form.get("key", ""))), "Removing the tag")
+
+
+def set_version_description(request: Request, form: FormData) -> Response:
+    name, number = request.path_params["name"], request.path_params["version"]
+    text = str(form.get("description", ""))
+    return _version_action(request, lambda: service(request).registry.update_model_version(name, number, text),
+                           "Saving the description", "edit_error")
+
+
+def set_version_tag(request: Request, form: FormData) -> Response:
+    name, number = request.path_params["name"], request.path_params["version"]
+    return _version_action(request, lambda: service(request).registry.set_model_version_tag(
+        name, number, _tag_key(form), str(form.get("value", ""))), "Setting the tag", "edit_error")
+
+
+def delete_version_tag(request: Request, form: FormData) -> Response:
+    name, number = request.path_params["name"], request.path_params["version"]
+    return _version_action(request, lambda: service(request).registry.delete_model_version_tag(
+        name, number, str(form.get("key", ""))), "Removing the tag", "edit_error")
+
+
+def compare_versions_page(request: Request) -> Response:
+    """Two versions of a model side by side: their runs' metrics and params, differences marked."""
+    svc = service(request)
+    model = svc.registry.get_registered_model(request.path_params["name"])
+    chosen = list(dict.fromkeys(v for v in request.query_params.getlist("version") if v))
+    if len(chosen) != 2:
+        return render(request, "model_compare.html", section="models", model=model, sides=[],
+                      versions=_versions(svc, model.name), chosen=chosen)
+    sides = []
+    for number in chosen:
+        mv = svc.registry.get_model_version(model.name, number)
+        run = None
+        if mv.run_id and readable(request, "run", [mv.run_id]):
+            try:
+                run = svc.runs.get(mv.run_id)
+            except ModelyardError:
+                run = None
+        sides.append((mv, run))
+    rows: dict[str, list[tuple[str, list[Any], bool]]] = {}
+    for kind in ("metrics", "params"):
+        data = [({} if run is None else getattr(run.data, kind)) for _, run in sides]
+        keys = sorted({k for d in data for k in d})
+        rows[kind] = [(k, [d.get(k) for d in data], len({repr(d.get(k)) for d in data}) > 1) for k in keys]
+    return render(request, "model_compare.html", section="models", model=model, sides=sides, rows=rows,
+                  versions=_versions(svc, model.name), chosen=chosen)
 
 
 def _model_signature(svc: TrackingService, mv: ModelVersion) -> dict[str, Any]:
@@ -77,17 +162,17 @@ def version_page(request: Request, *, status: int = 200, **extra: Any) -> Respon
     return render(
         request, "model_version.html", status=status, section="models", mv=mv, model=model, run=run,
         experiment=experiment, audit=list(reversed(audit)), model_info=_model_signature(svc, mv),
-        stages=Stage.ALL, **extra,
+        stages=Stage.ALL, markdown=render_markdown, **extra,
     )
 
 
-def _version_action(request: Request, fn: Any, what: str) -> Response:
+def _version_action(request: Request, fn: Any, what: str, shown_as: str = "alias_error") -> Response:
     name, number = request.path_params["name"], request.path_params["version"]
     try:
         fn()
     except ModelyardError as exc:
-        return version_page(request, status=inline_status(request), alias_error=f"{what} failed: {exc.message}")
-    return done(request, f"/models/{name}/versions/{number}")
+        return version_page(request, status=inline_status(request), **{shown_as: f"{what} failed: {exc.message}"})
+    return done(request, f"/models/{quote(name, safe='')}/versions/{number}")
 
 
 def set_alias(request: Request, form: FormData) -> Response:

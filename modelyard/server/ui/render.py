@@ -33,6 +33,22 @@ def _ts(ms: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
 
 
+def _ts_short(ms: int | None) -> str:
+    """A date that fits a table cell: the time today, the day and time this year, else the date."""
+    if ms is None:
+        return "—"
+    when, now = time.localtime(ms / 1000), time.localtime()
+    if when[:3] == now[:3]:
+        return time.strftime("%H:%M", when)
+    if when.tm_year == now.tm_year:
+        return time.strftime("%b %d %H:%M", when)
+    return time.strftime("%Y-%m-%d", when)
+
+
+def _iso(ms: int | None) -> str:
+    return "" if ms is None else time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ms / 1000))
+
+
 def _duration(start: int | None, end: int | None) -> str:
     if start is None:
         return "—"
@@ -78,7 +94,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ts=_ts, num=_num, filesize=env.filters["filesizeformat"], prettyjson=_pretty_json)
+    env.filters.update(ts=_ts, ts_short=_ts_short, iso=_iso, num=_num, filesize=env.filters["filesizeformat"], prettyjson=_pretty_json)
     env.globals.update(duration=_duration, qs=_qs, tojson_attr=lambda v: json.dumps(v))
     return env
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -25,6 +26,8 @@ POLL_SECONDS = 5
 SYSTEM_TAG_PREFIX = "mlflow."
 MAX_CHILDREN = 100
 MAX_LINKED_TAGS = 20
+MAX_LOGGED_MODELS = 100
+HISTORY_TAG = "mlflow.log-model.history"
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -71,6 +74,34 @@ def _context(request: Request, run: Run, **extra: Any) -> dict[str, Any]:
     )
 
 
+def _logged_models(svc: TrackingService, run: Run) -> list[dict[str, Any]]:
+    """Models logged from this run: MLflow 3's logged models (``source_run_id``) and the entries of
+    the ``mlflow.log-model.history`` tag (MLflow 2's ``log_model``), one row per artifact path."""
+    out: list[dict[str, Any]] = []
+    try:
+        found = svc.logged_models.search([run.info.experiment_id], f"source_run_id = '{run.info.run_id}'",
+                                         max_results=MAX_LOGGED_MODELS).items
+    except ModelyardError:
+        found = []
+    for m in found:
+        out.append({"name": m.name, "model_id": m.model_id, "type": m.model_type, "status": m.status,
+                    "created": m.creation_timestamp, "path": None, "flavors": []})
+    try:
+        history = json.loads(run.data.tags.get(HISTORY_TAG) or "[]")
+    except ValueError:
+        history = []
+    seen = {m["name"] for m in out}
+    for entry in history if isinstance(history, list) else []:
+        if not isinstance(entry, dict) or not entry.get("artifact_path") or entry["artifact_path"] in seen:
+            continue
+        seen.add(entry["artifact_path"])
+        flavors = entry.get("flavors")
+        out.append({"name": entry["artifact_path"], "model_id": entry.get("model_id"), "type": None,
+                    "status": None, "created": None, "path": entry["artifact_path"],
+                    "flavors": sorted(k for k in flavors if k != "python_function") if isinstance(flavors, dict) else []})
+    return out[:MAX_LOGGED_MODELS]
+
+
 def run_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
     svc = service(request)
     run = svc.runs.get(request.path_params["run_id"])
@@ -78,7 +109,8 @@ def run_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
     tree = artifacts.listing(svc, run, "")
     preview = artifacts.preview(svc, run, path) if path else None
     return render(request, "run.html", status=status, tree=tree, artifact=path, preview=preview,
-                  children=_children(svc, run), max_children=MAX_CHILDREN, **_context(request, run, **extra))
+                  children=_children(svc, run), max_children=MAX_CHILDREN, logged_models=_logged_models(svc, run),
+                  **_context(request, run, **extra))
 
 
 def run_metrics(request: Request) -> Response:

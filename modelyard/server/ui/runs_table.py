@@ -5,14 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...entities import Run
-from ...errors import ModelyardError
+from ...api.tracking import DELETE_RUN, RESTORE_RUN
+from ...entities import Run, ViewType
+from ...errors import InvalidParameterValue, ModelyardError
 from ...service import TrackingService
 from ...service.search import decode_page_token, encode_page_token
+from ...service.search_hint import unknown_keys
+from ..auth import require
 from .render import inline_status, render, service
 
 PAGE_SIZES = (25, 50, 100, 250)
@@ -22,6 +27,11 @@ PARENT_TAG = "mlflow.parentRunId"
 MAX_CHILDREN = 1000
 MAX_CHART_RUNS = 20
 DEFAULT_KEY_COLUMNS = 5
+MAX_BULK_RUNS = 250
+COLUMNS_COOKIE = "modelyard_columns_"
+"""Prefix of the cookie (one per experiment, path ``/experiments/<id>``) remembering its chosen columns."""
+MAX_REMEMBERED_BYTES = 3000
+DEFAULT_COLUMNS = "default"
 _PLAIN_KEY = re.compile(r"[\w.]+")
 _KIND_PREFIX = {"metrics": "metrics", "params": "params", "tags": "tags"}
 
@@ -102,11 +112,12 @@ def _and(*clauses: str) -> str | None:
 
 
 def _page(svc: TrackingService, experiment_id: str, q: str, order: str, size: int, token: str | None,
-          group: bool) -> tuple[list[Row], str | None]:
+          group: bool, view_type: str = ViewType.ACTIVE_ONLY) -> tuple[list[Row], str | None]:
     if not group:
-        page = svc.runs.search([experiment_id], q or None, max_results=size, order_by=[order], page_token=token)
+        page = svc.runs.search([experiment_id], q or None, run_view_type=view_type, max_results=size,
+                               order_by=[order], page_token=token)
         return [Row(r) for r in page.items], page.next_page_token
-    page = svc.runs.search([experiment_id], _and(q, f"tags.`{PARENT_TAG}` IS NULL"),
+    page = svc.runs.search([experiment_id], _and(q, f"tags.`{PARENT_TAG}` IS NULL"), run_view_type=view_type,
                            max_results=size, order_by=[order], page_token=token)
     rows = {r.info.run_id: Row(r) for r in page.items}
     if not rows:
@@ -116,7 +127,7 @@ def _page(svc: TrackingService, experiment_id: str, q: str, order: str, size: in
     since = min(r.info.start_time or 0 for r in page.items)
     children = svc.runs.search([experiment_id], _and(q, f"tags.`{PARENT_TAG}` IS NOT NULL",
                                                      f"attributes.start_time >= {since}"),
-                               max_results=MAX_CHILDREN, order_by=[order])
+                               run_view_type=view_type, max_results=MAX_CHILDREN, order_by=[order])
     for child in children.items:
         parent = rows.get(child.data.tags.get(PARENT_TAG, ""))
         if parent is not None:
@@ -144,39 +155,128 @@ def _size(raw: str | None) -> int:
     return value if value in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
-def experiment_page(request: Request) -> Response:
+def _cookie_name(experiment_id: str) -> str:
+    return f"{COLUMNS_COOKIE}{experiment_id}"
+
+
+def _column_tokens(request: Request, qp: QueryParams, experiment_id: str) -> tuple[list[str], str | None]:
+    """The chosen columns (``col`` in the query, else the ones remembered for this experiment) and
+    what to remember now: the encoded choice, "" to forget it, or None to leave the cookie alone."""
+    given = qp.getlist("col")
+    if given == [DEFAULT_COLUMNS]:
+        return [], ""
+    if given:
+        encoded = urlencode([("col", t) for t in given])
+        return given, encoded if len(encoded) <= MAX_REMEMBERED_BYTES else None
+    remembered = request.cookies.get(_cookie_name(experiment_id), "")
+    return [v for k, v in parse_qsl(remembered) if k == "col"], None
+
+
+def experiment_page(request: Request, *, query: QueryParams | None = None, notice: dict[str, Any] | None = None,
+                    status: int = 200) -> Response:
     svc = service(request)
     experiment = svc.experiments.get(request.path_params["experiment_id"])
-    qp = request.query_params
+    qp = request.query_params if query is None else query
     q = qp.get("q", "")
     order = qp.get("order") or DEFAULT_ORDER
     size = _size(qp.get("n"))
     token = qp.get("page_token") or None
     group = qp.get("group") == "1"
     view = "chart" if qp.get("view") == "chart" else "table"
+    show = "deleted" if qp.get("show") == "deleted" else "active"
+    tokens, remember = _column_tokens(request, qp, experiment.experiment_id)
     params: dict[str, Any] = {
         "q": q or None, "order": None if order == DEFAULT_ORDER else order, "n": None if size == DEFAULT_PAGE_SIZE else size,
         "group": "1" if group else None, "col": qp.getlist("col"), "view": None if view == "table" else view,
         "metric": qp.get("metric"), "run": qp.getlist("run") if view == "chart" else None,
+        "show": None if show == "active" else show,
     }
     rows: list[Row] = []
     next_token, error = None, None
+    view_type = ViewType.DELETED_ONLY if show == "deleted" else ViewType.ACTIVE_ONLY
     try:
-        rows, next_token = _page(svc, experiment.experiment_id, q, order, size, token, group)
+        rows, next_token = _page(svc, experiment.experiment_id, q, order, size, token, group, view_type)
     except ModelyardError as exc:
         error = exc.message
     all_runs = [r.run for r in rows] + [c.run for r in rows for c in r.children]
-    columns = _columns(qp.getlist("col"), all_runs)
+    columns = _columns(tokens, all_runs)
+    hints: list[str] = []
+    if q and not rows and not error and not token:  # why nothing matched: a metric or param no run has
+        try:
+            hints = unknown_keys(svc.runs.search, [experiment.experiment_id], q)
+        except ModelyardError:
+            hints = []
     offset = decode_page_token(token) if token and not error else 0
     prev_token = None if offset == 0 else (encode_page_token(offset - size) if offset > size else "")
     chart_runs = qp.getlist("run") or [r.info.run_id for r in all_runs[:MAX_CHART_RUNS]]
     metric_keys = sorted({k for r in all_runs for k in r.data.metrics})
-    return render(
-        request, "experiment.html", status=inline_status(request) if error else 200, section="experiments",
+    response = render(
+        request, "experiment.html", status=inline_status(request) if error else status, section="experiments",
         experiment=experiment, rows=rows, columns=columns, available=_available(all_runs, columns),
         fixed_columns=FIXED_COLUMNS, models=_models(svc, all_runs) if not error else {},
         q=q, order=order, size=size, sizes=PAGE_SIZES, group=group, view=view, error=error,
         next_token=next_token, prev_token=prev_token, offset=offset, params=params,
         chart_runs=chart_runs[:MAX_CHART_RUNS], metric=qp.get("metric") or (metric_keys[0] if metric_keys else ""),
-        metric_keys=metric_keys, parent_tag=PARENT_TAG,
+        metric_keys=metric_keys, parent_tag=PARENT_TAG, show=show, notice=notice, tokens=tokens, hints=hints,
     )
+    if remember is not None:
+        path = f"/experiments/{experiment.experiment_id}"
+        if remember:
+            response.set_cookie(_cookie_name(experiment.experiment_id), remember, max_age=365 * 86400, path=path,
+                                httponly=True, samesite="lax")
+        else:
+            response.delete_cookie(_cookie_name(experiment.experiment_id), path=path)
+    return response
+
+
+def _selected(form: FormData) -> list[str]:
+    ids = list(dict.fromkeys(str(v) for v in form.getlist("run") if v))
+    if not ids:
+        raise InvalidParameterValue("No run selected: tick the box at the start of each run's row first.")
+    if len(ids) > MAX_BULK_RUNS:
+        raise InvalidParameterValue(f"Select at most {MAX_BULK_RUNS} runs at once (got {len(ids)}).")
+    return ids
+
+
+def _back(request: Request, form: FormData) -> QueryParams:
+    """The table's own query (filter, order, columns...) from the form's ``next`` link, to show it again."""
+    experiment_id = request.path_params["experiment_id"]
+    url = urlsplit(str(form.get("next") or ""))
+    return QueryParams(url.query if url.path == f"/experiments/{experiment_id}" else "")
+
+
+def _set_lifecycle(request: Request, form: FormData, deleting: bool) -> Response:
+    """Delete or restore the selected runs of this experiment, all or none, as the table's operations
+    ``delete_run`` and ``restore_run`` would (their permission on each run), then show the table with
+    a notice (and, after a delete, a button that undoes it)."""
+    svc = service(request)
+    experiment_id = request.path_params["experiment_id"]
+    op = DELETE_RUN if deleting else RESTORE_RUN
+    query = _back(request, form)
+    for rid in dict.fromkeys(str(v) for v in form.getlist("run") if v):  # a denied run is a 403 page, not a notice
+        require(request, op.permission.level, "run", rid)
+    try:
+        run_ids = _selected(form)
+        runs = [svc.runs.get(rid) for rid in run_ids]
+        strangers = [r.info.run_id for r in runs if r.info.experiment_id != experiment_id]
+        if strangers:
+            raise InvalidParameterValue(f"Run {strangers[0]} is not in experiment {experiment_id}: "
+                                        "delete or restore it from its own experiment.")
+        with svc.unit_of_work():
+            for rid in run_ids:
+                (svc.runs.delete if deleting else svc.runs.restore)(rid)
+    except ModelyardError as exc:
+        return experiment_page(request, query=query, status=inline_status(request),
+                               notice={"error": exc.message})
+    names = [r.info.run_name or r.info.run_id for r in runs]
+    return experiment_page(request, query=query, notice={
+        "deleted" if deleting else "restored": run_ids, "names": names,
+    })
+
+
+def delete_runs(request: Request, form: FormData) -> Response:
+    return _set_lifecycle(request, form, deleting=True)
+
+
+def restore_runs(request: Request, form: FormData) -> Response:
+    return _set_lifecycle(request, form, deleting=False)

@@ -59,6 +59,32 @@
     if (msg && !window.confirm(msg)) { ev.preventDefault(); ev.stopImmediatePropagation(); }
   }, true);
 
+  // A form acting on the runs ticked in another form: <form data-selection="select-form">. The ticked
+  // boxes are copied in as hidden fields when it is sent (before htmx reads the form).
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target, owner = form.getAttribute && form.getAttribute("data-selection");
+    if (!owner) return;
+    form.querySelectorAll("input[data-copied]").forEach(function (el) { el.remove(); });
+    document.querySelectorAll('input[form="' + owner + '"][name="run"]:checked').forEach(function (box) {
+      var copy = document.createElement("input");
+      copy.type = "hidden"; copy.name = "run"; copy.value = box.value; copy.setAttribute("data-copied", "");
+      form.appendChild(copy);
+    });
+  }, true);
+
+  // Nested runs under their parent: <button data-expand="PARENT_ID" aria-expanded> shows the rows
+  // <tr data-parent="PARENT_ID" hidden>.
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest && ev.target.closest("button[data-expand]");
+    if (!button) return;
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.textContent = open ? "\u25BE" : "\u25B8";
+    document.querySelectorAll('tr[data-parent="' + button.getAttribute("data-expand") + '"]').forEach(function (row) {
+      row.hidden = !open;
+    });
+  });
+
   function start() {
     scan(document);
     // Swapped-in fragments (htmx, live polling) bring new charts.
