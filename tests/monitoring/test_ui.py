@@ -24,5 +24,10 @@ def test_monitor_pages(service) -> None:  # type: ignore[no-untyped-def]
         report = client.get("/monitors/live/report")
         assert report.status_code == 200 and "Drift per column" in report.text and report.text.count("<svg") == 2
         assert "(sketch)" in report.text and "Data quality" in report.text
+        version = client.get("/models/churn/versions/1")  # the version's monitoring tab
+        assert version.status_code == 200 and 'id="monitoring"' in version.text
+        section = version.text.split('id="monitoring"', 1)[1].split("</section>", 1)[0]
+        assert 'href="/monitors/live"' in section and "@champion" in section and "share_drifted" in section
+        assert "share_drifted = 0.5 &gt; 0.3" in section and "Reference profile: 2000 rows" in section
         missing = client.get("/monitors/nope")
         assert missing.status_code == 404 and "Monitor &#39;nope&#39; not found" in missing.text

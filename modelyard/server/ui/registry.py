@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...entities.registry import ModelVersion, Stage
-from ...errors import InvalidParameterValue, ModelyardError
+from ...errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from ...service import TrackingService
 from ..auth import readable
 from . import artifacts
@@ -144,6 +144,29 @@ def _model_signature(svc: TrackingService, mv: ModelVersion) -> dict[str, Any]:
         return {}
 
 
+def _version_monitoring(svc: TrackingService, mv: ModelVersion) -> dict[str, Any]:
+    """The monitoring tab of a version's page: its reference profile, and per monitor of its model that
+    watches it (bound to the version, or to an alias, which may point at it) the scores of its runs on
+    this version and the alerts they raised."""
+    from .monitors import HISTORY, SHOWN
+
+    monitoring = svc.monitoring
+    try:
+        profile = monitoring.get_reference(mv.name, mv.version)
+    except ResourceDoesNotExist:
+        profile = None
+    watched = []
+    for m in monitoring.list_monitors(mv.name, 100):
+        if m.alias is None and m.model_version != mv.version:
+            continue
+        results = [r for r in monitoring.results(m.name, HISTORY) if r.model_version == mv.version]
+        ids = {r.id for r in results}
+        alerts = [a for a in monitoring.alerts(m.name, None, 100) if a.result_id in ids]
+        keys = [k for k in SHOWN if any(r.metrics.get(k) is not None for r in results)]
+        watched.append({"monitor": m, "results": results[:10], "alerts": alerts[:10], "shown": keys})
+    return {"profile": profile, "monitors": watched}
+
+
 def version_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
     svc = service(request)
     name, number = request.path_params["name"], request.path_params["version"]
@@ -162,7 +185,7 @@ def version_page(request: Request, *, status: int = 200, **extra: Any) -> Respon
     return render(
         request, "model_version.html", status=status, section="models", mv=mv, model=model, run=run,
         experiment=experiment, audit=list(reversed(audit)), model_info=_model_signature(svc, mv),
-        stages=Stage.ALL, markdown=render_markdown, **extra,
+        stages=Stage.ALL, markdown=render_markdown, monitoring=_version_monitoring(svc, mv), **extra,
     )
 
 
