@@ -36,7 +36,9 @@ def compare_page(request: Request) -> Response:
     names = [r.info.run_name for r in runs]
     metric_keys = sorted({k for r in runs for k in r.data.metrics})
     param_keys = sorted({k for r in runs for k in r.data.params})
-    metric = qp.get("metric") or (metric_keys[0] if metric_keys else "")
+    # By default a metric with a history (points past step 0), rather than a single value.
+    stepped = sorted({m.key for r in runs for m in r.data.metric_objects if m.step > 0})
+    metric = qp.get("metric") or next(iter(stepped + metric_keys), "")
     diff_only = qp.get("diff") == "1"
     param_rows = []
     for key in param_keys:
