@@ -30,7 +30,7 @@ from .render import inline_status, render, service
 SYSTEM_PREFIX = "system/"
 SHOWN = (10, 20, 50, 100)
 DEFAULT_SHOWN = 20
-CHART_POINTS = 400  # points per run and panel on the board (MLflow's sampled history)
+CHART_POINTS = 320  # points per run and panel on the board (as MLflow's chart view samples)
 FULL_POINTS = 2500  # the metric page: the most the sampled-history call gives
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -201,21 +201,15 @@ def series(request: Request) -> Response:
     try:
         points = int(qp.get("max") or CHART_POINTS)
         names = {rid: svc.runs.get(rid).info.run_name for rid in run_ids} if qp.get("names") != "0" else {}
-        metrics = svc.runs.metric_history_bulk_interval(run_ids, key, max_results=min(max(points, 1), FULL_POINTS))
+        histories = svc.runs.sampled_history_columns(run_ids, key, max_results=min(max(points, 1), FULL_POINTS))
     except (ModelyardError, ValueError) as exc:
         message = exc.message if isinstance(exc, ModelyardError) else "max must be an integer."
         return JSONResponse({"error": message}, status_code=400)
-    by_run: dict[str, dict[str, list[Any]]] = {}
-    for m in metrics:
-        points_of = by_run.setdefault(m.run_id or "", {"steps": [], "values": [], "times": []})
-        points_of["steps"].append(m.step)
-        points_of["values"].append(_finite(m.value))
-        points_of["times"].append(m.timestamp)
     out = []
-    for rid in run_ids:
-        if rid in by_run:
-            entry: dict[str, Any] = {"run_id": rid, **by_run[rid]}
-            if names:
-                entry["name"] = names[rid]
-            out.append(entry)
-    return JSONResponse({"key": key, "runs": out})
+    for h in histories:
+        entry: dict[str, Any] = {"run_id": h.run_id, "steps": h.steps, "values": h.values, "times": h.timestamps}
+        if names:
+            entry["name"] = names[h.run_id]
+        out.append(entry)
+    # msgspec: several times faster than json.dumps on 100 runs x 400 points.
+    return Response(msgspec.json.encode({"key": key, "runs": out}), media_type="application/json")

@@ -318,10 +318,15 @@
   }
 
   // ---- bars (SVG) ---------------------------------------------------------------------------
+  // About n round ticks (1, 2 or 5 times a power of ten) within [lo, hi].
   function niceTicks(lo, hi, n) {
-    if (lo === hi) return [lo];
+    if (!(hi > lo)) return [lo];
+    var raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw))), step = mag;
+    [1, 2, 5, 10].some(function (m) { step = m * mag; return step >= raw; });
     var out = [];
-    for (var i = 0; i <= n; i++) out.push(lo + (hi - lo) * i / n);
+    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9 && out.length <= 2 * n; t += step) {
+      out.push(Math.abs(t) < step * 1e-9 ? 0 : parseFloat(t.toPrecision(12)));
+    }
     return out;
   }
 
