@@ -76,17 +76,27 @@ def start_server(folder: str) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"the server did not start; see {folder}/server.log")
 
 
-def time_board(url: str, experiment_id: str, runs: list[str], repeat: int) -> list[float]:
+def cpu_ms(pid: int) -> float:
+    """User + system CPU time of a process so far (load on the machine stretches wall time, not this)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return (times.user + times.system) * 1000
+
+
+def time_board(url: str, experiment_id: str, runs: list[str], repeat: int, server_pid: int) -> tuple[list[float], list[float]]:
     from playwright.sync_api import sync_playwright
 
     board = f"{url}/experiments/{experiment_id}/charts?" + "&".join(f"run={r}" for r in runs)
     samples: list[float] = []
+    cpu: list[float] = []
     phases: list[list[float]] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for i in range(repeat + 1):  # the first opens the caches (server and browser), not counted
             context = browser.new_context(viewport={"width": 1440, "height": 900})
             page = context.new_page()
+            before = cpu_ms(server_pid)
             page.goto(board, wait_until="commit")
             done = page.wait_for_function(
                 f"() => document.querySelectorAll('#panels .plot[data-drawn=\"1\"] canvas').length === {PANELS}"
@@ -96,6 +106,7 @@ def time_board(url: str, experiment_id: str, runs: list[str], repeat: int) -> li
             assert series == [RUNS] * PANELS, series
             if i:
                 samples.append(ms)
+                cpu.append(cpu_ms(server_pid) - before)
                 timing = page.evaluate("""() => {
                     const nav = performance.getEntriesByType('navigation')[0];
                     const series = performance.getEntriesByType('resource').filter(e => e.name.includes('/ui/series'));
@@ -107,7 +118,7 @@ def time_board(url: str, experiment_id: str, runs: list[str], repeat: int) -> li
         browser.close()
     for name, i in (("page received", 0), ("DOM ready", 1), ("first history asked", 2), ("last history received", 3)):
         print(f"  {name}: {statistics.median(p[i] for p in phases):.0f} ms", flush=True)
-    return samples
+    return samples, cpu
 
 
 def time_series(url: str, runs: list[str], repeat: int) -> list[float]:
@@ -148,7 +159,7 @@ def main() -> None:
     proc, url = start_server(folder)
     try:
         series = time_series(url, runs, args.repeat)
-        board = time_board(url, exp, runs, args.repeat)
+        board, cpu = time_board(url, exp, runs, args.repeat, proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -157,6 +168,9 @@ def main() -> None:
           f"{statistics.median(series):.0f} | {min(series):.0f} | {len(series)} |")
     print(f"| chart board in Chromium: 10 panels x 100 runs, navigation to the last chart drawn | "
           f"{statistics.median(board):.0f} | {min(board):.0f} | {len(board)} |")
+    print(f"| server CPU per board opened (page, static files, 10 history requests) | "
+          f"{statistics.median(cpu):.0f} | {min(cpu):.0f} | {len(cpu)} |")
+    print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

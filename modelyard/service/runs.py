@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import getpass
+import itertools
 import math
+import operator
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -383,13 +385,11 @@ class RunService:
         runs without a point of ``key`` left out, NaN and infinities as None."""
         by_pk, points = self._sampled(run_ids, key, None, None, max_results)
         by_run: dict[int, SampledHistory] = {}
-        for pk, step, ts, value, nan in points:
-            found = by_run.get(pk)
-            if found is None:
-                found = by_run[pk] = SampledHistory(by_pk[pk], [], [], [])
-            found.steps.append(step)
-            found.values.append(None if nan or value in (math.inf, -math.inf) else value)
-            found.timestamps.append(ts)
+        for pk, group in itertools.groupby(points, key=operator.itemgetter(0)):  # each run's points come together
+            rows = list(group)
+            by_run[pk] = SampledHistory(
+                by_pk[pk], [r[1] for r in rows],
+                [None if r[4] or not -math.inf < r[3] < math.inf else r[3] for r in rows], [r[2] for r in rows])
         return [by_run[pk] for pk in by_pk if pk in by_run]
 
     def _sampled(

@@ -343,11 +343,16 @@
       hi = Math.max(hi, r.value, r.hi === undefined ? r.value : r.hi);
     });
     if (lo === hi) hi = lo + 1;
+    var ticks = niceTicks(lo, hi, 4), step = ticks.length > 1 ? ticks[1] - ticks[0] : 0;
+    if (step > 0) {  // widen the domain to round numbers so that the last tick is past the longest bar
+      lo = Math.floor(lo / step + 1e-9) * step;
+      hi = Math.ceil(hi / step - 1e-9) * step;
+      ticks = niceTicks(lo, hi, 4);
+    }
     var plotW = width - labelW - 70;
     var sx = function (v) { return labelW + pad + (v - lo) / (hi - lo) * plotW; };
-    var svg = svgEl("svg", { "class": "bars", width: width, height: height, viewBox: "0 0 " + width + " " + height,
-                             role: "img" }, target);
-    niceTicks(lo, hi, 4).forEach(function (t) {
+    var svg = svgEl("svg", { "class": "bars", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
+    ticks.forEach(function (t) {
       svgEl("line", { x1: sx(t), x2: sx(t), y1: 0, y2: height - 22, "class": "grid" }, svg);
       svgEl("text", { x: sx(t), y: height - 8, "class": "tick", "text-anchor": "middle" }, svg, fmt(t));
     });
@@ -391,14 +396,14 @@
     target.textContent = "";
     var width = Math.max(target.clientWidth, 260), height = 280, pad = 48;
     var xs = runs.map(function (r) { return valueOf(r, xKey); }), ys = runs.map(function (r) { return valueOf(r, yKey); });
-    var sx = scaleOf(xs, pad, width - 16), sy = scaleOf(ys, height - pad + 10, 12);
-    var svg = svgEl("svg", { "class": "scatter", width: width, height: height, role: "img" }, target);
+    var sx = scaleOf(xs, pad, width - 16), sy = scaleOf(ys, height - pad + 10, 28);
+    var svg = svgEl("svg", { "class": "scatter", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
     svgEl("line", { x1: pad, x2: width - 16, y1: height - pad + 10, y2: height - pad + 10, "class": "axis" }, svg);
-    svgEl("line", { x1: pad, x2: pad, y1: 12, y2: height - pad + 10, "class": "axis" }, svg);
+    svgEl("line", { x1: pad, x2: pad, y1: 22, y2: height - pad + 10, "class": "axis" }, svg);
     sx.ticks.forEach(function (t) { svgEl("text", { x: t[0], y: height - pad + 24, "class": "tick", "text-anchor": "middle" }, svg, t[1]); });
     sy.ticks.forEach(function (t) { svgEl("text", { x: pad - 4, y: t[0] + 3, "class": "tick", "text-anchor": "end" }, svg, t[1]); });
     svgEl("text", { x: (width + pad) / 2, y: height - 6, "class": "axis-label", "text-anchor": "middle" }, svg, short(xKey));
-    svgEl("text", { x: 12, y: 10, "class": "axis-label" }, svg, short(yKey));
+    svgEl("text", { x: 4, y: 12, "class": "axis-label" }, svg, short(yKey));
     var n = 0;
     runs.forEach(function (r, i) {
       var cx = sx.pos(xs[i]), cy = sy.pos(ys[i]);
@@ -415,7 +420,7 @@
     target.textContent = "";
     var width = Math.max(target.clientWidth, 260), height = 300, top = 24, bottom = height - 28;
     var step = (width - 80) / Math.max(axes.length - 1, 1);
-    var svg = svgEl("svg", { "class": "parallel", width: width, height: height, role: "img" }, target);
+    var svg = svgEl("svg", { "class": "parallel", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
     var scales = axes.map(function (a) { return scaleOf(runs.map(function (r) { return valueOf(r, a); }), bottom, top); });
     axes.forEach(function (a, i) {
       var x = 40 + i * step;
@@ -710,6 +715,7 @@
       if (!history) {  // single values: a line through one point per run says nothing
         drawBars(plot, self.latestRows(shown.length ? shown : runs, panel.metric));
         plot.dataset.single = "1";
+        el("p", { "class": "meta" }, below, "One value per run: drawn as bars of the latest values.");
       } else {
         var xmode = panel.x || "step", groups = self.groups(shown);
         var series = lineSeries(shown, byRun, xmode, groups);
