@@ -239,3 +239,16 @@ def test_layout_needs_edit_and_csrf(site):
         assert '"panels": [{"metric": "accuracy", "type": "bar"}]' in page
         assert XSS_NAME not in page and "\\u003cscript\\u003e" in page  # run names travel as escaped JSON
         assert http.post("/api/2.0/modelyard/chart-boards/delete", json={"experiment_id": s.experiment_id}).status_code == 200
+
+
+def test_run_charts_follow_a_running_run(page, site):
+    url, s = site
+    live = s.runs["live-run"]
+    page.goto(f"/runs/{live}")
+    loss = page.locator("#charts .plot[data-key='loss']")
+    sync_api.expect(loss).to_have_attribute("data-kind", "single")
+    now = int(time.time() * 1000)
+    httpx.post(f"{url}/api/2.0/mlflow/runs/log-batch", json={"run_id": live, "metrics": [
+        {"key": "loss", "value": 1.0 / (s + 1), "timestamp": now + s, "step": s} for s in range(1, 6)]}).raise_for_status()
+    sync_api.expect(loss).to_have_attribute("data-kind", "line", timeout=15_000)  # polled every 5 s while running
+    sync_api.expect(loss.locator("canvas")).to_have_count(1)

@@ -232,13 +232,20 @@
     });
   }
 
-  // series: [{id, label, color, xs, ys}]; opts: {xmode, smoothing, log, height, bands: [{mean, lo, hi}], zoomGroup}
+  // series: [{id, label, color, xs, ys, band?: "hi"|"lo"}] (a band: the min-max of the mean before it);
+  // opts: {xmode, smoothing, log, height, zoomGroup}
   function drawLine(target, series, opts) {
     target.textContent = "";
-    var all = series.concat(opts.bands ? [] : []);
-    var u = unionX(all);
+    var u = unionX(series);
     var data = [u.xs], specs = [{ label: opts.xmode }], bands = [];
     series.forEach(function (s) {
+      if (opts.smoothing && !s.band) {  // the raw values, faint, behind the smoothed line
+        var raw = alignOn(u, s);
+        if (opts.log) raw = raw.map(function (y) { return y !== null && y > 0 ? y : null; });
+        data.push(raw);
+        specs.push({ label: s.label + " (raw)", stroke: s.color + "40", width: 1, spanGaps: true, points: { show: false },
+                     meta: { color: s.color, hidden: true } });
+      }
       var ys = alignOn(u, { xs: s.xs, ys: smooth(s.ys, opts.smoothing) });
       if (opts.log) ys = ys.map(function (y) { return y !== null && y > 0 ? y : null; });
       data.push(ys);
