@@ -135,6 +135,7 @@ def test_add_chart_group_zoom_save_and_reload(page, site):
     sync_api.expect(rmse).to_have_attribute("data-series", "4")  # forest, linear, tree, (none)
     page.locator(".panel[data-metric='rmse'] .panel-stats summary").click()
     sync_api.expect(page.locator(".panel[data-metric='rmse'] table.stats")).to_contain_text("model=tree (2) mean")
+    shots(page, "board-grouped")
     # Zoom: drag across the chart; the x range narrows and the hover box shows values.
     before = float(rmse.get_attribute("data-xmax") or 0)
     box = rmse.locator(".u-over").bounding_box()
