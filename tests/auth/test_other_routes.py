@@ -88,6 +88,8 @@ def _routes(ids: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
         ("READ", "GET", f"/runs/{run}/artifacts/raw?path=secret.txt", {}),
         ("READ", "GET", f"/compare?run={run}", {}),
         ("READ", "GET", f"/ui/series?run={run}&key=loss", {}),
+        ("READ", "GET", f"/experiments/{exp}/charts", {}),
+        ("READ", "GET", f"/metric?key=loss&run={run}", {}),
         ("READ", "GET", "/models/guarded-model", {}),
         ("READ", "GET", "/models/guarded-model/versions/1", {}),
         ("EDIT", "POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={run}&path=up.txt", {"content": b"x"}),
@@ -95,6 +97,8 @@ def _routes(ids: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
         ("EDIT", "POST", f"/api/2.0/mlflow-artifacts/mpu/create/{root}", {"json": {"path": "big.bin"}}),
         ("EDIT", "POST", "/api/2.0/modelyard/runs/ingest", {"json": {"run_id": run}}),
         ("EDIT", "POST", f"/runs/{run}/tags", form),
+        ("EDIT", "POST", f"/experiments/{exp}/charts/layout", {"data": {"csrf_token": _csrf(), "layout": '{"panels": []}'}}),
+        ("EDIT", "POST", f"/experiments/{exp}/charts/reset", {"data": {"csrf_token": _csrf()}}),
         ("EDIT", "POST", "/models/guarded-model/versions/1/alias", {"data": {"csrf_token": _csrf(), "alias": "a"}}),
         ("EDIT", "DELETE", f"/api/2.0/mlflow-artifacts/artifacts/{root}/put.txt", {}),
     ]

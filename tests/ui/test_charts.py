@@ -194,6 +194,8 @@ def test_board_follows_filter_and_selection(page, site):
     sync_api.expect(page.locator("#run-toggles li")).to_have_count(2)
     page.goto(f"/experiments/{s.experiment_id}/charts?q=metrics.rmse+%3C")
     sync_api.expect(page.locator("#board-error")).to_contain_text("Invalid filter")
+    page.goto(f"/experiments/{s.experiment_id}/charts?run={'0' * 32}")
+    sync_api.expect(page.locator("#board-error")).to_contain_text("Cannot chart the selected runs")
 
 
 def test_metric_page_and_run_charts(page, site):

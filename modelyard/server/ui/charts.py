@@ -120,7 +120,8 @@ def board_page(request: Request) -> Response:
     try:
         runs, selected = _runs(request, eid, q, n)
     except ModelyardError as exc:
-        error = exc.message
+        what = "Cannot chart the selected runs" if qp.getlist("run") else "Invalid filter"
+        error = f"{what}: {exc.message}"
     saved = svc.charts.get(eid)
     layout = saved.layout if saved is not None else default_layout(runs)
     keys = {
