@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import functools
 import getpass
+import itertools
+import math
+import operator
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..entities import (
@@ -43,6 +47,16 @@ MAX_BULK_INTERVAL_RUNS = 100
 MAX_BULK_INTERVAL_RESULTS = 2500
 MAX_SEARCH_DATASETS_EXPERIMENTS = 20
 MAX_DATASET_SUMMARIES = 1000
+
+
+@dataclass
+class SampledHistory:
+    """One run's sampled points of a metric, as columns."""
+
+    run_id: str
+    steps: list[int]
+    values: list[float | None]
+    timestamps: list[int]
 
 
 class RunService:
@@ -358,6 +372,29 @@ class RunService:
         max_results: int | None = None,
     ) -> list[Metric]:
         """Up to ``max_results`` evenly spread steps of ``key`` for each run (MLflow's sampling)."""
+        by_pk, points = self._sampled(run_ids, key, start_step, end_step, max_results)
+        by_run: dict[int, list[Metric]] = {}
+        for pk, step, ts, value, nan in points:
+            by_run.setdefault(pk, []).append(Metric(key, math.nan if nan else value, ts, step, run_id=by_pk[pk]))
+        return [m for pk in by_pk if pk in by_run for m in by_run[pk]]
+
+    def sampled_history_columns(
+        self, run_ids: Sequence[str], key: str, max_results: int | None = None
+    ) -> list[SampledHistory]:
+        """The points :meth:`metric_history_bulk_interval` picks, as columns per run (what charts draw):
+        runs without a point of ``key`` left out, NaN and infinities as None."""
+        by_pk, points = self._sampled(run_ids, key, None, None, max_results)
+        by_run: dict[int, SampledHistory] = {}
+        for pk, group in itertools.groupby(points, key=operator.itemgetter(0)):  # each run's points come together
+            rows = list(group)
+            by_run[pk] = SampledHistory(
+                by_pk[pk], [r[1] for r in rows],
+                [None if r[4] or not -math.inf < r[3] < math.inf else r[3] for r in rows], [r[2] for r in rows])
+        return [by_run[pk] for pk in by_pk if pk in by_run]
+
+    def _sampled(
+        self, run_ids: Sequence[str], key: str, start_step: int | None, end_step: int | None, max_results: int | None
+    ) -> tuple[dict[int, str], list[tuple[int, int, int, float, bool]]]:
         if not run_ids:
             raise InvalidParameterValue(limits.missing_value("run_ids"))
         if len(run_ids) > MAX_BULK_INTERVAL_RUNS:
@@ -376,12 +413,8 @@ class RunService:
         with self.store.db.fast_read() as tx:
             rows = [self._row(tx, rid) for rid in run_ids]
             by_pk = {r.pk: r.run_id for r in rows}
-            points = self.store.metrics.history_in_steps(tx, list(by_pk), key, start_step, end_step)
-        by_run: dict[int, list[Metric]] = {}
-        for pk, m in points:
-            m.run_id = by_pk[pk]
-            by_run.setdefault(pk, []).append(m)
-        return [m for pk in by_pk if pk in by_run for m in _sample_rows(by_run[pk], max_results)]
+            points = self.store.metrics.sampled_history(tx, list(by_pk), key, start_step, end_step, max_results)
+        return by_pk, points
 
     def search(
         self,
@@ -437,26 +470,6 @@ class RunService:
         ))
         token = encode_page_token(offset + max_results) if len(runs) > max_results else None
         return PagedList(runs[:max_results], token)
-
-
-def _sample_rows(rows: list[Metric], max_results: int) -> list[Metric]:
-    """MLflow's sampling: the first row of each of ``max_results`` NTILE buckets, always ending on the last row.
-
-    ``rows`` are ordered by (step, timestamp, value).
-    """
-    n = len(rows)
-    if n <= max_results:
-        return rows
-    if max_results == 1:
-        return [rows[-1]]
-    size, extra = divmod(n, max_results)
-    picked, start = [], 0
-    for bucket in range(max_results):
-        picked.append(rows[start])
-        start += size + (1 if bucket < extra else 0)
-    if picked[-1] is not rows[-1]:
-        picked[-1] = rows[-1]
-    return picked
 
 
 @functools.cache

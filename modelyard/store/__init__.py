@@ -6,6 +6,7 @@ from ..entities import Experiment
 from ..entities.query import Comparison, OrderKey
 from . import (  # noqa: F401  (complete the metadata)
     auth_schema,
+    charts_schema,
     inference_schema,
     logged_models_schema,
     monitoring_schema,
@@ -15,6 +16,7 @@ from . import (  # noqa: F401  (complete the metadata)
     webhooks_schema,
 )
 from .auth import AuthStore
+from .charts import ChartBoardStore
 from .database import Database
 from .experiments import ExperimentStore
 from .inference import InferenceStore
@@ -56,6 +58,7 @@ class TrackingStore:
         self.auth = AuthStore(self.db)
         self.traces = TraceStore(self.db)
         self.monitoring = MonitoringStore(self.db)
+        self.charts = ChartBoardStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()

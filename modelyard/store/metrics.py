@@ -217,26 +217,56 @@ class MetricStore:
         )
         return tx.all(self.db.sql(sql), (run_pk, key_id, -1 if limit is None and self.db.is_sqlite else limit, offset))
 
-    def history_in_steps(
-        self, tx: Tx, run_pks: Sequence[int], key: str, start_step: int | None, end_step: int | None
-    ) -> list[tuple[int, Metric]]:
-        """All points of ``key`` for these runs with steps in [start, end], as (run_pk, metric)."""
+    def sampled_history(
+        self, tx: Tx, run_pks: Sequence[int], key: str, start_step: int | None, end_step: int | None, max_results: int
+    ) -> list[tuple[int, int, int, float, bool]]:
+        """MLflow's sampled history: per run, the first point of each of ``max_results`` equal buckets
+        of its points ordered by (step, timestamp, value), the last point always kept.
+
+        Rows are (run_pk, step, timestamp, value, is_nan), each run's in order. A run whose steps
+        are distinct and contiguous (the common case: one point per step) is sampled in SQL, the
+        point of rank r being the one at step ``first + r``: only the chosen points travel. Other
+        runs are read whole and sampled here.
+        """
         key_id = self.key_id(tx, key)
         if key_id is None or not run_pks:
             return []
-        sql = f"SELECT run_id, step, timestamp, value, is_nan FROM metrics WHERE key_id = ? AND run_id IN ({', '.join('?' * len(run_pks))})"
-        params: list[Any] = [key_id, *run_pks]
-        if start_step is not None:
-            sql += " AND step >= ?"
-            params.append(start_step)
-        if end_step is not None:
-            sql += " AND step <= ?"
-            params.append(end_step)
-        sql += " ORDER BY run_id, step, timestamp, value"
-        return [
-            (run_pk, Metric(key, math.nan if n else v, ts, step))
-            for run_pk, step, ts, v, n in tx.all(self.db.sql(sql), params)
-        ]
+        k = max(int(max_results), 1)
+
+        def where(pks: Sequence[int]) -> tuple[str, list[Any]]:
+            clause = f"key_id = ? AND run_id IN ({', '.join('?' * len(pks))})"
+            params: list[Any] = [key_id, *pks]
+            for op, value in ((">=", start_step), ("<=", end_step)):
+                if value is not None:
+                    clause += f" AND step {op} ?"
+                    params.append(value)
+            return clause, params
+
+        clause, params = where(run_pks)
+        stats = tx.all(self.db.sql(
+            f"SELECT run_id, COUNT(*), MIN(step), MAX(step), COUNT(DISTINCT step) FROM metrics WHERE {clause} GROUP BY run_id"
+        ), params)
+        contiguous: dict[tuple[int, int], list[int]] = {}
+        others: list[int] = []
+        for pk, n, lo, hi, distinct in stats:
+            if n == distinct == hi - lo + 1:
+                contiguous.setdefault((int(lo), int(n)), []).append(pk)
+            else:
+                others.append(pk)
+        out: list[tuple[int, int, int, float, bool]] = []
+        order = " ORDER BY run_id, step, timestamp, value"
+        select = "SELECT run_id, step, timestamp, value, is_nan FROM metrics WHERE "
+        for (lo, n), pks in contiguous.items():
+            clause, params = where(pks)
+            out += tx.all(self.db.sql(select + clause + _sampled_steps(lo, n, k) + order), params)
+        if others:
+            clause, params = where(others)
+            by_run: dict[int, list[tuple[int, int, int, float, bool]]] = {}
+            for row in tx.all(self.db.sql(select + clause + order), params):
+                by_run.setdefault(row[0], []).append(row)
+            for rows in by_run.values():
+                out += _sample(rows, k)
+        return out
 
 
 def _rows(
@@ -276,3 +306,43 @@ def _many_rows(insert: str, rows: int) -> str:
     head, _, tail = insert.partition(" VALUES ")
     group = tail[: tail.index(")") + 1]
     return f"{head} VALUES {', '.join([group] * rows)}{tail[len(group):]}"
+
+
+def _sampled_steps(lo: int, n: int, k: int) -> str:
+    """A WHERE condition keeping the steps :func:`_sample` would pick of ``n`` contiguous steps from ``lo``.
+
+    The point of rank ``r`` is at step ``lo + r``; bucket ``b`` starts at ``b*size + min(b, extra)``.
+    Integers of our own: safe to inline. Remainders as ``a - (a / b) * b`` (PostgreSQL's driver
+    would take a bare ``%`` for a placeholder).
+    """
+    if n <= k:
+        return ""
+    last = lo + n - 1
+    if k == 1:
+        return f" AND step = {last}"
+    size, extra = divmod(n, k)
+    big = extra * (size + 1)  # ranks below this lie in the buckets of size + 1
+
+    def mod(a: str, b: int) -> str:
+        return f"(({a}) - (({a}) / {b}) * {b})"
+
+    return (f" AND (step = {last} OR (step < {lo + n - size} AND ("
+            f"(step < {lo + big} AND {mod(f'step - {lo}', size + 1)} = 0)"
+            f" OR (step >= {lo + big} AND {mod(f'step - {lo + big}', size)} = 0))))")
+
+
+def _sample(rows: list[Any], k: int) -> list[Any]:
+    """MLflow's sampling of one run's ordered rows: the first row of each of ``k`` NTILE buckets,
+    always ending on the last row."""
+    n = len(rows)
+    if n <= k:
+        return rows
+    if k == 1:
+        return [rows[-1]]
+    size, extra = divmod(n, k)
+    picked, start = [], 0
+    for bucket in range(k):
+        picked.append(rows[start])
+        start += size + (1 if bucket < extra else 0)
+    picked[-1] = rows[-1]
+    return picked

@@ -114,7 +114,7 @@ def test_group_nested_runs_and_chart(page, site):
     page.goto(f"/experiments/{s.experiment_id}?group=1")
     sync_api.expect(page.locator("tr.depth-1")).to_contain_text("tree-a-fold1")
     page.goto(f"/experiments/{s.experiment_id}?view=chart&metric=rmse&run={s.runs['tree-a']}&run={s.runs['forest-c']}")
-    sync_api.expect(page.locator(".chart-view canvas")).to_have_count(1)
+    sync_api.expect(page.locator(".panel[data-metric='rmse'] canvas")).to_have_count(1)  # the chart board
     shot(page, "experiment-chart")
 
 
@@ -125,7 +125,7 @@ def test_open_run_and_preview_artifacts(page, site):
     page.wait_for_url(re.compile(r"/runs/"))
     sync_api.expect(page.locator("#overview")).to_contain_text("abc123def")
     sync_api.expect(page.locator("#datasets")).to_contain_text("customers")
-    sync_api.expect(page.locator("#metrics canvas").first).to_be_visible()
+    sync_api.expect(page.locator("#charts canvas").first).to_be_visible()
     page.get_by_role("link", name="notes.txt").click()
     sync_api.expect(page.locator("#preview")).to_contain_text("hello from the run notes")
     page.locator("summary", has_text="data").click()

@@ -14,7 +14,7 @@ def test_every_page_renders(ui):
     a = s.runs["tree-a"]
     for url in (
         "/", "/?view=deleted", f"/experiments/{s.experiment_id}", f"/experiments/{s.experiment_id}?group=1",
-        f"/experiments/{s.experiment_id}?view=chart&metric=rmse", f"/runs/{a}", f"/runs/{a}?artifact=model",
+        f"/experiments/{s.experiment_id}/charts", f"/metric?key=rmse&run={a}", f"/runs/{a}", f"/runs/{a}?artifact=model",
         f"/runs/{s.runs['live-run']}", f"/compare?run={a}&run={s.runs['forest-c']}", "/models",
         "/models/churn-model", "/models/churn-model/versions/1", "/static/app.css", "/static/vendor/uPlot.iife.min.js",
     ):

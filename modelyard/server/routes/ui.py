@@ -10,6 +10,7 @@ from starlette.responses import FileResponse
 from ..ui import (
     STATIC_DIR,
     artifacts,
+    charts,
     compare,
     experiments,
     login,
@@ -58,7 +59,11 @@ ABSOLUTE_ROUTES = [
     ("/runs/{run_id}/artifacts/tree", ["GET"], page(artifacts.tree, READ_RUN)),
     ("/runs/{run_id}/artifacts/preview", ["GET"], page(artifacts.preview_fragment, READ_RUN)),
     ("/runs/{run_id}/artifacts/raw", ["GET"], page(artifacts.raw, READ_RUN)),
-    ("/ui/series", ["GET"], page(run_page.series)),  # READ on each run asked for, checked inside
+    ("/experiments/{experiment_id}/charts", ["GET"], page(charts.board_page, READ_EXPERIMENT)),
+    ("/experiments/{experiment_id}/charts/layout", ["POST"], action(charts.save_layout, ("EDIT", *EXPERIMENT))),
+    ("/experiments/{experiment_id}/charts/reset", ["POST"], action(charts.reset_layout, ("EDIT", *EXPERIMENT))),
+    ("/metric", ["GET"], page(charts.metric_page)),  # READ on each run asked for, checked inside
+    ("/ui/series", ["GET"], page(charts.series)),  # likewise
     ("/compare", ["GET"], page(compare.compare_page)),  # likewise
     ("/models", ["GET"], page(registry.models_page)),  # lists only what the caller may read
     ("/models/{name}", ["GET"], page(registry.model_page, READ_MODEL)),

@@ -7,11 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WIDTH, HEIGHT, PAD = 760, 320, 40
-PALETTE = ("#3b6fd8", "#d8573b", "#2a9d5c", "#9b59b6", "#e0a800", "#16a2b8", "#c2185b", "#6d4c41")
-
-
-def color(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
 
 
 def as_float(value: Any) -> float | None:
@@ -98,14 +93,16 @@ def parallel(columns: list[tuple[str, list[Any]]], names: list[str]) -> dict[str
     return {"width": WIDTH, "height": HEIGHT, "pad": PAD, "axes": axes, "lines": lines}
 
 
-def scatter(xs: list[Any], ys: list[Any], names: list[str], x_label: str, y_label: str) -> dict[str, Any]:
+def scatter(xs: list[Any], ys: list[Any], names: list[str], colors: list[str], x_label: str,
+            y_label: str) -> dict[str, Any]:
+    """One point per run (``colors``: each run's own, as on every chart)."""
     sx, sy = Scale(xs), Scale(ys)
     points = []
     for i, (x, y) in enumerate(zip(xs, ys)):
         px, py = sx.position(x), sy.position(y)
         if px is None or py is None:
             continue
-        points.append({"cx": round(PAD + px * (WIDTH - 2 * PAD), 1), "cy": _y(py), "color": color(i),
+        points.append({"cx": round(PAD + px * (WIDTH - 2 * PAD), 1), "cy": _y(py), "color": colors[i],
                        "title": f"{names[i]}: {x_label}={x}, {y_label}={y}"})
     x_ticks = [(round(PAD + p * (WIDTH - 2 * PAD), 1), t) for p, t in sx.ticks()]
     y_ticks = [(_y(p), t) for p, t in sy.ticks()]

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ...entities import Run, RunStatus, RunTag
 from ...errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from ...service import TrackingService
-from ...service.runs import MAX_BULK_INTERVAL_RUNS
-from ..auth import readable, require
+from ..auth import readable
 from . import artifacts
 from .render import done, render, render_fragment, service
 
 NOTE_TAG = "mlflow.note.content"
 SYSTEM_PREFIX = "system/"
-CHART_POINTS = 1000
 POLL_SECONDS = 5
 SYSTEM_TAG_PREFIX = "mlflow."
 MAX_CHILDREN = 100
@@ -159,32 +156,3 @@ def delete_tag(request: Request, form: FormData) -> Response:
         return _fragment_or_page(request, "run_tags.html", run_id, tag_error=exc.message)
     return _fragment_or_page(request, "run_tags.html", run_id)
 
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def series(request: Request) -> Response:
-    """Downsampled histories of one metric for up to 100 runs, as JSON for the charts."""
-    svc = service(request)
-    qp = request.query_params
-    run_ids = list(dict.fromkeys(qp.getlist("run")))[:MAX_BULK_INTERVAL_RUNS]
-    for rid in run_ids:
-        require(request, "READ", "run", rid)
-    key = qp.get("key", "")
-    try:
-        points = int(qp.get("max") or CHART_POINTS)
-        names = {rid: svc.runs.get(rid).info.run_name for rid in run_ids}
-        metrics = svc.runs.metric_history_bulk_interval(run_ids, key, max_results=min(points, 2500))
-    except (ModelyardError, ValueError) as exc:
-        message = exc.message if isinstance(exc, ModelyardError) else "max must be an integer."
-        return JSONResponse({"error": message}, status_code=400)
-    by_run: dict[str, dict[str, list[Any]]] = {}
-    for m in metrics:
-        entry = by_run.setdefault(m.run_id or "", {"steps": [], "values": []})
-        entry["steps"].append(m.step)
-        entry["values"].append(_finite(m.value))
-    return JSONResponse({
-        "key": key,
-        "runs": [{"run_id": rid, "name": names[rid], **by_run[rid]} for rid in run_ids if rid in by_run],
-    })

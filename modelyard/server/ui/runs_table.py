@@ -1,4 +1,4 @@
-"""The runs table of an experiment: search, sort, columns, nesting, paging, chart view."""
+"""The runs table of an experiment: search, sort, columns, nesting, paging (charts: ``charts.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from ...api.tracking import DELETE_RUN, RESTORE_RUN
 from ...entities import Run, ViewType
@@ -25,7 +25,6 @@ DEFAULT_PAGE_SIZE = 50
 DEFAULT_ORDER = "attributes.start_time DESC"
 PARENT_TAG = "mlflow.parentRunId"
 MAX_CHILDREN = 1000
-MAX_CHART_RUNS = 20
 DEFAULT_KEY_COLUMNS = 5
 MAX_BULK_RUNS = 250
 COLUMNS_COOKIE = "modelyard_columns_"
@@ -177,19 +176,21 @@ def experiment_page(request: Request, *, query: QueryParams | None = None, notic
     svc = service(request)
     experiment = svc.experiments.get(request.path_params["experiment_id"])
     qp = request.query_params if query is None else query
+    if qp.get("view") == "chart":  # the chart view is the chart board now: old links land there
+        pairs = [("q", qp.get("q", ""))] if qp.get("q") else []
+        chart_query = urlencode(pairs + [("run", r) for r in qp.getlist("run")])
+        return RedirectResponse(f"/experiments/{experiment.experiment_id}/charts"
+                                + (f"?{chart_query}" if chart_query else ""), status_code=303)
     q = qp.get("q", "")
     order = qp.get("order") or DEFAULT_ORDER
     size = _size(qp.get("n"))
     token = qp.get("page_token") or None
     group = qp.get("group") == "1"
-    view = "chart" if qp.get("view") == "chart" else "table"
     show = "deleted" if qp.get("show") == "deleted" else "active"
     tokens, remember = _column_tokens(request, qp, experiment.experiment_id)
     params: dict[str, Any] = {
         "q": q or None, "order": None if order == DEFAULT_ORDER else order, "n": None if size == DEFAULT_PAGE_SIZE else size,
-        "group": "1" if group else None, "col": qp.getlist("col"), "view": None if view == "table" else view,
-        "metric": qp.get("metric"), "run": qp.getlist("run") if view == "chart" else None,
-        "show": None if show == "active" else show,
+        "group": "1" if group else None, "col": qp.getlist("col"), "show": None if show == "active" else show,
     }
     rows: list[Row] = []
     next_token, error = None, None
@@ -208,16 +209,13 @@ def experiment_page(request: Request, *, query: QueryParams | None = None, notic
             hints = []
     offset = decode_page_token(token) if token and not error else 0
     prev_token = None if offset == 0 else (encode_page_token(offset - size) if offset > size else "")
-    chart_runs = qp.getlist("run") or [r.info.run_id for r in all_runs[:MAX_CHART_RUNS]]
-    metric_keys = sorted({k for r in all_runs for k in r.data.metrics})
     response = render(
         request, "experiment.html", status=inline_status(request) if error else status, section="experiments",
         experiment=experiment, rows=rows, columns=columns, available=_available(all_runs, columns),
         fixed_columns=FIXED_COLUMNS, models=_models(svc, all_runs) if not error else {},
-        q=q, order=order, size=size, sizes=PAGE_SIZES, group=group, view=view, error=error,
+        q=q, order=order, size=size, sizes=PAGE_SIZES, group=group, view="table", error=error,
         next_token=next_token, prev_token=prev_token, offset=offset, params=params,
-        chart_runs=chart_runs[:MAX_CHART_RUNS], metric=qp.get("metric") or (metric_keys[0] if metric_keys else ""),
-        metric_keys=metric_keys, parent_tag=PARENT_TAG, show=show, notice=notice, tokens=tokens, hints=hints,
+        parent_tag=PARENT_TAG, show=show, notice=notice, tokens=tokens, hints=hints,
     )
     if remember is not None:
         path = f"/experiments/{experiment.experiment_id}"
