@@ -180,7 +180,7 @@ def test_board_follows_filter_and_selection(page, site):
     _, s = site
     page.goto(f"/experiments/{s.experiment_id}")
     for name in ("linear-b", "forest-c"):
-        page.get_by_label(f"Select run {name}", exact=True).check()
+        page.get_by_label(re.compile(rf"^Select run {name} \(")).check()
     page.get_by_role("button", name="Chart selected").click()
     page.wait_for_url(re.compile(r"/charts\?run="))
     sync_api.expect(page.locator("#run-toggles li")).to_have_count(2)
