@@ -267,13 +267,17 @@ class Writer:
                 batch.append(more)
             outcomes: list[tuple[Any, BaseException | None]] = []
             try:
-                with self.member() as uow:
-                    for fn, _ in batch:
-                        try:
-                            with Joined(uow, True):
-                                outcomes.append((fn(), None))
-                        except Exception as exc:  # noqa: BLE001  (handed to whoever waits, who answers it)
-                            outcomes.append((None, exc))
+                if len(batch) == 1:  # alone: its own block (no savepoint: a failure undoes the block)
+                    with self.member():
+                        outcomes.append((batch[0][0](), None))
+                else:
+                    with self.member() as uow:
+                        for fn, _ in batch:
+                            try:
+                                with Joined(uow, True):
+                                    outcomes.append((fn(), None))
+                            except Exception as exc:  # noqa: BLE001  (handed to whoever waits, who answers it)
+                                outcomes.append((None, exc))
             except BaseException as exc:  # noqa: BLE001  (nothing of the batch was committed)
                 outcomes = [(None, exc)] * len(batch)
             self._finished += len(batch)
