@@ -59,6 +59,7 @@ class TrackingService:
         from .logged_models import LoggedModelService
         from .monitoring import MonitoringService
         from .pipelines import PipelinesService
+        from .promotion import PromotionService
         from .registry import RegistryService
         from .runs import RunService
         from .trace_assessments import AssessmentService
@@ -86,6 +87,7 @@ class TrackingService:
         self.traces = TraceService(self.store, self.experiments, self.runs)
         self.assessments = AssessmentService(self.store, self.traces)
         self.monitoring = MonitoringService(self.store, self)
+        self.promotion = PromotionService(self.store, self)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite
