@@ -86,6 +86,7 @@ def _run(job: dict[str, Any], model_dir: str) -> dict[str, Any]:
 
 def main() -> None:
     job = json.loads(sys.stdin.read())
+    answer: dict[str, Any]
     try:
         answer = {"results": [_run(job, d) for d in job["model_dirs"]]}
     except Exception as exc:  # noqa: BLE001 - every failure is the gate's evidence

@@ -64,7 +64,7 @@ class PromotionService:
         if found is None:
             raise ResourceDoesNotExist(
                 f"Registered model {model_name!r} has no promotion policy for alias {alias!r}; register one with"
-                f" `modelyard promote policy set {model_name} {alias} policy.yaml`.")
+                f" `modelyard promotion set-policy {model_name} {alias} policy.yaml`.")
         return found  # type: ignore[no-any-return]
 
     def list_policies(self, model_name: str | None = None) -> list[dict[str, Any]]:

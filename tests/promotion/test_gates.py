@@ -40,7 +40,7 @@ def world(tmp_path_factory) -> Any:
             data.mkdir()
             evaluation.to_csv(data / "eval.csv", index=False)
             X.to_csv(data / "train.csv", index=False)
-            X.assign(temp=X["temp"] + 100).to_csv(data / "bad" if False else data / "train_bad.csv", index=False)
+            X.assign(temp=X["temp"] + 100).to_csv(data / "train_bad.csv", index=False)
             with my.start_run() as run:
                 my.log_artifact(str(data / "eval.csv"))
             eval_ref = f"runs:/{run.info.run_id}/eval.csv"
@@ -126,10 +126,10 @@ def test_challenger_against_baseline_then_champion(world) -> None:
     history = c.list_promotions("bikes")
     assert [(p["version"], p["status"]) for p in history] == [("2", "passed"), ("3", "failed"), ("1", "passed")]
     assert '"status": "failed"' in c.get_model_version("bikes", "3").tags["modelyard.promotion.champion"]
-    actions = [(e.action, e.version) for e in c.get_registered_model_audit("bikes")] if hasattr(
-        c, "get_registered_model_audit") else []
-    if actions:
-        assert ("promotion_gates", "3") in [(a, str(v)) for a, v in actions]
+    audit = [(e.action, str(e.version), e.new_value) for e in c.registry_audit("bikes")]
+    assert ("promotion_gates", "3", "failed (promotion 2); failed: challenger") in audit
+    moves = [(a, v) for a, v, _ in audit if a == "set_registered_model_alias"]
+    assert moves == [("set_registered_model_alias", "1"), ("set_registered_model_alias", "2")]
 
 
 def test_budget_measured_in_a_worker(world) -> None:
