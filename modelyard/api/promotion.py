@@ -55,3 +55,9 @@ REJECT_REQUEST = t.add("reject_transition_request", "POST", f"{P}/requests/rejec
 CANCEL_REQUEST = t.add("cancel_transition_request", "POST", f"{P}/requests/cancel", s.RequestAction,
                        "promotion:cancel_request", MODEL_READ,
                        summary="Cancel a transition request (its requester or an approver).")
+UPDATE_ROLLOUT = t.add("update_rollout", "POST", f"{P}/rollouts/update", s.SetRollout, "promotion:update_rollout",
+                       MODEL_EDIT, summary="Start, advance, step (by its rule), roll back or complete a rollout.")
+GET_ROLLOUT = t.add("get_rollout", "GET", f"{P}/rollouts/get", s.RolloutKey, "promotion:get_rollout", MODEL_READ,
+                    idempotent=True, summary="A model alias's rollout, as serve processes follow it.")
+LIST_ROLLOUTS = t.add("list_rollouts", "GET", f"{P}/rollouts/list", s.ListRollouts, "promotion:list_rollouts", read(),
+                      idempotent=True, summary="Rollouts, of one model or of every model the caller may read.")

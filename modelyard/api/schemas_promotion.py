@@ -32,6 +32,7 @@ class Promote(Request):
     name: str = ""
     version: str = ""
     alias: str = ""
+    rollout: dict[str, Any] | None = None  # {"mode", "weight", "rule"}: roll out instead of moving the alias
 
 
 class GetPromotion(Request):

@@ -44,13 +44,15 @@ class PromotionMethods:
 
     # ---- gates ----------------------------------------------------------------
 
-    def promote(self, name: str, version: str | int, alias: str = "champion") -> dict[str, Any]:
+    def promote(self, name: str, version: str | int, alias: str = "champion",
+                rollout: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run the gates of ``alias``'s policy on the version; the alias moves only when all pass.
 
         Returns the promotion: ``passed``, ``moved``, ``failed_checks`` and ``checks`` (each with
-        ``message``, ``evidence`` and, when it failed, ``fix``).
+        ``message``, ``evidence`` and, when it failed, ``fix``). With ``rollout`` (``{"mode": "canary",
+        "weight": 0.1, "rule": {...}}``) passed gates start a rollout instead of moving the alias.
         """
-        out = self._call(ops.PROMOTE, s.Promote(name=name, version=str(version), alias=alias))
+        out = self._call(ops.PROMOTE, s.Promote(name=name, version=str(version), alias=alias, rollout=rollout))
         return dict(out["promotion"])
 
     def check_promotion(self, name: str, version: str | int, alias: str = "champion") -> dict[str, Any]:
@@ -93,3 +95,19 @@ class PromotionMethods:
 
     def _request_action(self, op: Operation, name: str, request_id: str | int, comment: str | None) -> dict[str, Any]:
         return dict(self._call(op, s.RequestAction(name=name, request_id=str(request_id), comment=comment))["request"])
+
+    # ---- rollouts -------------------------------------------------------------
+
+    def update_rollout(self, name: str, alias: str, action: str, *, candidate_version: str | int | None = None,
+                       mode: str | None = None, weight: float | None = None,
+                       rule: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``action``: start (needs ``candidate_version``), update, step, rollback or complete."""
+        req = s.SetRollout(name=name, alias=alias, action=action, mode=mode, weight=weight, rule=rule,
+                           candidate_version=None if candidate_version is None else str(candidate_version))
+        return self._call(ops.UPDATE_ROLLOUT, req)
+
+    def get_rollout(self, name: str, alias: str) -> dict[str, Any]:
+        return dict(self._call(ops.GET_ROLLOUT, s.RolloutKey(name=name, alias=alias))["rollout"])
+
+    def list_rollouts(self, name: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call(ops.LIST_ROLLOUTS, s.ListRollouts(name=name))["rollouts"])

@@ -101,8 +101,13 @@ class PromotionService:
         finally:
             ctx.close()
 
-    def promote(self, model_name: str, version: str | int, alias: str) -> dict[str, Any]:
-        """Run the gates of ``alias``'s policy on the version; record them; move the alias when all pass."""
+    def promote(self, model_name: str, version: str | int, alias: str,
+                rollout: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run the gates of ``alias``'s policy on the version; record them; move the alias when all pass.
+
+        ``rollout`` (``{"mode", "weight", "rule"}``, see ``rollouts.py``): when the gates pass and the
+        alias points at a version, start a rollout instead of moving the alias at once.
+        """
         number = check_version(version)
         checks, champion = self._run(model_name, number, alias)
         passed = all(c["passed"] for c in checks)
@@ -123,13 +128,18 @@ class PromotionService:
                        "checks": {c["name"]: c["passed"] for c in checks}}
             self.store.registry.set_version_tag(model_name, number, EVIDENCE_TAG_PREFIX + alias,
                                                 json.dumps(summary, sort_keys=True), who, now)
-            if passed:
-                # The one place an alias moves without the registry's protection check.
+            if passed and rollout is not None and champion is not None:
+                self.svc.rollouts.start(model_name, alias, number, rollout.get("mode", "canary"),
+                                        rollout.get("weight", 0.1), rollout.get("rule"), gated=True)
+            elif passed:
+                # The one place an alias moves without the registry's protection check (rollouts.complete
+                # is the other, for a version whose gates passed here).
                 self.store.registry.set_alias(model_name, alias, number, who, now)
                 for r in approved:
                     self._p.add_event(r.id, "promote", who, f"promotion {row.id}", now, "promoted")
         out = row.to_dict()
-        out["moved"] = passed
+        out["moved"] = passed and (rollout is None or champion is None)
+        out["rollout"] = passed and not out["moved"]
         out["failed_checks"] = [c["name"] for c in checks if not c["passed"]]
         return out
 

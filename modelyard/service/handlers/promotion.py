@@ -48,7 +48,7 @@ def delete_policy(svc: TrackingService, req: s.PolicyKey) -> dict[str, Any]:
 
 def promote(svc: TrackingService, req: s.Promote) -> dict[str, Any]:
     return {"promotion": svc.promotion.promote(_required(req.name, "name"), _required(req.version, "version"),
-                                               _required(req.alias, "alias"))}
+                                               _required(req.alias, "alias"), req.rollout)}
 
 
 def check(svc: TrackingService, req: s.Promote) -> dict[str, Any]:
@@ -104,3 +104,32 @@ def reject_request(svc: TrackingService, req: s.RequestAction) -> dict[str, Any]
 def cancel_request(svc: TrackingService, req: s.RequestAction) -> dict[str, Any]:
     return {"request": svc.promotion.cancel(_required(req.name, "name"), _required(req.request_id, "request_id"),
                                             req.comment)}
+
+
+def update_rollout(svc: TrackingService, req: s.SetRollout) -> dict[str, Any]:
+    name, alias, action = _required(req.name, "name"), _required(req.alias, "alias"), req.action or "start"
+    r = svc.rollouts
+    if action == "start":
+        out = r.start(name, alias, _required(req.candidate_version, "candidate_version"), req.mode or "canary",
+                      0.1 if req.weight is None else req.weight, req.rule)
+    elif action == "update":
+        out = r.update(name, alias, req.mode, req.weight)
+    elif action == "rollback":
+        out = r.rollback(name, alias, "rolled back by hand")
+    elif action == "complete":
+        out = r.complete(name, alias)
+    elif action == "step":
+        return r.step(name, alias)
+    else:
+        raise InvalidParameterValue(f"action: {action!r}; use start, update, step, rollback or complete.")
+    return {"action": action, "rollout": out.to_dict()}
+
+
+def get_rollout(svc: TrackingService, req: s.RolloutKey) -> dict[str, Any]:
+    return {"rollout": svc.rollouts.get(_required(req.name, "name"), _required(req.alias, "alias")).to_dict()}
+
+
+def list_rollouts(svc: TrackingService, req: s.ListRollouts) -> dict[str, Any]:
+    found = svc.rollouts.list(req.name)
+    ok = _readable(svc, {r.model_name for r in found})
+    return {"rollouts": [r.to_dict() for r in found if r.model_name in ok]}
