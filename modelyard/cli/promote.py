@@ -26,18 +26,27 @@ def _print_checks(result: dict[str, Any]) -> None:
 @click.option("--version", "version", required=True, help="The model version to promote.")
 @click.option("--to", "alias", default="champion", show_default=True, help="The alias to move to it.")
 @click.option("--dry-run", is_flag=True, help="Run the gates only: record nothing, move nothing.")
+@click.option("--rollout", type=click.Choice(["shadow", "canary", "all"]), default=None,
+              help="When the gates pass, roll the version out in serving instead of moving the alias at once.")
+@click.option("--weight", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="With --rollout canary: the candidate's share of requests.")
 @tracking_uri_option
 @json_option
-def command(name: str, version: str, alias: str, dry_run: bool, tracking_uri: str | None, as_json: bool) -> None:
+def command(name: str, version: str, alias: str, dry_run: bool, rollout: str | None, weight: float,
+            tracking_uri: str | None, as_json: bool) -> None:
     """Run the gates of ALIAS's policy on version N of model NAME; move the alias when every gate passes."""
     c = client(tracking_uri)
-    result = c.check_promotion(name, version, alias) if dry_run else c.promote(name, version, alias)
+    plan = None if rollout is None else {"mode": rollout, "weight": weight}
+    result = c.check_promotion(name, version, alias) if dry_run else c.promote(name, version, alias, plan)
     if as_json:
         echo_json({"promotion": result})
     else:
         _print_checks(result)
         if dry_run:
             click.echo(f"Dry run: every gate {'passes' if result['passed'] else 'does not pass'}.")
+        elif result.get("rollout"):
+            click.echo(f"Gates passed: rolling {name} version {version} out on @{alias} ({rollout}, promotion"
+                       f" {result['id']}).")
         elif result["passed"]:
             click.echo(f"Promoted {name} version {version} to @{alias} (promotion {result['id']}).")
         else:
