@@ -56,7 +56,7 @@ CHECKS: dict[str, dict[str, Any]] = {
     "metric_threshold": {"metric": REQUIRED, "op": REQUIRED, "threshold": REQUIRED},
     "challenger": {"dataset": REQUIRED, "target": REQUIRED, "metric": REQUIRED, "min_effect": 0.0, "alpha": 0.05,
                    "baseline": None, "n_boot": 1000, "max_rows": 100_000, "seed": 0},
-    "budget": {"max_latency_ms": None, "max_size_mb": None, "rows": 100, "repeats": 5, "dataset": None,
+    "budget": {"max_latency_ms": None, "max_size_mb": None, "rows": 100, "repeats": 20, "dataset": None,
                "timeout_s": 300},
     "data_quality": {"data": REQUIRED, "reference": "champion", "limits": None},
     "approval": {"approvers": [], "min_approvals": 1, "allow_self_approval": False},

@@ -31,8 +31,11 @@ def score_in_worker(job: dict[str, Any], timeout_s: float) -> list[dict[str, Any
     """Run ``job`` in a fresh Python process (one per job, however many models); each model's measures.
     InvalidState when it fails or overruns."""
     try:
+        # One thread per model, as a serve worker predicts one micro-batch at a time: OpenMP's default
+        # (a thread per core) only measures how busy the machine is.
+        env = {"OMP_NUM_THREADS": "1", **os.environ}
         done = subprocess.run([sys.executable, "-m", "modelyard.promotion.worker"], input=json.dumps(job),
-                              capture_output=True, text=True, timeout=timeout_s, check=False)
+                              capture_output=True, text=True, timeout=timeout_s, check=False, env=env)
     except subprocess.TimeoutExpired:
         raise InvalidState(f"scoring the model took more than {timeout_s:g} s (the gate's timeout_s)") from None
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
