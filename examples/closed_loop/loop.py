@@ -143,7 +143,7 @@ def main() -> None:
 
         # 2. the retraining pipeline behind a trigger, and the monitor whose alert fires it
         c.create_pipeline_trigger("retrain-on-alert", "api", "retrain", {
-            "data": str(work / "recent-2012.csv"), "history": str(work / "history-2011.csv")})
+            "data": str(work / "recent-2012.csv"), "history": str(work / "history-2011.csv")}, executor="inline")
         c.create_monitor("bikes-live", MODEL, alias="champion", task="regression", window_rows=5000, rules=[
             {"name": "demand drift", "metric": "mae", "op": ">", "threshold": 60, "trigger": "retrain-on-alert"}])
 
