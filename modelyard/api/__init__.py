@@ -5,4 +5,7 @@ HTTP client can use it alone. Each area's operations are declared in one module 
 :data:`AREAS`.
 """
 
-AREAS = ("tracking", "registry", "logged_models", "webhooks", "pipelines", "inference", "auth", "traces", "monitoring", "charts")
+AREAS = (
+    "tracking", "registry", "logged_models", "webhooks", "pipelines", "inference", "auth", "traces", "monitoring",
+    "charts", "promotion",
+)

@@ -18,7 +18,7 @@ main.add_command(server)
 main.add_command(ui)
 
 for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve", "predict", "pipelines", "importer",
-              "db", "gc", "users", "monitor"):
+              "db", "gc", "users", "monitor", "promote"):
     try:
         _module = __import__(f"modelyard.cli.{_name}", fromlist=["command"])
     except ModuleNotFoundError as exc:  # a command not written yet; anything else is a real error
@@ -27,8 +27,10 @@ for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve"
         continue
     main.add_command(_module.command)
 
+from .promote import promotion  # noqa: E402  (the promote module's other group)
 from .users import groups, permissions, tokens  # noqa: E402  (the users module's other groups)
 
 main.add_command(tokens)
 main.add_command(permissions)
 main.add_command(groups)
+main.add_command(promotion)

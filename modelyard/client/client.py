@@ -42,6 +42,7 @@ from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .monitoring import MonitoringMethods
 from .pipelines import PipelinesMethods
+from .promotion import PromotionMethods
 from .registry import RegistryMethods
 from .traces import TracesMethods
 from .uri import get_tracking_uri, is_http
@@ -57,7 +58,7 @@ def now_ms() -> int:
 
 
 class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods, AuthMethods,
-             TracesMethods, MonitoringMethods):
+             TracesMethods, MonitoringMethods, PromotionMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

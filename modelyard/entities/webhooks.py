@@ -18,7 +18,11 @@ MLFLOW_EVENTS = (
     "prompt_tag.set", "prompt_tag.deleted", "prompt_version_tag.set", "prompt_version_tag.deleted",
     "prompt_alias.created", "prompt_alias.deleted", "budget_policy.exceeded",
 )
-EXTENSION_EVENTS = ("model_version.stage_changed", "monitor_alert.fired")
+EXTENSION_EVENTS = (
+    "model_version.stage_changed", "monitor_alert.fired", "promotion.passed", "promotion.failed",
+    "transition_request.created", "transition_request.commented", "transition_request.approved",
+    "transition_request.rejected", "transition_request.cancelled", "transition_request.promoted", "rollout.updated",
+)
 
 
 @dataclass(slots=True)

@@ -60,7 +60,9 @@ class TrackingService:
         from .logged_models import LoggedModelService
         from .monitoring import MonitoringService
         from .pipelines import PipelinesService
+        from .promotion import PromotionService
         from .registry import RegistryService
+        from .rollouts import RolloutService
         from .runs import RunService
         from .trace_assessments import AssessmentService
         from .trace_privacy import Redactor
@@ -93,6 +95,8 @@ class TrackingService:
         self.assessments = AssessmentService(self.store, self.traces)
         self.monitoring = MonitoringService(self.store, self)
         self.charts = ChartBoardService(self.store, self.experiments)
+        self.promotion = PromotionService(self.store, self)
+        self.rollouts = RolloutService(self.store, self)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

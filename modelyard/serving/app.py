@@ -76,6 +76,7 @@ class ModelServer:
         self._ids = itertools.count(1)
         self._feedback_client: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.rollout = _follower(self.holder, config.model_uri)
 
     @property
     def model(self) -> LoadedModel:
@@ -150,8 +151,12 @@ class ModelServer:
         """``POST /invocations``, in plain ASGI (see :mod:`.asgi`)."""
         t0 = time.perf_counter()
         model = self.holder.current
+        shadow = None
         try:
             request_id = self.request_id(header(scope, b"x-request-id"))
+            plan = self.rollout.plan if self.rollout is not None else None
+            if plan is not None and model is not None:
+                model, shadow = plan.route(model, header(scope, b"x-caller-key") or request_id)
             try:
                 if model is None:
                     raise TemporarilyUnavailable("The model is still loading.")
@@ -159,6 +164,10 @@ class ModelServer:
                 inputs, params = model.reader.read_mlflow(body, header(scope, b"content-type") or JSON)
                 pred = await self.predict(model, inputs, params)
                 content, status = _encode({"predictions": jsonable(pred)}), 200
+                if self.rollout is not None:
+                    self.rollout.count(model.version)
+                if shadow is not None:
+                    self._spawn(self._shadow(shadow, body, header(scope, b"content-type") or JSON, request_id))
             except ModelyardError as exc:
                 content, status = _encode(exc.to_dict()), exc.status
             except Exception as exc:  # noqa: BLE001 - the model refused this input: the caller's 400
@@ -173,6 +182,27 @@ class ModelServer:
             content, status, headers = _encode(unexpected(exc)), 500, []
         await respond(send, status, headers, content)
 
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _shadow(self, model: LoadedModel, body: bytes, content_type: str, request_id: str) -> None:
+        """The rollout's candidate scores a copy of a request: logged and counted, never returned."""
+        t0 = time.perf_counter()
+        try:
+            inputs, params = model.reader.read_mlflow(body, content_type)
+            pred = await self.predict(model, inputs, params)
+        except Exception as exc:  # noqa: BLE001 - a shadow's failure is the candidate's, not the caller's
+            self.metrics.observe("shadow", 400, time.perf_counter() - t0)
+            log.info("shadow version %s could not predict: %s", model.version, exc)
+            return
+        seconds = time.perf_counter() - t0
+        self.metrics.observe("shadow", 200, seconds)
+        if self.rollout is not None:
+            self.rollout.count(model.version)
+        self.record(f"{request_id}:shadow", model, inputs, pred, seconds)
+
     async def ping(self, request: Request) -> Response:
         ok = self.holder.current is not None
         return Response(b"\n" if ok else b"loading\n", 200 if ok else 503, media_type="text/plain")
@@ -181,6 +211,8 @@ class ModelServer:
         from .. import __version__
 
         info = {**self.holder.describe(), "server_version": __version__}
+        if self.rollout is not None:
+            info["rollout"] = self.rollout.describe()
         return Response(_encode(info), 200, self.headers(self.holder.current, None), JSON)
 
     async def metrics_page(self, request: Request) -> Response:
@@ -215,10 +247,12 @@ class ModelServer:
         if relevant:
             if request.query_params.get("wait") in ("1", "true"):
                 await self.holder.refresh_soon()
+                if self.rollout is not None:
+                    await self.rollout.refresh_soon()
             else:
-                task = asyncio.create_task(self.holder.refresh_soon())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(self.holder.refresh_soon())
+                if self.rollout is not None:
+                    self._spawn(self.rollout.refresh_soon())
         answer = {"accepted": relevant, "event": event.event, **self.holder.describe()}
         return Response(_encode(answer), 200, media_type=JSON)
 
@@ -246,6 +280,8 @@ class ModelServer:
         tasks = []
         if self.config.poll_interval > 0:
             tasks.append(asyncio.create_task(self.holder.poll(self.config.poll_interval)))
+            if self.rollout is not None:
+                tasks.append(asyncio.create_task(self.rollout.poll(self.config.poll_interval)))
         if self.metrics.files is not None:
             tasks.append(asyncio.create_task(self._flush_metrics(self.config.metrics_flush_s)))
         try:
@@ -266,6 +302,16 @@ class ModelServer:
         while True:
             self.metrics.flush()
             await asyncio.sleep(interval)
+
+
+def _follower(holder: ModelHolder, uri: str) -> Any:
+    """A :class:`~.rollout.RolloutFollower` when ``uri`` is ``models:/name@alias``, else None."""
+    rest = uri[len("models:"):].lstrip("/") if uri.startswith("models:") else ""
+    if "@" not in rest:
+        return None
+    from .rollout import RolloutFollower
+
+    return RolloutFollower(holder, rest.split("@", 1)[1])
 
 
 def model_failed(exc: Exception) -> dict[str, str]:

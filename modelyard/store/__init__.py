@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (complete the metadata)
     logged_models_schema,
     monitoring_schema,
     pipelines_schema,
+    promotion_schema,
     registry_schema,
     traces_schema,
     webhooks_schema,
@@ -24,6 +25,7 @@ from .logged_models import LoggedModelStore
 from .metrics import MetricStore
 from .monitoring import MonitoringStore
 from .pipelines import PipelinesStore
+from .promotion import PromotionStore
 from .registry import RegistryStore
 from .runs import RunRow, RunStore
 from .search import experiment_search_select
@@ -59,6 +61,7 @@ class TrackingStore:
         self.traces = TraceStore(self.db)
         self.monitoring = MonitoringStore(self.db)
         self.charts = ChartBoardStore(self.db)
+        self.promotion = PromotionStore(self.db, self.registry)
 
     def close(self) -> None:
         self.db.dispose()
