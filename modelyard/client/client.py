@@ -42,6 +42,7 @@ from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .monitoring import MonitoringMethods
 from .pipelines import PipelinesMethods
+from .prompts import PromptsMethods
 from .registry import RegistryMethods
 from .traces import TracesMethods
 from .uri import get_tracking_uri, is_http
@@ -56,8 +57,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods, AuthMethods,
-             TracesMethods, MonitoringMethods):
+class Client(RegistryMethods, PromptsMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods,
+             AuthMethods, TracesMethods, MonitoringMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

@@ -14,10 +14,12 @@ Assessments (feedback and expectations) are in :mod:`.trace_assessments`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..entities.prompts import LINKED_PROMPTS_TAG
 from ..entities.traces import TRACE_STATES, Span, StoredSpan, TraceInfo, duration_ms, timestamp_ms
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
@@ -37,6 +39,20 @@ _TRACE_ID = re.compile(r"^[\w:/.\-]{1,64}$")
 
 def trace_not_found(trace_id: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+
+
+def linked_prompts(tags: dict[str, str]) -> list[tuple[str, str]]:
+    """The (name, version) pairs a trace's ``mlflow.linkedPrompts`` tag lists (JSON written by the clients).
+
+    The tag is the client's record; one that is not such a list links nothing (it stays a tag)."""
+    try:
+        entries = json.loads(tags.get(LINKED_PROMPTS_TAG) or "[]")
+    except ValueError:
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [(str(e["name"])[:256], str(e["version"])[:32]) for e in entries
+            if isinstance(e, dict) and e.get("name") and e.get("version") not in (None, "")]
 
 
 def check_trace_id(trace_id: Any, path: str = "trace_id") -> str:
@@ -95,7 +111,8 @@ class TraceService:
         exp_id = limits.parse_experiment_id(parsed.experiment_id, "trace.trace_info.trace_location")
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
-            stored = self.store.traces.start_trace(tx, parsed, exp_id, self._fixed_tags(location, parsed.trace_id))
+            stored = self.store.traces.start_trace(tx, parsed, exp_id, self._fixed_tags(location, parsed.trace_id),
+                                                   prompts=linked_prompts(parsed.tags))
         assert stored is not None
         return stored
 
@@ -110,7 +127,7 @@ class TraceService:
                 self.store.traces.ingest(tx, exp_id, spans, fixed)
             for info in parsed:
                 self.store.traces.start_trace(tx, info, exp_id, self._fixed_tags(location, info.trace_id),
-                                              read_back=False)
+                                              read_back=False, prompts=linked_prompts(info.tags))
         return len(spans)
 
     def set_tag(self, trace_id: str, key: Any, value: Any) -> None:
@@ -121,6 +138,8 @@ class TraceService:
         with self.store.db.write() as conn:
             row = self._row(conn, trace_id)
             self.store.traces.set_tag(conn, row.pk, key, value)
+            if key == LINKED_PROMPTS_TAG:
+                self.store.traces.link_prompts(conn, row.pk, linked_prompts({key: value}))
 
     def delete_tag(self, trace_id: str, key: Any) -> None:
         if not key:

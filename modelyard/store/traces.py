@@ -72,6 +72,7 @@ class TraceStore:
         self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
         self._link_run = db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
+        self._link_prompt = db.insert_ignore("trace_prompt_links", ("trace_pk", "name", "version"))
         ph = db.ph
         self._experiment_sql = f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {ph}"
         self._upsert_info = (
@@ -155,7 +156,7 @@ class TraceStore:
         return len(spans)
 
     def start_trace(self, tx: Tx, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str],
-                    read_back: bool = True) -> TraceInfo | None:
+                    read_back: bool = True, prompts: Sequence[tuple[str, str]] = ()) -> TraceInfo | None:
         """Write the trace info the client sent (creating the trace, or completing one made by its spans);
         return the trace's info as stored, read back in the same transaction (unless not ``read_back``)."""
         meta = info.metadata
@@ -172,6 +173,8 @@ class TraceStore:
         pk = row[0]
         tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in {**fixed_tags, **info.tags}.items()])
         tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+        if prompts:
+            tx.executemany(self._link_prompt, [(pk, name, version) for name, version in prompts])
         if not read_back:
             return None
         out = TraceInfo(row[1], str(row[2]), row[3], row[4], row[5], row[6], row[7], row[8])

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ..client import fluent
+from ..client import prompts as _prompts
 from ..client.client import Client
+from ..entities.prompts import LINKED_PROMPTS_TAG
 from ..entities.traces import Span, TraceInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -155,6 +157,17 @@ def update_current_trace(tags: dict[str, str] | None = None, metadata: dict[str,
         raise RuntimeError("update_current_trace needs an active span: call it inside @my.trace or my.start_span")
     span._trace.tags.update({k: str(v) for k, v in (tags or {}).items()})
     span._trace.metadata.update({k: str(v) for k, v in (metadata or {}).items()})
+
+
+def _link_loaded_prompt(version: Any) -> None:
+    """A prompt loaded inside a span is linked to its trace (tag ``mlflow.linkedPrompts``, as MLflow's client)."""
+    span = _current.get()
+    if span is not None:
+        tags = span._trace.tags
+        tags[LINKED_PROMPTS_TAG] = _prompts.linked_prompts_tag(tags.get(LINKED_PROMPTS_TAG), version)
+
+
+_prompts.loaded_hooks.append(_link_loaded_prompt)
 
 
 def last_trace_id() -> str | None:
