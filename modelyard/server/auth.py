@@ -126,7 +126,7 @@ def _values(value: Any) -> Iterable[str]:
 
 
 def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
-    """The experiment a run, trace or logged model belongs to (None when there is no such thing)."""
+    """The experiment a run, trace, dataset or logged model belongs to (None when there is no such thing)."""
     found = _EXPERIMENT_OF.get((kind, key), "")
     if found != "":
         return found
@@ -135,6 +135,8 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
             found = service.runs.get(key).info.experiment_id
         elif kind == "trace":
             found = service.traces.get_info(key).experiment_id
+        elif kind == "dataset":  # its first experiment; a dataset in none is the server's
+            found = next(iter(service.datasets.get(key).experiment_ids), None)
         else:
             found = service.logged_models.get(key, allow_deleted=True).experiment_id
     except ModelyardError:
@@ -145,7 +147,7 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
     return found
 
 
-FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model")
+FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model", "dataset")
 
 
 def by_request(op: Operation) -> bool:

@@ -54,6 +54,7 @@ class TrackingService:
     def __init__(self, settings: Settings) -> None:
         from ..store import TrackingStore  # SQLAlchemy and alembic load with the first service
         from .auth import AuthService
+        from .datasets import DatasetService
         from .experiments import ExperimentService
         from .inference import InferenceService
         from .logged_models import LoggedModelService
@@ -86,6 +87,7 @@ class TrackingService:
         self.traces = TraceService(self.store, self.experiments, self.runs)
         self.assessments = AssessmentService(self.store, self.traces)
         self.monitoring = MonitoringService(self.store, self)
+        self.datasets = DatasetService(self.store, self.experiments)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

@@ -7,6 +7,7 @@ from ..entities.query import Comparison, OrderKey
 from . import (  # noqa: F401  (complete the metadata)
     auth_schema,
     inference_schema,
+    llm_schema,
     logged_models_schema,
     monitoring_schema,
     pipelines_schema,
@@ -16,6 +17,7 @@ from . import (  # noqa: F401  (complete the metadata)
 )
 from .auth import AuthStore
 from .database import Database
+from .datasets import DatasetStore
 from .experiments import ExperimentStore
 from .inference import InferenceStore
 from .logged_models import LoggedModelStore
@@ -56,6 +58,7 @@ class TrackingStore:
         self.auth = AuthStore(self.db)
         self.traces = TraceStore(self.db)
         self.monitoring = MonitoringStore(self.db)
+        self.datasets = DatasetStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()
