@@ -38,6 +38,7 @@ from ..entities import (
 )
 from ..errors import ResourceDoesNotExist
 from .auth import AuthMethods
+from .datasets import DatasetsMethods
 from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .monitoring import MonitoringMethods
@@ -58,7 +59,7 @@ def now_ms() -> int:
 
 
 class Client(RegistryMethods, PromptsMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods,
-             AuthMethods, TracesMethods, MonitoringMethods):
+             AuthMethods, TracesMethods, MonitoringMethods, DatasetsMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:
