@@ -6,4 +6,4 @@ HTTP client can use it alone. Each area's operations are declared in one module 
 """
 
 AREAS = ("tracking", "registry", "logged_models", "webhooks", "pipelines", "inference", "auth", "traces", "monitoring",
-         "datasets")
+         "datasets", "usage")

@@ -47,6 +47,7 @@ from .prompts import PromptsMethods
 from .registry import RegistryMethods
 from .traces import TracesMethods
 from .uri import get_tracking_uri, is_http
+from .usage import UsageMethods
 from .values import plain_metric, plain_metrics
 from .webhooks import WebhooksMethods
 
@@ -59,7 +60,7 @@ def now_ms() -> int:
 
 
 class Client(RegistryMethods, PromptsMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods,
-             AuthMethods, TracesMethods, MonitoringMethods, DatasetsMethods):
+             AuthMethods, TracesMethods, MonitoringMethods, DatasetsMethods, UsageMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

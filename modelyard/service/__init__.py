@@ -64,6 +64,7 @@ class TrackingService:
         from .runs import RunService
         from .trace_assessments import AssessmentService
         from .traces import TraceService
+        from .usage import UsageService
         from .webhooks import WebhooksService
 
         self.settings = settings
@@ -88,6 +89,7 @@ class TrackingService:
         self.assessments = AssessmentService(self.store, self.traces)
         self.monitoring = MonitoringService(self.store, self)
         self.datasets = DatasetService(self.store, self.experiments)
+        self.usage = UsageService(self.store, self)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

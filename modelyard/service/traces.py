@@ -21,6 +21,7 @@ from typing import Any
 
 from ..entities.prompts import LINKED_PROMPTS_TAG
 from ..entities.traces import TRACE_STATES, Span, StoredSpan, TraceInfo, duration_ms, timestamp_ms
+from ..entities.usage import Usage, span_usage
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, TraceRow
@@ -53,6 +54,16 @@ def linked_prompts(tags: dict[str, str]) -> list[tuple[str, str]]:
         return []
     return [(str(e["name"])[:256], str(e["version"])[:32]) for e in entries
             if isinstance(e, dict) and e.get("name") and e.get("version") not in (None, "")]
+
+
+def usage_of(spans: Sequence[Span]) -> list[tuple[str, str, Usage]]:
+    """(trace id, span id, usage) of the spans whose attributes report tokens."""
+    out = []
+    for sp in spans:
+        found = span_usage(sp.attributes)
+        if found is not None:
+            out.append((sp.trace_id, sp.span_id, found))
+    return out
 
 
 def check_trace_id(trace_id: Any, path: str = "trace_id") -> str:
@@ -93,7 +104,7 @@ class TraceService:
             if not spans:
                 return 0
             fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
-            return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id)
+            return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id, usage_of(spans))
 
     def _active_experiment(self, conn: Any, experiment_id: int) -> str:
         """The artifact location of an active experiment, checked in the caller's transaction."""
@@ -124,7 +135,7 @@ class TraceService:
             location = self._active_experiment(tx, exp_id)
             if spans:
                 fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
-                self.store.traces.ingest(tx, exp_id, spans, fixed)
+                self.store.traces.ingest(tx, exp_id, spans, fixed, usage=usage_of(spans))
             for info in parsed:
                 self.store.traces.start_trace(tx, info, exp_id, self._fixed_tags(location, info.trace_id),
                                               read_back=False, prompts=linked_prompts(info.tags))

@@ -28,6 +28,7 @@ from .registry import RegistryStore
 from .runs import RunRow, RunStore
 from .search import experiment_search_select
 from .traces import TraceStore
+from .usage import UsageStore
 from .webhooks import WebhooksStore
 
 __all__ = [
@@ -59,6 +60,7 @@ class TrackingStore:
         self.traces = TraceStore(self.db)
         self.monitoring = MonitoringStore(self.db)
         self.datasets = DatasetStore(self.db)
+        self.usage = UsageStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()

@@ -21,8 +21,10 @@ from sqlalchemy.sql import ColumnElement
 
 from ..entities.query import Comparison
 from ..entities.traces import Span, StoredSpan, TraceInfo
+from ..entities.usage import Usage
 from . import traces_schema as t
 from .database import Database, Tx
+from .llm_schema import span_usage
 
 SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
@@ -72,6 +74,9 @@ class TraceStore:
         self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
         self._link_run = db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
+        self._upsert_usage = db.upsert(
+            "span_usage", ("trace_pk", "span_id", "model", "input_tokens", "output_tokens", "cached_input_tokens"),
+            ("trace_pk", "span_id"))
         self._link_prompt = db.insert_ignore("trace_prompt_links", ("trace_pk", "name", "version"))
         ph = db.ph
         self._experiment_sql = f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {ph}"
@@ -105,10 +110,12 @@ class TraceStore:
         return tx.one(f"SELECT 1 FROM runs WHERE run_uuid = {self.db.ph}", (run_id,)) is not None
 
     def ingest(self, tx: Tx, experiment_id: int, spans: Sequence[Span],
-               fixed_tags: dict[str, dict[str, str]], run_id: str | None = None) -> int:
+               fixed_tags: dict[str, dict[str, str]], run_id: str | None = None,
+               usage: Sequence[tuple[str, str, Usage]] = ()) -> int:
         """Store ``spans`` (any number of traces) on the hot path's bare connection; return how many.
 
-        ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet.
+        ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet;
+        ``usage`` is the (trace id, span id, token usage) of the spans that reported tokens.
         """
         by_trace: dict[str, list[Span]] = defaultdict(list)
         # Rows are written in key order, so concurrent batches lock them in one order (no deadlock on PostgreSQL).
@@ -144,6 +151,10 @@ class TraceStore:
         attribute_rows.sort()
         tx.executemany(self._upsert_attribute, attribute_rows)
         tx.executemany(self._insert_tag_ignore, tag_rows)
+        if usage:
+            tx.executemany(self._upsert_usage, [
+                (rows[trace_id], span_id, u.model, u.input_tokens, u.output_tokens, u.cached_input_tokens)
+                for trace_id, span_id, u in sorted(usage, key=lambda x: (x[0], x[1]))])
         if run_id is not None:
             tx.executemany(self._link_run, [(pk, run_id) for pk in rows.values()])
         for pk, root in roots:
@@ -197,7 +208,7 @@ class TraceStore:
         """Delete the traces ``pks`` and everything that hangs off them."""
         for chunk in _chunks(list(pks)):
             for table in (t.span_attributes, t.spans, t.trace_tags, t.trace_metadata, t.trace_assessments,
-                          t.trace_run_links, t.trace_prompt_links):
+                          t.trace_run_links, t.trace_prompt_links, span_usage):
                 conn.execute(delete(table).where(table.c.trace_pk.in_(chunk)))
             conn.execute(delete(t.traces).where(t.traces.c.id.in_(chunk)))
         return len(pks)

@@ -125,3 +125,26 @@ def test_evaluate_with_code_scorers_on_a_dataset(exp: str, client: Any) -> None:
     assert len(traces) == 2
     scores = sorted((a.name, a.value) for t in traces for a in t.info.assessments if a.name == "exact")
     assert scores == [("exact", False), ("exact", True)]
+
+
+def test_tokens_from_the_official_client_are_priced(exp: str, http: Any) -> None:
+    import mlflow
+    from mlflow.entities import SpanType
+
+    r = http.post("/api/2.0/modelyard/llm/prices", json={"model": "tiny-gpt", "input_per_million": 2.0,
+                                                         "output_per_million": 8.0, "cached_input_per_million": 0.5})
+    assert r.status_code == 200, r.text
+
+    with mlflow.start_span("chat", span_type=SpanType.CHAT_MODEL) as span:
+        span.set_attribute("mlflow.chat.tokenUsage", {"input_tokens": 3000, "output_tokens": 200,
+                                                      "total_tokens": 3200, "cache_read_input_tokens": 2000})
+        span.set_attribute("mlflow.llm.model", "tiny-gpt")
+        trace_id = span.trace_id
+    r = http.get("/api/2.0/modelyard/llm/usage/trace", params={"trace_id": trace_id})
+    assert r.status_code == 200, r.text
+    usage = r.json()
+    assert (usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]) == (3000, 2000, 200)
+    # Cached input at its own price: 1000 * 2 + 2000 * 0.5 + 200 * 8 per million.
+    assert usage["cost"] == pytest.approx((2000 + 1000 + 1600) / 1e6)
+    r = http.post("/api/2.0/modelyard/llm/prices", json={"model": "x", "input_per_million": "free"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", mentions="input_per_million")
