@@ -33,6 +33,9 @@ _CHUNK = 500
 # Attributes every span carries or that have a column of their own: not repeated as search rows.
 _NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"})
 _encode = msgspec.json.Encoder().encode
+# Metadata that start_trace copies into a column of ``traces`` (at most 250 characters: longer values are
+# searched in trace_metadata).
+_METADATA_COLUMNS = {"mlflow.trace.session": "session_id", "mlflow.trace.user": "user_id"}
 
 
 class TraceRow(NamedTuple):
@@ -372,6 +375,8 @@ class TraceStore:
                 p = t.trace_prompt_links.c
                 return exists().where(p.trace_pk == c.id, _compare(p.name + literal("/") + p.version, f.op, f.value))
             return _compare(getattr(c, f.key), f.op, f.value)
+        if f.kind == "metadata" and f.key in _METADATA_COLUMNS and f.op == "=" and len(str(f.value)) <= 250:
+            return _compare(getattr(c, _METADATA_COLUMNS[f.key]), f.op, f.value)  # copied into an indexed column
         if f.kind in ("tag", "metadata"):
             kv = (t.trace_tags if f.kind == "tag" else t.trace_metadata).c
             if f.op == "IS NULL":

@@ -114,3 +114,20 @@ def test_cli(embedded):
     assert "gpt-4o" in table.output and "1 traces" in table.output
     bad = runner.invoke(main, ["prices", "usage"])
     assert bad.exit_code != 0 and "exactly one" in bad.output
+
+
+def test_sessions_and_users_from_our_sdk(embedded):
+    exp = my.set_experiment("sessions")
+    for session, user in (("s-1", "ann"), ("s-2", "bob"), ("s-1", "ann")):
+        with my.start_span("turn"):
+            my.tracing.update_current_trace(session_id=session, user=user)
+    my.tracing.flush()
+    client = my.Client()
+    found = client.search_traces([exp.experiment_id], "metadata.`mlflow.trace.session` = 's-1'")
+    assert len(found) == 2 and {t.metadata["mlflow.trace.user"] for t in found} == {"ann"}
+    assert len(client.search_traces([exp.experiment_id], "metadata.`mlflow.trace.user` = 'bob'")) == 1
+    long_id = "x" * 300  # longer than the indexed column: still found, through the metadata rows
+    with my.start_span("turn"):
+        my.tracing.update_current_trace(session_id=long_id)
+    my.tracing.flush()
+    assert len(client.search_traces([exp.experiment_id], f"metadata.`mlflow.trace.session` = '{long_id}'")) == 1
