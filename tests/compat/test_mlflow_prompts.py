@@ -216,3 +216,17 @@ def test_our_sdk_and_mlflow_read_each_others_prompts(server: Any, client: Any) -
     with pytest.raises(my.ModelyardError, match="prompts:/<name>/<version>"):
         ours.load_prompt("prompts:/a/b/c")
     ours.close()
+
+
+def test_protected_aliases_apply_to_prompts(client: Any, http: Any) -> None:
+    import mlflow
+
+    name = unique("guarded-prompt")
+    mlflow.genai.register_prompt(name, "v1 {{x}}")
+    mlflow.genai.register_prompt(name, "v2 {{x}}")
+    mlflow.genai.set_prompt_alias(name, "production", 1)
+    r = http.post("/api/2.0/modelyard/registered-models/alias/protect", json={"name": name, "alias": "production"})
+    assert r.status_code == 200, r.text
+    with pytest.raises(mlflow.MlflowException, match="protected"):
+        mlflow.genai.set_prompt_alias(name, "production", 2)
+    assert mlflow.genai.load_prompt(f"prompts:/{name}@production", cache_ttl_seconds=0).version == 1
