@@ -273,6 +273,8 @@ FILTERED = {
     "search_experiments": ("experiments", "experiment", lambda item: item.get("experiment_id")),
     "search_registered_models": ("registered_models", "registered_model", lambda item: item.get("name")),
     "search_model_versions": ("model_versions", "registered_model", lambda item: item.get("name")),
+    # An evaluation dataset is its first experiment's (one in no experiment is the server's: kept).
+    "search_datasets_v3": ("datasets", "experiment", lambda item: next(iter(item.get("experiment_ids") or []), None)),
 }
 
 
@@ -283,7 +285,8 @@ def filter_answer(service: TrackingService, principal: Principal, op: Operation,
         return answer
     key, kind, ident = spec
     auth = service.auth
-    kept = [item for item in answer[key] if auth.level(principal, kind, str(ident(item))) != "NO_PERMISSIONS"]
+    kept = [item for item in answer[key]
+            if ident(item) is None or auth.level(principal, kind, str(ident(item))) != "NO_PERMISSIONS"]
     return {**answer, key: kept}
 
 

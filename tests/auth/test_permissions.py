@@ -140,3 +140,17 @@ def test_the_creator_manages_what_they_made(world):
                      headers=_basic("nobody")).status_code == 200
     assert http.post("/api/2.0/mlflow/experiments/restore", json={"experiment_id": exp},
                      headers=_basic("read")).status_code == 403
+
+
+def test_dataset_searches_hide_datasets_of_unreadable_experiments(world):
+    http, ids = world
+    made = http.post("/api/3.0/mlflow/datasets/create", json={"name": "guarded-set", "experiment_ids": [ids["experiment"]]},
+                     headers=_basic("root"))
+    assert made.status_code == 200, made.text
+    dataset_id = made.json()["dataset"]["dataset_id"]
+    for user, sees in (("nobody", False), ("read", True), ("root", True)):
+        found = http.post("/api/3.0/mlflow/datasets/search", json={}, headers=_basic(user)).json()
+        assert (dataset_id in [d["dataset_id"] for d in found.get("datasets", [])]) is sees, user
+    assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("nobody")).status_code == 403
+    assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("read")).status_code == 200
+    assert http.delete(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("read")).status_code == 403
