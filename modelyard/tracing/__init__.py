@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from .evaluate import EvaluationResult, Score, evaluate
 from .judges import Judge, make_judge
+from .records import records_from_traces
 from .tracer import LiveSpan, flush, last_trace_id, start_span, trace, update_current_trace
 
 __all__ = ["EvaluationResult", "Judge", "LiveSpan", "Score", "evaluate", "flush", "last_trace_id", "make_judge",
-           "start_span", "trace", "update_current_trace"]
+           "records_from_traces", "start_span", "trace", "update_current_trace"]

@@ -358,3 +358,31 @@ def test_tokens_from_the_official_client_are_priced(exp: str, http: Any) -> None
     assert usage["cost"] == pytest.approx((2000 + 1000 + 1600) / 1e6)
     r = http.post("/api/2.0/modelyard/llm/prices", json={"model": "x", "input_per_million": "free"})
     assert_error(r, 400, "INVALID_PARAMETER_VALUE", mentions="input_per_million")
+
+
+def test_records_from_traces_with_their_expectations_and_feedback(exp: str, server: Any) -> None:
+    import mlflow
+
+    import modelyard as my
+
+    @mlflow.trace
+    def bot(question: str) -> str:
+        return "30 days" if "refund" in question else "no idea"
+
+    bot("refund window?")
+    trace_id = mlflow.get_last_active_trace_id()
+    assert trace_id
+    mlflow.log_expectation(trace_id=trace_id, name="answer", value="30 days")
+    mlflow.log_feedback(trace_id=trace_id, name="helpful", value=True)
+    bot("opening hours?")
+
+    with my.Client(server.url) as ours:
+        rows = my.tracing.records_from_traces([exp], "feedback.helpful = 'true'", client=ours)
+        assert rows == [{"inputs": {"question": "refund window?"}, "outputs": "30 days",
+                         "expectations": {"answer": "30 days"}, "tags": {"feedback.helpful": "true"},
+                         "source": {"source_type": "TRACE", "source_data": {"trace_id": trace_id}}}]
+        assert len(my.tracing.records_from_traces([exp], client=ours)) == 2
+        dataset = ours.create_dataset(unique("from-traces"), experiment_ids=[exp])
+        assert ours.merge_records(dataset["dataset_id"], rows) == (1, 0)
+        stored = ours.get_dataset_records(dataset["dataset_id"])
+        assert stored[0]["source_id"] == trace_id and stored[0]["source_type"] == "TRACE"
