@@ -135,8 +135,8 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
             found = service.runs.get(key).info.experiment_id
         elif kind == "trace":
             found = service.traces.get_info(key).experiment_id
-        elif kind == "dataset":  # its first experiment; a dataset in none is the server's
-            found = next(iter(service.datasets.get(key).experiment_ids), None)
+        elif kind == "dataset":  # its first experiment; a dataset in none is the server's (not remembered:
+            return next(iter(service.datasets.get(key).experiment_ids), None)  # its experiments change)
         else:
             found = service.logged_models.get(key, allow_deleted=True).experiment_id
     except ModelyardError:
