@@ -40,6 +40,11 @@ from .client.fluent import set_experiment as set_experiment
 from .client.fluent import set_tag as set_tag
 from .client.fluent import set_tags as set_tags
 from .client.fluent import start_run as start_run
+from .client.prompts import delete_prompt_alias as delete_prompt_alias
+from .client.prompts import load_prompt as load_prompt
+from .client.prompts import register_prompt as register_prompt
+from .client.prompts import search_prompts as search_prompts
+from .client.prompts import set_prompt_alias as set_prompt_alias
 from .client.uri import get_tracking_uri as get_tracking_uri
 from .client.uri import set_tracking_uri as set_tracking_uri
 from .entities import Dataset as Dataset
@@ -112,6 +117,7 @@ __all__ = [
     "create_experiment",
     "data",
     "delete_experiment",
+    "delete_prompt_alias",
     "delete_tag",
     "end_run",
     "flush",
@@ -121,6 +127,7 @@ __all__ = [
     "get_run",
     "get_tracking_uri",
     "last_active_run",
+    "load_prompt",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -135,9 +142,12 @@ __all__ = [
     "monitoring",
     "pipeline",
     "pipelines",
+    "register_prompt",
     "search_experiments",
+    "search_prompts",
     "search_runs",
     "set_experiment",
+    "set_prompt_alias",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

@@ -38,14 +38,17 @@ from ..entities import (
 )
 from ..errors import ResourceDoesNotExist
 from .auth import AuthMethods
+from .datasets import DatasetsMethods
 from .inference import InferenceMethods
 from .logged_models import LoggedModelsMethods
 from .monitoring import MonitoringMethods
 from .pipelines import PipelinesMethods
 from .promotion import PromotionMethods
+from .prompts import PromptsMethods
 from .registry import RegistryMethods
 from .traces import TracesMethods
 from .uri import get_tracking_uri, is_http
+from .usage import UsageMethods
 from .values import plain_metric, plain_metrics
 from .webhooks import WebhooksMethods
 
@@ -57,8 +60,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(RegistryMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods, AuthMethods,
-             TracesMethods, MonitoringMethods, PromotionMethods):
+class Client(RegistryMethods, PromptsMethods, LoggedModelsMethods, WebhooksMethods, InferenceMethods, PipelinesMethods,
+             AuthMethods, TracesMethods, MonitoringMethods, PromotionMethods, DatasetsMethods, UsageMethods):
     """Experiments, runs, metrics and artifacts of one tracking store."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:

@@ -126,7 +126,7 @@ def _values(value: Any) -> Iterable[str]:
 
 
 def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
-    """The experiment a run, trace or logged model belongs to (None when there is no such thing)."""
+    """The experiment a run, trace, dataset or logged model belongs to (None when there is no such thing)."""
     found = _EXPERIMENT_OF.get((kind, key), "")
     if found != "":
         return found
@@ -135,6 +135,8 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
             found = service.runs.get(key).info.experiment_id
         elif kind == "trace":
             found = service.traces.get_info(key).experiment_id
+        elif kind == "dataset":  # its first experiment; a dataset in none is the server's (not remembered:
+            return next(iter(service.datasets.get(key).experiment_ids), None)  # its experiments change)
         else:
             found = service.logged_models.get(key, allow_deleted=True).experiment_id
     except ModelyardError:
@@ -145,7 +147,7 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
     return found
 
 
-FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model")
+FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model", "dataset")
 
 
 def by_request(op: Operation) -> bool:
@@ -271,6 +273,8 @@ FILTERED = {
     "search_experiments": ("experiments", "experiment", lambda item: item.get("experiment_id")),
     "search_registered_models": ("registered_models", "registered_model", lambda item: item.get("name")),
     "search_model_versions": ("model_versions", "registered_model", lambda item: item.get("name")),
+    # An evaluation dataset is its first experiment's (one in no experiment is the server's: kept).
+    "search_datasets_v3": ("datasets", "experiment", lambda item: next(iter(item.get("experiment_ids") or []), None)),
 }
 
 
@@ -281,7 +285,8 @@ def filter_answer(service: TrackingService, principal: Principal, op: Operation,
         return answer
     key, kind, ident = spec
     auth = service.auth
-    kept = [item for item in answer[key] if auth.level(principal, kind, str(ident(item))) != "NO_PERMISSIONS"]
+    kept = [item for item in answer[key]
+            if ident(item) is None or auth.level(principal, kind, str(ident(item))) != "NO_PERMISSIONS"]
     return {**answer, key: kept}
 
 

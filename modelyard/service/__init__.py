@@ -55,6 +55,7 @@ class TrackingService:
         from ..store import TrackingStore  # SQLAlchemy and alembic load with the first service
         from .auth import AuthService
         from .charts import ChartBoardService
+        from .datasets import DatasetService
         from .experiments import ExperimentService
         from .inference import InferenceService
         from .logged_models import LoggedModelService
@@ -67,6 +68,7 @@ class TrackingService:
         from .trace_assessments import AssessmentService
         from .trace_privacy import Redactor
         from .traces import TraceService
+        from .usage import UsageService
         from .webhooks import WebhooksService
 
         self.settings = settings
@@ -97,6 +99,8 @@ class TrackingService:
         self.charts = ChartBoardService(self.store, self.experiments)
         self.promotion = PromotionService(self.store, self)
         self.rollouts = RolloutService(self.store, self)
+        self.datasets = DatasetService(self.store, self.experiments)
+        self.usage = UsageService(self.store, self)
         self.experiments.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite

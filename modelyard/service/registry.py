@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..entities import PagedList
+from ..entities import PagedList, prompts
 from ..entities.registry import ModelVersion, RegisteredModel, Stage
 from ..errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
 from ..store import TrackingStore
@@ -232,7 +232,10 @@ class RegistryService(SourceChecks):
         for key, value in (tags or {}).items():
             check_tag(key, value)
         run_id, model_id = run_id or None, model_id or None
-        source, run_id, model_id, storage = self._check_source(source, run_id, model_id)
+        if prompts.is_prompt(tags or {}):  # a prompt version: a placeholder source, no artifacts
+            source, storage = self._check_prompt_source(source), None
+        else:
+            source, run_id, model_id, storage = self._check_source(source, run_id, model_id)
         version = self._r.create_version(
             name, source=source, storage_location=storage, run_id=run_id, run_link=run_link or None,
             description=description, model_id=model_id, tags=dict(tags or {}), who=_who(), now=now_ms(),

@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from ..entities.prompts import PROMPT_SOURCES
 from ..entities.registry import ModelVersion
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 
@@ -71,6 +72,17 @@ class SourceChecks:
         if model_id and not run_id:
             run_id = (self._logged_model(model_id) or (None, None))[1]
         return source, run_id, model_id, source
+
+    def _check_prompt_source(self, source: str) -> str:
+        """A prompt version's source: one of MLflow's placeholders (a prompt has no artifacts)."""
+        if self.source_regex is not None and not self.source_regex.search(source):
+            raise InvalidParameterValue(f"Invalid model version source: '{source}'.")
+        if source not in PROMPT_SOURCES:
+            raise InvalidParameterValue(
+                f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder"
+                f" ({' or '.join(repr(s) for s in sorted(PROMPT_SOURCES))}): a prompt version holds its template in"
+                " its tags, not in artifacts.")
+        return source
 
     def _models_source(
         self, source: str, parsed: urllib.parse.ParseResult, run_id: str | None, model_id: str | None

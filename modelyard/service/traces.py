@@ -20,7 +20,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..entities.prompts import LINKED_PROMPTS_TAG
 from ..entities.traces import TRACE_STATES, Span, StoredSpan, TraceInfo, duration_ms, timestamp_ms
+from ..entities.usage import Usage, span_usage
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, TraceRow
@@ -41,6 +43,30 @@ _TRACE_ID = re.compile(r"^[\w:/.\-]{1,64}$")
 
 def trace_not_found(trace_id: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+
+
+def linked_prompts(tags: dict[str, str]) -> list[tuple[str, str]]:
+    """The (name, version) pairs a trace's ``mlflow.linkedPrompts`` tag lists (JSON written by the clients).
+
+    The tag is the client's record; one that is not such a list links nothing (it stays a tag)."""
+    try:
+        entries = json.loads(tags.get(LINKED_PROMPTS_TAG) or "[]")
+    except ValueError:
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [(str(e["name"])[:256], str(e["version"])[:32]) for e in entries
+            if isinstance(e, dict) and e.get("name") and e.get("version") not in (None, "")]
+
+
+def usage_of(spans: Sequence[Span]) -> list[tuple[str, str, Usage]]:
+    """(trace id, span id, usage) of the spans whose attributes report tokens."""
+    out = []
+    for sp in spans:
+        found = span_usage(sp.attributes)
+        if found is not None:
+            out.append((sp.trace_id, sp.span_id, found))
+    return out
 
 
 def check_trace_id(trace_id: Any, path: str = "trace_id") -> str:
@@ -105,7 +131,7 @@ class TraceService:
                 return 0
             spans = self._bounded(spans, location)
             fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
-            return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id)
+            return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id, usage_of(spans))
 
     def _active_experiment(self, conn: Any, experiment_id: int) -> str:
         """The artifact location of an active experiment, checked in the caller's transaction."""
@@ -125,7 +151,8 @@ class TraceService:
         exp_id = limits.parse_experiment_id(parsed.experiment_id, "trace.trace_info.trace_location")
         with self.store.db.fast_write() as tx:
             location = self._active_experiment(tx, exp_id)
-            stored = self.store.traces.start_trace(tx, parsed, exp_id, self._fixed_tags(location, parsed.trace_id))
+            stored = self.store.traces.start_trace(tx, parsed, exp_id, self._fixed_tags(location, parsed.trace_id),
+                                                   prompts=linked_prompts(parsed.tags))
         assert stored is not None
         return stored
 
@@ -141,10 +168,10 @@ class TraceService:
             if spans:
                 spans = self._bounded(spans, location)
                 fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
-                self.store.traces.ingest(tx, exp_id, spans, fixed)
+                self.store.traces.ingest(tx, exp_id, spans, fixed, usage=usage_of(spans))
             for info in parsed:
                 self.store.traces.start_trace(tx, info, exp_id, self._fixed_tags(location, info.trace_id),
-                                              read_back=False)
+                                              read_back=False, prompts=linked_prompts(info.tags))
         return len(spans)
 
     def set_tag(self, trace_id: str, key: Any, value: Any) -> None:
@@ -160,6 +187,8 @@ class TraceService:
         with self.store.db.write() as conn:
             row = self._row(conn, trace_id)
             self.store.traces.set_tag(conn, row.pk, key, value)
+            if key == LINKED_PROMPTS_TAG:
+                self.store.traces.link_prompts(conn, row.pk, linked_prompts({key: value}))
 
     def delete_tag(self, trace_id: str, key: Any) -> None:
         if not key:

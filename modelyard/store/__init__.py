@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (complete the metadata)
     auth_schema,
     charts_schema,
     inference_schema,
+    llm_schema,
     logged_models_schema,
     monitoring_schema,
     pipelines_schema,
@@ -19,6 +20,7 @@ from . import (  # noqa: F401  (complete the metadata)
 from .auth import AuthStore
 from .charts import ChartBoardStore
 from .database import Database
+from .datasets import DatasetStore
 from .experiments import ExperimentStore
 from .inference import InferenceStore
 from .logged_models import LoggedModelStore
@@ -30,6 +32,7 @@ from .registry import RegistryStore
 from .runs import RunRow, RunStore
 from .search import experiment_search_select
 from .traces import TraceStore
+from .usage import UsageStore
 from .webhooks import WebhooksStore
 
 __all__ = [
@@ -62,6 +65,8 @@ class TrackingStore:
         self.monitoring = MonitoringStore(self.db)
         self.charts = ChartBoardStore(self.db)
         self.promotion = PromotionStore(self.db, self.registry)
+        self.datasets = DatasetStore(self.db)
+        self.usage = UsageStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..entities import prompts as p
 from ..entities.registry import ModelVersion, RegisteredModel, Stage
 from ..errors import ResourceAlreadyExists, ResourceDoesNotExist
 from . import registry_schema as r
@@ -90,6 +91,15 @@ class RegistryStore(RegistryReads):
             new_value=None if new is None else str(new),
         ))
 
+    def _is_prompt(self, conn: Connection, model: ModelRow) -> bool:
+        t = r.registered_model_tags.c
+        value = conn.execute(select(t.value).where(t.registered_model_id == model.pk, t.key == p.IS_PROMPT_TAG)).scalar()
+        return str(value or "").lower() == "true"
+
+    def _event(self, conn: Connection, model: ModelRow, model_event: str, prompt_event: str) -> str:
+        """The webhook event of a change: MLflow announces a change to a prompt as a prompt event."""
+        return prompt_event if self._is_prompt(conn, model) else model_event
+
     def _touch(self, conn: Connection, model: ModelRow, now: int, **values: Any) -> None:
         conn.execute(update(r.registered_models).where(r.registered_models.c.id == model.pk)
                      .values(last_updated_time=now, **values))
@@ -109,8 +119,13 @@ class RegistryStore(RegistryReads):
                 for key, value in tags.items():
                     conn.exec_driver_sql(self._upsert_model_tag, (pk, key, value))
                     self._audit(conn, who, now, model, "set_registered_model_tag", key=key, new=value)
-                enqueue_event(conn, "registered_model.created",
-                              {"name": name, "tags": dict(tags), "description": description}, now)
+                if p.is_prompt(tags):
+                    enqueue_event(conn, "prompt.created", {
+                        "name": name, "tags": {k: v for k, v in tags.items() if k not in (p.IS_PROMPT_TAG, p.TYPE_TAG)},
+                        "description": description}, now)
+                else:
+                    enqueue_event(conn, "registered_model.created",
+                                  {"name": name, "tags": dict(tags), "description": description}, now)
         except IntegrityError as exc:
             raise ResourceAlreadyExists(f"Registered Model (name={name}) already exists.") from exc
         return self.get_model(name)
@@ -153,6 +168,8 @@ class RegistryStore(RegistryReads):
             old = conn.execute(select(t.value).where(t.registered_model_id == model.pk, t.key == key)).scalar()
             conn.exec_driver_sql(self._upsert_model_tag, (model.pk, key, value))
             self._audit(conn, who, now, model, "set_registered_model_tag", key=key, old=old, new=value)
+            if self._is_prompt(conn, model):
+                enqueue_event(conn, "prompt_tag.set", {"name": name, "key": key, "value": value}, now)
 
     def delete_model_tag(self, name: str, key: str, who: str | None, now: int) -> None:
         with self.db.write() as conn:
@@ -162,6 +179,8 @@ class RegistryStore(RegistryReads):
             if old is not None:
                 conn.execute(delete(r.registered_model_tags).where(t.registered_model_id == model.pk, t.key == key))
                 self._audit(conn, who, now, model, "delete_registered_model_tag", key=key, old=old[0])
+                if self._is_prompt(conn, model):
+                    enqueue_event(conn, "prompt_tag.deleted", {"name": name, "key": key}, now)
 
     # ---- model versions -------------------------------------------------------
 
@@ -186,9 +205,15 @@ class RegistryStore(RegistryReads):
             for key, value in tags.items():
                 conn.exec_driver_sql(self._upsert_version_tag, (pk, key, value))
                 self._audit(conn, who, now, model, "set_model_version_tag", version=version, key=key, new=value)
-            enqueue_event(conn, "model_version.created", {
-                "name": name, "version": str(version), "source": source, "run_id": run_id, "tags": dict(tags),
-                "description": description}, now)
+            if p.is_prompt(tags):
+                enqueue_event(conn, "prompt_version.created", {
+                    "name": name, "version": str(version), "template": tags.get(p.TEXT_TAG),
+                    "tags": {k: v for k, v in tags.items() if k not in (p.IS_PROMPT_TAG, p.TYPE_TAG, p.TEXT_TAG)},
+                    "description": description or None}, now)
+            else:
+                enqueue_event(conn, "model_version.created", {
+                    "name": name, "version": str(version), "source": source, "run_id": run_id, "tags": dict(tags),
+                    "description": description}, now)
         return self.get_version(name, version)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
@@ -261,7 +286,7 @@ class RegistryStore(RegistryReads):
             old = conn.execute(select(t.value).where(t.model_version_id == row.pk, t.key == key)).scalar()
             conn.exec_driver_sql(self._upsert_version_tag, (row.pk, key, value))
             self._audit(conn, who, now, model, "set_model_version_tag", version=version, key=key, old=old, new=value)
-            enqueue_event(conn, "model_version_tag.set",
+            enqueue_event(conn, self._event(conn, model, "model_version_tag.set", "prompt_version_tag.set"),
                           {"name": name, "version": str(version), "key": key, "value": value}, now)
 
     def delete_version_tag(self, name: str, version: int, key: str, who: str | None, now: int) -> None:
@@ -273,7 +298,8 @@ class RegistryStore(RegistryReads):
             if old is not None:
                 conn.execute(delete(r.model_version_tags).where(t.model_version_id == row.pk, t.key == key))
                 self._audit(conn, who, now, model, "delete_model_version_tag", version=version, key=key, old=old[0])
-                enqueue_event(conn, "model_version_tag.deleted", {"name": name, "version": str(version), "key": key}, now)
+                event = self._event(conn, model, "model_version_tag.deleted", "prompt_version_tag.deleted")
+                enqueue_event(conn, event, {"name": name, "version": str(version), "key": key}, now)
 
     # ---- aliases --------------------------------------------------------------
 
@@ -293,7 +319,7 @@ class RegistryStore(RegistryReads):
             conn.exec_driver_sql(self._upsert_alias, (model.pk, alias, row.pk))
             self._audit(conn, who, now, model, "set_registered_model_alias", version=version, key=alias,
                         old=old, new=version)
-            enqueue_event(conn, "model_version_alias.created",
+            enqueue_event(conn, self._event(conn, model, "model_version_alias.created", "prompt_alias.created"),
                           {"name": name, "alias": alias, "version": str(version)}, now)
 
     def delete_alias(self, name: str, alias: str, who: str | None, now: int) -> None:
@@ -305,7 +331,8 @@ class RegistryStore(RegistryReads):
                 conn.execute(delete(r.registered_model_aliases).where(
                     a.registered_model_id == model.pk, a.alias == alias))
                 self._audit(conn, who, now, model, "delete_registered_model_alias", version=old, key=alias, old=old)
-                enqueue_event(conn, "model_version_alias.deleted", {"name": name, "alias": alias}, now)
+                event = self._event(conn, model, "model_version_alias.deleted", "prompt_alias.deleted")
+                enqueue_event(conn, event, {"name": name, "alias": alias}, now)
 
     def version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         with self.db.read() as conn:

@@ -21,8 +21,10 @@ from sqlalchemy.sql import ColumnElement
 
 from ..entities.query import Comparison
 from ..entities.traces import Span, StoredSpan, TraceInfo
+from ..entities.usage import Usage
 from . import traces_schema as t
 from .database import Database, Tx
+from .llm_schema import span_usage
 
 SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
@@ -31,6 +33,9 @@ _CHUNK = 500
 # Attributes every span carries or that have a column of their own: not repeated as search rows.
 _NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"})
 _encode = msgspec.json.Encoder().encode
+# Metadata that start_trace copies into a column of ``traces`` (at most 250 characters: longer values are
+# searched in trace_metadata).
+_METADATA_COLUMNS = {"mlflow.trace.session": "session_id", "mlflow.trace.user": "user_id"}
 
 
 class TraceRow(NamedTuple):
@@ -72,6 +77,10 @@ class TraceStore:
         self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
         self._link_run = db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
+        self._upsert_usage = db.upsert(
+            "span_usage", ("trace_pk", "span_id", "model", "input_tokens", "output_tokens", "cached_input_tokens"),
+            ("trace_pk", "span_id"))
+        self._link_prompt = db.insert_ignore("trace_prompt_links", ("trace_pk", "name", "version"))
         ph = db.ph
         self._experiment_sql = f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {ph}"
         self._upsert_info = (
@@ -104,10 +113,12 @@ class TraceStore:
         return tx.one(f"SELECT 1 FROM runs WHERE run_uuid = {self.db.ph}", (run_id,)) is not None
 
     def ingest(self, tx: Tx, experiment_id: int, spans: Sequence[Span],
-               fixed_tags: dict[str, dict[str, str]], run_id: str | None = None) -> int:
+               fixed_tags: dict[str, dict[str, str]], run_id: str | None = None,
+               usage: Sequence[tuple[str, str, Usage]] = ()) -> int:
         """Store ``spans`` (any number of traces) on the hot path's bare connection; return how many.
 
-        ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet.
+        ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet;
+        ``usage`` is the (trace id, span id, token usage) of the spans that reported tokens.
         """
         by_trace: dict[str, list[Span]] = defaultdict(list)
         # Rows are written in key order, so concurrent batches lock them in one order (no deadlock on PostgreSQL).
@@ -143,6 +154,10 @@ class TraceStore:
         attribute_rows.sort()
         tx.executemany(self._upsert_attribute, attribute_rows)
         tx.executemany(self._insert_tag_ignore, tag_rows)
+        if usage:
+            tx.executemany(self._upsert_usage, [
+                (rows[trace_id], span_id, u.model, u.input_tokens, u.output_tokens, u.cached_input_tokens)
+                for trace_id, span_id, u in sorted(usage, key=lambda x: (x[0], x[1]))])
         if run_id is not None:
             tx.executemany(self._link_run, [(pk, run_id) for pk in rows.values()])
         for pk, root in roots:
@@ -155,7 +170,7 @@ class TraceStore:
         return len(spans)
 
     def start_trace(self, tx: Tx, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str],
-                    read_back: bool = True) -> TraceInfo | None:
+                    read_back: bool = True, prompts: Sequence[tuple[str, str]] = ()) -> TraceInfo | None:
         """Write the trace info the client sent (creating the trace, or completing one made by its spans);
         return the trace's info as stored, read back in the same transaction (unless not ``read_back``)."""
         meta = info.metadata
@@ -172,6 +187,8 @@ class TraceStore:
         pk = row[0]
         tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in {**fixed_tags, **info.tags}.items()])
         tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+        if prompts:
+            tx.executemany(self._link_prompt, [(pk, name, version) for name, version in prompts])
         if not read_back:
             return None
         out = TraceInfo(row[1], str(row[2]), row[3], row[4], row[5], row[6], row[7], row[8])
@@ -194,7 +211,7 @@ class TraceStore:
         """Delete the traces ``pks`` and everything that hangs off them."""
         for chunk in _chunks(list(pks)):
             for table in (t.span_attributes, t.spans, t.trace_tags, t.trace_metadata, t.trace_assessments,
-                          t.trace_run_links, t.trace_prompt_links):
+                          t.trace_run_links, t.trace_prompt_links, span_usage):
                 conn.execute(delete(table).where(table.c.trace_pk.in_(chunk)))
             conn.execute(delete(t.traces).where(t.traces.c.id.in_(chunk)))
         return len(pks)
@@ -422,6 +439,8 @@ class TraceStore:
                 p = t.trace_prompt_links.c
                 return exists().where(p.trace_pk == c.id, _compare(p.name + literal("/") + p.version, f.op, f.value))
             return _compare(getattr(c, f.key), f.op, f.value)
+        if f.kind == "metadata" and f.key in _METADATA_COLUMNS and f.op == "=" and len(str(f.value)) <= 250:
+            return _compare(getattr(c, _METADATA_COLUMNS[f.key]), f.op, f.value)  # copied into an indexed column
         if f.kind in ("tag", "metadata"):
             kv = (t.trace_tags if f.kind == "tag" else t.trace_metadata).c
             if f.op == "IS NULL":

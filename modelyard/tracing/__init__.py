@@ -16,10 +16,17 @@ queued is stored and raises the first error of a background send::
         span.set_inputs({"question": "refunds?"})
         span.set_outputs(answer("refunds?"))
     my.tracing.flush()
+
+Evaluation (:func:`evaluate`, scorers as functions or :func:`make_judge` judges, cached by content)
+is in :mod:`.evaluate` and :mod:`.judges`.
 """
 
 from __future__ import annotations
 
+from .evaluate import EvaluationResult, Score, evaluate
+from .judges import Judge, make_judge
+from .records import records_from_traces
 from .tracer import LiveSpan, flush, last_trace_id, start_span, trace, update_current_trace
 
-__all__ = ["LiveSpan", "flush", "last_trace_id", "start_span", "trace", "update_current_trace"]
+__all__ = ["EvaluationResult", "Judge", "LiveSpan", "Score", "evaluate", "flush", "last_trace_id", "make_judge",
+           "records_from_traces", "start_span", "trace", "update_current_trace"]

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ..client import fluent
+from ..client import prompts as _prompts
 from ..client.client import Client
+from ..entities.prompts import LINKED_PROMPTS_TAG
 from ..entities.traces import Span, TraceInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -148,13 +150,34 @@ def trace(func: F | None = None, *, name: str | None = None, span_type: str = "U
     return wrap(func) if func is not None else wrap
 
 
-def update_current_trace(tags: dict[str, str] | None = None, metadata: dict[str, str] | None = None) -> None:
-    """Add tags or metadata to the trace of the current span."""
+SESSION_KEY = "mlflow.trace.session"
+USER_KEY = "mlflow.trace.user"
+
+
+def update_current_trace(tags: dict[str, str] | None = None, metadata: dict[str, str] | None = None,
+                         session_id: str | None = None, user: str | None = None) -> None:
+    """Add tags or metadata to the trace of the current span; ``session_id`` and ``user`` say whose
+    conversation it belongs to (metadata ``mlflow.trace.session`` / ``mlflow.trace.user``, as MLflow)."""
     span = _current.get()
     if span is None:
         raise RuntimeError("update_current_trace needs an active span: call it inside @my.trace or my.start_span")
     span._trace.tags.update({k: str(v) for k, v in (tags or {}).items()})
     span._trace.metadata.update({k: str(v) for k, v in (metadata or {}).items()})
+    if session_id is not None:
+        span._trace.metadata[SESSION_KEY] = str(session_id)
+    if user is not None:
+        span._trace.metadata[USER_KEY] = str(user)
+
+
+def _link_loaded_prompt(version: Any) -> None:
+    """A prompt loaded inside a span is linked to its trace (tag ``mlflow.linkedPrompts``, as MLflow's client)."""
+    span = _current.get()
+    if span is not None:
+        tags = span._trace.tags
+        tags[LINKED_PROMPTS_TAG] = _prompts.linked_prompts_tag(tags.get(LINKED_PROMPTS_TAG), version)
+
+
+_prompts.loaded_hooks.append(_link_loaded_prompt)
 
 
 def last_trace_id() -> str | None:

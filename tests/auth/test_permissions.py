@@ -129,6 +129,17 @@ def test_lists_hide_what_the_caller_may_not_read(world):
         assert (ids["experiment"] in [e["experiment_id"] for e in found.get("experiments", [])]) is sees, user
         models = http.get("/api/2.0/mlflow/registered-models/search", headers=_basic(user)).json()
         assert ("guarded-model" in [m["name"] for m in models.get("registered_models", [])]) is sees, user
+    # An evaluation dataset is its first experiment's: hidden from searches, refused to read, without a grant.
+    made = http.post("/api/3.0/mlflow/datasets/create", json={"name": "guarded-set", "experiment_ids": [ids["experiment"]]},
+                     headers=_basic("root"))
+    assert made.status_code == 200, made.text
+    dataset_id = made.json()["dataset"]["dataset_id"]
+    for user, sees in (("nobody", False), ("read", True), ("root", True)):
+        found = http.post("/api/3.0/mlflow/datasets/search", json={}, headers=_basic(user)).json()
+        assert (dataset_id in [d["dataset_id"] for d in found.get("datasets", [])]) is sees, user
+    assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("nobody")).status_code == 403
+    assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("read")).status_code == 200
+    assert http.delete(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("read")).status_code == 403
 
 
 def test_the_creator_manages_what_they_made(world):
@@ -140,3 +151,4 @@ def test_the_creator_manages_what_they_made(world):
                      headers=_basic("nobody")).status_code == 200
     assert http.post("/api/2.0/mlflow/experiments/restore", json={"experiment_id": exp},
                      headers=_basic("read")).status_code == 403
+

@@ -380,3 +380,22 @@ def test_concurrent_batches_of_the_same_traces_all_land(exp, server, client):
         assert list(pool.map(batch, range(4))) == [200] * 4
     for trace_hex in traces:
         assert len(client.get_trace(f"tr-{trace_hex}").data.spans) == 9
+
+
+def test_sessions_and_users(exp):
+    import mlflow
+
+    @mlflow.trace
+    def turn(session: str, user: str, text: str) -> str:
+        mlflow.update_current_trace(session_id=session, user=user)
+        return text.upper()
+
+    for session, user, text in (("s-1", "ann", "hi"), ("s-2", "bob", "hello"), ("s-1", "ann", "bye")):
+        turn(session, user, text)
+    sessions = mlflow.search_sessions(locations=[exp], include_spans=False)
+    by_id = {s.id: [t.info.request_preview for t in s] for s in sessions}
+    assert set(by_id) == {"s-1", "s-2"}
+    assert len(by_id["s-1"]) == 2 and len(by_id["s-2"]) == 1
+    found = mlflow.search_traces(locations=[exp], filter_string="metadata.`mlflow.trace.user` = 'bob'",
+                                 return_type="list")
+    assert [t.info.trace_metadata["mlflow.trace.session"] for t in found] == ["s-2"]

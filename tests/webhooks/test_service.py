@@ -211,3 +211,31 @@ def test_test_webhook(svc, receiver: Receiver):
     receiver.statuses = [500]
     assert svc.webhooks.test_webhook(hook.webhook_id, "registered_model.created").success is False
     assert _outbox(svc) == 0  # a test is sent directly, not through the outbox
+
+
+def test_prompt_changes_are_announced_as_prompt_events(svc, receiver: Receiver):
+    """As MLflow's server: a change to a prompt (a model tagged is_prompt) is a prompt event, not a model's."""
+    events = ["prompt.created", "prompt_version.created", "prompt_tag.set", "prompt_tag.deleted",
+              "prompt_version_tag.set", "prompt_version_tag.deleted", "prompt_alias.created", "prompt_alias.deleted",
+              "registered_model.created", "model_version.created", "model_version_tag.set"]
+    svc.webhooks.create_webhook("prompts", receiver.url, events, secret=SECRET)
+    reg = svc.registry
+    reg.create_registered_model("qa", {"mlflow.prompt.is_prompt": "true", "team": "search"}, "first")
+    reg.create_model_version("qa", "prompt-template", tags={
+        "mlflow.prompt.is_prompt": "true", "_mlflow_prompt_type": "text", "mlflow.prompt.text": "Hi {{x}}",
+        "author": "ann"}, description="first")
+    reg.set_registered_model_tag("qa", "owner", "bob")
+    reg.delete_registered_model_tag("qa", "owner")
+    reg.set_model_version_tag("qa", 1, "reviewed", "yes")
+    reg.delete_model_version_tag("qa", 1, "reviewed")
+    reg.set_registered_model_alias("qa", "production", 1)
+    reg.delete_registered_model_alias("qa", "production")
+    assert svc.webhooks.deliver_due() == 8
+    got = receiver.received
+    assert [d.event for d in got] == events[:8]
+    assert got[0].json["data"] == {"name": "qa", "tags": {"team": "search"}, "description": "first"}
+    assert got[1].json["data"] == {"name": "qa", "version": "1", "template": "Hi {{x}}", "tags": {"author": "ann"},
+                                   "description": "first"}
+    assert got[6].json["data"] == {"name": "qa", "alias": "production", "version": "1"}
+    with pytest.raises(InvalidParameterValue, match="Invalid prompt source"):
+        reg.create_model_version("qa", "s3://b/k", tags={"mlflow.prompt.is_prompt": "true"})

@@ -15,6 +15,7 @@ from ..ui import (
     experiments,
     login,
     pipelines,
+    prompts,
     registry,
     run_page,
     runs_table,
@@ -82,4 +83,8 @@ ABSOLUTE_ROUTES = [
     ("/pipelines/runs/{run_id}", ["GET"], page(pipelines.run_page, READ_RUN)),
     ("/pipelines/runs/{run_id}/resume", ["POST"], action(pipelines.resume, EDIT_RUN)),
     ("/pipelines/runs/{run_id}/rerun", ["POST"], action(pipelines.rerun, EDIT_RUN)),
+    # Prompt pages (prompts are registered models: READ on the prompt).
+    ("/prompts", ["GET"], page(prompts.prompts_page)),  # lists only what the caller may read
+    ("/prompts/{name}", ["GET"], page(prompts.prompt_page, READ_MODEL)),
+    ("/prompts/{name}/diff", ["GET"], page(prompts.diff_page, READ_MODEL)),
 ]

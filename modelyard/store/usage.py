@@ -1,0 +1,82 @@
+"""Token usage roll-ups and the price table in SQL.
+
+A roll-up sums ``span_usage`` per model over a set of traces (one trace, the traces of a run,
+of a logged model, or linked to a prompt version); the service prices each model's sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, exists, func, insert, or_, select
+
+from ..entities.usage import Price
+from . import llm_schema as u
+from . import traces_schema as t
+from .database import Database
+
+su, lp, tr = u.span_usage, u.llm_prices, t.traces
+
+
+class UsageStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- prices ---------------------------------------------------------------
+
+    def set_price(self, price: Price, now: int) -> None:
+        with self.db.write() as conn:
+            conn.execute(delete(lp).where(lp.c.model == price.model))
+            conn.execute(insert(lp).values(model=price.model, input_per_million=price.input_per_million,
+                                           output_per_million=price.output_per_million,
+                                           cached_input_per_million=price.cached_input_per_million,
+                                           currency=price.currency, updated_time=now))
+
+    def prices(self) -> dict[str, Price]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(lp.c.model, lp.c.input_per_million, lp.c.output_per_million,
+                                       lp.c.cached_input_per_million, lp.c.currency).order_by(lp.c.model)).all()
+        return {r[0]: Price(*r) for r in rows}
+
+    def delete_price(self, model: str) -> bool:
+        with self.db.write() as conn:
+            return bool(conn.execute(delete(lp).where(lp.c.model == model)).rowcount)
+
+    # ---- which traces ---------------------------------------------------------
+
+    @staticmethod
+    def of_trace(trace_id: str) -> Select[Any]:
+        return select(tr.c.id).where(tr.c.trace_id == trace_id)
+
+    @staticmethod
+    def of_run(run_id: str) -> Select[Any]:
+        links = t.trace_run_links.c
+        return select(tr.c.id).where(or_(tr.c.run_id == run_id,
+                                         exists().where(links.trace_pk == tr.c.id, links.run_id == run_id)))
+
+    @staticmethod
+    def of_logged_model(model_id: str) -> Select[Any]:
+        m = t.trace_metadata.c
+        return select(m.trace_pk).where(m.key == "mlflow.modelId", m.value == model_id)
+
+    @staticmethod
+    def of_prompt(name: str, version: str) -> Select[Any]:
+        p = t.trace_prompt_links.c
+        return select(p.trace_pk).where(p.name == name, p.version == version)
+
+    # ---- sums -----------------------------------------------------------------
+
+    def by_model(self, traces: Sequence[Select[Any]]) -> tuple[int, list[tuple[str | None, int, int, int, int]]]:
+        """(number of traces, [(model, input, output, cached input, spans)]) over the union of ``traces``."""
+        if not traces:
+            return 0, []
+        pks = traces[0].union(*traces[1:]).subquery() if len(traces) > 1 else traces[0].subquery()
+        pk = pks.c[0]
+        with self.db.read() as conn:
+            n = int(conn.execute(select(func.count()).select_from(pks)).scalar_one())
+            rows = conn.execute(
+                select(su.c.model, func.sum(su.c.input_tokens), func.sum(su.c.output_tokens),
+                       func.sum(su.c.cached_input_tokens), func.count())
+                .where(su.c.trace_pk.in_(select(pk))).group_by(su.c.model).order_by(su.c.model)).all()
+        return n, [(r[0], int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4])) for r in rows]

@@ -1,0 +1,80 @@
+"""LLM judges: scorers that ask a model behind any OpenAI-compatible endpoint (``/v1/chat/completions``).
+
+The judge sends the instructions and the row (inputs, outputs, expectations) as a chat and
+reads back ``{"score": ..., "rationale": "..."}`` as JSON, or a bare ``yes``/``no``. Its answers
+are cached by :func:`~modelyard.tracing.evaluate` like any scorer's: the cache identity is the
+judge's name, instructions, model and endpoint, so a rerun asks the model nothing::
+
+    judge = my.tracing.make_judge(
+        "relevance", "Is the answer relevant to the question? Answer yes or no.",
+        model="gpt-4o-mini", base_url="http://127.0.0.1:8000/v1", api_key=os.environ.get("OPENAI_API_KEY"))
+    my.tracing.evaluate(data, scorers=[judge], predict_fn=answer)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from ..errors import InvalidParameterValue
+from .evaluate import Score
+
+SYSTEM = ("You are an evaluation judge. Read the instructions and the example, then answer with a JSON object"
+          ' {"score": <yes|no or a number>, "rationale": "<one sentence>"} and nothing else.')
+
+
+class Judge:
+    """A scorer that asks an OpenAI-compatible chat model (see the module's doc)."""
+
+    def __init__(self, name: str, instructions: str, *, model: str, base_url: str, api_key: str | None = None,
+                 temperature: float = 0.0, timeout: float = 60.0) -> None:
+        if not name or not instructions:
+            raise InvalidParameterValue("A judge needs a name and instructions.")
+        self.name = name
+        self.instructions = instructions
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.temperature = temperature
+        self.timeout = timeout
+        self.cache_identity = json.dumps(["judge", name, instructions, model, self.base_url, temperature])
+
+    def messages(self, inputs: Any, outputs: Any, expectations: Any) -> list[dict[str, str]]:
+        example = json.dumps({"inputs": inputs, "outputs": outputs, "expectations": expectations}, default=str)
+        return [{"role": "system", "content": SYSTEM},
+                {"role": "user", "content": f"Instructions: {self.instructions}\n\nExample: {example}"}]
+
+    def __call__(self, inputs: Any, outputs: Any, expectations: Any) -> Score:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body = {"model": self.model, "temperature": self.temperature,
+                "messages": self.messages(inputs, outputs, expectations)}
+        response = httpx.post(f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout)
+        if response.status_code != 200:
+            raise RuntimeError(f"Judge '{self.name}': {self.base_url} answered {response.status_code}: "
+                               f"{response.text[:300]}")
+        text = str(response.json()["choices"][0]["message"]["content"]).strip()
+        return parse_verdict(text)
+
+
+def parse_verdict(text: str) -> Score:
+    """A judge's answer: ``{"score", "rationale"}`` JSON (possibly in a code fence) or a bare word or number."""
+    body = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        found = json.loads(body)
+    except ValueError:
+        found = None
+    if isinstance(found, dict) and "score" in found:
+        return Score(found["score"], found.get("rationale"))
+    word = body.split()[0].strip(".,:;!").lower() if body else ""
+    try:
+        return Score(float(word), body)
+    except ValueError:
+        return Score(word, body)
+
+
+def make_judge(name: str, instructions: str, *, model: str, base_url: str, api_key: str | None = None,
+               temperature: float = 0.0) -> Judge:
+    """A judge scorer; see :class:`Judge`."""
+    return Judge(name, instructions, model=model, base_url=base_url, api_key=api_key, temperature=temperature)

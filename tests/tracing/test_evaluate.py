@@ -1,0 +1,125 @@
+"""``my.tracing.evaluate``: code scorers and an LLM judge (a tiny OpenAI-compatible server on 127.0.0.1),
+results cached by content, k repeats with variance, the evaluation recorded as a run."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+import modelyard as my
+
+
+class _Judge(BaseHTTPRequestHandler):
+    """Answers /v1/chat/completions deterministically: yes when the output contains the expected answer."""
+
+    calls: list[dict[str, Any]] = []  # noqa: RUF012 - the test server's record
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).calls.append(body)
+        example = json.loads(body["messages"][-1]["content"].split("Example: ", 1)[1])
+        ok = str(example["expectations"]["answer"]).lower() in str(example["outputs"]).lower()
+        content = json.dumps({"score": "yes" if ok else "no", "rationale": "contains it" if ok else "missing"})
+        answer = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                          "finish_reason": "stop"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def judge_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Judge.calls = []
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("MLFLOW_TRACKING_URI", "MODELYARD_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    my.set_tracking_uri(None)
+    yield
+    my.set_tracking_uri(None)
+
+
+DATA = [{"inputs": {"question": "refunds?"}, "expectations": {"answer": "30 days"}},
+        {"inputs": {"question": "hours?"}, "expectations": {"answer": "9 to 5"}}]
+
+
+def test_scorers_judge_cache_repeats_and_run(embedded, judge_url):
+    my.set_experiment("evals")
+    predictions: list[str] = []
+    flaky = iter(range(100))
+
+    def answer(question: str) -> str:
+        predictions.append(question)
+        if question == "hours?":  # a non-deterministic app: different answers across repeats
+            return "9 to 5" if next(flaky) % 2 == 0 else "we are closed"
+        return "Refunds take 30 days."
+
+    def exact(outputs: str, expectations: dict[str, Any]) -> bool:
+        return outputs == expectations["answer"]
+
+    def length(outputs: str) -> int:
+        return len(outputs)
+
+    judge = my.tracing.make_judge("contains", "Does the output contain the expected answer? yes or no.",
+                                  model="tiny-judge", base_url=judge_url)
+    first = my.tracing.evaluate(DATA, [exact, length, judge], predict_fn=answer, repeats=2)
+    assert len(predictions) == 4 and len(_Judge.calls) == 4
+    assert first.metrics["contains/mean"] == 0.75  # refunds yes, yes; hours yes, no
+    assert first.metrics["contains/variance"] == pytest.approx((0 + 0.25) / 2)
+    assert first.metrics["exact/mean"] == 0.25
+    assert first.metrics["length/variance"] > 0
+    verdicts = [r["scores"]["contains"] for r in first.rows if r["inputs"]["question"] == "hours?"]
+    assert [v["value"] for v in verdicts] == ["yes", "no"] and verdicts[1]["rationale"] == "missing"
+
+    again = my.tracing.evaluate(DATA, [exact, length, judge], predict_fn=answer, repeats=2)
+    assert len(predictions) == 4 and len(_Judge.calls) == 4  # nothing computed again
+    assert (again.computed, again.metrics, [r["scores"] for r in again.rows]) == (
+        0, first.metrics, [r["scores"] for r in first.rows])
+
+    client = my.Client()
+    run = client.get_run(again.run_id)
+    assert run.data.metrics["contains/mean"] == 0.75 and run.data.params["repeats"] == "2"
+    assert run.data.tags["mlflow.runType"] == "evaluation"
+
+    def exact(outputs: str, expectations: dict[str, Any]) -> bool:  # noqa: F811 - a changed scorer
+        return outputs.lower() == expectations["answer"].lower()
+
+    changed = my.tracing.evaluate(DATA, [exact], predict_fn=answer, repeats=2)
+    assert changed.computed == 4 and len(predictions) == 4  # only the changed scorer ran
+
+
+def test_on_a_stored_dataset_and_bad_input(embedded):
+    exp = my.set_experiment("evals-ds")
+    client = my.Client()
+    ds = client.create_dataset("qa", experiment_ids=[exp.experiment_id])
+    assert client.merge_records(ds["dataset_id"], DATA) == (2, 0)
+    assert client.merge_records(ds["dataset_id"], [{"inputs": {"question": "hours?"}, "outputs": "9 to 5"}]) == (0, 1)
+    result = my.tracing.evaluate(ds["dataset_id"], [lambda outputs: outputs == "9 to 5"],
+                                 predict_fn=lambda question: "9 to 5", use_cache=False)
+    assert result.metrics["lambda/mean"] == 1.0 and result.computed == 4
+    with pytest.raises(my.ModelyardError, match="repeats"):
+        my.tracing.evaluate(DATA, [len], predict_fn=str, repeats=0)
+    with pytest.raises(my.ModelyardError, match=r"data\[0\] needs 'inputs'"):
+        my.tracing.evaluate([{"question": "x"}], [len], predict_fn=str)
+    with pytest.raises(my.ModelyardError, match="predict_fn"):
+        my.tracing.evaluate(DATA, [len])
