@@ -164,13 +164,13 @@ class _Dropper:
         while (item := self._queue.get()) is not None:
             admin_uri, name = item
             try:
-                engine = engines.get(admin_uri) or engines.setdefault(admin_uri, _admin_engine(admin_uri))
+                if admin_uri not in engines:
+                    engines[admin_uri] = _admin_engine(admin_uri)
+                engine = engines[admin_uri]
                 with engine.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             except Exception as exc:  # noqa: BLE001  (a database left behind is reported, not fatal)
                 print(f"could not drop test database {name}: {exc}", file=sys.stderr)
-            finally:
-                self._queue.task_done()
         for engine in engines.values():
             engine.dispose()
 
@@ -339,7 +339,6 @@ def _no_leaked_experiment_env(monkeypatch):
     """The same between the tests of a module."""
     for var in _EXPORTED_BY_MLFLOW:
         monkeypatch.delenv(var, raising=False)
-
 
 
 # scripts/test.sh runs the suite on two pytest-xdist workers with ``--dist loadfile``: a module's tests run
