@@ -28,4 +28,6 @@ if [ ! -x /usr/bin/chromium ] && [ -n "${CI:-}" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two workers (pytest-xdist), a module's tests on one of them (tests/conftest.py: pytest_xdist_make_scheduler).
+# PYTEST_WORKERS=0 runs serially, in one process.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

@@ -38,6 +38,9 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         return dict(zip(selected, pool.map(lambda page: run_page(page, folders[page]), selected)))
 
 
+# The first page's setup runs every page (``outcomes``): minutes of process start-ups, more while the other
+# test worker is busy too, so more than the suite's 300 s per test.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_page_samples_run(page: Path, outcomes: dict[Path, str | None]) -> None:
     assert outcomes[page] is None, outcomes[page]

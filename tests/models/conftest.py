@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import modelyard as my
+from tests.conftest import migrated_sqlite
 
 
 @pytest.fixture
@@ -13,6 +14,7 @@ def tracking(tmp_path, monkeypatch):
     """An embedded store in tmp_path, made the SDK's tracking URI."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MODELYARD_TRACKING_URI", raising=False)
+    migrated_sqlite(tmp_path / "store" / "modelyard.db")  # the folder store's database, at the newest schema
     my.set_tracking_uri(str(tmp_path / "store"))
     yield tmp_path / "store"
     while my.active_run():

@@ -13,6 +13,7 @@ import pytest
 
 import modelyard as my
 from modelyard.service import TrackingService
+from tests.conftest import migrated_sqlite
 from tests.pipelines import lease_support
 
 HERE = os.path.dirname(__file__)
@@ -43,6 +44,7 @@ def registered(monkeypatch) -> str:
 def store(tmp_path) -> Iterator[str]:
     """A fresh embedded store, as the SDK's tracking URI."""
     uri = str(tmp_path / "store")
+    migrated_sqlite(tmp_path / "store" / "modelyard.db")  # the folder store's database, at the newest schema
     my.set_tracking_uri(uri)
     try:
         yield uri

@@ -77,7 +77,7 @@ class ServeProcess:
         self._wait()
 
     def _wait(self) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.proc.returncode}:\n{self.output()}")
@@ -87,7 +87,7 @@ class ServeProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"serve did not start within 60 s:\n{self.output()}")
+        raise RuntimeError(f"serve did not start within 120 s:\n{self.output()}")
 
     def output(self) -> str:
         with open(self.log.name, encoding="utf-8", errors="replace") as fh:

@@ -12,8 +12,8 @@ from modelyard.store.engine import make_engine
 from modelyard.store.migrate import HEAD, current_revision, migrate
 
 
-def test_migrated_database_matches_schema(db_uri):
-    engine = make_engine(db_uri)
+def test_migrated_database_matches_schema(empty_db_uri):
+    engine = make_engine(empty_db_uri)
     migrate(engine)
     with engine.connect() as conn:
         assert current_revision(conn) == HEAD
@@ -22,11 +22,11 @@ def test_migrated_database_matches_schema(db_uri):
     engine.dispose()
 
 
-def test_concurrent_migrators_agree(db_uri):
+def test_concurrent_migrators_agree(empty_db_uri):
     errors: list[BaseException] = []
 
     def run() -> None:
-        engine = make_engine(db_uri)
+        engine = make_engine(empty_db_uri)
         try:
             migrate(engine)
         except BaseException as exc:  # reported below
@@ -40,7 +40,7 @@ def test_concurrent_migrators_agree(db_uri):
     for t in threads:
         t.join(60)
     assert errors == []
-    engine = make_engine(db_uri)
+    engine = make_engine(empty_db_uri)
     with engine.connect() as conn:
         assert current_revision(conn) == HEAD
     engine.dispose()

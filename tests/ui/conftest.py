@@ -10,12 +10,13 @@ import pytest
 from modelyard.server import create_app
 from modelyard.service import TrackingService
 
+from ..conftest import migrated_sqlite
 from .seed import Seeded, seed, settings_for
 
 
 @pytest.fixture
 def seeded_service(tmp_path) -> Iterator[tuple[TrackingService, Seeded]]:
-    svc = TrackingService(settings_for(f"sqlite:///{tmp_path / 'ui.db'}", str(tmp_path / "artifacts")))
+    svc = TrackingService(settings_for(migrated_sqlite(tmp_path / "ui.db"), str(tmp_path / "artifacts")))
     try:
         yield svc, seed(svc)
     finally:

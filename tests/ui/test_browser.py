@@ -16,7 +16,7 @@ import pytest
 
 from modelyard.service import TrackingService
 
-from ..conftest import LiveServer
+from ..conftest import LiveServer, migrated_sqlite
 from .seed import Seeded, seed, settings_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,7 +35,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Iterator[tuple[str, Seeded]]:
     folder = tmp_path_factory.mktemp("ui-site")
-    db, artifacts = f"sqlite:///{folder / 'ui.db'}", str(folder / "artifacts")
+    db, artifacts = migrated_sqlite(folder / "ui.db"), str(folder / "artifacts")
     svc = TrackingService(settings_for(db, artifacts))
     seeded = seed(svc)
     svc.close()
