@@ -36,6 +36,7 @@ RANK_OF = {"READ": 1, "EDIT": 2, "MANAGE": 3}  # a higher level includes the low
 # one, the pipeline scheduler); the others name the resource the request's field points at.
 Resource = Literal[
     "server", "experiment", "run", "registered_model", "logged_model", "trace", "webhook", "pipeline", "inference",
+    "monitor", "monitor_result", "monitor_alert",
 ]
 
 API = "/api/2.0/mlflow"

@@ -38,7 +38,9 @@ from .protocol import JSONResponse
 log = logging.getLogger("modelyard.server.auth")
 
 PRINCIPAL = "modelyard.principal"
-OPEN_PATHS = ("/health", "/favicon.ico", "/login", "/logout")
+# The HTTP trigger carries its trigger's own token, checked by the route (routes/pipelines.py).
+TRIGGER_PATHS = ("/api/2.0/modelyard/pipelines/triggers/fire", "/ajax-api/2.0/modelyard/pipelines/triggers/fire")
+OPEN_PATHS = ("/health", "/favicon.ico", "/login", "/logout", *TRIGGER_PATHS)
 LOGIN = "/login"
 OPEN_PREFIXES = ("/static/",)
 _CHALLENGE = 'Basic realm="modelyard", charset="UTF-8"'
@@ -81,8 +83,9 @@ class AuthMiddleware:
         scheme, _, credentials = header.strip().partition(" ")
         credentials = credentials.strip()
         auth = self.service.auth
+        address = (scope.get("client") or ("", 0))[0] or ""
         if scheme.lower() == "bearer" and credentials:
-            return await run_in_threadpool(auth.authenticate_token, credentials)
+            return await run_in_threadpool(auth.authenticate_token, credentials, address)
         if scheme.lower() == "basic" and credentials:
             try:
                 username, sep, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
@@ -90,7 +93,6 @@ class AuthMiddleware:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
             if not sep or not username:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
-            address = (scope.get("client") or ("", 0))[0] or ""
             return await run_in_threadpool(auth.authenticate_basic, username, password, address)
         if not header:
             cookie = session.cookie_value(scope)
@@ -145,7 +147,10 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
     return found
 
 
-FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model")
+FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model", "monitor", "monitor_result",
+                   "monitor_alert")
+# A monitor, its results and alerts belong to the registered model it watches.
+MONITOR_KINDS = ("monitor", "monitor_result", "monitor_alert")
 
 
 def by_request(op: Operation) -> bool:
@@ -164,7 +169,7 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
     """Raise PERMISSION_DENIED unless ``principal`` holds ``level`` on one resource.
 
     ``kind`` is ``experiment``, ``run`` or ``logged_model`` (their experiment's grant),
-    ``registered_model``, or ``server`` (EDIT: any signed-in user; MANAGE: admins). A run or logged
+    ``registered_model``, ``monitor``, ``monitor_result`` or ``monitor_alert`` (their model's grant), or ``server`` (EDIT: any signed-in user; MANAGE: admins). A run or logged
     model that does not exist is not checked: the handler answers 404 as it would.
     """
     if principal.is_admin:
@@ -175,6 +180,11 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
         return
     if not key:
         return
+    if kind in MONITOR_KINDS:
+        model = service.monitoring.model_of(kind, key)
+        if model is None:
+            return  # not there: the handler answers 404 as it would
+        kind, key = "registered_model", model
     if kind == "registered_model":
         service.auth.require(principal, level, "registered_model", key)
         return
@@ -256,22 +266,25 @@ def readable(request: Request, kind: str, keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     if principal is None or principal.is_admin:
         return set(keys)
-    kept = set()
-    for key in keys:
-        try:
-            check(request.app.state.service, principal, "READ", kind, key)
-        except PermissionDenied:
-            continue
-        kept.add(key)
-    return kept
+    service = request.app.state.service
+    return {key for key in keys if may_read(service, principal, kind, key)}
 
 
-# Lists that span resources: each item kept only if the caller may read it (key, resource, its id).
+# Lists that span resources: each item kept only if the caller may read it (key, resource, its id). The
+# searches of experiments, registered models and model versions filter in SQL instead (store/visibility.py),
+# so their pages stay full.
 FILTERED = {
-    "search_experiments": ("experiments", "experiment", lambda item: item.get("experiment_id")),
-    "search_registered_models": ("registered_models", "registered_model", lambda item: item.get("name")),
-    "search_model_versions": ("model_versions", "registered_model", lambda item: item.get("name")),
+    "list_monitors": ("monitors", "registered_model", lambda item: item.get("model_name")),
+    "list_monitor_alerts": ("alerts", "monitor", lambda item: item.get("monitor_name")),
 }
+
+
+def may_read(service: TrackingService, principal: Principal, kind: str, key: str) -> bool:
+    try:
+        check(service, principal, "READ", kind, key)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def filter_answer(service: TrackingService, principal: Principal, op: Operation, answer: Any) -> Any:
@@ -280,8 +293,7 @@ def filter_answer(service: TrackingService, principal: Principal, op: Operation,
     if spec is None or principal.is_admin or not isinstance(answer, dict) or spec[0] not in answer:
         return answer
     key, kind, ident = spec
-    auth = service.auth
-    kept = [item for item in answer[key] if auth.level(principal, kind, str(ident(item))) != "NO_PERMISSIONS"]
+    kept = [item for item in answer[key] if may_read(service, principal, kind, str(ident(item)))]
     return {**answer, key: kept}
 
 

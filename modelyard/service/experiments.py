@@ -9,6 +9,7 @@ from ..entities import Experiment, LifecycleStage, PagedList, ViewType
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from . import limits
+from .caller import visibility
 from .search import (
     decode_page_token,
     encode_page_token,
@@ -137,6 +138,7 @@ class ExperimentService:
         filters = parse_experiment_filter(filter_string)
         order = parse_experiment_order_by(order_by)
         offset = decode_page_token(page_token)
-        found = self.store.experiments_search(ViewType.stages(view_type), filters, order, max_results + 1, offset)
+        found = self.store.experiments_search(ViewType.stages(view_type), filters, order, max_results + 1, offset,
+                                             visibility())
         token = encode_page_token(offset + max_results) if len(found) > max_results else None
         return PagedList(found[:max_results], token)

@@ -26,6 +26,7 @@ from ..errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExi
 from ..store import TrackingStore
 from ..store.registry_search import PROMPT_TAG
 from . import limits
+from .caller import visibility
 from .experiments import now_ms
 from .models_uri import parse_models_uri as parse_models_uri
 from .registry_search import (
@@ -207,7 +208,7 @@ class RegistryService(SourceChecks):
         prompts, filters = _asks_for_prompts(parse_registered_model_filter(filter_string))
         order = parse_registered_model_order_by(order_by)
         offset = decode_page_token(page_token)
-        return _page(self._r.search_models(filters, order, max_results + 1, offset, prompts), offset, max_results)
+        return _page(self._r.search_models(filters, order, max_results + 1, offset, prompts, visibility()), offset, max_results)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         wanted = [check_stage(s) for s in stages] if stages else list(Stage.ALL)
@@ -292,7 +293,8 @@ class RegistryService(SourceChecks):
         prompts, filters = _asks_for_prompts(parse_model_version_filter(filter_string))
         order = parse_model_version_order_by(order_by)
         offset = decode_page_token(page_token)
-        return _page(self._r.search_versions(filters, order, max_results + 1, offset, prompts), offset, max_results)
+        return _page(self._r.search_versions(filters, order, max_results + 1, offset, prompts,
+                                                   visibility()), offset, max_results)
 
     # ---- aliases and models:/ URIs --------------------------------------------
 

@@ -26,6 +26,7 @@ from .registry import RegistryStore
 from .runs import RunRow, RunStore
 from .search import experiment_search_select
 from .traces import TraceStore
+from .visibility import Visibility
 from .webhooks import WebhooksStore
 
 __all__ = [
@@ -67,6 +68,7 @@ class TrackingStore:
         order_by: list[OrderKey],
         limit: int,
         offset: int,
+        visible: Visibility | None = None,
     ) -> list[Experiment]:
-        query = experiment_search_select(stages, filters, order_by, limit, offset, self.db.dialect)
+        query = experiment_search_select(stages, filters, order_by, limit, offset, self.db.dialect, visible)
         return self.experiments.search(query)

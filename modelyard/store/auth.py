@@ -221,6 +221,11 @@ class AuthStore:
                 conn.execute(insert(f).values(username=username, address=address, failures=1, last_ms=now))
             _audit(conn, None, now, "login_failure", username, new=f"{how} from {address or 'unknown address'}")
 
+    def record_refusal(self, key: str, detail: str, now: int) -> None:
+        """A bearer token or JWT refused: into the audit trail (no back-off: a token cannot be guessed)."""
+        with self.db.write() as conn:
+            _audit(conn, None, now, "login_failure", key, new=detail)
+
     def clear_failures(self, username: str, address: str) -> None:
         f = a.auth_login_failures
         with self.db.write() as conn:
