@@ -5,4 +5,5 @@ HTTP client can use it alone. Each area's operations are declared in one module 
 :data:`AREAS`.
 """
 
-AREAS = ("tracking", "registry", "logged_models", "webhooks", "pipelines", "inference", "auth", "traces", "monitoring")
+AREAS = ("tracking", "registry", "logged_models", "webhooks", "pipelines", "inference", "auth", "traces", "monitoring",
+         "workspaces")

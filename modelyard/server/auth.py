@@ -32,6 +32,7 @@ from ..api.operations import Operation
 from ..errors import ModelyardError, PermissionDenied, Unauthenticated
 from ..service import TrackingService
 from ..service.auth import RANK, Principal
+from ..service.caller import DEFAULT_WORKSPACE
 from . import session
 from .protocol import JSONResponse
 
@@ -148,7 +149,7 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
 
 
 FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model", "monitor", "monitor_result",
-                   "monitor_alert")
+                   "monitor_alert", "workspace")
 # A monitor, its results and alerts belong to the registered model it watches.
 MONITOR_KINDS = ("monitor", "monitor_result", "monitor_alert")
 
@@ -185,19 +186,28 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
         if model is None:
             return  # not there: the handler answers 404 as it would
         kind, key = "registered_model", model
-    if kind == "registered_model":
-        service.auth.require(principal, level, "registered_model", key)
+    if kind in ("registered_model", "workspace"):
+        service.auth.require(principal, level, kind, key)
         return
     experiment_id = key if kind == "experiment" else _experiment_of(service, kind, key)
     if experiment_id is not None:
         service.auth.require(principal, level, "experiment", experiment_id)
 
 
-def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any) -> None:
-    """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission on what ``request`` names."""
+# Operations that make something in the request's workspace: outside the default one, EDIT on the workspace.
+IN_WORKSPACE = ("create_experiment", "create_registered_model")
+
+
+def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any,
+              workspace: str | None = None) -> None:
+    """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission on what ``request`` names
+    (and EDIT on the ``workspace`` a create names, outside the default one)."""
     perm = op.permission
     if principal.is_admin:
         return
+    if workspace not in (None, DEFAULT_WORKSPACE) and op.name in IN_WORKSPACE:
+        assert workspace is not None
+        check(service, principal, "EDIT", "workspace", workspace)
     if op.name == "create_experiment" and getattr(request, "artifact_location", None):
         # A location of the caller's choosing could lie in another experiment's folder and read it through
         # this one's runs: only admins choose one; others get the server's place, <experiment_id>/.
@@ -276,6 +286,7 @@ def readable(request: Request, kind: str, keys: Iterable[str]) -> set[str]:
 FILTERED = {
     "list_monitors": ("monitors", "registered_model", lambda item: item.get("model_name")),
     "list_monitor_alerts": ("alerts", "monitor", lambda item: item.get("monitor_name")),
+    "list_workspaces": ("workspaces", "workspace", lambda item: item.get("name")),
 }
 
 

@@ -40,7 +40,7 @@ from .registry import _who as _registry_who
 from .search import decode_page_token, encode_page_token
 
 RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
-RESOURCE_TYPES = ("experiment", "registered_model")
+RESOURCE_TYPES = ("experiment", "registered_model", "workspace")
 TOKEN_PREFIX = "my_"
 FREE_FAILURES = 5  # failed logins before the back-off starts
 MAX_BACKOFF_SECONDS = 60.0
@@ -68,7 +68,8 @@ def level_name(value: str | None, field: str = "permission") -> str:
 def resource(resource_type: str | None, resource_id: str | None) -> tuple[str, str]:
     """A grant's resource, checked: its type and id."""
     if resource_type not in RESOURCE_TYPES:
-        raise InvalidParameterValue(f"Invalid resource_type '{resource_type}': use experiment or registered_model.")
+        raise InvalidParameterValue(
+            f"Invalid resource_type '{resource_type}': use experiment, registered_model or workspace.")
     if not resource_id:
         raise InvalidParameterValue("Missing value for required parameter 'resource_id'.")
     return resource_type, str(resource_id)

@@ -28,6 +28,7 @@ from .search import experiment_search_select
 from .traces import TraceStore
 from .visibility import Visibility
 from .webhooks import WebhooksStore
+from .workspaces import WorkspaceStore
 
 __all__ = [
     "Database",
@@ -57,6 +58,7 @@ class TrackingStore:
         self.auth = AuthStore(self.db)
         self.traces = TraceStore(self.db)
         self.monitoring = MonitoringStore(self.db)
+        self.workspaces = WorkspaceStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()
@@ -69,6 +71,8 @@ class TrackingStore:
         limit: int,
         offset: int,
         visible: Visibility | None = None,
+        workspace: str | None = None,
     ) -> list[Experiment]:
-        query = experiment_search_select(stages, filters, order_by, limit, offset, self.db.dialect, visible)
+        query = experiment_search_select(stages, filters, order_by, limit, offset, self.db.dialect, visible,
+                                         workspace)
         return self.experiments.search(query)

@@ -593,6 +593,7 @@ def experiment_search_select(
     offset: int,
     dialect_name: str,
     visible: Visibility | None = None,
+    workspace: str | None = None,
 ) -> Select[Any]:
     """The page of experiments (all ``experiments`` columns) that match, in MLflow's order, among those
     ``visible`` (a caller's, :mod:`.visibility`) may read.
@@ -603,8 +604,10 @@ def experiment_search_select(
     exp = experiments
     source: FromClause = exp
     where: list[ColumnElement[bool]] = [exp.c.lifecycle_stage.in_(list(lifecycle_stages))]
+    if workspace is not None:
+        where.append(exp.c.workspace == workspace)
     if visible is not None:
-        where.append(readable(visible, "experiment", exp.c.experiment_id))
+        where.append(readable(visible, "experiment", exp.c.experiment_id, exp.c.workspace))
     for n, f in enumerate(filters):
         if f.kind == ATTRIBUTE:
             where.append(compare(exp.c[f.key], f.op, f.value, dialect_name))

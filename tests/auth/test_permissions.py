@@ -26,7 +26,8 @@ OPS = all_operations()
 ROLES = ("anonymous", "nobody", "READ", "EDIT", "MANAGE", "admin")
 PASSWORD = "correct horse battery"
 # Resources whose grant is checked (a run's, logged model's, monitor's… through what it belongs to).
-GUARDED = ("experiment", "run", "logged_model", "registered_model", "monitor", "monitor_result", "monitor_alert")
+GUARDED = ("experiment", "run", "logged_model", "registered_model", "monitor", "monitor_result", "monitor_alert",
+           "workspace")
 
 
 def _basic(user: str) -> dict[str, str]:
@@ -69,11 +70,11 @@ def world(db_uri: str, tmp_path):
             ids["logged_model"] = model
         except AssertionError:
             ids["logged_model"] = "m-" + "0" * 32
-        ids.update(_monitor(app, call))
+        ids.update(_monitor(app, call), workspace="default")
         for role in ("nobody", "READ", "EDIT", "MANAGE"):
             call("POST", "/api/2.0/mlflow/users/create", {"username": role.lower(), "password": PASSWORD})
             if role != "nobody":
-                for kind, rid in (("experiment", exp), ("registered_model", "guarded-model")):
+                for kind, rid in (("experiment", exp), ("registered_model", "guarded-model"), ("workspace", "default")):
                     call("POST", "/api/3.0/mlflow/users/permissions/grant",
                          {"username": role.lower(), "resource_type": kind, "resource_id": rid, "permission": role})
         yield http, ids
