@@ -164,6 +164,11 @@ class Settings:
         "How long a verified password, token or grant is trusted before it is read again: a revoke takes effect"
         " within this time on every server process.",
     )
+    auth_metrics_open: bool = _setting(
+        False,
+        "With auth on: let anyone scrape the tracking server's /metrics without credentials (its gauges name"
+        " monitors and models). Off: /metrics needs an admin's credentials (a service account's token).",
+    )
     # -- authentication, second part: browser sessions, JWTs from an identity provider (server/session.py, service/jwt.py) --
     auth_session_hours: float = _setting(
         12.0, "How long the web UI's session cookie (set by the login page) stays valid, in hours."

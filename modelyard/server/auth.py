@@ -43,6 +43,7 @@ PRINCIPAL = "modelyard.principal"
 TRIGGER_PATHS = ("/api/2.0/modelyard/pipelines/triggers/fire", "/ajax-api/2.0/modelyard/pipelines/triggers/fire")
 OPEN_PATHS = ("/health", "/favicon.ico", "/login", "/logout", *TRIGGER_PATHS)
 LOGIN = "/login"
+METRICS = "/metrics"  # with auth: admins only, or anyone with auth_metrics_open
 OPEN_PREFIXES = ("/static/",)
 _CHALLENGE = 'Basic realm="modelyard", charset="UTF-8"'
 
@@ -56,13 +57,16 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, service: TrackingService) -> None:
         self.app = app
         self.service = service
+        self.open_paths = (*OPEN_PATHS, *((METRICS,) if service.settings.auth_metrics_open else ()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(OPEN_PREFIXES):
+        if scope["type"] != "http" or scope["path"] in self.open_paths or scope["path"].startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         try:
-            scope[PRINCIPAL] = await self.authenticate(scope)
+            scope[PRINCIPAL] = principal = await self.authenticate(scope)
+            if scope["path"] == METRICS and not principal.is_admin:
+                raise PermissionDenied("Permission denied.")  # its gauges name monitors and models
         except ModelyardError as exc:
             if exc.status == 401 and _wants_page(scope):
                 await RedirectResponse(_login_url(scope), status_code=303)(scope, receive, send)

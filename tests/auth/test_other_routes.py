@@ -188,3 +188,16 @@ def test_only_admins_choose_an_artifact_location(world):
     assert http.post("/api/2.0/mlflow/experiments/create", json={"name": "plain"},
                      headers=_basic("edit")).status_code == 200
     assert http.post("/api/2.0/mlflow/experiments/create", json=body, headers=_basic("root")).status_code == 200
+
+
+def test_metrics_are_for_admins_unless_opened(world, tmp_path):
+    """/metrics' gauges name monitors and models: with auth, admins only; auth_metrics_open lets anyone scrape."""
+    http, _ = world
+    assert http.get("/metrics").status_code == 401
+    assert http.get("/metrics", headers=_basic("read")).json() == DENIED
+    assert http.get("/metrics", headers=_basic("root")).status_code == 200
+    settings = Settings(backend_store_uri=f"sqlite:///{tmp_path / 'open.db'}", artifacts_destination=str(tmp_path),
+                        background_workers=False, auth=True, auth_metrics_open=True)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as scraper:
+        assert scraper.get("/metrics").status_code == 200
+        assert scraper.get("/api/2.0/mlflow/experiments/search").status_code == 401
