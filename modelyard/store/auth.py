@@ -62,12 +62,12 @@ class AuthStore:
 
     # ---- the audit trail ------------------------------------------------------
 
-    def audit(self, limit: int, offset: int) -> list[RegistryAuditEntry]:
-        """Grants, revokes, token creations and failed logins, oldest first."""
+    def audit(self, limit: int, offset: int, newest_first: bool = False) -> list[RegistryAuditEntry]:
+        """Grants, revokes, token creations and failed logins, oldest first (or newest)."""
         c = registry_audit.c
         with self.db.read() as conn:
-            rows = conn.execute(select(registry_audit).where(c.name == AUDIT_NAME).order_by(c.id)
-                                .limit(limit).offset(offset)).all()
+            rows = conn.execute(select(registry_audit).where(c.name == AUDIT_NAME)
+                                .order_by(c.id.desc() if newest_first else c.id).limit(limit).offset(offset)).all()
         return [RegistryAuditEntry(row.id, row.timestamp, row.user_id, row.name, None, row.action, row.key,
                                    row.old_value, row.new_value) for row in rows]
 
@@ -213,6 +213,17 @@ class AuthStore:
                 m.c.user_id == user_id, gg.c.resource_type == resource_type, gg.c.resource_id == resource_id))
             found = max((r[0] for r in levels), key=lambda level: _RANK.get(level, 0), default=None)
         return None if found is None else str(found)
+
+    def all_grants(self) -> list[tuple[str, str, str, str, str]]:
+        """Every grant: (``user`` or ``group``, its name, resource type, resource id, level), by resource."""
+        g, u, gg, gr = a.auth_grants, a.auth_users, a.auth_group_grants, a.auth_groups
+        with self.db.read() as conn:
+            users = conn.execute(select(u.c.username, g.c.resource_type, g.c.resource_id, g.c.level)
+                                 .join(u, u.c.id == g.c.user_id)).all()
+            groups = conn.execute(select(gr.c.name, gg.c.resource_type, gg.c.resource_id, gg.c.level)
+                                  .join(gr, gr.c.id == gg.c.group_id)).all()
+        rows = [("user", *r) for r in users] + [("group", *r) for r in groups]
+        return sorted(rows, key=lambda r: (r[2], r[3], r[0], r[1]))  # type: ignore[arg-type,return-value]
 
     def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
         g, u = a.auth_grants, a.auth_users
