@@ -138,3 +138,49 @@ def test_an_alias_protected_across_a_workspace(server):
     assert root.post("/api/2.0/mlflow/registered-models/alias",
                      json={"name": "prod-model", "alias": "challenger", "version": "1"}).status_code == 200
     assert root.get("/api/3.0/mlflow/workspaces/prod").json()["workspace"]["protected_aliases"] == ["champion"]
+
+
+APP_CLIENT = """
+from mlflow.exceptions import RestException
+from mlflow.server import get_app_client
+
+auth = get_app_client("basic-auth", tracking_uri=TRACKING_URI)
+user = auth.create_user("carol", "carol's long password")
+assert user.username == "carol" and not user.is_admin
+assert auth.get_user("carol").username == "carol"
+auth.update_user_admin("carol", True)
+assert auth.get_user("carol").is_admin
+auth.update_user_admin("carol", False)
+auth.update_user_password("carol", "a new long password")
+auth.grant_user_permission("carol", "experiment", "0", "EDIT")
+got = auth.get_user_permission("carol", "experiment", "0")
+assert got.permission == "EDIT" and got.allowed, (got.permission, got.allowed)
+auth.grant_user_permission("carol", "workspace", "default", "READ")
+assert auth.get_user_permission("carol", "workspace", "default").permission == "READ"
+auth.revoke_user_permission("carol", "experiment", "0")
+assert auth.get_user_permission("carol", "experiment", "0").permission == "READ"  # the workspace's grant now
+try:
+    auth.create_user("carol", "again")
+except RestException as exc:
+    assert exc.error_code == "RESOURCE_ALREADY_EXISTS", exc.error_code
+else:
+    raise AssertionError("a second carol was made")
+auth.delete_user("carol")
+try:
+    auth.get_user("carol")
+except RestException as exc:
+    assert exc.error_code == "RESOURCE_DOES_NOT_EXIST", exc.error_code
+else:
+    raise AssertionError("carol is still there")
+print("ok")
+"""
+
+
+def test_mlflow_basic_auth_app_client(server):
+    """mlflow.server.get_app_client("basic-auth") (needs the test extra's mlflow-skinny[auth]) against us."""
+    pytest.importorskip("flask")
+    live, _ = server
+    done = _mlflow(live, APP_CLIENT.replace("TRACKING_URI", repr(live.url)), "root")
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]
+    refused = _mlflow(live, APP_CLIENT.replace("TRACKING_URI", repr(live.url)), "dev")
+    assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr

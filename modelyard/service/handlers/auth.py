@@ -72,7 +72,9 @@ def get_permission(svc: TrackingService, req: s.UserPermission) -> dict[str, Any
         svc.auth.require(who, "MANAGE", kind, rid)  # a resource's manager may see who holds what on it
     user = svc.auth.get_user(username)
     level = svc.auth.level(svc.auth.principal(user), kind, rid)
-    return {"permission": level, "username": username, "resource_type": kind, "resource_id": rid}
+    # allowed: MLflow's can_use (the level lets one use the resource beyond reading it: EDIT or MANAGE here).
+    return {"permission": level, "allowed": level in ("EDIT", "MANAGE"), "username": username,
+            "resource_type": kind, "resource_id": rid}
 
 
 def create_token(svc: TrackingService, req: s.CreateToken) -> dict[str, Any]:
