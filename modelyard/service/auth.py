@@ -16,6 +16,7 @@ out, only slow guesses down.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -140,6 +141,8 @@ class AuthService:
         self.settings = settings
         self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
         self._cache = _Cache(settings.auth_cache_seconds)
+        self._verified: dict[bytes, str] = {}  # keyed digest of credentials → the hash they were verified against
+        self._memo_key = secrets.token_bytes(32)
         self._jwt = JwtVerifier(settings) if settings.auth_jwt_jwks else None
 
     def principal(self, user: UserRow) -> Principal:
@@ -215,7 +218,7 @@ class AuthService:
                     f"Too many failed logins for this user from this address: try again in {int(left) + 1} s.")
                 err.retry_after = int(left) + 1  # type: ignore[attr-defined]
                 raise err
-        principal = self._check_password(username, password)
+        principal = self._check_password(username, password, self._memo(username, password))
         if principal is None:
             self.store.record_failure(username, address, now_ms())
             raise Unauthenticated("Incorrect username or password.")
@@ -224,17 +227,28 @@ class AuthService:
         self._cache.put(key, principal)
         return principal
 
-    def _check_password(self, username: str, password: str) -> Principal | None:
+    def _memo(self, username: str, password: str) -> bytes:
+        """A keyed digest of the credentials (the key is this process's own: never a bare hash of a password)."""
+        return hmac.new(self._memo_key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
+
+    def _check_password(self, username: str, password: str, memo: bytes) -> Principal | None:
+        """The account, if ``password`` is its password. Credentials verified once against the account's current
+        hash are not hashed again when the cache expires: one read of the account (its hash unchanged) is enough."""
         user = self.store.user(username)
         if user is None or not user.password_hash:
             _hasher().hash(password)  # the same time as a real check: names are not revealed by timing
             return None
+        if self._verified.get(memo) == user.password_hash:
+            return self.principal(user)
         from argon2.exceptions import VerificationError
 
         try:
             _hasher().verify(user.password_hash, password)
         except VerificationError:
             return None
+        if len(self._verified) >= 10_000:
+            self._verified.clear()
+        self._verified[memo] = user.password_hash
         return self.principal(user)
 
     def authenticate_token(self, token: str, address: str = "") -> Principal:

@@ -8,6 +8,7 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from modelyard.errors import Unauthenticated
 from modelyard.server import create_app
 from modelyard.settings import Settings
 
@@ -109,3 +110,14 @@ def test_auth_events_go_into_the_audit_trail(http):
     refused = [s for s in seen if s[0] == "login_failure" and s[2] == "token my_forgedt..."]
     assert len(refused) == 1 and "invalid, expired or revoked" in refused[0][4]
     assert "guess" not in str(entries) and "not-a-real-one" not in str(entries)
+
+
+def test_a_changed_password_is_checked_again_though_the_old_one_was_verified(http):
+    """Credentials verified once are not hashed again when the cache expires, only while the hash is the same."""
+    auth = http.app.state.service.auth
+    assert auth.authenticate_basic("ed", PASSWORD, "10.0.0.9").username == "ed"
+    assert auth.authenticate_basic("ed", PASSWORD, "10.0.0.9").username == "ed"  # the cache is 0 s: verified again
+    auth.update_password("ed", "a brand new password")
+    with pytest.raises(Unauthenticated):
+        auth.authenticate_basic("ed", PASSWORD, "10.0.0.9")
+    assert auth.authenticate_basic("ed", "a brand new password", "10.0.0.9").username == "ed"
