@@ -184,3 +184,28 @@ def test_mlflow_basic_auth_app_client(server):
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]
     refused = _mlflow(live, APP_CLIENT.replace("TRACKING_URI", repr(live.url)), "dev")
     assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr
+
+
+def test_workspaces_without_auth_and_bad_headers(tmp_path):
+    from starlette.testclient import TestClient
+
+    from modelyard.server import create_app
+    from modelyard.settings import Settings
+
+    settings = Settings(backend_store_uri=f"sqlite:///{tmp_path / 'plain.db'}", artifacts_destination=str(tmp_path),
+                        background_workers=False)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as http:
+        made = http.post("/api/3.0/mlflow/workspaces", json={"name": "dev"})
+        assert made.status_code == 201 and made.json()["workspace"]["name"] == "dev"
+        dev = {"X-MLFLOW-WORKSPACE": "dev"}
+        assert http.post("/api/2.0/mlflow/experiments/create", json={"name": "in-dev"}, headers=dev).status_code == 200
+        names = lambda **kw: [e["name"] for e in  # noqa: E731
+                              http.post("/api/2.0/mlflow/experiments/search", json={}, **kw).json()["experiments"]]
+        assert names(headers=dev) == ["in-dev"] and "in-dev" not in names()
+        bad = http.post("/api/2.0/mlflow/experiments/search", json={}, headers={"X-MLFLOW-WORKSPACE": "Bad Name!"})
+        assert bad.status_code == 400 and "workspace name" in bad.json()["message"]
+        gone = http.delete("/api/3.0/mlflow/workspaces/dev", params={"mode": "SET_DEFAULT"})
+        assert gone.status_code == 204 and gone.content == b""
+        assert "in-dev" in names()  # moved to the default workspace
+        assert http.get("/api/3.0/mlflow/workspaces/dev").status_code == 404
+        assert http.delete("/api/3.0/mlflow/workspaces/default").status_code == 400
