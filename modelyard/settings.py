@@ -85,6 +85,11 @@ class Settings:
         " refuses (403) to serve a stored location outside them. '*' accepts any well-formed location (embedded mode,"
         " where the SDK runs in the user's own process, uses it).",
     )
+    pipeline_run_as: str = _setting(
+        "",
+        "With auth on: the account (a service account) whose token the scheduler gives the runs it starts"
+        " (schedules, triggers), made for each launch and valid a day. Unset, those runs cannot report to the server.",
+    )
     pipeline_modules: str = _setting(
         "",
         "Comma-separated module names (e.g. myteam.flows) whose @pipeline objects the server may run, each under"

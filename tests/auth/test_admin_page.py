@@ -71,3 +71,24 @@ def test_only_admins_and_only_with_the_csrf_token(http):
     no_token = http.post("/admin/users", data={"username": "mallory", "password": PASSWORD}, headers=_basic("root"))
     assert no_token.status_code == 403
     assert "mallory" not in http.get("/admin", headers=_basic("root")).text
+
+
+def test_scheduled_runs_report_as_the_configured_account(tmp_path, caplog):
+    """With --auth the scheduler gives each run it starts a token of MODELYARD_PIPELINE_RUN_AS (else it warns)."""
+    from modelyard.server.workers.scheduler import Scheduler
+    from modelyard.service import TrackingService
+
+    settings = Settings(backend_store_uri=f"sqlite:///{tmp_path / 'sched.db'}", artifacts_destination=str(tmp_path),
+                        background_workers=False, auth=True, pipeline_run_as="runner")
+    svc = TrackingService(settings)
+    try:
+        svc.auth.create_user("runner", None, kind="service")
+        env = Scheduler(svc, launcher=lambda args: None, tracking_uri="http://127.0.0.1:1").credentials()
+        assert set(env) == {"MODELYARD_TRACKING_TOKEN"}
+        assert svc.auth.authenticate_token(env["MODELYARD_TRACKING_TOKEN"]).username == "runner"
+        assert [t.name for t in svc.auth.list_tokens("runner")] == ["scheduled pipeline run"]
+        svc.settings = settings.with_(pipeline_run_as="")
+        assert Scheduler(svc, launcher=lambda args: None, tracking_uri="http://127.0.0.1:1").credentials() == {}
+        assert "MODELYARD_PIPELINE_RUN_AS" in caplog.text
+    finally:
+        svc.close()
