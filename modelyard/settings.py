@@ -85,6 +85,11 @@ class Settings:
         " refuses (403) to serve a stored location outside them. '*' accepts any well-formed location (embedded mode,"
         " where the SDK runs in the user's own process, uses it).",
     )
+    pipeline_run_as: str = _setting(
+        "",
+        "With auth on: the account (a service account) whose token the scheduler gives the runs it starts"
+        " (schedules, triggers), made for each launch and valid a day. Unset, those runs cannot report to the server.",
+    )
     pipeline_modules: str = _setting(
         "",
         "Comma-separated module names (e.g. myteam.flows) whose @pipeline objects the server may run, each under"
@@ -163,6 +168,11 @@ class Settings:
         5.0,
         "How long a verified password, token or grant is trusted before it is read again: a revoke takes effect"
         " within this time on every server process.",
+    )
+    auth_metrics_open: bool = _setting(
+        False,
+        "With auth on: let anyone scrape the tracking server's /metrics without credentials (its gauges name"
+        " monitors and models). Off: /metrics needs an admin's credentials (a service account's token).",
     )
     # -- authentication, second part: browser sessions, JWTs from an identity provider (server/session.py, service/jwt.py) --
     auth_session_hours: float = _setting(

@@ -7,5 +7,5 @@ HTTP client can use it alone. Each area's operations are declared in one module 
 
 AREAS = (
     "tracking", "registry", "logged_models", "webhooks", "pipelines", "inference", "auth", "traces", "monitoring",
-    "charts", "promotion", "datasets", "usage",
+    "charts", "promotion", "datasets", "usage", "workspaces",
 )

@@ -23,23 +23,27 @@ CREATE_MONITOR = t.add("create_monitor", "POST", f"{P}/monitors/create", s.Creat
                        "monitoring:create_monitor", MODEL_EDIT,
                        summary="Watch a model version or alias: drift, data quality, performance, alert rules.")
 UPDATE_MONITOR = t.add("update_monitor", "POST", f"{P}/monitors/update", s.UpdateMonitor,
-                       "monitoring:update_monitor", MODEL_EDIT, idempotent=True, summary="Change a monitor.")
-GET_MONITOR = t.add("get_monitor", "GET", f"{P}/monitors/get", s.MonitorName, "monitoring:get_monitor", read(),
+                       "monitoring:update_monitor", edit("monitor", "name"), idempotent=True, summary="Change a monitor.")
+GET_MONITOR = t.add("get_monitor", "GET", f"{P}/monitors/get", s.MonitorName, "monitoring:get_monitor",
+                    read("monitor", "name"),
                     idempotent=True, summary="A monitor by name.")
 LIST_MONITORS = t.add("list_monitors", "GET", f"{P}/monitors/list", s.ListMonitors, "monitoring:list_monitors",
                       read(), idempotent=True, summary="Monitors, of one model or all.")
 DELETE_MONITOR = t.add("delete_monitor", "POST", f"{P}/monitors/delete", s.MonitorName,
-                       "monitoring:delete_monitor", edit(), idempotent=True,
+                       "monitoring:delete_monitor", edit("monitor", "name"), idempotent=True,
                        summary="Delete a monitor with its results and alerts.")
-RUN_MONITOR = t.add("run_monitor", "POST", f"{P}/monitors/run", s.MonitorName, "monitoring:run_monitor", edit(),
+RUN_MONITOR = t.add("run_monitor", "POST", f"{P}/monitors/run", s.MonitorName, "monitoring:run_monitor",
+                    edit("monitor", "name"),
                     summary="Run a monitor now; its result and alerts commit together.")
 LIST_RESULTS = t.add("list_monitor_results", "GET", f"{P}/results/list", s.ListResults, "monitoring:list_results",
-                     read(), idempotent=True, summary="A monitor's results, newest first.")
-GET_RESULT = t.add("get_monitor_result", "GET", f"{P}/results/get", s.GetResult, "monitoring:get_result", read(),
+                     read("monitor", "name"), idempotent=True, summary="A monitor's results, newest first.")
+GET_RESULT = t.add("get_monitor_result", "GET", f"{P}/results/get", s.GetResult, "monitoring:get_result",
+                   read("monitor_result", "result_id"),
                    idempotent=True, summary="One result with its report.")
 LIST_ALERTS = t.add("list_monitor_alerts", "GET", f"{P}/alerts/list", s.ListAlerts, "monitoring:list_alerts",
-                    read(), idempotent=True, summary="Alerts, of one monitor or all, by status.")
+                    read("monitor", "monitor_name"), idempotent=True, summary="Alerts, of one monitor or all, by status.")
 ACK_ALERT = t.add("acknowledge_monitor_alert", "POST", f"{P}/alerts/acknowledge", s.AcknowledgeAlert,
-                  "monitoring:acknowledge_alert", edit(), idempotent=True, summary="Acknowledge an alert.")
+                  "monitoring:acknowledge_alert",
+                  edit("monitor_alert", "alert_id"), idempotent=True, summary="Acknowledge an alert.")
 
 BY_PATH = {op.path.removeprefix(P + "/"): op for op in t}

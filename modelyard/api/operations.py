@@ -36,7 +36,7 @@ RANK_OF = {"READ": 1, "EDIT": 2, "MANAGE": 3}  # a higher level includes the low
 # one, the pipeline scheduler); the others name the resource the request's field points at.
 Resource = Literal[
     "server", "experiment", "run", "registered_model", "logged_model", "trace", "webhook", "pipeline", "inference",
-    "dataset",
+    "dataset", "monitor", "monitor_result", "monitor_alert", "workspace",
 ]
 
 API = "/api/2.0/mlflow"
@@ -97,6 +97,7 @@ class Operation:
     inline: bool = False  # small, bounded work: run on the event loop when the service allows it
     hot: bool = False  # one of MLflow's small writes the hot path answers (server/hotpath.py)
     summary: str = ""
+    status: int = 200  # the status of a success (MLflow's workspace API answers 201 and 204)
     path_params: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -18,7 +18,7 @@ main.add_command(server)
 main.add_command(ui)
 
 for _name in ("experiments", "runs", "quickstart", "models", "webhooks", "serve", "predict", "pipelines", "importer",
-              "db", "gc", "users", "monitor", "promote", "prices"):
+              "db", "gc", "users", "monitor", "promote", "prices", "workspaces"):
     try:
         _module = __import__(f"modelyard.cli.{_name}", fromlist=["command"])
     except ModuleNotFoundError as exc:  # a command not written yet; anything else is a real error

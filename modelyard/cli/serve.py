@@ -71,6 +71,9 @@ def run(config: ServingConfig, host: str, port: int, workers: int, log_level: st
 @click.option("--request-body-timeout", default=60.0, show_default=True, type=float,
               envvar="MODELYARD_SERVE_REQUEST_BODY_TIMEOUT",
               help="Seconds a client has to send a whole request; a slower one is answered 408 and closed.")
+@click.option("--tokens", default="", envvar="MODELYARD_SERVE_TOKENS",
+              help="Bearer tokens, comma-separated: when set, every request but /health, /ping and /v2/health/*"
+              " must send Authorization: Bearer TOKEN with one of them (401 otherwise).")
 @click.option("--log-level", default="warning", show_default=True, help="uvicorn log level.")
 @click.option("--export", "export", nargs=2, type=(click.Choice(["docker", "k8s"]), click.Path(file_okay=False)),
               default=None, metavar="docker|k8s DIR",
@@ -80,7 +83,7 @@ def command(
     model_uri: str, host: str, port: int, workers: int, tracking_uri: str | None, model_name: str | None,
     poll_interval: float, max_batch_size: int, max_wait_ms: float, request_log: bool, request_log_queue: int,
     max_request_bytes: int, webhook_secret: str | None, allow_pickle: bool | None, trusted_types: tuple[str, ...],
-    allowed_hosts: str, cors_allowed_origins: str, request_body_timeout: float,
+    allowed_hosts: str, cors_allowed_origins: str, request_body_timeout: float, tokens: str,
     log_level: str, export: tuple[str, str] | None, image: str | None,
 ) -> None:
     """Serve MODEL_URI (models:/name@alias, models:/name/N, runs:/id/path or a path) over HTTP.
@@ -103,7 +106,7 @@ def command(
         request_log_queue=request_log_queue, webhook_secret=webhook_secret, max_request_bytes=max_request_bytes,
         allow_pickle=allow_pickle, trusted_types=trusted_types,
         allowed_hosts=allowed_hosts, cors_allowed_origins=cors_allowed_origins,
-        request_body_timeout=request_body_timeout,
+        request_body_timeout=request_body_timeout, tokens=tokens,
     )
     check_port(host, port)
     _check_model(config)

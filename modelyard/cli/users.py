@@ -15,7 +15,7 @@ import click
 from .output import SdkGroup, client, echo_json, echo_table, format_time, json_option, tracking_uri_option
 
 LEVELS = click.Choice(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False)
-RESOURCES = click.Choice(["experiment", "registered_model"])
+RESOURCES = click.Choice(["experiment", "registered_model", "workspace"])
 
 
 @click.group("users", cls=SdkGroup)

@@ -201,7 +201,7 @@ def _file_chunks(data: Readable) -> Iterator[bytes]:
 
 
 def _decode(resp: httpx.Response) -> dict[str, Any]:
-    if resp.status_code == 200:
+    if 200 <= resp.status_code < 300:
         return msgspec.json.decode(resp.content) if resp.content else {}
     try:
         body = msgspec.json.decode(resp.content)

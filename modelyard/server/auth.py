@@ -32,14 +32,18 @@ from ..api.operations import Operation
 from ..errors import ModelyardError, PermissionDenied, Unauthenticated
 from ..service import TrackingService
 from ..service.auth import RANK, Principal
+from ..service.caller import DEFAULT_WORKSPACE
 from . import session
 from .protocol import JSONResponse
 
 log = logging.getLogger("modelyard.server.auth")
 
 PRINCIPAL = "modelyard.principal"
-OPEN_PATHS = ("/health", "/favicon.ico", "/login", "/logout")
+# The HTTP trigger carries its trigger's own token, checked by the route (routes/pipelines.py).
+TRIGGER_PATHS = ("/api/2.0/modelyard/pipelines/triggers/fire", "/ajax-api/2.0/modelyard/pipelines/triggers/fire")
+OPEN_PATHS = ("/health", "/favicon.ico", "/login", "/logout", *TRIGGER_PATHS)
 LOGIN = "/login"
+METRICS = "/metrics"  # with auth: admins only, or anyone with auth_metrics_open
 OPEN_PREFIXES = ("/static/",)
 _CHALLENGE = 'Basic realm="modelyard", charset="UTF-8"'
 
@@ -53,13 +57,16 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, service: TrackingService) -> None:
         self.app = app
         self.service = service
+        self.open_paths = (*OPEN_PATHS, *((METRICS,) if service.settings.auth_metrics_open else ()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(OPEN_PREFIXES):
+        if scope["type"] != "http" or scope["path"] in self.open_paths or scope["path"].startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         try:
-            scope[PRINCIPAL] = await self.authenticate(scope)
+            scope[PRINCIPAL] = principal = await self.authenticate(scope)
+            if scope["path"] == METRICS and not principal.is_admin:
+                raise PermissionDenied("Permission denied.")  # its gauges name monitors and models
         except ModelyardError as exc:
             if exc.status == 401 and _wants_page(scope):
                 await RedirectResponse(_login_url(scope), status_code=303)(scope, receive, send)
@@ -81,8 +88,9 @@ class AuthMiddleware:
         scheme, _, credentials = header.strip().partition(" ")
         credentials = credentials.strip()
         auth = self.service.auth
+        address = (scope.get("client") or ("", 0))[0] or ""
         if scheme.lower() == "bearer" and credentials:
-            return await run_in_threadpool(auth.authenticate_token, credentials)
+            return await run_in_threadpool(auth.authenticate_token, credentials, address)
         if scheme.lower() == "basic" and credentials:
             try:
                 username, sep, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
@@ -90,7 +98,6 @@ class AuthMiddleware:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
             if not sep or not username:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
-            address = (scope.get("client") or ("", 0))[0] or ""
             return await run_in_threadpool(auth.authenticate_basic, username, password, address)
         if not header:
             cookie = session.cookie_value(scope)
@@ -147,7 +154,10 @@ def _experiment_of(service: TrackingService, kind: str, key: str) -> str | None:
     return found
 
 
-FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model", "dataset")
+FIELD_RESOURCES = ("experiment", "run", "logged_model", "trace", "registered_model", "dataset", "monitor",
+                   "monitor_result", "monitor_alert", "workspace")
+# A monitor, its results and alerts belong to the registered model it watches.
+MONITOR_KINDS = ("monitor", "monitor_result", "monitor_alert")
 
 
 def by_request(op: Operation) -> bool:
@@ -166,7 +176,7 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
     """Raise PERMISSION_DENIED unless ``principal`` holds ``level`` on one resource.
 
     ``kind`` is ``experiment``, ``run`` or ``logged_model`` (their experiment's grant),
-    ``registered_model``, or ``server`` (EDIT: any signed-in user; MANAGE: admins). A run or logged
+    ``registered_model``, ``monitor``, ``monitor_result`` or ``monitor_alert`` (their model's grant), or ``server`` (EDIT: any signed-in user; MANAGE: admins). A run or logged
     model that does not exist is not checked: the handler answers 404 as it would.
     """
     if principal.is_admin:
@@ -177,19 +187,33 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
         return
     if not key:
         return
-    if kind == "registered_model":
-        service.auth.require(principal, level, "registered_model", key)
+    if kind in MONITOR_KINDS:
+        model = service.monitoring.model_of(kind, key)
+        if model is None:
+            return  # not there: the handler answers 404 as it would
+        kind, key = "registered_model", model
+    if kind in ("registered_model", "workspace"):
+        service.auth.require(principal, level, kind, key)
         return
     experiment_id = key if kind == "experiment" else _experiment_of(service, kind, key)
     if experiment_id is not None:
         service.auth.require(principal, level, "experiment", experiment_id)
 
 
-def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any) -> None:
-    """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission on what ``request`` names."""
+# Operations that make something in the request's workspace: outside the default one, EDIT on the workspace.
+IN_WORKSPACE = ("create_experiment", "create_registered_model")
+
+
+def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any,
+              workspace: str | None = None) -> None:
+    """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission on what ``request`` names
+    (and EDIT on the ``workspace`` a create names, outside the default one)."""
     perm = op.permission
     if principal.is_admin:
         return
+    if workspace not in (None, DEFAULT_WORKSPACE) and op.name in IN_WORKSPACE:
+        assert workspace is not None
+        check(service, principal, "EDIT", "workspace", workspace)
     if op.name == "create_experiment" and getattr(request, "artifact_location", None):
         # A location of the caller's choosing could lie in another experiment's folder and read it through
         # this one's runs: only admins choose one; others get the server's place, <experiment_id>/.
@@ -258,24 +282,28 @@ def readable(request: Request, kind: str, keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     if principal is None or principal.is_admin:
         return set(keys)
-    kept = set()
-    for key in keys:
-        try:
-            check(request.app.state.service, principal, "READ", kind, key)
-        except PermissionDenied:
-            continue
-        kept.add(key)
-    return kept
+    service = request.app.state.service
+    return {key for key in keys if may_read(service, principal, kind, key)}
 
 
-# Lists that span resources: each item kept only if the caller may read it (key, resource, its id).
+# Lists that span resources: each item kept only if the caller may read it (key, resource, its id). The
+# searches of experiments, registered models and model versions filter in SQL instead (store/visibility.py),
+# so their pages stay full.
 FILTERED = {
-    "search_experiments": ("experiments", "experiment", lambda item: item.get("experiment_id")),
-    "search_registered_models": ("registered_models", "registered_model", lambda item: item.get("name")),
-    "search_model_versions": ("model_versions", "registered_model", lambda item: item.get("name")),
+    "list_monitors": ("monitors", "registered_model", lambda item: item.get("model_name")),
+    "list_monitor_alerts": ("alerts", "monitor", lambda item: item.get("monitor_name")),
+    "list_workspaces": ("workspaces", "workspace", lambda item: item.get("name")),
     # An evaluation dataset is its first experiment's (one in no experiment is the server's: kept).
     "search_datasets_v3": ("datasets", "experiment", lambda item: next(iter(item.get("experiment_ids") or []), None)),
 }
+
+
+def may_read(service: TrackingService, principal: Principal, kind: str, key: str) -> bool:
+    try:
+        check(service, principal, "READ", kind, key)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def filter_answer(service: TrackingService, principal: Principal, op: Operation, answer: Any) -> Any:
@@ -284,9 +312,8 @@ def filter_answer(service: TrackingService, principal: Principal, op: Operation,
     if spec is None or principal.is_admin or not isinstance(answer, dict) or spec[0] not in answer:
         return answer
     key, kind, ident = spec
-    auth = service.auth
     kept = [item for item in answer[key]
-            if ident(item) is None or auth.level(principal, kind, str(ident(item))) != "NO_PERMISSIONS"]
+            if ident(item) is None or may_read(service, principal, kind, str(ident(item)))]
     return {**answer, key: kept}
 
 

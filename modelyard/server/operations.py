@@ -22,8 +22,9 @@ from starlette.routing import Route
 
 from ..api.operations import Operation, all_operations
 from ..errors import ModelyardError
-from ..service.auth import caller
+from ..service.caller import caller, workspace
 from ..service.registry import acting_user
+from ..service.workspaces import check_name
 from .auth import PRINCIPAL, authorize, authorize_operation, filter_answer, record_creator
 from .protocol import (
     JSONResponse,
@@ -51,6 +52,15 @@ def request_user(request: Request) -> str | None:
     return user or None
 
 
+WORKSPACE_HEADER = "x-mlflow-workspace"
+
+
+def request_workspace(request: Request) -> str | None:
+    """The workspace a request names (MLflow's ``X-MLFLOW-WORKSPACE`` header), checked; None: the default."""
+    named = request.headers.get(WORKSPACE_HEADER, "").strip()
+    return check_name(named) if named else None
+
+
 def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
     """The ASGI endpoint of ``op``: see the module's docstring."""
     on_too_large = TOO_LARGE[op.too_large]
@@ -72,22 +82,27 @@ def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
             obj = decode_body(await read_body(request, limit, on_too_large), op.request, limit, on_too_large)
         if request.path_params:
             obj = msgspec.structs.replace(obj, **request.path_params)
+        named = request_workspace(request)
         if principal is not None:
-            authorize(service, principal, op, obj)
+            authorize(service, principal, op, obj, named)
         token = acting_user.set(principal.username if principal is not None else request_user(request))
         caller_token = caller.set(principal)
+        workspace_token = workspace.set(named)
         try:
             if op.inline and service.inline_small_requests:
                 result = handler[0](service, obj)  # a few hundred microseconds: cheaper than a thread hop
             else:
                 result = await run_in_threadpool(handler[0], service, obj)  # the thread inherits the user
         finally:
+            workspace.reset(workspace_token)
             caller.reset(caller_token)
             acting_user.reset(token)
         if principal is not None and result is not None:
             await run_in_threadpool(record_creator, service, principal, op, obj, result)
             result = filter_answer(service, principal, op, result)
-        return JSONResponse({} if result is None else result)
+        if op.status == 204:
+            return Response(status_code=204)
+        return JSONResponse({} if result is None else result, status_code=op.status)
 
     return accepts(op.request, query_methods=op.methods if op.query else ("GET",), name=op.name)(handle)
 

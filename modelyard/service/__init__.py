@@ -70,6 +70,7 @@ class TrackingService:
         from .traces import TraceService
         from .usage import UsageService
         from .webhooks import WebhooksService
+        from .workspaces import WorkspaceService
 
         self.settings = settings
         self.store = TrackingStore(settings.backend_store_uri, sqlite_synchronous=settings.sqlite_synchronous)
@@ -101,7 +102,11 @@ class TrackingService:
         self.rollouts = RolloutService(self.store, self)
         self.datasets = DatasetService(self.store, self.experiments)
         self.usage = UsageService(self.store, self)
+        self.workspaces = WorkspaceService(self.store)
+        self.registry.workspace_protected = self.workspaces.protected_aliases_of_model
+        self.registry.workspace_of = lambda name: self.store.workspaces.of("registered_model", name)
         self.experiments.ensure_default()
+        self.workspaces.ensure_default()
         # Small requests may run on the server's event loop only where a query never waits on a network.
         self.inline_small_requests = settings.inline_small_requests and self.store.db.is_sqlite
 

@@ -15,13 +15,13 @@ out, only slow guesses down.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
+import hmac
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..entities import PagedList
 from ..errors import (
@@ -34,29 +34,18 @@ from ..errors import (
 )
 from ..settings import Settings
 from ..store.auth import AuthStore, TokenRow, UserRow
+from .caller import Principal, caller
 from .jwt import JwtVerifier, looks_like_jwt
 from .registry import MAX_AUDIT_PAGE
 from .registry import _who as _registry_who
 from .search import decode_page_token, encode_page_token
 
 RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
-RESOURCE_TYPES = ("experiment", "registered_model")
+RESOURCE_TYPES = ("experiment", "registered_model", "workspace")
 TOKEN_PREFIX = "my_"
 FREE_FAILURES = 5  # failed logins before the back-off starts
 MAX_BACKOFF_SECONDS = 60.0
-
-
-class Principal(NamedTuple):
-    """The caller of a request, once authenticated."""
-
-    user_id: int
-    username: str
-    is_admin: bool
-
-
-# The authenticated caller of the request being handled; None where nobody is checked (embedded mode,
-# a server without --auth): there every caller may do everything.
-caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("modelyard_caller", default=None)
+_REFUSED = object()  # a token found wanting, remembered like a good one
 
 
 def _who() -> str | None:
@@ -80,7 +69,8 @@ def level_name(value: str | None, field: str = "permission") -> str:
 def resource(resource_type: str | None, resource_id: str | None) -> tuple[str, str]:
     """A grant's resource, checked: its type and id."""
     if resource_type not in RESOURCE_TYPES:
-        raise InvalidParameterValue(f"Invalid resource_type '{resource_type}': use experiment or registered_model.")
+        raise InvalidParameterValue(
+            f"Invalid resource_type '{resource_type}': use experiment, registered_model or workspace.")
     if not resource_id:
         raise InvalidParameterValue("Missing value for required parameter 'resource_id'.")
     return resource_type, str(resource_id)
@@ -151,7 +141,12 @@ class AuthService:
         self.settings = settings
         self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
         self._cache = _Cache(settings.auth_cache_seconds)
+        self._verified: dict[bytes, str] = {}  # keyed digest of credentials → the hash they were verified against
+        self._memo_key = secrets.token_bytes(32)
         self._jwt = JwtVerifier(settings) if settings.auth_jwt_jwks else None
+
+    def principal(self, user: UserRow) -> Principal:
+        return Principal(user.id, user.username, user.is_admin, RANK[self.default_level] >= RANK["READ"])
 
     # ---- accounts -------------------------------------------------------------
 
@@ -223,7 +218,7 @@ class AuthService:
                     f"Too many failed logins for this user from this address: try again in {int(left) + 1} s.")
                 err.retry_after = int(left) + 1  # type: ignore[attr-defined]
                 raise err
-        principal = self._check_password(username, password)
+        principal = self._check_password(username, password, self._memo(username, password))
         if principal is None:
             self.store.record_failure(username, address, now_ms())
             raise Unauthenticated("Incorrect username or password.")
@@ -232,42 +227,74 @@ class AuthService:
         self._cache.put(key, principal)
         return principal
 
-    def _check_password(self, username: str, password: str) -> Principal | None:
+    def _memo(self, username: str, password: str) -> bytes:
+        """A keyed digest of the credentials (the key is this process's own: never a bare hash of a password)."""
+        return hmac.new(self._memo_key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
+
+    def _check_password(self, username: str, password: str, memo: bytes) -> Principal | None:
+        """The account, if ``password`` is its password. Credentials verified once against the account's current
+        hash are not hashed again when the cache expires: one read of the account (its hash unchanged) is enough."""
         user = self.store.user(username)
         if user is None or not user.password_hash:
             _hasher().hash(password)  # the same time as a real check: names are not revealed by timing
             return None
+        if self._verified.get(memo) == user.password_hash:
+            return self.principal(user)
         from argon2.exceptions import VerificationError
 
         try:
             _hasher().verify(user.password_hash, password)
         except VerificationError:
             return None
-        return Principal(user.id, user.username, user.is_admin)
+        if len(self._verified) >= 10_000:
+            self._verified.clear()
+        self._verified[memo] = user.password_hash
+        return self.principal(user)
 
-    def authenticate_token(self, token: str) -> Principal:
+    def authenticate_token(self, token: str, address: str = "") -> Principal:
+        """The owner of an access token (or of a JWT, when JWT sign-in is set up).
+
+        A refused token goes into the audit trail, once per token per ``auth_cache_seconds``.
+        """
         if self._jwt is not None and looks_like_jwt(token):
-            return self.authenticate_jwt(token)
-        principal = self._cache.get(("token", _digest(token)), lambda: self._check_token(token))
-        if principal is None:
+            return self.authenticate_jwt(token, address)
+        key = ("token", _digest(token))
+        known = self._cache.peek(key)
+        if known is None:
+            known = self._check_token(token) or _REFUSED
+            self._cache.put(key, known)
+            if known is _REFUSED:
+                self.store.record_refusal(f"token {token[:len(TOKEN_PREFIX) + 7]}...", "token from "
+                                          + (address or "unknown address") + ": invalid, expired or revoked", now_ms())
+        if known is _REFUSED:
             raise Unauthenticated("Invalid, expired or revoked token.")
-        return principal  # type: ignore[no-any-return]
+        return known  # type: ignore[no-any-return]
 
-    def authenticate_jwt(self, token: str) -> Principal:
-        """The account a JWT of the identity provider names (made on first sign-in); see :mod:`.jwt`."""
+    def authenticate_jwt(self, token: str, address: str = "") -> Principal:
+        """The account a JWT of the identity provider names (made on first sign-in); see :mod:`.jwt`.
+
+        A refused JWT goes into the audit trail with the reason, once per token per ``auth_cache_seconds``.
+        """
         key = ("jwt", _digest(token))
         known = self._cache.peek(key)
+        if isinstance(known, Unauthenticated):
+            raise Unauthenticated(known.message)
         if known is not None:
             return known  # type: ignore[no-any-return]
         assert self._jwt is not None
-        username, groups, expires = self._jwt.verify(token)
+        try:
+            username, groups, expires = self._jwt.verify(token)
+        except Unauthenticated as exc:
+            self._cache.put(key, exc)
+            self.store.record_refusal("jwt", f"JWT from {address or 'unknown address'}: {exc.message}", now_ms())
+            raise
         user = self.store.user(username)
         if user is None:
             self.store.create_user(username, None, False, "sso", now_ms())  # False if another process made it
             user = self.get_user(username)
         if self.settings.auth_jwt_groups_claim and user.kind == "sso" and self.store.sync_groups(user.id, groups):
             self._cache.clear()  # the provider's groups are the member's groups (those that exist here)
-        principal = Principal(user.id, user.username, user.is_admin)
+        principal = self.principal(user)
         if expires - time.time() > self.settings.auth_cache_seconds:  # never trusted past its expiry
             self._cache.put(key, principal)
         return principal
@@ -279,7 +306,7 @@ class AuthService:
         row, user = found
         if row.revoked_ms is not None or (row.expires_ms is not None and row.expires_ms <= now_ms()):
             return None
-        return Principal(user.id, user.username, user.is_admin)
+        return self.principal(user)
 
     def authenticate_session(self, username: str, mark: str) -> Principal:
         """The account of a signed session cookie, while it exists with the password it was signed in with."""
@@ -288,7 +315,7 @@ class AuthService:
             user = self.store.user(username)
             if user is None or fingerprint(user.password_hash) != mark:
                 return None
-            return Principal(user.id, user.username, user.is_admin)
+            return self.principal(user)
 
         principal = self._cache.get(("session", username, mark), load)
         if principal is None:

@@ -9,6 +9,7 @@ from ..entities import Experiment, LifecycleStage, PagedList, ViewType
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from . import limits
+from .caller import current_workspace, visibility, workspace_to_create_in
 from .search import (
     decode_page_token,
     encode_page_token,
@@ -56,7 +57,7 @@ class ExperimentService:
         if artifact_location and self.check_location is not None:
             self.check_location(artifact_location)
         location: Callable[[int], str] | str = artifact_location.rstrip("/") if artifact_location else self.location_for
-        return self.store.experiments.create(name, location, tags, now_ms())
+        return self.store.experiments.create(name, location, tags, now_ms(), workspace=workspace_to_create_in(self.store))
 
     def get(self, experiment_id: str | int) -> Experiment:
         exp = self.store.experiments.get(limits.parse_experiment_id(experiment_id))
@@ -137,6 +138,7 @@ class ExperimentService:
         filters = parse_experiment_filter(filter_string)
         order = parse_experiment_order_by(order_by)
         offset = decode_page_token(page_token)
-        found = self.store.experiments_search(ViewType.stages(view_type), filters, order, max_results + 1, offset)
+        found = self.store.experiments_search(ViewType.stages(view_type), filters, order, max_results + 1, offset,
+                                             visibility(), current_workspace())
         token = encode_page_token(offset + max_results) if len(found) > max_results else None
         return PagedList(found[:max_results], token)

@@ -338,6 +338,14 @@ class MonitoringService:
             raise InvalidParameterValue(f"status: {status!r}; use open or acknowledged.")
         return self.store.monitoring.alerts(monitor_name, status, max_results, offset)
 
+    def model_of(self, kind: str, key: str) -> str | None:
+        """The registered model a ``monitor`` (by name), ``monitor_result`` or ``monitor_alert`` (by id) watches."""
+        if kind != "monitor":
+            if not str(key).isdigit() or len(str(key)) > 18:
+                return None
+            return self.store.monitoring.model_of(kind, int(key))
+        return self.store.monitoring.model_of(kind, key)
+
     def acknowledge_alert(self, alert_id: str, who: str | None = None) -> Alert:
         return self.store.monitoring.acknowledge(_id(alert_id, "alert_id"), who, self.clock())
 

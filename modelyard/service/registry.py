@@ -26,6 +26,7 @@ from ..errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExi
 from ..store import TrackingStore
 from ..store.registry_search import PROMPT_TAG
 from . import limits
+from .caller import current_workspace, visibility, workspace_to_create_in
 from .experiments import now_ms
 from .models_uri import parse_models_uri as parse_models_uri
 from .registry_search import (
@@ -169,7 +170,8 @@ class RegistryService(SourceChecks):
         for key, value in (tags or {}).items():
             check_tag(key, value)
             _not_protection_tag(key)
-        return self._r.create_model(name, description, dict(tags or {}), _who(), now_ms())
+        return self._r.create_model(name, description, dict(tags or {}), _who(), now_ms(),
+                                    workspace_to_create_in(self.store))
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._r.get_model(check_model_name(name))
@@ -207,7 +209,8 @@ class RegistryService(SourceChecks):
         prompts, filters = _asks_for_prompts(parse_registered_model_filter(filter_string))
         order = parse_registered_model_order_by(order_by)
         offset = decode_page_token(page_token)
-        return _page(self._r.search_models(filters, order, max_results + 1, offset, prompts), offset, max_results)
+        return _page(self._r.search_models(filters, order, max_results + 1, offset, prompts, visibility(),
+                                           current_workspace()), offset, max_results)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         wanted = [check_stage(s) for s in stages] if stages else list(Stage.ALL)
@@ -252,9 +255,9 @@ class RegistryService(SourceChecks):
 
     def delete_model_version(self, name: str, version: str | int) -> None:
         model = self._r.get_model(check_model_name(name))
-        for alias in self.protected_aliases(name):
+        for alias in self.protected_aliases(name) + self.workspace_protected(name):
             if model.aliases.get(alias) == str(check_version(version)):
-                raise _protected(name, alias, f"version {version} carries it, so the version cannot be deleted")
+                raise self._protected(name, alias, f"version {version} carries it, so the version cannot be deleted")
         self._r.delete_version(check_model_name(name), check_version(version), _who(), now_ms())
 
     def transition_model_version_stage(
@@ -295,22 +298,38 @@ class RegistryService(SourceChecks):
         prompts, filters = _asks_for_prompts(parse_model_version_filter(filter_string))
         order = parse_model_version_order_by(order_by)
         offset = decode_page_token(page_token)
-        return _page(self._r.search_versions(filters, order, max_results + 1, offset, prompts), offset, max_results)
+        # Versions of any workspace: a search names a run or a model, and names are unique across workspaces.
+        return _page(self._r.search_versions(filters, order, max_results + 1, offset, prompts, visibility()),
+                     offset, max_results)
 
     # ---- aliases and models:/ URIs --------------------------------------------
 
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
         check_model_name(name)
         check_alias(alias, setting=True)
-        if alias in self.protected_aliases(name):
-            raise _protected(name, alias, "it cannot be set")
+        if alias in self.protected_aliases(name) or alias in self.workspace_protected(name):
+            raise self._protected(name, alias, "it cannot be set")
         self._r.set_alias(name, alias, check_version(version), _who(), now_ms())
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         check_model_name(name)
-        if check_alias(alias) in self.protected_aliases(name):
-            raise _protected(name, alias, "it cannot be deleted")
+        if check_alias(alias) in self.protected_aliases(name) or alias in self.workspace_protected(name):
+            raise self._protected(name, alias, "it cannot be deleted")
         self._r.delete_alias(name, alias, _who(), now_ms())
+
+    # The aliases protected on every model of the workspace model ``name`` belongs to (set by TrackingService).
+    workspace_protected: Callable[[str], list[str]] = staticmethod(lambda name: [])  # type: ignore[assignment]
+    # The workspace of model ``name`` (set by TrackingService).
+    workspace_of: Callable[[str], str | None] = staticmethod(lambda name: None)  # type: ignore[assignment]
+
+    def _protected(self, name: str, alias: str, what: str) -> PermissionDenied:
+        if alias in self.protected_aliases(name):
+            return _protected(name, alias, what)
+        workspace = self.workspace_of(name)
+        return PermissionDenied(
+            f"Alias '{alias}' is protected on every registered model of workspace '{workspace}': {what}, by anyone,"
+            " admins included. Only promotion moves a protected alias; the workspace's manager can lift the"
+            f" protection with `modelyard workspaces unprotect-alias {workspace} {alias}`.")
 
     def protected_aliases(self, name: str) -> list[str]:
         """The aliases of model ``name`` that no one may set or delete (see :data:`PROTECTED_ALIASES_TAG`)."""

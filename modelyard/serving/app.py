@@ -45,6 +45,7 @@ from .inputs import Inputs
 from .metrics import CONTENT_TYPE, ServingMetrics
 from .model import LoadedModel, jsonable
 from .request_log import RequestLog
+from .tokens import parse_tokens
 
 _encode = msgspec.json.Encoder().encode
 JSON = "application/json"
@@ -402,5 +403,6 @@ def create_app(config: ServingConfig | str, client_factory: Callable[[], Any] | 
     app.router.lifespan_context = server.lifespan
     app.direct = {"/invocations": server.invocations}
     app.guard = serving_guard(config)
+    app.tokens = parse_tokens(config.tokens)
     app.state.server = server
     return app

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..web.guard import Guard, GuardMiddleware
 from ..web.stack import starlette_stack
+from .tokens import TokenMiddleware
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -82,12 +83,15 @@ class ServingApp(Starlette):
 
     direct: dict[str, Handler]
     guard: Guard
+    tokens: tuple[str, ...] = ()  # with tokens, every request but the probes needs one (:mod:`.tokens`)
 
     def build_middleware_stack(self) -> ASGIApp:
         """From the outside in: the guard (then authentication, when there is one), Starlette's error
         middleware, the middleware added with ``add_middleware``, :class:`DirectCalls`, Starlette's
         exception handlers and the router."""
         app = starlette_stack(self, lambda router: DirectCalls(router, self))
+        if self.tokens:
+            app = TokenMiddleware(app, self.tokens)
         return GuardMiddleware(app, self.guard)
 
 

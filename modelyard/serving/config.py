@@ -46,6 +46,9 @@ class ServingConfig:
         " /health, /ping and /v2/health/* answer any Host.")  # type: ignore[assignment]
     cors_allowed_origins: str = _setting(
         "", "Origins whose pages may POST here, comma-separated (MODELYARD_SERVE_CORS_ALLOWED_ORIGINS).")  # type: ignore[assignment]
+    tokens: str = _setting(
+        "", "Bearer tokens, comma-separated: when set, every request but the probes must send one"
+        " (MODELYARD_SERVE_TOKENS).")  # type: ignore[assignment]
     request_body_timeout: float = _setting(
         60.0, "Seconds a client has to send a whole request; a slower one is answered 408 and closed.")  # type: ignore[assignment]
 

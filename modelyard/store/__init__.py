@@ -33,7 +33,9 @@ from .runs import RunRow, RunStore
 from .search import experiment_search_select
 from .traces import TraceStore
 from .usage import UsageStore
+from .visibility import Visibility
 from .webhooks import WebhooksStore
+from .workspaces import WorkspaceStore
 
 __all__ = [
     "Database",
@@ -67,6 +69,7 @@ class TrackingStore:
         self.promotion = PromotionStore(self.db, self.registry)
         self.datasets = DatasetStore(self.db)
         self.usage = UsageStore(self.db)
+        self.workspaces = WorkspaceStore(self.db)
 
     def close(self) -> None:
         self.db.dispose()
@@ -78,6 +81,9 @@ class TrackingStore:
         order_by: list[OrderKey],
         limit: int,
         offset: int,
+        visible: Visibility | None = None,
+        workspace: str | None = None,
     ) -> list[Experiment]:
-        query = experiment_search_select(stages, filters, order_by, limit, offset, self.db.dialect)
+        query = experiment_search_select(stages, filters, order_by, limit, offset, self.db.dialect, visible,
+                                         workspace)
         return self.experiments.search(query)

@@ -9,11 +9,14 @@ from sqlalchemy import delete, func, insert, select, update
 from ..entities.registry import RegistryAuditEntry
 from . import auth_schema as a
 from .database import Database
-from .registry_schema import registry_audit
+from .registry_schema import registered_models, registry_audit
+from .schema import experiments
 
 # Auth events go into the registry's audit trail under this name (no model can have it: ':' is refused).
 AUDIT_NAME = "modelyard:auth"
 _RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
+# Where the workspace of a resource with grants is kept: its table and the column of its grant's id.
+WORKSPACE_OF = {"experiment": (experiments, "experiment_id"), "registered_model": (registered_models, "name")}
 
 
 class UserRow(NamedTuple):
@@ -59,12 +62,12 @@ class AuthStore:
 
     # ---- the audit trail ------------------------------------------------------
 
-    def audit(self, limit: int, offset: int) -> list[RegistryAuditEntry]:
-        """Grants, revokes, token creations and failed logins, oldest first."""
+    def audit(self, limit: int, offset: int, newest_first: bool = False) -> list[RegistryAuditEntry]:
+        """Grants, revokes, token creations and failed logins, oldest first (or newest)."""
         c = registry_audit.c
         with self.db.read() as conn:
-            rows = conn.execute(select(registry_audit).where(c.name == AUDIT_NAME).order_by(c.id)
-                                .limit(limit).offset(offset)).all()
+            rows = conn.execute(select(registry_audit).where(c.name == AUDIT_NAME)
+                                .order_by(c.id.desc() if newest_first else c.id).limit(limit).offset(offset)).all()
         return [RegistryAuditEntry(row.id, row.timestamp, row.user_id, row.name, None, row.action, row.key,
                                    row.old_value, row.new_value) for row in rows]
 
@@ -186,16 +189,41 @@ class AuthStore:
         return f"{username} on {resource_type} {resource_id}"
 
     def level(self, user_id: int, resource_type: str, resource_id: str) -> str | None:
-        """The user's own grant on the resource, else the highest of their groups' grants, else None."""
-        g, gg, m = a.auth_grants, a.auth_group_grants, a.auth_group_members
+        """The user's own grant on the resource, else the highest of their groups' grants; for an experiment or
+        a registered model without either, the same on its workspace; else None."""
         with self.db.read() as conn:
-            found = conn.execute(select(g.c.level).where(
-                g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)).scalar()
-            if found is None:
-                levels = conn.execute(select(gg.c.level).join(m, m.c.group_id == gg.c.group_id).where(
-                    m.c.user_id == user_id, gg.c.resource_type == resource_type, gg.c.resource_id == resource_id))
-                found = max((r[0] for r in levels), key=lambda level: _RANK.get(level, 0), default=None)
+            found = self._level(conn, user_id, resource_type, resource_id)
+            if found is None and resource_type in WORKSPACE_OF:
+                table, column = WORKSPACE_OF[resource_type]
+                key: Any = resource_id
+                if resource_type == "experiment":
+                    key = int(resource_id) if resource_id.isdigit() and len(resource_id) < 19 else -1
+                workspace = conn.execute(select(table.c.workspace).where(getattr(table.c, column) == key)).scalar()
+                if workspace is not None:
+                    found = self._level(conn, user_id, "workspace", str(workspace))
         return None if found is None else str(found)
+
+    @staticmethod
+    def _level(conn: Any, user_id: int, resource_type: str, resource_id: str) -> str | None:
+        g, gg, m = a.auth_grants, a.auth_group_grants, a.auth_group_members
+        found = conn.execute(select(g.c.level).where(
+            g.c.user_id == user_id, g.c.resource_type == resource_type, g.c.resource_id == resource_id)).scalar()
+        if found is None:
+            levels = conn.execute(select(gg.c.level).join(m, m.c.group_id == gg.c.group_id).where(
+                m.c.user_id == user_id, gg.c.resource_type == resource_type, gg.c.resource_id == resource_id))
+            found = max((r[0] for r in levels), key=lambda level: _RANK.get(level, 0), default=None)
+        return None if found is None else str(found)
+
+    def all_grants(self) -> list[tuple[str, str, str, str, str]]:
+        """Every grant: (``user`` or ``group``, its name, resource type, resource id, level), by resource."""
+        g, u, gg, gr = a.auth_grants, a.auth_users, a.auth_group_grants, a.auth_groups
+        with self.db.read() as conn:
+            users = conn.execute(select(u.c.username, g.c.resource_type, g.c.resource_id, g.c.level)
+                                 .join(u, u.c.id == g.c.user_id)).all()
+            groups = conn.execute(select(gr.c.name, gg.c.resource_type, gg.c.resource_id, gg.c.level)
+                                  .join(gr, gr.c.id == gg.c.group_id)).all()
+        rows = [("user", *r) for r in users] + [("group", *r) for r in groups]
+        return sorted(rows, key=lambda r: (r[2], r[3], r[0], r[1]))  # type: ignore[arg-type,return-value]
 
     def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
         g, u = a.auth_grants, a.auth_users
@@ -220,6 +248,11 @@ class AuthStore:
             if conn.execute(update(f).where(*where).values(failures=f.c.failures + 1, last_ms=now)).rowcount == 0:
                 conn.execute(insert(f).values(username=username, address=address, failures=1, last_ms=now))
             _audit(conn, None, now, "login_failure", username, new=f"{how} from {address or 'unknown address'}")
+
+    def record_refusal(self, key: str, detail: str, now: int) -> None:
+        """A bearer token or JWT refused: into the audit trail (no back-off: a token cannot be guessed)."""
+        with self.db.write() as conn:
+            _audit(conn, None, now, "login_failure", key, new=detail)
 
     def clear_failures(self, username: str, address: str) -> None:
         f = a.auth_login_failures

@@ -33,10 +33,12 @@ class ExperimentStore:
         tags: dict[str, str],
         now: int,
         experiment_id: int | None = None,
+        workspace: str = "default",
     ) -> str:
         """Insert an experiment; ``artifact_location`` may depend on the new id."""
         values = {
             "name": name,
+            "workspace": workspace,
             "artifact_location": "",
             "lifecycle_stage": LifecycleStage.ACTIVE,
             "creation_time": now,

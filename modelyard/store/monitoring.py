@@ -186,6 +186,20 @@ class MonitoringStore:
         with self.db.read() as conn:
             return [_alert(r) for r in conn.execute(q)]
 
+    def model_of(self, kind: str, key: int | str) -> str | None:
+        """The registered model a monitor (by name), a result or an alert (by id) watches; None if not there."""
+        m, r, al = s.monitors, s.monitor_results, s.monitor_alerts
+        q = select(m.c.model_name)
+        if kind == "monitor":
+            q = q.where(m.c.name == key)
+        elif kind == "monitor_result":
+            q = q.join(r, r.c.monitor_name == m.c.name).where(r.c.id == key)
+        else:
+            q = q.join(al, al.c.monitor_name == m.c.name).where(al.c.id == key)
+        with self.db.read() as conn:
+            found = conn.execute(q).scalar()
+        return None if found is None else str(found)
+
     def last_alert(self, monitor_name: str, rule: str) -> Alert | None:
         t = s.monitor_alerts
         with self.db.read() as conn:

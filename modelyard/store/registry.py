@@ -107,12 +107,14 @@ class RegistryStore(RegistryReads):
     # ---- registered models ----------------------------------------------------
 
     def create_model(
-        self, name: str, description: str | None, tags: dict[str, str], who: str | None, now: int
+        self, name: str, description: str | None, tags: dict[str, str], who: str | None, now: int,
+        workspace: str = "default",
     ) -> RegisteredModel:
         try:
             with self.db.write() as conn:
                 pk = conn.execute(insert(r.registered_models).values(
                     name=name, description=description, creation_time=now, last_updated_time=now, next_version=1,
+                    workspace=workspace,
                 )).inserted_primary_key[0]  # type: ignore[index]
                 model = ModelRow(pk, name, description)
                 self._audit(conn, who, now, model, "create_registered_model", new=description)

@@ -16,6 +16,7 @@ from ..entities.registry import ModelVersion, RegisteredModel, RegistryAuditEntr
 from . import registry_schema as r
 from .database import Database
 from .registry_search import model_version_search_select, registered_model_search_select
+from .visibility import Visibility
 
 _VERSION_COLUMNS = (
     r.model_versions.c.id, r.registered_models.c.name, r.model_versions.c.version,
@@ -32,18 +33,22 @@ class RegistryReads:
     db: Database
 
     def search_models(
-        self, filters: list[Comparison], order_by: list[OrderKey], limit: int, offset: int, include_prompts: bool
+        self, filters: list[Comparison], order_by: list[OrderKey], limit: int, offset: int, include_prompts: bool,
+        visible: Visibility | None = None, workspace: str | None = None,
     ) -> list[RegisteredModel]:
         query = registered_model_search_select(filters, order_by, limit, offset, self.db.dialect,
-                                               include_prompts=include_prompts)
+                                               include_prompts=include_prompts, visible=visible,
+                                               workspace=workspace)
         with self.db.read() as conn:
             return self._load_models(conn, [row[0] for row in conn.execute(query)])
 
     def search_versions(
-        self, filters: list[Comparison], order_by: list[OrderKey], limit: int, offset: int, include_prompts: bool
+        self, filters: list[Comparison], order_by: list[OrderKey], limit: int, offset: int, include_prompts: bool,
+        visible: Visibility | None = None, workspace: str | None = None,
     ) -> list[ModelVersion]:
         query = model_version_search_select(filters, order_by, limit, offset, self.db.dialect,
-                                            include_prompts=include_prompts)
+                                            include_prompts=include_prompts, visible=visible,
+                                               workspace=workspace)
         with self.db.read() as conn:
             ids = [row[0] for row in conn.execute(query)]
             by_id = {v[0]: v[1] for v in self._load_versions_by_pk(conn, ids)}

@@ -43,7 +43,9 @@ registered_models = Table(
     Column("creation_time", BigInteger),
     Column("last_updated_time", BigInteger),
     Column("next_version", Integer, nullable=False, server_default="1"),
+    Column("workspace", String(63), nullable=False, server_default="default"),
 )
+Index("registered_models_workspace", registered_models.c.workspace)
 
 registered_model_tags = Table(
     "registered_model_tags",

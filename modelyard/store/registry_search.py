@@ -23,6 +23,7 @@ from .registry_schema import (
     registered_models,
 )
 from .search import compare
+from .visibility import Visibility, readable
 
 __all__ = ["PROMPT_TAG", "model_version_search_select", "registered_model_search_select"]
 
@@ -55,7 +56,7 @@ def _ordered(keys: list[OrderKey], columns: dict[str, Any], tail: list[Any]) -> 
 
 def registered_model_search_select(
     filters: list[Comparison], order_by: list[OrderKey], limit: int, offset: int, dialect: str,
-    *, include_prompts: bool = False,
+    *, include_prompts: bool = False, visible: Visibility | None = None, workspace: str | None = None,
 ) -> Select[Any]:
     """Ids of the registered models that match, in order, one page (``limit`` rows from ``offset``)."""
     where: list[ColumnElement[bool]] = []
@@ -68,13 +69,17 @@ def registered_model_search_select(
             raise ValueError(f"registered models cannot be filtered on {f.kind} fields")
     if not include_prompts:
         where.append(_not_prompt())
+    if workspace is not None:
+        where.append(rm.c.workspace == workspace)
+    if visible is not None:  # only what the caller may read (:mod:`.visibility`)
+        where.append(readable(visible, "registered_model", rm.c.name, rm.c.workspace))
     order = _ordered(order_by, _MODEL_ORDER, [rm.c.name.asc()])
     return select(rm.c.id).where(*where).order_by(*order).limit(limit).offset(offset)
 
 
 def model_version_search_select(
     filters: list[Comparison], order_by: list[OrderKey], limit: int, offset: int, dialect: str,
-    *, include_prompts: bool = False,
+    *, include_prompts: bool = False, visible: Visibility | None = None, workspace: str | None = None,
 ) -> Select[Any]:
     """Ids (``model_versions.id``) of the versions that match, in order, one page."""
     where: list[ColumnElement[bool]] = []
@@ -90,6 +95,10 @@ def model_version_search_select(
         where.append(_not_prompt())
         where.append(~exists().where(mvt.c.model_version_id == mv.c.id, mvt.c.key == PROMPT_TAG,
                                      mvt.c.value == "true"))
+    if workspace is not None:
+        where.append(rm.c.workspace == workspace)
+    if visible is not None:
+        where.append(readable(visible, "registered_model", rm.c.name, rm.c.workspace))
     keys = order_by or [OrderKey(ATTRIBUTE, "last_updated_timestamp", False)]
     order = _ordered(keys, _VERSION_ORDER, [rm.c.name.asc(), mv.c.version.desc()])
     return (

@@ -33,7 +33,9 @@ experiments = Table(
     Column("lifecycle_stage", String(32), nullable=False, server_default="active"),
     Column("creation_time", BigInteger),
     Column("last_update_time", BigInteger),
+    Column("workspace", String(63), nullable=False, server_default="default"),
 )
+Index("experiments_workspace", experiments.c.workspace)
 
 experiment_tags = Table(
     "experiment_tags",

@@ -64,6 +64,7 @@ from ..entities.query import (
     OrderKey,
 )
 from .schema import datasets, experiment_tags, experiments, input_tags, inputs, latest_metrics, params, runs, tags
+from .visibility import Visibility, readable
 
 __all__ = ["compare", "experiment_search_select", "metric_value_filter", "run_search_select", "run_search_sql"]
 
@@ -591,8 +592,11 @@ def experiment_search_select(
     limit: int,
     offset: int,
     dialect_name: str,
+    visible: Visibility | None = None,
+    workspace: str | None = None,
 ) -> Select[Any]:
-    """The page of experiments (all ``experiments`` columns) that match, in MLflow's order.
+    """The page of experiments (all ``experiments`` columns) that match, in MLflow's order, among those
+    ``visible`` (a caller's, :mod:`.visibility`) may read.
 
     No ``order_by`` means ``creation_time DESC, experiment_id ASC``; otherwise
     ``experiment_id DESC`` breaks ties unless ordered on already (as MLflow).
@@ -600,6 +604,10 @@ def experiment_search_select(
     exp = experiments
     source: FromClause = exp
     where: list[ColumnElement[bool]] = [exp.c.lifecycle_stage.in_(list(lifecycle_stages))]
+    if workspace is not None:
+        where.append(exp.c.workspace == workspace)
+    if visible is not None:
+        where.append(readable(visible, "experiment", exp.c.experiment_id, exp.c.workspace))
     for n, f in enumerate(filters):
         if f.kind == ATTRIBUTE:
             where.append(compare(exp.c[f.key], f.op, f.value, dialect_name))

@@ -107,6 +107,13 @@ def test_jwts_from_a_jwks_url(tmp_path, keys, jwks_url):
             resp = http.get(CURRENT, headers=_bearer(token))
             assert resp.status_code == 401, (why, resp.text)
             assert resp.json()["error_code"] == "UNAUTHENTICATED", why
+        # Each refusal is in the audit trail with its reason (a token sent again is not written twice).
+        assert http.get(CURRENT, headers=_bearer(refused["expired"])).status_code == 401
+        entries = http.get("/api/2.0/modelyard/auth/audit", auth=("root", "correct horse battery")).json()["entries"]
+        failures = [e["new_value"] for e in entries if e["action"] == "login_failure" and e["key"] == "jwt"]
+        assert len(failures) == len(refused), failures
+        assert any("expired" in f for f in failures) and any("issuer" in f for f in failures)
+        assert any("unknown key" in f for f in failures)
         # An admin grants to the account the first sign-in made, like to any other.
         grant = http.post("/api/3.0/mlflow/users/permissions/grant", auth=("root", "correct horse battery"),
                           json={"username": "ana", "resource_type": "experiment", "resource_id": "0",

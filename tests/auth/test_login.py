@@ -8,6 +8,7 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from modelyard.errors import Unauthenticated
 from modelyard.server import create_app
 from modelyard.settings import Settings
 
@@ -97,6 +98,8 @@ def test_auth_events_go_into_the_audit_trail(http):
     assert http.post("/api/3.0/mlflow/users/permissions/revoke", json=grant, headers=root).status_code == 200
     assert http.post("/api/2.0/modelyard/tokens/create", json={"name": "laptop"}, headers=_basic("ed")).status_code == 200
     assert http.get("/api/2.0/mlflow/users/current", headers=_basic("ed", "guess")).status_code == 401
+    forged = {"Authorization": "Bearer my_forgedtokenvalue-not-a-real-one"}
+    assert http.get("/api/2.0/mlflow/users/current", headers=forged).status_code == 401
     assert http.get("/api/2.0/modelyard/auth/audit", headers=_basic("ed")).status_code == 403
     entries = http.get("/api/2.0/modelyard/auth/audit", headers=root).json()["entries"]
     seen = [(e["action"], e.get("user_id"), e.get("key"), e.get("old_value"), e.get("new_value")) for e in entries]
@@ -104,4 +107,17 @@ def test_auth_events_go_into_the_audit_trail(http):
     assert ("revoke_permission", "root", "ed on experiment 1", "EDIT", None) in seen
     assert [s for s in seen if s[0] == "create_token" and s[1] == "ed" and "'laptop'" in (s[4] or "")]
     assert [s for s in seen if s[0] == "login_failure" and s[2] == "ed"]
-    assert "guess" not in str(entries)
+    refused = [s for s in seen if s[0] == "login_failure" and s[2] == "token my_forgedt..."]
+    assert len(refused) == 1 and "invalid, expired or revoked" in refused[0][4]
+    assert "guess" not in str(entries) and "not-a-real-one" not in str(entries)
+
+
+def test_a_changed_password_is_checked_again_though_the_old_one_was_verified(http):
+    """Credentials verified once are not hashed again when the cache expires, only while the hash is the same."""
+    auth = http.app.state.service.auth
+    assert auth.authenticate_basic("ed", PASSWORD, "10.0.0.9").username == "ed"
+    assert auth.authenticate_basic("ed", PASSWORD, "10.0.0.9").username == "ed"  # the cache is 0 s: verified again
+    auth.update_password("ed", "a brand new password")
+    with pytest.raises(Unauthenticated):
+        auth.authenticate_basic("ed", PASSWORD, "10.0.0.9")
+    assert auth.authenticate_basic("ed", "a brand new password", "10.0.0.9").username == "ed"

@@ -63,13 +63,16 @@ def world(db_uri: str, tmp_path):
         call("POST", "/api/2.0/mlflow/registered-models/create", {"name": "guarded-model"})
         call("POST", "/api/2.0/mlflow/model-versions/create",
              {"name": "guarded-model", "source": run["artifact_uri"], "run_id": run["run_id"]})
+        call("POST", "/api/2.0/modelyard/monitoring/monitors/create",
+             {"name": "guarded-monitor", "model_name": "guarded-model", "alias": "champion"})
+        logged = call("POST", "/api/2.0/mlflow/logged-models", {"experiment_id": exp})["model"]["info"]["model_id"]
         for role in ("nobody", "READ", "EDIT"):
             call("POST", "/api/2.0/mlflow/users/create", {"username": role.lower(), "password": PASSWORD})
             if role != "nobody":
                 for kind, rid in (("experiment", exp), ("registered_model", "guarded-model")):
                     call("POST", "/api/3.0/mlflow/users/permissions/grant",
                          {"username": role.lower(), "resource_type": kind, "resource_id": rid, "permission": role})
-        yield http, {"exp": exp, "run": run["run_id"], "root": root}
+        yield http, {"exp": exp, "run": run["run_id"], "root": root, "logged": logged}
 
 
 def _routes(ids: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -93,6 +96,14 @@ def _routes(ids: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
         ("READ", "GET", "/models/guarded-model", {}),
         ("READ", "GET", "/models/guarded-model/versions/1", {}),
         ("READ", "GET", "/models/guarded-model/compare?version=1&version=1", {}),
+        ("READ", "GET", "/monitors/guarded-monitor", {}),
+        ("READ", "GET", "/monitors/guarded-monitor/report", {}),
+        ("READ", "GET", f"/api/2.0/mlflow/logged-models/{ids['logged']}/artifacts/files?artifact_file_path=MLmodel", {}),
+        ("EDIT", "POST", f"/v1/traces?experiment_id={exp}",
+         {"content": b"{}", "headers": {"Content-Type": "application/json"}}),
+        ("EDIT", "POST", "/v1/traces", {"content": b"{}", "headers": {"Content-Type": "application/json",
+                                                                      "x-mlflow-experiment-id": exp,
+                                                                      "x-mlflow-run-id": run}}),
         ("EDIT", "POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={run}&path=up.txt", {"content": b"x"}),
         ("EDIT", "PUT", f"/api/2.0/mlflow-artifacts/artifacts/{root}/put.txt", {"content": b"x"}),
         ("EDIT", "POST", f"/api/2.0/mlflow-artifacts/mpu/create/{root}", {"json": {"path": "big.bin"}}),
@@ -120,8 +131,9 @@ def test_every_route_for_every_role(world):
     wrong = []
     for level, method, path, kw in _routes(ids):
         for role in ROLES:
-            headers = {**_headers(role), "Cookie": f"modelyard_csrf={_csrf()}"}
-            status = http.request(method, path, headers=headers, **kw).status_code
+            extra = {k: v for k, v in kw.items() if k != "headers"}
+            headers = {**_headers(role), "Cookie": f"modelyard_csrf={_csrf()}", **kw.get("headers", {})}
+            status = http.request(method, path, headers=headers, **extra).status_code
             if role == "anonymous":
                 want = "unauthenticated"
             elif role == "admin":
@@ -171,6 +183,15 @@ def test_ui_lists_show_only_what_the_caller_may_read(world):
     for user, sees in (("nobody", False), ("read", True), ("root", True)):
         assert ("guarded" in http.get("/", headers=_basic(user)).text) is sees, user
         assert ("guarded-model" in http.get("/models", headers=_basic(user)).text) is sees, user
+        assert ("guarded-monitor" in http.get("/monitors", headers=_basic(user)).text) is sees, user
+
+
+def test_http_triggers_carry_their_own_token_past_the_front_door(world):
+    """A trigger's token is not an account's: the route checks it, the middleware lets it through."""
+    http, _ = world
+    refused = http.post("/api/2.0/modelyard/pipelines/triggers/fire", json={"name": "nope"},
+                        headers={"Authorization": "Bearer not-a-trigger-token"})
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
 
 
 def test_only_admins_choose_an_artifact_location(world):
@@ -182,3 +203,16 @@ def test_only_admins_choose_an_artifact_location(world):
     assert http.post("/api/2.0/mlflow/experiments/create", json={"name": "plain"},
                      headers=_basic("edit")).status_code == 200
     assert http.post("/api/2.0/mlflow/experiments/create", json=body, headers=_basic("root")).status_code == 200
+
+
+def test_metrics_are_for_admins_unless_opened(world, tmp_path):
+    """/metrics' gauges name monitors and models: with auth, admins only; auth_metrics_open lets anyone scrape."""
+    http, _ = world
+    assert http.get("/metrics").status_code == 401
+    assert http.get("/metrics", headers=_basic("read")).json() == DENIED
+    assert http.get("/metrics", headers=_basic("root")).status_code == 200
+    settings = Settings(backend_store_uri=f"sqlite:///{tmp_path / 'open.db'}", artifacts_destination=str(tmp_path),
+                        background_workers=False, auth=True, auth_metrics_open=True)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as scraper:
+        assert scraper.get("/metrics").status_code == 200
+        assert scraper.get("/api/2.0/mlflow/experiments/search").status_code == 401

@@ -25,6 +25,9 @@ from tests.server.test_operations_table import minimal_request
 OPS = all_operations()
 ROLES = ("anonymous", "nobody", "READ", "EDIT", "MANAGE", "admin")
 PASSWORD = "correct horse battery"
+# Resources whose grant is checked (a run's, logged model's, monitor's… through what it belongs to).
+GUARDED = ("experiment", "run", "logged_model", "registered_model", "monitor", "monitor_result", "monitor_alert",
+           "workspace")
 
 
 def _basic(user: str) -> dict[str, str]:
@@ -37,7 +40,7 @@ def expected(op: Operation, role: str) -> str:
     if role == "admin":
         return "allowed"
     perm = op.permission
-    if perm.resource in ("experiment", "run", "logged_model", "registered_model") and perm.field:
+    if perm.resource in GUARDED and perm.field:
         held = 0 if role == "nobody" else RANK_OF[role]
         return "allowed" if held >= RANK_OF[perm.level] else "denied"
     return "denied" if perm.level == "MANAGE" else "allowed"
@@ -67,13 +70,26 @@ def world(db_uri: str, tmp_path):
             ids["logged_model"] = model
         except AssertionError:
             ids["logged_model"] = "m-" + "0" * 32
+        ids.update(_monitor(app, call), workspace="default")
         for role in ("nobody", "READ", "EDIT", "MANAGE"):
             call("POST", "/api/2.0/mlflow/users/create", {"username": role.lower(), "password": PASSWORD})
             if role != "nobody":
-                for kind, rid in (("experiment", exp), ("registered_model", "guarded-model")):
+                for kind, rid in (("experiment", exp), ("registered_model", "guarded-model"), ("workspace", "default")):
                     call("POST", "/api/3.0/mlflow/users/permissions/grant",
                          {"username": role.lower(), "resource_type": kind, "resource_id": rid, "permission": role})
         yield http, ids
+
+
+def _monitor(app: Any, call: Any) -> dict[str, str]:
+    """A monitor of the guarded model, with one result and one open alert (as a monitor's run stores them)."""
+    from modelyard.store.monitoring import Alert, MonitorResult
+
+    call("POST", "/api/2.0/modelyard/monitoring/monitors/create",
+         {"name": "guarded-monitor", "model_name": "guarded-model", "alias": "champion"})
+    store = app.state.service.store.monitoring
+    alert = Alert(0, "guarded-monitor", 0, "r", "share_drifted", 0.9, 0.3, "drifted", "open", 1)
+    result_id, _ = store.record_result(MonitorResult(0, "guarded-monitor", "1", 1, None, None, 10, 0, {}), [alert], None)
+    return {"monitor": "guarded-monitor", "monitor_result": str(result_id), "monitor_alert": str(alert.id)}
 
 
 def _request(op: Operation, ids: dict[str, str]) -> dict[str, Any]:
@@ -140,6 +156,25 @@ def test_lists_hide_what_the_caller_may_not_read(world):
     assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("nobody")).status_code == 403
     assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("read")).status_code == 200
     assert http.delete(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("read")).status_code == 403
+
+
+def test_monitor_lists_hide_what_the_caller_may_not_read(world):
+    http, ids = world
+    for user, sees in (("nobody", False), ("read", True), ("root", True)):
+        found = http.get("/api/2.0/modelyard/monitoring/monitors/list", headers=_basic(user)).json()["monitors"]
+        assert ([m["name"] for m in found] == ["guarded-monitor"]) is sees, user
+        alerts = http.get("/api/2.0/modelyard/monitoring/alerts/list", headers=_basic(user)).json()["alerts"]
+        assert ([ids["monitor_alert"]] == [a["id"] for a in alerts]) is sees, user
+
+
+def test_a_monitor_update_is_checked_on_the_monitor_not_the_model_it_names(world):
+    """EDIT on another model does not let a caller change (or move) a monitor of a model they cannot edit."""
+    http, _ = world
+    mine = http.post("/api/2.0/mlflow/registered-models/create", json={"name": "own-model"}, headers=_basic("read"))
+    assert mine.status_code == 200, mine.text
+    body = {"name": "guarded-monitor", "model_name": "own-model", "alias": "champion"}
+    resp = http.post("/api/2.0/modelyard/monitoring/monitors/update", json=body, headers=_basic("read"))
+    assert resp.status_code == 403 and resp.json()["message"] == "Permission denied."
 
 
 def test_the_creator_manages_what_they_made(world):

@@ -26,7 +26,7 @@ def test_server_info(http, prefix):
     assert r.status_code == 200
     body = r.json()
     assert body["store_type"] == "SqlStore"
-    assert body["workspaces_enabled"] is False
+    assert body["workspaces_enabled"] is True
 
 
 def test_client_reads_server_info(server):

@@ -267,6 +267,51 @@ def test_launch_failure_is_an_inline_error(store):
     assert r.status_code == 400 and "Could not start the re-run: no such interpreter" in r.text
 
 
+def test_with_auth_a_run_started_from_the_ui_acts_as_the_caller(store, tmp_path):
+    """With --auth the subprocess gets a token of the signed-in caller (so it can report to the server);
+    a caller without EDIT on the run starts nothing."""
+    import base64
+
+    from starlette.testclient import TestClient
+
+    plain, ids = store
+    password = "correct horse battery"
+    settings = plain.app.state.service.settings.with_(
+        auth=True, auth_admin_username="root", auth_admin_password=password,
+        auth_default_permission="NO_PERMISSIONS", csrf_secret="pipeline test secret")
+    svc = TrackingService(settings)
+    try:
+        with TestClient(create_app(service=svc), follow_redirects=False) as client:
+            def basic(user: str) -> dict[str, str]:
+                return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+            made = client.post("/api/2.0/mlflow/users/create", json={"username": "viewer", "password": password},
+                               headers=basic("root"))
+            assert made.status_code == 200, made.text
+            from modelyard.server.ui.csrf import COOKIE, HEADER
+
+            page = client.get("/pipelines", headers=basic("root"))
+            assert page.status_code == 200
+            client.headers[HEADER] = page.cookies[COOKIE]
+            client.cookies[COOKIE] = page.cookies[COOKIE]
+            seen: list[tuple[list[str], dict[str, str] | None]] = []
+            client.app.state.pipeline_launcher = lambda args, env=None: seen.append((args, env)) or FakeProcess()
+            refused = client.post(f"/pipelines/runs/{ids['failed']}/rerun", headers=basic("viewer"))
+            assert refused.status_code == 403 and seen == []
+            started = client.post(f"/pipelines/runs/{ids['failed']}/rerun", headers=basic("root"))
+            assert started.status_code == 303, started.text
+            (_args, env), = seen
+            assert env is not None and set(env) == {"MODELYARD_TRACKING_TOKEN"}
+            me = client.get("/api/2.0/mlflow/users/current",
+                            headers={"Authorization": f"Bearer {env['MODELYARD_TRACKING_TOKEN']}"})
+            assert me.status_code == 200 and me.json()["user"]["username"] == "root"
+            tokens = svc.auth.list_tokens("root")
+            assert [t.name for t in tokens] == [f"pipeline re-run of {ids['failed']}"]
+            assert tokens[0].expires_ms is not None
+    finally:
+        svc.close()
+
+
 # ---- in Chromium, against a real server: resume for real ---------------------------------------
 
 

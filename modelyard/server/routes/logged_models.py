@@ -15,6 +15,7 @@ from ...api import schemas_logged_models as s
 from ...artifacts import safe_relpath
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
+from ..auth import require
 from ..protocol import accepts, decode_query
 from .artifacts import send_file
 
@@ -32,6 +33,7 @@ async def download_artifact(request: Request) -> Response:
     """The file ``artifact_file_path`` of the model's artifacts."""
     service: TrackingService = request.app.state.service
     req = msgspec.structs.replace(decode_query(request, s.GetLoggedModelArtifact), **request.path_params)
+    await run_in_threadpool(require, request, "READ", "logged_model", req.model_id)
     return await run_in_threadpool(_download, service, req)
 
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 from ..ui import monitors
 from ..ui.render import page
 
+# With --auth: READ on the registered model a monitor watches; the list shows only those.
+READ_MONITOR = ("READ", "monitor", "name")
+
 ABSOLUTE_ROUTES = [
     ("/monitors", ["GET"], page(monitors.monitors_page)),
-    ("/monitors/{name}", ["GET"], page(monitors.monitor_page)),
-    ("/monitors/{name}/report", ["GET"], page(monitors.monitor_report)),
+    ("/monitors/{name}", ["GET"], page(monitors.monitor_page, READ_MONITOR)),
+    ("/monitors/{name}/report", ["GET"], page(monitors.monitor_report, READ_MONITOR)),
 ]

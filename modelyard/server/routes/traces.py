@@ -18,6 +18,7 @@ from ...api import schemas_traces as s
 from ...errors import InvalidParameterValue
 from ...service import TrackingService
 from .. import otlp
+from ..auth import require
 from ..protocol import JSONResponse, accepts, read_body
 
 
@@ -29,15 +30,18 @@ def export_spans(svc: TrackingService, req: s.ExportSpans) -> dict[str, Any]:
 async def otlp_export(request: Request) -> Response:
     """``POST /v1/traces``: decode the OTLP body, then :func:`export_spans`."""
     service: TrackingService = request.app.state.service
+    experiment_id = request.headers.get("x-mlflow-experiment-id") or request.query_params.get("experiment_id")
+    run_id = request.headers.get("x-mlflow-run-id") or None
+    # With --auth: EDIT on the experiment the spans go to (and on the run they link to), before the body is read.
+    await run_in_threadpool(require, request, "EDIT", "experiment", experiment_id)
+    await run_in_threadpool(require, request, "EDIT", "run", run_id)
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media_type not in otlp.MEDIA_TYPES:
         raise InvalidParameterValue(
             f"Invalid Content-Type '{media_type}' for /v1/traces: send application/x-protobuf or application/json.")
     limit = service.settings.max_request_bytes
     body = otlp.inflate(await read_body(request, limit), request.headers.get("content-encoding") or "", limit)
-    experiment_id = request.headers.get("x-mlflow-experiment-id") or request.query_params.get("experiment_id")
-    req = s.ExportSpans(experiment_id, otlp.decode(body, media_type),
-                        request.headers.get("x-mlflow-run-id") or None)
+    req = s.ExportSpans(experiment_id, otlp.decode(body, media_type), run_id)
     await run_in_threadpool(export_spans, service, req)
     if media_type == "application/json":
         return JSONResponse({})

@@ -9,6 +9,7 @@ from starlette.responses import FileResponse
 
 from ..ui import (
     STATIC_DIR,
+    admin,
     artifacts,
     charts,
     compare,
@@ -29,6 +30,7 @@ FAVICON = os.path.join(STATIC_DIR, "favicon.svg")
 EXPERIMENT = ("experiment", "experiment_id")
 READ_EXPERIMENT = ("READ", *EXPERIMENT)
 READ_RUN, EDIT_RUN = ("READ", "run", "run_id"), ("EDIT", "run", "run_id")
+ADMIN = ("MANAGE", "server", "")  # admins only
 READ_MODEL, EDIT_MODEL = ("READ", "registered_model", "name"), ("EDIT", "registered_model", "name")
 MANAGE_MODEL = ("MANAGE", "registered_model", "name")  # as the table's delete-tag and delete-alias operations
 
@@ -79,6 +81,11 @@ ABSOLUTE_ROUTES = [
     ("/models/{name}/versions/{version}/alias", ["POST"], action(registry.set_alias, EDIT_MODEL)),
     ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias, MANAGE_MODEL)),
     ("/models/{name}/versions/{version}/stage", ["POST"], action(registry.set_stage, EDIT_MODEL)),
+    ("/admin", ["GET"], page(admin.admin_page, ADMIN)),
+    ("/admin/users", ["POST"], action(admin.create_user, ADMIN)),
+    ("/admin/grants", ["POST"], action(admin.grant, ADMIN)),
+    ("/admin/grants/revoke", ["POST"], action(admin.revoke, ADMIN)),
+    ("/admin/tokens/revoke", ["POST"], action(admin.revoke_token, ADMIN)),
     ("/pipelines", ["GET"], page(pipelines.runs_page)),  # lists only what the caller may read
     ("/pipelines/runs/{run_id}", ["GET"], page(pipelines.run_page, READ_RUN)),
     ("/pipelines/runs/{run_id}/resume", ["POST"], action(pipelines.resume, EDIT_RUN)),

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ...errors import ResourceDoesNotExist
+from ..auth import readable
 from .render import render, service
 
 HISTORY = 50
@@ -16,7 +17,10 @@ SHOWN = ("share_drifted", "dataset_drift", "quality_failed", "prediction_rate", 
 
 
 def monitors_page(request: Request) -> Response:
+    """Every monitor on a model the caller may read."""
     found = service(request).monitoring.list_monitors(None, 1000)
+    allowed = readable(request, "registered_model", {m.model_name for m in found})
+    found = [m for m in found if m.model_name in allowed]
     latest: dict[str, Any] = {}
     for m in found:
         results = service(request).monitoring.results(m.name, 1)
@@ -24,7 +28,8 @@ def monitors_page(request: Request) -> Response:
     open_alerts = service(request).monitoring.alerts(None, "open", 1000)
     counts: dict[str, int] = {}
     for a in open_alerts:
-        counts[a.monitor_name] = counts.get(a.monitor_name, 0) + 1
+        if a.monitor_name in latest:
+            counts[a.monitor_name] = counts.get(a.monitor_name, 0) + 1
     return render(request, "monitors.html", section="monitors", monitors=found, latest=latest, open_alerts=counts)
 
 

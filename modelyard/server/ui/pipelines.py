@@ -3,13 +3,17 @@
 Resume and re-run start ``modelyard pipelines resume|run`` subprocesses on the
 server's machine reporting to this server over HTTP, as the scheduler does, and
 only for a pipeline registered on the server (loaded from the ``module:attr`` its
-operator registered, never from the reference a run recorded). Tests
-swap the launcher: ``app.state.pipeline_launcher = fake`` (called with the argv).
+operator registered, never from the reference a run recorded). With ``--auth`` the
+process gets a token of the signed-in caller (made for it, expiring after a day), so it
+can do what they can and no more. Tests swap the launcher:
+``app.state.pipeline_launcher = fake`` (called with the argv, and with --auth the
+environment of credentials too).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +28,7 @@ from ...errors import InvalidParameterValue, ModelyardError
 from ...service import TrackingService
 from ...service.pipeline_registry import HOW_TO_REGISTER
 from ...service.pipelines import EXECUTORS, STEP_STATUSES
-from ..auth import readable
+from ..auth import principal_of, readable
 from . import artifacts
 from .pipeline_layout import elapsed, graph, now_ms, span, step_ms, timeline
 from .render import _qs, done, inline_status, render, service
@@ -176,17 +180,42 @@ def server_uri(request: Request) -> str:
     return f"http://{'[' + host + ']' if ':' in host else host}:{settings.port}"
 
 
-def _popen(args: list[str]) -> Any:
+def _popen(args: list[str], env: dict[str, str] | None = None) -> Any:
     log = tempfile.NamedTemporaryFile(prefix="modelyard-pipeline-", suffix=".log", delete=False)  # noqa: SIM115
     try:
-        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=None if env is None else {**_without_credentials(os.environ), **env})
     finally:
         log.close()
 
 
-def _launch(request: Request, args: list[str]) -> Any:
+_CREDENTIALS = tuple(f"{prefix}_TRACKING_{name}" for prefix in ("MODELYARD", "MLFLOW")
+                     for name in ("USERNAME", "PASSWORD", "TOKEN"))
+TOKEN_DAYS = 1.0  # how long the token of a run started from the UI works
+
+
+def _without_credentials(env: Any) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in _CREDENTIALS}
+
+
+def _credentials(request: Request, what: str) -> dict[str, str] | None:
+    """With --auth: a token of the signed-in caller for the run's process, so it acts as them and no more.
+
+    Made for this launch, expiring after :data:`TOKEN_DAYS` (listed with the caller's tokens, in the
+    audit trail). None when the server does not authenticate.
+    """
+    principal = principal_of(request)
+    if principal is None:
+        return None
+    secret, _ = service(request).auth.create_token(principal.username, what, TOKEN_DAYS)
+    return {"MODELYARD_TRACKING_TOKEN": secret}
+
+
+def _launch(request: Request, args: list[str], what: str) -> Any:
+    """Start ``args`` with the launcher (``app.state.pipeline_launcher(args)``, or ``(args, env)`` with --auth)."""
     launcher = getattr(request.app.state, "pipeline_launcher", None) or _popen
-    return launcher(args)
+    env = _credentials(request, what)
+    return launcher(args) if env is None else launcher(args, env)
 
 
 def _cli(request: Request, *args: str) -> list[str]:
@@ -211,7 +240,8 @@ def resume(request: Request, form: FormData) -> Response:
             problem = f"A resume of this run is already starting (process {getattr(_launched[run_id], 'pid', '?')})."
         if problem is None:
             try:
-                _launched[run_id] = _launch(request, _cli(request, "resume", run["run_id"], "--reference", str(reference)))
+                _launched[run_id] = _launch(request, _cli(request, "resume", run["run_id"], "--reference", str(reference)),
+                                            f"pipeline resume {run_id}")
             except OSError as exc:
                 problem = f"Could not start the resume: {exc}"
     if problem is not None:
@@ -232,7 +262,7 @@ def rerun(request: Request, form: FormData) -> Response:
     if run["executor"] in EXECUTORS:
         args += ["--executor", run["executor"]]
     try:
-        _launch(request, args)
+        _launch(request, args, f"pipeline re-run of {run['run_id']}")
     except OSError as exc:
         return run_page(request, error=f"Could not start the re-run: {exc}", status=inline_status(request))
     return done(request, "/pipelines" + _qs({"pipeline": run["pipeline"], "started": "rerun", "at": now_ms()}))

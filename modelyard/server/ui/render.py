@@ -19,6 +19,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...errors import InvalidParameterValue, ModelyardError, RequestTooLarge
 from ...service import TrackingService
+from ...service.caller import caller
+from ...service.registry import acting_user
 from ..auth import principal_of, require
 from ..bad_requests import nul_message
 from ..protocol import refuse_nul
@@ -145,9 +147,20 @@ def _check(request: Request, need: Need | None) -> None:
 
 
 def _guarded(fn: Callable[..., Response], need: Need | None) -> Callable[..., Response]:
+    """``fn`` once the caller holds ``need``, run as the caller: searches show what they may read (filtered in
+    SQL), the audit trail names them."""
+
     def run(request: Request, *args: Any) -> Response:
         _check(request, need)
-        return fn(request, *args)
+        principal = principal_of(request)
+        if principal is None:
+            return fn(request, *args)
+        as_caller, as_user = caller.set(principal), acting_user.set(principal.username)
+        try:
+            return fn(request, *args)
+        finally:
+            acting_user.reset(as_user)
+            caller.reset(as_caller)
 
     return run
 

@@ -57,6 +57,8 @@ from ...service.pipeline_registry import HOW_TO_REGISTER
 log = logging.getLogger("modelyard.scheduler")
 UNREGISTERED = "unregistered"  # the status of a tick or event whose pipeline is not registered: it is not run
 INTERVAL = 0.5  # seconds between passes while a schedule, trigger or claim is active
+CREDENTIALS = tuple(f"{prefix}_TRACKING_{name}" for prefix in ("MODELYARD", "MLFLOW")
+                    for name in ("USERNAME", "PASSWORD", "TOKEN"))
 IDLE_INTERVAL = 5.0  # seconds between passes while there is none: the bound for changes made by other processes
 
 Launcher = Callable[[list[str]], Any]
@@ -78,6 +80,7 @@ class Scheduler:
         self.children: list[subprocess.Popen[bytes]] = []
         self.owner = uuid.uuid4().hex  # who holds this scheduler's tick and event leases
         self.lease_ms = int(float(getattr(settings, "scheduler_tick_lease_seconds", 300.0)) * 1000)
+        self._warned = False
         self.pending: dict[int, Any] = {}  # tick id -> what the launcher returned, until the run records itself
         self.pending_events: dict[int, Any] = {}  # trigger event id -> likewise
         self._task: asyncio.Task[None] | None = None
@@ -187,10 +190,29 @@ class Scheduler:
             log.exception("could not launch %s", args)
             return self._FAILED
 
+    def credentials(self) -> dict[str, str]:
+        """With auth on, the environment that lets a run report as ``pipeline_run_as``: a token made for this
+        launch (a day long, in the audit trail), and no other credentials of the server's environment."""
+        settings = self.service.settings
+        if not settings.auth:
+            return {}
+        if not settings.pipeline_run_as:
+            if not self._warned:
+                log.warning("the server authenticates but MODELYARD_PIPELINE_RUN_AS is not set: scheduled and triggered"
+                            " pipeline runs cannot report to it (set it to a service account with EDIT on their"
+                            " experiments)")
+                self._warned = True
+            return {}
+        secret, _ = self.service.auth.create_token(settings.pipeline_run_as, "scheduled pipeline run", 1.0)
+        return {"MODELYARD_TRACKING_TOKEN": secret}
+
     def _popen(self, args: list[str]) -> Any:
         out = tempfile.NamedTemporaryFile(prefix="modelyard-pipeline-", suffix=".log", delete=False)  # noqa: SIM115
-        child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        token = self.credentials()
+        if token:
+            env = {k: v for k, v in env.items() if k not in CREDENTIALS} | token
+        child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         out.close()
         self.children.append(child)
         return child

@@ -7,7 +7,7 @@ from typing import Any
 from ...api import schemas_auth as s
 from ...errors import InvalidParameterValue
 from .. import TrackingService
-from ..auth import Principal, caller, level_name, resource, token_json, user_json
+from ..auth import caller, level_name, resource, token_json, user_json
 from . import page_answer
 
 
@@ -71,8 +71,10 @@ def get_permission(svc: TrackingService, req: s.UserPermission) -> dict[str, Any
     if who is not None and who.username != username:
         svc.auth.require(who, "MANAGE", kind, rid)  # a resource's manager may see who holds what on it
     user = svc.auth.get_user(username)
-    level = svc.auth.level(Principal(user.id, user.username, user.is_admin), kind, rid)
-    return {"permission": level, "username": username, "resource_type": kind, "resource_id": rid}
+    level = svc.auth.level(svc.auth.principal(user), kind, rid)
+    # allowed: MLflow's can_use (the level lets one use the resource beyond reading it: EDIT or MANAGE here).
+    return {"permission": level, "allowed": level in ("EDIT", "MANAGE"), "username": username,
+            "resource_type": kind, "resource_id": rid}
 
 
 def create_token(svc: TrackingService, req: s.CreateToken) -> dict[str, Any]:

@@ -1,0 +1,99 @@
+"""Workspaces in SQL: MLflow 3.17's, to keep dev, staging and prod apart on one server.
+
+``workspaces`` holds each workspace's name, description, default artifact root and protected
+aliases (comma-separated: an alias protected on every registered model of the workspace).
+Experiments and registered models name theirs in a ``workspace`` column (``default`` for what
+existed before, migration 0015).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from sqlalchemy import BigInteger, Column, String, Table, Text, delete, func, insert, select, update
+
+from .database import Database
+from .registry_schema import registered_models
+from .schema import experiments, metadata
+
+DEFAULT = "default"
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("default_artifact_root", Text, nullable=True),
+    Column("protected_aliases", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+
+class WorkspaceRow(NamedTuple):
+    name: str
+    description: str | None
+    default_artifact_root: str | None
+    protected_aliases: tuple[str, ...]
+    created_ms: int
+
+
+def _row(row: Any) -> WorkspaceRow:
+    aliases = tuple(a for a in (row.protected_aliases or "").split(",") if a)
+    return WorkspaceRow(row.name, row.description, row.default_artifact_root, aliases, row.created_ms)
+
+
+class WorkspaceStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, name: str) -> WorkspaceRow | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(workspaces).where(workspaces.c.name == name)).first()
+        return None if row is None else _row(row)
+
+    def all(self) -> list[WorkspaceRow]:
+        with self.db.read() as conn:
+            return [_row(r) for r in conn.execute(select(workspaces).order_by(workspaces.c.name))]
+
+    def create(self, name: str, description: str | None, default_artifact_root: str | None, now: int) -> bool:
+        """False if the name is taken."""
+        with self.db.write() as conn:
+            if conn.execute(select(workspaces.c.name).where(workspaces.c.name == name)).first():
+                return False
+            conn.execute(insert(workspaces).values(name=name, description=description,
+                                                   default_artifact_root=default_artifact_root, created_ms=now))
+        return True
+
+    def update(self, name: str, **values: Any) -> bool:
+        if "protected_aliases" in values:
+            values["protected_aliases"] = ",".join(values["protected_aliases"]) or None
+        with self.db.write() as conn:
+            return bool(conn.execute(update(workspaces).where(workspaces.c.name == name).values(**values)).rowcount)
+
+    def used(self, name: str) -> int:
+        """How many experiments and registered models belong to the workspace."""
+        with self.db.read() as conn:
+            return sum(int(conn.execute(select(func.count()).select_from(t).where(t.c.workspace == name)).scalar() or 0)
+                       for t in (experiments, registered_models))
+
+    def delete(self, name: str, move_to: str | None = None) -> bool:
+        """Delete a workspace; ``move_to``: first move its experiments and registered models there."""
+        with self.db.write() as conn:
+            if move_to is not None:
+                for t in (experiments, registered_models):
+                    conn.execute(update(t).where(t.c.workspace == name).values(workspace=move_to))
+            return bool(conn.execute(delete(workspaces).where(workspaces.c.name == name)).rowcount)
+
+    def of(self, resource_type: str, resource_id: str) -> str | None:
+        """The workspace of an experiment (by id) or a registered model (by name); None if not there."""
+        if resource_type == "experiment":
+            if not resource_id.isdigit() or len(resource_id) > 18:
+                return None
+            q = select(experiments.c.workspace).where(experiments.c.experiment_id == int(resource_id))
+        elif resource_type == "registered_model":
+            q = select(registered_models.c.workspace).where(registered_models.c.name == resource_id)
+        else:
+            return None
+        with self.db.read() as conn:
+            found = conn.execute(q).scalar()
+        return None if found is None else str(found)
