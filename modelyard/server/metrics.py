@@ -9,7 +9,7 @@ Series (the per-request ones kept as plain counts, :mod:`modelyard.web.prometheu
   no route has — so the label values are bounded by the route table;
 - ``modelyard_http_request_duration_seconds{operation,method}``: time from the request's
   arrival at the app to the end of its answer;
-- ``modelyard_writer_queue_depth``: calls queued for (or running on) the SQLite writer thread;
+- ``modelyard_writer_queue_depth``: calls queued for (or running on) the store's SQLite writer;
 - ``modelyard_db_pool_checked_out`` and ``modelyard_db_pool_idle``: database connections in
   use and kept idle (SQLAlchemy's pool and the hot paths' own free lists).
 
@@ -76,15 +76,15 @@ class TrackingMetrics:
 
 
 class _Gauges(Collector):
-    """The writer thread's queue and the database connections, read at scrape time."""
+    """The store writer's queue and the database connections, read at scrape time."""
 
     def __init__(self, service: Any, hot: Any) -> None:
         self.service, self.hot = service, hot
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         writer = getattr(self.hot, "writer", None)
-        yield GaugeMetricFamily("modelyard_writer_queue_depth", "Calls queued for or running on the SQLite writer"
-                                " thread.", value=writer.depth if writer is not None else 0)
+        yield GaugeMetricFamily("modelyard_writer_queue_depth", "Calls queued for or running on the store's"
+                                " SQLite writer.", value=writer.depth if writer is not None else 0)
         in_use, idle = pool_use(self.service.store.db)
         yield GaugeMetricFamily("modelyard_db_pool_checked_out", "Database connections in use.", value=in_use)
         yield GaugeMetricFamily("modelyard_db_pool_idle", "Database connections kept open and idle.", value=idle)
@@ -123,10 +123,9 @@ def pool_use(db: Any) -> tuple[int, int]:
     pool = db.engine.pool
     in_use = int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
     idle = int(pool.checkedin()) if hasattr(pool, "checkedin") else 0
-    for name in ("_raw", "_raw_no_wait"):
-        kept = getattr(getattr(db, name, None), "idle", None)
-        if isinstance(kept, list):
-            idle += len(kept)
+    kept = getattr(getattr(db, "_free", None), "idle", None)
+    if isinstance(kept, list):
+        idle += len(kept)
     return in_use, idle
 
 
