@@ -11,7 +11,7 @@ def test_all_is_sorted_and_complete():
     assert public - exported <= {
         "api", "artifacts", "cli", "client", "entities", "errors", "extras", "importer", "models", "pipelines", "server",
         "web",
-        "service", "serving", "settings", "store",
+        "promotion", "service", "serving", "settings", "store",
     }
     for name in modelyard.__all__:
         assert hasattr(modelyard, name), name

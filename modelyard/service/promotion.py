@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..entities.promotion import Promotion, TransitionRequest
 from ..errors import InvalidParameterValue, InvalidState, PermissionDenied, ResourceDoesNotExist
 from ..store import TrackingStore
-from ..store.promotion import Promotion, TransitionRequest
 from .auth import caller
 from .experiments import now_ms
 from .registry import _who, check_alias, check_version

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..entities.promotion import Rollout
 from ..errors import InvalidParameterValue, InvalidState, ResourceDoesNotExist
 from ..store import TrackingStore
-from ..store.promotion import Rollout
 from .experiments import now_ms
 from .registry import _who, check_alias, check_version
 

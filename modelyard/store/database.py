@@ -284,6 +284,9 @@ class Database:
         # Called after a unit of work is rolled back as a whole: e.g. a cache of ids inserted
         # inside it forgets them, since SQLite may hand the same ids out again.
         self.after_rollback: list[Callable[[], None]] = []
+        # Called with the connection's ``info`` after the writer commits a transaction (its connection is
+        # not the pool's, so the pool's checkin event, which tells this for the others, never fires for it).
+        self.after_commit: list[Callable[[dict[Any, Any]], None]] = []
         # Every write on a SQLite file goes through its one writer (see writer.py).
         self.writer = Writer(self) if self._on_file else None
 

@@ -87,6 +87,7 @@ class WebhooksStore:
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         event.listen(db.engine.pool, "checkin", self._on_checkin)
+        db.after_commit.append(self._on_commit)  # the SQLite writer's connection is not the pool's
 
     # ---- wake-ups -------------------------------------------------------------
 
@@ -101,7 +102,11 @@ class WebhooksStore:
                 self._listeners.remove(fn)
 
     def _on_checkin(self, _dbapi_conn: Any, record: Any) -> None:
-        if record is not None and record.info.pop(_ENQUEUED, None):
+        if record is not None:
+            self._on_commit(record.info)
+
+    def _on_commit(self, info: dict[Any, Any]) -> None:
+        if info.pop(_ENQUEUED, None):
             with self._lock:
                 listeners = list(self._listeners)
             for fn in listeners:

@@ -187,6 +187,10 @@ class Writer:
                 self.commits += 1
             except BaseException as exc:
                 error = exc
+            else:
+                if self._conn is not None:
+                    for after in self.db.after_commit:
+                        after(self._conn.info)
         if error is not None:
             uow.rollback()
             for hook in self.db.after_rollback:
