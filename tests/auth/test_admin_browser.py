@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import LiveServer
 
 from ..ui import test_browser as tb
+from ..ui.conftest import CHROMIUM, FLAGS
 
 PASSWORD = "correct horse battery"
 
@@ -37,7 +38,7 @@ def site(tmp_path_factory):
 def test_an_admin_manages_accounts_and_grants_in_the_browser(site):
     expect = tb.sync_api.expect
     with tb.sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=tb.CHROMIUM, args=tb.FLAGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=site).new_page()
             errors: list[str] = []

@@ -13,6 +13,23 @@ from modelyard.service import TrackingService
 from ..conftest import migrated_sqlite
 from .seed import Seeded, seed, settings_for
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's: browser tests never download one
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One Chromium for a module of browser tests (each such module skips itself without Chromium)."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
 
 @pytest.fixture
 def seeded_service(tmp_path) -> Iterator[tuple[TrackingService, Seeded]]:

@@ -17,11 +17,9 @@ import pytest
 from modelyard.service import TrackingService
 
 from ..conftest import LiveServer, migrated_sqlite
+from .conftest import CHROMIUM, FLAGS  # noqa: F401  (FLAGS: other browser tests take both from here)
 from .seed import Seeded, seed, settings_for
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
 SHOTS = Path(os.environ.get("MODELYARD_UI_SCREENSHOTS") or Path(__file__).parent / "screenshots")
 
 if not os.path.exists(CHROMIUM):
@@ -44,16 +42,6 @@ def site(tmp_path_factory) -> Iterator[tuple[str, Seeded]]:
         yield server.url, seeded
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

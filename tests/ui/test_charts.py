@@ -20,7 +20,7 @@ from modelyard.service import TrackingService
 
 from ..conftest import LiveServer
 from .seed import XSS_NAME, Seeded, seed, settings_for
-from .test_browser import CHROMIUM, FLAGS, shot, sync_api
+from .test_browser import shot, sync_api
 
 SIZES = ((1440, 900), (1024, 768))
 
@@ -46,16 +46,6 @@ def site(tmp_path_factory) -> Iterator[tuple[str, Seeded]]:
         yield server.url, seeded
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

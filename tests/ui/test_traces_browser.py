@@ -12,8 +12,9 @@ import pytest
 from modelyard.service import TrackingService
 
 from ..conftest import LiveServer
+from .conftest import CHROMIUM, FLAGS
 from .seed import settings_for
-from .test_browser import CHROMIUM, FLAGS, shot
+from .test_browser import shot
 from .trace_seed import XSS, TraceSeed, seed_traces
 
 if not os.path.exists(CHROMIUM):
