@@ -193,3 +193,41 @@ def test_the_official_mlflow_client_cannot_move_a_protected_alias(tmp_path, monk
         assert "NOW 1" in done.stdout
     finally:
         server.stop()
+
+
+def test_the_approvals_page_lists_requests_and_only_an_approver_decides(http) -> None:
+    from modelyard.server.ui.csrf import COOKIE
+
+    ok = http.ok
+    ok(f"{P}/policies/set", {"name": "churn", "alias": "staging",
+                             "policy": {"gates": [{"check": "approval", "approvers": ["ann"]}]}}, "mia")
+    rid = ok(f"{P}/requests/create", {"name": "churn", "version": "3", "alias": "staging",
+                                      "comment": "for the pilot"}, "ed")["request"]["id"]
+
+    def page(who: str) -> str:
+        resp = http.get("/approvals", headers=_basic(who))
+        assert resp.status_code == 200, resp.text
+        return resp.text.split('href="/models/churn/versions/3"', 1)[1].split("</tr>", 1)[0]
+
+    row = page("bob")  # READ, not named: sees the request, not the buttons
+    assert "@staging" in row and "ed" in row and "for the pilot" in row and "not an approver" in row
+    assert f"/approvals/churn/{rid}/approve" in page("ann")  # named in the policy
+
+    def current() -> dict[str, Any]:
+        resp = http.get(f"{P}/requests/get", params={"name": "churn", "request_id": rid}, headers=http.root)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["request"]  # type: ignore[no-any-return]
+
+    def decide(who: str, verdict: str) -> httpx.Response:
+        http.get("/approvals", headers=_basic(who))
+        return http.post(f"/approvals/churn/{rid}/{verdict}", headers=_basic(who), follow_redirects=False,
+                         data={"csrf_token": http.cookies[COOKIE], "comment": f"{who} says {verdict}"})
+
+    refused = decide("bob", "approve")
+    assert refused.status_code == 400 and "may not approve" in refused.text
+    assert current()["status"] == "open"
+    accepted = decide("ann", "approve")
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/approvals"
+    request = current()
+    assert request["status"] == "approved" and request["events"][-1]["user_id"] == "ann"
+    assert "ann says approve" in page("bob")

@@ -10,6 +10,7 @@ from starlette.responses import FileResponse
 from ..ui import (
     STATIC_DIR,
     admin,
+    approvals,
     artifacts,
     charts,
     compare,
@@ -81,6 +82,10 @@ ABSOLUTE_ROUTES = [
     ("/models/{name}/versions/{version}/alias", ["POST"], action(registry.set_alias, EDIT_MODEL)),
     ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias, MANAGE_MODEL)),
     ("/models/{name}/versions/{version}/stage", ["POST"], action(registry.set_stage, EDIT_MODEL)),
+    ("/approvals", ["GET"], page(approvals.approvals_page)),  # lists only the models the caller may read
+    # Approving or rejecting: the promotion service refuses whoever is not an approver of the model.
+    ("/approvals/{name}/{request_id}/approve", ["POST"], action(approvals.approve, READ_MODEL)),
+    ("/approvals/{name}/{request_id}/reject", ["POST"], action(approvals.reject, READ_MODEL)),
     ("/admin", ["GET"], page(admin.admin_page, ADMIN)),
     ("/admin/users", ["POST"], action(admin.create_user, ADMIN)),
     ("/admin/grants", ["POST"], action(admin.grant, ADMIN)),
