@@ -19,6 +19,7 @@ from typing import Any
 
 from ..entities.registry import ModelVersion
 from ..errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
+from .caller import caller
 
 log = logging.getLogger("modelyard.promotion")
 
@@ -74,6 +75,9 @@ class GateContext:
                                             "name it as runs:/<run_id>/<path>")
             run_id, path = self.mv.run_id, ref
         run = self.svc.runs.get(run_id)
+        who = caller.get()
+        if who is not None:  # with --auth: the data a gate reads is data the caller may read
+            self.svc.auth.require(who, "READ", "experiment", run.info.experiment_id)
         repo = self.svc.artifacts.repository(run.info.artifact_uri)
         if not path or not repo.is_file(path):
             raise ResourceDoesNotExist(f"{what} {ref!r}: no such artifact in run {run_id}")
