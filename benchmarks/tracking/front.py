@@ -36,7 +36,7 @@ def _start(kind: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
                "--artifacts-destination", str(workdir / "artifacts"), "--port", str(port)]
     else:
         cmd = [sys.executable, "-m", "benchmarks.tracking.front_server", kind, str(port)]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def one(kind: str, n: int) -> float:
