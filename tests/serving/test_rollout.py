@@ -80,6 +80,9 @@ def test_canary_rollback_shadow_and_swap_lose_no_request(tmp_path):
         c.update_rollout(reg.name, "champion", "complete")
         assert c.get_model_version_by_alias(reg.name, "champion").version == "2"
         _until(lambda: set(recent()) == {"2"}, "the final swap")
+        # the serve process follows the stored rollout by polling: wait until it has read the end
+        _until(lambda: (httpx.get(proc.url + "/version").json()["rollout"]["stored"] or {}).get("state")
+               == "completed", "the serve process to see the completed rollout")
     finally:
         stop.set()
         for t in threads:
