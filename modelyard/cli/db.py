@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -13,7 +14,10 @@ from .output import SdkCommand, SdkGroup, echo_json, json_option, key_values
 DEFAULT_STORE = os.path.join(".modelyard", "modelyard.db")
 
 
-def store_uri_option(fn):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_uri_option(fn: F) -> F:
     return click.option(
         "--backend-store-uri",
         default=None,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from ..entities import PagedList
@@ -70,8 +73,11 @@ def _echo_versions(page: PagedList, as_json: bool) -> None:
     _more(page, "versions")
 
 
-def _page_options(default: int, limit: int):  # type: ignore[no-untyped-def]
-    def decorate(fn):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _page_options(default: int, limit: int) -> Callable[[F], F]:
+    def decorate(fn: F) -> F:
         fn = click.option("--page-token", default=None, help="Continue from the token a previous page printed.")(fn)
         fn = click.option("--max-results", default=default, show_default=True, type=click.IntRange(1, limit),
                           help="Results per page.")(fn)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -33,7 +34,10 @@ def run_server(settings: Settings, log_level: str = "warning") -> None:
              request_timeout=settings.request_body_timeout)
 
 
-def _common(fn):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _common(fn: F) -> F:
     for option in reversed(
         [
             click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on."),

@@ -10,7 +10,7 @@ from .output import SdkGroup, client, echo_json, echo_table, json_option, tracki
 
 
 def _call(tracking_uri: str | None, op_name: str, **fields: Any) -> dict[str, Any]:
-    from ..api import schemas_workspaces as s
+    from ..api import schemas as s
     from ..api import workspaces as w
 
     op = {o.name: o for o in w.t}[op_name]

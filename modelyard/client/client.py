@@ -15,7 +15,7 @@ import posixpath
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
@@ -287,15 +287,15 @@ class Client(RegistryMethods, PromptsMethods, LoggedModelsMethods, WebhooksMetho
         self._repo(run_id).put(artifact_file, io.BytesIO(data))
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        return self._repo(run_id).list(path or "")
+        return cast("list[FileInfo]", self._repo(run_id).list(path or ""))
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
         dest = dst_path or tempfile.mkdtemp(prefix="modelyard-")
-        return self._repo(run_id).download(path, dest)
+        return str(self._repo(run_id).download(path, dest))
 
     def load_text(self, run_id: str, artifact_file: str) -> str:
         try:
-            return self._repo(run_id).read_bytes(artifact_file).decode("utf-8")
+            return str(self._repo(run_id).read_bytes(artifact_file).decode("utf-8"))
         except FileNotFoundError as exc:
             raise ResourceDoesNotExist(f"Artifact {artifact_file!r} does not exist.") from exc
 

@@ -243,8 +243,8 @@ def last_active_run() -> Run | None:
 def _run_id() -> str:
     run = active_run()
     if run is None:
-        return start_run().info.run_id  # as MLflow: logging starts a run when none is active
-    return run.info.run_id
+        return str(start_run().info.run_id)  # as MLflow: logging starts a run when none is active
+    return str(run.info.run_id)
 
 
 def _default_tags() -> dict[str, str]:

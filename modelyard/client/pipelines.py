@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -185,10 +185,10 @@ class PipelinesMethods:
         seconds first). A file or unregistered name is refused: see :meth:`list_registered_pipelines`."""
         req = s.CreateSchedule(name=name, reference=reference, cron=cron, params=params or {}, executor=executor,
                                date_param=date_param, catchup=catchup, paused=paused)
-        return self._call(ops.CREATE_PIPELINE_SCHEDULE, req)["schedule"]
+        return cast("dict[str, Any]", self._call(ops.CREATE_PIPELINE_SCHEDULE, req)["schedule"])
 
     def get_pipeline_schedule(self, name: str) -> dict[str, Any]:
-        return self._call(ops.GET_PIPELINE_SCHEDULE, s.ByName(name=name))["schedule"]
+        return cast("dict[str, Any]", self._call(ops.GET_PIPELINE_SCHEDULE, s.ByName(name=name))["schedule"])
 
     def list_pipeline_schedules(self) -> list[dict[str, Any]]:
         return list(self._call(ops.LIST_PIPELINE_SCHEDULES, s.ByName()).get("schedules", ()))
@@ -200,7 +200,7 @@ class PipelinesMethods:
         return self._set_schedule_paused(name, False)
 
     def _set_schedule_paused(self, name: str, paused: bool) -> dict[str, Any]:
-        return self._call(ops.UPDATE_PIPELINE_SCHEDULE, s.SetPaused(name=name, paused=paused))["schedule"]
+        return cast("dict[str, Any]", self._call(ops.UPDATE_PIPELINE_SCHEDULE, s.SetPaused(name=name, paused=paused))["schedule"])
 
     def delete_pipeline_schedule(self, name: str) -> None:
         self._call(ops.DELETE_PIPELINE_SCHEDULE, s.ByName(name=name))
@@ -227,10 +227,10 @@ class PipelinesMethods:
         pipeline ``reference`` (its name); its ``token`` is shown once."""
         req = s.CreateTrigger(name=name, kind=kind, reference=reference, params=params or {}, executor=executor,
                               config=config or {})
-        return self._call(ops.CREATE_PIPELINE_TRIGGER, req)["trigger"]
+        return cast("dict[str, Any]", self._call(ops.CREATE_PIPELINE_TRIGGER, req)["trigger"])
 
     def get_pipeline_trigger(self, name: str) -> dict[str, Any]:
-        return self._call(ops.GET_PIPELINE_TRIGGER, s.ByName(name=name))["trigger"]
+        return cast("dict[str, Any]", self._call(ops.GET_PIPELINE_TRIGGER, s.ByName(name=name))["trigger"])
 
     def list_pipeline_triggers(self) -> list[dict[str, Any]]:
         return list(self._call(ops.LIST_PIPELINE_TRIGGERS, s.ByName()).get("triggers", ()))
@@ -242,7 +242,7 @@ class PipelinesMethods:
         return self._set_trigger_paused(name, False)
 
     def _set_trigger_paused(self, name: str, paused: bool) -> dict[str, Any]:
-        return self._call(ops.UPDATE_PIPELINE_TRIGGER, s.SetPaused(name=name, paused=paused))["trigger"]
+        return cast("dict[str, Any]", self._call(ops.UPDATE_PIPELINE_TRIGGER, s.SetPaused(name=name, paused=paused))["trigger"])
 
     def delete_pipeline_trigger(self, name: str) -> None:
         self._call(ops.DELETE_PIPELINE_TRIGGER, s.ByName(name=name))

@@ -79,7 +79,7 @@ class WebhookDelivery:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
-        for key in self.__slots__:  # type: ignore[attr-defined]
+        for key in self.__slots__:
             value = getattr(self, key)
             if value is not None:
                 d[key] = value
@@ -99,7 +99,7 @@ class WebhookTestResult:
     error_message: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}  # type: ignore[attr-defined]
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WebhookTestResult:

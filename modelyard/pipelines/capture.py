@@ -33,7 +33,7 @@ class _Router:
             bufs[self._index].append(text)
             if not self._tee:
                 return len(text)
-        return self._original.write(text)
+        return int(self._original.write(text))
 
     def flush(self) -> None:
         self._original.flush()
@@ -48,8 +48,8 @@ def routing(tee: bool = True) -> Iterator[None]:
     global _installed
     with _lock:
         if _installed == 0:
-            sys.stdout = _Router(sys.stdout, 0, tee)  # type: ignore[assignment]
-            sys.stderr = _Router(sys.stderr, 1, tee)  # type: ignore[assignment]
+            sys.stdout = _Router(sys.stdout, 0, tee)
+            sys.stderr = _Router(sys.stderr, 1, tee)
         _installed += 1
     try:
         yield

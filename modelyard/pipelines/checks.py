@@ -13,7 +13,7 @@ import ast
 import inspect
 import textwrap
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from .errors import PipelineCheckError, Problem
 from .params import coerce, compatible, type_name
@@ -65,7 +65,7 @@ def parameter_types(pipeline: Any, params: dict[str, Any]) -> Iterator[Problem]:
 
 def _location(pipeline: Any) -> tuple[str, int]:
     """The pipeline's ``(file, line)``, where a problem with its parameters is reported."""
-    return pipeline.location
+    return cast("tuple[str, int]", pipeline.location)
 
 
 def _tree(fn: Callable[..., Any]) -> tuple[ast.Module, int, str] | None:

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from . import materialize
 from .errors import PipelineCheckError, Problem, StepFailed, StepTimeout, UpstreamFailed
@@ -247,7 +247,7 @@ class RunContext:
         with self._lock:
             if cache_key in self._prefetched:
                 return self._prefetched[cache_key]
-        return self.client.get_pipeline_cache_entry(cache_key)
+        return cast("dict[str, Any] | None", self.client.get_pipeline_cache_entry(cache_key))
 
     def _may_load(self, ref: Any) -> bool:
         """Whether a stored output (a cache entry's, a resumed step's) may be used: with ``reuse_code_outputs``

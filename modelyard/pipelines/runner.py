@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ..client import fluent
 from ..client.uri import get_tracking_uri
@@ -132,7 +132,7 @@ def _create_run(pipeline: Pipeline, client: Any, typed: dict[str, Any], experime
     run = client.create_run(exp_id, start_time=int(time.time() * 1000), tags=tags, run_name=pipeline.name)
     if typed:
         client.log_batch(run.info.run_id, params=[Param(k, param_text(jsonable(v))) for k, v in typed.items()])
-    return run.info
+    return cast("RunInfo", run.info)
 
 
 def resume(run_id: str, *, executor: Any = None, tracking_uri: str | None = None, reference: str | None = None,

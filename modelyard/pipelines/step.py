@@ -18,7 +18,7 @@ import threading
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from .errors import PipelineCheckError, Problem
 
@@ -187,7 +187,7 @@ class Step:
             items = items.result()
         if ctx is None:
             return [self.fn(item, **kwargs) for item in items]
-        return ctx.submit_map(self, list(items), kwargs)
+        return cast("list[Any]", ctx.submit_map(self, list(items), kwargs))
 
     def __repr__(self) -> str:
         return f"<Step {self.name}>"

@@ -52,7 +52,7 @@ class StepRun(fluent.ActiveRun):
         self.touched = False
 
     @property
-    def info(self) -> RunInfo:  # type: ignore[override]
+    def info(self) -> RunInfo:
         if not self.touched:
             self.touched = True
             self._ensure()

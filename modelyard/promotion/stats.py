@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -29,9 +29,9 @@ LOWER_IS_BETTER = {"rmse": True, "mse": True, "mae": True, "accuracy": False}
 
 def _losses(metric: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     if metric == "accuracy":
-        return (pred == y).astype(float)
+        return cast("np.ndarray", (pred == y).astype(float))
     err = pred.astype(float) - y.astype(float)
-    return np.abs(err) if metric == "mae" else err * err
+    return cast("np.ndarray", np.abs(err) if metric == "mae" else err * err)
 
 
 def _finish(metric: str, per_row_mean: np.ndarray) -> np.ndarray:

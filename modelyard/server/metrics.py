@@ -49,7 +49,7 @@ class TrackingMetrics:
     """The counts of one tracking-server process and the gauges read when ``/metrics`` is scraped."""
 
     def __init__(self, service: Any, hot: Any = None) -> None:
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = CounterFamily("modelyard_http_requests", "Requests answered, by operation, method and status.",
                                       ["operation", "method", "status"])

@@ -68,5 +68,5 @@ def cookie_value(scope: Any) -> str:
             for part in raw.decode("latin-1").split(";"):
                 key, _, value = part.strip().partition("=")
                 if key == COOKIE:
-                    return value
+                    return str(value)
     return ""

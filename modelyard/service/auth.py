@@ -409,7 +409,7 @@ class AuthService:
             return "MANAGE"
         found = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
                                 lambda: self.store.level(principal.user_id, resource_type, resource_id))
-        return found or self.default_level  # type: ignore[no-any-return]
+        return found or self.default_level
 
     def require(self, principal: Principal, needed: str, resource_type: str, resource_id: str) -> None:
         """Raise PERMISSION_DENIED unless ``principal`` holds ``needed`` on the resource."""

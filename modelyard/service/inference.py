@@ -123,7 +123,7 @@ def _text(value: Any, path: str, limit: int) -> str:
     value = str(value)
     if len(value) > limit:
         raise InvalidParameterValue(invalid_value(path, value[:80] + "…", f"longer than {limit} characters."))
-    return value
+    return str(value)
 
 
 def _int(value: Any, path: str) -> int:

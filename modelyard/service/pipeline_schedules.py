@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from ..errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from . import limits
@@ -107,7 +107,7 @@ class SchedulesService:
 
     def schedule_ticks(self, name: str, max_results: int = 100) -> list[dict[str, Any]]:
         limits.check_max_results(max_results, 10_000)
-        return self._p.ticks(self.get_schedule(name)["id"], max_results)
+        return cast("list[dict[str, Any]]", self._p.ticks(self.get_schedule(name)["id"], max_results))
 
     def due_ticks(self, now: int | None = None, owner: str | None = None, lease_ms: int | None = None) -> list[dict[str, Any]]:
         """Claim the ticks due at ``now``: each (schedule, tick) is won by exactly one caller.
@@ -158,11 +158,11 @@ class SchedulesService:
 
     def renew_ticks(self, owner: str, tick_ids: list[int], now: int, lease_ms: int) -> list[int]:
         """Extend ``owner``'s leases; the ids it still holds (not yet recorded by their run, nor taken over)."""
-        return self._p.renew_ticks(owner, [int(t) for t in tick_ids], now + lease_ms)
+        return cast("list[int]", self._p.renew_ticks(owner, [int(t) for t in tick_ids], now + lease_ms))
 
     def finish_tick(self, tick_id: int, owner: str, status: str) -> bool:
         """End ``owner``'s claim on a tick with ``status`` (e.g. ``failed``), if it still holds it."""
-        return self._p.finish_tick(int(tick_id), owner, status)
+        return bool(self._p.finish_tick(int(tick_id), owner, status))
 
     def claim_backfill(self, name: str, start: int, end: int) -> list[dict[str, Any]]:
         """Claim the schedule's ticks in ``[start, end]`` not run yet (kind ``backfill``)."""

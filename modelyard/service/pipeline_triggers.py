@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ..errors import (
     InvalidParameterValue,
@@ -165,11 +165,11 @@ class TriggersService:
 
     def renew_events(self, owner: str, event_ids: list[int], now: int, lease_ms: int) -> list[int]:
         """Extend ``owner``'s leases; the ids it still holds (not yet recorded by their run, nor taken over)."""
-        return self._p.renew_events(owner, [int(e) for e in event_ids], now + lease_ms)
+        return cast("list[int]", self._p.renew_events(owner, [int(e) for e in event_ids], now + lease_ms))
 
     def finish_event(self, event_id: int, owner: str, status: str) -> bool:
         """End ``owner``'s claim on an event with ``status`` (e.g. ``failed``), if it still holds it."""
-        return self._p.finish_event(int(event_id), owner, status)
+        return bool(self._p.finish_event(int(event_id), owner, status))
 
     def set_event(self, event_id: int, status: str) -> None:
         self._p.set_event(int(event_id), status)

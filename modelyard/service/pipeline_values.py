@@ -20,7 +20,7 @@ def valid_name(name: Any) -> bool:
 def check_name(what: str, name: Any) -> str:
     if not valid_name(name):
         raise InvalidParameterValue(f"Invalid {what} name {name!r}: use 1-250 letters, digits, '_', '-' or '.'.")
-    return name
+    return str(name)
 
 
 _JSON = json.JSONEncoder(sort_keys=True, default=str)  # as json.dumps(value, sort_keys=True, default=str), built once

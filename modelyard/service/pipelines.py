@@ -215,7 +215,7 @@ class PipelinesService(SchedulesService, TriggersService):
         return [_cache_dict(r) for r in self._p.cache_list(pipeline, step, max_results)]
 
     def cache_clear(self, pipeline: str | None = None, step: str | None = None) -> int:
-        return self._p.cache_clear(pipeline, step)
+        return int(self._p.cache_clear(pipeline, step))
 
 
 def _run_dict(row: dict[str, Any]) -> dict[str, Any]:

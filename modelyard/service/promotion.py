@@ -20,12 +20,12 @@ True
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from ..entities.promotion import Promotion, TransitionRequest
 from ..errors import InvalidParameterValue, InvalidState, PermissionDenied, ResourceDoesNotExist
 from ..store import TrackingStore
-from .auth import caller
+from .caller import caller
 from .experiments import now_ms
 from .registry import _who, check_alias, check_version
 
@@ -141,7 +141,7 @@ class PromotionService:
         out["moved"] = passed and (rollout is None or champion is None)
         out["rollout"] = passed and not out["moved"]
         out["failed_checks"] = [c["name"] for c in checks if not c["passed"]]
-        return out
+        return cast("dict[str, Any]", out)
 
     def get_promotion(self, promotion_id: str | int) -> dict[str, Any]:
         return self._p.get_promotion(_id(promotion_id, "promotion_id")).to_dict()  # type: ignore[no-any-return]

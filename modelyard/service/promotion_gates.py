@@ -82,7 +82,7 @@ class GateContext:
         if not path or not repo.is_file(path):
             raise ResourceDoesNotExist(f"{what} {ref!r}: no such artifact in run {run_id}")
         dest = os.path.join(self._tmp.name, "data", run_id)
-        return repo.download(path, dest)
+        return str(repo.download(path, dest))
 
     def score(self, versions: list[ModelVersion], data: str | None, drop: list[str], predict: bool,
               rows: int = 100, repeats: int = 3, timeout_s: float = 300) -> list[dict[str, Any]]:

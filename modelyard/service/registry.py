@@ -24,6 +24,7 @@ from ..entities import PagedList, prompts
 from ..entities.registry import ModelVersion, RegisteredModel, Stage
 from ..errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
 from ..store import TrackingStore
+from ..store.registry import RegistryStore
 from ..store.registry_search import PROMPT_TAG
 from . import limits
 from .caller import current_workspace, visibility, workspace_to_create_in
@@ -158,7 +159,7 @@ class RegistryService(SourceChecks):
         self.logged_model_registered: Callable[[str, str, int], None] | None = None
 
     @property
-    def _r(self):  # type: ignore[no-untyped-def]
+    def _r(self) -> RegistryStore:
         return self.store.registry
 
     # ---- registered models ----------------------------------------------------
@@ -318,9 +319,9 @@ class RegistryService(SourceChecks):
         self._r.delete_alias(name, alias, _who(), now_ms())
 
     # The aliases protected on every model of the workspace model ``name`` belongs to (set by TrackingService).
-    workspace_protected: Callable[[str], list[str]] = staticmethod(lambda name: [])  # type: ignore[assignment]
+    workspace_protected: Callable[[str], list[str]] = staticmethod(lambda name: [])
     # The workspace of model ``name`` (set by TrackingService).
-    workspace_of: Callable[[str], str | None] = staticmethod(lambda name: None)  # type: ignore[assignment]
+    workspace_of: Callable[[str], str | None] = staticmethod(lambda name: None)
 
     def _protected(self, name: str, alias: str, what: str) -> PermissionDenied:
         if alias in self.protected_aliases(name):

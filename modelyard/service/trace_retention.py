@@ -116,13 +116,13 @@ def vacuum(service: Any) -> bool:
     raw = db.engine.raw_connection()
     try:
         driver = raw.driver_connection
-        driver.commit()  # type: ignore[union-attr]
-        level = driver.isolation_level  # type: ignore[union-attr]
-        driver.isolation_level = None  # type: ignore[union-attr]  # autocommit: VACUUM runs outside a transaction
+        driver.commit()
+        level = driver.isolation_level
+        driver.isolation_level = None  # autocommit: VACUUM runs outside a transaction
         try:
-            driver.execute("VACUUM")  # type: ignore[union-attr]
+            driver.execute("VACUUM")
         finally:
-            driver.isolation_level = level  # type: ignore[union-attr]
+            driver.isolation_level = level
     finally:
         raw.close()
     return True

@@ -38,7 +38,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -184,8 +184,8 @@ class WebhooksService:
                        secret: str | None = None, status: str | None = None) -> Webhook:
         check_name(name)
         check_url(url, self.allow_private_hosts)
-        return self._s.create(name, url, check_events(events), description or None, secret or None,
-                              check_status(status or "ACTIVE"), now_ms())
+        return cast("Webhook", self._s.create(name, url, check_events(events), description or None, secret or None,
+                              check_status(status or "ACTIVE"), now_ms()))
 
     def get_webhook(self, webhook_id: str) -> Webhook:
         return self._s.get(webhook_id)  # type: ignore[no-any-return]

@@ -50,7 +50,7 @@ MAX_CLASSES = 50  # distinct discrete prediction values tracked per version; mor
 
 class ServingMetrics:
     def __init__(self) -> None:
-        disable_created_metrics()  # no *_created series: half the page, no value for scraping
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: half the page, no value for scraping
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self.requests = CounterFamily("modelyard_serving_requests", "Requests by endpoint and HTTP status.",
@@ -159,7 +159,7 @@ class ServingMetrics:
 
 
 def _key(collector: Any) -> str:
-    return getattr(collector, "key", None) or collector.name
+    return str(getattr(collector, "key", None) or collector.name)
 
 
 class _Snapshot(Collector):

@@ -223,7 +223,7 @@ class AuthStore:
             groups = conn.execute(select(gr.c.name, gg.c.resource_type, gg.c.resource_id, gg.c.level)
                                   .join(gr, gr.c.id == gg.c.group_id)).all()
         rows = [("user", *r) for r in users] + [("group", *r) for r in groups]
-        return sorted(rows, key=lambda r: (r[2], r[3], r[0], r[1]))  # type: ignore[arg-type,return-value]
+        return sorted(rows, key=lambda r: (r[2], r[3], r[0], r[1]))
 
     def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
         g, u = a.auth_grants, a.auth_users

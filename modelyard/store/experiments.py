@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -66,12 +67,12 @@ class ExperimentStore:
 
     def brief(self, tx: Tx, experiment_id: int) -> tuple[int, str, str] | None:
         """(id, lifecycle_stage, artifact_location): what creating a run needs, one query."""
-        return tx.one(
+        return cast("tuple[int, str, str] | None", tx.one(
             self.db.sql(
                 "SELECT experiment_id, lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?"
             ),
             (experiment_id,),
-        )
+        ))
 
     def get(self, experiment_id: int) -> Experiment | None:
         with self.db.read() as conn:

@@ -106,7 +106,7 @@ class LoggedModelStore:
 
     def tag(self, conn: Connection, pk: int, key: str) -> str | None:
         t = logged_model_tags.c
-        return conn.execute(select(t.value).where(t.model_id == pk, t.key == key)).scalar()  # type: ignore[no-any-return]
+        return conn.execute(select(t.value).where(t.model_id == pk, t.key == key)).scalar()
 
     def delete_tag(self, conn: Connection, pk: int, key: str) -> int:
         t = logged_model_tags.c

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import cast
 
 from alembic import command
 from alembic.config import Config
@@ -15,7 +16,7 @@ _HERE = os.path.join(os.path.dirname(__file__), "migrations")
 def current_revision(conn) -> str | None:  # type: ignore[no-untyped-def]
     if not inspect(conn).has_table("alembic_version"):
         return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return cast("str | None", conn.execute(text("SELECT version_num FROM alembic_version")).scalar())
 
 
 def migrate(engine: Engine) -> None:

@@ -320,7 +320,7 @@ class PipelinesStore(TicksStore):
             cur = tx.execute(self.db.sql("UPDATE pipeline_trigger_events SET status = 'claimed', claimed_time = ?,"
                                          " lease_owner = ?, lease_expires = ? WHERE id = ? AND status = 'pending'"),
                              (now, owner, lease_until if owner else None, event_id))
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def renew_events(self, owner: str, event_ids: Sequence[int], lease_until: int) -> list[int]:
         """Extend ``owner``'s leases on these events; the ids it still holds (claimed, not taken over)."""

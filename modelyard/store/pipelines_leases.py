@@ -59,7 +59,7 @@ class Leases:
                        " WHERE id = ? AND status = ? AND lease_expires < ?"),
                 (owner, lease_until, now, row_id, CLAIMED, now),
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def finish(self, db: Database, row_id: int, owner: str, status: str) -> bool:
         """End ``owner``'s claim with ``status`` if it still holds it."""
@@ -69,4 +69,4 @@ class Leases:
                        " WHERE id = ? AND lease_owner = ? AND status = ?"),
                 (status, row_id, owner, CLAIMED),
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)

@@ -439,7 +439,7 @@ def _driven(
             .where(*where(runs.c.id if table is runs else table.c.run_id), *conditions).order_by(*_ordered(terms)))
 
 
-_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="qmark"), "postgresql": postgresql.psycopg.dialect(paramstyle="format")}
+_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="qmark"), "postgresql": postgresql.psycopg.dialect(paramstyle="format")}  # type: ignore[no-untyped-call]
 _COMPILED: dict[tuple[Any, ...], tuple[str, list[tuple[str, Any]]]] = {}
 _MAX_COMPILED = 512
 

@@ -290,7 +290,7 @@ class TraceStore:
     def assessment(self, conn: Connection, pk: int, assessment_id: str) -> dict[str, Any] | None:
         a = t.trace_assessments.c
         found = conn.execute(select(a.body).where(a.trace_pk == pk, a.assessment_id == assessment_id)).scalar()
-        return None if found is None else json.loads(found)  # type: ignore[no-any-return]
+        return None if found is None else json.loads(found)
 
     def set_assessment_valid(self, conn: Connection, assessment_id: str, valid: bool, body: dict[str, Any]) -> None:
         a = t.trace_assessments

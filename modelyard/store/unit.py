@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from contextvars import ContextVar
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection
 
@@ -41,7 +41,7 @@ class Tx:
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cur.execute(sql, params)
-        return self.cur.fetchall()
+        return cast("list[Any]", self.cur.fetchall())
 
 
 class UnitLost(sqlite3.OperationalError):

@@ -266,5 +266,5 @@ class WebhooksStore:
         """When the next pending (or leased) delivery falls due; None when nothing waits."""
         d = w.webhook_deliveries.c
         with self.db.read() as conn:
-            return conn.execute(select(func.min(d.next_attempt_at))  # type: ignore[no-any-return]
+            return conn.execute(select(func.min(d.next_attempt_at))
                                 .where(d.status.in_((PENDING, DELIVERING)))).scalar()

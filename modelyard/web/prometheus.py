@@ -46,7 +46,7 @@ class HistogramFamily(Collector):
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str], bounds: Sequence[float]) -> None:
         self.name, self.documentation = name, documentation
         self.labelnames, self.bounds = tuple(labelnames), tuple(float(b) for b in bounds)
-        self._les = [floatToGoString(b) for b in self.bounds] + ["+Inf"]
+        self._les = [floatToGoString(b) for b in self.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
         self.series: dict[tuple[str, ...], Buckets] = {}
 
     def labels(self, *values: str) -> Buckets:

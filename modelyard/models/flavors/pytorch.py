@@ -172,7 +172,7 @@ def load(path: str, meta: Model, *, trust: TrustPolicy, **_: Any) -> TorchPredic
     data = os.path.join(path, conf.get("model_data", DATA_DIR))
     fmt = conf.get("model_format")
     if fmt == "torchscript":
-        model = torch.jit.load(os.path.join(data, conf.get("model_file", SCRIPT)), map_location="cpu")
+        model = torch.jit.load(os.path.join(data, conf.get("model_file", SCRIPT)), map_location="cpu")  # type: ignore[no-untyped-call]
     elif fmt == "safetensors":
         from safetensors.torch import load_model
 

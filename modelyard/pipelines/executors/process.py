@@ -71,7 +71,7 @@ class WorkerPool:
             worker.process.kill()
         worker.process.join(5)
         worker.conn.close()
-        return worker.process.exitcode
+        return cast("int | None", worker.process.exitcode)
 
     def run(self, spec: dict[str, Any], timeout: float | None) -> dict[str, Any]:
         worker = self.idle.get()
@@ -81,7 +81,7 @@ class WorkerPool:
                 self._kill(worker)
                 worker = self._spawn()
                 raise StepTimeout(f"stopped after its timeout of {timeout}s (worker process killed)")
-            return pickle.loads(worker.conn.recv_bytes())
+            return cast("dict[str, Any]", pickle.loads(worker.conn.recv_bytes()))
         except (EOFError, OSError) as exc:
             code = self._kill(worker)
             worker = self._spawn()

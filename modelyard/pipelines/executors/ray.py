@@ -67,7 +67,7 @@ class RayExecutor:
                 ray.init(num_cpus=self.num_cpus or os.cpu_count() or 2, _node_ip_address="127.0.0.1",
                          include_dashboard=False, runtime_env=env, log_to_driver=False)
         if not self.concurrency:
-            self.concurrency = max(1, int(ray.cluster_resources().get("CPU", 2)))
+            self.concurrency = max(1, int(ray.cluster_resources().get("CPU", 2)))  # type: ignore[no-untyped-call]
         self._remote = ray.remote(max_retries=0)(_execute)
 
     def attempt(self, ctx: Any, task: Any, bound: Any) -> tuple[dict[str, Any], Any]:

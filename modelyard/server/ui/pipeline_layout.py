@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 _UPSTREAM = re.compile(r"^upstream step '(.+)' failed$")
 
@@ -48,7 +48,7 @@ def elapsed(start: int | None, end: int | None) -> str:
 def step_ms(step: dict[str, Any], now: int) -> int | None:
     if step["start_time"] is None:
         return None
-    return (step["end_time"] if step["end_time"] is not None else now) - step["start_time"]
+    return cast("int | None", (step["end_time"] if step["end_time"] is not None else now) - step["start_time"])
 
 
 # ---- the executed graph ----------------------------------------------------------------

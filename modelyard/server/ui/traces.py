@@ -10,7 +10,7 @@ comes on click (``/traces/{id}/spans/{span_id}``).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from markupsafe import Markup
@@ -135,6 +135,6 @@ def _shown(value: Any) -> str | None:
         try:
             value = json.loads(value)
         except ValueError:
-            return value
+            return cast("str | None", value)
     return json.dumps(value, indent=2, ensure_ascii=False)
 

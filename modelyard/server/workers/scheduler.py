@@ -50,7 +50,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from ...service.pipeline_registry import HOW_TO_REGISTER
 
@@ -149,7 +149,7 @@ class Scheduler:
                         what, entry["name"], entry["reference"], "tick" if what == "schedule" else "event", claim_id,
                         UNREGISTERED, HOW_TO_REGISTER)
             return None
-        return found.reference
+        return cast("str | None", found.reference)
 
     def _command(self, reference: str, params: dict[str, Any], executor: str | None, trigger: str) -> list[str]:
         return [

@@ -7,7 +7,8 @@ from typing import Any
 from ...api import schemas_auth as s
 from ...errors import InvalidParameterValue
 from .. import TrackingService
-from ..auth import caller, level_name, resource, token_json, user_json
+from ..auth import level_name, resource, token_json, user_json
+from ..caller import caller
 from . import page_answer
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...api.schemas_charts import GetChartBoard, SetChartBoard
 from .. import TrackingService
-from ..auth import caller
+from ..caller import caller
 
 
 def get_board(svc: TrackingService, req: GetChartBoard) -> dict[str, Any]:

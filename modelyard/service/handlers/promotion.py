@@ -7,7 +7,7 @@ from typing import Any
 from ...api import schemas_promotion as s
 from ...errors import InvalidParameterValue
 from .. import TrackingService
-from ..auth import caller
+from ..caller import caller
 
 
 def _required(value: Any, field: str) -> str:

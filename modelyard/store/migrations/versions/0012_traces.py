@@ -4,6 +4,8 @@ Revision ID: 0012
 Revises: 0011
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -13,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 
-def _trace_pk(primary_key: bool = True) -> sa.Column:
+def _trace_pk(primary_key: bool = True) -> "sa.Column[Any]":
     return sa.Column("trace_pk", sa.Integer, sa.ForeignKey("traces.id", ondelete="CASCADE"),
                      primary_key=primary_key, nullable=False)
 

@@ -4,6 +4,8 @@ Revision ID: 0016
 Revises: 0014
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -13,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 
-def _dataset_id(primary_key: bool = True) -> sa.Column:
+def _dataset_id(primary_key: bool = True) -> "sa.Column[Any]":
     return sa.Column("dataset_id", sa.String(36), sa.ForeignKey("eval_datasets.dataset_id", ondelete="CASCADE"),
                      primary_key=primary_key, nullable=False)
 
