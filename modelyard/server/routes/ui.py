@@ -69,6 +69,7 @@ ABSOLUTE_ROUTES = [
     ("/experiments/{experiment_id}/charts/reset", ["POST"], action(charts.reset_layout, ("EDIT", *EXPERIMENT))),
     ("/metric", ["GET"], page(charts.metric_page)),  # READ on each run asked for, checked inside
     ("/ui/series", ["GET"], page(charts.series)),  # likewise
+    ("/ui/histories", ["GET"], page(charts.histories)),  # likewise
     ("/compare", ["GET"], page(compare.compare_page)),  # likewise
     ("/models", ["GET"], page(registry.models_page)),  # lists only what the caller may read
     ("/models/{name}", ["GET"], page(registry.model_page, READ_MODEL)),

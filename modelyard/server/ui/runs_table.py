@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
@@ -216,7 +216,13 @@ def _group_choice(request: Request, qp: QueryParams, experiment_id: str) -> tupl
     if given is not None:
         token = group_token(given)
         return token, token or ""
-    return group_token(request.cookies.get(f"{GROUP_COOKIE}{experiment_id}")), None
+    return remembered_group(request, experiment_id), None
+
+
+def remembered_group(request: Request, experiment_id: str) -> str | None:
+    """The grouping remembered for the experiment in this browser (set here or by the chart board's
+    script, which %-encodes it)."""
+    return group_token(unquote(request.cookies.get(f"{GROUP_COOKIE}{experiment_id}", "")))
 
 
 def remember_group(response: Response, experiment_id: str, token: str) -> None:
@@ -343,13 +349,10 @@ def restore_runs(request: Request, form: FormData) -> Response:
     return _set_lifecycle(request, form, deleting=False)
 
 
-def _runs_of(request: Request, form: FormData, level: str) -> list[Run]:
-    """The selected runs, each checked for ``level`` (a denied run is a 403 page, not a notice) and
-    for being in this experiment."""
+def _runs_of(request: Request, form: FormData) -> list[Run]:
+    """The selected runs (at least one, at most :data:`MAX_BULK_RUNS`), all in this experiment."""
     svc = service(request)
     experiment_id = request.path_params["experiment_id"]
-    for rid in dict.fromkeys(str(v) for v in form.getlist("run") if v):
-        require(request, level, "run", rid)
     runs = [svc.runs.get(rid) for rid in _selected(form)]
     strangers = [r.info.run_id for r in runs if r.info.experiment_id != experiment_id]
     if strangers:
@@ -366,12 +369,14 @@ def tag_runs(request: Request, form: FormData) -> Response:
     mode = str(form.get("mode") or "add")
     key, value = str(form.get("key") or "").strip(), str(form.get("value") or "")
     op = SET_TAG if mode == "add" else DELETE_TAG
+    for rid in dict.fromkeys(str(v) for v in form.getlist("run") if v):  # a denied run is a 403 page, not a notice
+        require(request, op.permission.level, "run", rid)
     try:
         if mode not in ("add", "remove"):
             raise InvalidParameterValue(f"mode must be 'add' or 'remove', not {mode!r}.")
         if not key:
             raise InvalidParameterValue("Name the tag: fill in Key (and Value to add it).")
-        runs = _runs_of(request, form, op.permission.level)
+        runs = _runs_of(request, form)
         touched = [r for r in runs if mode == "add" or key in r.data.tags]
         with svc.unit_of_work():
             for r in touched:
