@@ -13,7 +13,8 @@ navigation started): the HTML, one request for the 10 panels' downsampled histor
 (``/ui/histories``, 320 points per run), and uPlot drawing 100 series per panel. The first opening
 after the server starts is timed apart ("cold": the server reads and samples the million points);
 later ones find the finished runs' sampled histories in the server's cache. Also timed alone: the
-histories request for one panel and for all 10, cold (cache emptied) and warm.
+histories request for one panel and for all 10, cold (cache emptied) and warm; and the runs
+table of the 100,000 runs in Chromium (first page, grouped by a param, 250 rows).
 
 No MLflow side: MLflow's chart view is a React app that mlflow-skinny does not ship.
 """
@@ -136,6 +137,31 @@ def time_board(url: str, experiment_id: str, runs: list[str], repeat: int,
     return samples, cpu, cold, cold_cpu
 
 
+def time_runs_pages(url: str, experiment_id: str, repeat: int) -> list[tuple[str, list[float]]]:
+    """The runs table of the 100,000-run experiment in Chromium: navigation to the load event
+    (HTML, styles and scripts in), each sample in a fresh browser context."""
+    from playwright.sync_api import sync_playwright
+
+    pages = [("runs page: first page (50 runs)", ""), ("runs page: grouped by a param (params.model)", "?groupby=params:model"),
+             ("runs page: 250 rows", "?n=250")]
+    out = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for label, query in pages:
+            samples = []
+            for i in range(repeat + 1):
+                context = browser.new_context(viewport={"width": 1440, "height": 900})
+                page = context.new_page()
+                page.goto(f"{url}/experiments/{experiment_id}{query}", wait_until="load")
+                assert page.locator("table.runs tbody tr").count() >= 50
+                if i:
+                    samples.append(float(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")))
+                context.close()
+            out.append((label, samples))
+        browser.close()
+    return out
+
+
 def time_histories(url: str, runs: list[str], keys: int, repeat: int, cold: bool) -> list[float]:
     """The histories request of ``keys`` panels; ``cold``: each sample asks for other points per run
     (``max``), so that the server's cache cannot answer."""
@@ -182,6 +208,7 @@ def main() -> None:
     proc, url = start_server(folder)
     try:
         board, cpu, cold, cold_cpu = time_board(url, exp, runs, args.repeat, proc.pid)
+        tables = time_runs_pages(url, exp, args.repeat)
         rows = [(f"{what} histories ({n} metric{'s' if n > 1 else ''} x 100 runs x 1,000 steps -> 320 points each)",
                  time_histories(url, runs, n, args.repeat, what == "cold"))
                 for n in (1, PANELS) for what in ("cold", "warm")]
@@ -197,6 +224,9 @@ def main() -> None:
           f"{statistics.median(board):.0f} | {min(board):.0f} | {len(board)} |")
     print(f"| server CPU per board opened (page, static files, one histories request) | "
           f"{statistics.median(cpu):.0f} | {min(cpu):.0f} | {len(cpu)} |")
+    for label, samples in tables:
+        print(f"| {label}, in Chromium, navigation to load | {statistics.median(samples):.0f} | {min(samples):.0f} | "
+              f"{len(samples)} |")
     print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

@@ -150,14 +150,11 @@
 
   // ---- line charts (uPlot) -----------------------------------------------------------------
   function xyOf(d, xmode) {
-    var xs, pts = [];
-    if (xmode === "step") xs = d.steps;
-    else {
-      var t0 = Math.min.apply(null, d.times);
-      xs = d.times.map(function (t) { return xmode === "time" ? t / 1000 : (t - t0) / 1000; });
-    }
+    if (xmode === "step") return { xs: d.steps, ys: d.values };  // the server sends them in step order
+    var t0 = Math.min.apply(null, d.times), pts = [];
+    var xs = d.times.map(function (t) { return xmode === "time" ? t / 1000 : (t - t0) / 1000; });
     for (var i = 0; i < xs.length; i++) pts.push([xs[i], d.values[i]]);
-    if (xmode !== "step") pts.sort(function (a, b) { return a[0] - b[0]; });
+    pts.sort(function (a, b) { return a[0] - b[0]; });
     return { xs: pts.map(function (p) { return p[0]; }), ys: pts.map(function (p) { return p[1]; }) };
   }
 
@@ -184,7 +181,20 @@
   }
 
   // The x positions of several series: their union, bucketed to MAX_X when larger.
+  function sameXs(a, b) {
+    if (a === b) return true;
+    if (a.length !== b.length) return false;
+    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
   function unionX(list) {
+    // The common case: every run has the same x positions (the same sampled steps).
+    if (list.length && list[0].xs.length <= MAX_X && list.every(function (s) { return sameXs(s.xs, list[0].xs); })) {
+      var first = list[0].xs, sorted = true;
+      for (var j = 1; j < first.length; j++) if (first[j] <= first[j - 1]) { sorted = false; break; }
+      if (sorted) return { xs: first, bucket: null };
+    }
     var seen = {}, xs = [];
     list.forEach(function (s) { s.xs.forEach(function (x) { if (!seen[x]) { seen[x] = 1; xs.push(x); } }); });
     xs.sort(function (a, b) { return a - b; });
@@ -195,6 +205,7 @@
   }
 
   function alignOn(u, s) {
+    if (!u.bucket && sameXs(u.xs, s.xs)) return s.ys.slice();
     var ys = new Array(u.xs.length).fill(null);
     if (u.bucket) { for (var i = 0; i < s.xs.length; i++) ys[u.bucket(s.xs[i])] = s.ys[i]; return ys; }
     var index = {};
