@@ -6,11 +6,15 @@ experiment of 100,000 runs, against a real ``modelyard server``.
     python -m benchmarks.ui_charts --reuse /tmp/modelyard-bench-charts-XXXX   # re-time an earlier store
 
 The experiment is seeded as ``benchmarks.ui`` seeds it (100,000 runs with params, 2 metrics, a tag);
-then 100 of its runs get 10 more metrics of 1,000 steps each (1,000,000 points) and the board a
+then 100 of its runs get 10 more metrics of 1,000 steps each (1,000,000 points), and finish, and the board a
 layout of 10 line panels, one per metric. Each sample opens the board in a fresh Chromium page and
 stops the clock when the last panel has drawn its chart (``performance.now()`` since the
-navigation started): the HTML, the 10 downsampled history requests (``/ui/series``, 320 points
-per run), and uPlot drawing 100 series per panel. Also timed alone: one panel's history request.
+navigation started): the HTML, one request for the 10 panels' downsampled histories
+(``/ui/histories``, 320 points per run), and uPlot drawing 100 series per panel. The first opening
+after the server starts is timed apart ("cold": the server reads and samples the million points);
+later ones find the finished runs' sampled histories in the server's cache. Also timed alone: the
+histories request for one panel and for all 10, cold (cache emptied) and warm; and the runs
+table of the 100,000 runs in Chromium (first page, grouped by a param, 250 rows).
 
 No MLflow side: MLflow's chart view is a React app that mlflow-skinny does not ship.
 """
@@ -49,9 +53,17 @@ def add_histories(svc: TrackingService, experiment_id: str) -> list[str]:
         for k in range(PANELS):
             metrics = [Metric(f"train/loss_{k}", (1 + n % 7) / (s + 1) + 0.01 * k, t0 + s * 100, s) for s in range(STEPS)]
             svc.runs.log_batch(rid, metrics=metrics)
+    finish(svc, runs)
     svc.charts.set(experiment_id, ChartBoardLayout(
         panels=[ChartPanel(type="line", metric=f"train/loss_{k}") for k in range(PANELS)]), None)
     return runs
+
+
+def finish(svc: TrackingService, runs: list[str]) -> None:
+    """The charted runs are finished, as the runs a board compares mostly are."""
+    for rid in runs:
+        if svc.runs.get(rid).info.status == "RUNNING":
+            svc.runs.update(rid, status="FINISHED", end_time=int(time.time() * 1000))
 
 
 def start_server(folder: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -84,13 +96,15 @@ def cpu_ms(pid: int) -> float:
     return (times.user + times.system) * 1000
 
 
-def time_board(url: str, experiment_id: str, runs: list[str], repeat: int, server_pid: int) -> tuple[list[float], list[float]]:
+def time_board(url: str, experiment_id: str, runs: list[str], repeat: int,
+               server_pid: int) -> tuple[list[float], list[float], float, float]:
     from playwright.sync_api import sync_playwright
 
     board = f"{url}/experiments/{experiment_id}/charts?" + "&".join(f"run={r}" for r in runs)
     samples: list[float] = []
     cpu: list[float] = []
     phases: list[list[float]] = []
+    cold = cold_cpu = 0.0
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for i in range(repeat + 1):  # the first opens the caches (server and browser), not counted
@@ -104,12 +118,14 @@ def time_board(url: str, experiment_id: str, runs: list[str], repeat: int, serve
             ms = float(done.json_value())
             series = page.eval_on_selector_all("#panels .plot", "els => els.map(e => +e.dataset.series)")
             assert series == [RUNS] * PANELS, series
+            if not i:
+                cold, cold_cpu = ms, cpu_ms(server_pid) - before
             if i:
                 samples.append(ms)
                 cpu.append(cpu_ms(server_pid) - before)
                 timing = page.evaluate("""() => {
                     const nav = performance.getEntriesByType('navigation')[0];
-                    const series = performance.getEntriesByType('resource').filter(e => e.name.includes('/ui/series'));
+                    const series = performance.getEntriesByType('resource').filter(e => e.name.includes('/ui/histories'));
                     return [nav.responseEnd, nav.domContentLoadedEventEnd,
                             Math.min(...series.map(e => e.startTime)), Math.max(...series.map(e => e.responseEnd))];
                 }""")
@@ -118,19 +134,51 @@ def time_board(url: str, experiment_id: str, runs: list[str], repeat: int, serve
         browser.close()
     for name, i in (("page received", 0), ("DOM ready", 1), ("first history asked", 2), ("last history received", 3)):
         print(f"  {name}: {statistics.median(p[i] for p in phases):.0f} ms", flush=True)
-    return samples, cpu
+    return samples, cpu, cold, cold_cpu
 
 
-def time_series(url: str, runs: list[str], repeat: int) -> list[float]:
-    params = [("key", "train/loss_0"), *[("run", r) for r in runs], ("max", "320"), ("names", "0")]
+def time_runs_pages(url: str, experiment_id: str, repeat: int) -> list[tuple[str, list[float]]]:
+    """The runs table of the 100,000-run experiment in Chromium: navigation to the load event
+    (HTML, styles and scripts in), each sample in a fresh browser context."""
+    from playwright.sync_api import sync_playwright
+
+    pages = [("runs page: first page (50 runs)", ""), ("runs page: grouped by a param (params.model)", "?groupby=params:model"),
+             ("runs page: 250 rows", "?n=250")]
+    out = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for label, query in pages:
+            samples = []
+            for i in range(repeat + 1):
+                context = browser.new_context(viewport={"width": 1440, "height": 900})
+                page = context.new_page()
+                page.goto(f"{url}/experiments/{experiment_id}{query}", wait_until="load")
+                assert page.locator("table.runs tbody tr").count() >= 50
+                if i:
+                    samples.append(float(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")))
+                context.close()
+            out.append((label, samples))
+        browser.close()
+    return out
+
+
+def time_histories(url: str, runs: list[str], keys: int, repeat: int, cold: bool) -> list[float]:
+    """The histories request of ``keys`` panels; ``cold``: each sample asks for other points per run
+    (``max``), so that the server's cache cannot answer."""
     samples = []
-    with httpx.Client(base_url=url) as http:
-        for i in range(repeat + 1):
+    with httpx.Client(base_url=url, timeout=120) as http:
+        for i in range(repeat + (0 if cold else 1)):
+            points = 320 - i - 1 if cold else 320
+            params = [*[("key", f"train/loss_{k}") for k in range(keys)], *[("run", r) for r in runs],
+                      ("max", str(points)), ("times", "0")]
             start = time.perf_counter()
-            body = http.get("/ui/series", params=params).json()
-            if i:
+            resp = http.get("/ui/histories", params=params)
+            if cold or i:
                 samples.append((time.perf_counter() - start) * 1000)
-            assert len(body["runs"]) == RUNS and all(len(r["steps"]) == 320 for r in body["runs"])
+            body = resp.json()
+            assert len(body["metrics"]) == keys
+            assert all(len(body["metrics"][k]) == RUNS for k in body["metrics"])
+            assert all(len(r["steps"]) == points for k in body["metrics"] for r in body["metrics"][k])
     return samples
 
 
@@ -152,24 +200,33 @@ def main() -> None:
     else:
         exp = found.experiment_id
         runs = [r.info.run_id for r in svc.runs.search([exp], "metrics.`train/loss_0` >= 0", max_results=RUNS).items]
+        finish(svc, runs)
     total = svc.runs.search([exp], None, max_results=1).items
     print(f"store ready in {time.perf_counter() - start:.0f} s ({folder}); {len(runs)} runs charted", flush=True)
     svc.close()
     assert total and len(runs) == RUNS
     proc, url = start_server(folder)
     try:
-        series = time_series(url, runs, args.repeat)
-        board, cpu = time_board(url, exp, runs, args.repeat, proc.pid)
+        board, cpu, cold, cold_cpu = time_board(url, exp, runs, args.repeat, proc.pid)
+        tables = time_runs_pages(url, exp, args.repeat)
+        rows = [(f"{what} histories ({n} metric{'s' if n > 1 else ''} x 100 runs x 1,000 steps -> 320 points each)",
+                 time_histories(url, runs, n, args.repeat, what == "cold"))
+                for n in (1, PANELS) for what in ("cold", "warm")]
     finally:
         proc.terminate()
         proc.wait(30)
     print("\n| what | median ms | best ms | samples |\n|---|---:|---:|---:|")
-    print(f"| one panel's histories (/ui/series: 100 runs x 1,000 steps -> 320 points each) | "
-          f"{statistics.median(series):.0f} | {min(series):.0f} | {len(series)} |")
+    for what, series in rows:
+        print(f"| /ui/histories, {what} | {statistics.median(series):.0f} | {min(series):.0f} | {len(series)} |")
+    print(f"| chart board in Chromium, first opening after the server started (cold) | {cold:.0f} | {cold:.0f} | 1 |")
+    print(f"| server CPU of that first opening | {cold_cpu:.0f} | {cold_cpu:.0f} | 1 |")
     print(f"| chart board in Chromium: 10 panels x 100 runs, navigation to the last chart drawn | "
           f"{statistics.median(board):.0f} | {min(board):.0f} | {len(board)} |")
-    print(f"| server CPU per board opened (page, static files, 10 history requests) | "
+    print(f"| server CPU per board opened (page, static files, one histories request) | "
           f"{statistics.median(cpu):.0f} | {min(cpu):.0f} | {len(cpu)} |")
+    for label, samples in tables:
+        print(f"| {label}, in Chromium, navigation to load | {statistics.median(samples):.0f} | {min(samples):.0f} | "
+              f"{len(samples)} |")
     print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

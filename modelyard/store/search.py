@@ -200,6 +200,11 @@ def _filter_condition(
     return exists().where(*row, passes)
 
 
+_INDEXED_RUN_COLUMNS = frozenset({"start_time"})
+"""Run columns the experiments' runs can be read in order of through an index: a page sorted by
+one of them reads the runs that have a value in index order and stops at the page's end."""
+
+
 def _sort_terms(keys: list[OrderKey], source: FromClause, first: int) -> tuple[FromClause, list[tuple[Any, bool]]]:
     """ORDER BY terms (expression, ascending) for ``keys``, outer-joining key/value rows to ``source``.
 
@@ -305,7 +310,9 @@ def _run_search(
     walk = walk_sort_index and len(order_by) == 1 and first is not None and first.kind in (METRIC, PARAM)
     # Without the index walk the database reads the experiments' runs and sorts them whatever the
     # shape: one pass with the rank as a sort term, not one pass per rank (3 when rank 0 comes up short).
-    segments = _segments(order_by[0]) if order_by and (walk or not single_pass) else None
+    # An indexed run column (start_time: ix_runs_experiment_start) is read in index order too.
+    indexed = first is not None and first.kind == ATTRIBUTE and first.key in _INDEXED_RUN_COLUMNS
+    segments = _segments(order_by[0]) if order_by and (walk or indexed or not single_pass) else None
     if segments is None:
         source, terms = _sort_terms(order_by, runs, 0)
         return (select(runs).select_from(source).where(in_experiments, *where).order_by(*_ordered(terms))

@@ -91,6 +91,7 @@ def _routes(ids: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
         ("READ", "GET", f"/runs/{run}/artifacts/raw?path=secret.txt", {}),
         ("READ", "GET", f"/compare?run={run}", {}),
         ("READ", "GET", f"/ui/series?run={run}&key=loss", {}),
+        ("READ", "GET", f"/ui/histories?run={run}&key=loss&key=acc", {}),
         ("READ", "GET", f"/experiments/{exp}/charts", {}),
         ("READ", "GET", f"/metric?key=loss&run={run}", {}),
         ("READ", "GET", "/models/guarded-model", {}),
@@ -123,6 +124,10 @@ def _routes(ids: dict[str, str]) -> list[tuple[str, str, str, dict[str, Any]]]:
         # As the operations delete_run and restore_run: MANAGE on each run.
         ("MANAGE", "POST", f"/experiments/{exp}/runs/delete", {"data": {"csrf_token": _csrf(), "run": run}}),
         ("MANAGE", "POST", f"/experiments/{exp}/runs/restore", {"data": {"csrf_token": _csrf(), "run": run}}),
+        # As the operations set_tag and delete_tag: EDIT on each run.
+        ("EDIT", "POST", f"/experiments/{exp}/runs/tag",
+         {"data": {"csrf_token": _csrf(), "run": run, "key": "k", "value": "v", "mode": "add"}}),
+        ("EDIT", "POST", f"/experiments/{exp}/runs/tag", {"data": {"csrf_token": _csrf(), "run": run, "key": "k", "mode": "remove"}}),
     ]
 
 

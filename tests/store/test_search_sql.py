@@ -503,3 +503,19 @@ def test_sqlite_selective_filter_does_not_read_the_whole_sort_index(tmp_path) ->
         assert driven_found == walked_found
         assert driven * 5 < walked, (text, driven, walked)
     engine.dispose()
+
+
+def test_start_time_order_puts_runs_without_one_last_in_both_directions_and_pages(engine):
+    """A start_time sort reads the runs that have one in index order (ix_runs_experiment_start)
+    and stops at the page's end; runs without a start time still come last, either way."""
+    from sqlalchemy import update
+
+    with engine.begin() as conn:
+        conn.execute(update(schema.runs).where(schema.runs.c.run_uuid == "b2").values(start_time=None))
+    for walk in (False, True):
+        assert search_sql(engine, None, ["attributes.start_time DESC"], walk=walk) == ["d4", "c3", "a1", "b2"]
+        assert search_sql(engine, None, ["attributes.start_time ASC"], walk=walk) == ["a1", "c3", "d4", "b2"]
+        assert search_sql(engine, None, ["attributes.start_time DESC"], limit=2, offset=2, walk=walk) == ["a1", "b2"]
+        assert search_sql(engine, None, ["attributes.start_time DESC"], limit=1, offset=3, walk=walk) == ["b2"]
+        assert search_sql(engine, "params.lr = '0.1'", ["attributes.start_time DESC"], walk=walk) == ["c3", "a1"]
+    assert search(engine, None, ["attributes.start_time DESC"]) == ["d4", "c3", "a1", "b2"]

@@ -342,7 +342,69 @@ def test_edit_a_model_description_and_compare_two_versions(page, site):
     shots(page, "model-version-edited")
 
 
-AXE_PAGES = ("/", "/experiments/{exp}", "/experiments/{exp}?group=1", "/runs/{run}", "/compare?run={run}&run={run2}",
+def test_group_runs_by_a_param_fold_a_group_and_the_choice_is_remembered(page, site):
+    _, s = site
+    base = f"/experiments/{s.experiment_id}"
+    page.goto(base)
+    page.get_by_label("Group by").select_option("params:model")
+    heads = page.locator("table.runs tr.group-head")
+    sync_api.expect(heads).to_have_count(4)  # forest, linear, tree and the runs without the param
+    sync_api.expect(page).to_have_url(re.compile(r"groupby=params%3Amodel"))
+    tree = heads.filter(has_text="= tree")
+    sync_api.expect(tree).to_contain_text("1 run")
+    shots(page, "runs-grouped")
+    row = page.locator("table.runs tbody tr").filter(has=page.locator("a", has_text=re.compile("^tree-a$")))
+    sync_api.expect(row).to_be_visible()
+    fold = tree.get_by_role("button", name=re.compile(r"^Fold the group model = tree"))
+    fold.click()
+    sync_api.expect(row).to_be_hidden()
+    sync_api.expect(tree.get_by_role("button")).to_have_attribute("aria-expanded", "false")
+    sync_api.expect(page.locator("table.runs tbody tr").filter(has_text="linear-b")).to_be_visible()
+    shots(page, "runs-grouped-folded")
+    tree.get_by_role("button", name=re.compile(r"^Unfold")).click()
+    sync_api.expect(row).to_be_visible()
+    page.goto(base)  # remembered for this experiment
+    sync_api.expect(page.locator("table.runs tr.group-head")).to_have_count(4)
+    sync_api.expect(page.get_by_label("Group by")).to_have_value("params:model")
+    page.goto(f"/experiments/{s.other_experiment_id}")
+    sync_api.expect(page.locator("table.runs tr.group-head")).to_have_count(0)
+    page.goto(base)
+    page.get_by_label("Group by").select_option("-")
+    sync_api.expect(page.locator("table.runs tr.group-head")).to_have_count(0)
+    page.goto(base)
+    sync_api.expect(page.locator("table.runs tr.group-head")).to_have_count(0)
+
+
+def test_tag_the_selected_runs_then_remove_the_tag(page, site):
+    _, s = site
+    page.goto(f"/experiments/{s.experiment_id}")
+    page.get_by_label(re.compile(r"^Select run linear-b")).check()
+    page.get_by_label(re.compile(r"^Select run forest-c")).check()
+    page.get_by_text("Tag selected").click()
+    page.get_by_label("Key", exact=True).fill("stage")
+    page.get_by_label("Value", exact=True).fill("candidate")
+    shots(page, "runs-tag-form")
+    page.get_by_role("button", name="Add tag").click()
+    sync_api.expect(page.locator("#runs-notice")).to_contain_text(
+        re.compile(r"Tagged 2 runs with stage=candidate: (linear-b, forest-c|forest-c, linear-b)\."))
+    page.get_by_label("Group by").select_option("tags:stage")  # the new tag groups the table
+    sync_api.expect(page.locator("table.runs tr.group-head").filter(has_text="= candidate")).to_contain_text("2 runs")
+    page.get_by_label("Group by").select_option("-")
+    page.goto(f"/runs/{s.runs['forest-c']}")
+    sync_api.expect(page.locator("body")).to_contain_text("candidate")
+    page.goto(f"/experiments/{s.experiment_id}")
+    for name in ("linear-b", "forest-c", "tree-a"):
+        page.get_by_label(re.compile(rf"^Select run {name} \(")).check()
+    page.get_by_text("Tag selected").click()
+    page.get_by_label("Key", exact=True).fill("stage")
+    page.get_by_role("button", name="Remove tag").click()
+    sync_api.expect(page.locator("#runs-notice")).to_contain_text(re.compile(r"Removed tag stage from 2 runs"))
+    page.goto(f"/runs/{s.runs['forest-c']}")
+    sync_api.expect(page.locator("body")).not_to_contain_text("candidate")
+
+
+AXE_PAGES = ("/", "/experiments/{exp}", "/experiments/{exp}?group=1", "/experiments/{exp}?groupby=params:model",
+             "/experiments/{exp}/charts", "/metric?key=rmse&run={run}&run={run2}", "/runs/{run}", "/compare?run={run}&run={run2}",
              "/compare", "/models", "/models/{model}", "/models/{model}/versions/1",
              "/models/{model}/compare?version=1&version=2", "/pipelines", "/monitors")
 

@@ -188,6 +188,28 @@ def test_board_follows_filter_and_selection(page, site):
     sync_api.expect(page.locator("#board-error")).to_contain_text("Cannot chart the selected runs")
 
 
+def test_the_board_groups_as_the_runs_table_does_and_back(page, site):
+    _, s = site
+    base = f"/experiments/{s.experiment_id}"
+    page.goto(base)
+    page.get_by_label("Group by").select_option("params:model")
+    sync_api.expect(page.locator("table.runs tr.group-head")).to_have_count(4)
+    page.get_by_role("link", name="Chart", exact=True).click()
+    page.wait_for_url(re.compile(r"/charts"))
+    sync_api.expect(page.get_by_label("Group by")).to_have_value("params:model")
+    rmse = page.locator("#panels .panel[data-metric='rmse'] .plot")
+    sync_api.expect(rmse).to_have_attribute("data-series", "4")  # a mean per model, with its band
+    shots(page, "board-grouped-from-table")
+    page.get_by_label("Group by").select_option("")  # ungrouped here: the table follows
+    sync_api.expect(rmse).to_have_attribute("data-series", "6")  # every run with an rmse
+    page.goto(base)
+    sync_api.expect(page.locator("table.runs tr.group-head")).to_have_count(0)
+    page.get_by_label("Group by").select_option("tags:team")
+    sync_api.expect(page.locator("table.runs tr.group-head").first).to_contain_text("team = growth")
+    page.goto(f"{base}/charts")
+    sync_api.expect(page.get_by_label("Group by")).to_have_value("tags:team")
+
+
 def test_metric_page_and_run_charts(page, site):
     _, s = site
     a, twin = s.runs["tree-a"], s.runs["tree-a#2"]

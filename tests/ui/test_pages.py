@@ -205,3 +205,38 @@ def test_empty_states_say_what_to_do_next(ui, seeded_service):
     svc.registry.delete_registered_model(s.model)
     models = client.get("/models").text
     assert 'id="models-empty"' in models and "registered_model_name=" in models and "register_model(" in models
+
+
+def test_histories_of_several_metrics_in_one_request_match_the_sampled_history(ui, seeded_service):
+    """/ui/histories (the board's one request) gives each metric's points as MLflow's sampling picks
+    them; a finished run's answer comes from the cache only while its latest point is unchanged."""
+    from modelyard.entities import Metric
+    from modelyard.server.ui.charts import HISTORY_CACHE
+
+    client, s = ui
+    svc, _ = seeded_service
+    a, c, live = s.runs["tree-a"], s.runs["forest-c"], s.runs["live-run"]
+    params = {"key": ["rmse", "accuracy", "loss"], "run": [a, c, live], "max": 10, "times": "0"}
+    body = client.get("/ui/histories", params=params).json()["metrics"]
+    assert set(body) == {"rmse", "accuracy", "loss"}
+    expected = svc.runs.sampled_history_columns([a, c], "rmse", max_results=10)
+    assert [(r["run_id"], r["steps"], r["values"]) for r in body["rmse"]] == [(h.run_id, h.steps, h.values) for h in expected]
+    assert all("times" not in r for r in body["rmse"])
+    assert [r["run_id"] for r in body["loss"]] == [live] and body["loss"][0]["values"] == [1.0]
+    assert [len(r["steps"]) for r in body["accuracy"]] == [1, 1]
+    with_times = client.get("/ui/histories", params={**params, "times": "1"}).json()["metrics"]
+    assert with_times["rmse"][0]["times"] == expected[0].timestamps
+
+    assert any(k[1] == a and k[2] == "rmse" for k in HISTORY_CACHE.entries)  # finished: cached
+    assert not any(k[1] == live for k in HISTORY_CACHE.entries)  # running: never cached
+    # A point logged later to a finished run is its new latest: the cached answer is not used.
+    svc.runs.log_batch(a, metrics=[Metric("rmse", 7.5, 10**13, 99)])
+    again = client.get("/ui/histories", params=params).json()["metrics"]["rmse"]
+    assert again[0]["steps"][-1] == 99 and again[0]["values"][-1] == 7.5
+
+    for bad, message in ((dict(params, key=[]), "Name a metric"), (dict(params, run=[]), "Name at least one run"),
+                         (dict(params, max="many"), "max must be an integer"),
+                         (dict(params, key=[f"k{i}" for i in range(51)]), "at most 50 metrics")):
+        answer = client.get("/ui/histories", params=bad)
+        assert answer.status_code == 400 and message in answer.json()["error"]
+    assert client.get("/ui/histories", params=dict(params, run=["f" * 32])).status_code == 404

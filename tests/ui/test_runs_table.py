@@ -140,3 +140,84 @@ def test_delete_restore_and_registry_edits_on_both_databases(db_uri, tmp_path):
             assert svc.registry.get_model_version(s.model, 1).tags == {"k": "v"}
     finally:
         svc.close()
+
+
+def _groups(html: str) -> list[tuple[str, str, str]]:
+    """(key, value, count) of each group header of the table, in order."""
+    return re.findall(r'<span class="group-key">([^<]*)</span> = <strong class="group-value">([^<]*)</strong>\s*'
+                      r'<span class="count"[^>]*>(\d+) runs?</span>', html)
+
+
+def test_runs_group_by_a_param_with_counts_and_the_choice_is_remembered(ui, seeded_service):
+    client, s = ui
+    svc, _ = seeded_service
+    from modelyard.entities import Param
+    svc.runs.log_param(s.runs["live-run"], Param("model", "tree"))
+    base = f"/experiments/{s.experiment_id}"
+    first = client.get(base, params={"groupby": "params:model"})
+    assert first.status_code == 200
+    cookie = first.headers["set-cookie"]
+    assert f"modelyard_group_{s.experiment_id}=params:model" in cookie and f"Path={base}" in cookie
+    groups = _groups(first.text)
+    assert sorted(g[1] for g in groups) == ["(none)", "forest", "linear", "tree"]
+    assert dict((g[1], g[2]) for g in groups)["tree"] == "2"
+    # a group's rows come together, right under its header
+    body = first.text[first.text.index("<tbody>"):]
+    tree_at = body.index('<strong class="group-value">tree</strong>')
+    following = body[tree_at:]
+    nxt = following.find('class="group-head"', 10)
+    block = following[:nxt if nxt > 0 else None]
+    assert s.runs["tree-a"] in block and s.runs["live-run"] in block and s.runs["linear-b"] not in block
+    assert '<option value="params:model" selected>model</option>' in first.text
+    again = client.get(base).text  # no groupby in the URL: the remembered one
+    assert _groups(again) == groups
+    other = client.get(f"/experiments/{s.other_experiment_id}").text
+    assert not _groups(other)
+    by_tag = client.get(base, params={"groupby": "tags:team"}).text
+    assert ("team", "growth", "3") in _groups(by_tag)
+    off = client.get(base, params={"groupby": "-"})
+    assert "Max-Age=0" in off.headers["set-cookie"] and not _groups(off.text)
+    assert not _groups(client.get(base, params={"groupby": "metrics:rmse"}).text)  # only params and tags group
+    client.cookies.clear()
+
+
+def test_tag_the_selection_then_remove_the_tag(ui, seeded_service):
+    client, s = ui
+    svc, _ = seeded_service
+    base = f"/experiments/{s.experiment_id}"
+    a, b, c = s.runs["tree-a"], s.runs["linear-b"], s.runs["forest-c"]
+    added = client.post(f"{base}/runs/tag", data={"run": [a, b], "key": "stage", "value": "candidate", "mode": "add",
+                                                  "next": f"{base}?q=attributes.status+%3D+%27FINISHED%27"})
+    assert added.status_code == 200
+    assert "Tagged 2 runs with <code>stage=candidate</code>: tree-a, linear-b." in added.text
+    assert 'value="attributes.status = &#39;FINISHED&#39;"' in added.text  # the table comes back as it was
+    assert svc.runs.get(a).data.tags["stage"] == svc.runs.get(b).data.tags["stage"] == "candidate"
+    assert "stage" not in svc.runs.get(c).data.tags
+    removed = client.post(f"{base}/runs/tag", data={"run": [a, c], "key": "stage", "mode": "remove"})
+    assert removed.status_code == 200 and "Removed tag <code>stage</code> from 1 run: tree-a." in removed.text
+    assert "stage" not in svc.runs.get(a).data.tags and svc.runs.get(b).data.tags["stage"] == "candidate"
+
+
+def test_bad_bulk_tag_requests_are_clear_and_change_nothing(ui, seeded_service):
+    client, s = ui
+    svc, _ = seeded_service
+    base = f"/experiments/{s.experiment_id}"
+    a = s.runs["tree-a"]
+    nokey = client.post(f"{base}/runs/tag", data={"run": [a], "key": " ", "value": "x", "mode": "add"})
+    assert nokey.status_code == 400 and "Name the tag: fill in Key" in nokey.text
+    nothing = client.post(f"{base}/runs/tag", data={"key": "k", "value": "x", "mode": "add"})
+    assert nothing.status_code == 400 and "No run selected" in nothing.text
+    mode = client.post(f"{base}/runs/tag", data={"run": [a], "key": "k", "mode": "toggle"})
+    assert mode.status_code == 400 and "mode must be &#39;add&#39; or &#39;remove&#39;" in mode.text
+    stranger = client.post(f"/experiments/{s.other_experiment_id}/runs/tag", data={"run": [a], "key": "k", "mode": "add"})
+    assert stranger.status_code == 400 and "is not in experiment" in stranger.text
+    partly = client.post(f"{base}/runs/tag", data={"run": [a, "d" * 32], "key": "k", "value": "v", "mode": "add"})
+    assert partly.status_code == 400 and "d" * 32 in partly.text
+    assert "k" not in svc.runs.get(a).data.tags
+    del client.headers["x-csrf-token"]
+    try:
+        assert client.post(f"{base}/runs/tag", data={"run": [a], "key": "k", "value": "v"}).status_code == 403
+    finally:
+        from .conftest import with_csrf_token
+        with_csrf_token(client)
+    assert "k" not in svc.runs.get(a).data.tags

@@ -55,6 +55,7 @@ ABSOLUTE_ROUTES = [
     # Each selected run is checked inside for what delete_run / restore_run ask of it.
     ("/experiments/{experiment_id}/runs/delete", ["POST"], action(runs_table.delete_runs, READ_EXPERIMENT)),
     ("/experiments/{experiment_id}/runs/restore", ["POST"], action(runs_table.restore_runs, READ_EXPERIMENT)),
+    ("/experiments/{experiment_id}/runs/tag", ["POST"], action(runs_table.tag_runs, READ_EXPERIMENT)),  # set/delete_tag's
     ("/runs/{run_id}", ["GET"], page(run_page.run_page, READ_RUN)),
     ("/runs/{run_id}/metrics", ["GET"], page(run_page.run_metrics, READ_RUN)),
     ("/runs/{run_id}/description", ["POST"], action(run_page.set_description, EDIT_RUN)),
@@ -68,6 +69,7 @@ ABSOLUTE_ROUTES = [
     ("/experiments/{experiment_id}/charts/reset", ["POST"], action(charts.reset_layout, ("EDIT", *EXPERIMENT))),
     ("/metric", ["GET"], page(charts.metric_page)),  # READ on each run asked for, checked inside
     ("/ui/series", ["GET"], page(charts.series)),  # likewise
+    ("/ui/histories", ["GET"], page(charts.histories)),  # likewise
     ("/compare", ["GET"], page(compare.compare_page)),  # likewise
     ("/models", ["GET"], page(registry.models_page)),  # lists only what the caller may read
     ("/models/{name}", ["GET"], page(registry.model_page, READ_MODEL)),

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import zlib
+from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 from starlette.datastructures import FormData
@@ -20,12 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ...api.schemas_charts import ChartBoardLayout, ChartPanel
-from ...entities import Run
+from ...entities import Run, RunStatus
 from ...errors import InvalidParameterValue, ModelyardError, PermissionDenied
 from ...service.charts import parse_layout
 from ...service.runs import MAX_BULK_INTERVAL_RUNS
 from ..auth import principal_of, require
 from .render import inline_status, render, service
+from .runs_table import GROUP_COOKIE, remembered_group
 
 SYSTEM_PREFIX = "system/"
 SHOWN = (10, 20, 50, 100)
@@ -37,6 +41,8 @@ PALETTE = (
     "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d", "#31a354",
     "#756bb1", "#636363",
 )
+MAX_KEYS = 50  # metrics in one /ui/histories request (a board's line panels)
+CACHE_BYTES = 64 * 1024 * 1024
 _HEX = re.compile(r"[0-9a-fA-F]{8}")
 
 
@@ -129,15 +135,29 @@ def board_page(request: Request) -> Response:
         "params": sorted({k for r in runs for k in r.data.params}),
         "tags": sorted({k for r in runs for k in r.data.tags if not k.startswith("mlflow.")}),
     }
+    # The line panels' histories on a step axis, asked for by a script in the page's head, before
+    # the page's scripts load (charts.js takes the answer if it wants the same: prefetch()).
+    lines = list(dict.fromkeys(p.metric for p in layout.panels if p.type == "line" and p.metric and (p.x or "step") == "step"))
+    ids = [r.info.run_id for r in runs]
+    early: dict[str, Any] | None = None
+    if lines and runs:
+        url = "/ui/histories?" + urlencode([*[("key", k) for k in lines], *[("run", r) for r in ids],
+                                            ("max", str(CHART_POINTS)), ("times", "0")])
+        early = {"keys": lines, "runs": ids, "points": CHART_POINTS, "times": False, "url": url}
+    shown_layout: dict[str, Any] = msgspec.to_builtins(layout)
+    if not shown_layout.get("group_by"):  # the grouping chosen in the runs table, remembered in this browser
+        remembered = remembered_group(request, eid)
+        if remembered:
+            shown_layout["group_by"] = remembered
     data = {
-        "experiment_id": eid, "runs": runs_json(runs), "layout": msgspec.to_builtins(layout), "saved": saved is not None,
+        "experiment_id": eid, "runs": runs_json(runs), "layout": shown_layout, "group_cookie": f"{GROUP_COOKIE}{eid}", "saved": saved is not None,
         "keys": keys, "can_edit": _may_edit(request, eid), "points": CHART_POINTS,
         "save_url": f"/experiments/{eid}/charts/layout", "reset_url": f"/experiments/{eid}/charts/reset",
     }
     return render(
         request, "chart_board.html", status=inline_status(request) if error else 200, section="experiments",
         experiment=experiment, runs=runs, data=data, q=q, n=n, shown=SHOWN, error=error, selected=selected,
-        saved=saved, params={"q": q or None, "n": None if n == DEFAULT_SHOWN else n, "run": qp.getlist("run")},
+        saved=saved, early=early, params={"q": q or None, "n": None if n == DEFAULT_SHOWN else n, "run": qp.getlist("run")},
     )
 
 
@@ -214,3 +234,109 @@ def series(request: Request) -> Response:
         out.append(entry)
     # msgspec: several times faster than json.dumps on 100 runs x 400 points.
     return Response(msgspec.json.encode({"key": key, "runs": out}), media_type="application/json")
+
+
+class _HistoryCache:
+    """Encoded sampled histories of finished runs, so that a board opened again (by anyone) does not
+    read and sample a million points again.
+
+    An entry is found by (store, run, metric, points, with times) and used only while the run's
+    latest point of the metric (step, time and value, from the run itself) is the one it was made
+    with: a point logged later (which becomes the latest) makes it stale. Runs still running are
+    never cached (their points may arrive out of order). Bounded in bytes, least recently used
+    first out.
+    """
+
+    def __init__(self, limit: int = CACHE_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self.entries: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], bytes]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...]) -> bytes | None:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is None or found[0] != fingerprint:
+                return None
+            self.entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...], body: bytes) -> None:
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.size -= len(old[1])
+            self.entries[key] = (fingerprint, body)
+            self.size += len(body)
+            while self.size > self.limit and self.entries:
+                _, (_, dropped) = self.entries.popitem(last=False)
+                self.size -= len(dropped)
+
+
+HISTORY_CACHE = _HistoryCache()
+
+
+def _fingerprint(run: Run, key: str) -> tuple[Any, ...] | None:
+    """What identifies a finished run's history of ``key`` (None: do not cache)."""
+    if run.info.status not in RunStatus.TERMINATED:
+        return None
+    latest = sorted((m.step, m.timestamp, m.value) for m in run.data.metric_objects if m.key == key)
+    return (run.info.status, run.info.end_time, *latest)
+
+
+def histories(request: Request) -> Response:
+    """Downsampled histories of several metrics for up to 100 runs, in one request: what a chart
+    board's line panels draw (``/ui/histories?key=A&key=B&run=ID...&max=320&times=0``).
+
+    Points are sampled as MLflow's sampled history does (:func:`series`); ``times=0`` leaves out the
+    wall times (panels on a step axis do not need them). Answers
+    ``{"metrics": {KEY: [{"run_id", "steps", "values", "times"}...]}}``, runs without a point of a
+    metric left out of its list.
+    """
+    svc = service(request)
+    qp = request.query_params
+    keys = list(dict.fromkeys(k for k in qp.getlist("key") if k))
+    run_ids = list(dict.fromkeys(r for r in qp.getlist("run") if r))
+    try:
+        if not keys:
+            raise InvalidParameterValue("Name a metric: /ui/histories?key=NAME&run=RUN_ID.")
+        if len(keys) > MAX_KEYS:
+            raise InvalidParameterValue(f"Ask for at most {MAX_KEYS} metrics at once (got {len(keys)}).")
+        if not run_ids:
+            raise InvalidParameterValue("Name at least one run: /ui/histories?key=NAME&run=RUN_ID.")
+        if len(run_ids) > MAX_BULK_INTERVAL_RUNS:
+            raise InvalidParameterValue(f"Ask for at most {MAX_BULK_INTERVAL_RUNS} runs at once (got {len(run_ids)}).")
+        try:
+            points = min(max(int(qp.get("max") or CHART_POINTS), 1), FULL_POINTS)
+        except ValueError:
+            raise InvalidParameterValue(f"max must be an integer, not {qp.get('max')!r}.") from None
+        with_times = qp.get("times") != "0"
+        for rid in run_ids:
+            require(request, "READ", "run", rid)
+        runs = {rid: svc.runs.get(rid) for rid in run_ids}
+        store = svc.settings.backend_store_uri
+        out: dict[str, list[msgspec.Raw]] = {}
+        for key in keys:
+            having = [rid for rid in run_ids if key in runs[rid].data.metrics]
+            parts: dict[str, bytes] = {}
+            prints = {rid: _fingerprint(runs[rid], key) for rid in having}
+            for rid in having:
+                fp = prints[rid]
+                hit = HISTORY_CACHE.get((store, rid, key, points, with_times), fp) if fp is not None else None
+                if hit is not None:
+                    parts[rid] = hit
+            missing = [rid for rid in having if rid not in parts]
+            if missing:
+                for h in svc.runs.sampled_history_columns(missing, key, max_results=points):
+                    entry: dict[str, Any] = {"run_id": h.run_id, "steps": h.steps, "values": h.values}
+                    if with_times:
+                        entry["times"] = h.timestamps
+                    body = msgspec.json.encode(entry)
+                    parts[h.run_id] = body
+                    fp = prints[h.run_id]
+                    if fp is not None:
+                        HISTORY_CACHE.put((store, h.run_id, key, points, with_times), fp, body)
+            out[key] = [msgspec.Raw(parts[rid]) for rid in having if rid in parts]
+    except ModelyardError as exc:
+        return JSONResponse({"error": exc.message, "error_code": exc.error_code}, status_code=exc.status)
+    return Response(msgspec.json.encode({"metrics": out}), media_type="application/json")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ...api.tracking import DELETE_RUN, RESTORE_RUN
-from ...entities import Run, ViewType
+from ...api.tracking import DELETE_RUN, DELETE_TAG, RESTORE_RUN, SET_TAG
+from ...entities import Run, RunTag, ViewType
 from ...errors import InvalidParameterValue, ModelyardError
 from ...service import TrackingService
 from ...service.search import decode_page_token, encode_page_token
@@ -28,6 +28,10 @@ MAX_CHILDREN = 1000
 DEFAULT_KEY_COLUMNS = 5
 MAX_BULK_RUNS = 250
 COLUMNS_COOKIE = "modelyard_columns_"
+GROUP_COOKIE = "modelyard_group_"
+"""Prefix of the cookie (one per experiment, path ``/experiments/<id>``) remembering what its runs are
+grouped by (``params:KEY`` or ``tags:KEY``); the chart board reads and sets the same one."""
+NO_GROUP = "-"
 """Prefix of the cookie (one per experiment, path ``/experiments/<id>``) remembering its chosen columns."""
 MAX_REMEMBERED_BYTES = 3000
 DEFAULT_COLUMNS = "default"
@@ -58,6 +62,34 @@ class Row:
     depth: int = 0
     children: list[Row] = field(default_factory=list)
     orphan_of: str | None = None
+
+
+@dataclass
+class Group:
+    """Runs of the page sharing a value of the grouping param or tag (None: runs without it)."""
+    value: str | None
+    rows: list[Row]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+
+def group_token(raw: str | None) -> str | None:
+    """A valid grouping (``params:KEY`` or ``tags:KEY``), else None."""
+    kind, _, key = (raw or "").partition(":")
+    return f"{kind}:{key}" if kind in ("params", "tags") and key else None
+
+
+def group_rows(rows: list[Row], token: str) -> list[Group]:
+    """The rows in groups by the token's value, in the order the groups first appear."""
+    kind, _, key = token.partition(":")
+    groups: dict[str | None, Group] = {}
+    for row in rows:
+        data = row.run.data.params if kind == "params" else row.run.data.tags
+        value = data.get(key)
+        groups.setdefault(value, Group(value, [])).rows.append(row)
+    return list(groups.values())
 
 
 @dataclass
@@ -111,13 +143,19 @@ def _and(*clauses: str) -> str | None:
 
 
 def _page(svc: TrackingService, experiment_id: str, q: str, order: str, size: int, token: str | None,
-          group: bool, view_type: str = ViewType.ACTIVE_ONLY) -> tuple[list[Row], str | None]:
+          group: bool, view_type: str = ViewType.ACTIVE_ONLY, group_by: str | None = None) -> tuple[list[Row], str | None]:
+    orders = [order]
+    if group_by:  # a group's runs come together, page after page
+        kind, _, key = group_by.partition(":")
+        first = order_key(kind, key)
+        if first != order.rsplit(" ", 1)[0]:
+            orders.insert(0, first)
     if not group:
         page = svc.runs.search([experiment_id], q or None, run_view_type=view_type, max_results=size,
-                               order_by=[order], page_token=token)
+                               order_by=orders, page_token=token)
         return [Row(r) for r in page.items], page.next_page_token
     page = svc.runs.search([experiment_id], _and(q, f"tags.`{PARENT_TAG}` IS NULL"), run_view_type=view_type,
-                           max_results=size, order_by=[order], page_token=token)
+                           max_results=size, order_by=orders, page_token=token)
     rows = {r.info.run_id: Row(r) for r in page.items}
     if not rows:
         return [], page.next_page_token
@@ -171,6 +209,32 @@ def _column_tokens(request: Request, qp: QueryParams, experiment_id: str) -> tup
     return [v for k, v in parse_qsl(remembered) if k == "col"], None
 
 
+def _group_choice(request: Request, qp: QueryParams, experiment_id: str) -> tuple[str | None, str | None]:
+    """The grouping (``groupby`` in the query, else the one remembered for this experiment) and what
+    to remember now: the token, "" to forget it, or None to leave the cookie alone."""
+    given = qp.get("groupby")
+    if given is not None:
+        token = group_token(given)
+        return token, token or ""
+    return remembered_group(request, experiment_id), None
+
+
+def remembered_group(request: Request, experiment_id: str) -> str | None:
+    """The grouping remembered for the experiment in this browser (set here or by the chart board's
+    script, which %-encodes it)."""
+    return group_token(unquote(request.cookies.get(f"{GROUP_COOKIE}{experiment_id}", "")))
+
+
+def remember_group(response: Response, experiment_id: str, token: str) -> None:
+    """Remember (or, with "", forget) the experiment's grouping in this browser."""
+    path, name = f"/experiments/{experiment_id}", f"{GROUP_COOKIE}{experiment_id}"
+    if token:
+        # Not HttpOnly: the chart board's script sets it when its grouping changes.
+        response.set_cookie(name, token, max_age=365 * 86400, path=path, samesite="lax")
+    else:
+        response.delete_cookie(name, path=path)
+
+
 def experiment_page(request: Request, *, query: QueryParams | None = None, notice: dict[str, Any] | None = None,
                     status: int = 200) -> Response:
     svc = service(request)
@@ -188,15 +252,17 @@ def experiment_page(request: Request, *, query: QueryParams | None = None, notic
     group = qp.get("group") == "1"
     show = "deleted" if qp.get("show") == "deleted" else "active"
     tokens, remember = _column_tokens(request, qp, experiment.experiment_id)
+    group_by, remember_grouping = _group_choice(request, qp, experiment.experiment_id)
     params: dict[str, Any] = {
         "q": q or None, "order": None if order == DEFAULT_ORDER else order, "n": None if size == DEFAULT_PAGE_SIZE else size,
         "group": "1" if group else None, "col": qp.getlist("col"), "show": None if show == "active" else show,
+        "groupby": group_by,
     }
     rows: list[Row] = []
     next_token, error = None, None
     view_type = ViewType.DELETED_ONLY if show == "deleted" else ViewType.ACTIVE_ONLY
     try:
-        rows, next_token = _page(svc, experiment.experiment_id, q, order, size, token, group, view_type)
+        rows, next_token = _page(svc, experiment.experiment_id, q, order, size, token, group, view_type, group_by)
     except ModelyardError as exc:
         error = exc.message
     all_runs = [r.run for r in rows] + [c.run for r in rows for c in r.children]
@@ -216,7 +282,10 @@ def experiment_page(request: Request, *, query: QueryParams | None = None, notic
         q=q, order=order, size=size, sizes=PAGE_SIZES, group=group, view="table", error=error,
         next_token=next_token, prev_token=prev_token, offset=offset, params=params,
         parent_tag=PARENT_TAG, show=show, notice=notice, tokens=tokens, hints=hints,
+        group_by=group_by, groups=group_rows(rows, group_by) if group_by else None,
     )
+    if remember_grouping is not None:
+        remember_group(response, experiment.experiment_id, remember_grouping)
     if remember is not None:
         path = f"/experiments/{experiment.experiment_id}"
         if remember:
@@ -278,3 +347,46 @@ def delete_runs(request: Request, form: FormData) -> Response:
 
 def restore_runs(request: Request, form: FormData) -> Response:
     return _set_lifecycle(request, form, deleting=False)
+
+
+def _runs_of(request: Request, form: FormData) -> list[Run]:
+    """The selected runs (at least one, at most :data:`MAX_BULK_RUNS`), all in this experiment."""
+    svc = service(request)
+    experiment_id = request.path_params["experiment_id"]
+    runs = [svc.runs.get(rid) for rid in _selected(form)]
+    strangers = [r.info.run_id for r in runs if r.info.experiment_id != experiment_id]
+    if strangers:
+        raise InvalidParameterValue(f"Run {strangers[0]} is not in experiment {experiment_id}: "
+                                    "act on it from its own experiment.")
+    return runs
+
+
+def tag_runs(request: Request, form: FormData) -> Response:
+    """Add a tag to the selected runs (``mode=add``, as ``set_tag`` on each, EDIT) or remove it from
+    those that have it (``mode=remove``, as ``delete_tag``), all or none; then the table with a notice."""
+    svc = service(request)
+    query = _back(request, form)
+    mode = str(form.get("mode") or "add")
+    key, value = str(form.get("key") or "").strip(), str(form.get("value") or "")
+    op = SET_TAG if mode == "add" else DELETE_TAG
+    for rid in dict.fromkeys(str(v) for v in form.getlist("run") if v):  # a denied run is a 403 page, not a notice
+        require(request, op.permission.level, "run", rid)
+    try:
+        if mode not in ("add", "remove"):
+            raise InvalidParameterValue(f"mode must be 'add' or 'remove', not {mode!r}.")
+        if not key:
+            raise InvalidParameterValue("Name the tag: fill in Key (and Value to add it).")
+        runs = _runs_of(request, form)
+        touched = [r for r in runs if mode == "add" or key in r.data.tags]
+        with svc.unit_of_work():
+            for r in touched:
+                if mode == "add":
+                    svc.runs.set_tag(r.info.run_id, RunTag(key, value))
+                else:
+                    svc.runs.delete_tag(r.info.run_id, key)
+    except ModelyardError as exc:
+        return experiment_page(request, query=query, status=inline_status(request), notice={"error": exc.message})
+    return experiment_page(request, query=query, notice={
+        "tagged" if mode == "add" else "untagged": [r.info.run_id for r in touched],
+        "names": [r.info.run_name or r.info.run_id for r in touched], "key": key, "value": value,
+    })

@@ -32,4 +32,18 @@
       row.hidden = !open;
     });
   });
+
+  // Groups of the runs table: <button data-group-toggle="G" aria-expanded> folds the rows
+  // <tr data-group="G"> (a class, so that nested rows keep their own hidden state).
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest && ev.target.closest("button[data-group-toggle]");
+    if (!button) return;
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.textContent = open ? "\u25BE" : "\u25B8";
+    button.setAttribute("aria-label", button.getAttribute("aria-label").replace(/^(Fold|Unfold)/, open ? "Fold" : "Unfold"));
+    document.querySelectorAll('tr[data-group="' + button.getAttribute("data-group-toggle") + '"]').forEach(function (row) {
+      row.classList.toggle("group-folded", !open);
+    });
+  });
 })();

@@ -74,6 +74,51 @@
     return cache[url];
   }
 
+  // Histories of several metrics in one request (/ui/histories): what a board's line panels draw.
+  // historyOf(key, ...) answers from the batch asked for by prefetch, or asks for that key alone.
+  var batches = {};
+
+  function same(a, b) { return a.length === b.length && a.every(function (x, i) { return x === b[i]; }); }
+
+  function batchKey(key, ids, points, times) { return [key, points, times ? 1 : 0, ids.join(",")].join("|"); }
+
+  function prefetch(keys, ids, points, times) {
+    keys = keys.filter(function (k, i) { return keys.indexOf(k) === i && !batches[batchKey(k, ids, points, times)]; });
+    if (!keys.length || !ids.length) return;
+    var qs = new URLSearchParams();
+    keys.forEach(function (k) { qs.append("key", k); });
+    ids.forEach(function (id) { qs.append("run", id); });
+    qs.append("max", String(points));
+    qs.append("times", times ? "1" : "0");
+    var early = window.modelyardEarly, asked;
+    if (early && early.answer && !times && early.points === points && same(early.keys, keys) && same(early.runs, ids)) {
+      asked = early.answer;  // asked for by the page's head already
+      early.answer = null;
+    } else asked = fetch("/ui/histories?" + qs.toString(), { headers: { Accept: "application/json" } });
+    var all = asked.then(function (resp) {
+      return resp.json().then(function (body) {
+        if (!resp.ok || body.error) throw new Error(body.error || body.message || ("status " + resp.status));
+        return body.metrics;
+      });
+    });
+    keys.forEach(function (k) {
+      var bk = batchKey(k, ids, points, times);
+      batches[bk] = all.then(function (metrics) {
+        var byRun = {};
+        (metrics[k] || []).forEach(function (r) { byRun[r.run_id] = r; });
+        return byRun;
+      });
+      batches[bk].catch(function () { delete batches[bk]; });
+    });
+  }
+
+  function historyOf(key, ids, points, times) {
+    var bk = batchKey(key, ids, points, times);
+    if (!batches[bk] && !times && batches[batchKey(key, ids, points, true)]) return batches[batchKey(key, ids, points, true)];
+    if (!batches[bk]) prefetch([key], ids, points, times);
+    return batches[bk];
+  }
+
   function valueOf(run, token) {
     var i = token.indexOf(":"), kind = token.slice(0, i), key = token.slice(i + 1);
     var found = (run[kind] || {})[key];
@@ -105,14 +150,11 @@
 
   // ---- line charts (uPlot) -----------------------------------------------------------------
   function xyOf(d, xmode) {
-    var xs, pts = [];
-    if (xmode === "step") xs = d.steps;
-    else {
-      var t0 = Math.min.apply(null, d.times);
-      xs = d.times.map(function (t) { return xmode === "time" ? t / 1000 : (t - t0) / 1000; });
-    }
+    if (xmode === "step") return { xs: d.steps, ys: d.values };  // the server sends them in step order
+    var t0 = Math.min.apply(null, d.times), pts = [];
+    var xs = d.times.map(function (t) { return xmode === "time" ? t / 1000 : (t - t0) / 1000; });
     for (var i = 0; i < xs.length; i++) pts.push([xs[i], d.values[i]]);
-    if (xmode !== "step") pts.sort(function (a, b) { return a[0] - b[0]; });
+    pts.sort(function (a, b) { return a[0] - b[0]; });
     return { xs: pts.map(function (p) { return p[0]; }), ys: pts.map(function (p) { return p[1]; }) };
   }
 
@@ -139,7 +181,20 @@
   }
 
   // The x positions of several series: their union, bucketed to MAX_X when larger.
+  function sameXs(a, b) {
+    if (a === b) return true;
+    if (a.length !== b.length) return false;
+    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
   function unionX(list) {
+    // The common case: every run has the same x positions (the same sampled steps).
+    if (list.length && list[0].xs.length <= MAX_X && list.every(function (s) { return sameXs(s.xs, list[0].xs); })) {
+      var first = list[0].xs, sorted = true;
+      for (var j = 1; j < first.length; j++) if (first[j] <= first[j - 1]) { sorted = false; break; }
+      if (sorted) return { xs: first, bucket: null };
+    }
     var seen = {}, xs = [];
     list.forEach(function (s) { s.xs.forEach(function (x) { if (!seen[x]) { seen[x] = 1; xs.push(x); } }); });
     xs.sort(function (a, b) { return a - b; });
@@ -150,6 +205,7 @@
   }
 
   function alignOn(u, s) {
+    if (!u.bucket && sameXs(u.xs, s.xs)) return s.ys.slice();
     var ys = new Array(u.xs.length).fill(null);
     if (u.bucket) { for (var i = 0; i < s.xs.length; i++) ys[u.bucket(s.xs[i])] = s.ys[i]; return ys; }
     var index = {};
@@ -169,9 +225,20 @@
     return { min: min, max: max, last: last };
   }
 
+  // The min / max / last of each series, in a folded box: its table is built when first opened
+  // (a board of 10 panels over 100 runs would otherwise build 1,000 rows nobody looks at).
   function statsTable(parent, rows) {
     var details = el("details", { "class": "panel-stats" }, parent);
     el("summary", {}, details, "min / max / last");
+    var build = function () {
+      if (!details.open || details.dataset.built) return;
+      details.dataset.built = "1";
+      fillStats(details, rows());
+    };
+    details.addEventListener("toggle", build);
+  }
+
+  function fillStats(details, rows) {
     var table = el("table", { "class": "kv stats" }, details);
     var head = el("tr", {}, el("thead", {}, table));
     ["", "min", "max", "last"].forEach(function (h) { el("th", { scope: "col" }, head, h); });
@@ -254,12 +321,13 @@
                    meta: { color: s.color, hidden: !!s.band } });
       if (s.band === "hi") bands.push({ series: [data.length - 1, data.length], fill: s.color + "33" });
     });
-    var width = Math.max(target.clientWidth, 260), height = opts.height || 240;
+    var width = Math.max(opts.width || target.clientWidth, 260), height = opts.height || 240;
     var box = el("div", { "class": "plot-tip", hidden: "" });
     var plot = new uPlot({
       width: width, height: height, series: specs, bands: bands, legend: { show: false },
       scales: { x: { time: opts.xmode === "time" }, y: opts.log ? { distr: 3 } : {} },
-      cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 6 } },
+      // A hover dot per series is a DOM element each: past 20 series the hover box alone tells the values.
+      cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 6, show: specs.length <= 21 } },
       axes: [{ label: opts.xmode === "step" ? "step" : opts.xmode === "relative" ? "seconds" : "" }, { size: 60 }],
       hooks: {
         setCursor: [function (p) { tooltip(p, box, opts.xmode); }],
@@ -358,7 +426,9 @@
     }
     var plotW = width - labelW - 70;
     var sx = function (v) { return labelW + pad + (v - lo) / (hi - lo) * plotW; };
-    var svg = svgEl("svg", { "class": "bars", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
+    var said = rows.slice(0, 20).map(function (r) { return r.label + ": " + fmt(r.value); }).join("; ");
+    var svg = svgEl("svg", { "class": "bars", viewBox: "0 0 " + width + " " + height, role: "img",
+                             "aria-label": said + (rows.length > 20 ? "; and " + (rows.length - 20) + " more" : "") }, target);
     ticks.forEach(function (t) {
       svgEl("line", { x1: sx(t), x2: sx(t), y1: 0, y2: height - 22, "class": "grid" }, svg);
       svgEl("text", { x: sx(t), y: height - 8, "class": "tick", "text-anchor": "middle" }, svg, fmt(t));
@@ -404,7 +474,8 @@
     var width = Math.max(target.clientWidth, 260), height = 280, pad = 48;
     var xs = runs.map(function (r) { return valueOf(r, xKey); }), ys = runs.map(function (r) { return valueOf(r, yKey); });
     var sx = scaleOf(xs, pad, width - 16), sy = scaleOf(ys, height - pad + 10, 28);
-    var svg = svgEl("svg", { "class": "scatter", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
+    var svg = svgEl("svg", { "class": "scatter", viewBox: "0 0 " + width + " " + height, role: "img",
+                             "aria-label": "Scatter of " + short(yKey) + " against " + short(xKey) }, target);
     svgEl("line", { x1: pad, x2: width - 16, y1: height - pad + 10, y2: height - pad + 10, "class": "axis" }, svg);
     svgEl("line", { x1: pad, x2: pad, y1: 22, y2: height - pad + 10, "class": "axis" }, svg);
     sx.ticks.forEach(function (t) { svgEl("text", { x: t[0], y: height - pad + 24, "class": "tick", "text-anchor": "middle" }, svg, t[1]); });
@@ -427,7 +498,8 @@
     target.textContent = "";
     var width = Math.max(target.clientWidth, 260), height = 300, top = 24, bottom = height - 28;
     var step = (width - 80) / Math.max(axes.length - 1, 1);
-    var svg = svgEl("svg", { "class": "parallel", viewBox: "0 0 " + width + " " + height, role: "img" }, target);
+    var svg = svgEl("svg", { "class": "parallel", viewBox: "0 0 " + width + " " + height, role: "img",
+                             "aria-label": "Parallel coordinates of " + axes.map(short).join(", ") }, target);
     var scales = axes.map(function (a) { return scaleOf(runs.map(function (r) { return valueOf(r, a); }), bottom, top); });
     axes.forEach(function (a, i) {
       var x = 40 + i * step;
@@ -514,6 +586,11 @@
       group.value = this.layout.group_by || "";
       group.addEventListener("change", function () {
         self.layout.group_by = group.value;
+        if (self.data.group_cookie) {  // the runs table of this experiment groups the same way
+          var path = "/experiments/" + encodeURIComponent(self.data.experiment_id);
+          document.cookie = self.data.group_cookie + "=" + (group.value ? encodeURIComponent(group.value) + "; max-age=31536000"
+            : "; max-age=0") + "; path=" + path + "; samesite=lax";
+        }
         self.changed();
         self.render();
       });
@@ -595,13 +672,22 @@
     linked = {};
     main.textContent = "";
     if (system) system.textContent = "";
-    var inSystem = 0;
-    this.layout.panels.forEach(function (panel, i) {
+    var inSystem = 0, ids = this.runs.map(function (r) { return r.id; });
+    var lines = this.layout.panels.filter(function (p) { return p.type === "line" && p.metric; });
+    // One request for every line panel's histories (those on a time axis with their wall times).
+    prefetch(lines.filter(function (p) { return (p.x || "step") === "step"; }).map(function (p) { return p.metric; }),
+             ids, this.data.points, false);
+    prefetch(lines.filter(function (p) { return (p.x || "step") !== "step"; }).map(function (p) { return p.metric; }),
+             ids, this.data.points, true);
+    var cards = this.layout.panels.map(function (panel, i) {
       var isSystem = system && panel.metric && panel.metric.indexOf("system/") === 0;
       if (isSystem) inSystem += 1;
-      self.card(isSystem ? system : main, panel, i);
+      return self.card(isSystem ? system : main, panel, i);
     });
     if (system) system.parentNode.hidden = inSystem === 0;
+    // Every card in place first, then their widths read at once (one layout), then the charts drawn.
+    var widths = cards.map(function (c) { return c.plot.clientWidth; });
+    cards.forEach(function (c, i) { self.draw(c.panel, c.plot, c.below, widths[i]); });
     if (!this.layout.panels.length) el("p", { "class": "empty" }, main, "No charts: add one with “+ Add chart”.");
   };
 
@@ -633,7 +719,7 @@
     }
     var plot = el("div", { "class": "plot", role: "img", "aria-label": this.title(panel) }, card);
     var below = el("div", { "class": "below" }, card);
-    this.draw(panel, plot, below);
+    return { panel: panel, plot: plot, below: below };
   };
 
   Board.prototype.settingsForm = function (box, panel, card, index) {
@@ -707,7 +793,7 @@
     });
   };
 
-  Board.prototype.draw = function (panel, plot, below) {
+  Board.prototype.draw = function (panel, plot, below, width) {
     var self = this, runs = this.visible();
     below.textContent = "";
     plot.dataset.drawn = "";
@@ -716,7 +802,11 @@
     if (panel.type === "scatter") { drawScatter(plot, runs, panel.x_key, panel.y_key, this.colorFor()); plot.dataset.drawn = "1"; return; }
     if (panel.type === "parallel") { drawParallel(plot, runs, panel.axes, this.colorFor()); plot.dataset.drawn = "1"; return; }
     plot.textContent = "Loading…";
-    fetchSeries(panel.metric, this.runs.map(function (r) { return r.id; }), this.data.points, false).then(function (byRun) {
+    // Measured now, while every panel waits for its data: reading it after other panels have
+    // drawn would lay the page out again for each panel.
+    if (!width) width = plot.clientWidth;
+    var xmode0 = panel.x || "step";
+    historyOf(panel.metric, this.runs.map(function (r) { return r.id; }), this.data.points, xmode0 !== "step").then(function (byRun) {
       var shown = runs.filter(function (r) { return byRun[r.id]; });
       var history = shown.some(function (r) { return byRun[r.id].steps.length > 1; });
       if (!history) {  // single values: a line through one point per run says nothing
@@ -726,12 +816,14 @@
       } else {
         var xmode = panel.x || "step", groups = self.groups(shown);
         var series = lineSeries(shown, byRun, xmode, groups);
-        drawLine(plot, series, { xmode: xmode, smoothing: panel.smoothing || 0, log: !!panel.log,
+        drawLine(plot, series, { xmode: xmode, smoothing: panel.smoothing || 0, log: !!panel.log, width: width,
                                  height: self.single ? 420 : 240, zoomGroup: "board:" + xmode });
-        statsTable(below, series.filter(function (s) { return !s.band; }).map(function (s) {
-          var raw = groups ? s.ys : byRun[s.id].values;
-          return { label: s.label, color: s.color, stats: stats(raw) };
-        }));
+        statsTable(below, function () {
+          return series.filter(function (s) { return !s.band; }).map(function (s) {
+            var raw = groups ? s.ys : byRun[s.id].values;
+            return { label: s.label, color: s.color, stats: stats(raw) };
+          });
+        });
       }
       plot.dataset.drawn = "1";
     }).catch(function (err) {
