@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..api.operations import all_operations
 from ..errors import EndpointNotFound, ModelyardError
 from ..service import TrackingService
 from ..settings import Settings
@@ -31,7 +32,7 @@ from .auth import AuthMiddleware
 from .failures import error_payload
 from .hotpath import HotCall, HotCalls, HotPath, hot_calls
 from .metrics import MetricsMiddleware, TrackingMetrics
-from .operations import operation_routes
+from .operations import TOO_LARGE, operation_routes
 from .protocol import JSONResponse
 from .ui import STATIC_DIR
 
@@ -176,6 +177,13 @@ def tracking_guard(settings: Settings) -> Guard:
     )
 
 
+def v3_hot_calls() -> dict[tuple[str, str], HotCall]:
+    """The hot operations under MLflow's 3.0 API (``start_trace``), at their own path:
+    :func:`.hotpath.hot_calls` maps only those under the 2.0 prefix."""
+    return {(op.method, op.path): HotCall(op.request, op.resolve(), op.max_bytes_setting, TOO_LARGE[op.too_large])
+            for op in all_operations() if op.hot and op.path.startswith("/api/3.0/")}
+
+
 def create_app(settings: Settings | None = None, service: TrackingService | None = None,
                calls: dict[tuple[str, str], HotCall] | None = None) -> ModelyardApp:
     """Build the app over ``settings`` (or an already open ``service``). ``calls``: the hot calls,
@@ -192,7 +200,7 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
         if not service.settings.serve_artifacts:
             log.warning("Authentication is on but artifacts are not served (--no-serve-artifacts): clients write"
                         " to the artifact store directly and the server cannot guard those artifacts.")
-    hot = HotPath(service, calls if calls is not None else hot_calls(MLFLOW_PREFIXES))
+    hot = HotPath(service, calls if calls is not None else {**hot_calls(MLFLOW_PREFIXES), **v3_hot_calls()})
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

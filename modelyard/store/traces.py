@@ -16,7 +16,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Connection, and_, delete, exists, func, literal, not_, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql import ColumnElement
 
 from ..entities.query import Comparison
@@ -30,6 +43,9 @@ SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 PREVIEW_CHARS = 1000
 _CHUNK = 500
+# A search filter on a value held by fewer rows than this is answered from those rows' traces
+# (TraceStore._narrowest); a commoner value by scanning the experiment's traces newest first.
+PROBE_LIMIT = 5000
 # Attributes every span carries or that have a column of their own: not repeated as search rows.
 _NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"})
 _encode = msgspec.json.Encoder().encode
@@ -290,7 +306,7 @@ class TraceStore:
     def assessment(self, conn: Connection, pk: int, assessment_id: str) -> dict[str, Any] | None:
         a = t.trace_assessments.c
         found = conn.execute(select(a.body).where(a.trace_pk == pk, a.assessment_id == assessment_id)).scalar()
-        return None if found is None else json.loads(found)  # type: ignore[no-any-return]
+        return None if found is None else json.loads(found)
 
     def set_assessment_valid(self, conn: Connection, assessment_id: str, valid: bool, body: dict[str, Any]) -> None:
         a = t.trace_assessments
@@ -410,7 +426,16 @@ class TraceStore:
         (``after`` is the last (request_time_ms, pk) of the previous page); else by ``offset``.
         """
         c = t.traces.c
-        query = select(c.id, c.request_time_ms).where(c.experiment_id.in_(list(experiment_ids)))
+        narrow = self._narrowest(conn, filters)
+        if narrow is None:
+            query = select(c.id, c.request_time_ms).where(c.experiment_id.in_(list(experiment_ids)))
+        elif not narrow:
+            return []
+        else:
+            # Those traces by primary key; ``experiment_id + 0`` keeps SQLite's planner off the experiment's
+            # time index (a scan of it for them, to save sorting at most PROBE_LIMIT rows).
+            query = select(c.id, c.request_time_ms).where(c.id.in_(narrow),
+                                                          (c.experiment_id + 0).in_(list(experiment_ids)))
         for f in filters:
             query = query.where(self._condition(f))
         if order:
@@ -422,6 +447,23 @@ class TraceStore:
                                         and_(c.request_time_ms == after[0], c.id < after[1])))
             query = query.order_by(c.request_time_ms.desc(), c.id.desc())
         return [(pk, ts) for pk, ts in conn.execute(query.limit(limit))]
+
+    def _narrowest(self, conn: Connection, filters: Sequence[Comparison]) -> list[int] | None:
+        """The traces that can match the most selective equality filter on a tag, metadata, span name or
+        type, span attribute or assessment, when fewer than :data:`PROBE_LIMIT` rows hold its value
+        (read from that filter's index); None when no such filter is that rare.
+
+        A page of a rare value then costs a lookup of those traces, not a scan of the experiment newest
+        first until a page is found (which a common value fills at once)."""
+        best: list[int] | None = None
+        for f in filters:
+            candidates = _candidates(f)
+            if candidates is None:
+                continue
+            pks: list[int] = [int(row[0]) for row in conn.execute(candidates.limit(PROBE_LIMIT))]
+            if len(pks) < PROBE_LIMIT and (best is None or len(pks) < len(best)):
+                best = pks
+        return None if best is None else sorted(set(best))
 
     def _condition(self, f: Comparison) -> ColumnElement[bool]:
         c = t.traces.c
@@ -468,6 +510,33 @@ class TraceStore:
                 return exists().where(*where, _compare(a.value_text, f.op, f.value))
             return exists().where(*where, _compare(a.value_number, f.op, number))
         return exists().where(*where, _compare(a.value_text, f.op, f.value))
+
+
+def _candidates(f: Comparison) -> Select[Any] | None:
+    """The trace pks of the rows an equality (or IN) filter matches, read from an index; None for other filters."""
+    if f.op not in ("=", "IN") or f.value is None:
+        return None
+    values: list[Any] = list(f.value) if isinstance(f.value, tuple | list) else [f.value]
+    if f.kind in ("tag", "metadata"):
+        if f.kind == "metadata" and f.key in _METADATA_COLUMNS:
+            return None  # a column of traces, indexed
+        kv = (t.trace_tags if f.kind == "tag" else t.trace_metadata).c
+        # The value's head only (the search checks the whole value): a condition on the whole value would let
+        # SQLite fold it into the head's expression, which then no longer matches the index.
+        head = func.substr(kv.value, literal_column("1"), literal_column(str(t.VALUE_PREFIX_CHARS)))
+        heads = sorted({str(v)[:t.VALUE_PREFIX_CHARS] for v in values})
+        return select(kv.trace_pk).where(kv.key == f.key, head == heads[0] if len(heads) == 1 else head.in_(heads))
+    if f.kind == "span" and f.key in ("name", "type"):
+        s = t.spans.c
+        return select(s.trace_pk).where(getattr(s, f.key).in_(values))
+    if f.kind == "span_attribute":
+        sa = t.span_attributes.c
+        return select(sa.trace_pk).where(sa.key == f.key, sa.value.in_(values))
+    if f.kind in ("feedback", "expectation") and f.op == "=":
+        a = t.trace_assessments.c
+        return select(a.trace_pk).where(a.name == f.key, a.value_text == f.value, a.kind == f.kind,
+                                        a.valid.is_(True))
+    return None
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:

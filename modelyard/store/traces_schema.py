@@ -25,12 +25,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    literal_column,
 )
 
 from .schema import metadata
 
 __all__ = [
     "INDEXED_VALUE_CHARS",
+    "VALUE_PREFIX_CHARS",
     "span_attributes",
     "spans",
     "trace_assessments",
@@ -41,6 +44,7 @@ __all__ = [
     "traces",
 ]
 
+VALUE_PREFIX_CHARS = 250  # of a tag or metadata value, indexed (ix_trace_tags_key_value)
 INDEXED_VALUE_CHARS = 500  # longer attribute values are kept in spans.attributes only
 
 traces = Table(
@@ -67,6 +71,9 @@ traces = Table(
     Index("ix_traces_experiment_time", "experiment_id", "request_time_ms", "id"),
     Index("ix_traces_run", "run_id"),
     Index("ix_traces_session", "session_id"),
+    # A page of one state or one name, newest first, is a range of these (migration 0022).
+    Index("ix_traces_experiment_state_time", "experiment_id", "state", "request_time_ms", "id"),
+    Index("ix_traces_experiment_name_time", "experiment_id", "name", "request_time_ms", "id"),
 )
 
 
@@ -82,6 +89,8 @@ trace_tags = Table(
     Column("value", Text, nullable=False),
     sqlite_with_rowid=False,
 )
+# The traces with one value of a key (its first VALUE_PREFIX_CHARS characters: B-tree entries are bounded).
+Index("ix_trace_tags_key_value", trace_tags.c.key, func.substr(trace_tags.c.value, literal_column("1"), literal_column("250")))
 
 trace_metadata = Table(
     "trace_metadata",
@@ -91,6 +100,8 @@ trace_metadata = Table(
     Column("value", Text, nullable=False),
     sqlite_with_rowid=False,
 )
+# The traces with one value of a key (its first VALUE_PREFIX_CHARS characters: B-tree entries are bounded).
+Index("ix_trace_metadata_key_value", trace_metadata.c.key, func.substr(trace_metadata.c.value, literal_column("1"), literal_column("250")))
 
 spans = Table(
     "spans",
