@@ -24,7 +24,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    literal_column,
     not_,
     or_,
     select,
@@ -521,11 +520,8 @@ def _candidates(f: Comparison) -> Select[Any] | None:
         if f.kind == "metadata" and f.key in _METADATA_COLUMNS:
             return None  # a column of traces, indexed
         kv = (t.trace_tags if f.kind == "tag" else t.trace_metadata).c
-        # The value's head only (the search checks the whole value): a condition on the whole value would let
-        # SQLite fold it into the head's expression, which then no longer matches the index.
-        head = func.substr(kv.value, literal_column("1"), literal_column(str(t.VALUE_PREFIX_CHARS)))
-        heads = sorted({str(v)[:t.VALUE_PREFIX_CHARS] for v in values})
-        return select(kv.trace_pk).where(kv.key == f.key, head == heads[0] if len(heads) == 1 else head.in_(heads))
+        texts = sorted({str(v) for v in values})
+        return select(kv.trace_pk).where(or_(*(kv.value == v for v in texts)), kv.key == f.key)
     if f.kind == "span" and f.key in ("name", "type"):
         s = t.spans.c
         return select(s.trace_pk).where(getattr(s, f.key).in_(values))

@@ -25,15 +25,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
-    literal_column,
 )
 
 from .schema import metadata
 
 __all__ = [
     "INDEXED_VALUE_CHARS",
-    "VALUE_PREFIX_CHARS",
     "span_attributes",
     "spans",
     "trace_assessments",
@@ -44,7 +41,6 @@ __all__ = [
     "traces",
 ]
 
-VALUE_PREFIX_CHARS = 250  # of a tag or metadata value, indexed (ix_trace_tags_key_value)
 INDEXED_VALUE_CHARS = 500  # longer attribute values are kept in spans.attributes only
 
 traces = Table(
@@ -89,8 +85,8 @@ trace_tags = Table(
     Column("value", Text, nullable=False),
     sqlite_with_rowid=False,
 )
-# The traces with one value of a key (its first VALUE_PREFIX_CHARS characters: B-tree entries are bounded).
-Index("ix_trace_tags_key_value", trace_tags.c.key, func.substr(trace_tags.c.value, literal_column("1"), literal_column("250")))
+# The traces with one value (``tags.k = 'v'``): a hash index on PostgreSQL, whose B-tree entries are bounded.
+Index("ix_trace_tags_value", trace_tags.c.value, postgresql_using="hash")
 
 trace_metadata = Table(
     "trace_metadata",
@@ -100,8 +96,8 @@ trace_metadata = Table(
     Column("value", Text, nullable=False),
     sqlite_with_rowid=False,
 )
-# The traces with one value of a key (its first VALUE_PREFIX_CHARS characters: B-tree entries are bounded).
-Index("ix_trace_metadata_key_value", trace_metadata.c.key, func.substr(trace_metadata.c.value, literal_column("1"), literal_column("250")))
+# The traces with one value (``tags.k = 'v'``): a hash index on PostgreSQL, whose B-tree entries are bounded.
+Index("ix_trace_metadata_value", trace_metadata.c.value, postgresql_using="hash")
 
 spans = Table(
     "spans",
