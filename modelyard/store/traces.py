@@ -448,16 +448,17 @@ class TraceStore:
         return [(pk, ts) for pk, ts in conn.execute(query.limit(limit))]
 
     def _narrowest(self, conn: Connection, filters: Sequence[Comparison]) -> list[int] | None:
-        """The traces that can match the most selective equality filter on a tag, metadata, span name or
-        type, span attribute or assessment, when fewer than :data:`PROBE_LIMIT` rows hold its value
-        (read from that filter's index); None when no such filter is that rare.
+        """The traces that can match the most selective filter on a tag, metadata, span name or type,
+        span attribute or assessment (:func:`_candidates`), when fewer than :data:`PROBE_LIMIT` rows
+        match it; None when no such filter is that rare.
 
         A page of a rare value then costs a lookup of those traces, not a scan of the experiment newest
         first until a page is found (which a common value fills at once)."""
         best: list[int] | None = None
-        for f in filters:
+        # Values first: a pattern's probe may read a whole index, not needed once a value is rare.
+        for f in sorted(filters, key=lambda f: f.op in ("LIKE", "ILIKE")):
             candidates = _candidates(f)
-            if candidates is None:
+            if candidates is None or (best is not None and f.op in ("LIKE", "ILIKE")):
                 continue
             pks: list[int] = [int(row[0]) for row in conn.execute(candidates.limit(PROBE_LIMIT))]
             if len(pks) < PROBE_LIMIT and (best is None or len(pks) < len(best)):
@@ -512,22 +513,29 @@ class TraceStore:
 
 
 def _candidates(f: Comparison) -> Select[Any] | None:
-    """The trace pks of the rows an equality (or IN) filter matches, read from an index; None for other filters."""
-    if f.op not in ("=", "IN") or f.value is None:
+    """The trace pks of the rows a filter on a tag, metadata, span name or type, span attribute or
+    assessment matches, read from that table's index: by value for ``=`` and ``IN``; for ``LIKE`` and
+    ``ILIKE`` by reading the index (it holds the value and the trace: no row is read), which costs less
+    than testing the pattern trace by trace when few match. None for other filters."""
+    if f.op not in ("=", "IN", "LIKE", "ILIKE") or f.value is None:
         return None
+    pattern = f.op in ("LIKE", "ILIKE")
     values: list[Any] = list(f.value) if isinstance(f.value, tuple | list) else [f.value]
     if f.kind in ("tag", "metadata"):
         if f.kind == "metadata" and f.key in _METADATA_COLUMNS:
             return None  # a column of traces, indexed
         kv = (t.trace_tags if f.kind == "tag" else t.trace_metadata).c
+        if pattern:
+            return select(kv.trace_pk).where(kv.key == f.key, _compare(kv.value, f.op, f.value))
         texts = sorted({str(v) for v in values})
         return select(kv.trace_pk).where(or_(*(kv.value == v for v in texts)), kv.key == f.key)
     if f.kind == "span" and f.key in ("name", "type"):
-        s = t.spans.c
-        return select(s.trace_pk).where(getattr(s, f.key).in_(values))
+        column = getattr(t.spans.c, f.key)
+        return select(t.spans.c.trace_pk).where(_compare(column, f.op, f.value) if pattern else column.in_(values))
     if f.kind == "span_attribute":
         sa = t.span_attributes.c
-        return select(sa.trace_pk).where(sa.key == f.key, sa.value.in_(values))
+        return select(sa.trace_pk).where(sa.key == f.key,
+                                         _compare(sa.value, f.op, f.value) if pattern else sa.value.in_(values))
     if f.kind in ("feedback", "expectation") and f.op == "=":
         a = t.trace_assessments.c
         return select(a.trace_pk).where(a.name == f.key, a.value_text == f.value, a.kind == f.kind,
