@@ -250,9 +250,10 @@ SCALE_FILTERS: list[tuple[str, str | None]] = [
     ("tag customer LIKE c-17% (prefix)", "tags.customer LIKE 'c-17%'"),
     ("span.name LIKE rare% (prefix)", "span.name LIKE 'rare%'"),
     ("status = ERROR, 2nd page (keyset)", "trace.status = 'ERROR'"),
-    # What stays a scan: a LIKE pattern no trace matches reads every trace of the experiment.
-    ("span.name LIKE nothing% (no match: a scan)", "span.name LIKE 'nothing%'"),
+    ("span.name LIKE nothing% (no match)", "span.name LIKE 'nothing%'"),
     ("tag customer = nobody (no match)", "tags.customer = 'nobody'"),
+    # What stays a scan: trace.text reads every span of the experiment's traces until a page is found.
+    ("trace.text LIKE %nothing% (no match: a scan)", "trace.text LIKE '%nothing%'"),
 ]
 SCALE_SPAN_MS = 30 * 24 * 3600 * 1000  # the traces' start times spread over 30 days
 

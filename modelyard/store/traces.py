@@ -457,7 +457,7 @@ class TraceStore:
         best: list[int] | None = None
         # Values first: a pattern's probe may read a whole index, not needed once a value is rare.
         for f in sorted(filters, key=lambda f: f.op in ("LIKE", "ILIKE")):
-            candidates = _candidates(f)
+            candidates = _candidates(f, self.db.is_sqlite)
             if candidates is None or (best is not None and f.op in ("LIKE", "ILIKE")):
                 continue
             pks: list[int] = [int(row[0]) for row in conn.execute(candidates.limit(PROBE_LIMIT))]
@@ -512,7 +512,29 @@ class TraceStore:
         return exists().where(*where, _compare(a.value_text, f.op, f.value))
 
 
-def _candidates(f: Comparison) -> Select[Any] | None:
+def _prefix_ranges(column: Any, pattern: str) -> ColumnElement[bool] | None:
+    """On SQLite, the index ranges that hold every value a ``LIKE``/``ILIKE`` ``pattern`` can match
+    (both ASCII-case-insensitive there): one range per case of the literal prefix (of its first three
+    letters and what comes between them); None without a literal prefix."""
+    cut = min((i for i in (pattern.find("%"), pattern.find("_")) if i >= 0), default=len(pattern))
+    variants = {""}
+    for ch in pattern[:cut]:
+        cases = {ch.lower(), ch.upper()} if ch.isascii() else {ch}
+        if len(variants) * len(cases) > 8:
+            break
+        variants = {v + c for v in variants for c in cases}
+    if variants == {""}:
+        return None
+    return or_(*(and_(column >= v, column < v[:-1] + chr(ord(v[-1]) + 1)) for v in sorted(variants)))
+
+
+def _matching(column: Any, op: str, value: Any, sqlite: bool) -> ColumnElement[bool]:
+    """``column op value`` for a pattern, with its prefix's index ranges on SQLite."""
+    ranges = _prefix_ranges(column, str(value)) if sqlite else None
+    return _compare(column, op, value) if ranges is None else and_(ranges, _compare(column, op, value))
+
+
+def _candidates(f: Comparison, sqlite: bool) -> Select[Any] | None:
     """The trace pks of the rows a filter on a tag, metadata, span name or type, span attribute or
     assessment matches, read from that table's index: by value for ``=`` and ``IN``; for ``LIKE`` and
     ``ILIKE`` by reading the index (it holds the value and the trace: no row is read), which costs less
@@ -526,16 +548,17 @@ def _candidates(f: Comparison) -> Select[Any] | None:
             return None  # a column of traces, indexed
         kv = (t.trace_tags if f.kind == "tag" else t.trace_metadata).c
         if pattern:
-            return select(kv.trace_pk).where(kv.key == f.key, _compare(kv.value, f.op, f.value))
+            return select(kv.trace_pk).where(kv.key == f.key, _matching(kv.value, f.op, f.value, sqlite))
         texts = sorted({str(v) for v in values})
         return select(kv.trace_pk).where(or_(*(kv.value == v for v in texts)), kv.key == f.key)
     if f.kind == "span" and f.key in ("name", "type"):
         column = getattr(t.spans.c, f.key)
-        return select(t.spans.c.trace_pk).where(_compare(column, f.op, f.value) if pattern else column.in_(values))
+        return select(t.spans.c.trace_pk).where(
+            _matching(column, f.op, f.value, sqlite) if pattern else column.in_(values))
     if f.kind == "span_attribute":
         sa = t.span_attributes.c
         return select(sa.trace_pk).where(sa.key == f.key,
-                                         _compare(sa.value, f.op, f.value) if pattern else sa.value.in_(values))
+                                         _matching(sa.value, f.op, f.value, sqlite) if pattern else sa.value.in_(values))
     if f.kind in ("feedback", "expectation") and f.op == "=":
         a = t.trace_assessments.c
         return select(a.trace_pk).where(a.name == f.key, a.value_text == f.value, a.kind == f.kind,
