@@ -11,6 +11,7 @@ then writes the info the client computed, which wins.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
@@ -509,7 +510,21 @@ class TraceStore:
             except (TypeError, ValueError):
                 return exists().where(*where, _compare(a.value_text, f.op, f.value))
             return exists().where(*where, _compare(a.value_number, f.op, number))
+        if f.op == "=":
+            return exists().where(*where, _assessment_equals(f.value))
         return exists().where(*where, _compare(a.value_text, f.op, f.value))
+
+
+def _assessment_equals(value: Any) -> ColumnElement[bool]:
+    """An assessment's value equal to ``value``: as text, or as a number when it is one (``'5'`` is 5, and 5.0)."""
+    a = t.trace_assessments.c
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return a.value_text == value  # type: ignore[no-any-return]
+    if not math.isfinite(number):
+        return a.value_text == value  # type: ignore[no-any-return]
+    return or_(a.value_text == value, a.value_number == number)
 
 
 def _prefix_ranges(column: Any, pattern: str) -> ColumnElement[bool] | None:
@@ -561,7 +576,7 @@ def _candidates(f: Comparison, sqlite: bool) -> Select[Any] | None:
                                          _matching(sa.value, f.op, f.value, sqlite) if pattern else sa.value.in_(values))
     if f.kind in ("feedback", "expectation") and f.op == "=":
         a = t.trace_assessments.c
-        return select(a.trace_pk).where(a.name == f.key, a.value_text == f.value, a.kind == f.kind,
+        return select(a.trace_pk).where(a.name == f.key, _assessment_equals(f.value), a.kind == f.kind,
                                         a.valid.is_(True))
     return None
 
