@@ -122,7 +122,8 @@ def _span(key: str, op: str, raw: grammar.Raw | None) -> Comparison:
         return Comparison(SPAN, "content", op, grammar.string_value(ATTRIBUTE, raw))
     else:
         raise InvalidParameterValue(
-            f"Invalid span attribute '{key}'. Supported: name, type, status, content, attributes.<attribute_name>.")
+            f"Invalid span attribute '{key}'. Supported attributes: name, status, type, content, "
+            "attributes.<attribute_name>.")
     if op not in _STRING_OPS:
         raise grammar.bad_comparator(op, _STRING_OPS, f"span.{key}")
     if op in (IN, NOT_IN):

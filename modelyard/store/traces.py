@@ -437,7 +437,13 @@ class TraceStore:
             query = select(c.id, c.request_time_ms).where(c.id.in_(narrow),
                                                           (c.experiment_id + 0).in_(list(experiment_ids)))
         for f in filters:
-            query = query.where(self._condition(f))
+            if f.kind != "span":
+                query = query.where(self._condition(f))
+        on_span = [f for f in filters if f.kind == "span"]
+        if on_span:  # span.name, type, status and content: all of them true of one span, as MLflow
+            s = t.spans.c
+            query = query.where(exists().where(
+                s.trace_pk == c.id, *(_compare(getattr(s, f.key), f.op, f.value) for f in on_span)))
         if order:
             keys = [(getattr(c, col).asc() if asc else getattr(c, col).desc()) for col, asc in order]
             query = query.order_by(*keys, c.id.desc()).offset(offset)

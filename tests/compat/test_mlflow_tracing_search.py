@@ -126,3 +126,34 @@ def test_filters_as_mlflow_tests_state_them(world):
         if got != want:
             wrong[flt] = (got, want)
     assert wrong == {}
+
+
+def test_span_filters_hold_of_one_span(client):
+    """``span.name = 'search_web' AND span.status = 'OK'`` finds a trace only if one of its spans is both."""
+    import mlflow
+
+    exp = str(mlflow.set_experiment(unique("same-span")).experiment_id)
+    with mlflow.start_span("root", span_type="CHAIN"):
+        with mlflow.start_span("search_web", span_type="TOOL") as failed:
+            failed.set_status("ERROR")
+        with mlflow.start_span("other_tool", span_type="TOOL"):
+            pass
+    mixed = mlflow.get_last_active_trace_id()
+    with mlflow.start_span("root", span_type="CHAIN"):
+        with mlflow.start_span("search_web", span_type="TOOL"):
+            pass
+    clean = mlflow.get_last_active_trace_id()
+
+    def ids(flt: str) -> set[str]:
+        found = mlflow.search_traces(locations=[exp], filter_string=flt, return_type="list")
+        return {{mixed: "mixed", clean: "clean"}[t.info.trace_id] for t in found}
+
+    assert ids("span.name = 'search_web' AND span.status = 'OK'") == {"clean"}
+    assert ids("span.name = 'search_web' AND span.status = 'ERROR'") == {"mixed"}
+    assert ids("span.name = 'other_tool' AND span.status = 'OK'") == {"mixed"}
+    assert ids("span.name = 'search_web'") == {"mixed", "clean"}
+    assert ids("span.type = 'TOOL' AND span.name LIKE 'other%' AND span.content LIKE '%other_tool%'") == {"mixed"}
+    with pytest.raises(Exception, match="Invalid span attribute 'duration'"):
+        mlflow.search_traces(locations=[exp], filter_string="span.duration = '1000'")
+    with pytest.raises(Exception, match="span.content"):
+        mlflow.search_traces(locations=[exp], filter_string="span.content = 'test'")
