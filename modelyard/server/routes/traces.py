@@ -8,6 +8,7 @@ not a JSON request. Everything else of tracing is (``api/traces.py``).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -36,15 +37,22 @@ _EXPORT = HotCall(s.ExportSpans, export_spans)
 async def _store(request: Request, service: TrackingService, req: s.ExportSpans, size: int) -> Response | None:
     """Store the spans; None when stored, else the error answer (as the routes answer it)."""
     hot: HotPath | None = getattr(request.app, "hot", None)
-    if hot is not None and hot.may_answer_now(size):
-        outcome = hot.answer_group([(_EXPORT, req, request.url.path)])
-        if outcome is not None:
-            status, payload = outcome[0]
-            if status == 200:
-                return None
-            return Response(payload, status, media_type="application/json")
-    await run_in_threadpool(export_spans, service, req)
-    return None
+    if hot is None:
+        await run_in_threadpool(export_spans, service, req)
+        return None
+    path = request.url.path
+    outcome = hot.answer_group([(_EXPORT, req, path)]) if hot.may_answer_now(size) else None
+    if outcome is None:  # on the store's writer (SQLite) or the default executor: no anyio thread hop
+        answer: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+
+        def reply(status: int, payload: bytes) -> None:
+            if not answer.done():
+                answer.set_result((status, payload))
+
+        hot.dispatch(_EXPORT, b"", path, reply, req)
+        outcome = [await answer]
+    status, payload = outcome[0]
+    return None if status == 200 else Response(payload, status, media_type="application/json")
 
 
 async def otlp_export(request: Request) -> Response:
