@@ -19,7 +19,6 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..api.operations import all_operations
 from ..errors import EndpointNotFound, ModelyardError
 from ..service import TrackingService
 from ..settings import Settings
@@ -178,10 +177,13 @@ def tracking_guard(settings: Settings) -> Guard:
 
 
 def v3_hot_calls() -> dict[tuple[str, str], HotCall]:
-    """The hot operations under MLflow's 3.0 API (``start_trace``), at their own path:
-    :func:`.hotpath.hot_calls` maps only those under the 2.0 prefix."""
-    return {(op.method, op.path): HotCall(op.request, op.resolve(), op.max_bytes_setting, TOO_LARGE[op.too_large])
-            for op in all_operations() if op.hot and op.path.startswith("/api/3.0/")}
+    """MLflow 3's small write the official client sends once per trace (``start_trace``: the trace info,
+    after one OTLP post per span), answered as the hot calls are. Beside :func:`.hotpath.hot_calls`,
+    which maps the table's ``hot`` operations under the 2.0 prefixes only."""
+    from ..api.traces import START_TRACE
+
+    op = START_TRACE
+    return {(op.method, op.path): HotCall(op.request, op.resolve(), op.max_bytes_setting, TOO_LARGE[op.too_large])}
 
 
 def create_app(settings: Settings | None = None, service: TrackingService | None = None,
