@@ -15,7 +15,8 @@ _HERE = os.path.join(os.path.dirname(__file__), "migrations")
 def current_revision(conn) -> str | None:  # type: ignore[no-untyped-def]
     if not inspect(conn).has_table("alembic_version"):
         return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found is None else str(found)
 
 
 def migrate(engine: Engine) -> None:
