@@ -23,6 +23,12 @@ Workloads, each on every server:
 - ``big``: one trace of 32,000 spans ingested in OTLP batches, then read with
   ``traces/get`` in one piece (median of 3), and for modelyard also as pages of
   1,000 spans (first page, and the whole trace page by page).
+- ``scale`` (``--traces N``, modelyard only): N traces of 2 spans bulk-loaded
+  through the store (in-process, batches of 5,000 traces, bypassing HTTP), then
+  ``traces/search`` pages of 100 over HTTP, newest first and with the common
+  filters (status, tag, name, timestamp range, span name, span attribute, text),
+  median of 7 each (on PostgreSQL after an ``ANALYZE``, as autovacuum would run after such a
+  load). ``python -m benchmarks.traces --traces 1000000``.
 """
 
 from __future__ import annotations
@@ -228,10 +234,113 @@ def sdk_embedded(traces: int = 1000) -> dict[str, float]:
     return {"spans": traces * 10, "spans_per_s": traces * 10 / wall}
 
 
+# (label, filter) pairs of the scale search; the loaded data makes their selectivity known:
+# 1% ERROR, tag customer one of 1,000 values, 10 trace names (one of them on 0.1%), a 'rare-tool'
+# child span on 0.1% of traces, span attribute model one of 5 values.
+SCALE_FILTERS: list[tuple[str, str | None]] = [
+    ("newest first", None),
+    ("status = ERROR (1%)", "trace.status = 'ERROR'"),
+    ("tag customer = c-17 (0.1%)", "tags.customer = 'c-17'"),
+    ("name = chain-3 (9.9%)", "trace.name = 'chain-3'"),
+    ("name = rare (0.1%)", "trace.name = 'rare'"),
+    ("timestamp_ms in 1 hour (0.14%)", None),  # filled with the loaded times
+    ("span.name = step-3 (20%)", "span.name = 'step-3'"),
+    ("span.name = rare-tool (0.1%)", "span.name = 'rare-tool'"),
+    ("span.attributes.model = tiny-4 (20%)", "span.attributes.model = 'tiny-4'"),
+    ("name LIKE chain-1% (prefix)", "trace.name LIKE 'chain-1%'"),
+    ("tag customer LIKE c-17% (prefix)", "tags.customer LIKE 'c-17%'"),
+    ("span.name LIKE rare% (prefix)", "span.name LIKE 'rare%'"),
+    ("status = ERROR, 2nd page (keyset)", "trace.status = 'ERROR'"),
+    ("span.name LIKE nothing% (no match)", "span.name LIKE 'nothing%'"),
+    ("tag customer = nobody (no match)", "tags.customer = 'nobody'"),
+    # What stays a scan: trace.text reads every span of the experiment's traces until a page is found.
+    ("trace.text LIKE %nothing% (no match: a scan)", "trace.text LIKE '%nothing%'"),
+]
+SCALE_SPAN_MS = 30 * 24 * 3600 * 1000  # the traces' start times spread over 30 days
+
+
+def bulk_load(store_uri: str, experiment_id: int, traces: int, batch: int = 5000) -> tuple[float, int]:
+    """Load ``traces`` traces of two spans each through the store in batches; (seconds, first start ms)."""
+    from modelyard.entities.traces import Span
+    from modelyard.store import TrackingStore
+
+    store = TrackingStore(store_uri, sqlite_synchronous="OFF")
+    t_end = time.time_ns() - 3_600_000_000_000
+    t_first = t_end - SCALE_SPAN_MS * 1_000_000
+    step = SCALE_SPAN_MS * 1_000_000 // max(traces, 1)
+    t0 = time.perf_counter()
+    try:
+        for b in range(0, traces, batch):
+            spans, fixed = [], {}
+            for i in range(b, min(traces, b + batch)):
+                hex_id = f"{i:032x}"
+                tid = "tr-" + hex_id
+                start = t_first + i * step
+                root, child = f"{2 * i:016x}", f"{2 * i + 1:016x}"
+                name = "rare" if i % 1000 == 7 else f"chain-{i % 9}"
+                status = "ERROR" if i % 100 == 3 else "OK"
+                spans.append(Span(tid, root, None, name, "CHAIN", status, None, start, start + 5_000_000,
+                                  {"mlflow.spanType": "CHAIN", "mlflow.spanInputs": f'{{"q": "question {i}"}}',
+                                   "mlflow.spanOutputs": '"30 days"'}, otel_trace_id=hex_id))
+                spans.append(Span(tid, child, root, "rare-tool" if i % 1000 == 11 else f"step-{i % 5}", "LLM",
+                                  "OK", None, start + 1000, start + 4_000_000,
+                                  {"mlflow.spanType": "LLM", "model": f"tiny-{i % 5}"}, otel_trace_id=hex_id))
+                fixed[tid] = {"customer": f"c-{i % 1000}", "mlflow.traceName": name}
+            with store.db.fast_write() as tx:
+                store.traces.ingest(tx, experiment_id, spans, fixed)
+            if b and b % 100_000 == 0:
+                print(f"    loaded {b:,} traces, {time.perf_counter() - t0:.0f} s", flush=True)
+        if not store.db.is_sqlite:  # what autovacuum does after a bulk load, at once: the planner's statistics
+            with store.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE")
+    finally:
+        store.close()
+    return time.perf_counter() - t0, t_first // 1_000_000
+
+
+def scale_search(server: Server, http: httpx.Client, traces: int, repeat: int = 7) -> dict[str, Any]:
+    """Bulk-load ``traces`` traces, then time a page of 100 for each of :data:`SCALE_FILTERS`."""
+    exp = _experiment(http, f"bench-scale-{time.time_ns()}")
+    load_s, first_ms = bulk_load(server.store_uri, int(exp), traces)
+    print(f"  loaded {traces:,} traces in {load_s:.0f} s", flush=True)
+    return {"traces": traces, "load_s": load_s, **scale_pages(http, exp, first_ms, repeat)}
+
+
+def scale_pages(http: httpx.Client, exp: str, first_ms: int, repeat: int = 7) -> dict[str, Any]:
+    """A page of 100 for each of :data:`SCALE_FILTERS` over the traces :func:`bulk_load` loaded (median ms)."""
+    mid = first_ms + SCALE_SPAN_MS // 2
+    loc = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}]
+    out: dict[str, Any] = {}
+    for label, flt in SCALE_FILTERS:
+        if label.startswith("timestamp_ms"):
+            flt = f"trace.timestamp_ms >= {mid} AND trace.timestamp_ms < {mid + 3_600_000}"
+        body: dict[str, Any] = {"locations": loc, "max_results": 100}
+        if flt:
+            body["filter"] = flt
+        if "2nd page" in label:
+            first = http.post("/api/3.0/mlflow/traces/search", json=body)
+            first.raise_for_status()
+            body["page_token"] = first.json()["next_page_token"]
+        got: list[int] = []
+
+        def page(body: dict[str, Any] = body, got: list[int] = got) -> None:
+            r = http.post("/api/3.0/mlflow/traces/search", json=body)
+            r.raise_for_status()
+            got.append(len(r.json().get("traces", [])))
+
+        ms = _median_ms(page, 1 if "a scan" in label else repeat)
+        out[label] = {"ms": ms, "rows": got[-1]}
+        print(f"    {label}: {ms:.1f} ms ({got[-1]} traces)", flush=True)
+    return out
+
+
 def run_server(name: str, args: argparse.Namespace, base: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with launch(SPECS[name], args.backend, base / name, args.pg) as server:
         with httpx.Client(base_url=server.url, timeout=300) as http:
+            if args.traces:
+                results["scale"] = scale_search(server, http, args.traces)
+                return results
             results["client"] = client_ingest(server, args.client_traces)
             print(f"  {name} client: {results['client']}", flush=True)
             exp = _experiment(http, f"bench-otlp-{time.time_ns()}")
@@ -255,9 +364,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--otlp-traces", type=int, default=10_000)
     parser.add_argument("--big-spans", type=int, default=32_000)
     parser.add_argument("--sdk", action="store_true", help="also our SDK embedded (no server)")
+    parser.add_argument("--traces", type=int, default=0,
+                        help="instead of the rest: search over this many bulk-loaded traces (modelyard only)")
     args = parser.parse_args(argv)
     if args.quick:
         args.client_traces, args.otlp_traces, args.big_spans = 50, 1000, 5000
+    if args.traces:
+        args.only = ",".join(n for n in args.only.split(",") if n.startswith("modelyard"))
     base = Path(tempfile.mkdtemp(prefix="bench-traces-"))
     summary: dict[str, Any] = {}
     if args.sdk:

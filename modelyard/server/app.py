@@ -31,7 +31,7 @@ from .auth import AuthMiddleware
 from .failures import error_payload
 from .hotpath import HotCall, HotCalls, HotPath, hot_calls
 from .metrics import MetricsMiddleware, TrackingMetrics
-from .operations import operation_routes
+from .operations import TOO_LARGE, operation_routes
 from .protocol import JSONResponse
 from .ui import STATIC_DIR
 
@@ -176,6 +176,16 @@ def tracking_guard(settings: Settings) -> Guard:
     )
 
 
+def v3_hot_calls() -> dict[tuple[str, str], HotCall]:
+    """MLflow 3's small write the official client sends once per trace (``start_trace``: the trace info,
+    after one OTLP post per span), answered as the hot calls are. Beside :func:`.hotpath.hot_calls`,
+    which maps the table's ``hot`` operations under the 2.0 prefixes only."""
+    from ..api.traces import START_TRACE
+
+    op = START_TRACE
+    return {(op.method, op.path): HotCall(op.request, op.resolve(), op.max_bytes_setting, TOO_LARGE[op.too_large])}
+
+
 def create_app(settings: Settings | None = None, service: TrackingService | None = None,
                calls: dict[tuple[str, str], HotCall] | None = None) -> ModelyardApp:
     """Build the app over ``settings`` (or an already open ``service``). ``calls``: the hot calls,
@@ -192,7 +202,7 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
         if not service.settings.serve_artifacts:
             log.warning("Authentication is on but artifacts are not served (--no-serve-artifacts): clients write"
                         " to the artifact store directly and the server cannot guard those artifacts.")
-    hot = HotPath(service, calls if calls is not None else hot_calls(MLFLOW_PREFIXES))
+    hot = HotPath(service, calls if calls is not None else {**hot_calls(MLFLOW_PREFIXES), **v3_hot_calls()})
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

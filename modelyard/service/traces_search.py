@@ -6,6 +6,7 @@ The syntax is :mod:`.grammar`'s; the keys are MLflow's::
     tags.team = 'search' AND metadata.`mlflow.sourceRun` = 'a1b2...'
     span.name = 'retrieve' AND span.type = 'RETRIEVER' AND span.status = 'ERROR'
     span.attributes.model = 'gpt-4o' AND feedback.correct = 'true' AND trace.text LIKE '%refund%'
+    span.content LIKE '%gpt-4%'
 
 Prefixes: ``trace``/``attribute``/``attributes`` (trace fields), ``tag``/``tags``,
 ``metadata``/``request_metadata``, ``span``, ``feedback``, ``expectation``. Trace
@@ -115,9 +116,14 @@ def _span(key: str, op: str, raw: grammar.Raw | None) -> Comparison:
         kind = SPAN_ATTRIBUTE
     elif key in _SPAN_FIELDS:
         name, kind = key, SPAN
+    elif key == "content":  # the span's whole JSON (attributes, inputs, outputs, events), as MLflow
+        if op not in ("LIKE", "ILIKE"):
+            raise grammar.bad_comparator(op, ("LIKE", "ILIKE"), "span.content")
+        return Comparison(SPAN, "content", op, grammar.string_value(ATTRIBUTE, raw))
     else:
         raise InvalidParameterValue(
-            f"Invalid span attribute '{key}'. Supported: name, type, status, attributes.<attribute_name>.")
+            f"Invalid span attribute '{key}'. Supported attributes: name, status, type, content, "
+            "attributes.<attribute_name>.")
     if op not in _STRING_OPS:
         raise grammar.bad_comparator(op, _STRING_OPS, f"span.{key}")
     if op in (IN, NOT_IN):

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
-from typing import cast
+
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 
-HEAD = "0019"
+HEAD = "0022"
 _HERE = os.path.join(os.path.dirname(__file__), "migrations")
 
 
 def current_revision(conn) -> str | None:  # type: ignore[no-untyped-def]
     if not inspect(conn).has_table("alembic_version"):
         return None
-    return cast("str | None", conn.execute(text("SELECT version_num FROM alembic_version")).scalar())
+    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found is None else str(found)
 
 
 def migrate(engine: Engine) -> None:

@@ -11,12 +11,25 @@ then writes the info the client computed, which wins.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Connection, and_, delete, exists, func, literal, not_, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql import ColumnElement
 
 from ..entities.query import Comparison
@@ -30,6 +43,9 @@ SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 PREVIEW_CHARS = 1000
 _CHUNK = 500
+# A search filter on a value held by fewer rows than this is answered from those rows' traces
+# (TraceStore._narrowest); a commoner value by scanning the experiment's traces newest first.
+PROBE_LIMIT = 5000
 # Attributes every span carries or that have a column of their own: not repeated as search rows.
 _NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"})
 _encode = msgspec.json.Encoder().encode
@@ -410,9 +426,24 @@ class TraceStore:
         (``after`` is the last (request_time_ms, pk) of the previous page); else by ``offset``.
         """
         c = t.traces.c
-        query = select(c.id, c.request_time_ms).where(c.experiment_id.in_(list(experiment_ids)))
+        narrow = self._narrowest(conn, filters)
+        if narrow is None:
+            query = select(c.id, c.request_time_ms).where(c.experiment_id.in_(list(experiment_ids)))
+        elif not narrow:
+            return []
+        else:
+            # Those traces by primary key; ``experiment_id + 0`` keeps SQLite's planner off the experiment's
+            # time index (a scan of it for them, to save sorting at most PROBE_LIMIT rows).
+            query = select(c.id, c.request_time_ms).where(c.id.in_(narrow),
+                                                          (c.experiment_id + 0).in_(list(experiment_ids)))
         for f in filters:
-            query = query.where(self._condition(f))
+            if f.kind != "span":
+                query = query.where(self._condition(f))
+        on_span = [f for f in filters if f.kind == "span"]
+        if on_span:  # span.name, type, status and content: all of them true of one span, as MLflow
+            s = t.spans.c
+            query = query.where(exists().where(
+                s.trace_pk == c.id, *(_compare(getattr(s, f.key), f.op, f.value) for f in on_span)))
         if order:
             keys = [(getattr(c, col).asc() if asc else getattr(c, col).desc()) for col, asc in order]
             query = query.order_by(*keys, c.id.desc()).offset(offset)
@@ -422,6 +453,24 @@ class TraceStore:
                                         and_(c.request_time_ms == after[0], c.id < after[1])))
             query = query.order_by(c.request_time_ms.desc(), c.id.desc())
         return [(pk, ts) for pk, ts in conn.execute(query.limit(limit))]
+
+    def _narrowest(self, conn: Connection, filters: Sequence[Comparison]) -> list[int] | None:
+        """The traces that can match the most selective filter on a tag, metadata, span name or type,
+        span attribute or assessment (:func:`_candidates`), when fewer than :data:`PROBE_LIMIT` rows
+        match it; None when no such filter is that rare.
+
+        A page of a rare value then costs a lookup of those traces, not a scan of the experiment newest
+        first until a page is found (which a common value fills at once)."""
+        best: list[int] | None = None
+        # Values first: a pattern's probe may read a whole index, not needed once a value is rare.
+        for f in sorted(filters, key=lambda f: f.op in ("LIKE", "ILIKE")):
+            candidates = _candidates(f, self.db.is_sqlite)
+            if candidates is None or (best is not None and f.op in ("LIKE", "ILIKE")):
+                continue
+            pks: list[int] = [int(row[0]) for row in conn.execute(candidates.limit(PROBE_LIMIT))]
+            if len(pks) < PROBE_LIMIT and (best is None or len(pks) < len(best)):
+                best = pks
+        return None if best is None else sorted(set(best))
 
     def _condition(self, f: Comparison) -> ColumnElement[bool]:
         c = t.traces.c
@@ -467,7 +516,75 @@ class TraceStore:
             except (TypeError, ValueError):
                 return exists().where(*where, _compare(a.value_text, f.op, f.value))
             return exists().where(*where, _compare(a.value_number, f.op, number))
+        if f.op == "=":
+            return exists().where(*where, _assessment_equals(f.value))
         return exists().where(*where, _compare(a.value_text, f.op, f.value))
+
+
+def _assessment_equals(value: Any) -> ColumnElement[bool]:
+    """An assessment's value equal to ``value``: as text, or as a number when it is one (``'5'`` is 5, and 5.0)."""
+    a = t.trace_assessments.c
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return a.value_text == value  # type: ignore[no-any-return]
+    if not math.isfinite(number):
+        return a.value_text == value  # type: ignore[no-any-return]
+    return or_(a.value_text == value, a.value_number == number)
+
+
+def _prefix_ranges(column: Any, pattern: str) -> ColumnElement[bool] | None:
+    """On SQLite, the index ranges that hold every value a ``LIKE``/``ILIKE`` ``pattern`` can match
+    (both ASCII-case-insensitive there): one range per case of the literal prefix (of its first three
+    letters and what comes between them); None without a literal prefix."""
+    cut = min((i for i in (pattern.find("%"), pattern.find("_")) if i >= 0), default=len(pattern))
+    variants = {""}
+    for ch in pattern[:cut]:
+        cases = {ch.lower(), ch.upper()} if ch.isascii() else {ch}
+        if len(variants) * len(cases) > 8:
+            break
+        variants = {v + c for v in variants for c in cases}
+    if variants == {""}:
+        return None
+    return or_(*(and_(column >= v, column < v[:-1] + chr(ord(v[-1]) + 1)) for v in sorted(variants)))
+
+
+def _matching(column: Any, op: str, value: Any, sqlite: bool) -> ColumnElement[bool]:
+    """``column op value`` for a pattern, with its prefix's index ranges on SQLite."""
+    ranges = _prefix_ranges(column, str(value)) if sqlite else None
+    return _compare(column, op, value) if ranges is None else and_(ranges, _compare(column, op, value))
+
+
+def _candidates(f: Comparison, sqlite: bool) -> Select[Any] | None:
+    """The trace pks of the rows a filter on a tag, metadata, span name or type, span attribute or
+    assessment matches, read from that table's index: by value for ``=`` and ``IN``; for ``LIKE`` and
+    ``ILIKE`` by reading the index (it holds the value and the trace: no row is read), which costs less
+    than testing the pattern trace by trace when few match. None for other filters."""
+    if f.op not in ("=", "IN", "LIKE", "ILIKE") or f.value is None:
+        return None
+    pattern = f.op in ("LIKE", "ILIKE")
+    values: list[Any] = list(f.value) if isinstance(f.value, tuple | list) else [f.value]
+    if f.kind in ("tag", "metadata"):
+        if f.kind == "metadata" and f.key in _METADATA_COLUMNS:
+            return None  # a column of traces, indexed
+        kv = (t.trace_tags if f.kind == "tag" else t.trace_metadata).c
+        if pattern:
+            return select(kv.trace_pk).where(kv.key == f.key, _matching(kv.value, f.op, f.value, sqlite))
+        texts = sorted({str(v) for v in values})
+        return select(kv.trace_pk).where(or_(*(kv.value == v for v in texts)), kv.key == f.key)
+    if f.kind == "span" and f.key in ("name", "type"):
+        column = getattr(t.spans.c, f.key)
+        return select(t.spans.c.trace_pk).where(
+            _matching(column, f.op, f.value, sqlite) if pattern else column.in_(values))
+    if f.kind == "span_attribute":
+        sa = t.span_attributes.c
+        return select(sa.trace_pk).where(sa.key == f.key,
+                                         _matching(sa.value, f.op, f.value, sqlite) if pattern else sa.value.in_(values))
+    if f.kind in ("feedback", "expectation") and f.op == "=":
+        a = t.trace_assessments.c
+        return select(a.trace_pk).where(a.name == f.key, _assessment_equals(f.value), a.kind == f.kind,
+                                        a.valid.is_(True))
+    return None
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:

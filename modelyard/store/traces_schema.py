@@ -67,6 +67,9 @@ traces = Table(
     Index("ix_traces_experiment_time", "experiment_id", "request_time_ms", "id"),
     Index("ix_traces_run", "run_id"),
     Index("ix_traces_session", "session_id"),
+    # A page of one state or one name, newest first, is a range of these (migration 0022).
+    Index("ix_traces_experiment_state_time", "experiment_id", "state", "request_time_ms", "id"),
+    Index("ix_traces_experiment_name_time", "experiment_id", "name", "request_time_ms", "id"),
 )
 
 
@@ -82,6 +85,8 @@ trace_tags = Table(
     Column("value", Text, nullable=False),
     sqlite_with_rowid=False,
 )
+# The traces with one value (``tags.k = 'v'``): a hash index on PostgreSQL, whose B-tree entries are bounded.
+Index("ix_trace_tags_value", trace_tags.c.value, postgresql_using="hash")
 
 trace_metadata = Table(
     "trace_metadata",
@@ -91,6 +96,8 @@ trace_metadata = Table(
     Column("value", Text, nullable=False),
     sqlite_with_rowid=False,
 )
+# The traces with one value (``tags.k = 'v'``): a hash index on PostgreSQL, whose B-tree entries are bounded.
+Index("ix_trace_metadata_value", trace_metadata.c.value, postgresql_using="hash")
 
 spans = Table(
     "spans",
