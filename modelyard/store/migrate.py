@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
