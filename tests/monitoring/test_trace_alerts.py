@@ -77,6 +77,8 @@ def test_latency_and_cost_rules_over_a_prompts_traces_and_an_experiments(server:
     got = receiver.wait_for(1, timeout=60, where=lambda d: d.event == "monitor_alert.fired")
     assert got and got[0].signature_ok()
     assert got[0].json["data"]["monitor_name"] == "qa-live" and got[0].json["data"]["metric"] == "latency_p95_ms"
+    page = httpx.get(f"{server.url}/monitors/qa-live")  # the monitor's page charts the trace metrics
+    assert page.status_code == 200 and "latency_p95_ms" in page.text and "cost_per_trace_mean" in page.text
 
     # Per experiment: every trace of "bot", the prompt's and the others.
     c.create_monitor("bot-cost", "qa", alias="production", window_rows=1000, rules=rules,
