@@ -160,3 +160,30 @@ def test_evaluate_links_the_prompt_versions_it_evaluated(embedded):
     assert json.loads(tag) == [{"name": "qa-eval", "version": "1"}]
     with pytest.raises(my.ModelyardError, match="prompts: 'qa-eval' is not a prompt version"):
         my.tracing.evaluate(DATA, [len], predict_fn=str, prompts=["qa-eval"])
+
+
+def test_token_usage_of_an_answer():
+    from modelyard.tracing.judges import token_usage
+
+    assert token_usage({"model": "m-1", "usage": {"prompt_tokens": 7, "completion_tokens": 2}}, "m") == {
+        "model": "m-1", "input_tokens": 7, "output_tokens": 2, "cached_input_tokens": 0}
+    assert token_usage({"usage": {"prompt_tokens": -1, "completion_tokens": "x",
+                                  "prompt_tokens_details": {"cached_tokens": 3}}}, "m") == {
+        "model": "m", "input_tokens": 0, "output_tokens": 0, "cached_input_tokens": 3}
+    assert token_usage({"choices": []}, "m") is None  # an endpoint that reports no usage: nothing recorded
+
+
+def test_a_traced_predict_function_belongs_to_the_evaluation_run(embedded):
+    my.set_experiment("evals-traced")
+
+    @my.trace(span_type="LLM")
+    def answer(question: str) -> str:
+        return "30 days"
+
+    result = my.tracing.evaluate(DATA, [lambda outputs: True], predict_fn=answer, use_cache=False)
+    assert result.usage["traces"] == 2  # one trace per row, linked to the run (no tokens: they cost nothing)
+    with my.start_span("after") as span:  # outside the evaluation: no longer linked to its run
+        pass
+    my.tracing.flush()
+    info, _ = my.Client().get_trace(span.trace_id)
+    assert "mlflow.sourceRun" not in info.metadata
