@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import warnings
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -40,6 +41,7 @@ class Site:
     baseline: str
     candidate: str
     inline: str
+    mlflow_run: str
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
                                           run_name="prompt-v2", use_cache=False).run_id
         s.inline = my.tracing.evaluate(QUESTIONS[:1], [mentions], predict_fn=good,
                                        run_name="inline", use_cache=False).run_id
+        s.mlflow_run = _mlflow_evaluation(server.url, exp.experiment_id)
         yield s
     finally:
         os.chdir(old_cwd)
@@ -79,6 +82,32 @@ def site(tmp_path_factory) -> Iterator[Site]:
         judge.shutdown()
         judge.server_close()
         server.stop()
+
+
+def _mlflow_evaluation(url: str, experiment_id: str) -> str:
+    """The official client's evaluation of the same questions: its rows are traces with feedback."""
+    import mlflow
+    from mlflow.genai.scorers import scorer
+
+    @scorer(name="mentions")
+    def mlflow_mentions(outputs: str, expectations: dict[str, str]) -> bool:
+        return bool(expectations["answer"] in outputs)
+
+    mlflow.set_tracking_uri(url)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    with warnings.catch_warnings():  # MLflow warns about its own type hints
+        warnings.simplefilter("ignore", UserWarning)
+        result = mlflow.genai.evaluate(data=QUESTIONS, scorers=[mlflow_mentions],
+                                       predict_fn=lambda question: "30 days" if "refund" in question else "no idea")
+    return str(result.run_id)
+
+
+def test_an_mlflow_evaluation_compares_through_its_traces(site: Site) -> None:
+    page = httpx.get(f"{site.url}/evaluations/compare", params=[("run", site.baseline), ("run", site.mlflow_run)])
+    assert page.status_code == 200, page.text
+    assert "No per-row results" not in page.text
+    assert "no idea" in page.text and page.text.count('class="regressed"') == 2  # hours and shipping regressed
+    assert "(-0.6667, regressed)" in page.text
 
 
 def test_pages_and_bad_requests(site: Site) -> None:

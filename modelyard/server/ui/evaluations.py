@@ -2,7 +2,8 @@
 
 An evaluation is a run tagged ``mlflow.runType = evaluation`` (``my.tracing.evaluate``); its per-row
 results are the artifact ``eval_results.json`` (inputs, outputs, expectations, repeat, and per scorer
-the value, a judge's rationale and tokens). The comparison lines rows up by inputs and repeat; the
+the value, a judge's rationale and tokens); an evaluation by ``mlflow.genai.evaluate`` has its rows
+as the run's traces instead (root span inputs and outputs, feedback assessments as scores). The comparison lines rows up by inputs and repeat; the
 oldest run chosen is the baseline: each other run's aggregate score shows its difference from it, and a
 row whose numeric score is lower than the baseline's is marked as a regression. Each run's cost is
 its traces' (its judges'), priced from the price table.
@@ -58,6 +59,44 @@ def _results(svc: TrackingService, run: Run) -> list[dict[str, Any]] | None:
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else None
 
 
+def _plain(value: Any) -> Any:
+    """An attribute value as MLflow's client writes it (JSON text), decoded."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _from_traces(svc: TrackingService, run: Run) -> list[dict[str, Any]] | None:
+    """Rows of an evaluation recorded as traces (``mlflow.genai.evaluate``): per trace of the run, its root
+    span's inputs and outputs, its expectations and its feedback (value and rationale) as the scores."""
+    from ...entities.traces import decode_any_value
+
+    try:
+        infos, _ = svc.traces.search([run.info.experiment_id], f"trace.run_id = '{run.info.run_id}'",
+                                     max_results=MAX_ROWS, order_by=["timestamp_ms ASC"])
+    except ModelyardError:
+        return None
+    rows = []
+    for info in infos:
+        _, spans, _ = svc.traces.get_trace(info.trace_id, max_spans=1)
+        root = json.loads(spans[0].content) if spans else {}
+        attrs = {a["key"]: decode_any_value(a.get("value") or {}) for a in root.get("attributes", [])}
+        valid = [a for a in info.assessments if a.get("valid", True) is not False]
+        inputs = _plain(attrs.get("mlflow.spanInputs"))
+        rows.append({
+            "inputs": inputs if isinstance(inputs, dict) else {"inputs": inputs},
+            "outputs": _plain(attrs.get("mlflow.spanOutputs")), "repeat": 0,
+            "expectations": {a["assessment_name"]: (a["expectation"] or {}).get("value")
+                             for a in valid if "expectation" in a} or None,
+            "scores": {a["assessment_name"]: {"value": (a["feedback"] or {}).get("value"),
+                                              "rationale": a.get("rationale"), "trace_id": info.trace_id}
+                       for a in valid if "feedback" in a}})
+    return rows or None
+
+
 def _cost(svc: TrackingService, run_id: str) -> dict[str, Any]:
     try:
         return svc.usage.of_run(run_id)
@@ -111,7 +150,7 @@ def compare_page(request: Request) -> Response:
         require(request, "READ", "run", rid)
     runs = sorted((svc.runs.get(rid) for rid in run_ids), key=lambda r: (r.info.start_time or 0, r.info.run_id))
     run_ids = [r.info.run_id for r in runs]  # the oldest first: the baseline
-    results = [_results(svc, r) for r in runs]
+    results = [_results(svc, r) or _from_traces(svc, r) for r in runs]
     scorers = sorted({k[: -len("/mean")] for r in runs for k in r.data.metrics if k.endswith("/mean")}
                      | {s for rows in results for row in rows or [] for s in (row.get("scores") or {})})
     aggregates = []
