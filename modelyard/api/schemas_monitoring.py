@@ -36,9 +36,10 @@ class CreateMonitor(Request):
     alpha: float | None = None
     thresholds: dict[str, float] | None = None
     description: str | None = None
+    source: dict[str, Any] | None = None  # {"kind": "traces", ...}: a window of traces (service/trace_alerts.py)
 
     def spec(self) -> dict[str, Any]:
-        fields = ("window_minutes", "window_rows", "rules", "alpha", "thresholds", "description")
+        fields = ("window_minutes", "window_rows", "rules", "alpha", "thresholds", "description", "source")
         return {f: getattr(self, f) for f in fields if getattr(self, f) is not None}
 
 

@@ -52,9 +52,11 @@ class MonitoringMethods:
                        alias: str | None = None, task: str | None = None, interval_s: int | None = None,
                        window_minutes: float | None = None, window_rows: int | None = None,
                        rules: list[dict[str, Any]] | None = None, alpha: float | None = None,
-                       thresholds: dict[str, float] | None = None, description: str | None = None) -> dict[str, Any]:
-        """A monitor of ``model_name`` (a ``version`` or an ``alias``) over the serving request log."""
-        payload = _drop_none({
+                       thresholds: dict[str, float] | None = None, description: str | None = None,
+                       source: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A monitor of ``model_name`` (a ``version`` or an ``alias``) over the serving request log, or over
+        traces with ``source={"kind": "traces"}`` (cost and latency; see ``service/trace_alerts.py``)."""
+        payload = _drop_none({"source": source,
             "name": name, "model_name": model_name, "version": None if version is None else str(version),
             "alias": alias, "task": task, "interval_s": interval_s, "window_minutes": window_minutes,
             "window_rows": window_rows, "rules": rules, "alpha": alpha, "thresholds": thresholds,

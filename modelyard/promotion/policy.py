@@ -29,6 +29,11 @@ A policy is a mapping (written in YAML or Python, registered on the server with
       - check: approval
         approvers: [alice]          # besides everyone with MANAGE on the model
         min_approvals: 1
+      - check: evaluation           # a prompt version: its newest evaluation run's score
+        metric: relevance/mean      # a metric of my.tracing.evaluate(..., prompts=[version])
+        op: ">="
+        threshold: 0.8
+        dataset_id: d-123           # optional: only evaluations on this dataset
 
 :func:`check_policy` validates one and returns it normalised, each gate with its defaults and a
 unique ``name``; a bad field is a 400 naming it (``gates[3].threshold``) and what would do.
@@ -60,6 +65,8 @@ CHECKS: dict[str, dict[str, Any]] = {
                "timeout_s": 300},
     "data_quality": {"data": REQUIRED, "reference": "champion", "limits": None},
     "approval": {"approvers": [], "min_approvals": 1, "allow_self_approval": False},
+    "evaluation": {"metric": REQUIRED, "op": ">=", "threshold": REQUIRED, "dataset_id": None,
+                   "experiment_ids": None},
 }
 
 
@@ -172,6 +179,15 @@ def _validate(where: str, g: dict[str, Any]) -> None:  # noqa: C901 - one branch
         if g["op"] not in OPS:
             raise _bad(f"{where}.op", g["op"], f"use one of {', '.join(OPS)}")
         g["threshold"] = _number(f"{where}.threshold", g["threshold"])
+    elif check == "evaluation":
+        _str(f"{where}.metric", g["metric"])
+        if g["op"] not in OPS:
+            raise _bad(f"{where}.op", g["op"], f"use one of {', '.join(OPS)}")
+        g["threshold"] = _number(f"{where}.threshold", g["threshold"])
+        if g["dataset_id"] is not None:
+            _str(f"{where}.dataset_id", g["dataset_id"])
+        if g["experiment_ids"] is not None:
+            g["experiment_ids"] = [str(e) for e in _strings(f"{where}.experiment_ids", g["experiment_ids"])]
     elif check == "challenger":
         _str(f"{where}.dataset", g["dataset"])
         _str(f"{where}.target", g["target"])

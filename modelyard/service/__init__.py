@@ -53,6 +53,7 @@ class TrackingService:
 
     def __init__(self, settings: Settings) -> None:
         from ..store import TrackingStore  # SQLAlchemy and alembic load with the first service
+        from . import trace_alerts  # noqa: F401 - registers the "traces" source of monitors (cost and latency)
         from .auth import AuthService
         from .charts import ChartBoardService
         from .datasets import DatasetService

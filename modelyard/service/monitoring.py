@@ -41,7 +41,11 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 TASKS = ("classification", "multilabel", "regression")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RUNS_EXPERIMENT = "monitors"
-_SPEC_KEYS = ("window_minutes", "window_rows", "rules", "alpha", "thresholds", "description")
+_SPEC_KEYS = ("window_minutes", "window_rows", "rules", "alpha", "thresholds", "description", "source")
+# Windows other than the serving request log, by ``source.kind``: (check the source, run the monitor).
+# trace_alerts.py registers "traces" (cost and latency over traces).
+SOURCES: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]],
+                         Callable[[MonitoringService, Monitor, int], MonitorResult]]] = {}
 
 
 def now_ms() -> int:
@@ -151,6 +155,12 @@ class MonitoringService:
             if not isinstance(thresholds, dict):
                 raise InvalidParameterValue("thresholds: give {method: number}, e.g. {\"psi\": 0.2}.")
             check_thresholds(thresholds)
+        source = spec.get("source")
+        if source is not None:
+            if not isinstance(source, dict) or source.get("kind") not in SOURCES:
+                raise InvalidParameterValue(f"source: {source!r}; give {{\"kind\": ...}} with kind one of"
+                                            f" {', '.join(SOURCES)}, or omit it to watch the serving request log.")
+            spec["source"] = SOURCES[source["kind"]][0](source)
         description = spec.get("description")
         if description is not None and (not isinstance(description, str) or len(description) > 5000):
             raise InvalidParameterValue("description: give text of at most 5000 characters.")
@@ -186,6 +196,9 @@ class MonitoringService:
 
         m = self.store.monitoring.get_monitor(name)
         now = self.clock() if now is None else now
+        source = SOURCES.get(str((m.spec.get("source") or {}).get("kind")))
+        if source is not None:
+            return source[1](self, m, now)
         if m.alias is not None:
             version = self.service.registry.get_model_version_by_alias(m.model_name, m.alias).version
         else:

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -229,10 +230,66 @@ def approval(ctx: GateContext, g: dict[str, Any]) -> Result:
                    {"request_id": str(r.id), "approvers": r.approvers()})
 
 
+MAX_EVALUATION_EXPERIMENTS = 1000
+
+
+def _evaluation_experiments(ctx: GateContext, g: dict[str, Any]) -> list[str]:
+    """The experiments the gate looks in (the policy's, else all), those the caller may read."""
+    from ..errors import PermissionDenied
+
+    ids = list(g["experiment_ids"] or [e.experiment_id for e in ctx.svc.experiments.search(
+        max_results=MAX_EVALUATION_EXPERIMENTS)])
+    who = caller.get()
+    if who is None:
+        return ids
+    readable = []
+    for exp_id in ids:
+        try:
+            ctx.svc.auth.require(who, "READ", "experiment", exp_id)
+        except PermissionDenied:
+            continue
+        readable.append(exp_id)
+    return readable
+
+
+def evaluation(ctx: GateContext, g: dict[str, Any]) -> Result:
+    """The newest finished evaluation run that lists this prompt version (``evaluate(prompts=...)``) meets the bar."""
+    from ..entities.prompts import LINKED_PROMPTS_TAG
+    from .traces import linked_prompts
+
+    ref = f"prompts:/{ctx.mv.name}/{ctx.mv.version}"
+    want = f"{g['metric']} {g['op']} {g['threshold']:g}"
+    on = f" on dataset {g['dataset_id']}" if g["dataset_id"] else ""
+    fix = (f"evaluate version {ctx.mv.version}{on} (my.tracing.evaluate(..., prompts=[{ref!r}])) with a result"
+           f" where {want}")
+    # LIKE narrows the search (its longest run of characters without wildcards); the JSON decides.
+    name = max(re.split(r"[%_\\]", ctx.mv.name), key=len).replace("'", "''")
+    experiments = _evaluation_experiments(ctx, g)
+    runs = [] if not experiments else list(ctx.svc.runs.search(
+        experiments, f"tags.`mlflow.runType` = 'evaluation' AND attributes.status = 'FINISHED' AND "
+                     f"tags.`{LINKED_PROMPTS_TAG}` LIKE '%{name}%'", max_results=1000,
+        order_by=["attributes.start_time DESC"]))
+    target = (ctx.mv.name, str(ctx.mv.version))
+    found = [r for r in runs if target in linked_prompts(r.data.tags)
+             and (g["dataset_id"] is None or r.data.params.get("dataset_id") == g["dataset_id"])]
+    if not found:
+        return _result(g, False, f"no finished evaluation of {ref}{on}", {"prompt_version": ref}, fix)
+    run = found[0]
+    value = run.data.metrics.get(g["metric"])
+    evidence = {"run_id": run.info.run_id, "prompt_version": ref, "value": value, "threshold": g["threshold"],
+                "op": g["op"], "dataset_id": run.data.params.get("dataset_id")}
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _result(g, False, f"evaluation run {run.info.run_id} of {ref} has no metric {g['metric']!r}",
+                       evidence, fix)
+    ok = _OPS[g["op"]](value, g["threshold"])
+    return _result(g, ok, f"{g['metric']} = {value:g} in evaluation run {run.info.run_id}: "
+                   f"{'meets' if ok else 'misses'} {want} by {abs(value - g['threshold']):g}", evidence, fix)
+
+
 GATES: dict[str, Callable[[GateContext, dict[str, Any]], Result]] = {
     "required_tags": required_tags, "description": description, "signature": signature,
     "input_example": input_example, "metric_threshold": metric_threshold, "challenger": challenger,
-    "budget": budget, "data_quality": data_quality, "approval": approval,
+    "budget": budget, "data_quality": data_quality, "approval": approval, "evaluation": evaluation,
 }
 
 

@@ -80,3 +80,33 @@ class UsageStore:
                        func.sum(su.c.cached_input_tokens), func.count())
                 .where(su.c.trace_pk.in_(select(pk))).group_by(su.c.model).order_by(su.c.model)).all()
         return n, [(r[0], int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4])) for r in rows]
+
+    # ---- a window of traces (cost and latency alerts) ---------------------------
+
+    def window(self, traces: Sequence[Select[Any]], experiment_ids: Sequence[int], start_ms: int | None,
+               end_ms: int, limit: int) -> list[tuple[int, int | None, str]]:
+        """(trace pk, execution time in ms, state) of the newest ``limit`` traces requested in [start, end),
+        among ``traces`` (their union) when given, in ``experiment_ids`` when given."""
+        q = select(tr.c.id, tr.c.execution_time_ms, tr.c.state).where(tr.c.request_time_ms < end_ms)
+        if traces:
+            pks = traces[0].union(*traces[1:]).subquery() if len(traces) > 1 else traces[0].subquery()
+            q = q.where(tr.c.id.in_(select(pks.c[0])))
+        if experiment_ids:
+            q = q.where(tr.c.experiment_id.in_(list(experiment_ids)))
+        if start_ms is not None:
+            q = q.where(tr.c.request_time_ms >= start_ms)
+        with self.db.read() as conn:
+            rows = conn.execute(q.order_by(tr.c.request_time_ms.desc(), tr.c.id.desc()).limit(limit)).all()
+        return [(int(r[0]), None if r[1] is None else int(r[1]), str(r[2])) for r in rows]
+
+    def per_trace(self, pks: Sequence[int]) -> list[tuple[int, str | None, int, int, int]]:
+        """(trace pk, model, input, output, cached input tokens) summed per trace and model."""
+        out: list[tuple[int, str | None, int, int, int]] = []
+        with self.db.read() as conn:
+            for i in range(0, len(pks), 500):
+                rows = conn.execute(
+                    select(su.c.trace_pk, su.c.model, func.sum(su.c.input_tokens), func.sum(su.c.output_tokens),
+                           func.sum(su.c.cached_input_tokens))
+                    .where(su.c.trace_pk.in_(list(pks[i:i + 500]))).group_by(su.c.trace_pk, su.c.model)).all()
+                out.extend((int(r[0]), r[1], int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows)
+        return out

@@ -43,7 +43,9 @@ from typing import Any
 
 from ..client import fluent
 from ..entities import Metric, Param
+from ..entities.prompts import LINKED_PROMPTS_TAG
 from ..errors import InvalidParameterValue
+from . import tracer
 
 _ARGS = ("inputs", "outputs", "expectations")
 
@@ -54,6 +56,8 @@ class Score:
 
     value: Any
     rationale: str | None = None
+    usage: dict[str, Any] | None = None  # a judge's tokens: model, input_tokens, output_tokens, cached_input_tokens
+    trace_id: str | None = None  # the trace that recorded the judge's question and its tokens
 
 
 @dataclass
@@ -63,6 +67,7 @@ class EvaluationResult:
     rows: list[dict[str, Any]]
     computed: int = 0  # predictions and scores computed (not taken from the cache) by this call
     cached: int = 0  # taken from the cache
+    usage: dict[str, Any] = field(default_factory=dict)  # tokens and cost of the run's traces (its judges')
 
 
 @dataclass
@@ -122,7 +127,12 @@ def _call_scorer(fn: Callable[..., Any], row: dict[str, Any], outputs: Any) -> d
     values = {"inputs": row.get("inputs") or {}, "outputs": outputs, "expectations": row.get("expectations") or {}}
     result = fn(**{p: values[p] for p in wanted})
     if isinstance(result, Score):
-        return {"value": result.value, "rationale": result.rationale}
+        out: dict[str, Any] = {"value": result.value, "rationale": result.rationale}
+        if result.usage is not None:
+            out["usage"] = result.usage
+        if result.trace_id is not None:
+            out["trace_id"] = result.trace_id
+        return out
     return {"value": result, "rationale": None}
 
 
@@ -156,12 +166,15 @@ def evaluate(
     run_name: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
+    prompts: Sequence[Any] = (),
 ) -> EvaluationResult:
     """Predict and score every row ``repeats`` times, record the evaluation as a run; see the module's doc.
 
     ``data`` is a list of ``{"inputs", "expectations", "outputs"}`` dicts or an evaluation dataset's id.
     The cache lives in ``cache_dir`` (default ``./.modelyard/eval-cache``); ``use_cache=False`` keeps it
-    in memory for this call only.
+    in memory for this call only. ``prompts`` (prompt versions, or ``prompts:/name/version`` URIs) are
+    the prompt versions evaluated: listed on the run (tag ``mlflow.linkedPrompts``), where an
+    ``evaluation`` promotion gate of the prompt finds the scores.
     """
     if repeats < 1:
         raise InvalidParameterValue(f"Invalid value {repeats} for parameter 'repeats': use 1 or more.")
@@ -174,6 +187,54 @@ def evaluate(
     cache = _Cache(folder if use_cache else None)
     predict_id = _code_id(predict_fn) if predict_fn is not None else None
     scorer_ids = [(_name(s), _code_id(s), s) for s in scorers]
+    client = fluent.get_client()
+    run = client.create_run(fluent.default_experiment_id(), run_name=run_name or "evaluation",
+                            tags={"mlflow.runType": "evaluation",
+                                  **({LINKED_PROMPTS_TAG: _linked(prompts)} if prompts else {})})
+    run_id = run.info.run_id
+    try:
+        with tracer.traces_linked_to(run_id):  # a judge's trace (its tokens and cost) belongs to the run
+            results, values = _score_rows(rows, repeats, predict_fn, predict_id, scorer_ids, cache)
+        tracer.flush()
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    metrics: dict[str, float] = {}
+    for name, per_row in values.items():
+        if per_row:
+            metrics[f"{name}/mean"] = statistics.fmean(v for row_values in per_row for v in row_values)
+            metrics[f"{name}/variance"] = statistics.fmean(
+                statistics.pvariance(row_values) for row_values in per_row)
+    now = int(time.time() * 1000)
+    params = {"repeats": str(repeats), "rows": str(len(rows)), "scorers": ",".join(n for n, _, _ in scorer_ids),
+              **({"dataset_id": data} if isinstance(data, str) else {})}
+    client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                     params=[Param(k, v[:6000]) for k, v in params.items()])
+    client.log_dict(run_id, {"rows": results}, "eval_results.json")
+    client.set_terminated(run_id)
+    return EvaluationResult(run_id, metrics, results, computed=cache.misses, cached=cache.hits,
+                            usage=client.run_usage(run_id))
+
+
+def _linked(prompts: Sequence[Any]) -> str:
+    """The ``mlflow.linkedPrompts`` value for prompt versions given as objects, ``name/version`` or URIs."""
+    entries: list[dict[str, str]] = []
+    for p in prompts:
+        if hasattr(p, "name") and hasattr(p, "version"):
+            name, version = str(p.name), str(p.version)
+        else:
+            name, _, version = str(p).removeprefix("prompts:/").partition("/")
+        if not name or not version.isdigit():
+            raise InvalidParameterValue(f"prompts: {p!r} is not a prompt version; give one loaded with load_prompt"
+                                        " or 'prompts:/NAME/VERSION'.")
+        if {"name": name, "version": version} not in entries:
+            entries.append({"name": name, "version": version})
+    return json.dumps(entries)
+
+
+def _score_rows(rows: list[dict[str, Any]], repeats: int, predict_fn: Callable[..., Any] | None,
+                predict_id: str | None, scorer_ids: list[tuple[str, str, Callable[..., Any]]],
+                cache: _Cache) -> tuple[list[dict[str, Any]], dict[str, list[list[float]]]]:
     results: list[dict[str, Any]] = []
     values: dict[str, list[list[float]]] = {name: [] for name, _, _ in scorer_ids}
     for row in rows:
@@ -187,7 +248,10 @@ def evaluate(
             scores = {}
             for name, sid, fn in scorer_ids:
                 key = _key("score", sid, inputs, outputs, row.get("expectations"), k)
+                before = cache.hits
                 scores[name] = cache.get_or(key, functools.partial(_call_scorer, fn, row, outputs))
+                if cache.hits > before and "usage" in scores[name]:  # a judge's answer reused: nothing spent now
+                    scores[name] = {**scores[name], "cached": True}
                 number = _number(scores[name]["value"])
                 if number is not None:
                     per_scorer[name].append(number)
@@ -196,21 +260,4 @@ def evaluate(
         for name, got in per_scorer.items():
             if got:
                 values[name].append(got)
-    metrics: dict[str, float] = {}
-    for name, per_row in values.items():
-        if per_row:
-            metrics[f"{name}/mean"] = statistics.fmean(v for row_values in per_row for v in row_values)
-            metrics[f"{name}/variance"] = statistics.fmean(
-                statistics.pvariance(row_values) for row_values in per_row)
-    client = fluent.get_client()
-    run = client.create_run(fluent.default_experiment_id(), run_name=run_name or "evaluation",
-                            tags={"mlflow.runType": "evaluation"})
-    run_id = run.info.run_id
-    now = int(time.time() * 1000)
-    params = {"repeats": str(repeats), "rows": str(len(rows)), "scorers": ",".join(n for n, _, _ in scorer_ids),
-              **({"dataset_id": data} if isinstance(data, str) else {})}
-    client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
-                     params=[Param(k, v[:6000]) for k, v in params.items()])
-    client.log_dict(run_id, {"rows": results}, "eval_results.json")
-    client.set_terminated(run_id)
-    return EvaluationResult(run_id, metrics, results, computed=cache.misses, cached=cache.hits)
+    return results, values

@@ -22,6 +22,7 @@ from ..entities.traces import Span, TraceInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 _current: contextvars.ContextVar[LiveSpan | None] = contextvars.ContextVar("modelyard_span", default=None)
+_linked_run: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelyard_trace_run", default=None)
 _last_trace_id: str | None = None
 PREVIEW_CHARS = 1000
 BATCH_TRACES = 200  # traces sent together at most (one span request, then their infos)
@@ -93,8 +94,9 @@ def start_span(name: str, span_type: str = "UNKNOWN", attributes: dict[str, Any]
     if parent is None:
         run = fluent.active_run()
         trace = _LiveTrace(fluent.get_client(), fluent.default_experiment_id())
-        if run is not None:
-            trace.metadata["mlflow.sourceRun"] = run.info.run_id
+        run_id = _linked_run.get() or (run.info.run_id if run is not None else None)
+        if run_id is not None:
+            trace.metadata["mlflow.sourceRun"] = run_id
     else:
         trace = parent._trace
     span = LiveSpan(trace, name, span_type, parent)
@@ -112,6 +114,16 @@ def start_span(name: str, span_type: str = "UNKNOWN", attributes: dict[str, Any]
         trace.spans.append(span._end(error))
         if parent is None:
             _send(trace, trace.spans[-1])
+
+
+@contextlib.contextmanager
+def traces_linked_to(run_id: str) -> Iterator[None]:
+    """Traces started in the block belong to run ``run_id`` (as if it were the active run): an evaluation's judges."""
+    token = _linked_run.set(run_id)
+    try:
+        yield
+    finally:
+        _linked_run.reset(token)
 
 
 def trace(func: F | None = None, *, name: str | None = None, span_type: str = "UNKNOWN") -> Any:

@@ -25,9 +25,11 @@ class _Judge(BaseHTTPRequestHandler):
         example = json.loads(body["messages"][-1]["content"].split("Example: ", 1)[1])
         ok = str(example["expectations"]["answer"]).lower() in str(example["outputs"]).lower()
         content = json.dumps({"score": "yes" if ok else "no", "rationale": "contains it" if ok else "missing"})
-        answer = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
+        answer = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"] + "-2026",
                              "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                          "finish_reason": "stop"}]}).encode()
+                                          "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050,
+                                       "prompt_tokens_details": {"cached_tokens": 400}}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -93,8 +95,10 @@ def test_scorers_judge_cache_repeats_and_run(embedded, judge_url):
 
     again = my.tracing.evaluate(DATA, [exact, length, judge], predict_fn=answer, repeats=2)
     assert len(predictions) == 4 and len(_Judge.calls) == 4  # nothing computed again
-    assert (again.computed, again.metrics, [r["scores"] for r in again.rows]) == (
-        0, first.metrics, [r["scores"] for r in first.rows])
+    assert (again.computed, again.metrics, [r["scores"]["contains"]["value"] for r in again.rows]) == (
+        0, first.metrics, [r["scores"]["contains"]["value"] for r in first.rows])
+    assert all(r["scores"]["contains"]["cached"] for r in again.rows)
+    assert again.usage["traces"] == 0  # a rerun asked the judge nothing, so it cost nothing
 
     client = my.Client()
     run = client.get_run(again.run_id)
@@ -123,3 +127,63 @@ def test_on_a_stored_dataset_and_bad_input(embedded):
         my.tracing.evaluate([{"question": "x"}], [len], predict_fn=str)
     with pytest.raises(my.ModelyardError, match="predict_fn"):
         my.tracing.evaluate(DATA, [len])
+
+
+def test_judges_record_their_tokens_and_cost_on_the_evaluation(embedded, judge_url):
+    my.set_experiment("evals-cost")
+    client = my.Client()
+    client.set_llm_price("tiny-judge*", 2.0, 10.0, cached_input_per_million=0.5)
+    judge = my.tracing.make_judge("contains", "Does the output contain the expected answer? yes or no.",
+                                  model="tiny-judge", base_url=judge_url)
+    result = my.tracing.evaluate(DATA, [judge], predict_fn=lambda question: "30 days", use_cache=False)
+    # Two questions to the judge, each 1000 input tokens (400 cached) and 50 output tokens.
+    usage = result.usage
+    assert (usage["traces"], usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]) == (
+        2, 2000, 800, 100)
+    assert usage["cost"] == pytest.approx(2 * (600 * 2.0 + 400 * 0.5 + 50 * 10.0) / 1e6)
+    assert [m["model"] for m in usage["models"]] == ["tiny-judge-2026"]
+    assert client.run_usage(result.run_id)["cost"] == pytest.approx(usage["cost"])  # the run's roll-up counts them
+    row = result.rows[0]["scores"]["contains"]
+    assert row["usage"] == {"model": "tiny-judge-2026", "input_tokens": 1000, "output_tokens": 50,
+                            "cached_input_tokens": 400}
+    info, spans = client.get_trace(row["trace_id"])
+    assert info.metadata["mlflow.sourceRun"] == result.run_id and spans[0]["name"] == "judge/contains"
+    assert client.trace_usage(row["trace_id"])["input_tokens"] == 1000
+
+
+def test_evaluate_links_the_prompt_versions_it_evaluated(embedded):
+    my.set_experiment("evals-prompt")
+    v1 = my.register_prompt("qa-eval", "Answer {{question}}")
+    result = my.tracing.evaluate(DATA, [lambda outputs: True], predict_fn=lambda question: "x", use_cache=False,
+                                 prompts=[v1, "prompts:/qa-eval/1"])
+    tag = my.Client().get_run(result.run_id).data.tags["mlflow.linkedPrompts"]
+    assert json.loads(tag) == [{"name": "qa-eval", "version": "1"}]
+    with pytest.raises(my.ModelyardError, match="prompts: 'qa-eval' is not a prompt version"):
+        my.tracing.evaluate(DATA, [len], predict_fn=str, prompts=["qa-eval"])
+
+
+def test_token_usage_of_an_answer():
+    from modelyard.tracing.judges import token_usage
+
+    assert token_usage({"model": "m-1", "usage": {"prompt_tokens": 7, "completion_tokens": 2}}, "m") == {
+        "model": "m-1", "input_tokens": 7, "output_tokens": 2, "cached_input_tokens": 0}
+    assert token_usage({"usage": {"prompt_tokens": -1, "completion_tokens": "x",
+                                  "prompt_tokens_details": {"cached_tokens": 3}}}, "m") == {
+        "model": "m", "input_tokens": 0, "output_tokens": 0, "cached_input_tokens": 3}
+    assert token_usage({"choices": []}, "m") is None  # an endpoint that reports no usage: nothing recorded
+
+
+def test_a_traced_predict_function_belongs_to_the_evaluation_run(embedded):
+    my.set_experiment("evals-traced")
+
+    @my.trace(span_type="LLM")
+    def answer(question: str) -> str:
+        return "30 days"
+
+    result = my.tracing.evaluate(DATA, [lambda outputs: True], predict_fn=answer, use_cache=False)
+    assert result.usage["traces"] == 2  # one trace per row, linked to the run (no tokens: they cost nothing)
+    with my.start_span("after") as span:  # outside the evaluation: no longer linked to its run
+        pass
+    my.tracing.flush()
+    info, _ = my.Client().get_trace(span.trace_id)
+    assert "mlflow.sourceRun" not in info.metadata

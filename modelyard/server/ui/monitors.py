@@ -8,12 +8,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ...errors import ResourceDoesNotExist
+from ...service.trace_alerts import METRICS as TRACE_METRICS
 from ..auth import readable
 from .render import render, service
 
 HISTORY = 50
 SHOWN = ("share_drifted", "dataset_drift", "quality_failed", "prediction_rate", "accuracy", "f1", "jaccard", "mae",
-         "rmse", "rows", "labelled")
+         "rmse", "rows", "labelled", *TRACE_METRICS)
 
 
 def monitors_page(request: Request) -> Response:
