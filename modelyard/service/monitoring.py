@@ -228,7 +228,7 @@ class MonitoringService:
         alerts = self._check_rules(m, metrics, now)
         result = MonitorResult(0, m.name, version, now, start, now, len(preds), len(pairs), _clean(metrics), report)
         next_run = None if m.interval_s is None else now + m.interval_s * 1000
-        result.id, stored = self.store.monitoring.record_result(result, alerts, next_run)
+        result.id, stored = self.store.monitoring.record_result(result, alerts, next_run, _alert_event)
         triggers = {r["name"]: r.get("trigger") for r in m.spec.get("rules", [])}
         for a in stored:
             log.warning("monitor %s: alert %s: %s", m.name, a.rule, a.message)
@@ -348,6 +348,11 @@ class MonitoringService:
 
     def acknowledge_alert(self, alert_id: str, who: str | None = None) -> Alert:
         return self.store.monitoring.acknowledge(_id(alert_id, "alert_id"), who, self.clock())
+
+
+def _alert_event(alert: Alert) -> dict[str, Any]:
+    """The ``monitor_alert.fired`` webhook payload of a stored alert (its REST shape)."""
+    return alert.to_dict()
 
 
 def _check_rule(rule: Any, i: int) -> dict[str, Any]:
