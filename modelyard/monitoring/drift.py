@@ -192,7 +192,7 @@ def _column(name: str, ref: _Ref, col: np.ndarray, method: str | None, alpha: fl
 def _to_float(col: np.ndarray) -> np.ndarray:
     import pandas as pd
 
-    return pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    return np.asarray(pd.to_numeric(pd.Series(col, dtype=object), errors="coerce"), dtype=np.float64)
 
 
 def _value_counts(values: np.ndarray) -> dict[str, int]:

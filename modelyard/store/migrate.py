@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 
-HEAD = "0019"
+HEAD = "0021"
 _HERE = os.path.join(os.path.dirname(__file__), "migrations")
 
 

@@ -61,7 +61,10 @@ class MonitoringStore:
         with self.db.read() as conn:
             text = conn.execute(select(t.c.profile).where(t.c.model_name == model_name,
                                                           t.c.model_version == version)).scalar()
-        return None if text is None else json.loads(text)  # type: ignore[no-any-return]
+        if text is None:
+            return None
+        found: dict[str, Any] = json.loads(text)
+        return found
 
     def delete_reference(self, model_name: str, version: str) -> bool:
         t = s.monitoring_references
@@ -136,7 +139,8 @@ class MonitoringStore:
 
     def next_due_ms(self) -> int | None:
         with self.db.read() as conn:
-            return conn.execute(select(func.min(s.monitors.c.next_run_ms))).scalar()  # type: ignore[no-any-return]
+            due: int | None = conn.execute(select(func.min(s.monitors.c.next_run_ms))).scalar()
+        return due
 
     # ---- results and alerts ---------------------------------------------------
 
