@@ -470,9 +470,13 @@ def _frame(inputs: list[Any]) -> dict[str, list[Any]]:
         else:
             blocks.append((names, list(rows)))
 
+    last_columns: Any = None
+    last_names: tuple[str, ...] = ()
     for item in inputs:
         if isinstance(item, dict) and "columns" in item and "data" in item and isinstance(item["data"], list):
-            add(tuple(str(c) for c in item["columns"]), item["data"])
+            if item["columns"] != last_columns:  # the usual case: every request has the same columns
+                last_columns, last_names = item["columns"], tuple(str(c) for c in item["columns"])
+            add(last_names, item["data"])
         elif isinstance(item, dict) and item and all(isinstance(v, list) for v in item.values()):
             add(tuple(str(k) for k in item), [list(r) for r in zip(*item.values(), strict=False)])
         elif isinstance(item, list) and item and all(isinstance(r, dict) for r in item):
@@ -485,7 +489,13 @@ def _frame(inputs: list[Any]) -> dict[str, list[Any]]:
     cols: dict[str, list[Any]] = {n: [None] * total for n in names}
     start = 0
     for block_names, rows in blocks:
-        for j, name in enumerate(block_names):
-            cols[name][start : start + len(rows)] = [r[j] if isinstance(r, list) and j < len(r) else None for r in rows]
+        width = len(block_names)
+        if all(type(r) is list and len(r) == width for r in rows):  # full rows: transposed by zip, in C
+            for name, values in zip(block_names, zip(*rows, strict=True) if rows else [()] * width, strict=True):
+                cols[name][start : start + len(rows)] = values
+        else:
+            for j, name in enumerate(block_names):
+                cols[name][start : start + len(rows)] = [r[j] if isinstance(r, list) and j < len(r) else None
+                                                         for r in rows]
         start += len(rows)
     return cols

