@@ -1,17 +1,21 @@
-"""Drift benchmark: modelyard against Evidently 0.7 (and NannyML if given), with the numpy/scipy lower bound.
+"""Drift benchmark: modelyard against Evidently 0.7 and NannyML 0.13, with the numpy/scipy lower bound.
 
     python -m benchmarks.monitoring                      # 100k rows, 20 numeric + 5 categorical columns
     python -m benchmarks.monitoring --rows 100000,1000000
-    python -m benchmarks.monitoring --evidently-python /path/to/venv/bin/python
+    python -m benchmarks.monitoring --evidently-python /path/to/venv/bin/python --nannyml-python /path/bin/python
 
 Reference and current data are written once as Parquet; every tool runs in a
 fresh process of its own (its peak memory is that process's ``ru_maxrss``,
 loading included) and times only its computation, data already in memory.
 Evidently runs from ``benchmarks/.venvs/evidently`` (``evidently==0.7.23``,
 ``pandas<3``: created on first use) or ``--evidently-python``; it is skipped
-with a message when neither can be had. Rows:
+with a message when neither can be had. NannyML likewise from
+``benchmarks/.venvs/nannyml`` (``nannyml==0.13.1`` with ``statsmodels==0.15.0``,
+which it imports but does not declare) or ``--nannyml-python``. Rows:
 
 - ``evidently``: ``Report([DataDriftPreset()]).run(current, reference)``;
+- ``nannyml``: ``UnivariateDriftCalculator`` (KS, Jensen-Shannon, Wasserstein on numbers; chi-square and
+  Jensen-Shannon on categories) fitted on the reference, calculated on the current data as one chunk;
 - ``modelyard``: ``drift_report(reference_df, current_df)`` (raw reference: exact statistics);
 - ``modelyard-profile``: ``drift_report(profile, current_df)`` against a stored profile
   (the profile's own build time is printed apart);
@@ -62,6 +66,24 @@ def _worker(tool: str, folder: str) -> dict[str, float]:
         c = Dataset.from_pandas(cur, data_definition=definition)
         snapshot = Report([DataDriftPreset()]).run(current_data=c, reference_data=r)
         snapshot.dict()
+        out["seconds"], out["cpu_seconds"] = time.perf_counter() - t, time.process_time() - cpu
+    elif tool == "nannyml":
+        import warnings
+
+        import nannyml as nml
+
+        warnings.simplefilter("ignore")  # "the resulting number of chunks is too low": one chunk is the point
+
+        num = [c for c in ref.columns if c.startswith("x")]
+        cat = [c for c in ref.columns if c.startswith("c")]
+        t, cpu = time.perf_counter(), time.process_time()
+        calc = nml.UnivariateDriftCalculator(
+            column_names=num + cat, treat_as_categorical=cat, chunk_number=1,
+            continuous_methods=["kolmogorov_smirnov", "jensen_shannon", "wasserstein"],
+            categorical_methods=["chi2", "jensen_shannon"])
+        calc.fit(ref)
+        result = calc.calculate(cur)
+        result.to_df()
         out["seconds"], out["cpu_seconds"] = time.perf_counter() - t, time.process_time() - cpu
     elif tool == "modelyard":
         import scipy.special  # noqa: F401  (imported before the clock starts, as the others)
@@ -215,11 +237,23 @@ def _evidently_python(given: str | None) -> str | None:
         return None
 
 
+def _nannyml_python(given: str | None) -> str | None:
+    if given:
+        return given
+    try:
+        from benchmarks.tracking.servers import Unavailable, ensure_venv
+
+        return str(ensure_venv("nannyml", ["nannyml==0.13.1", "statsmodels==0.15.0"]) / "bin" / "python")
+    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
+        print(f"  NannyML not run: {exc}", flush=True)
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default="100000", help="Comma-separated row counts (each for reference and current).")
     parser.add_argument("--evidently-python", default=None, help="A Python with evidently 0.7 installed.")
-    parser.add_argument("--nannyml-python", default=None, help="A Python with nannyml installed (not run without).")
+    parser.add_argument("--nannyml-python", default=None, help="A Python with nannyml 0.13 installed.")
     parser.add_argument("--skip", default="", help="Comma-separated tools to skip (evidently, window, ...).")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
@@ -229,8 +263,7 @@ def main() -> None:
         return
     skip = set(filter(None, args.skip.split(",")))
     evidently = None if "evidently" in skip else _evidently_python(args.evidently_python)
-    if args.nannyml_python is None:
-        print("  NannyML not run (give --nannyml-python)", flush=True)
+    nannyml = None if "nannyml" in skip else _nannyml_python(args.nannyml_python)
     for rows in (int(r) for r in args.rows.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -240,6 +273,8 @@ def main() -> None:
                      ("modelyard-profile", sys.executable)]
             if evidently:
                 tools.append(("evidently", evidently))
+            if nannyml:
+                tools.append(("nannyml", nannyml))
             for tool, python in tools:
                 if tool not in skip:
                     results[tool] = _run(python, tool, folder)

@@ -216,6 +216,10 @@ class Settings:
     monitoring_min_reference_rows: int = _setting(
         100, "Fewest rows a reference profile may be built from; a smaller reference is refused naming this minimum."
     )
+    monitoring_text_embeddings: bool = _setting(
+        False, "Profile text columns with a sample of all-MiniLM-L6-v2 embeddings and test their drift on them"
+        " (MMD, permutation p-value); needs the monitoring-text extra."
+    )
 
     # ---- traces: privacy, storage (issue 18; service/trace_privacy.py, service/gc.py) ----
     trace_redact_patterns: str = _setting(

@@ -25,11 +25,15 @@ class InferenceRecord:
     outputs: Any
     label: Any = None
     label_timestamp_ms: int | None = None
+    # {"classes": [...], "data": [[p, ...] per row]}: kept when the served model has predict_proba
+    probabilities: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         if self.label_timestamp_ms is None:
             del out["label"], out["label_timestamp_ms"]
+        if self.probabilities is None:
+            del out["probabilities"]
         return out
 
     @classmethod
@@ -37,4 +41,5 @@ class InferenceRecord:
         return cls(
             str(d["request_id"]), str(d["model_name"]), str(d["model_version"]), int(d["timestamp_ms"]),
             float(d["latency_ms"]), d.get("inputs"), d.get("outputs"), d.get("label"), d.get("label_timestamp_ms"),
+            d.get("probabilities"),
         )

@@ -7,8 +7,15 @@ column                           reference ≤ 1,000 rows        larger referenc
 ==============================  ==========================  ==========================
 numeric, 6+ distinct values      ``ks`` (p < alpha)            ``wasserstein`` (> 0.1)
 numeric ≤ 5 values, categorical  ``chisquare`` (p < alpha)     ``jensenshannon`` (> 0.1)
-text                             the numeric default on the length in characters
+text                             the numeric default on the length in characters;
+                                 with embeddings (opt-in): ``mmd`` on them (p < alpha)
 ==============================  ==========================  ==========================
+
+Embedding drift (``mmd``, :mod:`~modelyard.monitoring.embeddings`) runs on a text
+column when its reference profile holds an embedding sample, or, with raw
+reference data, when ``embeddings=True`` (default: the setting
+``MODELYARD_MONITORING_TEXT_EMBEDDINGS``); the length test is then reported
+beside it under ``length``.
 
 Large samples make every test significant for differences nobody cares about;
 distances measure the size of the change instead. A distance threshold is
@@ -37,11 +44,19 @@ import numpy as np
 from ..errors import InvalidParameterValue
 from . import stats
 from .frames import Columns, as_columns
-from .profile import check_profile, column_map, infer_kind, profile_column, sorted_profile, tokenize
+from .profile import (
+    check_profile,
+    column_map,
+    embeddings_enabled,
+    infer_kind,
+    profile_column,
+    sorted_profile,
+    tokenize,
+)
 
 __all__ = ["DEFAULT_THRESHOLDS", "METHODS", "drift_report"]
 
-TESTS = ("ks", "chisquare")
+TESTS = ("ks", "chisquare", "mmd")
 DISTANCES = ("wasserstein", "psi", "jensenshannon")
 METHODS = TESTS + DISTANCES
 DEFAULT_THRESHOLDS = {"wasserstein": 0.1, "psi": 0.1, "jensenshannon": 0.1}
@@ -68,6 +83,7 @@ def drift_report(
     thresholds: dict[str, float] | None = None,
     kinds: dict[str, str] | None = None,
     columns: list[str] | None = None,
+    embeddings: bool | None = None,
 ) -> dict[str, Any]:
     """Compare ``current`` with ``reference`` column by column.
 
@@ -85,7 +101,7 @@ def drift_report(
         raise InvalidParameterValue(f"alpha: {alpha!r} is not a probability; give a number between 0 and 1 (0.05).")
     limits = {**DEFAULT_THRESHOLDS, **check_thresholds(thresholds or {})}
     cur = as_columns(current, "current")
-    refs = _reference_columns(reference, kinds or {})
+    refs = _reference_columns(reference, kinds or {}, embeddings)
     names = [n for n in refs if n in cur] if columns is None else list(columns)
     for name in names:
         if name not in refs or name not in cur:
@@ -133,7 +149,7 @@ def _check_methods(methods: dict[str, str], names: list[str]) -> dict[str, str]:
     return methods
 
 
-def _reference_columns(reference: Any, kinds: dict[str, str]) -> dict[str, _Ref]:
+def _reference_columns(reference: Any, kinds: dict[str, str], embeddings: bool | None) -> dict[str, _Ref]:
     if isinstance(reference, dict) and reference.get("format") == 1 and "columns" in reference:
         return {name: _Ref(c, None) for name, c in column_map(check_profile(reference)).items()}
     cols: Columns = as_columns(reference, "reference")
@@ -145,7 +161,7 @@ def _reference_columns(reference: Any, kinds: dict[str, str]) -> dict[str, _Ref]
             out[name] = _Ref({"name": name, "kind": kind, **sorted_profile(finite, len(col))}, raw=finite)
         elif kind == "text":
             values = col.astype(str) if col.dtype.kind == "f" else col
-            out[name] = _Ref(profile_column(name, values, kind), raw=values)
+            out[name] = _Ref(profile_column(name, values, kind, embeddings_enabled(embeddings)), raw=values)
         else:
             counts = _value_counts(col.astype(str) if col.dtype.kind == "f" else col)
             present = sum(counts.values())
@@ -157,6 +173,8 @@ def _reference_columns(reference: Any, kinds: dict[str, str]) -> dict[str, _Ref]
 def _column(name: str, ref: _Ref, col: np.ndarray, method: str | None, alpha: float, m: int,
             limits: dict[str, float]) -> dict[str, Any]:
     kind = ref.prof["kind"]
+    if method == "mmd" and kind != "text":
+        raise InvalidParameterValue(f"methods[{name!r}]: mmd (embedding drift) is for text columns; {name!r} is {kind}.")
     sketch = ref.raw is None and ref.counts is None
     if kind == "numeric":
         if col.dtype.kind != "f":
@@ -176,7 +194,12 @@ def _column(name: str, ref: _Ref, col: np.ndarray, method: str | None, alpha: fl
         texts = [v for v in (col.astype(str) if col.dtype.kind == "f" else col) if v is not None]
         cur = np.sort(np.fromiter((len(t) for t in texts), dtype=np.float64, count=len(texts)))
         raw = None if ref.raw is None else np.sort(np.fromiter((len(t) for t in ref.raw if t is not None), dtype=np.float64))
-        res = _numeric(_Ref(length, raw), cur, method, alpha, m, limits)
+        if method == "mmd" or (method is None and "embedding" in ref.prof):
+            res = _embedding(name, ref.prof, texts, alpha, m)
+            res["length"] = {k: v for k, v in _numeric(_Ref(length, raw), cur, None, alpha, m, limits).items()
+                             if not k.startswith("_") and k != "histogram"}
+        else:
+            res = _numeric(_Ref(length, raw), cur, method, alpha, m, limits)
         res["oov_rate"] = _oov_rate(ref.prof, texts)
         res["reference_oov_rate"] = ref.prof["other_tokens"] / max(ref.prof["token_total"], 1)
     else:
@@ -189,10 +212,29 @@ def _column(name: str, ref: _Ref, col: np.ndarray, method: str | None, alpha: fl
     return {"column": name, "kind": kind, **res, "from_sketch": sketch, "current_missing": int(len(col) - present)}
 
 
+def _embedding(name: str, prof: dict[str, Any], texts: list[str], alpha: float, m: int) -> dict[str, Any]:
+    """Embedding drift of a text column: MMD² of the reference's embedding sample against the current texts'."""
+    from . import embeddings
+
+    if "embedding" not in prof:
+        raise InvalidParameterValue(
+            f"methods[{name!r}]: mmd needs the reference's embeddings; profile it with embeddings=True"
+            " (or MODELYARD_MONITORING_TEXT_EMBEDDINGS=true).")
+    ref = embeddings.decode(prof["embedding"], f"profile column {name!r}.embedding")
+    base = {"method": "mmd", "reference_rows": int(prof["count"] - prof["missing"]), "current_rows": len(texts),
+            "_present": len(texts), "embedding_sample": [len(ref), min(len(texts), embeddings.SAMPLE)]}
+    if len(texts) < 2:
+        return {**base, "statistic": None, "p_value": None, "threshold": None, "drift": False, "_dataset": False,
+                "note": "no values to compare"}
+    stat, p = embeddings.mmd_test(ref, embeddings.current_sample(texts))
+    return {**base, "statistic": _round(stat), "p_value": p, "threshold": alpha, "drift": p < alpha,
+            "_dataset": p < alpha / m}
+
+
 def _to_float(col: np.ndarray) -> np.ndarray:
     import pandas as pd
 
-    return cast("np.ndarray", pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy(dtype=np.float64))
+    return np.asarray(pd.to_numeric(pd.Series(col, dtype=object), errors="coerce"), dtype=np.float64)
 
 
 def _value_counts(values: np.ndarray) -> dict[str, int]:

@@ -40,7 +40,7 @@ def as_columns(data: Any, what: str = "data") -> Columns:
     if isinstance(data, (str, Path)):
         data = read_table(data)
     if hasattr(data, "columns") and hasattr(data, "dtypes"):  # a pandas DataFrame
-        return {str(name): _column(data[name].to_numpy(), what, str(name)) for name in data.columns}
+        return {str(name): _series(data[name], what, str(name)) for name in data.columns}
     if isinstance(data, Mapping):
         out: Columns = {}
         lengths = set()
@@ -89,17 +89,42 @@ def _column(values: np.ndarray, what: str, name: str) -> np.ndarray:
     return _strings(values)
 
 
-def _strings(values: np.ndarray) -> np.ndarray:
+def _series(series: Any, what: str, name: str) -> np.ndarray:
+    """One DataFrame column. Strings and categories (pandas' ``str``, Arrow or ``category`` dtypes) are
+    factorized where they lie, never turned into one Python string per row first."""
     import pandas as pd
 
-    series = pd.Series(values, dtype=object, copy=False)
-    missing = series.isna().to_numpy()
-    if values.dtype.kind == "O" and all(isinstance(v, str) for v in values[:100]):
-        out = values.copy()  # already strings (the usual case): no per-value conversion
-    else:
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        return _column(series.to_numpy(), what, name)
+    if pd.api.types.is_bool_dtype(dtype):
+        return _strings(series)
+    if pd.api.types.is_numeric_dtype(dtype):  # nullable Int64, Float64, Arrow numbers
+        return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan))
+    return _strings(series)
+
+
+def _strings(values: Any) -> np.ndarray:
+    """An ``object`` array of strings, ``None`` where missing: each distinct value made a string once.
+
+    ``pd.factorize`` hashes the values (Arrow-backed strings without leaving
+    Arrow); the result shares one string object per distinct value, so a
+    million rows of a few categories cost a million pointers, not a million strings.
+    """
+    import pandas as pd
+
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)  # missing (None, NaN, NA) -> -1
+    except TypeError:  # unhashable cells (lists): each one's text
+        series = pd.Series(values, dtype=object, copy=False)
+        missing = series.isna().to_numpy()
         out = series.astype(str).to_numpy(dtype=object)
-    out[missing] = None
-    return out
+        out[missing] = None
+        return out  # type: ignore[no-any-return]
+    labels = np.empty(len(uniques) + 1, dtype=object)
+    labels[:-1] = [u if isinstance(u, str) else str(u) for u in uniques]
+    labels[-1] = None
+    return labels[codes]  # type: ignore[no-any-return]  # code -1 picks the None at the end
 
 
 def is_numeric(col: np.ndarray) -> bool:

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import InvalidParameterValue
 
-__all__ = ["TASKS", "estimate_performance", "performance", "rows_from_records"]
+__all__ = ["TASKS", "estimate_from_probabilities", "estimate_performance", "performance", "probabilities_from_records",
+           "rows_from_records"]
 
 TASKS = ("classification", "multilabel", "regression")
 
@@ -163,6 +164,13 @@ def estimate_performance(proba: Sequence[float], threshold: float = 0.5) -> dict
             "estimated": True}
 
 
+def _output_rows(rec: Any) -> list[Any]:
+    out = rec.outputs
+    if isinstance(out, dict):
+        out = out.get("predictions", out.get("outputs", out))
+    return out if isinstance(out, list) else [out]
+
+
 def rows_from_records(records: Sequence[Any], task: str) -> tuple[list[Any], list[Any], list[Any]]:
     """(inputs, predictions, labels) per row from request-log records (``.inputs``, ``.outputs``, ``.label``).
 
@@ -174,10 +182,7 @@ def rows_from_records(records: Sequence[Any], task: str) -> tuple[list[Any], lis
     labels: list[Any] = []
     inputs: list[Any] = []
     for rec in records:
-        out = rec.outputs
-        if isinstance(out, dict):
-            out = out.get("predictions", out.get("outputs", out))
-        rows = out if isinstance(out, list) else [out]
+        rows = _output_rows(rec)
         label = rec.label
         if isinstance(label, list) and len(label) == len(rows) and (task != "multilabel" or
                                                                    all(isinstance(x, list) for x in label)):
@@ -190,3 +195,45 @@ def rows_from_records(records: Sequence[Any], task: str) -> tuple[list[Any], lis
         labels.extend(labs)
         inputs.append(rec.inputs)
     return inputs, preds, labels
+
+
+def probabilities_from_records(records: Sequence[Any]) -> tuple[list[Any] | None, list[list[float] | None]]:
+    """(the classes, each row's class probabilities or None), rows aligned with :func:`rows_from_records`.
+
+    A request's ``probabilities`` is ``{"classes", "data"}`` as the serving
+    request log writes it; rows of a request without them, or with other
+    classes than the first request that had them, are None.
+    """
+    classes: list[Any] | None = None
+    out: list[list[float] | None] = []
+    for rec in records:
+        n = len(_output_rows(rec))
+        probs = getattr(rec, "probabilities", None)
+        if not isinstance(probs, dict):
+            out.extend([None] * n)
+            continue
+        data = probs.get("data")
+        if isinstance(data, list) and len(data) == n and isinstance(probs.get("classes"), list):
+            if classes is None:
+                classes = probs["classes"]
+            if probs["classes"] == classes:
+                out.extend(data)
+                continue
+        out.extend([None] * n)
+    return classes, out
+
+
+def estimate_from_probabilities(classes: Sequence[Any], rows: Sequence[Sequence[float]]) -> dict[str, Any]:
+    """Confidence-based performance estimate from each row's class probabilities (predicted class: the most probable).
+
+    Two classes: :func:`estimate_performance` of the second class's probability
+    (scikit-learn's positive class), so expected accuracy, precision, recall and
+    F1. More classes: the expected accuracy, the mean probability of the
+    predicted class.
+    """
+    p = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(classes))
+    if len(classes) == 2:
+        return {**estimate_performance(p[:, 1].tolist()), "positive": classes[1]}
+    if not len(p):
+        return {"rows": 0, "accuracy": None, "estimated": True}
+    return {"rows": len(p), "accuracy": float(p.max(axis=1).mean()), "estimated": True}

@@ -10,7 +10,9 @@ Per column, by kind:
 - ``categorical``: the counts of the ``MAX_CATEGORIES`` most frequent values and
   one ``other`` count for the rest;
 - ``text``: numeric profiles of the length in characters and in tokens, and the
-  counts of the ``MAX_VOCABULARY`` most frequent lower-cased tokens.
+  counts of the ``MAX_VOCABULARY`` most frequent lower-cased tokens; with
+  ``embeddings`` (opt-in), an ``embedding`` sample of its texts
+  (:mod:`modelyard.monitoring.embeddings`).
 
 A profile is a plain JSON-able dict (``format`` 1) stored with the model version.
 """
@@ -26,7 +28,8 @@ from ..errors import InvalidParameterValue
 from .frames import Columns, as_columns
 
 __all__ = [
-    "MAX_CATEGORIES", "MAX_EXACT_VALUES", "MAX_VOCABULARY", "MIN_REFERENCE_ROWS", "QUANTILES", "infer_kind",
+    "MAX_CATEGORIES", "MAX_EXACT_VALUES", "MAX_VOCABULARY", "MIN_REFERENCE_ROWS", "QUANTILES", "embeddings_enabled",
+    "infer_kind",
     "profile", "profile_column", "sorted_profile", "tokenize",
 ]
 
@@ -61,11 +64,14 @@ def profile(
     kinds: dict[str, str] | None = None,
     min_rows: int = MIN_REFERENCE_ROWS,
     columns: Columns | None = None,
+    embeddings: bool | None = None,
 ) -> dict[str, Any]:
     """The reference profile of ``data`` (DataFrame, mapping of columns or CSV/Parquet path).
 
     ``kinds`` overrides the inferred kind of named columns (``numeric``,
     ``categorical``, ``text``). Refuses fewer than ``min_rows`` rows.
+    ``embeddings`` keeps a sample of each text column's sentence embeddings
+    for embedding drift (default: the setting ``MODELYARD_MONITORING_TEXT_EMBEDDINGS``).
 
     >>> p = profile({"age": list(range(200)), "plan": ["a", "b"] * 100})
     >>> [c["kind"] for c in p["columns"]]
@@ -81,12 +87,13 @@ def profile(
             " (not just the input example)."
         )
     kinds = _check_kinds(kinds or {}, cols)
+    embed = embeddings_enabled(embeddings)
     return {
         "format": 1,
         "rows": rows,
         "quantiles": QUANTILES,
         "duplicate_rate": duplicate_rate(cols),
-        "columns": [profile_column(name, col, kinds.get(name) or infer_kind(col)) for name, col in cols.items()],
+        "columns": [profile_column(name, col, kinds.get(name) or infer_kind(col), embed) for name, col in cols.items()],
     }
 
 
@@ -101,12 +108,26 @@ def _check_kinds(kinds: dict[str, str], cols: Columns) -> dict[str, str]:
     return kinds
 
 
-def profile_column(name: str, col: np.ndarray, kind: str) -> dict[str, Any]:
+def embeddings_enabled(embeddings: bool | None) -> bool:
+    """``embeddings`` if given, else the setting ``MODELYARD_MONITORING_TEXT_EMBEDDINGS``."""
+    if embeddings is not None:
+        return bool(embeddings)
+    from ..settings import Settings
+
+    return bool(Settings.from_env().monitoring_text_embeddings)
+
+
+def profile_column(name: str, col: np.ndarray, kind: str, embeddings: bool = False) -> dict[str, Any]:
     if kind == "numeric":
         return {"name": name, "kind": kind, **numeric_profile(col)}
     values = col.astype(str) if col.dtype.kind == "f" else col
     if kind == "text":
-        return {"name": name, "kind": kind, **text_profile(values)}
+        out = {"name": name, "kind": kind, **text_profile(values)}
+        if embeddings:
+            from .embeddings import reference_sample
+
+            out["embedding"] = reference_sample([v for v in values if v is not None])
+        return out
     return {"name": name, "kind": kind, **categorical_profile(values)}
 
 
@@ -253,4 +274,8 @@ def check_profile(prof: Any) -> dict[str, Any]:
                                             " and other_tokens.")
             _check_numeric(c["length"], f"{where}.length")
             _check_numeric(c["tokens"], f"{where}.tokens")
+            if "embedding" in c:
+                from .embeddings import decode
+
+                decode(c["embedding"], f"{where}.embedding")
     return prof

@@ -71,16 +71,32 @@ def chi2_isf(p: float, dof: int) -> float:
     return float(_special().chdtri(dof, p))
 
 
+def _merged(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(both samples merged in order, the reference's CDF and the current's after each merged value but the last).
+
+    The two sorted runs are merged by a stable argsort (Timsort: linear on two
+    runs), and each CDF is a running count of whose value came next: no
+    searching. Within a run of equal values only the last position's CDFs are
+    the true ones; callers weigh by the gap to the next value (zero inside a
+    tie) or look at tie ends only.
+    """
+    n, m = len(ref_sorted), len(cur_sorted)
+    both = np.concatenate((ref_sorted, cur_sorted))
+    order = np.argsort(both, kind="stable")
+    merged = both[order]
+    from_ref = np.cumsum(order[:-1] < n)
+    return merged, from_ref / n, (np.arange(1, n + m) - from_ref) / m
+
+
 def ks_2samp(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[float, float]:
     """(D, p) of two sorted samples without missing values."""
     n, m = len(ref_sorted), len(cur_sorted)
     if n * m / (n + m) < EXACT_KS_MAX and n * m < 5_000_000:
         res = _scipy_stats().ks_2samp(ref_sorted, cur_sorted)
         return float(res.statistic), float(res.pvalue)
-    both = np.concatenate((ref_sorted, cur_sorted))
-    cdf_ref = np.searchsorted(ref_sorted, both, side="right") / n
-    cdf_cur = np.searchsorted(cur_sorted, both, side="right") / m
-    d = float(np.max(np.abs(cdf_ref - cdf_cur)))
+    merged, cdf_ref, cdf_cur = _merged(ref_sorted, cur_sorted)
+    ends = merged[1:] != merged[:-1]  # the last of each run of equal values (the very last: both CDFs are 1)
+    d = float(np.max(np.abs(cdf_ref - cdf_cur)[ends], initial=0.0))
     return d, ks_pvalue(d, n, m)
 
 
@@ -115,11 +131,8 @@ def ks_from_quantiles(quantiles: np.ndarray, n_ref: int, cur_sorted: np.ndarray)
 
 def wasserstein_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
     """Wasserstein-1 distance of two sorted samples (the area between their CDFs)."""
-    both = np.sort(np.concatenate((ref_sorted, cur_sorted)))
-    deltas = np.diff(both)
-    cdf_ref = np.searchsorted(ref_sorted, both[:-1], side="right") / len(ref_sorted)
-    cdf_cur = np.searchsorted(cur_sorted, both[:-1], side="right") / len(cur_sorted)
-    return float(np.sum(np.abs(cdf_ref - cdf_cur) * deltas))
+    merged, cdf_ref, cdf_cur = _merged(ref_sorted, cur_sorted)
+    return float(np.sum(np.abs(cdf_ref - cdf_cur) * np.diff(merged)))
 
 
 def wasserstein_from_quantiles(quantiles: np.ndarray, cur_sorted: np.ndarray) -> float:

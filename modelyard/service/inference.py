@@ -61,8 +61,11 @@ class InferenceService:
             latency = row.get("latency_ms", 0.0)
             if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not 0 <= latency <= 1e300:
                 raise InvalidParameterValue(invalid_value(f"{where}.latency_ms", latency, "expected a number >= 0."))
+            probs = row.get("probabilities")
             out.append(RequestRow(request_id, name, version, ts, float(latency),
-                                  _json(row.get("inputs"), f"{where}.inputs"), _json(row.get("outputs"), f"{where}.outputs")))
+                                  _json(row.get("inputs"), f"{where}.inputs"), _json(row.get("outputs"), f"{where}.outputs"),
+                                  None if probs is None else _json(_probabilities(probs, f"{where}.probabilities"),
+                                                                   f"{where}.probabilities")))
         self.store.inference.log_requests(out)
         return len(out)
 
@@ -101,7 +104,8 @@ class InferenceService:
         found = self.store.inference.search(model_name, model_version, start_time_ms, end_time_ms, max_results, offset)
         return [
             InferenceRecord(*r.request[:5], _decode(r.request.inputs), _decode(r.request.outputs),
-                            None if r.label is None else _decode(r.label), r.label_timestamp_ms)
+                            None if r.label is None else _decode(r.label), r.label_timestamp_ms,
+                            None if r.request.probabilities is None else _decode(r.request.probabilities))
             for r in found
         ]
 
@@ -120,16 +124,40 @@ def _text(value: Any, path: str, limit: int) -> str:
         raise InvalidParameterValue(missing_value(path))
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise InvalidParameterValue(invalid_value(path, value, "expected a string."))
-    value = str(value)
-    if len(value) > limit:
-        raise InvalidParameterValue(invalid_value(path, value[:80] + "…", f"longer than {limit} characters."))
-    return str(value)
+    text = str(value)
+    if len(text) > limit:
+        raise InvalidParameterValue(invalid_value(path, text[:80] + "…", f"longer than {limit} characters."))
+    return text
 
 
 def _int(value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterValue(invalid_value(path, value, "expected an integer."))
     return check_int64(value, path)
+
+
+MAX_CLASSES = 1000
+
+
+def _probabilities(value: Any, path: str) -> dict[str, Any]:
+    """``{"classes": [c1, ...], "data": [[p1, ...] per row]}``: every row as long as ``classes``, each p in [0, 1]."""
+    if not isinstance(value, dict) or set(value) != {"classes", "data"}:
+        raise InvalidParameterValue(invalid_value(path, str(value)[:80],
+                                                  'expected {"classes": [...], "data": [[p, ...] per row]}.'))
+    classes, data = value["classes"], value["data"]
+    if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES or \
+            not all(isinstance(c, (str, int, float, bool)) for c in classes):
+        raise InvalidParameterValue(invalid_value(f"{path}.classes", str(classes)[:80],
+                                                  f"expected a list of 2 to {MAX_CLASSES} class labels."))
+    if not isinstance(data, list):
+        raise InvalidParameterValue(invalid_value(f"{path}.data", str(data)[:80], "expected a list of rows."))
+    k = len(classes)
+    for i, probs in enumerate(data):
+        if not isinstance(probs, list) or len(probs) != k or not all(
+                isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1 for p in probs):
+            raise InvalidParameterValue(invalid_value(f"{path}.data[{i}]", str(probs)[:80],
+                                                      f"expected {k} probabilities in [0, 1], one per class."))
+    return value
 
 
 def _json(value: Any, path: str) -> str:

@@ -192,7 +192,7 @@ class MonitoringService:
     def run_monitor(self, name: str, now: int | None = None) -> MonitorResult:
         """Run a monitor on its window now: score, check its rules, store the result with its alerts."""
         from ..monitoring import as_columns, check_quality, drift_report
-        from ..monitoring.performance import estimate_performance, performance, prediction_rate, rows_from_records
+        from ..monitoring.performance import performance, prediction_rate, rows_from_records
 
         m = self.store.monitoring.get_monitor(name)
         now = self.clock() if now is None else now
@@ -212,6 +212,12 @@ class MonitoringService:
         frame = _frame(inputs)
         report: dict[str, Any] = {"model_version": version, "requests": len(records)}
         metrics: dict[str, float | None] = {"requests": float(len(records)), "rows": float(len(preds))}
+        if m.task == "classification":
+            from ..monitoring.performance import probabilities_from_records
+
+            classes, prob_rows = probabilities_from_records(records)
+            if classes is not None:
+                report["probabilities"] = {"classes": classes, "rows": sum(r is not None for r in prob_rows)}
         reference = self.store.monitoring.get_reference(m.model_name, version) if version else None
         if reference is not None and frame:
             window = as_columns(frame, "window")  # once, for drift and quality
@@ -230,18 +236,16 @@ class MonitoringService:
         metrics["prediction_rate"] = prediction_rate(preds)
         pairs = [(p, t) for p, t in zip(preds, labels, strict=True) if t is not None]
         metrics["labelled"] = float(len(pairs))
-        if pairs and m.task:
+        if pairs and m.task and not (m.task == "classification" and report.get("probabilities")):
             perf = performance(m.task, [t for _, t in pairs], [p for p, _ in pairs])
             report["performance"] = perf
             metrics.update({k: v for k, v in perf.items() if isinstance(v, (int, float)) and k != "rows"})
-        probs = [p for p in preds if isinstance(p, float) and 0 <= p <= 1]
-        if m.task == "classification" and probs and len(probs) == len(preds) and not pairs:
-            report["estimated_performance"] = est = estimate_performance(probs)
-            metrics.update({f"estimated_{k}": v for k, v in est.items() if isinstance(v, float)})
+        if m.task == "classification":
+            self._estimate(records, preds, labels, pairs, report, metrics)
         alerts = self._check_rules(m, metrics, now)
         result = MonitorResult(0, m.name, version, now, start, now, len(preds), len(pairs), _clean(metrics), report)
         next_run = None if m.interval_s is None else now + m.interval_s * 1000
-        result.id, stored = self.store.monitoring.record_result(result, alerts, next_run)
+        result.id, stored = self.store.monitoring.record_result(result, alerts, next_run, _alert_event)
         triggers = {r["name"]: r.get("trigger") for r in m.spec.get("rules", [])}
         for a in stored:
             log.warning("monitor %s: alert %s: %s", m.name, a.rule, a.message)
@@ -249,6 +253,53 @@ class MonitoringService:
                 self._fire(triggers[a.rule], a)
         self._log_run(m, result)
         return result
+
+    def _estimate(self, records: list[Any], preds: list[Any], labels: list[Any], pairs: list[tuple[Any, Any]],
+                  report: dict[str, Any], metrics: dict[str, float | None]) -> None:
+        """Confidence-based performance estimation (CBPE) of a classifier, and the realised scores beside it.
+
+        From the class probabilities the request log kept (a model with
+        ``predict_proba``): ``estimated_*`` over every row of the window, so
+        before any label arrives. Once labels arrive, the realised scores of the
+        labelled rows (ROC AUC too, from the positive class's probability) and
+        ``report["estimate_vs_realised"]``: the estimate over those same rows
+        beside what they scored. A model whose outputs are themselves
+        probabilities (floats in [0, 1]) is estimated from them, as before.
+        """
+        from ..monitoring.performance import (
+            estimate_from_probabilities,
+            estimate_performance,
+            performance,
+            probabilities_from_records,
+        )
+
+        classes, prob_rows = probabilities_from_records(records)
+        if classes is None:
+            probs = [p for p in preds if isinstance(p, float) and 0 <= p <= 1]
+            if probs and len(probs) == len(preds) and not pairs:
+                report["estimated_performance"] = est = estimate_performance(probs)
+                metrics.update({f"estimated_{k}": v for k, v in est.items() if isinstance(v, float)})
+            return
+        known = [r for r in prob_rows if r is not None]
+        report["estimated_performance"] = est = estimate_from_probabilities(classes, known)
+        metrics.update({f"estimated_{k}": v for k, v in est.items() if isinstance(v, float)})
+        labelled = [i for i, t in enumerate(labels) if t is not None]
+        if not labelled:
+            return
+        with_probs = [i for i in labelled if prob_rows[i] is not None]
+        positive = classes[1] if len(classes) == 2 else 1
+        proba = [prob_rows[i][1] for i in labelled] if len(classes) == 2 and len(with_probs) == len(labelled) else None  # type: ignore[index]
+        perf = performance("classification", [labels[i] for i in labelled], [preds[i] for i in labelled], proba=proba,
+                           positive=positive)
+        report["performance"] = perf
+        metrics.update({k: v for k, v in perf.items() if isinstance(v, (int, float)) and k != "rows"})
+        if with_probs:
+            same = estimate_from_probabilities(classes, [prob_rows[i] for i in with_probs])  # type: ignore[misc]
+            report["estimate_vs_realised"] = {
+                "rows": len(with_probs),
+                "metrics": {k: {"estimated": same[k], "realised": perf.get(k)}
+                            for k in ("accuracy", "precision", "recall", "f1") if k in same},
+            }
 
     def _check_rules(self, m: Monitor, metrics: dict[str, float | None], now: int) -> list[Alert]:
         alerts = []
@@ -363,6 +414,11 @@ class MonitoringService:
         return self.store.monitoring.acknowledge(_id(alert_id, "alert_id"), who, self.clock())
 
 
+def _alert_event(alert: Alert) -> dict[str, Any]:
+    """The ``monitor_alert.fired`` webhook payload of a stored alert (its REST shape)."""
+    return alert.to_dict()
+
+
 def _check_rule(rule: Any, i: int) -> dict[str, Any]:
     where = f"rules[{i}]"
     if not isinstance(rule, dict):
@@ -427,9 +483,13 @@ def _frame(inputs: list[Any]) -> dict[str, list[Any]]:
         else:
             blocks.append((names, list(rows)))
 
+    last_columns: Any = None
+    last_names: tuple[str, ...] = ()
     for item in inputs:
         if isinstance(item, dict) and "columns" in item and "data" in item and isinstance(item["data"], list):
-            add(tuple(str(c) for c in item["columns"]), item["data"])
+            if item["columns"] != last_columns:  # the usual case: every request has the same columns
+                last_columns, last_names = item["columns"], tuple(str(c) for c in item["columns"])
+            add(last_names, item["data"])
         elif isinstance(item, dict) and item and all(isinstance(v, list) for v in item.values()):
             add(tuple(str(k) for k in item), [list(r) for r in zip(*item.values(), strict=False)])
         elif isinstance(item, list) and item and all(isinstance(r, dict) for r in item):
@@ -442,7 +502,13 @@ def _frame(inputs: list[Any]) -> dict[str, list[Any]]:
     cols: dict[str, list[Any]] = {n: [None] * total for n in names}
     start = 0
     for block_names, rows in blocks:
-        for j, name in enumerate(block_names):
-            cols[name][start : start + len(rows)] = [r[j] if isinstance(r, list) and j < len(r) else None for r in rows]
+        width = len(block_names)
+        if all(type(r) is list and len(r) == width for r in rows):  # full rows: transposed by zip, in C
+            for name, values in zip(block_names, zip(*rows, strict=True) if rows else [()] * width, strict=True):
+                cols[name][start : start + len(rows)] = values
+        else:
+            for j, name in enumerate(block_names):
+                cols[name][start : start + len(rows)] = [r[j] if isinstance(r, list) and j < len(r) else None
+                                                         for r in rows]
         start += len(rows)
     return cols

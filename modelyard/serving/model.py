@@ -92,6 +92,53 @@ class LoadedModel:
             data = pd.DataFrame(data, columns=self._frame_names, copy=False)
         return self.pyfunc.predict_checked(data, params)
 
+    @functools.cached_property
+    def _proba(self) -> tuple[Any, Any] | None:
+        """(``predict_proba``, ``classes_``) of the native model when it has them (scikit-learn classifiers,
+        pipelines ending in one, Python models defining ``predict_proba``); None otherwise."""
+        try:
+            raw = self.pyfunc.unwrap_python_model()
+            fn = getattr(raw, "predict_proba", None)
+        except Exception:  # noqa: BLE001 - a model without a native object, or whose attribute raises
+            return None
+        return (fn, getattr(raw, "classes_", None)) if callable(fn) else None
+
+    def probabilities(self, batch: list[Inputs]) -> list[dict[str, Any] | None]:
+        """Per request, ``{"classes": [...], "data": [[p, ...] per row]}`` from the model's ``predict_proba``,
+        or None (no ``predict_proba``, raw or tensor inputs, or no row of probabilities per input row).
+
+        The request log calls it on its own thread, off the request path, with
+        the requests it writes together: tables and matrices are joined and
+        scored in one call.
+        """
+        out: list[dict[str, Any] | None] = [None] * len(batch)
+        found = self._proba
+        if found is None:
+            return out
+        fn, classes = found
+        groups: dict[Any, list[int]] = {}
+        for i, inputs in enumerate(batch):
+            if inputs.kind == "matrix":
+                groups.setdefault(("matrix", inputs.data.shape[1]), []).append(i)
+            elif inputs.kind == "frame" and isinstance(inputs.data, pd.DataFrame):
+                groups.setdefault(("frame", tuple(inputs.data.columns)), []).append(i)
+        for (kind, _), idx in groups.items():
+            parts = [batch[i].data for i in idx]
+            data: Any = np.concatenate(parts) if kind == "matrix" else pd.concat(parts, ignore_index=True, copy=False)
+            if kind == "matrix" and self._frame_names is not None:
+                data = pd.DataFrame(data, columns=self._frame_names, copy=False)
+            probs = np.asarray(fn(data), dtype=np.float64)
+            if probs.ndim != 2 or probs.shape[1] < 2 or probs.shape[0] != len(data) or not np.isfinite(probs).all():
+                continue
+            labels = jsonable(list(classes)) if classes is not None and len(classes) == probs.shape[1] \
+                else list(range(probs.shape[1]))
+            rows = np.clip(np.round(probs, 6), 0.0, 1.0).tolist()
+            start = 0
+            for i, part in zip(idx, parts, strict=True):
+                out[i] = {"classes": labels, "data": rows[start:start + len(part)]}
+                start += len(part)
+        return out
+
     def example_inputs(self) -> Inputs | None:
         """The model's input example read as a request would be, or None."""
         example = self.pyfunc.input_example

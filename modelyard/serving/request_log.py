@@ -4,7 +4,8 @@
 wake-up); when the queue is full the entry is dropped and counted, so a slow or
 unreachable store never slows a request. A background thread drains the queue
 every ``flush_interval`` seconds (or sooner when a batch fills), turns entries
-into rows and writes them through the SDK: directly into an embedded store, or
+into rows (with the class probabilities of a model that has ``predict_proba``,
+computed here, off the request path) and writes them through the SDK: directly into an embedded store, or
 through the tracking server's bulk endpoint when the tracking URI is http(s).
 """
 
@@ -88,7 +89,7 @@ class RequestLog:
 
     def _write(self, batch: list[Entry]) -> None:
         try:
-            rows = [_row(e) for e in batch]
+            rows = _rows(batch)
             if self._client is None:
                 self._client = self.client_factory()
             for attempt in range(3):
@@ -103,6 +104,25 @@ class RequestLog:
         except Exception as exc:  # noqa: BLE001 - the log must never take the server down
             self.failed += len(batch)
             log.warning("could not write %d request-log rows: %s", len(batch), exc)
+
+
+def _rows(batch: list[Entry]) -> list[dict[str, Any]]:
+    """The rows of a batch, with class probabilities where the model has ``predict_proba`` (one call per model)."""
+    rows = [_row(e) for e in batch]
+    by_model: dict[int, list[int]] = {}
+    for i, entry in enumerate(batch):
+        by_model.setdefault(id(entry[2]), []).append(i)
+    for idx in by_model.values():
+        model = batch[idx[0]][2]
+        try:
+            found = model.probabilities([batch[i][3] for i in idx])
+        except Exception as exc:  # noqa: BLE001 - the predictions are logged either way
+            log.debug("no class probabilities from %s: %s", model.target.name, exc)
+            continue
+        for i, probs in zip(idx, found, strict=True):
+            if probs is not None:
+                rows[i]["probabilities"] = probs
+    return rows
 
 
 def _row(entry: Entry) -> dict[str, Any]:

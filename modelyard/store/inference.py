@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 from .database import Database
 
-REQUEST_COLS = ("request_id", "model_name", "model_version", "timestamp_ms", "latency_ms", "inputs", "outputs")
+REQUEST_COLS = ("request_id", "model_name", "model_version", "timestamp_ms", "latency_ms", "inputs", "outputs",
+                "probabilities")
 
 
 class RequestRow(NamedTuple):
@@ -20,6 +21,7 @@ class RequestRow(NamedTuple):
     latency_ms: float
     inputs: str
     outputs: str
+    probabilities: str | None = None  # JSON text: {"classes", "data"} when the model has predict_proba
 
 
 class FeedbackRow(NamedTuple):
@@ -77,14 +79,14 @@ class InferenceStore:
                 params.append(value)
         sql = (
             "SELECT r.request_id, r.model_name, r.model_version, r.timestamp_ms, r.latency_ms, r.inputs, r.outputs,"
-            " f.label, f.timestamp_ms FROM inference_requests r"
+            " r.probabilities, f.label, f.timestamp_ms FROM inference_requests r"
             " LEFT JOIN inference_feedback f ON f.request_id = r.request_id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY r.timestamp_ms DESC, r.id DESC LIMIT ? OFFSET ?"
         )
         with self.db.fast_read() as tx:
             found = tx.all(self.db.sql(sql), (*params, limit, offset))
-        return [JoinedRow(RequestRow(*r[:7]), r[7], r[8]) for r in found]
+        return [JoinedRow(RequestRow(*r[:8]), r[8], r[9]) for r in found]
 
     def feedback(self, request_ids: Sequence[str]) -> list[FeedbackRow]:
         if not request_ids:

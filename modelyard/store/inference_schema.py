@@ -4,7 +4,8 @@
 outputs as JSON text, the model version that answered, the latency);
 ``inference_feedback`` holds labels keyed by request id. Feedback has its own
 table because it may arrive before the (asynchronously written) request row.
-Migration ``0005`` creates exactly these tables.
+Migration ``0005`` creates these tables; ``0021`` adds ``probabilities`` (the
+class probabilities of a model with ``predict_proba``, JSON text).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ inference_requests = Table(
     Column("latency_ms", Float, nullable=False),
     Column("inputs", Text, nullable=False),
     Column("outputs", Text, nullable=False),
+    Column("probabilities", Text),  # {"classes": [...], "data": [[p, ...] per row]} when the model has predict_proba
     Index("ix_inference_requests_model_time", "model_name", "model_version", "timestamp_ms"),
 )
 

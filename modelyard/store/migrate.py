@@ -6,13 +6,13 @@ import os
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 HEAD = "0022"
 _HERE = os.path.join(os.path.dirname(__file__), "migrations")
 
 
-def current_revision(conn) -> str | None:  # type: ignore[no-untyped-def]
+def current_revision(conn: Connection) -> str | None:
     if not inspect(conn).has_table("alembic_version"):
         return None
     found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

@@ -10,6 +10,7 @@ scheduled monitor runs once however many server processes poll.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
@@ -60,7 +61,10 @@ class MonitoringStore:
         with self.db.read() as conn:
             text = conn.execute(select(t.c.profile).where(t.c.model_name == model_name,
                                                           t.c.model_version == version)).scalar()
-        return None if text is None else json.loads(text)
+        if text is None:
+            return None
+        found: dict[str, Any] = json.loads(text)
+        return found
 
     def delete_reference(self, model_name: str, version: str) -> bool:
         t = s.monitoring_references
@@ -135,12 +139,19 @@ class MonitoringStore:
 
     def next_due_ms(self) -> int | None:
         with self.db.read() as conn:
-            return conn.execute(select(func.min(s.monitors.c.next_run_ms))).scalar()
+            due: int | None = conn.execute(select(func.min(s.monitors.c.next_run_ms))).scalar()
+        return due
 
     # ---- results and alerts ---------------------------------------------------
 
-    def record_result(self, r: MonitorResult, alerts: list[Alert], next_run_ms: int | None) -> tuple[int, list[Alert]]:
-        """Store a result, its alerts and their webhook events, and release the monitor's lease: one transaction."""
+    def record_result(self, r: MonitorResult, alerts: list[Alert], next_run_ms: int | None,
+                      event_data: Callable[[Alert], dict[str, Any]]) -> tuple[int, list[Alert]]:
+        """Store a result, its alerts and their webhook events, and release the monitor's lease: one transaction.
+
+        ``event_data(alert)`` gives an alert's webhook payload once its id is
+        known: the caller (the service) decides the JSON shape, the store only
+        writes it.
+        """
         with self.db.write() as conn:
             rid = conn.execute(insert(s.monitor_results).values(
                 monitor_name=r.monitor_name, model_version=r.model_version, started_ms=r.started_ms,
@@ -153,7 +164,7 @@ class MonitoringStore:
                     monitor_name=a.monitor_name, result_id=rid, rule=a.rule, metric=a.metric, value=a.value,
                     threshold=a.threshold, message=a.message, status=a.status,
                     created_ms=a.created_ms).returning(s.monitor_alerts.c.id)).scalar_one()
-                enqueue_event(conn, ALERT_EVENT, a.to_dict(), a.created_ms)
+                enqueue_event(conn, ALERT_EVENT, event_data(a), a.created_ms)
                 stored.append(a)
             values: dict[str, Any] = {"lease_until_ms": None}
             if next_run_ms is not None:

@@ -88,7 +88,8 @@ def _monitor(app: Any, call: Any) -> dict[str, str]:
          {"name": "guarded-monitor", "model_name": "guarded-model", "alias": "champion"})
     store = app.state.service.store.monitoring
     alert = Alert(0, "guarded-monitor", 0, "r", "share_drifted", 0.9, 0.3, "drifted", "open", 1)
-    result_id, _ = store.record_result(MonitorResult(0, "guarded-monitor", "1", 1, None, None, 10, 0, {}), [alert], None)
+    result_id, _ = store.record_result(MonitorResult(0, "guarded-monitor", "1", 1, None, None, 10, 0, {}), [alert], None,
+                                       lambda a: a.to_dict())
     return {"monitor": "guarded-monitor", "monitor_result": str(result_id), "monitor_alert": str(alert.id)}
 
 

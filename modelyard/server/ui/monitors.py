@@ -13,8 +13,9 @@ from ..auth import readable
 from .render import render, service
 
 HISTORY = 50
-SHOWN = ("share_drifted", "dataset_drift", "quality_failed", "prediction_rate", "accuracy", "f1", "jaccard", "mae",
-         "rmse", "rows", "labelled", *TRACE_METRICS)
+SHOWN = ("share_drifted", "dataset_drift", "quality_failed", "prediction_rate", "estimated_accuracy", "accuracy",
+         "estimated_f1", "f1", "roc_auc", "jaccard", "mae", "rmse", "rows", "labelled", *TRACE_METRICS)
+ESTIMATED = ("accuracy", "precision", "recall", "f1")
 
 
 def monitors_page(request: Request) -> Response:
@@ -40,8 +41,20 @@ def monitor_page(request: Request) -> Response:
     m = svc.get_monitor(name)
     results = svc.results(name, HISTORY)
     keys = [k for k in SHOWN if any(r.metrics.get(k) is not None for r in results)]
+    latest = svc.results(name, 1, with_report=True)
     return render(request, "monitor.html", section="monitors", m=m, results=results, keys=keys,
-                  alerts=svc.alerts(name, None, 100))
+                  alerts=svc.alerts(name, None, 100), estimate=_estimate(latest[0].report if latest else {}))
+
+
+def _estimate(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest run's confidence-based estimate, with the realised scores beside it once labels came."""
+    est = report.get("estimated_performance")
+    if not est or not est.get("rows"):
+        return None
+    against = report.get("estimate_vs_realised") or {}
+    rows = [(k, est.get(k), (against.get("metrics") or {}).get(k, {})) for k in ESTIMATED if est.get(k) is not None]
+    return {"rows": est["rows"], "labelled": against.get("rows", 0), "positive": est.get("positive"),
+            "scores": [(k, window, pair.get("estimated"), pair.get("realised")) for k, window, pair in rows]}
 
 
 def monitor_report(request: Request) -> Response:
