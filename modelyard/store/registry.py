@@ -22,6 +22,7 @@ from . import registry_schema as r
 from .database import Database
 from .registry_reads import RegistryReads
 from .webhooks import enqueue_event
+from .workspaces import scope
 
 
 class ModelRow(NamedTuple):
@@ -66,7 +67,7 @@ class RegistryStore(RegistryReads):
 
     def model_row(self, conn: Connection, name: str) -> ModelRow:
         c = r.registered_models.c
-        found = conn.execute(select(c.id, c.name, c.description).where(c.name == name)).first()
+        found = conn.execute(select(c.id, c.name, c.description).where(c.name == name, c.workspace == scope())).first()
         if found is None:
             raise model_not_found(name)
         return ModelRow(*found)

@@ -3,20 +3,32 @@
 ``workspaces`` holds each workspace's name, description, default artifact root and protected
 aliases (comma-separated: an alias protected on every registered model of the workspace).
 Experiments and registered models name theirs in a ``workspace`` column (``default`` for what
-existed before, migration 0015).
+existed before, migration 0015). Their names are unique within a workspace, not across the
+server (migration 0020, as MLflow 3.17): a name is resolved in :func:`scope`, the workspace of
+the request being handled (:data:`current`, set by the server from MLflow's
+``X-MLFLOW-WORKSPACE`` header), else ``default``.
 """
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, Column, String, Table, Text, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .database import Database
 from .registry_schema import registered_models
 from .schema import experiments, metadata
 
 DEFAULT = "default"
+# The workspace of the request being handled (MLflow's X-MLFLOW-WORKSPACE header; mlflow.set_workspace).
+current: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelyard_workspace", default=None)
+
+
+def scope() -> str:
+    """The workspace names are resolved in and new experiments and registered models go to."""
+    return current.get() or DEFAULT
 
 workspaces = Table(
     "workspaces",
@@ -76,22 +88,38 @@ class WorkspaceStore:
             return sum(int(conn.execute(select(func.count()).select_from(t).where(t.c.workspace == name)).scalar() or 0)
                        for t in (experiments, registered_models))
 
+    def clashes(self, name: str, move_to: str) -> list[str]:
+        """Names of experiments and registered models of workspace ``name`` that ``move_to`` already uses."""
+        found: list[str] = []
+        with self.db.read() as conn:
+            for t in (experiments, registered_models):
+                there = select(t.c.name).where(t.c.workspace == move_to)
+                found += [str(r[0]) for r in conn.execute(
+                    select(t.c.name).where(t.c.workspace == name, t.c.name.in_(there)).order_by(t.c.name))]
+        return found
+
     def delete(self, name: str, move_to: str | None = None) -> bool:
-        """Delete a workspace; ``move_to``: first move its experiments and registered models there."""
-        with self.db.write() as conn:
-            if move_to is not None:
-                for t in (experiments, registered_models):
-                    conn.execute(update(t).where(t.c.workspace == name).values(workspace=move_to))
-            return bool(conn.execute(delete(workspaces).where(workspaces.c.name == name)).rowcount)
+        """Delete a workspace; ``move_to``: first move its experiments and registered models there (False, and
+        nothing done, if a name clashes there)."""
+        try:
+            with self.db.write() as conn:
+                if move_to is not None:
+                    for t in (experiments, registered_models):
+                        conn.execute(update(t).where(t.c.workspace == name).values(workspace=move_to))
+                return bool(conn.execute(delete(workspaces).where(workspaces.c.name == name)).rowcount)
+        except IntegrityError:
+            return False
 
     def of(self, resource_type: str, resource_id: str) -> str | None:
-        """The workspace of an experiment (by id) or a registered model (by name); None if not there."""
+        """The workspace of an experiment (by id) or a registered model (by name, in :func:`scope`); None if not
+        there."""
         if resource_type == "experiment":
             if not resource_id.isdigit() or len(resource_id) > 18:
                 return None
             q = select(experiments.c.workspace).where(experiments.c.experiment_id == int(resource_id))
         elif resource_type == "registered_model":
-            q = select(registered_models.c.workspace).where(registered_models.c.name == resource_id)
+            q = select(registered_models.c.workspace).where(registered_models.c.name == resource_id,
+                                                                registered_models.c.workspace == scope())
         else:
             return None
         with self.db.read() as conn:
