@@ -11,6 +11,7 @@ from . import auth_schema as a
 from .database import Database
 from .registry_schema import registered_models, registry_audit
 from .schema import experiments
+from .workspaces import split_model_key
 
 # Auth events go into the registry's audit trail under this name (no model can have it: ':' is refused).
 AUDIT_NAME = "modelyard:auth"
@@ -196,9 +197,14 @@ class AuthStore:
             if found is None and resource_type in WORKSPACE_OF:
                 table, column = WORKSPACE_OF[resource_type]
                 key: Any = resource_id
+                where = []
                 if resource_type == "experiment":
                     key = int(resource_id) if resource_id.isdigit() and len(resource_id) < 19 else -1
-                workspace = conn.execute(select(table.c.workspace).where(getattr(table.c, column) == key)).scalar()
+                else:  # a registered model's key names its workspace
+                    in_workspace, key = split_model_key(resource_id)
+                    where.append(table.c.workspace == in_workspace)
+                workspace = conn.execute(select(table.c.workspace).where(getattr(table.c, column) == key, *where)
+                                         ).scalar()
                 if workspace is not None:
                     found = self._level(conn, user_id, "workspace", str(workspace))
         return None if found is None else str(found)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, String, and_, cast, exists, false, not_, or_, select, true
 
 from . import auth_schema as a
+from .workspaces import model_key_column
 
 _READABLE = ("READ", "EDIT", "MANAGE")
 
@@ -53,7 +54,10 @@ def readable(visible: Visibility, resource_type: str, id_column: Any,
     best grant on it, their own grant on its workspace (``workspace_column``), their groups' on it,
     and last the server's default.
     """
-    key = id_column if isinstance(id_column.type, String) else cast(id_column, String)
+    if resource_type == "registered_model" and workspace_column is not None:
+        key = model_key_column(id_column, workspace_column)  # a model's grants name it with its workspace
+    else:
+        key = id_column if isinstance(id_column.type, String) else cast(id_column, String)
     steps = [(resource_type, key, _level_in), (resource_type, key, _group_level_in)]
     if workspace_column is not None:
         steps += [("workspace", workspace_column, _level_in), ("workspace", workspace_column, _group_level_in)]

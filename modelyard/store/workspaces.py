@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Column, String, Table, Text, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Column, String, Table, Text, case, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .database import Database
@@ -29,6 +29,28 @@ current: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelyard_
 def scope() -> str:
     """The workspace names are resolved in and new experiments and registered models go to."""
     return current.get() or DEFAULT
+
+
+# A grant on a registered model names it by its key: its name in the default workspace (as before 0020),
+# ``<workspace>:<name>`` in another. Model names cannot hold ':' (service.registry.check_model_name), so a key
+# names one model, and a name given with a ':' is a key already (the admin page grants across workspaces).
+def model_key(name: str, workspace: str | None = None) -> str:
+    """The grant key of registered model ``name`` of ``workspace`` (default: :func:`scope`)."""
+    if ":" in name:
+        return name
+    workspace = workspace or scope()
+    return name if workspace == DEFAULT else f"{workspace}:{name}"
+
+
+def split_model_key(key: str) -> tuple[str, str]:
+    """The workspace and name of a registered model's grant key."""
+    workspace, _, name = key.rpartition(":")
+    return workspace or DEFAULT, name
+
+
+def model_key_column(name_column: Any, workspace_column: Any) -> Any:
+    """:func:`model_key` in SQL, of the columns of the searched rows."""
+    return case((workspace_column == DEFAULT, name_column), else_=workspace_column + literal(":") + name_column)
 
 workspaces = Table(
     "workspaces",
@@ -111,15 +133,16 @@ class WorkspaceStore:
             return False
 
     def of(self, resource_type: str, resource_id: str) -> str | None:
-        """The workspace of an experiment (by id) or a registered model (by name, in :func:`scope`); None if not
-        there."""
+        """The workspace of an experiment (by id) or a registered model (by name, in :func:`scope`, or by
+        :func:`model_key`); None if not there."""
         if resource_type == "experiment":
             if not resource_id.isdigit() or len(resource_id) > 18:
                 return None
             q = select(experiments.c.workspace).where(experiments.c.experiment_id == int(resource_id))
         elif resource_type == "registered_model":
-            q = select(registered_models.c.workspace).where(registered_models.c.name == resource_id,
-                                                                registered_models.c.workspace == scope())
+            workspace, name = split_model_key(model_key(resource_id))
+            q = select(registered_models.c.workspace).where(registered_models.c.name == name,
+                                                            registered_models.c.workspace == workspace)
         else:
             return None
         with self.db.read() as conn:
