@@ -25,7 +25,7 @@ from ..errors import ModelyardError
 from ..service.caller import caller, workspace
 from ..service.registry import acting_user
 from ..service.workspaces import check_name
-from .auth import PRINCIPAL, authorize, authorize_operation, filter_answer, record_creator
+from .auth import PRINCIPAL, authorize, authorize_operation, record_creator
 from .protocol import (
     JSONResponse,
     accepts,
@@ -83,7 +83,7 @@ def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
         if request.path_params:
             obj = msgspec.structs.replace(obj, **request.path_params)
         named = request_workspace(request)
-        workspace_token = workspace.set(named)  # names in the request, its check and its answer are of it
+        workspace_token = workspace.set(named)  # names in the request, its check and its creator's grant are of it
         try:
             if principal is not None:
                 authorize(service, principal, op, obj, named)
@@ -99,7 +99,6 @@ def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
                 acting_user.reset(token)
             if principal is not None and result is not None:
                 await run_in_threadpool(record_creator, service, principal, op, obj, result)
-                result = filter_answer(service, principal, op, result)
         finally:
             workspace.reset(workspace_token)
         if op.status == 204:

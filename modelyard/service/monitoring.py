@@ -27,6 +27,7 @@ from typing import Any
 from ..entities.monitoring import Alert, Monitor, MonitorResult
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
+from .caller import visibility
 
 log = logging.getLogger("modelyard.monitoring")
 
@@ -172,7 +173,7 @@ class MonitoringService:
 
     def list_monitors(self, model_name: str | None = None, max_results: int = 100, offset: int = 0) -> list[Monitor]:
         _check_page(max_results, offset)
-        return self.store.monitoring.list_monitors(model_name, max_results, offset)
+        return self.store.monitoring.list_monitors(model_name, max_results, offset, visibility())
 
     def delete_monitor(self, name: str) -> None:
         self.store.monitoring.delete_monitor(name)
@@ -336,7 +337,7 @@ class MonitoringService:
         _check_page(max_results, offset)
         if status not in (None, "open", "acknowledged"):
             raise InvalidParameterValue(f"status: {status!r}; use open or acknowledged.")
-        return self.store.monitoring.alerts(monitor_name, status, max_results, offset)
+        return self.store.monitoring.alerts(monitor_name, status, max_results, offset, visibility())
 
     def model_of(self, kind: str, key: str) -> str | None:
         """The registered model a ``monitor`` (by name), ``monitor_result`` or ``monitor_alert`` (by id) watches."""

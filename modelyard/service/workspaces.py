@@ -21,7 +21,7 @@ import time
 from ..errors import InvalidParameterValue, InvalidState, ResourceAlreadyExists, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.workspaces import WorkspaceRow
-from .caller import DEFAULT_WORKSPACE
+from .caller import DEFAULT_WORKSPACE, visibility
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MIN_NAME, MAX_NAME = 2, 63
@@ -65,7 +65,8 @@ class WorkspaceService:
         return found
 
     def all(self) -> list[WorkspaceRow]:
-        return self.store.all()
+        """Every workspace the caller may read."""
+        return self.store.all(visibility())
 
     def create(self, name: str | None, description: str | None = None,
                default_artifact_root: str | None = None) -> WorkspaceRow:

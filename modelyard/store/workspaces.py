@@ -12,7 +12,7 @@ the request being handled (:data:`current`, set by the server from MLflow's
 from __future__ import annotations
 
 import contextvars
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import BigInteger, Column, String, Table, Text, case, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from .database import Database
 from .registry_schema import registered_models
 from .schema import experiments, metadata
+
+if TYPE_CHECKING:
+    from .visibility import Visibility
 
 DEFAULT = "default"
 # The workspace of the request being handled (MLflow's X-MLFLOW-WORKSPACE header; mlflow.set_workspace).
@@ -85,9 +88,15 @@ class WorkspaceStore:
             row = conn.execute(select(workspaces).where(workspaces.c.name == name)).first()
         return None if row is None else _row(row)
 
-    def all(self) -> list[WorkspaceRow]:
+    def all(self, visible: Visibility | None = None) -> list[WorkspaceRow]:
+        """Every workspace, by name (``visible``: those the caller may read)."""
+        q = select(workspaces).order_by(workspaces.c.name)
+        if visible is not None:
+            from .visibility import readable  # it builds on this module's scope
+
+            q = q.where(readable(visible, "workspace", workspaces.c.name))
         with self.db.read() as conn:
-            return [_row(r) for r in conn.execute(select(workspaces).order_by(workspaces.c.name))]
+            return [_row(r) for r in conn.execute(q)]
 
     def create(self, name: str, description: str | None, default_artifact_root: str | None, now: int) -> bool:
         """False if the name is taken."""
