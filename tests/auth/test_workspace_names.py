@@ -117,6 +117,9 @@ def test_the_same_names_in_two_workspaces_with_the_official_client(server):
         got = root.get("/api/2.0/mlflow/registered-models/alias", params={"name": "churn", "alias": "champion"},
                        headers={"X-MLFLOW-WORKSPACE": team})
         assert got.status_code == 200 and got.json()["model_version"]["run_id"] == made[team][1]
+        versions = root.get("/api/2.0/mlflow/model-versions/search", params={"filter": "name = 'churn'"},
+                            headers={"X-MLFLOW-WORKSPACE": team}).json()["model_versions"]
+        assert [v["run_id"] for v in versions] == [made[team][1]]  # an admin too sees this workspace's only
     missing = root.get("/api/2.0/mlflow/registered-models/get", params={"name": "churn"})
     assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     # A grant on one workspace's model is not a grant on the other's.
