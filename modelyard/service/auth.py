@@ -379,6 +379,10 @@ class AuthService:
                 f"User {username} has no permission on {resource_type} {resource_id} to revoke.")
         self._cache.clear()
 
+    def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str, str]]:
+        """Every grant on one resource: (``user`` or ``group``, its name, level), users first, by name."""
+        return self.store.grants_on(resource_type, grant_key(resource_type, resource_id))
+
     # ---- groups ---------------------------------------------------------------
 
     def create_group(self, name: str) -> None:

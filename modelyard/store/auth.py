@@ -231,12 +231,16 @@ class AuthStore:
         rows = [("user", *r) for r in users] + [("group", *r) for r in groups]
         return sorted(rows, key=lambda r: (r[2], r[3], r[0], r[1]))  # type: ignore[arg-type,return-value]
 
-    def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
-        g, u = a.auth_grants, a.auth_users
-        q = (select(u.c.username, g.c.level).join(u, u.c.id == g.c.user_id)
-             .where(g.c.resource_type == resource_type, g.c.resource_id == resource_id).order_by(u.c.username))
+    def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str, str]]:
+        """Every grant on one resource: (``user`` or ``group``, its name, level), users first, by name."""
+        g, u, gg, gr = a.auth_grants, a.auth_users, a.auth_group_grants, a.auth_groups
+        users = (select(u.c.username, g.c.level).join(u, u.c.id == g.c.user_id)
+                 .where(g.c.resource_type == resource_type, g.c.resource_id == resource_id).order_by(u.c.username))
+        groups = (select(gr.c.name, gg.c.level).join(gr, gr.c.id == gg.c.group_id)
+                  .where(gg.c.resource_type == resource_type, gg.c.resource_id == resource_id).order_by(gr.c.name))
         with self.db.read() as conn:
-            return [(r[0], r[1]) for r in conn.execute(q)]
+            return ([("user", str(r[0]), str(r[1])) for r in conn.execute(users)]
+                    + [("group", str(r[0]), str(r[1])) for r in conn.execute(groups)])
 
     # ---- failed logins --------------------------------------------------------
 

@@ -84,6 +84,35 @@ def test_groups_from_the_cli(tmp_path):
     run("groups", "add", "ml", "ana")
     assert "ana" in run("groups", "list")
     assert "EDIT on experiment 0" in run("groups", "grant", "ml", "experiment", "0", "EDIT")
+    listed = run("permissions", "list", "experiment", "0", "--json")
+    assert '"kind": "group"' in listed and '"name": "ml"' in listed and '"permission": "EDIT"' in listed
     assert "revoked" in run("groups", "revoke", "ml", "experiment", "0")
     run("groups", "remove", "ml", "ana")
     run("groups", "delete", "ml")
+
+
+def test_owners_see_every_grant_on_what_they_manage(http):
+    """A manager lists the users' and groups' grants on their resource; others, with READ or EDIT, may not."""
+    root, ana, bo = _basic("root"), _basic("ana"), _basic("bo")
+    made = http.post("/api/2.0/mlflow/experiments/create", json={"name": "anas"}, headers=ana)
+    assert made.status_code == 200, made.text
+    exp = made.json()["experiment_id"]
+    grant = {"username": "bo", "resource_type": "experiment", "resource_id": exp, "permission": "EDIT"}
+    assert http.post("/api/3.0/mlflow/users/permissions/grant", json=grant, headers=ana).status_code == 200
+    assert http.post(f"{EXT}/create", json={"group": "viewers"}, headers=root).status_code == 200
+    group_grant = {"group": "viewers", "resource_type": "experiment", "resource_id": exp, "permission": "READ"}
+    assert http.post(f"{EXT}/permissions/grant", json=group_grant, headers=root).status_code == 200
+    path = "/api/2.0/modelyard/permissions/list"
+    listed = http.get(path, params={"resource_type": "experiment", "resource_id": exp}, headers=ana)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["permissions"] == [
+        {"kind": "user", "name": "ana", "permission": "MANAGE"},  # the creator
+        {"kind": "user", "name": "bo", "permission": "EDIT"},
+        {"kind": "group", "name": "viewers", "permission": "READ"},
+    ]
+    denied = http.get(path, params={"resource_type": "experiment", "resource_id": exp}, headers=bo)
+    assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
+    assert http.get(path, params={"resource_type": "experiment", "resource_id": exp},
+                    headers=root).json()["permissions"][0]["name"] == "ana"
+    bad = http.get(path, params={"resource_type": "run", "resource_id": exp}, headers=root)
+    assert bad.status_code == 400 and "resource_type" in bad.json()["message"]
