@@ -35,12 +35,12 @@ GET_LATEST_VERSIONS = t.add("get_latest_versions", "POST", f"{RM}/get-latest-ver
 SET_REGISTERED_MODEL_TAG = t.add("set_registered_model_tag", "POST", f"{RM}/set-tag", s.SetRegisteredModelTag,
                                  "registered_models:set_tag", MODEL_EDIT, idempotent=True)
 DELETE_REGISTERED_MODEL_TAG = t.add("delete_registered_model_tag", "DELETE", f"{RM}/delete-tag",
-                                    s.DeleteRegisteredModelTag, "registered_models:delete_tag", MODEL_MANAGE,
+                                    s.DeleteRegisteredModelTag, "registered_models:delete_tag", MODEL_EDIT,
                                     idempotent=True)
 SET_REGISTERED_MODEL_ALIAS = t.add("set_registered_model_alias", "POST", f"{RM}/alias", s.SetRegisteredModelAlias,
                                    "registered_models:set_alias", MODEL_EDIT, idempotent=True)
 DELETE_REGISTERED_MODEL_ALIAS = t.add("delete_registered_model_alias", "DELETE", f"{RM}/alias", s.Alias,
-                                      "registered_models:delete_alias", MODEL_MANAGE, idempotent=True)
+                                      "registered_models:delete_alias", MODEL_EDIT, idempotent=True)
 GET_MODEL_VERSION_BY_ALIAS = t.add("get_model_version_by_alias", "GET", f"{RM}/alias", s.Alias,
                                    "registered_models:get_by_alias", MODEL, idempotent=True)
 
@@ -63,7 +63,7 @@ SEARCH_MODEL_VERSIONS = t.add("search_model_versions", "GET", f"{MV}/search", s.
 SET_MODEL_VERSION_TAG = t.add("set_model_version_tag", "POST", f"{MV}/set-tag", s.SetModelVersionTag,
                               "model_versions:set_tag", MODEL_EDIT, idempotent=True)
 DELETE_MODEL_VERSION_TAG = t.add("delete_model_version_tag", "DELETE", f"{MV}/delete-tag", s.DeleteModelVersionTag,
-                                 "model_versions:delete_tag", MODEL_MANAGE, idempotent=True)
+                                 "model_versions:delete_tag", MODEL_EDIT, idempotent=True)
 
 # ---- our extension -------------------------------------------------------------
 REGISTRY_AUDIT = t.add("registry_audit", "GET", f"{EXT}/registry/audit", s.RegistryAudit, "registered_models:audit",

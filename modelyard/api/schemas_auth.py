@@ -39,6 +39,11 @@ class UserPermission(Request):
     permission: Optional[str] = None
 
 
+class ResourcePermissions(Request):
+    resource_type: Optional[str] = None
+    resource_id: Optional[str] = None
+
+
 class CreateToken(Request):
     username: Optional[str] = None  # default: the caller
     name: Optional[str] = None

@@ -174,6 +174,24 @@ def show(username: str, resource_type: str, resource_id: str, tracking_uri: str 
     click.echo(client(tracking_uri).get_permission(username, resource_type, resource_id))
 
 
+@permissions.command("list")
+@click.argument("resource_type", type=RESOURCES)
+@click.argument("resource_id")
+@tracking_uri_option
+@json_option
+def list_on(resource_type: str, resource_id: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Print every user's and group's grant on the resource (its managers and admins)."""
+    from ..api import schemas_auth as s
+
+    found = _run(tracking_uri, "LIST_RESOURCE_PERMISSIONS",
+                 s.ResourcePermissions(resource_type=resource_type, resource_id=resource_id))
+    if as_json:
+        echo_json(found)
+    else:
+        echo_table([(p["kind"], p["name"], p["permission"]) for p in found.get("permissions", [])],
+                   ("kind", "name", "permission"))
+
+
 def _protect(name: str, alias: str, protected: bool, tracking_uri: str | None) -> list[str]:
     from ..api import schemas_auth as s
     from ..api.auth import PROTECT_ALIAS

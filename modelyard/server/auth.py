@@ -286,35 +286,12 @@ def readable(request: Request, kind: str, keys: Iterable[str]) -> set[str]:
     return {key for key in keys if may_read(service, principal, kind, key)}
 
 
-# Lists that span resources: each item kept only if the caller may read it (key, resource, its id). The
-# searches of experiments, registered models and model versions filter in SQL instead (store/visibility.py),
-# so their pages stay full.
-FILTERED: dict[str, tuple[str, str, Callable[[dict[str, Any]], Any]]] = {
-    "list_monitors": ("monitors", "registered_model", lambda item: item.get("model_name")),
-    "list_monitor_alerts": ("alerts", "monitor", lambda item: item.get("monitor_name")),
-    "list_workspaces": ("workspaces", "workspace", lambda item: item.get("name")),
-    # An evaluation dataset is its first experiment's (one in no experiment is the server's: kept).
-    "search_datasets_v3": ("datasets", "experiment", lambda item: next(iter(item.get("experiment_ids") or []), None)),
-}
-
-
 def may_read(service: TrackingService, principal: Principal, kind: str, key: str) -> bool:
     try:
         check(service, principal, "READ", kind, key)
     except PermissionDenied:
         return False
     return True
-
-
-def filter_answer(service: TrackingService, principal: Principal, op: Operation, answer: Any) -> Any:
-    """``answer`` without the items of a list the caller may not read (admins see everything)."""
-    spec = FILTERED.get(op.name)
-    if spec is None or principal.is_admin or not isinstance(answer, dict) or spec[0] not in answer:
-        return answer
-    key, kind, ident = spec
-    kept = [item for item in answer[key]
-            if ident(item) is None or may_read(service, principal, kind, str(ident(item)))]
-    return {**answer, key: kept}
 
 
 # Whoever creates one of these manages it: (operation, resource type, how to find its id).

@@ -25,7 +25,7 @@ from ..errors import ModelyardError
 from ..service.caller import caller, workspace
 from ..service.registry import acting_user
 from ..service.workspaces import check_name
-from .auth import PRINCIPAL, authorize, authorize_operation, filter_answer, record_creator
+from .auth import PRINCIPAL, authorize, authorize_operation, record_creator
 from .protocol import (
     JSONResponse,
     accepts,
@@ -83,23 +83,24 @@ def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
         if request.path_params:
             obj = msgspec.structs.replace(obj, **request.path_params)
         named = request_workspace(request)
-        if principal is not None:
-            authorize(service, principal, op, obj, named)
-        token = acting_user.set(principal.username if principal is not None else request_user(request))
-        caller_token = caller.set(principal)
-        workspace_token = workspace.set(named)
+        workspace_token = workspace.set(named)  # names in the request, its check and its creator's grant are of it
         try:
-            if op.inline and service.inline_small_requests:
-                result = handler[0](service, obj)  # a few hundred microseconds: cheaper than a thread hop
-            else:
-                result = await run_in_threadpool(handler[0], service, obj)  # the thread inherits the user
+            if principal is not None:
+                authorize(service, principal, op, obj, named)
+            token = acting_user.set(principal.username if principal is not None else request_user(request))
+            caller_token = caller.set(principal)
+            try:
+                if op.inline and service.inline_small_requests:
+                    result = handler[0](service, obj)  # a few hundred microseconds: cheaper than a thread hop
+                else:
+                    result = await run_in_threadpool(handler[0], service, obj)  # the thread inherits the user
+            finally:
+                caller.reset(caller_token)
+                acting_user.reset(token)
+            if principal is not None and result is not None:
+                await run_in_threadpool(record_creator, service, principal, op, obj, result)
         finally:
             workspace.reset(workspace_token)
-            caller.reset(caller_token)
-            acting_user.reset(token)
-        if principal is not None and result is not None:
-            await run_in_threadpool(record_creator, service, principal, op, obj, result)
-            result = filter_answer(service, principal, op, result)
         if op.status == 204:
             return Response(status_code=204)
         return JSONResponse({} if result is None else result, status_code=op.status)

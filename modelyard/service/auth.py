@@ -34,6 +34,7 @@ from ..errors import (
 )
 from ..settings import Settings
 from ..store.auth import AuthStore, TokenRow, UserRow
+from ..store.workspaces import model_key
 from .caller import Principal, caller
 from .jwt import JwtVerifier, looks_like_jwt
 from .registry import MAX_AUDIT_PAGE
@@ -67,13 +68,19 @@ def level_name(value: str | None, field: str = "permission") -> str:
 
 
 def resource(resource_type: str | None, resource_id: str | None) -> tuple[str, str]:
-    """A grant's resource, checked: its type and id."""
+    """A grant's resource, checked: its type and id (a registered model's: its key, see :func:`grant_key`)."""
     if resource_type not in RESOURCE_TYPES:
         raise InvalidParameterValue(
             f"Invalid resource_type '{resource_type}': use experiment, registered_model or workspace.")
     if not resource_id:
         raise InvalidParameterValue("Missing value for required parameter 'resource_id'.")
-    return resource_type, str(resource_id)
+    return resource_type, grant_key(resource_type, str(resource_id))
+
+
+def grant_key(resource_type: str, resource_id: str) -> str:
+    """How grants name a resource: a registered model by its name and the request's workspace (names repeat
+    across workspaces), the rest by their id."""
+    return model_key(resource_id) if resource_type == "registered_model" else resource_id
 
 
 def _hasher() -> Any:
@@ -366,10 +373,15 @@ class AuthService:
         self._cache.clear()
 
     def revoke(self, username: str, resource_type: str, resource_id: str) -> None:
-        if not self.store.revoke(self.get_user(username).id, resource_type, str(resource_id), _who(), now_ms()):
+        resource_id = grant_key(resource_type, str(resource_id))
+        if not self.store.revoke(self.get_user(username).id, resource_type, resource_id, _who(), now_ms()):
             raise ResourceDoesNotExist(
                 f"User {username} has no permission on {resource_type} {resource_id} to revoke.")
         self._cache.clear()
+
+    def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str, str]]:
+        """Every grant on one resource: (``user`` or ``group``, its name, level), users first, by name."""
+        return self.store.grants_on(resource_type, grant_key(resource_type, resource_id))
 
     # ---- groups ---------------------------------------------------------------
 
@@ -407,6 +419,7 @@ class AuthService:
         """The effective level of ``principal`` on a resource."""
         if principal.is_admin:
             return "MANAGE"
+        resource_id = grant_key(resource_type, resource_id)
         found = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
                                 lambda: self.store.level(principal.user_id, resource_type, resource_id))
         return found or self.default_level
@@ -438,5 +451,6 @@ class AuthService:
     def creator(self, principal: Principal, resource_type: str, resource_id: str) -> None:
         """Whoever creates an experiment or registered model manages it."""
         if not principal.is_admin:
-            self.store.grant(principal.user_id, resource_type, str(resource_id), "MANAGE", principal.username, now_ms())
+            self.store.grant(principal.user_id, resource_type, grant_key(resource_type, str(resource_id)), "MANAGE",
+                             principal.username, now_ms())
             self._cache.clear()

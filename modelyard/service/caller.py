@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import ResourceDoesNotExist
 from ..store.visibility import Visibility
+from ..store.workspaces import DEFAULT as DEFAULT_WORKSPACE
+from ..store.workspaces import current as workspace
+from ..store.workspaces import scope as current_workspace
 
 if TYPE_CHECKING:
     from ..store import TrackingStore
@@ -28,14 +31,8 @@ class Principal(NamedTuple):
 
 caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("modelyard_caller", default=None)
 
-DEFAULT_WORKSPACE = "default"
-# The workspace of the request being handled (MLflow's X-MLFLOW-WORKSPACE header; mlflow.set_workspace).
-workspace: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelyard_workspace", default=None)
-
-
-def current_workspace() -> str:
-    """The workspace new experiments and registered models go to and searches look in."""
-    return workspace.get() or DEFAULT_WORKSPACE
+__all__ = ["DEFAULT_WORKSPACE", "Principal", "caller", "current_workspace", "visibility", "workspace",
+           "workspace_to_create_in"]
 
 
 def workspace_to_create_in(store: TrackingStore) -> str:

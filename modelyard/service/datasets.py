@@ -23,6 +23,7 @@ from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.datasets import DatasetRow
 from . import limits
+from .caller import visibility
 from .experiments import ExperimentService, now_ms
 from .grammar import (
     NUMERIC_OPS,
@@ -198,7 +199,8 @@ class DatasetService:
         size = SEARCH_MAX_RESULTS if max_results is None else limits.check_max_results(max_results, SEARCH_MAX_RESULTS)
         exps = [limits.parse_experiment_id(e, f"experiment_ids[{i}]") for i, e in enumerate(experiment_ids)]
         offset = decode_page_token(page_token)
-        rows = self.store.datasets.search(exps, parse_filter(filter_string), parse_order_by(order_by), size + 1, offset)
+        rows = self.store.datasets.search(exps, parse_filter(filter_string), parse_order_by(order_by), size + 1, offset,
+                                         visibility())
         token = encode_page_token(offset + size) if len(rows) > size else None
         return rows[:size], token
 

@@ -27,6 +27,7 @@ from typing import Any
 from ..entities.monitoring import Alert, Monitor, MonitorResult
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
+from .caller import visibility
 
 log = logging.getLogger("modelyard.monitoring")
 
@@ -182,7 +183,7 @@ class MonitoringService:
 
     def list_monitors(self, model_name: str | None = None, max_results: int = 100, offset: int = 0) -> list[Monitor]:
         _check_page(max_results, offset)
-        return self.store.monitoring.list_monitors(model_name, max_results, offset)
+        return self.store.monitoring.list_monitors(model_name, max_results, offset, visibility())
 
     def delete_monitor(self, name: str) -> None:
         self.store.monitoring.delete_monitor(name)
@@ -242,15 +243,21 @@ class MonitoringService:
             metrics.update({k: v for k, v in perf.items() if isinstance(v, (int, float)) and k != "rows"})
         if m.task == "classification":
             self._estimate(records, preds, labels, pairs, report, metrics)
+        return self.finish_run(m, version, now, start, len(preds), len(pairs), metrics, report)
+
+    def finish_run(self, m: Monitor, version: str | None, now: int, start: int | None, rows: int, labelled: int,
+                   metrics: dict[str, float | None], report: dict[str, Any]) -> MonitorResult:
+        """A monitor run's end, whatever its source: its rules, the result and its alerts stored in one
+        unit of work, the alerts' triggers fired and the run logged with its scores as metrics."""
         alerts = self._check_rules(m, metrics, now)
-        result = MonitorResult(0, m.name, version, now, start, now, len(preds), len(pairs), _clean(metrics), report)
+        result = MonitorResult(0, m.name, version, now, start, now, rows, labelled, _clean(metrics), report)
         next_run = None if m.interval_s is None else now + m.interval_s * 1000
         result.id, stored = self.store.monitoring.record_result(result, alerts, next_run, _alert_event)
         triggers = {r["name"]: r.get("trigger") for r in m.spec.get("rules", [])}
         for a in stored:
             log.warning("monitor %s: alert %s: %s", m.name, a.rule, a.message)
             if triggers.get(a.rule):
-                self._fire(triggers[a.rule], a)
+                self._fire(str(triggers[a.rule]), a)
         self._log_run(m, result)
         return result
 
@@ -400,7 +407,7 @@ class MonitoringService:
         _check_page(max_results, offset)
         if status not in (None, "open", "acknowledged"):
             raise InvalidParameterValue(f"status: {status!r}; use open or acknowledged.")
-        return self.store.monitoring.alerts(monitor_name, status, max_results, offset)
+        return self.store.monitoring.alerts(monitor_name, status, max_results, offset, visibility())
 
     def model_of(self, kind: str, key: str) -> str | None:
         """The registered model a ``monitor`` (by name), ``monitor_result`` or ``monitor_alert`` (by id) watches."""

@@ -299,9 +299,9 @@ class RegistryService(SourceChecks):
         prompts, filters = _asks_for_prompts(parse_model_version_filter(filter_string))
         order = parse_model_version_order_by(order_by)
         offset = decode_page_token(page_token)
-        # Versions of any workspace: a search names a run or a model, and names are unique across workspaces.
-        return _page(self._r.search_versions(filters, order, max_results + 1, offset, prompts, visibility()),
-                     offset, max_results)
+        # Versions of the request's workspace only: a model's name may repeat in another (MLflow 3.17's too).
+        return _page(self._r.search_versions(filters, order, max_results + 1, offset, prompts, visibility(),
+                                             current_workspace()), offset, max_results)
 
     # ---- aliases and models:/ URIs --------------------------------------------
 

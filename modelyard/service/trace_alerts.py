@@ -117,7 +117,7 @@ def _metrics(mon: MonitoringService, rows: list[tuple[int, int | None, str]]) ->
 
 def run(mon: MonitoringService, m: Monitor, now: int) -> MonitorResult:
     """Run a traces monitor on its window now, then its rules, alerts and triggers as any monitor's."""
-    from .monitoring import MAX_WINDOW_ROWS, _clean
+    from .monitoring import MAX_WINDOW_ROWS
 
     if m.alias is not None:
         version = mon.service.registry.get_model_version_by_alias(m.model_name, m.alias).version
@@ -129,17 +129,7 @@ def run(mon: MonitoringService, m: Monitor, now: int) -> MonitorResult:
     rows = mon.store.usage.window(selects, experiments, start, now + 1, limit)
     metrics, report = _metrics(mon, rows)
     report.update(model_version=version, source=KIND, watched=what, traces=len(rows))
-    alerts = mon._check_rules(m, metrics, now)
-    result = MonitorResult(0, m.name, version, now, start, now, len(rows), 0, _clean(metrics), report)
-    next_run = None if m.interval_s is None else now + m.interval_s * 1000
-    result.id, stored = mon.store.monitoring.record_result(result, alerts, next_run)
-    triggers = {r["name"]: r.get("trigger") for r in m.spec.get("rules", [])}
-    for a in stored:
-        log.warning("monitor %s: alert %s: %s", m.name, a.rule, a.message)
-        if triggers.get(a.rule):
-            mon._fire(str(triggers[a.rule]), a)
-    mon._log_run(m, result)
-    return result
+    return mon.finish_run(m, version, now, start, len(rows), 0, metrics, report)
 
 
 def _register() -> None:

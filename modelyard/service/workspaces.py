@@ -7,8 +7,10 @@ it that the user (or their group) holds no grant on. An alias can be protected o
 workspace (``champion`` in prod): a plain ``set_registered_model_alias`` on it is refused.
 
 Names follow MLflow: lowercase letters, digits and inner hyphens, 2 to 63 characters. Names of
-experiments and registered models stay unique across the whole server (MLflow's are unique per
-workspace): a name taken in one workspace cannot be reused in another.
+experiments and registered models are unique per workspace, as MLflow's: ``dev`` and ``prod`` may
+each hold a model ``churn``, and every name a request gives (get-by-name, ``models:/`` URIs,
+prompts, searches, grants) is resolved in its workspace (``store.workspaces.scope``). A grant on
+a registered model outside ``default`` is kept under ``<workspace>:<name>``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from ..errors import InvalidParameterValue, InvalidState, ResourceAlreadyExists, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.workspaces import WorkspaceRow
-from .caller import DEFAULT_WORKSPACE
+from .caller import DEFAULT_WORKSPACE, visibility
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MIN_NAME, MAX_NAME = 2, 63
@@ -63,7 +65,8 @@ class WorkspaceService:
         return found
 
     def all(self) -> list[WorkspaceRow]:
-        return self.store.all()
+        """Every workspace the caller may read."""
+        return self.store.all(visibility())
 
     def create(self, name: str | None, description: str | None = None,
                default_artifact_root: str | None = None) -> WorkspaceRow:
@@ -101,7 +104,15 @@ class WorkspaceService:
             raise InvalidState(
                 f"Workspace '{found.name}' holds {used} experiments and registered models: delete or move them"
                 " first, or delete with mode SET_DEFAULT to move them to the default workspace.")
-        self.store.delete(found.name, DEFAULT_WORKSPACE if mode == "SET_DEFAULT" else None)
+        if mode == "SET_DEFAULT":
+            clashes = self.store.clashes(found.name, DEFAULT_WORKSPACE)
+            if clashes:
+                raise InvalidState(
+                    f"Workspace '{found.name}' cannot move its contents to the default workspace: it already has"
+                    f" experiments or registered models named {', '.join(repr(n) for n in clashes[:10])}. Rename"
+                    " or delete one of each pair first.")
+        if not self.store.delete(found.name, DEFAULT_WORKSPACE if mode == "SET_DEFAULT" else None):
+            raise InvalidState(f"Workspace '{found.name}' changed while it was being deleted: try again.")
 
     def set_protected_alias(self, name: str | None, alias: str, protected: bool = True) -> list[str]:
         """Protect ``alias`` on every registered model of the workspace (or lift that); its protected aliases after."""

@@ -11,6 +11,7 @@ from . import auth_schema as a
 from .database import Database
 from .registry_schema import registered_models, registry_audit
 from .schema import experiments
+from .workspaces import split_model_key
 
 # Auth events go into the registry's audit trail under this name (no model can have it: ':' is refused).
 AUDIT_NAME = "modelyard:auth"
@@ -196,9 +197,14 @@ class AuthStore:
             if found is None and resource_type in WORKSPACE_OF:
                 table, column = WORKSPACE_OF[resource_type]
                 key: Any = resource_id
+                where = []
                 if resource_type == "experiment":
                     key = int(resource_id) if resource_id.isdigit() and len(resource_id) < 19 else -1
-                workspace = conn.execute(select(table.c.workspace).where(getattr(table.c, column) == key)).scalar()
+                else:  # a registered model's key names its workspace
+                    in_workspace, key = split_model_key(resource_id)
+                    where.append(table.c.workspace == in_workspace)
+                workspace = conn.execute(select(table.c.workspace).where(getattr(table.c, column) == key, *where)
+                                         ).scalar()
                 if workspace is not None:
                     found = self._level(conn, user_id, "workspace", str(workspace))
         return None if found is None else str(found)
@@ -225,12 +231,16 @@ class AuthStore:
         rows = [("user", *r) for r in users] + [("group", *r) for r in groups]
         return sorted(rows, key=lambda r: (r[2], r[3], r[0], r[1]))
 
-    def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str]]:
-        g, u = a.auth_grants, a.auth_users
-        q = (select(u.c.username, g.c.level).join(u, u.c.id == g.c.user_id)
-             .where(g.c.resource_type == resource_type, g.c.resource_id == resource_id).order_by(u.c.username))
+    def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str, str]]:
+        """Every grant on one resource: (``user`` or ``group``, its name, level), users first, by name."""
+        g, u, gg, gr = a.auth_grants, a.auth_users, a.auth_group_grants, a.auth_groups
+        users = (select(u.c.username, g.c.level).join(u, u.c.id == g.c.user_id)
+                 .where(g.c.resource_type == resource_type, g.c.resource_id == resource_id).order_by(u.c.username))
+        groups = (select(gr.c.name, gg.c.level).join(gr, gr.c.id == gg.c.group_id)
+                  .where(gg.c.resource_type == resource_type, gg.c.resource_id == resource_id).order_by(gr.c.name))
         with self.db.read() as conn:
-            return [(r[0], r[1]) for r in conn.execute(q)]
+            return ([("user", str(r[0]), str(r[1])) for r in conn.execute(users)]
+                    + [("group", str(r[0]), str(r[1])) for r in conn.execute(groups)])
 
     # ---- failed logins --------------------------------------------------------
 

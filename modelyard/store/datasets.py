@@ -17,6 +17,7 @@ from ..errors import ResourceDoesNotExist
 from . import llm_schema as d
 from .database import Database
 from .search import compare
+from .visibility import Visibility, experiment_readable
 
 ds, dt, de, dr = d.eval_datasets, d.eval_dataset_tags, d.eval_dataset_experiments, d.eval_dataset_records
 
@@ -90,8 +91,14 @@ class DatasetStore:
             return bool(conn.execute(delete(ds).where(ds.c.dataset_id == dataset_id)).rowcount)
 
     def search(self, experiment_ids: Sequence[int], filters: Sequence[Comparison], order_by: Sequence[OrderKey],
-               limit: int, offset: int) -> list[DatasetRow]:
+               limit: int, offset: int, visible: Visibility | None = None) -> list[DatasetRow]:
+        """A page of datasets (``visible``: only those the caller may read: a dataset is its first experiment's,
+        one in no experiment the server's)."""
         query = select(ds.c.dataset_id)
+        if visible is not None:
+            first = (select(func.min(de.c.experiment_id)).where(de.c.dataset_id == ds.c.dataset_id)
+                     .correlate_except(de).scalar_subquery())  # to this row, in each EXISTS it sits in
+            query = query.where(or_(first.is_(None), experiment_readable(visible, first)))
         if experiment_ids:
             query = query.where(exists().where(de.c.dataset_id == ds.c.dataset_id,
                                                de.c.experiment_id.in_(list(experiment_ids))))

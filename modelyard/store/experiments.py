@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..entities import Experiment, LifecycleStage
 from ..errors import ResourceAlreadyExists
 from . import schema as s
 from .database import Database, Tx
+from .workspaces import scope
 
 _COLUMNS = (
     s.experiments.c.experiment_id,
@@ -81,7 +82,7 @@ class ExperimentStore:
 
     def get_by_name(self, name: str) -> Experiment | None:
         with self.db.read() as conn:
-            found = self._load(conn, s.experiments.c.name == name)
+            found = self._load(conn, and_(s.experiments.c.name == name, s.experiments.c.workspace == scope()))
         return found[0] if found else None
 
     def get_many(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:

@@ -20,6 +20,7 @@ from ..entities.monitoring import Alert, Monitor, MonitorResult
 from ..errors import ResourceAlreadyExists, ResourceDoesNotExist
 from . import monitoring_schema as s
 from .database import Database
+from .visibility import Visibility, model_readable
 from .webhooks import enqueue_event
 
 __all__ = ["ALERT_EVENT", "MonitoringStore"]
@@ -92,10 +93,14 @@ class MonitoringStore:
             raise ResourceDoesNotExist(f"Monitor {name!r} not found.")
         return _monitor(row)
 
-    def list_monitors(self, model_name: str | None, limit: int, offset: int) -> list[Monitor]:
+    def list_monitors(self, model_name: str | None, limit: int, offset: int,
+                      visible: Visibility | None = None) -> list[Monitor]:
+        """A page of monitors (``visible``: only those on a registered model the caller may read)."""
         q = select(s.monitors).order_by(s.monitors.c.name).limit(limit).offset(offset)
         if model_name is not None:
             q = q.where(s.monitors.c.model_name == model_name)
+        if visible is not None:
+            q = q.where(model_readable(visible, s.monitors.c.model_name))
         with self.db.read() as conn:
             return [_monitor(r) for r in conn.execute(q)]
 
@@ -187,9 +192,15 @@ class MonitoringStore:
             raise ResourceDoesNotExist(f"Monitor result {result_id} not found.")
         return _result(row, True)
 
-    def alerts(self, monitor_name: str | None, status: str | None, limit: int, offset: int) -> list[Alert]:
-        t = s.monitor_alerts
+    def alerts(self, monitor_name: str | None, status: str | None, limit: int, offset: int,
+               visible: Visibility | None = None) -> list[Alert]:
+        """A page of alerts, newest first (``visible``: only those of a monitor on a registered model the caller
+        may read, and those whose monitor is gone, as a check of one alert allows)."""
+        t, m = s.monitor_alerts, s.monitors
         q = select(t).order_by(t.c.created_ms.desc(), t.c.id.desc()).limit(limit).offset(offset)
+        if visible is not None:
+            q = q.select_from(t.outerjoin(m, m.c.name == t.c.monitor_name)).where(
+                or_(m.c.name.is_(None), model_readable(visible, m.c.model_name)))
         if monitor_name is not None:
             q = q.where(t.c.monitor_name == monitor_name)
         if status is not None:

@@ -18,10 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from ..entities import prompts as p
 from ..entities.registry import ModelVersion, RegisteredModel, Stage
 from ..errors import ResourceAlreadyExists, ResourceDoesNotExist
+from . import auth_schema as a
 from . import registry_schema as r
 from .database import Database
 from .registry_reads import RegistryReads
 from .webhooks import enqueue_event
+from .workspaces import model_key, scope
 
 
 class ModelRow(NamedTuple):
@@ -66,7 +68,7 @@ class RegistryStore(RegistryReads):
 
     def model_row(self, conn: Connection, name: str) -> ModelRow:
         c = r.registered_models.c
-        found = conn.execute(select(c.id, c.name, c.description).where(c.name == name)).first()
+        found = conn.execute(select(c.id, c.name, c.description).where(c.name == name, c.workspace == scope())).first()
         if found is None:
             raise model_not_found(name)
         return ModelRow(*found)
@@ -145,6 +147,7 @@ class RegistryStore(RegistryReads):
                              .values(last_updated_time=now))
                 self._audit(conn, who, now, model._replace(name=new_name), "rename_registered_model",
                             old=name, new=new_name)
+                _move_grants(conn, name, new_name)
         except IntegrityError as exc:
             raise ResourceAlreadyExists(f"Registered Model (name={new_name}) already exists.") from exc
         return self.get_model(new_name)
@@ -162,6 +165,7 @@ class RegistryStore(RegistryReads):
             model = self.model_row(conn, name)
             conn.execute(delete(r.registered_models).where(r.registered_models.c.id == model.pk))
             self._audit(conn, who, now, model, "delete_registered_model", old=name)
+            _move_grants(conn, name, None)
 
     def set_model_tag(self, name: str, key: str, value: str | None, who: str | None, now: int) -> None:
         with self.db.write() as conn:
@@ -347,6 +351,20 @@ class RegistryStore(RegistryReads):
             model = self.model_row(conn, name)
             latest = self._latest(conn, [model.pk]).get(model.pk, [])
         return [v for v in latest if v.current_stage in stages]
+
+def _move_grants(conn: Connection, name: str, new_name: str | None) -> None:
+    """Grants on a registered model (users' and groups') follow it to its new name, or go with it when it is
+    deleted: a model made later under the old name starts with none of them. Stale grants on the new name
+    (from before grants followed) go."""
+    old_key = model_key(name)
+    for table in (a.auth_grants, a.auth_group_grants):
+        on = table.c.resource_type == "registered_model"
+        if new_name is not None:
+            conn.execute(delete(table).where(on, table.c.resource_id == model_key(new_name)))
+            conn.execute(update(table).where(on, table.c.resource_id == old_key).values(resource_id=model_key(new_name)))
+        else:
+            conn.execute(delete(table).where(on, table.c.resource_id == old_key))
+
 
 def _stage_changed(conn: Connection, name: str, version: int, old: str, new: str, now: int) -> None:
     """Our extension event: a version moved between legacy stages."""

@@ -38,12 +38,13 @@ registered_models = Table(
     "registered_models",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(256), nullable=False, unique=True),
+    Column("name", String(256), nullable=False),
     Column("description", Text),
     Column("creation_time", BigInteger),
     Column("last_updated_time", BigInteger),
     Column("next_version", Integer, nullable=False, server_default="1"),
     Column("workspace", String(63), nullable=False, server_default="default"),
+    UniqueConstraint("workspace", "name", name="uq_registered_models_workspace_name"),  # per workspace (0020)
 )
 Index("registered_models_workspace", registered_models.c.workspace)
 

@@ -24,6 +24,7 @@ from .registry_schema import (
 )
 from .search import compare
 from .visibility import Visibility, readable
+from .workspaces import model_key_column
 
 __all__ = ["PROMPT_TAG", "model_version_search_select", "registered_model_search_select"]
 
@@ -72,7 +73,7 @@ def registered_model_search_select(
     if workspace is not None:
         where.append(rm.c.workspace == workspace)
     if visible is not None:  # only what the caller may read (:mod:`.visibility`)
-        where.append(readable(visible, "registered_model", rm.c.name, rm.c.workspace))
+        where.append(readable(visible, "registered_model", model_key_column(rm.c.name, rm.c.workspace), rm.c.workspace))
     order = _ordered(order_by, _MODEL_ORDER, [rm.c.name.asc()])
     return select(rm.c.id).where(*where).order_by(*order).limit(limit).offset(offset)
 
@@ -98,7 +99,7 @@ def model_version_search_select(
     if workspace is not None:
         where.append(rm.c.workspace == workspace)
     if visible is not None:
-        where.append(readable(visible, "registered_model", rm.c.name, rm.c.workspace))
+        where.append(readable(visible, "registered_model", model_key_column(rm.c.name, rm.c.workspace), rm.c.workspace))
     keys = order_by or [OrderKey(ATTRIBUTE, "last_updated_timestamp", False)]
     order = _ordered(keys, _VERSION_ORDER, [rm.c.name.asc(), mv.c.version.desc()])
     return (

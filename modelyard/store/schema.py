@@ -28,12 +28,13 @@ experiments = Table(
     "experiments",
     metadata,
     Column("experiment_id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(500), nullable=False, unique=True),
+    Column("name", String(500), nullable=False),
     Column("artifact_location", Text, nullable=False),
     Column("lifecycle_stage", String(32), nullable=False, server_default="active"),
     Column("creation_time", BigInteger),
     Column("last_update_time", BigInteger),
     Column("workspace", String(63), nullable=False, server_default="default"),
+    UniqueConstraint("workspace", "name", name="uq_experiments_workspace_name"),  # unique per workspace (0020)
 )
 Index("experiments_workspace", experiments.c.workspace)
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, String, and_, cast, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, String, and_, cast, exists, false, literal, not_, or_, select, true
 
 from . import auth_schema as a
+from .registry_schema import registered_models
+from .schema import experiments
+from .workspaces import DEFAULT, scope
 
 _READABLE = ("READ", "EDIT", "MANAGE")
 
@@ -47,7 +50,8 @@ def _group_level_in(visible: Visibility, resource_type: str, key: Any,
 
 def readable(visible: Visibility, resource_type: str, id_column: Any,
              workspace_column: Any = None) -> ColumnElement[bool]:
-    """True for rows whose ``id_column`` (an experiment id, a model name) the caller may read.
+    """True for rows whose ``id_column`` (an experiment id, a registered model's grant key:
+    :func:`.workspaces.model_key_column`) the caller may read.
 
     The first of these that exists decides: the caller's own grant on the resource, their groups'
     best grant on it, their own grant on its workspace (``workspace_column``), their groups' on it,
@@ -62,3 +66,22 @@ def readable(visible: Visibility, resource_type: str, id_column: Any,
     for kind, ident, held in reversed(steps):
         verdict = or_(held(visible, kind, ident, _READABLE), and_(not_(held(visible, kind, ident, None)), verdict))
     return verdict
+
+
+def model_readable(visible: Visibility, name_column: Any) -> ColumnElement[bool]:
+    """True for rows naming (``name_column``) a registered model of the request's workspace the caller may read:
+    a monitor's model, an alert's monitor's model. As :meth:`.auth.AuthStore.level` on its grant key."""
+    workspace = scope()
+    key = name_column if workspace == DEFAULT else literal(f"{workspace}:") + name_column
+    rm = registered_models.c
+    workspace_of = (select(rm.workspace).where(rm.name == name_column, rm.workspace == workspace)
+                    .correlate_except(registered_models).scalar_subquery())  # to the searched rows, however deep
+    return readable(visible, "registered_model", key, workspace_of)
+
+
+def experiment_readable(visible: Visibility, id_column: Any) -> ColumnElement[bool]:
+    """True for rows whose experiment (``id_column``, an id) the caller may read, its workspace's grants included."""
+    e = experiments.c
+    workspace_of = (select(e.workspace).where(e.experiment_id == id_column)
+                    .correlate_except(experiments).scalar_subquery())  # to the searched rows, however deep
+    return readable(visible, "experiment", id_column, workspace_of)

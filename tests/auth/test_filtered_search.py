@@ -114,3 +114,95 @@ def test_the_default_permission_read_shows_all_but_what_is_taken_away(world):
         caller.reset(token)
     assert f"exp-{OVERRIDDEN:02d}" not in names and f"exp-{BY_GROUP:02d}" in names and "exp-00" in names
     assert f"model-{OVERRIDDEN:02d}" not in models and "model-00" in models and len(models) == TOTAL - 1
+
+
+@pytest.fixture(scope="module")
+def lists(world):
+    """A monitor (with an alert) on each model, an evaluation dataset in each experiment, and a workspace each,
+    the reader's grants on the workspaces as on the experiments and models."""
+    from modelyard.store.monitoring import Alert, MonitorResult
+
+    http, app, exps, models = world
+    root = _basic("root")
+
+    def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        resp = http.post(path, json=body, headers=root)
+        assert resp.status_code in (200, 201), resp.text
+        return resp.json()
+
+    store = app.state.service.store.monitoring
+    spaces = [f"ws-{i:02d}" for i in range(TOTAL)]
+    for i in range(TOTAL):
+        call("/api/2.0/modelyard/monitoring/monitors/create",
+             {"name": f"mon-{i:02d}", "model_name": models[i], "alias": "champion"})
+        store.record_result(MonitorResult(0, f"mon-{i:02d}", "1", 1, None, None, 10, 0, {}),
+                            [Alert(0, f"mon-{i:02d}", 0, "r", "share_drifted", 0.9, 0.3, "drifted", "open", 1 + i)],
+                            None)
+        call("/api/3.0/mlflow/datasets/create", {"name": f"set-{i:02d}", "experiment_ids": [exps[i]]})
+        call("/api/3.0/mlflow/workspaces", {"name": spaces[i]})
+    for i in GRANTED:
+        call("/api/3.0/mlflow/users/permissions/grant", {"username": "reader", "resource_type": "workspace",
+                                                        "resource_id": spaces[i], "permission": "READ"})
+    for i in (BY_GROUP, OVERRIDDEN):
+        call("/api/2.0/modelyard/groups/permissions/grant",
+             {"group": "team", "resource_type": "workspace", "resource_id": spaces[i], "permission": "READ"})
+    call("/api/3.0/mlflow/users/permissions/grant", {"username": "reader", "resource_type": "workspace",
+                                                    "resource_id": spaces[OVERRIDDEN], "permission": "NO_PERMISSIONS"})
+    return http
+
+
+def _offset_pages(http: TestClient, path: str, key: str, ident: str, user: str) -> list[list[str]]:
+    pages, offset = [], 0
+    for _ in range(TOTAL + 2):
+        resp = http.get(path, params={"max_results": 2, "offset": offset}, headers=_basic(user))
+        assert resp.status_code == 200, resp.text
+        page = [str(item[ident]) for item in resp.json().get(key, [])]
+        if not page:
+            return pages
+        pages.append(sorted(page))
+        offset += 2
+    raise AssertionError("pages never ended")
+
+
+@pytest.mark.parametrize(("path", "key", "ident", "prefix"), [
+    ("/api/2.0/modelyard/monitoring/monitors/list", "monitors", "name", "mon"),
+    ("/api/2.0/modelyard/monitoring/alerts/list", "alerts", "monitor_name", "mon"),
+])
+def test_monitor_and_alert_pages_are_full_of_what_the_caller_may_read(lists, path, key, ident, prefix):
+    """Filtered in SQL: readable rows lie between unreadable ones (models 1, 5, 7, 10 of 0..11), yet every page
+    of 2 is full, and paging on past them finds nothing more."""
+    pages = _offset_pages(lists, path, key, ident, "reader")
+    assert [len(p) for p in pages] == [2, 2], pages
+    assert sorted(n for page in pages for n in page) == [f"{prefix}-{i:02d}" for i in READABLE]
+    assert len([n for page in _offset_pages(lists, path, key, ident, "root") for n in page]) >= TOTAL
+
+
+def test_dataset_pages_are_full_of_what_the_caller_may_read(lists):
+    pages = _pages(lists, "POST", "/api/3.0/mlflow/datasets/search", "datasets", "name", "reader")
+    assert [len(p) for p in pages] == [2, 2], pages  # the second page carries no token: nothing is left
+    assert sorted(n for page in pages for n in page) == [f"set-{i:02d}" for i in READABLE]
+
+
+def test_the_workspace_list_shows_what_the_caller_may_read(lists):
+    found = lists.get("/api/3.0/mlflow/workspaces", headers=_basic("reader")).json()["workspaces"]
+    assert [w["name"] for w in found] == [f"ws-{i:02d}" for i in READABLE]
+    everything = lists.get("/api/3.0/mlflow/workspaces", headers=_basic("root")).json()["workspaces"]
+    assert len(everything) == TOTAL + 1  # and default
+
+
+def test_a_grant_on_the_workspace_reaches_monitors_alerts_and_datasets_in_sql(lists):
+    """The workspace's grant, found through the model or experiment each row points to (a subquery correlated
+    to the searched row inside each grant's EXISTS), lets a user with no other grant read them all."""
+    root = _basic("root")
+    assert lists.post("/api/2.0/mlflow/users/create", json={"username": "wide", "password": PASSWORD},
+                      headers=root).status_code == 200
+    for user, count in (("wide", 0), ("root", TOTAL)):
+        if user == "root":
+            grant = {"username": "wide", "resource_type": "workspace", "resource_id": "default", "permission": "READ"}
+            assert lists.post("/api/3.0/mlflow/users/permissions/grant", json=grant, headers=root).status_code == 200
+        monitors = lists.get("/api/2.0/modelyard/monitoring/monitors/list", headers=_basic("wide")).json()
+        alerts = lists.get("/api/2.0/modelyard/monitoring/alerts/list", headers=_basic("wide")).json()
+        sets = lists.post("/api/3.0/mlflow/datasets/search", json={}, headers=_basic("wide")).json()
+        assert len([m for m in monitors.get("monitors", []) if m["name"].startswith("mon-")]) == count
+        assert len([a for a in alerts.get("alerts", []) if a["monitor_name"].startswith("mon-")]) == count
+        assert len([d for d in sets.get("datasets", []) if d["name"].startswith("set-")]) == count

@@ -84,6 +84,64 @@ def test_groups_from_the_cli(tmp_path):
     run("groups", "add", "ml", "ana")
     assert "ana" in run("groups", "list")
     assert "EDIT on experiment 0" in run("groups", "grant", "ml", "experiment", "0", "EDIT")
+    listed = run("permissions", "list", "experiment", "0", "--json")
+    assert '"kind": "group"' in listed and '"name": "ml"' in listed and '"permission": "EDIT"' in listed
     assert "revoked" in run("groups", "revoke", "ml", "experiment", "0")
     run("groups", "remove", "ml", "ana")
     run("groups", "delete", "ml")
+
+
+def test_owners_see_every_grant_on_what_they_manage(http):
+    """A manager lists the users' and groups' grants on their resource; others, with READ or EDIT, may not."""
+    root, ana, bo = _basic("root"), _basic("ana"), _basic("bo")
+    made = http.post("/api/2.0/mlflow/experiments/create", json={"name": "anas"}, headers=ana)
+    assert made.status_code == 200, made.text
+    exp = made.json()["experiment_id"]
+    grant = {"username": "bo", "resource_type": "experiment", "resource_id": exp, "permission": "EDIT"}
+    assert http.post("/api/3.0/mlflow/users/permissions/grant", json=grant, headers=ana).status_code == 200
+    assert http.post(f"{EXT}/create", json={"group": "viewers"}, headers=root).status_code == 200
+    group_grant = {"group": "viewers", "resource_type": "experiment", "resource_id": exp, "permission": "READ"}
+    assert http.post(f"{EXT}/permissions/grant", json=group_grant, headers=root).status_code == 200
+    path = "/api/2.0/modelyard/permissions/list"
+    listed = http.get(path, params={"resource_type": "experiment", "resource_id": exp}, headers=ana)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["permissions"] == [
+        {"kind": "user", "name": "ana", "permission": "MANAGE"},  # the creator
+        {"kind": "user", "name": "bo", "permission": "EDIT"},
+        {"kind": "group", "name": "viewers", "permission": "READ"},
+    ]
+    denied = http.get(path, params={"resource_type": "experiment", "resource_id": exp}, headers=bo)
+    assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
+    assert http.get(path, params={"resource_type": "experiment", "resource_id": exp},
+                    headers=root).json()["permissions"][0]["name"] == "ana"
+    bad = http.get(path, params={"resource_type": "run", "resource_id": exp}, headers=root)
+    assert bad.status_code == 400 and "resource_type" in bad.json()["message"]
+
+
+def test_grants_follow_a_renamed_model_and_go_with_a_deleted_one(http):
+    """A model made later under an old name inherits nothing: grants are keyed by name, so they move on rename and
+    go on delete (users' and groups' alike)."""
+    root, ana, bo = _basic("root"), _basic("ana"), _basic("bo")
+    rm = "/api/2.0/mlflow/registered-models"
+    assert http.post(f"{rm}/create", json={"name": "m1"}, headers=ana).status_code == 200
+    grant = {"username": "bo", "resource_type": "registered_model", "resource_id": "m1", "permission": "READ"}
+    assert http.post("/api/3.0/mlflow/users/permissions/grant", json=grant, headers=ana).status_code == 200
+    http.post(f"{EXT}/create", json={"group": "viewers"}, headers=root)
+    group_grant = {"group": "viewers", "resource_type": "registered_model", "resource_id": "m1", "permission": "READ"}
+    assert http.post(f"{EXT}/permissions/grant", json=group_grant, headers=root).status_code == 200
+    assert http.post(f"{rm}/rename", json={"name": "m1", "new_name": "m2"}, headers=ana).status_code == 200
+    assert http.get(f"{rm}/get", params={"name": "m2"}, headers=bo).status_code == 200
+    listed = http.get("/api/2.0/modelyard/permissions/list", params={"resource_type": "registered_model",
+                                                                      "resource_id": "m2"}, headers=ana).json()
+    assert [(p["kind"], p["name"]) for p in listed["permissions"]] == [("user", "ana"), ("user", "bo"),
+                                                                       ("group", "viewers")]
+    assert http.post(f"{rm}/create", json={"name": "m1"}, headers=root).status_code == 200
+    for who in (ana, bo):
+        assert http.get(f"{rm}/get", params={"name": "m1"}, headers=who).status_code == 403
+    assert http.request("DELETE", f"{rm}/delete", json={"name": "m2"}, headers=ana).status_code == 200
+    assert http.post(f"{rm}/create", json={"name": "m2"}, headers=root).status_code == 200
+    for who in (ana, bo):
+        assert http.get(f"{rm}/get", params={"name": "m2"}, headers=who).status_code == 403
+    left = http.get("/api/2.0/modelyard/permissions/list", params={"resource_type": "registered_model",
+                                                                    "resource_id": "m2"}, headers=root).json()
+    assert left["permissions"] == []

@@ -188,3 +188,19 @@ def test_the_creator_manages_what_they_made(world):
     assert http.post("/api/2.0/mlflow/experiments/restore", json={"experiment_id": exp},
                      headers=_basic("read")).status_code == 403
 
+
+
+def test_deleting_a_tag_or_alias_needs_what_setting_it_needs():
+    """EDIT consistent across set and delete of tags and aliases (MLflow asks MANAGE for some deletes), from the
+    operations table: a new pair that disagrees fails here."""
+    from modelyard.api.operations import all_operations
+
+    ops = {op.name: op for op in all_operations()}
+    pairs = []
+    for name, op in ops.items():
+        if name.startswith("delete_") and ("tag" in name or "alias" in name):
+            setter = next((ops[s] for s in (f"set_{name[7:]}", f"set_{name[7:]}s") if s in ops), None)
+            assert setter is not None, f"{name} has no set operation to compare with"
+            pairs.append((name, op.permission.level, setter.permission.level))
+    assert len(pairs) >= 8, pairs
+    assert [p for p in pairs if p[1] != p[2]] == []

@@ -124,7 +124,7 @@ def test_an_alias_protected_across_a_workspace(server):
     assert root.post("/api/2.0/mlflow/registered-models/create", json={"name": "prod-model"},
                      headers=prod).status_code == 200
     run = root.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
-    version = root.post("/api/2.0/mlflow/model-versions/create",
+    version = root.post("/api/2.0/mlflow/model-versions/create", headers=prod,
                         json={"name": "prod-model", "source": run["artifact_uri"], "run_id": run["run_id"]})
     assert version.status_code == 200, version.text
     protect = {"workspace": "prod", "alias": "champion"}
@@ -132,11 +132,14 @@ def test_an_alias_protected_across_a_workspace(server):
                       auth=("dev", PASSWORD)).status_code == 403
     done = root.post("/api/2.0/modelyard/workspaces/alias/protect", json=protect)
     assert done.status_code == 200 and done.json()["protected_aliases"] == ["champion"]
-    moved = root.post("/api/2.0/mlflow/registered-models/alias",
+    moved = root.post("/api/2.0/mlflow/registered-models/alias", headers=prod,
                       json={"name": "prod-model", "alias": "champion", "version": "1"})
     assert moved.status_code == 403 and "workspace 'prod'" in moved.json()["message"]
-    assert root.post("/api/2.0/mlflow/registered-models/alias",
+    assert root.post("/api/2.0/mlflow/registered-models/alias", headers=prod,
                      json={"name": "prod-model", "alias": "challenger", "version": "1"}).status_code == 200
+    # Names resolve in the request's workspace: without its header, prod's model is not there.
+    assert root.post("/api/2.0/mlflow/registered-models/alias", json={"name": "prod-model", "alias": "challenger",
+                                                                      "version": "1"}).status_code == 404
     assert root.get("/api/3.0/mlflow/workspaces/prod").json()["workspace"]["protected_aliases"] == ["champion"]
 
 

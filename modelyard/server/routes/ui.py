@@ -33,7 +33,6 @@ READ_EXPERIMENT = ("READ", *EXPERIMENT)
 READ_RUN, EDIT_RUN = ("READ", "run", "run_id"), ("EDIT", "run", "run_id")
 ADMIN = ("MANAGE", "server", "")  # admins only
 READ_MODEL, EDIT_MODEL = ("READ", "registered_model", "name"), ("EDIT", "registered_model", "name")
-MANAGE_MODEL = ("MANAGE", "registered_model", "name")  # as the table's delete-tag and delete-alias operations
 
 
 async def favicon(request: Request) -> FileResponse:
@@ -75,14 +74,14 @@ ABSOLUTE_ROUTES = [
     ("/models/{name}", ["GET"], page(registry.model_page, READ_MODEL)),
     ("/models/{name}/description", ["POST"], action(registry.set_model_description, EDIT_MODEL)),
     ("/models/{name}/tags", ["POST"], action(registry.set_model_tag, EDIT_MODEL)),
-    ("/models/{name}/tags/delete", ["POST"], action(registry.delete_model_tag, MANAGE_MODEL)),
+    ("/models/{name}/tags/delete", ["POST"], action(registry.delete_model_tag, EDIT_MODEL)),
     ("/models/{name}/compare", ["GET"], page(registry.compare_versions_page, READ_MODEL)),  # READ on each run inside
     ("/models/{name}/versions/{version}", ["GET"], page(registry.version_page, READ_MODEL)),
     ("/models/{name}/versions/{version}/description", ["POST"], action(registry.set_version_description, EDIT_MODEL)),
     ("/models/{name}/versions/{version}/tags", ["POST"], action(registry.set_version_tag, EDIT_MODEL)),
-    ("/models/{name}/versions/{version}/tags/delete", ["POST"], action(registry.delete_version_tag, MANAGE_MODEL)),
+    ("/models/{name}/versions/{version}/tags/delete", ["POST"], action(registry.delete_version_tag, EDIT_MODEL)),
     ("/models/{name}/versions/{version}/alias", ["POST"], action(registry.set_alias, EDIT_MODEL)),
-    ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias, MANAGE_MODEL)),
+    ("/models/{name}/versions/{version}/alias/delete", ["POST"], action(registry.delete_alias, EDIT_MODEL)),
     ("/models/{name}/versions/{version}/stage", ["POST"], action(registry.set_stage, EDIT_MODEL)),
     ("/approvals", ["GET"], page(approvals.approvals_page)),  # lists only the models the caller may read
     # Approving or rejecting: the promotion service refuses whoever is not an approver of the model.

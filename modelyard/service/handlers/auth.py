@@ -78,6 +78,13 @@ def get_permission(svc: TrackingService, req: s.UserPermission) -> dict[str, Any
             "resource_type": kind, "resource_id": rid}
 
 
+def list_resource_permissions(svc: TrackingService, req: s.ResourcePermissions) -> dict[str, Any]:
+    """Who holds what on a resource: its managers (and admins) see every grant on it, their own included."""
+    kind, rid = svc.auth.require_manager(req.resource_type, req.resource_id)
+    return {"resource_type": kind, "resource_id": rid, "permissions": [
+        {"kind": holder_kind, "name": name, "permission": level} for holder_kind, name, level in svc.auth.grants_on(kind, rid)]}
+
+
 def create_token(svc: TrackingService, req: s.CreateToken) -> dict[str, Any]:
     username = svc.auth.require_self_or_admin(req.username)
     secret, row = svc.auth.create_token(username, req.name or "", req.expires_days)

@@ -4,14 +4,14 @@ Filled when the served model has ``predict_proba``; monitoring estimates a
 classifier's performance from them before labels arrive (CBPE).
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -5,13 +5,13 @@ newest first: an index range, no scan), and tag and metadata values for ``tags.k
 its B-tree entries are bounded, values are not).
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 """
 
 from alembic import op
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
