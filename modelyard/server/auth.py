@@ -89,8 +89,10 @@ class AuthMiddleware:
         credentials = credentials.strip()
         auth = self.service.auth
         address = (scope.get("client") or ("", 0))[0] or ""
+        # Credentials verified within the cache's time are answered here, without a hop to a thread.
         if scheme.lower() == "bearer" and credentials:
-            return await run_in_threadpool(auth.authenticate_token, credentials, address)
+            return auth.known_token(credentials) or await run_in_threadpool(
+                auth.authenticate_token, credentials, address)
         if scheme.lower() == "basic" and credentials:
             try:
                 username, sep, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
@@ -98,7 +100,8 @@ class AuthMiddleware:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
             if not sep or not username:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
-            return await run_in_threadpool(auth.authenticate_basic, username, password, address)
+            return auth.known_basic(username, password) or await run_in_threadpool(
+                auth.authenticate_basic, username, password, address)
         if not header:
             cookie = session.cookie_value(scope)
             found = session.read(session.secret_of(scope["app"]), cookie) if cookie else None

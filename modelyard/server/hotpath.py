@@ -33,27 +33,30 @@ from typing import Any, NamedTuple
 import msgspec
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..api.operations import API, all_operations
+from ..api.operations import API, Operation, all_operations
 from ..errors import ModelyardError
 from ..web.request_body import declared_length
+from .auth import PRINCIPAL, authorize
 from .failures import error_payload, is_busy
 from .operations import TOO_LARGE
 from .protocol import decode_body, too_large
 
 
 class HotCall(NamedTuple):
-    """One hot operation's schema, handler and body limit, as the table of operations declares them."""
+    """One hot operation's schema, handler and body limit, as the table of operations declares them
+    (``op``: the operation itself, whose permission is checked with ``--auth``)."""
 
     schema: type[msgspec.Struct]
     fn: Callable[[Any, Any], Any]
     max_bytes_setting: str = "max_request_bytes"
     on_too_large: Callable[[int, int], ModelyardError] = too_large
+    op: Operation | None = None
 
 
 # (method, path under MLflow's prefixes) of each hot call: the table's operations marked ``hot``.
 CALLS: dict[tuple[str, str], HotCall] = {
     (op.method, op.path.removeprefix(API)): HotCall(op.request, op.resolve(), op.max_bytes_setting,
-                                                    TOO_LARGE[op.too_large])
+                                                    TOO_LARGE[op.too_large], op)
     for op in all_operations() if op.hot
 }
 
@@ -272,7 +275,12 @@ class HotCalls:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         try:
             obj = hot.decode(call, body)
-        except Exception as exc:  # noqa: BLE001  (a bad body: answered here, as the routes would)
+            principal = scope.get(PRINCIPAL)
+            if principal is not None:  # --auth: the operation's permission, from the cached grants, as the routes
+                if call.op is None:
+                    raise ModelyardError(f"No operation declared for the hot call {path}.")
+                authorize(hot.service, principal, call.op, obj)
+        except Exception as exc:  # noqa: BLE001  (a bad body, a refusal: answered here, as the routes would)
             await _reply(send, *hot.failure(exc, path))
             return
         loop = asyncio.get_running_loop()
