@@ -68,11 +68,13 @@ def hot_calls(prefixes: tuple[str, ...]) -> dict[tuple[str, str], HotCall]:
 # Calls run on the event loop (HotPath.answer_group): bodies up to this size; and while such calls
 # take INLINE_SLOW_SECONDS or more on average (a slow disk's fsync: the loop would be held that
 # long each time), none for INLINE_PAUSE_SECONDS. The average weighs the last call by
-# INLINE_WEIGHT, so one stall (the machine busy, a checkpoint) does not stop it.
+# INLINE_WEIGHT, and a call counts as INLINE_STALL_SECONDS at most, so neither one stall (the
+# machine busy, a checkpoint) nor the first, cold calls stop it: a dozen slow calls in a row do.
 INLINE_MAX_BYTES = 64 * 1024
 INLINE_SLOW_SECONDS = 0.01
 INLINE_PAUSE_SECONDS = 10.0
 INLINE_WEIGHT = 0.05
+INLINE_STALL_SECONDS = 2 * INLINE_SLOW_SECONDS
 
 _encode = msgspec.json.Encoder().encode
 _EMPTY = _encode({})
@@ -151,7 +153,7 @@ class HotPath:
         outcomes: list[tuple[int, bytes]] = []
         entered = False
         try:
-            with db.unit_of_work(wait=False):
+            with db.unit_of_work(wait=False, bare=len(calls) == 1):  # one call: it fails whole
                 entered = True
                 if len(calls) == 1:
                     outcomes.append(self._exec(calls[0][0], calls[0][1]))
@@ -172,7 +174,7 @@ class HotPath:
     def _timed_inline(self, started: float, calls: int = 1) -> None:
         """Weigh in the time per call of calls just run on the loop (a group's commit is shared)."""
         took = (time.monotonic() - started) / calls
-        self._inline_average += (took - self._inline_average) * INLINE_WEIGHT
+        self._inline_average += (min(took, INLINE_STALL_SECONDS) - self._inline_average) * INLINE_WEIGHT
         if self._inline_average >= INLINE_SLOW_SECONDS:  # a slow disk: stop holding the loop for a while
             self._inline_paused_until = started + took + INLINE_PAUSE_SECONDS
             self._inline_average = 0.0
