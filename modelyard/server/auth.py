@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,8 +31,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..api.operations import Operation
 from ..errors import ModelyardError, PermissionDenied, Unauthenticated
 from ..service import TrackingService
-from ..service.auth import RANK, Principal
-from ..service.caller import DEFAULT_WORKSPACE
+from ..service.auth import RANK
+from ..service.caller import DEFAULT_WORKSPACE, Principal
 from . import session
 from .protocol import JSONResponse
 
@@ -91,8 +91,10 @@ class AuthMiddleware:
         address = (scope.get("client") or ("", 0))[0] or ""
         # Credentials verified within the cache's time are answered here, without a hop to a thread.
         if scheme.lower() == "bearer" and credentials:
-            return auth.known_token(credentials) or await run_in_threadpool(
-                auth.authenticate_token, credentials, address)
+            known = auth.known_token(credentials)
+            if known is not None:
+                return known
+            return await run_in_threadpool(auth.authenticate_token, credentials, address)
         if scheme.lower() == "basic" and credentials:
             try:
                 username, sep, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
@@ -100,8 +102,10 @@ class AuthMiddleware:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
             if not sep or not username:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
-            return auth.known_basic(username, password) or await run_in_threadpool(
-                auth.authenticate_basic, username, password, address)
+            known = auth.known_basic(username, password)
+            if known is not None:
+                return known
+            return await run_in_threadpool(auth.authenticate_basic, username, password, address)
         if not header:
             cookie = session.cookie_value(scope)
             found = session.read(session.secret_of(scope["app"]), cookie) if cookie else None
@@ -292,7 +296,7 @@ def readable(request: Request, kind: str, keys: Iterable[str]) -> set[str]:
 # Lists that span resources: each item kept only if the caller may read it (key, resource, its id). The
 # searches of experiments, registered models and model versions filter in SQL instead (store/visibility.py),
 # so their pages stay full.
-FILTERED = {
+FILTERED: dict[str, tuple[str, str, Callable[[dict[str, Any]], Any]]] = {
     "list_monitors": ("monitors", "registered_model", lambda item: item.get("model_name")),
     "list_monitor_alerts": ("alerts", "monitor", lambda item: item.get("monitor_name")),
     "list_workspaces": ("workspaces", "workspace", lambda item: item.get("name")),
@@ -321,7 +325,7 @@ def filter_answer(service: TrackingService, principal: Principal, op: Operation,
 
 
 # Whoever creates one of these manages it: (operation, resource type, how to find its id).
-CREATED = {
+CREATED: dict[str, tuple[str, Callable[[Any, dict[str, Any]], Any]]] = {
     "create_experiment": ("experiment", lambda req, answer: answer.get("experiment_id")),
     "create_registered_model": ("registered_model", lambda req, answer: getattr(req, "name", None)),
 }

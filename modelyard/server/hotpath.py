@@ -152,8 +152,11 @@ class HotPath:
         db = self.db
         outcomes: list[tuple[int, bytes]] = []
         entered = False
+        writer = self.writer
+        # The writer's member itself rather than db.unit_of_work() (the same unit; no generator to step).
+        unit = writer.member(False, len(calls) == 1) if writer is not None else db.unit_of_work(wait=False)
         try:
-            with db.unit_of_work(wait=False, bare=len(calls) == 1):  # one call: it fails whole
+            with unit:  # one call alone: a bare unit, it fails whole
                 entered = True
                 if len(calls) == 1:
                     outcomes.append(self._exec(calls[0][0], calls[0][1]))

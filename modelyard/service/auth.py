@@ -216,7 +216,7 @@ class AuthService:
         if self._jwt is not None and looks_like_jwt(token):
             return None
         known = self._cache.peek(("token", _digest(token)))
-        return None if known is None or known is _REFUSED else known  # type: ignore[no-any-return]
+        return None if known is None or known is _REFUSED else known
 
     def authenticate_basic(self, username: str, password: str, address: str) -> Principal:
         key = ("basic", username, _digest(password))
@@ -421,9 +421,9 @@ class AuthService:
         """The effective level of ``principal`` on a resource."""
         if principal.is_admin:
             return "MANAGE"
-        found = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
-                                lambda: self.store.level(principal.user_id, resource_type, resource_id))
-        return found or self.default_level  # type: ignore[no-any-return]
+        found: str | None = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
+                                            lambda: self.store.level(principal.user_id, resource_type, resource_id))
+        return found or self.default_level
 
     def require(self, principal: Principal, needed: str, resource_type: str, resource_id: str) -> None:
         """Raise PERMISSION_DENIED unless ``principal`` holds ``needed`` on the resource."""

@@ -41,7 +41,8 @@ class Tx:
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cur.execute(sql, params)
-        return self.cur.fetchall()
+        rows: list[Any] = self.cur.fetchall()
+        return rows
 
 
 class UnitLost(sqlite3.OperationalError):

@@ -188,9 +188,11 @@ class Writer:
             except BaseException as exc:
                 error = exc
             else:
-                if self._conn is not None:
-                    for after in self.db.after_commit:
-                        after(self._conn.info)
+                hooks = self.db.after_commit
+                if hooks and self._conn is not None:
+                    info = self._conn.info
+                    for after in hooks:
+                        after(info)
         if error is not None:
             uow.rollback()
             for hook in self.db.after_rollback:

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ async def call(app: Any, path: str, body: dict[str, Any], user: str | None) -> t
 
 
 @pytest.fixture(params=[True, False], ids=["on-the-loop", "through-the-writer"])
-def world(request: pytest.FixtureRequest, db_uri: str, tmp_path) -> Iterator[tuple[Any, str, str]]:
+def world(request: pytest.FixtureRequest, db_uri: str, tmp_path: Path) -> Iterator[tuple[Any, str, str]]:
     settings = Settings(backend_store_uri=db_uri, artifacts_destination=str(tmp_path / "artifacts"),
                         background_workers=False, auth=True, auth_admin_username="root",
                         auth_admin_password=PASSWORD, auth_default_permission="NO_PERMISSIONS",
@@ -88,7 +89,7 @@ def bodies(exp: str, run: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_each_hot_call_needs_edit_on_the_experiment(world):
+def test_each_hot_call_needs_edit_on_the_experiment(world: tuple[Any, str, str]) -> None:
     app, exp, run = world
     svc = app.state.service
     requests = bodies(exp, run)
@@ -114,7 +115,7 @@ def test_each_hot_call_needs_edit_on_the_experiment(world):
     assert len(list(svc.runs.search([exp]))) == 2
 
 
-def test_refused_calls_in_a_group_write_nothing_and_the_others_stand(world):
+def test_refused_calls_in_a_group_write_nothing_and_the_others_stand(world: tuple[Any, str, str]) -> None:
     app, _exp, run = world
     svc = app.state.service
     groups: list[int] = []
