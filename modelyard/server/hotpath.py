@@ -9,7 +9,9 @@ adds: they all see these calls) and in front of Starlette's router, answers
 them itself: it reads the body with ``receive`` under the route's limit,
 decodes it with the same schema, runs the same function through
 :class:`HotPath` and sends the answer. Errors get the same JSON bodies and
-statuses as the routes (:func:`.failures.error_payload`).
+statuses as the routes (:func:`.failures.error_payload`). With ``--auth`` the caller, verified by
+the auth middleware, must hold the operation's permission (the table's declaration, checked by
+:func:`.auth.authorize` from the cached grants, as the routes do) before the call runs.
 
 Which calls take this path is a mapping ``{(method, path): HotCall}`` given by
 ``create_app`` (:func:`hot_calls`, from :data:`CALLS`).
