@@ -48,7 +48,8 @@ class Permission(msgspec.Struct, frozen=True):
     """What a caller must hold to run an operation: ``level`` on the ``resource`` named by ``field``.
 
     ``field`` is the request field (or path parameter) that names the resource — ``experiment_id``,
-    ``run_id``, ``name`` of a registered model... — or None where the resource is the server.
+    ``run_id``, ``name`` of a registered model... — or None where the resource is the server. A dotted
+    path names a field inside a nested object (``trace.trace_info.trace_location.mlflow_experiment.experiment_id``).
     """
 
     level: Level

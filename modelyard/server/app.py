@@ -31,7 +31,7 @@ from .auth import AuthMiddleware
 from .failures import error_payload
 from .hotpath import HotCall, HotCalls, HotPath, hot_calls
 from .metrics import MetricsMiddleware, TrackingMetrics
-from .operations import TOO_LARGE, operation_routes
+from .operations import operation_routes
 from .protocol import JSONResponse
 from .ui import STATIC_DIR
 
@@ -182,8 +182,7 @@ def v3_hot_calls() -> dict[tuple[str, str], HotCall]:
     which maps the table's ``hot`` operations under the 2.0 prefixes only."""
     from ..api.traces import START_TRACE
 
-    op = START_TRACE
-    return {(op.method, op.path): HotCall(op.request, op.resolve(), op.max_bytes_setting, TOO_LARGE[op.too_large])}
+    return {(START_TRACE.method, START_TRACE.path): HotCall.of(START_TRACE)}
 
 
 def create_app(settings: Settings | None = None, service: TrackingService | None = None,
@@ -195,9 +194,7 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
         if settings is None:
             raise ValueError("create_app needs settings or a service")
         service = TrackingService(settings)
-    # With auth on, MLflow's small writes take the routes: each operation's permission is checked there.
-    if service.settings.auth:
-        calls = {}
+    if service.settings.auth:  # the hot calls check their operation's permission themselves (.hotpath)
         service.auth.ensure_admin()
         if not service.settings.serve_artifacts:
             log.warning("Authentication is on but artifacts are not served (--no-serve-artifacts): clients write"

@@ -89,7 +89,11 @@ class AuthMiddleware:
         credentials = credentials.strip()
         auth = self.service.auth
         address = (scope.get("client") or ("", 0))[0] or ""
+        # Credentials verified within the cache's time are answered here, without a hop to a thread.
         if scheme.lower() == "bearer" and credentials:
+            known = auth.known_token(credentials)
+            if known is not None:
+                return known
             return await run_in_threadpool(auth.authenticate_token, credentials, address)
         if scheme.lower() == "basic" and credentials:
             try:
@@ -98,6 +102,9 @@ class AuthMiddleware:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
             if not sep or not username:
                 raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
+            known = auth.known_basic(username, password)
+            if known is not None:
+                return known
             return await run_in_threadpool(auth.authenticate_basic, username, password, address)
         if not header:
             cookie = session.cookie_value(scope)
@@ -122,6 +129,16 @@ def _wants_page(scope: Scope) -> bool:
 def _login_url(scope: Scope) -> str:
     target = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
     return f"{LOGIN}?{urlencode({'next': target})}"
+
+
+def field_value(request: Any, path: str) -> Any:
+    """The value of the request's field ``path``, dotted into nested structs and JSON objects (None when absent)."""
+    value = request
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+        if value is None:
+            return None
+    return value
 
 
 def _values(value: Any) -> Iterable[str]:
@@ -222,7 +239,7 @@ def authorize(service: TrackingService, principal: Principal, op: Operation, req
             " experiment's artifacts go to the server's artifact store.")
     if by_request(op):
         assert perm.field is not None
-        for key in _values(getattr(request, perm.field, None)):
+        for key in _values(field_value(request, perm.field)):
             if perm.resource == "experiment" and perm.field.endswith("_name"):
                 found = service.experiments.get_by_name(key)
                 if found is None:

@@ -9,7 +9,9 @@ adds: they all see these calls) and in front of Starlette's router, answers
 them itself: it reads the body with ``receive`` under the route's limit,
 decodes it with the same schema, runs the same function through
 :class:`HotPath` and sends the answer. Errors get the same JSON bodies and
-statuses as the routes (:func:`.failures.error_payload`).
+statuses as the routes (:func:`.failures.error_payload`). With ``--auth`` the caller, verified by
+the auth middleware, must hold the operation's permission (the table's declaration, checked by
+:func:`.auth.authorize` from the cached grants, as the routes do) before the call runs.
 
 Which calls take this path is a mapping ``{(method, path): HotCall}`` given by
 ``create_app`` (:func:`hot_calls`, from :data:`CALLS`).
@@ -33,27 +35,34 @@ from typing import Any, NamedTuple
 import msgspec
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..api.operations import API, all_operations
+from ..api.operations import API, Operation, all_operations
 from ..errors import ModelyardError
 from ..web.request_body import declared_length
+from .auth import PRINCIPAL, authorize
 from .failures import error_payload, is_busy
 from .operations import TOO_LARGE
 from .protocol import decode_body, too_large
 
 
 class HotCall(NamedTuple):
-    """One hot operation's schema, handler and body limit, as the table of operations declares them."""
+    """One hot operation's schema, handler and body limit, as the table of operations declares them
+    (``op``: the operation itself, whose permission is checked with ``--auth``)."""
 
     schema: type[msgspec.Struct]
     fn: Callable[[Any, Any], Any]
     max_bytes_setting: str = "max_request_bytes"
     on_too_large: Callable[[int, int], ModelyardError] = too_large
+    op: Operation | None = None
+
+    @classmethod
+    def of(cls, op: Operation) -> HotCall:
+        """The hot call of the table's operation ``op``: its schema, handler, limit and permission."""
+        return cls(op.request, op.resolve(), op.max_bytes_setting, TOO_LARGE[op.too_large], op)
 
 
 # (method, path under MLflow's prefixes) of each hot call: the table's operations marked ``hot``.
 CALLS: dict[tuple[str, str], HotCall] = {
-    (op.method, op.path.removeprefix(API)): HotCall(op.request, op.resolve(), op.max_bytes_setting,
-                                                    TOO_LARGE[op.too_large])
+    (op.method, op.path.removeprefix(API)): HotCall.of(op)
     for op in all_operations() if op.hot
 }
 
@@ -65,11 +74,13 @@ def hot_calls(prefixes: tuple[str, ...]) -> dict[tuple[str, str], HotCall]:
 # Calls run on the event loop (HotPath.answer_group): bodies up to this size; and while such calls
 # take INLINE_SLOW_SECONDS or more on average (a slow disk's fsync: the loop would be held that
 # long each time), none for INLINE_PAUSE_SECONDS. The average weighs the last call by
-# INLINE_WEIGHT, so one stall (the machine busy, a checkpoint) does not stop it.
+# INLINE_WEIGHT, and a call counts as INLINE_STALL_SECONDS at most, so neither one stall (the
+# machine busy, a checkpoint) nor the first, cold calls stop it: a dozen slow calls in a row do.
 INLINE_MAX_BYTES = 64 * 1024
 INLINE_SLOW_SECONDS = 0.01
 INLINE_PAUSE_SECONDS = 10.0
 INLINE_WEIGHT = 0.05
+INLINE_STALL_SECONDS = 2 * INLINE_SLOW_SECONDS
 
 _encode = msgspec.json.Encoder().encode
 _EMPTY = _encode({})
@@ -147,8 +158,11 @@ class HotPath:
         db = self.db
         outcomes: list[tuple[int, bytes]] = []
         entered = False
+        writer = self.writer
+        # The writer's member itself rather than db.unit_of_work() (the same unit; no generator to step).
+        unit = writer.member(False, len(calls) == 1) if writer is not None else db.unit_of_work(wait=False)
         try:
-            with db.unit_of_work(wait=False):
+            with unit:  # one call alone: a bare unit, it fails whole
                 entered = True
                 if len(calls) == 1:
                     outcomes.append(self._exec(calls[0][0], calls[0][1]))
@@ -169,7 +183,7 @@ class HotPath:
     def _timed_inline(self, started: float, calls: int = 1) -> None:
         """Weigh in the time per call of calls just run on the loop (a group's commit is shared)."""
         took = (time.monotonic() - started) / calls
-        self._inline_average += (took - self._inline_average) * INLINE_WEIGHT
+        self._inline_average += (min(took, INLINE_STALL_SECONDS) - self._inline_average) * INLINE_WEIGHT
         if self._inline_average >= INLINE_SLOW_SECONDS:  # a slow disk: stop holding the loop for a while
             self._inline_paused_until = started + took + INLINE_PAUSE_SECONDS
             self._inline_average = 0.0
@@ -272,7 +286,12 @@ class HotCalls:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         try:
             obj = hot.decode(call, body)
-        except Exception as exc:  # noqa: BLE001  (a bad body: answered here, as the routes would)
+            principal = scope.get(PRINCIPAL)
+            if principal is not None:  # --auth: the operation's permission, from the cached grants, as the routes
+                if call.op is None:
+                    raise ModelyardError(f"No operation declared for the hot call {path}.")
+                authorize(hot.service, principal, call.op, obj)
+        except Exception as exc:  # noqa: BLE001  (a bad body, a refusal: answered here, as the routes would)
             await _reply(send, *hot.failure(exc, path))
             return
         loop = asyncio.get_running_loop()

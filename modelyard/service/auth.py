@@ -211,6 +211,20 @@ class AuthService:
 
     # ---- authentication -------------------------------------------------------
 
+    def known_basic(self, username: str, password: str) -> Principal | None:
+        """The account of Basic credentials verified within ``auth_cache_seconds``, else None (then
+        :meth:`authenticate_basic`, which may read the store and hash). Never touches the store."""
+        known: Principal | None = self._cache.peek(("basic", username, _digest(password)))
+        return known
+
+    def known_token(self, token: str) -> Principal | None:
+        """The owner of an access token accepted within ``auth_cache_seconds``, else None (then
+        :meth:`authenticate_token`: a JWT, a refused or an unseen token). Never touches the store."""
+        if self._jwt is not None and looks_like_jwt(token):
+            return None
+        known = self._cache.peek(("token", _digest(token)))
+        return None if known is None or known is _REFUSED else known
+
     def authenticate_basic(self, username: str, password: str, address: str) -> Principal:
         key = ("basic", username, _digest(password))
         known = self._cache.peek(key)
@@ -420,8 +434,8 @@ class AuthService:
         if principal.is_admin:
             return "MANAGE"
         resource_id = grant_key(resource_type, resource_id)
-        found = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
-                                lambda: self.store.level(principal.user_id, resource_type, resource_id))
+        found: str | None = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
+                                            lambda: self.store.level(principal.user_id, resource_type, resource_id))
         return found or self.default_level
 
     def require(self, principal: Principal, needed: str, resource_type: str, resource_id: str) -> None:

@@ -298,7 +298,7 @@ class Database:
         return uow if uow is not None and uow.db is self else None
 
     @contextmanager
-    def unit_of_work(self, wait: bool = True) -> Iterator[UnitOfWork]:
+    def unit_of_work(self, wait: bool = True, bare: bool = False) -> Iterator[UnitOfWork]:
         """One transaction for every read and write opened in the block (see :class:`UnitOfWork`);
         inside another, it joins it as a savepoint. Committed when the block leaves without an
         exception, else rolled back (its writes only, if it shares the writer's transaction with
@@ -306,14 +306,15 @@ class Database:
 
         On a SQLite file the block runs on the :class:`~.writer.Writer`; ``wait=False``: fail at
         once (an error that :func:`is_busy` recognises) rather than wait for the writer or
-        another process's write lock."""
+        another process's write lock. ``bare`` (a SQLite file, a unit of its own): an error anywhere
+        in the block fails all of it, so its writes take no savepoints (see :class:`~.writer.Member`)."""
         outer = self.current()
         if outer is not None:
             with Joined(outer, True):
                 yield outer
             return
         if self.writer is not None:
-            with self.writer.member(wait) as uow:
+            with self.writer.member(wait, bare) as uow:
                 yield uow
             return
         with _PoolUnit(self) as uow:

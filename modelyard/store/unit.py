@@ -66,13 +66,16 @@ class UnitOfWork:
     may share; elsewhere a transaction on a connection of the engine's pool.
     """
 
-    __slots__ = ("conn", "db", "driver", "lost")
+    __slots__ = ("bare", "conn", "db", "driver", "lost")
 
     def __init__(self, db: Database, conn: Connection | None, driver: Any) -> None:
         self.db = db
         self.conn = conn
         self.driver = driver
         self.lost = False  # SQLite ended the transaction under it: nothing of it will commit
+        # One caller's block is all of it, and it fails whole: writes joining it take no savepoint,
+        # and one that fails loses the unit (nothing of it commits) instead of undoing only its own.
+        self.bare = False
 
     def core(self) -> Connection:
         """The SQLAlchemy connection, in a transaction (begun on the one already open)."""
@@ -121,23 +124,30 @@ class UnitOfWork:
 class Joined:
     """A read or write inside an open unit of work: its connection, a savepoint if writing."""
 
-    __slots__ = ("cur", "uow", "write")
+    __slots__ = ("bare", "cur", "uow", "write")
 
     def __init__(self, uow: UnitOfWork, write: bool) -> None:
         self.uow = uow
         self.write = write
 
     def __enter__(self) -> Tx:
-        self.uow.check()
-        cur = self.cur = self.uow.driver.cursor()
-        if self.write:
+        uow = self.uow
+        uow.check()
+        cur = self.cur = uow.driver.cursor()
+        self.bare = uow.bare
+        if self.write and not self.bare:
             cur.execute("SAVEPOINT joined")
         return Tx(cur)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.write:
-            self.uow.savepoint_end(self.cur, exc_type is not None)
+        if not self.write:
+            return
+        if self.bare:  # no savepoint to undo it by: the whole unit is lost, even if the error is caught
+            if exc_type is not None:
+                self.uow.lost = True
+            return
+        self.uow.savepoint_end(self.cur, exc_type is not None)
 
 
 def _rollback(conn: Any) -> None:

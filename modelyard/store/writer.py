@@ -153,9 +153,9 @@ class Writer:
 
     # ---- one caller's block -------------------------------------------------------
 
-    def member(self, wait: bool = True) -> Member:
-        """Run a block in the writer's transaction (see the class)."""
-        return Member(self, wait)
+    def member(self, wait: bool = True, bare: bool = False) -> Member:
+        """Run a block in the writer's transaction (see the class; ``bare``: see :class:`Member`)."""
+        return Member(self, wait, bare=bare)
 
     def _begin(self, wait: bool) -> _Group:
         """The group to write in: the open one, else a new transaction (``BEGIN IMMEDIATE``)."""
@@ -188,9 +188,11 @@ class Writer:
             except BaseException as exc:
                 error = exc
             else:
-                if self._conn is not None:
-                    for after in self.db.after_commit:
-                        after(self._conn.info)
+                hooks = self.db.after_commit
+                if hooks and self._conn is not None:
+                    info = self._conn.info
+                    for after in hooks:
+                        after(info)
         if error is not None:
             uow.rollback()
             for hook in self.db.after_rollback:
@@ -240,7 +242,8 @@ class Writer:
     def submit(self, fn: Callable[[], Any], done: Callable[[Any, BaseException | None], None]) -> None:
         """Queue ``fn()`` for the writer's thread; ``done(result, error)`` is called there once the
         transaction holding its writes has ended. Functions queued together share one transaction,
-        each in its own savepoint."""
+        each in its own savepoint; one queued alone runs ``bare`` (:class:`Member`): an error of a
+        write inside it, even one it catches, fails it whole."""
         if self.pid != os.getpid():
             self._start()
         if self._thread is None:
@@ -272,7 +275,7 @@ class Writer:
             outcomes: list[tuple[Any, BaseException | None]] = []
             try:
                 if len(batch) == 1:  # alone: its own block (no savepoint: a failure undoes the block)
-                    with self.member():
+                    with self.member(bare=True):
                         outcomes.append((batch[0][0](), None))
                 else:
                     with self.member() as uow:
@@ -315,14 +318,21 @@ class Writer:
 
 class Member:
     """``with writer.member(wait) as uow``: one caller's block in the writer's transaction
-    (``fast``: the block gets a :class:`Tx` on the connection instead, as ``db.fast_write()`` does)."""
+    (``fast``: the block gets a :class:`Tx` on the connection instead, as ``db.fast_write()`` does).
 
-    __slots__ = ("fast", "first", "group", "token", "wait", "writer")
+    ``bare``: the caller treats any error of the block as the failure of all of it, so when the block
+    opens the transaction, the writes inside it take no savepoint (:attr:`.unit.UnitOfWork.bare`:
+    two statements less per write; one that fails loses the transaction). Blocks of other callers
+    that join the transaction later take their savepoints as ever.
+    """
 
-    def __init__(self, writer: Writer, wait: bool = True, fast: bool = False) -> None:
+    __slots__ = ("bare", "fast", "first", "group", "token", "wait", "writer")
+
+    def __init__(self, writer: Writer, wait: bool = True, fast: bool = False, bare: bool = False) -> None:
         self.writer = writer
         self.wait = wait
         self.fast = fast
+        self.bare = bare
         self.group: _Group | None = None
 
     def __enter__(self) -> Any:
@@ -334,6 +344,8 @@ class Member:
             self.first = group is not was
             if not self.first:
                 group.uow.driver.execute("SAVEPOINT member")
+            elif self.bare:
+                group.uow.bare = True
         except BaseException:
             writer._release()
             raise
@@ -347,6 +359,7 @@ class Member:
         failed = exc_type is not None
         group = self.group
         assert group is not None
+        group.uow.bare = False  # blocks handed the transaction next take savepoints
         lost: BaseException | None = None
         if not self.first:
             try:

@@ -97,6 +97,13 @@ def _request(op: Operation, ids: dict[str, str]) -> dict[str, Any]:
     """An otherwise empty request whose permission field names the guarded resource."""
     perm = op.permission
     values = minimal_request(op)
+    if perm.field and "." in perm.field and perm.resource in ids:  # a field inside a nested object
+        first, *inner = perm.field.split(".")
+        nested: Any = ids[perm.resource]
+        for name in reversed(inner):
+            nested = {name: nested}
+        values[first] = nested
+        return values
     info = {f.name: f for f in msgspec.structs.fields(op.request)}.get(perm.field or "")
     if info is None or perm.resource not in ids:
         return values

@@ -257,3 +257,20 @@ def test_lifespan_end_stops_the_writer(app):
 
 def history(app: Any, run_id: str, key: str = "m") -> list[Any]:
     return list(app.state.service.runs.metric_history(run_id, key).items)
+
+
+def test_one_stall_keeps_calls_on_the_loop_and_a_run_of_slow_ones_sends_them_to_the_writer(app):
+    """The inline average counts a call as 20 ms at most: a cold first call or one stall (200 ms) does not
+    pause answering on the loop; a run of slow calls (a slow disk's fsync) does, for a while."""
+    import time
+
+    hot = app.hot
+    if hot.writer is None:
+        pytest.skip("calls run on the loop on a SQLite file only")
+    assert hot.may_answer_now(100)
+    hot._timed_inline(time.monotonic() - 0.2)
+    hot._timed_inline(time.monotonic() - 0.2)
+    assert hot.may_answer_now(100)
+    for _ in range(30):
+        hot._timed_inline(time.monotonic() - 0.03)
+    assert not hot.may_answer_now(100)

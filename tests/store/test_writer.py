@@ -183,6 +183,44 @@ def test_a_transaction_lost_under_a_later_block_fails_every_block_in_it(db):
     assert _others_see(db) == [5]
 
 
+def test_a_bare_unit_takes_no_savepoints_and_a_write_failing_in_it_loses_all_of_it(db):
+    """``unit_of_work(bare=True)`` (the hot path's call alone): writes joining it take no savepoint,
+    so one that fails, even if its error is caught, leaves nothing of the unit to commit."""
+    from modelyard.store.database import UnitLost
+
+    statements: list[str] = []
+    with db.unit_of_work(bare=True) as uow:
+        uow.driver.set_trace_callback(statements.append)
+        with db.fast_write() as tx:
+            tx.execute("INSERT INTO probe VALUES (1)")
+        uow.driver.set_trace_callback(None)
+    assert not any("SAVEPOINT" in s for s in statements), statements
+    assert _others_see(db) == [1]
+
+    with pytest.raises(UnitLost):
+        with db.unit_of_work(bare=True):
+            with db.fast_write() as tx:
+                tx.execute("INSERT INTO probe VALUES (2)")
+            try:
+                with db.fast_write() as tx:
+                    tx.execute("INSERT INTO probe VALUES (3)")
+                    tx.execute("INSERT INTO probe VALUES (1)")  # a duplicate: this write fails
+            except sqlite3.IntegrityError:
+                pass  # caught: without a savepoint its row 3 would stay, so the unit must not commit
+    assert _others_see(db) == [1]
+
+    with db.unit_of_work():  # not bare: the failed write is undone alone, the rest commits
+        with db.fast_write() as tx:
+            tx.execute("INSERT INTO probe VALUES (2)")
+        try:
+            with db.fast_write() as tx:
+                tx.execute("INSERT INTO probe VALUES (3)")
+                tx.execute("INSERT INTO probe VALUES (1)")
+        except sqlite3.IntegrityError:
+            pass
+    assert _others_see(db) == [1, 2]
+
+
 def test_a_caller_that_would_not_wait_is_refused_at_once_with_a_busy_error(db):
     with Holder(db), pytest.raises(WriterBusy) as caught, db.unit_of_work(wait=False):
         pytest.fail("ran while another caller held the writer")
