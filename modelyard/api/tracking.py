@@ -19,7 +19,7 @@ CREATE_EXPERIMENT = t.add("create_experiment", "POST", f"{API}/experiments/creat
 GET_EXPERIMENT = t.add("get_experiment", "GET", f"{API}/experiments/get", s.ExperimentId, "experiments:get", EXP,
                        idempotent=True, summary="An experiment by id.")
 GET_EXPERIMENT_BY_NAME = t.add("get_experiment_by_name", "GET", f"{API}/experiments/get-by-name",
-                               s.GetExperimentByName, "experiments:get_by_name", read("experiment"),
+                               s.GetExperimentByName, "experiments:get_by_name", read("experiment", "experiment_name"),
                                idempotent=True, summary="An experiment by name.")
 SEARCH_EXPERIMENTS = t.add("search_experiments", "POST", f"{API}/experiments/search", s.SearchExperiments,
                            "experiments:search", read(), idempotent=True, also=("GET",), summary="Experiments matching a filter, ordered, one page at a time.")
