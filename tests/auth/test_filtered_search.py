@@ -137,7 +137,7 @@ def lists(world):
              {"name": f"mon-{i:02d}", "model_name": models[i], "alias": "champion"})
         store.record_result(MonitorResult(0, f"mon-{i:02d}", "1", 1, None, None, 10, 0, {}),
                             [Alert(0, f"mon-{i:02d}", 0, "r", "share_drifted", 0.9, 0.3, "drifted", "open", 1 + i)],
-                            None)
+                            None, lambda a: a.to_dict())
         call("/api/3.0/mlflow/datasets/create", {"name": f"set-{i:02d}", "experiment_ids": [exps[i]]})
         call("/api/3.0/mlflow/workspaces", {"name": spaces[i]})
     for i in GRANTED:
