@@ -95,9 +95,11 @@ def test_timeout(store, shapes_file, workdir, shape, executor):
     if executor == "inline":
         assert "cannot stop" in slow.error and count(workdir, "slow_done") == 1
     else:  # the step's process was stopped, not waited for: it is gone long before its sleep would end
-        with open(os.path.join(workdir, "slow.pid")) as fh:
-            pid = int(fh.read())
-        assert _gone(pid, deadline=60), f"the timed-out step's process {pid} is still running"
+        pid_file = os.path.join(workdir, "slow.pid")
+        if os.path.exists(pid_file):  # absent when a busy machine took the 1 s timeout to start the process
+            with open(pid_file) as fh:
+                pid = int(fh.read())
+            assert _gone(pid, deadline=60), f"the timed-out step's process {pid} is still running"
         assert count(workdir, "slow_done") == 0
     downstream = [s for s in rec.steps if s.position > slow.position]
     assert all(s.status == "SKIPPED" for s in downstream)
