@@ -7,6 +7,8 @@ server's whole process tree), one after the other::
     python -m benchmarks.traces                       # modelyard and mlflow, SQLite
     python -m benchmarks.traces --only modelyard --backend postgresql
     python -m benchmarks.traces --quick               # small sizes
+    python -m benchmarks.traces --workloads client,otlp --rounds 3 --checkout main=/work/main
+                                                      # ingest only, 3 alternated rounds, medians
 
 Workloads, each on every server:
 
@@ -34,6 +36,7 @@ Workloads, each on every server:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -44,7 +47,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.tracking.servers import SPECS, Server, Unavailable, launch
+from benchmarks.tracking.servers import SPECS, SYNC_ENV, Server, ServerSpec, Unavailable, launch
 
 
 def _otlp_batch(trace_ids: list[bytes], spans_per_trace: int, t0: int) -> bytes:
@@ -334,24 +337,51 @@ def scale_pages(http: httpx.Client, exp: str, first_ms: int, repeat: int = 7) ->
     return out
 
 
-def run_server(name: str, args: argparse.Namespace, base: Path) -> dict[str, Any]:
+def run_server(name: str, args: argparse.Namespace, base: Path, specs: dict[str, ServerSpec]) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with launch(SPECS[name], args.backend, base / name, args.pg) as server:
+    workloads = set(args.workloads.split(","))
+    with launch(specs[name], args.backend, base / name, args.pg) as server:
         with httpx.Client(base_url=server.url, timeout=300) as http:
             if args.traces:
                 results["scale"] = scale_search(server, http, args.traces)
                 return results
-            results["client"] = client_ingest(server, args.client_traces)
-            print(f"  {name} client: {results['client']}", flush=True)
+            if "client" in workloads:
+                results["client"] = client_ingest(server, args.client_traces)
+                print(f"  {name} client: {results['client']}", flush=True)
             exp = _experiment(http, f"bench-otlp-{time.time_ns()}")
-            results["otlp"] = otlp_ingest(server, http, exp, args.otlp_traces)
-            print(f"  {name} otlp: {results['otlp']}", flush=True)
-            results["search"] = search(http, exp)
-            print(f"  {name} search over {args.otlp_traces} traces: {results['search']}", flush=True)
-            big_exp = _experiment(http, f"bench-big-{time.time_ns()}")
-            results["big"] = big_trace(server, http, big_exp, args.big_spans, ours=name.startswith("modelyard"))
-            print(f"  {name} {args.big_spans}-span trace: {results['big']}", flush=True)
+            if "otlp" in workloads:
+                results["otlp"] = otlp_ingest(server, http, exp, args.otlp_traces)
+                print(f"  {name} otlp: {results['otlp']}", flush=True)
+            if "search" in workloads:
+                results["search"] = search(http, exp)
+                print(f"  {name} search over {args.otlp_traces} traces: {results['search']}", flush=True)
+            if "big" in workloads:
+                big_exp = _experiment(http, f"bench-big-{time.time_ns()}")
+                results["big"] = big_trace(server, http, big_exp, args.big_spans, ours=name.startswith("modelyard"))
+                print(f"  {name} {args.big_spans}-span trace: {results['big']}", flush=True)
     return results
+
+
+def checkout_spec(name: str, checkout: Path) -> ServerSpec:
+    """``modelyard server`` run from another checkout (its code first on PYTHONPATH), as ``modelyard`` is."""
+    return dataclasses.replace(
+        SPECS["modelyard"], name=name,
+        env=lambda: {"PYTHONPATH": str(checkout), SYNC_ENV: "FULL"})
+
+
+def _medians(rounds: list[dict[str, Any]], names: list[str]) -> None:
+    """Median server CPU per span of each ingest workload over the rounds, and MLflow's over each server's."""
+    for key in ("client", "otlp"):
+        cpu = {name: statistics.median(r[name][key]["server_cpu_us_per_span"] for r in rounds)
+               for name in names if all(key in r.get(name, {}) for r in rounds)}
+        if not cpu:
+            continue
+        print(f"{key}: median server CPU per span over {len(rounds)} rounds: "
+              + ", ".join(f"{name} {us:.0f} us" for name, us in cpu.items()), flush=True)
+        if "mlflow" in cpu:
+            for name, us in cpu.items():
+                if name != "mlflow":
+                    print(f"  {name}: {cpu['mlflow'] / max(us, 1e-9):.1f}x less CPU per span than mlflow", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -363,27 +393,47 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-traces", type=int, default=300)
     parser.add_argument("--otlp-traces", type=int, default=10_000)
     parser.add_argument("--big-spans", type=int, default=32_000)
+    parser.add_argument("--workloads", default="client,otlp,search,big", help="comma-separated: client,otlp,search,big")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every server this many times, alternating their order; print the median CPU per span")
+    parser.add_argument("--checkout", action="append", default=[],
+                        help="NAME=PATH: also a modelyard server from that checkout (repeat), e.g. main=/work/main")
     parser.add_argument("--sdk", action="store_true", help="also our SDK embedded (no server)")
     parser.add_argument("--traces", type=int, default=0,
                         help="instead of the rest: search over this many bulk-loaded traces (modelyard only)")
     args = parser.parse_args(argv)
     if args.quick:
         args.client_traces, args.otlp_traces, args.big_spans = 50, 1000, 5000
+    specs = dict(SPECS)
+    names = list(filter(None, args.only.split(",")))
+    for name, _, path in (c.partition("=") for c in args.checkout):
+        specs[name] = checkout_spec(name, Path(path).resolve())
+        names.append(name)
     if args.traces:
-        args.only = ",".join(n for n in args.only.split(",") if n.startswith("modelyard"))
+        names = [n for n in names if specs[n].kind == "modelyard"]
     base = Path(tempfile.mkdtemp(prefix="bench-traces-"))
     summary: dict[str, Any] = {}
     if args.sdk:
         summary["sdk"] = sdk_embedded()
         print(f"modelyard SDK embedded: {summary['sdk']}", flush=True)
-    for name in filter(None, args.only.split(",")):
-        print(f"{name} on {args.backend}", flush=True)
-        try:
-            summary[name] = run_server(name, args, base)
-        except Unavailable as exc:
-            print(f"  skipped: {exc}", flush=True)
-    if "modelyard" in summary and "mlflow" in summary:
+    rounds: list[dict[str, Any]] = []
+    for r in range(args.rounds):
+        done: dict[str, Any] = {}
+        for name in names if r % 2 == 0 else names[::-1]:
+            print(f"{name} on {args.backend}" + (f", round {r + 1}" if args.rounds > 1 else "")
+                  + f" (load average {os.getloadavg()[0]:.1f})", flush=True)
+            try:
+                done[name] = run_server(name, args, base / f"round-{r}", specs)
+            except Unavailable as exc:
+                print(f"  skipped: {exc}", flush=True)
+        rounds.append(done)
+    summary.update(rounds[-1])
+    if args.rounds > 1:
+        _medians(rounds, names)
+    elif "modelyard" in summary and "mlflow" in summary:
         for key in ("client", "otlp"):
+            if key not in summary["modelyard"] or key not in summary["mlflow"]:
+                continue
             ours, theirs = summary["modelyard"][key], summary["mlflow"][key]
             print(f"{key}: server CPU per span {ours['server_cpu_us_per_span']:.0f} us vs "
                   f"{theirs['server_cpu_us_per_span']:.0f} us "

@@ -23,6 +23,7 @@ _STATUS = {0: "UNSET", 1: "OK", 2: "ERROR", "STATUS_CODE_UNSET": "UNSET", "STATU
 _SKIPPED = "mlflow.traceRequestId"
 MEDIA_TYPES = ("application/x-protobuf", "application/json")
 _INT64_MAX = 2**63 - 1
+_SCALARS = frozenset(("string_value", "int_value", "bool_value", "double_value"))
 
 
 def inflate(body: bytes, encoding: str, limit: int) -> bytes:
@@ -51,18 +52,23 @@ def decode(body: bytes, media_type: str) -> list[Span]:
     return _from_protobuf(body)
 
 
+def _where(at: str | tuple[int, int, int]) -> str:
+    """Where a span is in the body: given as is (JSON), or as its three indexes (protobuf)."""
+    return at if isinstance(at, str) else "resource_spans[{}].scope_spans[{}].spans[{}]".format(*at)
+
+
 def _span(trace_hex: str, span_hex: str, parent_hex: str, name: str, start: int, end: int,
           attributes: dict[str, Any], status: str, message: str, events: list[dict[str, Any]] | None,
-          where: str) -> Span:
+          at: str | tuple[int, int, int]) -> Span:
     if len(trace_hex) != 32 or len(span_hex) != 16:
         raise InvalidParameterValue(
-            f"Invalid OTLP span at {where}: trace_id must be 16 bytes and span_id 8 bytes "
+            f"Invalid OTLP span at {_where(at)}: trace_id must be 16 bytes and span_id 8 bytes "
             f"(got {len(trace_hex) // 2} and {len(span_hex) // 2}).")
     if parent_hex and len(parent_hex) != 16:
-        raise InvalidParameterValue(f"Invalid OTLP span at {where}: parent_span_id must be 8 bytes.")
+        raise InvalidParameterValue(f"Invalid OTLP span at {_where(at)}: parent_span_id must be 8 bytes.")
     if not (0 <= start <= _INT64_MAX and 0 <= end <= _INT64_MAX):
         raise InvalidParameterValue(
-            f"Invalid OTLP span at {where}: start and end times are nanoseconds since the epoch, "
+            f"Invalid OTLP span at {_where(at)}: start and end times are nanoseconds since the epoch, "
             "at most 9223372036854775807.")
     attributes.pop(_SKIPPED, None)
     span_type = attributes.get("mlflow.spanType")
@@ -92,16 +98,22 @@ def _from_protobuf(body: bytes) -> list[Span]:
     for r, resource_spans in enumerate(request.resource_spans):
         for s, scope_spans in enumerate(resource_spans.scope_spans):
             for i, sp in enumerate(scope_spans.spans):
-                attributes = {a.key: _pb_value(a.value) for a in sp.attributes}
+                attributes = {}
+                for a in sp.attributes:
+                    value = a.value
+                    kind = value.WhichOneof("value")
+                    # Most values are scalars (the client's are strings and ints): read in one step.
+                    attributes[a.key] = getattr(value, kind) if kind in _SCALARS else _pb_value(value)
                 events = [
                     {"name": e.name, "time_unix_nano": e.time_unix_nano,
                      "attributes": {a.key: _pb_value(a.value) for a in e.attributes}}
                     for e in sp.events
-                ]
+                ] if sp.events else None
+                status = sp.status
                 out.append(_span(
                     sp.trace_id.hex(), sp.span_id.hex(), sp.parent_span_id.hex(), sp.name,
-                    sp.start_time_unix_nano, sp.end_time_unix_nano, attributes, _STATUS.get(sp.status.code, "UNSET"),
-                    sp.status.message, events, f"resource_spans[{r}].scope_spans[{s}].spans[{i}]"))
+                    sp.start_time_unix_nano, sp.end_time_unix_nano, attributes, _STATUS.get(status.code, "UNSET"),
+                    status.message, events, (r, s, i)))
     return out
 
 

@@ -25,11 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
+
 from ..entities.traces import Span, TraceInfo
 from ..errors import InvalidParameterValue
 
 INPUTS, OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
 PAYLOADS = (INPUTS, OUTPUTS)
+_compact = msgspec.json.Encoder().encode
 TRUNCATED_MARKER = "…[truncated by modelyard: {shown} of {total} characters; full copy: {where}]"
 _KEEP = frozenset({"mlflow.traceRequestId", "mlflow.spanType"})  # ids and kinds, never personal data
 # Tags and metadata that identify (a run, a user, a session, where things are): kept as sent, so
@@ -144,6 +147,15 @@ class Redactor:
         return out
 
 
+def _short(value: Any, limit: int) -> bool:
+    """Whether ``value``'s JSON text (``json.dumps``: ", " and ": " between items) surely fits in ``limit``
+    characters: it is at most twice as long as its compact UTF-8 encoding, which is cheap to take."""
+    try:
+        return 2 * len(_compact(value)) <= limit
+    except (TypeError, ValueError, OverflowError):  # not plain JSON for msgspec: take json.dumps's word for it
+        return False
+
+
 def bound_payloads(span: Span, limit: int, where: str,
                    keep: Callable[[Span, str, str], None] | None) -> Span:
     """``span`` with its inputs and outputs cut to ``limit`` characters (a marker says so); ``keep`` is
@@ -155,7 +167,12 @@ def bound_payloads(span: Span, limit: int, where: str,
         value = span.attributes.get(key)
         if value is None:
             continue
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if isinstance(value, str):
+            text = value
+        else:
+            if _short(value, limit):
+                continue
+            text = json.dumps(value, ensure_ascii=False)
         if len(text) <= limit:
             continue
         name = "inputs" if key == INPUTS else "outputs"

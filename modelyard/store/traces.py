@@ -62,7 +62,11 @@ class TraceRow(NamedTuple):
 
 def attribute_text(value: Any) -> str:
     """An attribute value as search text: a string as is, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if isinstance(value, str):
+        return value
+    if type(value) is int:  # JSON's spelling of an integer (not of a bool)
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -84,6 +88,10 @@ class TraceStore:
         self.db = db
         self._new_trace = db.insert_ignore(
             "traces", ("trace_id", "experiment_id", "request_time_ms", "state", "finalized"))
+        self._new_trace_returning = (
+            "INSERT INTO traces (trace_id, experiment_id, request_time_ms, state, finalized)"
+            f" VALUES ({db.placeholders(5)}) ON CONFLICT (trace_id) DO NOTHING RETURNING id")
+        self._trace_pk_sql = f"SELECT id FROM traces WHERE trace_id = {db.ph}"
         self._upsert_span = db.upsert(
             "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
                       "end_time_ns", "content"), ("trace_pk", "span_id"))
@@ -140,19 +148,28 @@ class TraceStore:
         # Rows are written in key order, so concurrent batches lock them in one order (no deadlock on PostgreSQL).
         for span in sorted(spans, key=lambda sp: (sp.trace_id, sp.span_id)):
             by_trace[span.trace_id].append(span)
-        tx.executemany(self._new_trace, [
-            (trace_id, experiment_id, min(s.start_time_ns for s in group) // 1_000_000, "IN_PROGRESS", False)
-            for trace_id, group in by_trace.items()
-        ])
-        rows: dict[str, int] = {}
-        ids = list(by_trace)
-        for chunk in _chunks(ids):
-            sql = f"SELECT id, trace_id FROM traces WHERE trace_id IN ({self.db.placeholders(len(chunk))})"
-            rows.update((trace_id, pk) for pk, trace_id in tx.all(sql, chunk))
+        rows = self._trace_pks(tx, list(by_trace))
+        created = [trace_id for trace_id in by_trace if trace_id not in rows]
+        if len(created) == 1:  # the official client's case: one span of one trace a request
+            trace_id = created[0]
+            found = tx.one(self._new_trace_returning, (
+                trace_id, experiment_id, min(s.start_time_ns for s in by_trace[trace_id]) // 1_000_000,
+                "IN_PROGRESS", False))
+            if found is not None:
+                rows[trace_id] = found[0]
+        elif created:
+            tx.executemany(self._new_trace, [
+                (trace_id, experiment_id, min(s.start_time_ns for s in by_trace[trace_id]) // 1_000_000,
+                 "IN_PROGRESS", False)
+                for trace_id in created
+            ])
+        if len(rows) < len(by_trace):  # made by this batch, or by another transaction meanwhile (PostgreSQL)
+            rows.update(self._trace_pks(tx, [trace_id for trace_id in by_trace if trace_id not in rows]))
         span_rows, attribute_rows, tag_rows, roots = [], [], [], []
+        for trace_id in created:  # a trace that exists has them already (from its first spans or its info)
+            tag_rows += [(rows[trace_id], k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
         for trace_id, group in by_trace.items():
             pk = rows[trace_id]
-            tag_rows += [(pk, k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
             for s in group:
                 span_rows.append((
                     pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
@@ -184,6 +201,19 @@ class TraceStore:
                 state, start_ms, duration, _preview(root.attributes.get("mlflow.spanInputs")),
                 _preview(root.attributes.get("mlflow.spanOutputs")), root.name[:250], pk, False))
         return len(spans)
+
+    def _trace_pks(self, tx: Tx, trace_ids: Sequence[str]) -> dict[str, int]:
+        """Trace id -> primary key of those of ``trace_ids`` that exist."""
+        rows: dict[str, int] = {}
+        if len(trace_ids) == 1:
+            found = tx.one(self._trace_pk_sql, trace_ids)
+            if found is not None:
+                rows[trace_ids[0]] = found[0]
+            return rows
+        for chunk in _chunks(trace_ids):
+            sql = f"SELECT id, trace_id FROM traces WHERE trace_id IN ({self.db.placeholders(len(chunk))})"
+            rows.update((trace_id, pk) for pk, trace_id in tx.all(sql, chunk))
+        return rows
 
     def start_trace(self, tx: Tx, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str],
                     read_back: bool = True, prompts: Sequence[tuple[str, str]] = ()) -> TraceInfo | None:

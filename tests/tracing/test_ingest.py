@@ -1,0 +1,144 @@
+"""Span ingest on a real store (SQLite and PostgreSQL) and through the real app's ``POST /v1/traces``:
+a batch finds the traces that exist and creates the others (one alone, or several together), a trace
+gets its fixed tags once, when it is created, and the endpoint reads what it needs from the request
+the way a Starlette route would (first of a repeated header, last of a repeated query parameter)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from starlette.testclient import TestClient
+
+from modelyard.entities.traces import Span, format_timestamp
+from modelyard.server import create_app
+from modelyard.store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG
+
+T0 = 1_700_000_000_000_000_000
+
+
+def _span(trace: int, span_id: int, parent: int | None = None, **attributes: object) -> Span:
+    return Span(f"tr-{trace:032x}", f"{span_id:016x}", None if parent is None else f"{parent:016x}",
+                f"step-{span_id}", "LLM", "OK", None, T0 + span_id * 1000, T0 + 5_000_000,
+                dict(attributes), otel_trace_id=f"{trace:032x}")
+
+
+def _info(trace: int, exp: str, **tags: str) -> dict[str, object]:
+    return {"trace_id": f"tr-{trace:032x}", "request_time": format_timestamp(1_700_000_000_000),
+            "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}},
+            "state": "OK", "tags": tags}
+
+
+def _protobuf(*spans: Span) -> bytes:
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for s in spans:
+        sp = scope.spans.add()
+        sp.trace_id = bytes.fromhex(s.otel_trace_id)
+        sp.span_id = bytes.fromhex(s.span_id)
+        if s.parent_span_id:
+            sp.parent_span_id = bytes.fromhex(s.parent_span_id)
+        sp.name = s.name
+        sp.start_time_unix_nano = s.start_time_ns
+        sp.end_time_unix_nano = s.end_time_ns or 0
+        sp.status.code = 1
+        for key, value in s.attributes.items():
+            attr = sp.attributes.add()
+            attr.key = key
+            if isinstance(value, int):
+                attr.value.int_value = value
+            else:
+                attr.value.string_value = str(value)
+    return bytes(request.SerializeToString())
+
+
+def _span_ids(svc, trace: int) -> list[str]:
+    _, spans, _ = svc.traces.get_trace(f"tr-{trace:032x}")
+    return sorted(s.span_id for s in spans)
+
+
+def test_a_batch_finds_existing_traces_and_creates_new_ones_alone_or_together(service):
+    exp = service.experiments.create("ingest")
+    assert service.traces.log_spans(exp, [_span(1, 1)]) == 1  # one new trace: created alone
+    assert service.traces.log_spans(exp, [_span(1, 2, 1)]) == 1  # it exists now: found
+    # one batch: trace 1 exists, traces 2 and 3 are new (created together), spans out of order
+    batch = [_span(3, 31), _span(1, 3, 1), _span(2, 21), _span(2, 22, 21), _span(3, 32, 31)]
+    assert service.traces.log_spans(exp, batch) == 5
+    assert _span_ids(service, 1) == [f"{i:016x}" for i in (1, 2, 3)]
+    assert _span_ids(service, 2) == [f"{i:016x}" for i in (21, 22)]
+    assert _span_ids(service, 3) == [f"{i:016x}" for i in (31, 32)]
+    for trace in (1, 2, 3):
+        info, _, _ = service.traces.get_trace(f"tr-{trace:032x}")
+        assert info.experiment_id == exp
+        assert info.tags[SPANS_LOCATION_TAG] == "TRACKING_STORE"
+        assert info.tags[ARTIFACT_LOCATION_TAG].endswith(f"/traces/tr-{trace:032x}/artifacts")
+        assert info.state == "OK"  # from its root span, the info not sent yet
+    # a span sent again is stored once
+    assert service.traces.log_spans(exp, [_span(2, 22, 21)]) == 1
+    assert _span_ids(service, 2) == [f"{i:016x}" for i in (21, 22)]
+
+
+def test_fixed_tags_are_written_when_the_trace_is_created_only(service):
+    exp = service.experiments.create("tags")
+    service.traces.log_spans(exp, [_span(5, 1)])
+    service.traces.delete_tag(f"tr-{5:032x}", ARTIFACT_LOCATION_TAG)
+    service.traces.log_spans(exp, [_span(5, 2, 1)])  # the trace exists: its tags are left as they are
+    info, _, _ = service.traces.get_trace(f"tr-{5:032x}")
+    assert ARTIFACT_LOCATION_TAG not in info.tags
+    assert info.tags[SPANS_LOCATION_TAG] == "TRACKING_STORE"
+    # the info first, then its spans: the info's tags stand, the spans join the trace
+    service.traces.start_trace(_info(6, exp, team="search"))
+    service.traces.log_spans(exp, [_span(6, 1), _span(6, 2, 1)])
+    info, spans, _ = service.traces.get_trace(f"tr-{6:032x}")
+    assert info.tags["team"] == "search" and info.tags[SPANS_LOCATION_TAG] == "TRACKING_STORE"
+    assert len(spans) == 2
+
+
+def test_integer_attributes_are_searchable_as_their_json_text(service):
+    exp = service.experiments.create("ints")
+    service.traces.log_spans(exp, [_span(7, 1, level=20, flag=True), _span(8, 1, level=10)])
+    found, _ = service.traces.search([exp], "span.attributes.level = '20'")
+    assert [i.trace_id for i in found] == [f"tr-{7:032x}"]
+    found, _ = service.traces.search([exp], "span.attributes.flag = 'true'")
+    assert [i.trace_id for i in found] == [f"tr-{7:032x}"]
+
+
+@pytest.fixture
+def http(service):
+    with TestClient(create_app(service=service)) as client:
+        yield client
+
+
+def test_the_endpoint_reads_the_request_as_a_route_would(service, http):
+    exp = service.experiments.create("endpoint")
+    other = service.experiments.create("other")
+    r = http.post("/v1/traces", content=_protobuf(_span(10, 1)),
+                  headers={"content-type": "application/x-protobuf", "x-mlflow-experiment-id": exp})
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["content-type"] == "application/x-protobuf"
+    # the experiment in the query string (its last value), the body gzipped, the answer in JSON
+    body = gzip.compress(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [_span(11, 1).to_otlp_json()]}]}]})
+                         .encode())
+    r = http.post(f"/v1/traces?experiment_id=987654&experiment_id={other}", content=body,
+                  headers={"content-type": "application/json; charset=utf-8", "content-encoding": "gzip"})
+    assert r.status_code == 200 and r.json() == {}
+    assert r.headers["content-type"] == "application/json"
+    info, _, _ = service.traces.get_trace(f"tr-{11:032x}")
+    assert info.experiment_id == other
+    # a repeated header: its first value, as Starlette's Headers.get
+    r = http.post("/v1/traces", content=_protobuf(_span(12, 1)), headers=[
+        ("content-type", "application/x-protobuf"), ("x-mlflow-experiment-id", exp),
+        ("x-mlflow-experiment-id", other)])
+    assert r.status_code == 200
+    info, _, _ = service.traces.get_trace(f"tr-{12:032x}")
+    assert info.experiment_id == exp
+    # errors are the app's JSON errors
+    r = http.post("/v1/traces", content=_protobuf(_span(13, 1)),
+                  headers={"content-type": "application/x-protobuf", "x-mlflow-experiment-id": "987654"})
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    r = http.post("/v1/traces", content=b"x", headers={"content-type": "text/plain", "x-mlflow-experiment-id": exp})
+    assert r.status_code == 400 and "application/x-protobuf" in r.json()["message"]
+    r = http.get("/v1/traces")
+    assert r.status_code == 405
