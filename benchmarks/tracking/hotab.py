@@ -20,7 +20,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,38 +28,16 @@ from pathlib import Path
 import httpx
 
 from .cpu import settled_cpu
-from .servers import SYNC_ENV, free_port, stop
+from .servers import cpu_per_call, launch_modelyard, stop
 
 API = "/api/2.0/mlflow"
 PASSWORD = "a long benchmark password"
 
 
 def _launch(name: str, checkout: Path, workdir: Path, auth: bool) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     folder = workdir / name
-    folder.mkdir()
-    argv = [sys.executable, "-c", "import sys; from modelyard.cli import main; sys.exit(main())", "server",
-            "--backend-store-uri", f"sqlite:///{folder / 'db.sqlite'}", "--artifacts-destination",
-            str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            *(["--auth"] if auth else [])]
-    env = {**os.environ, "PYTHONPATH": str(checkout), SYNC_ENV: "FULL",
-           "MODELYARD_AUTH_ADMIN_USERNAME": "admin", "MODELYARD_AUTH_ADMIN_PASSWORD": PASSWORD}
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(argv, cwd=folder, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError(f"{name}'s server did not start; see {folder / 'server.log'}")
+    return launch_modelyard(f"sqlite:///{folder / 'db.sqlite'}", folder, checkout=checkout,
+                            admin=("admin", PASSWORD) if auth else None)
 
 
 def _client(url: str, auth: bool) -> httpx.Client:
@@ -76,12 +53,16 @@ def _new_run(url: str, auth: bool) -> str:
         return str(http.post(f"{API}/runs/create", json={"experiment_id": exp}).json()["run"]["info"]["run_id"])
 
 
+def _log_one(http: httpx.Client, run: str, i: int) -> None:
+    body = json.dumps({"run_id": run, "key": "m", "value": i * 0.5, "timestamp": 1_700_000_000_000 + i, "step": i})
+    r = http.post(f"{API}/runs/log-metric", content=body)
+    if r.status_code != 200:
+        raise RuntimeError(f"log-metric answered {r.status_code}: {r.text}")
+
+
 def _log(http: httpx.Client, run: str, start: int, count: int) -> None:
     for i in range(start, start + count):
-        body = json.dumps({"run_id": run, "key": "m", "value": i * 0.5, "timestamp": 1_700_000_000_000 + i, "step": i})
-        r = http.post(f"{API}/runs/log-metric", content=body)
-        if r.status_code != 200:
-            raise RuntimeError(f"log-metric answered {r.status_code}: {r.text}")
+        _log_one(http, run, i)
 
 
 def one_client(proc: subprocess.Popen[bytes], url: str, calls: int, auth: bool) -> float:
@@ -89,9 +70,7 @@ def one_client(proc: subprocess.Popen[bytes], url: str, calls: int, auth: bool) 
     run = _new_run(url, auth)
     with _client(url, auth) as http:
         _log(http, run, 0, 50)  # warm
-        before = settled_cpu([proc.pid])
-        _log(http, run, 50, calls)
-        return (settled_cpu([proc.pid]) - before) * 1000 / calls
+        return cpu_per_call(proc.pid, lambda i: _log_one(http, run, i), calls, 50)
 
 
 def threads(proc: subprocess.Popen[bytes], url: str, calls: int, count: int, auth: bool) -> tuple[float, float]:
