@@ -15,7 +15,7 @@ Shapes: ``raw_metric`` (httpx's headers and compact JSON, as the benchmark's raw
 beside ``run_id``, ``json.dumps`` spacing), ``client_create`` (``MlflowClient.create_run``:
 ``user_id`` "unknown"), ``fluent_create`` (``mlflow.start_run``'s default tags: user, source name and
 type, run name), ``client_batch`` (``log_batch`` of 10 params, 5 metrics, 3 tags, as the benchmark's
-``runs`` workload).
+``runs`` workload: each call to a run of its own, created before).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ CLIENT_HEADERS = [(b"host", b"127.0.0.1:5000"), (b"user-agent", b"mlflow-python-
                   (b"accept-encoding", b"gzip, deflate"), (b"accept", b"*/*"), (b"connection", b"keep-alive"),
                   (b"x-mlflow-client-version", b"3.17.2"), (b"content-type", b"application/json")]
 SEED = data.run_seeds(1)[0]
+FRESH_RUNS = {"client_batch"}  # shapes whose every call goes to a run of its own, as in the benchmark
 
 # name -> (path, headers, body of call i given the run id and experiment id)
 SHAPES: dict[str, tuple[str, list[tuple[bytes, bytes]], Callable[[int, str, str], bytes]]] = {
@@ -60,7 +61,7 @@ SHAPES: dict[str, tuple[str, list[tuple[bytes, bytes]], Callable[[int, str, str]
     ).encode()),
     "client_batch": ("/runs/log-batch", CLIENT_HEADERS, lambda i, run, exp: json.dumps(
         {"run_id": run, "metrics": [{"key": k, "value": v, "timestamp": data.T0 + i, "step": 0} for k, v in SEED.metrics],
-         "params": [{"key": k, "value": f"{v}-{i}"} for k, v in SEED.params],  # a param is logged once per run
+         "params": [{"key": k, "value": v} for k, v in SEED.params],
          "tags": [{"key": k, "value": v} for k, v in SEED.tags]}).encode()),
 }
 
@@ -104,14 +105,16 @@ def probe(shape: str, calls: int, warm: int = 50) -> None:
         exp = json.loads(answer)["experiment_id"]
         status, answer = await _call(app, "/runs/create", RAW_HEADERS, json.dumps({"experiment_id": exp}).encode())
         run = json.loads(answer)["run"]["info"]["run_id"]
-        bodies = [body(i, run, exp) for i in range(warm + calls)]
+        runs = [app.state.service.runs.create(exp).info.run_id for _ in range(warm + calls)] \
+            if shape in FRESH_RUNS else [run] * (warm + calls)
+        bodies = [body(i, runs[i], exp) for i in range(warm + calls)]
         for i in range(warm):
             status, answer = await _call(app, path, headers, bodies[i])
             assert status == 200, answer
         subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
-        for i in range(warm, warm + calls):
-            await _call(app, path, headers, bodies[i])
+        statuses = [(await _call(app, path, headers, bodies[i]))[0] for i in range(warm, warm + calls)]
         subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True)
+        assert statuses == [200] * calls, statuses
 
     asyncio.run(go())
     app.hot.close()
