@@ -130,7 +130,9 @@ class MetricStore:
             return
         self._insert_rows(tx, make_rows, count)
         latest = _latest_rows(run_pk, best)
-        if self._pg and len(latest) > 1:
+        if len(latest) == 1:
+            tx.execute(self._upsert_latest, latest[0])
+        elif self._pg:
             tx.execute(self._pg_statement(0, len(latest)), list(chain.from_iterable(latest)))
         else:
             tx.insert_rows(self._upsert_latest, latest)
@@ -158,7 +160,10 @@ class MetricStore:
         rows = make_rows()
         if count < _ROWS_PER_INSERT:
             few = list(rows)  # consumed to the end: a generator folds each point after yielding it
-            tx.insert_rows(self._insert_history, few)  # psycopg's executemany pays for a pipeline
+            if len(few) == 1:
+                tx.execute(self._insert_history, few[0])
+            else:
+                tx.insert_rows(self._insert_history, few)  # psycopg's executemany pays for a pipeline
             return
         values = chain.from_iterable(rows)  # consumed in order: whole statements first, then the rest
         width = len(_HISTORY_COLS)
