@@ -14,7 +14,6 @@ from typing import Any
 from ..entities import Metric
 from ..entities.metric_columns import MetricColumns, Series
 from .database import Database, Tx
-from .unit import many_rows
 
 _HISTORY_COLS = ("run_id", "key_id", "step", "timestamp", "value", "is_nan")
 _HISTORY_TYPES = ("int4", "int4", "int8", "int8", "float8", "bool")  # PostgreSQL's, for binary COPY
@@ -35,7 +34,7 @@ class MetricStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._insert_history = db.insert_ignore("metrics", _HISTORY_COLS)
-        self._insert_history_many = many_rows(self._insert_history, _ROWS_PER_INSERT)
+        self._insert_history_many = _many_rows(self._insert_history, _ROWS_PER_INSERT)
         self._upsert_latest = db.upsert("latest_metrics", _LATEST_COLS, ("run_id", "key"), _NEWER)
         self._insert_key = db.insert_ignore("metric_keys", ("key",))
         # key -> id of committed keys; ids are never reused, so the cache never lies. Keys interned
@@ -135,15 +134,15 @@ class MetricStore:
         elif self._pg:
             tx.execute(self._pg_statement(0, len(latest)), list(chain.from_iterable(latest)))
         else:
-            tx.insert_rows(self._upsert_latest, latest)
+            tx.executemany(self._upsert_latest, latest)
 
     def _pg_statement(self, history: int, latest: int) -> str:
         """One statement inserting ``history`` rows (none: only the upsert) and upserting ``latest`` rows."""
         sql = self._pg_few.get((history, latest))
         if sql is None:
-            sql = many_rows(self._upsert_latest, latest)
+            sql = _many_rows(self._upsert_latest, latest)
             if history:
-                sql = f"WITH history AS ({many_rows(self._insert_history, history)}) {sql}"
+                sql = f"WITH history AS ({_many_rows(self._insert_history, history)}) {sql}"
             self._pg_few[history, latest] = sql
         return sql
 
@@ -152,7 +151,7 @@ class MetricStore:
 
         On PostgreSQL a batch of :data:`_COPY_MIN_ROWS` or more is offered to
         ``COPY`` first; otherwise, and when that found a row already stored,
-        :data:`_ROWS_PER_INSERT` rows to a statement, what is left over in one more.
+        :data:`_ROWS_PER_INSERT` rows to a statement, what is left over one by one.
         """
         copy = self._copy_new_rows
         if count >= _COPY_MIN_ROWS and copy and copy(tx.cur, "metrics", _HISTORY_COLS, _HISTORY_TYPES, make_rows()):
@@ -161,17 +160,15 @@ class MetricStore:
         if count < _ROWS_PER_INSERT:
             few = list(rows)  # consumed to the end: a generator folds each point after yielding it
             if len(few) == 1:
-                tx.execute(self._insert_history, few[0])
+                tx.execute(self._insert_history, few[0])  # psycopg's executemany pays for a pipeline
             else:
-                tx.insert_rows(self._insert_history, few)  # psycopg's executemany pays for a pipeline
+                tx.executemany(self._insert_history, few)
             return
         values = chain.from_iterable(rows)  # consumed in order: whole statements first, then the rest
         width = len(_HISTORY_COLS)
         statements = zip(*[values] * (_ROWS_PER_INSERT * width))
         tx.executemany(self._insert_history_many, islice(statements, count // _ROWS_PER_INSERT))  # type: ignore[arg-type]
-        rest = list(zip(*[values] * width))
-        if rest:
-            tx.insert_rows(self._insert_history, rest)
+        tx.executemany(self._insert_history, list(zip(*[values] * width)))
 
     def _write_columns(self, tx: Tx, run_pk: int, series: Sequence[Series]) -> None:
         """:meth:`write` straight from columns: no Metric or tuple per point, and a series
@@ -302,6 +299,13 @@ def _latest(
         if point[:3] > b[:3]:
             b = point
     return b
+
+
+def _many_rows(insert: str, rows: int) -> str:
+    """``insert`` (one ``VALUES (…)`` group) with ``rows`` groups."""
+    head, _, tail = insert.partition(" VALUES ")
+    group = tail[: tail.index(")") + 1]
+    return f"{head} VALUES {', '.join([group] * rows)}{tail[len(group):]}"
 
 
 def _sampled_steps(lo: int, n: int, k: int) -> str:

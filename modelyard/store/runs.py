@@ -91,8 +91,7 @@ class RunStore:
                 info.start_time, info.end_time, info.artifact_uri, info.lifecycle_stage,
             ),
         )[0]
-        if tags:
-            tx.insert_rows(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
+        tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
         return int(pk)
 
     def update(self, tx: Tx, pk: int, status: str | None, end_time: int | None, run_name: str | None) -> None:
@@ -156,7 +155,7 @@ class RunStore:
             self._write_params(tx, pk, params)
         if tags:
             folded = {t.key: t.value for t in tags}
-            tx.insert_rows(self._upsert_tag, [(pk, k, v) for k, v in folded.items()])
+            tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in folded.items()])
             if RUN_NAME_TAG in folded:
                 tx.execute(self.db.sql("UPDATE runs SET name = ? WHERE id = ?"), (folded[RUN_NAME_TAG], pk))
         if metrics:
@@ -206,7 +205,8 @@ class RunStore:
                     f"Duplicate parameter keys with different values in one batch: {p.key!r}. "
                     "Log each param once."
                 )
-        if tx.insert_rows(self._insert_param, [(pk, k, v) for k, v in wanted.items()]) == len(wanted):
+        tx.executemany(self._insert_param, [(pk, k, v) for k, v in wanted.items()])
+        if tx.cur.rowcount == len(wanted):
             return  # every one inserted now (the usual case: new params): none was logged before
         # Params are write-once: whatever won (ours or an earlier write) must equal ours.
         keys = list(wanted)

@@ -7,7 +7,6 @@ if writing); :class:`Tx` the DB-API cursor the hot paths' hand-written SQL runs 
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -36,24 +35,6 @@ class Tx:
         if rows:
             self.cur.executemany(sql, rows)
 
-    def insert_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        """``sql``, an ``INSERT`` of one ``VALUES`` group, for each of ``rows``, up to
-        :data:`ROWS_PER_STATEMENT` rows to a statement: the number of rows it inserted or changed.
-
-        One statement of several rows costs SQLite about a third of what ``executemany`` does for
-        them (each row of which is a statement run, reset and closed), and PostgreSQL one message.
-        Rows must not repeat a key the statement conflicts on (PostgreSQL refuses to update a row twice).
-        """
-        if len(rows) == 1:
-            self.cur.execute(sql, rows[0])
-            return int(self.cur.rowcount)
-        done = 0
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start:start + ROWS_PER_STATEMENT]
-            self.cur.execute(many_rows(sql, len(chunk)), [value for row in chunk for value in row])
-            done += self.cur.rowcount
-        return done
-
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         self.cur.execute(sql, params)
         return self.cur.fetchone()
@@ -61,18 +42,6 @@ class Tx:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.cur.execute(sql, params)
         return cast("list[Any]", self.cur.fetchall())
-
-
-# Rows per statement of Tx.insert_rows: at 6 columns, 1,500 parameters (SQLite takes 32,766).
-ROWS_PER_STATEMENT = 250
-
-
-@functools.lru_cache(maxsize=1024)
-def many_rows(insert: str, rows: int) -> str:
-    """``insert`` (one ``VALUES (…)`` group, then perhaps ``ON CONFLICT …``) with ``rows`` groups."""
-    head, _, tail = insert.partition(" VALUES ")
-    group = tail[: tail.index(")") + 1]
-    return f"{head} VALUES {', '.join([group] * rows)}{tail[len(group):]}"
 
 
 class UnitLost(sqlite3.OperationalError):
