@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -116,9 +117,12 @@ def probe(shape: str, calls: int, warm: int = 50) -> None:
         subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True)
         assert statuses == [200] * calls, statuses
 
-    asyncio.run(go())
-    app.hot.close()
-    app.state.service.close()
+    try:
+        asyncio.run(go())
+    finally:
+        app.hot.close()
+        app.state.service.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def count(shape: str, calls: int, out: Path) -> float:
