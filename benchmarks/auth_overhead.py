@@ -16,42 +16,22 @@ and its own SQLite file); its overhead is not the question of the bar, which com
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from benchmarks.tracking.cpu import settled_cpu
-from benchmarks.tracking.servers import free_port, modelyard_base_command
+from benchmarks.tracking.servers import cpu_per_call, launch_modelyard, stop
 
 PASSWORD = "a long benchmark password"
 API = "/api/2.0/mlflow"
 
 
 def start(workdir: Path, auth: bool) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "MODELYARD_SQLITE_SYNCHRONOUS": "FULL"}
-    argv = [*modelyard_base_command(), "server", "--backend-store-uri", f"sqlite:///{workdir / 'db.sqlite'}",
-            "--artifacts-destination", str(workdir / "artifacts"), "--host", "127.0.0.1", "--port", str(port)]
-    if auth:
-        argv.append("--auth")
-        env.update(MODELYARD_AUTH_ADMIN_USERNAME="root", MODELYARD_AUTH_ADMIN_PASSWORD=PASSWORD)
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    return launch_modelyard(f"sqlite:///{workdir / 'db.sqlite'}", workdir, admin=("root", PASSWORD) if auth else None)
 
 
 def prepare(url: str, auth: bool) -> tuple[httpx.Client, str, str]:
@@ -89,14 +69,6 @@ def workloads(client: httpx.Client, exp: str, run: str) -> dict[str, Callable[[i
     return {"log_metric": log_metric, "log_batch": log_batch, "search": search}
 
 
-def measure(proc: subprocess.Popen[bytes], work: Callable[[int], None], calls: int, start_at: int) -> float:
-    """Server CPU milliseconds per call."""
-    before = settled_cpu([proc.pid])
-    for i in range(calls):
-        work(start_at + i)
-    return (settled_cpu([proc.pid]) - before) * 1000 / calls
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--calls", type=int, default=1000, help="calls per workload per repeat")
@@ -113,14 +85,13 @@ def main(argv: list[str] | None = None) -> None:
                 for r in range(args.repeats):
                     order = ("off", "on") if r % 2 == 0 else ("on", "off")  # alternated
                     for name in order:
-                        samples[name].append(measure(servers[name][0], loads[name][workload], args.calls,
-                                                     r * args.calls))
+                        samples[name].append(cpu_per_call(servers[name][0].pid, loads[name][workload], args.calls,
+                                                         r * args.calls))
                 off, on = statistics.median(samples["off"]), statistics.median(samples["on"])
                 print(f"{workload:<12} {off:>12.3f} {on:>12.3f} {on / off:>8.3f}", flush=True)
         finally:
             for proc, _ in servers.values():
-                proc.terminate()
-                proc.wait(timeout=20)
+                stop(proc)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import hashlib
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,33 +29,7 @@ import httpx
 from . import data
 from .cpu import settled_cpu
 from .selective import _seeded, _service
-from .servers import SYNC_ENV, free_port, stop
-
-
-def _launch(name: str, checkout: Path, db: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import os
-
-    port = free_port()
-    argv = [sys.executable, "-c", "import sys; from modelyard.cli import main; sys.exit(main())", "server",
-            "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination", str(workdir / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    env = {**os.environ, "PYTHONPATH": str(checkout), SYNC_ENV: "FULL"}
-    log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError(f"{name} did not start: {(workdir / f'{name}.log').read_text()[-2000:]}")
+from .servers import launch_modelyard, stop
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
             work = base / name
             work.mkdir()
             shutil.copyfile(args.db, work / "big.db")
-            proc, url = _launch(name, Path(path).resolve(), work / "big.db", work)
+            proc, url = launch_modelyard(f"sqlite:///{work / 'big.db'}", work, checkout=Path(path).resolve(),
+                                         log=f"{name}.log")
             http = httpx.Client(base_url=f"{url}/api/2.0/mlflow", timeout=600.0)
             servers[name] = (proc, http)
             wall[name], cpu[name], client[name], digests[name] = [], 0.0, 0.0, set()

@@ -8,7 +8,9 @@ round per server: ``--calls`` raw ``POST runs/log-metric`` from one keep-alive c
 client threads (one keep-alive connection each) sending ``--calls`` between them. Printed per checkout:
 the median over rounds of the server process tree's CPU per call (``/proc``), and of the calls per second
 with the threads. With ``--auth`` every server runs with ``--auth`` and the client signs in with HTTP Basic
-(an admin: the check of a grant is measured by :mod:`benchmarks.auth_overhead`).
+(an admin: the check of a grant is measured by :mod:`benchmarks.auth_overhead`). With ``--pause-ms``
+the lone client is measured a second time pausing before each call, as a slower client (MlflowClient)
+does: a server idle between calls pays more CPU per call (cold caches), whatever the request.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,38 +30,16 @@ from pathlib import Path
 import httpx
 
 from .cpu import settled_cpu
-from .servers import SYNC_ENV, free_port, stop
+from .servers import cpu_per_call, launch_modelyard, stop
 
 API = "/api/2.0/mlflow"
 PASSWORD = "a long benchmark password"
 
 
 def _launch(name: str, checkout: Path, workdir: Path, auth: bool) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     folder = workdir / name
-    folder.mkdir()
-    argv = [sys.executable, "-c", "import sys; from modelyard.cli import main; sys.exit(main())", "server",
-            "--backend-store-uri", f"sqlite:///{folder / 'db.sqlite'}", "--artifacts-destination",
-            str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            *(["--auth"] if auth else [])]
-    env = {**os.environ, "PYTHONPATH": str(checkout), SYNC_ENV: "FULL",
-           "MODELYARD_AUTH_ADMIN_USERNAME": "admin", "MODELYARD_AUTH_ADMIN_PASSWORD": PASSWORD}
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(argv, cwd=folder, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError(f"{name}'s server did not start; see {folder / 'server.log'}")
+    return launch_modelyard(f"sqlite:///{folder / 'db.sqlite'}", folder, checkout=checkout,
+                            admin=("admin", PASSWORD) if auth else None)
 
 
 def _client(url: str, auth: bool) -> httpx.Client:
@@ -76,22 +55,29 @@ def _new_run(url: str, auth: bool) -> str:
         return str(http.post(f"{API}/runs/create", json={"experiment_id": exp}).json()["run"]["info"]["run_id"])
 
 
+def _log_one(http: httpx.Client, run: str, i: int) -> None:
+    body = json.dumps({"run_id": run, "key": "m", "value": i * 0.5, "timestamp": 1_700_000_000_000 + i, "step": i})
+    r = http.post(f"{API}/runs/log-metric", content=body)
+    if r.status_code != 200:
+        raise RuntimeError(f"log-metric answered {r.status_code}: {r.text}")
+
+
 def _log(http: httpx.Client, run: str, start: int, count: int) -> None:
     for i in range(start, start + count):
-        body = json.dumps({"run_id": run, "key": "m", "value": i * 0.5, "timestamp": 1_700_000_000_000 + i, "step": i})
-        r = http.post(f"{API}/runs/log-metric", content=body)
-        if r.status_code != 200:
-            raise RuntimeError(f"log-metric answered {r.status_code}: {r.text}")
+        _log_one(http, run, i)
 
 
-def one_client(proc: subprocess.Popen[bytes], url: str, calls: int, auth: bool) -> float:
-    """Server CPU ms per log_metric, one keep-alive client."""
+def one_client(proc: subprocess.Popen[bytes], url: str, calls: int, auth: bool, pause: float = 0.0) -> float:
+    """Server CPU ms per log_metric, one keep-alive client (``pause`` seconds between calls)."""
     run = _new_run(url, auth)
     with _client(url, auth) as http:
         _log(http, run, 0, 50)  # warm
-        before = settled_cpu([proc.pid])
-        _log(http, run, 50, calls)
-        return (settled_cpu([proc.pid]) - before) * 1000 / calls
+
+        def call(i: int) -> None:
+            if pause:
+                time.sleep(pause)
+            _log_one(http, run, i)
+        return cpu_per_call(proc.pid, call, calls, 50)
 
 
 def threads(proc: subprocess.Popen[bytes], url: str, calls: int, count: int, auth: bool) -> tuple[float, float]:
@@ -122,11 +108,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--auth", action="store_true", help="servers with --auth, the client an admin")
+    parser.add_argument("--pause-ms", type=float, default=0.0,
+                        help="also measure one client pausing this long before each call (as a slower client"
+                             " does: MlflowClient spends ~3 ms of its own per call)")
     args = parser.parse_args(argv)
     checkouts = [(name, Path(path).resolve()) for name, _, path in (c.partition("=") for c in args.checkout)]
     workdir = Path(tempfile.mkdtemp(prefix="hotab-"))
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     single: dict[str, list[float]] = {name: [] for name, _ in checkouts}
+    paused: dict[str, list[float]] = {name: [] for name, _ in checkouts}
     many: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in checkouts}
     try:
         for name, path in checkouts:
@@ -136,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
             for name, _ in order:
                 proc, url = servers[name]
                 single[name].append(one_client(proc, url, args.calls, args.auth))
+                if args.pause_ms:
+                    paused[name].append(one_client(proc, url, args.calls, args.auth, args.pause_ms / 1000))
                 if args.threads:
                     many[name].append(threads(proc, url, args.calls, args.threads, args.auth))
             print(f"round {r + 1}: " + ", ".join(
@@ -149,6 +141,9 @@ def main(argv: list[str] | None = None) -> None:
             cpu8 = statistics.median(c for c, _ in many[name]) if many[name] else float("nan")
             rate = statistics.median(r for _, r in many[name]) if many[name] else float("nan")
             print(f"| {name} | {statistics.median(single[name]):.3f} | {cpu8:.3f} | {rate:,.0f} |")
+        if args.pause_ms:
+            print(f"\none client, {args.pause_ms:g} ms pause before each call, server CPU ms per call (median): "
+                  + ", ".join(f"{name} {statistics.median(paused[name]):.3f}" for name, _ in checkouts))
     finally:
         for proc, _ in servers.values():
             stop(proc)

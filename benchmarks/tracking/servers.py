@@ -333,6 +333,50 @@ def launch(spec: ServerSpec, backend: str, workdir: Path, pg_base: str) -> Itera
                 pg.drop()
 
 
+def launch_modelyard(store_uri: str, workdir: Path, *, checkout: Path | None = None,
+                     admin: tuple[str, str] | None = None, log: str = "server.log",
+                     timeout: float = 120.0) -> tuple[subprocess.Popen[bytes], str]:
+    """Start one ``modelyard server`` (one worker, SQLite ``synchronous=FULL``, as the benchmark's "modelyard"
+    column) on ``store_uri`` in ``workdir``; return it healthy, with its URL. Stop it with :func:`stop`.
+
+    ``checkout``: a modelyard checkout whose code runs first on PYTHONPATH (default: this one).
+    ``admin``: ``(username, password)`` of the admin account: the server runs with ``--auth``.
+    """
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [*modelyard_base_command(), "server", "--backend-store-uri", store_uri, "--artifacts-destination",
+            str(workdir / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    env = {**os.environ, **_modelyard_env()}
+    if checkout is not None:
+        env["PYTHONPATH"] = str(checkout)
+    if admin is not None:
+        argv.append("--auth")
+        env.update(MODELYARD_AUTH_ADMIN_USERNAME=admin[0], MODELYARD_AUTH_ADMIN_PASSWORD=admin[1])
+    with open(workdir / log, "wb") as out:
+        proc = subprocess.Popen(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    stop(proc)
+    raise RuntimeError(f"modelyard server did not start:\n{tail(workdir / log)}")
+
+
+def cpu_per_call(pid: int, work: Callable[[int], object], calls: int, start_at: int = 0) -> float:
+    """Server CPU milliseconds per call (the tree of ``pid``, settled) of ``work(i)`` for ``calls`` values of i
+    from ``start_at``, one after the other."""
+    before = settled_cpu([pid])
+    for i in range(start_at, start_at + calls):
+        work(i)
+    return (settled_cpu([pid]) - before) * 1000 / calls
+
+
 def analyze(server: Server) -> None:
     """``ANALYZE`` the server's PostgreSQL database (nothing on SQLite).
 

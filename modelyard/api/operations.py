@@ -6,7 +6,7 @@ runs it (a dotted path, imported only when first called, so a client that talks 
 the service), whether a lost answer may be asked again (``idempotent``) and the permission it
 needs. Everything else is generated from this table:
 
-- the server's routes (``modelyard.server.operations``), the hot path's six small writes among them;
+- the server's routes (``modelyard.server.operations``), the hot path's small writes among them;
 - the SDK's two transports (``modelyard.client.transport``): in process, ``call(op, request)``
   runs the handler on the service; over HTTP it sends the request to ``op.path``;
 - the OpenAPI document and the REST reference of the docs.

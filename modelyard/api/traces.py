@@ -42,7 +42,8 @@ DELETE_TAG = t.add("delete_trace_tag", "DELETE", f"{V3}/traces/{{request_id}}/ta
                    "traces:delete_trace_tag", edit("trace", "request_id"), idempotent=True,
                    summary="Remove a tag from a trace.", **both("/traces/{request_id}/tags"))
 START_TRACE = t.add("start_trace", "POST", f"{V3}/traces", s.StartTrace, "traces:start_trace",
-                    edit("experiment", "trace.trace_info.trace_location.mlflow_experiment.experiment_id"), idempotent=True, summary="Record a trace's info (its spans come over OTLP).")
+                    edit("experiment", "trace.trace_info.trace_location.mlflow_experiment.experiment_id"), idempotent=True,
+                    hot=True, summary="Record a trace's info (its spans come over OTLP).")
 SEARCH_TRACES = t.add("search_traces", "POST", f"{V3}/traces/search", s.SearchTraces, "traces:search_traces",
                       read("experiment", "experiment_ids"), idempotent=True,
                       summary="Trace infos of experiments matching a filter, newest first, paged.")

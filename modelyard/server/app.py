@@ -29,7 +29,7 @@ from . import routes as routes_package
 from . import workers
 from .auth import AuthMiddleware
 from .failures import error_payload
-from .hotpath import HotCall, HotCalls, HotPath, hot_calls
+from .hotpath import CALLS, HotCall, HotCalls, HotPath
 from .metrics import MetricsMiddleware, TrackingMetrics
 from .operations import operation_routes
 from .protocol import JSONResponse
@@ -176,19 +176,10 @@ def tracking_guard(settings: Settings) -> Guard:
     )
 
 
-def v3_hot_calls() -> dict[tuple[str, str], HotCall]:
-    """MLflow 3's small write the official client sends once per trace (``start_trace``: the trace info,
-    after one OTLP post per span), answered as the hot calls are. Beside :func:`.hotpath.hot_calls`,
-    which maps the table's ``hot`` operations under the 2.0 prefixes only."""
-    from ..api.traces import START_TRACE
-
-    return {(START_TRACE.method, START_TRACE.path): HotCall.of(START_TRACE)}
-
-
 def create_app(settings: Settings | None = None, service: TrackingService | None = None,
                calls: dict[tuple[str, str], HotCall] | None = None) -> ModelyardApp:
     """Build the app over ``settings`` (or an already open ``service``). ``calls``: the hot calls,
-    ``{(method, path): HotCall}`` (default: :func:`.hotpath.hot_calls` under MLflow's prefixes)."""
+    ``{(method, path): HotCall}`` (default: :data:`.hotpath.CALLS`, the table's ``hot`` operations)."""
     owns_service = service is None
     if service is None:
         if settings is None:
@@ -199,7 +190,7 @@ def create_app(settings: Settings | None = None, service: TrackingService | None
         if not service.settings.serve_artifacts:
             log.warning("Authentication is on but artifacts are not served (--no-serve-artifacts): clients write"
                         " to the artifact store directly and the server cannot guard those artifacts.")
-    hot = HotPath(service, calls if calls is not None else {**hot_calls(MLFLOW_PREFIXES), **v3_hot_calls()})
+    hot = HotPath(service, dict(CALLS) if calls is None else calls)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -14,7 +14,7 @@ the auth middleware, must hold the operation's permission (the table's declarati
 :func:`.auth.authorize` from the cached grants, as the routes do) before the call runs.
 
 Which calls take this path is a mapping ``{(method, path): HotCall}`` given by
-``create_app`` (:func:`hot_calls`, from :data:`CALLS`).
+``create_app`` (:data:`CALLS` by default: the table's ``hot`` operations under each of their paths).
 
 The store is synchronous, so the call runs off the event loop: on SQLite through the
 store's writer (:class:`modelyard.store.writer.Writer`: one connection, calls queued
@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import msgspec
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..api.operations import API, Operation, all_operations
+from ..api.operations import Operation, all_operations
 from ..errors import ModelyardError
 from ..web.request_body import declared_length
 from .auth import PRINCIPAL, authorize
@@ -60,16 +60,11 @@ class HotCall(NamedTuple):
         return cls(op.request, op.resolve(), op.max_bytes_setting, TOO_LARGE[op.too_large], op)
 
 
-# (method, path under MLflow's prefixes) of each hot call: the table's operations marked ``hot``.
+# (method, path) of each hot call: every path of each of the table's operations marked ``hot`` (its
+# /ajax-api twin and other paths too).
 CALLS: dict[tuple[str, str], HotCall] = {
-    (op.method, op.path.removeprefix(API)): HotCall.of(op)
-    for op in all_operations() if op.hot
+    (op.method, path): HotCall.of(op) for op in all_operations() if op.hot for path in op.paths
 }
-
-
-def hot_calls(prefixes: tuple[str, ...]) -> dict[tuple[str, str], HotCall]:
-    """:data:`CALLS` under each of ``prefixes``: the mapping :class:`HotCalls` takes."""
-    return {(method, prefix + path): call for prefix in prefixes for (method, path), call in CALLS.items()}
 
 # Calls run on the event loop (HotPath.answer_group): bodies up to this size; and while such calls
 # take INLINE_SLOW_SECONDS or more on average (a slow disk's fsync: the loop would be held that

@@ -206,6 +206,8 @@ class RunStore:
                     "Log each param once."
                 )
         tx.executemany(self._insert_param, [(pk, k, v) for k, v in wanted.items()])
+        if tx.cur.rowcount == len(wanted):
+            return  # every one inserted now (the usual case: new params): none was logged before
         # Params are write-once: whatever won (ours or an earlier write) must equal ours.
         keys = list(wanted)
         stored = tx.all(

@@ -217,8 +217,11 @@ def test_other_methods_and_paths_still_go_through_the_router(app):
     assert wrong_method[0] == 405 and json.loads(wrong_method[2])["error_code"] == "ENDPOINT_NOT_FOUND"
     assert not_hot[0] == 404 and json.loads(not_hot[2])["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert app.hot.find({"method": "POST", "path": f"{API}/runs/delete-tag"}) is None
-    assert set(CALLS) == {("POST", p) for p in ("/runs/create", "/runs/update", "/runs/log-metric",
-                                                "/runs/log-parameter", "/runs/set-tag", "/runs/log-batch")}
+    small_writes = ("/runs/create", "/runs/update", "/runs/log-metric", "/runs/log-parameter", "/runs/set-tag",
+                    "/runs/log-batch")
+    assert set(CALLS) == {("POST", prefix + p) for prefix in (API, "/ajax-api/2.0/mlflow") for p in small_writes} | {
+        ("POST", "/api/3.0/mlflow/traces"), ("POST", "/ajax-api/3.0/mlflow/traces")}  # start_trace, MLflow 3's
+    assert set(app.hot.calls) == set(CALLS)
 
 
 def test_a_locked_store_answers_503_and_the_write_can_be_retried(app):

@@ -89,6 +89,21 @@ def test_param_conflict_rolls_back_the_whole_batch(service, run_id):
     service.runs.log_batch(run_id, params=[Param("lr", "0.1")])  # same value is fine
 
 
+def test_params_new_and_already_logged_in_one_batch(service, run_id):
+    """A batch's params are checked against those stored whenever one of them was not inserted now."""
+    from modelyard.entities import Param
+
+    service.runs.log_batch(run_id, params=[Param("a", "1")])
+    service.runs.log_batch(run_id, params=[Param("a", "1"), Param("b", "2")])  # a again, same value: fine
+    with pytest.raises(InvalidParameterValue, match="key='a' was already logged with value='1'"):
+        service.runs.log_batch(run_id, params=[Param("c", "3"), Param("a", "9")])
+    assert service.runs.get(run_id).data.params == {"a": "1", "b": "2"}  # c undone with its batch
+    service.runs.log_param(run_id, Param("c", "3"))
+    with pytest.raises(InvalidParameterValue, match="key='c' was already logged"):
+        service.runs.log_param(run_id, Param("c", "4"))
+    assert service.runs.get(run_id).data.params == {"a": "1", "b": "2", "c": "3"}
+
+
 def test_bulk_interval_samples_like_mlflow(service, run_id):
     service.runs.log_batch(run_id, [Metric("s", float(i), 1, i) for i in range(1000)])
     points = service.runs.metric_history_bulk_interval([run_id], "s", max_results=10)
