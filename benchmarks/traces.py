@@ -90,14 +90,13 @@ def _measure(server: Server, fn: Callable[[], Any]) -> tuple[float, float, Any]:
     return wall, server.cpu() + server.db_cpu() - cpu0, out
 
 
-def client_ingest(server: Server, traces: int) -> dict[str, float]:
-    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
-    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+def traced_chain(tracking_uri: str, experiment: str) -> Callable[[str], str]:
+    """A three-span chain traced by the official client (a chain, a retriever span, an LLM span)."""
     import mlflow
     from mlflow.entities import SpanType
 
-    mlflow.set_tracking_uri(server.url)
-    mlflow.set_experiment(f"bench-client-{time.time_ns()}")
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment)
 
     @mlflow.trace(span_type=SpanType.LLM)
     def llm(q: str) -> str:
@@ -110,6 +109,13 @@ def client_ingest(server: Server, traces: int) -> dict[str, float]:
             span.set_outputs(["doc"])
         return llm(q)
 
+    return chain
+
+
+def client_ingest(server: Server, traces: int) -> dict[str, float]:
+    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    chain = traced_chain(server.url, f"bench-client-{time.time_ns()}")
     chain("warm-up")
 
     def run() -> None:

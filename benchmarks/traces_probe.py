@@ -77,23 +77,9 @@ def capture() -> None:
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    import mlflow
-    from mlflow.entities import SpanType
+    from .traces import traced_chain
 
-    mlflow.set_tracking_uri(f"http://127.0.0.1:{port}")
-    mlflow.set_experiment("probe")
-
-    @mlflow.trace(span_type=SpanType.LLM)
-    def llm(q: str) -> str:
-        return q.upper()
-
-    @mlflow.trace(span_type=SpanType.CHAIN)
-    def chain(q: str) -> str:
-        with mlflow.start_span("retrieve", span_type=SpanType.RETRIEVER) as span:
-            span.set_inputs({"q": q})
-            span.set_outputs(["doc"])
-        return llm(q)
-
+    chain = traced_chain(f"http://127.0.0.1:{port}", "probe")
     chain("warm-up")
     captured.clear()
     chain("question 1")
