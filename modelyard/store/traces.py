@@ -80,6 +80,8 @@ def _preview(value: Any) -> str | None:
 class TraceStore:
     """Traces, spans, assessments and links of one database."""
 
+    _trigram: bool | None = None  # the trigram indexes of migration 0023 are there (see _has_trigram)
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self._new_trace = db.insert_ignore(
@@ -462,15 +464,23 @@ class TraceStore:
         A page of a rare value then costs a lookup of those traces, not a scan of the experiment newest
         first until a page is found (which a common value fills at once)."""
         best: list[int] | None = None
+        trigram = self._has_trigram(conn)
         # Values first: a pattern's probe may read a whole index, not needed once a value is rare.
         for f in sorted(filters, key=lambda f: f.op in ("LIKE", "ILIKE")):
-            candidates = _candidates(f, self.db.is_sqlite)
+            candidates = _candidates(f, self.db.is_sqlite, trigram)
             if candidates is None or (best is not None and f.op in ("LIKE", "ILIKE")):
                 continue
             pks: list[int] = [int(row[0]) for row in conn.execute(candidates.limit(PROBE_LIMIT))]
             if len(pks) < PROBE_LIMIT and (best is None or len(pks) < len(best)):
                 best = pks
         return None if best is None else sorted(set(best))
+
+    def _has_trigram(self, conn: Connection) -> bool:
+        """Whether migration 0023 made the trigram indexes (PostgreSQL with pg_trgm), read once."""
+        if self._trigram is None:
+            self._trigram = not self.db.is_sqlite and conn.exec_driver_sql(
+                "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_spans_content_trgm'").first() is not None
+        return self._trigram
 
     def _condition(self, f: Comparison) -> ColumnElement[bool]:
         c = t.traces.c
@@ -555,15 +565,35 @@ def _matching(column: Any, op: str, value: Any, sqlite: bool) -> ColumnElement[b
     return _compare(column, op, value) if ranges is None else and_(ranges, _compare(column, op, value))
 
 
-def _candidates(f: Comparison, sqlite: bool) -> Select[Any] | None:
+def _trigram_usable(pattern: str) -> bool:
+    """Whether a trigram index narrows a ``LIKE`` ``pattern``: three literal characters in a row, or two at its
+    start. Else (``'%ab%'``) pg_trgm would read its whole index."""
+    runs = [run for run in pattern.replace("_", "%").split("%")]
+    return max(map(len, runs)) >= 3 or len(runs[0]) >= 2
+
+
+def _candidates(f: Comparison, sqlite: bool, trigram: bool = False) -> Select[Any] | None:
     """The trace pks of the rows a filter on a tag, metadata, span name or type, span attribute or
     assessment matches, read from that table's index: by value for ``=`` and ``IN``; for ``LIKE`` and
     ``ILIKE`` by reading the index (it holds the value and the trace: no row is read), which costs less
-    than testing the pattern trace by trace when few match. None for other filters."""
+    than testing the pattern trace by trace when few match. With the trigram indexes (``trigram``:
+    PostgreSQL, migration 0023) also ``LIKE``/``ILIKE`` on the trace's name, on an assessment, and on
+    every span's JSON (``trace.text``, ``span.content``), whose pattern must then have three literal
+    characters in a row (:func:`_trigram_usable`). None for other filters."""
     if f.op not in ("=", "IN", "LIKE", "ILIKE") or f.value is None:
         return None
     pattern = f.op in ("LIKE", "ILIKE")
     values: list[Any] = list(f.value) if isinstance(f.value, tuple | list) else [f.value]
+    if trigram and pattern:
+        on_content = (f.kind == "attribute" and f.key == "text") or (f.kind == "span" and f.key == "content")
+        if on_content and _trigram_usable(str(f.value)):
+            return select(t.spans.c.trace_pk).where(_compare(t.spans.c.content, f.op, f.value))
+        if f.kind == "attribute" and f.key == "name":
+            return select(t.traces.c.id).where(_compare(t.traces.c.name, f.op, f.value))
+        if f.kind in ("feedback", "expectation"):
+            a = t.trace_assessments.c
+            return select(a.trace_pk).where(_compare(a.value_text, f.op, f.value), a.name == f.key,
+                                            a.kind == f.kind, a.valid.is_(True))
     if f.kind in ("tag", "metadata"):
         if f.kind == "metadata" and f.key in _METADATA_COLUMNS:
             return None  # a column of traces, indexed
