@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...entities import Run
+from ...entities.scores import score_number
 from ...errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from ...service import TrackingService
 from ..auth import readable, require
@@ -32,16 +33,6 @@ MAX_ROWS = 500
 MAX_RUNS = 200
 RECORDS_SHOWN = 50
 EVALUATION_FILTER = "tags.`mlflow.runType` = 'evaluation'"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.lower() in ("yes", "no", "true", "false", "pass", "fail"):
-        return 1.0 if value.lower() in ("yes", "true", "pass") else 0.0
-    return None
 
 
 def _results(svc: TrackingService, run: Run) -> list[dict[str, Any]] | None:
@@ -180,9 +171,9 @@ def compare_page(request: Request) -> Response:
                 score = (row.get("scores") or {}).get(s)
                 if not isinstance(score, dict):
                     continue
-                mine = _number(score.get("value"))
+                mine = score_number(score.get("value"))
                 theirs = (by_run[0].get(key) or {}).get("scores", {}).get(s) if i else None
-                base = _number(theirs.get("value")) if isinstance(theirs, dict) else None
+                base = score_number(theirs.get("value")) if isinstance(theirs, dict) else None
                 verdict = None if mine is None or base is None or mine == base else (
                     "regressed" if mine < base else "improved")
                 regressions += verdict == "regressed"
