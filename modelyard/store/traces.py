@@ -484,8 +484,8 @@ class TraceStore:
         For a pattern it reads the column's statistics (its histogram's share of matching values), so a
         pattern held by a fifth of the spans is known to be common before a probe reads thousands of them."""
         compiled = query.compile(dialect=conn.dialect)
-        plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
-        plan = json.loads(plan) if isinstance(plan, str) else plan
+        found: Any = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+        plan = json.loads(found) if isinstance(found, str) else found
         return float(plan[0]["Plan"]["Plan Rows"])
 
     def _has_trigram(self, conn: Connection) -> bool:
