@@ -462,7 +462,8 @@ class TraceStore:
         match it; None when no such filter is that rare.
 
         A page of a rare value then costs a lookup of those traces, not a scan of the experiment newest
-        first until a page is found (which a common value fills at once)."""
+        first until a page is found (which a common value fills at once). On PostgreSQL a pattern is probed
+        only when the planner expects fewer rows than that (:meth:`_estimate`)."""
         best: list[int] | None = None
         trigram = self._has_trigram(conn)
         # Values first: a pattern's probe may read a whole index, not needed once a value is rare.
@@ -581,7 +582,7 @@ def _matching(column: Any, op: str, value: Any, sqlite: bool) -> ColumnElement[b
 def _trigram_usable(pattern: str) -> bool:
     """Whether a trigram index narrows a ``LIKE`` ``pattern``: three literal characters in a row, or two at its
     start. Else (``'%ab%'``) pg_trgm would read its whole index."""
-    runs = [run for run in pattern.replace("_", "%").split("%")]
+    runs = pattern.replace("_", "%").split("%")
     return max(map(len, runs)) >= 3 or len(runs[0]) >= 2
 
 
@@ -591,8 +592,8 @@ def _candidates(f: Comparison, sqlite: bool, trigram: bool = False) -> Select[An
     ``ILIKE`` by reading the index (it holds the value and the trace: no row is read), which costs less
     than testing the pattern trace by trace when few match. With the trigram indexes (``trigram``:
     PostgreSQL, migration 0023) also ``LIKE``/``ILIKE`` on the trace's name, on an assessment, and on
-    every span's JSON (``trace.text``, ``span.content``), whose pattern must then have three literal
-    characters in a row (:func:`_trigram_usable`). None for other filters."""
+    every span's JSON (``trace.text``, ``span.content``) when the pattern has trigrams to look up
+    (:func:`_trigram_usable`). None for other filters."""
     if f.op not in ("=", "IN", "LIKE", "ILIKE") or f.value is None:
         return None
     pattern = f.op in ("LIKE", "ILIKE")
