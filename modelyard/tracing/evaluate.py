@@ -43,6 +43,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ from ..errors import InvalidParameterValue
 from . import tracer
 
 _ARGS = ("inputs", "outputs", "expectations")
+ASSESSMENT_THREADS = 8  # assessments sent at once (see _log_assessments)
 
 
 @dataclass
@@ -220,9 +222,13 @@ def _json(value: Any) -> Any:
 
 def _log_assessments(client: Any, run_id: str, results: list[dict[str, Any]],
                      scorers: dict[str, Callable[..., Any]]) -> None:
-    """Each row's scores as feedback on its trace, and its expectations as expectations (as MLflow's evaluate)."""
+    """Each row's scores as feedback on its trace, and its expectations as expectations (as MLflow's evaluate).
+
+    Sent from a few threads: over HTTP their round trips overlap, and embedded, writes that arrive together
+    share one commit (the store's writer), so a thousand assessments cost a few commits, not a thousand."""
     from .judges import Judge
 
+    bodies: list[tuple[str, dict[str, Any]]] = []
     for row in results:
         trace_id, span_id = row["trace_id"], row["span_id"]
         for name, score in row["scores"].items():
@@ -236,12 +242,15 @@ def _log_assessments(client: Any, run_id: str, results: list[dict[str, Any]],
                 "metadata": metadata}
             if score.get("rationale"):
                 body["rationale"] = str(score["rationale"])
-            client.log_assessment(trace_id, body)
+            bodies.append((trace_id, body))
         for name, value in (row.get("expectations") or {}).items():
-            client.log_assessment(trace_id, {
+            bodies.append((trace_id, {
                 "assessment_name": str(name), "span_id": span_id, "expectation": {"value": _json(value)},
                 "source": {"source_type": "HUMAN", "source_id": "evaluation dataset"},
-                "metadata": {"mlflow.assessment.sourceRunId": run_id}})
+                "metadata": {"mlflow.assessment.sourceRunId": run_id}}))
+    with ThreadPoolExecutor(max_workers=ASSESSMENT_THREADS, thread_name_prefix="modelyard-assessments") as pool:
+        for _ in pool.map(lambda pair: client.log_assessment(*pair), bodies):
+            pass  # an error is raised here
 
 
 def _linked(prompts: Sequence[Any]) -> str:
