@@ -175,3 +175,23 @@ def test_0023_without_the_right_to_create_pg_trgm_migrates_and_says_so(tmp_path,
             with admin_db.connect() as conn:
                 conn.execute(sa.text(f'DROP ROLE "{role}"'))
             admin_db.dispose()
+
+
+def test_0023_keeps_a_trigram_index_built_beforehand(tmp_path):
+    """An operator builds an index with CREATE INDEX CONCURRENTLY before upgrading a large store: 0023 keeps it."""
+    import sqlalchemy as sa
+
+    from tests.conftest import fresh_database
+
+    with fresh_database("postgresql", tmp_path) as uri:
+        engine = make_engine(uri)
+        _upgrade_to(engine, "0022")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            conn.execute(sa.text("CREATE INDEX CONCURRENTLY ix_spans_content_trgm ON spans USING gin (content gin_trgm_ops)"))
+        migrate(engine)
+        with engine.connect() as conn:
+            assert current_revision(conn) == HEAD
+            found = conn.execute(sa.text("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'ix\\_%\\_trgm'")).scalar()
+        assert found == 8
+        engine.dispose()
