@@ -80,7 +80,7 @@ def _preview(value: Any) -> str | None:
 class TraceStore:
     """Traces, spans, assessments and links of one database."""
 
-    _trigram: bool | None = None  # the trigram indexes of migration 0023 are there (see _has_trigram)
+    _trigram: frozenset[str] | None = None  # the trigram indexes (migration 0023) there are (see _trigram_indexes)
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -465,7 +465,7 @@ class TraceStore:
         first until a page is found (which a common value fills at once). On PostgreSQL a pattern is probed
         only when the planner expects fewer rows than that (:meth:`_estimate`)."""
         best: list[int] | None = None
-        trigram = self._has_trigram(conn)
+        trigram = self._trigram_indexes(conn)
         # Values first: a pattern's probe may read a whole index, not needed once a value is rare.
         for f in sorted(filters, key=lambda f: f.op in ("LIKE", "ILIKE")):
             candidates = _candidates(f, self.db.is_sqlite, trigram)
@@ -489,11 +489,13 @@ class TraceStore:
         plan = json.loads(found) if isinstance(found, str) else found
         return float(plan[0]["Plan"]["Plan Rows"])
 
-    def _has_trigram(self, conn: Connection) -> bool:
-        """Whether migration 0023 made the trigram indexes (PostgreSQL with pg_trgm), read once."""
+    def _trigram_indexes(self, conn: Connection) -> frozenset[str]:
+        """The names of the trigram indexes migration 0023 made (PostgreSQL with pg_trgm), read once: none
+        when it could not, and an operator may drop one (the spans' JSON index, the costliest to keep)."""
         if self._trigram is None:
-            self._trigram = not self.db.is_sqlite and conn.exec_driver_sql(
-                "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_spans_content_trgm'").first() is not None
+            names = {name for name, _table, _column in t.TRIGRAM_INDEXES}
+            self._trigram = frozenset() if self.db.is_sqlite else frozenset(
+                name for (name,) in conn.exec_driver_sql("SELECT indexname FROM pg_indexes") if name in names)
         return self._trigram
 
     def _condition(self, f: Comparison) -> ColumnElement[bool]:
@@ -586,12 +588,12 @@ def _trigram_usable(pattern: str) -> bool:
     return max(map(len, runs)) >= 3 or len(runs[0]) >= 2
 
 
-def _candidates(f: Comparison, sqlite: bool, trigram: bool = False) -> Select[Any] | None:
+def _candidates(f: Comparison, sqlite: bool, trigram: frozenset[str] = frozenset()) -> Select[Any] | None:
     """The trace pks of the rows a filter on a tag, metadata, span name or type, span attribute or
     assessment matches, read from that table's index: by value for ``=`` and ``IN``; for ``LIKE`` and
     ``ILIKE`` by reading the index (it holds the value and the trace: no row is read), which costs less
-    than testing the pattern trace by trace when few match. With the trigram indexes (``trigram``:
-    PostgreSQL, migration 0023) also ``LIKE``/``ILIKE`` on the trace's name, on an assessment, and on
+    than testing the pattern trace by trace when few match. With the trigram indexes (``trigram``, their
+    names: PostgreSQL, migration 0023) also ``LIKE``/``ILIKE`` on the trace's name, on an assessment, and on
     every span's JSON (``trace.text``, ``span.content``) when the pattern has trigrams to look up
     (:func:`_trigram_usable`). None for other filters."""
     if f.op not in ("=", "IN", "LIKE", "ILIKE") or f.value is None:
@@ -600,11 +602,11 @@ def _candidates(f: Comparison, sqlite: bool, trigram: bool = False) -> Select[An
     values: list[Any] = list(f.value) if isinstance(f.value, tuple | list) else [f.value]
     if trigram and pattern:
         on_content = (f.kind == "attribute" and f.key == "text") or (f.kind == "span" and f.key == "content")
-        if on_content and _trigram_usable(str(f.value)):
+        if on_content and "ix_spans_content_trgm" in trigram and _trigram_usable(str(f.value)):
             return select(t.spans.c.trace_pk).where(_compare(t.spans.c.content, f.op, f.value))
-        if f.kind == "attribute" and f.key == "name":
+        if f.kind == "attribute" and f.key == "name" and "ix_traces_name_trgm" in trigram:
             return select(t.traces.c.id).where(_compare(t.traces.c.name, f.op, f.value))
-        if f.kind in ("feedback", "expectation"):
+        if f.kind in ("feedback", "expectation") and "ix_trace_assessments_value_trgm" in trigram:
             a = t.trace_assessments.c
             return select(a.trace_pk).where(_compare(a.value_text, f.op, f.value), a.name == f.key,
                                             a.kind == f.kind, a.valid.is_(True))

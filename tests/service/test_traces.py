@@ -133,3 +133,26 @@ def test_pattern_filters_find_the_same_traces_with_or_without_an_index(service):
     assert ids("tags.customer LIKE 'c-17_'") == [1]
     assert ids("span.attributes.model ILIKE '%MINI'") == [1]
     assert ids("span.name LIKE 'step%'") == [2, 1]
+
+
+def test_without_the_spans_trigram_index_text_search_scans_and_answers_the_same(db_uri, tmp_path):
+    """An operator may drop the costliest trigram index (the spans' JSON, PostgreSQL): trace.text scans again,
+    the other patterns keep theirs."""
+    from tests.conftest import make_service
+
+    first = make_service(db_uri, tmp_path)
+    try:
+        first.traces.log_spans("0", [_span(1, 1, None, 10, **{"mlflow.spanInputs": {"q": "refund my order"}}),
+                                     _span(2, 1, None, 20, **{"mlflow.spanInputs": {"q": "where is my parcel"}})])
+        if not db_uri.startswith("sqlite"):
+            with first.store.db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP INDEX ix_spans_content_trgm")
+    finally:
+        first.close()
+    svc = make_service(db_uri, tmp_path)
+    try:
+        found = svc.traces.search(["0"], "trace.text LIKE '%refund my%'")[0]
+        assert [i.trace_id for i in found] == [f"tr-{1:032x}"]
+        assert [i.trace_id for i in svc.traces.search(["0"], "span.content LIKE '%parcel%'")[0]] == [f"tr-{2:032x}"]
+    finally:
+        svc.close()
