@@ -462,7 +462,7 @@ class TraceStore:
         match it; None when no such filter is that rare.
 
         A page of a rare value then costs a lookup of those traces, not a scan of the experiment newest
-        first until a page is found (which a common value fills at once). On PostgreSQL a pattern is probed
+        first until a page is found (which a common value fills at once). On PostgreSQL a filter is probed
         only when the planner expects fewer rows than that (:meth:`_estimate`)."""
         best: list[int] | None = None
         trigram = self._trigram_indexes(conn)
@@ -471,8 +471,8 @@ class TraceStore:
             candidates = _candidates(f, self.db.is_sqlite, trigram)
             if candidates is None or (best is not None and f.op in ("LIKE", "ILIKE")):
                 continue
-            if f.op in ("LIKE", "ILIKE") and not self.db.is_sqlite and self._estimate(conn, candidates) > PROBE_LIMIT:
-                continue  # a common pattern: the newest-first scan fills a page sooner than the probe would end
+            if not self.db.is_sqlite and self._estimate(conn, candidates) > PROBE_LIMIT:
+                continue  # a common value or pattern: the newest-first scan fills a page sooner than the probe ends
             pks: list[int] = [int(row[0]) for row in conn.execute(candidates.limit(PROBE_LIMIT))]
             if len(pks) < PROBE_LIMIT and (best is None or len(pks) < len(best)):
                 best = pks
@@ -482,9 +482,10 @@ class TraceStore:
     def _estimate(conn: Connection, query: Select[Any]) -> float:
         """PostgreSQL's estimate of the rows ``query`` returns (its plan, not its run: a millisecond or two).
 
-        For a pattern it reads the column's statistics (its histogram's share of matching values), so a
-        pattern held by a fifth of the spans is known to be common before a probe reads thousands of them."""
-        compiled = query.compile(dialect=conn.dialect)
+        It reads the column's statistics (its most common values, its histogram's share of values a pattern
+        matches), so a value or pattern held by a fifth of the spans is known to be common before a probe
+        reads thousands of them."""
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})  # IN lists
         found: Any = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
         plan = json.loads(found) if isinstance(found, str) else found
         return float(plan[0]["Plan"]["Plan Rows"])
