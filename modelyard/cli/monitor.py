@@ -171,19 +171,35 @@ def _rules(rules: tuple[str, ...], consecutive: int, cooldown: int) -> list[dict
 @click.option("--cooldown", default=3600, show_default=True, help="Seconds before an open alert may fire again.")
 @click.option("--trigger", default=None, metavar="TRIGGER",
               help="A pipeline trigger (kind api) every rule fires when it alerts, e.g. a retraining pipeline's.")
+@click.option("--source", type=click.Choice(["requests", "traces"]), default="requests", show_default=True,
+              help="What the window holds: the serving request log, or traces (cost and latency: the traces of "
+                   "the prompt or model version, or of --experiment).")
+@click.option("--experiment", "experiments", multiple=True, metavar="ID",
+              help="With --source traces: watch every trace of this experiment instead. Repeatable.")
 @tracking_uri_option
 @json_option
 def create(name: str, model: str, alias: str | None, version: str | None, task: str | None, interval_s: int | None,
            window_rows: int | None, window_minutes: float | None, rules: tuple[str, ...], consecutive: int,
-           cooldown: int, trigger: str | None, tracking_uri: str | None, as_json: bool) -> None:
-    """Create monitor NAME over MODEL's serving request log."""
+           cooldown: int, trigger: str | None, source: str, experiments: tuple[str, ...], tracking_uri: str | None,
+           as_json: bool) -> None:
+    """Create monitor NAME over MODEL's serving request log, or over traces (--source traces).
+
+    A traces monitor computes traces, error_rate, latency_mean_ms, latency_p95_ms, cost_total,
+    cost_per_trace_mean, cost_per_trace_p95 and tokens_per_trace_mean, e.g.
+    --source traces --rule 'latency_p95_ms>2000' --rule 'cost_per_trace_mean>0.01'.
+    """
+    if experiments and source != "traces":
+        raise click.BadParameter("only a traces monitor watches experiments: add --source traces.",
+                                 param_hint="--experiment")
     parsed = _rules(rules, consecutive, cooldown)
     for rule in parsed:
         if trigger:
             rule["trigger"] = trigger
+    spec_source = None if source == "requests" else {
+        "kind": "traces", **({"experiment_ids": list(experiments)} if experiments else {})}
     m = client(tracking_uri).create_monitor(
         name, model, version=version, alias=alias, task=task, interval_s=interval_s, window_rows=window_rows,
-        window_minutes=window_minutes, rules=parsed)
+        window_minutes=window_minutes, rules=parsed, source=spec_source)
     _describe(m, "Created", as_json)
 
 
@@ -193,7 +209,12 @@ def _describe(m: dict[str, Any], done: str, as_json: bool) -> None:
         return
     target = f"@{m['alias']}" if m["alias"] else f"version {m['model_version']}"
     every = f"every {m['interval_s']} s" if m["interval_s"] else "on demand"
-    click.echo(f"{done} monitor {m['name']} of {m['model_name']} {target}, {every}, {len(m['rules'])} rule(s).")
+    source = m.get("source") or {}
+    over = ""
+    if source.get("kind") == "traces":
+        ids = source.get("experiment_ids")
+        over = f" over the traces of experiment(s) {', '.join(ids)}" if ids else " over its traces"
+    click.echo(f"{done} monitor {m['name']} of {m['model_name']} {target}{over}, {every}, {len(m['rules'])} rule(s).")
 
 
 @command.command("update")
@@ -283,7 +304,9 @@ def results(name: str, max_results: int, tracking_uri: str | None, as_json: bool
     if as_json:
         echo_json({"results": found})
         return
-    keys = ("share_drifted", "dataset_drift", "prediction_rate", "accuracy", "f1", "jaccard", "mae")
+    keys: tuple[str, ...] = ("share_drifted", "dataset_drift", "prediction_rate", "accuracy", "f1", "jaccard", "mae")
+    if found and all("traces" in r["metrics"] for r in found):  # a traces monitor's metrics
+        keys = ("error_rate", "latency_p95_ms", "cost_total", "cost_per_trace_mean", "tokens_per_trace_mean")
     rows = ([r["id"], format_time(r["started_ms"]), r["model_version"], r["rows"], r["labelled"],
              *(r["metrics"].get(k) for k in keys)] for r in found)
     echo_table(rows, ["ID", "RUN", "VERSION", "ROWS", "LABELLED", *[k.upper() for k in keys]], empty="No results.")

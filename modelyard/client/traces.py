@@ -3,6 +3,7 @@
 >>> c = my.Client()
 >>> info, spans = c.get_trace("tr-...")          # spans as OpenTelemetry JSON objects
 >>> page = c.search_traces(["0"], "span.type = 'LLM'")
+>>> c.log_assessment("tr-...", {"assessment_name": "helpful", "feedback": {"value": True}})
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ class TracesMethods:
         """The trace's info and every span, as OpenTelemetry protobuf JSON objects."""
         out = self._call(ops.GET_TRACE, s.GetTrace(trace_id=trace_id))["trace"]
         return trace_info_from_dict(out["trace_info"]), list(out.get("spans", []))
+
+    def log_assessment(self, trace_id: str, assessment: dict[str, Any]) -> dict[str, Any]:
+        """Attach feedback or an expectation to a trace; ``assessment`` is MLflow's JSON shape (AssessmentV3):
+        ``{"assessment_name": "correct", "feedback": {"value": True}, "source": {"source_type": "CODE",
+        "source_id": "exact"}, "rationale": ..., "metadata": {...}}``. Returns it as stored, with its id."""
+        out = self._call(ops.CREATE_ASSESSMENT, s.CreateAssessment(assessment=assessment, trace_id=trace_id))
+        return dict(out["assessment"])
 
     def search_traces(self, experiment_ids: Sequence[str], filter_string: str | None = None,
                       max_results: int = 100, order_by: list[str] | None = None,

@@ -84,6 +84,8 @@ def _preview(value: Any) -> str | None:
 class TraceStore:
     """Traces, spans, assessments and links of one database."""
 
+    _trigram: frozenset[str] | None = None  # the trigram indexes (migration 0023) there are (see _trigram_indexes)
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self._new_trace = db.insert_ignore(
@@ -490,17 +492,42 @@ class TraceStore:
         match it; None when no such filter is that rare.
 
         A page of a rare value then costs a lookup of those traces, not a scan of the experiment newest
-        first until a page is found (which a common value fills at once)."""
+        first until a page is found (which a common value fills at once). On PostgreSQL a filter is probed
+        only when the planner expects fewer rows than that (:meth:`_estimate`)."""
         best: list[int] | None = None
+        trigram = self._trigram_indexes(conn)
         # Values first: a pattern's probe may read a whole index, not needed once a value is rare.
         for f in sorted(filters, key=lambda f: f.op in ("LIKE", "ILIKE")):
-            candidates = _candidates(f, self.db.is_sqlite)
+            candidates = _candidates(f, self.db.is_sqlite, trigram)
             if candidates is None or (best is not None and f.op in ("LIKE", "ILIKE")):
                 continue
+            if not self.db.is_sqlite and self._estimate(conn, candidates) > PROBE_LIMIT:
+                continue  # a common value or pattern: the newest-first scan fills a page sooner than the probe ends
             pks: list[int] = [int(row[0]) for row in conn.execute(candidates.limit(PROBE_LIMIT))]
             if len(pks) < PROBE_LIMIT and (best is None or len(pks) < len(best)):
                 best = pks
         return None if best is None else sorted(set(best))
+
+    @staticmethod
+    def _estimate(conn: Connection, query: Select[Any]) -> float:
+        """PostgreSQL's estimate of the rows ``query`` returns (its plan, not its run: a millisecond or two).
+
+        It reads the column's statistics (its most common values, its histogram's share of values a pattern
+        matches), so a value or pattern held by a fifth of the spans is known to be common before a probe
+        reads thousands of them."""
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})  # IN lists
+        found: Any = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+        plan = json.loads(found) if isinstance(found, str) else found
+        return float(plan[0]["Plan"]["Plan Rows"])
+
+    def _trigram_indexes(self, conn: Connection) -> frozenset[str]:
+        """The names of the trigram indexes migration 0023 made (PostgreSQL with pg_trgm), read once: none
+        when it could not, and an operator may drop one (the spans' JSON index, the costliest to keep)."""
+        if self._trigram is None:
+            names = {name for name, _table, _column in t.TRIGRAM_INDEXES}
+            self._trigram = frozenset() if self.db.is_sqlite else frozenset(
+                name for (name,) in conn.exec_driver_sql("SELECT indexname FROM pg_indexes") if name in names)
+        return self._trigram
 
     def _condition(self, f: Comparison) -> ColumnElement[bool]:
         c = t.traces.c
@@ -585,15 +612,35 @@ def _matching(column: Any, op: str, value: Any, sqlite: bool) -> ColumnElement[b
     return _compare(column, op, value) if ranges is None else and_(ranges, _compare(column, op, value))
 
 
-def _candidates(f: Comparison, sqlite: bool) -> Select[Any] | None:
+def _trigram_usable(pattern: str) -> bool:
+    """Whether a trigram index narrows a ``LIKE`` ``pattern``: three literal characters in a row, or two at its
+    start. Else (``'%ab%'``) pg_trgm would read its whole index."""
+    runs = pattern.replace("_", "%").split("%")
+    return max(map(len, runs)) >= 3 or len(runs[0]) >= 2
+
+
+def _candidates(f: Comparison, sqlite: bool, trigram: frozenset[str] = frozenset()) -> Select[Any] | None:
     """The trace pks of the rows a filter on a tag, metadata, span name or type, span attribute or
     assessment matches, read from that table's index: by value for ``=`` and ``IN``; for ``LIKE`` and
     ``ILIKE`` by reading the index (it holds the value and the trace: no row is read), which costs less
-    than testing the pattern trace by trace when few match. None for other filters."""
+    than testing the pattern trace by trace when few match. With the trigram indexes (``trigram``, their
+    names: PostgreSQL, migration 0023) also ``LIKE``/``ILIKE`` on the trace's name, on an assessment, and on
+    every span's JSON (``trace.text``, ``span.content``) when the pattern has trigrams to look up
+    (:func:`_trigram_usable`). None for other filters."""
     if f.op not in ("=", "IN", "LIKE", "ILIKE") or f.value is None:
         return None
     pattern = f.op in ("LIKE", "ILIKE")
     values: list[Any] = list(f.value) if isinstance(f.value, tuple | list) else [f.value]
+    if trigram and pattern:
+        on_content = (f.kind == "attribute" and f.key == "text") or (f.kind == "span" and f.key == "content")
+        if on_content and "ix_spans_content_trgm" in trigram and _trigram_usable(str(f.value)):
+            return select(t.spans.c.trace_pk).where(_compare(t.spans.c.content, f.op, f.value))
+        if f.kind == "attribute" and f.key == "name" and "ix_traces_name_trgm" in trigram:
+            return select(t.traces.c.id).where(_compare(t.traces.c.name, f.op, f.value))
+        if f.kind in ("feedback", "expectation") and "ix_trace_assessments_value_trgm" in trigram:
+            a = t.trace_assessments.c
+            return select(a.trace_pk).where(_compare(a.value_text, f.op, f.value), a.name == f.key,
+                                            a.kind == f.kind, a.valid.is_(True))
     if f.kind in ("tag", "metadata"):
         if f.kind == "metadata" and f.key in _METADATA_COLUMNS:
             return None  # a column of traces, indexed

@@ -31,6 +31,8 @@ from .schema import metadata
 
 __all__ = [
     "INDEXED_VALUE_CHARS",
+    "TRIGRAM_INDEXES",
+    "include_in_comparison",
     "span_attributes",
     "spans",
     "trace_assessments",
@@ -42,6 +44,26 @@ __all__ = [
 ]
 
 INDEXED_VALUE_CHARS = 500  # longer attribute values are kept in spans.attributes only
+
+# PostgreSQL only: (index, table, column) of the trigram GIN indexes (pg_trgm's ``gin_trgm_ops``) that
+# migration 0023 makes for LIKE/ILIKE searches when the extension is there or can be created. Not in the
+# metadata: they depend on an extension the database may lack, and SQLite has no such index.
+TRIGRAM_INDEXES = (
+    ("ix_traces_name_trgm", "traces", "name"),
+    ("ix_trace_tags_value_trgm", "trace_tags", "value"),
+    ("ix_trace_metadata_value_trgm", "trace_metadata", "value"),
+    ("ix_spans_name_trgm", "spans", "name"),
+    ("ix_spans_type_trgm", "spans", "type"),
+    ("ix_spans_content_trgm", "spans", "content"),
+    ("ix_span_attributes_value_trgm", "span_attributes", "value"),
+    ("ix_trace_assessments_value_trgm", "trace_assessments", "value_text"),
+)
+_TRIGRAM_NAMES = frozenset(name for name, _table, _column in TRIGRAM_INDEXES)
+
+
+def include_in_comparison(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's ``include_object`` for comparing a database with the metadata: leaves out the trigram indexes."""
+    return not (type_ == "index" and name in _TRIGRAM_NAMES)
 
 traces = Table(
     "traces",

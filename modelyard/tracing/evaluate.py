@@ -11,7 +11,13 @@ scored k times (distinct cache entries), and each scorer's variance across repea
 
 The evaluation is recorded as a run of the active experiment: ``<scorer>/mean`` (booleans count
 as 1 and 0), ``<scorer>/variance`` (mean over rows of the variance across repeats) and, per row,
-inputs, outputs, expectations and scores in the artifact ``eval_results.json``::
+inputs, outputs, expectations, scores and the row's trace id in the artifact ``eval_results.json``.
+As ``mlflow.genai.evaluate`` does, each row (and repeat) is a trace of the run (a root span named
+after ``predict_fn``, or ``root_span``, with the row's inputs and outputs; the predict function's own
+spans beneath it), and each score is a feedback assessment on it (source ``CODE``, or ``LLM_JUDGE``
+for a judge; the run's id in its metadata ``mlflow.assessment.sourceRunId``), each expectation an
+expectation assessment: the trace view, the review queue and ``feedback.<scorer> = ...`` searches
+show them::
 
     import modelyard as my
 
@@ -37,6 +43,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,10 +51,12 @@ from typing import Any
 from ..client import fluent
 from ..entities import Metric, Param
 from ..entities.prompts import LINKED_PROMPTS_TAG
+from ..entities.scores import score_number
 from ..errors import InvalidParameterValue
 from . import tracer
 
 _ARGS = ("inputs", "outputs", "expectations")
+ASSESSMENT_THREADS = 8  # assessments sent at once (see _log_assessments)
 
 
 @dataclass
@@ -136,16 +145,6 @@ def _call_scorer(fn: Callable[..., Any], row: dict[str, Any], outputs: Any) -> d
     return {"value": result, "rationale": None}
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.lower() in ("yes", "no", "true", "false", "pass", "fail"):
-        return 1.0 if value.lower() in ("yes", "true", "pass") else 0.0
-    return None
-
-
 def _rows(data: Any) -> list[dict[str, Any]]:
     if isinstance(data, str):  # an evaluation dataset's id
         return [{k: r.get(k) for k in ("inputs", "outputs", "expectations") if r.get(k) is not None}
@@ -193,9 +192,10 @@ def evaluate(
                                   **({LINKED_PROMPTS_TAG: _linked(prompts)} if prompts else {})})
     run_id = run.info.run_id
     try:
-        with tracer.traces_linked_to(run_id):  # a judge's trace (its tokens and cost) belongs to the run
+        with tracer.traces_linked_to(run_id):  # the rows' and judges' traces (tokens and cost) belong to the run
             results, values = _score_rows(rows, repeats, predict_fn, predict_id, scorer_ids, cache)
         tracer.flush()
+        _log_assessments(client, run_id, results, {name: fn for name, _, fn in scorer_ids})
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
@@ -214,6 +214,43 @@ def evaluate(
     client.set_terminated(run_id)
     return EvaluationResult(run_id, metrics, results, computed=cache.misses, cached=cache.hits,
                             usage=client.run_usage(run_id))
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _log_assessments(client: Any, run_id: str, results: list[dict[str, Any]],
+                     scorers: dict[str, Callable[..., Any]]) -> None:
+    """Each row's scores as feedback on its trace, and its expectations as expectations (as MLflow's evaluate).
+
+    Sent from a few threads: over HTTP their round trips overlap, and embedded, writes that arrive together
+    share one commit (the store's writer), so a thousand assessments cost a few commits, not a thousand."""
+    from .judges import Judge
+
+    bodies: list[tuple[str, dict[str, Any]]] = []
+    for row in results:
+        trace_id, span_id = row["trace_id"], row["span_id"]
+        for name, score in row["scores"].items():
+            judge = isinstance(scorers[name], Judge)
+            metadata = {"mlflow.assessment.sourceRunId": run_id}
+            if score.get("trace_id"):
+                metadata["mlflow.assessment.scorerTraceId"] = str(score["trace_id"])
+            body: dict[str, Any] = {
+                "assessment_name": name, "span_id": span_id, "feedback": {"value": _json(score["value"])},
+                "source": {"source_type": "LLM_JUDGE" if judge else "CODE", "source_id": name},
+                "metadata": metadata}
+            if score.get("rationale"):
+                body["rationale"] = str(score["rationale"])
+            bodies.append((trace_id, body))
+        for name, value in (row.get("expectations") or {}).items():
+            bodies.append((trace_id, {
+                "assessment_name": str(name), "span_id": span_id, "expectation": {"value": _json(value)},
+                "source": {"source_type": "HUMAN", "source_id": "evaluation dataset"},
+                "metadata": {"mlflow.assessment.sourceRunId": run_id}}))
+    with ThreadPoolExecutor(max_workers=ASSESSMENT_THREADS, thread_name_prefix="modelyard-assessments") as pool:
+        for _ in pool.map(lambda pair: client.log_assessment(*pair), bodies):
+            pass  # an error is raised here
 
 
 def _linked(prompts: Sequence[Any]) -> str:
@@ -237,14 +274,19 @@ def _score_rows(rows: list[dict[str, Any]], repeats: int, predict_fn: Callable[.
                 cache: _Cache) -> tuple[list[dict[str, Any]], dict[str, list[list[float]]]]:
     results: list[dict[str, Any]] = []
     values: dict[str, list[list[float]]] = {name: [] for name, _, _ in scorer_ids}
+    root_name = str(getattr(predict_fn, "__name__", None) or "root_span")
     for row in rows:
         inputs = row["inputs"]
         per_scorer: dict[str, list[float]] = {name: [] for name, _, _ in scorer_ids}
         for k in range(repeats):
-            if predict_fn is not None:
-                outputs = cache.get_or(_key("predict", predict_id, inputs, k), functools.partial(predict_fn, **inputs))
-            else:
-                outputs = row["outputs"]
+            with tracer.start_span(root_name, "CHAIN") as span:  # the row's trace, which its scores annotate
+                span.set_inputs(inputs)
+                if predict_fn is not None:
+                    outputs = cache.get_or(_key("predict", predict_id, inputs, k),
+                                           functools.partial(predict_fn, **inputs))
+                else:
+                    outputs = row["outputs"]
+                span.set_outputs(outputs)
             scores = {}
             for name, sid, fn in scorer_ids:
                 key = _key("score", sid, inputs, outputs, row.get("expectations"), k)
@@ -252,11 +294,11 @@ def _score_rows(rows: list[dict[str, Any]], repeats: int, predict_fn: Callable[.
                 scores[name] = cache.get_or(key, functools.partial(_call_scorer, fn, row, outputs))
                 if cache.hits > before and "usage" in scores[name]:  # a judge's answer reused: nothing spent now
                     scores[name] = {**scores[name], "cached": True}
-                number = _number(scores[name]["value"])
+                number = score_number(scores[name]["value"])
                 if number is not None:
                     per_scorer[name].append(number)
             results.append({"inputs": inputs, "expectations": row.get("expectations"), "outputs": outputs,
-                            "repeat": k, "scores": scores})
+                            "repeat": k, "scores": scores, "trace_id": span.trace_id, "span_id": span.span_id})
         for name, got in per_scorer.items():
             if got:
                 values[name].append(got)

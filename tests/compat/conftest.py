@@ -58,6 +58,29 @@ def client(server: LiveServer) -> Iterator[Any]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def sync_trace_export() -> Iterator[None]:
+    """The official client logs traces synchronously in this module: a trace is on the server when the traced
+    call returns (``pytestmark = pytest.mark.usefixtures("sync_trace_export")``)."""
+    old = os.environ.get("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
+    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+    yield
+    if old is None:
+        os.environ.pop("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
+    else:
+        os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = old
+
+
+@pytest.fixture
+def exp(client: Any) -> Iterator[str]:
+    """A new experiment, made the fluent API's active one for the test (``Default`` again after)."""
+    import mlflow
+
+    experiment = mlflow.set_experiment(unique("exp"))
+    yield str(experiment.experiment_id)
+    mlflow.set_experiment("Default")
+
+
 @pytest.fixture
 def http(server: LiveServer) -> Iterator[httpx.Client]:
     """Raw HTTP to ``server``."""

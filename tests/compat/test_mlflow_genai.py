@@ -17,25 +17,15 @@ a run with its metrics, one trace per row and the scores as assessments on the t
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .conftest import assert_error, unique
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _sync_trace_export() -> Iterator[None]:
-    old = os.environ.get("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
-    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
-    yield
-    if old is None:
-        os.environ.pop("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
-    else:
-        os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = old
+# Trace logging synchronous: a trace is on the server when the traced call returns (conftest's fixture).
+pytestmark = pytest.mark.usefixtures("sync_trace_export")
 
 
 def test_register_load_by_version_and_alias(client: Any) -> None:
@@ -238,15 +228,6 @@ def test_protected_aliases_apply_to_prompts(client: Any, http: Any) -> None:
     assert mlflow.genai.load_prompt(f"prompts:/{name}@production", cache_ttl_seconds=0).version == 1
 
 
-@pytest.fixture
-def exp(client: Any) -> Iterator[str]:
-    import mlflow
-
-    experiment = mlflow.set_experiment(unique("datasets"))
-    yield str(experiment.experiment_id)
-    mlflow.set_experiment("Default")
-
-
 def test_create_merge_read_search_and_delete(exp: str) -> None:
     from mlflow.genai import datasets
 
@@ -386,3 +367,50 @@ def test_records_from_traces_with_their_expectations_and_feedback(exp: str, serv
         assert ours.merge_records(dataset["dataset_id"], rows) == (1, 0)
         stored = ours.get_dataset_records(dataset["dataset_id"])
         assert stored[0]["source_id"] == trace_id and stored[0]["source_type"] == "TRACE"
+
+
+def test_our_evaluate_records_scores_as_assessments_the_official_client_reads(exp: str, client: Any,
+                                                                               server: Any) -> None:
+    """As ``mlflow.genai.evaluate``: one trace per row in the run, each score a feedback assessment on it (CODE
+    source, the run in its metadata), each expectation an expectation; searchable by ``feedback.<scorer>``."""
+    import modelyard as my
+
+    def exact(outputs: Any, expectations: dict[str, Any]) -> bool:
+        return bool(outputs == expectations["answer"])
+
+    def verdict(outputs: Any) -> my.tracing.Score:
+        return my.tracing.Score("pass" if "30" in str(outputs) else "fail", rationale="mentions 30")
+
+    @my.trace(span_type="LLM")
+    def answer(question: str) -> str:
+        return {"refunds?": "30 days", "hours?": "always"}[question]
+
+    my.set_tracking_uri(server.url)
+    try:
+        my.set_experiment(experiment_id=exp)
+        result = my.tracing.evaluate(
+            [{"inputs": {"question": "refunds?"}, "expectations": {"answer": "30 days"}},
+             {"inputs": {"question": "hours?"}, "expectations": {"answer": "9 to 5"}}],
+            [exact, verdict], predict_fn=answer, use_cache=False)
+    finally:
+        my.set_tracking_uri(None)
+    assert result.metrics["exact/mean"] == 0.5
+    traces = client.search_traces(locations=[exp], run_id=result.run_id)
+    assert len(traces) == 2
+    by_question = {json.loads(t.info.request_preview)["question"]: t for t in traces}
+    refunds = client.get_trace(by_question["refunds?"].info.trace_id)
+    assert [s.name for s in refunds.data.spans] == ["answer", "answer"]  # the row's root, the app's span under it
+    found = {(a.name, type(a).__name__): a for a in refunds.info.assessments}
+    assert set(found) == {("exact", "Feedback"), ("verdict", "Feedback"), ("answer", "Expectation")}
+    exact_fb = found[("exact", "Feedback")]
+    assert exact_fb.value is True and exact_fb.source.source_type == "CODE" and exact_fb.source.source_id == "exact"
+    assert exact_fb.metadata["mlflow.assessment.sourceRunId"] == result.run_id
+    assert exact_fb.span_id == refunds.data.spans[0].span_id
+    assert (found[("verdict", "Feedback")].value, found[("verdict", "Feedback")].rationale) == ("pass", "mentions 30")
+    assert found[("answer", "Expectation")].value == "30 days"
+    hours = by_question["hours?"].info
+    assert {(a.name, a.value) for a in hours.assessments if type(a).__name__ == "Feedback"} == {
+        ("exact", False), ("verdict", "fail")}
+    failed = client.search_traces(locations=[exp], filter_string="feedback.exact = 'false'")
+    assert [t.info.trace_id for t in failed] == [hours.trace_id]
+    assert [r["trace_id"] for r in result.rows] == [by_question["refunds?"].info.trace_id, hours.trace_id]

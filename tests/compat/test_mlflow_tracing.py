@@ -13,31 +13,14 @@ import gzip
 import json
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from .conftest import assert_error, unique
+from .conftest import assert_error
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _sync_trace_export() -> Iterator[None]:
-    old = os.environ.get("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
-    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
-    yield
-    if old is None:
-        os.environ.pop("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
-    else:
-        os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = old
-
-
-@pytest.fixture
-def exp(client: Any) -> str:
-    import mlflow
-
-    experiment = mlflow.set_experiment(unique("traces"))
-    return str(experiment.experiment_id)
+# Trace logging synchronous: a trace is on the server when the traced call returns (conftest's fixture).
+pytestmark = pytest.mark.usefixtures("sync_trace_export")
 
 
 def _traced_chain(question: str, *, fail: bool = False, tags: dict[str, str] | None = None) -> str:

@@ -5,24 +5,14 @@ tags with LIKE/ILIKE, assessments IS NULL), driven by the official 3.17 client a
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .conftest import unique
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _sync_trace_export() -> Iterator[None]:
-    old = os.environ.get("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
-    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
-    yield
-    if old is None:
-        os.environ.pop("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
-    else:
-        os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = old
+# Trace logging synchronous: a trace is on the server when the traced call returns (conftest's fixture).
+pytestmark = pytest.mark.usefixtures("sync_trace_export")
 
 
 def _trace(name: str, span_type: str, attributes: dict[str, Any], *, tags: dict[str, str] | None = None,

@@ -102,3 +102,40 @@ def test_a_bad_source_is_refused_naming_the_field(server: LiveServer) -> None:
     resp = httpx.post(server.url + "/api/2.0/modelyard/monitoring/monitors/create",
                       json={"name": "m", "model_name": "qa", "version": "1", "source": {"kind": "traces", "x": 1}})
     assert resp.status_code == 400 and "source: unknown field(s) ['x']" in resp.json()["message"]
+
+
+def test_the_cli_creates_runs_and_lists_a_traces_monitor(server: LiveServer) -> None:
+    from click.testing import CliRunner
+
+    from modelyard.cli import main
+
+    c = my.Client(server.url)
+    c.set_llm_price("gpt-x*", 1.0, 2.0)
+    c.register_prompt("qa", "Answer {{question}}")
+    exp_id = c.create_experiment("bot-cli")
+    for i in range(4):  # 100 to 400 ms, 0.002 each
+        _trace(c, exp_id, 100 * (i + 1))
+    runner = CliRunner()
+
+    def cli(*args: str) -> str:
+        out = runner.invoke(main, [*args, "--tracking-uri", server.url], catch_exceptions=False)
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    said = cli("monitor", "create", "bot-cost", "--model", "qa", "--version", "1", "--source", "traces",
+               "--experiment", exp_id, "--window-minutes", "60", "--rule", "latency_p95_ms>300",
+               "--rule", "cost_total>1")
+    assert f"Created monitor bot-cost of qa version 1 over the traces of experiment(s) {exp_id}" in said
+    assert c.get_monitor("bot-cost")["source"] == {"kind": "traces", "experiment_ids": [exp_id]}
+    ran = cli("monitor", "run", "bot-cost")
+    assert "ALERT latency_p95_ms > 300: latency_p95_ms = 400 > 300" in ran
+    assert "error_rate" in ran and "ALERT cost_total" not in ran
+    listed = cli("monitor", "results", "bot-cost")
+    assert "LATENCY_P95_MS" in listed and "COST_TOTAL" in listed and "400" in listed
+
+    said = cli("monitor", "create", "qa-cost", "--model", "qa", "--version", "1", "--source", "traces")
+    assert "Created monitor qa-cost of qa version 1 over its traces" in said
+    assert c.get_monitor("qa-cost")["source"] == {"kind": "traces"}
+    bad = runner.invoke(main, ["monitor", "create", "x", "--model", "qa", "--version", "1", "--experiment", exp_id,
+                               "--tracking-uri", server.url])
+    assert bad.exit_code == 2 and "--experiment" in bad.output and "--source traces" in bad.output

@@ -99,3 +99,60 @@ def test_order_by():
     assert parse_order_by(["execution_time_ms ASC", "name"]) == [("execution_time_ms", True), ("name", True)]
     with pytest.raises(InvalidParameterValue, match="ordered by"):
         parse_order_by(["tags.x DESC"])
+
+
+def test_pattern_filters_find_the_same_traces_with_or_without_an_index(service):
+    """LIKE and ILIKE on every field a trigram index serves on PostgreSQL (migration 0023) and that SQLite
+    answers by prefix ranges or a scan: the same traces either way, patterns too short for trigrams included."""
+    service.traces.log_spans("0", [
+        _span(1, 1, None, 10, **{"mlflow.spanInputs": {"q": "refund my order"}}),
+        _span(1, 2, 1, 11, model="tiny-mini"),
+    ])
+    service.traces.log_spans("0", [
+        _span(2, 1, None, 20, **{"mlflow.spanInputs": {"q": "where is my parcel xq"}}),
+        _span(2, 3, 1, 21, model="big-model"),
+    ])
+    service.traces.log_spans("0", [_span(3, 1, None, 30, **{"mlflow.spanOutputs": "no refund"})])
+    service.traces.set_tag(f"tr-{2:032x}", "mlflow.traceName", "parcel-chain")
+    service.traces.set_tag(f"tr-{1:032x}", "customer", "c-170")
+    service.traces.set_tag(f"tr-{3:032x}", "customer", "c-17")
+
+    def ids(filter_string: str) -> list[int]:
+        return [int(i.trace_id[3:], 16) for i in service.traces.search(["0"], filter_string)[0]]
+
+    assert ids("trace.text LIKE '%refund%'") == [3, 1]
+    assert ids("trace.text ILIKE '%REFUND MY%'") == [1]
+    assert ids("trace.text LIKE '%nothing like it%'") == []
+    assert ids("trace.text LIKE '%xq%'") == [2]  # two letters: no trigram, a scan
+    assert ids("span.content LIKE '%tiny-mini%'") == [1]
+    assert ids("span.content ILIKE '%BIG-MODEL%' AND span.name = 'step-0'") == [2]
+    assert ids("span.content LIKE '%big-model%' AND span.name = 'root'") == []  # the same span must match both
+    assert ids("trace.name LIKE 'parcel%'") == [2]
+    assert ids("trace.name ILIKE '%CHAIN'") == [2]
+    assert ids("tags.customer LIKE 'c-17%'") == [3, 1]
+    assert ids("tags.customer LIKE 'c-17_'") == [1]
+    assert ids("span.attributes.model ILIKE '%MINI'") == [1]
+    assert ids("span.name LIKE 'step%'") == [2, 1]
+
+
+def test_without_the_spans_trigram_index_text_search_scans_and_answers_the_same(db_uri, tmp_path):
+    """An operator may drop the costliest trigram index (the spans' JSON, PostgreSQL): trace.text scans again,
+    the other patterns keep theirs."""
+    from tests.conftest import make_service
+
+    first = make_service(db_uri, tmp_path)
+    try:
+        first.traces.log_spans("0", [_span(1, 1, None, 10, **{"mlflow.spanInputs": {"q": "refund my order"}}),
+                                     _span(2, 1, None, 20, **{"mlflow.spanInputs": {"q": "where is my parcel"}})])
+        if not db_uri.startswith("sqlite"):
+            with first.store.db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP INDEX ix_spans_content_trgm")
+    finally:
+        first.close()
+    svc = make_service(db_uri, tmp_path)
+    try:
+        found = svc.traces.search(["0"], "trace.text LIKE '%refund my%'")[0]
+        assert [i.trace_id for i in found] == [f"tr-{1:032x}"]
+        assert [i.trace_id for i in svc.traces.search(["0"], "span.content LIKE '%parcel%'")[0]] == [f"tr-{2:032x}"]
+    finally:
+        svc.close()

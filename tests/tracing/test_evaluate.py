@@ -98,7 +98,8 @@ def test_scorers_judge_cache_repeats_and_run(embedded, judge_url):
     assert (again.computed, again.metrics, [r["scores"]["contains"]["value"] for r in again.rows]) == (
         0, first.metrics, [r["scores"]["contains"]["value"] for r in first.rows])
     assert all(r["scores"]["contains"]["cached"] for r in again.rows)
-    assert again.usage["traces"] == 0  # a rerun asked the judge nothing, so it cost nothing
+    # A rerun asked the judge nothing, so it cost nothing: its traces are the four rows' own (no judge's).
+    assert (again.usage["traces"], again.usage["input_tokens"], again.usage["cost"]) == (4, 0, 0)
 
     client = my.Client()
     run = client.get_run(again.run_id)
@@ -138,8 +139,9 @@ def test_judges_record_their_tokens_and_cost_on_the_evaluation(embedded, judge_u
     result = my.tracing.evaluate(DATA, [judge], predict_fn=lambda question: "30 days", use_cache=False)
     # Two questions to the judge, each 1000 input tokens (400 cached) and 50 output tokens.
     usage = result.usage
+    # Four traces: the two rows' and the judge's two questions (which carry the tokens).
     assert (usage["traces"], usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]) == (
-        2, 2000, 800, 100)
+        4, 2000, 800, 100)
     assert usage["cost"] == pytest.approx(2 * (600 * 2.0 + 400 * 0.5 + 50 * 10.0) / 1e6)
     assert [m["model"] for m in usage["models"]] == ["tiny-judge-2026"]
     assert client.run_usage(result.run_id)["cost"] == pytest.approx(usage["cost"])  # the run's roll-up counts them

@@ -121,6 +121,11 @@ def test_pages_and_bad_requests(site: Site) -> None:
     assert compare.text.index("prompt-v1") < compare.text.index("prompt-v2")
     assert compare.text.count("(-0.3333, regressed)") == 2
     assert "2 regressed scores" in compare.text
+    # Each cell links to its row's trace, which carries the scores as feedback.
+    links = re.findall(r'class="row-trace" href="/traces/(tr-[0-9a-f]+)"', compare.text)
+    assert len(links) == 6 and len(set(links)) == 6
+    info = my.Client(site.url).get_trace(links[0])[0]
+    assert {a["assessment_name"] for a in info.assessments} >= {"mentions", "contains"}
     one = httpx.get(f"{site.url}/evaluations/compare", params={"run": site.baseline})
     assert one.status_code == 400 and "Choose two or more evaluation runs" in one.text
     assert httpx.get(f"{site.url}/datasets/d-missing").status_code == 404

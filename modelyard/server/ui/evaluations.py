@@ -1,8 +1,8 @@
 """Evaluation pages: an evaluation dataset with its evaluation runs, and two or more evaluations side by side.
 
 An evaluation is a run tagged ``mlflow.runType = evaluation`` (``my.tracing.evaluate``); its per-row
-results are the artifact ``eval_results.json`` (inputs, outputs, expectations, repeat, and per scorer
-the value, a judge's rationale and tokens); an evaluation by ``mlflow.genai.evaluate`` has its rows
+results are the artifact ``eval_results.json`` (inputs, outputs, expectations, repeat, the row's trace,
+and per scorer the value, a judge's rationale and tokens); an evaluation by ``mlflow.genai.evaluate`` has its rows
 as the run's traces instead (root span inputs and outputs, feedback assessments as scores). The comparison lines rows up by inputs and repeat; the
 oldest run chosen is the baseline: each other run's aggregate score shows its difference from it, and a
 row whose numeric score is lower than the baseline's is marked as a regression. Each run's cost is
@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...entities import Run
+from ...entities.scores import score_number
 from ...errors import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from ...service import TrackingService
 from ..auth import readable, require
@@ -32,16 +33,6 @@ MAX_ROWS = 500
 MAX_RUNS = 200
 RECORDS_SHOWN = 50
 EVALUATION_FILTER = "tags.`mlflow.runType` = 'evaluation'"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.lower() in ("yes", "no", "true", "false", "pass", "fail"):
-        return 1.0 if value.lower() in ("yes", "true", "pass") else 0.0
-    return None
 
 
 def _results(svc: TrackingService, run: Run) -> list[dict[str, Any]] | None:
@@ -88,7 +79,7 @@ def _from_traces(svc: TrackingService, run: Run) -> list[dict[str, Any]] | None:
         inputs = _plain(attrs.get("mlflow.spanInputs"))
         rows.append({
             "inputs": inputs if isinstance(inputs, dict) else {"inputs": inputs},
-            "outputs": _plain(attrs.get("mlflow.spanOutputs")), "repeat": 0,
+            "outputs": _plain(attrs.get("mlflow.spanOutputs")), "repeat": 0, "trace_id": info.trace_id,
             "expectations": {a["assessment_name"]: (a["expectation"] or {}).get("value")
                              for a in valid if "expectation" in a} or None,
             "scores": {a["assessment_name"]: {"value": (a["feedback"] or {}).get("value"),
@@ -132,6 +123,7 @@ class Cell:
     outputs: Any = None
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: bool = False
+    trace_id: str | None = None  # the row's trace, where its scores are feedback assessments
 
 
 def _key(row: dict[str, Any]) -> str:
@@ -180,14 +172,15 @@ def compare_page(request: Request) -> Response:
                 score = (row.get("scores") or {}).get(s)
                 if not isinstance(score, dict):
                     continue
-                mine = _number(score.get("value"))
+                mine = score_number(score.get("value"))
                 theirs = (by_run[0].get(key) or {}).get("scores", {}).get(s) if i else None
-                base = _number(theirs.get("value")) if isinstance(theirs, dict) else None
+                base = score_number(theirs.get("value")) if isinstance(theirs, dict) else None
                 verdict = None if mine is None or base is None or mine == base else (
                     "regressed" if mine < base else "improved")
                 regressions += verdict == "regressed"
                 scores[s] = {**score, "verdict": verdict}
-            cells.append(Cell(row.get("outputs"), scores))
+            trace_id = row.get("trace_id")
+            cells.append(Cell(row.get("outputs"), scores, trace_id=trace_id if isinstance(trace_id, str) else None))
         first = order[key]
         table.append({"inputs": first.get("inputs"), "expectations": first.get("expectations"),
                       "repeat": first.get("repeat", 0), "cells": cells,
