@@ -16,8 +16,6 @@ server (EDIT: any signed-in user; MANAGE: admins). A denied request gets 403
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -57,7 +55,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, service: TrackingService) -> None:
         self.app = app
         self.service = service
-        self.open_paths = (*OPEN_PATHS, *((METRICS,) if service.settings.auth_metrics_open else ()))
+        self.open_paths = frozenset((*OPEN_PATHS, *((METRICS,) if service.settings.auth_metrics_open else ())))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.open_paths or scope["path"].startswith(OPEN_PREFIXES):
@@ -80,39 +78,29 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def authenticate(self, scope: Scope) -> Principal:
-        header = ""
+        header = cookie = None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                header = value.decode("latin-1")
+                header = value
                 break
-        scheme, _, credentials = header.strip().partition(" ")
-        credentials = credentials.strip()
+            if name == b"cookie":
+                cookie = value
         auth = self.service.auth
-        address = (scope.get("client") or ("", 0))[0] or ""
-        # Credentials verified within the cache's time are answered here, without a hop to a thread.
-        if scheme.lower() == "bearer" and credentials:
-            known = auth.known_token(credentials)
+        # Credentials verified within the cache's time: one lookup of the raw header, on the event loop.
+        if header is not None:
+            known = auth.known(header)
             if known is not None:
                 return known
-            return await run_in_threadpool(auth.authenticate_token, credentials, address)
-        if scheme.lower() == "basic" and credentials:
-            try:
-                username, sep, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
-            if not sep or not username:
-                raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
-            known = auth.known_basic(username, password)
+            address = (scope.get("client") or ("", 0))[0] or ""
+            return await run_in_threadpool(auth.authenticate_header, header, address)
+        if cookie is not None:
+            known = auth.known(cookie, cookie=True)
             if known is not None:
                 return known
-            return await run_in_threadpool(auth.authenticate_basic, username, password, address)
-        if not header:
-            cookie = session.cookie_value(scope)
-            found = session.read(session.secret_of(scope["app"]), cookie) if cookie else None
+            found = session.read(session.secret_of(scope["app"]), session.cookie_value(scope))
             if found is not None:
-                return await run_in_threadpool(auth.authenticate_session, found[1], found[2])
-        if header:
-            raise Unauthenticated("Unsupported Authorization header: use Basic (username and password) or Bearer (a token).")
+                return await run_in_threadpool(auth.authenticate_cookie, cookie, found.username, found.mark,
+                                               found.expires)
         raise Unauthenticated("Authentication required: send HTTP Basic credentials or a bearer token.")
 
 
@@ -221,13 +209,43 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
 IN_WORKSPACE = ("create_experiment", "create_registered_model")
 
 
+# Operations whose permission is on an experiment, or a run's, named by a plain field: checked from the cached
+# grant in a few lookups (:func:`_known`). Operation name → (field, resource, rank needed); None: the full check.
+_PLANS: dict[str, tuple[str, str, int] | None] = {}
+
+
+def _plan(op: Operation) -> tuple[str, str, int] | None:
+    perm = op.permission
+    simple = (perm.resource in ("experiment", "run") and perm.field is not None and "." not in perm.field
+              and not perm.field.endswith("_name") and op.name not in IN_WORKSPACE)
+    return (perm.field, perm.resource, RANK[perm.level]) if simple and perm.field else None
+
+
+def _known(service: TrackingService, principal: Principal, op: Operation, request: Any) -> bool:
+    """Whether the cached grants already allow ``op`` (False: not known, check in full)."""
+    try:
+        plan = _PLANS[op.name]
+    except KeyError:
+        plan = _PLANS[op.name] = _plan(op)
+    if plan is None:
+        return False
+    key = getattr(request, plan[0], None)
+    if key.__class__ is not str or not key:
+        return False
+    experiment = key if plan[1] == "experiment" else _EXPERIMENT_OF.get(("run", key))
+    if not experiment:
+        return False
+    rank = service.auth.known_rank(principal.user_id, "experiment", experiment)
+    return rank is not None and rank >= plan[2]
+
+
 def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any,
               workspace: str | None = None) -> None:
     """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission on what ``request`` names
     (and EDIT on the ``workspace`` a create names, outside the default one)."""
-    perm = op.permission
-    if principal.is_admin:
+    if principal.is_admin or _known(service, principal, op, request):
         return
+    perm = op.permission
     if workspace not in (None, DEFAULT_WORKSPACE) and op.name in IN_WORKSPACE:
         assert workspace is not None
         check(service, principal, "EDIT", "workspace", workspace)
