@@ -229,14 +229,23 @@ def _known(service: TrackingService, principal: Principal, op: Operation, reques
         plan = _PLANS[op.name] = _plan(op)
     if plan is None:
         return False
-    key = getattr(request, plan[0], None)
-    if key.__class__ is not str or not key:
+    value = getattr(request, plan[0], None)
+    if value.__class__ is str:
+        keys: Iterable[Any] = (value,)
+    elif value.__class__ is list and plan[1] == "experiment":
+        keys = value  # every experiment a search names
+    else:
         return False
-    experiment = key if plan[1] == "experiment" else _EXPERIMENT_OF.get(("run", key))
-    if not experiment:
-        return False
-    rank = service.auth.known_rank(principal.user_id, "experiment", experiment)
-    return rank is not None and rank >= plan[2]
+    for key in keys:
+        if key.__class__ is not str or not key:
+            return False
+        experiment = key if plan[1] == "experiment" else _EXPERIMENT_OF.get(("run", key))
+        if not experiment:
+            return False
+        rank = service.auth.known_rank(principal.user_id, "experiment", experiment)
+        if rank is None or rank < plan[2]:
+            return False
+    return True
 
 
 def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any,
@@ -334,6 +343,11 @@ CREATED: dict[str, tuple[str, Callable[[Any, dict[str, Any]], Any]]] = {
     "create_experiment": ("experiment", lambda req, answer: answer.get("experiment_id")),
     "create_registered_model": ("registered_model", lambda req, answer: getattr(req, "name", None)),
 }
+
+
+def creates(op: Operation) -> bool:
+    """Whether ``op`` makes something its caller then manages (:func:`record_creator`)."""
+    return op.name in CREATED
 
 
 def record_creator(service: TrackingService, principal: Principal, op: Operation, request: Any, answer: Any) -> None:
