@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
@@ -55,15 +56,29 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, service: TrackingService) -> None:
         self.app = app
         self.service = service
+        self.verified = service.auth.verified
         self.open_paths = frozenset((*OPEN_PATHS, *((METRICS,) if service.settings.auth_metrics_open else ())))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.open_paths or scope["path"].startswith(OPEN_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if path in self.open_paths or path.startswith(OPEN_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        # Credentials verified within the cache's time: one lookup of the raw header (no coroutine, no thread).
+        principal = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                found = self.verified.get(value)
+                if found is not None and found[0] > monotonic():
+                    principal = found[1]
+                break
         try:
-            scope[PRINCIPAL] = principal = await self.authenticate(scope)
-            if scope["path"] == METRICS and not principal.is_admin:
+            if principal is None:
+                principal = await self.authenticate(scope)
+            if path == METRICS and not principal.is_admin:
                 raise PermissionDenied("Permission denied.")  # its gauges name monitors and models
         except ModelyardError as exc:
             if exc.status == 401 and _wants_page(scope):
@@ -75,6 +90,7 @@ class AuthMiddleware:
                 headers["Retry-After"] = str(retry)
             await JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)(scope, receive, send)
             return
+        scope[PRINCIPAL] = principal
         await self.app(scope, receive, send)
 
     async def authenticate(self, scope: Scope) -> Principal:
@@ -229,21 +245,23 @@ def _known(service: TrackingService, principal: Principal, op: Operation, reques
         plan = _PLANS[op.name] = _plan(op)
     if plan is None:
         return False
-    value = getattr(request, plan[0], None)
+    field, kind, needed = plan
+    value = getattr(request, field, None)
     if value.__class__ is str:
         keys: Iterable[Any] = (value,)
-    elif value.__class__ is list and plan[1] == "experiment":
+    elif value.__class__ is list and kind == "experiment":
         keys = value  # every experiment a search names
     else:
         return False
+    ranks, now, user = service.auth.ranks, monotonic(), principal.user_id
     for key in keys:
         if key.__class__ is not str or not key:
             return False
-        experiment = key if plan[1] == "experiment" else _EXPERIMENT_OF.get(("run", key))
+        experiment = key if kind == "experiment" else _EXPERIMENT_OF.get(("run", key))
         if not experiment:
             return False
-        rank = service.auth.known_rank(principal.user_id, "experiment", experiment)
-        if rank is None or rank < plan[2]:
+        found = ranks.get((user, "experiment", experiment))
+        if found is None or found[0] <= now or found[2] < needed:
             return False
     return True
 

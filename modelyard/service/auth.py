@@ -149,10 +149,14 @@ class AuthService:
         self.settings = settings
         self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
         self._cache = _Cache(settings.auth_cache_seconds)
-        self._headers: dict[bytes, tuple[float, Principal]] = {}
+        # The verified-credential cache (:meth:`known`) and the grants read (:meth:`level`): (user id, resource
+        # type, grant key) → (deadline, effective level, its rank). Plain dicts, read without a lock (the server's
+        # hot path looks them up itself); cleared, never replaced.
+        self.verified: dict[bytes, tuple[float, Principal]] = {}
+        self.ranks: dict[tuple[int, str, str], tuple[float, str, int]] = {}
         self._cookies: dict[bytes, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
-        self._verified: dict[bytes, str] = {}  # keyed digest of credentials → the hash they were verified against
+        self._checked_hashes: dict[bytes, str] = {}  # keyed digest of credentials → the hash they were verified against
         self._memo_key = secrets.token_bytes(32)
         self._jwt = JwtVerifier(settings) if settings.auth_jwt_jwks else None
 
@@ -161,8 +165,9 @@ class AuthService:
     def _forget(self) -> None:
         """Drop every cached credential and grant of this process (after a change of accounts or grants)."""
         with self._lock:
-            self._headers.clear()
+            self.verified.clear()
             self._cookies.clear()
+            self.ranks.clear()
         self._cache.clear()
 
     def principal(self, user: UserRow) -> Principal:
@@ -231,7 +236,7 @@ class AuthService:
     def known(self, raw: bytes, cookie: bool = False) -> Principal | None:
         """The account of an ``Authorization`` header value (``cookie``: a ``Cookie`` header's) verified within
         ``auth_cache_seconds``, else None (then :meth:`authenticate_header`). Never touches the store."""
-        found = (self._cookies if cookie else self._headers).get(raw)
+        found = (self._cookies if cookie else self.verified).get(raw)
         if found is not None and found[0] > time.monotonic():
             return found[1]
         return None
@@ -245,7 +250,7 @@ class AuthService:
             seconds = min(seconds, expires - time.time())
         if seconds <= 0:
             return
-        cache = self._cookies if cookie else self._headers
+        cache = self._cookies if cookie else self.verified
         with self._lock:
             if len(cache) >= self.CACHE_SIZE:
                 cache.clear()
@@ -318,7 +323,7 @@ class AuthService:
         if user is None or not user.password_hash:
             _hasher().hash(password)  # the same time as a real check: names are not revealed by timing
             return None
-        if self._verified.get(memo) == user.password_hash:
+        if self._checked_hashes.get(memo) == user.password_hash:
             return self.principal(user)
         from argon2.exceptions import VerificationError
 
@@ -326,9 +331,9 @@ class AuthService:
             _hasher().verify(user.password_hash, password)
         except VerificationError:
             return None
-        if len(self._verified) >= 10_000:
-            self._verified.clear()
-        self._verified[memo] = user.password_hash
+        if len(self._checked_hashes) >= 10_000:
+            self._checked_hashes.clear()
+        self._checked_hashes[memo] = user.password_hash
         return self.principal(user)
 
     def authenticate_token(self, token: str, address: str = "") -> Principal:
@@ -477,19 +482,20 @@ class AuthService:
         self._forget()
 
     def level(self, principal: Principal, resource_type: str, resource_id: str) -> str:
-        """The effective level of ``principal`` on a resource (its grant read through the cache)."""
+        """The effective level of ``principal`` on a resource (its grant read through :attr:`ranks`)."""
         if principal.is_admin:
             return "MANAGE"
-        resource_id = grant_key(resource_type, resource_id)
-        found: str = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
-                                     lambda: self.store.level(principal.user_id, resource_type, resource_id) or "")
-        return found or self.default_level
-
-    def known_rank(self, user_id: int, resource_type: str, resource_id: str) -> int | None:
-        """The :data:`RANK` of a non-admin's level on a resource whose grant is cached (``resource_id`` as
-        :func:`grant_key` gives it), else None (then :meth:`level`). Never touches the store."""
-        found = self._cache.peek(("grant", user_id, resource_type, resource_id))
-        return None if found is None else RANK[found or self.default_level]
+        key = (principal.user_id, resource_type, grant_key(resource_type, resource_id))
+        found = self.ranks.get(key)
+        if found is not None and found[0] > time.monotonic():
+            return found[1]
+        checked = time.monotonic()
+        level = self.store.level(principal.user_id, resource_type, key[2]) or self.default_level
+        with self._lock:
+            if len(self.ranks) >= self.CACHE_SIZE:
+                self.ranks.clear()
+            self.ranks[key] = (checked + self.settings.auth_cache_seconds, level, RANK[level])
+        return level
 
     def require(self, principal: Principal, needed: str, resource_type: str, resource_id: str) -> None:
         """Raise PERMISSION_DENIED unless ``principal`` holds ``needed`` on the resource."""
