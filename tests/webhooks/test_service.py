@@ -242,3 +242,23 @@ def test_prompt_changes_are_announced_as_prompt_events(svc, receiver: Receiver):
     assert got[6].json["data"] == {"name": "qa", "workspace": "default", "alias": "production", "version": "1"}
     with pytest.raises(InvalidParameterValue, match="Invalid prompt source"):
         reg.create_model_version("qa", "s3://b/k", tags={"mlflow.prompt.is_prompt": "true"})
+
+
+def test_payloads_name_the_workspace_of_their_model(svc, receiver: Receiver):
+    """A model ``fraud`` in ``prod`` and another in ``default``: each event says which one changed."""
+    from modelyard.store.workspaces import current
+
+    svc.webhooks.create_webhook("aliases", receiver.url, ["model_version_alias.created"])
+    svc.workspaces.create("prod")
+    default_version = _version(svc, "fraud")
+    token = current.set("prod")
+    try:
+        prod_version = _version(svc, "fraud")
+        svc.registry.set_registered_model_alias("fraud", "champion", prod_version)
+    finally:
+        current.reset(token)
+    svc.registry.set_registered_model_alias("fraud", "champion", default_version)
+    assert svc.webhooks.deliver_due() == 2
+    assert [d.json["data"] for d in receiver.received] == [
+        {"name": "fraud", "workspace": "prod", "alias": "champion", "version": prod_version},
+        {"name": "fraud", "workspace": "default", "alias": "champion", "version": default_version}]
