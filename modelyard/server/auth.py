@@ -56,7 +56,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, service: TrackingService) -> None:
         self.app = app
         self.service = service
-        self.verified = service.auth.verified
+        self.verified, self.sessions = service.auth.verified, service.auth.sessions
         self.open_paths = frozenset((*OPEN_PATHS, *((METRICS,) if service.settings.auth_metrics_open else ())))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,13 +68,15 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         # Credentials verified within the cache's time: one lookup of the raw header (no coroutine, no thread).
-        principal = None
+        principal = found = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 found = self.verified.get(value)
-                if found is not None and found[0] > monotonic():
-                    principal = found[1]
                 break
+            if name == b"cookie" and found is None:
+                found = self.sessions.get(value)  # a Cookie header that held a valid session cookie
+        if found is not None and found[0] > monotonic():
+            principal = found[1]
         try:
             if principal is None:
                 principal = await self.authenticate(scope)
@@ -94,29 +96,21 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def authenticate(self, scope: Scope) -> Principal:
-        header = cookie = None
+        """The caller of a request not answered from the caches in :meth:`__call__`: verified against the store
+        in a worker thread (then cached by the raw header that carried the credentials)."""
+        header = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 header = value
                 break
-            if name == b"cookie":
-                cookie = value
         auth = self.service.auth
-        # Credentials verified within the cache's time: one lookup of the raw header, on the event loop.
         if header is not None:
-            known = auth.known(header)
-            if known is not None:
-                return known
             address = (scope.get("client") or ("", 0))[0] or ""
             return await run_in_threadpool(auth.authenticate_header, header, address)
-        if cookie is not None:
-            known = auth.known(cookie, cookie=True)
-            if known is not None:
-                return known
-            found = session.read(session.secret_of(scope["app"]), session.cookie_value(scope))
-            if found is not None:
-                return await run_in_threadpool(auth.authenticate_cookie, cookie, found.username, found.mark,
-                                               found.expires)
+        raw, cookie = session.session_cookie(scope)  # the Cookie header holding the session cookie: the cache's key
+        found = session.read(session.secret_of(scope["app"]), cookie) if cookie else None
+        if found is not None:
+            return await run_in_threadpool(auth.authenticate_cookie, raw, found.username, found.mark, found.expires)
         raise Unauthenticated("Authentication required: send HTTP Basic credentials or a bearer token.")
 
 

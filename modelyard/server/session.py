@@ -70,12 +70,14 @@ def read(secret: str, value: str) -> Session | None:
         return None
 
 
-def cookie_value(scope: Any) -> str:
-    """The session cookie of an ASGI request's headers ("" without one)."""
+def session_cookie(scope: Any) -> tuple[bytes, str]:
+    """The ``Cookie`` header of an ASGI request that holds the session cookie, and the cookie's value
+    (``(b"", "")`` without one)."""
     for name, raw in scope["headers"]:
         if name == b"cookie":
             for part in raw.decode("latin-1").split(";"):
                 key, _, value = part.strip().partition("=")
                 if key == COOKIE:
-                    return str(value)
-    return ""
+                    return raw, str(value)
+    return b"", ""
+

@@ -149,12 +149,13 @@ class AuthService:
         self.settings = settings
         self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
         self._cache = _Cache(settings.auth_cache_seconds)
-        # The verified-credential cache (:meth:`known`) and the grants read (:meth:`level`): (user id, resource
-        # type, grant key) → (deadline, effective level, its rank). Plain dicts, read without a lock (the server's
-        # hot path looks them up itself); cleared, never replaced.
+        # The verified-credential caches (:meth:`known`: Authorization headers; Cookie headers holding a valid
+        # session cookie) and the grants read (:meth:`level`): (user id, resource type, grant key) → (deadline,
+        # effective level, its rank). Plain dicts, read without a lock (the server's auth middleware and hot path
+        # look them up themselves); cleared, never replaced.
         self.verified: dict[bytes, tuple[float, Principal]] = {}
+        self.sessions: dict[bytes, tuple[float, Principal]] = {}  # a Cookie header → its session's account
         self.ranks: dict[tuple[int, str, str], tuple[float, str, int]] = {}
-        self._cookies: dict[bytes, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
         self._checked_hashes: dict[bytes, str] = {}  # keyed digest of credentials → the hash they were verified against
         self._memo_key = secrets.token_bytes(32)
@@ -166,7 +167,7 @@ class AuthService:
         """Drop every cached credential and grant of this process (after a change of accounts or grants)."""
         with self._lock:
             self.verified.clear()
-            self._cookies.clear()
+            self.sessions.clear()
             self.ranks.clear()
         self._cache.clear()
 
@@ -236,7 +237,7 @@ class AuthService:
     def known(self, raw: bytes, cookie: bool = False) -> Principal | None:
         """The account of an ``Authorization`` header value (``cookie``: a ``Cookie`` header's) verified within
         ``auth_cache_seconds``, else None (then :meth:`authenticate_header`). Never touches the store."""
-        found = (self._cookies if cookie else self.verified).get(raw)
+        found = (self.sessions if cookie else self.verified).get(raw)
         if found is not None and found[0] > time.monotonic():
             return found[1]
         return None
@@ -250,7 +251,7 @@ class AuthService:
             seconds = min(seconds, expires - time.time())
         if seconds <= 0:
             return
-        cache = self._cookies if cookie else self.verified
+        cache = self.sessions if cookie else self.verified
         with self._lock:
             if len(cache) >= self.CACHE_SIZE:
                 cache.clear()
