@@ -5,7 +5,8 @@ with ``--auth``) reads the ``Authorization`` header — HTTP Basic (the official
 ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``) or a bearer token (``MLFLOW_TRACKING_TOKEN``) — and
 answers 401 ``UNAUTHENTICATED`` (JSON, with a Basic challenge so a browser asks) when it is
 missing or does not verify; any malformed header is a 401, never a 500. The verified caller goes
-into the ASGI scope.
+into the ASGI scope. A header verified within ``auth_cache_seconds`` is recognised on the event loop
+by one lookup of its raw bytes; any other goes to a worker thread to be checked against the store.
 
 :func:`authorize` is called by every operation's endpoint with the decoded request: the
 operation's declared permission (``modelyard.api``) on the resource its field names — an
