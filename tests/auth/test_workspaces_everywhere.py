@@ -48,6 +48,10 @@ def test_a_model_of_each_workspace_is_its_own_everywhere(teams_server):
         # The model's file of this workspace's version 1, not the other's.
         got = user.get("/model-versions/get-artifact", params={"name": "m", "version": "1", "path": "who.txt"})
         assert got.status_code == 200 and got.text == team, got.text
+        # The UI's page of m with ?workspace=: this workspace's model (its team tag); the other's is refused.
+        page = user.get("/models/m", params={"workspace": team}, headers={"Accept": "text/html"})
+        assert page.status_code == 200 and f">{team}<" in page.text.replace(" ", ""), page.text[-2000:]
+        assert user.get("/models/m", params={"workspace": other}).status_code == 403
         # Monitors: listed in their model's workspace only, named by the model's own name.
         listed = user.get(f"{EXT}/monitoring/monitors/list").json()["monitors"]
         assert [(m["name"], m["model_name"]) for m in listed] == [(f"watch-{team}", "m")]
