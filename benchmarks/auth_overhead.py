@@ -9,6 +9,8 @@ of the process tree) is printed with the ratio on/off.
 
     python -m benchmarks.auth_overhead --calls 1000 --repeats 5
 
+The load-independent figure, instructions per call in process, is :mod:`benchmarks.auth_instructions`'s.
+
 Competitor: MLflow 3.17's basic-auth app is not run here (it needs the full ``mlflow`` with Flask
 and its own SQLite file); its overhead is not the question of the bar, which compares us with us.
 """
