@@ -151,7 +151,7 @@ class AuthService:
         self.settings = settings
         self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
         self._cache = _Cache(settings.auth_cache_seconds)
-        # The verified-credential caches (:meth:`known`: Authorization headers; Cookie headers holding a valid
+        # The verified-credential caches (Authorization headers; Cookie headers holding a valid
         # session cookie) and the grants read (:meth:`level`): (user id, resource type, grant key) → (deadline,
         # effective level, its rank). Plain dicts, read without a lock (the server's auth middleware and hot path
         # look them up themselves); cleared, never replaced.
@@ -232,17 +232,10 @@ class AuthService:
 
     # ---- authentication -------------------------------------------------------
 
-    # The verified-credential cache: the raw ``Authorization`` header (or ``Cookie`` header) of a request → the
-    # account it verified as, until a deadline at most ``auth_cache_seconds`` after it was checked against the
-    # store. A hit is one dict lookup: no base64, no hashing. The keys hold credentials: never logged or shown.
-
-    def known(self, raw: bytes, cookie: bool = False) -> Principal | None:
-        """The account of an ``Authorization`` header value (``cookie``: a ``Cookie`` header's) verified within
-        ``auth_cache_seconds``, else None (then :meth:`authenticate_header`). Never touches the store."""
-        found = (self.sessions if cookie else self.verified).get(raw)
-        if found is not None and found[0] > time.monotonic():
-            return found[1]
-        return None
+    # The verified-credential caches (:attr:`verified`, :attr:`sessions`): the raw ``Authorization`` header (or the
+    # ``Cookie`` header holding a session cookie) of a request → the account it verified as, until a deadline at
+    # most ``auth_cache_seconds`` after it was checked against the store. The server's auth middleware looks them
+    # up itself: a hit is one dict lookup, no base64, no hashing. The keys hold credentials: never logged or shown.
 
     def _remember(self, raw: bytes, principal: Principal, checked: float, cookie: bool = False,
                   expires: float | None = None) -> None:
