@@ -9,6 +9,8 @@ of the process tree) is printed with the ratio on/off.
 
     python -m benchmarks.auth_overhead --calls 1000 --repeats 5
 
+The load-independent figure, instructions per call in process, is :mod:`benchmarks.auth_instructions`'s.
+
 Competitor: MLflow 3.17's basic-auth app is not run here (it needs the full ``mlflow`` with Flask
 and its own SQLite file); its overhead is not the question of the bar, which compares us with us.
 """
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--calls", type=int, default=1000, help="calls per workload per repeat")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--workloads", default="log_metric,log_batch,search", help="comma-separated, of these three")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as off_dir, tempfile.TemporaryDirectory() as on_dir:
         servers = {"off": start(Path(off_dir), False), "on": start(Path(on_dir), True)}
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
             prepared = {name: prepare(url, name == "on") for name, (_, url) in servers.items()}
             loads = {name: workloads(*prepared[name]) for name in servers}
             print(f"{'workload':<12} {'off ms/call':>12} {'on ms/call':>12} {'on/off':>8}")
-            for workload in ("log_metric", "log_batch", "search"):
+            for workload in args.workloads.split(","):
                 samples: dict[str, list[float]] = {"off": [], "on": []}
                 for r in range(args.repeats):
                     order = ("off", "on") if r % 2 == 0 else ("on", "off")  # alternated

@@ -48,6 +48,8 @@ class Connection:
     base_url: str
     auth: httpx.Auth | None
     verify: ssl.SSLContext | bool
+    # The workspace names are resolved in (MLflow's ``MLFLOW_WORKSPACE``, sent as ``X-MLFLOW-WORKSPACE``).
+    workspace: str | None = None
 
 
 def connection(url: str) -> Connection:
@@ -83,7 +85,8 @@ def connection(url: str) -> Connection:
         if client_cert:
             context.load_cert_chain(client_cert)
         verify = context
-    return Connection(url.rstrip("/"), auth, verify)
+    workspace = (os.environ.get("MODELYARD_WORKSPACE") or os.environ.get("MLFLOW_WORKSPACE") or "").strip() or None
+    return Connection(url.rstrip("/"), auth, verify, workspace)
 
 
 class BearerAuth(httpx.Auth):

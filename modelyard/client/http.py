@@ -47,7 +47,9 @@ class HttpTransport:
     ) -> None:
         conn = connection(base_url)
         self.base_url = conn.base_url  # without user info, so no message repeats a password
-        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout, auth=conn.auth, verify=conn.verify)
+        headers = {"X-MLFLOW-WORKSPACE": conn.workspace} if conn.workspace else None
+        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout, auth=conn.auth, verify=conn.verify,
+                                         headers=headers)
         self.retries = retries
         self.ingest_msgpack = True  # off once a server (an older modelyard) reads ingest bodies as JSON only
 

@@ -5,7 +5,8 @@ with ``--auth``) reads the ``Authorization`` header — HTTP Basic (the official
 ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``) or a bearer token (``MLFLOW_TRACKING_TOKEN``) — and
 answers 401 ``UNAUTHENTICATED`` (JSON, with a Basic challenge so a browser asks) when it is
 missing or does not verify; any malformed header is a 401, never a 500. The verified caller goes
-into the ASGI scope.
+into the ASGI scope. A header verified within ``auth_cache_seconds`` is recognised on the event loop
+by one lookup of its raw bytes; any other goes to a worker thread to be checked against the store.
 
 :func:`authorize` is called by every operation's endpoint with the decoded request: the
 operation's declared permission (``modelyard.api``) on the resource its field names — an
@@ -16,10 +17,9 @@ server (EDIT: any signed-in user; MANAGE: admins). A denied request gets 403
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Callable, Iterable
+from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,15 +57,31 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, service: TrackingService) -> None:
         self.app = app
         self.service = service
-        self.open_paths = (*OPEN_PATHS, *((METRICS,) if service.settings.auth_metrics_open else ()))
+        self.verified, self.sessions = service.auth.verified, service.auth.sessions
+        self.open_paths = frozenset((*OPEN_PATHS, *((METRICS,) if service.settings.auth_metrics_open else ())))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.open_paths or scope["path"].startswith(OPEN_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if path in self.open_paths or path.startswith(OPEN_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        # Credentials verified within the cache's time: one lookup of the raw header (no coroutine, no thread).
+        principal = found = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                found = self.verified.get(value)
+                break
+            if name == b"cookie" and found is None:
+                found = self.sessions.get(value)  # a Cookie header that held a valid session cookie
+        if found is not None and found[0] > monotonic():
+            principal = found[1]
         try:
-            scope[PRINCIPAL] = principal = await self.authenticate(scope)
-            if scope["path"] == METRICS and not principal.is_admin:
+            if principal is None:
+                principal = await self.authenticate(scope)
+            if path == METRICS and not principal.is_admin:
                 raise PermissionDenied("Permission denied.")  # its gauges name monitors and models
         except ModelyardError as exc:
             if exc.status == 401 and _wants_page(scope):
@@ -77,42 +93,25 @@ class AuthMiddleware:
                 headers["Retry-After"] = str(retry)
             await JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)(scope, receive, send)
             return
+        scope[PRINCIPAL] = principal
         await self.app(scope, receive, send)
 
     async def authenticate(self, scope: Scope) -> Principal:
-        header = ""
+        """The caller of a request not answered from the caches in :meth:`__call__`: verified against the store
+        in a worker thread (then cached by the raw header that carried the credentials)."""
+        header = None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                header = value.decode("latin-1")
+                header = value
                 break
-        scheme, _, credentials = header.strip().partition(" ")
-        credentials = credentials.strip()
         auth = self.service.auth
-        address = (scope.get("client") or ("", 0))[0] or ""
-        # Credentials verified within the cache's time are answered here, without a hop to a thread.
-        if scheme.lower() == "bearer" and credentials:
-            known = auth.known_token(credentials)
-            if known is not None:
-                return known
-            return await run_in_threadpool(auth.authenticate_token, credentials, address)
-        if scheme.lower() == "basic" and credentials:
-            try:
-                username, sep, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
-            if not sep or not username:
-                raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
-            known = auth.known_basic(username, password)
-            if known is not None:
-                return known
-            return await run_in_threadpool(auth.authenticate_basic, username, password, address)
-        if not header:
-            cookie = session.cookie_value(scope)
-            found = session.read(session.secret_of(scope["app"]), cookie) if cookie else None
-            if found is not None:
-                return await run_in_threadpool(auth.authenticate_session, found[1], found[2])
-        if header:
-            raise Unauthenticated("Unsupported Authorization header: use Basic (username and password) or Bearer (a token).")
+        if header is not None:
+            address = (scope.get("client") or ("", 0))[0] or ""
+            return await run_in_threadpool(auth.authenticate_header, header, address)
+        raw, cookie = session.session_cookie(scope)  # the Cookie header holding the session cookie: the cache's key
+        found = session.read(session.secret_of(scope["app"]), cookie) if cookie else None
+        if found is not None:
+            return await run_in_threadpool(auth.authenticate_cookie, raw, found.username, found.mark, found.expires)
         raise Unauthenticated("Authentication required: send HTTP Basic credentials or a bearer token.")
 
 
@@ -221,13 +220,54 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
 IN_WORKSPACE = ("create_experiment", "create_registered_model")
 
 
+# Operations whose permission is on an experiment, or a run's, named by a plain field: checked from the cached
+# grant in a few lookups (:func:`_known`). Operation name → (field, resource, rank needed); None: the full check.
+_PLANS: dict[str, tuple[str, str, int] | None] = {}
+
+
+def _plan(op: Operation) -> tuple[str, str, int] | None:
+    perm = op.permission
+    simple = (perm.resource in ("experiment", "run") and perm.field is not None and "." not in perm.field
+              and not perm.field.endswith("_name") and op.name not in IN_WORKSPACE)
+    return (perm.field, perm.resource, RANK[perm.level]) if simple and perm.field else None
+
+
+def _known(service: TrackingService, principal: Principal, op: Operation, request: Any) -> bool:
+    """Whether the cached grants already allow ``op`` (False: not known, check in full)."""
+    try:
+        plan = _PLANS[op.name]
+    except KeyError:
+        plan = _PLANS[op.name] = _plan(op)
+    if plan is None:
+        return False
+    field, kind, needed = plan
+    value = getattr(request, field, None)
+    if value.__class__ is str:
+        keys: Iterable[Any] = (value,)
+    elif value.__class__ is list and kind == "experiment":
+        keys = value  # every experiment a search names
+    else:
+        return False
+    ranks, now, user = service.auth.ranks, monotonic(), principal.user_id
+    for key in keys:
+        if key.__class__ is not str or not key:
+            return False
+        experiment = key if kind == "experiment" else _EXPERIMENT_OF.get(("run", key))
+        if not experiment:
+            return False
+        found = ranks.get((user, "experiment", experiment))
+        if found is None or found[0] <= now or found[2] < needed:
+            return False
+    return True
+
+
 def authorize(service: TrackingService, principal: Principal, op: Operation, request: Any,
               workspace: str | None = None) -> None:
     """Raise PERMISSION_DENIED unless ``principal`` holds ``op``'s permission on what ``request`` names
     (and EDIT on the ``workspace`` a create names, outside the default one)."""
-    perm = op.permission
-    if principal.is_admin:
+    if principal.is_admin or _known(service, principal, op, request):
         return
+    perm = op.permission
     if workspace not in (None, DEFAULT_WORKSPACE) and op.name in IN_WORKSPACE:
         assert workspace is not None
         check(service, principal, "EDIT", "workspace", workspace)
@@ -316,6 +356,11 @@ CREATED: dict[str, tuple[str, Callable[[Any, dict[str, Any]], Any]]] = {
     "create_experiment": ("experiment", lambda req, answer: answer.get("experiment_id")),
     "create_registered_model": ("registered_model", lambda req, answer: getattr(req, "name", None)),
 }
+
+
+def creates(op: Operation) -> bool:
+    """Whether ``op`` makes something its caller then manages (:func:`record_creator`)."""
+    return op.name in CREATED
 
 
 def record_creator(service: TrackingService, principal: Principal, op: Operation, request: Any, answer: Any) -> None:

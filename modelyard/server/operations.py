@@ -25,7 +25,7 @@ from ..errors import ModelyardError
 from ..service.caller import caller, workspace
 from ..service.registry import acting_user
 from ..service.workspaces import check_name
-from .auth import PRINCIPAL, authorize, authorize_operation, record_creator
+from .auth import PRINCIPAL, authorize, authorize_operation, creates, record_creator
 from .protocol import (
     JSONResponse,
     accepts,
@@ -97,7 +97,7 @@ def operation_endpoint(op: Operation) -> Callable[[Request], Any]:
             finally:
                 caller.reset(caller_token)
                 acting_user.reset(token)
-            if principal is not None and result is not None:
+            if principal is not None and result is not None and creates(op):
                 await run_in_threadpool(record_creator, service, principal, op, obj, result)
         finally:
             workspace.reset(workspace_token)

@@ -17,11 +17,20 @@ import binascii
 import hashlib
 import hmac
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..service.auth import fingerprint
 
 COOKIE = "modelyard_session"
+
+
+class Session(NamedTuple):
+    """What a valid session cookie says: who, the mark of their password, and when it ends (Unix seconds)."""
+
+    user_id: int
+    username: str
+    mark: str
+    expires: int
 
 
 def _key(secret: str) -> bytes:
@@ -43,8 +52,8 @@ def make(secret: str, user_id: int, username: str, password_hash: str | None, ho
     return f"{body}.{signature}"
 
 
-def read(secret: str, value: str) -> tuple[int, str, str] | None:
-    """(user id, username, fingerprint) of a valid, unexpired cookie value; None for anything else."""
+def read(secret: str, value: str) -> Session | None:
+    """What a valid, unexpired cookie value says; None for anything else."""
     body, _, signature = value.partition(".")
     if not body or not signature:
         return None
@@ -56,17 +65,19 @@ def read(secret: str, value: str) -> tuple[int, str, str] | None:
         user_id, expires, mark, username = payload.split(":", 3)
         if int(expires) <= time.time():
             return None
-        return int(user_id), username, mark
+        return Session(int(user_id), username, mark, int(expires))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 
 
-def cookie_value(scope: Any) -> str:
-    """The session cookie of an ASGI request's headers ("" without one)."""
+def session_cookie(scope: Any) -> tuple[bytes, str]:
+    """The ``Cookie`` header of an ASGI request that holds the session cookie, and the cookie's value
+    (``(b"", "")`` without one)."""
     for name, raw in scope["headers"]:
         if name == b"cookie":
             for part in raw.decode("latin-1").split(";"):
                 key, _, value = part.strip().partition("=")
                 if key == COOKIE:
-                    return str(value)
-    return ""
+                    return raw, str(value)
+    return b"", ""
+

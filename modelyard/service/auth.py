@@ -3,7 +3,9 @@
 Passwords are hashed with argon2 (``argon2-cffi``) and never logged or returned. Access tokens are
 256 random bits shown once; the store keeps their SHA-256. A verified password or token, and each
 grant read, is trusted for ``auth_cache_seconds`` so a request does not hash a password, and a
-revoke reaches every server process within that time.
+revoke reaches every server process within that time. Verified credentials are remembered by the
+raw header that carried them (:attr:`AuthService.verified`, :attr:`AuthService.sessions`) and grants
+by (user, resource) (:attr:`AuthService.ranks`): on a hit a request costs a dict lookup or two.
 
 Levels: READ < EDIT < MANAGE on an experiment (its runs, metrics, artifacts and logged models
 inherit it) or a registered model (its versions and aliases inherit it). Admins hold MANAGE on
@@ -15,6 +17,8 @@ out, only slow guesses down.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -46,7 +50,6 @@ RESOURCE_TYPES = ("experiment", "registered_model", "workspace")
 TOKEN_PREFIX = "my_"
 FREE_FAILURES = 5  # failed logins before the back-off starts
 MAX_BACKOFF_SECONDS = 60.0
-_REFUSED = object()  # a token found wanting, remembered like a good one
 
 
 def _who() -> str | None:
@@ -148,9 +151,27 @@ class AuthService:
         self.settings = settings
         self.default_level = level_name(settings.auth_default_permission, "MODELYARD_AUTH_DEFAULT_PERMISSION")
         self._cache = _Cache(settings.auth_cache_seconds)
-        self._verified: dict[bytes, str] = {}  # keyed digest of credentials → the hash they were verified against
+        # The verified-credential caches (Authorization headers; Cookie headers holding a valid
+        # session cookie) and the grants read (:meth:`level`): (user id, resource type, grant key) → (deadline,
+        # effective level, its rank). Plain dicts, read without a lock (the server's auth middleware and hot path
+        # look them up themselves); cleared, never replaced.
+        self.verified: dict[bytes, tuple[float, Principal]] = {}
+        self.sessions: dict[bytes, tuple[float, Principal]] = {}  # a Cookie header → its session's account
+        self.ranks: dict[tuple[int, str, str], tuple[float, str, int]] = {}
+        self._lock = threading.Lock()
+        self._checked_hashes: dict[bytes, str] = {}  # keyed digest of credentials → the hash they were verified against
         self._memo_key = secrets.token_bytes(32)
         self._jwt = JwtVerifier(settings) if settings.auth_jwt_jwks else None
+
+    CACHE_SIZE = 10_000  # verified headers kept at most (cleared when full)
+
+    def _forget(self) -> None:
+        """Drop every cached credential and grant of this process (after a change of accounts or grants)."""
+        with self._lock:
+            self.verified.clear()
+            self.sessions.clear()
+            self.ranks.clear()
+        self._cache.clear()
 
     def principal(self, user: UserRow) -> Principal:
         return Principal(user.id, user.username, user.is_admin, RANK[self.default_level] >= RANK["READ"])
@@ -185,17 +206,17 @@ class AuthService:
             raise InvalidParameterValue("Missing value for required parameter 'password'.")
         self.get_user(username)
         self.store.update_user(username, password_hash=_hasher().hash(password))
-        self._cache.clear()
+        self._forget()
 
     def update_admin(self, username: str, is_admin: bool) -> None:
         self.get_user(username)
         self.store.update_user(username, is_admin=bool(is_admin))
-        self._cache.clear()
+        self._forget()
 
     def delete_user(self, username: str) -> None:
         if not self.store.delete_user(username or ""):
             raise ResourceDoesNotExist(f"User with username={username} not found")
-        self._cache.clear()
+        self._forget()
 
     def ensure_admin(self) -> None:
         """The admin account of the settings, created on first start if absent."""
@@ -211,25 +232,65 @@ class AuthService:
 
     # ---- authentication -------------------------------------------------------
 
-    def known_basic(self, username: str, password: str) -> Principal | None:
-        """The account of Basic credentials verified within ``auth_cache_seconds``, else None (then
-        :meth:`authenticate_basic`, which may read the store and hash). Never touches the store."""
-        known: Principal | None = self._cache.peek(("basic", username, _digest(password)))
-        return known
+    # The verified-credential caches (:attr:`verified`, :attr:`sessions`): the raw ``Authorization`` header (or the
+    # ``Cookie`` header holding a session cookie) of a request → the account it verified as, until a deadline at
+    # most ``auth_cache_seconds`` after it was checked against the store. The server's auth middleware looks them
+    # up itself: a hit is one dict lookup, no base64, no hashing. The keys hold credentials: never logged or shown.
 
-    def known_token(self, token: str) -> Principal | None:
-        """The owner of an access token accepted within ``auth_cache_seconds``, else None (then
-        :meth:`authenticate_token`: a JWT, a refused or an unseen token). Never touches the store."""
-        if self._jwt is not None and looks_like_jwt(token):
-            return None
-        known = self._cache.peek(("token", _digest(token)))
-        return None if known is None or known is _REFUSED else known
+    def _remember(self, raw: bytes, principal: Principal, checked: float, cookie: bool = False,
+                  expires: float | None = None) -> None:
+        """Trust ``raw`` as ``principal`` until ``auth_cache_seconds`` after ``checked`` (monotonic), never past
+        ``expires`` (Unix seconds: a JWT's or a session's end)."""
+        seconds = self.settings.auth_cache_seconds
+        if expires is not None:
+            seconds = min(seconds, expires - time.time())
+        if seconds <= 0:
+            return
+        cache = self.sessions if cookie else self.verified
+        with self._lock:
+            if len(cache) >= self.CACHE_SIZE:
+                cache.clear()
+            cache[raw] = (checked + seconds, principal)
+
+    def authenticate_header(self, raw: bytes, address: str = "") -> Principal:
+        """The account of an ``Authorization`` header value: HTTP Basic or a bearer token (an access token, or a
+        JWT when JWT sign-in is set up). Any malformed header is ``UNAUTHENTICATED``. Reads the store."""
+        checked = time.monotonic()
+        scheme, _, credentials = raw.decode("latin-1").strip().partition(" ")
+        credentials = credentials.strip()
+        scheme = scheme.lower()
+        if scheme == "bearer" and credentials:
+            if self._jwt is not None and looks_like_jwt(credentials):
+                principal, expires = self._authenticate_jwt(credentials, address)
+                self._remember(raw, principal, checked, expires=expires)
+                return principal
+            principal = self.authenticate_token(credentials, address)
+        elif scheme == "basic" and credentials:
+            try:
+                username, sep, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.") from None
+            if not sep or not username:
+                raise Unauthenticated("Malformed Basic credentials: send base64 of 'username:password'.")
+            principal = self.authenticate_basic(username, password, address)
+        else:
+            raise Unauthenticated(
+                "Unsupported Authorization header: use Basic (username and password) or Bearer (a token).")
+        self._remember(raw, principal, checked)
+        return principal
+
+    def authenticate_cookie(self, raw: bytes, username: str, mark: str, expires: float) -> Principal:
+        """The account of a ``Cookie`` header whose session cookie (already checked for its signature and end,
+        ``expires``) names ``username`` with password fingerprint ``mark``. Reads the store."""
+        checked = time.monotonic()
+        principal = self.authenticate_session(username, mark)
+        self._remember(raw, principal, checked, cookie=True, expires=expires)
+        return principal
 
     def authenticate_basic(self, username: str, password: str, address: str) -> Principal:
-        key = ("basic", username, _digest(password))
-        known = self._cache.peek(key)
-        if known is not None:
-            return known  # type: ignore[no-any-return]
+        """The account of a username and password (the login page, HTTP Basic), once the back-off of failed
+        logins from ``address`` allows a try. Reads the store; argon2 only for credentials not verified before
+        against the account's current hash."""
         failures, last = self.store.failures(username, address)
         if failures >= FREE_FAILURES:
             wait = min(MAX_BACKOFF_SECONDS, 2.0 ** (failures - FREE_FAILURES))
@@ -245,7 +306,6 @@ class AuthService:
             raise Unauthenticated("Incorrect username or password.")
         if failures:
             self.store.clear_failures(username, address)
-        self._cache.put(key, principal)
         return principal
 
     def _memo(self, username: str, password: str) -> bytes:
@@ -259,7 +319,7 @@ class AuthService:
         if user is None or not user.password_hash:
             _hasher().hash(password)  # the same time as a real check: names are not revealed by timing
             return None
-        if self._verified.get(memo) == user.password_hash:
+        if self._checked_hashes.get(memo) == user.password_hash:
             return self.principal(user)
         from argon2.exceptions import VerificationError
 
@@ -267,32 +327,31 @@ class AuthService:
             _hasher().verify(user.password_hash, password)
         except VerificationError:
             return None
-        if len(self._verified) >= 10_000:
-            self._verified.clear()
-        self._verified[memo] = user.password_hash
+        if len(self._checked_hashes) >= 10_000:
+            self._checked_hashes.clear()
+        self._checked_hashes[memo] = user.password_hash
         return self.principal(user)
 
     def authenticate_token(self, token: str, address: str = "") -> Principal:
-        """The owner of an access token (or of a JWT, when JWT sign-in is set up).
+        """The owner of an access token (or of a JWT, when JWT sign-in is set up). Reads the store.
 
         A refused token goes into the audit trail, once per token per ``auth_cache_seconds``.
         """
         if self._jwt is not None and looks_like_jwt(token):
-            return self.authenticate_jwt(token, address)
-        key = ("token", _digest(token))
-        known = self._cache.peek(key)
-        if known is None:
-            known = self._check_token(token) or _REFUSED
-            self._cache.put(key, known)
-            if known is _REFUSED:
-                self.store.record_refusal(f"token {token[:len(TOKEN_PREFIX) + 7]}...", "token from "
-                                          + (address or "unknown address") + ": invalid, expired or revoked", now_ms())
-        if known is _REFUSED:
-            raise Unauthenticated("Invalid, expired or revoked token.")
-        return known  # type: ignore[no-any-return]
+            return self._authenticate_jwt(token, address)[0]
+        principal = self._check_token(token)
+        if principal is not None:
+            return principal
+        key = ("refused", _digest(token))
+        if self._cache.peek(key) is None:
+            self._cache.put(key, True)
+            self.store.record_refusal(f"token {token[:len(TOKEN_PREFIX) + 7]}...", "token from "
+                                      + (address or "unknown address") + ": invalid, expired or revoked", now_ms())
+        raise Unauthenticated("Invalid, expired or revoked token.")
 
-    def authenticate_jwt(self, token: str, address: str = "") -> Principal:
-        """The account a JWT of the identity provider names (made on first sign-in); see :mod:`.jwt`.
+    def _authenticate_jwt(self, token: str, address: str = "") -> tuple[Principal, float]:
+        """The account a JWT of the identity provider names (made on first sign-in; see :mod:`.jwt`), and the
+        JWT's expiry (Unix seconds).
 
         A refused JWT goes into the audit trail with the reason, once per token per ``auth_cache_seconds``.
         """
@@ -300,8 +359,6 @@ class AuthService:
         known = self._cache.peek(key)
         if isinstance(known, Unauthenticated):
             raise Unauthenticated(known.message)
-        if known is not None:
-            return known  # type: ignore[no-any-return]
         assert self._jwt is not None
         try:
             username, groups, expires = self._jwt.verify(token)
@@ -314,11 +371,8 @@ class AuthService:
             self.store.create_user(username, None, False, "sso", now_ms())  # False if another process made it
             user = self.get_user(username)
         if self.settings.auth_jwt_groups_claim and user.kind == "sso" and self.store.sync_groups(user.id, groups):
-            self._cache.clear()  # the provider's groups are the member's groups (those that exist here)
-        principal = self.principal(user)
-        if expires - time.time() > self.settings.auth_cache_seconds:  # never trusted past its expiry
-            self._cache.put(key, principal)
-        return principal
+            self._forget()  # the provider's groups are the member's groups (those that exist here)
+        return self.principal(user), float(expires)
 
     def _check_token(self, token: str) -> Principal | None:
         found = self.store.token_owner(_digest(token))
@@ -330,18 +384,12 @@ class AuthService:
         return self.principal(user)
 
     def authenticate_session(self, username: str, mark: str) -> Principal:
-        """The account of a signed session cookie, while it exists with the password it was signed in with."""
-
-        def load() -> Principal | None:
-            user = self.store.user(username)
-            if user is None or fingerprint(user.password_hash) != mark:
-                return None
-            return self.principal(user)
-
-        principal = self._cache.get(("session", username, mark), load)
-        if principal is None:
+        """The account of a signed session cookie, while it exists with the password it was signed in with.
+        Reads the store."""
+        user = self.store.user(username)
+        if user is None or fingerprint(user.password_hash) != mark:
             raise Unauthenticated("Your session has ended: sign in again.")
-        return principal  # type: ignore[no-any-return]
+        return self.principal(user)
 
     # ---- the audit trail -------------------------------------------------------
 
@@ -376,7 +424,7 @@ class AuthService:
     def revoke_token(self, username: str, token_id: int) -> None:
         if not self.store.revoke_token(self.get_user(username).id, token_id, now_ms()):
             raise ResourceDoesNotExist(f"No active token {token_id} of user {username}.")
-        self._cache.clear()
+        self._forget()
 
     # ---- permissions ----------------------------------------------------------
 
@@ -384,14 +432,14 @@ class AuthService:
         resource_type, resource_id = resource(resource_type, resource_id)
         self.store.grant(self.get_user(username).id, resource_type, str(resource_id), level_name(level), _who(),
                          now_ms())
-        self._cache.clear()
+        self._forget()
 
     def revoke(self, username: str, resource_type: str, resource_id: str) -> None:
         resource_id = grant_key(resource_type, str(resource_id))
         if not self.store.revoke(self.get_user(username).id, resource_type, resource_id, _who(), now_ms()):
             raise ResourceDoesNotExist(
                 f"User {username} has no permission on {resource_type} {resource_id} to revoke.")
-        self._cache.clear()
+        self._forget()
 
     def grants_on(self, resource_type: str, resource_id: str) -> list[tuple[str, str, str]]:
         """Every grant on one resource: (``user`` or ``group``, its name, level), users first, by name."""
@@ -408,7 +456,7 @@ class AuthService:
     def delete_group(self, name: str) -> None:
         if not self.store.delete_group(name or ""):
             raise ResourceDoesNotExist(f"Group '{name}' not found.")
-        self._cache.clear()
+        self._forget()
 
     def list_groups(self) -> list[dict[str, Any]]:
         return [{"name": name, "members": members} for name, members in self.store.groups()]
@@ -416,7 +464,7 @@ class AuthService:
     def set_member(self, group: str, username: str, member: bool = True) -> None:
         if self.store.set_member(group or "", self.get_user(username).id, member) is None:
             raise ResourceDoesNotExist(f"Group '{group}' not found.")
-        self._cache.clear()
+        self._forget()
 
     def grant_group(self, group: str, resource_type: str, resource_id: str, level: str | None) -> None:
         """Give group ``group`` a level on a resource (``level`` None: take it away)."""
@@ -427,16 +475,23 @@ class AuthService:
             raise ResourceDoesNotExist(f"Group '{group}' not found.")
         if done is False:
             raise ResourceDoesNotExist(f"Group {group} has no permission on {resource_type} {resource_id} to revoke.")
-        self._cache.clear()
+        self._forget()
 
     def level(self, principal: Principal, resource_type: str, resource_id: str) -> str:
-        """The effective level of ``principal`` on a resource."""
+        """The effective level of ``principal`` on a resource (its grant read through :attr:`ranks`)."""
         if principal.is_admin:
             return "MANAGE"
-        resource_id = grant_key(resource_type, resource_id)
-        found: str | None = self._cache.get(("grant", principal.user_id, resource_type, resource_id),
-                                            lambda: self.store.level(principal.user_id, resource_type, resource_id))
-        return found or self.default_level
+        key = (principal.user_id, resource_type, grant_key(resource_type, resource_id))
+        found = self.ranks.get(key)
+        if found is not None and found[0] > time.monotonic():
+            return found[1]
+        checked = time.monotonic()
+        level = self.store.level(principal.user_id, resource_type, key[2]) or self.default_level
+        with self._lock:
+            if len(self.ranks) >= self.CACHE_SIZE:
+                self.ranks.clear()
+            self.ranks[key] = (checked + self.settings.auth_cache_seconds, level, RANK[level])
+        return level
 
     def require(self, principal: Principal, needed: str, resource_type: str, resource_id: str) -> None:
         """Raise PERMISSION_DENIED unless ``principal`` holds ``needed`` on the resource."""
@@ -467,4 +522,4 @@ class AuthService:
         if not principal.is_admin:
             self.store.grant(principal.user_id, resource_type, grant_key(resource_type, str(resource_id)), "MANAGE",
                              principal.username, now_ms())
-            self._cache.clear()
+            self._forget()

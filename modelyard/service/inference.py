@@ -18,6 +18,7 @@ from ..entities.inference import InferenceRecord
 from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.inference import FeedbackRow, RequestRow
+from ..store.workspaces import model_key
 from .limits import check_int64, invalid_value, missing_value
 
 MAX_SEARCH_RESULTS = 50_000
@@ -62,7 +63,7 @@ class InferenceService:
             if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not 0 <= latency <= 1e300:
                 raise InvalidParameterValue(invalid_value(f"{where}.latency_ms", latency, "expected a number >= 0."))
             probs = row.get("probabilities")
-            out.append(RequestRow(request_id, name, version, ts, float(latency),
+            out.append(RequestRow(request_id, model_key(name), version, ts, float(latency),
                                   _json(row.get("inputs"), f"{where}.inputs"), _json(row.get("outputs"), f"{where}.outputs"),
                                   None if probs is None else _json(_probabilities(probs, f"{where}.probabilities"),
                                                                    f"{where}.probabilities")))
@@ -101,6 +102,8 @@ class InferenceService:
             raise InvalidParameterValue(invalid_value("max_results", max_results, f"must be 1..{MAX_SEARCH_RESULTS}."))
         if offset < 0:
             raise InvalidParameterValue(invalid_value("offset", offset, "must be >= 0."))
+        if model_name is not None:
+            model_name = model_key(model_name)  # a model of the request's workspace, as the server stores it
         found = self.store.inference.search(model_name, model_version, start_time_ms, end_time_ms, max_results, offset)
         return [
             InferenceRecord(*r.request[:5], _decode(r.request.inputs), _decode(r.request.outputs),

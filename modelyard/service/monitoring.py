@@ -27,6 +27,7 @@ from typing import Any
 from ..entities.monitoring import Alert, Monitor, MonitorResult
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
+from ..store.workspaces import model_key
 from .caller import visibility
 
 log = logging.getLogger("modelyard.monitoring")
@@ -68,6 +69,7 @@ class MonitoringService:
         from ..monitoring.profile import check_profile
 
         mv = self.service.registry.get_model_version(model_name, version)
+        key = model_key(model_name)
         check_profile(profile)
         rows = profile.get("rows")
         if not isinstance(rows, int) or rows < self.min_reference_rows:
@@ -77,13 +79,13 @@ class MonitoringService:
         size = len(json.dumps(profile))
         if size > MAX_PROFILE_BYTES:
             raise InvalidParameterValue(f"profile: {size} bytes is more than {MAX_PROFILE_BYTES}; profile fewer columns.")
-        self.store.monitoring.set_reference(mv.name, mv.version, profile, self.clock())
+        self.store.monitoring.set_reference(key, mv.version, profile, self.clock())
         return {"model_name": mv.name, "model_version": mv.version, "rows": profile.get("rows"),
                 "columns": len(profile["columns"])}
 
     def get_reference(self, model_name: str, version: str) -> dict[str, Any]:
         mv = self.service.registry.get_model_version(model_name, version)
-        found = self.store.monitoring.get_reference(mv.name, mv.version)
+        found = self.store.monitoring.get_reference(model_key(model_name), mv.version)
         if found is None:
             raise ResourceDoesNotExist(
                 f"Model {mv.name} version {mv.version} has no reference profile; set one with"
@@ -92,7 +94,7 @@ class MonitoringService:
         return found
 
     def delete_reference(self, model_name: str, version: str) -> None:
-        if not self.store.monitoring.delete_reference(model_name, str(version)):
+        if not self.store.monitoring.delete_reference(model_key(model_name), str(version)):
             raise ResourceDoesNotExist(f"Model {model_name} version {version} has no reference profile.")
 
     # ---- monitors -------------------------------------------------------------
@@ -104,7 +106,8 @@ class MonitoringService:
                 f"name: {name!r} is not a monitor name; use 1-128 letters, digits, '.', '_' or '-'.")
         self.service.registry.get_registered_model(model_name)
         now = self.clock()
-        m = Monitor(name, model_name, None, None, None, {}, None, now, now, None)
+        # The model by its key: a monitor watches the model of the workspace it was made in, whoever reads it.
+        m = Monitor(name, model_key(model_name), None, None, None, {}, None, now, now, None)
         self._apply(m, version, alias, task, interval_s, spec, now)
         return self.store.monitoring.create_monitor(m)
 
@@ -183,7 +186,8 @@ class MonitoringService:
 
     def list_monitors(self, model_name: str | None = None, max_results: int = 100, offset: int = 0) -> list[Monitor]:
         _check_page(max_results, offset)
-        return self.store.monitoring.list_monitors(model_name, max_results, offset, visibility())
+        return self.store.monitoring.list_monitors(None if model_name is None else model_key(model_name), max_results,
+                                                   offset, visibility())
 
     def delete_monitor(self, name: str) -> None:
         self.store.monitoring.delete_monitor(name)
@@ -373,7 +377,7 @@ class MonitoringService:
     def gauges(self, max_monitors: int = 200, max_features: int = 50) -> list[tuple[str, dict[str, str], float]]:
         """(name, labels, value) of each monitor's latest scores, for Prometheus: bounded cardinality."""
         out: list[tuple[str, dict[str, str], float]] = []
-        for m in self.store.monitoring.list_monitors(None, max_monitors, 0):
+        for m in self.store.monitoring.list_monitors(None, max_monitors, 0, every_workspace=True):
             latest = self.store.monitoring.results(m.name, 1, 0, with_report=False)
             if not latest:
                 continue

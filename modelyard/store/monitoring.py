@@ -22,6 +22,7 @@ from . import monitoring_schema as s
 from .database import Database
 from .visibility import Visibility, model_readable
 from .webhooks import enqueue_event
+from .workspaces import key_in_scope, model_key, shown_name
 
 __all__ = ["ALERT_EVENT", "MonitoringStore"]
 
@@ -29,7 +30,7 @@ ALERT_EVENT = "monitor_alert.fired"
 
 
 def _monitor(row: Any) -> Monitor:
-    return Monitor(row.name, row.model_name, row.model_version, row.alias, row.task, json.loads(row.spec),
+    return Monitor(row.name, shown_name(row.model_name), row.model_version, row.alias, row.task, json.loads(row.spec),
                    row.interval_s, row.created_ms, row.updated_ms, row.next_run_ms)
 
 
@@ -52,6 +53,7 @@ class MonitoringStore:
 
     def set_reference(self, model_name: str, version: str, profile: dict[str, Any], now: int) -> None:
         t = s.monitoring_references
+        model_name = model_key(model_name)
         with self.db.write() as conn:
             conn.execute(delete(t).where(t.c.model_name == model_name, t.c.model_version == version))
             conn.execute(insert(t).values(model_name=model_name, model_version=version, profile=json.dumps(profile),
@@ -60,7 +62,7 @@ class MonitoringStore:
     def get_reference(self, model_name: str, version: str) -> dict[str, Any] | None:
         t = s.monitoring_references
         with self.db.read() as conn:
-            text = conn.execute(select(t.c.profile).where(t.c.model_name == model_name,
+            text = conn.execute(select(t.c.profile).where(t.c.model_name == model_key(model_name),
                                                           t.c.model_version == version)).scalar()
         if text is None:
             return None
@@ -70,7 +72,7 @@ class MonitoringStore:
     def delete_reference(self, model_name: str, version: str) -> bool:
         t = s.monitoring_references
         with self.db.write() as conn:
-            done = conn.execute(delete(t).where(t.c.model_name == model_name, t.c.model_version == version))
+            done = conn.execute(delete(t).where(t.c.model_name == model_key(model_name), t.c.model_version == version))
         return bool(done.rowcount)
 
     # ---- monitors -------------------------------------------------------------
@@ -79,7 +81,8 @@ class MonitoringStore:
         try:
             with self.db.write() as conn:
                 conn.execute(insert(s.monitors).values(
-                    name=m.name, model_name=m.model_name, model_version=m.model_version, alias=m.alias, task=m.task,
+                    name=m.name, model_name=model_key(m.model_name), model_version=m.model_version, alias=m.alias,
+                    task=m.task,
                     spec=json.dumps(m.spec), interval_s=m.interval_s, created_ms=m.created_ms,
                     updated_ms=m.updated_ms, next_run_ms=m.next_run_ms))
         except IntegrityError as exc:
@@ -94,11 +97,14 @@ class MonitoringStore:
         return _monitor(row)
 
     def list_monitors(self, model_name: str | None, limit: int, offset: int,
-                      visible: Visibility | None = None) -> list[Monitor]:
-        """A page of monitors (``visible``: only those on a registered model the caller may read)."""
+                      visible: Visibility | None = None, every_workspace: bool = False) -> list[Monitor]:
+        """A page of monitors on models of the request's workspace (``every_workspace``: of all; ``visible``: only
+        those on a registered model the caller may read)."""
         q = select(s.monitors).order_by(s.monitors.c.name).limit(limit).offset(offset)
+        if not every_workspace:
+            q = q.where(key_in_scope(s.monitors.c.model_name))
         if model_name is not None:
-            q = q.where(s.monitors.c.model_name == model_name)
+            q = q.where(s.monitors.c.model_name == model_key(model_name))
         if visible is not None:
             q = q.where(model_readable(visible, s.monitors.c.model_name))
         with self.db.read() as conn:
@@ -198,9 +204,10 @@ class MonitoringStore:
         may read, and those whose monitor is gone, as a check of one alert allows)."""
         t, m = s.monitor_alerts, s.monitors
         q = select(t).order_by(t.c.created_ms.desc(), t.c.id.desc()).limit(limit).offset(offset)
+        q = q.select_from(t.outerjoin(m, m.c.name == t.c.monitor_name)).where(  # those of this workspace's models
+            or_(m.c.name.is_(None), key_in_scope(m.c.model_name)))
         if visible is not None:
-            q = q.select_from(t.outerjoin(m, m.c.name == t.c.monitor_name)).where(
-                or_(m.c.name.is_(None), model_readable(visible, m.c.model_name)))
+            q = q.where(or_(m.c.name.is_(None), model_readable(visible, m.c.model_name)))
         if monitor_name is not None:
             q = q.where(t.c.monitor_name == monitor_name)
         if status is not None:

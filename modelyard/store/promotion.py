@@ -18,6 +18,7 @@ from . import promotion_schema as p
 from .database import Database
 from .registry import RegistryStore
 from .webhooks import enqueue_event
+from .workspaces import key_in_scope, model_key, shown_name, split_model_key
 
 __all__ = ["Promotion", "PromotionStore", "Rollout", "TransitionRequest"]
 
@@ -43,6 +44,7 @@ class PromotionStore:
     def set_policy(self, model_name: str, alias: str, spec: dict[str, Any], who: str | None, now: int) -> None:
         c = p.promotion_policies.c
         with self.db.write() as conn:
+            model_name = model_key(model_name)
             old = conn.execute(select(c.spec, c.created_ms).where(c.model_name == model_name, c.alias == alias)).first()
             text = json.dumps(spec, sort_keys=True)
             conn.exec_driver_sql(self._upsert_policy, (model_name, alias, text, old[1] if old else now, now, who))
@@ -53,26 +55,30 @@ class PromotionStore:
         c = p.promotion_policies.c
         with self.db.read() as conn:
             row = conn.execute(select(c.spec, c.updated_ms, c.updated_by)
-                               .where(c.model_name == model_name, c.alias == alias)).first()
+                               .where(c.model_name == model_key(model_name), c.alias == alias)).first()
         if row is None:
             return None
-        return {"model_name": model_name, "alias": alias, "policy": json.loads(row[0]), "updated_ms": row[1],
+        return {"model_name": shown_name(model_key(model_name)), "alias": alias, "policy": json.loads(row[0]),
+                "updated_ms": row[1],
                 "updated_by": row[2]}
 
     def list_policies(self, model_name: str | None) -> list[dict[str, Any]]:
         c = p.promotion_policies.c
-        query = select(c.model_name, c.alias, c.spec, c.updated_ms, c.updated_by).order_by(c.model_name, c.alias)
+        query = (select(c.model_name, c.alias, c.spec, c.updated_ms, c.updated_by).where(key_in_scope(c.model_name))
+                 .order_by(c.model_name, c.alias))
         if model_name:
-            query = query.where(c.model_name == model_name)
+            query = query.where(c.model_name == model_key(model_name))
         with self.db.read() as conn:
             rows = conn.execute(query).all()
-        return [{"model_name": r[0], "alias": r[1], "policy": json.loads(r[2]), "updated_ms": r[3], "updated_by": r[4]}
+        return [{"model_name": shown_name(r[0]), "alias": r[1], "policy": json.loads(r[2]), "updated_ms": r[3],
+                 "updated_by": r[4]}
                 for r in rows]
 
     def delete_policy(self, model_name: str, alias: str, who: str | None, now: int) -> bool:
         c = p.promotion_policies.c
         with self.db.write() as conn:
-            gone = conn.execute(delete(p.promotion_policies).where(c.model_name == model_name, c.alias == alias))
+            gone = conn.execute(delete(p.promotion_policies).where(c.model_name == model_key(model_name),
+                                                                   c.alias == alias))
             if gone.rowcount:
                 self.audit(conn, model_name, "delete_promotion_policy", who, now, key=alias)
             return bool(gone.rowcount)
@@ -82,7 +88,7 @@ class PromotionStore:
     def record_promotion(self, row: Promotion) -> Promotion:
         with self.db.write() as conn:
             row.id = conn.execute(insert(p.promotions).values(
-                model_name=row.model_name, version=row.version, alias=row.alias, status=row.status,
+                model_name=model_key(row.model_name), version=row.version, alias=row.alias, status=row.status,
                 champion_version=row.champion_version, checks=json.dumps(row.checks), policy=json.dumps(row.policy),
                 request_id=row.request_id, user_id=row.user_id, created_ms=row.created_ms,
             )).inserted_primary_key[0]  # type: ignore[index]
@@ -91,8 +97,8 @@ class PromotionStore:
                        key=row.alias, new=f"{row.status} (promotion {row.id})" + (f"; failed: {', '.join(failed)}"
                                                                                   if failed else ""))
             enqueue_event(conn, f"promotion.{row.status}", {
-                "name": row.model_name, "version": str(row.version), "alias": row.alias, "promotion_id": str(row.id),
-                "failed_checks": failed}, row.created_ms)
+                **_named(row.model_name), "version": str(row.version), "alias": row.alias,
+                "promotion_id": str(row.id), "failed_checks": failed}, row.created_ms)
         return row
 
     def get_promotion(self, promotion_id: int) -> Promotion:
@@ -104,7 +110,7 @@ class PromotionStore:
 
     def list_promotions(self, model_name: str, version: int | None, limit: int) -> list[Promotion]:
         c = p.promotions.c
-        query = select(p.promotions).where(c.model_name == model_name).order_by(c.id.desc()).limit(limit)
+        query = select(p.promotions).where(c.model_name == model_key(model_name)).order_by(c.id.desc()).limit(limit)
         if version is not None:
             query = query.where(c.version == version)
         with self.db.read() as conn:
@@ -116,7 +122,7 @@ class PromotionStore:
                        now: int) -> TransitionRequest:
         with self.db.write() as conn:
             rid = conn.execute(insert(p.transition_requests).values(
-                model_name=model_name, version=version, alias=alias, status="open", requested_by=who,
+                model_name=model_key(model_name), version=version, alias=alias, status="open", requested_by=who,
                 created_ms=now, updated_ms=now)).inserted_primary_key[0]  # type: ignore[index]
             self._event(conn, rid, "request", who, comment, now, None)
         return self.get_request(rid)
@@ -144,7 +150,7 @@ class PromotionStore:
         past = {"request": "created", "comment": "commented", "approve": "approved", "reject": "rejected",
                 "cancel": "cancelled", "promote": "promoted"}[action]
         enqueue_event(conn, f"transition_request.{past}", {
-            "name": row[0], "version": str(row[1]), "alias": row[2], "request_id": str(request_id), "user": who,
+            **_named(row[0]), "version": str(row[1]), "alias": row[2], "request_id": str(request_id), "user": who,
             "comment": comment}, now)
 
     def get_request(self, request_id: int) -> TransitionRequest:
@@ -156,16 +162,17 @@ class PromotionStore:
 
     def list_requests(self, model_name: str | None, status: str | None, limit: int) -> list[TransitionRequest]:
         c = p.transition_requests.c
-        query = select(p.transition_requests).order_by(c.id.desc()).limit(limit)
+        query = select(p.transition_requests).where(key_in_scope(c.model_name)).order_by(c.id.desc()).limit(limit)
         if model_name:
-            query = query.where(c.model_name == model_name)
+            query = query.where(c.model_name == model_key(model_name))
         if status:
             query = query.where(c.status == status)
         with self.db.read() as conn:
             return self._with_events(conn, conn.execute(query).all())
 
     def _with_events(self, conn: Connection, rows: Any) -> list[TransitionRequest]:
-        out = [TransitionRequest(r.id, r.model_name, r.version, r.alias, r.status, r.requested_by, r.created_ms,
+        out = [TransitionRequest(r.id, shown_name(r.model_name), r.version, r.alias, r.status, r.requested_by,
+                                 r.created_ms,
                                  r.updated_ms) for r in rows]
         if out:
             e = p.transition_request_events.c
@@ -181,33 +188,43 @@ class PromotionStore:
     def set_rollout(self, r: Rollout, action: str) -> None:
         with self.db.write() as conn:
             conn.exec_driver_sql(self._upsert_rollout, (
-                r.model_name, r.alias, r.stable_version, r.candidate_version, r.mode, r.weight, r.state,
+                model_key(r.model_name), r.alias, r.stable_version, r.candidate_version, r.mode, r.weight, r.state,
                 json.dumps(r.spec), r.created_ms, r.updated_ms, r.updated_by))
             self.audit(conn, r.model_name, f"rollout_{action}", r.updated_by, r.updated_ms,
                        version=int(r.candidate_version), key=r.alias,
                        new=f"{r.mode} {r.weight:g} {r.state} (stable {r.stable_version})")
-            enqueue_event(conn, "rollout.updated", {**r.to_dict(), "action": action}, r.updated_ms)
+            enqueue_event(conn, "rollout.updated", {**r.to_dict(), **_named(r.model_name, "model_name"),
+                                                    "action": action}, r.updated_ms)
 
     def get_rollout(self, model_name: str, alias: str) -> Rollout | None:
         c = p.rollouts.c
         with self.db.read() as conn:
-            row = conn.execute(select(p.rollouts).where(c.model_name == model_name, c.alias == alias)).first()
+            row = conn.execute(select(p.rollouts).where(c.model_name == model_key(model_name),
+                                                        c.alias == alias)).first()
         return None if row is None else _rollout(row)
 
     def list_rollouts(self, model_name: str | None) -> list[Rollout]:
         c = p.rollouts.c
-        query = select(p.rollouts).order_by(c.model_name, c.alias)
+        query = select(p.rollouts).where(key_in_scope(c.model_name)).order_by(c.model_name, c.alias)
         if model_name:
-            query = query.where(c.model_name == model_name)
+            query = query.where(c.model_name == model_key(model_name))
         with self.db.read() as conn:
             return [_rollout(r) for r in conn.execute(query).all()]
 
 
+def _named(model: str, field: str = "name") -> dict[str, str]:
+    """A webhook payload's model: its bare name and its workspace."""
+    workspace, name = split_model_key(model_key(model))
+    return {field: name, "workspace": workspace}
+
+
 def _promotion(r: Any) -> Promotion:
-    return Promotion(r.id, r.model_name, r.version, r.alias, r.status, r.champion_version, json.loads(r.checks),
+    return Promotion(r.id, shown_name(r.model_name), r.version, r.alias, r.status, r.champion_version,
+                     json.loads(r.checks),
                      json.loads(r.policy), r.request_id, r.user_id, r.created_ms)
 
 
 def _rollout(r: Any) -> Rollout:
-    return Rollout(r.model_name, r.alias, r.stable_version, r.candidate_version, r.mode, float(r.weight), r.state,
+    return Rollout(shown_name(r.model_name), r.alias, r.stable_version, r.candidate_version, r.mode, float(r.weight),
+                   r.state,
                    json.loads(r.spec), r.created_ms, r.updated_ms, r.updated_by)

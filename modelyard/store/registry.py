@@ -23,13 +23,14 @@ from . import registry_schema as r
 from .database import Database
 from .registry_reads import RegistryReads
 from .webhooks import enqueue_event
-from .workspaces import model_key, scope
+from .workspaces import DEFAULT, model_key, split_model_key
 
 
 class ModelRow(NamedTuple):
     pk: int
     name: str
     description: str | None
+    workspace: str = DEFAULT
 
 
 class VersionRow(NamedTuple):
@@ -67,8 +68,13 @@ class RegistryStore(RegistryReads):
     # ---- rows and the audit trail ---------------------------------------------
 
     def model_row(self, conn: Connection, name: str) -> ModelRow:
+        """The model ``name`` of the request's workspace, or the model a key ``<workspace>:<name>`` names
+        (:func:`.workspaces.model_key`: what monitors, policies and rollouts keep, so they never depend on
+        the workspace of whoever reads them)."""
         c = r.registered_models.c
-        found = conn.execute(select(c.id, c.name, c.description).where(c.name == name, c.workspace == scope())).first()
+        workspace, bare = split_model_key(model_key(name))
+        found = conn.execute(select(c.id, c.name, c.description, c.workspace)
+                             .where(c.name == bare, c.workspace == workspace)).first()
         if found is None:
             raise model_not_found(name)
         return ModelRow(*found)
@@ -88,7 +94,8 @@ class RegistryStore(RegistryReads):
         version: int | None = None, key: str | None = None, old: Any = None, new: Any = None,
     ) -> None:
         conn.execute(insert(r.registry_audit).values(
-            timestamp=now, user_id=who, registered_model_id=model.pk, name=model.name, version=version,
+            timestamp=now, user_id=who, registered_model_id=model.pk, name=model.name, workspace=model.workspace,
+            version=version,
             action=action, key=key, old_value=None if old is None else str(old),
             new_value=None if new is None else str(new),
         ))
@@ -118,18 +125,19 @@ class RegistryStore(RegistryReads):
                     name=name, description=description, creation_time=now, last_updated_time=now, next_version=1,
                     workspace=workspace,
                 )).inserted_primary_key[0]  # type: ignore[index]
-                model = ModelRow(pk, name, description)
+                model = ModelRow(pk, name, description, workspace)
                 self._audit(conn, who, now, model, "create_registered_model", new=description)
                 for key, value in tags.items():
                     conn.exec_driver_sql(self._upsert_model_tag, (pk, key, value))
                     self._audit(conn, who, now, model, "set_registered_model_tag", key=key, new=value)
                 if p.is_prompt(tags):
                     enqueue_event(conn, "prompt.created", {
-                        "name": name, "tags": {k: v for k, v in tags.items() if k not in (p.IS_PROMPT_TAG, p.TYPE_TAG)},
+                        **_named(model),
+                        "tags": {k: v for k, v in tags.items() if k not in (p.IS_PROMPT_TAG, p.TYPE_TAG)},
                         "description": description}, now)
                 else:
                     enqueue_event(conn, "registered_model.created",
-                                  {"name": name, "tags": dict(tags), "description": description}, now)
+                                  {**_named(model), "tags": dict(tags), "description": description}, now)
         except IntegrityError as exc:
             raise ResourceAlreadyExists(f"Registered Model (name={name}) already exists.") from exc
         return self.get_model(name)
@@ -175,7 +183,7 @@ class RegistryStore(RegistryReads):
             conn.exec_driver_sql(self._upsert_model_tag, (model.pk, key, value))
             self._audit(conn, who, now, model, "set_registered_model_tag", key=key, old=old, new=value)
             if self._is_prompt(conn, model):
-                enqueue_event(conn, "prompt_tag.set", {"name": name, "key": key, "value": value}, now)
+                enqueue_event(conn, "prompt_tag.set", {**_named(model), "key": key, "value": value}, now)
 
     def delete_model_tag(self, name: str, key: str, who: str | None, now: int) -> None:
         with self.db.write() as conn:
@@ -186,7 +194,7 @@ class RegistryStore(RegistryReads):
                 conn.execute(delete(r.registered_model_tags).where(t.registered_model_id == model.pk, t.key == key))
                 self._audit(conn, who, now, model, "delete_registered_model_tag", key=key, old=old[0])
                 if self._is_prompt(conn, model):
-                    enqueue_event(conn, "prompt_tag.deleted", {"name": name, "key": key}, now)
+                    enqueue_event(conn, "prompt_tag.deleted", {**_named(model), "key": key}, now)
 
     # ---- model versions -------------------------------------------------------
 
@@ -213,12 +221,13 @@ class RegistryStore(RegistryReads):
                 self._audit(conn, who, now, model, "set_model_version_tag", version=version, key=key, new=value)
             if p.is_prompt(tags):
                 enqueue_event(conn, "prompt_version.created", {
-                    "name": name, "version": str(version), "template": tags.get(p.TEXT_TAG),
+                    **_named(model), "version": str(version), "template": tags.get(p.TEXT_TAG),
                     "tags": {k: v for k, v in tags.items() if k not in (p.IS_PROMPT_TAG, p.TYPE_TAG, p.TEXT_TAG)},
                     "description": description or None}, now)
             else:
                 enqueue_event(conn, "model_version.created", {
-                    "name": name, "version": str(version), "source": source, "run_id": run_id, "tags": dict(tags),
+                    **_named(model), "version": str(version), "source": source,
+                    "run_id": run_id, "tags": dict(tags),
                     "description": description}, now)
         return self.get_version(name, version)
 
@@ -260,13 +269,13 @@ class RegistryStore(RegistryReads):
                                  .values(current_stage=Stage.ARCHIVED, last_updated_time=now))
                     self._audit(conn, who, now, model, "transition_model_version_stage", version=other,
                                 key="current_stage", old=old_stage, new=Stage.ARCHIVED)
-                    _stage_changed(conn, name, other, old_stage, Stage.ARCHIVED, now)
+                    _stage_changed(conn, model, other, old_stage, Stage.ARCHIVED, now)
             conn.execute(update(r.model_versions).where(c.id == row.pk)
                          .values(current_stage=stage, last_updated_time=now))
             self._touch(conn, model, now)
             self._audit(conn, who, now, model, "transition_model_version_stage", version=version,
                         key="current_stage", old=row.current_stage, new=stage)
-            _stage_changed(conn, name, version, row.current_stage, stage, now)
+            _stage_changed(conn, model, version, row.current_stage, stage, now)
         return self.get_version(name, version)
 
     def delete_version(self, name: str, version: int, who: str | None, now: int) -> None:
@@ -293,7 +302,7 @@ class RegistryStore(RegistryReads):
             conn.exec_driver_sql(self._upsert_version_tag, (row.pk, key, value))
             self._audit(conn, who, now, model, "set_model_version_tag", version=version, key=key, old=old, new=value)
             enqueue_event(conn, self._event(conn, model, "model_version_tag.set", "prompt_version_tag.set"),
-                          {"name": name, "version": str(version), "key": key, "value": value}, now)
+                          {**_named(model), "version": str(version), "key": key, "value": value}, now)
 
     def delete_version_tag(self, name: str, version: int, key: str, who: str | None, now: int) -> None:
         t = r.model_version_tags.c
@@ -305,7 +314,7 @@ class RegistryStore(RegistryReads):
                 conn.execute(delete(r.model_version_tags).where(t.model_version_id == row.pk, t.key == key))
                 self._audit(conn, who, now, model, "delete_model_version_tag", version=version, key=key, old=old[0])
                 event = self._event(conn, model, "model_version_tag.deleted", "prompt_version_tag.deleted")
-                enqueue_event(conn, event, {"name": name, "version": str(version), "key": key}, now)
+                enqueue_event(conn, event, {**_named(model), "version": str(version), "key": key}, now)
 
     # ---- aliases --------------------------------------------------------------
 
@@ -326,7 +335,7 @@ class RegistryStore(RegistryReads):
             self._audit(conn, who, now, model, "set_registered_model_alias", version=version, key=alias,
                         old=old, new=version)
             enqueue_event(conn, self._event(conn, model, "model_version_alias.created", "prompt_alias.created"),
-                          {"name": name, "alias": alias, "version": str(version)}, now)
+                          {**_named(model), "alias": alias, "version": str(version)}, now)
 
     def delete_alias(self, name: str, alias: str, who: str | None, now: int) -> None:
         a = r.registered_model_aliases.c
@@ -338,7 +347,7 @@ class RegistryStore(RegistryReads):
                     a.registered_model_id == model.pk, a.alias == alias))
                 self._audit(conn, who, now, model, "delete_registered_model_alias", version=old, key=alias, old=old)
                 event = self._event(conn, model, "model_version_alias.deleted", "prompt_alias.deleted")
-                enqueue_event(conn, event, {"name": name, "alias": alias}, now)
+                enqueue_event(conn, event, {**_named(model), "alias": alias}, now)
 
     def version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         with self.db.read() as conn:
@@ -366,8 +375,13 @@ def _move_grants(conn: Connection, name: str, new_name: str | None) -> None:
             conn.execute(delete(table).where(on, table.c.resource_id == old_key))
 
 
-def _stage_changed(conn: Connection, name: str, version: int, old: str, new: str, now: int) -> None:
+def _named(model: ModelRow) -> dict[str, str]:
+    """A webhook payload's model: its name and its workspace (names repeat across workspaces)."""
+    return {"name": model.name, "workspace": model.workspace}
+
+
+def _stage_changed(conn: Connection, model: ModelRow, version: int, old: str, new: str, now: int) -> None:
     """Our extension event: a version moved between legacy stages."""
     if old != new:
         enqueue_event(conn, "model_version.stage_changed",
-                      {"name": name, "version": str(version), "from_stage": old, "to_stage": new}, now)
+                      {**_named(model), "version": str(version), "from_stage": old, "to_stage": new}, now)

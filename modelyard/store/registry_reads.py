@@ -17,6 +17,7 @@ from . import registry_schema as r
 from .database import Database
 from .registry_search import model_version_search_select, registered_model_search_select
 from .visibility import Visibility
+from .workspaces import model_key, split_model_key
 
 _VERSION_COLUMNS = (
     r.model_versions.c.id, r.registered_models.c.name, r.model_versions.c.version,
@@ -55,9 +56,11 @@ class RegistryReads:
         return [by_id[i] for i in ids if i in by_id]
 
     def audit(self, name: str, limit: int, offset: int) -> list[RegistryAuditEntry]:
-        """Changes to every model that has been called ``name``, across renames and after deletion."""
+        """Changes to every model that has been called ``name`` in the request's workspace (or the workspace a
+        key ``<workspace>:<name>`` names), across renames and after deletion."""
         c = r.registry_audit.c
-        ever_named = select(c.registered_model_id).where(c.name == name).distinct()
+        workspace, bare = split_model_key(model_key(name))
+        ever_named = select(c.registered_model_id).where(c.name == bare, c.workspace == workspace).distinct()
         with self.db.read() as conn:
             rows = conn.execute(select(r.registry_audit).where(c.registered_model_id.in_(ever_named))
                                 .order_by(c.id).limit(limit).offset(offset)).all()

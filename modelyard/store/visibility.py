@@ -15,9 +15,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, String, and_, cast, exists, false, literal, not_, or_, select, true
 
 from . import auth_schema as a
-from .registry_schema import registered_models
 from .schema import experiments
-from .workspaces import DEFAULT, scope
+from .workspaces import key_in_scope, scope
 
 _READABLE = ("READ", "EDIT", "MANAGE")
 
@@ -68,15 +67,11 @@ def readable(visible: Visibility, resource_type: str, id_column: Any,
     return verdict
 
 
-def model_readable(visible: Visibility, name_column: Any) -> ColumnElement[bool]:
-    """True for rows naming (``name_column``) a registered model of the request's workspace the caller may read:
-    a monitor's model, an alert's monitor's model. As :meth:`.auth.AuthStore.level` on its grant key."""
-    workspace = scope()
-    key = name_column if workspace == DEFAULT else literal(f"{workspace}:") + name_column
-    rm = registered_models.c
-    workspace_of = (select(rm.workspace).where(rm.name == name_column, rm.workspace == workspace)
-                    .correlate_except(registered_models).scalar_subquery())  # to the searched rows, however deep
-    return readable(visible, "registered_model", key, workspace_of)
+def model_readable(visible: Visibility, key_column: Any) -> ColumnElement[bool]:
+    """True for rows naming (``key_column``: a :func:`.workspaces.model_key`) a registered model of the request's
+    workspace the caller may read: a monitor's model, an alert's monitor's model. As :meth:`.auth.AuthStore.level`
+    on its grant key; rows of other workspaces are left out (see :func:`.workspaces.key_in_scope`)."""
+    return and_(key_in_scope(key_column), readable(visible, "registered_model", key_column, literal(scope())))
 
 
 def experiment_readable(visible: Visibility, id_column: Any) -> ColumnElement[bool]:

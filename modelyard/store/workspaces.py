@@ -51,6 +51,20 @@ def split_model_key(key: str) -> tuple[str, str]:
     return workspace or DEFAULT, name
 
 
+def shown_name(key: str) -> str:
+    """How a model's key is shown to a request: its bare name when the model is of :func:`scope`'s workspace,
+    else the key itself (never the same as a name of this workspace)."""
+    workspace, name = split_model_key(key)
+    return name if workspace == scope() else key
+
+
+def key_in_scope(key_column: Any) -> Any:
+    """True for rows whose registered-model key (``key_column``: a monitor's, a policy's, a rollout's model)
+    names a model of :func:`scope`'s workspace."""
+    workspace = scope()
+    return key_column.not_like("%:%") if workspace == DEFAULT else key_column.like(f"{workspace}:%")
+
+
 def model_key_column(name_column: Any, workspace_column: Any) -> Any:
     """:func:`model_key` in SQL, of the columns of the searched rows."""
     return case((workspace_column == DEFAULT, name_column), else_=workspace_column + literal(":") + name_column)

@@ -20,6 +20,7 @@ import pytest
 from modelyard.server import create_app
 from modelyard.server.hotpath import CALLS
 from modelyard.settings import Settings
+from tests.asgi import call as asgi_call
 
 API = "/api/2.0/mlflow"
 PASSWORD = "correct horse battery"
@@ -32,29 +33,11 @@ def _basic(user: str) -> bytes:
 
 async def call(app: Any, path: str, body: dict[str, Any], user: str | None,
                api: str = API) -> tuple[int, dict[str, Any]]:
-    """One POST to ``api + path`` through the whole app (every middleware), as a server would pass it on."""
-    raw = json.dumps(body).encode()
-    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-               (b"content-length", str(len(raw)).encode())]
-    if user is not None:
-        headers.append((b"authorization", _basic(user)))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": api + path, "raw_path": (api + path).encode(), "query_string": b"", "root_path": "",
-             "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 5000)}
-    pending = [{"type": "http.request", "body": raw, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop(0)
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    """One POST to ``api + path`` through the whole app (every middleware), as ``user`` (HTTP Basic)."""
+    headers = [(b"authorization", _basic(user))] if user is not None else []
+    answer = await asgi_call(app, "POST", api + path, [json.dumps(body).encode()], headers=headers)
+    assert answer is not None
+    return answer[0], json.loads(answer[2])
 
 
 @pytest.fixture(params=[True, False], ids=["on-the-loop", "through-the-writer"])

@@ -4,49 +4,20 @@ experiment, registered model, alias and prompt in two workspaces, each resolved 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import httpx
 import pytest
 
+from tests.auth.conftest import PASSWORD, run_mlflow
 from tests.conftest import LiveServer
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def server(db_uri, tmp_path):
-    env = {"MODELYARD_AUTH_ADMIN_USERNAME": "root", "MODELYARD_AUTH_ADMIN_PASSWORD": PASSWORD,
-           "MODELYARD_AUTH_CACHE_SECONDS": "0", "MODELYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        live = LiveServer(db_uri, str(tmp_path / "artifacts"), "--auth")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    try:
-        root = httpx.Client(base_url=live.url, auth=("root", PASSWORD))
-        for team in ("dev", "prod"):
-            assert root.post("/api/3.0/mlflow/workspaces", json={"name": team}).status_code == 201
-            user = f"{team}-user"
-            assert root.post("/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD}).is_success
-            grant = {"username": user, "resource_type": "workspace", "resource_id": team, "permission": "EDIT"}
-            assert root.post("/api/3.0/mlflow/users/permissions/grant", json=grant).is_success
-        yield live, root
-    finally:
-        live.stop()
+def server(teams_server):
+    return teams_server
 
 
 def _mlflow(server: LiveServer, code: str, user: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODELYARD_"))}
-    clean.update(MLFLOW_TRACKING_URI=server.url, MLFLOW_TRACKING_USERNAME=user, MLFLOW_TRACKING_PASSWORD=PASSWORD)
-    done = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=180)
+    done = run_mlflow(server, code, user)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip().splitlines()[-1]
 

@@ -4,47 +4,17 @@ protected across one."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.auth.conftest import PASSWORD, run_mlflow
 
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("workspaces")
-    env = {"MODELYARD_AUTH_ADMIN_USERNAME": "root", "MODELYARD_AUTH_ADMIN_PASSWORD": PASSWORD,
-           "MODELYARD_AUTH_CACHE_SECONDS": "0", "MODELYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        live = LiveServer(f"sqlite:///{tmp / 'ws.db'}", str(tmp / "artifacts"), "--auth")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    try:
-        root = httpx.Client(base_url=live.url, auth=("root", PASSWORD))
-        for user in ("dev", "ops"):
-            made = root.post("/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD})
-            assert made.status_code == 200, made.text
-        yield live, root
-    finally:
-        live.stop()
+_mlflow = run_mlflow
 
 
-def _mlflow(server: LiveServer, code: str, user: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODELYARD_"))}
-    clean.update(MLFLOW_TRACKING_URI=server.url, MLFLOW_TRACKING_USERNAME=user, MLFLOW_TRACKING_PASSWORD=PASSWORD)
-    return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def server(workspaces_server):
+    return workspaces_server
 
 
 ADMIN = """

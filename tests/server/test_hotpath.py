@@ -16,6 +16,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from modelyard.server import create_app
 from modelyard.server.hotpath import CALLS
 from modelyard.settings import Settings
+from tests.asgi import call
 
 API = "/api/2.0/mlflow"
 REQUEST_LIMIT = 4096
@@ -31,37 +32,6 @@ def app(db_uri: str, tmp_path) -> Iterator[Any]:
     yield app
     app.hot.close()
     app.state.service.close()
-
-
-async def call(asgi: Any, method: str, path: str, chunks: list[bytes], *, declare_length: bool = True,
-               disconnect: bool = False) -> tuple[int, dict[str, str], bytes] | None:
-    """One request through ``asgi``: the body sent as ``chunks`` (chunked when not declared)."""
-    total = sum(map(len, chunks))
-    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
-    headers.append((b"content-length", str(total).encode()) if declare_length else (b"transfer-encoding", b"chunked"))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 5000)}
-    pending = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
-    if disconnect:
-        pending = [{"type": "http.disconnect"}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop(0)
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await asgi(scope, receive, send)
-    if not sent:
-        return None
-    start, *bodies = sent
-    head = {k.decode(): v.decode() for k, v in start["headers"]}
-    return start["status"], head, b"".join(m.get("body", b"") for m in bodies)
 
 
 def through_router(app: Any) -> Any:

@@ -106,10 +106,12 @@ def test_signed_delivery_of_each_event(svc, receiver: Receiver):
     got = receiver.received
     assert [d.event for d in got] == events
     assert all(d.signature_ok() for d in got)
-    assert got[1].json["data"] == {"name": "fraud", "version": "1", "source": got[1].json["data"]["source"],
-                                   "run_id": got[1].json["data"]["run_id"], "tags": {}, "description": None}
-    assert got[4].json["data"] == {"name": "fraud", "alias": "champion", "version": "1"}
-    assert got[6].json["data"] == {"name": "fraud", "version": "1", "from_stage": "None", "to_stage": "Staging"}
+    assert got[1].json["data"] == {"name": "fraud", "workspace": "default", "version": "1",
+                                   "source": got[1].json["data"]["source"], "run_id": got[1].json["data"]["run_id"],
+                                   "tags": {}, "description": None}
+    assert got[4].json["data"] == {"name": "fraud", "workspace": "default", "alias": "champion", "version": "1"}
+    assert got[6].json["data"] == {"name": "fraud", "workspace": "default", "version": "1", "from_stage": "None",
+                                   "to_stage": "Staging"}
     history = svc.webhooks.deliveries(hook.webhook_id).items
     assert [d.status for d in history] == ["delivered"] * 7 and history[0].event == "model_version.stage_changed"
     assert {d.delivery_id for d in history} == {d.headers["x-mlflow-delivery-id"] for d in got}
@@ -233,9 +235,30 @@ def test_prompt_changes_are_announced_as_prompt_events(svc, receiver: Receiver):
     assert svc.webhooks.deliver_due() == 8
     got = receiver.received
     assert [d.event for d in got] == events[:8]
-    assert got[0].json["data"] == {"name": "qa", "tags": {"team": "search"}, "description": "first"}
-    assert got[1].json["data"] == {"name": "qa", "version": "1", "template": "Hi {{x}}", "tags": {"author": "ann"},
+    assert got[0].json["data"] == {"name": "qa", "workspace": "default", "tags": {"team": "search"},
                                    "description": "first"}
-    assert got[6].json["data"] == {"name": "qa", "alias": "production", "version": "1"}
+    assert got[1].json["data"] == {"name": "qa", "workspace": "default", "version": "1", "template": "Hi {{x}}",
+                                   "tags": {"author": "ann"}, "description": "first"}
+    assert got[6].json["data"] == {"name": "qa", "workspace": "default", "alias": "production", "version": "1"}
     with pytest.raises(InvalidParameterValue, match="Invalid prompt source"):
         reg.create_model_version("qa", "s3://b/k", tags={"mlflow.prompt.is_prompt": "true"})
+
+
+def test_payloads_name_the_workspace_of_their_model(svc, receiver: Receiver):
+    """A model ``fraud`` in ``prod`` and another in ``default``: each event says which one changed."""
+    from modelyard.store.workspaces import current
+
+    svc.webhooks.create_webhook("aliases", receiver.url, ["model_version_alias.created"])
+    svc.workspaces.create("prod")
+    default_version = _version(svc, "fraud")
+    token = current.set("prod")
+    try:
+        prod_version = _version(svc, "fraud")
+        svc.registry.set_registered_model_alias("fraud", "champion", prod_version)
+    finally:
+        current.reset(token)
+    svc.registry.set_registered_model_alias("fraud", "champion", default_version)
+    assert svc.webhooks.deliver_due() == 2
+    assert [d.json["data"] for d in receiver.received] == [
+        {"name": "fraud", "workspace": "prod", "alias": "champion", "version": prod_version},
+        {"name": "fraud", "workspace": "default", "alias": "champion", "version": default_version}]

@@ -30,8 +30,10 @@ from ...errors import (
     ResourceDoesNotExist,
 )
 from ...service import TrackingService
+from ...service.caller import workspace
 from ...service.limits import missing_value
 from ..auth import require, require_artifact_path
+from ..operations import request_workspace
 from ..protocol import (
     JSONResponse,
     accepts,
@@ -217,12 +219,17 @@ def get_model_version_artifact(svc: TrackingService, req: GetModelVersionArtifac
 def file_endpoint(schema: type[S], fn: Callable[[TrackingService, S], Response], kind: str,
                   field: str) -> Callable[[Request], Any]:
     """A GET endpoint answering a file: the query decoded into ``schema``, READ on the ``kind`` its
-    ``field`` names checked, ``fn`` run in the thread pool."""
+    ``field`` names checked, ``fn`` run in the thread pool; names resolved in the request's workspace
+    (``X-MLFLOW-WORKSPACE``)."""
 
     async def handle(request: Request) -> Response:
         req = decode_query(request, schema)
-        await run_in_threadpool(require, request, "READ", kind, getattr(req, field))
-        return await run_in_threadpool(fn, request.app.state.service, req)
+        token = workspace.set(request_workspace(request))  # a model's name is of the request's workspace
+        try:
+            await run_in_threadpool(require, request, "READ", kind, getattr(req, field))
+            return await run_in_threadpool(fn, request.app.state.service, req)
+        finally:
+            workspace.reset(token)
 
     handle.__name__ = fn.__name__
     return handle

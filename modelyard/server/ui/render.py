@@ -19,10 +19,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ...errors import InvalidParameterValue, ModelyardError, RequestTooLarge
 from ...service import TrackingService
-from ...service.caller import caller
+from ...service.caller import caller, workspace
 from ...service.registry import acting_user
+from ...service.workspaces import check_name
 from ..auth import principal_of, require
 from ..bad_requests import nul_message
+from ..operations import WORKSPACE_HEADER
 from ..protocol import refuse_nul
 from . import csrf
 
@@ -151,16 +153,22 @@ def _guarded(fn: Callable[..., Response], need: Need | None) -> Callable[..., Re
     SQL), the audit trail names them."""
 
     def run(request: Request, *args: Any) -> Response:
-        _check(request, need)
-        principal = principal_of(request)
-        if principal is None:
-            return fn(request, *args)
-        as_caller, as_user = caller.set(principal), acting_user.set(principal.username)
+        # Names in the page's path are of the workspace its ?workspace= (or X-MLFLOW-WORKSPACE) names, else default.
+        named = (request.query_params.get("workspace") or request.headers.get(WORKSPACE_HEADER, "")).strip()
+        in_workspace = workspace.set(check_name(named) if named else None)
         try:
-            return fn(request, *args)
+            _check(request, need)
+            principal = principal_of(request)
+            if principal is None:
+                return fn(request, *args)
+            as_caller, as_user = caller.set(principal), acting_user.set(principal.username)
+            try:
+                return fn(request, *args)
+            finally:
+                acting_user.reset(as_user)
+                caller.reset(as_caller)
         finally:
-            acting_user.reset(as_user)
-            caller.reset(as_caller)
+            workspace.reset(in_workspace)
 
     return run
 

@@ -1,0 +1,70 @@
+"""Shared fixtures of the auth tests: a live ``modelyard server --auth`` and the official client run against it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer
+
+PASSWORD = "correct horse battery"
+AUTH_ENV = {"MODELYARD_AUTH_ADMIN_USERNAME": "root", "MODELYARD_AUTH_ADMIN_PASSWORD": PASSWORD,
+            "MODELYARD_AUTH_CACHE_SECONDS": "0", "MODELYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS"}
+
+
+@contextlib.contextmanager
+def auth_server(backend_store_uri: str, artifacts: str, *extra: str) -> Iterator[tuple[LiveServer, httpx.Client]]:
+    """A live server with ``--auth`` (admin ``root``, no cache, NO_PERMISSIONS by default) and an admin client."""
+    old = {k: os.environ.get(k) for k in AUTH_ENV}
+    os.environ.update(AUTH_ENV)
+    try:
+        live = LiveServer(backend_store_uri, artifacts, "--auth", *extra)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        with httpx.Client(base_url=live.url, auth=("root", PASSWORD)) as root:
+            yield live, root
+    finally:
+        live.stop()
+
+
+def run_mlflow(server: LiveServer, code: str, user: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """``code`` run by the official mlflow client as ``user`` (Basic), in a clean environment."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODELYARD_"))}
+    clean.update(MLFLOW_TRACKING_URI=server.url, MLFLOW_TRACKING_USERNAME=user, MLFLOW_TRACKING_PASSWORD=PASSWORD)
+    return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def workspaces_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, httpx.Client]]:
+    """One server for a module (SQLite) with users ``dev`` and ``ops`` and no grants."""
+    tmp = tmp_path_factory.mktemp("workspaces")
+    with auth_server(f"sqlite:///{tmp / 'ws.db'}", str(tmp / "artifacts")) as (live, root):
+        for user in ("dev", "ops"):
+            made = root.post("/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD})
+            assert made.status_code == 200, made.text
+        yield live, root
+
+
+@pytest.fixture
+def teams_server(db_uri: str, tmp_path) -> Iterator[tuple[LiveServer, httpx.Client]]:
+    """A server per store (SQLite, PostgreSQL) with workspaces ``dev`` and ``prod``, and users ``dev-user`` and
+    ``prod-user`` each holding EDIT on their team's workspace."""
+    with auth_server(db_uri, str(tmp_path / "artifacts")) as (live, root):
+        for team in ("dev", "prod"):
+            assert root.post("/api/3.0/mlflow/workspaces", json={"name": team}).status_code == 201
+            user = f"{team}-user"
+            assert root.post("/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD}).is_success
+            grant = {"username": user, "resource_type": "workspace", "resource_id": team, "permission": "EDIT"}
+            assert root.post("/api/3.0/mlflow/users/permissions/grant", json=grant).is_success
+        yield live, root
