@@ -107,7 +107,7 @@ registry_audit = Table(
     Column("key", String(256)),
     Column("old_value", Text),
     Column("new_value", Text),
-    # The workspace of the model changed (0023): the trail of a name is read in its workspace only.
+    # The workspace of the model changed (0024): the trail of a name is read in its workspace only.
     Column("workspace", String(63), nullable=False, server_default="default"),
     Index("ix_registry_audit_model", "registered_model_id", "id"),
     Index("ix_registry_audit_name", "name", "id"),

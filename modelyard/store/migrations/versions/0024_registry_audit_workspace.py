@@ -4,15 +4,15 @@ Names of registered models repeat across workspaces (0020): the trail of ``churn
 ``dev``'s. Rows written before this migration were all of models of some workspace; those of the default one
 keep ``default``, the others take their model's workspace when the model still exists.
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023"
-down_revision = "0022"
+revision = "0024"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
