@@ -18,7 +18,7 @@ from ..entities.inference import InferenceRecord
 from ..errors import InvalidParameterValue
 from ..store import TrackingStore
 from ..store.inference import FeedbackRow, RequestRow
-from ..store.workspaces import model_key
+from ..store.workspaces import model_key, shown_name
 from .limits import check_int64, invalid_value, missing_value
 
 MAX_SEARCH_RESULTS = 50_000
@@ -105,8 +105,10 @@ class InferenceService:
         if model_name is not None:
             model_name = model_key(model_name)  # a model of the request's workspace, as the server stores it
         found = self.store.inference.search(model_name, model_version, start_time_ms, end_time_ms, max_results, offset)
+        # Each row's model as the request's workspace knows it: its own name there, else its key (``prod:m``).
         return [
-            InferenceRecord(*r.request[:5], _decode(r.request.inputs), _decode(r.request.outputs),
+            InferenceRecord(r.request.request_id, shown_name(r.request.model_name), *r.request[2:5],
+                            _decode(r.request.inputs), _decode(r.request.outputs),
                             None if r.label is None else _decode(r.label), r.label_timestamp_ms,
                             None if r.request.probabilities is None else _decode(r.request.probabilities))
             for r in found

@@ -30,6 +30,7 @@ from ...service.pipeline_registry import HOW_TO_REGISTER
 from ...service.pipelines import EXECUTORS, STEP_STATUSES
 from ..auth import principal_of, readable
 from . import artifacts
+from .links import carried, with_workspace
 from .pipeline_layout import elapsed, graph, now_ms, span, step_ms, timeline
 from .render import _qs, done, inline_status, render, service
 
@@ -126,7 +127,8 @@ def run_page(request: Request, *, error: str | None = None, status: int = 200) -
     key = request.query_params.get("step") or None
     if run["run_id"] != requested:  # a step's run id: show its pipeline run, that step selected
         key = next((s["task_key"] for s in steps if s["run_id"] == requested), key)
-        return RedirectResponse(f"/pipelines/runs/{run['run_id']}" + _qs({"step": key}) + "#logs", status_code=303)
+        return RedirectResponse(with_workspace(f"/pipelines/runs/{run['run_id']}" + _qs({"step": key}) + "#logs",
+                                               carried(request)), status_code=303)
     now = now_ms()
     tracked = svc.runs.get(run["run_id"])
     watching = _watching(request)

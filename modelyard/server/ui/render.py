@@ -21,12 +21,11 @@ from ...errors import InvalidParameterValue, ModelyardError, RequestTooLarge
 from ...service import TrackingService
 from ...service.caller import caller, workspace
 from ...service.registry import acting_user
-from ...service.workspaces import check_name
 from ..auth import principal_of, require
 from ..bad_requests import nul_message
-from ..operations import WORKSPACE_HEADER
 from ..protocol import refuse_nul
 from . import csrf
+from .links import carried, carry_workspace, page_workspace, with_workspace
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -112,7 +111,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     context.setdefault("request", request)
     context.setdefault("htmx", is_htmx(request))
     context.setdefault("current_user", principal_of(request))
-    html = tpl.render(csrf_token=csrf.token(request), **context)
+    html = carry_workspace(tpl.render(csrf_token=csrf.token(request), **context), carried(request))
     response = HTMLResponse(html, status_code=status, headers={"Vary": "HX-Request"})
     csrf.set_cookie(request, response)
     return response
@@ -120,6 +119,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
 def render_fragment(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = ENV.get_template(template).render(request=request, htmx=True, csrf_token=csrf.token(request), **context)
+    html = carry_workspace(html, carried(request))
     response = HTMLResponse(html, status_code=status)
     csrf.set_cookie(request, response)
     return response
@@ -154,8 +154,7 @@ def _guarded(fn: Callable[..., Response], need: Need | None) -> Callable[..., Re
 
     def run(request: Request, *args: Any) -> Response:
         # Names in the page's path are of the workspace its ?workspace= (or X-MLFLOW-WORKSPACE) names, else default.
-        named = (request.query_params.get("workspace") or request.headers.get(WORKSPACE_HEADER, "")).strip()
-        in_workspace = workspace.set(check_name(named) if named else None)
+        in_workspace = workspace.set(page_workspace(request))
         try:
             _check(request, need)
             principal = principal_of(request)
@@ -231,7 +230,9 @@ def action(fn: FormHandler, need: Need | None = None) -> Callable[[Request], Awa
 
 
 def done(request: Request, url: str) -> Response:
-    """After a successful form POST: htmx follows ``HX-Location``-less redirects itself, browsers get a 303."""
+    """After a successful form POST: htmx follows ``HX-Location``-less redirects itself, browsers get a 303;
+    either way to ``url`` in the page's workspace."""
+    url = with_workspace(url, carried(request))
     if is_htmx(request):
         return Response(status_code=200, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)

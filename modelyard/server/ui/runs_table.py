@@ -18,6 +18,7 @@ from ...service import TrackingService
 from ...service.search import decode_page_token, encode_page_token
 from ...service.search_hint import unknown_keys
 from ..auth import require
+from .links import carried, with_workspace
 from .render import inline_status, render, service
 
 PAGE_SIZES = (25, 50, 100, 250)
@@ -243,8 +244,9 @@ def experiment_page(request: Request, *, query: QueryParams | None = None, notic
     if qp.get("view") == "chart":  # the chart view is the chart board now: old links land there
         pairs = [("q", qp.get("q", ""))] if qp.get("q") else []
         chart_query = urlencode(pairs + [("run", r) for r in qp.getlist("run")])
-        return RedirectResponse(f"/experiments/{experiment.experiment_id}/charts"
-                                + (f"?{chart_query}" if chart_query else ""), status_code=303)
+        return RedirectResponse(with_workspace(f"/experiments/{experiment.experiment_id}/charts"
+                                               + (f"?{chart_query}" if chart_query else ""), carried(request)),
+                                status_code=303)
     q = qp.get("q", "")
     order = qp.get("order") or DEFAULT_ORDER
     size = _size(qp.get("n"))
