@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from unittest import mock
 
 import httpx
 import pytest
@@ -21,16 +22,8 @@ AUTH_ENV = {"MODELYARD_AUTH_ADMIN_USERNAME": "root", "MODELYARD_AUTH_ADMIN_PASSW
 @contextlib.contextmanager
 def auth_server(backend_store_uri: str, artifacts: str, *extra: str) -> Iterator[tuple[LiveServer, httpx.Client]]:
     """A live server with ``--auth`` (admin ``root``, no cache, NO_PERMISSIONS by default) and an admin client."""
-    old = {k: os.environ.get(k) for k in AUTH_ENV}
-    os.environ.update(AUTH_ENV)
-    try:
+    with mock.patch.dict(os.environ, AUTH_ENV):  # the server process inherits them
         live = LiveServer(backend_store_uri, artifacts, "--auth", *extra)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     try:
         with httpx.Client(base_url=live.url, auth=("root", PASSWORD)) as root:
             yield live, root

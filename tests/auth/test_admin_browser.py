@@ -4,6 +4,7 @@ account and grant it a level through the page's forms, see both in the tables an
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 import pytest
 
@@ -19,16 +20,8 @@ PASSWORD = "correct horse battery"
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("admin-browser")
     env = {"MODELYARD_AUTH_ADMIN_USERNAME": "root", "MODELYARD_AUTH_ADMIN_PASSWORD": PASSWORD}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):  # the server process inherits them
         server = LiveServer(f"sqlite:///{tmp / 'admin.db'}", str(tmp / "artifacts"), "--auth")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     try:
         yield server.url
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from unittest import mock
 
 import httpx
 import pytest
@@ -21,17 +22,9 @@ FRESH = 24  # requests, each on a new connection: the kernel spreads them over b
 def two_processes(db_uri, tmp_path):
     env = {"MODELYARD_AUTH_ADMIN_USERNAME": "root", "MODELYARD_AUTH_ADMIN_PASSWORD": PASSWORD,
            "MODELYARD_AUTH_CACHE_SECONDS": str(CACHE_SECONDS), "MODELYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):  # the server process inherits them
         live = LiveServer(db_uri, None, "--auth", "--workers", "2", "--no-serve-artifacts",
                           "--default-artifact-root", str(tmp_path / "direct"))
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     try:
         yield live
     finally:
