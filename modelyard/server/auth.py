@@ -216,6 +216,10 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
         service.auth.require(principal, level, "experiment", experiment_id)
 
 
+# Searches whose model field may be left out to mean every model's rows: that needs admin rights.
+ANY_MODEL = ("search_inference_requests",)
+
+
 # Operations that make something in the request's workspace: outside the default one, EDIT on the workspace.
 IN_WORKSPACE = ("create_experiment", "create_registered_model")
 
@@ -288,6 +292,8 @@ def authorize(service: TrackingService, principal: Principal, op: Operation, req
             check(service, principal, perm.level, perm.resource, key)
         if op.name == "create_run" and not getattr(request, "experiment_id", None):
             check(service, principal, perm.level, "experiment", "0")  # the default experiment
+        if op.name in ANY_MODEL and not _values(field_value(request, perm.field)):
+            raise PermissionDenied(f"Name one model in '{perm.field}': only admins may search every model's.")
         return
     check(service, principal, perm.level, "server", None)
 

@@ -213,3 +213,17 @@ def test_deleting_a_tag_or_alias_needs_what_setting_it_needs():
             pairs.append((name, op.permission.level, setter.permission.level))
     assert len(pairs) >= 8, pairs
     assert [p for p in pairs if p[1] != p[2]] == []
+
+
+def test_served_requests_are_read_by_model_and_only_admins_read_every_models(world):
+    http, _ids = world
+    path = "/api/2.0/modelyard/inference/requests"
+    # READ on the guarded model: its rows, not another model's, and not every model's at once.
+    assert http.get(path, params={"model_name": "guarded-model"}, headers=_basic("read")).status_code == 200
+    assert http.get(path, params={"model_name": "other-model"}, headers=_basic("read")).status_code == 403
+    everything = http.get(path, headers=_basic("read"))
+    assert everything.status_code == 403
+    assert everything.json()["error_code"] == "PERMISSION_DENIED"
+    assert "model_name" in everything.json()["message"]
+    assert http.get(path, headers=_basic("nobody")).status_code == 403
+    assert http.get(path, headers=_basic("root")).status_code == 200
