@@ -8,7 +8,7 @@ from .operations import EXT, Table, edit, read
 t = Table("inference", "modelyard.service.handlers")
 
 LOG_REQUESTS = t.add("log_inference_requests", "POST", f"{EXT}/inference/requests", s.LogRequests,
-                     "inference:log_requests", edit("inference"), idempotent=True,
+                     "inference:log_requests", edit("registered_model", "requests.model_name"), idempotent=True,
                      summary="Store served requests (a request id stored twice is kept once).")
 SEARCH_REQUESTS = t.add("search_inference_requests", "GET", f"{EXT}/inference/requests", s.SearchRequests,
                         "inference:search_requests", read("registered_model", "model_name"), idempotent=True,

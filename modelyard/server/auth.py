@@ -131,9 +131,14 @@ def _login_url(scope: Scope) -> str:
 
 
 def field_value(request: Any, path: str) -> Any:
-    """The value of the request's field ``path``, dotted into nested structs and JSON objects (None when absent)."""
+    """The value of the request's field ``path``, dotted into nested structs and JSON objects (None when absent);
+    through a list, the list of each item's value (``requests.model_name``: every row's model)."""
     value = request
-    for name in path.split("."):
+    names = path.split(".")
+    for i, name in enumerate(names):
+        if isinstance(value, list):
+            rest = ".".join(names[i:])
+            return [found for item in value if (found := field_value(item, rest)) is not None]
         value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
         if value is None:
             return None
@@ -144,7 +149,7 @@ def _values(value: Any) -> Iterable[str]:
     if value is None or value == "":
         return ()
     if isinstance(value, (list, tuple)):
-        return [str(v) for v in value if v not in (None, "")]
+        return list(dict.fromkeys(str(v) for v in value if v not in (None, "")))  # each once
     return (str(value),)
 
 

@@ -97,14 +97,15 @@ def _request(op: Operation, ids: dict[str, str]) -> dict[str, Any]:
     """An otherwise empty request whose permission field names the guarded resource."""
     perm = op.permission
     values = minimal_request(op)
-    if perm.field and "." in perm.field and perm.resource in ids:  # a field inside a nested object
+    fields = {f.name: f for f in msgspec.structs.fields(op.request)}
+    if perm.field and "." in perm.field and perm.resource in ids:  # a field inside nested objects (or a list's)
         first, *inner = perm.field.split(".")
         nested: Any = ids[perm.resource]
         for name in reversed(inner):
             nested = {name: nested}
-        values[first] = nested
+        values[first] = [nested] if "list" in str(fields[first].type) else nested
         return values
-    info = {f.name: f for f in msgspec.structs.fields(op.request)}.get(perm.field or "")
+    info = fields.get(perm.field or "")
     if info is None or perm.resource not in ids:
         return values
     value = ids[perm.resource]
@@ -227,3 +228,22 @@ def test_served_requests_are_read_by_model_and_only_admins_read_every_models(wor
     assert "model_name" in everything.json()["message"]
     assert http.get(path, headers=_basic("nobody")).status_code == 403
     assert http.get(path, headers=_basic("root")).status_code == 200
+
+
+def test_served_requests_are_logged_only_for_models_the_caller_may_edit(world):
+    http, _ids = world
+    path = "/api/2.0/modelyard/inference/requests"
+
+    def rows(*models: str) -> dict[str, Any]:
+        return {"requests": [{"request_id": f"r-{i}", "model_name": m, "model_version": "1", "inputs": {"x": 1},
+                              "outputs": {"y": 2}} for i, m in enumerate(models)]}
+
+    assert http.post(path, json=rows("guarded-model", "guarded-model"), headers=_basic("edit")).status_code == 200
+    assert http.post(path, json=rows("guarded-model"), headers=_basic("read")).status_code == 403
+    # One row of a model the caller may not edit refuses the whole call: nothing of it is stored.
+    mixed = http.post(path, json={"requests": [{**rows("guarded-model")["requests"][0], "request_id": "mixed-1"},
+                                               {**rows("other-model")["requests"][0], "request_id": "mixed-2"}]},
+                      headers=_basic("edit"))
+    assert mixed.status_code == 403
+    stored = http.get(path, params={"model_name": "guarded-model"}, headers=_basic("root")).json()["requests"]
+    assert sorted(r["request_id"] for r in stored) == ["r-0", "r-1"]
