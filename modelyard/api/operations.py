@@ -50,15 +50,19 @@ class Permission(msgspec.Struct, frozen=True):
     ``field`` is the request field (or path parameter) that names the resource — ``experiment_id``,
     ``run_id``, ``name`` of a registered model... — or None where the resource is the server. A dotted
     path names a field inside a nested object (``trace.trace_info.trace_location.mlflow_experiment.experiment_id``).
+
+    ``absent_means_every``: a request that leaves ``field`` out asks for every resource's rows (served requests
+    of every model), so only admins may leave it out; anyone else gets ``PERMISSION_DENIED`` naming the field.
     """
 
     level: Level
     resource: Resource
     field: str | None = None
+    absent_means_every: bool = False
 
 
-def read(resource: Resource = "server", field: str | None = None) -> Permission:
-    return Permission("READ", resource, field)
+def read(resource: Resource = "server", field: str | None = None, *, absent_means_every: bool = False) -> Permission:
+    return Permission("READ", resource, field, absent_means_every)
 
 
 def edit(resource: Resource = "server", field: str | None = None) -> Permission:

@@ -18,7 +18,7 @@ server (EDIT: any signed-in user; MANAGE: admins). A denied request gets 403
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
@@ -145,7 +145,7 @@ def field_value(request: Any, path: str) -> Any:
     return value
 
 
-def _values(value: Any) -> Iterable[str]:
+def _values(value: Any) -> Sequence[str]:
     if value is None or value == "":
         return ()
     if isinstance(value, (list, tuple)):
@@ -221,10 +221,6 @@ def check(service: TrackingService, principal: Principal, level: str, kind: str,
         service.auth.require(principal, level, "experiment", experiment_id)
 
 
-# Searches whose model field may be left out to mean every model's rows: that needs admin rights.
-ANY_MODEL = ("search_inference_requests",)
-
-
 # Operations that make something in the request's workspace: outside the default one, EDIT on the workspace.
 IN_WORKSPACE = ("create_experiment", "create_registered_model")
 
@@ -288,7 +284,12 @@ def authorize(service: TrackingService, principal: Principal, op: Operation, req
             " experiment's artifacts go to the server's artifact store.")
     if by_request(op):
         assert perm.field is not None
-        for key in _values(field_value(request, perm.field)):
+        keys = _values(field_value(request, perm.field))
+        if perm.absent_means_every and not keys:
+            noun = perm.resource.replace("_", " ")
+            raise PermissionDenied(f"Name a {noun} in '{perm.field}': leaving it out asks for every {noun}'s,"
+                                   " which only admins may.")
+        for key in keys:
             if perm.resource == "experiment" and perm.field.endswith("_name"):
                 found = service.experiments.get_by_name(key)
                 if found is None:
@@ -297,8 +298,6 @@ def authorize(service: TrackingService, principal: Principal, op: Operation, req
             check(service, principal, perm.level, perm.resource, key)
         if op.name == "create_run" and not getattr(request, "experiment_id", None):
             check(service, principal, perm.level, "experiment", "0")  # the default experiment
-        if op.name in ANY_MODEL and not _values(field_value(request, perm.field)):
-            raise PermissionDenied(f"Name one model in '{perm.field}': only admins may search every model's.")
         return
     check(service, principal, perm.level, "server", None)
 

@@ -34,12 +34,16 @@ def _basic(user: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
 
 
-def expected(op: Operation, role: str) -> str:
+def expected(op: Operation, role: str, absent: bool = False) -> str:
+    """What ``role`` gets; ``absent``: the request leaves the permission's field out (an operation whose
+    declaration says that asks for every resource: admins only)."""
     if role == "anonymous":
         return "unauthenticated"
     if role == "admin":
         return "allowed"
     perm = op.permission
+    if absent:
+        return "denied"
     if perm.resource in GUARDED and perm.field:
         held = 0 if role == "nobody" else RANK_OF[role]
         return "allowed" if held >= RANK_OF[perm.level] else "denied"
@@ -115,12 +119,18 @@ def _request(op: Operation, ids: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _send(http: TestClient, op: Operation, values: dict[str, Any], headers: dict[str, str]) -> int:
+def _answer(http: TestClient, op: Operation, values: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
     path = op.url_path(values) if op.path_params else op.path
     body = {k: v for k, v in values.items() if k not in op.path_params}
     if op.query:
-        return http.request(op.method, path, params=body, headers=headers).status_code
-    return http.request(op.method, path, json=body, headers=headers).status_code
+        resp = http.request(op.method, path, params=body, headers=headers)
+    else:
+        resp = http.request(op.method, path, json=body, headers=headers)
+    return resp.status_code, resp.json() if resp.content else None
+
+
+def _send(http: TestClient, op: Operation, values: dict[str, Any], headers: dict[str, str]) -> int:
+    return _answer(http, op, values, headers)[0]
 
 
 def test_every_operation_for_every_role(world):
@@ -128,15 +138,18 @@ def test_every_operation_for_every_role(world):
     wrong: list[tuple[str, str, str, int]] = []
     # Destructive operations last, so the resources stay for the others.
     ordered = sorted(OPS, key=lambda op: op.name.startswith(("delete", "purge")))
-    for op in ordered:
-        values = _request(op, ids)
+    cases = [(op, _request(op, ids), False) for op in ordered]
+    # An operation whose field, left out, means every resource: asked again without it.
+    every = [(op, minimal_request(op), True) for op in OPS if op.permission.absent_means_every]
+    assert every, "no operation declares absent_means_every: the case below checks nothing"
+    for op, values, absent in cases + every:
         for role in ROLES:
             headers = {} if role == "anonymous" else _basic("root" if role == "admin" else role.lower())
             status = _send(http, op, values, headers)
-            want = expected(op, role)
+            want = expected(op, role, absent)
             got = {401: "unauthenticated", 403: "denied"}.get(status, "allowed")
             if got != want or status >= 500:
-                wrong.append((op.name, role, want, status))
+                wrong.append((op.name + (" (field left out)" if absent else ""), role, want, status))
     assert not wrong, wrong
 
 
@@ -216,18 +229,14 @@ def test_deleting_a_tag_or_alias_needs_what_setting_it_needs():
     assert [p for p in pairs if p[1] != p[2]] == []
 
 
-def test_served_requests_are_read_by_model_and_only_admins_read_every_models(world):
+def test_leaving_out_a_field_that_means_every_resource_is_refused_by_name(world):
+    """Who may leave such a field out is in the matrix above; the refusal says which field to give."""
     http, _ids = world
-    path = "/api/2.0/modelyard/inference/requests"
-    # READ on the guarded model: its rows, not another model's, and not every model's at once.
-    assert http.get(path, params={"model_name": "guarded-model"}, headers=_basic("read")).status_code == 200
-    assert http.get(path, params={"model_name": "other-model"}, headers=_basic("read")).status_code == 403
-    everything = http.get(path, headers=_basic("read"))
-    assert everything.status_code == 403
-    assert everything.json()["error_code"] == "PERMISSION_DENIED"
-    assert "model_name" in everything.json()["message"]
-    assert http.get(path, headers=_basic("nobody")).status_code == 403
-    assert http.get(path, headers=_basic("root")).status_code == 200
+    for op in OPS:
+        if op.permission.absent_means_every:
+            status, body = _answer(http, op, minimal_request(op), _basic("read"))
+            assert status == 403 and body["error_code"] == "PERMISSION_DENIED", op.name
+            assert f"'{op.permission.field}'" in body["message"] and "admins" in body["message"], body
 
 
 def test_served_requests_are_logged_only_for_models_the_caller_may_edit(world):
