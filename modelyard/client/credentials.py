@@ -8,6 +8,7 @@ user info (``http://user:pass@host``) names the user and password itself.
 ``MLFLOW_TRACKING_INSECURE_TLS=true`` skips certificate checks,
 ``MLFLOW_TRACKING_SERVER_CERT_PATH`` names a CA bundle and
 ``MLFLOW_TRACKING_CLIENT_CERT_PATH`` a client certificate (same prefixes).
+The workspace names resolve in is read on every call (:func:`workspace`), as MLflow's client does.
 """
 
 from __future__ import annotations
@@ -48,8 +49,6 @@ class Connection:
     base_url: str
     auth: httpx.Auth | None
     verify: ssl.SSLContext | bool
-    # The workspace names are resolved in (MLflow's ``MLFLOW_WORKSPACE``, sent as ``X-MLFLOW-WORKSPACE``).
-    workspace: str | None = None
 
 
 def connection(url: str) -> Connection:
@@ -85,8 +84,18 @@ def connection(url: str) -> Connection:
         if client_cert:
             context.load_cert_chain(client_cert)
         verify = context
-    workspace = (os.environ.get("MODELYARD_WORKSPACE") or os.environ.get("MLFLOW_WORKSPACE") or "").strip() or None
-    return Connection(url.rstrip("/"), auth, verify, workspace)
+    return Connection(url.rstrip("/"), auth, verify)
+
+
+WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
+
+
+def workspace() -> str | None:
+    """The workspace names are resolved in: ``MODELYARD_WORKSPACE``, else MLflow's ``MLFLOW_WORKSPACE`` (what
+    ``mlflow.set_workspace`` sets); None: the default one. Read on every call, so a client made before the
+    variable changed follows it, as MLflow's does (sent as ``X-MLFLOW-WORKSPACE``; in process, set as the
+    call's workspace)."""
+    return (os.environ.get("MODELYARD_WORKSPACE") or os.environ.get("MLFLOW_WORKSPACE") or "").strip() or None
 
 
 class BearerAuth(httpx.Auth):

@@ -23,7 +23,7 @@ from ..entities import (
 )
 from ..entities.traces import Span, TraceInfo
 from ..errors import ModelyardError, TemporarilyUnavailable, error_from_code
-from .credentials import connection
+from .credentials import WORKSPACE_HEADER, connection, workspace
 
 API = "/api/2.0/mlflow"
 EXT = "/api/2.0/modelyard"
@@ -47,9 +47,7 @@ class HttpTransport:
     ) -> None:
         conn = connection(base_url)
         self.base_url = conn.base_url  # without user info, so no message repeats a password
-        headers = {"X-MLFLOW-WORKSPACE": conn.workspace} if conn.workspace else None
-        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout, auth=conn.auth, verify=conn.verify,
-                                         headers=headers)
+        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout, auth=conn.auth, verify=conn.verify)
         self.retries = retries
         self.ingest_msgpack = True  # off once a server (an older modelyard) reads ingest bodies as JSON only
 
@@ -77,12 +75,15 @@ class HttpTransport:
         waiting for the answer, a 502 or 504 from a proxy) are retried only for an ``idempotent``
         call: the first attempt may have been done, and a call that creates something would do it twice.
         """
+        headers: dict[str, str] = {}
         if body is None:
-            content, headers = None, None
+            content = None
         elif msgpack:
-            content, headers = _msgpack.encode(body), {"Content-Type": MSGPACK}
+            content, headers["Content-Type"] = _msgpack.encode(body), MSGPACK
         else:
-            content, headers = _encoder.encode(body), {"Content-Type": "application/json"}
+            content, headers["Content-Type"] = _encoder.encode(body), "application/json"
+        if named := workspace():  # read per call: MLFLOW_WORKSPACE may change after the client is made
+            headers[WORKSPACE_HEADER] = named
         retry_statuses = _RETRY_STATUSES if idempotent else _NOT_DONE_STATUSES
         for attempt in range(self.retries + 1):
             try:

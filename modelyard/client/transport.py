@@ -20,6 +20,7 @@ from ..artifacts.locations import ANYWHERE
 from ..entities import Metric, Param, RunTag
 from ..entities.traces import Span, TraceInfo
 from ..settings import Settings
+from .credentials import workspace
 from .uri import embedded_location
 
 _encode = msgspec.json.Encoder().encode
@@ -58,12 +59,21 @@ class LocalTransport:
             artifact_roots=ANYWHERE,  # the user's own process: any well-formed location of theirs is theirs
         )
         from ..service import TrackingService  # the store loads only when a local client is made
+        from ..service.caller import workspace as current_workspace
+        from ..service.workspaces import check_name
 
         self.service = TrackingService(settings)
         self.artifact_repository = self.service.artifacts.repository
+        self._workspace, self._check_workspace = current_workspace, check_name
 
     def call(self, op: Operation, request: msgspec.Struct) -> dict[str, Any]:
-        answer = op.resolve()(self.service, request)
+        # Names resolve in MLFLOW_WORKSPACE's workspace, as a server resolves them in the header's.
+        named = workspace()
+        token = self._workspace.set(self._check_workspace(named) if named else None)
+        try:
+            answer = op.resolve()(self.service, request)
+        finally:
+            self._workspace.reset(token)
         if answer is None:
             return {}
         # The answer as the server would send it: handlers may hold pre-encoded JSON (msgspec.Raw)

@@ -4,25 +4,13 @@ prod's ``m`` only."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import httpx
-import pytest
 
 import modelyard as my
 
 from .conftest import ServeProcess, register
-
-
-def _client(url: str, workspace: str, monkeypatch: pytest.MonkeyPatch) -> my.Client:
-    monkeypatch.setenv("MLFLOW_WORKSPACE", workspace)
-    try:
-        return my.Client(url)
-    finally:
-        monkeypatch.delenv("MLFLOW_WORKSPACE")
 
 
 def test_serve_loads_and_logs_the_model_of_its_workspace(sqlite_live_server, monkeypatch):
@@ -30,15 +18,13 @@ def test_serve_loads_and_logs_the_model_of_its_workspace(sqlite_live_server, mon
     for team in ("dev", "prod"):
         assert httpx.post(f"{url}/api/3.0/mlflow/workspaces", json={"name": team}).status_code == 201
     # dev's m: one version, champion -> 1; prod's m: two versions, champion -> 2 (a different estimator).
-    # dev's is made in another process: the SDK's fluent client of a tracking URI keeps the workspace it began with.
-    made = subprocess.run([sys.executable, "-c", f"from tests.serving.conftest import register; register({url!r}, 'm', 1)"],
-                          env={**os.environ, "MLFLOW_WORKSPACE": "dev"}, capture_output=True, text=True, timeout=300)
-    assert made.returncode == 0, made.stderr[-3000:]
+    # The SDK reads MLFLOW_WORKSPACE on every call, its fluent client too.
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "dev")
+    register(url, "m", 1)
     monkeypatch.setenv("MLFLOW_WORKSPACE", "prod")
     prod = register(url, "m", versions=2)
-    monkeypatch.delenv("MLFLOW_WORKSPACE")
-    prod_client = _client(url, "prod", monkeypatch)
-    prod_client.set_registered_model_alias("m", "champion", 2)
+    client = my.Client(url)
+    client.set_registered_model_alias("m", "champion", 2)
 
     proc = ServeProcess("models:/m@champion", url, "--poll-interval", "0", env={"MLFLOW_WORKSPACE": "prod"})
     try:
@@ -47,7 +33,7 @@ def test_serve_loads_and_logs_the_model_of_its_workspace(sqlite_live_server, mon
         rows: list = []
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len(rows) < 3:
-            rows = prod_client.search_inference_requests("m", "2")
+            rows = client.search_inference_requests("m", "2")
             time.sleep(0.2)
     finally:
         proc.stop()
@@ -59,14 +45,14 @@ def test_serve_loads_and_logs_the_model_of_its_workspace(sqlite_live_server, mon
     # Listed under prod's m, with the model's own name there; not under dev's m nor the default workspace's.
     assert sorted(r.request_id for r in rows) == ids
     assert {(r.model_name, r.model_version) for r in rows} == {("m", "2")}
-    assert prod_client.search_inference_requests("m", "1") == []
-    prod_client.close()
-    dev_client = _client(url, "dev", monkeypatch)
-    default_client = my.Client(url)
+    assert client.search_inference_requests("m", "1") == []
     try:
-        for other in (dev_client, default_client):
+        for other in ("dev", None):
+            if other:
+                monkeypatch.setenv("MLFLOW_WORKSPACE", other)
+            else:
+                monkeypatch.delenv("MLFLOW_WORKSPACE")
             for version in ("1", "2"):
-                assert other.search_inference_requests("m", version) == []
+                assert client.search_inference_requests("m", version) == []
     finally:
-        dev_client.close()
-        default_client.close()
+        client.close()
