@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table
 
-from .schema import metadata
+from .schema import MODEL_KEY_LENGTH, metadata
 
 __all__ = ["auth_grants", "auth_group_grants", "auth_group_members", "auth_groups", "auth_login_failures", "auth_tokens",
            "auth_users"]
@@ -48,7 +48,7 @@ auth_grants = Table(
     metadata,
     Column("user_id", Integer, ForeignKey("auth_users.id", ondelete="CASCADE"), primary_key=True),
     Column("resource_type", String(32), primary_key=True),  # experiment | registered_model
-    Column("resource_id", String(255), primary_key=True),
+    Column("resource_id", String(MODEL_KEY_LENGTH), primary_key=True),
     Column("level", String(16), nullable=False),  # READ | EDIT | MANAGE | NO_PERMISSIONS
 )
 Index("auth_grants_resource", auth_grants.c.resource_type, auth_grants.c.resource_id)
@@ -84,6 +84,6 @@ auth_group_grants = Table(
     metadata,
     Column("group_id", Integer, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
     Column("resource_type", String(32), primary_key=True),
-    Column("resource_id", String(255), primary_key=True),
+    Column("resource_id", String(MODEL_KEY_LENGTH), primary_key=True),
     Column("level", String(16), nullable=False),
 )

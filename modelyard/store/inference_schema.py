@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
 
-from .schema import metadata
+from .schema import MODEL_KEY_LENGTH, metadata
 
 __all__ = ["inference_feedback", "inference_requests", "metadata"]
 
@@ -21,7 +21,7 @@ inference_requests = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("request_id", String(64), nullable=False, unique=True),
-    Column("model_name", String(256), nullable=False),
+    Column("model_name", String(MODEL_KEY_LENGTH), nullable=False),
     Column("model_version", String(64), nullable=False),
     Column("timestamp_ms", BigInteger, nullable=False),
     Column("latency_ms", Float, nullable=False),

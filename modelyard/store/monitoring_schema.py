@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
-from .schema import metadata
+from .schema import MODEL_KEY_LENGTH, metadata
 
 __all__ = ["monitor_alerts", "monitor_results", "monitoring_references", "monitors"]
 
 monitoring_references = Table(
     "monitoring_references",
     metadata,
-    Column("model_name", String(256), nullable=False),
+    Column("model_name", String(MODEL_KEY_LENGTH), nullable=False),
     Column("model_version", String(64), nullable=False),
     Column("profile", Text, nullable=False),
     Column("rows", Integer, nullable=False),
@@ -30,7 +30,7 @@ monitors = Table(
     "monitors",
     metadata,
     Column("name", String(256), primary_key=True),
-    Column("model_name", String(256), nullable=False),
+    Column("model_name", String(MODEL_KEY_LENGTH), nullable=False),
     Column("model_version", String(64)),  # None: the alias's version at run time
     Column("alias", String(256)),
     Column("task", String(32)),

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
-from .schema import metadata
+from .schema import MODEL_KEY_LENGTH, metadata
 
 __all__ = ["promotion_policies", "promotions", "rollouts", "transition_request_events", "transition_requests"]
 
 promotion_policies = Table(
     "promotion_policies",
     metadata,
-    Column("model_name", String(256), nullable=False),
+    Column("model_name", String(MODEL_KEY_LENGTH), nullable=False),
     Column("alias", String(256), nullable=False),
     Column("spec", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
@@ -32,7 +32,7 @@ promotions = Table(
     "promotions",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("model_name", String(256), nullable=False),
+    Column("model_name", String(MODEL_KEY_LENGTH), nullable=False),
     Column("version", Integer, nullable=False),
     Column("alias", String(256), nullable=False),
     Column("status", String(16), nullable=False),  # passed, failed
@@ -49,7 +49,7 @@ transition_requests = Table(
     "transition_requests",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("model_name", String(256), nullable=False),
+    Column("model_name", String(MODEL_KEY_LENGTH), nullable=False),
     Column("version", Integer, nullable=False),
     Column("alias", String(256), nullable=False),
     Column("status", String(16), nullable=False),  # open, approved, rejected, cancelled, promoted
@@ -74,7 +74,7 @@ transition_request_events = Table(
 rollouts = Table(
     "rollouts",
     metadata,
-    Column("model_name", String(256), nullable=False),
+    Column("model_name", String(MODEL_KEY_LENGTH), nullable=False),
     Column("alias", String(256), nullable=False),
     Column("stable_version", String(64), nullable=False),
     Column("candidate_version", String(64), nullable=False),

@@ -104,7 +104,7 @@ registry_audit = Table(
     Column("name", String(256), nullable=False),
     Column("version", Integer),
     Column("action", String(64), nullable=False),
-    Column("key", String(256)),
+    Column("key", Text),  # a tag's key, or a grant's "<user> on registered_model <workspace>:<model>"
     Column("old_value", Text),
     Column("new_value", Text),
     # The workspace of the model changed (0024): the trail of a name is read in its workspace only.

@@ -24,6 +24,11 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# A registered model named by its key where rows outlive a request's workspace (grants, monitors, served requests,
+# promotion): ``<workspace>:<name>`` outside the default workspace (store.workspaces.model_key), so as wide as the
+# longest workspace name (63), ':' and the longest model name (256). Migration 0025 widened these columns.
+MODEL_KEY_LENGTH = 320
+
 experiments = Table(
     "experiments",
     metadata,
