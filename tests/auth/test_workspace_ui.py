@@ -118,3 +118,45 @@ def test_links_on_a_prod_page_stay_in_prod(two_models):
     assert "team-default" in default.text and "team-prod" not in default.text
     assert [u for u in links(default.text).urls if workspace_of(u)] == []
     client.close()
+
+
+def test_links_built_by_the_pages_scripts_stay_in_prod(two_models):
+    """Links made in the browser — the chart board's run and metric links, MLflow's ``/#/models/m`` fragment
+    link — keep the page's workspace, as the server's links do, in headless Chromium."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.ui.conftest import CHROMIUM, FLAGS
+
+    client, runs = two_models
+    prod, run_id = {"X-MLFLOW-WORKSPACE": "prod"}, runs["prod"]
+    experiment = client.get(f"{API}/runs/get", params={"run_id": run_id}, headers=prod).json()["run"]["info"]
+    for step in range(3):
+        logged = client.post(f"{API}/runs/log-metric", headers=prod, json={
+            "run_id": run_id, "key": "loss", "value": 1 / (step + 1), "timestamp": 1000 + step, "step": step})
+        assert logged.status_code == 200, logged.text
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_context(base_url=str(client.base_url)).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            # MLflow's link to model m, opened at "/" in prod: prod's m (default holds one of the same name).
+            page.goto("/?workspace=prod#/models/m")
+            page.wait_for_url("**/models/m?workspace=prod")
+            expect(page.locator("main")).to_contain_text("team-prod")
+            # The chart board builds its links in the browser: each keeps workspace=prod, and clicking goes there.
+            board = f"/experiments/{experiment['experiment_id']}/charts?workspace=prod"
+            page.goto(board)
+            run_link = page.locator("#run-toggles a", has_text="run-prod")
+            expect(run_link).to_have_attribute("href", f"/runs/{run_id}?workspace=prod")
+            run_link.click()
+            page.wait_for_url(f"**/runs/{run_id}?workspace=prod")
+            expect(page.locator("main")).to_contain_text("run-prod")
+            page.goto(board)
+            page.locator(".panel[data-metric='loss'] figcaption a").click()
+            page.wait_for_url(re.compile(r"/metric\?.*workspace=prod"))
+            expect(page.locator("body")).to_have_attribute("data-workspace", "prod")
+            assert not errors, errors
+        finally:
+            browser.close()
+    client.close()

@@ -7,7 +7,8 @@ than each template building its links with it, the rendered page is passed once 
 :func:`carry_workspace`: every same-site URL in an ``href``, ``action`` or ``hx-*`` attribute gains
 ``workspace=<name>`` (unless it names one already), and every GET form gains a hidden ``workspace``
 field (a browser replaces a GET form's query string with its fields). Redirects after a form go
-through :func:`with_workspace`. Static files are left alone.
+through :func:`with_workspace`. Static files are left alone. The page's ``<body>`` gets
+``data-workspace=<name>``: the links its scripts build (``static/app.js``'s ``modelyardLink``) carry it too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _ATTRIBUTE = re.compile(r'(\s(?:href|action|hx-get|hx-post|hx-put|hx-patch|hx-de
 _FORM = re.compile(r"<form\b[^>]*>", re.IGNORECASE)
 _POST = re.compile(r"""\smethod=["']?post\b""", re.IGNORECASE)
 _NAMED = re.compile(r"[?&;]workspace=")
+_BODY = re.compile(r"<body\b", re.IGNORECASE)
 
 
 def page_workspace(request: Request) -> str | None:
@@ -74,4 +76,5 @@ def carry_workspace(html: str, workspace: str | None) -> str:
         tag = match.group(0)
         return tag if _POST.search(tag) else tag + hidden
 
+    html = _BODY.sub(f'<body data-workspace="{quote(workspace)}"', html, count=1)
     return _FORM.sub(form, _ATTRIBUTE.sub(link, html))

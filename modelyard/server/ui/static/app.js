@@ -1,6 +1,14 @@
 // modelyard UI: small conveniences (charts: charts.js). No build step.
 (function () {
   "use strict";
+  // A URL built by a script, kept in the page's workspace as the server's links are (ui/links.py marks the
+  // page <body data-workspace="prod">): modelyardLink("/runs/ID") on a prod page is "/runs/ID?workspace=prod".
+  window.modelyardLink = function (url) {
+    var ws = document.body && document.body.getAttribute("data-workspace");
+    var hash = url.indexOf("#"), path = hash < 0 ? url : url.slice(0, hash), rest = hash < 0 ? "" : url.slice(hash);
+    if (!ws || /[?&]workspace=/.test(path)) return url;
+    return path + (path.indexOf("?") < 0 ? "?" : "&") + "workspace=" + encodeURIComponent(ws) + rest;
+  };
   // Forms asking for confirmation: <form data-confirm="Delete X?">.
   document.addEventListener("submit", function (ev) {
     var msg = ev.target.getAttribute && ev.target.getAttribute("data-confirm");

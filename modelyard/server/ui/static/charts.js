@@ -34,6 +34,9 @@
     return String(parseFloat(v.toPrecision(5)));
   }
 
+  // A link built here, in the page's workspace (app.js).
+  function inWorkspace(url) { return window.modelyardLink ? window.modelyardLink(url) : url; }
+
   function el(tag, attrs, parent, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
@@ -567,7 +570,7 @@
       var box = el("input", { type: "checkbox", checked: "", "aria-label": "Show " + r.label }, label);
       el("span", { "class": "swatch", style: "background:" + r.color }, label);
       label.appendChild(document.createTextNode(" "));
-      el("a", { href: "/runs/" + r.id }, label, r.label);
+      el("a", { href: inWorkspace("/runs/" + r.id) }, label, r.label);
       box.addEventListener("change", function () {
         if (box.checked) delete self.hidden[r.id]; else self.hidden[r.id] = true;
         self.render();
@@ -706,7 +709,7 @@
       var qs = new URLSearchParams();
       qs.append("key", panel.metric);
       this.visible().forEach(function (r) { qs.append("run", r.id); });
-      el("a", { href: "/metric?" + qs.toString(), title: "Open the metric page" }, cap, this.title(panel));
+      el("a", { href: inWorkspace("/metric?" + qs.toString()), title: "Open the metric page" }, cap, this.title(panel));
     } else el("span", {}, cap, this.title(panel));
     var tools = el("span", { "class": "panel-tools" }, cap);
     var settings = el("details", { "class": "panel-settings" }, tools);

@@ -15,10 +15,16 @@
     try { return encodeURIComponent(decodeURIComponent(encoded)); } catch (e) { return encodeURIComponent(encoded); }
   }
 
+  // The page's workspace (/?workspace=prod#/models/churn: prod's churn). This runs before <body> exists.
+  function inWorkspace() {
+    var ws = new URLSearchParams(window.location.search).get("workspace");
+    return ws ? "?workspace=" + encodeURIComponent(ws) : "";
+  }
+
   var hash = window.location.hash;
   if (window.location.pathname !== "/" || hash.indexOf("#/") !== 0) return;
   for (var i = 0; i < ROUTES.length; i++) {
     var m = ROUTES[i][0].exec(hash);
-    if (m) { window.location.replace(ROUTES[i][1](m)); return; }
+    if (m) { window.location.replace(ROUTES[i][1](m) + inWorkspace()); return; }
   }
 })();
