@@ -27,7 +27,7 @@ from typing import Any
 from ..entities.monitoring import Alert, Monitor, MonitorResult
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
-from ..store.workspaces import model_key
+from ..store.workspaces import model_key, split_model_key
 from .caller import visibility
 
 log = logging.getLogger("modelyard.monitoring")
@@ -426,8 +426,10 @@ class MonitoringService:
 
 
 def _alert_event(alert: Alert) -> dict[str, Any]:
-    """The ``monitor_alert.fired`` webhook payload of a stored alert (its REST shape)."""
-    return alert.to_dict()
+    """The ``monitor_alert.fired`` webhook payload of a stored alert (its REST shape), with its monitor's
+    workspace beside the monitor's name there (the store hands it the monitor's key)."""
+    workspace, name = split_model_key(alert.monitor_name)
+    return {**alert.to_dict(), "monitor_name": name, "workspace": workspace}
 
 
 def _check_rule(rule: Any, i: int) -> dict[str, Any]:

@@ -89,8 +89,9 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
     "model_version_alias.deleted": {"name": "example_model", "alias": "example_alias"},
     "model_version.stage_changed": {"name": "example_model", "version": "1", "from_stage": "None",
                                     "to_stage": "Staging"},
-    "monitor_alert.fired": {"id": "1", "monitor_name": "example_monitor", "rule": "f1 < 0.8", "metric": "f1",
-                            "value": 0.71, "threshold": 0.8, "message": "f1 = 0.71 < 0.8", "status": "open"},
+    "monitor_alert.fired": {"id": "1", "monitor_name": "example_monitor", "workspace": "default", "rule": "f1 < 0.8",
+                            "metric": "f1", "value": 0.71, "threshold": 0.8, "message": "f1 = 0.71 < 0.8",
+                            "status": "open"},
 }
 
 

@@ -22,26 +22,28 @@ from . import monitoring_schema as s
 from .database import Database
 from .visibility import Visibility, model_readable
 from .webhooks import enqueue_event
-from .workspaces import key_in_scope, model_key, shown_name
+from .workspaces import key_in_scope, model_key, name_key, shown_name
 
 __all__ = ["ALERT_EVENT", "MonitoringStore"]
 
 ALERT_EVENT = "monitor_alert.fired"
 
 
+# A monitor is stored by its key (store.workspaces.name_key): a name of the request's workspace, or a key
+# (``prod:watch``, as the scheduler runs it), goes in through name_key and comes out through shown_name.
 def _monitor(row: Any) -> Monitor:
-    return Monitor(row.name, shown_name(row.model_name), row.model_version, row.alias, row.task, json.loads(row.spec),
+    return Monitor(shown_name(row.name), shown_name(row.model_name), row.model_version, row.alias, row.task, json.loads(row.spec),
                    row.interval_s, row.created_ms, row.updated_ms, row.next_run_ms)
 
 
 def _result(row: Any, with_report: bool) -> MonitorResult:
-    return MonitorResult(row.id, row.monitor_name, row.model_version, row.started_ms, row.window_start_ms,
+    return MonitorResult(row.id, shown_name(row.monitor_name), row.model_version, row.started_ms, row.window_start_ms,
                          row.window_end_ms, row.rows, row.labelled, json.loads(row.metrics),
                          json.loads(row.report) if with_report else {})
 
 
 def _alert(row: Any) -> Alert:
-    return Alert(row.id, row.monitor_name, row.result_id, row.rule, row.metric, row.value, row.threshold, row.message,
+    return Alert(row.id, shown_name(row.monitor_name), row.result_id, row.rule, row.metric, row.value, row.threshold, row.message,
                  row.status, row.created_ms, row.acknowledged_ms, row.acknowledged_by)
 
 
@@ -81,7 +83,7 @@ class MonitoringStore:
         try:
             with self.db.write() as conn:
                 conn.execute(insert(s.monitors).values(
-                    name=m.name, model_name=model_key(m.model_name), model_version=m.model_version, alias=m.alias,
+                    name=name_key(m.name), model_name=model_key(m.model_name), model_version=m.model_version, alias=m.alias,
                     task=m.task,
                     spec=json.dumps(m.spec), interval_s=m.interval_s, created_ms=m.created_ms,
                     updated_ms=m.updated_ms, next_run_ms=m.next_run_ms))
@@ -91,7 +93,7 @@ class MonitoringStore:
 
     def get_monitor(self, name: str) -> Monitor:
         with self.db.read() as conn:
-            row = conn.execute(select(s.monitors).where(s.monitors.c.name == name)).first()
+            row = conn.execute(select(s.monitors).where(s.monitors.c.name == name_key(name))).first()
         if row is None:
             raise ResourceDoesNotExist(f"Monitor {name!r} not found.")
         return _monitor(row)
@@ -112,7 +114,7 @@ class MonitoringStore:
 
     def update_monitor(self, m: Monitor) -> Monitor:
         with self.db.write() as conn:
-            done = conn.execute(update(s.monitors).where(s.monitors.c.name == m.name).values(
+            done = conn.execute(update(s.monitors).where(s.monitors.c.name == name_key(m.name)).values(
                 model_version=m.model_version, alias=m.alias, task=m.task, spec=json.dumps(m.spec),
                 interval_s=m.interval_s, updated_ms=m.updated_ms, next_run_ms=m.next_run_ms))
         if not done.rowcount:
@@ -121,20 +123,22 @@ class MonitoringStore:
 
     def set_run_id(self, name: str, run_id: str) -> None:
         """Remember the run a monitor logs its scores to (in its spec)."""
+        key = name_key(name)
         with self.db.write() as conn:
-            text = conn.execute(select(s.monitors.c.spec).where(s.monitors.c.name == name)).scalar()
+            text = conn.execute(select(s.monitors.c.spec).where(s.monitors.c.name == key)).scalar()
             if text is not None:
                 spec = {**json.loads(text), "run_id": run_id}
-                conn.execute(update(s.monitors).where(s.monitors.c.name == name).values(spec=json.dumps(spec)))
+                conn.execute(update(s.monitors).where(s.monitors.c.name == key).values(spec=json.dumps(spec)))
 
     def delete_monitor(self, name: str) -> None:
         with self.db.write() as conn:
-            done = conn.execute(delete(s.monitors).where(s.monitors.c.name == name))
+            done = conn.execute(delete(s.monitors).where(s.monitors.c.name == name_key(name)))
         if not done.rowcount:
             raise ResourceDoesNotExist(f"Monitor {name!r} not found.")
 
     def claim_due(self, now: int, lease_ms: int) -> list[str]:
-        """Names of monitors due at ``now``, each leased to this caller until ``now + lease_ms``."""
+        """Keys of monitors due at ``now`` (``prod:watch`` outside the default workspace), each leased to this caller
+        until ``now + lease_ms``."""
         m = s.monitors.c
         due = and_(m.next_run_ms.is_not(None), m.next_run_ms <= now,
                    or_(m.lease_until_ms.is_(None), m.lease_until_ms < now))
@@ -161,32 +165,34 @@ class MonitoringStore:
 
         ``event_data(alert)`` gives an alert's webhook payload once its id is
         known: the caller (the service) decides the JSON shape, the store only
-        writes it.
+        writes it (the alert names its monitor by key there: ``prod:watch``).
         """
+        key = name_key(r.monitor_name)
         with self.db.write() as conn:
             rid = conn.execute(insert(s.monitor_results).values(
-                monitor_name=r.monitor_name, model_version=r.model_version, started_ms=r.started_ms,
+                monitor_name=key, model_version=r.model_version, started_ms=r.started_ms,
                 window_start_ms=r.window_start_ms, window_end_ms=r.window_end_ms, rows=r.rows, labelled=r.labelled,
                 metrics=json.dumps(r.metrics), report=json.dumps(r.report)).returning(s.monitor_results.c.id)).scalar_one()
             stored = []
             for a in alerts:
-                a.result_id = rid
+                a.result_id, a.monitor_name = rid, key
                 a.id = conn.execute(insert(s.monitor_alerts).values(
-                    monitor_name=a.monitor_name, result_id=rid, rule=a.rule, metric=a.metric, value=a.value,
+                    monitor_name=key, result_id=rid, rule=a.rule, metric=a.metric, value=a.value,
                     threshold=a.threshold, message=a.message, status=a.status,
                     created_ms=a.created_ms).returning(s.monitor_alerts.c.id)).scalar_one()
                 enqueue_event(conn, ALERT_EVENT, event_data(a), a.created_ms)
+                a.monitor_name = shown_name(key)
                 stored.append(a)
             values: dict[str, Any] = {"lease_until_ms": None}
             if next_run_ms is not None:
                 values["next_run_ms"] = next_run_ms
-            conn.execute(update(s.monitors).where(s.monitors.c.name == r.monitor_name).values(**values))
+            conn.execute(update(s.monitors).where(s.monitors.c.name == key).values(**values))
         return rid, stored
 
     def results(self, monitor_name: str, limit: int, offset: int, with_report: bool) -> list[MonitorResult]:
         t = s.monitor_results
         cols = [c for c in t.c if with_report or c.name != "report"]
-        q = (select(*cols).where(t.c.monitor_name == monitor_name).order_by(t.c.started_ms.desc(), t.c.id.desc())
+        q = (select(*cols).where(t.c.monitor_name == name_key(monitor_name)).order_by(t.c.started_ms.desc(), t.c.id.desc())
              .limit(limit).offset(offset))
         with self.db.read() as conn:
             return [_result(row, with_report) for row in conn.execute(q)]
@@ -209,7 +215,7 @@ class MonitoringStore:
         if visible is not None:
             q = q.where(or_(m.c.name.is_(None), model_readable(visible, m.c.model_name)))
         if monitor_name is not None:
-            q = q.where(t.c.monitor_name == monitor_name)
+            q = q.where(t.c.monitor_name == name_key(monitor_name))
         if status is not None:
             q = q.where(t.c.status == status)
         with self.db.read() as conn:
@@ -220,7 +226,7 @@ class MonitoringStore:
         m, r, al = s.monitors, s.monitor_results, s.monitor_alerts
         q = select(m.c.model_name)
         if kind == "monitor":
-            q = q.where(m.c.name == key)
+            q = q.where(m.c.name == name_key(str(key)))
         elif kind == "monitor_result":
             q = q.join(r, r.c.monitor_name == m.c.name).where(r.c.id == key)
         else:
@@ -232,7 +238,7 @@ class MonitoringStore:
     def last_alert(self, monitor_name: str, rule: str) -> Alert | None:
         t = s.monitor_alerts
         with self.db.read() as conn:
-            row = conn.execute(select(t).where(t.c.monitor_name == monitor_name, t.c.rule == rule)
+            row = conn.execute(select(t).where(t.c.monitor_name == name_key(monitor_name), t.c.rule == rule)
                                .order_by(t.c.created_ms.desc(), t.c.id.desc()).limit(1)).first()
         return None if row is None else _alert(row)
 

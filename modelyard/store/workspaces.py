@@ -37,12 +37,16 @@ def scope() -> str:
 # A grant on a registered model names it by its key: its name in the default workspace (as before 0020),
 # ``<workspace>:<name>`` in another. Model names cannot hold ':' (service.registry.check_model_name), so a key
 # names one model, and a name given with a ':' is a key already (the admin page grants across workspaces).
-def model_key(name: str, workspace: str | None = None) -> str:
-    """The grant key of registered model ``name`` of ``workspace`` (default: :func:`scope`)."""
+# Monitors are stored by such a key too (their names cannot hold ':' either): each workspace has its own.
+def name_key(name: str, workspace: str | None = None) -> str:
+    """The key of ``name`` (a registered model's, a monitor's) of ``workspace`` (default: :func:`scope`)."""
     if ":" in name:
         return name
     workspace = workspace or scope()
     return name if workspace == DEFAULT else f"{workspace}:{name}"
+
+
+model_key = name_key  # the grant key of a registered model, and how rows that outlive a request name it
 
 
 def split_model_key(key: str) -> tuple[str, str]:
