@@ -92,3 +92,32 @@ def test_a_monitor_name_in_two_workspaces_is_two_monitors(app):
     _ok(app, "POST", f"{P}/monitors/delete", {"name": "watch"}, "dev")
     assert _call(app, "GET", f"{P}/monitors/get", workspace="dev", name="watch")[0] == 404
     assert _ok(app, "GET", f"{P}/monitors/get", workspace="prod", name="watch")["monitor"]["description"] == "prod"
+
+
+def test_migration_0025_keys_the_monitors_of_other_workspaces(empty_db_uri):
+    """Monitors made before 0025 in a workspace other than default (their model's key says which) are renamed to
+    their key, with their results and alerts; the default workspace's keep their names."""
+    import sqlalchemy as sa
+
+    from modelyard.store.engine import make_engine
+    from modelyard.store.migrate import migrate
+    from tests.store.test_migrations import _upgrade_to
+
+    engine = make_engine(empty_db_uri)
+    _upgrade_to(engine, "0024")
+    with engine.begin() as conn:
+        for name, model in (("watch", "prod:churn"), ("other", "churn")):
+            conn.execute(sa.text("INSERT INTO monitors (name, model_name, spec, created_ms, updated_ms)"
+                                 " VALUES (:n, :m, '{}', 0, 0)"), {"n": name, "m": model})
+            conn.execute(sa.text("INSERT INTO monitor_results (monitor_name, started_ms, rows, labelled, metrics,"
+                                 " report) VALUES (:n, 0, 0, 0, '{}', '{}')"), {"n": name})
+            conn.execute(sa.text("INSERT INTO monitor_alerts (monitor_name, result_id, rule, metric, threshold,"
+                                 " message, status, created_ms) VALUES (:n, 1, 'r', 'm', 0, 'x', 'open', 0)"),
+                         {"n": name})
+    migrate(engine)
+    with engine.connect() as conn:
+        for table, column in (("monitors", "name"), ("monitor_results", "monitor_name"),
+                              ("monitor_alerts", "monitor_name")):
+            found = sorted(conn.execute(sa.text(f"SELECT {column} FROM {table}")).scalars())
+            assert found == ["other", "prod:watch"], (table, found)
+    engine.dispose()
