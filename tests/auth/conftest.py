@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import subprocess
@@ -38,6 +39,20 @@ def run_mlflow(server: LiveServer, code: str, user: str, timeout: float = 180) -
     return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=timeout)
 
 
+TEAMS = ("dev", "prod")
+
+
+def each_team_runs(server: LiveServer, code: str) -> dict[str, str]:
+    """``code`` run by the official client once per team of :func:`teams_server`, as ``<team>-user``, with
+    ``WORKSPACE`` in it replaced by the team's name: the last line each printed."""
+    printed = {}
+    for team in TEAMS:
+        done = run_mlflow(server, code.replace("WORKSPACE", repr(team)), f"{team}-user")
+        assert done.returncode == 0, done.stderr[-3000:]
+        printed[team] = done.stdout.strip().splitlines()[-1]
+    return printed
+
+
 @pytest.fixture(scope="module")
 def workspaces_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, httpx.Client]]:
     """One server for a module (SQLite) with users ``dev`` and ``ops`` and no grants."""
@@ -54,10 +69,15 @@ def teams_server(db_uri: str, tmp_path) -> Iterator[tuple[LiveServer, httpx.Clie
     """A server per store (SQLite, PostgreSQL) with workspaces ``dev`` and ``prod``, and users ``dev-user`` and
     ``prod-user`` each holding EDIT on their team's workspace."""
     with auth_server(db_uri, str(tmp_path / "artifacts")) as (live, root):
-        for team in ("dev", "prod"):
+        for team in TEAMS:
             assert root.post("/api/3.0/mlflow/workspaces", json={"name": team}).status_code == 201
             user = f"{team}-user"
             assert root.post("/api/2.0/mlflow/users/create", json={"username": user, "password": PASSWORD}).is_success
             grant = {"username": user, "resource_type": "workspace", "resource_id": team, "permission": "EDIT"}
             assert root.post("/api/3.0/mlflow/users/permissions/grant", json=grant).is_success
         yield live, root
+
+
+def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
+    """The ``Authorization`` header of HTTP Basic credentials."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 
@@ -11,13 +10,9 @@ from starlette.testclient import TestClient
 
 from modelyard.server import create_app
 from modelyard.settings import Settings
+from tests.auth.conftest import PASSWORD, basic
 
-PASSWORD = "correct horse battery"
 SECRET = "admin page csrf secret"
-
-
-def _basic(user: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
 
 
 def _csrf() -> str:
@@ -37,7 +32,7 @@ def http(tmp_path_factory):
 
 
 def _post(http: TestClient, path: str, user: str = "root", **data: str):
-    return http.post(path, data={"csrf_token": _csrf(), **data}, headers=_basic(user))
+    return http.post(path, data={"csrf_token": _csrf(), **data}, headers=basic(user))
 
 
 def test_admins_manage_accounts_and_grants_from_the_page(http):
@@ -45,9 +40,9 @@ def test_admins_manage_accounts_and_grants_from_the_page(http):
     assert made.status_code == 303 and made.headers["location"] == "/admin"
     assert _post(http, "/admin/grants", who="user", name="ana", resource_type="experiment", resource_id="0",
                  level="EDIT").status_code == 303
-    token = http.post("/api/2.0/modelyard/tokens/create", json={"name": "laptop"}, headers=_basic("ana"))
+    token = http.post("/api/2.0/modelyard/tokens/create", json={"name": "laptop"}, headers=basic("ana"))
     assert token.status_code == 200, token.text
-    page = http.get("/admin", headers=_basic("root"))
+    page = http.get("/admin", headers=basic("root"))
     assert page.status_code == 200
     assert 'href="/admin" aria-current="page"' in page.text  # the admin's nav shows the page
     assert "ana" in page.text and "laptop" in page.text and "experiment 0" in page.text and "EDIT" in page.text
@@ -56,7 +51,7 @@ def test_admins_manage_accounts_and_grants_from_the_page(http):
     assert _post(http, "/admin/tokens/revoke", username="ana", token_id=str(token_id)).status_code == 303
     assert _post(http, "/admin/grants/revoke", who="user", name="ana", resource_type="experiment",
                  resource_id="0").status_code == 303
-    after = http.get("/admin", headers=_basic("root")).text
+    after = http.get("/admin", headers=basic("root")).text
     assert "revoked" in after and "revoke_permission" in after
     bad = _post(http, "/admin/grants", who="user", name="nobody-here", resource_type="experiment", resource_id="0",
                 level="READ")
@@ -65,12 +60,12 @@ def test_admins_manage_accounts_and_grants_from_the_page(http):
 
 def test_only_admins_and_only_with_the_csrf_token(http):
     _post(http, "/admin/users", username="bo", password=PASSWORD)
-    assert http.get("/admin", headers=_basic("bo")).status_code == 403
-    assert 'href="/admin"' not in http.get("/models", headers=_basic("bo")).text
+    assert http.get("/admin", headers=basic("bo")).status_code == 403
+    assert 'href="/admin"' not in http.get("/models", headers=basic("bo")).text
     assert _post(http, "/admin/users", user="bo", username="mallory", password=PASSWORD).status_code == 403
-    no_token = http.post("/admin/users", data={"username": "mallory", "password": PASSWORD}, headers=_basic("root"))
+    no_token = http.post("/admin/users", data={"username": "mallory", "password": PASSWORD}, headers=basic("root"))
     assert no_token.status_code == 403
-    assert "mallory" not in http.get("/admin", headers=_basic("root")).text
+    assert "mallory" not in http.get("/admin", headers=basic("root")).text
 
 
 def test_scheduled_runs_report_as_the_configured_account(tmp_path, caplog):

@@ -3,7 +3,6 @@ and page tokens and counts tell nothing of the others (experiments, registered m
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
@@ -12,16 +11,12 @@ from starlette.testclient import TestClient
 from modelyard.server import create_app
 from modelyard.service.caller import Principal, caller
 from modelyard.settings import Settings
+from tests.auth.conftest import PASSWORD, basic
 
-PASSWORD = "correct horse battery"
 TOTAL = 12
 GRANTED = (1, 5, 10)  # of 0..TOTAL-1: the reader's own grants
 BY_GROUP = 7  # READ through a group
 OVERRIDDEN = 3  # the group grants READ, the reader's own grant NO_PERMISSIONS wins
-
-
-def _basic(user: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -36,7 +31,7 @@ def world(request, tmp_path_factory):
                             auth_cache_seconds=600.0)
         app = create_app(settings)
         with TestClient(app, raise_server_exceptions=False) as http:
-            root = _basic("root")
+            root = basic("root")
 
             def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
                 resp = http.post(path, json=body, headers=root)
@@ -75,8 +70,8 @@ def _pages(http: TestClient, method: str, path: str, key: str, ident: str, user:
     pages, token = [], None
     for _ in range(TOTAL + 2):
         params: dict[str, Any] = {"max_results": 2, **({"page_token": token} if token else {})}
-        resp = (http.post(path, json=params, headers=_basic(user)) if method == "POST"
-                else http.get(path, params=params, headers=_basic(user)))
+        resp = (http.post(path, json=params, headers=basic(user)) if method == "POST"
+                else http.get(path, params=params, headers=basic(user)))
         assert resp.status_code == 200, resp.text
         body = resp.json()
         pages.append(sorted(item[ident] for item in body.get(key, [])))
@@ -123,7 +118,7 @@ def lists(world):
     from modelyard.store.monitoring import Alert, MonitorResult
 
     http, app, exps, models = world
-    root = _basic("root")
+    root = basic("root")
 
     def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
         resp = http.post(path, json=body, headers=root)
@@ -154,7 +149,7 @@ def lists(world):
 def _offset_pages(http: TestClient, path: str, key: str, ident: str, user: str) -> list[list[str]]:
     pages, offset = [], 0
     for _ in range(TOTAL + 2):
-        resp = http.get(path, params={"max_results": 2, "offset": offset}, headers=_basic(user))
+        resp = http.get(path, params={"max_results": 2, "offset": offset}, headers=basic(user))
         assert resp.status_code == 200, resp.text
         page = [str(item[ident]) for item in resp.json().get(key, [])]
         if not page:
@@ -184,25 +179,25 @@ def test_dataset_pages_are_full_of_what_the_caller_may_read(lists):
 
 
 def test_the_workspace_list_shows_what_the_caller_may_read(lists):
-    found = lists.get("/api/3.0/mlflow/workspaces", headers=_basic("reader")).json()["workspaces"]
+    found = lists.get("/api/3.0/mlflow/workspaces", headers=basic("reader")).json()["workspaces"]
     assert [w["name"] for w in found] == [f"ws-{i:02d}" for i in READABLE]
-    everything = lists.get("/api/3.0/mlflow/workspaces", headers=_basic("root")).json()["workspaces"]
+    everything = lists.get("/api/3.0/mlflow/workspaces", headers=basic("root")).json()["workspaces"]
     assert len(everything) == TOTAL + 1  # and default
 
 
 def test_a_grant_on_the_workspace_reaches_monitors_alerts_and_datasets_in_sql(lists):
     """The workspace's grant, found through the model or experiment each row points to (a subquery correlated
     to the searched row inside each grant's EXISTS), lets a user with no other grant read them all."""
-    root = _basic("root")
+    root = basic("root")
     assert lists.post("/api/2.0/mlflow/users/create", json={"username": "wide", "password": PASSWORD},
                       headers=root).status_code == 200
     for user, count in (("wide", 0), ("root", TOTAL)):
         if user == "root":
             grant = {"username": "wide", "resource_type": "workspace", "resource_id": "default", "permission": "READ"}
             assert lists.post("/api/3.0/mlflow/users/permissions/grant", json=grant, headers=root).status_code == 200
-        monitors = lists.get("/api/2.0/modelyard/monitoring/monitors/list", headers=_basic("wide")).json()
-        alerts = lists.get("/api/2.0/modelyard/monitoring/alerts/list", headers=_basic("wide")).json()
-        sets = lists.post("/api/3.0/mlflow/datasets/search", json={}, headers=_basic("wide")).json()
+        monitors = lists.get("/api/2.0/modelyard/monitoring/monitors/list", headers=basic("wide")).json()
+        alerts = lists.get("/api/2.0/modelyard/monitoring/alerts/list", headers=basic("wide")).json()
+        sets = lists.post("/api/3.0/mlflow/datasets/search", json={}, headers=basic("wide")).json()
         assert len([m for m in monitors.get("monitors", []) if m["name"].startswith("mon-")]) == count
         assert len([a for a in alerts.get("alerts", []) if a["monitor_name"].startswith("mon-")]) == count
         assert len([d for d in sets.get("datasets", []) if d["name"].startswith("set-")]) == count

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
@@ -11,13 +9,9 @@ from starlette.testclient import TestClient
 from modelyard.cli import main
 from modelyard.server import create_app
 from modelyard.settings import Settings
+from tests.auth.conftest import PASSWORD, basic
 
-PASSWORD = "correct horse battery"
 EXT = "/api/2.0/modelyard/groups"
-
-
-def _basic(user: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
 
 
 @pytest.fixture
@@ -27,7 +21,7 @@ def http(db_uri: str, tmp_path):
                         auth_admin_password=PASSWORD, auth_default_permission="NO_PERMISSIONS",
                         auth_cache_seconds=0.0)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        root = _basic("root")
+        root = basic("root")
         for name in ("ana", "bo"):
             made = client.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD},
                                headers=root)
@@ -36,7 +30,7 @@ def http(db_uri: str, tmp_path):
 
 
 def test_a_group_grant_applies_to_its_members(http):
-    root, ana, bo = _basic("root"), _basic("ana"), _basic("bo")
+    root, ana, bo = basic("root"), basic("ana"), basic("bo")
     get = "/api/2.0/mlflow/experiments/get?experiment_id=0"
     assert http.get(get, headers=ana).status_code == 403
     assert http.post(f"{EXT}/create", json={"group": "ml"}, headers=ana).status_code == 403  # admins only
@@ -93,7 +87,7 @@ def test_groups_from_the_cli(tmp_path):
 
 def test_owners_see_every_grant_on_what_they_manage(http):
     """A manager lists the users' and groups' grants on their resource; others, with READ or EDIT, may not."""
-    root, ana, bo = _basic("root"), _basic("ana"), _basic("bo")
+    root, ana, bo = basic("root"), basic("ana"), basic("bo")
     made = http.post("/api/2.0/mlflow/experiments/create", json={"name": "anas"}, headers=ana)
     assert made.status_code == 200, made.text
     exp = made.json()["experiment_id"]
@@ -121,7 +115,7 @@ def test_owners_see_every_grant_on_what_they_manage(http):
 def test_grants_follow_a_renamed_model_and_go_with_a_deleted_one(http):
     """A model made later under an old name inherits nothing: grants are keyed by name, so they move on rename and
     go on delete (users' and groups' alike)."""
-    root, ana, bo = _basic("root"), _basic("ana"), _basic("bo")
+    root, ana, bo = basic("root"), basic("ana"), basic("bo")
     rm = "/api/2.0/mlflow/registered-models"
     assert http.post(f"{rm}/create", json={"name": "m1"}, headers=ana).status_code == 200
     grant = {"username": "bo", "resource_type": "registered_model", "resource_id": "m1", "permission": "READ"}

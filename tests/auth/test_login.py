@@ -11,13 +11,9 @@ from starlette.testclient import TestClient
 from modelyard.errors import Unauthenticated
 from modelyard.server import create_app
 from modelyard.settings import Settings
+from tests.auth.conftest import PASSWORD, basic
 
-PASSWORD = "correct horse battery"
 HTML = {"Accept": "text/html,application/xhtml+xml"}
-
-
-def _basic(user: str, password: str = PASSWORD) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 @pytest.fixture
@@ -27,7 +23,7 @@ def http(tmp_path):
                         auth_admin_username="root", auth_admin_password=PASSWORD, auth_cache_seconds=0.0)
     with TestClient(create_app(settings), raise_server_exceptions=False, follow_redirects=False) as client:
         made = client.post("/api/2.0/mlflow/users/create", json={"username": "ed", "password": PASSWORD},
-                           headers=_basic("root"))
+                           headers=basic("root"))
         assert made.status_code == 200, made.text
         yield client
 
@@ -85,22 +81,22 @@ def test_a_forged_or_stale_cookie_is_refused(http):
     assert http.get("/api/2.0/mlflow/users/current").json()["user"]["username"] == "ed"
     # A new password ends the sessions made with the old one.
     changed = http.patch("/api/2.0/mlflow/users/update-password", json={"username": "ed", "password": "a new one!"},
-                         headers=_basic("root"))
+                         headers=basic("root"))
     assert changed.status_code == 200, changed.text
     assert http.get("/api/2.0/mlflow/users/current").status_code == 401
 
 
 def test_auth_events_go_into_the_audit_trail(http):
-    root = _basic("root")
+    root = basic("root")
     http.post("/api/2.0/mlflow/experiments/create", json={"name": "e"}, headers=root)
     grant = {"username": "ed", "resource_type": "experiment", "resource_id": "1", "permission": "EDIT"}
     assert http.post("/api/3.0/mlflow/users/permissions/grant", json=grant, headers=root).status_code == 200
     assert http.post("/api/3.0/mlflow/users/permissions/revoke", json=grant, headers=root).status_code == 200
-    assert http.post("/api/2.0/modelyard/tokens/create", json={"name": "laptop"}, headers=_basic("ed")).status_code == 200
-    assert http.get("/api/2.0/mlflow/users/current", headers=_basic("ed", "guess")).status_code == 401
+    assert http.post("/api/2.0/modelyard/tokens/create", json={"name": "laptop"}, headers=basic("ed")).status_code == 200
+    assert http.get("/api/2.0/mlflow/users/current", headers=basic("ed", "guess")).status_code == 401
     forged = {"Authorization": "Bearer my_forgedtokenvalue-not-a-real-one"}
     assert http.get("/api/2.0/mlflow/users/current", headers=forged).status_code == 401
-    assert http.get("/api/2.0/modelyard/auth/audit", headers=_basic("ed")).status_code == 403
+    assert http.get("/api/2.0/modelyard/auth/audit", headers=basic("ed")).status_code == 403
     entries = http.get("/api/2.0/modelyard/auth/audit", headers=root).json()["entries"]
     seen = [(e["action"], e.get("user_id"), e.get("key"), e.get("old_value"), e.get("new_value")) for e in entries]
     assert ("grant_permission", "root", "ed on experiment 1", None, "EDIT") in seen

@@ -5,7 +5,6 @@ VARCHAR's width (SQLite does not), so this runs on both."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
@@ -15,16 +14,12 @@ from modelyard.server import create_app
 from modelyard.service.registry import MAX_MODEL_NAME_LENGTH
 from modelyard.service.workspaces import MAX_NAME
 from modelyard.settings import Settings
+from tests.auth.conftest import PASSWORD, basic
 
-PASSWORD = "correct horse battery"
 EXT = "/api/2.0/modelyard"
 WORKSPACE = "w" * MAX_NAME
 MODEL = "m" * MAX_MODEL_NAME_LENGTH
 USER = "u" * 255  # the longest user name: in the audit entry of a grant, beside the model's key
-
-
-def _basic(user: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
 
 
 @pytest.fixture
@@ -33,7 +28,7 @@ def call(db_uri: str, tmp_path):
                         background_workers=False, auth=True, auth_admin_username="root",
                         auth_admin_password=PASSWORD, auth_cache_seconds=600.0, monitoring_min_reference_rows=1)
     with TestClient(create_app(settings)) as http:
-        headers = {**_basic("root"), "X-MLFLOW-WORKSPACE": WORKSPACE}
+        headers = {**basic("root"), "X-MLFLOW-WORKSPACE": WORKSPACE}
 
         def call(method: str, path: str, body: Any = None, **params: Any) -> dict[str, Any]:
             resp = http.request(method, path, json=body, params=params or None, headers=headers)

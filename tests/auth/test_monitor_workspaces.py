@@ -12,10 +12,10 @@ from starlette.testclient import TestClient
 
 from modelyard.server import create_app
 from modelyard.settings import Settings
+from tests.auth.conftest import TEAMS
 
 API = "/api/2.0/mlflow"
 P = "/api/2.0/modelyard/monitoring"
-TEAMS = ("dev", "prod")
 
 
 @pytest.fixture

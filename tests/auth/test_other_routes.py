@@ -7,7 +7,6 @@ anonymous, no grant (the server's default is NO_PERMISSIONS), READ, EDIT, admin 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from typing import Any
@@ -17,16 +16,12 @@ from starlette.testclient import TestClient
 
 from modelyard.server import create_app
 from modelyard.settings import Settings
+from tests.auth.conftest import PASSWORD, basic
 
-PASSWORD = "correct horse battery"
 CSRF_SECRET = "test csrf secret"
 ROLES = ("anonymous", "nobody", "READ", "EDIT", "admin")
 RANK = {"nobody": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 DENIED = {"error_code": "PERMISSION_DENIED", "message": "Permission denied."}
-
-
-def _basic(user: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
 
 
 def _csrf() -> str:
@@ -37,7 +32,7 @@ def _csrf() -> str:
 def _headers(role: str) -> dict[str, str]:
     if role == "anonymous":
         return {}
-    return _basic("root" if role == "admin" else role.lower())
+    return basic("root" if role == "admin" else role.lower())
 
 
 @pytest.fixture
@@ -47,7 +42,7 @@ def world(db_uri: str, tmp_path):
                         auth_admin_password=PASSWORD, auth_default_permission="NO_PERMISSIONS",
                         auth_cache_seconds=60.0, csrf_secret=CSRF_SECRET)
     with TestClient(create_app(settings), raise_server_exceptions=False) as http:
-        admin = _basic("root")
+        admin = basic("root")
 
         def call(method: str, path: str, body: Any = None) -> dict[str, Any]:
             resp = http.request(method, path, json=body, headers=admin)
@@ -154,41 +149,41 @@ def test_every_route_for_every_role(world):
 def test_a_denied_artifact_path_reveals_nothing(world):
     http, ids = world
     root = ids["root"]
-    answers = [http.get(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{name}", headers=_basic("nobody"))
+    answers = [http.get(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{name}", headers=basic("nobody"))
                for name in ("secret.txt", "no-such-file.txt")]
-    answers.append(http.get(f"/api/2.0/mlflow-artifacts/artifacts?path={root}", headers=_basic("nobody")))
-    answers.append(http.get(f"/get-artifact?run_id={ids['run']}&path=secret.txt", headers=_basic("nobody")))
+    answers.append(http.get(f"/api/2.0/mlflow-artifacts/artifacts?path={root}", headers=basic("nobody")))
+    answers.append(http.get(f"/get-artifact?run_id={ids['run']}&path=secret.txt", headers=basic("nobody")))
     for resp in answers:
         assert resp.status_code == 403 and resp.json() == DENIED
         assert "top secret" not in resp.text and "secret.txt" not in resp.text
     # Outside any experiment (the proxy's root, another experiment's number): admins only.
-    assert http.get("/api/2.0/mlflow-artifacts/artifacts", headers=_basic("edit")).status_code == 403
-    assert http.get("/api/2.0/mlflow-artifacts/artifacts", headers=_basic("root")).status_code == 200
-    assert http.get("/api/2.0/mlflow-artifacts/artifacts/999/x.txt", headers=_basic("edit")).json() == DENIED
+    assert http.get("/api/2.0/mlflow-artifacts/artifacts", headers=basic("edit")).status_code == 403
+    assert http.get("/api/2.0/mlflow-artifacts/artifacts", headers=basic("root")).status_code == 200
+    assert http.get("/api/2.0/mlflow-artifacts/artifacts/999/x.txt", headers=basic("edit")).json() == DENIED
 
 
 def test_multipart_parts_need_edit_on_the_destination(world):
     http, ids = world
     made = http.post(f"/api/2.0/mlflow-artifacts/mpu/create/{ids['root']}", json={"path": "big.bin", "num_parts": 1},
-                     headers=_basic("edit"))
+                     headers=basic("edit"))
     assert made.status_code == 200, made.text
     upload_id = made.json()["upload_id"]
     part = f"/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/1"
-    assert http.put(part, content=b"part", headers=_basic("read")).json() == DENIED
-    assert http.put(part, content=b"part", headers=_basic("edit")).status_code == 200
-    done = http.post(f"/api/2.0/mlflow-artifacts/mpu/complete/{ids['root']}", headers=_basic("edit"),
+    assert http.put(part, content=b"part", headers=basic("read")).json() == DENIED
+    assert http.put(part, content=b"part", headers=basic("edit")).status_code == 200
+    done = http.post(f"/api/2.0/mlflow-artifacts/mpu/complete/{ids['root']}", headers=basic("edit"),
                      json={"path": "big.bin", "upload_id": upload_id, "parts": [{"part_number": 1}]})
     assert done.status_code == 200, done.text
-    got = http.get(f"/api/2.0/mlflow-artifacts/artifacts/{ids['root']}/big.bin", headers=_basic("read"))
+    got = http.get(f"/api/2.0/mlflow-artifacts/artifacts/{ids['root']}/big.bin", headers=basic("read"))
     assert got.content == b"part"
 
 
 def test_ui_lists_show_only_what_the_caller_may_read(world):
     http, _ = world
     for user, sees in (("nobody", False), ("read", True), ("root", True)):
-        assert ("guarded" in http.get("/", headers=_basic(user)).text) is sees, user
-        assert ("guarded-model" in http.get("/models", headers=_basic(user)).text) is sees, user
-        assert ("guarded-monitor" in http.get("/monitors", headers=_basic(user)).text) is sees, user
+        assert ("guarded" in http.get("/", headers=basic(user)).text) is sees, user
+        assert ("guarded-model" in http.get("/models", headers=basic(user)).text) is sees, user
+        assert ("guarded-monitor" in http.get("/monitors", headers=basic(user)).text) is sees, user
 
 
 def test_http_triggers_carry_their_own_token_past_the_front_door(world):
@@ -203,19 +198,19 @@ def test_only_admins_choose_an_artifact_location(world):
     """Else a user's experiment could point into another experiment's folder and read it through its runs."""
     http, ids = world
     body = {"name": "sneaky", "artifact_location": f"mlflow-artifacts:/{ids['exp']}"}
-    refused = http.post("/api/2.0/mlflow/experiments/create", json=body, headers=_basic("edit"))
+    refused = http.post("/api/2.0/mlflow/experiments/create", json=body, headers=basic("edit"))
     assert refused.status_code == 403 and "artifact_location" in refused.json()["message"]
     assert http.post("/api/2.0/mlflow/experiments/create", json={"name": "plain"},
-                     headers=_basic("edit")).status_code == 200
-    assert http.post("/api/2.0/mlflow/experiments/create", json=body, headers=_basic("root")).status_code == 200
+                     headers=basic("edit")).status_code == 200
+    assert http.post("/api/2.0/mlflow/experiments/create", json=body, headers=basic("root")).status_code == 200
 
 
 def test_metrics_are_for_admins_unless_opened(world, tmp_path):
     """/metrics' gauges name monitors and models: with auth, admins only; auth_metrics_open lets anyone scrape."""
     http, _ = world
     assert http.get("/metrics").status_code == 401
-    assert http.get("/metrics", headers=_basic("read")).json() == DENIED
-    assert http.get("/metrics", headers=_basic("root")).status_code == 200
+    assert http.get("/metrics", headers=basic("read")).json() == DENIED
+    assert http.get("/metrics", headers=basic("root")).status_code == 200
     settings = Settings(backend_store_uri=f"sqlite:///{tmp_path / 'open.db'}", artifacts_destination=str(tmp_path),
                         background_workers=False, auth=True, auth_metrics_open=True)
     with TestClient(create_app(settings), raise_server_exceptions=False) as scraper:

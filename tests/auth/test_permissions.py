@@ -10,7 +10,6 @@ PERMISSION_DENIED that names nothing, and anonymous is always a 401.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import msgspec
@@ -20,18 +19,14 @@ from starlette.testclient import TestClient
 from modelyard.api.operations import RANK_OF, Operation, all_operations
 from modelyard.server import create_app
 from modelyard.settings import Settings
+from tests.auth.conftest import PASSWORD, basic
 from tests.server.test_operations_table import minimal_request
 
 OPS = all_operations()
 ROLES = ("anonymous", "nobody", "READ", "EDIT", "MANAGE", "admin")
-PASSWORD = "correct horse battery"
 # Resources whose grant is checked (a run's, logged model's, monitor's… through what it belongs to).
 GUARDED = ("experiment", "run", "logged_model", "registered_model", "monitor", "monitor_result", "monitor_alert",
            "workspace")
-
-
-def _basic(user: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
 
 
 def expected(op: Operation, role: str, absent: bool = False) -> str:
@@ -58,7 +53,7 @@ def world(db_uri: str, tmp_path):
                         auth_cache_seconds=600.0)  # a password hashed once per user, not per request
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as http:
-        admin = _basic("root")
+        admin = basic("root")
 
         def call(method: str, path: str, body: Any = None, **kw: Any) -> dict[str, Any]:
             resp = http.request(method, path, json=body, headers=admin, **kw)
@@ -144,7 +139,7 @@ def test_every_operation_for_every_role(world):
     assert every, "no operation declares absent_means_every: the case below checks nothing"
     for op, values, absent in cases + every:
         for role in ROLES:
-            headers = {} if role == "anonymous" else _basic("root" if role == "admin" else role.lower())
+            headers = {} if role == "anonymous" else basic("root" if role == "admin" else role.lower())
             status = _send(http, op, values, headers)
             want = expected(op, role, absent)
             got = {401: "unauthenticated", 403: "denied"}.get(status, "allowed")
@@ -156,7 +151,7 @@ def test_every_operation_for_every_role(world):
 def test_a_denied_answer_names_nothing(world):
     http, ids = world
     resp = http.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": ids["experiment"]},
-                    headers=_basic("nobody"))
+                    headers=basic("nobody"))
     assert resp.status_code == 403
     assert resp.json() == {"error_code": "PERMISSION_DENIED", "message": "Permission denied."}
     assert "guarded" not in resp.text and ids["experiment"] not in resp.text
@@ -165,51 +160,51 @@ def test_a_denied_answer_names_nothing(world):
 def test_lists_hide_what_the_caller_may_not_read(world):
     http, ids = world
     for user, sees in (("nobody", False), ("read", True), ("root", True)):
-        found = http.post("/api/2.0/mlflow/experiments/search", json={}, headers=_basic(user)).json()
+        found = http.post("/api/2.0/mlflow/experiments/search", json={}, headers=basic(user)).json()
         assert (ids["experiment"] in [e["experiment_id"] for e in found.get("experiments", [])]) is sees, user
-        models = http.get("/api/2.0/mlflow/registered-models/search", headers=_basic(user)).json()
+        models = http.get("/api/2.0/mlflow/registered-models/search", headers=basic(user)).json()
         assert ("guarded-model" in [m["name"] for m in models.get("registered_models", [])]) is sees, user
     # An evaluation dataset is its first experiment's: hidden from searches, refused to read, without a grant.
     made = http.post("/api/3.0/mlflow/datasets/create", json={"name": "guarded-set", "experiment_ids": [ids["experiment"]]},
-                     headers=_basic("root"))
+                     headers=basic("root"))
     assert made.status_code == 200, made.text
     dataset_id = made.json()["dataset"]["dataset_id"]
     for user, sees in (("nobody", False), ("read", True), ("root", True)):
-        found = http.post("/api/3.0/mlflow/datasets/search", json={}, headers=_basic(user)).json()
+        found = http.post("/api/3.0/mlflow/datasets/search", json={}, headers=basic(user)).json()
         assert (dataset_id in [d["dataset_id"] for d in found.get("datasets", [])]) is sees, user
-    assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("nobody")).status_code == 403
-    assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("read")).status_code == 200
-    assert http.delete(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=_basic("read")).status_code == 403
+    assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=basic("nobody")).status_code == 403
+    assert http.get(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=basic("read")).status_code == 200
+    assert http.delete(f"/api/3.0/mlflow/datasets/{dataset_id}", headers=basic("read")).status_code == 403
 
 
 def test_monitor_lists_hide_what_the_caller_may_not_read(world):
     http, ids = world
     for user, sees in (("nobody", False), ("read", True), ("root", True)):
-        found = http.get("/api/2.0/modelyard/monitoring/monitors/list", headers=_basic(user)).json()["monitors"]
+        found = http.get("/api/2.0/modelyard/monitoring/monitors/list", headers=basic(user)).json()["monitors"]
         assert ([m["name"] for m in found] == ["guarded-monitor"]) is sees, user
-        alerts = http.get("/api/2.0/modelyard/monitoring/alerts/list", headers=_basic(user)).json()["alerts"]
+        alerts = http.get("/api/2.0/modelyard/monitoring/alerts/list", headers=basic(user)).json()["alerts"]
         assert ([ids["monitor_alert"]] == [a["id"] for a in alerts]) is sees, user
 
 
 def test_a_monitor_update_is_checked_on_the_monitor_not_the_model_it_names(world):
     """EDIT on another model does not let a caller change (or move) a monitor of a model they cannot edit."""
     http, _ = world
-    mine = http.post("/api/2.0/mlflow/registered-models/create", json={"name": "own-model"}, headers=_basic("read"))
+    mine = http.post("/api/2.0/mlflow/registered-models/create", json={"name": "own-model"}, headers=basic("read"))
     assert mine.status_code == 200, mine.text
     body = {"name": "guarded-monitor", "model_name": "own-model", "alias": "champion"}
-    resp = http.post("/api/2.0/modelyard/monitoring/monitors/update", json=body, headers=_basic("read"))
+    resp = http.post("/api/2.0/modelyard/monitoring/monitors/update", json=body, headers=basic("read"))
     assert resp.status_code == 403 and resp.json()["message"] == "Permission denied."
 
 
 def test_the_creator_manages_what_they_made(world):
     http, _ = world
-    made = http.post("/api/2.0/mlflow/experiments/create", json={"name": "mine"}, headers=_basic("nobody"))
+    made = http.post("/api/2.0/mlflow/experiments/create", json={"name": "mine"}, headers=basic("nobody"))
     assert made.status_code == 200, made.text
     exp = made.json()["experiment_id"]
     assert http.post("/api/2.0/mlflow/experiments/delete", json={"experiment_id": exp},
-                     headers=_basic("nobody")).status_code == 200
+                     headers=basic("nobody")).status_code == 200
     assert http.post("/api/2.0/mlflow/experiments/restore", json={"experiment_id": exp},
-                     headers=_basic("read")).status_code == 403
+                     headers=basic("read")).status_code == 403
 
 
 
@@ -234,7 +229,7 @@ def test_leaving_out_a_field_that_means_every_resource_is_refused_by_name(world)
     http, _ids = world
     for op in OPS:
         if op.permission.absent_means_every:
-            status, body = _answer(http, op, minimal_request(op), _basic("read"))
+            status, body = _answer(http, op, minimal_request(op), basic("read"))
             assert status == 403 and body["error_code"] == "PERMISSION_DENIED", op.name
             assert f"'{op.permission.field}'" in body["message"] and "admins" in body["message"], body
 
@@ -247,12 +242,12 @@ def test_served_requests_are_logged_only_for_models_the_caller_may_edit(world):
         return {"requests": [{"request_id": f"r-{i}", "model_name": m, "model_version": "1", "inputs": {"x": 1},
                               "outputs": {"y": 2}} for i, m in enumerate(models)]}
 
-    assert http.post(path, json=rows("guarded-model", "guarded-model"), headers=_basic("edit")).status_code == 200
-    assert http.post(path, json=rows("guarded-model"), headers=_basic("read")).status_code == 403
+    assert http.post(path, json=rows("guarded-model", "guarded-model"), headers=basic("edit")).status_code == 200
+    assert http.post(path, json=rows("guarded-model"), headers=basic("read")).status_code == 403
     # One row of a model the caller may not edit refuses the whole call: nothing of it is stored.
     mixed = http.post(path, json={"requests": [{**rows("guarded-model")["requests"][0], "request_id": "mixed-1"},
                                                {**rows("other-model")["requests"][0], "request_id": "mixed-2"}]},
-                      headers=_basic("edit"))
+                      headers=basic("edit"))
     assert mixed.status_code == 403
-    stored = http.get(path, params={"model_name": "guarded-model"}, headers=_basic("root")).json()["requests"]
+    stored = http.get(path, params={"model_name": "guarded-model"}, headers=basic("root")).json()["requests"]
     assert sorted(r["request_id"] for r in stored) == ["r-0", "r-1"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
@@ -13,14 +11,10 @@ from modelyard.errors import PermissionDenied
 from modelyard.server import create_app
 from modelyard.service import TrackingService
 from modelyard.settings import Settings
+from tests.auth.conftest import PASSWORD, basic
 
-PASSWORD = "correct horse battery"
 PROTECT = "/api/2.0/modelyard/registered-models/alias/protect"
 ALIAS = "/api/2.0/mlflow/registered-models/alias"
-
-
-def _basic(user: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
 
 
 @pytest.fixture
@@ -29,7 +23,7 @@ def http(db_uri: str, tmp_path):
                         background_workers=False, auth=True, auth_admin_username="root",
                         auth_admin_password=PASSWORD, auth_cache_seconds=60.0)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        root = _basic("root")
+        root = basic("root")
         client.post("/api/2.0/mlflow/registered-models/create", json={"name": "churn"}, headers=root)
         for _ in range(2):
             made = client.post("/api/2.0/mlflow/model-versions/create", json={"name": "churn", "source": "s3://bucket/m"},
@@ -43,7 +37,7 @@ def http(db_uri: str, tmp_path):
 
 
 def test_a_protected_alias_is_refused_to_everyone(http):
-    root, ed = _basic("root"), _basic("ed")
+    root, ed = basic("root"), basic("ed")
     assert http.post(PROTECT, json={"name": "churn", "alias": "champion"}, headers=ed).status_code == 403
     done = http.post(PROTECT, json={"name": "churn", "alias": "champion"}, headers=root)
     assert done.json() == {"name": "churn", "protected_aliases": ["champion"]}

@@ -5,22 +5,8 @@ experiment, registered model, alias and prompt in two workspaces, each resolved 
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from tests.auth.conftest import PASSWORD, run_mlflow
-from tests.conftest import LiveServer
-
-
-@pytest.fixture
-def server(teams_server):
-    return teams_server
-
-
-def _mlflow(server: LiveServer, code: str, user: str) -> str:
-    done = run_mlflow(server, code, user)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1]
-
+from tests.auth.conftest import PASSWORD, each_team_runs, run_mlflow
 
 MAKE = """
 import mlflow
@@ -72,17 +58,15 @@ print("ok")
 """
 
 
-def test_the_same_names_in_two_workspaces_with_the_official_client(server):
-    live, root = server
-    made = {}
-    for team in ("dev", "prod"):
-        line = _mlflow(live, MAKE.replace("WORKSPACE", repr(team)), f"{team}-user")
-        made[team] = line.split()
+def test_the_same_names_in_two_workspaces_with_the_official_client(teams_server):
+    live, root = teams_server
+    made = {team: line.split() for team, line in each_team_runs(live, MAKE).items()}
     assert made["dev"][0] != made["prod"][0]  # two experiments called "shared"
     for team, other in (("dev", "prod"), ("prod", "dev")):
         code = (CHECK.replace("OTHER", repr(other)).replace("WORKSPACE", repr(team))
                 .replace("EXPERIMENT_ID", repr(made[team][0])).replace("RUN_ID", repr(made[team][1])))
-        assert _mlflow(live, code, f"{team}-user") == "ok"
+        done = run_mlflow(live, code, f"{team}-user")
+        assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
     # Over REST: the header picks the model; without it, the default workspace has none of that name.
     for team in ("dev", "prod"):
         got = root.get("/api/2.0/mlflow/registered-models/alias", params={"name": "churn", "alias": "champion"},

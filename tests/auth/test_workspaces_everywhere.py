@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.auth.conftest import PASSWORD, run_mlflow
+from tests.auth.conftest import PASSWORD, TEAMS, each_team_runs
 
 EXT = "/api/2.0/modelyard"
 DENIED = {"error_code": "PERMISSION_DENIED", "message": "Permission denied."}
@@ -30,10 +30,9 @@ print("ok")
 
 def test_a_model_of_each_workspace_is_its_own_everywhere(teams_server):
     live, root = teams_server
+    assert set(each_team_runs(live, MAKE).values()) == {"ok"}
     teams = {}
-    for team in ("dev", "prod"):
-        done = run_mlflow(live, MAKE.replace("WORKSPACE", repr(team)), f"{team}-user")
-        assert done.returncode == 0, done.stderr[-3000:]
+    for team in TEAMS:
         user = httpx.Client(base_url=live.url, auth=(f"{team}-user", PASSWORD), headers={"X-MLFLOW-WORKSPACE": team})
         teams[team] = user
         made = user.post(f"{EXT}/monitoring/monitors/create", json={"name": f"watch-{team}", "model_name": "m",
@@ -77,6 +76,6 @@ def test_a_model_of_each_workspace_is_its_own_everywhere(teams_server):
     missing = root.get("/model-versions/get-artifact", params={"name": "m", "version": "1", "path": "who.txt"})
     assert missing.status_code == 404, missing.text
     # An admin reaches each through the workspace header.
-    for team in ("dev", "prod"):
+    for team in TEAMS:
         listed = root.get(f"{EXT}/monitoring/monitors/list", headers={"X-MLFLOW-WORKSPACE": team}).json()
         assert [m["name"] for m in listed["monitors"]] == [f"watch-{team}"]
