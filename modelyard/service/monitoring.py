@@ -27,7 +27,7 @@ from typing import Any
 from ..entities.monitoring import Alert, Monitor, MonitorResult
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
-from ..store.workspaces import model_key, split_model_key
+from ..store.workspaces import model_key, scope, split_model_key, within
 from .caller import visibility
 
 log = logging.getLogger("modelyard.monitoring")
@@ -347,21 +347,27 @@ class MonitoringService:
         So a monitor's scores chart, search and compare like any run's metrics.
         Best effort: the result itself is already stored.
         """
-        from ..entities import Metric
-
         try:
-            run_id = m.spec.get("run_id")
-            if run_id is None:
-                exp = self.service.experiments.get_by_name(RUNS_EXPERIMENT)
-                exp_id = exp.experiment_id if exp is not None else self.service.experiments.create(RUNS_EXPERIMENT)
-                run = self.service.runs.create(exp_id, start_time=result.started_ms, run_name=f"monitor {m.name}",
-                                               tags={"modelyard.monitor": m.name, "modelyard.model": m.model_name})
-                run_id = run.info.run_id
-                self.store.monitoring.set_run_id(m.name, run_id)
-            metrics = [Metric(k, v, result.started_ms, result.id) for k, v in result.metrics.items() if v is not None]
-            self.service.runs.log_batch(run_id, metrics[:1000])
+            # The monitor's workspace: its key's (the scheduler's runs), else the request's (a name shown bare).
+            with within(split_model_key(m.name)[0] if ":" in m.name else scope()):
+                self._log_scores(m, result)
         except Exception:  # noqa: BLE001 - the result is stored; its run is a convenience
             log.warning("could not log monitor %s's scores to its run", m.name, exc_info=True)
+
+    def _log_scores(self, m: Monitor, result: MonitorResult) -> None:
+        from ..entities import Metric
+
+        run_id = m.spec.get("run_id")
+        if run_id is None:
+            exp = self.service.experiments.get_by_name(RUNS_EXPERIMENT)
+            exp_id = exp.experiment_id if exp is not None else self.service.experiments.create(RUNS_EXPERIMENT)
+            name, model = split_model_key(m.name)[1], split_model_key(m.model_name)[1]  # bare, in their workspace
+            run = self.service.runs.create(exp_id, start_time=result.started_ms, run_name=f"monitor {name}",
+                                           tags={"modelyard.monitor": name, "modelyard.model": model})
+            run_id = run.info.run_id
+            self.store.monitoring.set_run_id(m.name, run_id)
+        metrics = [Metric(k, v, result.started_ms, result.id) for k, v in result.metrics.items() if v is not None]
+        self.service.runs.log_batch(run_id, metrics[:1000])
 
     def run_due(self, now: int | None = None) -> list[MonitorResult]:
         """Run every scheduled monitor that is due, each claimed by one process."""

@@ -11,7 +11,9 @@ the request being handled (:data:`current`, set by the server from MLflow's
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import BigInteger, Column, String, Table, Text, case, delete, func, insert, literal, select, update
@@ -32,6 +34,17 @@ current: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelyard_
 def scope() -> str:
     """The workspace names are resolved in and new experiments and registered models go to."""
     return current.get() or DEFAULT
+
+
+@contextlib.contextmanager
+def within(workspace: str) -> Iterator[None]:
+    """Resolve names in ``workspace`` meanwhile: work done for a workspace outside a request (a scheduled
+    monitor run) lands there, as the request's would."""
+    token = current.set(workspace)
+    try:
+        yield
+    finally:
+        current.reset(token)
 
 
 # A grant on a registered model names it by its key: its name in the default workspace (as before 0020),

@@ -80,6 +80,15 @@ def test_a_monitor_name_in_two_workspaces_is_two_monitors(app):
     for team, runs in (("dev", 1), ("prod", 2)):
         results = _ok(app, "GET", f"{P}/results/list", workspace=team, name="watch")["results"]
         assert len(results) == runs, (team, results)
+        # Its scores are logged to a run of its own workspace's "monitors" experiment, named by its bare name.
+        exp = _ok(app, "GET", f"{API}/experiments/get-by-name", workspace=team, experiment_name="monitors")
+        found = _ok(app, "POST", f"{API}/runs/search", {"experiment_ids": [exp["experiment"]["experiment_id"]]},
+                    team)["runs"]
+        assert [r["info"]["run_name"] for r in found] == ["monitor watch"], found
+        tags = {t["key"]: t["value"] for t in found[0]["data"]["tags"]}
+        assert (tags["modelyard.monitor"], tags["modelyard.model"]) == ("watch", "churn")
+    # The default workspace got no monitors' experiment: the scheduler's runs went to each monitor's workspace.
+    assert _call(app, "GET", f"{API}/experiments/get-by-name", experiment_name="monitors")[0] == 404
     # Each alert's webhook names the monitor by its name and workspace.
     from modelyard.store.webhooks_schema import webhook_deliveries
 
