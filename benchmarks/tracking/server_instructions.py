@@ -2,7 +2,7 @@
 the service and the store) under valgrind's callgrind, driven over a socket: independent of the machine's load.
 
     python -m benchmarks.tracking.server_instructions [--calls 300] [--shape NAME ...] \\
-        [--checkout base=/work/wt-base --checkout new=.]
+        [--checkout base=../base --checkout new=.] [--env NAME=VALUE ...]
 
 For each checkout (default: this one) and shape, a real ``modelyard server`` (one worker, SQLite on
 ``/dev/shm`` at ``synchronous=FULL``, the default) runs under ``valgrind --tool=callgrind
@@ -130,12 +130,12 @@ def _trace_requests(exp: str, count: int) -> Iterator[Request]:
             yield method, path, headers, body
 
 
-def _server(checkout: Path, folder: Path, port: int, out: Path) -> subprocess.Popen[bytes]:
+def _server(checkout: Path, folder: Path, port: int, out: Path, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
     argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
             sys.executable, "-c", SERVE, "server", "--backend-store-uri", f"sqlite:///{folder / 'db.sqlite'}",
             "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1"]
-    env = {**os.environ, "PYTHONPATH": str(checkout), "MODELYARD_SQLITE_SYNCHRONOUS": "FULL"}
+    env = {**os.environ, "PYTHONPATH": str(checkout), "MODELYARD_SQLITE_SYNCHRONOUS": "FULL", **extra_env}
     log = open(folder / "server.log", "wb")  # noqa: SIM115  (the server's, closed with it)
     return subprocess.Popen(argv, cwd=folder, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env=env, start_new_session=True)
@@ -157,11 +157,13 @@ def _wait_up(proc: subprocess.Popen[bytes], port: int, timeout: float = 300.0) -
     raise RuntimeError("the server did not start")
 
 
-def count(checkout: Path, shape: str, calls: int, out: Path, warm: int = 50) -> float:
-    """Instructions per call (per trace for ``trace``) of ``shape`` on the server of ``checkout``."""
+def count(checkout: Path, shape: str, calls: int, out: Path, warm: int = 50,
+          env: dict[str, str] | None = None) -> float:
+    """Instructions per call (per trace for ``trace``) of ``shape`` on the server of ``checkout``
+    (``env``: more environment variables for the server)."""
     folder = Path(tempfile.mkdtemp(prefix="srv-instr-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
     port = free_port()
-    proc = _server(checkout, folder, port, out)
+    proc = _server(checkout, folder, port, out, env or {})
     try:
         conn = _wait_up(proc, port)
         requests = list(_requests(conn, shape, warm + calls))
@@ -194,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shape", action="append", choices=ALL_SHAPES, help="default: every shape but trace")
     parser.add_argument("--checkout", action="append", default=[], metavar="NAME=PATH",
                         help="a checkout whose server is measured (default: this one)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the servers (MODELYARD_INLINE_SMALL_REQUESTS=false...)")
     parser.add_argument("--keep", help="keep the callgrind files in this folder (callgrind_annotate them)")
     args = parser.parse_args(argv)
     checkouts = [(name, Path(path).resolve()) for name, _, path in (c.partition("=") for c in args.checkout)] or [
@@ -204,7 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| shape | {' | '.join(names)} |" + (" change |" if len(names) == 2 else ""))
     print("|---|" + "---:|" * (len(names) + (len(names) == 2)))
     for shape in args.shape or list(SHAPES):
-        figures = [count(path, shape, args.calls, folder / f"callgrind.{name}.{shape}") for name, path in checkouts]
+        env = dict(item.split("=", 1) for item in args.env)
+        figures = [count(path, shape, args.calls, folder / f"callgrind.{name}.{shape}", env=env)
+                   for name, path in checkouts]
         change = f" {100 * (figures[1] / figures[0] - 1):+.1f}% |" if len(figures) == 2 else ""
         print(f"| {shape} | " + " | ".join(f"{f:,.0f}" for f in figures) + " |" + change, flush=True)
 

@@ -155,6 +155,16 @@ class HotPath:
         outcomes: list[tuple[int, bytes]] = []
         entered = False
         writer = self.writer
+        if writer is not None and len(calls) == 1:  # alone: a bare block of its own, it fails whole
+            call, obj, path = calls[0]
+            try:
+                outcome = writer.alone(self._exec, call, obj)
+            except Exception as exc:  # noqa: BLE001  (nothing of it was committed)
+                outcome = self.failure(exc, path)
+            if outcome is None:
+                return None
+            self._timed_inline(started)
+            return [outcome]
         # The writer's member itself rather than db.unit_of_work() (the same unit; no generator to step).
         unit = writer.member(False, len(calls) == 1) if writer is not None else db.unit_of_work(wait=False)
         try:
