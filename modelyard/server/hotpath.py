@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -96,7 +97,8 @@ class HotPath:
         self._inline_average = 0.0  # seconds per call run on the loop, weighted towards the last ones
         # Calls that arrived in this turn of the event loop, answered together once the loop has
         # read every ready connection (_answer_ready): (future, call, decoded request, path).
-        self.ready: list[tuple[asyncio.Future[tuple[int, bytes]], HotCall, Any, str]] = []
+        # (the first, which answers the others, has no future: see HotCalls._answer).
+        self.ready: list[tuple[asyncio.Future[tuple[int, bytes]] | None, HotCall, Any, str]] = []
 
     def find(self, scope: Scope) -> HotCall | None:
         if scope.get("root_path"):
@@ -304,15 +306,30 @@ class HotCalls:
             await _reply(send, *hot.failure(exc, path))
             return
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[tuple[int, bytes]] = loop.create_future()
         if not self.others and hot.may_answer_now(len(body)):
             # Nothing else in flight: answering on the loop costs less than the hop to the writer's
             # thread. Answered once the loop has run every request that is ready, so calls that
-            # arrive together are committed together (one fsync; see _answer_ready).
-            if not hot.ready:
-                loop.call_soon(_answer_ready, hot)
-            hot.ready.append((answer, call, obj, path))
+            # arrive together are committed together (one fsync): the first of them leads, it waits
+            # for the next turn of the loop while the others join hot.ready, then answers them all.
+            ready = hot.ready
+            if not ready:
+                ready.append((None, call, obj, path))
+                try:
+                    await _next_turn()
+                except BaseException:  # cancelled: the others are answered all the same, by the writer
+                    others, hot.ready = hot.ready[1:], []
+                    for waiting, other, other_obj, other_path in others:
+                        assert waiting is not None
+                        hot.dispatch(other, b"", other_path, functools.partial(_settle_answer, waiting), other_obj)
+                    raise
+                own = _answer_ready(hot)
+                assert own is not None  # (this call is the first of hot.ready)
+                await _reply(send, *(own if isinstance(own, tuple) else await own))
+                return
+            answer: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+            ready.append((answer, call, obj, path))
         else:
+            answer = loop.create_future()
             hot.dispatch(call, b"", path, functools.partial(_settle_answer, answer), obj)
         await _reply(send, *await answer)
 
@@ -330,15 +347,34 @@ def _settle_answer(answer: asyncio.Future[tuple[int, bytes]], status: int, paylo
         answer.set_result((status, payload))
 
 
-def _answer_ready(hot: HotPath) -> None:
+@types.coroutine
+def _next_turn() -> Generator[None, None, None]:
+    """Await: resume in the next turn of the event loop (after what is ready now), as ``asyncio.sleep(0)``."""
+    yield
+
+
+Outcome = tuple[int, bytes]
+
+
+def _answer_ready(hot: HotPath) -> Outcome | asyncio.Future[Outcome] | None:
     """Answer the calls that arrived in this turn of the loop in one unit of work with one commit
     (:meth:`HotPath.answer_group`); if the store's writer is in use or another process holds the
-    write lock, through the writer's queue instead."""
+    write lock, through the writer's queue instead. The calls that wait for an answer have a future
+    to settle; the one that leads (no future) gets its answer back, or a future of it."""
     ready, hot.ready = hot.ready, []
+    if not ready:
+        return None
     outcomes = hot.answer_group([(call, obj, path) for _, call, obj, path in ready])
+    own: Outcome | asyncio.Future[Outcome] | None = None
     if outcomes is None:
         for answer, call, obj, path in ready:
+            if answer is None:
+                answer = own = asyncio.get_running_loop().create_future()
             hot.dispatch(call, b"", path, functools.partial(_settle_answer, answer), obj)
-        return
+        return own
     for (answer, _, _, _), outcome in zip(ready, outcomes):
-        _settle_answer(answer, *outcome)
+        if answer is None:
+            own = outcome
+        else:
+            _settle_answer(answer, *outcome)
+    return own
