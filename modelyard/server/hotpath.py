@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -96,7 +97,8 @@ class HotPath:
         self._inline_average = 0.0  # seconds per call run on the loop, weighted towards the last ones
         # Calls that arrived in this turn of the event loop, answered together once the loop has
         # read every ready connection (_answer_ready): (future, call, decoded request, path).
-        self.ready: list[tuple[asyncio.Future[tuple[int, bytes]], HotCall, Any, str]] = []
+        # (the first, which answers the others, has no future: see HotCalls._answer).
+        self.ready: list[tuple[asyncio.Future[tuple[int, bytes]] | None, HotCall, Any, str]] = []
 
     def find(self, scope: Scope) -> HotCall | None:
         if scope.get("root_path"):
@@ -111,9 +113,10 @@ class HotPath:
         """The answer to a body of ``size`` bytes (or more) over ``call``'s limit."""
         return self.failure(call.on_too_large(size, self.limit(call)), "")
 
-    def decode(self, call: HotCall, body: bytes) -> Any:
-        """The request object for ``call``; raises the error to answer for a bad or oversize body."""
-        return decode_body(body, call.schema, self.limit(call), call.on_too_large)
+    def decode(self, call: HotCall, body: bytes, limit: int | None = None) -> Any:
+        """The request object for ``call``; raises the error to answer for a bad or oversize body
+        (``limit``: :meth:`limit`, if known)."""
+        return decode_body(body, call.schema, self.limit(call) if limit is None else limit, call.on_too_large)
 
     def _exec(self, call: HotCall, obj: Any) -> tuple[int, bytes]:
         result = call.fn(self.service, obj)
@@ -154,6 +157,16 @@ class HotPath:
         outcomes: list[tuple[int, bytes]] = []
         entered = False
         writer = self.writer
+        if writer is not None and len(calls) == 1:  # alone: a bare block of its own, it fails whole
+            call, obj, path = calls[0]
+            try:
+                outcome = writer.alone(self._exec, call, obj)
+            except Exception as exc:  # noqa: BLE001  (nothing of it was committed)
+                outcome = self.failure(exc, path)
+            if outcome is None:
+                return None
+            self._timed_inline(started)
+            return [outcome]
         # The writer's member itself rather than db.unit_of_work() (the same unit; no generator to step).
         unit = writer.member(False, len(calls) == 1) if writer is not None else db.unit_of_work(wait=False)
         try:
@@ -220,7 +233,7 @@ class HotPath:
             self.writer.stop()
 
 
-_JSON_HEAD = [(b"content-type", b"application/json")]
+_JSON_TYPE = (b"content-type", b"application/json")
 _CLOSE = (b"connection", b"close")
 
 
@@ -240,14 +253,17 @@ class HotCalls:
         self.hot = hot
         self.others = 0  # other requests in flight through this app (they may hold the store)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # The coroutine of the layer that answers, returned rather than awaited: one frame less on
+        # every resumption of every request.
         if scope["type"] != "http":  # lifespan (it lasts as long as the server) and websockets
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         call = self.hot.calls.get((scope["method"], scope["path"]))
         if call is not None and not scope.get("root_path"):
-            await self._answer(call, scope, receive, send)
-            return
+            return self._answer(call, scope, receive, send)
+        return self._other(scope, receive, send)
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.others += 1
         try:
             await self.app(scope, receive, send)
@@ -280,7 +296,7 @@ class HotCalls:
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         try:
-            obj = hot.decode(call, body)
+            obj = hot.decode(call, body, limit)
             principal = scope.get(PRINCIPAL)
             if principal is not None:  # --auth: the operation's permission, from the cached grants, as the routes
                 if call.op is None:
@@ -290,21 +306,36 @@ class HotCalls:
             await _reply(send, *hot.failure(exc, path))
             return
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[tuple[int, bytes]] = loop.create_future()
         if not self.others and hot.may_answer_now(len(body)):
             # Nothing else in flight: answering on the loop costs less than the hop to the writer's
             # thread. Answered once the loop has run every request that is ready, so calls that
-            # arrive together are committed together (one fsync; see _answer_ready).
-            if not hot.ready:
-                loop.call_soon(_answer_ready, hot)
-            hot.ready.append((answer, call, obj, path))
+            # arrive together are committed together (one fsync): the first of them leads, it waits
+            # for the next turn of the loop while the others join hot.ready, then answers them all.
+            ready = hot.ready
+            if not ready:
+                ready.append((None, call, obj, path))
+                try:
+                    await _next_turn()
+                except BaseException:  # cancelled: the others are answered all the same, by the writer
+                    others, hot.ready = hot.ready[1:], []
+                    for waiting, other, other_obj, other_path in others:
+                        assert waiting is not None
+                        hot.dispatch(other, b"", other_path, functools.partial(_settle_answer, waiting), other_obj)
+                    raise
+                own = _answer_ready(hot)
+                assert own is not None  # (this call is the first of hot.ready)
+                await _reply(send, *(own if isinstance(own, tuple) else await own))
+                return
+            answer: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+            ready.append((answer, call, obj, path))
         else:
+            answer = loop.create_future()
             hot.dispatch(call, b"", path, functools.partial(_settle_answer, answer), obj)
         await _reply(send, *await answer)
 
 
 async def _reply(send: Send, status: int, payload: bytes, close: bool = False) -> None:
-    headers = [*_JSON_HEAD, (b"content-length", str(len(payload)).encode())]
+    headers = [_JSON_TYPE, (b"content-length", b"%d" % len(payload))]
     if close:
         headers.append(_CLOSE)
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -316,15 +347,34 @@ def _settle_answer(answer: asyncio.Future[tuple[int, bytes]], status: int, paylo
         answer.set_result((status, payload))
 
 
-def _answer_ready(hot: HotPath) -> None:
+@types.coroutine
+def _next_turn() -> Generator[None, None, None]:
+    """Await: resume in the next turn of the event loop (after what is ready now), as ``asyncio.sleep(0)``."""
+    yield
+
+
+Outcome = tuple[int, bytes]
+
+
+def _answer_ready(hot: HotPath) -> Outcome | asyncio.Future[Outcome] | None:
     """Answer the calls that arrived in this turn of the loop in one unit of work with one commit
     (:meth:`HotPath.answer_group`); if the store's writer is in use or another process holds the
-    write lock, through the writer's queue instead."""
+    write lock, through the writer's queue instead. The calls that wait for an answer have a future
+    to settle; the one that leads (no future) gets its answer back, or a future of it."""
     ready, hot.ready = hot.ready, []
+    if not ready:
+        return None
     outcomes = hot.answer_group([(call, obj, path) for _, call, obj, path in ready])
+    own: Outcome | asyncio.Future[Outcome] | None = None
     if outcomes is None:
         for answer, call, obj, path in ready:
+            if answer is None:
+                answer = own = asyncio.get_running_loop().create_future()
             hot.dispatch(call, b"", path, functools.partial(_settle_answer, answer), obj)
-        return
+        return own
     for (answer, _, _, _), outcome in zip(ready, outcomes):
-        _settle_answer(answer, *outcome)
+        if answer is None:
+            own = outcome
+        else:
+            _settle_answer(answer, *outcome)
+    return own

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -35,8 +36,9 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..web.answer import Answer
 from ..web.prometheus import CONTENT_TYPE, LATENCY_BUCKETS, CounterFamily, HistogramFamily
 from .protocol import JSONResponse
 
@@ -69,7 +71,9 @@ class TrackingMetrics:
             child = self._children[(operation, method, status)] = (labels, self.latency.labels(operation, method))
         counts = self.requests.counts
         counts[child[0]] = counts.get(child[0], 0) + 1
-        child[1].observe(seconds)
+        buckets = child[1]  # Buckets.observe, inline (a duration is never NaN)
+        buckets.counts[bisect_left(buckets.bounds, seconds)] += 1
+        buckets.total += seconds
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -141,21 +145,15 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what the server answers if the app fails before its answer began
-
-        async def send_counted(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = Answer.around(send)  # the request's one send wrapper (web/answer.py): it keeps the status
         try:
-            await self.app(scope, receive, send_counted)
+            await self.app(scope, receive, answer)
         finally:
             route = scope.get("route")
             operation = getattr(route, "path", None) or scope.get("modelyard.operation") or UNMATCHED
             method = scope["method"]
-            self.metrics.observe(operation, method if method in METHODS else "other", status,
+            # No answer begun: the server answers 500 when the app fails before its answer.
+            self.metrics.observe(operation, method if method in METHODS else "other", answer.status or 500,
                                  time.perf_counter() - started)
 
 

@@ -32,7 +32,9 @@ from typing import NamedTuple, TypeVar
 
 import msgspec
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .answer import Answer, Headers
 
 log = logging.getLogger("modelyard.web.guard")
 
@@ -41,6 +43,7 @@ WILDCARD_ADDRESSES = ("0.0.0.0", "::", "[::]", "")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_CHECKED = frozenset({"POST", "PATCH"})
 SECURITY_HEADERS = [(b"x-frame-options", b"SAMEORIGIN"), (b"x-content-type-options", b"nosniff")]
+SECURITY = Headers.of(SECURITY_HEADERS)
 SECURITY_HEAD = b"".join(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS)
 _CACHE_MAX = 1024  # decisions remembered per kind (an attacker may send endless new values)
 K = TypeVar("K", bytes, str)
@@ -148,7 +151,9 @@ class Guard:
         """
         given = dict(headers)
         host = given.get(b"host")
-        if not self.any_host and not self._host_ok(host, local) and not self._open(path):
+        # (The caches' answers first: the same few values come every time.)
+        if not self.any_host and not (host is not None and self._known.get(host)) \
+                and not self._host_ok(host, local) and not self._open(path):
             return self.wrong_host
         if method in STATE_CHANGING:
             source = given.get(b"origin") or given.get(b"referer")
@@ -156,8 +161,8 @@ class Guard:
                 return self.cross_origin
             if method in JSON_CHECKED:
                 kind = given.get(b"content-type")
-                if kind is not None and not _remember(self._json_kinds, kind, _is_json) and _remember(
-                        self._json_paths, path, self._takes_json):
+                if kind is not None and not (self._json_kinds.get(kind) or _remember(
+                        self._json_kinds, kind, _is_json)) and _remember(self._json_paths, path, self._takes_json):
                     return self.not_json
         return None
 
@@ -233,22 +238,12 @@ class GuardMiddleware:
                 (b"content-length", str(len(refusal.body)).encode())]})
             await send({"type": "http.response.body", "body": refusal.body})
             return
-        complete = False
-
-        async def send_guarded(message: Message) -> None:
-            nonlocal complete
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                names = {name.lower() for name, _ in headers}
-                message["headers"] = headers + [h for h in SECURITY_HEADERS if h[0] not in names]
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                complete = True
-            await send(message)
-
+        answer = Answer.around(send)  # the request's one send wrapper (.answer): it adds the headers
+        answer.extra = SECURITY
         try:
-            await self.app(scope, receive, send_guarded)
+            await self.app(scope, receive, answer)
         except Exception as exc:
-            if not complete:
+            if not answer.complete:
                 raise
             if not isinstance(exc, ClientDisconnect):  # a client gone: nothing went wrong here
                 log.exception("error after the response to %s %s was sent", scope["method"], scope["path"])

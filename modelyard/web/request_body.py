@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope
 
 def declared_length(scope: Scope) -> int | None:
     """The request's Content-Length when it is a plain number, else None (absent, chunked or garbled)."""
-    for name, value in scope["headers"]:
+    for name, value in reversed(scope["headers"]):  # (clients send it last, most of them)
         if name == b"content-length":
             return int(value) if value.isdigit() else None
     return None

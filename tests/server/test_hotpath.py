@@ -247,3 +247,28 @@ def test_one_stall_keeps_calls_on_the_loop_and_a_run_of_slow_ones_sends_them_to_
     for _ in range(30):
         hot._timed_inline(time.monotonic() - 0.03)
     assert not hot.may_answer_now(100)
+
+
+def test_calls_arriving_in_one_turn_of_the_loop_share_one_commit_and_a_failing_one_fails_alone(app):
+    """On SQLite the first call of a turn of the event loop leads: the others of that turn join it,
+    and all are run on the loop in one transaction, one commit; each in a savepoint, so an unknown
+    run is answered 404 while the others are stored."""
+    writer = app.state.service.store.db.writer
+    if writer is None:
+        pytest.skip("PostgreSQL has no writer: no calls run on the loop")
+    run_id = new_run(app)
+    runs = [run_id] * 3 + [MISSING_RUN] + [run_id] * 2
+
+    async def together() -> tuple[int, list[Any]]:
+        before = writer.commits
+        answers = await asyncio.gather(*(
+            call(app, "POST", f"{API}/runs/log-metric",
+                 [json.dumps({"run_id": run, "key": "m", "value": i, "timestamp": 1, "step": i}).encode()])
+            for i, run in enumerate(runs)))
+        return writer.commits - before, answers
+
+    commits, answers = asyncio.run(together())
+    assert [a[0] for a in answers] == [200, 200, 200, 404, 200, 200]
+    assert commits == 1
+    history = app.state.service.runs.metric_history(run_id, "m")
+    assert sorted(p.step for p in history) == [0, 1, 2, 4, 5]

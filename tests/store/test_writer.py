@@ -356,3 +356,55 @@ def test_processes_on_one_file_each_with_their_own_writer_lose_nothing(tmp_path)
 
 def test_postgresql_has_no_writer(pg_db):
     assert pg_db.writer is None  # writes go straight through the pool: the server orders them
+
+
+def test_a_block_alone_commits_before_it_returns_and_is_refused_while_the_writer_is_in_use(db):
+    """``writer.alone(fn)`` (the server's lone hot call, on its event loop): a bare block in a transaction
+    of its own, committed before it returns; None and nothing run while another caller holds the writer
+    or another process the file's lock; a failure (even one caught inside it) commits nothing."""
+    from modelyard.store.database import UnitLost
+
+    writer = db.writer
+    statements: list[str] = []
+
+    def write(n: int) -> int:
+        with db.fast_write() as tx:
+            tx.execute("INSERT INTO probe VALUES (?)", (n,))
+        if n == 1:
+            assert _others_see(db) == []  # not committed while the block runs
+        return n * 10
+
+    writer._connection()[1].set_trace_callback(statements.append)
+    assert writer.alone(write, 1) == 10
+    writer._connection()[1].set_trace_callback(None)
+    assert _others_see(db) == [1]
+    assert not any("SAVEPOINT" in s for s in statements), statements
+
+    ran: list[int] = []
+    with Holder(db):  # another caller of this process holds the writer
+        assert writer.alone(ran.append, 2) is None
+    other = sqlite3.connect(db.engine.url.database)
+    other.execute("BEGIN IMMEDIATE")  # another process's write lock
+    try:
+        assert writer.alone(ran.append, 3) is None
+    finally:
+        other.rollback()
+        other.close()
+    assert ran == []
+
+    def caught_failure() -> None:
+        with db.fast_write() as tx:
+            tx.execute("INSERT INTO probe VALUES (4)")
+        try:
+            with db.fast_write() as tx:
+                tx.execute("INSERT INTO probe VALUES (1)")  # a duplicate
+        except sqlite3.IntegrityError:
+            pass
+
+    with pytest.raises(UnitLost):
+        writer.alone(caught_failure)
+    with pytest.raises(ZeroDivisionError):
+        writer.alone(lambda: write(5) // 0)
+    assert _others_see(db) == [0, 1]
+    assert writer.alone(write, 6) == 60  # the writer is free again
+    assert _others_see(db) == [0, 1, 6]
