@@ -10,7 +10,7 @@ RFC 3339 timestamp, ``execution_duration`` as ``"1.500s"``).
 
 from __future__ import annotations
 
-import base64
+import binascii
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -36,7 +36,7 @@ _STATUS_CODES = {"OK": "STATUS_CODE_OK", "ERROR": "STATUS_CODE_ERROR", "UNSET": 
 
 
 def _b64(hex_id: str) -> str:
-    return base64.b64encode(bytes.fromhex(hex_id)).decode("ascii")
+    return binascii.b2a_base64(bytes.fromhex(hex_id), newline=False).decode("ascii")
 
 
 def any_value(value: Any) -> dict[str, Any]:
@@ -110,13 +110,20 @@ class Span:
             ]
         return out
 
-    def to_otel_dict(self) -> dict[str, Any]:
+    def otel_trace_id_b64(self) -> str:
+        """The OpenTelemetry trace id in base64, as :meth:`to_otel_dict` writes it."""
+        return _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-"))
+
+    def to_otel_dict(self, trace_id_b64: str | None = None) -> dict[str, Any]:
+        """The span as OpenTelemetry protobuf JSON; ``trace_id_b64`` (:meth:`otel_trace_id_b64`) when known."""
         out: dict[str, Any] = {
-            "trace_id": _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-")),
+            "trace_id": trace_id_b64 or self.otel_trace_id_b64(),
             "span_id": _b64(self.span_id),
             "name": self.name,
             "start_time_unix_nano": str(self.start_time_ns),
-            "attributes": [{"key": k, "value": any_value(v)} for k, v in self.attributes.items()],
+            # Most values are strings: their AnyValue without a call.
+            "attributes": [{"key": k, "value": {"string_value": v} if type(v) is str else any_value(v)}
+                           for k, v in self.attributes.items()],
             "status": {"code": _STATUS_CODES.get(self.status, "STATUS_CODE_UNSET")},
         }
         if self.parent_span_id:

@@ -130,7 +130,7 @@ class TraceService:
             if not spans:
                 return 0
             spans = self._bounded(spans, location)
-            fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
+            fixed = {trace_id: self._fixed_tags(location, trace_id) for trace_id in {s.trace_id for s in spans}}
             return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id, usage_of(spans))
 
     def _active_experiment(self, conn: Any, experiment_id: int) -> str:
@@ -167,7 +167,7 @@ class TraceService:
             location = self._active_experiment(tx, exp_id)
             if spans:
                 spans = self._bounded(spans, location)
-                fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
+                fixed = {trace_id: self._fixed_tags(location, trace_id) for trace_id in {s.trace_id for s in spans}}
                 self.store.traces.ingest(tx, exp_id, spans, fixed, usage=usage_of(spans))
             for info in parsed:
                 self.store.traces.start_trace(tx, info, exp_id, self._fixed_tags(location, info.trace_id),
