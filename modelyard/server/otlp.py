@@ -10,6 +10,7 @@ every span is not stored (it is that same id).
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from typing import Any
@@ -83,14 +84,22 @@ def _span(trace_hex: str, span_hex: str, parent_hex: str, name: str, start: int,
     )
 
 
-def _from_protobuf(body: bytes) -> list[Span]:
+@functools.cache
+def _protobuf() -> tuple[Any, type[Exception]]:
+    """OpenTelemetry's ``ExportTraceServiceRequest`` and protobuf's ``DecodeError``, imported on first use (not
+    with the server) and once: an import statement run per request costs more than parsing a span."""
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    request = ExportTraceServiceRequest()
+    return ExportTraceServiceRequest, DecodeError
+
+
+def _from_protobuf(body: bytes) -> list[Span]:
+    request_class, decode_error = _protobuf()
+    request = request_class()
     try:
         request.ParseFromString(body)
-    except DecodeError:
+    except decode_error:
         raise InvalidParameterValue(
             "Invalid OpenTelemetry protobuf body: send an ExportTraceServiceRequest "
             "(Content-Type: application/x-protobuf), or OTLP JSON with Content-Type: application/json.") from None
