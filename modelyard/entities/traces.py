@@ -201,6 +201,20 @@ def format_duration(ms: int) -> str:
     return f"{ms // 1000}.{ms % 1000:03d}s" if ms >= 0 else f"-{format_duration(-ms)}"
 
 
+def _parse_iso(text: str) -> dt.datetime | None:
+    """RFC 3339 text as a datetime, None if it is not: the clients' form ('2026-01-02T03:04:05.678Z') at once,
+    others (a lowercase z, surrounding spaces, more than six digits of a second) made ISO first."""
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text.strip(), count=1)
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def timestamp_ms(value: Any, field_name: str) -> int:
     """A protobuf JSON ``Timestamp`` (RFC 3339 text or ``{"seconds", "nanos"}``) as milliseconds."""
     if isinstance(value, dict):
@@ -209,12 +223,8 @@ def timestamp_ms(value: Any, field_name: str) -> int:
         except (TypeError, ValueError):
             pass
     elif isinstance(value, str):
-        text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], value.strip(), count=1)
-        try:
-            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            pass
-        else:
+        when = _parse_iso(value)
+        if when is not None:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=dt.UTC)
             return (when - _EPOCH) // dt.timedelta(milliseconds=1)

@@ -49,8 +49,10 @@ def linked_prompts(tags: dict[str, str]) -> list[tuple[str, str]]:
     """The (name, version) pairs a trace's ``mlflow.linkedPrompts`` tag lists (JSON written by the clients).
 
     The tag is the client's record; one that is not such a list links nothing (it stays a tag)."""
+    if LINKED_PROMPTS_TAG not in tags:  # most traces
+        return []
     try:
-        entries = json.loads(tags.get(LINKED_PROMPTS_TAG) or "[]")
+        entries = json.loads(tags[LINKED_PROMPTS_TAG] or "[]")
     except ValueError:
         return []
     if not isinstance(entries, list):
