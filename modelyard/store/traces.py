@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-import msgspec
 from sqlalchemy import (
     Connection,
     Select,
@@ -48,7 +47,6 @@ _CHUNK = 500
 PROBE_LIMIT = 5000
 # Attributes every span carries or that have a column of their own: not repeated as search rows.
 _NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"})
-_encode = msgspec.json.Encoder().encode
 # Metadata that start_trace copies into a column of ``traces`` (at most 250 characters: longer values are
 # searched in trace_metadata).
 _METADATA_COLUMNS = {"mlflow.trace.session": "session_id", "mlflow.trace.user": "user_id"}
@@ -178,7 +176,7 @@ class TraceStore:
             for s in group:
                 span_rows.append((
                     pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
-                    s.start_time_ns, s.end_time_ns, _encode(s.to_otel_dict(trace_b64)).decode(),
+                    s.start_time_ns, s.end_time_ns, s.otel_json(trace_b64),
                 ))
                 for key, value in s.attributes.items():
                     if key in _NOT_INDEXED or len(key) > 250:
