@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -37,6 +38,7 @@ TRACE_STATES = ("OK", "ERROR", "IN_PROGRESS")
 _STATUS_CODES = {"OK": "STATUS_CODE_OK", "ERROR": "STATUS_CODE_ERROR", "UNSET": "STATUS_CODE_UNSET"}
 
 
+@functools.lru_cache(maxsize=4096)  # a batch's spans name their trace and their parent over and over
 def _b64(hex_id: str) -> str:
     return binascii.b2a_base64(bytes.fromhex(hex_id), newline=False).decode("ascii")
 
