@@ -174,10 +174,15 @@ def _wal_pages(db: str, requests: int, kinds: list[str]) -> None:
     conn.close()
     commits: list[Counter[str]] = [Counter()]
     for at in range(32, len(wal) - size - 23, size + 24):
+        if wal[at + 8:at + 16] != wal[16:24]:  # a frame of the WAL before it restarted (after a checkpoint)
+            break
         commits[-1][owner.get(int.from_bytes(wal[at:at + 4], "big"), "?")] += 1
         if int.from_bytes(wal[at + 4:at + 8], "big"):  # the commit's last frame
             commits.append(Counter())
     commits.pop()
+    if len(commits) != requests:
+        raise SystemExit(f"{len(commits)} commits in the WAL for {requests} requests: it restarted (1,000 pages);"
+                         " count fewer traces")
     by_kind: dict[str, Counter[str]] = {kind: Counter() for kind in kinds}
     for i, c in enumerate(commits):  # the requests of a trace commit in turn
         by_kind[kinds[i % len(kinds)]].update(c)
