@@ -114,23 +114,18 @@ class Span:
             ]
         return out
 
-    def otel_trace_id_b64(self) -> str:
-        """The OpenTelemetry trace id in base64, as :meth:`to_otel_dict` writes it."""
-        return _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-"))
-
     def to_otel_dict(self) -> dict[str, Any]:
         """The span as OpenTelemetry protobuf JSON (ids in base64, attributes as ``AnyValue``)."""
-        found: dict[str, Any] = msgspec.to_builtins(self._otel(self.otel_trace_id_b64()))
+        found: dict[str, Any] = msgspec.to_builtins(self._otel())
         return found
 
-    def otel_json(self, trace_id_b64: str | None = None) -> str:
-        """:meth:`to_otel_dict` as JSON text, as it is stored; ``trace_id_b64`` (:meth:`otel_trace_id_b64`)
-        when known (one trace's spans share it)."""
-        return _encode_otel(self._otel(trace_id_b64 or self.otel_trace_id_b64())).decode()
+    def otel_json(self) -> str:
+        """:meth:`to_otel_dict` as JSON text, as it is stored."""
+        return _encode_otel(self._otel()).decode()
 
-    def _otel(self, trace_id_b64: str) -> _OtelSpan:
+    def _otel(self) -> _OtelSpan:
         return _OtelSpan(
-            trace_id_b64, _b64(self.span_id), self.name, str(self.start_time_ns),
+            _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-")), _b64(self.span_id), self.name, str(self.start_time_ns),
             # Most values are strings: their AnyValue without a call.
             [_OtelAttribute(k, {"string_value": v} if type(v) is str else any_value(v))
              for k, v in self.attributes.items()],

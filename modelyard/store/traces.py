@@ -172,11 +172,10 @@ class TraceStore:
         limit = t.INDEXED_VALUE_CHARS
         for trace_id, group in by_trace.items():
             pk = rows[trace_id]
-            trace_b64 = group[0].otel_trace_id_b64()  # one trace id: encoded once
             for s in group:
                 span_rows.append((
                     pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
-                    s.start_time_ns, s.end_time_ns, s.otel_json(trace_b64),
+                    s.start_time_ns, s.end_time_ns, s.otel_json(),
                 ))
                 for key, value in s.attributes.items():
                     if key in _NOT_INDEXED or len(key) > 250:
