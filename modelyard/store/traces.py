@@ -125,6 +125,10 @@ class TraceStore:
         self._info_row_sql = (f"SELECT id, {', '.join(_INFO_COLUMNS)} FROM traces WHERE trace_id = {ph}"
                               + ("" if db.is_sqlite else " FOR UPDATE"))
         self._info_updates: dict[tuple[int, ...], str] = {}
+        self._hanging_sql = (
+            f"SELECT 0, key, value, CAST(NULL AS BIGINT) FROM trace_tags WHERE trace_pk = {ph}"
+            f" UNION ALL SELECT 1, key, value, CAST(NULL AS BIGINT) FROM trace_metadata WHERE trace_pk = {ph}"
+            f" UNION ALL SELECT 2, body, assessment_id, create_time_ms FROM trace_assessments WHERE trace_pk = {ph}")
         self._root_update = (
             f"UPDATE traces SET request_time_ms = {ph}, execution_time_ms = {ph}, state = {ph},"
             f" request_preview = COALESCE(request_preview, {ph}), response_preview = COALESCE(response_preview, {ph}),"
@@ -266,9 +270,7 @@ class TraceStore:
             changed = tuple(i for i, (new, was) in enumerate(zip(stored, old, strict=True)) if new != was)
             if changed:
                 tx.execute(self._update_info_sql(changed), (*(stored[i] for i in changed), pk))
-            ph = self.db.ph
-            old_tags = dict(tx.all(f"SELECT key, value FROM trace_tags WHERE trace_pk = {ph}", (pk,)))
-            old_meta = dict(tx.all(f"SELECT key, value FROM trace_metadata WHERE trace_pk = {ph}", (pk,)))
+            old_tags, old_meta, assessments = self._hanging(tx, pk)
             tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items() if old_tags.get(k) != v])
             tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items() if old_meta.get(k) != v])
             tags, meta = {**old_tags, **tags}, {**old_meta, **meta}
@@ -279,10 +281,22 @@ class TraceStore:
         out = TraceInfo(info.trace_id, str(stored[0]), stored[2], stored[3], stored[4], stored[5], stored[6],
                         stored[1], tags, meta)
         if row is not None:  # a new trace has none yet
-            out.assessments = [json.loads(body) for (body,) in tx.all(
-                f"SELECT body FROM trace_assessments WHERE trace_pk = {self.db.ph}"
-                " ORDER BY create_time_ms, assessment_id", (pk,))]
+            out.assessments = assessments
         return out
+
+    def _hanging(self, tx: Tx, pk: int) -> tuple[dict[str, str], dict[str, str], list[dict[str, Any]]]:
+        """The tags, metadata and assessments (by creation) of the trace ``pk``, in one statement."""
+        tags: dict[str, str] = {}
+        meta: dict[str, str] = {}
+        assessments = []
+        for kind, first, second, created in tx.all(self._hanging_sql, (pk, pk, pk)):
+            if kind == 0:
+                tags[first] = second
+            elif kind == 1:
+                meta[first] = second
+            else:  # (create_time_ms, assessment_id, body)
+                assessments.append((created, second, first))
+        return tags, meta, [json.loads(body) for _, _, body in sorted(assessments)]
 
     def _update_info_sql(self, columns: tuple[int, ...]) -> str:
         """``UPDATE traces`` of those of :data:`_INFO_COLUMNS` (by index) that changed: an index whose columns

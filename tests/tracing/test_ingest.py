@@ -218,11 +218,14 @@ def test_the_info_after_the_spans_wins_and_what_it_leaves_out_stays(service):
     assert stored.request_time_ms == 1_700_000_000_000 and stored.execution_time_ms == 4 and stored.state == "OK"
     assert stored.request_preview == "asked" and stored.tags["team"] == "search" and stored.tags["kept"] == "yes"
     assert stored.tags[SPANS_LOCATION_TAG] == "TRACKING_STORE" and stored.metadata == {"mlflow.trace.user": "ann", "m": "1"}
+    for name in ("b", "a", "c"):  # in the answer as stored: by creation time, then id
+        service.assessments.create({"trace_id": trace_id, "assessment_name": name, "feedback": {"value": 1}})
     # sent again with less: what it leaves out stays (previews, user), what it says wins
     again = service.traces.start_trace({**_info(20, exp), "state": "ERROR", "trace_metadata": {"m": "2"}})
     assert again == service.traces.get_info(trace_id)
     assert again.state == "ERROR" and again.request_preview == "asked" and again.execution_time_ms is None
     assert again.metadata == {"mlflow.trace.user": "ann", "m": "2"} and again.tags["team"] == "search"
+    assert sorted(a["assessment_name"] for a in again.assessments) == ["a", "b", "c"]
     found, _ = service.traces.search([exp], "metadata.mlflow.trace.user = 'ann'")
     assert [i.trace_id for i in found] == [trace_id]
     found, _ = service.traces.search([exp], "trace.status = 'ERROR'")
