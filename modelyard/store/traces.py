@@ -118,6 +118,9 @@ class TraceStore:
         self._link_prompt = db.insert_ignore("trace_prompt_links", ("trace_pk", "name", "version"))
         ph = db.ph
         self._experiment_sql = f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {ph}"
+        self._experiment_and_trace_sql = (
+            f"SELECT artifact_location, lifecycle_stage, (SELECT id FROM traces WHERE trace_id = {ph})"
+            f" FROM experiments WHERE experiment_id = {ph}")
         self._new_info = (
             f"INSERT INTO traces (trace_id, {', '.join(_INFO_COLUMNS)}) VALUES ({db.placeholders(13)})"
             " ON CONFLICT (trace_id) DO NOTHING RETURNING id")
@@ -137,21 +140,28 @@ class TraceStore:
 
     # ---- writes ---------------------------------------------------------------
 
-    def experiment(self, tx: Tx, experiment_id: int) -> tuple[str, str] | None:
-        """(artifact_location, lifecycle_stage) of an experiment, read in the caller's transaction."""
-        found = tx.one(self._experiment_sql, (experiment_id,))
-        return None if found is None else (found[0], found[1])
+    def experiment(self, tx: Tx, experiment_id: int, trace_id: str | None = None) -> tuple[str, str, int | None] | None:
+        """(artifact_location, lifecycle_stage) of an experiment, read in the caller's transaction, and the
+        primary key of the trace ``trace_id`` when given (None if there is none): in the same statement, as a
+        batch of one trace's spans (the official client posts one span at a time) looks it up for :meth:`ingest`
+        (its ``found``)."""
+        if trace_id is None:
+            found = tx.one(self._experiment_sql, (experiment_id,))
+            return None if found is None else (found[0], found[1], None)
+        found = tx.one(self._experiment_and_trace_sql, (trace_id, experiment_id))
+        return None if found is None else (found[0], found[1], found[2])
 
     def run_exists(self, tx: Tx, run_id: str) -> bool:
         return tx.one(f"SELECT 1 FROM runs WHERE run_uuid = {self.db.ph}", (run_id,)) is not None
 
     def ingest(self, tx: Tx, experiment_id: int, spans: Sequence[Span],
                fixed_tags: dict[str, dict[str, str]], run_id: str | None = None,
-               usage: Sequence[tuple[str, str, Usage]] = ()) -> int:
+               usage: Sequence[tuple[str, str, Usage]] = (), found: dict[str, int] | None = None) -> int:
         """Store ``spans`` (any number of traces) on the hot path's bare connection; return how many.
 
         ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet;
-        ``usage`` is the (trace id, span id, token usage) of the spans that reported tokens.
+        ``usage`` is the (trace id, span id, token usage) of the spans that reported tokens; ``found``, when
+        given, the trace id -> primary key of those of the spans' traces that exist (looked up already).
         """
         by_trace: dict[str, list[Span]] = defaultdict(list)
         roots: dict[str, Span] = {}  # each trace's root span, if the batch has it
@@ -160,7 +170,7 @@ class TraceStore:
             by_trace[span.trace_id].append(span)
             if span.parent_span_id is None and span.trace_id not in roots:
                 roots[span.trace_id] = span
-        rows = self._trace_pks(tx, list(by_trace))
+        rows = dict(found) if found is not None else self._trace_pks(tx, list(by_trace))
         created: dict[str, int] = {}
         if len(rows) < len(by_trace):
             created = self._new_traces(tx, experiment_id, [(trace_id, group) for trace_id, group in by_trace.items()
