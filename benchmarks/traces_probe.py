@@ -16,6 +16,10 @@ and the trace info (``POST /api/3.0/mlflow/traces``); the client sends nothing e
 only, ``info`` the trace info only (a trace no span made), ``both`` all four, ``batch`` OTLP
 requests of 1,000 spans (100 traces of 10, as ``benchmarks.traces``'s otlp workload).
 
+``run ... --pages`` prints the pages each kind of request's commit wrote to the WAL, by the table or index
+they belong to (at most ~12 traces: the WAL restarts after 1,000 pages); ``run ... --profile FILE``
+cProfiles the replayed calls.
+
 ``count`` runs each mode in a process of its own under ``valgrind --tool=callgrind
 --instr-atstart=no``; the process switches instrumentation on after a warm-up (``callgrind_control
 -i on``) and off after its calls, so the figure is the user-space instructions of those calls. With
