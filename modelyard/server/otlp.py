@@ -10,6 +10,7 @@ every span is not stored (it is that same id).
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from typing import Any
@@ -83,31 +84,40 @@ def _span(trace_hex: str, span_hex: str, parent_hex: str, name: str, start: int,
     )
 
 
-def _from_protobuf(body: bytes) -> list[Span]:
+@functools.cache
+def _protobuf() -> tuple[Any, type[Exception]]:
+    """OpenTelemetry's ``ExportTraceServiceRequest`` and protobuf's ``DecodeError``, imported on first use (not
+    with the server) and once: an import statement run per request costs more than parsing a span."""
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    request = ExportTraceServiceRequest()
+    return ExportTraceServiceRequest, DecodeError
+
+
+def _from_protobuf(body: bytes) -> list[Span]:
+    request_class, decode_error = _protobuf()
+    request = request_class()
     try:
         request.ParseFromString(body)
-    except DecodeError:
+    except decode_error:
         raise InvalidParameterValue(
             "Invalid OpenTelemetry protobuf body: send an ExportTraceServiceRequest "
             "(Content-Type: application/x-protobuf), or OTLP JSON with Content-Type: application/json.") from None
     out = []
-    for r, resource_spans in enumerate(request.resource_spans):
-        for s, scope_spans in enumerate(resource_spans.scope_spans):
-            for i, sp in enumerate(scope_spans.spans):
+    # Repeated fields are read as slices (lists): iterating one ends in an IndexError, raised and formatted in C.
+    for r, resource_spans in enumerate(request.resource_spans[:]):
+        for s, scope_spans in enumerate(resource_spans.scope_spans[:]):
+            for i, sp in enumerate(scope_spans.spans[:]):
                 attributes = {}
-                for a in sp.attributes:
+                for a in sp.attributes[:]:
                     value = a.value
                     kind = value.WhichOneof("value")
                     # Most values are scalars (the client's are strings and ints): read in one step.
                     attributes[a.key] = getattr(value, kind) if kind in _SCALARS else _pb_value(value)
                 events = [
                     {"name": e.name, "time_unix_nano": e.time_unix_nano,
-                     "attributes": {a.key: _pb_value(a.value) for a in e.attributes}}
-                    for e in sp.events
+                     "attributes": {a.key: _pb_value(a.value) for a in e.attributes[:]}}
+                    for e in sp.events[:]
                 ] if sp.events else None
                 status = sp.status
                 out.append(_span(
@@ -122,9 +132,9 @@ def _pb_value(value: Any) -> Any:
     if kind is None:
         return None
     if kind == "array_value":
-        return [_pb_value(v) for v in value.array_value.values]
+        return [_pb_value(v) for v in value.array_value.values[:]]
     if kind == "kvlist_value":
-        return {kv.key: _pb_value(kv.value) for kv in value.kvlist_value.values}
+        return {kv.key: _pb_value(kv.value) for kv in value.kvlist_value.values[:]}
     if kind == "bytes_value":
         return value.bytes_value.hex()
     return getattr(value, kind)

@@ -49,8 +49,10 @@ def linked_prompts(tags: dict[str, str]) -> list[tuple[str, str]]:
     """The (name, version) pairs a trace's ``mlflow.linkedPrompts`` tag lists (JSON written by the clients).
 
     The tag is the client's record; one that is not such a list links nothing (it stays a tag)."""
+    if LINKED_PROMPTS_TAG not in tags:  # most traces
+        return []
     try:
-        entries = json.loads(tags.get(LINKED_PROMPTS_TAG) or "[]")
+        entries = json.loads(tags[LINKED_PROMPTS_TAG] or "[]")
     except ValueError:
         return []
     if not isinstance(entries, list):
@@ -123,25 +125,30 @@ class TraceService:
         if run_id is not None:
             limits.check_run_id(run_id, "x-mlflow-run-id")
         spans = self._redacted(spans)
+        trace_ids = {s.trace_id for s in spans}
+        # The official client posts one trace's spans at a time: that trace is looked up with the experiment.
+        one = next(iter(trace_ids)) if len(trace_ids) == 1 else None
         with self.store.db.fast_write() as tx:
-            location = self._active_experiment(tx, exp_id)
+            location, pk = self._active_experiment(tx, exp_id, one)
+            found = None if one is None else ({} if pk is None else {one: pk})
             if run_id is not None and not self.store.traces.run_exists(tx, run_id):
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found (header x-mlflow-run-id).")
             if not spans:
                 return 0
             spans = self._bounded(spans, location)
-            fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
-            return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id, usage_of(spans))
+            fixed = {trace_id: self._fixed_tags(location, trace_id) for trace_id in trace_ids}
+            return self.store.traces.ingest(tx, exp_id, spans, fixed, run_id, usage_of(spans), found)
 
-    def _active_experiment(self, conn: Any, experiment_id: int) -> str:
-        """The artifact location of an active experiment, checked in the caller's transaction."""
-        found = self.store.traces.experiment(conn, experiment_id)
+    def _active_experiment(self, conn: Any, experiment_id: int, trace_id: str | None = None) -> tuple[str, int | None]:
+        """The artifact location of an active experiment, checked in the caller's transaction, and the primary
+        key of the trace ``trace_id`` when given (None if it does not exist), read with it."""
+        found = self.store.traces.experiment(conn, experiment_id, trace_id)
         if found is None:
             raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
         if found[1] != "active":
             raise InvalidParameterValue(
                 f"The experiment {experiment_id} must be in the 'active' state. Current state is {found[1]}.")
-        return found[0]
+        return found[0], found[2]
 
     def start_trace(self, info: dict[str, Any]) -> TraceInfo:
         """Record the trace info the client sent (``POST /api/3.0/mlflow/traces``)."""
@@ -150,7 +157,7 @@ class TraceService:
             parsed = self.redactor.info(parsed)
         exp_id = limits.parse_experiment_id(parsed.experiment_id, "trace.trace_info.trace_location")
         with self.store.db.fast_write() as tx:
-            location = self._active_experiment(tx, exp_id)
+            location, _ = self._active_experiment(tx, exp_id)
             stored = self.store.traces.start_trace(tx, parsed, exp_id, self._fixed_tags(location, parsed.trace_id),
                                                    prompts=linked_prompts(parsed.tags))
         assert stored is not None
@@ -164,10 +171,10 @@ class TraceService:
             parsed = [self.redactor.info(p) for p in parsed]
         spans = self._redacted(spans)
         with self.store.db.fast_write() as tx:
-            location = self._active_experiment(tx, exp_id)
+            location, _ = self._active_experiment(tx, exp_id)
             if spans:
                 spans = self._bounded(spans, location)
-                fixed = {s.trace_id: self._fixed_tags(location, s.trace_id) for s in spans}
+                fixed = {trace_id: self._fixed_tags(location, trace_id) for trace_id in {s.trace_id for s in spans}}
                 self.store.traces.ingest(tx, exp_id, spans, fixed, usage=usage_of(spans))
             for info in parsed:
                 self.store.traces.start_trace(tx, info, exp_id, self._fixed_tags(location, info.trace_id),

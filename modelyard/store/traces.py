@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-import msgspec
 from sqlalchemy import (
     Connection,
     Select,
@@ -48,10 +47,15 @@ _CHUNK = 500
 PROBE_LIMIT = 5000
 # Attributes every span carries or that have a column of their own: not repeated as search rows.
 _NOT_INDEXED = frozenset({"mlflow.traceRequestId", "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"})
-_encode = msgspec.json.Encoder().encode
 # Metadata that start_trace copies into a column of ``traces`` (at most 250 characters: longer values are
 # searched in trace_metadata).
 _METADATA_COLUMNS = {"mlflow.trace.session": "session_id", "mlflow.trace.user": "user_id"}
+
+# The columns of ``traces`` the trace info sets, in the order of TraceStore.start_trace's values; those it
+# leaves as they were when the info has no value for them (``_KEPT_IF_NONE``, by index).
+_INFO_COLUMNS = ("experiment_id", "client_request_id", "request_time_ms", "execution_time_ms", "state",
+                 "request_preview", "response_preview", "name", "run_id", "session_id", "user_id", "finalized")
+_KEPT_IF_NONE = frozenset(range(5, 11))
 
 
 class TraceRow(NamedTuple):
@@ -74,6 +78,15 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[i:i + _CHUNK]
 
 
+def _root_values(root: Span) -> tuple[Any, ...]:
+    """(request_time_ms, execution_time_ms, state, request_preview, response_preview, name) of a trace as its
+    root span tells them (until its info comes)."""
+    duration = None if root.end_time_ns is None else (root.end_time_ns - root.start_time_ns) // 1_000_000
+    state = "ERROR" if root.status == "ERROR" else ("OK" if root.end_time_ns is not None else "IN_PROGRESS")
+    return (root.start_time_ns // 1_000_000, duration, state, _preview(root.attributes.get("mlflow.spanInputs")),
+            _preview(root.attributes.get("mlflow.spanOutputs")), root.name[:250])
+
+
 def _preview(value: Any) -> str | None:
     if value is None:
         return None
@@ -88,11 +101,7 @@ class TraceStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._new_trace = db.insert_ignore(
-            "traces", ("trace_id", "experiment_id", "request_time_ms", "state", "finalized"))
-        self._new_trace_returning = (
-            "INSERT INTO traces (trace_id, experiment_id, request_time_ms, state, finalized)"
-            f" VALUES ({db.placeholders(5)}) ON CONFLICT (trace_id) DO NOTHING RETURNING id")
+        self._new_trace_sql: dict[int, str] = {}  # by the number of traces inserted at once
         self._trace_pk_sql = f"SELECT id FROM traces WHERE trace_id = {db.ph}"
         self._upsert_span = db.upsert(
             "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
@@ -109,82 +118,85 @@ class TraceStore:
         self._link_prompt = db.insert_ignore("trace_prompt_links", ("trace_pk", "name", "version"))
         ph = db.ph
         self._experiment_sql = f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {ph}"
-        self._upsert_info = (
-            "INSERT INTO traces (trace_id, experiment_id, client_request_id, request_time_ms, execution_time_ms,"
-            " state, request_preview, response_preview, name, run_id, session_id, user_id, finalized)"
-            f" VALUES ({db.placeholders(13)}) ON CONFLICT (trace_id) DO UPDATE SET"
-            " experiment_id = excluded.experiment_id, client_request_id = excluded.client_request_id,"
-            " request_time_ms = excluded.request_time_ms, execution_time_ms = excluded.execution_time_ms,"
-            " state = excluded.state,"
-            " request_preview = COALESCE(excluded.request_preview, traces.request_preview),"
-            " response_preview = COALESCE(excluded.response_preview, traces.response_preview),"
-            " name = COALESCE(excluded.name, traces.name), run_id = COALESCE(excluded.run_id, traces.run_id),"
-            " session_id = COALESCE(excluded.session_id, traces.session_id),"
-            " user_id = COALESCE(excluded.user_id, traces.user_id), finalized = excluded.finalized"
-        )
+        self._experiment_and_trace_sql = (
+            f"SELECT artifact_location, lifecycle_stage, (SELECT id FROM traces WHERE trace_id = {ph})"
+            f" FROM experiments WHERE experiment_id = {ph}")
+        self._new_info = (
+            f"INSERT INTO traces (trace_id, {', '.join(_INFO_COLUMNS)}) VALUES ({db.placeholders(13)})"
+            " ON CONFLICT (trace_id) DO NOTHING RETURNING id")
+        # The trace's row as start_trace compares it (locked on PostgreSQL until the commit, as an upsert would).
+        self._info_row_sql = (f"SELECT id, {', '.join(_INFO_COLUMNS)} FROM traces WHERE trace_id = {ph}"
+                              + ("" if db.is_sqlite else " FOR UPDATE"))
+        self._info_updates: dict[tuple[int, ...], str] = {}
+        self._hanging_sql = (
+            f"SELECT 0, key, value, CAST(NULL AS BIGINT) FROM trace_tags WHERE trace_pk = {ph}"
+            f" UNION ALL SELECT 1, key, value, CAST(NULL AS BIGINT) FROM trace_metadata WHERE trace_pk = {ph}"
+            f" UNION ALL SELECT 2, body, assessment_id, create_time_ms FROM trace_assessments WHERE trace_pk = {ph}")
         self._root_update = (
-            f"UPDATE traces SET state = {ph}, request_time_ms = {ph}, execution_time_ms = {ph},"
+            f"UPDATE traces SET request_time_ms = {ph}, execution_time_ms = {ph}, state = {ph},"
             f" request_preview = COALESCE(request_preview, {ph}), response_preview = COALESCE(response_preview, {ph}),"
             f" name = COALESCE(name, {ph}) WHERE id = {ph} AND finalized = {ph}"
         )
 
     # ---- writes ---------------------------------------------------------------
 
-    def experiment(self, tx: Tx, experiment_id: int) -> tuple[str, str] | None:
-        """(artifact_location, lifecycle_stage) of an experiment, read in the caller's transaction."""
-        found = tx.one(self._experiment_sql, (experiment_id,))
-        return None if found is None else (found[0], found[1])
+    def experiment(self, tx: Tx, experiment_id: int, trace_id: str | None = None) -> tuple[str, str, int | None] | None:
+        """(artifact_location, lifecycle_stage) of an experiment, read in the caller's transaction, and the
+        primary key of the trace ``trace_id`` when given (None if there is none): in the same statement, as a
+        batch of one trace's spans (the official client posts one span at a time) looks it up for :meth:`ingest`
+        (its ``found``)."""
+        if trace_id is None:
+            found = tx.one(self._experiment_sql, (experiment_id,))
+            return None if found is None else (found[0], found[1], None)
+        found = tx.one(self._experiment_and_trace_sql, (trace_id, experiment_id))
+        return None if found is None else (found[0], found[1], found[2])
 
     def run_exists(self, tx: Tx, run_id: str) -> bool:
         return tx.one(f"SELECT 1 FROM runs WHERE run_uuid = {self.db.ph}", (run_id,)) is not None
 
     def ingest(self, tx: Tx, experiment_id: int, spans: Sequence[Span],
                fixed_tags: dict[str, dict[str, str]], run_id: str | None = None,
-               usage: Sequence[tuple[str, str, Usage]] = ()) -> int:
+               usage: Sequence[tuple[str, str, Usage]] = (), found: dict[str, int] | None = None) -> int:
         """Store ``spans`` (any number of traces) on the hot path's bare connection; return how many.
 
         ``fixed_tags`` maps a trace id to tags set on the trace if it has none of that key yet;
-        ``usage`` is the (trace id, span id, token usage) of the spans that reported tokens.
+        ``usage`` is the (trace id, span id, token usage) of the spans that reported tokens; ``found``, when
+        given, the trace id -> primary key of those of the spans' traces that exist (looked up already).
         """
         by_trace: dict[str, list[Span]] = defaultdict(list)
+        roots: dict[str, Span] = {}  # each trace's root span, if the batch has it
         # Rows are written in key order, so concurrent batches lock them in one order (no deadlock on PostgreSQL).
         for span in sorted(spans, key=lambda sp: (sp.trace_id, sp.span_id)):
             by_trace[span.trace_id].append(span)
-        rows = self._trace_pks(tx, list(by_trace))
-        created = [trace_id for trace_id in by_trace if trace_id not in rows]
-        if len(created) == 1:  # the official client's case: one span of one trace a request
-            trace_id = created[0]
-            found = tx.one(self._new_trace_returning, (
-                trace_id, experiment_id, min(s.start_time_ns for s in by_trace[trace_id]) // 1_000_000,
-                "IN_PROGRESS", False))
-            if found is not None:
-                rows[trace_id] = found[0]
-        elif created:
-            tx.executemany(self._new_trace, [
-                (trace_id, experiment_id, min(s.start_time_ns for s in by_trace[trace_id]) // 1_000_000,
-                 "IN_PROGRESS", False)
-                for trace_id in created
-            ])
-        if len(rows) < len(by_trace):  # made by this batch, or by another transaction meanwhile (PostgreSQL)
-            rows.update(self._trace_pks(tx, [trace_id for trace_id in by_trace if trace_id not in rows]))
-        span_rows, attribute_rows, tag_rows, roots = [], [], [], []
-        for trace_id in created:  # a trace that exists has them already (from its first spans or its info)
-            tag_rows += [(rows[trace_id], k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
+            if span.parent_span_id is None and span.trace_id not in roots:
+                roots[span.trace_id] = span
+        rows = dict(found) if found is not None else self._trace_pks(tx, list(by_trace))
+        created: dict[str, int] = {}
+        if len(rows) < len(by_trace):
+            created = self._new_traces(tx, experiment_id, [(trace_id, group) for trace_id, group in by_trace.items()
+                                                           if trace_id not in rows], roots)
+            rows.update(created)
+            if len(rows) < len(by_trace):  # made by another transaction meanwhile (PostgreSQL)
+                rows.update(self._trace_pks(tx, [trace_id for trace_id in by_trace if trace_id not in rows]))
+        span_rows, attribute_rows, tag_rows = [], [], []
+        if created:  # a trace that exists has them already (from its first spans or its info)
+            for trace_id in by_trace:
+                if trace_id in created:
+                    tag_rows += [(created[trace_id], k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
+        limit = t.INDEXED_VALUE_CHARS
         for trace_id, group in by_trace.items():
             pk = rows[trace_id]
             for s in group:
                 span_rows.append((
                     pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
-                    s.start_time_ns, s.end_time_ns, _encode(s.to_otel_dict()).decode(),
+                    s.start_time_ns, s.end_time_ns, s.otel_json(),
                 ))
                 for key, value in s.attributes.items():
                     if key in _NOT_INDEXED or len(key) > 250:
                         continue
-                    text = attribute_text(value)
-                    if len(text) <= t.INDEXED_VALUE_CHARS and "\x00" not in text and "\x00" not in key:
+                    text = value if type(value) is str else attribute_text(value)
+                    if len(text) <= limit and "\x00" not in text and "\x00" not in key:
                         attribute_rows.append((pk, s.span_id, key, text))
-                if s.parent_span_id is None:
-                    roots.append((pk, s))
         tx.executemany(self._upsert_span, span_rows)
         attribute_rows.sort()
         tx.executemany(self._upsert_attribute, attribute_rows)
@@ -195,14 +207,33 @@ class TraceStore:
                 for trace_id, span_id, u in sorted(usage, key=lambda x: (x[0], x[1]))])
         if run_id is not None:
             tx.executemany(self._link_run, [(pk, run_id) for pk in rows.values()])
-        for pk, root in roots:
-            start_ms = root.start_time_ns // 1_000_000
-            duration = None if root.end_time_ns is None else (root.end_time_ns - root.start_time_ns) // 1_000_000
-            state = "ERROR" if root.status == "ERROR" else ("OK" if root.end_time_ns is not None else "IN_PROGRESS")
-            tx.execute(self._root_update, (
-                state, start_ms, duration, _preview(root.attributes.get("mlflow.spanInputs")),
-                _preview(root.attributes.get("mlflow.spanOutputs")), root.name[:250], pk, False))
+        for trace_id, root in roots.items():
+            if trace_id not in created:
+                tx.execute(self._root_update, (*_root_values(root), rows[trace_id], False))
         return len(spans)
+
+    def _new_traces(self, tx: Tx, experiment_id: int, new: Sequence[tuple[str, list[Span]]],
+                    roots: dict[str, Span]) -> dict[str, int]:
+        """Insert the traces ``new`` (trace id, its spans), skipping any that exist meanwhile; return the trace id
+        -> primary key of those inserted. A trace made with its root span takes its state, times, previews and
+        name at once (no update of the row and its indexes after); else it is in progress from its first span."""
+        rows = []
+        for trace_id, group in new:
+            root = roots.get(trace_id)
+            rows.append((trace_id, experiment_id, *_root_values(root), False) if root is not None else (
+                trace_id, experiment_id, min(s.start_time_ns for s in group) // 1_000_000, None, "IN_PROGRESS",
+                None, None, None, False))
+        created: dict[str, int] = {}
+        for chunk in _chunks(rows):
+            sql = self._new_trace_sql.get(len(chunk))
+            if sql is None:
+                one = f"({self.db.placeholders(9)})"
+                sql = self._new_trace_sql[len(chunk)] = (
+                    "INSERT INTO traces (trace_id, experiment_id, request_time_ms, execution_time_ms, state,"
+                    " request_preview, response_preview, name, finalized)"
+                    f" VALUES {', '.join([one] * len(chunk))} ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id, id")
+            created.update(tx.all(sql, [v for row in chunk for v in row]))
+        return created
 
     def _trace_pks(self, tx: Tx, trace_ids: Sequence[str]) -> dict[str, int]:
         """Trace id -> primary key of those of ``trace_ids`` that exist."""
@@ -220,31 +251,71 @@ class TraceStore:
     def start_trace(self, tx: Tx, info: TraceInfo, experiment_id: int, fixed_tags: dict[str, str],
                     read_back: bool = True, prompts: Sequence[tuple[str, str]] = ()) -> TraceInfo | None:
         """Write the trace info the client sent (creating the trace, or completing one made by its spans);
-        return the trace's info as stored, read back in the same transaction (unless not ``read_back``)."""
+        return the trace's info as stored (unless not ``read_back``).
+
+        Only what changes is written: a trace its spans made already has most of it (its root span's
+        state, times and name; the fixed tags), and every column, tag or index entry written again is a
+        page more for the commit to write. The info's values win, as an upsert of all of them would."""
         meta = info.metadata
-        tx.execute(self._upsert_info, (
-            info.trace_id, experiment_id, info.client_request_id, info.request_time_ms, info.execution_time_ms,
-            info.state, info.request_preview, info.response_preview,
-            (info.tags.get("mlflow.traceName") or "")[:250] or None, (meta.get("mlflow.sourceRun") or None),
-            (meta.get("mlflow.trace.session") or "")[:250] or None,
-            (meta.get("mlflow.trace.user") or "")[:250] or None, True))
-        ph = self.db.ph
-        row = tx.one(
-            "SELECT id, trace_id, experiment_id, request_time_ms, execution_time_ms, state, request_preview,"
-            f" response_preview, client_request_id FROM traces WHERE trace_id = {ph}", (info.trace_id,))
-        pk = row[0]
-        tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in {**fixed_tags, **info.tags}.items()])
-        tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+        values = (experiment_id, info.client_request_id, info.request_time_ms, info.execution_time_ms, info.state,
+                  info.request_preview, info.response_preview, (info.tags.get("mlflow.traceName") or "")[:250] or None,
+                  meta.get("mlflow.sourceRun") or None, (meta.get("mlflow.trace.session") or "")[:250] or None,
+                  (meta.get("mlflow.trace.user") or "")[:250] or None, True)
+        tags = {**fixed_tags, **info.tags}
+        stored: tuple[Any, ...] = values
+        row = tx.one(self._info_row_sql, (info.trace_id,))
+        if row is None:
+            found = tx.one(self._new_info, (info.trace_id, *values))
+            if found is None:  # made meanwhile by another transaction (PostgreSQL)
+                row = tx.one(self._info_row_sql, (info.trace_id,))
+            else:
+                pk = found[0]
+                tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
+                tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+        if row is not None:
+            pk, old = row[0], row[1:]
+            # As COALESCE: a preview, name, run, session or user the info leaves out keeps the stored one.
+            stored = tuple(was if new is None and i in _KEPT_IF_NONE else new
+                           for i, (new, was) in enumerate(zip(values, old, strict=True)))
+            changed = tuple(i for i, (new, was) in enumerate(zip(stored, old, strict=True)) if new != was)
+            if changed:
+                tx.execute(self._update_info_sql(changed), (*(stored[i] for i in changed), pk))
+            old_tags, old_meta, assessments = self._hanging(tx, pk)
+            tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items() if old_tags.get(k) != v])
+            tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items() if old_meta.get(k) != v])
+            tags, meta = {**old_tags, **tags}, {**old_meta, **meta}
         if prompts:
             tx.executemany(self._link_prompt, [(pk, name, version) for name, version in prompts])
         if not read_back:
             return None
-        out = TraceInfo(row[1], str(row[2]), row[3], row[4], row[5], row[6], row[7], row[8])
-        out.tags = dict(tx.all(f"SELECT key, value FROM trace_tags WHERE trace_pk = {ph}", (pk,)))
-        out.metadata = dict(tx.all(f"SELECT key, value FROM trace_metadata WHERE trace_pk = {ph}", (pk,)))
-        out.assessments = [json.loads(body) for (body,) in tx.all(
-            f"SELECT body FROM trace_assessments WHERE trace_pk = {ph} ORDER BY create_time_ms, assessment_id", (pk,))]
+        out = TraceInfo(info.trace_id, str(stored[0]), stored[2], stored[3], stored[4], stored[5], stored[6],
+                        stored[1], tags, meta)
+        if row is not None:  # a new trace has none yet
+            out.assessments = assessments
         return out
+
+    def _hanging(self, tx: Tx, pk: int) -> tuple[dict[str, str], dict[str, str], list[dict[str, Any]]]:
+        """The tags, metadata and assessments (by creation) of the trace ``pk``, in one statement."""
+        tags: dict[str, str] = {}
+        meta: dict[str, str] = {}
+        assessments = []
+        for kind, first, second, created in tx.all(self._hanging_sql, (pk, pk, pk)):
+            if kind == 0:
+                tags[first] = second
+            elif kind == 1:
+                meta[first] = second
+            else:  # (create_time_ms, assessment_id, body)
+                assessments.append((created, second, first))
+        return tags, meta, [json.loads(body) for _, _, body in sorted(assessments)]
+
+    def _update_info_sql(self, columns: tuple[int, ...]) -> str:
+        """``UPDATE traces`` of those of :data:`_INFO_COLUMNS` (by index) that changed: an index whose columns
+        are not set is left alone."""
+        sql = self._info_updates.get(columns)
+        if sql is None:
+            sets = ", ".join(f"{_INFO_COLUMNS[i]} = {self.db.ph}" for i in columns)
+            sql = self._info_updates[columns] = f"UPDATE traces SET {sets} WHERE id = {self.db.ph}"
+        return sql
 
     def set_tag(self, conn: Connection, pk: int, key: str, value: str) -> None:
         conn.exec_driver_sql(self._upsert_tag, [(pk, key, value)])

@@ -13,7 +13,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.testclient import TestClient
 
 from modelyard.entities.traces import Span, format_timestamp
-from modelyard.server import create_app
+from modelyard.errors import InvalidParameterValue
+from modelyard.server import create_app, otlp
 from modelyard.store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG
 
 T0 = 1_700_000_000_000_000_000
@@ -142,3 +143,90 @@ def test_the_endpoint_reads_the_request_as_a_route_would(service, http):
     assert r.status_code == 400 and "application/x-protobuf" in r.json()["message"]
     r = http.get("/v1/traces")
     assert r.status_code == 405
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        out += bytes([(n & 0x7F) | (0x80 if n > 0x7F else 0)])
+        n >>= 7
+        if not n:
+            return out
+
+
+def _request_of(span: bytes) -> bytes:
+    """An ExportTraceServiceRequest of one span given as its bytes (which OpenTelemetry's classes may refuse)."""
+    scope = b"\x12" + _varint(len(span)) + span
+    resource = b"\x12" + _varint(len(scope)) + scope
+    return b"\x0a" + _varint(len(resource)) + resource
+
+
+def test_protobuf_spans_read_every_value_as_opentelemetry_writes_it():
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtelSpan
+
+    request = ExportTraceServiceRequest()
+    sp = request.resource_spans.add().scope_spans.add().spans.add()
+    sp.trace_id, sp.span_id, sp.parent_span_id = b"\x01" * 16, b"\x02" * 8, b"\x03" * 8
+    sp.name, sp.start_time_unix_nano, sp.end_time_unix_nano = "näme", T0, T0 + 5
+    sp.status.code, sp.status.message = 2, "boom"
+    values = {"short": "hello", "empty": "", "unicode": "héllo ✓", "long": "x" * 127, "longer": "y" * 300,
+              "int": -7, "double": 2.5, "bool": True, "bytes": b"\x00\xff", "array": ["a", 1],
+              "kvlist": {"k": {"n": 1}}, "nothing": None}
+    for key, value in values.items():
+        attr = sp.attributes.add()
+        attr.key = key
+        target = attr.value
+        if key == "array":
+            target.array_value.values.add().string_value = "a"
+            target.array_value.values.add().int_value = 1
+        elif key == "kvlist":
+            inner = target.kvlist_value.values.add()
+            inner.key = "k"
+            leaf = inner.value.kvlist_value.values.add()
+            leaf.key, leaf.value.int_value = "n", 1
+        elif value is not None:
+            setattr(target, {str: "string_value", int: "int_value", float: "double_value", bool: "bool_value",
+                             bytes: "bytes_value"}[type(value)], value)
+    event = sp.events.add()
+    event.name, event.time_unix_nano = "retry", T0 + 1
+    event.attributes.add().key = "attempt"
+    event.attributes[0].value.int_value = 2
+    (span,) = otlp.decode(bytes(request.SerializeToString()), "application/x-protobuf")
+    assert span.attributes == {**values, "bytes": "00ff"}  # bytes as hex, as before
+    assert (span.trace_id, span.span_id, span.parent_span_id) == ("tr-" + "01" * 16, "02" * 8, "03" * 8)
+    assert (span.name, span.status, span.status_message, span.start_time_ns, span.end_time_ns) == (
+        "näme", "ERROR", "boom", T0, T0 + 5)
+    assert span.events == [{"name": "retry", "time_unix_nano": T0 + 1, "attributes": {"attempt": 2}}]
+
+    # A string value that is not UTF-8, or an AnyValue cut short: the 400 of a body that is not protobuf.
+    whole = OtelSpan(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="s").SerializeToString()
+    for value in (b"\x0a\x02\xff\xfe", b"\x0a", b"\x0a\x05ab"):
+        attribute = b"\x0a\x01k\x12" + _varint(len(value)) + value
+        with pytest.raises(InvalidParameterValue, match="ExportTraceServiceRequest"):
+            otlp.decode(_request_of(whole + b"\x4a" + _varint(len(attribute)) + attribute), "application/x-protobuf")
+
+
+def test_the_info_after_the_spans_wins_and_what_it_leaves_out_stays(service):
+    exp = service.experiments.create("info-after")
+    trace_id = f"tr-{20:032x}"
+    service.traces.log_spans(exp, [_span(20, 2, 1), _span(20, 1, mlflow_spanInputs="q")])
+    service.traces.set_tag(trace_id, "kept", "yes")
+    info = {**_info(20, exp, team="search"), "trace_metadata": {"mlflow.trace.user": "ann", "m": "1"},
+            "execution_duration": "0.004s", "request_preview": "asked"}
+    stored = service.traces.start_trace(info)
+    assert stored == service.traces.get_info(trace_id)  # what it answers is what is stored
+    assert stored.request_time_ms == 1_700_000_000_000 and stored.execution_time_ms == 4 and stored.state == "OK"
+    assert stored.request_preview == "asked" and stored.tags["team"] == "search" and stored.tags["kept"] == "yes"
+    assert stored.tags[SPANS_LOCATION_TAG] == "TRACKING_STORE" and stored.metadata == {"mlflow.trace.user": "ann", "m": "1"}
+    for name in ("b", "a", "c"):  # in the answer as stored: by creation time, then id
+        service.assessments.create({"trace_id": trace_id, "assessment_name": name, "feedback": {"value": 1}})
+    # sent again with less: what it leaves out stays (previews, user), what it says wins
+    again = service.traces.start_trace({**_info(20, exp), "state": "ERROR", "trace_metadata": {"m": "2"}})
+    assert again == service.traces.get_info(trace_id)
+    assert again.state == "ERROR" and again.request_preview == "asked" and again.execution_time_ms is None
+    assert again.metadata == {"mlflow.trace.user": "ann", "m": "2"} and again.tags["team"] == "search"
+    assert sorted(a["assessment_name"] for a in again.assessments) == ["a", "b", "c"]
+    found, _ = service.traces.search([exp], "metadata.mlflow.trace.user = 'ann'")
+    assert [i.trace_id for i in found] == [trace_id]
+    found, _ = service.traces.search([exp], "trace.status = 'ERROR'")
+    assert [i.trace_id for i in found] == [trace_id]
