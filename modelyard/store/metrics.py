@@ -37,13 +37,11 @@ class MetricStore:
         self._insert_history_many = _many_rows(self._insert_history, _ROWS_PER_INSERT)
         self._upsert_latest = db.upsert("latest_metrics", _LATEST_COLS, ("run_id", "key"), _NEWER)
         self._insert_key = db.insert_ignore("metric_keys", ("key",))
-        # One point of an active run, found by its id, in the statement that inserts it (write_active).
-        cols = ", ".join(_HISTORY_COLS)
-        pick = f"SELECT id, {db.placeholders(len(_HISTORY_COLS) - 1)} FROM runs WHERE run_uuid = {db.ph} AND lifecycle_stage = {db.ph}"
-        self._insert_active = (
-            f"INSERT OR IGNORE INTO metrics ({cols}) {pick} RETURNING run_id" if db.is_sqlite
-            else f"INSERT INTO metrics ({cols}) {pick} ON CONFLICT DO NOTHING RETURNING run_id"
-        )
+        # One point of an active run, found by its id in the statements that write it (write_active).
+        run = f"FROM runs WHERE run_uuid = {db.ph} AND lifecycle_stage = {db.ph}"
+        head, _, tail = self._insert_history.partition(" VALUES (" + db.ph + ", ")
+        self._insert_active = f"{head} SELECT id, {tail.replace(')', f' {run}', 1)}"
+        self._upsert_active = self._upsert_latest.replace("VALUES (" + db.ph, f"VALUES ((SELECT id {run})", 1)
         # key -> id of committed keys; ids are never reused, so the cache never lies. Keys interned
         # inside a unit of work are cached before its commit: a unit rolled back (or a block of the
         # writer's transaction undone) clears the cache.
@@ -100,10 +98,10 @@ class MetricStore:
         if nan:
             v = 0.0
         key, step, ts = metric.key, metric.step, metric.timestamp
-        inserted = tx.all(self._insert_active, (self._key_ids[key], step, ts, v, nan, run_id, LifecycleStage.ACTIVE))
-        if not inserted:
+        active = LifecycleStage.ACTIVE
+        if not tx.execute(self._insert_active, (self._key_ids[key], step, ts, v, nan, run_id, active)).rowcount:
             return False
-        tx.execute(self._upsert_latest, (inserted[0][0], key, v, nan, ts, step))
+        tx.execute(self._upsert_active, (run_id, active, key, v, nan, ts, step))
         return True
 
     def write(self, tx: Tx, run_pk: int, metrics: Sequence[Metric]) -> None:
