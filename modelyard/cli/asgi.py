@@ -53,6 +53,7 @@ def run_asgi(
     config = uvicorn.Config(
         factory, factory=True, host=host, port=port, workers=workers, http=http,
         log_level=log_level, access_log=False, timeout_keep_alive=30,
+        server_header=False,  # no "server: uvicorn" on every answer (names the software; costs each answer)
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     if workers > 1:

@@ -7,7 +7,7 @@ import getpass
 import itertools
 import math
 import operator
-import uuid
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +47,16 @@ MAX_BULK_INTERVAL_RUNS = 100
 MAX_BULK_INTERVAL_RESULTS = 2500
 MAX_SEARCH_DATASETS_EXPERIMENTS = 20
 MAX_DATASET_SUMMARIES = 1000
+
+
+# A random (version 4, RFC 4122 variant) UUID's bits: what ``uuid.uuid4().hex`` gives, without the UUID object.
+_UUID4_KEEP = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
+_UUID4_SET = 0x00000000_0000_4000_8000_000000000000
+
+
+def new_run_id() -> str:
+    """A new run's id: a random UUID (version 4) as 32 hex digits, as MLflow's."""
+    return "%032x" % (int.from_bytes(os.urandom(16), "big") & _UUID4_KEEP | _UUID4_SET)
 
 
 @dataclass
@@ -93,7 +103,7 @@ class RunService:
         tags[RUN_NAME_TAG] = name
         user = user_id or tags.get(USER_TAG) or _user()
         limits.check_length("user_id" if user_id else f"tags.{USER_TAG}", user, limits.MAX_USER_ID_LENGTH)
-        run_id = uuid.uuid4().hex
+        run_id = new_run_id()
         with self.store.db.fast_write() as tx:
             exp = self.store.experiments.brief(tx, exp_id)
             if exp is None:
@@ -212,10 +222,14 @@ class RunService:
             self._log_metric(run_id, metric)
 
     def _log_metric(self, run_id: str, metric: Metric) -> None:
+        limits.check_run_id(run_id)
         self.store.metrics.ensure_keys((metric.key,))
         with self.store.db.fast_write() as tx:
-            row = self._active_row(tx, run_id)
-            self.store.metrics.write(tx, row.pk, (metric,))
+            # The usual case in one statement: an active run, a new point. Otherwise (nothing was inserted)
+            # the run is checked as every write checks it, and a point stored already is written as ever.
+            if not self.store.metrics.write_active(tx, run_id, metric):
+                row = self._active_row(tx, run_id)
+                self.store.metrics.write(tx, row.pk, (metric,))
 
     def _link(self, run_id: str, linked: Sequence[Metric]) -> None:
         if self.link_model_metrics is None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice, repeat
 from typing import Any
 
-from ..entities import Metric
+from ..entities import LifecycleStage, Metric
 from ..entities.metric_columns import MetricColumns, Series
 from .database import Database, Tx
 
@@ -37,6 +37,11 @@ class MetricStore:
         self._insert_history_many = _many_rows(self._insert_history, _ROWS_PER_INSERT)
         self._upsert_latest = db.upsert("latest_metrics", _LATEST_COLS, ("run_id", "key"), _NEWER)
         self._insert_key = db.insert_ignore("metric_keys", ("key",))
+        # One point of an active run, found by its id in the statements that write it (write_active).
+        run = f"FROM runs WHERE run_uuid = {db.ph} AND lifecycle_stage = {db.ph}"
+        head, _, tail = self._insert_history.partition(" VALUES (" + db.ph + ", ")
+        self._insert_active = f"{head} SELECT id, {tail.replace(')', f' {run}', 1)}"
+        self._upsert_active = self._upsert_latest.replace("VALUES (" + db.ph, f"VALUES ((SELECT id {run})", 1)
         # key -> id of committed keys; ids are never reused, so the cache never lies. Keys interned
         # inside a unit of work are cached before its commit: a unit rolled back (or a block of the
         # writer's transaction undone) clears the cache.
@@ -79,6 +84,25 @@ class MetricStore:
             row = tx.one(self.db.sql("SELECT id FROM metric_keys WHERE key = ?"), (key,))
             found = None if row is None else row[0]
         return found
+
+    def write_active(self, tx: Tx, run_id: str, metric: Metric) -> bool:
+        """One point of the run ``run_id`` if that run is active, as :meth:`write` does, with the run looked
+        up in the statement that inserts the point (one statement less than a lookup, then :meth:`write`).
+
+        False, and nothing written, if no point was inserted: no such run, a run not active, or the point
+        is stored already. The caller then looks the run up and, if it stands, calls :meth:`write` (which
+        leaves a stored point as it is and moves the latest value on exactly as ever).
+        """
+        v = metric.value
+        nan = v != v
+        if nan:
+            v = 0.0
+        key, step, ts = metric.key, metric.step, metric.timestamp
+        active = LifecycleStage.ACTIVE
+        if not tx.execute(self._insert_active, (self._key_ids[key], step, ts, v, nan, run_id, active)).rowcount:
+            return False
+        tx.execute(self._upsert_active, (run_id, active, key, v, nan, ts, step))
+        return True
 
     def write(self, tx: Tx, run_pk: int, metrics: Sequence[Metric]) -> None:
         """Insert points (identical ones once) and move each key's latest value forward.

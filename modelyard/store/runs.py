@@ -67,7 +67,8 @@ class RunStore:
         )
         self._insert_run = db.sql(
             "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time,"
-            " artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+            " artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + ("" if db.is_sqlite else " RETURNING id")  # SQLite's cursor has it (a RETURNING costs it more)
         )
         self._insert_dataset = db.insert_ignore(
             "datasets",
@@ -84,13 +85,14 @@ class RunStore:
         return RunRow(*found) if found else None
 
     def create(self, tx: Tx, info: RunInfo, tags: dict[str, str]) -> int:
-        pk = tx.one(
+        cur = tx.execute(
             self._insert_run,
             (
                 info.run_id, info.run_name, int(info.experiment_id), info.user_id, info.status,
                 info.start_time, info.end_time, info.artifact_uri, info.lifecycle_stage,
             ),
-        )[0]
+        )
+        pk = cur.lastrowid if self.db.is_sqlite else cur.fetchone()[0]
         tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
         return int(pk)
 

@@ -153,3 +153,16 @@ def test_serve_answers_the_names_of_its_own_setting(tmp_path: Path):
         assert httpx.get(proc.url + "/version", headers={"Host": "tracking.internal"}).status_code == 403
     finally:
         proc.stop()
+
+
+def test_answers_carry_the_security_headers_and_no_server_header(server):
+    """The server's answers (a hot call's, an API route's, a probe's) keep the browser-facing headers
+    and the date, and name no software (no ``Server`` header)."""
+    hot = httpx.post(server.url + "/api/2.0/mlflow/runs/log-metric",
+                     json={"run_id": "0" * 32, "key": "m", "value": 1.0, "timestamp": 1})
+    assert hot.status_code == 404 and hot.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    for answer in (hot, httpx.get(server.url + "/api/2.0/mlflow/experiments/get?experiment_id=0"),
+                   httpx.get(server.url + "/health")):
+        assert answer.headers["x-frame-options"] == "SAMEORIGIN", answer.url
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url
+        assert "date" in answer.headers and "server" not in answer.headers, (answer.url, answer.headers)

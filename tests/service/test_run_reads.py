@@ -99,3 +99,26 @@ def test_big_experiments_walk_the_sort_index_and_small_ones_do_not(service):
         assert store._walk_sort_index(tx, [int(big)], [], 2) is False
     top = service.runs.search_dicts([big], max_results=2, order_by=["metrics.m DESC"]).items
     assert [r["data"]["metrics"][0]["value"] for r in top] == [15.0, 14.0]
+
+
+def test_new_run_ids_are_random_uuid4_hex(service):
+    """Run ids are what ``uuid.uuid4().hex`` gives: 32 hex digits, version 4, the RFC 4122 variant."""
+    import uuid
+
+    from modelyard.service.runs import new_run_id
+
+    ids = {new_run_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for rid in ids:
+        parsed = uuid.UUID(hex=rid)
+        assert parsed.hex == rid and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    bits = [int(rid, 16) for rid in ids]
+    # every other bit takes both values across the ids (random, not fixed by the masks)
+    fixed = 0xF000 << 64 | 0xC000 << 48
+    varying = 0
+    for b in bits:
+        varying |= b ^ bits[0]
+    assert varying == ((1 << 128) - 1) & ~fixed
+    exp = service.experiments.create("ids")
+    run = service.runs.create(exp)
+    assert uuid.UUID(hex=run.info.run_id).version == 4 and service.runs.get(run.info.run_id).info.run_id == run.info.run_id

@@ -112,3 +112,33 @@ def test_bulk_interval_samples_like_mlflow(service, run_id):
     assert all(m.run_id == run_id for m in points)
     window = service.runs.metric_history_bulk_interval([run_id], "s", start_step=100, end_step=109)
     assert [m.step for m in window] == list(range(100, 110))
+
+
+def test_one_point_at_a_time_keeps_the_semantics(service, run_id):
+    """log_metric (one point: the run found by the statement that inserts it) dedups, folds the latest
+    value and stores NaN as log_batch does; an identical point again leaves the latest as it is."""
+    for value, ts, step in ((9.0, 500, 3), (1.0, 900, 2), (2.0, 600, 3), (2.0, 600, 3), (math.nan, 1, 0)):
+        service.runs.log_metric(run_id, Metric("m", value, ts, step))
+    assert service.runs.get(run_id).data.metrics["m"] == 2.0
+    history = service.runs.metric_history(run_id, "m").items
+    assert [(m.step, m.timestamp) for m in history] == [(0, 1), (2, 900), (3, 500), (3, 600)]
+    assert math.isnan(history[0].value)
+    service.runs.log_metric(run_id, Metric("n", math.nan, 1, 0))
+    assert math.isnan(service.runs.get(run_id).data.metrics["n"])
+
+
+def test_one_point_to_a_missing_or_deleted_run_is_refused_and_writes_nothing(service, run_id):
+    from modelyard.errors import ResourceDoesNotExist
+
+    with pytest.raises(ResourceDoesNotExist, match="Run with id=0123456789abcdef0123456789abcdef not found"):
+        service.runs.log_metric("0123456789abcdef0123456789abcdef", Metric("m", 1.0, 1, 0))
+    with pytest.raises(InvalidParameterValue, match="run_id"):
+        service.runs.log_metric("not a run id!", Metric("m", 1.0, 1, 0))
+    service.runs.delete(run_id)
+    with pytest.raises(InvalidParameterValue, match=f"The run {run_id} must be in the 'active' state"):
+        service.runs.log_metric(run_id, Metric("m", 1.0, 1, 0))
+    service.runs.restore(run_id)
+    assert service.runs.get(run_id).data.metrics == {}
+    assert service.runs.metric_history(run_id, "m").items == []
+    service.runs.log_metric(run_id, Metric("m", 1.0, 1, 0))
+    assert service.runs.get(run_id).data.metrics == {"m": 1.0}
