@@ -50,17 +50,20 @@ import httpx
 from benchmarks.tracking.servers import SPECS, SYNC_ENV, Server, ServerSpec, Unavailable, launch
 
 
-def _otlp_batch(trace_ids: list[bytes], spans_per_trace: int, t0: int) -> bytes:
+def otlp_batch(trace_ids: list[bytes], spans_per_trace: int, t0: int,
+               randbytes: Callable[[int], bytes] = os.urandom) -> bytes:
+    """One OTLP export request: ``spans_per_trace`` spans (a root, the rest its children) of each trace id, span ids
+    from ``randbytes`` (a seeded ``random.Random().randbytes`` makes the request reproducible)."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     request = ExportTraceServiceRequest()
     scope = request.resource_spans.add().scope_spans.add()
     for trace_id in trace_ids:
-        root = os.urandom(8)
+        root = randbytes(8)
         for i in range(spans_per_trace):
             sp = scope.spans.add()
             sp.trace_id = trace_id
-            sp.span_id = root if i == 0 else os.urandom(8)
+            sp.span_id = root if i == 0 else randbytes(8)
             if i:
                 sp.parent_span_id = root
             sp.name = "chain" if i == 0 else f"step-{i % 7}"
@@ -132,7 +135,7 @@ def otlp_ingest(server: Server, http: httpx.Client, exp: str, traces: int, spans
     per_batch = max(1, per_request // spans_per_trace)
     t0 = time.time_ns() - 3_600_000_000_000
     bodies = [
-        _otlp_batch([os.urandom(16) for _ in range(per_batch)], spans_per_trace, t0 + b * 10_000_000)
+        otlp_batch([os.urandom(16) for _ in range(per_batch)], spans_per_trace, t0 + b * 10_000_000)
         for b in range(max(1, traces // per_batch))
     ]
     headers = {"content-type": "application/x-protobuf", "x-mlflow-experiment-id": exp}
@@ -175,7 +178,7 @@ def big_trace(server: Server, http: httpx.Client, exp: str, spans: int, ours: bo
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     whole = ExportTraceServiceRequest()
-    whole.ParseFromString(_otlp_batch([trace_id], spans, time.time_ns() - 60_000_000_000))
+    whole.ParseFromString(otlp_batch([trace_id], spans, time.time_ns() - 60_000_000_000))
     all_spans = list(whole.resource_spans[0].scope_spans[0].spans)
     headers = {"content-type": "application/x-protobuf", "x-mlflow-experiment-id": exp}
     for i in range(0, len(all_spans), 2000):

@@ -137,30 +137,10 @@ async def _call(app: Any, method: str, path: str, headers: list[tuple[bytes, byt
 
 
 def _batch(rng: random.Random, t0: int) -> bytes:
-    """One OTLP request of BATCH_TRACES traces of BATCH_SPANS spans (as ``benchmarks.traces._otlp_batch``)."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    """One OTLP request of BATCH_TRACES traces of BATCH_SPANS spans, as the tracing benchmark's, reproducible."""
+    from benchmarks.traces import otlp_batch
 
-    request = ExportTraceServiceRequest()
-    scope = request.resource_spans.add().scope_spans.add()
-    for _ in range(BATCH_TRACES):
-        trace_id, root = rng.randbytes(16), rng.randbytes(8)
-        for i in range(BATCH_SPANS):
-            sp = scope.spans.add()
-            sp.trace_id = trace_id
-            sp.span_id = root if i == 0 else rng.randbytes(8)
-            if i:
-                sp.parent_span_id = root
-            sp.name = "chain" if i == 0 else f"step-{i % 7}"
-            sp.start_time_unix_nano = t0 + i * 1000
-            sp.end_time_unix_nano = t0 + 5_000_000 + i * 1000
-            sp.status.code = 1
-            for key, value in (("mlflow.spanType", "LLM" if i % 3 == 0 else "TOOL"),
-                               ("mlflow.spanInputs", '{"q": "what is the refund policy?"}'),
-                               ("mlflow.spanOutputs", '"30 days"'), ("model", "tiny-1")):
-                attr = sp.attributes.add()
-                attr.key = key
-                attr.value.string_value = value
-    return bytes(request.SerializeToString())
+    return otlp_batch([rng.randbytes(16) for _ in range(BATCH_TRACES)], BATCH_SPANS, t0, rng.randbytes)
 
 
 def _wal_pages(db: str, requests: int, kinds: list[str]) -> None:
