@@ -14,6 +14,8 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -35,7 +37,7 @@ from ..entities.query import Comparison
 from ..entities.traces import Span, StoredSpan, TraceInfo
 from ..entities.usage import Usage
 from . import traces_schema as t
-from .database import Database, Tx
+from .database import _MAX_VARIABLES, Database, Tx
 from .llm_schema import span_usage
 
 SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
@@ -56,6 +58,7 @@ _METADATA_COLUMNS = {"mlflow.trace.session": "session_id", "mlflow.trace.user": 
 _INFO_COLUMNS = ("experiment_id", "client_request_id", "request_time_ms", "execution_time_ms", "state",
                  "request_preview", "response_preview", "name", "run_id", "session_id", "user_id", "finalized")
 _KEPT_IF_NONE = frozenset(range(5, 11))
+_ATTRIBUTE_KEY = itemgetter(0, 1, 2)  # (trace_pk, span_id, key) of a span_attributes row
 
 
 class TraceRow(NamedTuple):
@@ -103,11 +106,16 @@ class TraceStore:
         self.db = db
         self._new_trace_sql: dict[int, str] = {}  # by the number of traces inserted at once
         self._trace_pk_sql = f"SELECT id FROM traces WHERE trace_id = {db.ph}"
-        self._upsert_span = db.upsert(
-            "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
-                      "end_time_ns", "content"), ("trace_pk", "span_id"))
-        self._upsert_attribute = db.upsert(
-            "span_attributes", ("trace_pk", "span_id", "key", "value"), ("trace_pk", "span_id", "key"))
+        # Spans and their attributes are upserted many rows a statement (_upsert_rows): one statement's
+        # run, its cursors on the table and each index, and its end cost SQLite more than a row.
+        self._upserts: dict[str, tuple[str, str, str, int, int]] = {}
+        for name, table, columns, key in (
+                ("span", "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
+                                   "end_time_ns", "content"), ("trace_pk", "span_id")),
+                ("attribute", "span_attributes", ("trace_pk", "span_id", "key", "value"), ("trace_pk", "span_id", "key"))):
+            head, _, tail = db.upsert(table, columns, key).partition(f" VALUES ({db.placeholders(len(columns))})")
+            self._upserts[name] = (head, f"({db.placeholders(len(columns))})", tail, len(columns), len(key))
+        self._upsert_sql: dict[tuple[str, int], str] = {}  # by the upsert and the number of rows
         self._upsert_tag = db.upsert("trace_tags", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
@@ -197,9 +205,9 @@ class TraceStore:
                     text = value if type(value) is str else attribute_text(value)
                     if len(text) <= limit and "\x00" not in text and "\x00" not in key:
                         attribute_rows.append((pk, s.span_id, key, text))
-        tx.executemany(self._upsert_span, span_rows)
-        attribute_rows.sort()
-        tx.executemany(self._upsert_attribute, attribute_rows)
+        self._upsert_rows(tx, "span", span_rows)
+        attribute_rows.sort(key=_ATTRIBUTE_KEY)  # stable: a span given twice, its last copy's value last
+        self._upsert_rows(tx, "attribute", attribute_rows)
         tx.executemany(self._insert_tag_ignore, tag_rows)
         if usage:
             tx.executemany(self._upsert_usage, [
@@ -211,6 +219,24 @@ class TraceStore:
             if trace_id not in created:
                 tx.execute(self._root_update, (*_root_values(root), rows[trace_id], False))
         return len(spans)
+
+    def _upsert_rows(self, tx: Tx, name: str, rows: list[tuple[Any, ...]]) -> None:
+        """Upsert ``rows`` (in key order) with the upsert ``name`` of ``_upserts``, many a statement.
+
+        A key given twice keeps its last row, as one upsert a row would leave it (and PostgreSQL refuses a
+        statement that updates a row twice)."""
+        if not rows:
+            return
+        head, one, tail, width, keys = self._upserts[name]  # the key: the first ``keys`` columns
+        if len({row[:keys] for row in rows}) < len(rows):
+            rows = list({row[:keys]: row for row in rows}.values())
+        per = _MAX_VARIABLES // width
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            sql = self._upsert_sql.get((name, len(chunk)))
+            if sql is None:
+                sql = self._upsert_sql[(name, len(chunk))] = f"{head} VALUES {', '.join([one] * len(chunk))}{tail}"
+            tx.execute(sql, list(chain.from_iterable(chunk)))
 
     def _new_traces(self, tx: Tx, experiment_id: int, new: Sequence[tuple[str, list[Span]]],
                     roots: dict[str, Span]) -> dict[str, int]:
