@@ -58,6 +58,9 @@ _METADATA_COLUMNS = {"mlflow.trace.session": "session_id", "mlflow.trace.user": 
 _INFO_COLUMNS = ("experiment_id", "client_request_id", "request_time_ms", "execution_time_ms", "state",
                  "request_preview", "response_preview", "name", "run_id", "session_id", "user_id", "finalized")
 _KEPT_IF_NONE = frozenset(range(5, 11))
+# Fewer rows than this are upserted a statement each: a statement of many rows costs SQLite a statement journal
+# (it may fail halfway), every page it changes copied first, which a few rows do not pay back.
+_FEW_ROWS = 16
 _ATTRIBUTE_KEY = itemgetter(0, 1, 2)  # (trace_pk, span_id, key) of a span_attributes row
 
 
@@ -108,13 +111,15 @@ class TraceStore:
         self._trace_pk_sql = f"SELECT id FROM traces WHERE trace_id = {db.ph}"
         # Spans and their attributes are upserted many rows a statement (_upsert_rows): one statement's
         # run, its cursors on the table and each index, and its end cost SQLite more than a row.
-        self._upserts: dict[str, tuple[str, str, str, int, int]] = {}
+        self._upserts: dict[str, tuple[str, str, str, str, int, int]] = {}
         for name, table, columns, key in (
                 ("span", "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
                                    "end_time_ns", "content"), ("trace_pk", "span_id")),
                 ("attribute", "span_attributes", ("trace_pk", "span_id", "key", "value"), ("trace_pk", "span_id", "key"))):
-            head, _, tail = db.upsert(table, columns, key).partition(f" VALUES ({db.placeholders(len(columns))})")
-            self._upserts[name] = (head, f"({db.placeholders(len(columns))})", tail, len(columns), len(key))
+            one = f"({db.placeholders(len(columns))})"
+            single = db.upsert(table, columns, key)
+            head, _, tail = single.partition(f" VALUES {one}")
+            self._upserts[name] = (single, head, one, tail, len(columns), len(key))
         self._upsert_sql: dict[tuple[str, int], str] = {}  # by the upsert and the number of rows
         self._upsert_tag = db.upsert("trace_tags", ("trace_pk", "key", "value"), ("trace_pk", "key"))
         self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
@@ -227,12 +232,18 @@ class TraceStore:
         statement that updates a row twice)."""
         if not rows:
             return
-        head, one, tail, width, keys = self._upserts[name]  # the key: the first ``keys`` columns
+        single, head, one, tail, width, keys = self._upserts[name]  # the key: the first ``keys`` columns
+        if len(rows) < _FEW_ROWS:  # the official client's one span a request
+            tx.executemany(single, rows)
+            return
         if len({row[:keys] for row in rows}) < len(rows):
             rows = list({row[:keys]: row for row in rows}.values())
         per = _MAX_VARIABLES // width
         for start in range(0, len(rows), per):
             chunk = rows[start:start + per]
+            if len(chunk) < _FEW_ROWS:
+                tx.executemany(single, chunk)
+                continue
             sql = self._upsert_sql.get((name, len(chunk)))
             if sql is None:
                 sql = self._upsert_sql[(name, len(chunk))] = f"{head} VALUES {', '.join([one] * len(chunk))}{tail}"
