@@ -11,6 +11,12 @@ own under callgrind, instrumentation on for the stage's calls only::
 Stages: ``decode`` the protobuf body into spans (``server.otlp.decode``); ``content`` each span's stored
 JSON (``Span.otel_json``); ``log`` the service's ``log_spans`` (redaction, bounds, usage, the store and the
 commit; SQLite on ``/dev/shm`` with ``synchronous=NORMAL``, the fsync not counted).
+
+The official client's trace (``benchmarks.traces_probe capture`` first: its three one-span posts and the
+trace info), per trace: ``client-posts`` decodes and logs the three posts; ``client-trace`` the posts and the
+info (``TraceService.start_trace`` and its answer's dict): the info alone is the difference. What the app
+does around them (middleware, hot path, JSON of the info's request) is not counted here: ``traces_probe`` counts
+whole requests.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 SPANS = 1000
-STAGES = ("decode", "content", "log")
+STAGES = ("decode", "content", "log", "client-posts", "client-trace")
+CLIENT_TRACES = 100
+UNITS = {"client-posts": 3, "client-trace": 3}  # spans a call (a trace); else SPANS
 
 
 def _bodies(n: int) -> list[bytes]:
@@ -46,6 +54,9 @@ def probe(stage: str, calls: int) -> None:
     """Run ``calls`` calls of ``stage`` after a warm-up, callgrind's instrumentation on for them only."""
     from modelyard.server.otlp import decode
 
+    if stage.startswith("client-"):
+        _client(stage, calls)
+        return
     bodies = _bodies(calls + 2)
     if stage == "decode":
         decode(bodies[0], "application/x-protobuf")
@@ -64,13 +75,7 @@ def probe(stage: str, calls: int) -> None:
                 s.otel_json()
         _toggle(False)
         return
-    from modelyard.service import TrackingService
-    from modelyard.settings import Settings
-
-    folder = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    service: Any = TrackingService(Settings(
-        backend_store_uri=f"sqlite:///{folder}/db.sqlite", default_artifact_root=f"{folder}/art",
-        sqlite_synchronous="NORMAL", background_workers=False))
+    service = _service()
     try:
         exp = service.experiments.create("stages")
         for spans in batches[:2]:
@@ -78,6 +83,58 @@ def probe(stage: str, calls: int) -> None:
         _toggle(True)
         for spans in batches[2:]:
             service.traces.log_spans(exp, spans)
+        _toggle(False)
+    finally:
+        service.close()
+
+
+def _service() -> Any:
+    from modelyard.service import TrackingService
+    from modelyard.settings import Settings
+
+    folder = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    return TrackingService(Settings(
+        backend_store_uri=f"sqlite:///{folder}/db.sqlite", default_artifact_root=f"{folder}/art",
+        sqlite_synchronous="NORMAL", background_workers=False))
+
+
+def _client(stage: str, calls: int) -> None:
+    """``calls`` traces of the official client's, as ``traces_probe`` replays them (new trace ids from a seed)."""
+    import json
+    import pickle
+
+    from benchmarks.traces_probe import SHAPES
+    from modelyard.server.otlp import decode
+
+    with open(SHAPES, "rb") as f:
+        shapes = pickle.load(f)
+    posts = [body for _, path, _, body in shapes if path == "/v1/traces"]
+    info_body = next(body for _, path, _, body in shapes if path != "/v1/traces")
+    old_raw = decode(posts[0], "application/x-protobuf")[0].otel_trace_id
+    rng = random.Random(18)
+    traces = []
+    for _ in range(calls + 20):
+        raw = rng.randbytes(16)
+        old, new = bytes.fromhex(old_raw), raw
+        traces.append(([body.replace(old, new) for body in posts],
+                       info_body.replace(old_raw.encode(), new.hex().encode())))
+    service = _service()
+    try:
+        exp = service.experiments.create("stages")
+
+        def one(trace: tuple[list[bytes], bytes]) -> None:
+            for body in trace[0]:
+                service.traces.log_spans(exp, decode(body, "application/x-protobuf"))
+            if stage == "client-trace":
+                info = json.loads(trace[1])["trace"]["trace_info"]
+                info["trace_location"]["mlflow_experiment"]["experiment_id"] = exp
+                service.traces.start_trace(info).to_dict()
+
+        for trace in traces[:20]:
+            one(trace)
+        _toggle(True)
+        for trace in traces[20:]:
+            one(trace)
         _toggle(False)
     finally:
         service.close()
@@ -93,7 +150,7 @@ def count(stage: str, calls: int, checkout: Path | None, out: Path) -> float:
     totals = re.search(rb"^totals: (\d+)", out.read_bytes(), re.M)
     if totals is None:
         raise RuntimeError(f"no totals in {out}")
-    return int(totals.group(1)) / calls / SPANS
+    return int(totals.group(1)) / calls / UNITS.get(stage, SPANS)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     print("| stage | " + " | ".join(str(c or "this checkout") for c in checkouts) + " |")
     print("|---|" + "---:|" * len(checkouts))
     for stage in args.stages.split(","):
-        per = [count(stage, args.calls, c, folder / f"callgrind.{stage}.{i}") for i, c in enumerate(checkouts)]
+        calls = CLIENT_TRACES if stage.startswith("client-") else args.calls
+        per = [count(stage, calls, c, folder / f"callgrind.{stage}.{i}") for i, c in enumerate(checkouts)]
         print(f"| {stage} (per span) | " + " | ".join(f"{p:,.0f}" for p in per) + " |", flush=True)
 
 

@@ -38,9 +38,13 @@ TRACE_STATES = ("OK", "ERROR", "IN_PROGRESS")
 _STATUS_CODES = {"OK": "STATUS_CODE_OK", "ERROR": "STATUS_CODE_ERROR", "UNSET": "STATUS_CODE_UNSET"}
 
 
-@functools.lru_cache(maxsize=4096)  # a batch's spans name their trace and their parent over and over
-def _b64(hex_id: str) -> str:
+def _b64_once(hex_id: str) -> str:
     return binascii.b2a_base64(bytes.fromhex(hex_id), newline=False).decode("ascii")
+
+
+# A batch's spans name their trace and their parent over and over: those are cached. A span's own id is
+# new (a cache miss costs more than the encoding).
+_b64 = functools.lru_cache(maxsize=4096)(_b64_once)
 
 
 def any_value(value: Any) -> dict[str, Any]:
@@ -125,7 +129,7 @@ class Span:
 
     def _otel(self) -> _OtelSpan:
         return _OtelSpan(
-            _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-")), _b64(self.span_id), self.name, str(self.start_time_ns),
+            _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-")), _b64_once(self.span_id), self.name, str(self.start_time_ns),
             # Most values are strings: their AnyValue without a call.
             [_OtelAttribute(k, {"string_value": v} if type(v) is str else any_value(v))
              for k, v in self.attributes.items()],

@@ -105,8 +105,8 @@ class TraceService:
             repo = artifacts.repository(f"{location}/traces/{span.trace_id}/artifacts")
             repo.put(f"spans/{span.span_id}/{name}.json", io.BytesIO(text.encode("utf-8")))
 
-        return [bound_payloads(s, self.payload_limit, f"{location}/traces/{s.trace_id}/artifacts",
-                               keep if artifacts is not None else None) for s in spans]
+        return [bound_payloads(s, self.payload_limit, location, keep if artifacts is not None else None)
+                for s in spans]
 
     # ---- writes ---------------------------------------------------------------
 
