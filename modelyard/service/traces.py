@@ -30,7 +30,7 @@ from . import limits
 from .artifacts import ArtifactService
 from .experiments import ExperimentService
 from .runs import RunService
-from .trace_privacy import KEPT_KEYS, Redactor, bound_payloads
+from .trace_privacy import INPUTS, KEPT_KEYS, OUTPUTS, Redactor, bound_payloads
 from .traces_search import decode_token, encode_token, parse_filter, parse_order_by
 
 SEARCH_DEFAULT_MAX_RESULTS = 100
@@ -105,8 +105,18 @@ class TraceService:
             repo = artifacts.repository(f"{location}/traces/{span.trace_id}/artifacts")
             repo.put(f"spans/{span.span_id}/{name}.json", io.BytesIO(text.encode("utf-8")))
 
-        return [bound_payloads(s, self.payload_limit, location, keep if artifacts is not None else None)
-                for s in spans]
+        limit = self.payload_limit
+        kept = keep if artifacts is not None else None
+        out = []
+        for s in spans:
+            # Most spans' inputs and outputs are short strings, or none: such a span is kept as it is, at once.
+            inputs, outputs = s.attributes.get(INPUTS), s.attributes.get(OUTPUTS)
+            if ((inputs is None or (type(inputs) is str and len(inputs) <= limit))
+                    and (outputs is None or (type(outputs) is str and len(outputs) <= limit))):
+                out.append(s)
+            else:
+                out.append(bound_payloads(s, limit, location, kept))
+        return out
 
     # ---- writes ---------------------------------------------------------------
 

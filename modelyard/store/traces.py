@@ -200,9 +200,13 @@ class TraceStore:
                 if trace_id in created:
                     tag_rows += [(created[trace_id], k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
         limit = t.INDEXED_VALUE_CHARS
+        twice = False  # a span given twice (sorted: next to each other)
         for trace_id, group in by_trace.items():
             pk = rows[trace_id]
+            previous = None
             for s in group:
+                twice = twice or s.span_id == previous
+                previous = s.span_id
                 span_rows.append((
                     pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
                     s.start_time_ns, s.end_time_ns, s.otel_json(),
@@ -213,9 +217,9 @@ class TraceStore:
                     text = value if type(value) is str else attribute_text(value)
                     if len(text) <= limit and "\x00" not in text and "\x00" not in key:
                         attribute_rows.append((pk, s.span_id, key, text))
-        self._upsert_rows(tx, "span", span_rows)
+        self._upsert_rows(tx, "span", span_rows, twice)
         attribute_rows.sort(key=_ATTRIBUTE_KEY)  # stable: a span given twice, its last copy's value last
-        self._upsert_rows(tx, "attribute", attribute_rows)
+        self._upsert_rows(tx, "attribute", attribute_rows, twice)
         tx.executemany(self._insert_tag_ignore, tag_rows)
         if usage:
             tx.executemany(self._upsert_usage, [
@@ -228,18 +232,18 @@ class TraceStore:
                 tx.execute(self._root_update, (*_root_values(root), rows[trace_id], False))
         return len(spans)
 
-    def _upsert_rows(self, tx: Tx, name: str, rows: list[tuple[Any, ...]]) -> None:
+    def _upsert_rows(self, tx: Tx, name: str, rows: list[tuple[Any, ...]], twice: bool = False) -> None:
         """Upsert ``rows`` in turn with the upsert ``name`` of ``_upserts``, many a statement.
 
-        A key given twice keeps its last row, as one upsert a row would leave it (and PostgreSQL refuses a
-        statement that updates a row twice)."""
+        With ``twice`` (a key may be given twice) a key keeps its last row, as one upsert a row would leave it
+        (and PostgreSQL refuses a statement that updates a row twice)."""
         if not rows:
             return
         single, head, one, tail, width, keys = self._upserts[name]  # the key: the first ``keys`` columns
         if len(rows) < _FEW_ROWS:  # the official client's one span a request
             tx.executemany(single, rows)
             return
-        if len({row[:keys] for row in rows}) < len(rows):
+        if twice:
             rows = list({row[:keys]: row for row in rows}.values())
         per = _MAX_VARIABLES // width
         for start in range(0, len(rows), per):
