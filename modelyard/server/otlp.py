@@ -123,10 +123,23 @@ def _from_protobuf(body: bytes) -> list[Span]:
                     for e in sp.events[:]
                 ] if sp.events else None
                 status = sp.status
-                out.append(_span(
-                    sp.trace_id.hex(), sp.span_id.hex(), sp.parent_span_id.hex(), sp.name,
-                    sp.start_time_unix_nano, sp.end_time_unix_nano, attributes, _STATUS.get(status.code, "UNSET"),
-                    status.message, events, (r, s, i)))
+                trace_hex, span_hex, parent_hex = sp.trace_id.hex(), sp.span_id.hex(), sp.parent_span_id.hex()
+                name, start, end = sp.name, sp.start_time_unix_nano, sp.end_time_unix_nano
+                if (len(trace_hex) != 32 or len(span_hex) != 16 or (parent_hex and len(parent_hex) != 16)
+                        or start > _INT64_MAX or end > _INT64_MAX or "\x00" in name
+                        or not isinstance(attributes.get("mlflow.spanType", ""), str)):
+                    # Not the common span: checked (a bad one refused) and cleaned as a JSON one is.
+                    out.append(_span(trace_hex, span_hex, parent_hex, name, start, end, attributes,
+                                     _STATUS.get(status.code, "UNSET"), status.message, events, (r, s, i)))
+                    continue
+                # The common span, as _span builds it, without the call.
+                attributes.pop(_SKIPPED, None)
+                span_type = attributes.get("mlflow.spanType")
+                message = status.message
+                out.append(Span("tr-" + trace_hex, span_hex, parent_hex or None, name,
+                                span_type.replace("\x00", "")[:100] if span_type is not None else None,
+                                _STATUS.get(status.code, "UNSET"), message or None, start, end or None, attributes,
+                                events, trace_hex))
     return out
 
 
