@@ -6,7 +6,8 @@ own under callgrind, instrumentation on for the stage's calls only::
 
     python -m benchmarks.traces_stages                                 # this checkout
     python -m benchmarks.traces_stages --checkout /work/main           # another checkout's code
-    python -m benchmarks.traces_stages --stages decode,store --calls 5
+    python -m benchmarks.traces_stages --stages decode,log --calls 5
+    python -m benchmarks.traces_stages --stages log --sql try.sql    # a schema change, tried before its migration
 
 Stages: ``decode`` the protobuf body into spans (``server.otlp.decode``); ``content`` each span's stored
 JSON (``Span.otel_json``); ``log`` the service's ``log_spans`` (redaction, bounds, usage, the store and the
@@ -34,6 +35,7 @@ from typing import Any
 SPANS = 1000
 STAGES = ("decode", "content", "log", "client-posts", "client-trace")
 CLIENT_TRACES = 100
+SCHEMA_SQL = "TRACES_STAGES_SQL"  # the environment variable --sql passes to the counted process
 UNITS = {"client-posts": 3, "client-trace": 3}  # spans a call (a trace); else SPANS
 
 
@@ -93,6 +95,14 @@ def _service() -> Any:
     from modelyard.settings import Settings
 
     folder = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    if os.environ.get(SCHEMA_SQL):  # --sql: a schema change tried on the migrated store before anything is counted
+        import sqlite3
+
+        TrackingService(Settings(backend_store_uri=f"sqlite:///{folder}/db.sqlite",
+                                 default_artifact_root=f"{folder}/art", background_workers=False)).close()
+        conn = sqlite3.connect(f"{folder}/db.sqlite")
+        conn.executescript(Path(os.environ[SCHEMA_SQL]).read_text())
+        conn.close()
     return TrackingService(Settings(
         backend_store_uri=f"sqlite:///{folder}/db.sqlite", default_artifact_root=f"{folder}/art",
         sqlite_synchronous="NORMAL", background_workers=False))
@@ -140,10 +150,12 @@ def _client(stage: str, calls: int) -> None:
         service.close()
 
 
-def count(stage: str, calls: int, checkout: Path | None, out: Path) -> float:
+def count(stage: str, calls: int, checkout: Path | None, out: Path, sql: Path | None = None) -> float:
     env = dict(os.environ)
     root = checkout or Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = str(root)  # the checkout's code (and its benchmarks.traces.otlp_batch)
+    if sql is not None:
+        env[SCHEMA_SQL] = str(sql.resolve())
     argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
             sys.executable, str(Path(__file__).resolve()), "--probe", stage, "--calls", str(calls)]
     subprocess.run(argv, check=True, capture_output=True, env=env)
@@ -159,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=3, help="1,000-span batches per stage")
     parser.add_argument("--checkout", type=Path, action="append", help="count this checkout's code (repeatable)")
     parser.add_argument("--keep", type=Path, help="keep the callgrind files here")
+    parser.add_argument("--sql", type=Path, help="SQL script run on the new (migrated) SQLite store first: a schema"
+                                                 " change tried before writing its migration")
     parser.add_argument("--probe", choices=STAGES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:  # the process under valgrind: its checkout's code first, not benchmarks/ (the script's folder)
@@ -172,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|" + "---:|" * len(checkouts))
     for stage in args.stages.split(","):
         calls = CLIENT_TRACES if stage.startswith("client-") else args.calls
-        per = [count(stage, calls, c, folder / f"callgrind.{stage}.{i}") for i, c in enumerate(checkouts)]
+        per = [count(stage, calls, c, folder / f"callgrind.{stage}.{i}", args.sql) for i, c in enumerate(checkouts)]
         print(f"| {stage} (per span) | " + " | ".join(f"{p:,.0f}" for p in per) + " |", flush=True)
 
 
