@@ -111,22 +111,23 @@ class TraceStore:
         self.db = db
         self._new_trace_sql: dict[int, str] = {}  # by the number of traces inserted at once
         self._trace_pk_sql = f"SELECT id FROM traces WHERE trace_id = {db.ph}"
-        # Spans and their attributes are upserted many rows a statement (_upsert_rows): one statement's
-        # run, its cursors on the table and each index, and its end cost SQLite more than a row.
+        # Spans, their attributes, tags and metadata are written many rows a statement (_upsert_rows): one
+        # statement's run, its cursors on the table and each index, and its end cost SQLite more than a row.
         self._upserts: dict[str, tuple[str, str, str, str, int, int]] = {}
+        tag_columns = ("trace_pk", "key", "value")
         for name, table, columns, key in (
                 ("span", "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
                                    "end_time_ns", "content"), ("trace_pk", "span_id")),
                 ("attribute", "span_attributes", ("trace_pk", "span_id", "key", "value"), ("trace_pk", "span_id", "key")),
-                ("tag", "trace_tags", ("trace_pk", "key", "value"), ("trace_pk", "key")),
-                ("metadata", "trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))):
+                ("tag", "trace_tags", tag_columns, ("trace_pk", "key")),
+                ("metadata", "trace_metadata", tag_columns, ("trace_pk", "key")),
+                ("new tag", "trace_tags", tag_columns, ())):  # a tag the trace has no value of yet
             one = f"({db.placeholders(len(columns))})"
-            single = db.upsert(table, columns, key)
+            single = db.upsert(table, columns, key) if key else db.insert_ignore(table, columns)
             head, _, tail = single.partition(f" VALUES {one}")
             self._upserts[name] = (single, head, one, tail, len(columns), len(key))
         self._upsert_sql: dict[tuple[str, int], str] = {}  # by the upsert and the number of rows
         self._upsert_tag = self._upserts["tag"][0]
-        self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
         self._link_run = db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
         self._upsert_usage = db.upsert(
             "span_usage", ("trace_pk", "span_id", "model", "input_tokens", "output_tokens", "cached_input_tokens"),
@@ -220,7 +221,7 @@ class TraceStore:
         self._upsert_rows(tx, "span", span_rows, twice)
         attribute_rows.sort(key=_ATTRIBUTE_KEY)  # stable: a span given twice, its last copy's value last
         self._upsert_rows(tx, "attribute", attribute_rows, twice)
-        tx.executemany(self._insert_tag_ignore, tag_rows)
+        self._upsert_rows(tx, "new tag", tag_rows)
         if usage:
             tx.executemany(self._upsert_usage, [
                 (rows[trace_id], span_id, u.model, u.input_tokens, u.output_tokens, u.cached_input_tokens)
