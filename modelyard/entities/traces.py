@@ -133,7 +133,8 @@ class Span:
             # Most values are strings: their AnyValue without a call.
             [_OtelAttribute(k, {"string_value": v} if type(v) is str else any_value(v))
              for k, v in self.attributes.items()],
-            _OtelStatus(_STATUS_CODES.get(self.status, "STATUS_CODE_UNSET"), self.status_message or None),
+            _OtelStatus(_STATUS_CODES.get(self.status, "STATUS_CODE_UNSET"), self.status_message)
+            if self.status_message else _STATUS_ALONE.get(self.status, _STATUS_ALONE["UNSET"]),
             _b64(self.parent_span_id) if self.parent_span_id else None,
             None if self.end_time_ns is None else str(self.end_time_ns),
             [{"name": e.get("name", ""), "time_unix_nano": str(e.get("time_unix_nano", 0)),
@@ -167,6 +168,8 @@ class _OtelSpan(msgspec.Struct, omit_defaults=True, gc=False):
 
 
 _encode_otel = msgspec.json.Encoder().encode
+# The status of a span without a message (most), made once: only read (encoded), never changed.
+_STATUS_ALONE = {status: _OtelStatus(code) for status, code in _STATUS_CODES.items()}
 
 
 class StoredSpan(NamedTuple):

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..entities.prompts import LINKED_PROMPTS_TAG
 from ..entities.traces import TRACE_STATES, Span, StoredSpan, TraceInfo, duration_ms, timestamp_ms
-from ..entities.usage import Usage, span_usage
+from ..entities.usage import TOKEN_KEYS, Usage, span_usage
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, TraceRow
@@ -65,6 +65,8 @@ def usage_of(spans: Sequence[Span]) -> list[tuple[str, str, Usage]]:
     """(trace id, span id, usage) of the spans whose attributes report tokens."""
     out = []
     for sp in spans:
+        if TOKEN_KEYS.isdisjoint(sp.attributes):  # most spans: no call
+            continue
         found = span_usage(sp.attributes)
         if found is not None:
             out.append((sp.trace_id, sp.span_id, found))
