@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import chain
@@ -37,7 +38,7 @@ from ..entities.query import Comparison
 from ..entities.traces import Span, StoredSpan, TraceInfo
 from ..entities.usage import Usage
 from . import traces_schema as t
-from .database import _MAX_VARIABLES, Database, Tx
+from .database import Database, Tx
 from .llm_schema import span_usage
 
 SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
@@ -62,6 +63,7 @@ _KEPT_IF_NONE = frozenset(range(5, 11))
 # (it may fail halfway), every page it changes copied first (with temp_store=MEMORY into 1 KiB chunks), which
 # fewer rows do not pay back (counted: 11 metadata rows cost 5% more in one statement, 22 rows 4% less).
 _FEW_ROWS = 16
+_MOST_ROWS = 1024
 _SPAN_KEY = attrgetter("trace_id", "span_id")
 _ATTRIBUTE_KEY = itemgetter(0, 1, 2)  # (trace_pk, span_id, key) of a span_attributes row
 
@@ -127,6 +129,7 @@ class TraceStore:
             head, _, tail = single.partition(f" VALUES {one}")
             self._upserts[name] = (single, head, one, tail, len(columns), len(key))
         self._upsert_sql: dict[tuple[str, int], str] = {}  # by the upsert and the number of rows
+        self._values_limit: int | None = None  # the most values a statement takes (_most_rows)
         self._upsert_tag = self._upserts["tag"][0]
         self._link_run = db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
         self._upsert_usage = db.upsert(
@@ -246,16 +249,29 @@ class TraceStore:
             return
         if twice:
             rows = list({row[:keys]: row for row in rows}.values())
-        per = _MAX_VARIABLES // width
-        for start in range(0, len(rows), per):
-            chunk = rows[start:start + per]
-            if len(chunk) < _FEW_ROWS:
-                tx.executemany(single, chunk)
-                continue
-            sql = self._upsert_sql.get((name, len(chunk)))
+        # Statements of a multiple of 128 rows, or a power of two below (16 to 1,024 rows, as the database's limit
+        # of values allows): a few sizes, so the driver's statement cache keeps them all; fewer than 16 rows
+        # left, a statement a row.
+        most = self._most_rows(tx, width)
+        start, left = 0, len(rows)
+        while left >= _FEW_ROWS:
+            size = min(most, left // 128 * 128 if left >= 128 else 1 << (left.bit_length() - 1))
+            sql = self._upsert_sql.get((name, size))
             if sql is None:
-                sql = self._upsert_sql[(name, len(chunk))] = f"{head} VALUES {', '.join([one] * len(chunk))}{tail}"
-            tx.execute(sql, list(chain.from_iterable(chunk)))
+                sql = self._upsert_sql[(name, size)] = f"{head} VALUES {', '.join([one] * size)}{tail}"
+            tx.execute(sql, list(chain.from_iterable(rows[start:start + size])))
+            start, left = start + size, left - size
+        if left:
+            tx.executemany(single, rows[start:])
+
+    def _most_rows(self, tx: Tx, width: int) -> int:
+        """The most rows of ``width`` values a statement writes: a power of two, at most 1,024, whose values
+        the database takes in one statement (SQLite's limit, 32,766 since 3.32, may be set lower; PostgreSQL's
+        is 65,535)."""
+        if self._values_limit is None:
+            self._values_limit = (tx.cur.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                                  if self.db.is_sqlite else 65_535)
+        return min(_MOST_ROWS, 1 << ((self._values_limit // width).bit_length() - 1))
 
     def _new_traces(self, tx: Tx, experiment_id: int, new: Sequence[tuple[str, list[Span]]],
                     roots: dict[str, Span]) -> dict[str, int]:

@@ -76,6 +76,20 @@ def test_a_span_twice_in_one_batch_is_stored_as_its_copies_upserted_in_turn(serv
     assert ids("span.name = 'root'") == []
 
 
+def test_a_big_batch_is_written_in_statements_of_several_sizes_and_one_row(service):
+    # 1,111 spans: statements of 1,024, 64 and 16 rows, then the 7 left one a statement.
+    spans = [_span(t, 1, None, 1_000 + t) for t in (21, 22, 23)]
+    spans += [_span(21 + i % 3, i, 1, 2_000 + i, n=i) for i in range(2, 1_110)]
+    assert service.traces.log_spans("0", spans) == 1_111
+    stored = {t: service.traces.get_trace(f"tr-{t:032x}")[1] for t in (21, 22, 23)}
+    assert sum(map(len, stored.values())) == 1_111
+    assert sorted(s.span_id for s in stored[23]) == sorted(s.span_id for s in spans if s.trace_id.endswith("17"))
+    last = next(s for s in stored[22] if s.span_id == f"{1_108:016x}")
+    assert json.loads(last.content) == spans[-2].to_otel_dict()
+    ids = [int(i.trace_id[3:], 16) for i in service.traces.search(["0"], "span.attributes.n = '1109'")[0]]
+    assert ids == [21 + 1_109 % 3]
+
+
 def test_filters_on_spans_attributes_and_tags(service):
     service.traces.log_spans("0", [_span(1, 1, None, 10), _span(1, 2, 1, 11, model="tiny", top_k=3)])
     service.traces.log_spans("0", [_span(2, 1, None, 20), _span(2, 3, 1, 21, model="big")])
