@@ -20,7 +20,9 @@ fast the machine ran the calls. It reproduces to about 0.1% between runs of one 
 
 ``trace`` replays the official MLflow tracing client's requests for one trace of three spans (three
 OTLP posts of one span each and the trace info, captured with ``python -m benchmarks.traces_probe
-capture``; a new trace id each time): the figure is per trace.
+capture``; a new trace id each time): the figure is per trace. ``otlp_batch`` posts the tracing benchmark's
+OTLP requests of 1,000 spans (100 traces of 10, ``benchmarks.traces.otlp_batch``, seeded ids), 5 as the
+warm-up: the figure is per request (per 1,000 spans).
 
 Under valgrind a call takes some 50 times as long, so the server is started with the hot path's
 "slow disk" threshold off (:data:`modelyard.server.hotpath.INLINE_SLOW_SECONDS`): a real server on
@@ -49,7 +51,8 @@ from .instructions import API, FRESH_RUNS, RAW_HEADERS, SHAPES
 from .servers import free_port
 
 TRACE_CAPTURE = Path(tempfile.gettempdir()) / "traces_probe.pkl"  # benchmarks.traces_probe's capture
-ALL_SHAPES = [*SHAPES, "trace"]
+ALL_SHAPES = [*SHAPES, "trace", "otlp_batch"]
+WARM = {"otlp_batch": 5}  # warm-up calls of a shape (default 50)
 IDLE_SECONDS = 3.0
 # The server's entry point: the CLI's, with the hot path's slow-disk pause off (see the module's docstring).
 SERVE = ("import sys; from modelyard.server import hotpath; hotpath.INLINE_SLOW_SECONDS = float('inf'); "
@@ -101,6 +104,9 @@ def _requests(conn: Connection, shape: str, count: int) -> Iterator[Request]:
     if shape == "trace":
         yield from _trace_requests(exp, count)
         return
+    if shape == "otlp_batch":
+        yield from _otlp_batch_requests(exp, count)
+        return
     path, headers, body = SHAPES[shape]
 
     def new_run() -> str:
@@ -134,6 +140,18 @@ def _trace_requests(exp: str, count: int) -> Iterator[Request]:
                 body = body.replace(b'"experiment_id": "%s"' % old_exp, b'"experiment_id": "%s"' % exp.encode())
                 headers = [(n, exp.encode() if n == b"x-mlflow-experiment-id" else v) for n, v in headers]
             yield method, path, headers, body
+
+
+def _otlp_batch_requests(exp: str, count: int) -> Iterator[Request]:
+    from benchmarks.traces import otlp_batch
+
+    rng = random.Random(18)
+    headers = [(b"host", b"127.0.0.1:5000"), (b"content-type", b"application/x-protobuf"),
+               (b"x-mlflow-experiment-id", exp.encode())]
+    for i in range(count):
+        body = otlp_batch([rng.randbytes(16) for _ in range(100)], 10, 1_796_000_000_000_000_000 + i * 10_000_000,
+                          rng.randbytes)
+        yield "POST", "/v1/traces", headers, body
 
 
 def _server(checkout: Path, folder: Path, port: int, out: Path, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -232,7 +250,8 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|" + "---:|" * (len(names) + (len(names) == 2)))
     for shape in args.shape or list(SHAPES):
         env = dict(item.split("=", 1) for item in args.env)
-        figures = [count(path, shape, args.calls, folder / f"callgrind.{name}.{shape}", env=env)
+        figures = [count(path, shape, args.calls, folder / f"callgrind.{name}.{shape}", warm=WARM.get(shape, 50),
+                         env=env)
                    for name, path in checkouts]
         change = f" {100 * (figures[1] / figures[0] - 1):+.1f}% |" if len(figures) == 2 else ""
         print(f"| {shape} | " + " | ".join(f"{f:,.0f}" for f in figures) + " |" + change, flush=True)

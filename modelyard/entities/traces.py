@@ -38,9 +38,13 @@ TRACE_STATES = ("OK", "ERROR", "IN_PROGRESS")
 _STATUS_CODES = {"OK": "STATUS_CODE_OK", "ERROR": "STATUS_CODE_ERROR", "UNSET": "STATUS_CODE_UNSET"}
 
 
-@functools.lru_cache(maxsize=4096)  # a batch's spans name their trace and their parent over and over
-def _b64(hex_id: str) -> str:
+def _b64_once(hex_id: str) -> str:
     return binascii.b2a_base64(bytes.fromhex(hex_id), newline=False).decode("ascii")
+
+
+# A batch's spans name their trace and their parent over and over: those are cached. A span's own id is
+# new (a cache miss costs more than the encoding).
+_b64 = functools.lru_cache(maxsize=4096)(_b64_once)
 
 
 def any_value(value: Any) -> dict[str, Any]:
@@ -125,11 +129,12 @@ class Span:
 
     def _otel(self) -> _OtelSpan:
         return _OtelSpan(
-            _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-")), _b64(self.span_id), self.name, str(self.start_time_ns),
+            _b64(self.otel_trace_id or self.trace_id.removeprefix("tr-")), _b64_once(self.span_id), self.name, str(self.start_time_ns),
             # Most values are strings: their AnyValue without a call.
             [_OtelAttribute(k, {"string_value": v} if type(v) is str else any_value(v))
              for k, v in self.attributes.items()],
-            _OtelStatus(_STATUS_CODES.get(self.status, "STATUS_CODE_UNSET"), self.status_message or None),
+            _OtelStatus(_STATUS_CODES.get(self.status, "STATUS_CODE_UNSET"), self.status_message)
+            if self.status_message else _STATUS_ALONE.get(self.status, _STATUS_ALONE["UNSET"]),
             _b64(self.parent_span_id) if self.parent_span_id else None,
             None if self.end_time_ns is None else str(self.end_time_ns),
             [{"name": e.get("name", ""), "time_unix_nano": str(e.get("time_unix_nano", 0)),
@@ -138,18 +143,19 @@ class Span:
 
 
 # A span's OpenTelemetry protobuf JSON as msgspec structs: built and encoded in C, where dicts of the same
-# fields cost twice the instructions. Fields in the order they are written; None ones left out.
-class _OtelAttribute(msgspec.Struct):
+# fields cost twice the instructions. Fields in the order they are written; None ones left out. Made and
+# dropped at once, never in a cycle: not tracked by the garbage collector (gc=False, cheaper to make and free).
+class _OtelAttribute(msgspec.Struct, gc=False):
     key: str
     value: dict[str, Any]
 
 
-class _OtelStatus(msgspec.Struct, omit_defaults=True):
+class _OtelStatus(msgspec.Struct, omit_defaults=True, gc=False):
     code: str
     message: str | None = None
 
 
-class _OtelSpan(msgspec.Struct, omit_defaults=True):
+class _OtelSpan(msgspec.Struct, omit_defaults=True, gc=False):
     trace_id: str
     span_id: str
     name: str
@@ -162,6 +168,8 @@ class _OtelSpan(msgspec.Struct, omit_defaults=True):
 
 
 _encode_otel = msgspec.json.Encoder().encode
+# The status of a span without a message (most), made once: only read (encoded), never changed.
+_STATUS_ALONE = {status: _OtelStatus(code) for status, code in _STATUS_CODES.items()}
 
 
 class StoredSpan(NamedTuple):

@@ -101,14 +101,14 @@ def _first(attributes: dict[str, Any], *keys: str) -> Any:
 
 
 # The attributes that report tokens (span_usage): a span with none of them reports no usage.
-_TOKEN_KEYS = frozenset((
+TOKEN_KEYS = frozenset((
     "mlflow.chat.tokenUsage", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
     "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"))
 
 
 def span_usage(attributes: dict[str, Any]) -> Usage | None:
     """The token usage a span's attributes report, or None if they report none."""
-    if _TOKEN_KEYS.isdisjoint(attributes):  # most spans: no need to look further
+    if TOKEN_KEYS.isdisjoint(attributes):  # most spans: no need to look further
         return None
     model = _plain(_first(attributes, "mlflow.llm.model", "gen_ai.response.model", "gen_ai.request.model",
                           "llm.model_name"))

@@ -76,12 +76,10 @@ def _span(trace_hex: str, span_hex: str, parent_hex: str, name: str, start: int,
     name = name.replace("\x00", "")
     if isinstance(span_type, str):
         span_type = span_type.replace("\x00", "")
-    return Span(
-        trace_id="tr-" + trace_hex, span_id=span_hex, parent_span_id=parent_hex or None, name=name,
-        type=span_type[:100] if isinstance(span_type, str) else None, status=status, status_message=message or None,
-        start_time_ns=start, end_time_ns=end or None, attributes=attributes, events=events or None,
-        otel_trace_id=trace_hex,
-    )
+    # Positional: a dataclass called with keywords builds a dict of them first (a fifth of a span's decoding).
+    return Span("tr-" + trace_hex, span_hex, parent_hex or None, name,
+                span_type[:100] if isinstance(span_type, str) else None, status, message or None,
+                start, end or None, attributes, events or None, trace_hex)
 
 
 @functools.cache
@@ -111,8 +109,13 @@ def _from_protobuf(body: bytes) -> list[Span]:
                 attributes = {}
                 for a in sp.attributes[:]:
                     value = a.value
+                    # Most values are strings, not empty: read at once (an unset one reads ""). Other
+                    # scalars (the client's ints) in one more step.
+                    text = value.string_value
+                    if text:
+                        attributes[a.key] = text
+                        continue
                     kind = value.WhichOneof("value")
-                    # Most values are scalars (the client's are strings and ints): read in one step.
                     attributes[a.key] = getattr(value, kind) if kind in _SCALARS else _pb_value(value)
                 events = [
                     {"name": e.name, "time_unix_nano": e.time_unix_nano,
@@ -120,10 +123,23 @@ def _from_protobuf(body: bytes) -> list[Span]:
                     for e in sp.events[:]
                 ] if sp.events else None
                 status = sp.status
-                out.append(_span(
-                    sp.trace_id.hex(), sp.span_id.hex(), sp.parent_span_id.hex(), sp.name,
-                    sp.start_time_unix_nano, sp.end_time_unix_nano, attributes, _STATUS.get(status.code, "UNSET"),
-                    status.message, events, (r, s, i)))
+                trace_hex, span_hex, parent_hex = sp.trace_id.hex(), sp.span_id.hex(), sp.parent_span_id.hex()
+                name, start, end = sp.name, sp.start_time_unix_nano, sp.end_time_unix_nano
+                if (len(trace_hex) != 32 or len(span_hex) != 16 or (parent_hex and len(parent_hex) != 16)
+                        or start > _INT64_MAX or end > _INT64_MAX or "\x00" in name
+                        or not isinstance(attributes.get("mlflow.spanType", ""), str)):
+                    # Not the common span: checked (a bad one refused) and cleaned as a JSON one is.
+                    out.append(_span(trace_hex, span_hex, parent_hex, name, start, end, attributes,
+                                     _STATUS.get(status.code, "UNSET"), status.message, events, (r, s, i)))
+                    continue
+                # The common span, as _span builds it, without the call.
+                attributes.pop(_SKIPPED, None)
+                span_type = attributes.get("mlflow.spanType")
+                message = status.message
+                out.append(Span("tr-" + trace_hex, span_hex, parent_hex or None, name,
+                                span_type.replace("\x00", "")[:100] if span_type is not None else None,
+                                _STATUS.get(status.code, "UNSET"), message or None, start, end or None, attributes,
+                                events, trace_hex))
     return out
 
 

@@ -156,10 +156,11 @@ def _short(value: Any, limit: int) -> bool:
         return False
 
 
-def bound_payloads(span: Span, limit: int, where: str,
+def bound_payloads(span: Span, limit: int, location: str,
                    keep: Callable[[Span, str, str], None] | None) -> Span:
     """``span`` with its inputs and outputs cut to ``limit`` characters (a marker says so); ``keep`` is
-    given each cut payload's whole text first, to store as an artifact."""
+    given each cut payload's whole text first, to store as an artifact of the trace (under ``location``,
+    its experiment's artifact location)."""
     if limit <= 0:
         return span
     changed: dict[str, Any] = {}
@@ -176,12 +177,12 @@ def bound_payloads(span: Span, limit: int, where: str,
         if len(text) <= limit:
             continue
         name = "inputs" if key == INPUTS else "outputs"
-        location = f"{where}/spans/{span.span_id}/{name}.json"
+        where = f"{location}/traces/{span.trace_id}/artifacts/spans/{span.span_id}/{name}.json"
         if keep is not None:
             keep(span, name, text)
         else:
-            location = "not kept"
-        changed[key] = text[:limit] + TRUNCATED_MARKER.format(shown=limit, total=len(text), where=location)
+            where = "not kept"
+        changed[key] = text[:limit] + TRUNCATED_MARKER.format(shown=limit, total=len(text), where=where)
     if not changed:
         return span
     return replace(span, attributes={**span.attributes, **changed})

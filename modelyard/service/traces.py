@@ -22,7 +22,7 @@ from typing import Any
 
 from ..entities.prompts import LINKED_PROMPTS_TAG
 from ..entities.traces import TRACE_STATES, Span, StoredSpan, TraceInfo, duration_ms, timestamp_ms
-from ..entities.usage import Usage, span_usage
+from ..entities.usage import TOKEN_KEYS, Usage, span_usage
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
 from ..store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, TraceRow
@@ -30,7 +30,7 @@ from . import limits
 from .artifacts import ArtifactService
 from .experiments import ExperimentService
 from .runs import RunService
-from .trace_privacy import KEPT_KEYS, Redactor, bound_payloads
+from .trace_privacy import INPUTS, KEPT_KEYS, OUTPUTS, Redactor, bound_payloads
 from .traces_search import decode_token, encode_token, parse_filter, parse_order_by
 
 SEARCH_DEFAULT_MAX_RESULTS = 100
@@ -65,6 +65,8 @@ def usage_of(spans: Sequence[Span]) -> list[tuple[str, str, Usage]]:
     """(trace id, span id, usage) of the spans whose attributes report tokens."""
     out = []
     for sp in spans:
+        if TOKEN_KEYS.isdisjoint(sp.attributes):  # most spans: no call
+            continue
         found = span_usage(sp.attributes)
         if found is not None:
             out.append((sp.trace_id, sp.span_id, found))
@@ -105,8 +107,18 @@ class TraceService:
             repo = artifacts.repository(f"{location}/traces/{span.trace_id}/artifacts")
             repo.put(f"spans/{span.span_id}/{name}.json", io.BytesIO(text.encode("utf-8")))
 
-        return [bound_payloads(s, self.payload_limit, f"{location}/traces/{s.trace_id}/artifacts",
-                               keep if artifacts is not None else None) for s in spans]
+        limit = self.payload_limit
+        kept = keep if artifacts is not None else None
+        out = []
+        for s in spans:
+            # Most spans' inputs and outputs are short strings, or none: such a span is kept as it is, at once.
+            inputs, outputs = s.attributes.get(INPUTS), s.attributes.get(OUTPUTS)
+            if ((inputs is None or (type(inputs) is str and len(inputs) <= limit))
+                    and (outputs is None or (type(outputs) is str and len(outputs) <= limit))):
+                out.append(s)
+            else:
+                out.append(bound_payloads(s, limit, location, kept))
+        return out
 
     # ---- writes ---------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, inspect, text
 
-HEAD = "0025"
+HEAD = "0026"
 _HERE = os.path.join(os.path.dirname(__file__), "migrations")
 
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -56,6 +59,13 @@ _METADATA_COLUMNS = {"mlflow.trace.session": "session_id", "mlflow.trace.user": 
 _INFO_COLUMNS = ("experiment_id", "client_request_id", "request_time_ms", "execution_time_ms", "state",
                  "request_preview", "response_preview", "name", "run_id", "session_id", "user_id", "finalized")
 _KEPT_IF_NONE = frozenset(range(5, 11))
+# Fewer rows than this are upserted a statement each: a statement of many rows costs SQLite a statement journal
+# (it may fail halfway), every page it changes copied first (with temp_store=MEMORY into 1 KiB chunks), which
+# fewer rows do not pay back (counted: 11 metadata rows cost 5% more in one statement, 22 rows 4% less).
+_FEW_ROWS = 16
+_MOST_ROWS = 1024
+_SPAN_KEY = attrgetter("trace_id", "span_id")
+_ATTRIBUTE_KEY = itemgetter(0, 1, 2)  # (trace_pk, span_id, key) of a span_attributes row
 
 
 class TraceRow(NamedTuple):
@@ -103,14 +113,24 @@ class TraceStore:
         self.db = db
         self._new_trace_sql: dict[int, str] = {}  # by the number of traces inserted at once
         self._trace_pk_sql = f"SELECT id FROM traces WHERE trace_id = {db.ph}"
-        self._upsert_span = db.upsert(
-            "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
-                      "end_time_ns", "content"), ("trace_pk", "span_id"))
-        self._upsert_attribute = db.upsert(
-            "span_attributes", ("trace_pk", "span_id", "key", "value"), ("trace_pk", "span_id", "key"))
-        self._upsert_tag = db.upsert("trace_tags", ("trace_pk", "key", "value"), ("trace_pk", "key"))
-        self._upsert_metadata = db.upsert("trace_metadata", ("trace_pk", "key", "value"), ("trace_pk", "key"))
-        self._insert_tag_ignore = db.insert_ignore("trace_tags", ("trace_pk", "key", "value"))
+        # Spans, their attributes, tags and metadata are written many rows a statement (_upsert_rows): one
+        # statement's run, its cursors on the table and each index, and its end cost SQLite more than a row.
+        self._upserts: dict[str, tuple[str, str, str, str, int, int]] = {}
+        tag_columns = ("trace_pk", "key", "value")
+        for name, table, columns, key in (
+                ("span", "spans", ("trace_pk", "span_id", "parent_span_id", "name", "type", "status", "start_time_ns",
+                                   "end_time_ns", "content"), ("trace_pk", "span_id")),
+                ("attribute", "span_attributes", ("trace_pk", "span_id", "key", "value"), ("trace_pk", "span_id", "key")),
+                ("tag", "trace_tags", tag_columns, ("trace_pk", "key")),
+                ("metadata", "trace_metadata", tag_columns, ("trace_pk", "key")),
+                ("new tag", "trace_tags", tag_columns, ())):  # a tag the trace has no value of yet
+            one = f"({db.placeholders(len(columns))})"
+            single = db.upsert(table, columns, key) if key else db.insert_ignore(table, columns)
+            head, _, tail = single.partition(f" VALUES {one}")
+            self._upserts[name] = (single, head, one, tail, len(columns), len(key))
+        self._upsert_sql: dict[tuple[str, int], str] = {}  # by the upsert and the number of rows
+        self._values_limit: int | None = None  # the most values a statement takes (_most_rows)
+        self._upsert_tag = self._upserts["tag"][0]
         self._link_run = db.insert_ignore("trace_run_links", ("trace_pk", "run_id"))
         self._upsert_usage = db.upsert(
             "span_usage", ("trace_pk", "span_id", "model", "input_tokens", "output_tokens", "cached_input_tokens"),
@@ -166,7 +186,7 @@ class TraceStore:
         by_trace: dict[str, list[Span]] = defaultdict(list)
         roots: dict[str, Span] = {}  # each trace's root span, if the batch has it
         # Rows are written in key order, so concurrent batches lock them in one order (no deadlock on PostgreSQL).
-        for span in sorted(spans, key=lambda sp: (sp.trace_id, sp.span_id)):
+        for span in sorted(spans, key=_SPAN_KEY):
             by_trace[span.trace_id].append(span)
             if span.parent_span_id is None and span.trace_id not in roots:
                 roots[span.trace_id] = span
@@ -184,9 +204,13 @@ class TraceStore:
                 if trace_id in created:
                     tag_rows += [(created[trace_id], k, v) for k, v in fixed_tags.get(trace_id, {}).items()]
         limit = t.INDEXED_VALUE_CHARS
+        twice = False  # a span given twice (sorted: next to each other)
         for trace_id, group in by_trace.items():
             pk = rows[trace_id]
+            previous = None
             for s in group:
+                twice = twice or s.span_id == previous
+                previous = s.span_id
                 span_rows.append((
                     pk, s.span_id, s.parent_span_id, s.name[:500], s.type, s.status,
                     s.start_time_ns, s.end_time_ns, s.otel_json(),
@@ -197,10 +221,10 @@ class TraceStore:
                     text = value if type(value) is str else attribute_text(value)
                     if len(text) <= limit and "\x00" not in text and "\x00" not in key:
                         attribute_rows.append((pk, s.span_id, key, text))
-        tx.executemany(self._upsert_span, span_rows)
-        attribute_rows.sort()
-        tx.executemany(self._upsert_attribute, attribute_rows)
-        tx.executemany(self._insert_tag_ignore, tag_rows)
+        self._upsert_rows(tx, "span", span_rows, twice)
+        attribute_rows.sort(key=_ATTRIBUTE_KEY)  # stable: a span given twice, its last copy's value last
+        self._upsert_rows(tx, "attribute", attribute_rows, twice)
+        self._upsert_rows(tx, "new tag", tag_rows)
         if usage:
             tx.executemany(self._upsert_usage, [
                 (rows[trace_id], span_id, u.model, u.input_tokens, u.output_tokens, u.cached_input_tokens)
@@ -211,6 +235,43 @@ class TraceStore:
             if trace_id not in created:
                 tx.execute(self._root_update, (*_root_values(root), rows[trace_id], False))
         return len(spans)
+
+    def _upsert_rows(self, tx: Tx, name: str, rows: list[tuple[Any, ...]], twice: bool = False) -> None:
+        """Upsert ``rows`` in turn with the upsert ``name`` of ``_upserts``, many a statement.
+
+        With ``twice`` (a key may be given twice) a key keeps its last row, as one upsert a row would leave it
+        (and PostgreSQL refuses a statement that updates a row twice)."""
+        if not rows:
+            return
+        single, head, one, tail, width, keys = self._upserts[name]  # the key: the first ``keys`` columns
+        if len(rows) < _FEW_ROWS:  # the official client's one span a request
+            tx.executemany(single, rows)
+            return
+        if twice:
+            rows = list({row[:keys]: row for row in rows}.values())
+        # Statements of a multiple of 128 rows, or a power of two below (16 to 1,024 rows, as the database's limit
+        # of values allows): a few sizes, so the driver's statement cache keeps them all; fewer than 16 rows
+        # left, a statement a row.
+        most = self._most_rows(tx, width)
+        start, left = 0, len(rows)
+        while left >= _FEW_ROWS:
+            size = min(most, left // 128 * 128 if left >= 128 else 1 << (left.bit_length() - 1))
+            sql = self._upsert_sql.get((name, size))
+            if sql is None:
+                sql = self._upsert_sql[(name, size)] = f"{head} VALUES {', '.join([one] * size)}{tail}"
+            tx.execute(sql, list(chain.from_iterable(rows[start:start + size])))
+            start, left = start + size, left - size
+        if left:
+            tx.executemany(single, rows[start:])
+
+    def _most_rows(self, tx: Tx, width: int) -> int:
+        """The most rows of ``width`` values a statement writes: a power of two, at most 1,024, whose values
+        the database takes in one statement (SQLite's limit, 32,766 since 3.32, may be set lower; PostgreSQL's
+        is 65,535)."""
+        if self._values_limit is None:
+            self._values_limit = (tx.cur.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                                  if self.db.is_sqlite else 65_535)
+        return min(_MOST_ROWS, 1 << ((self._values_limit // width).bit_length() - 1))
 
     def _new_traces(self, tx: Tx, experiment_id: int, new: Sequence[tuple[str, list[Span]]],
                     roots: dict[str, Span]) -> dict[str, int]:
@@ -270,8 +331,8 @@ class TraceStore:
                 row = tx.one(self._info_row_sql, (info.trace_id,))
             else:
                 pk = found[0]
-                tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items()])
-                tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items()])
+                self._upsert_rows(tx, "tag", [(pk, k, v) for k, v in tags.items()])
+                self._upsert_rows(tx, "metadata", [(pk, k, v) for k, v in meta.items()])
         if row is not None:
             pk, old = row[0], row[1:]
             # As COALESCE: a preview, name, run, session or user the info leaves out keeps the stored one.
@@ -281,8 +342,8 @@ class TraceStore:
             if changed:
                 tx.execute(self._update_info_sql(changed), (*(stored[i] for i in changed), pk))
             old_tags, old_meta, assessments = self._hanging(tx, pk)
-            tx.executemany(self._upsert_tag, [(pk, k, v) for k, v in tags.items() if old_tags.get(k) != v])
-            tx.executemany(self._upsert_metadata, [(pk, k, v) for k, v in meta.items() if old_meta.get(k) != v])
+            self._upsert_rows(tx, "tag", [(pk, k, v) for k, v in tags.items() if old_tags.get(k) != v])
+            self._upsert_rows(tx, "metadata", [(pk, k, v) for k, v in meta.items() if old_meta.get(k) != v])
             tags, meta = {**old_tags, **tags}, {**old_meta, **meta}
         if prompts:
             tx.executemany(self._link_prompt, [(pk, name, version) for name, version in prompts])

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from .schema import metadata
@@ -87,8 +88,11 @@ traces = Table(
     # True once the client sent the trace info (start_trace); spans alone make an IN_PROGRESS trace.
     Column("finalized", Boolean, nullable=False, server_default="0"),
     Index("ix_traces_experiment_time", "experiment_id", "request_time_ms", "id"),
-    Index("ix_traces_run", "run_id"),
-    Index("ix_traces_session", "session_id"),
+    # Only the traces that have one (migration 0026): most have neither, and every query compares them with a value.
+    Index("ix_traces_run", "run_id", sqlite_where=text("run_id IS NOT NULL"),
+          postgresql_where=text("run_id IS NOT NULL")),
+    Index("ix_traces_session", "session_id", sqlite_where=text("session_id IS NOT NULL"),
+          postgresql_where=text("session_id IS NOT NULL")),
     # A page of one state or one name, newest first, is a range of these (migration 0022).
     Index("ix_traces_experiment_state_time", "experiment_id", "state", "request_time_ms", "id"),
     Index("ix_traces_experiment_name_time", "experiment_id", "name", "request_time_ms", "id"),

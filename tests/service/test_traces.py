@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from modelyard.entities.traces import Span
@@ -51,6 +53,41 @@ def test_ingest_makes_a_trace_from_its_root_span_and_spans_page(service):
     flat = [s for page in pages for s in page]
     assert [len(p) for p in pages] == [4, 4, 3]
     assert flat[0] == f"{1:016x}" and flat[1:] == [f"{i:016x}" for i in range(2, 12)]
+
+
+def test_a_span_twice_in_one_batch_is_stored_as_its_copies_upserted_in_turn(service):
+    # Spans are written many rows a statement: a span given twice must end as two upserts one after the other
+    # would leave it (its last copy; the attribute rows of both, the last copy's value winning).
+    first = _span(9, 1, None, 1_000, model="tiny", old="kept")
+    last = _span(9, 1, None, 1_000, model="big")
+    last.name = "renamed"
+    assert service.traces.log_spans("0", [first, _span(9, 2, 1, 1_001, model="step"), last]) == 3
+    _, spans, _ = service.traces.get_trace(f"tr-{9:032x}")
+    assert [s.span_id for s in spans] == [f"{1:016x}", f"{2:016x}"]
+    assert json.loads(spans[0].content)["name"] == "renamed"
+
+    def ids(filter_string: str) -> list[int]:
+        return [int(i.trace_id[3:], 16) for i in service.traces.search(["0"], filter_string)[0]]
+
+    assert ids("span.attributes.model = 'big'") == [9]
+    assert ids("span.attributes.model = 'tiny'") == []
+    assert ids("span.attributes.old = 'kept'") == [9]
+    assert ids("span.name = 'renamed'") == [9]
+    assert ids("span.name = 'root'") == []
+
+
+def test_a_big_batch_is_written_in_statements_of_several_sizes_and_one_row(service):
+    # 1,111 spans: statements of 1,024, 64 and 16 rows, then the 7 left one a statement.
+    spans = [_span(t, 1, None, 1_000 + t) for t in (21, 22, 23)]
+    spans += [_span(21 + i % 3, i, 1, 2_000 + i, n=i) for i in range(2, 1_110)]
+    assert service.traces.log_spans("0", spans) == 1_111
+    stored = {t: service.traces.get_trace(f"tr-{t:032x}")[1] for t in (21, 22, 23)}
+    assert sum(map(len, stored.values())) == 1_111
+    assert sorted(s.span_id for s in stored[23]) == sorted(s.span_id for s in spans if s.trace_id.endswith("17"))
+    last = next(s for s in stored[22] if s.span_id == f"{1_108:016x}")
+    assert json.loads(last.content) == spans[-2].to_otel_dict()
+    ids = [int(i.trace_id[3:], 16) for i in service.traces.search(["0"], "span.attributes.n = '1109'")[0]]
+    assert ids == [21 + 1_109 % 3]
 
 
 def test_filters_on_spans_attributes_and_tags(service):

@@ -206,6 +206,47 @@ def test_protobuf_spans_read_every_value_as_opentelemetry_writes_it():
             otlp.decode(_request_of(whole + b"\x4a" + _varint(len(attribute)) + attribute), "application/x-protobuf")
 
 
+def test_protobuf_spans_are_checked_and_cleaned_on_either_way_through_the_decoder():
+    # Most spans take the decoder's short way (no call a span); a NUL in the name, a span type that is not a
+    # string, a bad id or time take the checked one: both must give what the JSON decoder gives.
+    def body(*spans: dict[str, object]) -> bytes:
+        request = ExportTraceServiceRequest()
+        out = request.resource_spans.add().scope_spans.add().spans
+        for given in spans:
+            sp = out.add()
+            sp.trace_id, sp.span_id = given.get("trace_id", b"\x01" * 16), given.get("span_id", b"\x02" * 8)
+            sp.parent_span_id = given.get("parent", b"")
+            sp.name, sp.start_time_unix_nano, sp.end_time_unix_nano = given["name"], T0, given.get("end", T0 + 5)
+            for key, value in given.get("attributes", {}).items():  # type: ignore[attr-defined]
+                attr = sp.attributes.add()
+                attr.key = key
+                setattr(attr.value, "int_value" if isinstance(value, int) else "string_value", value)
+        return bytes(request.SerializeToString())
+
+    request_id = {"mlflow.traceRequestId": "tr-" + "01" * 16}
+    spans = otlp.decode(body(
+        {"name": "plain", "attributes": {**request_id, "mlflow.spanType": "LLM"}},
+        {"name": "long type", "attributes": {"mlflow.spanType": "T" * 150}},
+        {"name": "n\x00ul", "attributes": {**request_id, "mlflow.spanType": "C\x00HAIN"}},
+        {"name": "int type", "attributes": {"mlflow.spanType": 5}},
+        {"name": "no type", "attributes": {"k": "v"}}), "application/x-protobuf")
+    assert [(s.name, s.type, s.attributes) for s in spans] == [
+        ("plain", "LLM", {"mlflow.spanType": "LLM"}),
+        ("long type", "T" * 100, {"mlflow.spanType": "T" * 150}),
+        ("nul", "CHAIN", {"mlflow.spanType": "C\x00HAIN"}),
+        ("int type", None, {"mlflow.spanType": 5}),
+        ("no type", None, {"k": "v"})]
+    as_json = [s.to_otlp_json() for s in spans]
+    again = otlp.decode(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": as_json}]}]}).encode(),
+                        "application/json")
+    assert again == spans
+    for bad, message in (({"trace_id": b"\x01" * 15}, "trace_id must be 16 bytes"),
+                         ({"parent": b"\x03" * 4}, "parent_span_id must be 8 bytes"),
+                         ({"end": 2**63}, "at most 9223372036854775807")):
+        with pytest.raises(InvalidParameterValue, match=message):
+            otlp.decode(body({"name": "bad", **bad}), "application/x-protobuf")
+
+
 def test_the_info_after_the_spans_wins_and_what_it_leaves_out_stays(service):
     exp = service.experiments.create("info-after")
     trace_id = f"tr-{20:032x}"
