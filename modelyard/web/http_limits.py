@@ -172,9 +172,8 @@ class LimitedConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         # The same parser without on_header (a Python call per header): for reads that begin and end between
         # requests and hold too few lines for any head in them to carry over MAX_HEADERS headers (_parse).
-        self._lean = httptools.HttpRequestParser(types.SimpleNamespace(
-            on_message_begin=self.on_message_begin, on_headers_complete=self.on_headers_complete,
-            on_message_complete=self.on_message_complete))
+        # None once it stopped inside a request (it is out of step): a new one is made for the next such read.
+        self._lean: httptools.HttpRequestParser | None = None
         self.transport: asyncio.Transport | None = None
         self.front: _Transport | None = None  # what the server's protocol writes to
         self.loop = asyncio.get_event_loop()
@@ -234,18 +233,27 @@ class LimitedConnection(asyncio.Protocol):
         :attr:`_lean`, which does not count headers. If a request is still arriving at its end, its
         headers must be counted from here on: :attr:`parser`, which stood at that same place between
         requests (it saw every read but the lean ones, each of which ended between requests), reads it
-        again and goes on with the reads that follow until one begins between requests again.
+        again and goes on with the reads that follow until one begins between requests again; the lean
+        parser, left inside that request, is dropped (a new one reads the next lean read).
         """
         try:
             if not self.in_message and data.count(b"\n") <= MAX_HEADERS:
-                self._lean.feed_data(data)
+                lean, self._lean = self._lean or self._new_lean(), None
+                lean.feed_data(data)
                 if not self.in_message:
+                    self._lean = lean  # between requests again: fit for the next such read
                     return
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             pass  # the server's protocol takes the upgrade from here
         except httptools.HttpParserError:
             pass  # the server's protocol answers a malformed request itself (400)
+
+    def _new_lean(self) -> httptools.HttpRequestParser:
+        """A parser calling this connection's callbacks but ``on_header`` (:meth:`_parse`)."""
+        return httptools.HttpRequestParser(types.SimpleNamespace(
+            on_message_begin=self.on_message_begin, on_headers_complete=self.on_headers_complete,
+            on_message_complete=self.on_message_complete))
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received()

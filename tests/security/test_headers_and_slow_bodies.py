@@ -193,6 +193,10 @@ def test_the_header_count_holds_for_heads_split_across_reads_and_in_one_read(whi
         try:
             send_in_two(conn, many_headers(probe, count), 60)
             assert conn.response()[0] == status
+            if status == 200:  # and the connection reads the next requests as ever, each in one read
+                for per in (10, 98):
+                    conn.send(many_headers(probe, per))
+                    assert conn.response()[0] == 200
         finally:
             conn.close()
     conn = Conn(target)
@@ -202,3 +206,27 @@ def test_the_header_count_holds_for_heads_split_across_reads_and_in_one_read(whi
             assert [conn.response()[0], conn.response()[0]] == [200, 200]
     finally:
         conn.close()
+
+
+def test_each_request_is_read_whole_after_one_that_spanned_reads():
+    """A request that began in a lean read and went on in the next (its body) is read on by the counting parser;
+    the next requests, each in one read, are read from their start (by a new lean parser), not as the rest of
+    that body: each is seen to begin and end, its head counted among the arrivals."""
+    import asyncio
+
+    from modelyard.web.http_limits import ARRIVALS, LimitedConnection
+
+    async def reads() -> list[tuple[int, bool]]:
+        front = LimitedConnection(asyncio.Protocol(), 60.0)
+        body = b"x" * 300
+        front.data_received(b"POST /x HTTP/1.1\r\nhost: a\r\ncontent-length: 300\r\n\r\n" + body[:10])
+        front.data_received(body[10:])
+        seen = []
+        for head in (b"GET /y HTTP/1.1\r\nhost: a\r\n\r\n", many_headers("/z", 98), b"GET /y HTTP/1.1\r\nhost: a\r\n\r\n"):
+            before = ARRIVALS.heads
+            front.data_received(head)
+            seen.append((ARRIVALS.heads - before, front.in_message or front.answered))
+        front.connection_lost(None)
+        return seen
+
+    assert asyncio.run(reads()) == [(1, False), (1, False), (1, False)]
