@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..api.operations import Operation, all_operations
 from ..errors import ModelyardError
+from ..web.http_limits import ARRIVALS
 from ..web.request_body import declared_length
 from .auth import PRINCIPAL, authorize
 from .failures import error_payload, is_busy
@@ -99,11 +100,24 @@ class HotPath:
         # read every ready connection (_answer_ready): (future, call, decoded request, path).
         # (the first, which answers the others, has no future: see HotCalls._answer).
         self.ready: list[tuple[asyncio.Future[tuple[int, bytes]] | None, HotCall, Any, str]] = []
+        self._heads_seen = 0  # ARRIVALS.heads when a call last led (arrived_alone)
 
     def find(self, scope: Scope) -> HotCall | None:
         if scope.get("root_path"):
             return None
         return self.calls.get((scope["method"], scope["path"]))
+
+    def arrived_alone(self) -> bool:
+        """Whether the request of the call about to lead (:meth:`HotCalls._answer`) is the only one whose head
+        arrived (through the server's front, :mod:`..web.http_limits`) since the last call led: then no other
+        request was read in this turn of the event loop, none can join it, and it need not wait for the next
+        turn to be answered. False when unsure (another request arrived meanwhile, or the server is not ours
+        and nothing is counted): the call waits for the next turn as ever. Either way every call is answered
+        only once its writes are committed; this decides only which calls share a commit."""
+        heads = ARRIVALS.heads
+        alone = heads - self._heads_seen == 1
+        self._heads_seen = heads
+        return alone
 
     def limit(self, call: HotCall) -> int:
         """The most body bytes ``call`` accepts."""
@@ -310,18 +324,21 @@ class HotCalls:
             # Nothing else in flight: answering on the loop costs less than the hop to the writer's
             # thread. Answered once the loop has run every request that is ready, so calls that
             # arrive together are committed together (one fsync): the first of them leads, it waits
-            # for the next turn of the loop while the others join hot.ready, then answers them all.
+            # for the next turn of the loop while the others join hot.ready, then answers them all
+            # (at once if its request arrived alone: nothing can join it, HotPath.arrived_alone).
             ready = hot.ready
             if not ready:
                 ready.append((None, call, obj, path))
-                try:
-                    await _next_turn()
-                except BaseException:  # cancelled: the others are answered all the same, by the writer
-                    others, hot.ready = hot.ready[1:], []
-                    for waiting, other, other_obj, other_path in others:
-                        assert waiting is not None
-                        hot.dispatch(other, b"", other_path, functools.partial(_settle_answer, waiting), other_obj)
-                    raise
+                if not hot.arrived_alone():
+                    try:
+                        await _next_turn()
+                    except BaseException:  # cancelled: the others are answered all the same, by the writer
+                        others, hot.ready = hot.ready[1:], []
+                        for waiting, other, other_obj, other_path in others:
+                            assert waiting is not None
+                            hot.dispatch(other, b"", other_path, functools.partial(_settle_answer, waiting),
+                                         other_obj)
+                        raise
                 own = _answer_ready(hot)
                 assert own is not None  # (this call is the first of hot.ready)
                 await _reply(send, *(own if isinstance(own, tuple) else await own))

@@ -223,13 +223,14 @@ class RunService:
 
     def _log_metric(self, run_id: str, metric: Metric) -> None:
         limits.check_run_id(run_id)
-        self.store.metrics.ensure_keys((metric.key,))
+        metrics = self.store.metrics
+        metrics.ensure_key(metric.key)
         with self.store.db.fast_write() as tx:
             # The usual case in one statement: an active run, a new point. Otherwise (nothing was inserted)
             # the run is checked as every write checks it, and a point stored already is written as ever.
-            if not self.store.metrics.write_active(tx, run_id, metric):
+            if not metrics.write_active(tx, run_id, metric):
                 row = self._active_row(tx, run_id)
-                self.store.metrics.write(tx, row.pk, (metric,))
+                metrics.write(tx, row.pk, (metric,))
 
     def _link(self, run_id: str, linked: Sequence[Metric]) -> None:
         if self.link_model_metrics is None:

@@ -37,8 +37,9 @@ class MetricStore:
         self._insert_history_many = _many_rows(self._insert_history, _ROWS_PER_INSERT)
         self._upsert_latest = db.upsert("latest_metrics", _LATEST_COLS, ("run_id", "key"), _NEWER)
         self._insert_key = db.insert_ignore("metric_keys", ("key",))
-        # One point of an active run, found by its id in the statements that write it (write_active).
-        run = f"FROM runs WHERE run_uuid = {db.ph} AND lifecycle_stage = {db.ph}"
+        # One point of an active run, found by its id in the statements that write it (write_active). The
+        # stage is a constant of ours, written into the SQL: a parameter fewer to bind in each statement.
+        run = f"FROM runs WHERE run_uuid = {db.ph} AND lifecycle_stage = '{LifecycleStage.ACTIVE}'"
         head, _, tail = self._insert_history.partition(" VALUES (" + db.ph + ", ")
         self._insert_active = f"{head} SELECT id, {tail.replace(')', f' {run}', 1)}"
         self._upsert_active = self._upsert_latest.replace("VALUES (" + db.ph, f"VALUES ((SELECT id {run})", 1)
@@ -54,6 +55,11 @@ class MetricStore:
             from .pg_copy import copy_new_rows
 
             self._copy_new_rows = copy_new_rows
+
+    def ensure_key(self, key: str) -> None:
+        """:meth:`ensure_keys` of one key (known already, the usual case: nothing to do)."""
+        if key not in self._key_ids:
+            self.ensure_keys((key,))
 
     def ensure_keys(self, keys: Iterable[str]) -> None:
         """Intern new metric keys in a transaction of their own (call before a write transaction)."""
@@ -98,10 +104,9 @@ class MetricStore:
         if nan:
             v = 0.0
         key, step, ts = metric.key, metric.step, metric.timestamp
-        active = LifecycleStage.ACTIVE
-        if not tx.execute(self._insert_active, (self._key_ids[key], step, ts, v, nan, run_id, active)).rowcount:
+        if not tx.execute(self._insert_active, (self._key_ids[key], step, ts, v, nan, run_id)).rowcount:
             return False
-        tx.execute(self._upsert_active, (run_id, active, key, v, nan, ts, step))
+        tx.execute(self._upsert_active, (run_id, key, v, nan, ts, step))
         return True
 
     def write(self, tx: Tx, run_pk: int, metrics: Sequence[Metric]) -> None:

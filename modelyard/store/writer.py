@@ -100,6 +100,8 @@ class Writer:
         self._group: _Group | None = None  # the open transaction
         self._conn: Connection | None = None
         self._driver: Any = None
+        self._cursor: Any = None  # the driver's, for BEGIN and PRAGMA (one cursor, not one a transaction)
+        self._info: dict[Any, Any] = {}  # the connection's info (what the after-commit hooks read)
         self._timeout_ms = BUSY_TIMEOUT_MS  # the connection's busy_timeout (engine.py sets it at connect)
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -113,9 +115,10 @@ class Writer:
     def _connection(self) -> tuple[Connection, Any]:
         if self._conn is None:
             conn = self.db.engine.connect()
-            driver = conn.connection.dbapi_connection  # (the SQLite driver's own: no adapter)
+            driver: Any = conn.connection.dbapi_connection  # (the SQLite driver's own: no adapter)
             conn.detach()  # ours for the process's life: not the pool's to count, reset or hand out
-            self._conn, self._driver = conn, driver
+            self._conn, self._driver, self._cursor = conn, driver, driver.cursor()
+            self._info = conn.info  # (memoized by SQLAlchemy: the same dict for the connection's life)
         return self._conn, self._driver
 
     def _acquire(self, wait: bool) -> None:
@@ -164,10 +167,18 @@ class Writer:
         event loop runs a lone call so). None, and nothing run, if the writer is in use (or holds a
         transaction handed over to a waiting caller) or another process holds the file's write lock.
         As a bare block, an error of a write inside ``fn``, even one it catches, fails it whole."""
+        if self.pid != os.getpid():
+            self._start()
+        lock = self._lock  # (_acquire(False), inline; acquire and release cost half of a ``with``)
+        lock.acquire()
         try:
-            self._acquire(False)
-        except WriterBusy:
-            return None
+            if self.closed:
+                raise RuntimeError("the store is closed")
+            if self._busy:
+                return None
+            self._busy = True
+        finally:
+            lock.release()
         try:
             if self._group is not None:  # handed over to a caller about to write in it: not ours to take
                 raise WriterBusy()
@@ -203,11 +214,12 @@ class Writer:
                 return group
             self._end(group, _lost(), release=False)  # SQLite ended it under us (I/O error, full disk)
         conn, driver = self._connection()
+        cursor = self._cursor
         timeout = self.busy_timeout_ms if wait else 0
         if timeout != self._timeout_ms:
-            driver.execute(f"PRAGMA busy_timeout={int(timeout)}")
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
             self._timeout_ms = timeout
-        driver.execute("BEGIN IMMEDIATE")
+        cursor.execute("BEGIN IMMEDIATE")
         group = self._group = _Group(UnitOfWork(self.db, conn, driver))
         return group
 
@@ -228,14 +240,16 @@ class Writer:
             else:
                 hooks = self.db.after_commit
                 if hooks and self._conn is not None:
-                    info = self._conn.info
+                    info = self._info
                     for after in hooks:
                         after(info)
         if error is not None:
             uow.rollback()
             for hook in self.db.after_rollback:
                 hook()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # (not ``with``: this runs for every transaction, and acquire and release cost half)
+        try:
             group.done, group.error = True, error
             if group.handed:  # blocks that handed it over wait for its end
                 self._ended.notify_all()
@@ -243,6 +257,8 @@ class Writer:
                 self._busy = False
                 if self._waiting:
                     self._free.notify()
+        finally:
+            lock.release()
 
     def _finish(self, member: Member, failed: bool) -> None:
         """After a block: hand the transaction on to a waiting caller, or commit it; wait for its end."""

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import types
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -54,6 +55,21 @@ _TIMED_OUT = (
     b' request without pausing."}'
 )
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class Arrivals:
+    """Requests whose head began to arrive on this process's connections (every :class:`LimitedConnection`'s):
+    a count that only grows. The tracking server's hot path reads it (:meth:`modelyard.server.hotpath.HotPath.
+    arrived_alone`) to tell a request that arrived alone from one that others may join in the same turn of
+    the event loop."""
+
+    __slots__ = ("heads",)
+
+    def __init__(self) -> None:
+        self.heads = 0
+
+
+ARRIVALS = Arrivals()
 
 
 class _Transport(asyncio.Transport):
@@ -154,6 +170,10 @@ class LimitedConnection(asyncio.Protocol):
         self.inner = inner
         self.request_timeout = request_timeout
         self.parser = httptools.HttpRequestParser(self)
+        # The same parser without on_header (a Python call per header): for reads that begin and end between
+        # requests and hold too few lines for any head in them to carry over MAX_HEADERS headers (_parse).
+        # None once it stopped inside a request (it is out of step): a new one is made for the next such read.
+        self._lean: httptools.HttpRequestParser | None = None
         self.transport: asyncio.Transport | None = None
         self.front: _Transport | None = None  # what the server's protocol writes to
         self.loop = asyncio.get_event_loop()
@@ -190,12 +210,7 @@ class LimitedConnection(asyncio.Protocol):
         if self.answered:
             return
         head_before = self.in_head
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            pass  # the server's protocol takes the upgrade from here
-        except httptools.HttpParserError:
-            pass  # the server's protocol answers a malformed request itself (400)
+        self._parse(data)
         if self._headers > MAX_HEADERS:
             self._answer_and_close(431, _HEAD_TOO_LARGE)
             return
@@ -209,6 +224,36 @@ class LimitedConnection(asyncio.Protocol):
             self._began = self.loop.time()
             if self._ticker is None:
                 self._ticker = self.loop.call_later(self._tick, self._check_deadline)
+
+    def _parse(self, data: bytes) -> None:
+        """Feed ``data`` to this connection's parser.
+
+        A read that begins between two requests and has at most :data:`MAX_HEADERS` line feeds cannot hold
+        a head of more (each header ends a line, and so do the request line and the head): it goes to
+        :attr:`_lean`, which does not count headers. If a request is still arriving at its end, its
+        headers must be counted from here on: :attr:`parser`, which stood at that same place between
+        requests (it saw every read but the lean ones, each of which ended between requests), reads it
+        again and goes on with the reads that follow until one begins between requests again; the lean
+        parser, left inside that request, is dropped (a new one reads the next lean read).
+        """
+        try:
+            if not self.in_message and data.count(b"\n") <= MAX_HEADERS:
+                lean, self._lean = self._lean or self._new_lean(), None
+                lean.feed_data(data)
+                if not self.in_message:
+                    self._lean = lean  # between requests again: fit for the next such read
+                    return
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # the server's protocol takes the upgrade from here
+        except httptools.HttpParserError:
+            pass  # the server's protocol answers a malformed request itself (400)
+
+    def _new_lean(self) -> httptools.HttpRequestParser:
+        """A parser calling this connection's callbacks but ``on_header`` (:meth:`_parse`)."""
+        return httptools.HttpRequestParser(types.SimpleNamespace(
+            on_message_begin=self.on_message_begin, on_headers_complete=self.on_headers_complete,
+            on_message_complete=self.on_message_complete))
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received()
@@ -228,6 +273,7 @@ class LimitedConnection(asyncio.Protocol):
     # -- httptools callbacks (this connection's own parser) ----------------------------------------------------
 
     def on_message_begin(self) -> None:
+        ARRIVALS.heads += 1
         self.in_head = self.in_message = True
         self._head_bytes = 0
         self._headers = 0

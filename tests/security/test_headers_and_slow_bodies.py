@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +167,66 @@ def test_answers_carry_the_security_headers_and_no_server_header(server):
         assert answer.headers["x-frame-options"] == "SAMEORIGIN", answer.url
         assert answer.headers["x-content-type-options"] == "nosniff", answer.url
         assert "date" in answer.headers and "server" not in answer.headers, (answer.url, answer.headers)
+
+
+@pytest.mark.parametrize("which", ["server", "served"])
+def test_the_header_count_holds_for_heads_split_across_reads_and_in_one_read(which, request: pytest.FixtureRequest):
+    """Reads of few lines that begin and end between requests are parsed without counting headers (the
+    front's lean parser): a head that goes on in a later read is counted from its start all the same, and
+    each of several heads in one read is counted on its own (no false 431 for their sum)."""
+    target = request.getfixturevalue(which)
+    probe = "/health" if which == "server" else "/ping"
+
+    def send_in_two(conn: Conn, head: bytes, lines: int) -> None:
+        cut = 0
+        for _ in range(lines):
+            cut = head.index(b"\r\n", cut) + 2
+        conn.send(head[:cut])  # 60 lines: a lean read, ending inside the head
+        time.sleep(0.3)  # (read apart by the server; read together, the answers are the same)
+        try:
+            conn.send(head[cut:])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused already: its answer is waiting
+
+    for count, status in ((98, 200), (150, 431)):  # with Host: 99 headers, within the limit; 151, over it
+        conn = Conn(target)
+        try:
+            send_in_two(conn, many_headers(probe, count), 60)
+            assert conn.response()[0] == status
+            if status == 200:  # and the connection reads the next requests as ever, each in one read
+                for per in (10, 98):
+                    conn.send(many_headers(probe, per))
+                    assert conn.response()[0] == 200
+        finally:
+            conn.close()
+    conn = Conn(target)
+    try:
+        for per in (30, 60):  # two heads in one read: 66 lines (a lean read), then 126 (counted)
+            conn.send(many_headers(probe, per) * 2)
+            assert [conn.response()[0], conn.response()[0]] == [200, 200]
+    finally:
+        conn.close()
+
+
+def test_each_request_is_read_whole_after_one_that_spanned_reads():
+    """A request that began in a lean read and went on in the next (its body) is read on by the counting parser;
+    the next requests, each in one read, are read from their start (by a new lean parser), not as the rest of
+    that body: each is seen to begin and end, its head counted among the arrivals."""
+    import asyncio
+
+    from modelyard.web.http_limits import ARRIVALS, LimitedConnection
+
+    async def reads() -> list[tuple[int, bool]]:
+        front = LimitedConnection(asyncio.Protocol(), 60.0)
+        body = b"x" * 300
+        front.data_received(b"POST /x HTTP/1.1\r\nhost: a\r\ncontent-length: 300\r\n\r\n" + body[:10])
+        front.data_received(body[10:])
+        seen = []
+        for head in (b"GET /y HTTP/1.1\r\nhost: a\r\n\r\n", many_headers("/z", 98), b"GET /y HTTP/1.1\r\nhost: a\r\n\r\n"):
+            before = ARRIVALS.heads
+            front.data_received(head)
+            seen.append((ARRIVALS.heads - before, front.in_message or front.answered))
+        front.connection_lost(None)
+        return seen
+
+    assert asyncio.run(reads()) == [(1, False), (1, False), (1, False)]

@@ -16,6 +16,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from modelyard.server import create_app
 from modelyard.server.hotpath import CALLS
 from modelyard.settings import Settings
+from modelyard.web.http_limits import LimitedConnection
 from tests.asgi import call
 
 API = "/api/2.0/mlflow"
@@ -272,3 +273,25 @@ def test_calls_arriving_in_one_turn_of_the_loop_share_one_commit_and_a_failing_o
     assert commits == 1
     history = app.state.service.runs.metric_history(run_id, "m")
     assert sorted(p.step for p in history) == [0, 1, 2, 4, 5]
+
+
+def test_a_call_leads_at_once_only_when_its_request_arrived_alone(app):
+    """HotPath.arrived_alone: a call leads without waiting for the next turn of the loop only when its own
+    request is the one head the server's front (web/http_limits) began reading since the last call led;
+    with none counted (an ASGI server not ours, as in these in-process tests) or several, it waits for the
+    next turn, where the others join it."""
+    hot = app.hot
+
+    async def arrive() -> list[bool]:
+        front = LimitedConnection(asyncio.Protocol(), 60.0)
+        head = b"POST /x HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n\r\n"
+        hot.arrived_alone()
+        seen = [hot.arrived_alone()]  # nothing arrived since
+        front.data_received(head)
+        seen.append(hot.arrived_alone())  # one request
+        front.data_received(head + head)
+        seen.append(hot.arrived_alone())  # two in one read
+        front.connection_lost(None)
+        return seen
+
+    assert asyncio.run(arrive()) == [False, True, False]
