@@ -171,7 +171,8 @@ class LimitedConnection(asyncio.Protocol):
         self.request_timeout = request_timeout
         self.parser = httptools.HttpRequestParser(self)
         # The same parser without on_header (a Python call per header): for reads that begin and end between
-        # requests and hold too few lines for any head in them to carry over MAX_HEADERS headers (_parse).
+        # requests and hold too few lines and bytes for any head in them to carry over MAX_HEADERS headers or
+        # MAX_HEAD_BYTES bytes (_parse).
         # None once it stopped inside a request (it is out of step): a new one is made for the next such read.
         self._lean: httptools.HttpRequestParser | None = None
         self.transport: asyncio.Transport | None = None
@@ -182,6 +183,8 @@ class LimitedConnection(asyncio.Protocol):
         self.answered = False  # this connection answered on its own (408, 431): the protocol's writes are dropped
         self._head_bytes = 0
         self._headers = 0
+        self._head_fields = 0  # bytes of the request line's target and of the headers, as the parser read them
+        self._over = False  # a head over a limit was read: answered 431 once the read is parsed
         self._tick = min(max(request_timeout / 4, 0.05), 5.0)
         self._began: float | None = None  # when the request in progress began, if a read ended inside it
         self._ticker: asyncio.TimerHandle | None = None
@@ -211,7 +214,7 @@ class LimitedConnection(asyncio.Protocol):
             return
         head_before = self.in_head
         self._parse(data)
-        if self._headers > MAX_HEADERS:
+        if self._over:
             self._answer_and_close(431, _HEAD_TOO_LARGE)
             return
         if self.in_head or head_before:
@@ -228,16 +231,16 @@ class LimitedConnection(asyncio.Protocol):
     def _parse(self, data: bytes) -> None:
         """Feed ``data`` to this connection's parser.
 
-        A read that begins between two requests and has at most :data:`MAX_HEADERS` line feeds cannot hold
-        a head of more (each header ends a line, and so do the request line and the head): it goes to
-        :attr:`_lean`, which does not count headers. If a request is still arriving at its end, its
+        A read that begins between two requests, of at most :data:`MAX_HEAD_BYTES` bytes and
+        :data:`MAX_HEADERS` line feeds, cannot hold a head over either limit (each header ends a line, and so
+        do the request line and the head): it goes to :attr:`_lean`, which does not count headers. If a request is still arriving at its end, its
         headers must be counted from here on: :attr:`parser`, which stood at that same place between
         requests (it saw every read but the lean ones, each of which ended between requests), reads it
         again and goes on with the reads that follow until one begins between requests again; the lean
         parser, left inside that request, is dropped (a new one reads the next lean read).
         """
         try:
-            if not self.in_message and data.count(b"\n") <= MAX_HEADERS:
+            if not self.in_message and len(data) <= MAX_HEAD_BYTES and data.count(b"\n") <= MAX_HEADERS:
                 lean, self._lean = self._lean or self._new_lean(), None
                 lean.feed_data(data)
                 if not self.in_message:
@@ -277,10 +280,21 @@ class LimitedConnection(asyncio.Protocol):
         self.in_head = self.in_message = True
         self._head_bytes = 0
         self._headers = 0
+        self._head_fields = 0
         self._writes_at_begin = self.writes
 
+    def on_url(self, url: bytes) -> None:
+        self._head_fields += len(url)
+        if self._head_fields > MAX_HEAD_BYTES:
+            self._over = True
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        # The fields' own bytes: a head that began and ended within one read (its bytes not counted by
+        # data_received) is held to the size limit all the same; and each head of a read on its own.
         self._headers += 1
+        self._head_fields += len(name) + len(value) + 4  # ": " and CRLF
+        if self._headers > MAX_HEADERS or self._head_fields > MAX_HEAD_BYTES:
+            self._over = True
 
     def on_headers_complete(self) -> None:
         self.in_head = False

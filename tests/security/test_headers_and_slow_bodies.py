@@ -87,6 +87,9 @@ def test_an_oversize_head_gets_431_and_memory_stays_put(which, request: pytest.F
         assert status == 431 and headers["connection"] == "close"
         assert json.loads(body)["error_code"] == "REQUEST_LIMIT_EXCEEDED"
     assert rss_kb(target.proc.pid) - before < 4 * 1024  # 9 MB sent; nowhere near that held
+    # A head over the limit that the server reads in one piece is refused too (not only one that spans reads).
+    for size in (70 * 1024, 100 * 1024):
+        assert refused_head(target, big_header(probe, size))[0] == 431
     # Within the limits, heads are answered as before, on a connection that stays open.
     conn = Conn(target)
     try:
