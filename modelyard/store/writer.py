@@ -121,15 +121,32 @@ class Writer:
             self._info = conn.info  # (memoized by SQLAlchemy: the same dict for the connection's life)
         return self._conn, self._driver
 
-    def _acquire(self, wait: bool) -> None:
+    def _take(self) -> bool:
+        """Take the connection if it is free, without waiting: False if it is in use. (``acquire`` and
+        ``release`` rather than ``with``: they cost half as much, and every transaction begins here.)"""
         if self.pid != os.getpid():
             self._start()
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self.closed:
+                raise RuntimeError("the store is closed")
+            if self._busy:
+                return False
+            self._busy = True
+            return True
+        finally:
+            lock.release()
+
+    def _acquire(self, wait: bool) -> None:
+        if self._take():
+            return
+        if not wait:
+            raise WriterBusy()
         with self._lock:
             if self.closed:
                 raise RuntimeError("the store is closed")
             if self._busy:
-                if not wait:
-                    raise WriterBusy()
                 # As long as SQLite would wait for another process's lock: a caller stuck behind a
                 # block that never ends (or one that waits for this very caller) gets a busy error.
                 deadline = time.monotonic() + self.busy_timeout_ms / 1000
@@ -167,18 +184,8 @@ class Writer:
         event loop runs a lone call so). None, and nothing run, if the writer is in use (or holds a
         transaction handed over to a waiting caller) or another process holds the file's write lock.
         As a bare block, an error of a write inside ``fn``, even one it catches, fails it whole."""
-        if self.pid != os.getpid():
-            self._start()
-        lock = self._lock  # (_acquire(False), inline; acquire and release cost half of a ``with``)
-        lock.acquire()
-        try:
-            if self.closed:
-                raise RuntimeError("the store is closed")
-            if self._busy:
-                return None
-            self._busy = True
-        finally:
-            lock.release()
+        if not self._take():
+            return None
         try:
             if self._group is not None:  # handed over to a caller about to write in it: not ours to take
                 raise WriterBusy()
