@@ -198,6 +198,21 @@ def test_connection_close_and_http_1_0_close_after_the_answer(server):
     assert steps(server, run_id) == [7, 8]
 
 
+def test_a_head_and_its_body_sent_apart_are_answered_whether_the_body_follows_at_once_or_late(server, conn):
+    """httpx sends a request's head and body apart: the front holds the head for the body (web/http_limits'
+    _hold), and passes it on alone when the body is late (here past HOLD_SECONDS); answered alike."""
+    run_id = new_run(server)
+    for step, pause in ((1, 0.001), (2, 0.3), (3, 0.0)):
+        request = post(f"{API}/runs/log-metric", metric(run_id, step))
+        split = request.index(b"\r\n\r\n") + 4 + (step == 3) * 7  # the head alone, or with the body's start
+        conn.send(request[:split])
+        time.sleep(pause or 0.001)
+        conn.send(request[split:])
+        status, _, body = conn.response()
+        assert (status, json.loads(body)) == (200, {}), step
+    assert steps(server, run_id) == [1, 2, 3]
+
+
 def test_a_client_gone_mid_body_writes_nothing_and_the_server_goes_on(server):
     run_id = new_run(server)
     c = Conn(server)
