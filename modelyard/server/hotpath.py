@@ -319,7 +319,6 @@ class HotCalls:
         except Exception as exc:  # noqa: BLE001  (a bad body, a refusal: answered here, as the routes would)
             await _reply(send, *hot.failure(exc, path))
             return
-        loop = asyncio.get_running_loop()
         if not self.others and hot.may_answer_now(len(body)):
             # Nothing else in flight: answering on the loop costs less than the hop to the writer's
             # thread. Answered once the loop has run every request that is ready, so calls that
@@ -343,10 +342,11 @@ class HotCalls:
                 assert own is not None  # (this call is the first of hot.ready)
                 await _reply(send, *(own if isinstance(own, tuple) else await own))
                 return
-            answer: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+            # (the loop asked for only here: on Python 3.11 each asking is a getpid() system call)
+            answer: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
             ready.append((answer, call, obj, path))
         else:
-            answer = loop.create_future()
+            answer = asyncio.get_running_loop().create_future()
             hot.dispatch(call, b"", path, functools.partial(_settle_answer, answer), obj)
         await _reply(send, *await answer)
 
