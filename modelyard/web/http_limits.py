@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import types
 from collections.abc import Callable
 from typing import Any, cast
@@ -46,8 +45,6 @@ MAX_HEADERS = 100
 DEFAULT_REQUEST_TIMEOUT = 60.0
 LINGER_BYTES = 16 * 1024 * 1024
 LINGER_SECONDS = 5.0
-HOLD_SECONDS = 0.05
-_EXPECT = re.compile(rb"\nexpect:", re.IGNORECASE)
 
 _HEAD_TOO_LARGE = (
     b'{"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "Request headers too large: at most 65536 bytes'
@@ -123,7 +120,7 @@ class _Transport(asyncio.Transport):
         owner = self._owner
         if owner.lingering:
             return  # the linger's own timer closes
-        if owner.in_message or owner.holding:
+        if owner.in_message:
             owner.linger()  # the client is still sending: read and drop that, then close
         else:
             self._real.close()
@@ -193,18 +190,11 @@ class LimitedConnection(asyncio.Protocol):
         self._ticker: asyncio.TimerHandle | None = None
         self._lingering: int | None = None  # bytes dropped since the answer, while lingering
         self.writes = 0  # writes by the server's protocol: one in the request's time means its answer began
-        self._held: bytes | None = None  # the start of a request, until the rest of its body comes (_hold)
-        self._release: asyncio.TimerHandle | None = None  # passes on what is held if the rest does not come
         self._writes_at_begin = 0
 
     @property
     def lingering(self) -> bool:
         return self._lingering is not None
-
-    @property
-    def holding(self) -> bool:
-        """Whether the start of a request is held back, waiting for the rest (:meth:`_hold`)."""
-        return self._held is not None
 
     # -- asyncio.Protocol: each event goes to the server's protocol ------------------------------------------
 
@@ -222,19 +212,8 @@ class LimitedConnection(asyncio.Protocol):
             return
         if self.answered:
             return
-        held = self._held
-        if held is not None:  # the start of this request, held back (_hold): it is read again with the rest
-            self._held = None
-            if self._release is not None:
-                self._release.cancel()
-                self._release = None
-            data = held + data
-        self._receive(data, may_hold=True)
-
-    def _receive(self, data: bytes, may_hold: bool) -> None:
         head_before = self.in_head
-        if self._parse(data, may_hold):
-            return
+        self._parse(data)
         if self._over:
             self._answer_and_close(431, _HEAD_TOO_LARGE)
             return
@@ -249,8 +228,8 @@ class LimitedConnection(asyncio.Protocol):
             if self._ticker is None:
                 self._ticker = self.loop.call_later(self._tick, self._check_deadline)
 
-    def _parse(self, data: bytes, may_hold: bool = False) -> bool:
-        """Feed ``data`` to this connection's parser; True if it was held back instead (:meth:`_hold`).
+    def _parse(self, data: bytes) -> None:
+        """Feed ``data`` to this connection's parser.
 
         A read that begins between two requests, of at most :data:`MAX_HEAD_BYTES` bytes and
         :data:`MAX_HEADERS` line feeds, cannot hold a head over either limit (each header ends a line, and so
@@ -259,50 +238,20 @@ class LimitedConnection(asyncio.Protocol):
         requests (it saw every read but the lean ones, each of which ended between requests), reads it
         again and goes on with the reads that follow until one begins between requests again; the lean
         parser, left inside that request, is dropped (a new one reads the next lean read).
-
-        With ``may_hold``, a lean read of one request that ends in its body, its head whole, is held back
-        (:meth:`_hold`) rather than read again: the rest of the body follows at once, as a rule.
         """
         try:
             if not self.in_message and len(data) <= MAX_HEAD_BYTES and data.count(b"\n") <= MAX_HEADERS:
                 lean, self._lean = self._lean or self._new_lean(), None
-                heads = ARRIVALS.heads
                 lean.feed_data(data)
                 if not self.in_message:
                     self._lean = lean  # between requests again: fit for the next such read
-                    return False
-                if may_hold and not self.in_head and ARRIVALS.heads == heads + 1 and _EXPECT.search(data) is None:
-                    self._hold(data)
-                    return True
+                    return
                 ARRIVALS.heads -= 1  # the counting parser reads that request's head again, and counts it
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             pass  # the server's protocol takes the upgrade from here
         except httptools.HttpParserError:
             pass  # the server's protocol answers a malformed request itself (400)
-        return False
-
-    def _hold(self, data: bytes) -> None:
-        """Keep ``data``, which ends inside a request's body, until the next read, and then read both at once.
-
-        Clients often send a request's head and its body apart (httpx does, for one), and the body arrives a
-        moment after the head. Passed on as it came, the head alone would start the server's work on the
-        request, which then waits for its body: a task that stops and resumes, the head's headers counted
-        again. Held, the server's protocol sees the whole request in one read, as when it arrives whole.
-        If nothing more comes within :data:`HOLD_SECONDS` (a slow client), what is held is passed on as
-        ever. Never for a request that expects ``100 Continue`` (its client waits for that before its body).
-        """
-        ARRIVALS.heads -= 1  # counted again when it is read with the rest
-        self.in_message = False  # as before this read: the next one is read with this one, from its start
-        self._held = data
-        self._release = self.loop.call_later(HOLD_SECONDS, self._let_go)
-
-    def _let_go(self) -> None:
-        """The rest of a held request did not come in time: pass on what is held, as it would have been."""
-        self._release = None
-        held, self._held = self._held, None
-        if held is not None and not self.answered and self._lingering is None:
-            self._receive(held, may_hold=False)
 
     def _new_lean(self) -> httptools.HttpRequestParser:
         """A parser calling this connection's callbacks but ``on_header`` (:meth:`_parse`)."""
@@ -311,17 +260,9 @@ class LimitedConnection(asyncio.Protocol):
             on_message_complete=self.on_message_complete))
 
     def eof_received(self) -> bool | None:
-        if self._held is not None:
-            if self._release is not None:
-                self._release.cancel()
-            self._let_go()
         return self.inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._held = None
-        if self._release is not None:
-            self._release.cancel()
-            self._release = None
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None

@@ -198,9 +198,9 @@ def test_connection_close_and_http_1_0_close_after_the_answer(server):
     assert steps(server, run_id) == [7, 8]
 
 
-def test_a_head_and_its_body_sent_apart_are_answered_whether_the_body_follows_at_once_or_late(server, conn):
-    """httpx sends a request's head and body apart: the front holds the head for the body (web/http_limits'
-    _hold), and passes it on alone when the body is late (here past HOLD_SECONDS); answered alike."""
+def test_a_head_and_its_body_sent_apart_are_answered_whether_the_body_comes_soon_or_late(server, conn):
+    """httpx sends a request's head and body apart: a read ending in the body (the front's lean parse, then
+    its counting parser from the request's start), or the head alone, with the body soon or late."""
     run_id = new_run(server)
     for step, pause in ((1, 0.001), (2, 0.3), (3, 0.0)):
         request = post(f"{API}/runs/log-metric", metric(run_id, step))
