@@ -29,6 +29,7 @@ from ..entities.monitoring import MonitorResult
 from ..entities.prompts import is_prompt
 from ..entities.usage import price_for
 from ..errors import InvalidParameterValue
+from ..store.workspaces import model_key
 
 if TYPE_CHECKING:
     from sqlalchemy import Select
@@ -77,7 +78,8 @@ def _which(mon: MonitoringService, m: Monitor, version: str) -> tuple[list[Selec
             svc.experiments.get(exp_id)  # a deleted experiment says so
         return [], [int(i) for i in ids], f"experiments {', '.join(ids)}"
     if is_prompt(svc.registry.get_registered_model(m.model_name).tags):
-        return [usage.of_prompt(m.model_name, version)], [], f"traces of prompt {m.model_name} version {version}"
+        watched = f"traces of prompt {m.model_name} version {version}"
+        return [usage.of_prompt(model_key(m.model_name), version)], [], watched  # (its workspace's traces)
     mv = svc.registry.get_model_version(m.model_name, version)
     traces = ([usage.of_logged_model(mv.model_id)] if mv.model_id else []) + (
         [usage.of_run(mv.run_id)] if mv.run_id else [])

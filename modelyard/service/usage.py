@@ -16,6 +16,7 @@ from sqlalchemy import Select
 from ..entities.usage import Price, price_for
 from ..errors import InvalidParameterValue, ResourceDoesNotExist
 from ..store import TrackingStore
+from ..store.workspaces import model_key
 from . import limits
 from .experiments import now_ms
 
@@ -111,4 +112,4 @@ class UsageService:
     def of_prompt_version(self, name: str, version: Any) -> dict[str, Any]:
         """Traces linked to the prompt version (``traces/link-prompts`` or the trace's linked-prompts tag)."""
         mv = self.svc.registry.get_model_version(name, version)
-        return self._rollup([self.store.usage.of_prompt(mv.name, str(mv.version))])
+        return self._rollup([self.store.usage.of_prompt(model_key(mv.name), str(mv.version))])

@@ -13,8 +13,10 @@ from sqlalchemy import Select, delete, exists, func, insert, or_, select
 
 from ..entities.usage import Price
 from . import llm_schema as u
+from . import schema as s
 from . import traces_schema as t
 from .database import Database
+from .workspaces import split_model_key
 
 su, lp, tr = u.span_usage, u.llm_prices, t.traces
 
@@ -61,9 +63,16 @@ class UsageStore:
         return select(m.trace_pk).where(m.key == "mlflow.modelId", m.value == model_id)
 
     @staticmethod
-    def of_prompt(name: str, version: str) -> Select[Any]:
-        p = t.trace_prompt_links.c
-        return select(p.trace_pk).where(p.name == name, p.version == version)
+    def of_prompt(key: str, version: str) -> Select[Any]:
+        """Traces linked to version ``version`` of the prompt whose key (:func:`.workspaces.model_key`) is ``key``:
+        those of its workspace's experiments that name it (traces link a prompt by its bare name, and another
+        workspace's prompt of that name is another prompt)."""
+        workspace, name = split_model_key(key)
+        p, e = t.trace_prompt_links.c, s.experiments.c
+        return (select(p.trace_pk)
+                .join(tr, tr.c.id == p.trace_pk)
+                .join(s.experiments, e.experiment_id == tr.c.experiment_id)
+                .where(p.name == name, p.version == version, e.workspace == workspace))
 
     # ---- sums -----------------------------------------------------------------
 

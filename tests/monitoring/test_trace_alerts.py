@@ -139,3 +139,26 @@ def test_the_cli_creates_runs_and_lists_a_traces_monitor(server: LiveServer) -> 
     bad = runner.invoke(main, ["monitor", "create", "x", "--model", "qa", "--version", "1", "--experiment", exp_id,
                                "--tracking-uri", server.url])
     assert bad.exit_code == 2 and "--experiment" in bad.output and "--source traces" in bad.output
+
+
+def test_a_prompt_monitor_watches_the_traces_of_its_own_workspace(server: LiveServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dev`` and ``prod`` each have a prompt ``qa`` and a monitor of its version 1: each counts the traces of its
+    own workspace that use it (2 and 3), not the other's."""
+    from modelyard.api import schemas_workspaces as ws
+    from modelyard.api.workspaces import CREATE_WORKSPACE
+
+    c = my.Client(server.url)  # follows MLFLOW_WORKSPACE on every call
+    c.set_llm_price("gpt-x*", 1.0, 2.0)
+    for team, traces in (("dev", 2), ("prod", 3)):
+        c._call(CREATE_WORKSPACE, ws.CreateWorkspace(name=team))
+        monkeypatch.setenv("MLFLOW_WORKSPACE", team)
+        c.register_prompt("qa", f"{team}: answer {{{{question}}}}")
+        exp_id = c.create_experiment("bot")
+        for i in range(traces):
+            _trace(c, exp_id, 100 * (i + 1), prompt="qa/1")
+        c.create_monitor("qa-live", "qa", version=1, window_minutes=60, source={"kind": "traces"})
+        monkeypatch.delenv("MLFLOW_WORKSPACE")
+    for team, traces in (("dev", 2), ("prod", 3)):
+        monkeypatch.setenv("MLFLOW_WORKSPACE", team)
+        assert c.run_monitor("qa-live")["metrics"]["traces"] == traces, team

@@ -131,3 +131,31 @@ def test_sessions_and_users_from_our_sdk(embedded):
         my.tracing.update_current_trace(session_id=long_id)
     my.tracing.flush()
     assert len(client.search_traces([exp.experiment_id], f"metadata.`mlflow.trace.session` = '{long_id}'")) == 1
+
+
+def test_a_prompt_versions_usage_counts_the_traces_of_its_own_workspace(embedded, monkeypatch):
+    """``dev`` and ``prod`` each have a prompt ``qa`` (two prompts of one name) and a trace that loaded its version
+    1: each version's usage is its own workspace's trace, not the other's."""
+    from modelyard.api import schemas_workspaces as ws
+    from modelyard.api.workspaces import CREATE_WORKSPACE
+
+    client = my.Client()
+    client.set_llm_price("gpt-4o*", 2.5, 10.0)
+    for team in ("dev", "prod"):
+        client._call(CREATE_WORKSPACE, ws.CreateWorkspace(name=team))
+    for team, tokens in (("dev", 1_000_000), ("prod", 3_000_000)):
+        monkeypatch.setenv("MLFLOW_WORKSPACE", team)
+        my.set_experiment("costs")
+        my.register_prompt("qa", f"{team}: answer {{{{q}}}}")
+
+        @my.trace
+        def app(tokens: int = tokens) -> None:
+            my.load_prompt("qa", version=1)
+            _llm_call("gpt-4o", tokens, 0)
+
+        app()
+        my.tracing.flush()
+    for team, cost in (("dev", 2.5), ("prod", 7.5)):
+        monkeypatch.setenv("MLFLOW_WORKSPACE", team)
+        got = client.prompt_version_usage("qa", 1)
+        assert (got["traces"], got["cost"]) == (1, pytest.approx(cost)), team
