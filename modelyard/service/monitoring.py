@@ -374,8 +374,14 @@ class MonitoringService:
         now = self.clock() if now is None else now
         out = []
         for name in self.store.monitoring.claim_due(now, self.lease_ms):
+            workspace, bare = split_model_key(name)
             try:
-                out.append(self.run_monitor(name, now))
+                # In the monitor's workspace, as a request of that workspace would run it: its model's and its
+                # prompt's names resolve there (the registry takes bare names only).
+                with within(workspace):
+                    result = self.run_monitor(bare, now)
+                result.monitor_name = name  # the scheduler's view: the monitor's key
+                out.append(result)
             except Exception:  # noqa: BLE001 - one failing monitor must not stop the others
                 log.exception("monitor %s failed", name)
         return out

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -162,3 +163,36 @@ def test_a_prompt_monitor_watches_the_traces_of_its_own_workspace(server: LiveSe
     for team, traces in (("dev", 2), ("prod", 3)):
         monkeypatch.setenv("MLFLOW_WORKSPACE", team)
         assert c.run_monitor("qa-live")["metrics"]["traces"] == traces, team
+
+
+def test_the_scheduler_runs_each_workspaces_prompt_monitor_on_its_own_traces(db_uri: str, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside any request (the server's monitor scheduler), a monitor is known by its key (``dev:qa-sched``)
+    and so is its prompt: each workspace's run counts that workspace's traces of its own ``qa`` (2 and 3)."""
+    from modelyard.api import schemas_workspaces as ws
+    from modelyard.api.workspaces import CREATE_WORKSPACE
+
+    monkeypatch.setenv("MODELYARD_MONITOR_POLL_INTERVAL", "0.2")
+    live = LiveServer(db_uri, str(tmp_path / "artifacts"))
+    try:
+        c = my.Client(live.url)  # follows MLFLOW_WORKSPACE on every call
+        for team, traces in (("dev", 2), ("prod", 3)):
+            c._call(CREATE_WORKSPACE, ws.CreateWorkspace(name=team))
+            monkeypatch.setenv("MLFLOW_WORKSPACE", team)
+            c.register_prompt("qa", f"{team}: answer {{{{question}}}}")
+            exp_id = c.create_experiment("bot")
+            for i in range(traces):
+                _trace(c, exp_id, 100 * (i + 1), prompt="qa/1")
+            c.create_monitor("qa-sched", "qa", version=1, window_minutes=60, source={"kind": "traces"},
+                             interval_s=10)
+        for team, traces in (("dev", 2), ("prod", 3)):
+            monkeypatch.setenv("MLFLOW_WORKSPACE", team)
+            results: list[dict[str, Any]] = []
+            for _ in range(120):  # due 10 s after it was made; the scheduler looks every 0.2 s
+                results = c.monitor_results("qa-sched")
+                if results:
+                    break
+                time.sleep(0.25)
+            assert results and results[-1]["metrics"]["traces"] == traces, (team, results)
+    finally:
+        live.stop()
