@@ -142,50 +142,47 @@ def test_the_cli_creates_runs_and_lists_a_traces_monitor(server: LiveServer) -> 
     assert bad.exit_code == 2 and "--experiment" in bad.output and "--source traces" in bad.output
 
 
-def test_a_prompt_monitor_watches_the_traces_of_its_own_workspace(server: LiveServer,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """``dev`` and ``prod`` each have a prompt ``qa`` and a monitor of its version 1: each counts the traces of its
-    own workspace that use it (2 and 3), not the other's."""
+TEAM_TRACES = (("dev", 2), ("prod", 3))
+
+
+def _prompt_monitor_per_team(c: my.Client, monkeypatch: pytest.MonkeyPatch, name: str, **schedule: Any) -> None:
+    """In ``dev`` and ``prod`` each: a prompt ``qa`` (two prompts of one name), an experiment with 2 and 3 traces
+    that use its version 1, and a traces monitor ``name`` of that version. ``c`` follows MLFLOW_WORKSPACE."""
     from modelyard.api import schemas_workspaces as ws
     from modelyard.api.workspaces import CREATE_WORKSPACE
 
-    c = my.Client(server.url)  # follows MLFLOW_WORKSPACE on every call
-    c.set_llm_price("gpt-x*", 1.0, 2.0)
-    for team, traces in (("dev", 2), ("prod", 3)):
+    for team, traces in TEAM_TRACES:
+        monkeypatch.delenv("MLFLOW_WORKSPACE", raising=False)
         c._call(CREATE_WORKSPACE, ws.CreateWorkspace(name=team))
         monkeypatch.setenv("MLFLOW_WORKSPACE", team)
         c.register_prompt("qa", f"{team}: answer {{{{question}}}}")
         exp_id = c.create_experiment("bot")
         for i in range(traces):
             _trace(c, exp_id, 100 * (i + 1), prompt="qa/1")
-        c.create_monitor("qa-live", "qa", version=1, window_minutes=60, source={"kind": "traces"})
-        monkeypatch.delenv("MLFLOW_WORKSPACE")
-    for team, traces in (("dev", 2), ("prod", 3)):
+        c.create_monitor(name, "qa", version=1, window_minutes=60, source={"kind": "traces"}, **schedule)
+
+
+def test_a_prompt_monitor_watches_the_traces_of_its_own_workspace(server: LiveServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each workspace's monitor of its own prompt ``qa`` counts the traces of its workspace (2 and 3), not the
+    other's."""
+    c = my.Client(server.url)
+    _prompt_monitor_per_team(c, monkeypatch, "qa-live")
+    for team, traces in TEAM_TRACES:
         monkeypatch.setenv("MLFLOW_WORKSPACE", team)
         assert c.run_monitor("qa-live")["metrics"]["traces"] == traces, team
 
 
 def test_the_scheduler_runs_each_workspaces_prompt_monitor_on_its_own_traces(db_uri: str, tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Outside any request (the server's monitor scheduler), a monitor is known by its key (``dev:qa-sched``)
-    and so is its prompt: each workspace's run counts that workspace's traces of its own ``qa`` (2 and 3)."""
-    from modelyard.api import schemas_workspaces as ws
-    from modelyard.api.workspaces import CREATE_WORKSPACE
-
+    """Outside any request (the server's monitor scheduler), a monitor is known by its key (``dev:qa-sched``):
+    it runs in its own workspace, where its prompt's name resolves, and counts that workspace's traces."""
     monkeypatch.setenv("MODELYARD_MONITOR_POLL_INTERVAL", "0.2")
     live = LiveServer(db_uri, str(tmp_path / "artifacts"))
     try:
-        c = my.Client(live.url)  # follows MLFLOW_WORKSPACE on every call
-        for team, traces in (("dev", 2), ("prod", 3)):
-            c._call(CREATE_WORKSPACE, ws.CreateWorkspace(name=team))
-            monkeypatch.setenv("MLFLOW_WORKSPACE", team)
-            c.register_prompt("qa", f"{team}: answer {{{{question}}}}")
-            exp_id = c.create_experiment("bot")
-            for i in range(traces):
-                _trace(c, exp_id, 100 * (i + 1), prompt="qa/1")
-            c.create_monitor("qa-sched", "qa", version=1, window_minutes=60, source={"kind": "traces"},
-                             interval_s=10)
-        for team, traces in (("dev", 2), ("prod", 3)):
+        c = my.Client(live.url)
+        _prompt_monitor_per_team(c, monkeypatch, "qa-sched", interval_s=10)
+        for team, traces in TEAM_TRACES:
             monkeypatch.setenv("MLFLOW_WORKSPACE", team)
             results: list[dict[str, Any]] = []
             for _ in range(120):  # due 10 s after it was made; the scheduler looks every 0.2 s
